@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STORE ?= corpus/store
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test test-fast index bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+index: setup
+	$(VENV)/bin/claimsift ingest seeds --store $(STORE)
+
+demo: setup
+	$(VENV)/bin/claimsift ingest seeds --store $(STORE)
+	$(VENV)/bin/claimsift inspect --store $(STORE)
+	$(VENV)/bin/claimsift check "NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine" --store $(STORE)
+	$(VENV)/bin/claimsift score corpus/sample_posts.jsonl --store $(STORE) --out out/sample_scores.jsonl --table
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+clean:
+	rm -rf $(STORE) out .pytest_cache

@@ -1,0 +1,24 @@
+"""Errors that are the user's to fix: printed as one clear line, never as a traceback."""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input, a missing store, a mismatched model: the CLI prints it and exits non-zero."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class InputError(UserError):
+    """A problem with one input file, row or line; the message names the file and the row."""
+
+    def __init__(self, path: object, problem: str, row: int | None = None) -> None:
+        where = f"{path}" + (f", row {row}" if row is not None else "")
+        super().__init__(f"{where}: {problem}")
+        self.path = str(path)
+        self.row = row
+        self.problem = problem
