@@ -1,0 +1,144 @@
+"""Check a claim against the corpus: retrieve evidence, classify stance per passage, aggregate
+into a verdict. ``Checker`` loads every model once; it is cheap to construct and to pickle, so
+it can be shipped to Dask workers and warmed up there.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from pipeline.errors import UserError
+from pipeline.retrieve import CorpusView, RetrievalConfig, retrieve
+from pipeline.types import STANCE_LABELS, Evidence, Verdict
+
+MAX_CLAIM_CHARS = 1000
+URL = re.compile(r"https?://\S+|www\.\S+")
+WORD = re.compile(r"[^\W\d_]{2,}")
+ENGLISH_HINTS = frozenset(
+    "the a an of to in is are was were be has have had that this it on for with as by at from not no "
+    "and or but he she they we you his her their its will would said says".split()
+)
+
+
+class InvalidClaimError(UserError):
+    pass
+
+
+def validate_claim(claim: object) -> str:
+    """The claim, stripped; raise InvalidClaimError with a reason a person can act on."""
+    if not isinstance(claim, str):
+        raise InvalidClaimError(f"a claim must be text, got {type(claim).__name__}")
+    text = " ".join(claim.split())
+    if not text:
+        raise InvalidClaimError("the claim is empty")
+    if len(text) > MAX_CLAIM_CHARS:
+        raise InvalidClaimError(
+            f"the claim is {len(text):,} characters; one claim is at most {MAX_CLAIM_CHARS:,}. Split the text "
+            "into statements, or run `claimsift score` on it, which finds the check-worthy claims itself"
+        )
+    words = WORD.findall(URL.sub(" ", text))
+    if not words:
+        raise InvalidClaimError("the claim has no words to check (only emoji, URLs, numbers or symbols)")
+    latin = sum(ch.isascii() for w in words for ch in w) / max(1, sum(len(w) for w in words))
+    hinted = sum(w.lower() in ENGLISH_HINTS for w in words)
+    if latin < 0.6 or (len(words) >= 6 and hinted == 0):
+        raise InvalidClaimError("the claim does not look like English; the corpus models are English-only")
+    return text
+
+
+class Checker:
+    def __init__(self, store_dir: Path | str = "corpus/store", top_k: int = 5, stance_spec: str = "stance",
+                 verdict_spec: str = "verdict", encoder_backend: str = "torch",
+                 retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
+                 models_dir: Path | str | None = None) -> None:
+        self.store_dir = Path(store_dir)
+        self.top_k = top_k
+        self.stance_spec = stance_spec
+        self.verdict_spec = verdict_spec
+        self.encoder_backend = encoder_backend
+        self.retrieval = retrieval
+        self.fact_checks = fact_checks
+        self.models_dir = models_dir
+        self._loaded = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_loaded"] = None
+        return state
+
+    def warm_up(self) -> None:
+        if self._loaded is not None:
+            return
+        from pipeline.embedding import Encoder
+        from pipeline.index import load_index
+        from pipeline.stance import StanceModel
+        from pipeline.store import Corpus
+        from pipeline.verdict import VerdictAggregator
+
+        if not Corpus(self.store_dir).exists():
+            raise UserError(f"{self.store_dir}: no corpus store here; build one with "
+                            f"`claimsift ingest seeds --store {self.store_dir}`")
+        encoder = Encoder(self.encoder_backend)
+        index = load_index(self.store_dir, expected_encoder=encoder.tag)
+        view = CorpusView.from_store(self.store_dir)
+        stance = StanceModel(self.stance_spec, models_dir=self.models_dir)
+        stance.warm_up()
+        aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
+        matcher = self._fact_check_matcher()
+        encoder.warm_up()
+        self._loaded = (encoder, index, view, stance, aggregator, matcher)
+
+    def _fact_check_matcher(self):
+        if not self.fact_checks:
+            return None
+        try:
+            from pipeline.matching import FactCheckMatcher
+        except ImportError:
+            return None
+        matcher = FactCheckMatcher(self.store_dir)
+        has_records = getattr(matcher, "has_records", None)
+        if callable(has_records) and not has_records():
+            return None
+        try:
+            matcher.warm_up()
+        except UserError:
+            return None
+        return matcher
+
+    def check(self, claim: str, before: str | None = None, top_k: int | None = None) -> Verdict:
+        return self.check_many([claim], before=before, top_k=top_k)[0]
+
+    def retrieve(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None) -> list[list[Evidence]]:
+        self.warm_up()
+        encoder, index, view, *_ = self._loaded
+        vectors = encoder.encode(list(claims))
+        return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k or self.top_k)
+
+    def check_many(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None) -> list[Verdict]:
+        """One verdict per claim, in order; all claims are embedded and classified in batches."""
+        claims = [validate_claim(c) for c in claims]
+        self.warm_up()
+        _, _, _, stance, aggregator, matcher = self._loaded
+        evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
+        pairs = [(c, e.context or e.sentence) for c, ev in zip(claims, evidence_lists) for e in ev]
+        probs = stance.predict_proba([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else []
+        verdicts, cursor = [], 0
+        for claim, evidence in zip(claims, evidence_lists):
+            judged = []
+            for item in evidence:
+                row = probs[cursor]
+                cursor += 1
+                stance_probs = {label: float(p) for label, p in zip(STANCE_LABELS, row)}
+                judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
+            verdict = aggregator.aggregate(claim, judged)
+            if matcher is not None:
+                verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3)))
+            verdicts.append(verdict)
+        return verdicts
+
+
+def check(claim: str, store_dir: Path | str = "corpus/store", **options) -> Verdict:
+    """One-off check for notebooks; keep a ``Checker`` to check many claims without reloading."""
+    return Checker(store_dir, **options).check(claim)

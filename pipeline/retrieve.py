@@ -1,0 +1,174 @@
+"""Hybrid evidence retrieval: dense + BM25 candidates fused by reciprocal rank, then
+quote-aware boosting, an optional publication-date cut-off and neighbouring-sentence context.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.types import Evidence
+
+RRF_K = 60
+# Words that make a claim about what someone said or did, rather than about the world.
+ATTRIBUTION_CUE = re.compile(
+    r"\b(say|says|said|saying|claim\w*|threat\w*|told|tell\w*|warn\w*|vow\w*|promis\w*|announc\w*|"
+    r"state[sd]?|declar\w*|accus\w*|admit\w*|insist\w*|suggest\w*|propos\w*|urg\w*|call\w*|prais\w*|"
+    r"credit\w*|describ\w*|blast\w*|mock\w*|wrote|write\w*|post\w*|tweet\w*|quot\w*)\b",
+    re.IGNORECASE,
+)
+# Sentences that deny that something was said or happened: evidence against attribution claims.
+DENIAL_CUE = re.compile(
+    r"\b(never said|never did|has not said|did not say|didn't say|no evidence|no credible evidence|"
+    r"bogus|denie[sd]|deny|denying|fabricated|fake|false|misattributed|not true|untrue|hoax)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    pool: int = 50  # candidates taken from each of the dense and lexical lists
+    top_k: int = 5
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    quote_boost: float = 0.5  # added to the normalised fused score of quote/denial sentences
+    context_window: int = 1  # neighbours on each side in the evidence context
+
+
+@dataclass
+class CorpusView:
+    """The parts of the store that retrieval reads, held in memory (numpy/pandas)."""
+
+    sentences: object  # DataFrame indexed by sentence_id
+    documents: object  # DataFrame indexed by doc_id
+    speakers: dict[str, set[int]] = field(default_factory=dict)  # surname (lower) -> quote sentence ids
+    person_mentions: dict[str, set[int]] = field(default_factory=dict)  # surname -> sentence ids
+
+    @classmethod
+    def from_store(cls, store_dir: Path) -> "CorpusView":
+        from pipeline.store import Corpus
+
+        corpus = Corpus(store_dir)
+        sentences = corpus.sentences().set_index("sentence_id", drop=False).sort_index()
+        documents = corpus.documents().set_index("doc_id", drop=False)
+        speakers: dict[str, set[int]] = {}
+        quotes = corpus.quotes()
+        for row in quotes.itertuples(index=False):
+            sid = getattr(row, "sentence_id", None)
+            if sid is None or (isinstance(sid, float) and np.isnan(sid)):
+                continue
+            for name in _surnames(str(row.speaker)):
+                speakers.setdefault(name, set()).add(int(sid))
+        person_mentions: dict[str, set[int]] = {}
+        entities = corpus.entities()
+        if len(entities):
+            people = entities[entities["label"] == "PERSON"]
+            for row in people.itertuples(index=False):
+                sid = getattr(row, "sentence_id", None)
+                if sid is None or (isinstance(sid, float) and np.isnan(sid)):
+                    continue
+                for name in _surnames(str(row.text)):
+                    person_mentions.setdefault(name, set()).add(int(sid))
+        return cls(sentences, documents, speakers, person_mentions)
+
+
+def _surnames(name: str) -> list[str]:
+    words = re.findall(r"[A-Za-zÀ-ÿ][\w'’-]+", name)
+    words = [w.split("'")[0].split("’")[0] for w in words]
+    return [words[-1].lower()] if words and words[-1][0].isupper() else []
+
+
+def people_in(claim: str, view: CorpusView) -> list[str]:
+    tokens = {t.lower() for t in re.findall(r"[A-Za-zÀ-ÿ][\w-]+", claim)}
+    known = set(view.speakers) | set(view.person_mentions)
+    return sorted(tokens & known)
+
+
+def rrf(rank_lists: Sequence[Sequence[int]], weights: Sequence[float], k: int = RRF_K) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ids, weight in zip(rank_lists, weights):
+        for rank, sid in enumerate(ids):
+            if sid < 0:
+                continue
+            fused[int(sid)] = fused.get(int(sid), 0.0) + weight / (k + rank + 1)
+    return fused
+
+
+def context_of(view: CorpusView, sentence_id: int, window: int) -> str:
+    row = view.sentences.loc[sentence_id]
+    same_doc = view.sentences[(view.sentences["doc_id"] == row["doc_id"])]
+    lo, hi = int(row["index"]) - window, int(row["index"]) + window
+    near = same_doc[(same_doc["index"] >= lo) & (same_doc["index"] <= hi)].sort_values("index")
+    return " ".join(near["text"].tolist())
+
+
+def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: CorpusView,
+             config: RetrievalConfig = RetrievalConfig(), before: str | None = None,
+             top_k: int | None = None) -> list[list[Evidence]]:
+    """Top-k evidence per claim, best first; ``index`` is a loaded ``EvidenceIndex``."""
+    top_k = top_k or config.top_k
+    pool = max(config.pool, top_k * 4)
+    dense_scores, dense_ids = index.search_dense(query_vectors, pool)
+    lexical_scores, lexical_ids = index.search_lexical(claims, pool)
+    allowed_docs = _docs_before(view, before)
+    results = []
+    for q, claim in enumerate(claims):
+        dense_list = dense_ids[q].tolist()
+        lexical_list = lexical_ids[q].tolist()
+        fused = rrf([dense_list, lexical_list], [config.dense_weight, config.lexical_weight])
+        best = max(fused.values(), default=1.0)
+        scores = {sid: s / best for sid, s in fused.items()}
+        if ATTRIBUTION_CUE.search(claim):
+            for name in people_in(claim, view):
+                boosted = set(view.speakers.get(name, set()))
+                boosted |= {sid for sid in view.person_mentions.get(name, set())
+                            if DENIAL_CUE.search(str(view.sentences.loc[sid, "text"]))}
+                dense_by_id = dict(zip(dense_list, dense_scores[q].tolist()))
+                for sid in boosted:
+                    # A quote or denial that does not also resemble the claim is noise.
+                    similarity = dense_by_id.get(sid)
+                    if similarity is None:
+                        similarity = float(index_similarity(index, query_vectors[q], sid))
+                    if similarity > 0.3:
+                        scores[sid] = scores.get(sid, 0.0) + config.quote_boost * similarity
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        evidence = []
+        for sid, score in ranked:
+            row = view.sentences.loc[sid]
+            if allowed_docs is not None and row["doc_id"] not in allowed_docs:
+                continue
+            doc = view.documents.loc[row["doc_id"]]
+            evidence.append(Evidence(
+                doc_id=str(row["doc_id"]), sentence=str(row["text"]), start=int(row["start"]), end=int(row["end"]),
+                score=float(score), context=context_of(view, sid, config.context_window),
+                title=str(doc.get("title") or ""), source=str(doc.get("name") or doc.get("source") or ""),
+                published=(None if _missing(doc.get("published")) else str(doc.get("published"))),
+                sentence_index=int(row["index"]),
+            ))
+            if len(evidence) == top_k:
+                break
+        results.append(evidence)
+    return results
+
+
+def index_similarity(index, query_vector: np.ndarray, sentence_id: int) -> float:
+    rows = np.nonzero(index.ids == sentence_id)[0]
+    if not len(rows):
+        return 0.0
+    return float(np.asarray(index.vectors()[rows[0]]) @ query_vector)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
+def _docs_before(view: CorpusView, before: str | None) -> set[str] | None:
+    if before is None:
+        return None
+    published = view.documents["published"]
+    keep = [doc_id for doc_id, date in zip(view.documents["doc_id"], published)
+            if not _missing(date) and str(date)[:10] < before]
+    return set(keep)
