@@ -1,0 +1,485 @@
+"""Batch scoring: a dump of social posts in, one scored row per post out.
+
+For each accepted post: the check-worthiness model scores the post and finds its check-worthy
+claim spans; only those claims go on to retrieval, stance and verdict, and all claims of one
+chunk of posts are checked in one batched ``Checker.check_many`` call.
+
+The job reads its input as a stream (``pipeline.posts_io``), cuts it into chunks of
+``chunk_size`` input rows (accepted and rejected rows alike, so chunk boundaries depend on the
+input alone), and commits each finished chunk as a checkpoint part (``pipeline.checkpoint``).
+The final output is assembled from the parts in input order. Two engines run the same job:
+``local`` scores the chunks in this process; ``dask`` sends the texts of each chunk to a
+``dask.distributed`` cluster whose workers each load the models once (a worker plugin), while
+this process reads the input and writes the parts, so workers need no shared file system.
+
+Output schema (Parquet, nested; JSONL has the same fields, one JSON object per line) — see
+``OUTPUT_SCHEMA``:
+
+    post_id          string   id column of the input (tweet ``id_str``); null when absent
+    line             int64    1-based line (JSONL), starting line (CSV) or row (Parquet) of the post
+    text             string   the post as read
+    checkworthiness  float64  probability that the post holds a check-worthy claim
+    n_claims         int32
+    claims           list of struct:
+        text, start, end     the claim span; offsets into ``text``
+        checkworthiness      float64, the span's own score
+        verdict              SUPPORTED | REFUTED | NOT_ENOUGH_INFO | CONFLICTING; null when skipped
+        confidence           float64; null when skipped
+        skipped              null, or why the claim was not checked (e.g. not English)
+        evidence             list of struct: doc_id, source, title, published, sentence, start, end,
+                             stance, p_supports, p_refutes, p_not_enough_info, score, decisive
+        fact_checks          list of struct: earlier fact-checks that match the claim (JSON fields
+                             of ``FactCheckMatch.to_dict()`` kept as one JSON string per match)
+
+Rejected rows go to ``OUT.rejected.jsonl``: ``{"line", "post_id", "reason"}``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+
+from pipeline.checkpoint import Checkpoint, write_jsonl
+from pipeline.errors import UserError
+from pipeline.posts_io import DEFAULT_MAX_CHARS, PostReader, PostRecord
+
+DEFAULT_CHUNK_SIZE = 256
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
+
+
+# -- the scorer ------------------------------------------------------------------------------------
+class PostScorer(Protocol):
+    """What the job needs from a scorer: picklable, lazy, batched."""
+
+    def fingerprint(self) -> dict: ...
+
+    def warm_up(self) -> None: ...
+
+    def score_posts(self, texts: Sequence[str]) -> list[dict]:
+        """One ``{"checkworthiness": float, "claims": [claim dict]}`` per text, in order."""
+        ...
+
+
+class ModelScorer:
+    """The project's models: check-worthiness first, then a verdict for each check-worthy claim."""
+
+    def __init__(self, store_dir: Path | str = "corpus/store", checkworthy_spec: str = "checkworthy",
+                 stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
+                 fact_checks: bool = True, models_dir: Path | str | None = None) -> None:
+        self.store_dir = Path(store_dir)
+        self.checkworthy_spec = checkworthy_spec
+        self.stance_spec = stance_spec
+        self.encoder_backend = encoder_backend
+        self.top_k = top_k
+        self.fact_checks = fact_checks
+        self.models_dir = models_dir
+        self._models = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_models"] = None
+        return state
+
+    def fingerprint(self) -> dict:
+        """What decides the scores: a checkpoint made with other models must not be resumed."""
+        from pipeline.registry import Registry
+
+        registry = Registry(self.models_dir) if self.models_dir else Registry()
+        versions = {}
+        for spec in ("verdict", self.checkworthy_spec, self.stance_spec):
+            try:
+                versions[spec] = registry.resolve(spec).label
+            except FileNotFoundError:  # reported with a clear message when the model loads
+                versions[spec] = None
+        return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
+                "encoder_backend": self.encoder_backend, "top_k": self.top_k, "fact_checks": self.fact_checks}
+
+    def check_ready(self) -> None:
+        """Fail fast, before any model loads, when the store is missing."""
+        try:
+            from pipeline.store import Corpus
+        except ImportError:
+            exists = self.store_dir.is_dir()
+        else:
+            exists = Corpus(self.store_dir).exists()
+        if not exists:
+            raise UserError(f"{self.store_dir}: no corpus store here; build one with "
+                            f"`claimsift ingest seeds --store {self.store_dir}`")
+
+    def warm_up(self) -> None:
+        if self._models is not None:
+            return
+        from pipeline.check import Checker
+        from pipeline.checkworthy import CheckworthyModel
+
+        options = {"models_dir": self.models_dir} if self.models_dir else {}
+        detector = CheckworthyModel(self.checkworthy_spec, **options)
+        detector.warm_up()
+        checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
+                          encoder_backend=self.encoder_backend, fact_checks=self.fact_checks, **options)
+        checker.warm_up()
+        self._models = (detector, checker)
+
+    def score_posts(self, texts: Sequence[str]) -> list[dict]:
+        from pipeline.check import InvalidClaimError, validate_claim
+
+        self.warm_up()
+        detector, checker = self._models
+        posts, to_check = [], []  # to_check: (post index, claim index, claim text)
+        for text in texts:
+            post_score, spans = detector.score_post(text)
+            claims = []
+            for span in spans:
+                claim = {"text": span.text, "start": int(span.start), "end": int(span.end),
+                         "checkworthiness": round(float(span.score), 4)}
+                try:
+                    to_check.append((len(posts), len(claims), validate_claim(span.text)))
+                except InvalidClaimError as exc:
+                    claim["skipped"] = str(exc)
+                claims.append(claim)
+            posts.append({"checkworthiness": round(float(post_score), 4), "claims": claims})
+        verdicts = checker.check_many([c for _, _, c in to_check]) if to_check else []
+        for (post_at, claim_at, _), verdict in zip(to_check, verdicts):
+            posts[post_at]["claims"][claim_at].update(verdict.to_dict() | {"text": posts[post_at]["claims"][claim_at]["text"]})
+        return posts
+
+
+# -- rows ------------------------------------------------------------------------------------------
+def _evidence_row(item: dict) -> dict:
+    probs = item.get("stance_probs") or {}
+    return {
+        "doc_id": item.get("doc_id"), "source": item.get("source"), "title": item.get("title"),
+        "published": item.get("published"), "sentence": item.get("sentence"),
+        "start": item.get("start"), "end": item.get("end"), "stance": item.get("stance"),
+        "p_supports": probs.get("SUPPORTS"), "p_refutes": probs.get("REFUTES"),
+        "p_not_enough_info": probs.get("NOT_ENOUGH_INFO"), "score": item.get("score"),
+        "decisive": bool(item.get("decisive", False)),
+    }
+
+
+def _claim_row(claim: dict) -> dict:
+    return {
+        "text": claim["text"], "start": claim.get("start"), "end": claim.get("end"),
+        "checkworthiness": claim.get("checkworthiness"), "verdict": claim.get("verdict"),
+        "confidence": claim.get("confidence"), "skipped": claim.get("skipped"),
+        "evidence": [_evidence_row(e) for e in claim.get("evidence", [])],
+        "fact_checks": [json.dumps(f, ensure_ascii=False, sort_keys=True) for f in claim.get("fact_checks", [])],
+    }
+
+
+def post_row(record: PostRecord, result: dict) -> dict:
+    """One output row: the fixed schema of ``OUTPUT_SCHEMA``, whatever the scorer returned."""
+    claims = [_claim_row(c) for c in result.get("claims", [])]
+    return {"post_id": record.post_id, "line": record.line, "text": record.text,
+            "checkworthiness": result.get("checkworthiness"), "n_claims": len(claims), "claims": claims}
+
+
+def rejected_row(record: PostRecord) -> dict:
+    return {"line": record.line, "post_id": record.post_id, "reason": record.reason}
+
+
+def output_schema():
+    import pyarrow as pa
+
+    evidence = pa.struct([("doc_id", pa.string()), ("source", pa.string()), ("title", pa.string()),
+                          ("published", pa.string()), ("sentence", pa.string()), ("start", pa.int32()),
+                          ("end", pa.int32()), ("stance", pa.string()), ("p_supports", pa.float64()),
+                          ("p_refutes", pa.float64()), ("p_not_enough_info", pa.float64()),
+                          ("score", pa.float64()), ("decisive", pa.bool_())])
+    claim = pa.struct([("text", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
+                       ("checkworthiness", pa.float64()), ("verdict", pa.string()), ("confidence", pa.float64()),
+                       ("skipped", pa.string()), ("evidence", pa.list_(evidence)),
+                       ("fact_checks", pa.list_(pa.string()))])
+    return pa.schema([("post_id", pa.string()), ("line", pa.int64()), ("text", pa.string()),
+                      ("checkworthiness", pa.float64()), ("n_claims", pa.int32()), ("claims", pa.list_(claim))])
+
+
+def _write_parquet_part(path: Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=output_schema()), path, compression="zstd")
+
+
+def _assemble_parquet(target: Path, parts: list[Path]) -> None:
+    import pyarrow.parquet as pq
+
+    schema = output_schema()
+    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+        for part in parts:  # one part in memory at a time
+            writer.write_table(pq.read_table(part, schema=schema))
+
+
+def _assemble_jsonl(target: Path, parts: list[Path]) -> None:
+    import shutil
+
+    with open(target, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as handle:
+                shutil.copyfileobj(handle, out, 1 << 20)
+
+
+# -- the job ---------------------------------------------------------------------------------------
+@dataclass
+class ScoreSummary:
+    read: int = 0
+    scored: int = 0
+    rejected: int = 0
+    claims: int = 0
+    chunks: int = 0
+    resumed_chunks: int = 0
+    scored_this_run: int = 0
+    seconds: float = 0.0
+    output: str = ""
+    rejected_output: str = ""
+    engine: str = "local"
+    verdicts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def posts_per_second(self) -> float:
+        return self.scored_this_run / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__) | {"posts_per_second": round(self.posts_per_second, 2)}
+
+
+def rejected_path(output: Path) -> Path:
+    return output.with_name(output.name + ".rejected.jsonl")
+
+
+def output_format(output: Path) -> str:
+    kind = OUTPUT_FORMATS.get(output.suffix.lower())
+    if kind is None:
+        raise UserError(f"{output}: the output must end in .parquet or .jsonl")
+    return kind
+
+
+def _chunks(records: Iterable[PostRecord], size: int) -> Iterator[tuple[int, list[PostRecord]]]:
+    chunk: list[PostRecord] = []
+    index = 0
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield index, chunk
+            index += 1
+            chunk = []
+    if chunk:
+        yield index, chunk
+
+
+def _input_fingerprint(path: Path) -> dict:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+class _Progress:
+    """A Rich progress bar with rate and ETA on a terminal; silent otherwise (CI, pipes)."""
+
+    def __init__(self, reader: PostReader, enabled: bool | None) -> None:
+        if enabled is None:
+            enabled = sys.stderr.isatty() and not os.environ.get("CI")
+        self.reader = reader
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.posts = 0
+        self._bar = None
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self._bar = Progress(TextColumn("scoring"), BarColumn(), TaskProgressColumn(),
+                                 TextColumn("{task.fields[posts]:,} posts  {task.fields[rate]:.1f} posts/s"),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 console=Console(stderr=True), transient=False)
+            self._bar.__enter__()
+            self._task = self._bar.add_task("score", total=None, posts=0, rate=0.0)
+        return self
+
+    def advance(self, posts_scored: int) -> None:
+        self.posts += posts_scored
+        if self._bar is None:
+            return
+        done, total = self.reader.progress()
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        self._bar.update(self._task, completed=done, total=total or None, posts=self.posts,
+                         rate=self.posts / elapsed)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+def score_file(input_path: Path | str, output_path: Path | str, scorer: PostScorer, *, engine: str = "local",
+               resume: bool = False, chunk_size: int = DEFAULT_CHUNK_SIZE, text_column: str = "text",
+               id_column: str = "id", max_chars: int = DEFAULT_MAX_CHARS, scheduler: str | None = None,
+               workers: int = 2, progress: bool | None = None) -> ScoreSummary:
+    """Score every post of ``input_path`` into ``output_path``; see the module docstring."""
+    started = time.monotonic()
+    input_path, output_path = Path(input_path), Path(output_path)
+    kind = output_format(output_path)
+    if chunk_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    if engine not in ("local", "dask"):
+        raise UserError(f"unknown engine {engine!r}: local or dask")
+    reader = PostReader(input_path, text_column=text_column, id_column=id_column, max_chars=max_chars)
+    check_ready = getattr(scorer, "check_ready", None)
+    if callable(check_ready):
+        check_ready()
+    if not output_path.parent.is_dir():
+        raise UserError(f"{output_path.parent}: the output folder does not exist")
+    config = {"input": _input_fingerprint(input_path) if input_path.is_file() else str(input_path),
+              "chunk_size": chunk_size, "text_column": text_column, "id_column": id_column,
+              "max_chars": max_chars, "output_format": kind, "scorer": scorer.fingerprint()}
+    checkpoint = Checkpoint(output_path, ".parquet" if kind == "parquet" else ".jsonl")
+    write_part = _write_parquet_part if kind == "parquet" else (lambda path, rows: write_jsonl(path, rows))
+    summary = ScoreSummary(output=str(output_path), rejected_output=str(rejected_path(output_path)), engine=engine)
+
+    records = iter(reader)
+    first = next(records)  # whole-file problems (empty, wrong format) surface before any checkpoint
+    records = _prepend(first, records)
+    try:
+        checkpoint.open(config, resume)
+    except OSError as exc:
+        raise _write_error(exc, checkpoint) from None
+    summary.resumed_chunks = len(checkpoint.done)
+
+    def commit(index: int, chunk: list[PostRecord], results: list[dict]) -> None:
+        accepted = [r for r in chunk if r.accepted]
+        assert len(results) == len(accepted), "the scorer must return one result per post"
+        rows = [post_row(r, res) for r, res in zip(accepted, results)]
+        rejected = [rejected_row(r) for r in chunk if not r.accepted]
+        checkpoint.commit_chunk(index, lambda path: write_part(path, rows), rejected, read=len(chunk),
+                                scored=len(rows), claims=sum(row["n_claims"] for row in rows))
+        summary.scored_this_run += len(rows)
+        bar.advance(len(rows))
+
+    try:
+        with _Progress(reader, progress) as bar:
+            if engine == "local":
+                n_chunks = _run_local(records, chunk_size, scorer, checkpoint, commit)
+            else:
+                from pipeline.score_dask import run_dask
+
+                n_chunks = run_dask(_chunks(records, chunk_size), scorer, checkpoint.done, commit, scheduler, workers)
+        summary.chunks = n_chunks
+        rejected_output = rejected_path(output_path)
+        checkpoint.assemble(n_chunks, rejected_output,
+                            _assemble_parquet if kind == "parquet" else _assemble_jsonl)
+        for record in checkpoint.ordered(n_chunks):
+            summary.read += record.read
+            summary.scored += record.scored
+            summary.rejected += record.rejected
+            summary.claims += record.claims
+    except OSError as exc:
+        raise _write_error(exc, checkpoint) from None
+    # Every row read is either in the output or in the rejected file: never silently dropped.
+    assert summary.read == summary.scored + summary.rejected, summary
+    summary.verdicts = _count_verdicts(output_path, kind)
+    try:
+        checkpoint.remove()
+    except OSError:
+        pass  # the output is complete; a leftover parts folder is only untidy
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _prepend(first: PostRecord, rest: Iterator[PostRecord]) -> Iterator[PostRecord]:
+    yield first
+    yield from rest
+
+
+def _write_error(exc: OSError, checkpoint: Checkpoint) -> UserError:
+    finished = len(checkpoint.done)
+    where = exc.filename or checkpoint.folder
+    return UserError(f"cannot write {where}: {exc.strerror or exc}. The checkpoint in {checkpoint.folder} keeps "
+                     f"{finished} finished chunk(s); fix the problem and rerun with --resume")
+
+
+def _run_local(records: Iterator[PostRecord], chunk_size: int, scorer: PostScorer, checkpoint: Checkpoint,
+               commit: Callable[[int, list[PostRecord], list[dict]], None]) -> int:
+    n_chunks = 0
+    for index, chunk in _chunks(records, chunk_size):
+        n_chunks = index + 1
+        if index in checkpoint.done:
+            continue
+        texts = [r.text for r in chunk if r.accepted]
+        commit(index, chunk, scorer.score_posts(texts) if texts else [])
+    return n_chunks
+
+
+# -- after the job ---------------------------------------------------------------------------------
+def _count_verdicts(output: Path, kind: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in iter_output(output):
+        for claim in row["claims"]:
+            label = claim["verdict"] or "SKIPPED"
+            counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def iter_output(output: Path | str) -> Iterator[dict]:
+    """The rows of a scoring output (Parquet or JSONL), streamed."""
+    output = Path(output)
+    if output_format(output) == "jsonl":
+        with open(output, encoding="utf-8") as handle:
+            for line in handle:
+                yield json.loads(line)
+        return
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(output).iter_batches(batch_size=512):
+        yield from batch.to_pylist()
+
+
+def score_frame(df: "Any", store_dir: Path | str = "corpus/store", text_column: str = "text",
+                id_column: str = "id", scorer: PostScorer | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                max_chars: int = DEFAULT_MAX_CHARS) -> "Any":
+    """Score the posts of a DataFrame in memory: one output row per input row, same index.
+
+    Columns: ``post_id``, ``checkworthiness``, ``n_claims``, ``claims`` (list of claim dicts as in
+    the file output) and ``rejected`` (null, or why the row could not be scored).
+    """
+    import pandas as pd
+
+    from pipeline.posts_io import validate_post
+
+    if text_column not in df.columns:
+        raise UserError(f"the DataFrame has no '{text_column}' column (columns: {', '.join(map(str, df.columns))})")
+    scorer = scorer or ModelScorer(store_dir)
+    check_ready = getattr(scorer, "check_ready", None)
+    if callable(check_ready):
+        check_ready()
+    ids = df[id_column].tolist() if id_column in df.columns else [None] * len(df)
+    texts = df[text_column].tolist()
+    records = [validate_post(i + 1, None if _missing(pid) else pid, None if _missing(text) else text,
+                             True, max_chars, text_column)
+               for i, (pid, text) in enumerate(zip(ids, texts))]
+    out = []
+    for _, chunk in _chunks(records, chunk_size):
+        accepted = [r for r in chunk if r.accepted]
+        results = iter(scorer.score_posts([r.text for r in accepted]) if accepted else [])
+        for record in chunk:
+            if record.accepted:
+                row = post_row(record, next(results))
+                out.append({"post_id": row["post_id"], "checkworthiness": row["checkworthiness"],
+                            "n_claims": row["n_claims"], "claims": row["claims"], "rejected": None})
+            else:
+                out.append({"post_id": record.post_id, "checkworthiness": None, "n_claims": 0, "claims": [],
+                            "rejected": record.reason})
+    return pd.DataFrame(out, index=df.index, columns=["post_id", "checkworthiness", "n_claims", "claims", "rejected"])
+
+
+def _missing(value: object) -> bool:
+    try:
+        import pandas as pd
+
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,64 @@
+"""A tiny deterministic scorer for testing the scoring job's machinery without the models.
+
+It plays the part of ``ModelScorer``: sentences with a digit or a claim word are "claims", the
+verdict and evidence derive from the claim text alone, so two runs give identical output.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from typing import Sequence
+
+SENTENCE = re.compile(r"[^.!?]+[.!?]?")
+CLAIM_HINT = re.compile(r"\d|\b(?:says|said|expel|spends?|became|percent|million)\b", re.I)
+VERDICTS = ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
+
+
+class KeywordScorer:
+    def __init__(self, delay_per_post: float = 0.0, warm_up_log: str | None = None) -> None:
+        self.delay_per_post = delay_per_post
+        self.warm_up_log = warm_up_log  # a file that gets one line per warm_up (per process)
+        self._warm = False
+
+    def __getstate__(self) -> dict:
+        return self.__dict__ | {"_warm": False}
+
+    def fingerprint(self) -> dict:
+        return {"scorer": "KeywordScorer"}
+
+    def warm_up(self) -> None:
+        if self._warm:
+            return
+        if self.warm_up_log:
+            with open(self.warm_up_log, "a") as handle:
+                handle.write(f"{os.getpid()}\n")
+        self._warm = True
+
+    def score_posts(self, texts: Sequence[str]) -> list[dict]:
+        self.warm_up()
+        out = []
+        for text in texts:
+            if self.delay_per_post:
+                time.sleep(self.delay_per_post)
+            claims = []
+            for match in SENTENCE.finditer(text):
+                sentence = match.group().strip()
+                if not sentence or not CLAIM_HINT.search(sentence):
+                    continue
+                start = text.index(sentence, match.start())
+                digest = int(hashlib.sha256(sentence.encode()).hexdigest(), 16)
+                claims.append({
+                    "text": sentence, "start": start, "end": start + len(sentence),
+                    "checkworthiness": round(0.5 + (digest % 500) / 1000, 4),
+                    "verdict": VERDICTS[digest % 4], "confidence": round((digest % 1000) / 1000, 4),
+                    "evidence": [{"doc_id": f"doc{digest % 7}", "source": "test", "title": "t",
+                                  "published": None, "sentence": sentence[::-1], "start": 0, "end": len(sentence),
+                                  "stance": "SUPPORTS", "stance_probs": {"SUPPORTS": 0.7, "REFUTES": 0.2,
+                                                                         "NOT_ENOUGH_INFO": 0.1},
+                                  "score": 0.5, "decisive": True}],
+                })
+            score = max((c["checkworthiness"] for c in claims), default=0.1)
+            out.append({"checkworthiness": score, "claims": claims})
+        return out
