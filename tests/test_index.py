@@ -1,0 +1,97 @@
+"""The evidence index: manifest, incremental updates, refusal of foreign vectors, atomic swaps."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.embedding import Encoder
+from pipeline.errors import UserError
+from pipeline.index import EvidenceIndex, IndexMismatchError, current_index_dir, load_index, update_index
+from pipeline.store import Corpus
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def test_manifest_names_model_and_counts(seed_store):
+    index = load_index(seed_store, expected_encoder=Encoder().tag)
+    n_sentences = len(Corpus(seed_store).sentences())
+    assert index.size == n_sentences > 100
+    assert index.manifest["encoder"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert index.manifest["dimension"] == 384
+    assert index.manifest["count"] == n_sentences
+    assert index.manifest["faiss"] == "IndexFlatIP"  # exact search at this size
+
+
+def test_dense_and_lexical_search_find_the_denial(seed_store):
+    encoder = Encoder()
+    index = load_index(seed_store)
+    sentences = Corpus(seed_store).sentences().set_index("sentence_id")
+    query = "Rutte never said he would expel the United States"
+    _, dense_ids = index.search_dense(encoder.encode([query]), 5)
+    _, lexical_ids = index.search_lexical([query], 5)
+    dense_texts = [sentences.loc[i, "text"] for i in dense_ids[0]]
+    lexical_texts = [sentences.loc[i, "text"] for i in lexical_ids[0] if i >= 0]
+    assert any("has never said this" in t for t in dense_texts), dense_texts
+    assert any("expel" in t for t in lexical_texts), lexical_texts
+
+
+def test_stopword_only_query_matches_nothing_lexically(seed_store):
+    _, ids = load_index(seed_store).search_lexical(["the of and"], 5)
+    assert (ids == -1).all()
+
+
+def test_update_embeds_only_new_sentences(seed_store_copy, tmp_path):
+    unchanged = update_index(seed_store_copy)
+    assert unchanged.embedded == 0 and unchanged.removed == 0
+    before = load_index(seed_store_copy)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("NATO allies met in Vilnius in July 2023. The summit discussed Ukraine's accession.\n")
+    from pipeline.ingest import ingest
+
+    ingest([extra], seed_store_copy)
+    update = update_index(seed_store_copy)
+    assert update.embedded == 2
+    after = load_index(seed_store_copy)
+    assert after.size == before.size + 2
+    # Old vectors are carried over, not recomputed.
+    common = np.intersect1d(before.ids, after.ids)
+    old = dict(zip(before.ids.tolist(), np.asarray(before.vectors())))
+    new = dict(zip(after.ids.tolist(), np.asarray(after.vectors())))
+    assert all(np.array_equal(old[i], new[i]) for i in common[:20])
+
+
+def test_index_from_another_model_is_refused(seed_store_copy):
+    directory = current_index_dir(seed_store_copy)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["encoder"] = {"model": "some/other-model", "dimension": 768}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="other-model"):
+        load_index(seed_store_copy, expected_encoder=Encoder().tag)
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        update_index(seed_store_copy)
+
+
+def test_crash_during_build_keeps_previous_index(seed_store_copy, monkeypatch):
+    previous = current_index_dir(seed_store_copy)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(EvidenceIndex, "build", classmethod(lambda cls, *a, **k: explode()))
+    with pytest.raises(RuntimeError, match="disk full"):
+        update_index(seed_store_copy, rebuild=True)
+    assert current_index_dir(seed_store_copy) == previous
+    assert not [p for p in previous.parent.iterdir() if p.name.startswith(".partial-")]
+    assert load_index(seed_store_copy).size > 0
+
+
+def test_missing_index_and_store_are_clear_errors(tmp_path, seed_store_copy):
+    with pytest.raises(UserError, match="no corpus store"):
+        update_index(tmp_path / "nowhere")
+    shutil.rmtree(seed_store_copy / "index")
+    with pytest.raises(UserError, match="claimsift index"):
+        load_index(seed_store_copy)
