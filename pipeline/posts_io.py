@@ -176,7 +176,7 @@ class PostReader:
                     try:
                         obj = json.loads(stripped)
                     except json.JSONDecodeError as exc:
-                        yield PostRecord(number, None, None, f"unparseable JSON: {exc.msg} at column {exc.colno}")
+                        yield PostRecord(number, None, None, f"unparseable JSON ({exc.msg}, column {exc.colno})")
                         continue
                     if not isinstance(obj, dict):
                         yield PostRecord(number, None, None, f"line is a JSON {type(obj).__name__}, not an object")

@@ -11,7 +11,7 @@ import re
 import time
 from typing import Sequence
 
-SENTENCE = re.compile(r"[^.!?]+[.!?]?")
+SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|$)", re.S)
 CLAIM_HINT = re.compile(r"\d|\b(?:says|said|expel|spends?|became|percent|million)\b", re.I)
 VERDICTS = ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
 
@@ -44,10 +44,9 @@ class KeywordScorer:
                 time.sleep(self.delay_per_post)
             claims = []
             for match in SENTENCE.finditer(text):
-                sentence = match.group().strip()
-                if not sentence or not CLAIM_HINT.search(sentence):
+                sentence, start = match.group(), match.start()
+                if not CLAIM_HINT.search(sentence):
                     continue
-                start = text.index(sentence, match.start())
                 digest = int(hashlib.sha256(sentence.encode()).hexdigest(), 16)
                 claims.append({
                     "text": sentence, "start": start, "end": start + len(sentence),

@@ -1,0 +1,320 @@
+"""Batch scoring: reading, validation, rejected rows, outputs, bad input and write errors.
+
+The job's machinery is tested with ``KeywordScorer`` (tests/score_fakes.py), a tiny
+deterministic stand-in for the models; the real models are exercised in the slow tests at the
+end and in test_score_resume.py / test_score_dask.py.
+"""
+from __future__ import annotations
+
+import csv
+import errno
+import gzip
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from score_fakes import KeywordScorer  # noqa: E402
+
+from pipeline import checkpoint as checkpoint_module  # noqa: E402
+from pipeline.errors import InputError, UserError  # noqa: E402
+from pipeline.posts_io import PostReader  # noqa: E402
+from pipeline.score import ModelScorer, iter_output, score_file, score_frame  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DATASETS = REPO.parent / "shared" / "datasets"
+TWEETS = DATASETS / "checkthat2022-task1-tweets" / "CT22_english_tweet_objects.jsonl.gz"
+SAMPLE_POSTS = REPO / "corpus" / "sample_posts.jsonl"
+
+POSTS = [
+    {"id": "a1", "text": "NATO has 32 members. Lovely day."},
+    {"id": "a2", "text": "Good morning!"},
+    {"id": "a3", "text": "Poland spends 4.12% of GDP on defence."},
+    {"id": "a4", "text": "Rutte said he would expel the US."},
+    {"id": "a5", "text": "No numbers here at all"},
+]
+
+
+def write_jsonl(path: Path, rows: list, raw_lines: list[str] | None = None) -> Path:
+    lines = [json.dumps(r) for r in rows] + (raw_lines or [])
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run(tmp_path: Path, source: Path, name: str = "out.parquet", **options) -> tuple:
+    out = tmp_path / name
+    summary = score_file(source, out, KeywordScorer(), progress=False, **options)
+    rejected = [json.loads(line) for line in (tmp_path / f"{name}.rejected.jsonl").read_text().splitlines()]
+    return summary, list(iter_output(out)), rejected
+
+
+# -- reading the formats ---------------------------------------------------------------------------
+def test_jsonl_rows_are_scored_in_order_with_ids_lines_and_claims(tmp_path):
+    summary, rows, rejected = run(tmp_path, write_jsonl(tmp_path / "posts.jsonl", POSTS), chunk_size=2)
+    assert [r["post_id"] for r in rows] == ["a1", "a2", "a3", "a4", "a5"]
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5]
+    assert (summary.read, summary.scored, summary.rejected, summary.chunks) == (5, 5, 0, 3)
+    first = rows[0]
+    assert first["n_claims"] == 1 and first["claims"][0]["text"] == "NATO has 32 members."
+    claim = first["claims"][0]
+    assert first["text"][claim["start"]:claim["end"]] == claim["text"]
+    assert claim["verdict"] in ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
+    evidence = claim["evidence"][0]
+    assert set(evidence) >= {"doc_id", "sentence", "stance", "score", "p_supports", "decisive"}
+    assert rows[1]["n_claims"] == 0 and rows[1]["claims"] == []
+    assert summary.claims == sum(r["n_claims"] for r in rows) == 3
+    assert rejected == []
+    assert not (tmp_path / "out.parquet.parts").exists(), "parts are removed after a complete run"
+
+
+def test_parquet_and_jsonl_outputs_hold_the_same_rows(tmp_path):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    _, as_parquet, _ = run(tmp_path, source, "out.parquet", chunk_size=2)
+    _, as_jsonl, _ = run(tmp_path, source, "out.jsonl", chunk_size=3)
+    assert as_parquet == as_jsonl
+    schema = pq.read_schema(tmp_path / "out.parquet")
+    assert schema.field("claims").type.value_type.field("evidence").type.value_type.field("doc_id").type == pa.string()
+
+
+def test_csv_tsv_gzip_and_parquet_inputs_read_like_jsonl(tmp_path):
+    _, reference, _ = run(tmp_path, write_jsonl(tmp_path / "posts.jsonl", POSTS), "ref.jsonl")
+    with open(tmp_path / "posts.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["id", "text"])
+        writer.writeheader()
+        writer.writerows(POSTS)
+    with open(tmp_path / "posts.tsv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "id"], delimiter="\t")
+        writer.writeheader()
+        writer.writerows(POSTS)
+    with gzip.open(tmp_path / "posts.jsonl.gz", "wt") as handle:
+        handle.write("\n".join(json.dumps(p) for p in POSTS) + "\n")
+    pq.write_table(pa.Table.from_pylist(POSTS), tmp_path / "posts.parquet", row_group_size=2)
+    for name in ("posts.jsonl.gz", "posts.parquet", "posts.csv", "posts.tsv"):
+        _, rows, rejected = run(tmp_path, tmp_path / name, f"{name}.out.jsonl", chunk_size=2)
+        strip = (lambda r: {k: v for k, v in r.items() if k != "line"})
+        assert [strip(r) for r in rows] == [strip(r) for r in reference], name
+        assert rejected == []
+    # CSV lines count the header: the first post is on line 2
+    _, rows, _ = run(tmp_path, tmp_path / "posts.csv", "lines.jsonl")
+    assert [r["line"] for r in rows] == [2, 3, 4, 5, 6]
+
+
+def test_multiline_csv_records_keep_their_starting_line(tmp_path):
+    path = tmp_path / "posts.csv"
+    path.write_text('id,text\n1,"first line\nsecond line 2020."\n2,plain 42\n3,too,many\n', encoding="utf-8")
+    _, rows, rejected = run(tmp_path, path, "out.jsonl")
+    assert [(r["post_id"], r["line"]) for r in rows] == [("1", 2), ("2", 4)]
+    assert rows[0]["text"] == "first line\nsecond line 2020."
+    assert rejected == [{"line": 5, "post_id": "3", "reason": "record has 3 fields, the header has 2"}]
+
+
+def test_raw_tweet_objects_use_full_text_and_id_str(tmp_path):
+    tweet = {"id": 1359350943356174337, "id_str": "1359350943356174337", "text": "truncated…",
+             "full_text": "India sent 100,000 vaccines to Barbados.", "truncated": False}
+    _, rows, _ = run(tmp_path, write_jsonl(tmp_path / "tweets.jsonl", [tweet]), "out.jsonl")
+    assert rows[0]["post_id"] == "1359350943356174337"
+    assert rows[0]["text"] == "India sent 100,000 vaccines to Barbados."
+
+
+@pytest.mark.skipif(not TWEETS.exists(), reason=f"shared dataset absent: {TWEETS}")
+def test_checkthat_tweet_dump_reads_every_object_streaming():
+    reader = PostReader(TWEETS)
+    count, first = 0, None
+    for record in reader:
+        first = first or record
+        assert record.accepted, record
+        count += 1
+    assert count == 4520
+    assert first.post_id == "1359350943356174337" and first.text.startswith("India's gift of 100,000")
+    done, total = reader.progress()
+    assert total == TWEETS.stat().st_size and done == total
+
+
+# -- rejected rows ---------------------------------------------------------------------------------
+def test_every_unscorable_row_is_rejected_with_its_line_and_reason(tmp_path):
+    rows = [{"id": 1, "text": "Valid post 1."}, {"id": 2, "text": ""}, {"id": 3, "text": 42},
+            {"id": 4, "text": None}, {"id": 5, "body": "no text field"}, {"id": 6, "text": "x" * 101},
+            {"id": 7, "text": ["a", "list"]}, {"id": 8, "text": "   \n  "}]
+    source = write_jsonl(tmp_path / "posts.jsonl", rows,
+                         raw_lines=['{"id": 9, "text": "broken', "", '["a", "list"]', '{"id": 12, "text": "Valid 12."}'])
+    summary, scored, rejected = run(tmp_path, source, max_chars=100, chunk_size=3)
+    assert [r["post_id"] for r in scored] == ["1", "12"]
+    assert [(r["line"], r["reason"]) for r in rejected] == [
+        (2, "text is empty"), (3, "text is int, not a string"), (4, "text is null"), (5, "no 'text' field"),
+        (6, "text has 101 characters, over the limit of 100"), (7, "text is list, not a string"),
+        (8, "text is empty"), (9, "unparseable JSON (Unterminated string starting at, column 19)"),
+        (10, "blank line"), (11, "line is a JSON list, not an object"),
+    ]
+    assert rejected[0]["post_id"] == "2"
+    assert summary.read == 12 == summary.scored + summary.rejected
+    assert (summary.scored, summary.rejected) == (2, 10)
+
+
+def test_sample_posts_hold_claims_chatter_and_rows_to_reject(tmp_path):
+    summary, rows, rejected = run(tmp_path, SAMPLE_POSTS, "out.jsonl", chunk_size=5)
+    assert summary.read == sum(1 for _ in SAMPLE_POSTS.open()) and summary.rejected == 3
+    assert rows[0]["text"].startswith("Breaking. NATO Secretary General Mark Rutte says")
+    assert {r["reason"] for r in rejected} == {"text is empty", "text is int, not a string", "no 'text' field"}
+
+
+# -- whole-file problems ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name, content, problem", [
+    ("empty.jsonl", b"", "the file is empty"),
+    ("blank.jsonl", b"\n\n  \n", "only whitespace"),
+    ("fake.parquet", b'{"text": "not parquet"}\n', "not a Parquet file"),
+    ("really_parquet.jsonl", None, "Parquet file, not JSONL"),
+    ("not_gzip.jsonl.gz", b'{"text": "plain"}\n', "not gzip-compressed"),
+    ("binary.jsonl", b"\x00\x01\x02garbage\x00" * 10, "binary data"),
+    ("csv_named.jsonl", b"id,text\n1,hello\n2,world\n", "not JSONL"),
+    ("latin1.csv", "id,text\n1,caf\xe9\n".encode("latin-1"), "not UTF-8"),
+    ("no_text.csv", b"id,body\n1,hello\n", "no 'text' column (columns: id, body)"),
+    ("posts.xlsx", b"PK\x03\x04", "unknown input format"),
+])
+def test_a_bad_file_is_a_clear_error_naming_the_file(tmp_path, name, content, problem):
+    path = tmp_path / name
+    if content is None:
+        pq.write_table(pa.Table.from_pylist(POSTS), path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(InputError) as error:
+        score_file(path, tmp_path / "out.parquet", KeywordScorer(), progress=False)
+    assert problem in str(error.value) and name in str(error.value)
+    assert not (tmp_path / "out.parquet.parts").exists(), "no checkpoint for a file that cannot be read"
+
+
+def test_missing_input_and_bad_output_name_are_clear_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        score_file(tmp_path / "nope.jsonl", tmp_path / "out.parquet", KeywordScorer(), progress=False)
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    with pytest.raises(UserError, match=r"must end in \.parquet or \.jsonl"):
+        score_file(source, tmp_path / "out.csv", KeywordScorer(), progress=False)
+    with pytest.raises(UserError, match="output folder does not exist"):
+        score_file(source, tmp_path / "missing" / "out.parquet", KeywordScorer(), progress=False)
+
+
+def test_missing_store_is_a_clear_error_before_any_model_loads(tmp_path):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    scorer = ModelScorer(tmp_path / "no-store")
+    with pytest.raises(UserError, match="no corpus store here; build one with `claimsift ingest seeds"):
+        score_file(source, tmp_path / "out.parquet", scorer, progress=False)
+    assert scorer._models is None
+
+
+def test_cli_missing_store_prints_one_line_and_exits_2(tmp_path):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    result = subprocess.run([str(REPO / ".venv" / "bin" / "claimsift"), "score", str(source),
+                             "--store", str(tmp_path / "no-store"), "--out", str(tmp_path / "o.parquet")],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "no corpus store" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_model_scorer_is_cheap_to_pickle_before_and_after_warm_up(tmp_path):
+    scorer = ModelScorer(tmp_path, top_k=3)
+    clone = pickle.loads(pickle.dumps(scorer))
+    assert clone.top_k == 3 and clone._models is None
+    scorer._models = ("heavy", "models")
+    assert pickle.loads(pickle.dumps(scorer))._models is None
+
+
+# -- checkpoints without --resume, write errors -----------------------------------------------------
+def test_a_partial_run_is_refused_without_resume(tmp_path, monkeypatch):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    real_commit = checkpoint_module.Checkpoint.commit_chunk
+    calls = []
+
+    def failing_commit(self, index, *args, **kwargs):
+        calls.append(index)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.part_paths(index)[0]))
+        return real_commit(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", failing_commit)
+    with pytest.raises(UserError) as error:
+        score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=2, progress=False)
+    message = str(error.value)
+    assert "No space left on device" in message and "1 finished chunk" in message and "--resume" in message
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", real_commit)
+    assert not (tmp_path / "out.parquet").exists()
+    with pytest.raises(UserError, match="holds a partial run .* rerun with --resume .* or delete"):
+        score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=2, progress=False)
+    summary = score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=2, progress=False,
+                         resume=True)
+    assert (summary.resumed_chunks, summary.read, summary.scored) == (1, 5, 5)
+    _, reference, _ = run(tmp_path, source, "ref.parquet", chunk_size=2)
+    assert list(iter_output(tmp_path / "out.parquet")) == reference
+
+
+def test_disk_full_while_writing_a_part_leaves_no_torn_file_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    real_write = pq.write_table
+    writes = []
+
+    def disk_full_on_third(table, where, **kwargs):
+        writes.append(where)
+        if len(writes) == 3:
+            Path(where).write_bytes(b"half a part")  # what a full disk leaves behind
+            raise OSError(errno.ENOSPC, "No space left on device", str(where))
+        return real_write(table, where, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", disk_full_on_third)
+    with pytest.raises(UserError, match="No space left on device.*keeps 2 finished chunk"):
+        score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=2, progress=False)
+    parts = tmp_path / "out.parquet.parts"
+    assert sorted(p.name for p in parts.iterdir()) == [
+        "done.jsonl", "manifest.json", "part-000000.parquet", "part-000000.rejected.jsonl",
+        "part-000001.parquet", "part-000001.rejected.jsonl", "part-000002.rejected.jsonl"]
+    assert len((parts / "done.jsonl").read_text().splitlines()) == 2
+
+
+def test_permission_error_on_the_output_is_a_clear_error(tmp_path, monkeypatch):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    # Tests may run as root, where chmod does not deny anything: deny the folder creation itself.
+    monkeypatch.setattr(Path, "mkdir", denied)
+    with pytest.raises(UserError, match=r"cannot write .*out\.parquet\.parts: Permission denied"):
+        score_file(source, tmp_path / "out.parquet", KeywordScorer(), progress=False)
+
+
+def test_a_failure_while_assembling_keeps_the_parts_for_resume(tmp_path, monkeypatch):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    out = tmp_path / "out.parquet"
+    real_replace = os.replace
+
+    def fail_on_output(src, dst):
+        if Path(dst) == out:
+            raise OSError(errno.EIO, "Input/output error", str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint_module.os, "replace", fail_on_output)
+    with pytest.raises(UserError, match="Input/output error.*keeps 3 finished chunk"):
+        score_file(source, out, KeywordScorer(), chunk_size=2, progress=False)
+    monkeypatch.setattr(checkpoint_module.os, "replace", real_replace)
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    summary = score_file(source, out, KeywordScorer(), chunk_size=2, progress=False, resume=True)
+    assert summary.resumed_chunks == 3 and summary.scored_this_run == 0 and summary.scored == 5
+
+
+# -- notebooks ---------------------------------------------------------------------------------------
+def test_score_frame_returns_one_row_per_input_row_with_the_same_index():
+    df = pd.DataFrame({"id": ["x", "y", "z", None], "text": ["NATO has 32 members.", "", None, "Hello"]},
+                      index=[10, 11, 12, 13])
+    scored = score_frame(df, scorer=KeywordScorer(), chunk_size=2)
+    assert list(scored.index) == [10, 11, 12, 13]
+    assert scored["post_id"].tolist()[:3] == ["x", "y", "z"] and pd.isna(scored.loc[13, "post_id"])
+    assert scored.loc[10, "n_claims"] == 1 and scored.loc[10, "claims"][0]["text"] == "NATO has 32 members."
+    assert scored["rejected"].tolist()[1:3] == ["text is empty", "text is null"]
+    assert scored["rejected"].isna().tolist() == [True, False, False, True]
+    assert scored.loc[13, "n_claims"] == 0

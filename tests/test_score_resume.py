@@ -1,0 +1,153 @@
+"""Checkpoints for real: a scoring process killed with SIGKILL at arbitrary moments, resumed until
+it finishes, must produce exactly the output of an uninterrupted run, with no row twice and
+none missing. Plus the ways a checkpoint can be damaged or mismatched.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from score_fakes import KeywordScorer  # noqa: E402
+
+from pipeline import checkpoint as checkpoint_module  # noqa: E402
+from pipeline.errors import UserError  # noqa: E402
+from pipeline.score import iter_output, score_file  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+PYTHON = REPO / ".venv" / "bin" / "python"
+
+CHILD = """
+import sys
+sys.path.insert(0, {tests!r})
+from score_fakes import KeywordScorer
+from pipeline.score import score_file
+summary = score_file({source!r}, {out!r}, KeywordScorer(delay_per_post={delay}), chunk_size={chunk},
+                     resume=True, progress=False)
+print(summary.resumed_chunks, summary.read, summary.scored, summary.rejected)
+"""
+
+
+def make_posts(path: Path, n: int) -> Path:
+    with open(path, "w", encoding="utf-8") as handle:
+        for i in range(n):
+            if i % 37 == 5:
+                handle.write('{"id": "broken\n')  # an unparseable line: must land in the rejected file
+            elif i % 29 == 3:
+                handle.write(json.dumps({"id": f"p{i}", "text": ""}) + "\n")
+            else:
+                text = f"Post {i}: NATO said {i % 11} things. Nice weather today. Poland spends {i % 5}% more."
+                handle.write(json.dumps({"id": f"p{i}", "text": text}) + "\n")
+    return path
+
+
+def finished_chunks(out: Path) -> int:
+    log = out.with_name(out.name + ".parts") / "done.jsonl"
+    try:
+        return sum(1 for line in log.read_text().splitlines() if line.endswith("}"))
+    except OSError:
+        return 0
+
+
+@pytest.mark.slow
+def test_kill_9_at_arbitrary_moments_then_resume_equals_an_uninterrupted_run(tmp_path):
+    source = make_posts(tmp_path / "posts.jsonl", 400)
+    chunk, delay = 20, 0.004
+    reference = tmp_path / "reference.parquet"
+    score_file(source, reference, KeywordScorer(), chunk_size=chunk, progress=False)
+
+    out = tmp_path / "killed.parquet"
+    script = CHILD.format(tests=str(TESTS), source=str(source), out=str(out), delay=delay, chunk=chunk)
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    kills_at = []
+    # Kill when the checkpoint reaches these counts, at a moment that drifts through the chunk's
+    # scoring and writing; the last kill lands during or just before the final assembly.
+    for target, extra_wait in ((2, 0.0), (6, 0.013), (11, 0.041), (15, 0.07), (20, 0.0)):
+        child = subprocess.Popen([str(PYTHON), "-c", script], cwd=REPO, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while finished_chunks(out) < target and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(extra_wait)
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
+            kills_at.append(finished_chunks(out))
+        child.wait(timeout=30)
+    print("killed at", kills_at)
+    assert len(kills_at) >= 4, f"the child finished before it could be killed: {kills_at}"
+    assert not out.exists() or kills_at[-1] == 20
+
+    finish = subprocess.run([str(PYTHON), "-c", script], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert finish.returncode == 0, finish.stderr
+    resumed, read, scored, rejected = map(int, finish.stdout.split())
+    assert resumed >= 15 and read == 400 == scored + rejected
+
+    expected = list(iter_output(reference))
+    got = list(iter_output(out))
+    assert got == expected
+    lines = [row["line"] for row in got]
+    assert len(lines) == len(set(lines)), "a row was written twice"
+    rejected_lines = [json.loads(l)["line"] for l in out.with_name(out.name + ".rejected.jsonl").read_text().splitlines()]
+    assert sorted(lines + rejected_lines) == list(range(1, 401)), "a row is missing"
+    assert (out.with_name(out.name + ".rejected.jsonl").read_bytes()
+            == reference.with_name(reference.name + ".rejected.jsonl").read_bytes())
+    assert not out.with_name(out.name + ".parts").exists()
+
+
+def _partial_run(tmp_path: Path, monkeypatch, source: Path, out: Path, fail_at: int, chunk: int = 2) -> None:
+    real_commit = checkpoint_module.Checkpoint.commit_chunk
+
+    def failing(self, index, *args, **kwargs):
+        if index == fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device", "x")
+        return real_commit(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", failing)
+    with pytest.raises(UserError):
+        score_file(source, out, KeywordScorer(), chunk_size=chunk, progress=False)
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", real_commit)
+
+
+def test_a_torn_log_line_and_a_damaged_part_are_redone_on_resume(tmp_path, monkeypatch):
+    source = make_posts(tmp_path / "posts.jsonl", 30)
+    out = tmp_path / "out.jsonl"
+    _partial_run(tmp_path, monkeypatch, source, out, fail_at=6, chunk=4)
+    parts = out.with_name("out.jsonl.parts")
+    with open(parts / "done.jsonl", "a") as log:
+        log.write('{"index": 6, "part": "part-0000')  # a kill during the append
+    damaged = parts / "part-000002.jsonl"
+    damaged.write_bytes(damaged.read_bytes()[:-10])  # a part that no longer matches its record
+    summary = score_file(source, out, KeywordScorer(), chunk_size=4, progress=False, resume=True)
+    assert summary.resumed_chunks == 5 and summary.chunks == 8
+    reference = tmp_path / "ref.jsonl"
+    score_file(source, reference, KeywordScorer(), chunk_size=4, progress=False)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_resume_refuses_a_checkpoint_made_for_another_job(tmp_path, monkeypatch):
+    source = make_posts(tmp_path / "posts.jsonl", 20)
+    out = tmp_path / "out.parquet"
+    _partial_run(tmp_path, monkeypatch, source, out, fail_at=3)
+    with pytest.raises(UserError, match=r"differs from the checkpoint \(chunk_size: was 2, now 3\)"):
+        score_file(source, out, KeywordScorer(), chunk_size=3, progress=False, resume=True)
+    with open(source, "a") as handle:
+        handle.write(json.dumps({"id": "new", "text": "A post added after the crash."}) + "\n")
+    with pytest.raises(UserError, match=r"differs from the checkpoint \(input: was"):
+        score_file(source, out, KeywordScorer(), chunk_size=2, progress=False, resume=True)
+    assert (out.with_name("out.parquet.parts") / "manifest.json").exists(), "a refusal never deletes the checkpoint"
+
+
+def test_resume_without_a_checkpoint_starts_fresh(tmp_path):
+    source = make_posts(tmp_path / "posts.jsonl", 10)
+    summary = score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=4, progress=False, resume=True)
+    assert (summary.resumed_chunks, summary.read) == (0, 10)
