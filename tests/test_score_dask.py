@@ -1,0 +1,87 @@
+"""The Dask engine: the same job on a 2-worker LocalCluster gives the local engine's output,
+with the scorer loaded once per worker, not once per chunk."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+from score_fakes import KeywordScorer  # noqa: E402
+
+from pipeline.score import iter_output, score_file  # noqa: E402
+
+pytest.importorskip("distributed")
+
+
+def make_posts(path: Path, n: int) -> Path:
+    with open(path, "w", encoding="utf-8") as handle:
+        for i in range(n):
+            if i % 13 == 4:
+                handle.write("{not json\n")
+            else:
+                handle.write(json.dumps({"id": i, "text": f"Post {i}. NATO spends {i}% more. Hi there."}) + "\n")
+    return path
+
+
+@pytest.fixture()
+def worker_path(monkeypatch):
+    # Worker processes must import tests/score_fakes.py to unpickle the test scorer.
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_local_engine_and_warms_up_once_per_worker(tmp_path, worker_path):
+    source = make_posts(tmp_path / "posts.jsonl", 120)
+    local = tmp_path / "local.parquet"
+    score_file(source, local, KeywordScorer(), chunk_size=10, progress=False)
+
+    warm_log = tmp_path / "warm_ups.log"
+    distributed_out = tmp_path / "dask.parquet"
+    summary = score_file(source, distributed_out, KeywordScorer(warm_up_log=str(warm_log)), chunk_size=10,
+                         engine="dask", workers=2, progress=False)
+    assert (summary.engine, summary.chunks, summary.read) == ("dask", 12, 120)
+    assert summary.read == summary.scored + summary.rejected and summary.rejected == 9
+    assert list(iter_output(distributed_out)) == list(iter_output(local))
+    assert (tmp_path / "dask.parquet.rejected.jsonl").read_bytes() == (tmp_path / "local.parquet.rejected.jsonl").read_bytes()
+    # 12 chunks over 2 workers: the scorer warmed up exactly once in each worker process.
+    pids = warm_log.read_text().split()
+    assert len(pids) == 2 and len(set(pids)) == 2
+
+
+@pytest.mark.slow
+def test_dask_on_a_given_scheduler_resumes_a_local_checkpoint(tmp_path, worker_path):
+    from distributed import LocalCluster
+
+    source = make_posts(tmp_path / "posts.jsonl", 60)
+    reference = tmp_path / "ref.jsonl"
+    score_file(source, reference, KeywordScorer(), chunk_size=10, progress=False)
+
+    # A run that stopped after 3 chunks (its parts are what a killed run leaves), finished on Dask:
+    # the engines share chunking and part files, so either can resume the other.
+    out = tmp_path / "out.jsonl"
+    from pipeline import checkpoint as checkpoint_module
+
+    real_commit = checkpoint_module.Checkpoint.commit_chunk
+
+    def stop_at_3(self, index, *args, **kwargs):
+        if index == 3:
+            raise KeyboardInterrupt
+        return real_commit(self, index, *args, **kwargs)
+
+    checkpoint_module.Checkpoint.commit_chunk = stop_at_3
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            score_file(source, out, KeywordScorer(), chunk_size=10, progress=False)
+    finally:
+        checkpoint_module.Checkpoint.commit_chunk = real_commit
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=40) as cluster:
+        summary = score_file(source, out, KeywordScorer(), chunk_size=10, engine="dask",
+                             scheduler=cluster.scheduler_address, resume=True, progress=False)
+    assert (summary.resumed_chunks, summary.chunks, summary.read) == (3, 6, 60)
+    assert out.read_bytes() == reference.read_bytes()
