@@ -1,8 +1,120 @@
-"""CLI commands of this area; registered by pipeline.cli."""
+"""CLI commands of the corpus area: ``ingest``, ``inspect`` and ``evaluate quotes``.
+
+Heavy libraries (spaCy, pandas readers) are imported inside the commands; ``inspect`` reads the
+SQLite store only and never imports torch or sentence-transformers.
+"""
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
 
 import typer
 
+DEFAULT_STORE = Path("corpus/store")
+DEFAULT_QUOTES_GOLD = Path("tests/data/quotes_gold.jsonl")
+
 
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    pass
+    @app.command("ingest")
+    def ingest_command(
+        paths: list[Path] = typer.Argument(..., help="Files or directories: .txt .md .html .jsonl .csv .parquet "
+                                                     "(tables need a `text` column); fact-check tables too."),
+        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+        no_index: bool = typer.Option(False, "--no-index", help="Do not update the evidence index afterwards."),
+        max_doc_chars: int = typer.Option(200_000, "--max-doc-chars",
+                                          help="Split longer texts at paragraph breaks into parts of this size."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    ) -> None:
+        """Read documents, analyse them (sentences, entities, quotes) and store them; unchanged documents are
+        skipped, changed ones replaced. Exits non-zero if anything was rejected (after ingesting the rest)."""
+        from rich.console import Console
+
+        from pipeline.ingest import ingest
+
+        console = Console(stderr=True)
+        with console.status("ingesting…") as status:
+            report = ingest(paths, store, max_doc_chars=max_doc_chars,
+                            progress=lambda name: status.update(f"ingesting {name}"))
+        if as_json:
+            print(json.dumps(report.to_dict(), indent=2))
+        else:
+            console.print(f"[bold]{store}[/]: {len(report.added)} added, {len(report.replaced)} replaced, "
+                          f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected"
+                          + (f", {len(report.fact_check_files)} fact-check file(s)" if report.fact_check_files else ""))
+        for rejection in report.rejected:
+            console.print(f"[red]rejected[/] {rejection}", highlight=False, markup=False, style="red")
+        if not no_index and (report.added or report.replaced or report.removed):
+            try:
+                from pipeline.index import update_index
+            except ImportError:
+                console.print("note: no evidence index module (pipeline.index) yet; index not updated")
+            else:
+                update = update_index(store)
+                console.print(f"index: {update}" if update is not None else "index updated")
+        if report.rejected:
+            raise typer.Exit(1)
+
+    @app.command("inspect")
+    def inspect_command(
+        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+        top: int = typer.Option(15, "--top", help="How many speakers to list."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    ) -> None:
+        """Summarise a store: documents, sentences, entities by label, quotes by speaker."""
+        from pipeline.store import Corpus
+
+        summary = Corpus(store).summary()
+        if as_json:
+            print(json.dumps(summary, indent=2, ensure_ascii=False))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        published = summary["published"]
+        console.print(f"[bold]{summary['store']}[/]  {summary['documents']} documents, {summary['sentences']} "
+                      f"sentences, {summary['entities']} entities, {summary['quotes']} quotes, "
+                      f"{summary['characters']:,} characters")
+        console.print(f"published {published['first'] or '?'} … {published['last'] or '?'} "
+                      f"({published['undated']} undated); analysed by {summary['analyser'] or '?'}")
+        labels = Table(title="Entities by label")
+        labels.add_column("label")
+        labels.add_column("count", justify="right")
+        for label, n in summary["entities_by_label"].items():
+            labels.add_row(label, str(n))
+        speakers = Table(title="Quotes by speaker")
+        speakers.add_column("speaker")
+        speakers.add_column("quotes", justify="right")
+        for speaker, n in list(summary["quotes_by_speaker"].items())[:top]:
+            speakers.add_row(speaker, str(n))
+        console.print(labels)
+        console.print(speakers)
+
+    @evaluate_app.command("quotes")
+    def evaluate_quotes_command(
+        gold: Path = typer.Option(DEFAULT_QUOTES_GOLD, "--gold", help="Hand-checked quotes (JSONL)."),
+        seeds: Path = typer.Option(Path("seeds"), "--seeds", help="Folder of the documents the gold refers to."),
+        as_json: bool = typer.Option(False, "--json", help="Print plain JSON on stdout."),
+        show_errors: bool = typer.Option(False, "--errors", help="List missed and spurious quotes."),
+    ) -> None:
+        """Precision and recall of quote content and speaker against the hand-checked fixture."""
+        from pipeline.quotes_eval import evaluate_quotes
+
+        result = evaluate_quotes(gold, seeds)
+        if as_json:
+            print(json.dumps(result.to_dict(errors=show_errors), indent=2, ensure_ascii=False))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        table = Table(title=f"Quotes vs {gold} ({result.n_gold} gold, {result.n_predicted} found)")
+        for column in ("", "precision", "recall", "F1"):
+            table.add_column(column, justify="right" if column else "left")
+        for name, scores in (("content", result.content), ("speaker", result.speaker)):
+            table.add_row(name, f"{scores.precision:.3f}", f"{scores.recall:.3f}", f"{scores.f1:.3f}")
+        console.print(table)
+        if show_errors:
+            for line in result.error_lines():
+                console.print(line, markup=False, highlight=False)

