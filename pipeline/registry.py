@@ -6,6 +6,7 @@ Layout::
     models/<name>/<version>/CARD.md     the same card for people
     models/<name>/<version>/...         weights in safe formats (safetensors, skops, JSON + .npy)
     models/<name>/CURRENT               one line: the version in use
+    models/<name>/HISTORY.jsonl         every change of CURRENT (promote, rollback), oldest first
 
 A version directory is written under a temporary name and renamed into place, so a crashed
 training run never leaves a half model; ``CURRENT`` is replaced atomically, so promotion and
@@ -27,6 +28,7 @@ from typing import Iterator
 from contextlib import contextmanager
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+HISTORY_FILE = "HISTORY.jsonl"
 
 
 class ModelIntegrityError(RuntimeError):
@@ -54,6 +56,10 @@ def library_versions(*names: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+def _version_key(version: str) -> tuple:
+    return (0, int(version[1:]), "") if version[:1] == "v" and version[1:].isdigit() else (1, 0, version)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -164,7 +170,57 @@ class Registry:
 
     def promote(self, spec: str) -> ModelRef:
         ref = self.load_ref(spec)
+        previous = self.current_version(ref.name)
         atomic_write_text(self.root / ref.name / "CURRENT", ref.version + "\n")
+        if previous != ref.version:
+            self._record(ref.name, "promote", previous, ref.version)
+        return ref
+
+    # -- history and rollback (every change of CURRENT is logged, so it can be undone) -------
+    def history(self, name: str) -> list[dict]:
+        """Changes of ``CURRENT``, oldest first: ``{at, action, from, to}``."""
+        path = self.root / name / HISTORY_FILE
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def _record(self, name: str, action: str, previous: str | None, version: str) -> None:
+        entry = {"at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "action": action,
+                 "from": previous, "to": version}
+        lines = [json.dumps(e) for e in self.history(name)] + [json.dumps(entry)]
+        atomic_write_text(self.root / name / HISTORY_FILE, "\n".join(lines) + "\n")
+
+    def previous_version(self, name: str) -> str | None:
+        """The version ``rollback`` would make current: the one in use before the present one
+        (promotions push the version they replace, rollbacks pop), else the newest older one."""
+        current = self.current_version(name)
+        stack: list[str] = []
+        for entry in self.history(name):
+            if entry["action"] == "rollback":
+                while stack and stack[-1] != entry["to"]:
+                    stack.pop()
+                if stack:
+                    stack.pop()
+            elif entry.get("from") and entry["from"] != entry["to"]:
+                stack.append(entry["from"])
+        available = set(self.versions(name))
+        for version in reversed(stack):
+            if version != current and version in available:
+                return version
+        older = [v for v in self.versions(name) if current and _version_key(v) < _version_key(current)]
+        return max(older, key=_version_key) if older else None
+
+    def rollback(self, name: str) -> ModelRef:
+        """Make the previously current version current again (atomic); raise if there is none."""
+        current = self.current_version(name)
+        if current is None:
+            raise ModelNotFoundError(f"{name}: no current version to roll back from")
+        previous = self.previous_version(name)
+        if previous is None:
+            raise ModelNotFoundError(f"{name}: nothing to roll back to ({current} is the only version)")
+        ref = self.load_ref(f"{name}@{previous}")
+        atomic_write_text(self.root / name / "CURRENT", ref.version + "\n")
+        self._record(name, "rollback", current, ref.version)
         return ref
 
     @staticmethod
