@@ -39,6 +39,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
@@ -48,6 +49,7 @@ from pipeline.errors import UserError
 from pipeline.posts_io import DEFAULT_MAX_CHARS, PostReader, PostRecord
 
 DEFAULT_CHUNK_SIZE = 256
+ROW_GROUP_ROWS = 8192
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 
 
@@ -206,12 +208,26 @@ def _write_parquet_part(path: Path, rows: list[dict]) -> None:
 
 
 def _assemble_parquet(target: Path, parts: list[Path]) -> None:
+    """Concatenate the parts into row groups of about ``ROW_GROUP_ROWS`` rows.
+
+    Fewer, larger row groups than one per part: the file's footer (and the memory a reader or
+    this writer spends on it) grows with the number of row groups, not with the rows.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = output_schema()
+    pending, pending_rows = [], 0
     with pq.ParquetWriter(target, schema, compression="zstd") as writer:
-        for part in parts:  # one part in memory at a time
-            writer.write_table(pq.read_table(part, schema=schema))
+        for part in parts:  # a row group's worth of parts in memory at a time
+            table = pq.read_table(part, schema=schema)
+            pending.append(table)
+            pending_rows += table.num_rows
+            if pending_rows >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(pending), row_group_size=max(pending_rows, 1))
+                pending, pending_rows = [], 0
+        if pending:
+            writer.write_table(pa.concat_tables(pending), row_group_size=max(pending_rows, 1))
 
 
 def _assemble_jsonl(target: Path, parts: list[Path]) -> None:
@@ -321,6 +337,30 @@ def score_file(input_path: Path | str, output_path: Path | str, scorer: PostScor
                id_column: str = "id", max_chars: int = DEFAULT_MAX_CHARS, scheduler: str | None = None,
                workers: int = 2, progress: bool | None = None) -> ScoreSummary:
     """Score every post of ``input_path`` into ``output_path``; see the module docstring."""
+    with _system_arrow_pool():
+        return _score_file(input_path, output_path, scorer, engine=engine, resume=resume, chunk_size=chunk_size,
+                           text_column=text_column, id_column=id_column, max_chars=max_chars,
+                           scheduler=scheduler, workers=workers, progress=progress)
+
+
+@contextmanager
+def _system_arrow_pool() -> Iterator[None]:
+    """Arrow's default mimalloc pool keeps freed pages: over a long job of many small part
+    tables its RSS crept up with the input (10k posts 166 MB, 100k 203 MB); the system allocator
+    returns them and stays flat. Restored afterwards: the pool is process-wide."""
+    import pyarrow as pa
+
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostScorer, *, engine: str,
+                resume: bool, chunk_size: int, text_column: str, id_column: str, max_chars: int,
+                scheduler: str | None, workers: int, progress: bool | None) -> ScoreSummary:
     started = time.monotonic()
     input_path, output_path = Path(input_path), Path(output_path)
     kind = output_format(output_path)

@@ -61,3 +61,16 @@ class KeywordScorer:
             score = max((c["checkworthiness"] for c in claims), default=0.1)
             out.append({"checkworthiness": score, "claims": claims})
         return out
+
+
+class EmptyScorer:
+    """Finds no claim in any post: the cost of the job's own machinery (read, chunk, write)."""
+
+    def fingerprint(self) -> dict:
+        return {"scorer": "EmptyScorer"}
+
+    def warm_up(self) -> None:
+        pass
+
+    def score_posts(self, texts: Sequence[str]) -> list[dict]:
+        return [{"checkworthiness": 0.0, "claims": []} for _ in texts]

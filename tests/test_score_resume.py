@@ -151,3 +151,34 @@ def test_resume_without_a_checkpoint_starts_fresh(tmp_path):
     source = make_posts(tmp_path / "posts.jsonl", 10)
     summary = score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=4, progress=False, resume=True)
     assert (summary.resumed_chunks, summary.read) == (0, 10)
+
+
+MEMORY_CHILD = """
+import json, resource, sys
+sys.path.insert(0, {tests!r})
+from score_fakes import EmptyScorer
+from pipeline.score import score_file
+n = {n}
+with open({source!r}, "w") as handle:
+    for i in range(n):
+        handle.write(json.dumps({{"id": i, "text": f"Post {{i}}: NATO members spent {{i % 7}}% more in {{2000 + i % 25}}. " * 3}}) + "\\n")
+summary = score_file({source!r}, {out!r}, EmptyScorer(), chunk_size=256, progress=False)
+assert summary.scored == n
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.slow
+def test_peak_memory_does_not_grow_with_the_input(tmp_path):
+    """Streaming: 10x the posts, about the same peak RSS (the job's own machinery; the models
+    add a constant)."""
+    peaks = {}
+    for n in (5_000, 50_000):
+        script = MEMORY_CHILD.format(tests=str(TESTS), n=n, source=str(tmp_path / f"p{n}.jsonl"),
+                                     out=str(tmp_path / f"o{n}.parquet"))
+        result = subprocess.run([str(PYTHON), "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300,
+                                env=os.environ | {"PYTHONPATH": str(REPO)})
+        assert result.returncode == 0, result.stderr
+        peaks[n] = int(result.stdout.split()[-1])
+    print("peak RSS MB", peaks)
+    assert peaks[50_000] <= peaks[5_000] + 25, peaks
