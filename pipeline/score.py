@@ -28,8 +28,9 @@ Output schema (Parquet, nested; JSONL has the same fields, one JSON object per l
         skipped              null, or why the claim was not checked (e.g. not English)
         evidence             list of struct: doc_id, source, title, published, sentence, start, end,
                              stance, p_supports, p_refutes, p_not_enough_info, score, decisive
-        fact_checks          list of struct: earlier fact-checks that match the claim (JSON fields
-                             of ``FactCheckMatch.to_dict()`` kept as one JSON string per match)
+        fact_checks          list of struct: earlier fact-checks that match the claim: id, claim,
+                             rating, verdict, publisher, url, date, similarity (empty when the
+                             store holds no fact-check records)
 
 Rejected rows go to ``OUT.rejected.jsonl``: ``{"line", "post_id", "reason"}``.
 """
@@ -50,6 +51,8 @@ from pipeline.posts_io import DEFAULT_MAX_CHARS, PostReader, PostRecord
 
 DEFAULT_CHUNK_SIZE = 256
 ROW_GROUP_ROWS = 8192
+# Fields of ``pipeline.matching.FactCheckMatch.to_dict()`` kept in the output.
+FACT_CHECK_FIELDS = ("id", "claim", "rating", "verdict", "publisher", "url", "date", "similarity")
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 
 
@@ -119,7 +122,7 @@ class ModelScorer:
         from pipeline.checkworthy import CheckworthyModel
 
         options = {"models_dir": self.models_dir} if self.models_dir else {}
-        detector = CheckworthyModel(self.checkworthy_spec, **options)
+        detector = CheckworthyModel(self.checkworthy_spec, encoder_backend=self.encoder_backend, **options)
         detector.warm_up()
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
                           encoder_backend=self.encoder_backend, fact_checks=self.fact_checks, **options)
@@ -131,9 +134,12 @@ class ModelScorer:
 
         self.warm_up()
         detector, checker = self._models
+        if hasattr(detector, "score_posts"):
+            detected = detector.score_posts(list(texts))  # one batched model call per chunk
+        else:
+            detected = [detector.score_post(text) for text in texts]
         posts, to_check = [], []  # to_check: (post index, claim index, claim text)
-        for text in texts:
-            post_score, spans = detector.score_post(text)
+        for post_score, spans in detected:
             claims = []
             for span in spans:
                 claim = {"text": span.text, "start": int(span.start), "end": int(span.end),
@@ -169,7 +175,7 @@ def _claim_row(claim: dict) -> dict:
         "checkworthiness": claim.get("checkworthiness"), "verdict": claim.get("verdict"),
         "confidence": claim.get("confidence"), "skipped": claim.get("skipped"),
         "evidence": [_evidence_row(e) for e in claim.get("evidence", [])],
-        "fact_checks": [json.dumps(f, ensure_ascii=False, sort_keys=True) for f in claim.get("fact_checks", [])],
+        "fact_checks": [{k: f.get(k) for k in FACT_CHECK_FIELDS} for f in claim.get("fact_checks", [])],
     }
 
 
@@ -192,10 +198,12 @@ def output_schema():
                           ("end", pa.int32()), ("stance", pa.string()), ("p_supports", pa.float64()),
                           ("p_refutes", pa.float64()), ("p_not_enough_info", pa.float64()),
                           ("score", pa.float64()), ("decisive", pa.bool_())])
+    fact_check = pa.struct([(name, pa.float64() if name == "similarity" else pa.string())
+                            for name in FACT_CHECK_FIELDS])
     claim = pa.struct([("text", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
                        ("checkworthiness", pa.float64()), ("verdict", pa.string()), ("confidence", pa.float64()),
                        ("skipped", pa.string()), ("evidence", pa.list_(evidence)),
-                       ("fact_checks", pa.list_(pa.string()))])
+                       ("fact_checks", pa.list_(fact_check))])
     return pa.schema([("post_id", pa.string()), ("line", pa.int64()), ("text", pa.string()),
                       ("checkworthiness", pa.float64()), ("n_claims", pa.int32()), ("claims", pa.list_(claim))])
 

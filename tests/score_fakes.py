@@ -57,6 +57,9 @@ class KeywordScorer:
                                   "stance": "SUPPORTS", "stance_probs": {"SUPPORTS": 0.7, "REFUTES": 0.2,
                                                                          "NOT_ENOUGH_INFO": 0.1},
                                   "score": 0.5, "decisive": True}],
+                    "fact_checks": [{"id": f"fc{digest % 5}", "claim": sentence.upper(), "rating": "False",
+                                     "verdict": "REFUTED", "publisher": "test", "url": "https://example.org",
+                                     "date": None, "similarity": 0.9}] if digest % 2 else [],
                 })
             score = max((c["checkworthiness"] for c in claims), default=0.1)
             out.append({"checkworthiness": score, "claims": claims})

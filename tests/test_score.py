@@ -70,6 +70,9 @@ def test_jsonl_rows_are_scored_in_order_with_ids_lines_and_claims(tmp_path):
     evidence = claim["evidence"][0]
     assert set(evidence) >= {"doc_id", "sentence", "stance", "score", "p_supports", "decisive"}
     assert rows[1]["n_claims"] == 0 and rows[1]["claims"] == []
+    fact_checks = [f for r in rows for c in r["claims"] for f in c["fact_checks"]]
+    assert fact_checks and set(fact_checks[0]) == {"id", "claim", "rating", "verdict", "publisher", "url", "date",
+                                                   "similarity"}
     assert summary.claims == sum(r["n_claims"] for r in rows) == 3
     assert rejected == []
     assert not (tmp_path / "out.parquet.parts").exists(), "parts are removed after a complete run"
