@@ -78,7 +78,7 @@ def _forms(*lemmas: str) -> dict[str, str]:
             forms.update(irregular[lemma])
         else:
             stem = lemma[:-1] if lemma.endswith("e") else lemma
-            forms.update({lemma + "s", stem + "ed", stem + "ing"})
+            forms.update({lemma + ("es" if lemma.endswith(("s", "sh", "ch", "x")) else "s"), stem + "ed", stem + "ing"})
             if lemma.endswith("y") and lemma[-2] not in "aeiou":
                 forms.update({lemma[:-1] + "ies", lemma[:-1] + "ied"})
             if lemma in ("admit", "regret", "commit"):
@@ -93,7 +93,7 @@ REPORTING_VERBS = _forms(
     "say", "tell", "add", "write", "state", "claim", "allege", "announce", "deny", "insist", "argue", "warn",
     "note", "remind", "stress", "explain", "report", "disclose", "admit", "reveal", "suggest", "ask", "question",
     "confirm", "declare", "post", "tweet", "reply", "respond", "comment", "acknowledge", "assert", "predict",
-    "promise", "emphasize", "emphasise", "mention", "complain", "threaten", "vow", "concede", "boast")
+    "promise", "emphasize", "emphasise", "mention", "complain", "vow", "concede", "boast")
 # Verbs through which quoted words are attributed (`called NATO "obsolete"`), beside the above.
 ATTRIBUTING_VERBS = REPORTING_VERBS | _forms(
     "call", "describe", "praise", "criticize", "criticise", "dub", "label", "brand", "term", "express", "feel",
@@ -105,6 +105,7 @@ TITLE_WORDS = {"president", "president-elect", "secretary", "general", "prime", 
                "then-secretary", "former", "finance", "foreign", "defence", "defense", "nato", "u.s.", "us",
                "dutch", "norwegian", "romanian", "ukrainian", "russian", "hungarian", "spokesperson", "chief"}
 PRONOUNS = {"he", "she", "him", "her"}
+SENTENCE_END = set('.!?…:;"”’)]')
 DOUBLE_MARKS = '"“”'
 MARKS = DOUBLE_MARKS + "‘’"
 
@@ -156,9 +157,16 @@ class LineBreaks:
             elif token.text in '"”’' and not doc[token.i - 1].whitespace_ and not doc[token.i - 1].is_space:
                 # A mark glued to the previous token closes a quote; it never opens a sentence.
                 token.is_sent_start = False
-        # A single newline that wraps prose is not a break: the next line continues the sentence.
         for token in doc[1:]:
-            if token.is_sent_start is None and doc[token.i - 1].is_space and "\n" in doc[token.i - 1].text:
+            if token.is_sent_start is not None:
+                continue
+            previous = doc[token.i - 1]
+            if previous.is_space and "\n" in previous.text:
+                # A single newline that wraps prose is not a break.
+                token.is_sent_start = False
+            elif not previous.is_space and previous.text[-1] not in SENTENCE_END:
+                # A sentence starts after . ! ? : or a closing mark, never after a word or comma
+                # (the plain model splits `encourage them [Russia] to …` at the bracket).
                 token.is_sent_start = False
         return doc
 
@@ -175,20 +183,6 @@ class _Marked:
     last_paragraph: int = -1  # where a quotation spanning paragraphs ends
 
 
-@dataclass
-class _Found:
-    speaker: str
-    speaker_start: int
-    speaker_end: int
-    cue: "Token | None"
-    start: int
-    end: int
-    kind: str
-    marked: bool = True
-    cue_key: int = -1
-    extra: dict = field(default_factory=dict)
-
-
 class QuoteFinder:
     """Finds quotes and their speakers in a parsed Doc; sets ``doc._.quotes``."""
 
@@ -203,10 +197,20 @@ def build_nlp(model: str = DEFAULT_MODEL, quotes: bool = True) -> "Language":
 
     register_components()
     nlp = spacy.load(model, exclude=list(EXCLUDED_PIPES))
+    split_glued_marks(nlp)
     nlp.add_pipe("claimsift_line_breaks", before="parser")
     if quotes:
         nlp.add_pipe("claimsift_quotes", last=True)
     return nlp
+
+
+def split_glued_marks(nlp: "Language") -> None:
+    """Let the tokenizer split quotation marks and dashes glued between words
+    (`model?"—referring` is one token otherwise, which hides the end of a quotation)."""
+    from spacy.util import compile_infix_regex
+
+    infixes = list(nlp.Defaults.infixes) + [r'["“”]', r"[—–]"]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
 
 
 # ---- quotation marks ------------------------------------------------------------------------
@@ -285,7 +289,8 @@ def quoted_spans(text: str, breaks: list[tuple[int, int]]) -> list[_Marked]:
 
 # ---- attribution helpers -----------------------------------------------------------------------
 def _lemma(token: "Token") -> str | None:
-    if token.pos_ not in ("VERB", "AUX") and token.tag_[:2] != "VB":
+    """The lemma of a verb through which words can be attributed, else None."""
+    if token.tag_[:2] != "VB" or token.is_title and token.i > token.sent.start and token.dep_ != "ROOT":
         return None
     return ATTRIBUTING_VERBS.get(token.lower_)
 
@@ -294,15 +299,34 @@ def _is_reporting(token: "Token") -> bool:
     return token.tag_[:2] == "VB" and token.lower_ in REPORTING_VERBS
 
 
-def _subject(verb: "Token", depth: int = 0) -> "Token | None":
+def _own_subject(verb: "Token") -> "Token | None":
     for child in verb.children:
-        if child.dep_ in ("nsubj", "nsubjpass") and child.dep_ != "expl":
+        if child.dep_ in ("nsubj", "nsubjpass"):
             if child.lower_ in ("who", "that", "which") and verb.dep_ == "relcl":
                 return verb.head
             return child
-    if depth < 3 and verb.dep_ in ("advcl", "xcomp", "conj", "acomp", "ccomp", "pcomp") and verb.head is not verb:
-        return _subject(verb.head, depth + 1)
     return None
+
+
+def _subject(verb: "Token") -> "Token | None":
+    """The subject of a verb, or of the clause it hangs from (`…, adding that`, `keen to stress`,
+    `took to X to say`); a reporting verb higher up wins over other verbs."""
+    own = _own_subject(verb)
+    if own is not None:
+        return own
+    chain = []
+    token = verb
+    for _ in range(5):
+        if token.head is token or token.dep_ == "relcl":
+            break
+        token = token.head
+        chain.append(token)
+    with_subject = [(t, _own_subject(t)) for t in chain if t.tag_[:2] == "VB" or t.pos_ in ("VERB", "AUX")]
+    with_subject = [(t, s) for t, s in with_subject if s is not None]
+    for t, s in with_subject:
+        if _is_reporting(t):
+            return s
+    return with_subject[0][1] if with_subject else None
 
 
 def _strip_possessive(text: str) -> str:
@@ -313,34 +337,50 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
 
 
+def _bare_name(text: str) -> str:
+    words = _strip_possessive(text.strip()).split()
+    while len(words) > 1 and words[0].casefold() in TITLE_WORDS:
+        words = words[1:]
+    return " ".join(words)
+
+
 class _People:
-    """Person mentions of one document: full names and antecedents for short or pronoun speakers."""
+    """The people of one document: full names, and mentions that a pronoun or a description
+    (`he`, `the former Dutch prime minister`) can refer back to."""
 
-    def __init__(self, doc: "Doc", quoted: list[_Marked]) -> None:
-        self.mentions: list[tuple[int, int, str]] = []  # start, end, name
+    def __init__(self, doc: "Doc", inside_quote) -> None:
         self.full_names: list[str] = []
-        inside = [(q.start, q.end) for q in quoted]
+        self.last_names: set[str] = set()
         for ent in doc.ents:
-            if ent.label_ != "PERSON":
-                continue
-            name = self.bare_name(ent.text)
-            if not name:
-                continue
-            if len(name.split()) >= 2 and name not in self.full_names:
-                self.full_names.append(name)
-            in_quote = any(s <= ent.start_char < e for s, e in inside)
-            if not in_quote and ent.root.dep_ not in ("pobj", "dobj", "dative", "oprd"):
-                self.mentions.append((ent.start_char, ent.end_char, name))
+            if ent.label_ == "PERSON":
+                self.learn(ent.text)
+        self.doc = doc
+        self.inside_quote = inside_quote
+        self.mentions: list[tuple[int, str]] = []  # offset, name
 
-    @staticmethod
-    def bare_name(text: str) -> str:
-        words = _strip_possessive(text.strip()).split()
-        while len(words) > 1 and words[0].casefold() in TITLE_WORDS:
-            words = words[1:]
-        return " ".join(words)
+    def learn(self, text: str) -> None:
+        name = _bare_name(text)
+        if not name or not all(w[:1].isupper() for w in name.split()):
+            return
+        if len(name.split()) >= 2 and name not in self.full_names:
+            self.full_names.append(name)
+        self.last_names.add(_fold(name.split()[-1]))
+
+    def collect_mentions(self) -> None:
+        for token in self.doc:
+            if token.pos_ != "PROPN" or _fold(token.text) not in self.last_names:
+                continue
+            if self.inside_quote(token.idx) or token.dep_ in ("pobj", "dobj", "dative", "oprd", "compound"):
+                continue
+            self.mentions.append((token.idx, self.full(token.text)))
+        self.mentions.sort()
+
+    def add_mention(self, offset: int, name: str) -> None:
+        self.mentions.append((offset, name))
+        self.mentions.sort()
 
     def full(self, name: str) -> str:
-        name = self.bare_name(name)
+        name = _bare_name(name)
         words = name.split()
         if not words:
             return name
@@ -352,8 +392,8 @@ class _People:
                 candidates.setdefault(_fold(full), full)
         return next(iter(candidates.values())) if len(candidates) == 1 else name
 
-    def antecedent(self, offset: int) -> tuple[int, int, str] | None:
-        before = [m for m in self.mentions if m[1] <= offset]
+    def antecedent(self, offset: int) -> str | None:
+        before = [name for at, name in self.mentions if at < offset]
         return before[-1] if before else None
 
 
@@ -361,7 +401,8 @@ def _phrase(head: "Token") -> list["Token"]:
     """The noun phrase of a speaker without its relative clauses and trailing punctuation."""
     dropped: set[int] = set()
     for child in head.children:
-        if child.dep_ in ("relcl", "acl", "advcl", "appos", "punct", "cc", "conj", "prep") and child.i > head.i:
+        if child.dep_ in ("relcl", "acl", "advcl", "appos", "punct", "cc", "conj", "prep", "npadvmod") \
+                and child.i > head.i:
             if child.dep_ == "prep" and child.lower_ in ("of", "for", "on", "from", "at", "in"):
                 continue
             dropped.update(t.i for t in child.subtree)
@@ -373,32 +414,36 @@ def _phrase(head: "Token") -> list["Token"]:
     return tokens
 
 
-def _resolve_speaker(doc: "Doc", head: "Token", people: _People) -> tuple[str, int, int]:
-    """Speaker name and offsets from the head of the subject phrase."""
-    phrase = _phrase(head)
-    if not phrase:
-        phrase = [head]
+def _resolve_speaker(doc: "Doc", head: "Token", people: _People) -> tuple[str, int, int, bool]:
+    """Speaker name, offsets, and whether it names a person, from the head of the subject."""
+    phrase = _phrase(head) or [head]
     p_start, p_end = phrase[0].idx, phrase[-1].idx + len(phrase[-1].text)
     # A person named inside the phrase (its head, an apposition, a possessor) is the speaker.
     excluded: set[int] = set()
     for child in head.children:
         if child.dep_ in ("relcl", "acl") and child.i > head.i:
             excluded.update(t.i for t in child.subtree)
-    subtree = {t.i for t in head.subtree} - excluded
-    persons = [ent for ent in doc.ents if ent.label_ == "PERSON" and ent.root.i in subtree]
-    if persons:
-        chosen = next((e for e in persons if e.start <= head.i < e.end), persons[0])
-        return people.full(chosen.text), chosen.start_char, chosen.end_char
+    subtree = [t for t in head.subtree if t.i not in excluded]
+    ents = [ent for ent in doc.ents if ent.label_ == "PERSON" and ent.root.i in {t.i for t in subtree}]
+    if ents:
+        chosen = next((e for e in ents if e.start <= head.i < e.end), ents[0])
+        return people.full(chosen.text), chosen.start_char, chosen.end_char, True
+    named = [t for t in subtree if t.pos_ == "PROPN" and _fold(t.text) in people.last_names]
+    if named:
+        chosen = next((t for t in named if t.i == head.i), named[0])
+        return people.full(chosen.text), chosen.idx, chosen.idx + len(chosen.text), True
     lower = head.lower_
-    role_like = lower in ROLE_NOUNS and any(c.lower_ == "the" for c in head.children if c.dep_ == "det")
+    words = doc.text[p_start:p_end].lower().split()
+    role_like = len(words) >= 2 and words[0] == "the" and (words[-1] in ROLE_NOUNS or words[-1].endswith("-elect"))
     if lower in PRONOUNS or role_like:
         found = people.antecedent(head.idx)
         if found is not None:
-            return people.full(found[2]), p_start, p_end
-    if all(t.pos_ == "PROPN" or t.is_punct for t in phrase):
-        text = doc.text[p_start:p_end]
-        return people.full(_strip_possessive(text)), p_start, p_end
-    return doc.text[p_start:p_end], p_start, p_end
+            return found, p_start, p_end, True
+    if head.pos_ == "PROPN" and all(t.pos_ == "PROPN" or t.is_punct for t in phrase) and head.ent_type_ not in (
+            "ORG", "NORP", "GPE") or head.ent_type_ == "PERSON":
+        name = _strip_possessive(doc.text[p_start:p_end])
+        return people.full(name), p_start, p_end, True
+    return doc.text[p_start:p_end], p_start, p_end, False
 
 
 def _trim(doc: "Doc", start: int, end: int) -> tuple[int, int]:
@@ -417,59 +462,79 @@ def _title_like(text: str) -> bool:
     return len(content) >= 2 and all(w[0].isupper() for w in content)
 
 
+def _clause_end(doc: "Doc", tokens: list["Token"]) -> int:
+    """Where a reported clause really ends: before `, which …` said of the whole statement and
+    before a further `, noting that …` / `, adding …` (reported separately)."""
+    for k, token in enumerate(tokens[1:], 1):
+        if tokens[k - 1].text != ",":
+            continue
+        if token.lower_ == "which" or (_is_reporting(token) and token.tag_ == "VBG") or token.lower_ in (
+                "while", "following"):
+            return k - 1
+    return len(tokens)
+
+
+@dataclass
+class _Candidate:
+    start: int
+    end: int
+    kind: str
+    cue: "Token | None"
+    subject: "Token | None" = None
+    between: tuple[int, int] | None = None  # text between a quote and its cue (a lost subject)
+    follows: "_Candidate | None" = None  # continues this earlier quote, same speaker
+    fragment: bool = False  # quoted words inside a sentence, attributed through its verb
+    marked: bool = True
+    speaker: tuple[str, int, int] | None = None
+
+
 def find_quotes(doc: "Doc") -> list[dict]:
     """Quotes of a parsed Doc as dicts with the fields of :class:`pipeline.types.Quote` (no doc_id)."""
     text = doc.text
     breaks = layout_breaks(text)
     quoted = quoted_spans(text, breaks)
-    people = _People(doc, quoted)
     starts = [t.idx for t in doc]
+    quote_starts = [q.start for q in quoted]
 
     def token_at(offset: int) -> "Token":
         return doc[max(0, bisect_right(starts, offset) - 1)]
 
     def inside_quote(offset: int) -> bool:
-        return any(q.start <= offset < q.end for q in quoted)
+        position = bisect_right(quote_starts, offset) - 1
+        return any(q.start <= offset < q.end for q in quoted[max(0, position - 2): position + 1])
 
-    def attribute(verb: "Token", start_hint: int | None = None, between: tuple[int, int] | None = None):
-        subject = _subject(verb)
-        if subject is not None and not inside_quote(subject.idx):
-            return _resolve_speaker(doc, subject, people)
-        if between is not None:
-            # `"…," the former minister said` where the parse lost the subject.
-            tokens = [t for t in doc if between[0] <= t.idx < between[1] and not (t.is_punct or t.is_space)]
-            if tokens:
-                return _resolve_speaker(doc, tokens[-1], people)
-        return None
-
-    results: list[_Found] = []
-    previous_in_paragraph: dict[int, _Found] = {}
+    people = _People(doc, inside_quote)
+    direct: list[_Candidate] = []
+    previous_in_paragraph: dict[int, _Candidate] = {}
     for q in quoted:
         start, end = _trim(doc, q.start, q.end)
         if end <= start:
             continue
         content_text = text[start:end]
-        found: _Found | None = None
+        found: _Candidate | None = None
         ends_sentence = content_text.rstrip("”\"’ ")[-1:] in ".!?"
         # 1. Trailing attribution: `"…," Riggio said.` / `"…," said Riggio.`
         if q.close_at >= 0:
             close_token = token_at(q.close_at)
-            nxt = close_token.nbor(1) if close_token.i + 1 < len(doc) else None
-            while nxt is not None and nxt.is_punct and nxt.text not in MARKS and nxt.i + 1 < len(doc):
-                nxt = nxt.nbor(1)
-            starts_lower = nxt is not None and (nxt.is_lower or nxt.pos_ in ("PRON", "VERB"))
-            if nxt is not None and (not ends_sentence or starts_lower):
-                for token in doc[close_token.i + 1: close_token.i + 14]:
-                    if token.is_space and "\n" in token.text:
-                        break
-                    if token.text in MARKS and token.i > close_token.i + 1:
-                        break
-                    if token.text in ".!?" and token.i > close_token.i + 1:
+            after = doc[close_token.i + 1: close_token.i + 12]
+            k = 0
+            while k < len(after) and after[k].is_punct and after[k].text not in MARKS:
+                k += 1
+            nxt = after[k] if k < len(after) else None
+            starts_lower = nxt is not None and (nxt.is_lower or nxt.pos_ == "PRON")
+            comma = content_text.endswith(",") or text[q.close_at + 1: q.close_at + 2] == "," \
+                or text[q.end - 1: q.end] == ","
+            if nxt is not None and (comma or (not ends_sentence and nxt.pos_ in ("PROPN", "PRON", "DET"))
+                                    or (ends_sentence and starts_lower)):
+                for token in after[k:]:
+                    if (token.is_space and "\n" in token.text) or token.text in MARKS or token.text in ".!?;" \
+                            or token.dep_ == "cc":
                         break
                     if _lemma(token) and token.lower_ not in ("call", "called", "calling"):
-                        speaker = attribute(token, between=(q.close_at + 1, token.idx))
-                        if speaker:
-                            found = _Found(*speaker, token, start, end, "direct")
+                        found = _Candidate(start, end, "direct", token, _subject(token),
+                                           between=(q.close_at + 1, token.idx))
+                        break
+                    if token.tag_[:2] == "VB" and token.is_lower and token.tag_ not in ("VBG",):
                         break
         # 2. Leading attribution: `Rutte said: "…"` / `Rutte said, "…"`.
         if found is None and q.open_at >= 0:
@@ -483,18 +548,21 @@ def find_quotes(doc: "Doc") -> list[dict]:
                     continue
                 if token.is_punct or token.is_space or token.pos_ == "ADV":
                     continue
-                if _lemma(token):
-                    speaker = attribute(token)
-                    if speaker:
-                        found = _Found(*speaker, token, start, end, "colon" if colon else "direct")
+                if _lemma(token) and _subject(token) is not None:
+                    found = _Candidate(start, end, "colon" if colon else "direct", token, _subject(token))
                 break
-        # 3. A quote continuing the previous one in its paragraph (or the paragraph before).
+        # 3. A quote continuing the previous one: nothing but that one's attribution between them.
         if found is None:
             previous = previous_in_paragraph.get(q.paragraph)
-            leading_text = text[previous.end if previous else 0: q.open_at if q.open_at >= 0 else start]
-            if previous is not None and previous.marked and not re.search(r"[A-Za-z]{3,}", leading_text.strip(" \"”“,.")):
-                found = _Found(previous.speaker, previous.speaker_start, previous.speaker_end, previous.cue,
-                               start, end, previous.kind)
+            if previous is not None and previous.marked:
+                gap_start = previous.end
+                gap_end = q.open_at if q.open_at >= 0 else start
+                gap = text[gap_start:gap_end]
+                cue = previous.cue
+                attribution_between = cue is not None and gap_start <= cue.idx < gap_end
+                words = re.findall(r"[A-Za-z]{2,}", gap)
+                if not words or (attribution_between and len(words) <= 25 and ";" not in gap):
+                    found = _Candidate(start, end, previous.kind, cue, follows=previous)
         # 4. Quoted words inside a sentence attributed through its verb: `called NATO "obsolete"`.
         if found is None and not _title_like(content_text):
             span = doc.char_span(start, end, alignment_mode="expand")
@@ -502,92 +570,147 @@ def find_quotes(doc: "Doc") -> list[dict]:
                 token = span.root
                 for _ in range(10):
                     if _lemma(token) and not (start <= token.idx < end):
-                        speaker = attribute(token)
-                        if speaker:
-                            found = _Found(*speaker, token, start, end, "direct")
+                        subject = _subject(token)
+                        if subject is not None:
+                            found = _Candidate(start, end, "direct", token, subject, fragment=True)
                         break
                     if token.head is token:
                         break
                     token = token.head
         if found is not None:
-            found.cue_key = found.cue.i if found.cue is not None else -1
-            results.append(found)
+            direct.append(found)
             previous_in_paragraph[q.paragraph] = found
             if q.last_paragraph > q.paragraph:
                 previous_in_paragraph[q.last_paragraph] = found
 
-    # 5. Reported speech: `X said (that) …`, `X told Y …`; 6. `according to X, …`.
-    reported: list[_Found] = []
+    # 5. Reported speech: `X said (that) …`, `X told Y that …`; 6. `according to X, …`.
+    reported: list[_Candidate] = []
     for token in doc:
         if inside_quote(token.idx):
             continue
         if _is_reporting(token):
+            if token.dep_ in ("acl", "amod") and _own_subject(token) is None:
+                continue  # `the parties questioning …` describes, it does not report
             complement = next((c for c in token.children if c.dep_ == "ccomp"), None)
-            if complement is None:
-                continue
-            sub = list(complement.subtree)
-            while sub and (sub[0].lower_ in ("that", "whether") and sub[0].dep_ in ("mark",)) or \
-                    (sub and (sub[0].is_punct or sub[0].is_space)):
+            if complement is not None and complement.i < token.i and ";" in text[complement.idx:token.idx]:
+                complement = None
+            sentence = token.sent
+            if complement is not None:
+                sub = [t for t in complement.subtree]
+            else:
+                # The parse lost the clause (`reported that Trump rang …`): a `that` soon after the
+                # verb, with no other verb between, opens it.
+                sub = []
+                for later in doc[token.i + 1: min(sentence.end, token.i + 18)]:
+                    if later.tag_[:2] == "VB" and later.is_lower or later.text in ".;":
+                        break
+                    if later.lower_ == "that" and later.i + 1 < sentence.end and not doc[later.i + 1].is_punct:
+                        sub = list(doc[later.i: sentence.end])
+                        break
+            while sub and (sub[0].is_punct or sub[0].is_space or (sub[0].lower_ in ("that", "whether")
+                                                                   and sub[0].dep_ in ("mark", "dobj", "nsubj"))):
+                if sub[0].lower_ == "whether":
+                    break
                 sub.pop(0)
+            sub = sub[:_clause_end(doc, sub)]
             if not sub:
                 continue
             c_start, c_end = _trim(doc, sub[0].idx, sub[-1].idx + len(sub[-1].text))
+            while c_end > c_start and text[c_end - 1] in "." and not text[c_start:c_end].count('"') % 2:
+                c_end -= 1
             if c_end - c_start < 8:
                 continue
-            speaker = attribute(token)
-            if speaker is None:
+            subject = _subject(token)
+            if subject is None or inside_quote(subject.idx):
                 continue
-            reported.append(_Found(*speaker, token, c_start, c_end, "reported", marked=False, cue_key=token.i))
+            reported.append(_Candidate(c_start, c_end, "reported", token, subject, marked=False))
         elif token.lower_ == "according" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "to":
             to = doc[token.i + 1]
             objects = [c for c in to.children if c.dep_ == "pobj"]
             if not objects:
                 continue
             sentence = token.sent
-            phrase = list(token.subtree) if to in token.subtree else [token] + list(to.subtree)
-            p_start, p_end = phrase[0].i, phrase[-1].i + 1
-            if p_start - sentence.start > 2:
-                c_start, c_end = sentence[0].idx, doc[p_start - 1].idx
+            phrase_end = max(t.i for t in to.subtree) + 1
+            if token.i - sentence.start > 2:
+                c_start, c_end = sentence[0].idx, token.idx
             else:
-                c_start, c_end = doc[p_end].idx if p_end < len(doc) else sentence.end_char, sentence.end_char
+                c_start = doc[phrase_end].idx if phrase_end < len(doc) else sentence.end_char
+                c_end = sentence.end_char
             c_start, c_end = _trim(doc, c_start, c_end)
-            while c_end > c_start and text[c_end - 1] in ".": c_end -= 1
+            while c_start < c_end and text[c_start] in ",":
+                c_start, c_end = _trim(doc, c_start + 1, c_end)
+            while c_end > c_start and text[c_end - 1] in ".":
+                c_end -= 1
             if c_end - c_start < 8:
                 continue
-            name, s_start, s_end = _resolve_speaker(doc, objects[0], people)
-            reported.append(_Found(name, s_start, s_end, token, c_start, c_end, "according_to",
-                                   marked=False, cue_key=token.i))
+            reported.append(_Candidate(c_start, c_end, "according_to", token, objects[0], marked=False))
 
-    # One quote per cue: quoted words inside a reported clause of the same verb give way to the
-    # clause; a whole quotation that the parser also saw as a clause stays the direct quote.
-    by_cue = {f.cue_key: f for f in results if f.cue_key >= 0}
-    merged: list[_Found] = list(results)
+    # A whole quotation that the parser also saw as a reported clause stays one direct quote;
+    # quoted words inside a reported clause give way to the clause (it says what was said).
+    kept_direct = list(direct)
+    kept_reported: list[_Candidate] = []
     for item in reported:
-        direct = by_cue.get(item.cue_key)
-        if direct is None:
-            overlapping = [f for f in results if f.start < item.end and item.start < f.end]
-            if any((min(f.end, item.end) - max(f.start, item.start)) >= 0.5 * (item.end - item.start)
-                   for f in overlapping):
+        # A quotation that starts inside the clause and runs on ends the clause with it.
+        for f in kept_direct:
+            if item.start <= f.start < item.end < f.end:
+                item.end = f.end + (1 if text[f.end:f.end + 1] in MARKS else 0)
+        length = item.end - item.start
+        overlapping = [(f, min(f.end, item.end) - max(f.start, item.start)) for f in kept_direct]
+        overlapping = [(f, o) for f, o in overlapping if o > 0]
+        drop = False
+        for f, o in overlapping:
+            inside = item.start <= f.start and f.end <= item.end
+            same_cue = f.cue is not None and f.cue.i == item.cue.i
+            if f.fragment and same_cue:
+                continue  # the clause says what was said; its quoted words give way below
+            if o >= 0.5 * length or (o >= 0.5 * (f.end - f.start) and not inside):
+                drop = True  # the clause is (mostly) a quotation already found
+            elif not f.fragment and same_cue and f.start - item.start <= 2:
+                drop = True  # the parser's clause is the quotation that follows `asked, "…"`
+        if drop:
+            continue
+        for f, _ in overlapping:
+            inside = item.start <= f.start and f.end <= item.end
+            cue_outside = f.cue is None or not (item.start <= f.cue.idx < item.end)
+            if inside and (f.cue is not None and f.cue.i == item.cue.i or cue_outside):
+                kept_direct.remove(f)
+        kept_reported.append(item)
+
+    # Speakers, in document order, so that `he` can refer to the speaker of an earlier quote.
+    people.collect_mentions()
+    candidates = sorted(kept_direct + kept_reported,
+                        key=lambda c: (c.subject.idx if c.subject is not None else (c.cue.idx if c.cue else c.start)))
+    for candidate in candidates:
+        if candidate.follows is not None:
+            continue
+        if candidate.subject is not None:
+            name, s_start, s_end, is_person = _resolve_speaker(doc, candidate.subject, people)
+        elif candidate.between is not None:
+            tokens = [t for t in doc if candidate.between[0] <= t.idx < candidate.between[1]
+                      and not (t.is_punct or t.is_space)]
+            if not tokens:
                 continue
-            merged.append(item)
+            name, s_start, s_end, is_person = _resolve_speaker(doc, tokens[-1], people)
+        else:
             continue
-        overlap = min(direct.end, item.end) - max(direct.start, item.start)
-        if overlap >= 0.5 * (item.end - item.start):
-            continue
-        if direct.start >= item.start and direct.end <= item.end:
-            merged = [f for f in merged if f is not direct]
-            by_cue.pop(item.cue_key, None)
-        merged.append(item)
-    merged.sort(key=lambda f: (f.start, f.end))
+        candidate.speaker = (name, s_start, s_end)
+        if is_person and candidate.kind != "according_to":
+            people.add_mention(s_start, name)
     out = []
-    for f in merged:
-        cue = f.cue
+    for candidate in sorted(kept_direct + kept_reported, key=lambda c: (c.start, c.end)):
+        source = candidate
+        while source.follows is not None:
+            source = source.follows
+        if source.speaker is None:
+            continue
+        name, s_start, s_end = source.speaker
+        cue = candidate.cue
         out.append({
-            "speaker": f.speaker, "cue": cue.text if cue is not None else "",
-            "content": text[f.start:f.end], "start": f.start, "end": f.end,
-            "speaker_start": f.speaker_start, "speaker_end": f.speaker_end,
+            "speaker": name, "cue": cue.text if cue is not None else "",
+            "content": text[candidate.start:candidate.end], "start": candidate.start, "end": candidate.end,
+            "speaker_start": s_start, "speaker_end": s_end,
             "cue_start": cue.idx if cue is not None else -1,
-            "cue_end": cue.idx + len(cue.text) if cue is not None else -1, "kind": f.kind,
+            "cue_end": cue.idx + len(cue.text) if cue is not None else -1, "kind": candidate.kind,
         })
     return out
 
