@@ -1,0 +1,221 @@
+"""Benchmark for `claimsift score` (a command, not a test).
+
+On the CheckThat! 2022 tweet objects (4,520 posts) against the seed corpus store:
+
+1. raw encoder throughput: the same post texts embedded with the same model and backend
+   (MiniLM, batch 64), posts/s: the ceiling any scoring of these posts could approach;
+2. the local engine: posts/s (model loading excluded and reported apart) and peak RSS;
+3. the Dask engine on a 2-worker LocalCluster: posts/s including the cluster start and the
+   per-worker model load (that is what a user waits for), and peak RSS of the whole process
+   tree (driver, nannies, workers);
+4. with ``--memory``: the job's own machinery (read, chunk, checkpoint, assemble) on 10,000
+   and 100,000 posts (the tweets repeated) with a scorer that finds nothing, peak RSS each.
+
+Each measurement runs in its own process; peak RSS is the peak of the sum over the process tree,
+sampled every 50 ms. Results go to bench/results/score.json.
+
+    .venv/bin/python bench/bench_score.py                 # all 4,520 tweets (minutes on 2 cores)
+    .venv/bin/python bench/bench_score.py --limit 1000    # a subset: say so when you report it
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TWEETS = ROOT.parent / "shared" / "datasets" / "checkthat2022-task1-tweets" / "CT22_english_tweet_objects.jsonl.gz"
+RESULTS = ROOT / "bench" / "results" / "score.json"
+
+
+class EmptyScorer:
+    """Finds no claim: what the job costs without any model."""
+
+    def fingerprint(self) -> dict:
+        return {"scorer": "EmptyScorer"}
+
+    def warm_up(self) -> None:
+        pass
+
+    def score_posts(self, texts):
+        return [{"checkworthiness": 0.0, "claims": []} for _ in texts]
+
+
+# -- children: one measurement each ------------------------------------------------------------------
+def child_encoder(args: argparse.Namespace) -> dict:
+    from pipeline.embedding import Encoder
+    from pipeline.posts_io import PostReader
+
+    texts = [r.text for r in PostReader(args.input) if r.accepted]
+    encoder = Encoder(args.encoder_backend)
+    started = time.perf_counter()
+    encoder.warm_up()
+    loaded = time.perf_counter()
+    encoder.encode(texts)
+    done = time.perf_counter()
+    return {"posts": len(texts), "load_s": round(loaded - started, 2), "encode_s": round(done - loaded, 2),
+            "posts_per_s": round(len(texts) / (done - loaded), 1)}
+
+
+def child_score(args: argparse.Namespace) -> dict:
+    from pipeline.score import ModelScorer, score_file
+
+    scorer = EmptyScorer() if args.empty else ModelScorer(args.store, encoder_backend=args.encoder_backend)
+    load_s = 0.0
+    if args.engine == "local":
+        started = time.perf_counter()
+        scorer.warm_up()  # apart: the steady rate is what a long job sees
+        load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    summary = score_file(args.input, args.out, scorer, engine=args.engine, workers=args.workers,
+                         chunk_size=args.batch_size, progress=False)
+    seconds = time.perf_counter() - started
+    return {"engine": args.engine, "workers": args.workers if args.engine == "dask" else 1,
+            "read": summary.read, "scored": summary.scored, "rejected": summary.rejected, "claims": summary.claims,
+            "verdicts": summary.verdicts, "load_s": round(load_s, 2), "score_s": round(seconds, 2),
+            "posts_per_s": round(summary.scored / seconds, 2)}
+
+
+# -- the parent --------------------------------------------------------------------------------------
+def run_child(argv: list[str]) -> dict:
+    """Run one measurement; return its JSON line plus the peak RSS of its process tree."""
+    import psutil
+
+    process = subprocess.Popen([sys.executable, __file__, *argv], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env=os.environ | {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        root = psutil.Process(process.pid)
+        while not stop.is_set():
+            try:
+                tree = [root] + root.children(recursive=True)
+                total = 0
+                for p in tree:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak = max(peak, total)
+            except psutil.Error:
+                break
+            stop.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"measurement {argv} failed:\n{err[-3000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mb"] = round(peak / 2**20, 1)
+    return result
+
+
+def subset(source: Path, limit: int | None, folder: Path) -> Path:
+    if not limit:
+        return source
+    target = folder / f"tweets_{limit}.jsonl"
+    with gzip.open(source, "rt", encoding="utf-8") as handle, open(target, "w", encoding="utf-8") as out:
+        for i, line in enumerate(handle):
+            if i == limit:
+                break
+            out.write(line)
+    return target
+
+
+def repeated(source: Path, n: int, folder: Path) -> Path:
+    """n posts made by cycling the tweet texts (ids made unique)."""
+    from pipeline.posts_io import PostReader
+
+    texts = [r.text for r in PostReader(source) if r.accepted]
+    target = folder / f"posts_{n}.jsonl"
+    with open(target, "w", encoding="utf-8") as out:
+        for i in range(n):
+            out.write(json.dumps({"id": str(i), "text": texts[i % len(texts)]}) + "\n")
+    return target
+
+
+def ensure_store(store: Path | None, folder: Path) -> Path:
+    if store is not None and store.exists():
+        return store
+    from pipeline.index import update_index
+    from pipeline.ingest import ingest
+
+    target = store or folder / "seed-store"
+    ingest([ROOT / "seeds"], target)
+    update_index(target)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "_encoder", "_score"])
+    parser.add_argument("--input", type=Path, default=TWEETS)
+    parser.add_argument("--store", type=Path, default=None, help="seed store (default: built in a temp dir)")
+    parser.add_argument("--limit", type=int, default=None, help="first N tweets only")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--encoder-backend", default="onnx")
+    parser.add_argument("--engines", default="local,dask")
+    parser.add_argument("--memory", action="store_true", help="also the 10k / 100k streaming measurement")
+    parser.add_argument("--engine", default="local")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--empty", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    if args.mode == "_encoder":
+        print(json.dumps(child_encoder(args)))
+        return
+    if args.mode == "_score":
+        print(json.dumps(child_score(args)))
+        return
+
+    results: dict = {"input": str(args.input), "limit": args.limit, "encoder_backend": args.encoder_backend,
+                     "batch_size": args.batch_size, "cpu_count": os.cpu_count(),
+                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        posts = subset(args.input, args.limit, folder)
+        store = ensure_store(args.store, folder)
+        common = ["--input", str(posts), "--store", str(store), "--encoder-backend", args.encoder_backend,
+                  "--batch-size", str(args.batch_size), "--workers", str(args.workers)]
+        results["encoder"] = run_child(["_encoder", *common])
+        print("encoder", results["encoder"], flush=True)
+        for engine in [e for e in args.engines.split(",") if e]:
+            measured = run_child(["_score", *common, "--engine", engine, "--out", str(folder / f"{engine}.parquet")])
+            measured["ratio_to_encoder"] = round(measured["posts_per_s"] / results["encoder"]["posts_per_s"], 3)
+            results[engine] = measured
+            print(engine, measured, flush=True)
+        if {"local", "dask"} <= set(results):
+            import pyarrow.parquet as pq
+
+            same = pq.read_table(folder / "local.parquet").equals(pq.read_table(folder / "dask.parquet"))
+            results["dask_output_equals_local"] = bool(same)
+        if args.memory:
+            results["memory"] = {}
+            for n in (10_000, 100_000):
+                source = repeated(args.input, n, folder)
+                measured = run_child(["_score", "--input", str(source), "--empty", "--engine", "local",
+                                      "--out", str(folder / f"mem{n}.parquet"), "--batch-size", str(args.batch_size)])
+                results["memory"][str(n)] = measured
+                print("memory", n, measured, flush=True)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
