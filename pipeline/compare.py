@@ -268,8 +268,12 @@ class Comparison:
         return render_html(self)
 
     def write_html(self, path: Path | str) -> Path:
+        """Write the report atomically (a reader never sees half a file)."""
+        import os
+
         path = Path(path)
         atomic_write_text(path, self.to_html())
+        os.chmod(path, 0o644)  # a report is for sharing, not private like the temp file it came from
         return path
 
     def _repr_html_(self) -> str:
@@ -316,6 +320,15 @@ def compare_predictions(task: str, labels: Sequence, gold: Sequence[int], candid
                       n_bootstrap, seed)
 
 
+def declared_primary_metric(card: dict) -> str | None:
+    """The primary metric a model's evaluator declared in its card, if any."""
+    metrics = card.get("metrics") or {}
+    primary = metrics.get("primary")
+    if isinstance(primary, dict) and primary.get("metric"):
+        return str(primary["metric"])
+    return metrics.get("primary_metric")
+
+
 def infer_task(card: dict) -> str:
     task = card.get("task")
     if task in PRIMARY_METRIC:
@@ -341,26 +354,12 @@ def predict_checkworthy(spec: str, texts: Sequence[str], models_dir: Path | str 
     """Probabilities of [not, check-worthy]; predictions at the model's own threshold."""
     from pipeline.checkworthy import CheckworthyModel
 
-    model = _construct(CheckworthyModel, spec, models_dir)
+    model = CheckworthyModel(spec, models_dir=models_dir)
     scores = np.asarray(model.score(list(texts)), dtype=np.float64)
-    ref = getattr(model, "ref", None) or getattr(model, "_ref", None)
-    card = getattr(ref, "card", {}) or {}
-    threshold = getattr(model, "threshold", None)
-    threshold = float(threshold() if callable(threshold) else threshold) if threshold is not None else 0.5
+    card = model.card or {}
+    threshold = float(card.get("thresholds", {}).get("post", 0.5))
     probs = np.column_stack([1.0 - scores, scores])
-    label = getattr(ref, "label", spec)
-    return ModelPredictions(label, probs, (scores >= threshold).astype(np.int64), card, threshold)
-
-
-def _construct(cls, spec: str, models_dir):
-    if models_dir is None:
-        return cls(spec)
-    try:
-        return cls(spec, models_dir=models_dir)
-    except TypeError:
-        from pipeline.registry import Registry
-
-        return cls(str(Registry(models_dir).resolve(spec).path))
+    return ModelPredictions(model.label, probs, (scores >= threshold).astype(np.int64), card, threshold)
 
 
 def compare_models(candidate: str, current: str, data: Path | str, *, task: str | None = None,
@@ -390,8 +389,7 @@ def compare_models(candidate: str, current: str, data: Path | str, *, task: str 
         texts = rows.texts()
         preds = [predict_checkworthy(spec, texts, models_dir) for spec in (candidate, current)]
         gold = [int(label) for label in rows.labels()]
-    primary = (preds[0].card.get("metrics", {}) or {}).get("primary_metric") or \
-        (cand_ref.card.get("metrics", {}) or {}).get("primary_metric")
+    primary = declared_primary_metric(preds[0].card or cand_ref.card)
     return compare_predictions(task, labels, gold, preds[0], preds[1], primary_metric=primary,
                                data=", ".join(rows.report.files), n_bootstrap=n_bootstrap, seed=seed)
 

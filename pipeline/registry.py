@@ -217,7 +217,8 @@ class Registry:
             raise ModelNotFoundError(f"{name}: no current version to roll back from")
         previous = self.previous_version(name)
         if previous is None:
-            raise ModelNotFoundError(f"{name}: nothing to roll back to ({current} is the only version)")
+            raise ModelNotFoundError(f"{name}: nothing to roll back to: no version was current before {current} "
+                                     "and there is no older version")
         ref = self.load_ref(f"{name}@{previous}")
         atomic_write_text(self.root / name / "CURRENT", ref.version + "\n")
         self._record(name, "rollback", current, ref.version)

@@ -116,10 +116,9 @@ class ValidationReport:
 class TrainingDataError(InputError):
     """A labelled file that must not be trained on; ``report`` holds every problem found."""
 
-    def __init__(self, report: ValidationReport) -> None:
+    def __init__(self, report: ValidationReport, purpose: str = "not trained on") -> None:
         problems = "; ".join(p.describe() for p in report.problems)
-        super().__init__(", ".join(report.files), f"not trained on: {problems}",
-                         row=_first_row(report.problems))
+        super().__init__(", ".join(report.files), f"{purpose}: {problems}", row=_first_row(report.problems))
         self.report = report
 
 
@@ -473,5 +472,5 @@ def load_evaluation_data(path: Path | str, task: str, min_rows: int = 10) -> Lab
     """A labelled file to evaluate on: same schema and row checks, no leakage check."""
     report, frame = validate(path, task, evaluation=None, min_rows=min_rows, require_classes=False)
     if not report.ok:
-        raise TrainingDataError(report)
+        raise TrainingDataError(report, purpose="cannot evaluate on it")
     return LabelledData(task, frame, report)
