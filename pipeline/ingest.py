@@ -180,6 +180,9 @@ def _stream_paragraph_parts(path: Path, max_chars: int) -> Iterator[str]:
     except UnicodeDecodeError as exc:
         raise RejectedInput(path, f"invalid UTF-8 near line {line_number + 1}: {exc.reason}; "
                                   "re-save the file as UTF-8")
+    if size + paragraph_size > max_chars and buffer:
+        yield "".join(buffer)
+        buffer = []
     buffer.extend(paragraph)
     if "".join(buffer).strip():
         yield "".join(buffer)

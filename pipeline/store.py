@@ -130,8 +130,12 @@ class Corpus:
         return (" WHERE doc_id = ?", (doc_id,)) if doc_id else ("", ())
 
     def documents(self) -> pd.DataFrame:
-        return self._read("SELECT doc_id, name, title, source, url, published, text, n_sentences, ingested_at "
-                          "FROM documents ORDER BY name", columns=DOCUMENT_COLUMNS)
+        frame = self._read("SELECT doc_id, name, title, source, url, published, text, n_sentences, ingested_at "
+                           "FROM documents ORDER BY name", columns=DOCUMENT_COLUMNS)
+        # An unknown date is None, not NaN, so `published is None` and string comparisons work.
+        frame["published"] = pd.Series([value if isinstance(value, str) else None for value in frame["published"]],
+                                       dtype=object, index=frame.index)
+        return frame
 
     def sentences(self, doc_id: str | None = None) -> pd.DataFrame:
         where, params = self._where(doc_id)

@@ -1,0 +1,264 @@
+"""Ingestion: formats, normalisation, ids, dates, replacement, bad input, bounded memory.
+
+A light stand-in analyser (one sentence per line, no model) keeps these tests fast; the real
+spaCy analysis is covered in test_analyse.py and test_corpus_cli.py.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.analyse import AnalysedDocument
+from pipeline.ingest import (_stream_paragraph_parts, date_in_text, doc_id_of, ingest, normalise,
+                             normalise_date)
+from pipeline.store import Corpus
+from pipeline.types import Sentence
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+class LineAnalyser:
+    """One sentence per non-empty line; optionally fails on a document containing a marker."""
+
+    tag = "line-analyser-1"
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.fail_on = fail_on
+        self.seen: list[str] = []
+
+    def analyse_many(self, documents):
+        for document in documents:
+            self.seen.append(document.name)
+            if self.fail_on and self.fail_on in document.text:
+                raise RuntimeError("simulated crash in the middle of a batch")
+            sentences, offset = [], 0
+            for line in document.text.split("\n"):
+                if line.strip():
+                    start = document.text.index(line, offset)
+                    sentences.append(Sentence(document.doc_id, len(sentences), start, start + len(line), line))
+                offset += len(line) + 1
+            yield AnalysedDocument(document, tuple(sentences), (), ())
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+# ---- normalisation, ids, dates --------------------------------------------------------------------
+def test_nfkc_turns_no_break_spaces_into_spaces_and_keeps_curly_quotes():
+    raw = "Rutte\u00a0said “yes” and it’s ﬁne\r\n"
+    assert normalise(raw) == "Rutte said “yes” and it’s fine"
+
+
+def test_seed_no_break_spaces_are_normalised():
+    raw = (SEEDS / "003_dfdb264944fe67fb.txt").read_text(encoding="utf-8")
+    assert "\u00a0" in raw
+    assert "\u00a0" not in normalise(raw)
+
+
+def test_doc_id_is_a_stable_content_hash():
+    assert doc_id_of("abc") == doc_id_of("abc") == "ba7816bf8f01cfea"
+    assert doc_id_of("abc") != doc_id_of("abd")
+
+
+def test_publication_date_found_at_the_top_of_the_text():
+    text = normalise((SEEDS / "001_5fb9f27d840b8ced.txt").read_text(encoding="utf-8"))
+    assert date_in_text(text) == "2024-11-10"
+    assert date_in_text("Published: November 10, 2024\nBody") == "2024-11-10"
+    # A date deep inside a story is an event, not the publication date.
+    assert date_in_text(normalise((SEEDS / "004_9211b67a98e8e849.txt").read_text(encoding="utf-8"))) is None
+
+
+def test_metadata_dates_are_normalised():
+    assert normalise_date("2024-11-10T08:00:00Z") == "2024-11-10"
+    assert normalise_date("November 10, 2024") == "2024-11-10"
+    assert normalise_date("") is None and normalise_date(float("nan")) is None
+
+
+# ---- formats --------------------------------------------------------------------------------------
+def test_directory_is_read_recursively_and_seed_dates_stored(tmp_path):
+    store = tmp_path / "store"
+    report = ingest([SEEDS], store, analyser=LineAnalyser())
+    assert len(report.added) == 5 and not report.rejected
+    documents = Corpus(store).documents().set_index("name")
+    assert documents.loc["seeds/001_5fb9f27d840b8ced.txt", "published"] == "2024-11-10"
+    assert documents.loc["seeds/000_6cff62f9dfef07af.txt", "published"] is None
+    nested = write(tmp_path / "in" / "a" / "b" / "deep.md", "# Deep title\n\nBody text here.")
+    report = ingest([tmp_path / "in"], store, analyser=LineAnalyser())
+    assert report.added == [doc_id_of(normalise(nested.read_text()))]
+    assert Corpus(store).documents().set_index("name").loc["in/a/b/deep.md", "title"] == "Deep title"
+
+
+def test_html_boilerplate_is_stripped(tmp_path):
+    article = " ".join(f"NATO spokesperson Daniele Riggio said the claim number {i} is bogus." for i in range(12))
+    html = f"""<html><head><title>Fact check: Rutte never said it</title>
+    <meta property="article:published_time" content="2024-11-10"></head><body>
+    <nav><a href="/">Home</a> <a href="/news">News</a> Subscribe to our newsletter</nav>
+    <article><h1>Fact check: Rutte never said it</h1><p>{article}</p><p>{article}</p></article>
+    <footer>Copyright 2024 Example Media. All rights reserved. Cookie settings</footer></body></html>"""
+    store = tmp_path / "store"
+    report = ingest([write(tmp_path / "page.html", html)], store, analyser=LineAnalyser())
+    assert len(report.added) == 1, report.rejected
+    row = Corpus(store).documents().iloc[0]
+    assert "Daniele Riggio" in row["text"]
+    assert "Cookie settings" not in row["text"] and "Subscribe to our newsletter" not in row["text"]
+    assert row["title"] == "Fact check: Rutte never said it"
+    assert row["published"] == "2024-11-10"
+
+
+def test_tables_jsonl_csv_parquet_with_metadata(tmp_path):
+    rows = [{"id": "a1", "text": "First\u00a0story.", "title": "One", "url": "http://x/1", "source": "X",
+             "published": "2024-01-02"},
+            {"id": "a2", "text": "Second story.", "title": "Two", "url": "", "source": "", "published": None}]
+    jsonl = write(tmp_path / "t.jsonl", "\n".join(json.dumps(r) for r in rows))
+    pd.DataFrame([dict(r, id="c" + r["id"]) for r in rows]).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame([dict(r, id="p" + r["id"]) for r in rows]).to_parquet(tmp_path / "t.parquet")
+    store = tmp_path / "store"
+    report = ingest([jsonl, tmp_path / "t.csv", tmp_path / "t.parquet"], store, analyser=LineAnalyser())
+    # Same texts in three tables: stored once (content-hash ids), the rest recognised as unchanged.
+    assert len(report.added) == 2 and len(report.unchanged) == 4 and not report.rejected
+    documents = Corpus(store).documents().set_index("name")
+    assert documents.loc["a1", "text"] == "First story."
+    assert documents.loc["a1", "published"] == "2024-01-02" and documents.loc["a1", "url"] == "http://x/1"
+    assert documents.loc["a2", "source"] == "t.jsonl"
+
+
+# ---- re-ingest and replacement ------------------------------------------------------------------------
+def test_reingest_is_a_no_op_and_keeps_sentence_ids(tmp_path):
+    store = tmp_path / "store"
+    ingest([SEEDS], store, analyser=LineAnalyser())
+    before = Corpus(store).sentences()
+    analyser = LineAnalyser()
+    report = ingest([SEEDS], store, analyser=analyser)
+    assert report.added == [] and len(report.unchanged) == 5 and analyser.seen == []
+    pd.testing.assert_frame_equal(before, Corpus(store).sentences())
+
+
+def test_changed_document_replaces_old_version_and_its_derived_rows(tmp_path):
+    store = tmp_path / "store"
+    source = write(tmp_path / "docs" / "note.txt", "Old first line.\nOld second line.")
+    other = write(tmp_path / "docs" / "other.txt", "Untouched.")
+    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    corpus = Corpus(store)
+    old_id = corpus.documents().set_index("name").loc["docs/note.txt", "doc_id"]
+    other_ids = corpus.sentences(doc_id_of("Untouched."))["sentence_id"].tolist()
+    source.write_text("New first line.\nNew second line.\nNew third line.")
+    report = ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    new_id = doc_id_of("New first line.\nNew second line.\nNew third line.")
+    assert report.replaced == [new_id] and report.removed == [old_id] and report.unchanged == [doc_id_of("Untouched.")]
+    assert old_id not in set(corpus.documents()["doc_id"])
+    assert old_id not in set(corpus.sentences()["doc_id"])
+    assert corpus.sentences(new_id)["text"].tolist() == ["New first line.", "New second line.", "New third line."]
+    assert corpus.sentences(doc_id_of("Untouched."))["sentence_id"].tolist() == other_ids
+    assert other.exists()
+
+
+def test_crash_mid_batch_leaves_previous_state(tmp_path):
+    store = tmp_path / "store"
+    ingest([SEEDS / "000_6cff62f9dfef07af.txt"], store, analyser=LineAnalyser())
+    before = (Corpus(store).documents(), Corpus(store).sentences())
+    write(tmp_path / "new" / "a.txt", "A fine document.")
+    write(tmp_path / "new" / "b.txt", "This one BOOM crashes the analyser.")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        ingest([tmp_path / "new"], store, analyser=LineAnalyser(fail_on="BOOM"))
+    pd.testing.assert_frame_equal(before[0], Corpus(store).documents())
+    pd.testing.assert_frame_equal(before[1], Corpus(store).sentences())
+    with sqlite3.connect(store / "corpus.sqlite") as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ---- bad input ------------------------------------------------------------------------------------
+def test_bad_inputs_are_rejected_by_name_and_the_rest_is_ingested(tmp_path):
+    good = write(tmp_path / "good.txt", "A good document about NATO.")
+    empty = write(tmp_path / "empty.txt", "")
+    binary = write(tmp_path / "image.txt", bytes(range(256)) * 4)
+    latin1 = write(tmp_path / "latin1.txt", "first line\nCaf\xe9 au lait\n".encode("latin-1"))
+    jsonl = write(tmp_path / "posts.jsonl", '{"id": "ok1", "text": "Fine row."}\n{"id": "bad", "text": \n'
+                                            '{"id": "ok2", "text": "Another fine row."}\n[1, 2]\n{"id": "x", "text": ""}\n')
+    no_text = write(tmp_path / "table.csv", "id,body\n1,hello\n")
+    missing = tmp_path / "does-not-exist.txt"
+    store = tmp_path / "store"
+    report = ingest([good, empty, binary, latin1, jsonl, no_text, missing], store, analyser=LineAnalyser())
+    reasons = {(Path(r.path).name, r.row): r.reason for r in report.rejected}
+    assert reasons[("empty.txt", None)] == "empty file"
+    assert "binary" in reasons[("image.txt", None)]
+    assert "invalid UTF-8" in reasons[("latin1.txt", None)] and "line 2" in reasons[("latin1.txt", None)]
+    assert "malformed JSON" in reasons[("posts.jsonl", 2)]
+    assert "not an object" in reasons[("posts.jsonl", 4)]
+    assert "empty" in reasons[("posts.jsonl", 5)]
+    assert "no `text` column" in reasons[("table.csv", None)] and "body" in reasons[("table.csv", None)]
+    assert "no such file" in reasons[("does-not-exist.txt", None)]
+    assert len(report.rejected) == 8
+    names = set(Corpus(store).documents()["name"])
+    assert names == {"good.txt", "ok1", "ok2"}
+    # Nothing of a rejected file is half-written.
+    assert not {"empty.txt", "image.txt", "latin1.txt", "table.csv"} & names
+
+
+def test_invalid_utf8_deep_in_a_streamed_file_rejects_all_of_it(tmp_path):
+    path = tmp_path / "big.txt"
+    with open(path, "wb") as handle:
+        for i in range(400):
+            handle.write(f"Paragraph {i} says something about NATO spending.\n\n".encode())
+        handle.write(b"broken \xff\xfe bytes\n")
+    store = tmp_path / "store"
+    ingest([write(tmp_path / "ok.txt", "Kept.")], store, analyser=LineAnalyser())
+    report = ingest([path], store, analyser=LineAnalyser(), max_doc_chars=1000)
+    assert len(report.rejected) == 1 and "invalid UTF-8" in report.rejected[0].reason
+    assert set(Corpus(store).documents()["name"]) == {"ok.txt"}  # no part of big.txt stayed
+
+
+def test_large_text_is_streamed_in_paragraph_aligned_parts(tmp_path):
+    paragraphs = [f"Paragraph {i}: " + "NATO allies discussed spending. " * (1 + i % 7) for i in range(300)]
+    path = write(tmp_path / "big.txt", "\n\n".join(paragraphs) + "\n")
+    parts = list(_stream_paragraph_parts(path, max_chars=2000))
+    assert len(parts) > 5
+    assert all(len(p) <= 2000 for p in parts)
+    assert "".join(parts) == path.read_text()
+    assert all(p.endswith("\n") for p in parts[:-1])  # every cut is at a paragraph break
+    store = tmp_path / "store"
+    report = ingest([path], store, analyser=LineAnalyser(), max_doc_chars=2000)
+    documents = Corpus(store).documents()
+    assert len(report.added) == len(documents) >= 5
+    assert documents["name"].str.match(r"big\.txt#part\d{4}$").all()
+    stored = Corpus(store).sentences()["text"].tolist()
+    assert [s.strip() for s in stored] == [p.strip() for p in paragraphs]
+
+
+def test_fact_check_tables_are_dispatched(tmp_path, monkeypatch):
+    calls = []
+    fake = types.ModuleType("pipeline.factchecks")
+
+    def ingest_fact_checks(path, store_dir):
+        calls.append((Path(path).name, Path(store_dir)))
+        return [types.SimpleNamespace(path=str(path), row=3, reason="unknown rating")]
+
+    fake.ingest_fact_checks = ingest_fact_checks
+    monkeypatch.setitem(sys.modules, "pipeline.factchecks", fake)
+    table = write(tmp_path / "reviews.jsonl", json.dumps({"claim": "Rutte threatened", "rating": "False"}) + "\n")
+    review = write(tmp_path / "review.jsonld", json.dumps({"@context": "https://schema.org", "@type": "ClaimReview",
+                                                            "claimReviewed": "x", "reviewRating": {}}))
+    store = tmp_path / "store"
+    report = ingest([table, review], store, analyser=LineAnalyser())
+    assert [name for name, _ in calls] == ["reviews.jsonl", "review.jsonld"]
+    assert report.rejected[0].row == 3 and report.rejected[0].reason == "unknown rating"
+    assert Corpus(store).documents().empty
+
+
+def test_fact_checks_rejected_clearly_when_module_missing(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pipeline.factchecks", None)  # import raises ImportError
+    table = write(tmp_path / "reviews.csv", "claim,rating\nRutte threatened,False\n")
+    report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
+    assert len(report.rejected) == 1 and "not supported yet" in report.rejected[0].reason
