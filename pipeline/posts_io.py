@@ -82,10 +82,14 @@ class PostReader:
             raise InputError(self.path, "no such file")
         if self.path.is_dir():
             raise InputError(self.path, "is a directory, not a file")
-        if self.path.stat().st_size == 0:
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as handle:
+                head = handle.read(4)
+        except OSError as exc:
+            raise InputError(self.path, f"cannot read the file: {exc.strerror or exc}") from None
+        if size == 0:
             raise InputError(self.path, "the file is empty: nothing to score")
-        with open(self.path, "rb") as handle:
-            head = handle.read(4)
         gzipped = head[:2] == GZIP_MAGIC
         if self.format == "parquet":
             if head != PARQUET_MAGIC:

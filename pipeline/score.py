@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from pipeline.checkpoint import Checkpoint, write_jsonl
-from pipeline.errors import UserError
+from pipeline.errors import InputError, UserError
 from pipeline.posts_io import DEFAULT_MAX_CHARS, PostReader, PostRecord
 
 DEFAULT_CHUNK_SIZE = 256
@@ -104,7 +104,8 @@ class ModelScorer:
                 "encoder_backend": self.encoder_backend, "top_k": self.top_k, "fact_checks": self.fact_checks}
 
     def check_ready(self) -> None:
-        """Fail fast, before any model loads, when the store is missing."""
+        """Fail fast, before any model loads (and before a Dask cluster starts), when the store or
+        a model is missing."""
         try:
             from pipeline.store import Corpus
         except ImportError:
@@ -114,6 +115,15 @@ class ModelScorer:
         if not exists:
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
                             f"`claimsift ingest seeds --store {self.store_dir}`")
+        from pipeline.registry import Registry
+
+        registry = Registry(self.models_dir) if self.models_dir else Registry()
+        for spec, how in ((self.checkworthy_spec, "claimsift train checkworthy"),
+                          (self.stance_spec, "claimsift train stance")):
+            try:
+                registry.resolve(spec)
+            except FileNotFoundError as exc:
+                raise UserError(f"{exc}; train it with `{how}`") from None
 
     def warm_up(self) -> None:
         if self._models is not None:
@@ -390,45 +400,49 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     summary = ScoreSummary(output=str(output_path), rejected_output=str(rejected_path(output_path)), engine=engine)
 
     records = iter(reader)
-    first = next(records)  # whole-file problems (empty, wrong format) surface before any checkpoint
-    records = _prepend(first, records)
-    try:
+    first = next(records, None)  # whole-file problems (empty, wrong format) surface before any checkpoint
+    if first is None:
+        raise InputError(input_path, "no posts in the file (a header and nothing else?): nothing to score")
+    counted = _Counter(_prepend(first, records))
+    with _writing(checkpoint):
         checkpoint.open(config, resume)
-    except OSError as exc:
-        raise _write_error(exc, checkpoint) from None
     summary.resumed_chunks = len(checkpoint.done)
 
     def commit(index: int, chunk: list[PostRecord], results: list[dict]) -> None:
         accepted = [r for r in chunk if r.accepted]
-        assert len(results) == len(accepted), "the scorer must return one result per post"
+        if len(results) != len(accepted):
+            raise RuntimeError(f"the scorer returned {len(results)} results for {len(accepted)} posts")
         rows = [post_row(r, res) for r, res in zip(accepted, results)]
         rejected = [rejected_row(r) for r in chunk if not r.accepted]
-        checkpoint.commit_chunk(index, lambda path: write_part(path, rows), rejected, read=len(chunk),
-                                scored=len(rows), claims=sum(row["n_claims"] for row in rows))
+        with _writing(checkpoint):
+            checkpoint.commit_chunk(index, lambda path: write_part(path, rows), rejected, read=len(chunk),
+                                    scored=len(rows), claims=sum(row["n_claims"] for row in rows))
         summary.scored_this_run += len(rows)
         bar.advance(len(rows))
 
-    try:
-        with _Progress(reader, progress) as bar:
-            if engine == "local":
-                n_chunks = _run_local(records, chunk_size, scorer, checkpoint, commit)
-            else:
-                from pipeline.score_dask import run_dask
+    with _Progress(reader, progress) as bar:
+        if engine == "local":
+            n_chunks = _run_local(counted, chunk_size, scorer, checkpoint, commit)
+        else:
+            from pipeline.score_dask import run_dask
 
-                n_chunks = run_dask(_chunks(records, chunk_size), scorer, checkpoint.done, commit, scheduler, workers)
-        summary.chunks = n_chunks
-        rejected_output = rejected_path(output_path)
-        checkpoint.assemble(n_chunks, rejected_output,
+            n_chunks = run_dask(_chunks(counted, chunk_size), scorer, checkpoint.done, commit, scheduler, workers)
+    summary.chunks = n_chunks
+    with _writing(checkpoint):
+        checkpoint.assemble(n_chunks, summary_rejected := rejected_path(output_path),
                             _assemble_parquet if kind == "parquet" else _assemble_jsonl)
-        for record in checkpoint.ordered(n_chunks):
-            summary.read += record.read
-            summary.scored += record.scored
-            summary.rejected += record.rejected
-            summary.claims += record.claims
-    except OSError as exc:
-        raise _write_error(exc, checkpoint) from None
-    # Every row read is either in the output or in the rejected file: never silently dropped.
-    assert summary.read == summary.scored + summary.rejected, summary
+    for record in checkpoint.ordered(n_chunks):
+        summary.read += record.read
+        summary.scored += record.scored
+        summary.rejected += record.rejected
+        summary.claims += record.claims
+    # Every row read is in the output or in the rejected file, once: never silently dropped.
+    in_output, in_rejected = _count_rows(output_path, kind), _count_rows(summary_rejected, "jsonl")
+    if not (counted.n == summary.read == summary.scored + summary.rejected
+            and in_output == summary.scored and in_rejected == summary.rejected):
+        raise RuntimeError(f"row accounting broken: read {counted.n} rows, checkpoint says {summary.read} = "
+                           f"{summary.scored} + {summary.rejected}, files hold {in_output} + {in_rejected}; "
+                           f"the parts are kept in {checkpoint.folder}")
     summary.verdicts = _count_verdicts(output_path, kind)
     try:
         checkpoint.remove()
@@ -436,6 +450,37 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
         pass  # the output is complete; a leftover parts folder is only untidy
     summary.seconds = time.monotonic() - started
     return summary
+
+
+class _Counter:
+    """Counts the records that pass through, resumed chunks included."""
+
+    def __init__(self, records: Iterator[PostRecord]) -> None:
+        self.records = records
+        self.n = 0
+
+    def __iter__(self) -> Iterator[PostRecord]:
+        for record in self.records:
+            self.n += 1
+            yield record
+
+
+def _count_rows(path: Path, kind: str) -> int:
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+@contextmanager
+def _writing(checkpoint: Checkpoint) -> Iterator[None]:
+    """A full disk or a denied permission while writing: one clear error, checkpoint intact."""
+    try:
+        yield
+    except OSError as exc:
+        raise _write_error(exc, checkpoint) from None
 
 
 def _prepend(first: PostRecord, rest: Iterator[PostRecord]) -> Iterator[PostRecord]:
@@ -450,7 +495,7 @@ def _write_error(exc: OSError, checkpoint: Checkpoint) -> UserError:
                      f"{finished} finished chunk(s); fix the problem and rerun with --resume")
 
 
-def _run_local(records: Iterator[PostRecord], chunk_size: int, scorer: PostScorer, checkpoint: Checkpoint,
+def _run_local(records: Iterable[PostRecord], chunk_size: int, scorer: PostScorer, checkpoint: Checkpoint,
                commit: Callable[[int, list[PostRecord], list[dict]], None]) -> int:
     n_chunks = 0
     for index, chunk in _chunks(records, chunk_size):

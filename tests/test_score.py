@@ -179,6 +179,7 @@ def test_sample_posts_hold_claims_chatter_and_rows_to_reject(tmp_path):
     ("csv_named.jsonl", b"id,text\n1,hello\n2,world\n", "not JSONL"),
     ("latin1.csv", "id,text\n1,caf\xe9\n".encode("latin-1"), "not UTF-8"),
     ("no_text.csv", b"id,body\n1,hello\n", "no 'text' column (columns: id, body)"),
+    ("header_only.csv", b"id,text\n", "no posts in the file"),
     ("posts.xlsx", b"PK\x03\x04", "unknown input format"),
 ])
 def test_a_bad_file_is_a_clear_error_naming_the_file(tmp_path, name, content, problem):
@@ -209,6 +210,17 @@ def test_missing_store_is_a_clear_error_before_any_model_loads(tmp_path):
     with pytest.raises(UserError, match="no corpus store here; build one with `claimsift ingest seeds"):
         score_file(source, tmp_path / "out.parquet", scorer, progress=False)
     assert scorer._models is None
+
+
+def test_missing_model_is_a_clear_error_naming_the_training_command(tmp_path):
+    from pipeline.store import DB_NAME
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / DB_NAME).write_bytes(b"")  # only its presence matters before models load
+    scorer = ModelScorer(store, models_dir=tmp_path / "no-models")
+    with pytest.raises(UserError, match=r"no model 'checkworthy' .*; train it with `claimsift train checkworthy`"):
+        score_file(write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.parquet", scorer, progress=False)
 
 
 def test_cli_missing_store_prints_one_line_and_exits_2(tmp_path):
