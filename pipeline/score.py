@@ -95,13 +95,21 @@ class ModelScorer:
 
         registry = Registry(self.models_dir) if self.models_dir else Registry()
         versions = {}
-        for spec in ("verdict", self.checkworthy_spec, self.stance_spec):
+        for role, spec in self._model_specs().items():
             try:
-                versions[spec] = registry.resolve(spec).label
-            except FileNotFoundError:  # reported with a clear message when the model loads
-                versions[spec] = None
+                versions[role] = registry.resolve(spec).label
+            except FileNotFoundError:  # check_ready reports it; the verdict model may be rules
+                versions[role] = None
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
                 "encoder_backend": self.encoder_backend, "top_k": self.top_k, "fact_checks": self.fact_checks}
+
+    def _model_specs(self) -> dict[str, str]:
+        """The registry spec each role loads (the stance model falls back to the embedding one
+        while no cross-encoder is promoted)."""
+        from pipeline.stance import StanceModel
+
+        stance = StanceModel(self.stance_spec, models_dir=self.models_dir).resolve_spec()
+        return {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "verdict"}
 
     def check_ready(self) -> None:
         """Fail fast, before any model loads (and before a Dask cluster starts), when the store or
@@ -118,8 +126,9 @@ class ModelScorer:
         from pipeline.registry import Registry
 
         registry = Registry(self.models_dir) if self.models_dir else Registry()
-        for spec, how in ((self.checkworthy_spec, "claimsift train checkworthy"),
-                          (self.stance_spec, "claimsift train stance")):
+        specs = self._model_specs()
+        for spec, how in ((specs["checkworthy"], "claimsift train checkworthy"),
+                          (specs["stance"], "claimsift train stance")):
             try:
                 registry.resolve(spec)
             except FileNotFoundError as exc:
