@@ -77,3 +77,17 @@ class EmptyScorer:
 
     def score_posts(self, texts: Sequence[str]) -> list[dict]:
         return [{"checkworthiness": 0.0, "claims": []} for _ in texts]
+
+
+def real_models_missing() -> str | None:
+    """Why the shipped models cannot run here (a skip reason), or None when they can."""
+    from pipeline.registry import Registry
+    from pipeline.stance import StanceModel
+
+    registry = Registry()
+    for spec in ("checkworthy", StanceModel("stance").resolve_spec()):
+        try:
+            registry.resolve(spec)
+        except FileNotFoundError as exc:
+            return f"needs the shipped models: {exc}"
+    return None

@@ -333,3 +333,40 @@ def test_score_frame_returns_one_row_per_input_row_with_the_same_index():
     assert scored["rejected"].tolist()[1:3] == ["text is empty", "text is null"]
     assert scored["rejected"].isna().tolist() == [True, False, False, True]
     assert scored.loc[13, "n_claims"] == 0
+
+
+# -- the real models on the sample posts and the seed store --------------------------------------------
+@pytest.fixture(scope="module")
+def sample_scores(seed_store, tmp_path_factory):
+    from score_fakes import real_models_missing
+
+    missing = real_models_missing()
+    if missing:
+        pytest.skip(missing)
+    out = tmp_path_factory.mktemp("sample") / "sample.jsonl"
+    summary = score_file(SAMPLE_POSTS, out, ModelScorer(seed_store), chunk_size=8, progress=False)
+    return summary, {row["post_id"]: row for row in iter_output(out)}
+
+
+@pytest.mark.slow
+def test_sample_posts_with_the_real_models(sample_scores, seed_store):
+    from pipeline.store import Corpus
+
+    summary, rows = sample_scores
+    assert (summary.read, summary.scored, summary.rejected) == (17, 14, 3)
+    names = dict(zip(Corpus(seed_store).documents()["doc_id"], Corpus(seed_store).documents()["name"]))
+    threads = rows["threads-2024-11-10"]
+    assert threads["n_claims"] >= 1
+    claim = threads["claims"][0]
+    assert "expel" in claim["text"] and claim["verdict"] is not None
+    # The evidence comes from the two fact-checks of this very post.
+    sources = {names[e["doc_id"]][:3] for e in claim["evidence"]}
+    assert sources & {"000", "001"}, sources
+    for post_id in ("p10", "p11", "p12", "p13"):  # chatter: nothing to check, no model time spent
+        assert rows[post_id]["n_claims"] == 0, rows[post_id]
+    for row in rows.values():
+        for claim in row["claims"]:
+            assert row["text"][claim["start"]:claim["end"]] == claim["text"]
+            assert claim["verdict"] in ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
+            assert 0 <= claim["confidence"] <= 1 and len(claim["evidence"]) >= 1
+            assert all(e["doc_id"] in names for e in claim["evidence"])

@@ -85,3 +85,21 @@ def test_dask_on_a_given_scheduler_resumes_a_local_checkpoint(tmp_path, worker_p
                              scheduler=cluster.scheduler_address, resume=True, progress=False)
     assert (summary.resumed_chunks, summary.chunks, summary.read) == (3, 6, 60)
     assert out.read_bytes() == reference.read_bytes()
+
+
+@pytest.mark.slow
+def test_dask_with_the_real_models_equals_the_local_engine(seed_store, tmp_path):
+    from score_fakes import real_models_missing
+
+    from pipeline.score import ModelScorer
+
+    missing = real_models_missing()
+    if missing:
+        pytest.skip(missing)
+    sample = TESTS.parent / "corpus" / "sample_posts.jsonl"
+    local, distributed_out = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    score_file(sample, local, ModelScorer(seed_store), chunk_size=4, progress=False)
+    summary = score_file(sample, distributed_out, ModelScorer(seed_store), chunk_size=4, engine="dask", workers=2,
+                         progress=False)
+    assert (summary.read, summary.scored, summary.chunks) == (17, 14, 5)
+    assert list(iter_output(distributed_out)) == list(iter_output(local))

@@ -182,3 +182,37 @@ def test_peak_memory_does_not_grow_with_the_input(tmp_path):
         peaks[n] = int(result.stdout.split()[-1])
     print("peak RSS MB", peaks)
     assert peaks[50_000] <= peaks[5_000] + 25, peaks
+
+
+@pytest.mark.slow
+def test_cli_killed_with_the_real_models_resumes_to_the_uninterrupted_output(seed_store, tmp_path):
+    from score_fakes import real_models_missing
+
+    from pipeline.score import ModelScorer
+
+    missing = real_models_missing()
+    if missing:
+        pytest.skip(missing)
+    sample = REPO / "corpus" / "sample_posts.jsonl"
+    reference = tmp_path / "reference.jsonl"
+    score_file(sample, reference, ModelScorer(seed_store), chunk_size=2, progress=False)
+
+    out = tmp_path / "scores.jsonl"
+    command = [str(REPO / ".venv" / "bin" / "claimsift"), "score", str(sample), "--store", str(seed_store),
+               "--out", str(out), "--batch-size", "2", "--resume"]
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while finished_chunks(out) < 3 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert child.poll() is None, "the run finished before it could be killed"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    killed_after = finished_chunks(out)
+    assert 3 <= killed_after < 9 and not out.exists()
+
+    finish = subprocess.run(command + ["--json"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert finish.returncode == 0, finish.stderr
+    summary = json.loads(finish.stdout)
+    assert summary["resumed_chunks"] == killed_after and summary["read"] == 17
+    assert out.read_bytes() == reference.read_bytes()
+    assert (tmp_path / "scores.jsonl.rejected.jsonl").read_bytes() == (tmp_path / "reference.jsonl.rejected.jsonl").read_bytes()
