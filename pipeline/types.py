@@ -113,3 +113,9 @@ class Verdict:
         if self.fact_checks:
             out["fact_checks"] = list(self.fact_checks)
         return out
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the evidence with the decisive sentences highlighted."""
+        from pipeline.display import verdict_html
+
+        return verdict_html(self)

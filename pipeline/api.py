@@ -1,0 +1,221 @@
+"""The notebook API: a small surface over the pipeline that returns pandas DataFrames and
+plain dataclasses (with ``_repr_html_`` where a table or highlight helps).
+
+Every name here is also available lazily from the package (``import pipeline`` stays cheap;
+``pipeline.check_claim`` imports what it needs on first use)::
+
+    import pipeline
+
+    corpus = pipeline.build_corpus(["seeds"], "/tmp/store")          # ingest + index
+    corpus.documents(); corpus.entities(); corpus.quotes()          # DataFrames
+    verdict = pipeline.check_claim("Rutte threatened to expel the US", store_dir="/tmp/store")
+    verdict                                                         # evidence, decisive sentence highlighted
+    pipeline.evidence_frame(verdict)                                # the evidence as a DataFrame
+    pipeline.check_claims(["claim one", "claim two"], store_dir="/tmp/store", top_k=10, before="2025-01-01")
+    pipeline.score_frame(posts_df, store_dir="/tmp/store")           # one row per post
+    result = pipeline.train("checkworthy", "my_labels.jsonl", models_dir=registry)   # not promoted
+    comparison = pipeline.evaluate(result.model, "checkworthy", "eval.jsonl", models_dir=registry)
+    comparison                                                      # metric table + plots
+    pipeline.promote(result.model, models_dir=registry); pipeline.rollback("checkworthy", models_dir=registry)
+
+Stages one by one: ``pipeline.Corpus`` (store), ``pipeline.Checker`` (retrieve + stance +
+verdict; keep one to check many claims), ``pipeline.StanceModel``, ``pipeline.CheckworthyModel``.
+
+``pipeline.check`` is the checking *module* (``pipeline/check.py``), not a function: use
+``check_claim`` (or ``pipeline.api.check``).
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+DEFAULT_STORE = Path("corpus/store")
+
+
+# -- corpus ---------------------------------------------------------------------------------------
+
+def load_corpus(store_dir: Path | str = DEFAULT_STORE):
+    """The corpus store at ``store_dir`` (``documents()``, ``sentences()``, ``entities()``,
+    ``quotes()`` return DataFrames; ``summary()`` the counts)."""
+    from pipeline.store import Corpus
+
+    return Corpus(store_dir)
+
+
+def build_corpus(paths: Iterable[Path | str], store_dir: Path | str, index: bool = True):
+    """Ingest ``paths`` (files or folders) into the store at ``store_dir`` and, unless
+    ``index=False``, build its evidence index; returns the ``Corpus``. Re-running is cheap:
+    unchanged documents are skipped. Raises ``UserError`` naming any rejected input."""
+    from pipeline.errors import UserError
+    from pipeline.ingest import ingest
+
+    report = ingest([Path(p) for p in paths], Path(store_dir))
+    if report.rejected:
+        raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5]))
+    if index:
+        from pipeline.index import update_index
+
+        update_index(Path(store_dir))
+    return load_corpus(store_dir)
+
+
+def entity_counts(corpus) -> "object":
+    """Entities by type (label) and text: DataFrame ``label, text, mentions``, most mentioned first."""
+    entities = corpus.entities()
+    frame = entities.groupby(["label", "text"]).size().reset_index(name="mentions")
+    return frame.sort_values(["mentions", "label", "text"], ascending=[False, True, True]).reset_index(drop=True)
+
+
+def quotes_by_speaker(corpus) -> "object":
+    """Who is quoted saying what: DataFrame ``speaker, kind, cue, content, title, published``."""
+    quotes = corpus.quotes()
+    docs = corpus.documents()[["doc_id", "title", "published"]]
+    frame = quotes.merge(docs, on="doc_id", how="left")
+    return frame[["speaker", "kind", "cue", "content", "title", "published", "doc_id"]].sort_values(
+        ["speaker", "published"], na_position="last").reset_index(drop=True)
+
+
+# -- checking -------------------------------------------------------------------------------------
+
+def checker(store_dir: Path | str = DEFAULT_STORE, **options):
+    """A ``Checker`` for many claims (models load once, on first use). Options: ``top_k``,
+    ``stance_spec``, ``verdict_spec``, ``models_dir``, ``encoder_backend``, ``retrieval``."""
+    from pipeline.check import Checker
+
+    return Checker(store_dir, **options)
+
+
+def check(claim: str, store_dir: Path | str = DEFAULT_STORE, *, before: str | None = None,
+          top_k: int | None = None, **options):
+    """Check one claim; returns a ``Verdict`` (shows its evidence with the decisive sentence
+    highlighted in a notebook). ``before``: only evidence published before this ISO date."""
+    return checker(store_dir, **options).check(claim, before=before, top_k=top_k)
+
+
+check_claim = check
+
+
+def verdicts_frame(verdicts: Sequence) -> "object":
+    """One row per verdict: ``claim, verdict, confidence, n_evidence, decisive_sentence,
+    decisive_source``."""
+    import pandas as pd
+
+    rows = []
+    for v in verdicts:
+        decisive = [v.evidence[i] for i in v.decisive if i < len(v.evidence)]
+        first = decisive[0] if decisive else None
+        rows.append({"claim": v.claim, "verdict": v.verdict, "confidence": round(float(v.confidence), 4),
+                     "n_evidence": len(v.evidence), "decisive_sentence": first.sentence if first else None,
+                     "decisive_stance": first.stance if first else None,
+                     "decisive_source": (first.title or first.source or first.doc_id) if first else None})
+    return pd.DataFrame(rows, columns=["claim", "verdict", "confidence", "n_evidence", "decisive_sentence",
+                                       "decisive_stance", "decisive_source"])
+
+
+def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *, before: str | None = None,
+                 top_k: int | None = None, checker_instance=None, **options) -> "object":
+    """Check many claims in one batch; a DataFrame (``verdicts_frame``) whose ``verdicts``
+    attribute (``frame.attrs["verdicts"]``) keeps the full ``Verdict`` objects."""
+    instance = checker_instance or checker(store_dir, **options)
+    verdicts = instance.check_many(list(claims), before=before, top_k=top_k)
+    frame = verdicts_frame(verdicts)
+    frame.attrs["verdicts"] = verdicts
+    return frame
+
+
+def evidence_frame(verdict) -> "object":
+    """A verdict's evidence as a DataFrame, one row per passage, ``decisive`` marked."""
+    import pandas as pd
+
+    rows = []
+    for i, e in enumerate(verdict.evidence):
+        row = e.to_dict()
+        probs = row.pop("stance_probs")
+        row.update({f"p_{k}": v for k, v in probs.items()})
+        row["decisive"] = i in verdict.decisive
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "text", **options):
+    """Score a DataFrame of posts: one output row per input row (same index) with the
+    check-worthy claims found in it, each with a verdict and evidence (see ``pipeline.score``)."""
+    from pipeline.score import score_frame as _score_frame
+
+    return _score_frame(df, store_dir=store_dir, text_column=text_column, **options)
+
+
+# -- models: train, evaluate, registry ------------------------------------------------------------
+
+def validate_training_file(path: Path | str, task: str, datasets_dir: Path | str | None = None,
+                           evaluation_files: Sequence[Path | str] = ()):
+    """Check a labelled file as ``train`` would; returns a ``ValidationReport`` (``.ok``,
+    ``.problems`` with row numbers, ``.summary()``) instead of raising."""
+    from pipeline import training_data
+    from pipeline.retrain import DEFAULT_DATASETS_DIR
+
+    keys = training_data.evaluation_keys(task, datasets_dir or DEFAULT_DATASETS_DIR, evaluation_files)
+    report, _ = training_data.validate(path, task, evaluation=keys)
+    return report
+
+
+def train(task: str, data: Path | str, **options):
+    """Validate ``data`` and train a new version of the ``task`` model (``stance`` or
+    ``checkworthy``) on it, added to the public training data unless ``include_public=False``.
+    The version is registered but NOT promoted. Options: see ``pipeline.retrain.retrain``
+    (``models_dir``, ``datasets_dir``, ``base``, ``public_sample``, ``params``, ``kind``...).
+    Returns a ``RetrainResult``."""
+    from pipeline.retrain import retrain
+
+    return retrain(task, data, **options)
+
+
+def evaluate(candidate: str, current: str, data: Path | str, *, task: str | None = None,
+             models_dir: Path | str | None = None, report: Path | str | None = None, **options):
+    """Compare two models on a labelled file; returns a ``Comparison`` (``to_frame()``, plots in
+    ``_repr_html_``); ``report`` also writes the HTML report."""
+    from pipeline.compare import compare_models
+
+    comparison = compare_models(candidate, current, data, task=task, models_dir=models_dir, **options)
+    if report is not None:
+        comparison.write_html(report)
+    return comparison
+
+
+def models(models_dir: Path | str | None = None) -> "object":
+    """Every registered model version: DataFrame ``name, version, current, metric, value, created``."""
+    import pandas as pd
+
+    from pipeline.cli_models import model_rows
+
+    return pd.DataFrame(model_rows(_registry(models_dir)))
+
+
+def _registry(models_dir: Path | str | None):
+    from pipeline.registry import DEFAULT_MODELS_DIR, Registry
+
+    return Registry(models_dir or DEFAULT_MODELS_DIR)
+
+
+def promote(spec: str, models_dir: Path | str | None = None):
+    """Make ``name@version`` current (atomic); returns its ``ModelRef``."""
+    return _registry(models_dir).promote(spec)
+
+
+def rollback(name: str, models_dir: Path | str | None = None):
+    """Make the previously current version of ``name`` current again; returns its ``ModelRef``."""
+    return _registry(models_dir).rollback(name)
+
+
+def temporary_registry(copy_from: Path | str | None = None, names: Sequence[str] | None = None) -> Path:
+    """A scratch registry folder for experiments, optionally holding a copy of ``copy_from``'s
+    models (all, or ``names``); the shipped ``models/`` is never touched. Delete it when done."""
+    target = Path(tempfile.mkdtemp(prefix="claimsift-models-"))
+    if copy_from is not None:
+        source = Path(copy_from)
+        for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if names is None or folder.name in names:
+                shutil.copytree(folder, target / folder.name, ignore=shutil.ignore_patterns(".partial-*"))
+    return target
