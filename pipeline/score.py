@@ -399,8 +399,8 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     check_ready = getattr(scorer, "check_ready", None)
     if callable(check_ready):
         check_ready()
-    if not output_path.parent.is_dir():
-        raise UserError(f"{output_path.parent}: the output folder does not exist")
+    if output_path.parent.exists() and not output_path.parent.is_dir():
+        raise UserError(f"{output_path.parent}: not a folder, cannot write {output_path.name} in it")
     config = {"input": _input_fingerprint(input_path) if input_path.is_file() else str(input_path),
               "chunk_size": chunk_size, "text_column": text_column, "id_column": id_column,
               "max_chars": max_chars, "output_format": kind, "scorer": scorer.fingerprint()}
@@ -414,6 +414,7 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
         raise InputError(input_path, "no posts in the file (a header and nothing else?): nothing to score")
     counted = _Counter(_prepend(first, records))
     with _writing(checkpoint):
+        output_path.parent.mkdir(parents=True, exist_ok=True)  # `make demo` writes to out/ on a fresh clone
         checkpoint.open(config, resume)
     summary.resumed_chunks = len(checkpoint.done)
 

@@ -200,8 +200,11 @@ def test_missing_input_and_bad_output_name_are_clear_errors(tmp_path):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     with pytest.raises(UserError, match=r"must end in \.parquet or \.jsonl"):
         score_file(source, tmp_path / "out.csv", KeywordScorer(), progress=False)
-    with pytest.raises(UserError, match="output folder does not exist"):
-        score_file(source, tmp_path / "missing" / "out.parquet", KeywordScorer(), progress=False)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(UserError, match="not a folder"):
+        score_file(source, tmp_path / "a_file" / "out.parquet", KeywordScorer(), progress=False)
+    summary = score_file(source, tmp_path / "new" / "folder" / "out.parquet", KeywordScorer(), progress=False)
+    assert summary.scored == 5 and (tmp_path / "new" / "folder" / "out.parquet").is_file()
 
 
 def test_missing_store_is_a_clear_error_before_any_model_loads(tmp_path):
@@ -294,8 +297,12 @@ def test_disk_full_while_writing_a_part_leaves_no_torn_file_and_keeps_the_checkp
 def test_permission_error_on_the_output_is_a_clear_error(tmp_path, monkeypatch):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
 
+    real_mkdir = Path.mkdir
+
     def denied(path, *args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        if path.name.endswith(".parts"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_mkdir(path, *args, **kwargs)
 
     # Tests may run as root, where chmod does not deny anything: deny the folder creation itself.
     monkeypatch.setattr(Path, "mkdir", denied)
