@@ -1,0 +1,197 @@
+"""The model registry: atomic versions, hash checks, promotion, rollback, and its CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.registry import ModelIntegrityError, ModelNotFoundError, Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def add_version(registry: Registry, name: str, payload: str, f1: float) -> str:
+    with registry.new_version(name) as folder:
+        version = registry.next_version(name)
+        (folder / "weights.json").write_text(json.dumps({"payload": payload}))
+        registry.write_card(folder, name=name, version=version, description=f"test model {payload}",
+                            training_data=[{"dataset": "hand-made", "files": ["x.jsonl"], "licence": "CC0", "rows": 3}],
+                            metrics={"f1": f1, "primary_metric": "f1"}, extra={"task": "checkworthy"})
+    return version
+
+
+@pytest.fixture()
+def registry(tmp_path) -> Registry:
+    registry = Registry(tmp_path / "models")
+    add_version(registry, "checkworthy", "one", 0.50)
+    add_version(registry, "checkworthy", "two", 0.60)
+    return registry
+
+
+def test_a_failed_write_leaves_no_version_and_no_scratch(tmp_path):
+    registry = Registry(tmp_path / "models")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with registry.new_version("stance") as folder:
+            (folder / "weights.npy").write_bytes(b"half")
+            raise RuntimeError("disk full")
+    with pytest.raises(KeyboardInterrupt):
+        with registry.new_version("stance") as folder:
+            (folder / "weights.npy").write_bytes(b"half")
+            raise KeyboardInterrupt
+    assert registry.versions("stance") == []
+    assert list((tmp_path / "models" / "stance").iterdir()) == []
+
+
+def test_a_version_without_a_card_is_refused(tmp_path):
+    registry = Registry(tmp_path / "models")
+    with pytest.raises(RuntimeError, match="card.json"):
+        with registry.new_version("stance") as folder:
+            (folder / "weights.npy").write_bytes(b"w")
+    assert registry.versions("stance") == []
+
+
+def test_card_records_hashes_and_load_refuses_a_tampered_file(registry):
+    ref = registry.load_ref("checkworthy@v1")
+    assert set(ref.card["files"]) == {"weights.json"}
+    assert ref.card["training_data"][0]["licence"] == "CC0"
+    assert "python" in ref.card["libraries"] and ref.card["created"]
+    assert (ref.path / "CARD.md").read_text().startswith("# Model card: checkworthy v1")
+    (ref.path / "weights.json").write_text('{"payload": "evil"}')
+    with pytest.raises(ModelIntegrityError, match="weights.json"):
+        registry.load_ref("checkworthy@v1")
+
+
+def test_new_versions_are_not_current_until_promoted(registry):
+    assert registry.versions("checkworthy") == ["v1", "v2"]
+    assert registry.current_version("checkworthy") is None
+    with pytest.raises(ModelNotFoundError):
+        registry.resolve("checkworthy")  # no current version yet
+    registry.promote("checkworthy@v1")
+    assert registry.resolve("checkworthy").version == "v1"
+
+
+def test_promote_then_rollback_restores_the_previous_model(registry):
+    registry.promote("checkworthy@v1")
+    registry.promote("checkworthy@v2")
+    assert registry.current_version("checkworthy") == "v2"
+    assert registry.previous_version("checkworthy") == "v1"
+    ref = registry.rollback("checkworthy")
+    assert ref.version == "v1" and registry.current_version("checkworthy") == "v1"
+    assert (registry.root / "checkworthy" / "v2" / "card.json").is_file()  # still available
+    with pytest.raises(ModelNotFoundError, match="nothing to roll back to"):
+        registry.rollback("checkworthy")
+    actions = [(e["action"], e["from"], e["to"]) for e in registry.history("checkworthy")]
+    assert actions == [("promote", None, "v1"), ("promote", "v1", "v2"), ("rollback", "v2", "v1")]
+
+
+def test_rollback_walks_back_through_several_promotions(registry):
+    add_version(registry, "checkworthy", "three", 0.7)
+    for version in ("v1", "v3", "v2"):
+        registry.promote(f"checkworthy@{version}")
+    assert registry.rollback("checkworthy").version == "v3"
+    assert registry.rollback("checkworthy").version == "v1"
+
+
+def test_rollback_without_history_falls_back_to_the_newest_older_version(registry):
+    (registry.root / "checkworthy" / "CURRENT").write_text("v2\n")  # as a hand-edited registry would be
+    assert registry.rollback("checkworthy").version == "v1"
+
+
+def test_promotion_replaces_current_atomically(registry, monkeypatch):
+    registry.promote("checkworthy@v1")
+    pointer = registry.root / "checkworthy" / "CURRENT"
+
+    def crash(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        registry.promote("checkworthy@v2")
+    monkeypatch.undo()
+    assert pointer.read_text() == "v1\n"
+    assert not [p for p in pointer.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+
+def run_cli(*args: str):
+    from pipeline.cli import app
+
+    return CliRunner().invoke(app, list(args), catch_exceptions=True)
+
+
+def test_cli_list_show_promote_rollback(registry):
+    where = ["--models-dir", str(registry.root)]
+    result = run_cli("models", "list", "--json", *where)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["version"], r["current"], r["value"]) for r in rows] == [("v1", False, 0.5), ("v2", False, 0.6)]
+    assert rows[0]["created"]
+
+    result = run_cli("models", "promote", "checkworthy@v2", *where)
+    assert result.exit_code == 0 and "current is now v2 (was none)" in result.output
+    table = run_cli("models", "list", *where).output
+    assert "checkworthy" in table and "0.6000" in table and "✔" in table
+
+    shown = run_cli("models", "show", "checkworthy", *where)
+    assert shown.exit_code == 0 and "checkworthy@v2 (current)" in shown.output and "hand-made" in shown.output
+    card = json.loads(run_cli("models", "show", "checkworthy@v1", "--json", *where).output)
+    assert card["version"] == "v1" and card["metrics"]["f1"] == 0.5
+
+    run_cli("models", "promote", "checkworthy@v1", *where)
+    result = run_cli("models", "rollback", "checkworthy", *where)
+    assert result.exit_code == 0 and "rolled back from v1 to v2" in result.output
+    assert registry.current_version("checkworthy") == "v2"
+
+
+def test_cli_errors_are_one_line_without_traceback(registry):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for args, expected in ((["models", "promote", "checkworthy@v9"], "no model 'checkworthy@v9'"),
+                           (["models", "promote", "checkworthy"], "name the version"),
+                           (["models", "rollback", "checkworthy"], "no current version")):
+        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", *args, "--models-dir", str(registry.root)],
+                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert expected in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- retraining writes a version without promoting it; a failed run writes nothing ----------------
+
+def test_retraining_registers_an_unpromoted_version(tmp_path):
+    pytest.importorskip("pipeline.checkworthy")
+    from pipeline.retrain import retrain
+
+    models = tmp_path / "models"
+    result = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", include_public=False, datasets_dir=None,
+                     models_dir=models, params={"use_embeddings": False}, log=lambda m: None)
+    registry = Registry(models)
+    assert result.model == "checkworthy@v1" and registry.versions("checkworthy") == ["v1"]
+    assert registry.current_version("checkworthy") is None
+    card = registry.load_ref("checkworthy@v1").card
+    user = [d for d in card["training_data"] if d["dataset"] == "user-supplied"][0]
+    assert user["files"] == [str(DATA / "retrain_checkworthy.jsonl")] and len(user["sha256"]) == 1
+    assert 0.0 <= card["metrics"]["user_heldout"]["f1"] <= 1.0 and card["thresholds"]["post"] > 0
+
+
+def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch):
+    cw = pytest.importorskip("pipeline.checkworthy")
+    from pipeline.retrain import retrain
+
+    def save_half(self, folder):
+        (Path(folder) / "coef.npy").write_bytes(b"partial")
+        raise KeyboardInterrupt  # the user pressed Ctrl-C while weights were being written
+
+    monkeypatch.setattr(cw.CheckworthyClassifier, "save", save_half)
+    models = tmp_path / "models"
+    with pytest.raises(KeyboardInterrupt):
+        retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", include_public=False, datasets_dir=None,
+                models_dir=models, params={"use_embeddings": False}, log=lambda m: None)
+    assert Registry(models).versions("checkworthy") == []
+    assert not any((models / "checkworthy").iterdir())
