@@ -1,0 +1,189 @@
+"""Validation of user-supplied labelled files: every problem reported with its rows, nothing
+trains on a bad file."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.training_data import (TrainingDataError, evaluation_keys, load_evaluation_data, load_training_data,
+                                    validate)
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+CHECKWORTHY = DATA / "retrain_checkworthy.jsonl"
+STANCE = DATA / "retrain_stance.jsonl"
+
+
+def rows_of(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def problems(report) -> dict[str, tuple[int, ...]]:
+    return {p.kind: p.rows for p in report.problems}
+
+
+def test_the_hand_made_files_are_valid():
+    data = load_training_data(CHECKWORTHY, "checkworthy", datasets_dir=None)
+    assert len(data) == 44 and data.label_counts == {0: 22, 1: 22}
+    assert data.frame["row"].tolist() == list(range(1, 45))
+    stance = load_training_data(STANCE, "stance", datasets_dir=None)
+    assert stance.label_counts == {"SUPPORTS": 12, "REFUTES": 12, "NOT_ENOUGH_INFO": 12}
+    pairs = stance.stance_pairs()
+    assert pairs[0].source == "user:retrain_stance.jsonl" and pairs[0].group == "mark rutte is nato s secretary general"
+
+
+def test_jsonl_csv_and_parquet_give_the_same_rows(tmp_path):
+    frame = pd.DataFrame(rows_of(CHECKWORTHY))
+    frame.to_csv(tmp_path / "labels.csv", index=False)
+    frame.to_parquet(tmp_path / "labels.parquet")
+    loaded = {name: load_training_data(tmp_path / name, "checkworthy", datasets_dir=None).frame
+              for name in ("labels.csv", "labels.parquet")}
+    expected = load_training_data(CHECKWORTHY, "checkworthy", datasets_dir=None).frame
+    for frame in loaded.values():
+        assert frame["text"].tolist() == expected["text"].tolist()
+        assert frame["label"].tolist() == expected["label"].tolist()
+    assert loaded["labels.csv"]["row"].tolist()[:2] == [2, 3]  # the header is line 1
+    assert loaded["labels.parquet"]["row"].tolist()[:2] == [1, 2]
+
+
+def test_a_folder_stands_for_its_files(tmp_path):
+    rows = rows_of(CHECKWORTHY)
+    write_jsonl(tmp_path / "a.jsonl", rows[:22])
+    pd.DataFrame(rows[22:]).to_csv(tmp_path / "b.csv", index=False)
+    data = load_training_data(tmp_path, "checkworthy", datasets_dir=None)
+    assert len(data) == 44 and sorted(set(Path(f).name for f in data.frame["file"])) == ["a.jsonl", "b.csv"]
+
+
+def test_every_row_problem_is_reported_with_its_rows(tmp_path):
+    rows = rows_of(CHECKWORTHY)[:30]
+    rows[2] = {"text": "   ", "label": 1}                        # row 3: empty text
+    rows[4] = {"text": "The moon is made of cheese.", "label": "yes"}  # row 5: unknown label
+    rows[6] = {"text": rows[0]["text"].upper(), "label": rows[0]["label"]}   # row 7: duplicate of row 1
+    rows[8] = {"text": rows[1]["text"], "label": 1 - rows[1]["label"]}       # row 9: contradicts row 2
+    rows[10] = {"label": 1}                                        # row 11: no text
+    rows[12] = "{not json"                                         # row 13
+    path = write_jsonl(tmp_path / "bad.jsonl", rows)
+    with pytest.raises(TrainingDataError) as caught:
+        load_training_data(path, "checkworthy", datasets_dir=None)
+    found = problems(caught.value.report)
+    assert found["empty text"] == (3, 11)
+    assert found["unknown label"] == (5,)
+    assert found["duplicate rows"] == (7,)
+    assert found["contradictory duplicates (same text, different label)"] == (9,)
+    assert found["not valid JSON (Expecting property name enclosed in double quotes)"] == (13,)
+    message = str(caught.value)
+    assert message.startswith(f"{path}, row 3: not trained on:")
+    assert "unknown label on row 5 (expected 0, 1; found 'yes')" in message
+
+
+def test_missing_columns_name_the_schema(tmp_path):
+    path = tmp_path / "claims.csv"
+    pd.DataFrame({"sentence": ["a", "b"], "label": [0, 1]}).to_csv(path, index=False)
+    with pytest.raises(TrainingDataError, match=r"missing column text \(the checkworthy schema is text, label; "
+                                                r"found label, sentence\)"):
+        load_training_data(path, "checkworthy", datasets_dir=None)
+    with pytest.raises(TrainingDataError, match="missing columns claim, evidence"):
+        load_training_data(CHECKWORTHY, "stance", datasets_dir=None)
+
+
+def test_labels_in_another_vocabulary_are_named(tmp_path):
+    rows = [{"claim": r["claim"], "evidence": r["evidence"], "label": {"SUPPORTS": "true", "REFUTES": "false",
+                                                                        "NOT_ENOUGH_INFO": "half-true"}[r["label"]]}
+            for r in rows_of(STANCE)]
+    path = write_jsonl(tmp_path / "politifact.jsonl", rows)
+    with pytest.raises(TrainingDataError) as caught:
+        load_training_data(path, "stance", datasets_dir=None)
+    problem = caught.value.report.problems[0]
+    assert problem.kind == "unknown label" and problem.rows == tuple(range(1, 37))
+    assert "every label is in another vocabulary" in problem.detail
+    assert "expected SUPPORTS, REFUTES, NOT_ENOUGH_INFO" in problem.detail and "'half-true'" in problem.detail
+
+
+def test_stance_label_aliases_are_accepted(tmp_path):
+    aliases = {"SUPPORTS": "entailment", "REFUTES": "Contradiction", "NOT_ENOUGH_INFO": "NEI"}
+    rows = [{**r, "label": aliases[r["label"]]} for r in rows_of(STANCE)]
+    data = load_training_data(write_jsonl(tmp_path / "nli.jsonl", rows), "stance", datasets_dir=None)
+    assert data.label_counts == {"SUPPORTS": 12, "REFUTES": 12, "NOT_ENOUGH_INFO": 12}
+
+
+def test_single_class_and_too_few_rows_are_refused(tmp_path):
+    positives = [r for r in rows_of(CHECKWORTHY) if r["label"] == 1]
+    with pytest.raises(TrainingDataError, match="a single class.*every row is labelled 1"):
+        load_training_data(write_jsonl(tmp_path / "one.jsonl", positives), "checkworthy", datasets_dir=None)
+    with pytest.raises(TrainingDataError, match="too few rows.*5 valid rows; at least 20"):
+        load_training_data(write_jsonl(tmp_path / "five.jsonl", rows_of(CHECKWORTHY)[:5]), "checkworthy",
+                           datasets_dir=None)
+    lopsided = positives + [r for r in rows_of(CHECKWORTHY) if r["label"] == 0][:2]
+    with pytest.raises(TrainingDataError, match=r"too few rows of a class.*0 \(2\)"):
+        load_training_data(write_jsonl(tmp_path / "lopsided.jsonl", lopsided), "checkworthy", datasets_dir=None)
+
+
+def test_overlap_with_evaluation_data_is_leakage(tmp_path):
+    rows = rows_of(CHECKWORTHY)
+    evaluation = write_jsonl(tmp_path / "eval.jsonl", [{"text": rows[3]["text"] + "  ", "label": rows[3]["label"]},
+                                                      {"text": "Something else entirely.", "label": 0}])
+    with pytest.raises(TrainingDataError) as caught:
+        load_training_data(CHECKWORTHY, "checkworthy", datasets_dir=None, evaluation_files=[evaluation])
+    problem = caught.value.report.problems[0]
+    assert problem.kind == "overlap with evaluation data (leakage)" and problem.rows == (4,)
+    assert "eval.jsonl" in problem.detail
+
+
+def test_public_dev_and_test_tweets_count_as_evaluation_data(tmp_path, shared_datasets):
+    keys = evaluation_keys("checkworthy", shared_datasets)
+    dev_tweet = next(text for text, origin in keys.items() if origin.startswith("ct22_1a_dev"))
+    assert any("test" in origin for origin in keys.values())
+    rows = rows_of(CHECKWORTHY) + [{"text": dev_tweet, "label": 1}]
+    with pytest.raises(TrainingDataError, match=r"leakage.*row 45.*ct22_1a_dev"):
+        load_training_data(write_jsonl(tmp_path / "leaky.jsonl", rows), "checkworthy", datasets_dir=shared_datasets)
+
+
+def test_evaluation_files_need_no_class_balance(tmp_path):
+    rows = [r for r in rows_of(CHECKWORTHY) if r["label"] == 1][:12]
+    data = load_evaluation_data(write_jsonl(tmp_path / "eval.jsonl", rows), "checkworthy")
+    assert len(data) == 12
+    with pytest.raises(TrainingDataError, match="cannot evaluate on it: .*missing column text"):
+        load_evaluation_data(STANCE, "checkworthy")
+
+
+def test_csv_rows_are_the_lines_a_spreadsheet_shows(tmp_path):
+    path = tmp_path / "multi.csv"
+    good = "".join(f'"Claim number {i} about the budget.",{i % 2}\n' for i in range(22))
+    path.write_text('text,label\n"A text\nover two lines",1\n"",0\n' + good + '"Unknown label row",maybe\n')
+    report, _ = validate(path, "checkworthy")
+    assert problems(report) == {"empty text": (4,), "unknown label": (27,)}
+
+
+def test_validate_command_exits_2_with_one_line(tmp_path):
+    path = write_jsonl(tmp_path / "one.jsonl", [r for r in rows_of(CHECKWORTHY) if r["label"] == 1])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "models", "validate", "checkworthy", str(path),
+                           "--datasets", str(tmp_path / "none")], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=60)
+    assert proc.returncode == 2 and "a single class" in proc.stderr and "Traceback" not in proc.stderr
+    ok = subprocess.run([sys.executable, "-m", "pipeline.cli", "models", "validate", "checkworthy", str(CHECKWORTHY),
+                         "--datasets", str(tmp_path / "none"), "--json"], capture_output=True, text=True, cwd=ROOT,
+                        env=env, timeout=60)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
+
+
+def test_nothing_trains_on_a_bad_file(tmp_path):
+    from pipeline.registry import Registry
+    from pipeline.retrain import retrain
+
+    path = write_jsonl(tmp_path / "one.jsonl", [r for r in rows_of(CHECKWORTHY) if r["label"] == 0])
+    with pytest.raises(TrainingDataError, match="a single class"):
+        retrain("checkworthy", path, include_public=False, datasets_dir=None, models_dir=tmp_path / "models",
+                log=lambda m: None)
+    assert Registry(tmp_path / "models").names() == []
