@@ -344,12 +344,13 @@ def test_score_frame_returns_one_row_per_input_row_with_the_same_index():
 
 # -- the real models on the sample posts and the seed store --------------------------------------------
 @pytest.fixture(scope="module")
-def sample_scores(seed_store, tmp_path_factory):
+def sample_scores(request, tmp_path_factory):
     from score_fakes import real_models_missing
 
     missing = real_models_missing()
     if missing:
         pytest.skip(missing)
+    seed_store = request.getfixturevalue("seed_store")
     out = tmp_path_factory.mktemp("sample") / "sample.jsonl"
     summary = score_file(SAMPLE_POSTS, out, ModelScorer(seed_store), chunk_size=8, progress=False)
     return summary, {row["post_id"]: row for row in iter_output(out)}

@@ -88,7 +88,7 @@ def test_dask_on_a_given_scheduler_resumes_a_local_checkpoint(tmp_path, worker_p
 
 
 @pytest.mark.slow
-def test_dask_with_the_real_models_equals_the_local_engine(seed_store, tmp_path):
+def test_dask_with_the_real_models_equals_the_local_engine(request, tmp_path):
     from score_fakes import real_models_missing
 
     from pipeline.score import ModelScorer
@@ -96,6 +96,7 @@ def test_dask_with_the_real_models_equals_the_local_engine(seed_store, tmp_path)
     missing = real_models_missing()
     if missing:
         pytest.skip(missing)
+    seed_store = request.getfixturevalue("seed_store")
     sample = TESTS.parent / "corpus" / "sample_posts.jsonl"
     local, distributed_out = tmp_path / "local.parquet", tmp_path / "dask.parquet"
     score_file(sample, local, ModelScorer(seed_store), chunk_size=4, progress=False)

@@ -185,7 +185,7 @@ def test_peak_memory_does_not_grow_with_the_input(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_killed_with_the_real_models_resumes_to_the_uninterrupted_output(seed_store, tmp_path):
+def test_cli_killed_with_the_real_models_resumes_to_the_uninterrupted_output(request, tmp_path):
     from score_fakes import real_models_missing
 
     from pipeline.score import ModelScorer
@@ -193,6 +193,7 @@ def test_cli_killed_with_the_real_models_resumes_to_the_uninterrupted_output(see
     missing = real_models_missing()
     if missing:
         pytest.skip(missing)
+    seed_store = request.getfixturevalue("seed_store")
     sample = REPO / "corpus" / "sample_posts.jsonl"
     reference = tmp_path / "reference.jsonl"
     score_file(sample, reference, ModelScorer(seed_store), chunk_size=2, progress=False)
