@@ -13,7 +13,7 @@ The final output is assembled from the parts in input order. Two engines run the
 this process reads the input and writes the parts, so workers need no shared file system.
 
 Output schema (Parquet, nested; JSONL has the same fields, one JSON object per line) — see
-``OUTPUT_SCHEMA``:
+``output_schema()``:
 
     post_id          string   id column of the input (tweet ``id_str``); null when absent
     line             int64    1-based line (JSONL), starting line (CSV) or row (Parquet) of the post
@@ -75,7 +75,8 @@ class ModelScorer:
     def __init__(self, store_dir: Path | str = "corpus/store", checkworthy_spec: str = "checkworthy",
                  stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
                  fact_checks: bool = True, models_dir: Path | str | None = None) -> None:
-        self.store_dir = Path(store_dir)
+        # Absolute, so that Dask workers started elsewhere find the same store (same path there).
+        self.store_dir = Path(store_dir).resolve()
         self.checkworthy_spec = checkworthy_spec
         self.stance_spec = stance_spec
         self.encoder_backend = encoder_backend
