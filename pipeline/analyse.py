@@ -142,32 +142,34 @@ class LineBreaks:
     """Presets sentence starts at layout breaks and keeps closing quotation marks attached."""
 
     def __call__(self, doc: "Doc") -> "Doc":
-        text = doc.text
-        breaks = layout_breaks(text)
-        break_ends = {end for _, end in breaks}
-        newline_runs = {start for start, _ in breaks}
-        for token in doc[1:]:
+        if len(doc) < 2:
+            return doc
+        import numpy
+        from spacy.attrs import SENT_START
+
+        break_ends = {end for _, end in layout_breaks(doc.text)}
+        # 1 starts a sentence, -1 does not, 0 leaves it to the parser. Written with one
+        # from_array: setting Token.is_sent_start one by one rescans the Doc each time.
+        starts = [0] * len(doc)
+        tokens = list(doc)
+        previous = tokens[0]
+        for i, token in enumerate(tokens[1:], 1):
             if token.idx in break_ends:
-                token.is_sent_start = True
+                starts[i] = 1
             elif token.is_space:
-                # Whitespace belongs to the sentence before it.
-                token.is_sent_start = False
-            elif token.idx in newline_runs:
-                token.is_sent_start = False
-            elif token.text in '"”’' and not doc[token.i - 1].whitespace_ and not doc[token.i - 1].is_space:
-                # A mark glued to the previous token closes a quote; it never opens a sentence.
-                token.is_sent_start = False
-        for token in doc[1:]:
-            if token.is_sent_start is not None:
-                continue
-            previous = doc[token.i - 1]
-            if previous.is_space and "\n" in previous.text:
-                # A single newline that wraps prose is not a break.
-                token.is_sent_start = False
-            elif not previous.is_space and previous.text[-1] not in SENTENCE_END:
+                starts[i] = -1  # whitespace belongs to the sentence before it
+            elif previous.is_space:
+                # After a newline that is not a break (wrapped prose), no new sentence.
+                starts[i] = -1 if "\n" in previous.text else 0
+            elif previous.text[-1] not in SENTENCE_END:
                 # A sentence starts after . ! ? : or a closing mark, never after a word or comma
                 # (the plain model splits `encourage them [Russia] to …` at the bracket).
-                token.is_sent_start = False
+                starts[i] = -1
+            elif token.text in '"”’' and not previous.whitespace_:
+                starts[i] = -1  # a mark glued to the previous token closes a quote
+            previous = token
+        starts[0] = 1
+        doc.from_array([SENT_START], numpy.array(starts, dtype="int64").reshape(-1, 1).astype("uint64"))
         return doc
 
 
@@ -351,9 +353,9 @@ class _People:
     def __init__(self, doc: "Doc", inside_quote) -> None:
         self.full_names: list[str] = []
         self.last_names: set[str] = set()
-        for ent in doc.ents:
-            if ent.label_ == "PERSON":
-                self.learn(ent.text)
+        self.persons = [ent for ent in doc.ents if ent.label_ == "PERSON"]
+        for ent in self.persons:
+            self.learn(ent.text)
         self.doc = doc
         self.inside_quote = inside_quote
         self.mentions: list[tuple[int, str]] = []  # offset, name
@@ -414,7 +416,7 @@ def _phrase(head: "Token") -> list["Token"]:
     return tokens
 
 
-def _resolve_speaker(doc: "Doc", head: "Token", people: _People) -> tuple[str, int, int, bool]:
+def _resolve_speaker(text: str, head: "Token", people: _People) -> tuple[str, int, int, bool]:
     """Speaker name, offsets, and whether it names a person, from the head of the subject."""
     phrase = _phrase(head) or [head]
     p_start, p_end = phrase[0].idx, phrase[-1].idx + len(phrase[-1].text)
@@ -424,7 +426,8 @@ def _resolve_speaker(doc: "Doc", head: "Token", people: _People) -> tuple[str, i
         if child.dep_ in ("relcl", "acl") and child.i > head.i:
             excluded.update(t.i for t in child.subtree)
     subtree = [t for t in head.subtree if t.i not in excluded]
-    ents = [ent for ent in doc.ents if ent.label_ == "PERSON" and ent.root.i in {t.i for t in subtree}]
+    indices = {t.i for t in subtree}
+    ents = [ent for ent in people.persons if ent.root.i in indices]
     if ents:
         chosen = next((e for e in ents if e.start <= head.i < e.end), ents[0])
         return people.full(chosen.text), chosen.start_char, chosen.end_char, True
@@ -433,7 +436,7 @@ def _resolve_speaker(doc: "Doc", head: "Token", people: _People) -> tuple[str, i
         chosen = next((t for t in named if t.i == head.i), named[0])
         return people.full(chosen.text), chosen.idx, chosen.idx + len(chosen.text), True
     lower = head.lower_
-    words = doc.text[p_start:p_end].lower().split()
+    words = text[p_start:p_end].lower().split()
     role_like = len(words) >= 2 and words[0] == "the" and (words[-1] in ROLE_NOUNS or words[-1].endswith("-elect"))
     if lower in PRONOUNS or role_like:
         found = people.antecedent(head.idx)
@@ -441,13 +444,12 @@ def _resolve_speaker(doc: "Doc", head: "Token", people: _People) -> tuple[str, i
             return found, p_start, p_end, True
     if head.pos_ == "PROPN" and all(t.pos_ == "PROPN" or t.is_punct for t in phrase) and head.ent_type_ not in (
             "ORG", "NORP", "GPE") or head.ent_type_ == "PERSON":
-        name = _strip_possessive(doc.text[p_start:p_end])
+        name = _strip_possessive(text[p_start:p_end])
         return people.full(name), p_start, p_end, True
-    return doc.text[p_start:p_end], p_start, p_end, False
+    return text[p_start:p_end], p_start, p_end, False
 
 
-def _trim(doc: "Doc", start: int, end: int) -> tuple[int, int]:
-    text = doc.text
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and (text[start].isspace() or text[start] in MARKS):
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:—–-"):
@@ -507,7 +509,7 @@ def find_quotes(doc: "Doc") -> list[dict]:
     direct: list[_Candidate] = []
     previous_in_paragraph: dict[int, _Candidate] = {}
     for q in quoted:
-        start, end = _trim(doc, q.start, q.end)
+        start, end = _trim(text, q.start, q.end)
         if end <= start:
             continue
         content_text = text[start:end]
@@ -615,7 +617,7 @@ def find_quotes(doc: "Doc") -> list[dict]:
             sub = sub[:_clause_end(doc, sub)]
             if not sub:
                 continue
-            c_start, c_end = _trim(doc, sub[0].idx, sub[-1].idx + len(sub[-1].text))
+            c_start, c_end = _trim(text, sub[0].idx, sub[-1].idx + len(sub[-1].text))
             while c_end > c_start and text[c_end - 1] in "." and not text[c_start:c_end].count('"') % 2:
                 c_end -= 1
             if c_end - c_start < 8:
@@ -636,9 +638,9 @@ def find_quotes(doc: "Doc") -> list[dict]:
             else:
                 c_start = doc[phrase_end].idx if phrase_end < len(doc) else sentence.end_char
                 c_end = sentence.end_char
-            c_start, c_end = _trim(doc, c_start, c_end)
+            c_start, c_end = _trim(text, c_start, c_end)
             while c_start < c_end and text[c_start] in ",":
-                c_start, c_end = _trim(doc, c_start + 1, c_end)
+                c_start, c_end = _trim(text, c_start + 1, c_end)
             while c_end > c_start and text[c_end - 1] in ".":
                 c_end -= 1
             if c_end - c_start < 8:
@@ -684,13 +686,13 @@ def find_quotes(doc: "Doc") -> list[dict]:
         if candidate.follows is not None:
             continue
         if candidate.subject is not None:
-            name, s_start, s_end, is_person = _resolve_speaker(doc, candidate.subject, people)
+            name, s_start, s_end, is_person = _resolve_speaker(text, candidate.subject, people)
         elif candidate.between is not None:
             tokens = [t for t in doc if candidate.between[0] <= t.idx < candidate.between[1]
                       and not (t.is_punct or t.is_space)]
             if not tokens:
                 continue
-            name, s_start, s_end, is_person = _resolve_speaker(doc, tokens[-1], people)
+            name, s_start, s_end, is_person = _resolve_speaker(text, tokens[-1], people)
         else:
             continue
         candidate.speaker = (name, s_start, s_end)
