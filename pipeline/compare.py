@@ -11,7 +11,7 @@ The task's primary metric comes first: the one the candidate's card declares
 
 ``Comparison.write_html`` writes a self-contained report: the metric table, confusion matrices,
 a reliability diagram (calibration) and precision-recall curves, drawn with matplotlib's Agg
-backend and embedded as base64 PNGs.
+canvas (no pyplot state) and embedded as base64 PNGs.
 """
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ class MetricRow:
                 "higher_is_better": self.higher_is_better, "primary": self.primary, "verdict": self.verdict}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Comparison:
     task: str
     labels: tuple
@@ -258,6 +258,9 @@ class Comparison:
         return (f"{self.candidate.model} vs {self.current.model} on {self.n} rows: {p.metric} "
                 f"{p.candidate:.4f} vs {p.current:.4f} ({p.difference:+.4f}, 95% CI "
                 f"[{p.ci_low:+.4f}, {p.ci_high:+.4f}]): {p.verdict}")
+
+    def __repr__(self) -> str:
+        return f"<Comparison {self.summary()}>"
 
     def figures(self) -> dict[str, str]:
         """The report's plots as base64 PNGs: confusion, calibration, precision_recall."""
@@ -397,28 +400,24 @@ def compare_models(candidate: str, current: str, data: Path | str, *, task: str 
 # -- plots --------------------------------------------------------------------------------------
 
 def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _pyplot():
-    import matplotlib
+def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (4.8, 4.4), squeeze: bool = True):
+    """A figure outside pyplot: drawn with the Agg canvas, no global backend switched, nothing
+    left open (a notebook's inline plotting is untouched)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)  # a notebook's inline backend is kept; headless runs get Agg
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def plot_confusion(comparison: Comparison) -> str:
-    plt = _pyplot()
     labels = [str(x) for x in comparison.labels]
     matrices = comparison.confusion_matrices()
-    fig, axes = plt.subplots(1, 2, figsize=(4.2 * 2, 3.8))
+    fig, axes = _figure(1, 2, figsize=(4.2 * 2, 3.8))
     for ax, (role, pred) in zip(axes, (("candidate", comparison.candidate), ("current", comparison.current))):
         cm = np.asarray(matrices[role])
         shares = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -450,8 +449,7 @@ def reliability(gold: np.ndarray, probs: np.ndarray, bins: int = CALIBRATION_BIN
 
 
 def plot_calibration(comparison: Comparison) -> str:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ax = _figure(figsize=(4.8, 4.4))
     ax.plot([0, 1], [0, 1], ls=":", color="grey", label="perfect calibration")
     for (role, pred), style in zip((("candidate", comparison.candidate), ("current", comparison.current)),
                                    (dict(color="tab:blue", marker="o"), dict(color="tab:orange", marker="s"))):
@@ -476,11 +474,10 @@ def plot_calibration(comparison: Comparison) -> str:
 def plot_precision_recall(comparison: Comparison) -> str:
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    plt = _pyplot()
     labels = list(comparison.labels)
     # Binary tasks: the positive class only; multi-class: one-vs-rest per class.
     classes = [1] if len(labels) == 2 else list(range(len(labels)))
-    fig, axes = plt.subplots(1, len(classes), figsize=(4.2 * len(classes), 3.8), squeeze=False)
+    fig, axes = _figure(1, len(classes), figsize=(4.2 * len(classes), 3.8), squeeze=False)
     for ax, k in zip(axes[0], classes):
         y = comparison.gold == k
         for (role, pred), color in zip((("candidate", comparison.candidate), ("current", comparison.current)),

