@@ -756,14 +756,18 @@ class Analyser:
     """Documents in, :class:`AnalysedDocument` out. Cheap to construct and picklable; the spaCy
     pipeline loads once, on :meth:`warm_up` or first use."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, n_process: int = 1) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, n_process: int = 1,
+                 max_batch_chars: int = 300_000) -> None:
         self.model = model
         self.batch_size = batch_size
         self.n_process = n_process
+        self.max_batch_chars = max_batch_chars
         self._nlp: "Language | None" = None
 
     def __getstate__(self) -> dict:
-        return {"model": self.model, "batch_size": self.batch_size, "n_process": self.n_process, "_nlp": None}
+        state = dict(self.__dict__)
+        state["_nlp"] = None
+        return state
 
     @property
     def tag(self) -> str:
@@ -784,10 +788,29 @@ class Analyser:
     def analyse(self, document: Document) -> AnalysedDocument:
         return next(self.analyse_many([document]))
 
+    def _batches(self, documents: Iterable[Document]) -> Iterator[list[Document]]:
+        """Batches of at most ``batch_size`` documents and ``max_batch_chars`` characters, so a
+        batch of long documents does not hold the parser's activations for millions of tokens."""
+        batch: list[Document] = []
+        size = 0
+        for document in documents:
+            if batch and (len(batch) >= self.batch_size or size + len(document.text) > self.max_batch_chars):
+                yield batch
+                batch, size = [], 0
+            batch.append(document)
+            size += len(document.text)
+        if batch:
+            yield batch
+
     def analyse_many(self, documents: Iterable[Document]) -> Iterator[AnalysedDocument]:
         nlp = self.warm_up()
-        pairs = ((d.text, d) for d in documents)
-        for doc, document in nlp.pipe(pairs, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process):
+        if self.n_process > 1:
+            pairs = ((d.text, d) for d in documents)
+            parsed = nlp.pipe(pairs, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process)
+        else:
+            parsed = (pair for batch in self._batches(documents)
+                      for pair in nlp.pipe(((d.text, d) for d in batch), as_tuples=True, batch_size=len(batch)))
+        for doc, document in parsed:
             yield AnalysedDocument(document=document,
                                    sentences=tuple(sentences_of(doc, document.doc_id)),
                                    entities=tuple(entities_of(doc, document.doc_id)),

@@ -97,11 +97,16 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         seeds: Path = typer.Option(Path("seeds"), "--seeds", help="Folder of the documents the gold refers to."),
         as_json: bool = typer.Option(False, "--json", help="Print plain JSON on stdout."),
         show_errors: bool = typer.Option(False, "--errors", help="List missed and spurious quotes."),
+        predictions: Path = typer.Option(None, "--predictions",
+                                         help="Score these quotes (JSONL: doc, speaker, content, start, end) "
+                                              "from another extractor instead of claimsift's."),
+        kinds: list[str] = typer.Option([], "--kind", help="Only gold (and found) quotes of this kind: direct, "
+                                                           "colon, reported, according_to (repeatable)."),
     ) -> None:
         """Precision and recall of quote content and speaker against the hand-checked fixture."""
         from pipeline.quotes_eval import evaluate_quotes
 
-        result = evaluate_quotes(gold, seeds)
+        result = evaluate_quotes(gold, seeds, predictions=predictions, kinds=tuple(kinds))
         if as_json:
             print(json.dumps(result.to_dict(errors=show_errors), indent=2, ensure_ascii=False))
             return
@@ -112,7 +117,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         table = Table(title=f"Quotes vs {gold} ({result.n_gold} gold, {result.n_predicted} found)")
         for column in ("", "precision", "recall", "F1"):
             table.add_column(column, justify="right" if column else "left")
-        for name, scores in (("content", result.content), ("speaker", result.speaker)):
+        for name, scores in (("content", result.content), ("speaker", result.speaker),
+                             ("speaker (last word)", result.speaker_last_word)):
             table.add_row(name, f"{scores.precision:.3f}", f"{scores.recall:.3f}", f"{scores.f1:.3f}")
         console.print(table)
         if show_errors:

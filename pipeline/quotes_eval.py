@@ -67,6 +67,7 @@ class Scores:
 class QuoteEvaluation:
     content: Scores
     speaker: Scores
+    speaker_last_word: Scores  # lenient: the last word of the speaker agrees (`Rutte` for `Mark Rutte`)
     n_gold: int
     n_predicted: int
     missed: list[GoldQuote] = field(default_factory=list)
@@ -88,6 +89,7 @@ class QuoteEvaluation:
     def to_dict(self, errors: bool = False) -> dict:
         out = {"extractor": self.extractor, "primary_metric": PRIMARY_METRIC, PRIMARY_METRIC: round(self.primary, 4),
                "content": self.content.to_dict(), "speaker": self.speaker.to_dict(),
+               "speaker_last_word": self.speaker_last_word.to_dict(),
                "gold": self.n_gold, "predicted": self.n_predicted}
         if errors:
             out["errors"] = self.error_lines()
@@ -155,18 +157,22 @@ def score(gold: list[GoldQuote], predicted: list[dict], extractor: str = "claims
             continue
         gold_match[gi] = pi
         used.add(pi)
-    right_speaker = 0
+    right_speaker = right_last_word = 0
     wrong: list[tuple[GoldQuote, dict]] = []
     for gi, pi in gold_match.items():
         g, p = gold[gi], predicted[pi]
         accepted = {fold_speaker(g.speaker)} | {fold_speaker(a) for a in g.aliases}
-        if fold_speaker(p["speaker"]) in accepted:
+        found = fold_speaker(p["speaker"])
+        if found in accepted:
             right_speaker += 1
         else:
             wrong.append((g, p))
+        if found in accepted or (found.split() and found.split()[-1] in {a.split()[-1] for a in accepted if a}):
+            right_last_word += 1
     return QuoteEvaluation(
         content=Scores(len(gold_match), len(predicted), len(gold)),
         speaker=Scores(right_speaker, len(predicted), len(gold)),
+        speaker_last_word=Scores(right_last_word, len(predicted), len(gold)),
         n_gold=len(gold), n_predicted=len(predicted),
         missed=[g for gi, g in enumerate(gold) if gi not in gold_match],
         spurious=[p for pi, p in enumerate(predicted) if pi not in used],
@@ -187,15 +193,44 @@ def claimsift_quotes(docs: dict[str, str]) -> list[dict]:
     return out
 
 
+def read_predictions(path: Path) -> list[dict]:
+    """Quotes found by another extractor (one JSON object a line: doc, speaker, content, start, end)."""
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise InputError(path, f"malformed JSON: {exc.msg}", row=number)
+            missing = [k for k in ("doc", "speaker", "content", "start", "end") if k not in record]
+            if missing:
+                raise InputError(path, f"missing {', '.join(missing)}", row=number)
+            out.append(record)
+    return out
+
+
 def evaluate_quotes(gold_path: Path, seeds: Path = Path("seeds"),
                     extract: Callable[[dict[str, str]], list[dict]] = claimsift_quotes,
-                    extractor: str = "claimsift") -> QuoteEvaluation:
+                    extractor: str = "claimsift", predictions: Path | None = None,
+                    kinds: tuple[str, ...] = ()) -> QuoteEvaluation:
+    """Score claimsift's quotes (or the quotes in a ``predictions`` file) against the fixture;
+    ``kinds`` restricts the gold to some kinds (e.g. ``direct colon`` for an extractor that
+    only finds quotations in quotation marks)."""
     from pipeline.ingest import normalise
 
     gold_path, seeds = Path(gold_path), Path(seeds)
     if not gold_path.is_file():
         raise InputError(gold_path, "no such gold file")
     gold = read_gold(gold_path, seeds)
+    if kinds:
+        gold = [g for g in gold if g.kind in kinds]
+    if predictions is not None:
+        return score(gold, read_predictions(Path(predictions)), extractor=str(predictions))
     names = sorted({g.doc for g in gold} | {p.name for p in seeds.glob("*.txt")})
     docs = {name: normalise((seeds / name).read_text(encoding="utf-8")) for name in names}
-    return score(gold, extract(docs), extractor=extractor)
+    found = extract(docs)
+    if kinds:
+        found = [q for q in found if q.get("kind") in kinds]
+    return score(gold, found, extractor=extractor)
