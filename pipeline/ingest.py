@@ -497,11 +497,15 @@ def ingest(paths: list[Path], store_dir: Path = Path("corpus/store"), analyser=N
                     def fresh() -> Iterator[Document]:
                         for document in documents:
                             names_now.add(document.name)
+                            old = batch.doc_id_of_name(document.name)
                             if document.doc_id in seen_in_batch or batch.has_document(document.doc_id):
+                                if old is not None and old != document.doc_id:
+                                    # Changed into a copy of a document stored under another name.
+                                    batch.delete_document(old)
+                                    removed.append(old)
                                 unchanged.append(document.doc_id)
                                 continue
                             seen_in_batch.add(document.doc_id)
-                            old = batch.doc_id_of_name(document.name)
                             if old is not None:
                                 batch.delete_document(old)
                                 removed.append(old)

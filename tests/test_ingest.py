@@ -262,3 +262,14 @@ def test_fact_checks_rejected_clearly_when_module_missing(tmp_path, monkeypatch)
     table = write(tmp_path / "reviews.csv", "claim,rating\nRutte threatened,False\n")
     report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
     assert len(report.rejected) == 1 and "not supported yet" in report.rejected[0].reason
+
+
+def test_document_changed_into_a_copy_of_another_drops_its_old_version(tmp_path):
+    store = tmp_path / "store"
+    write(tmp_path / "d" / "a.txt", "Text A.")
+    b = write(tmp_path / "d" / "b.txt", "Text B.")
+    ingest([tmp_path / "d"], store, analyser=LineAnalyser())
+    b.write_text("Text A.")
+    report = ingest([tmp_path / "d"], store, analyser=LineAnalyser())
+    assert report.removed == [doc_id_of("Text B.")]
+    assert Corpus(store).documents()["text"].tolist() == ["Text A."]
