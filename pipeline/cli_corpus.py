@@ -6,7 +6,6 @@ SQLite store only and never imports torch or sentence-transformers.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
