@@ -1,8 +1,113 @@
-"""CLI commands of this area; registered by pipeline.cli."""
+"""CLI commands of the stance and verdict stage; registered by pipeline.cli.
+
+Heavy libraries (torch, transformers, sentence-transformers) are imported inside the commands.
+"""
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+DEFAULT_DATA = Path("../shared/datasets")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    pass
+    @train_app.command("stance")
+    def train_stance(
+        data: Path = typer.Option(DEFAULT_DATA, "--data", help="the shared datasets folder"),
+        out: Path = typer.Option(Path("models"), "--out", help="models directory (registry root)"),
+        kind: str = typer.Option("cross-encoder", "--kind", help="cross-encoder (stance) or embed (stance-embed)"),
+        max_pairs: Optional[int] = typer.Option(None, "--max-pairs", help="cap on training pairs (default ~12.7k)"),
+        epochs: float = typer.Option(1.0, "--epochs", help="passes over the training pairs (cross-encoder)"),
+        time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop training after this many seconds"),
+        promote: bool = typer.Option(True, "--promote/--no-promote", help="point CURRENT at the new version"),
+    ) -> None:
+        """Train the stance model from the shared datasets and register it with its card."""
+        from pipeline.errors import UserError
+        from pipeline.stance import train_and_register
+
+        if kind not in ("cross-encoder", "embed"):
+            raise UserError(f"--kind must be cross-encoder or embed, not {kind!r}")
+        console = _console()
+        result = train_and_register(data, out, kind=kind, max_pairs=max_pairs, epochs=epochs,
+                                    time_budget_s=time_budget, promote=promote, log=console.print)
+        console.print(f"[green]{result['model']}[/green] written to {result['path']}")
+
+    @train_app.command("verdict")
+    def train_verdict_cmd(
+        data: Path = typer.Option(DEFAULT_DATA, "--data", help="the shared datasets folder"),
+        out: Path = typer.Option(Path("models"), "--out", help="models directory (registry root)"),
+        stance_model: str = typer.Option("stance", "--stance-model", help="stance model that scores the evidence"),
+        promote: bool = typer.Option(True, "--promote/--no-promote"),
+    ) -> None:
+        """Fit the verdict aggregator on held-out AVeriTeC claims and register it."""
+        from pipeline.verdict import train_verdict
+
+        console = _console()
+        result = train_verdict(data, out, stance_spec=stance_model, promote=promote, log=console.print)
+        console.print(f"[green]{result['model']}[/green]")
+
+    @evaluate_app.command("stance")
+    def evaluate_stance(
+        data: Path = typer.Option(..., "--data", help="JSONL with claim, evidence, label"),
+        model: str = typer.Option("stance", "--model", help="stance, stance-embed, name@version or a folder"),
+        models_dir: Optional[Path] = typer.Option(None, "--models-dir"),
+        as_json: bool = typer.Option(False, "--json", help="print plain JSON to stdout"),
+    ) -> None:
+        """Accuracy, macro-F1, per-class F1 and the confusion matrix of a stance model on a labelled file."""
+        from pipeline.stance import StanceModel, evaluate_probs
+        from pipeline.stance_data import load_labelled_file
+
+        pairs = load_labelled_file(data)
+        stance = StanceModel(model, models_dir=models_dir)
+        probs = stance.predict_proba([p.claim for p in pairs], [p.evidence for p in pairs])
+        report = evaluate_probs(probs, [p.label for p in pairs])
+        report = {"model": stance.tag, "data": str(data), **report}
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        console.print(f"{report['model']['model']}@{report['model']['version']} on {data}: "
+                      f"accuracy {report['accuracy']}, macro-F1 {report['macro_f1']}, ECE {report['ece']} "
+                      f"({report['n']} pairs)")
+        table = Table("gold \\ predicted", *report["confusion_matrix"]["labels"], "F1")
+        for label, row in zip(report["confusion_matrix"]["labels"], report["confusion_matrix"]["rows_gold_cols_predicted"]):
+            table.add_row(label, *map(str, row), str(report["per_class_f1"][label]))
+        console.print(table)
+
+    @app.command("stance")
+    def stance_cmd(
+        data: Path = typer.Option(..., "--data", help="JSONL with claim and evidence (label optional)"),
+        out: Path = typer.Option(..., "--out", help="predictions JSONL, one row per input row, in order"),
+        model: str = typer.Option("stance", "--model"),
+        models_dir: Optional[Path] = typer.Option(None, "--models-dir"),
+    ) -> None:
+        """Predict the stance of each (claim, evidence) row: writes label and probs per row."""
+        import os
+
+        from pipeline.stance import StanceModel
+        from pipeline.stance_data import load_labelled_file
+        from pipeline.types import STANCE_LABELS
+
+        pairs = load_labelled_file(data, require_label=False)
+        stance = StanceModel(model, models_dir=models_dir)
+        probs = stance.predict_proba([p.claim for p in pairs], [p.evidence for p in pairs])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for row in probs:
+                handle.write(json.dumps({"label": STANCE_LABELS[int(row.argmax())],
+                                         "probs": {k: round(float(v), 4) for k, v in zip(STANCE_LABELS, row)}}) + "\n")
+        os.replace(tmp, out)
+        _console().print(f"{len(pairs)} predictions by {stance.tag['model']}@{stance.tag['version']} → {out}")

@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pipeline.errors import UserError
 from pipeline.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
@@ -83,9 +84,9 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> "VerdictAggregator":
         from sklearn.linear_model import LogisticRegression
 
-        X, y = check_X_y(X, y)
+        X, y = validate_data(self, X, y)
+        check_classification_targets(y)
         self.classes_ = unique_labels(y)
-        self.n_features_in_ = X.shape[1]
         self.mean_ = X.mean(axis=0)
         self.scale_ = X.std(axis=0) + 1e-6
         model = LogisticRegression(C=self.C, max_iter=2000, class_weight=self.class_weight)
@@ -97,22 +98,21 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self, "coef_")
-        X = check_array(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but the aggregator was fitted with {self.n_features_in_}")
+        X = validate_data(self, X, reset=False)
         scores = ((X - self.mean_) / self.scale_) @ self.coef_.T + self.intercept_
-        if scores.shape[1] == 1:  # two classes: scikit-learn's single-column form
-            scores = np.hstack([-scores, scores])
-        return scores
+        return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X) -> np.ndarray:
         scores = self.decision_function(X)
+        if scores.ndim == 1:  # two classes: scikit-learn's single column scores the second class
+            scores = np.column_stack([np.zeros_like(scores), scores])
         scores = scores - scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        best = self.predict_proba(X).argmax(axis=1)
+        return self.classes_[best]
 
     # -- rules (the unfitted aggregator) ---------------------------------------------------------
     def rule_verdict(self, features: np.ndarray) -> tuple[str, float]:

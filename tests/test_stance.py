@@ -1,0 +1,238 @@
+"""Stance: bad input refused row by row, tampered models refused, the shipped model's real predictions."""
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.errors import InputError, UserError
+from pipeline.registry import Registry
+from pipeline.stance import (StanceModel, classification_report, expected_calibration_error, fit_temperature,
+                             softmax)
+from pipeline.stance_data import load_labelled_file, normalise_label
+from pipeline.types import STANCE_LABELS
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "datasets"
+PAIRS = ROOT / "tests" / "data" / "stance_pairs.jsonl"
+MODELS = ROOT / "models"
+
+needs_data = pytest.mark.skipif(not (DATA / "fever-dev-pairs").is_dir(),
+                                reason=f"shared datasets not found at {DATA}")
+needs_stance = pytest.mark.skipif(Registry(MODELS).current_version("stance") is None,
+                                  reason="no cross-encoder promoted under models/stance")
+needs_embed = pytest.mark.skipif(Registry(MODELS).current_version("stance-embed") is None,
+                                 reason="no embedding model promoted under models/stance-embed")
+
+RUTTE_CLAIM = "NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine"
+RIGGIO_DENIAL = ('NATO spokesperson Daniele Riggio told PolitiFact the claim is "bogus." '
+                 '"Secretary General Rutte has never said this," Riggio said.')
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# -- bad input --------------------------------------------------------------------------------------
+
+def test_labelled_file_reads_rows_in_order_and_label_aliases(tmp_path):
+    path = write_lines(tmp_path / "ok.jsonl", [
+        json.dumps({"claim": "A", "evidence": "x", "label": "supports"}),
+        json.dumps({"claim": "B", "evidence": "y", "label": "Not Enough Info"}),
+        json.dumps({"claim": "C", "evidence": "z", "label": "REFUTES"}),
+    ])
+    pairs = load_labelled_file(path)
+    assert [p.label for p in pairs] == ["SUPPORTS", "NOT_ENOUGH_INFO", "REFUTES"]
+    assert normalise_label("not_enough_info") == "NOT_ENOUGH_INFO"
+    assert normalise_label("maybe") is None
+
+
+def test_labelled_file_names_every_bad_row(tmp_path):
+    path = write_lines(tmp_path / "bad.jsonl", [
+        json.dumps({"claim": "A", "evidence": "x", "label": "SUPPORTS"}),
+        json.dumps({"claim": "B", "evidence": "y", "label": "TRUE-ISH"}),  # unknown label
+        json.dumps({"claim": "C", "label": "REFUTES"}),  # missing column
+        "",  # empty row
+        json.dumps({"claim": "A", "evidence": "x", "label": "REFUTES"}),  # duplicate of row 1
+        json.dumps({"claim": "  ", "evidence": "y", "label": "REFUTES"}),  # empty field
+        "{not json",
+    ])
+    with pytest.raises(InputError) as info:
+        load_labelled_file(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "row 2: unknown label 'TRUE-ISH'" in message
+    assert "row 3: missing column(s) evidence" in message
+    assert "row 4: empty row" in message
+    assert "row 5: duplicate of row 1" in message
+    assert "row 6: empty or non-text claim" in message
+    assert "row 7: not valid JSON" in message
+    assert message.startswith(f"{path}: 6 bad row(s)")
+
+
+def test_unlabelled_file_is_fine_for_prediction_but_not_for_evaluation(tmp_path):
+    path = write_lines(tmp_path / "unlabelled.jsonl", [json.dumps({"claim": "A", "evidence": "x"})])
+    assert load_labelled_file(path, require_label=False)[0].claim == "A"
+    with pytest.raises(InputError, match="row 1: missing column"):
+        load_labelled_file(path)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_labelled_file(tmp_path / "nope.jsonl")
+
+
+# -- metrics and calibration ----------------------------------------------------------------------
+
+def test_temperature_scaling_cools_an_overconfident_model():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=3000)
+    # Right 70% of the time but with logits that claim ~99% confidence.
+    predicted = np.where(rng.random(3000) < 0.7, labels, (labels + 1) % 3)
+    logits = np.eye(3)[predicted] * 6.0
+    t = fit_temperature(logits, labels)
+    assert t > 2.0
+    before = expected_calibration_error(softmax(logits), labels)
+    after = expected_calibration_error(softmax(logits / t), labels)
+    assert before > 0.25 and after < 0.05
+
+
+def test_classification_report_counts():
+    report = classification_report(["SUPPORTS", "REFUTES", "REFUTES"], ["SUPPORTS", "REFUTES", "SUPPORTS"])
+    assert report["accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert report["confusion_matrix"]["rows_gold_cols_predicted"] == [[1, 0, 0], [1, 1, 0], [0, 0, 0]]
+
+
+# -- the registry: fallback and tampering ---------------------------------------------------------
+
+def test_model_is_picklable_before_and_without_loading():
+    model = StanceModel("stance", models_dir=MODELS)
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone.spec == "stance" and clone._net is None
+
+
+@needs_embed
+def test_stance_falls_back_to_the_embedding_model_when_no_cross_encoder_is_promoted(tmp_path):
+    registry = Registry(MODELS)
+    version = registry.current_version("stance-embed")
+    shutil.copytree(MODELS / "stance-embed" / version, tmp_path / "stance-embed" / version)
+    (tmp_path / "stance-embed" / "CURRENT").write_text(version + "\n")
+    assert StanceModel("stance", models_dir=tmp_path).resolve_spec() == "stance-embed"
+
+
+@pytest.mark.parametrize("name", ["stance", "stance-embed"])
+def test_a_tampered_model_file_is_refused(tmp_path, name):
+    registry = Registry(MODELS)
+    version = registry.current_version(name)
+    if version is None:
+        pytest.skip(f"no {name} model promoted")
+    copy = tmp_path / name / version
+    shutil.copytree(MODELS / name / version, copy)
+    weights = next(p for p in sorted(copy.iterdir()) if p.suffix in {".safetensors", ".npy"})
+    blob = bytearray(weights.read_bytes())
+    blob[-1] ^= 0xFF
+    weights.write_bytes(bytes(blob))
+    with pytest.raises(UserError, match="refusing to load a model that does not match its card"):
+        StanceModel(str(copy)).warm_up()
+
+
+# -- the shipped models' real predictions ----------------------------------------------------------
+
+HAND_PAIRS = [
+    (RUTTE_CLAIM, RIGGIO_DENIAL, "REFUTES"),
+    ("Mark Rutte congratulated Donald Trump on his election victory.",
+     "Immediately following the election result, Rutte took to X to say that he had congratulated the "
+     "incoming president on his victory.", "SUPPORTS"),
+    ("NATO has a mechanism to expel a member country.",
+     "NATO does not have a specific mechanism to suspend or expel a member. Countries can voluntarily leave by "
+     "invoking Article 13 of the treaty.", "REFUTES"),
+    ("Jens Stoltenberg was prime minister of Norway.",
+     "NATO's website also contains a longer official statement from Rutte.", "NOT_ENOUGH_INFO"),
+]
+
+
+@pytest.mark.slow
+@needs_stance
+def test_shipped_cross_encoder_reads_denials_and_support():
+    model = StanceModel("stance", models_dir=MODELS)
+    probs = model.predict_proba([c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS])
+    assert probs.shape == (len(HAND_PAIRS), 3)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert model.tag["kind"] == "cross-encoder"
+    predicted = [STANCE_LABELS[i] for i in probs.argmax(axis=1)]
+    assert predicted == [label for _, _, label in HAND_PAIRS], probs.round(3)
+    # Order of the input is the order of the output, whatever the batching did.
+    reversed_probs = model.predict_proba([c for c, _, _ in HAND_PAIRS][::-1], [p for _, p, _ in HAND_PAIRS][::-1])
+    assert np.allclose(reversed_probs[::-1], probs, atol=1e-4)
+
+
+@pytest.mark.slow
+@needs_embed
+def test_shipped_embedding_fallback_predicts_calibrated_probabilities():
+    model = StanceModel("stance-embed", models_dir=MODELS)
+    probs = model.predict_proba([c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS])
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    predicted = model.predict([c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS])
+    # The fallback is weak; it must at least see the explicit denial and the paraphrase.
+    assert predicted[0] == "REFUTES" and predicted[1] == "SUPPORTS", probs.round(3)
+
+
+@pytest.mark.slow
+@needs_stance
+def test_cli_evaluate_and_predict(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", "stance", "--data", str(PAIRS), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == 8
+    assert set(report["per_class_f1"]) == set(STANCE_LABELS)
+    assert sum(map(sum, report["confusion_matrix"]["rows_gold_cols_predicted"])) == 8
+    assert report["accuracy"] >= 0.75
+
+    out = tmp_path / "pred.jsonl"
+    result = runner.invoke(app, ["stance", "--data", str(PAIRS), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 8
+    assert rows[0]["label"] == "REFUTES"  # the Riggio denial, first row of the file
+    assert set(rows[0]["probs"]) == set(STANCE_LABELS)
+
+
+def test_cli_refuses_a_bad_file_with_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    bad = write_lines(tmp_path / "bad.jsonl", [json.dumps({"claim": "A", "evidence": "x", "label": "WRONG"})])
+    result = CliRunner().invoke(app, ["evaluate", "stance", "--data", str(bad), "--json"])
+    assert isinstance(result.exception, InputError)
+    assert "row 1: unknown label 'WRONG'" in str(result.exception)
+
+
+# -- the training data ------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@needs_data
+def test_splits_are_grouped_by_claim_and_negatives_are_on_topic():
+    from pipeline.stance_data import build_stance_splits, describe
+
+    splits = build_stance_splits(DATA, max_pairs=3000)
+    train_groups = {p.group for p in splits["train"]}
+    assert not train_groups & {p.group for p in splits["dev"]}
+    assert len(splits["train"]) == 3000
+    counts = describe(splits["dev"])
+    for source in ("fever", "healthver", "averitec", "covidfact", "scifact"):
+        assert counts[source].get("NOT_ENOUGH_INFO", 0) > 0, source
+    # Hard negatives share words with their claim (BM25), unlike random pairs.
+    nei = [p for p in splits["train"] if p.label == "NOT_ENOUGH_INFO" and p.source == "fever"]
+    overlap = np.mean([len(set(p.claim.lower().split()) & set(p.evidence.lower().split())) > 0 for p in nei])
+    assert overlap > 0.9

@@ -1,0 +1,87 @@
+"""Verdict aggregation: the rules, the scikit-learn contract, the shipped AVeriTeC-tuned model."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from pipeline.errors import UserError
+from pipeline.registry import Registry
+from pipeline.types import VERDICT_LABELS, Evidence
+from pipeline.verdict import FEATURE_NAMES, VerdictAggregator, verdict_features
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+needs_verdict = pytest.mark.skipif(Registry(MODELS).current_version("verdict") is None,
+                                   reason="no verdict model promoted under models/verdict")
+
+
+def ev(s: float, r: float, score: float = 1.0, text: str = "passage") -> Evidence:
+    return Evidence(doc_id="d", sentence=text, start=0, end=len(text), score=score,
+                    stance_probs={"SUPPORTS": s, "REFUTES": r, "NOT_ENOUGH_INFO": round(1 - s - r, 6)})
+
+
+@parametrize_with_checks([VerdictAggregator()])
+def test_scikit_learn_estimator_contract(estimator, check):
+    check(estimator)
+
+
+def test_rules_refute_on_a_strong_denial_and_name_it_decisive():
+    verdict = VerdictAggregator().aggregate("claim", [ev(0.1, 0.1, 0.9), ev(0.05, 0.9, 0.5), ev(0.2, 0.1, 0.3)])
+    assert verdict.verdict == "REFUTED"
+    assert verdict.decisive == (1,)
+    assert verdict.confidence == pytest.approx(0.9)
+    assert len(verdict.evidence) == 3
+
+
+def test_rules_conflict_support_and_nothing():
+    rules = VerdictAggregator()
+    both = rules.aggregate("c", [ev(0.8, 0.1), ev(0.1, 0.85)])
+    assert both.verdict == "CONFLICTING" and both.decisive == (0, 1)
+    assert rules.aggregate("c", [ev(0.7, 0.2)]).verdict == "SUPPORTED"
+    nothing = rules.aggregate("c", [ev(0.2, 0.2), ev(0.1, 0.1)])
+    assert nothing.verdict == "NOT_ENOUGH_INFO" and nothing.decisive == ()
+    assert rules.aggregate("c", []).verdict == "NOT_ENOUGH_INFO"
+
+
+def test_features_use_rank_not_scale_of_retrieval_scores():
+    items = [ev(0.1, 0.8, 0.9), ev(0.7, 0.1, 0.2)]
+    rescaled = [ev(0.1, 0.8, 90.0), ev(0.7, 0.1, 20.0)]
+    assert np.allclose(verdict_features(items), verdict_features(rescaled))
+    assert len(verdict_features(items)) == len(FEATURE_NAMES)
+
+
+def test_fit_round_trips_through_json():
+    rng = np.random.default_rng(0)
+    X = rng.random((200, len(FEATURE_NAMES)))
+    y = np.where(X[:, 0] > X[:, 1], "SUPPORTED", "REFUTED")
+    model = VerdictAggregator().fit(X, y)
+    clone = VerdictAggregator.from_json(json.loads(json.dumps(model.to_json())))
+    assert np.allclose(clone.predict_proba(X), model.predict_proba(X))
+    assert (model.predict(X) == y).mean() > 0.9
+
+
+@needs_verdict
+def test_shipped_verdict_model_follows_the_evidence():
+    model = VerdictAggregator.load("verdict", models_dir=MODELS)
+    assert model.is_fitted and set(model.classes_) <= set(VERDICT_LABELS)
+    refuted = model.aggregate("c", [ev(0.02, 0.95, 0.9), ev(0.05, 0.85, 0.5), ev(0.1, 0.1, 0.1)])
+    assert refuted.verdict == "REFUTED" and 0 in refuted.decisive
+    supported = model.aggregate("c", [ev(0.95, 0.02, 0.9), ev(0.9, 0.03, 0.5)])
+    assert supported.verdict == "SUPPORTED"
+    assert 0.0 < supported.confidence <= 1.0
+
+
+@needs_verdict
+def test_a_tampered_verdict_model_is_refused(tmp_path):
+    version = Registry(MODELS).current_version("verdict")
+    copy = tmp_path / "verdict" / version
+    shutil.copytree(MODELS / "verdict" / version, copy)
+    (tmp_path / "verdict" / "CURRENT").write_text(version + "\n")
+    params = copy / "verdict_params.json"
+    params.write_text(params.read_text().replace('"C"', '"C" ', 1))
+    with pytest.raises(UserError, match="does not match its card"):
+        VerdictAggregator.load("verdict", models_dir=tmp_path)
