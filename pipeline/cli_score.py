@@ -80,7 +80,7 @@ def results_table(output: Path, limit: int = TABLE_ROWS):
     table.add_column("check-worthy", justify="right", no_wrap=True)
     table.add_column("claim", ratio=3)
     table.add_column("verdict", no_wrap=True)
-    table.add_column("deciding evidence", ratio=4)
+    table.add_column("evidence (decisive, else best)", ratio=4)
     for shown, row in enumerate(iter_output(output)):
         if shown == limit:
             table.caption = f"first {limit} posts shown"
