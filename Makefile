@@ -22,10 +22,10 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 index: setup
-	$(VENV)/bin/claimsift ingest seeds --store $(STORE)
+	$(VENV)/bin/claimsift ingest seeds corpus/factchecks.jsonl --store $(STORE)
 
 demo: setup
-	$(VENV)/bin/claimsift ingest seeds --store $(STORE)
+	$(VENV)/bin/claimsift ingest seeds corpus/factchecks.jsonl --store $(STORE)
 	$(VENV)/bin/claimsift inspect --store $(STORE)
 	$(VENV)/bin/claimsift check "NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine" --store $(STORE)
 	$(VENV)/bin/claimsift score corpus/sample_posts.jsonl --store $(STORE) --out out/sample_scores.jsonl --table
