@@ -1,0 +1,205 @@
+"""Matching posts to fact-checks: normalisation, metrics, the persisted index, the matcher, CLI,
+and the CheckThat! 2020 task 2 dev quality check (slow; skipped without the shared datasets)."""
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.errors import UserError
+from pipeline.factchecks import ingest_fact_checks_report
+from pipeline.matching import (
+    FEATURE_NAMES,
+    FactCheckMatcher,
+    MatchReranker,
+    average_precision,
+    duplicate_key,
+    index_dir,
+    normalise_post,
+    ranking_metrics,
+)
+from pipeline.registry import Registry
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+DATASETS = ROOT.parent / "shared" / "datasets"
+NOISY_RUTTE_POST = ("BREAKING 🚨🚨 @NATO chief #Rutte says he'll personally EXPEL the United States from the alliance "
+                    "if Trump surrenders Ukraine to Putin!!! #NATO #TrumpSurrender https://t.co/xYz123AbC "
+                    "— Freedom Eagle 🇺🇸 (@FreedomEagle1776) November 10, 2024")
+
+needs_model = pytest.mark.skipif(not Registry().versions("matcher"),
+                                 reason="no matcher model under models/ (train one: claimsift train matcher)")
+
+
+def test_normalise_post_splits_tags_and_drops_urls_emoji_and_signature_date():
+    text = normalise_post(NOISY_RUTTE_POST)
+    assert "http" not in text and "🚨" not in text and "#" not in text and "@" not in text
+    assert "Trump Surrender" in text and "NATO chief Rutte" in text
+    assert text.endswith("Freedom Eagle 1776") and "November 10" not in text
+    assert normalise_post("#DefundTheCBChttps://t.co/CsHG8R9cHp") == "Defund The CBC"
+
+
+def test_duplicate_key_ignores_quote_style_and_case():
+    assert duplicate_key('Trump said "my crimes" can\'t be investigated.') == \
+        duplicate_key("Trump said 'My crimes' can't be investigated")
+    assert duplicate_key("NATO expels the US") != duplicate_key("NATO expels Norway")
+
+
+def test_ranking_metrics_follow_checkthat_definitions():
+    assert average_precision(["a", "b", "c"], {"b"}, k=5) == 0.5
+    assert average_precision(["a", "b", "c"], {"a", "c"}, k=5) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision(["a", "b", "c"], {"c"}, k=2) == 0.0
+    metrics = ranking_metrics([["x", "y"], ["y", "x"], ["z", "w"]], [{"x"}, {"x"}, {"q"}], ks=(1, 5))
+    assert metrics["map@1"] == pytest.approx(1 / 3, abs=1e-4)
+    assert metrics["map@5"] == pytest.approx(0.5, abs=1e-4)
+    assert metrics["mrr"] == pytest.approx(0.5, abs=1e-4)
+    assert metrics["recall@5"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_reranker_json_round_trip_gives_same_scores():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, len(FEATURE_NAMES)))
+    y = (X[:, 0] + 0.5 * X[:, 4] > 0).astype(int)
+    model = MatchReranker(C=1.0).fit(X, y)
+    assert model.predict(X).mean() == pytest.approx(y.mean(), abs=0.1)
+    again = MatchReranker.from_json(json.loads(json.dumps(model.to_json())))
+    np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(UserError, match="other features"):
+        MatchReranker.from_json(model.to_json() | {"features": ["bm25"]})
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("factchecks") / "store"
+    for name in ("factchecks_sample.jsonl", "claimreview_sample.jsonld", "factchecks_sample.csv"):
+        ingest_fact_checks_report(DATA / name, store)
+    ingest_fact_checks_report(ROOT / "corpus" / "factchecks.jsonl", store)
+    return store
+
+
+@needs_model
+def test_noisy_tweet_matches_the_rutte_fact_checks(store):
+    matcher = FactCheckMatcher(store)
+    matches = matcher.match(NOISY_RUTTE_POST, k=10)
+    assert len(matches) == 10
+    top3 = [m.id for m in matches[:3]]
+    assert "politifact-rutte-expel-us" in top3[:2] and "politifact-2024-11-rutte-expel-us" in top3[:2]
+    best = matches[0]
+    assert (best.rating, best.verdict, best.publisher) == ("False", "REFUTED", "PolitiFact")
+    assert best.similarity > 0.5 and best.similarity >= matches[-1].similarity
+    assert set(best.to_dict()) >= {"id", "claim", "rating", "verdict", "publisher", "url", "similarity"}
+    # Every record is ranked when k allows; unrelated ones come below the Rutte ones, scored low.
+    everything = {m.id: m.similarity for m in matcher.match(NOISY_RUTTE_POST, k=50)}
+    assert len(everything) == 14
+    assert everything["fixture-einstein-math"] < 0.1 and everything["fixture-5g-covid"] < 0.1
+
+
+@needs_model
+def test_match_many_ranks_each_post_to_its_own_claim(store):
+    matcher = FactCheckMatcher(store)
+    posts = ["5G towers are spreading the virus!!! wake up people #5Gcoronavirus #COVID19",
+             "Einstein FAILED math in school and look how he turned out 😂 #motivation",
+             NOISY_RUTTE_POST]
+    tops = [ms[0].id for ms in matcher.match_many(posts, k=3)]
+    assert tops[0] == "fixture-5g-covid" and tops[1] == "fixture-einstein-math"
+    assert tops[2].endswith("rutte-expel-us")
+
+
+@needs_model
+def test_matcher_pickles_cold_and_warm(store):
+    matcher = FactCheckMatcher(store)
+    cold = pickle.loads(pickle.dumps(matcher))
+    matcher.warm_up()
+    warm = pickle.loads(pickle.dumps(matcher))
+    assert warm._index is None and warm._encoder is None
+    assert cold.match("Rutte threatened to expel the US from NATO", 1)[0].id.endswith("rutte-expel-us")
+
+
+@needs_model
+def test_duplicate_records_are_listed_together_first_ingested_first(tmp_path):
+    store = tmp_path / "store"
+    rows = [{"id": "orig", "claim": 'Rutte said he would "expel" the US from NATO.', "rating": "False"},
+            {"id": "other", "claim": "Stoltenberg wrote a memoir about Trump and Norway.", "rating": "True"},
+            {"id": "copy", "claim": "Rutte said he would 'expel' the US from NATO", "rating": "False"}]
+    path = tmp_path / "dups.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ingest_fact_checks_report(path, store)
+    matches = FactCheckMatcher(store).match("Rutte: I will expel the US from NATO", k=3)
+    assert [m.id for m in matches[:2]] == ["orig", "copy"]
+    assert matches[0].similarity == matches[1].similarity
+    assert len({m.id for m in matches}) == 3
+
+
+@needs_model
+def test_index_is_rebuilt_when_records_change_and_refused_for_another_encoder(tmp_path):
+    store = tmp_path / "store"
+    ingest_fact_checks_report(ROOT / "corpus" / "factchecks.jsonl", store)
+    manifest_path = index_dir(store) / "manifest.json"
+    assert json.loads(manifest_path.read_text())["records"] == 2
+    ingest_fact_checks_report(DATA / "factchecks_sample.csv", store, build_index=False)
+    matcher = FactCheckMatcher(store)
+    assert len(matcher) == 4  # stale index noticed and rebuilt on warm-up
+    assert json.loads(manifest_path.read_text())["records"] == 4
+    manifest = json.loads(manifest_path.read_text())
+    manifest["encoder"]["model"] = "some/other-model"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="refusing to mix embedding models"):
+        FactCheckMatcher(store).warm_up()
+
+
+@needs_model
+def test_empty_store_matches_nothing(tmp_path):
+    assert FactCheckMatcher(tmp_path / "nothing").match("anything at all") == []
+
+
+@needs_model
+def test_cli_match_and_evaluate(store, tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"id": "q1", "query": NOISY_RUTTE_POST}) + "\n"
+                       + json.dumps({"id": "q2", "query": "5G spreads covid #5G"}) + "\n"
+                       + json.dumps({"id": "q3"}) + "\n")
+    out = tmp_path / "pred.jsonl"
+    result = CliRunner().invoke(app, ["match", "--store", str(store), "--data", str(queries), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["q1", "q2", "q3"]
+    assert len(rows[0]["matches"]) == 10 and rows[0]["matches"][0]["id"].endswith("rutte-expel-us")
+    scores = [m["score"] for m in rows[0]["matches"]]
+    assert scores == sorted(scores, reverse=True)
+    assert rows[2]["matches"] == [] and "query" in rows[2]["error"]
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"query": NOISY_RUTTE_POST, "relevant": ["politifact-rutte-expel-us",
+                                                                       "politifact-2024-11-rutte-expel-us"]}) + "\n"
+                    + json.dumps({"query": "5G spreads covid #5G", "relevant": ["fixture-5g-covid"]}) + "\n")
+    result = CliRunner().invoke(app, ["evaluate", "matching", "--store", str(store), "--data", str(gold), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert metrics["map@5"] == 1.0 and metrics["mrr"] == 1.0 and metrics["queries"] == 2
+
+
+@pytest.mark.slow
+@needs_model
+@pytest.mark.skipif(not (DATASETS / "checkthat2020-task2-claim-retrieval").is_dir(),
+                    reason="../shared/datasets/checkthat2020-task2-claim-retrieval is absent")
+def test_checkthat2020_dev_map5(tmp_path):
+    """The issue's target: MAP@5 >= 0.90 on the 197 dev tweets against all 10,375 verified claims."""
+    from pipeline.factchecks import write_fact_checks
+    from pipeline.matching import checkthat_queries, checkthat_records
+
+    store = tmp_path / "store"
+    write_fact_checks(checkthat_records(DATASETS), store)
+    dev = checkthat_queries(DATASETS, "dev")
+    matcher = FactCheckMatcher(store)
+    rankings = [[m.id for m in ms] for ms in matcher.match_many([q["query"] for q in dev], k=10)]
+    metrics = ranking_metrics(rankings, [q["relevant"] for q in dev], ks=(1, 5, 10))
+    assert len(matcher) == 10375 and metrics["queries"] == 197
+    assert metrics["map@5"] >= 0.90, metrics
