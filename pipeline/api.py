@@ -99,11 +99,14 @@ check_claim = check
 
 def verdicts_frame(verdicts: Sequence) -> "object":
     """One row per verdict: ``claim, verdict, confidence, n_evidence, decisive_sentence,
-    decisive_source``."""
+    decisive_stance, decisive_source`` (a None verdict gives an empty row)."""
     import pandas as pd
 
     rows = []
     for v in verdicts:
+        if v is None:
+            rows.append({"n_evidence": 0})
+            continue
         decisive = [v.evidence[i] for i in v.decisive if i < len(v.evidence)]
         first = decisive[0] if decisive else None
         rows.append({"claim": v.claim, "verdict": v.verdict, "confidence": round(float(v.confidence), 4),
@@ -116,11 +119,27 @@ def verdicts_frame(verdicts: Sequence) -> "object":
 
 def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *, before: str | None = None,
                  top_k: int | None = None, checker_instance=None, **options) -> "object":
-    """Check many claims in one batch; a DataFrame (``verdicts_frame``) whose ``verdicts``
-    attribute (``frame.attrs["verdicts"]``) keeps the full ``Verdict`` objects."""
+    """Check many claims in one batch: one row per claim, in order (``verdicts_frame`` columns
+    plus ``rejected``). A claim the checker refuses (empty, too long, not English) keeps its row
+    with ``verdict`` None and the reason in ``rejected``; ``frame.attrs["verdicts"]`` holds the
+    ``Verdict`` objects (None for rejected claims)."""
+    from pipeline.check import InvalidClaimError, validate_claim
+
+    claims = list(claims)
+    reasons: list[str | None] = []
+    for claim in claims:
+        try:
+            validate_claim(claim)
+            reasons.append(None)
+        except InvalidClaimError as exc:
+            reasons.append(str(exc))
     instance = checker_instance or checker(store_dir, **options)
-    verdicts = instance.check_many(list(claims), before=before, top_k=top_k)
+    accepted = [c for c, reason in zip(claims, reasons) if reason is None]
+    checked = iter(instance.check_many(accepted, before=before, top_k=top_k) if accepted else [])
+    verdicts = [next(checked) if reason is None else None for reason in reasons]
     frame = verdicts_frame(verdicts)
+    frame["claim"] = claims
+    frame["rejected"] = reasons
     frame.attrs["verdicts"] = verdicts
     return frame
 
