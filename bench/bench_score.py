@@ -67,7 +67,8 @@ def child_encoder(args: argparse.Namespace) -> dict:
 def child_score(args: argparse.Namespace) -> dict:
     from pipeline.score import ModelScorer, score_file
 
-    scorer = EmptyScorer() if args.empty else ModelScorer(args.store, encoder_backend=args.encoder_backend)
+    scorer = EmptyScorer() if args.empty else ModelScorer(args.store, encoder_backend=args.encoder_backend,
+                                                          models_dir=args.models_dir)
     load_s = 0.0
     if args.engine == "local":
         started = time.perf_counter()
@@ -164,6 +165,7 @@ def main() -> None:
     parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "_encoder", "_score"])
     parser.add_argument("--input", type=Path, default=TWEETS)
     parser.add_argument("--store", type=Path, default=None, help="seed store (default: built in a temp dir)")
+    parser.add_argument("--models-dir", type=Path, default=None, help="model registry (default: models/)")
     parser.add_argument("--limit", type=int, default=None, help="first N tweets only")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -192,6 +194,8 @@ def main() -> None:
         store = ensure_store(args.store, folder)
         common = ["--input", str(posts), "--store", str(store), "--encoder-backend", args.encoder_backend,
                   "--batch-size", str(args.batch_size), "--workers", str(args.workers)]
+        if args.models_dir:
+            common += ["--models-dir", str(args.models_dir)]
         results["encoder"] = run_child(["_encoder", *common])
         print("encoder", results["encoder"], flush=True)
         for engine in [e for e in args.engines.split(",") if e]:
