@@ -195,3 +195,37 @@ def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch)
                 models_dir=models, params={"use_embeddings": False}, log=lambda m: None)
     assert Registry(models).versions("checkworthy") == []
     assert not any((models / "checkworthy").iterdir())
+
+
+def test_cli_retrain_registers_without_promoting(tmp_path, shared_datasets):
+    pytest.importorskip("pipeline.checkworthy")
+    models = tmp_path / "models"
+    result = run_cli("models", "retrain", "checkworthy", "--data", str(DATA / "retrain_checkworthy.jsonl"),
+                     "--no-public", "--no-embeddings", "--datasets", str(shared_datasets), "--out", str(models),
+                     "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout[result.stdout.index("{"):])
+    assert payload["model"] == "checkworthy@v1" and payload["promoted"] is False
+    assert payload["user_rows"] == 44 and payload["public_rows"] == 0
+    # Trained on the user rows alone, measured on the public dev sets.
+    assert set(payload["metrics"]) >= {"ct22_1a_dev", "claimbuster_heldout", "primary"}
+    assert Registry(models).current_version("checkworthy") is None
+
+
+@pytest.mark.slow
+def test_stance_retraining_on_the_user_file_alone(tmp_path):
+    from pipeline.retrain import retrain
+    from pipeline.stance import StanceModel
+
+    models = tmp_path / "models"
+    result = retrain("stance", DATA / "retrain_stance.jsonl", include_public=False, datasets_dir=None,
+                     models_dir=models, log=lambda m: None)
+    # 12 claims, each with 3 pairs: a quarter of the claims (3) is held out as dev.
+    assert result.model == "stance-embed@v1" and (result.user_rows, result.public_rows) == (27, 0)
+    assert result.metrics["n"] == 9
+    card = Registry(models).load_ref(result.model).card
+    assert card["kind"] == "embedding-lr" and card["metrics"]["primary_metric"] == "macro_f1"
+    assert Registry(models).current_version("stance-embed") is None
+    probs = StanceModel(result.model, models_dir=models).predict_proba(
+        ["Sweden joined NATO in 2024."], ["Sweden formally became NATO's 32nd member on 7 March 2024."])
+    assert probs.shape == (1, 3) and abs(probs.sum() - 1) < 1e-5
