@@ -232,8 +232,8 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
         domain = "speech" if set_name.startswith("claimbuster") else "post"
         metrics[set_name] = cw.f1_metrics(gold, scores[set_name], thresholds[domain]) | {"domain": domain}
     primary_set = "ct22_1a_dev" if "ct22_1a_dev" in metrics else "user_heldout"
+    # Same layout as `claimsift train checkworthy` cards: one dict per dev set plus the primary.
     metrics["primary"] = {"metric": "f1", "set": primary_set, "value": metrics[primary_set]["f1"]}
-    metrics["primary_metric"] = "f1"
 
     version = registry.next_version(name)
     with registry.new_version(name, version) as folder:

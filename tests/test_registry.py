@@ -229,3 +229,20 @@ def test_stance_retraining_on_the_user_file_alone(tmp_path):
     probs = StanceModel(result.model, models_dir=models).predict_proba(
         ["Sweden joined NATO in 2024."], ["Sweden formally became NATO's 32nd member on 7 March 2024."])
     assert probs.shape == (1, 3) and abs(probs.sum() - 1) < 1e-5
+
+
+def test_base_gives_the_new_version_its_name_parameters_and_parent(tmp_path):
+    pytest.importorskip("pipeline.checkworthy")
+    from pipeline.errors import UserError
+    from pipeline.retrain import retrain
+
+    models = tmp_path / "models"
+    quiet = dict(include_public=False, datasets_dir=None, models_dir=models, log=lambda m: None)
+    first = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", params={"use_embeddings": False, "C": 0.5},
+                    **quiet)
+    second = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", base=first.model, **quiet)
+    card = Registry(models).load_ref(second.model).card
+    assert second.model == "checkworthy@v2" and card["parent"] == "checkworthy@v1"
+    assert card["params"]["use_embeddings"] is False and card["params"]["C"] == 0.5
+    with pytest.raises(UserError, match="--base: no model 'checkworthy@v7'"):
+        retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", base="checkworthy@v7", **quiet)
