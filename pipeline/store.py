@@ -118,8 +118,9 @@ class Corpus:
             if columns is not None:
                 return pd.DataFrame(columns=columns)
             raise UserError(f"{self.path}: no corpus store here; run `claimsift ingest PATH --store {self.path}`")
-        # Read-only URI so a reader never creates or locks the file for writing.
-        connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        # Not read-only: after a crash mid-write the first reader must be able to roll the hot
+        # journal back (a read-only connection fails with "attempt to write a readonly database").
+        connection = sqlite3.connect(self.db_path, timeout=30)
         try:
             return pd.read_sql_query(sql, connection, params=params)
         finally:

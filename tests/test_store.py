@@ -127,3 +127,25 @@ def test_same_name_twice_is_refused_by_the_schema(store):
     with pytest.raises(sqlite3.IntegrityError):
         with Corpus(store).batch() as batch:
             batch.add(analysed(" Changed.", name="riggio.txt"))
+
+
+def test_a_process_killed_mid_write_leaves_the_previous_state(store):
+    import subprocess
+    import sys
+
+    code = f"""
+import os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from test_store import analysed
+from pipeline.store import Corpus
+with Corpus({str(store)!r}).batch() as batch:
+    for n in range(50):
+        batch.add(analysed(" more " * 20000 + str(n), name=f"big{{n}}.txt"))
+    os._exit(9)  # dies inside the transaction: no rollback, no commit
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 9
+    assert (store / "corpus.sqlite-journal").stat().st_size > 0  # a hot journal: the crash was mid-write
+    corpus = Corpus(store)
+    assert corpus.documents()["name"].tolist() == ["riggio.txt"]
+    assert len(corpus.sentences()) == 2
