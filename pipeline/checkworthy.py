@@ -140,12 +140,18 @@ class DomainAdaptedLogisticRegression(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=np.float64)
         self.classes_ = unique_labels(y)
         if len(self.classes_) < 2:
-            raise ValueError(f"needs samples of at least 2 classes; got only {self.classes_.tolist()}")
+            raise ValueError(f"needs samples of at least 2 classes; got 1 class ({self.classes_.tolist()})")
         model = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)
         model.fit(self._augment(X, domain), y, sample_weight=sample_weight)
         self.coef_ = model.coef_.astype(np.float64)
         self.intercept_ = model.intercept_.astype(np.float64)
+        self.n_iter_ = model.n_iter_
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def decision_function(self, X, domain=None) -> np.ndarray:
         check_is_fitted(self, "coef_")
@@ -163,7 +169,8 @@ class DomainAdaptedLogisticRegression(ClassifierMixin, BaseEstimator):
         return shifted / shifted.sum(axis=1, keepdims=True)
 
     def predict(self, X, domain=None) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X, domain), axis=1)]
+        proba = self.predict_proba(X, domain)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 # -- texts in, probabilities out -----------------------------------------------------------------
@@ -178,8 +185,8 @@ class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, encoder_backend: str = "onnx", use_embeddings: bool = True, word_ngrams: tuple = (1, 2),
                  char_ngrams: tuple = (2, 5), min_df: int = 2, max_char_features: int | None = 100_000,
-                 use_cheap_features: bool = True, C: float = 1.0, class_weight: str | None = "balanced",
-                 domains: tuple = DOMAINS) -> None:
+                 use_cheap_features: bool = True, embedding_scale: float = 1.0, C: float = 1.0,
+                 class_weight: str | None = "balanced", domains: tuple = DOMAINS) -> None:
         self.encoder_backend = encoder_backend
         self.use_embeddings = use_embeddings
         self.word_ngrams = word_ngrams
@@ -187,6 +194,7 @@ class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
         self.min_df = min_df
         self.max_char_features = max_char_features
         self.use_cheap_features = use_cheap_features
+        self.embedding_scale = embedding_scale
         self.C = C
         self.class_weight = class_weight
         self.domains = domains
@@ -239,7 +247,9 @@ class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
             embeddings = np.asarray(embeddings, dtype=np.float64)
             if embeddings.shape != (len(texts), self.embedding_dim_):
                 raise ValueError(f"embeddings have shape {embeddings.shape}; expected ({len(texts)}, {self.embedding_dim_})")
-            blocks.append(sp.csr_matrix(embeddings))
+            # A larger scale lets the embedding weights grow under the same L2 penalty, so the
+            # model leans on meaning more than on the words of its (COVID, debate) training data.
+            blocks.append(sp.csr_matrix(embeddings * self.embedding_scale))
         if self.word_ngrams:
             blocks.append(self.word_tfidf_.transform(cleaned))
         if self.char_ngrams:
@@ -279,7 +289,8 @@ class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
         return self.head_.predict_proba(self._features(texts, embeddings), self._domain_ids(domain, len(texts)))
 
     def predict(self, texts, domain="post", embeddings=None) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(texts, domain, embeddings), axis=1)]
+        proba = self.predict_proba(texts, domain, embeddings)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     # -- persistence: JSON + .npy, nothing executable ------------------------------------------
     def save(self, folder: Path | str) -> list[str]:
@@ -313,6 +324,9 @@ class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
         meta = json.loads((folder / "classifier.json").read_text(encoding="utf-8"))
         if meta.get("format") != MODEL_FORMAT:
             raise ValueError(f"{folder}: not a check-worthiness model (format {meta.get('format')!r})")
+        if meta.get("cheap_features") != list(CHEAP_FEATURES):
+            raise ValueError(f"{folder}: trained with cheap features {meta.get('cheap_features')}, this code computes "
+                             f"{list(CHEAP_FEATURES)}; retrain with `claimsift train checkworthy`")
         params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["params"].items()}
         model = cls(**params)
         for name in ("word", "char"):
@@ -351,7 +365,9 @@ class ClaimSpan:
 # Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset("""mr mrs ms dr prof sr jr st mt vs etc e.g i.e u.s u.k u.n a.m p.m no nos fig gen gov
 sen rep col lt sgt capt inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec approx est""".split())
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n+")
+# A sentence ends at . ! ? … with any closing quotes and any emoji that follow (they belong to
+# the sentence they close), then whitespace; or at a line break.
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?:[ \t]*[^\w\s\"'“‘(\[#@<]+)*(?=\s|$)|\n+")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _NON_CLAIM_TOKEN = re.compile(r"https?://\S+|www\.\S+|[#@]\w+", re.IGNORECASE)
 
@@ -359,7 +375,8 @@ _NON_CLAIM_TOKEN = re.compile(r"https?://\S+|www\.\S+|[#@]\w+", re.IGNORECASE)
 def split_sentences(post: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of a post; cheap, no parser.
 
-    Ends a sentence at . ! ? … (with closing quotes) followed by whitespace, and at line breaks;
+    Ends a sentence at . ! ? … (with closing quotes and trailing emoji) followed by whitespace,
+    and at line breaks;
     not after common abbreviations, initials or inside URLs and decimals (no whitespace there).
     Leading/trailing whitespace is trimmed from every span; a post without final punctuation
     still yields its last sentence.

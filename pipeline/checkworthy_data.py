@@ -202,7 +202,7 @@ def read_jsonl_texts(path: Path | str, labelled: bool, text_field: str = "text",
     labels: list[int] = []
     problems: dict[str, list[int]] = {}
     first_line: dict[str, int] = {}
-    duplicates: list[int] = []
+    unknown_labels: dict[str, int] = {}
 
     def problem(kind: str, line: int) -> None:
         problems.setdefault(kind, []).append(line)
@@ -236,11 +236,11 @@ def read_jsonl_texts(path: Path | str, labelled: bool, text_field: str = "text",
                     continue
                 label = row[label_field]
                 if isinstance(label, bool) or label not in (0, 1, "0", "1"):
-                    problem(f"unknown label (expected 0 or 1), e.g. {label!r}", line_no)
+                    problem("unknown label (expected 0 or 1)", line_no)
+                    unknown_labels.setdefault(repr(label), line_no)
                     continue
                 key = normalise_key(text)
                 if key in first_line:
-                    duplicates.append(line_no)
                     problem(f"duplicate text (first seen on row {first_line[key]})", line_no)
                     continue
                 first_line[key] = line_no
@@ -248,6 +248,8 @@ def read_jsonl_texts(path: Path | str, labelled: bool, text_field: str = "text",
             texts.append(text)
     if problems:
         parts = [f"{kind} on {_rows(lines)}" for kind, lines in problems.items()]
+        if unknown_labels:
+            parts.append(f"labels seen: {', '.join(list(unknown_labels)[:5])}")
         first_row = min(min(lines) for lines in problems.values())
         raise InputError(path, "; ".join(parts), row=first_row)
     if not texts:

@@ -1,8 +1,169 @@
-"""CLI commands of this area; registered by pipeline.cli."""
+"""``claimsift checkworthy``, ``train checkworthy`` and ``evaluate checkworthy`` (see pipeline.checkworthy)."""
 from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+DOMAIN_HELP = "post (social posts, scored as the max over their sentences) or speech (debate sentences, whole)."
+
+
+def _load_model(model: str, models_dir: Optional[Path], encoder_backend: Optional[str]):
+    from pipeline.checkworthy import CheckworthyModel
+    from pipeline.errors import UserError
+    from pipeline.registry import ModelIntegrityError, ModelNotFoundError
+
+    detector = CheckworthyModel(model, models_dir=models_dir, encoder_backend=encoder_backend)
+    try:
+        detector.warm_up()
+    except (ModelIntegrityError, ModelNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    return detector
+
+
+def _scores(detector, texts: list[str], domain: str):
+    """Posts score as the max over their sentences, as in batch scoring; speech sentences whole."""
+    import numpy as np
+
+    from pipeline.errors import UserError
+
+    if domain not in detector.thresholds:
+        raise UserError(f"unknown --domain {domain!r}; the model knows {', '.join(detector.thresholds)}")
+    if domain == "post":
+        return np.array([score for score, _ in detector.score_posts(texts)], dtype=np.float64)
+    return detector.score(texts, domain=domain)
+
+
+def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
+    from pipeline.errors import UserError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the predictions ({exc.strerror or exc})") from None
+
 
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    pass
+    @app.command("checkworthy")
+    def checkworthy(
+        data: Path = typer.Option(..., "--data", help="JSONL with a `text` field per row."),
+        out: Path = typer.Option(..., "--out", help="Predictions JSONL: one row per input row, in order."),
+        model: str = typer.Option("checkworthy", "--model", help="Registry name, name@version or a model folder."),
+        models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Registry root (default: models/)."),
+        domain: str = typer.Option("post", "--domain", help=DOMAIN_HELP),
+        claims: bool = typer.Option(False, "--claims", help="Also write the check-worthy sentences of each post."),
+        encoder_backend: Optional[str] = typer.Option(None, "--encoder-backend", help="onnx or torch (default: the model's)."),
+    ) -> None:
+        """Score every row: `score` (probability of check-worthy) and `label` (0/1 at the shipped threshold)."""
+        from pipeline.checkworthy_data import read_jsonl_texts
+
+        texts, _ = read_jsonl_texts(data, labelled=False)
+        detector = _load_model(model, models_dir, encoder_backend)
+        threshold = detector.thresholds.get(domain)
+        if domain == "post":
+            results = detector.score_posts(texts)
+            rows = []
+            for score, spans in results:
+                row = {"score": round(float(score), 6), "label": int(score >= threshold)}
+                if claims:
+                    row["claims"] = [{"text": s.text, "start": s.start, "end": s.end, "score": round(s.score, 6)}
+                                     for s in spans]
+                rows.append(row)
+        else:
+            scores = _scores(detector, texts, domain)
+            rows = [{"score": round(float(s), 6), "label": int(s >= threshold)} for s in scores]
+        _write_jsonl_atomic(out, rows)
+        typer.echo(f"{len(rows)} rows scored with {detector.label} (threshold {threshold}); "
+                   f"{sum(r['label'] for r in rows)} check-worthy -> {out}", err=True)
+
+    @evaluate_app.command("checkworthy")
+    def evaluate_checkworthy(
+        data: Path = typer.Option(..., "--data", help="JSONL with `text` and `label` (0/1)."),
+        model: str = typer.Option("checkworthy", "--model", help="Registry name, name@version or a model folder."),
+        models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Registry root (default: models/)."),
+        domain: str = typer.Option("post", "--domain", help=DOMAIN_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+        encoder_backend: Optional[str] = typer.Option(None, "--encoder-backend", help="onnx or torch (default: the model's)."),
+    ) -> None:
+        """F1 of the positive class, average precision, precision and recall at the shipped threshold."""
+        from pipeline.checkworthy import f1_metrics
+        from pipeline.checkworthy_data import read_jsonl_texts
+
+        texts, labels = read_jsonl_texts(data, labelled=True)
+        detector = _load_model(model, models_dir, encoder_backend)
+        scores = _scores(detector, texts, domain)
+        report = {"model": detector.label, "data": str(data), "domain": domain, "primary_metric": "f1",
+                  **f1_metrics(labels, scores, detector.thresholds[domain])}
+        if as_json:
+            typer.echo(json.dumps(report))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"check-worthiness of {data} with {detector.label} ({domain})")
+        for key in ("f1", "average_precision", "precision", "recall", "threshold", "rows", "positives"):
+            table.add_row(key, str(report[key]))
+        Console().print(table)
+
+    @train_app.command("checkworthy")
+    def train_checkworthy_command(
+        data: Path = typer.Option(Path("../shared/datasets"), "--data", help="The shared datasets folder."),
+        out: Path = typer.Option(Path("models"), "--out", help="Registry root to add the new version to."),
+        version: Optional[str] = typer.Option(None, "--version", help="Version name (default: the next vN)."),
+        promote: bool = typer.Option(True, "--promote/--no-promote", help="Point CURRENT at the new version."),
+        encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (default) or torch."),
+        as_json: bool = typer.Option(False, "--json", help="Print the card's metrics as JSON on stdout."),
+    ) -> None:
+        """Train the check-worthiness model on ClaimBuster + CheckThat! and register it with its card."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        from pipeline.checkworthy import train_checkworthy
+        from pipeline.errors import UserError
+
+        console = Console(stderr=True)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TimeRemainingColumn(), console=console, disable=not console.is_terminal) as bar:
+            task = bar.add_task("loading data", total=None)
+            last_step = [""]
+
+            def progress(step: str, done: int, total: int) -> None:
+                bar.update(task, description=step, completed=done, total=total or None)
+                if step != last_step[0] and not console.is_terminal:
+                    console.print(f"[dim]{step}…[/dim]")
+                last_step[0] = step
+
+            try:
+                ref = train_checkworthy(data, out, version=version, promote=promote,
+                                        encoder_backend=encoder_backend, progress=progress)
+            except FileExistsError as exc:
+                raise UserError(str(exc)) from None
+        metrics = ref.card["metrics"]
+        if as_json:
+            typer.echo(json.dumps({"model": ref.label, "path": str(ref.path), "thresholds": ref.card["thresholds"],
+                                   "metrics": metrics, "training_seconds": ref.card["training_seconds"]}))
+            return
+        from rich.table import Table
+
+        table = Table(title=f"{ref.label} at {ref.path} (dev data; thresholds {ref.card['thresholds']})")
+        for column in ("dev set", "F1", "AP", "precision", "recall", "rows"):
+            table.add_column(column)
+        for name, values in metrics.items():
+            if "f1" in values and "rows" in values:
+                table.add_row(name, str(values["f1"]), str(values["average_precision"]), str(values["precision"]),
+                              str(values["recall"]), str(values["rows"]))
+        Console().print(table)
+        console.print(f"trained in {ref.card['training_seconds']['total']} s")

@@ -1,0 +1,266 @@
+"""Check-worthiness: the numeric core, the text classifier, the post splitter, the shipped model,
+the CLI and bad input."""
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from pipeline.checkworthy import (CheckworthyClassifier, CheckworthyModel, ClaimSpan, DomainAdaptedLogisticRegression,
+                                  has_words, split_sentences)
+from pipeline.checkworthy_data import read_jsonl_texts
+from pipeline.errors import InputError
+from pipeline.registry import ModelIntegrityError, Registry
+
+DATA = Path(__file__).resolve().parent / "data"
+EVAL_FIXTURE = DATA / "checkworthy_eval.jsonl"
+SHIPPED = Registry().root / "checkworthy"
+
+
+# -- numeric core: the full scikit-learn estimator suite ----------------------------------------
+# The text classifier takes strings, which the generic checks (numeric arrays) cannot feed, so
+# the suite runs on its numeric core; the text layer gets its own API tests below.
+@parametrize_with_checks([DomainAdaptedLogisticRegression()])
+def test_numeric_core_is_a_sklearn_estimator(estimator, check):
+    check(estimator)
+
+
+def test_domain_weights_separate_what_one_shared_weight_cannot():
+    # Feature 0 predicts the label with opposite signs in the two domains: a single logistic
+    # regression sees no signal, the domain-adapted one learns both directions.
+    rng = np.random.default_rng(0)
+    n = 400
+    domain = np.repeat([0, 1], n // 2)
+    y = rng.integers(0, 2, n)
+    x = (2 * y - 1) * np.where(domain == 0, 1.0, -1.0) + rng.normal(0, 0.5, n)
+    X = x[:, None]
+    adapted = DomainAdaptedLogisticRegression(C=10).fit(X, y, domain=domain)
+    assert (adapted.predict(X, domain=domain) == y).mean() > 0.9
+    plain = DomainAdaptedLogisticRegression(C=10, n_domains=1).fit(X, y)
+    assert (plain.predict(X) == y).mean() < 0.65
+    with pytest.raises(ValueError, match="domain values"):
+        adapted.predict(X, domain=np.full(n, 2))
+
+
+# -- text classifier (no embeddings: fast) -------------------------------------------------------
+def _fixture_rows():
+    texts, labels = read_jsonl_texts(EVAL_FIXTURE, labelled=True)
+    return texts, labels
+
+
+def test_text_classifier_api_fit_clone_save_load(tmp_path):
+    texts, labels = _fixture_rows()
+    estimator = CheckworthyClassifier(use_embeddings=False, min_df=1, C=10)
+    assert clone(estimator).get_params() == estimator.get_params()
+    assert not hasattr(estimator, "head_")  # __init__ stores parameters only
+    fitted = estimator.fit(texts, labels)
+    assert fitted is estimator
+    proba = estimator.predict_proba(texts)
+    assert proba.shape == (len(texts), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (estimator.predict(texts) == labels).mean() > 0.9  # fits its training data
+    assert estimator.predict_proba([]).shape == (0, 2)
+    with pytest.raises(ValueError, match="not a single string"):
+        estimator.predict_proba("one string")
+    with pytest.raises(ValueError, match="unknown domain"):
+        estimator.predict_proba(texts, domain="radio")
+
+    written = estimator.save(tmp_path)
+    assert "coef.npy" in written and not any(name.endswith((".pkl", ".joblib")) for name in written)
+    loaded = CheckworthyClassifier.load(tmp_path)
+    np.testing.assert_allclose(loaded.predict_proba(texts), proba, rtol=1e-9)
+    restored = pickle.loads(pickle.dumps(estimator))
+    np.testing.assert_allclose(restored.predict_proba(texts), proba, rtol=1e-9)
+
+
+def test_text_classifier_refuses_mismatched_embeddings():
+    texts, labels = _fixture_rows()
+    estimator = CheckworthyClassifier(word_ngrams=(), char_ngrams=(), use_cheap_features=False)
+    rng = np.random.default_rng(0)
+    estimator.fit(texts, labels, embeddings=rng.normal(size=(len(texts), 8)))
+    with pytest.raises(ValueError, match="embeddings have shape"):
+        estimator.predict_proba(texts, embeddings=rng.normal(size=(len(texts), 5)))
+
+
+# -- splitting posts ------------------------------------------------------------------------------
+@pytest.mark.parametrize("post, expected", [
+    ("The U.S. spent $3.5 billion on it. Dr. Smith disagrees! Really?",
+     ["The U.S. spent $3.5 billion on it.", "Dr. Smith disagrees!", "Really?"]),
+    ("BREAKING: 5,000 jobs cut at @Acme today https://t.co/AbC.def #layoffs 😡 No one saw it coming",
+     ["BREAKING: 5,000 jobs cut at @Acme today https://t.co/AbC.def #layoffs 😡 No one saw it coming"]),
+    ("Vaccines work 💉\n\nDeaths fell 80% after the rollout…  \"It's over,\" he said. ok",
+     ["Vaccines work 💉", "Deaths fell 80% after the rollout…", "\"It's over,\" he said.", "ok"]),
+    ("Good morning! 🌞🌞 Cases doubled in May. 😷 #covid", ["Good morning! 🌞🌞", "Cases doubled in May. 😷", "#covid"]),
+    ("   ", []),
+    ("no final punctuation here", ["no final punctuation here"]),
+])
+def test_split_sentences_offsets(post, expected):
+    spans = split_sentences(post)
+    assert [post[s:e] for s, e in spans] == expected
+    assert all(0 <= s < e <= len(post) for s, e in spans)
+
+
+def test_sentences_without_words_are_not_claims():
+    assert not has_words("https://t.co/xyz #COVID19 @who 😷 2021")
+    assert has_words("#COVID19 cases doubled")
+
+
+# -- the shipped model ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shipped() -> CheckworthyModel:
+    if not (SHIPPED / "CURRENT").is_file():
+        pytest.fail("no shipped model under models/checkworthy (train it: claimsift train checkworthy)")
+    model = CheckworthyModel()
+    model.warm_up()
+    return model
+
+
+# The Threads post that the seed documents fact-check (seeds/001), verbatim.
+THREADS_POST = ("\"Breaking,\" a Nov. 10 Threads post said. \"NATO Secretary General Mark Rutte says that ‘if Trump "
+                "surrenders Ukraine to Putin, he will personally expel the United States from the alliance.’\"")
+
+
+def test_shipped_model_separates_a_claim_from_chit_chat(shipped):
+    claim = "NATO Secretary General Mark Rutte says he will expel the United States from the alliance."
+    chat = "Good morning everyone, have a nice day!"
+    claim_score, chat_score = shipped.score([claim, chat])
+    assert chat_score < shipped.threshold
+    # This bare sentence ranks far above chit-chat but sits just under the dev-tuned post
+    # threshold (0.37 against 0.42 for checkworthy@v1); the full wording of the post is detected:
+    assert claim_score > 10 * chat_score
+    assert 0.0 < shipped.threshold < 1.0
+    assert set(shipped.thresholds) == {"post", "speech"}
+    spans = shipped.detect(THREADS_POST)
+    assert [span.text for span in spans] == [
+        "\"NATO Secretary General Mark Rutte says that ‘if Trump surrenders Ukraine to Putin, he will personally "
+        "expel the United States from the alliance.’\""]
+
+
+def test_shipped_model_on_hand_written_posts(shipped):
+    from pipeline.checkworthy import f1_metrics
+
+    texts, labels = _fixture_rows()
+    scores = np.array([score for score, _ in shipped.score_posts(texts)])
+    metrics = f1_metrics(labels, scores, shipped.threshold)
+    assert metrics["f1"] >= 0.8, metrics
+    assert metrics["average_precision"] >= 0.9, metrics
+
+
+def test_detect_returns_the_claim_sentence_with_offsets(shipped):
+    post = ("Good morning everyone! 🌞 Sweden did not impose a lockdown and had fewer COVID deaths per capita "
+            "than the UK https://t.co/x1Y2z #covid\nHave a nice day")
+    spans = shipped.detect(post)
+    assert len(spans) == 1
+    span = spans[0]
+    assert isinstance(span, ClaimSpan)
+    assert post[span.start:span.end] == span.text
+    assert span.text.startswith("Sweden did not impose") and span.text.endswith("#covid")
+    assert span.score >= shipped.threshold
+    post_score, claims = shipped.score_post(post)
+    assert claims == spans and post_score == pytest.approx(span.score)
+    assert shipped.score_post("Good morning everyone, have a nice day!")[1] == []
+    assert shipped.score_post("https://t.co/abc #tbt 😂") == (0.0, [])
+    # The batched form agrees with the one-by-one form.
+    many = shipped.score_posts([post, "Good morning everyone, have a nice day!"])
+    assert many[0][1] == spans and many[1][1] == []
+
+
+def test_model_is_cheap_to_pickle_and_reloads(shipped):
+    fresh = pickle.loads(pickle.dumps(shipped))
+    assert fresh._classifier is None  # the heavy parts do not travel
+    assert fresh.threshold == shipped.threshold
+
+
+def test_a_model_file_that_does_not_match_its_card_is_refused(tmp_path):
+    version = Registry().current_version("checkworthy")
+    target = tmp_path / "checkworthy" / version
+    shutil.copytree(SHIPPED / version, target)
+    (tmp_path / "checkworthy" / "CURRENT").write_text(version + "\n")
+    coef = np.load(target / "coef.npy")
+    coef[0, 0] += 1.0
+    np.save(target / "coef.npy", coef)
+    with pytest.raises(ModelIntegrityError, match="coef.npy"):
+        CheckworthyModel(models_dir=tmp_path).warm_up()
+
+
+# -- bad input ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("lines, problem, rows", [
+    (['{"text": "a", "label": 1}', '{"text": "b", "label": "yes"}', '{"text": "c", "label": 2}'],
+     "unknown label", "rows 2, 3"),
+    (['{"text": "a", "label": 1}', '{"label": 0}'], "missing column 'text'", "row 2"),
+    (['{"text": "a"}'], "missing column 'label'", "row 1"),
+    (['{"text": "a", "label": 1}', '', '{"text": "   ", "label": 0}'], "empty", "row 2"),
+    (['{"text": "Same claim.", "label": 1}', '{"text": "b", "label": 0}', '{"text": "same  claim.", "label": 0}'],
+     "duplicate text (first seen on row 1)", "row 3"),
+    (['{"text": "a", "label": 1}', 'not json'], "not valid JSON", "row 2"),
+])
+def test_bad_labelled_files_name_the_rows(tmp_path, lines, problem, rows):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as info:
+        read_jsonl_texts(path, labelled=True)
+    message = str(info.value)
+    assert str(path) in message and problem in message and rows in message
+
+
+def test_empty_file_is_refused(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read_jsonl_texts(path, labelled=True)
+
+
+# -- data splits -----------------------------------------------------------------------------------
+def test_training_data_never_holds_a_dev_or_test_text(shared_datasets):
+    from pipeline import checkworthy_data as cd
+
+    sets = cd.load_sets(shared_datasets)
+    texts, labels, _ = cd.training_data(sets)
+    train_keys = {cd.normalise_key(t) for t in texts}
+    for name in cd.DEV_SETS:
+        assert not train_keys & {cd.normalise_key(t) for t in sets[name].texts}, name
+    assert len(texts) > 9000 and set(np.unique(labels)) == {0, 1}
+    assert sets["ct22_1a_dev"].positives == 44 and len(sets["ct22_1a_dev"]) == 195
+
+
+# -- command line -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cli():
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    return lambda *args: CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.slow
+def test_cli_evaluate_and_predict(cli, tmp_path, shipped):
+    result = cli("evaluate", "checkworthy", "--data", str(EVAL_FIXTURE), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"f1", "average_precision", "precision", "recall"} <= set(report)
+    assert report["f1"] >= 0.8 and report["rows"] == 30
+
+    unlabelled = tmp_path / "posts.jsonl"
+    unlabelled.write_text(json.dumps({"text": "Good morning everyone, have a nice day!"}) + "\n" +
+                          json.dumps({"text": THREADS_POST}) + "\n")
+    out = tmp_path / "pred.jsonl"
+    result = cli("checkworthy", "--data", str(unlabelled), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["label"] for r in rows] == [0, 1]
+    assert rows[1]["score"] >= shipped.threshold > rows[0]["score"]
+
+
+def test_cli_bad_input_is_one_clear_line(cli, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": "maybe"}\n')
+    result = cli("evaluate", "checkworthy", "--data", str(bad), "--json")
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InputError) and "row 2" in str(result.exception)
