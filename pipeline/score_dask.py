@@ -33,6 +33,10 @@ def score_on_worker(plugin_name: str, texts: list[str]) -> list[dict]:
     return get_worker().plugins[plugin_name].scorer.score_posts(texts)
 
 
+def _has_plugin(name: str, dask_worker: Any = None) -> bool:
+    return dask_worker is not None and name in dask_worker.plugins
+
+
 def plugin_name(scorer: Any) -> str:
     key = json.dumps(scorer.fingerprint(), sort_keys=True, default=str)
     return "claimsift-scorer-" + hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -52,7 +56,11 @@ def run_dask(chunks: Iterable[tuple[int, list[PostRecord]]], scorer: Any, done: 
         client = Client(cluster)
     try:
         name = plugin_name(scorer)
-        client.register_plugin(ScorerPlugin(scorer, name), name=name)
+        # A long-lived cluster keeps the plugin (and the warm models) between jobs: registering
+        # it again would tear the models down and load them anew on every worker.
+        present = client.run(_has_plugin, name) if client.scheduler_info().get("workers") else {}
+        if not present or not all(present.values()):
+            client.register_plugin(ScorerPlugin(scorer, name), name=name)
         n_workers = len(client.scheduler_info().get("workers", {})) or workers
         max_in_flight = 2 * max(1, n_workers)
         in_flight: dict[Any, tuple[int, list[PostRecord]]] = {}
