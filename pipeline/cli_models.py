@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -204,6 +205,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         from pipeline.retrain import DEFAULT_DATASETS_DIR, retrain as run_retrain
 
         console = Console(stderr=True)
+        started = time.monotonic()
         options: dict = {}
         if task == "stance":
             options = {"kind": kind, "time_budget_s": time_budget}
@@ -214,7 +216,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         result = run_retrain(task, data, base=base, include_public=public,
                              datasets_dir=datasets or DEFAULT_DATASETS_DIR, models_dir=out or DEFAULT_MODELS_DIR,
                              public_sample=public_sample, evaluation_files=eval_files,
-                             log=lambda message: console.log(message), **options)
+                             log=lambda message: console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {message}",
+                                                               highlight=False), **options)
         if as_json:
             _print_json(result.to_dict())
             return
