@@ -121,9 +121,9 @@ def shipped() -> CheckworthyModel:
     return model
 
 
-# The Threads post that the seed documents fact-check (seeds/001), verbatim.
-THREADS_POST = ("\"Breaking,\" a Nov. 10 Threads post said. \"NATO Secretary General Mark Rutte says that ‘if Trump "
-                "surrenders Ukraine to Putin, he will personally expel the United States from the alliance.’\"")
+# The Threads post that the seed documents fact-check (quoted in seeds/001).
+THREADS_POST = ("Breaking. NATO Secretary General Mark Rutte says that ‘if Trump surrenders Ukraine to Putin, he will "
+                "personally expel the United States from the alliance.’")
 
 
 def test_shipped_model_separates_a_claim_from_chit_chat(shipped):
@@ -137,9 +137,7 @@ def test_shipped_model_separates_a_claim_from_chit_chat(shipped):
     assert 0.0 < shipped.threshold < 1.0
     assert set(shipped.thresholds) == {"post", "speech"}
     spans = shipped.detect(THREADS_POST)
-    assert [span.text for span in spans] == [
-        "\"NATO Secretary General Mark Rutte says that ‘if Trump surrenders Ukraine to Putin, he will personally "
-        "expel the United States from the alliance.’\""]
+    assert [(span.text, span.start) for span in spans] == [(THREADS_POST[len("Breaking. "):], len("Breaking. "))]
 
 
 def test_shipped_model_on_hand_written_posts(shipped):
