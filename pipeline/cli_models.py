@@ -258,7 +258,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
             colour = {"better": "green", "worse": "red"}.get(row.verdict, "white")
             table.add_row(f"{row.metric}{' (primary)' if row.primary else ''}"
                           f"{'' if row.higher_is_better else ' ↓'}", f"{row.candidate:.4f}", f"{row.current:.4f}",
-                          f"{row.difference:+.4f}", f"[{row.ci_low:+.4f}, {row.ci_high:+.4f}]",
+                          f"{row.difference:+.4f}", f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]",
                           f"[{colour}]{row.verdict}[/{colour}]")
         console = Console()
         console.print(table)

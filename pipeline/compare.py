@@ -392,6 +392,11 @@ def compare_models(candidate: str, current: str, data: Path | str, *, task: str 
         texts = rows.texts()
         preds = [predict_checkworthy(spec, texts, models_dir) for spec in (candidate, current)]
         gold = [int(label) for label in rows.labels()]
+    if preds[0].model == preds[1].model:
+        # The same name@version from two registries (a scratch one and models/): say which is which.
+        from dataclasses import replace
+
+        preds = [replace(p, model=f"{p.model} ({ref.path})") for p, ref in zip(preds, (cand_ref, curr_ref))]
     primary = declared_primary_metric(preds[0].card or cand_ref.card)
     return compare_predictions(task, labels, gold, preds[0], preds[1], primary_metric=primary,
                                data=", ".join(rows.report.files), n_bootstrap=n_bootstrap, seed=seed)
