@@ -398,7 +398,7 @@ def validate(path: Path | str, task: str, *, evaluation: Mapping[str, str] | Non
             key = row_key(task, values)
             if key in seen:
                 first_file, first_row, first_label = seen[key]
-                pair = (row_no, first_row)
+                pair = (row_no, first_row if first_file == str(file) else f"{first_row} of {Path(first_file).name}")
                 (contradictions if first_label != label else duplicates).append(pair)
                 continue
             seen[key] = (str(file), row_no, label)
