@@ -110,7 +110,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         """MAP@1, MAP@5, MRR and recall@k of the matcher on labelled queries (primary: MAP@5)."""
         import time
 
-        from pipeline.matching import FactCheckMatcher, ranking_metrics
+        from pipeline.matching import FactCheckMatcher, ranking_metrics, top1_precision_by_similarity
 
         rows = _read_jsonl(data, ("query", "relevant"))
         for number, record, problem in rows:
@@ -126,9 +126,12 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         relevant = [[str(x) for x in r["relevant"]] for _, r, _ in rows]
         missing = sum(1 for rel in relevant for x in rel if x not in known)
         started = time.perf_counter()
-        rankings = [[m.id for m in ms] for ms in matcher.match_many([r["query"] for _, r, _ in rows], 50)]
+        matched = matcher.match_many([r["query"] for _, r, _ in rows], 50)
         seconds = time.perf_counter() - started
+        rankings = [[m.id for m in ms] for ms in matched]
         metrics = ranking_metrics(rankings, relevant)
+        metrics["top1_by_similarity"] = top1_precision_by_similarity(
+            [(ms[0].id, ms[0].similarity) if ms else None for ms in matched], relevant)
         metrics.update(primary="map@5", model=matcher.model_label, records=len(matcher),
                        relevant_not_in_store=missing, seconds_per_query=round(seconds / max(len(rows), 1), 4))
         if as_json:
@@ -141,6 +144,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         table.add_column("metric")
         table.add_column("value", justify="right")
         for key, value in metrics.items():
+            if key == "top1_by_similarity":
+                value = ", ".join(f">={cut}: {v['precision']} of {v['coverage']:.0%}" for cut, v in value.items())
             table.add_row(key, str(value))
         Console().print(table)
         if missing:

@@ -573,6 +573,18 @@ def ranking_metrics(rankings: Sequence[Sequence[str]], relevant: Sequence[Iterab
     return {key: round(value, 4) if isinstance(value, float) else value for key, value in out.items()}
 
 
+def top1_precision_by_similarity(top: Sequence[tuple[str, float] | None], relevant: Sequence[Iterable[str]],
+                                 cuts: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9)) -> dict:
+    """For each cut: the share of queries whose best match has similarity >= cut (coverage) and
+    how often that best match is relevant (precision); helps choose when to show a match."""
+    out = {}
+    for cut in cuts:
+        kept = [(t[0] in set(r)) for t, r in zip(top, relevant) if t is not None and t[1] >= cut]
+        out[str(cut)] = {"coverage": round(len(kept) / max(len(top), 1), 4),
+                         "precision": round(sum(kept) / len(kept), 4) if kept else None}
+    return out
+
+
 # ---- CheckThat! 2020 task 2: data, training, tuning ----------------------------------------------
 CHECKTHAT_DIR = "checkthat2020-task2-claim-retrieval"
 CHECKTHAT_LICENCE = "free for general research use (sshaar/clef2020-factchecking-task2)"
