@@ -34,6 +34,7 @@ _EXPORTS = {
     "validate_training_file": ("pipeline.api", "validate_training_file"),
     "train": ("pipeline.api", "train"),
     "evaluate": ("pipeline.api", "evaluate"),
+    "evaluate_model": ("pipeline.api", "evaluate_model"),
     "models": ("pipeline.api", "models"),
     "promote": ("pipeline.api", "promote"),
     "rollback": ("pipeline.api", "rollback"),

@@ -203,6 +203,15 @@ def evaluate(candidate: str, current: str, data: Path | str, *, task: str | None
     return comparison
 
 
+def evaluate_model(model: str, data: Path | str, *, task: str | None = None,
+                   models_dir: Path | str | None = None, **options) -> "object":
+    """One model on a labelled file: every metric of its task (primary first) with a bootstrap
+    95% interval, as a DataFrame."""
+    from pipeline.compare import evaluate_model as _evaluate_model
+
+    return _evaluate_model(model, data, task=task, models_dir=models_dir, **options)
+
+
 def models(models_dir: Path | str | None = None) -> "object":
     """Every registered model version: DataFrame ``name, version, current, metric, value, created``."""
     import pandas as pd

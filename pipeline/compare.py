@@ -365,41 +365,74 @@ def predict_checkworthy(spec: str, texts: Sequence[str], models_dir: Path | str 
     return ModelPredictions(model.label, probs, (scores >= threshold).astype(np.int64), card, threshold)
 
 
-def compare_models(candidate: str, current: str, data: Path | str, *, task: str | None = None,
-                   models_dir: Path | str | None = None, n_bootstrap: int = N_BOOTSTRAP,
-                   seed: int = SEED) -> Comparison:
-    """Run both registry models (``name``, ``name@version`` or a version folder) on a labelled
-    file of the task's schema (see ``training_data``) and compare them."""
+def _predict_all(specs: Sequence[str], data: Path | str, task: str | None, models_dir: Path | str | None):
+    """Resolve the models, read the labelled rows, run every model on them:
+    (task, labels, gold indices, predictions, refs, rows)."""
     from pipeline.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
     from pipeline.training_data import SCHEMAS, load_evaluation_data
 
     registry = Registry(models_dir or DEFAULT_MODELS_DIR)
     try:
-        cand_ref, curr_ref = registry.resolve(candidate), registry.resolve(current)
+        refs = [registry.resolve(spec) for spec in specs]
     except ModelNotFoundError as exc:
         raise UserError(str(exc)) from exc
     if task is None:
-        task = infer_task(cand_ref.card)
-        if infer_task(curr_ref.card) != task:
-            raise UserError(f"{cand_ref.label} and {curr_ref.label} are models of different tasks")
+        tasks = {infer_task(ref.card) for ref in refs}
+        if len(tasks) > 1:
+            raise UserError(f"{' and '.join(ref.label for ref in refs)} are models of different tasks")
+        task = tasks.pop()
     rows = load_evaluation_data(data, task)
     labels = SCHEMAS[task].labels
     if task == "stance":
         claims, evidence = rows.frame["claim"].tolist(), rows.frame["evidence"].tolist()
-        preds = [predict_stance(spec, claims, evidence, models_dir) for spec in (candidate, current)]
+        preds = [predict_stance(spec, claims, evidence, models_dir) for spec in specs]
         gold = [labels.index(label) for label in rows.labels()]
     else:
         texts = rows.texts()
-        preds = [predict_checkworthy(spec, texts, models_dir) for spec in (candidate, current)]
+        preds = [predict_checkworthy(spec, texts, models_dir) for spec in specs]
         gold = [int(label) for label in rows.labels()]
+    return task, labels, gold, preds, refs, rows
+
+
+def compare_models(candidate: str, current: str, data: Path | str, *, task: str | None = None,
+                   models_dir: Path | str | None = None, n_bootstrap: int = N_BOOTSTRAP,
+                   seed: int = SEED) -> Comparison:
+    """Run both registry models (``name``, ``name@version`` or a version folder) on a labelled
+    file of the task's schema (see ``training_data``) and compare them."""
+    task, labels, gold, preds, refs, rows = _predict_all([candidate, current], data, task, models_dir)
     if preds[0].model == preds[1].model:
         # The same name@version from two registries (a scratch one and models/): say which is which.
         from dataclasses import replace
 
-        preds = [replace(p, model=f"{p.model} ({ref.path})") for p, ref in zip(preds, (cand_ref, curr_ref))]
-    primary = declared_primary_metric(preds[0].card or cand_ref.card)
+        preds = [replace(p, model=f"{p.model} ({ref.path})") for p, ref in zip(preds, refs)]
+    primary = declared_primary_metric(preds[0].card or refs[0].card)
     return compare_predictions(task, labels, gold, preds[0], preds[1], primary_metric=primary,
                                data=", ".join(rows.report.files), n_bootstrap=n_bootstrap, seed=seed)
+
+
+def evaluate_model(spec: str, data: Path | str, *, task: str | None = None, models_dir: Path | str | None = None,
+                   n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED):
+    """One model on a labelled file: a DataFrame of every metric of the task (primary first) with
+    a bootstrap 95% interval over rows."""
+    import pandas as pd
+
+    task, labels, gold, preds, refs, rows = _predict_all([spec], data, task, models_dir)
+    pred = preds[0]
+    gold = np.asarray(gold, dtype=np.int64)
+    primary = declared_primary_metric(pred.card or refs[0].card) or PRIMARY_METRIC[task]
+    metrics = sorted(metrics_for(task, labels), key=lambda m: m.name != primary)
+    whole = np.arange(len(gold))[None]
+    resamples = bootstrap_indices(len(gold), n_bootstrap, seed)
+    out = []
+    for metric in metrics:
+        low, high = np.percentile(metric.fn(gold, pred.predicted, pred.probs, resamples), [2.5, 97.5])
+        out.append({"metric": metric.name, "value": round(float(metric.fn(gold, pred.predicted, pred.probs,
+                                                                           whole)[0]), 4),
+                    "ci_low": round(float(low), 4), "ci_high": round(float(high), 4),
+                    "higher_is_better": metric.higher_is_better, "primary": metric.name == primary})
+    frame = pd.DataFrame(out).set_index("metric")
+    frame.attrs.update({"model": pred.model, "task": task, "n": len(gold), "data": ", ".join(rows.report.files)})
+    return frame
 
 
 # -- plots --------------------------------------------------------------------------------------

@@ -107,6 +107,18 @@ class ValidationReport:
             return f"{head}; all valid; labels {self.label_counts}"
         return f"{head}; {len(self.problems)} problem(s): " + "; ".join(p.describe() for p in self.problems)
 
+    def _repr_html_(self) -> str:
+        import html
+
+        head = html.escape(f"{', '.join(self.files)}: {self.rows_read} rows read, {self.rows_valid} valid; "
+                           f"labels {self.label_counts}")
+        if self.ok:
+            return f"<p>✔ {head}</p>"
+        rows = "".join(f"<tr><td>{html.escape(p.kind)}</td><td>{html.escape(_rows(p.rows) if p.rows else 'file')}"
+                       f"</td><td>{html.escape(p.detail)}</td></tr>" for p in self.problems)
+        return (f"<p>✘ {head}; not trainable:</p><table><tr><th>problem</th><th>where</th><th>detail</th></tr>"
+                f"{rows}</table>")
+
     def to_dict(self) -> dict:
         return {"task": self.task, "files": list(self.files), "rows_read": self.rows_read,
                 "rows_valid": self.rows_valid, "label_counts": {str(k): v for k, v in self.label_counts.items()},

@@ -157,3 +157,20 @@ def test_compare_command_runs_two_registry_models_on_the_same_rows(tmp_path, sha
     cm = payload["confusion_matrices"]["rows_gold_cols_predicted"]["candidate"]
     assert sum(cm[1]) == int(dev.labels.sum())
     assert report.is_file() and report.read_text().count("data:image/png;base64,") == 3
+
+
+def test_one_model_is_evaluated_with_intervals(tmp_path):
+    pytest.importorskip("pipeline.checkworthy")
+    import pipeline
+    from pipeline.retrain import retrain
+
+    models = tmp_path / "models"
+    result = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", include_public=False, datasets_dir=None,
+                     models_dir=models, params={"use_embeddings": False}, log=lambda m: None)
+    rows = [json.loads(line) for line in (DATA / "retrain_checkworthy.jsonl").read_text().splitlines()]
+    data = tmp_path / "eval.jsonl"
+    data.write_text("".join(json.dumps({"text": r["text"].upper(), "label": r["label"]}) + "\n" for r in rows))
+    frame = pipeline.evaluate_model(result.model, data, models_dir=models)
+    assert frame.index[0] == "f1" and bool(frame.loc["f1", "primary"])
+    assert (frame["ci_low"] <= frame["value"] + 1e-9).all() and (frame["value"] <= frame["ci_high"] + 1e-9).all()
+    assert frame.attrs["n"] == 44 and frame.attrs["model"] == "checkworthy@v1"
