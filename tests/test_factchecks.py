@@ -140,3 +140,38 @@ def test_demo_fact_checks_come_from_the_seeds():
     assert "We rate this post False." in seeds["001_5fb9f27d840b8ced.txt"]
     assert "“bogus”" in seeds["000_6cff62f9dfef07af.txt"]
     assert all(r.verdict == "REFUTED" and r.url == "" for r in records)
+
+
+def test_cli_factcheck_ingest_reports_counts_and_rejections(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["factcheck", "ingest", str(DATA / "factchecks_sample.csv"), "--store",
+                                 str(tmp_path / "store"), "--json"])
+    assert result.exit_code == 1  # a row was rejected: not silent, and not a success
+    report = json.loads(result.stdout)[0]
+    assert (report["added"], report["unchanged"]) == (2, 0)
+    assert report["rejected"][0]["row"] == 2
+    ratings = json.loads(runner.invoke(app, ["factcheck", "ratings", "--json"]).stdout)
+    assert ratings["pants on fire"] == "REFUTED" and ratings["unknown"] == "NOT_ENOUGH_INFO"
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "datasets" / "checkthat2020-task2-claim-retrieval").is_dir(),
+                    reason="../shared/datasets/checkthat2020-task2-claim-retrieval is absent")
+def test_convert_checkthat_writes_ingestable_records_and_queries(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, ["factcheck", "convert-checkthat", "--out", str(tmp_path),
+                                      "--data", str(ROOT.parent / "shared" / "datasets")])
+    assert result.exit_code == 0, result.output
+    records, rejected = read_fact_check_file(tmp_path / "verified_claims.factchecks.jsonl")
+    assert len(records) == 10375 and not rejected
+    assert records[0].id == "0" and records[0].title.startswith("Did 122 Prisoners")
+    assert all(r.rating == "unknown" and r.verdict == "NOT_ENOUGH_INFO" for r in records)
+    dev = [json.loads(line) for line in (tmp_path / "dev.matching.jsonl").read_text().splitlines()]
+    assert len(dev) == 197 and all(q["relevant"] and q["query"] for q in dev)
+    assert {r for q in dev for r in q["relevant"]} <= {r.id for r in records}
