@@ -30,10 +30,14 @@ def headline_metric(card: dict) -> tuple[str, float | None]:
     if isinstance(primary, dict) and "value" in primary:
         where = f" ({primary['set']})" if primary.get("set") else ""
         return f"{primary.get('metric', 'primary')}{where}", primary.get("value")
-    name = metrics.get("primary_metric")
+    name = metrics.get("primary_metric") or (primary if isinstance(primary, str) else None)
     for key in ([name] if name else []) + ["macro_f1", "f1", "accuracy"]:
         if isinstance(metrics.get(key), (int, float)):
             return f"dev {key}", float(metrics[key])
+        # e.g. {"primary": "map@5", "dev": {"map@5": 0.91, ...}}
+        for part, values in metrics.items():
+            if isinstance(values, dict) and isinstance(values.get(key), (int, float)):
+                return f"{key} ({part})", float(values[key])
     return "", None
 
 

@@ -329,6 +329,8 @@ def declared_primary_metric(card: dict) -> str | None:
     primary = metrics.get("primary")
     if isinstance(primary, dict) and primary.get("metric"):
         return str(primary["metric"])
+    if isinstance(primary, str):
+        return primary
     return metrics.get("primary_metric")
 
 
