@@ -246,3 +246,15 @@ def test_base_gives_the_new_version_its_name_parameters_and_parent(tmp_path):
     assert card["params"]["use_embeddings"] is False and card["params"]["C"] == 0.5
     with pytest.raises(UserError, match="--base: no model 'checkworthy@v7'"):
         retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", base="checkworthy@v7", **quiet)
+
+
+def test_the_listed_metric_is_each_card_s_declared_primary():
+    from pipeline.cli_models import headline_metric
+
+    assert headline_metric({"metrics": {"primary": {"metric": "f1", "set": "ct22_1a_dev", "value": 0.7}}}) == \
+        ("f1 (ct22_1a_dev)", 0.7)
+    assert headline_metric({"metrics": {"primary_metric": "macro_f1", "macro_f1": 0.61, "accuracy": 0.7}}) == \
+        ("dev macro_f1", 0.61)
+    assert headline_metric({"metrics": {"primary": "map@5", "dev": {"map@1": 0.8, "map@5": 0.9}}}) == \
+        ("map@5 (dev)", 0.9)
+    assert headline_metric({"metrics": {}}) == ("", None)
