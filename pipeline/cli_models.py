@@ -189,8 +189,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                                                         "(default ../shared/datasets)."),
                 public_sample: Optional[int] = typer.Option(None, "--public-sample", min=1,
                                                             help="Use only this many public rows (a quick run)."),
-                kind: Optional[str] = typer.Option(None, "--kind", help="stance only: embedding-lr (fast, "
-                                                   "default) or cross-encoder."),
+                kind: Optional[str] = typer.Option(None, "--kind", help="stance only: embedding-lr (alias embed; "
+                                                   "fast, the default) or cross-encoder."),
                 time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stance cross-encoder: "
                                                             "stop training after this many seconds."),
                 no_embeddings: bool = typer.Option(False, "--no-embeddings", help="checkworthy only: TF-IDF and "

@@ -297,7 +297,7 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
     log(f"validated {', '.join(user.report.files)}: {len(user)} rows, labels {user.label_counts}")
     registry = Registry(models_dir)
     parent, base_card = _base_card(registry, base)
-    kind = kind or base_card.get("kind") or "embedding-lr"
+    kind = {"embed": "embedding-lr"}.get(kind, kind) or base_card.get("kind") or "embedding-lr"  # `train stance --kind embed`
     if kind not in ("embedding-lr", "cross-encoder"):
         raise UserError(f"unknown stance model kind {kind!r}; expected embedding-lr or cross-encoder")
     name = base_card.get("name") or ("stance" if kind == "cross-encoder" else "stance-embed")
