@@ -203,3 +203,16 @@ def test_checkthat2020_dev_map5(tmp_path):
     metrics = ranking_metrics(rankings, [q["relevant"] for q in dev], ks=(1, 5, 10))
     assert len(matcher) == 10375 and metrics["queries"] == 197
     assert metrics["map@5"] >= 0.90, metrics
+
+
+@needs_model
+def test_min_similarity_keeps_only_strong_matches_and_has_records_is_cheap(store, tmp_path):
+    matcher = FactCheckMatcher(store)
+    assert matcher.has_records() and matcher._index is None  # answered without loading anything
+    assert not FactCheckMatcher(tmp_path / "empty").has_records()
+    strong = matcher.match("NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine", k=10,
+                           min_similarity=0.5)
+    assert strong and all(m.similarity >= 0.5 for m in strong)
+    assert {m.id for m in strong} <= {"politifact-rutte-expel-us", "politifact-2024-11-rutte-expel-us",
+                                      "euroverify-rutte-expel-us", "fc-c32d129b17a028ab"}
+    assert matcher.match("I had pancakes for breakfast", k=10, min_similarity=0.5) == []
