@@ -50,7 +50,12 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                 console.print("note: no evidence index module (pipeline.index) yet; index not updated")
             else:
                 update = update_index(store)
-                console.print(f"index: {update}" if update is not None else "index updated")
+                if hasattr(update, "total"):
+                    console.print(f"index {getattr(update, 'version', '')}: {update.total} sentences "
+                                  f"({getattr(update, 'embedded', '?')} embedded, {getattr(update, 'removed', '?')} "
+                                  f"removed) in {getattr(update, 'seconds', 0):.1f} s")
+                else:
+                    console.print("index updated")
         if report.rejected:
             raise typer.Exit(1)
 

@@ -170,6 +170,7 @@ def test_quote_quality_on_the_hand_checked_fixture():
 
 
 # ---- extensions and the Analyser ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_importing_the_module_registers_nothing():
     code = ("import pipeline.analyse, spacy; from spacy.tokens import Doc; from spacy.language import Language; "
             "print(Doc.has_extension('quotes'), Language.has_factory('claimsift_quotes'))")
