@@ -353,14 +353,14 @@ def sample_scores(request, tmp_path_factory):
     seed_store = request.getfixturevalue("seed_store")
     out = tmp_path_factory.mktemp("sample") / "sample.jsonl"
     summary = score_file(SAMPLE_POSTS, out, ModelScorer(seed_store), chunk_size=8, progress=False)
-    return summary, {row["post_id"]: row for row in iter_output(out)}
+    return summary, {row["post_id"]: row for row in iter_output(out)}, seed_store
 
 
 @pytest.mark.slow
-def test_sample_posts_with_the_real_models(sample_scores, seed_store):
+def test_sample_posts_with_the_real_models(sample_scores):
     from pipeline.store import Corpus
 
-    summary, rows = sample_scores
+    summary, rows, seed_store = sample_scores
     assert (summary.read, summary.scored, summary.rejected) == (17, 14, 3)
     names = dict(zip(Corpus(seed_store).documents()["doc_id"], Corpus(seed_store).documents()["name"]))
     threads = rows["threads-2024-11-10"]
