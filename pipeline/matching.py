@@ -304,8 +304,14 @@ class FactCheckIndex:
 
 
 # ---- the re-ranker -------------------------------------------------------------------------------
-class MatchReranker:
-    """Standardised logistic regression over ``FEATURE_NAMES``; scikit-learn estimator API.
+def _estimator_bases() -> tuple[type, ...]:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    return ClassifierMixin, BaseEstimator
+
+
+class MatchReranker(*_estimator_bases()):
+    """Standardised logistic regression over ``FEATURE_NAMES``; a scikit-learn classifier.
 
     Persisted as plain JSON (means, scales, coefficients), so loading runs no code.
     """
@@ -314,35 +320,44 @@ class MatchReranker:
         self.C = C
         self.max_iter = max_iter
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {"C": self.C, "max_iter": self.max_iter}
-
-    def set_params(self, **params) -> "MatchReranker":
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "MatchReranker":
+    def fit(self, X, y) -> "MatchReranker":
         from sklearn.linear_model import LogisticRegression
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
 
-        X = np.asarray(X, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        if len(np.unique(y)) > 2:
+            raise ValueError("Only binary classification is supported: match / no match.")
         self.mean_ = X.mean(axis=0)
-        self.scale_ = np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+        std = X.std(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
         model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit((X - self.mean_) / self.scale_, y)
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         self.classes_ = model.classes_
+        self.n_iter_ = model.n_iter_
         return self
 
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+    def decision_function(self, X) -> np.ndarray:
+        from sklearn.utils.validation import check_is_fitted, validate_data
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+
+    def predict_proba(self, X) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
         return np.column_stack([1 - p, p])
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return (self.decision_function(X) > 0).astype(int)
+    def predict(self, X) -> np.ndarray:
+        scores = self.decision_function(X)
+        return self.classes_[(scores > 0).astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # match / no match
+        return tags
 
     def to_json(self) -> dict:
         return {"kind": "standardised-logistic-regression", "features": list(FEATURE_NAMES),
@@ -360,6 +375,7 @@ class MatchReranker:
         model.coef_ = np.array(data["coef"], dtype=np.float64)
         model.intercept_ = float(data["intercept"])
         model.classes_ = np.array([0, 1])
+        model.n_features_in_ = len(model.coef_)
         return model
 
 

@@ -72,6 +72,14 @@ def test_reranker_json_round_trip_gives_same_scores():
         MatchReranker.from_json(model.to_json() | {"features": ["bm25"]})
 
 
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+
+@parametrize_with_checks([MatchReranker()])
+def test_reranker_is_a_scikit_learn_estimator(estimator, check):
+    check(estimator)
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     store = tmp_path_factory.mktemp("factchecks") / "store"
