@@ -396,6 +396,19 @@ class _People:
                 candidates.setdefault(_fold(full), full)
         return next(iter(candidates.values())) if len(candidates) == 1 else name
 
+    def titled(self, offset: int, role: str) -> str | None:
+        """The latest person introduced earlier with this role right before the name
+        (`the outgoing Dutch prime minister Mark Rutte` for `The Dutch prime minister`)."""
+        text = self.doc.text
+        found = None
+        for ent in self.persons:
+            if ent.start_char >= offset:
+                break
+            before = text[max(0, ent.start_char - 60):ent.start_char].lower().rstrip(" ,")
+            if before.endswith(role):
+                found = self.full(ent.text)
+        return found
+
     def antecedent(self, offset: int) -> str | None:
         before = [name for at, name in self.mentions if at < offset]
         return before[-1] if before else None
@@ -440,6 +453,11 @@ def _resolve_speaker(text: str, head: "Token", people: _People) -> tuple[str, in
     lower = head.lower_
     words = text[p_start:p_end].lower().split()
     role_like = len(words) >= 2 and words[0] == "the" and (words[-1] in ROLE_NOUNS or words[-1].endswith("-elect"))
+    if role_like:
+        role = " ".join(words[-2:]) if len(words) >= 3 else words[-1]
+        found = people.titled(head.idx, role)
+        if found is not None:
+            return found, p_start, p_end, True
     if lower in PRONOUNS or role_like:
         found = people.antecedent(head.idx)
         if found is not None:
@@ -475,6 +493,13 @@ def _clause_end(doc: "Doc", tokens: list["Token"]) -> int:
         if token.lower_ == "which" or (_is_reporting(token) and token.tag_ == "VBG") or token.lower_ in (
                 "while", "following"):
             return k - 1
+    for k, token in enumerate(tokens[1:-1], 1):
+        # `… he would not run again and is the longest-serving leader`: a verb with no subject of
+        # its own after `and` continues the clause the report hangs from, not the report.
+        following = tokens[k + 1]
+        if token.lower_ in ("and", "but") and following.tag_ in ("VBZ", "VBP") and following.dep_ == "conj" \
+                and _own_subject(following) is None and following.head.tag_ in ("VB", "VBN"):
+            return k
     return len(tokens)
 
 
@@ -522,7 +547,8 @@ def find_quotes(doc: "Doc") -> list[dict]:
             close_token = token_at(q.close_at)
             after = doc[close_token.i + 1: close_token.i + 12]
             k = 0
-            while k < len(after) and after[k].is_punct and after[k].text not in MARKS:
+            # Skip `,` after the mark (`”, he said`), never a full stop (`”. He said` is a new sentence).
+            while k < len(after) and after[k].is_punct and after[k].text not in MARKS + ".!?":
                 k += 1
             nxt = after[k] if k < len(after) else None
             starts_lower = nxt is not None and (nxt.is_lower or nxt.pos_ == "PRON")
@@ -682,7 +708,8 @@ def find_quotes(doc: "Doc") -> list[dict]:
 
     # Speakers, in document order, so that `he` can refer to the speaker of an earlier quote.
     people.collect_mentions()
-    candidates = sorted(kept_direct + kept_reported,
+    # Every candidate gets a speaker, also one merged away, whose quote a later one may continue.
+    candidates = sorted(direct + reported,
                         key=lambda c: (c.subject.idx if c.subject is not None else (c.cue.idx if c.cue else c.start)))
     for candidate in candidates:
         if candidate.follows is not None:
