@@ -61,7 +61,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         resumed = f" ({summary.resumed_chunks} of {summary.chunks} chunks from the checkpoint)" if summary.resumed_chunks else ""
         console.print(f"[bold]read {summary.read:,}[/] = scored {summary.scored:,} + rejected {summary.rejected:,}"
                       f"{resumed}; {summary.claims:,} claims checked; "
-                      f"{summary.posts_per_second:.1f} posts/s ({summary.engine})")
+                      f"{summary.posts_per_second:.1f} posts/s ({summary.engine} engine, model loading included)")
         if summary.verdicts:
             console.print("verdicts: " + ", ".join(f"{k} {v:,}" for k, v in summary.verdicts.items()))
         console.print(f"output: {summary.output}\nrejected rows: {summary.rejected_output}")
