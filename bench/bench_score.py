@@ -81,7 +81,7 @@ def child_score(args: argparse.Namespace) -> dict:
     return {"engine": args.engine, "workers": args.workers if args.engine == "dask" else 1,
             "read": summary.read, "scored": summary.scored, "rejected": summary.rejected, "claims": summary.claims,
             "verdicts": summary.verdicts, "load_s": round(load_s, 2), "score_s": round(seconds, 2),
-            "posts_per_s": round(summary.scored / seconds, 2)}
+            "posts_per_s": round(summary.scored / seconds, 2), "scorer": scorer.fingerprint()}
 
 
 # -- the parent --------------------------------------------------------------------------------------
