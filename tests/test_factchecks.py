@@ -175,3 +175,17 @@ def test_convert_checkthat_writes_ingestable_records_and_queries(tmp_path):
     dev = [json.loads(line) for line in (tmp_path / "dev.matching.jsonl").read_text().splitlines()]
     assert len(dev) == 197 and all(q["relevant"] and q["query"] for q in dev)
     assert {r for q in dev for r in q["relevant"]} <= {r.id for r in records}
+
+
+def test_parquet_and_json_record_lists_are_fact_check_tables(tmp_path):
+    import pandas as pd
+
+    rows = [{"id": 7, "claim": "Rutte will expel the US from NATO.", "rating": "Pants on Fire", "date": "2024-11-10"},
+            {"id": 8, "claim": None, "rating": "True", "date": None}]
+    pd.DataFrame(rows).to_parquet(tmp_path / "checks.parquet")
+    records, rejected = read_fact_check_file(tmp_path / "checks.parquet")
+    assert [(r.id, r.verdict, r.date) for r in records] == [("7", "REFUTED", "2024-11-10")]
+    assert [(r.row, "no claim" in r.reason) for r in rejected] == [(2, True)]
+    (tmp_path / "checks.json").write_text(json.dumps(rows, default=str))
+    records, rejected = read_fact_check_file(tmp_path / "checks.json")
+    assert [r.id for r in records] == ["7"] and [r.row for r in rejected] == [2]
