@@ -22,6 +22,26 @@ ENGLISH_HINTS = frozenset(
 )
 
 
+# Sentences that report that a claim is circulating ("a post alleges that …") restate the claim
+# without vouching for it: fact-check articles are full of them, and a stance model reads them
+# as support. Their SUPPORTS probability is moved to NOT_ENOUGH_INFO.
+REPORTED_CLAIM = re.compile(
+    r"\b(alleg\w*|claims? (have|has) circulated|circulat\w* (on|across) social media|rumou?r\w*|"
+    r"(post|posts|tweet|video|message)s? (said|says|claimed|claims|suggest\w*)|purported\w*|"
+    r"went viral|viral (post|claim)|falsely (claim|say|said)\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def discount_reported_claim(sentence: str, probs: dict[str, float]) -> dict[str, float]:
+    if not REPORTED_CLAIM.search(sentence):
+        return probs
+    moved = dict(probs)
+    moved["NOT_ENOUGH_INFO"] = moved.get("NOT_ENOUGH_INFO", 0.0) + moved.get("SUPPORTS", 0.0)
+    moved["SUPPORTS"] = 0.0
+    return moved
+
+
 class InvalidClaimError(UserError):
     pass
 
@@ -43,7 +63,7 @@ def validate_claim(claim: object) -> str:
         raise InvalidClaimError("the claim has no words to check (only emoji, URLs, numbers or symbols)")
     latin = sum(ch.isascii() for w in words for ch in w) / max(1, sum(len(w) for w in words))
     hinted = sum(w.lower() in ENGLISH_HINTS for w in words)
-    if latin < 0.6 or (len(words) >= 6 and hinted == 0):
+    if latin < 0.6 or (len(words) >= 8 and hinted == 0):
         raise InvalidClaimError("the claim does not look like English; the corpus models are English-only")
     return text
 
@@ -52,7 +72,7 @@ class Checker:
     def __init__(self, store_dir: Path | str = "corpus/store", top_k: int = 5, stance_spec: str = "stance",
                  verdict_spec: str = "verdict", encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
-                 models_dir: Path | str | None = None) -> None:
+                 models_dir: Path | str | None = None, stance_input: str = "sentence") -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
@@ -61,6 +81,7 @@ class Checker:
         self.retrieval = retrieval
         self.fact_checks = fact_checks
         self.models_dir = models_dir
+        self.stance_input = stance_input  # "sentence" or "context" (sentence with neighbours)
         self._loaded = None
 
     def __getstate__(self) -> dict:
@@ -122,7 +143,8 @@ class Checker:
         self.warm_up()
         _, _, _, stance, aggregator, matcher = self._loaded
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
-        pairs = [(c, e.context or e.sentence) for c, ev in zip(claims, evidence_lists) for e in ev]
+        pairs = [(c, (e.context if self.stance_input == "context" else "") or e.sentence)
+                 for c, ev in zip(claims, evidence_lists) for e in ev]
         probs = stance.predict_proba([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else []
         verdicts, cursor = [], 0
         for claim, evidence in zip(claims, evidence_lists):
@@ -130,11 +152,12 @@ class Checker:
             for item in evidence:
                 row = probs[cursor]
                 cursor += 1
-                stance_probs = {label: float(p) for label, p in zip(STANCE_LABELS, row)}
+                stance_probs = discount_reported_claim(
+                    item.sentence, {label: float(p) for label, p in zip(STANCE_LABELS, row)})
                 judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
             verdict = aggregator.aggregate(claim, judged)
             if matcher is not None:
-                verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3)))
+                verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5)))
             verdicts.append(verdict)
         return verdicts
 

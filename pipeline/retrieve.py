@@ -144,13 +144,20 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
                 boosted = set(view.speakers.get(name, set()))
                 boosted |= {sid for sid in view.person_mentions.get(name, set())
                             if DENIAL_CUE.search(str(view.sentences.loc[sid, "text"]))}
+                boosted |= {sid for sid in view.speakers.get(name, set())}
                 dense_by_id = dict(zip(dense_list, dense_scores[q].tolist()))
+                denials = {sid for sid in view.person_mentions.get(name, set())
+                           if DENIAL_CUE.search(str(view.sentences.loc[sid, "text"]))}
                 for sid in boosted:
-                    # A quote or denial that does not also resemble the claim is noise.
                     similarity = dense_by_id.get(sid)
                     if similarity is None:
                         similarity = float(index_similarity(index, query_vectors[q], sid))
-                    if similarity > 0.3:
+                    # A denial that names the person is evidence however little it shares with
+                    # the claim's wording ("Rutte has never said this"); a quote must also
+                    # resemble the claim, or every quote of a famous person would crowd in.
+                    if sid in denials:
+                        scores[sid] = scores.get(sid, 0.0) + config.quote_boost * max(similarity, 0.5)
+                    elif similarity > 0.3:
                         scores[sid] = scores.get(sid, 0.0) + config.quote_boost * similarity
         ranked = sorted(scores.items(), key=lambda item: -item[1])
         evidence = []
