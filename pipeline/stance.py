@@ -61,7 +61,7 @@ def fit_temperature(logits: np.ndarray, labels: Sequence[int]) -> float:
     """The temperature that minimises the negative log-likelihood of the dev labels."""
     labels = np.asarray(labels)
     best_t, best_nll = 1.0, math.inf
-    for t in np.exp(np.linspace(math.log(0.2), math.log(10.0), 400)):
+    for t in np.exp(np.linspace(math.log(0.2), math.log(50.0), 500)):
         probs = softmax(logits / t)
         nll = -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean()
         if nll < best_nll:
@@ -567,7 +567,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
         config["temperature"] = temperature
         config_name = CROSS_ENCODER_CONFIG if kind == "cross-encoder" else EMBED_CONFIG
         (folder / config_name).write_text(json.dumps(config, indent=2))
-        extra = {"kind": kind, "labels": list(STANCE_LABELS), "training": info, "data": data_summary,
+        extra = {"kind": config["kind"], "labels": list(STANCE_LABELS), "training": info, "data": data_summary,
                  "total_seconds": round(time.monotonic() - started, 1),
                  "reproduce": f"claimsift train stance --data ../shared/datasets --out models --kind {kind}"
                               + (f" --max-pairs {max_pairs}" if max_pairs else "") + f" --epochs {epochs}",
