@@ -570,7 +570,8 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
         extra = {"kind": config["kind"], "labels": list(STANCE_LABELS), "training": info, "data": data_summary,
                  "total_seconds": round(time.monotonic() - started, 1),
                  "reproduce": f"claimsift train stance --data ../shared/datasets --out models --kind {kind}"
-                              + (f" --max-pairs {max_pairs}" if max_pairs else "") + f" --epochs {epochs}",
+                              + (f" --max-pairs {max_pairs}" if max_pairs else "") + f" --epochs {epochs}"
+                              + (f" --time-budget {time_budget_s:.0f}" if time_budget_s else ""),
                  "targets": {"fever_symmetric_accuracy": 0.75, "healthver_macro_f1": 0.65},
                  "published_reference": {
                      "fever_symmetric_bert_baseline_accuracy": 0.5746,
