@@ -12,7 +12,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import warnings
+
 import typer
+
+# transformers warns about its own deprecations on every model load; they are not the user's to fix.
+warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 app = typer.Typer(help="claimsift: offline claim detection and fact-checking.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)

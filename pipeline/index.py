@@ -63,7 +63,7 @@ def build_faiss(vectors: np.ndarray):
         index = faiss.IndexFlatIP(dim)
     else:
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 64
+        index.hnsw.efConstruction = 40
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = HNSW_EF_SEARCH

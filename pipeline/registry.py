@@ -163,6 +163,7 @@ class Registry:
                 raise FileExistsError(f"{target} exists; choose another version")
             if not (scratch / "card.json").is_file():
                 raise RuntimeError("a model version needs a card.json (use Registry.write_card)")
+            scratch.chmod(0o755)  # mkdtemp makes it private; a model is meant to be shared
             os.replace(scratch, target)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
