@@ -26,6 +26,17 @@ def _valid_date(value: Optional[str]) -> Optional[str]:
         raise UserError(f"--before {value!r} is not a date in the form YYYY-MM-DD")
 
 
+def _trim_context(context: str, sentence: str, margin: int = 120) -> str:
+    """The sentence with at most ``margin`` characters of its neighbours on each side."""
+    at = context.find(sentence)
+    if at < 0:
+        return context
+    before, after = context[:at], context[at + len(sentence):]
+    before = before if len(before) <= margin else "…" + before[-margin:]
+    after = after if len(after) <= margin else after[:margin] + "…"
+    return before + sentence + after
+
+
 def render_verdict(verdict, console) -> None:
     from rich.panel import Panel
     from rich.table import Table
@@ -43,7 +54,7 @@ def render_verdict(verdict, console) -> None:
     table.add_column("score", justify="right")
     for i, item in enumerate(verdict.evidence):
         decisive = i in verdict.decisive
-        passage = Text(item.context or item.sentence)
+        passage = Text(_trim_context(item.context or item.sentence, item.sentence))
         at = passage.plain.find(item.sentence)
         if at >= 0:
             passage.stylize("bold underline" if decisive else "bold", at, at + len(item.sentence))
