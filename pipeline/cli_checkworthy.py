@@ -126,8 +126,22 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         promote: bool = typer.Option(True, "--promote/--no-promote", help="Point CURRENT at the new version."),
         encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (default) or torch."),
         as_json: bool = typer.Option(False, "--json", help="Print the card's metrics as JSON on stdout."),
+        base: Optional[str] = typer.Option(None, "--base", help="With a labelled file: the model to derive from."),
+        public: bool = typer.Option(True, "--public/--no-public",
+                                    help="With a labelled file: add the public training data (default) or not."),
+        datasets: Optional[Path] = typer.Option(None, "--datasets", help="Shared datasets folder for --public."),
     ) -> None:
-        """Train the check-worthiness model on ClaimBuster + CheckThat! and register it with its card."""
+        """Train the check-worthiness model on ClaimBuster + CheckThat! and register it with its card.
+
+        With --data pointing at your own labelled file or folder (`text`, `label`), it is validated and
+        added to the public data (or used alone with --no-public); the new version is not promoted.
+        """
+        from pipeline.retrain import is_shared_datasets_root, retrain_from_cli
+
+        if not is_shared_datasets_root(data):
+            retrain_from_cli("checkworthy", data, base=base, include_public=public, datasets_dir=datasets,
+                             models_dir=out, as_json=as_json)
+            return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 

@@ -29,8 +29,23 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         epochs: float = typer.Option(1.0, "--epochs", help="passes over the training pairs (cross-encoder)"),
         time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stop training after this many seconds"),
         promote: bool = typer.Option(True, "--promote/--no-promote", help="point CURRENT at the new version"),
+        base: Optional[str] = typer.Option(None, "--base", help="with a labelled file: the model to derive from"),
+        public: bool = typer.Option(True, "--public/--no-public",
+                                    help="with a labelled file: add the public training data (default) or not"),
+        datasets: Optional[Path] = typer.Option(None, "--datasets", help="shared datasets folder for --public"),
     ) -> None:
-        """Train the stance model from the shared datasets and register it with its card."""
+        """Train the stance model from the shared datasets and register it with its card.
+
+        With --data pointing at your own labelled file or folder (`claim`, `evidence`, `label`), it is
+        validated and added to the public data (or used alone with --no-public); the new version is
+        not promoted.
+        """
+        from pipeline.retrain import is_shared_datasets_root, retrain_from_cli
+
+        if not is_shared_datasets_root(data):
+            retrain_from_cli("stance", data, base=base, include_public=public, datasets_dir=datasets,
+                             models_dir=out, kind=kind, time_budget_s=time_budget)
+            return
         from pipeline.errors import UserError
         from pipeline.stance import train_and_register
 

@@ -403,3 +403,32 @@ def _embed_logits(pairs, weights, bias, config) -> np.ndarray:
     feats = stance.embedding_pair_features(encoder.encode(claims), encoder.encode(passages), claims, passages)
     feats = (feats - np.asarray(config["feature_mean"])) / np.asarray(config["feature_scale"])
     return feats @ weights.T + bias
+
+
+def is_shared_datasets_root(path: Path | str) -> bool:
+    """True for the public datasets folder (``../shared/datasets``), false for a user's file/folder."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).is_dir() for name in ("claimbuster-2class", "fever-dev-pairs", "averitec"))
+
+
+def retrain_from_cli(task: str, data: Path, *, base: str | None, include_public: bool, datasets_dir: Path | None,
+                     models_dir: Path, as_json: bool = False, **options) -> RetrainResult:
+    """``claimsift train TASK --data USER_FILE``: validate, train, register without promoting, report."""
+    import json
+    import time
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    started = time.monotonic()
+    result = retrain(task, data, base=base, include_public=include_public,
+                     datasets_dir=datasets_dir or DEFAULT_DATASETS_DIR, models_dir=models_dir,
+                     log=lambda message: console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {message}",
+                                                       highlight=False), **options)
+    if as_json:
+        print(json.dumps(result.to_dict()))
+    else:
+        Console().print(f"[green]registered {result.model}[/green] (not current) in {result.seconds:.0f}s; compare with "
+                        f"`claimsift evaluate compare {result.model} {task} --data EVAL` and promote with "
+                        f"`claimsift models promote {result.model}`")
+    return result
