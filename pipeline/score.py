@@ -97,6 +97,12 @@ class ModelScorer:
         registry = Registry(self.models_dir) if self.models_dir else Registry()
         versions = {}
         for role, spec in self._model_specs().items():
+            if spec == "rules":  # the Checker's default verdict: tuned rules, versioned by their settings
+                from pipeline import check as check_module
+
+                versions[role] = (f"rules(depth={check_module.VERDICT_DEPTH},floor={check_module.RELEVANCE_FLOOR},"
+                                  f"support={check_module.RULE_SUPPORT_THRESHOLD},refute={check_module.RULE_REFUTE_THRESHOLD})")
+                continue
             try:
                 versions[role] = registry.resolve(spec).label
             except FileNotFoundError:  # check_ready reports it; the verdict model may be rules
@@ -110,7 +116,7 @@ class ModelScorer:
         from pipeline.stance import StanceModel
 
         stance = StanceModel(self.stance_spec, models_dir=self.models_dir).resolve_spec()
-        return {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "verdict"}
+        return {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "rules"}
 
     def check_ready(self) -> None:
         """Fail fast, before any model loads (and before a Dask cluster starts), when the store or
