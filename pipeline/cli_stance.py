@@ -33,6 +33,11 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         public: bool = typer.Option(True, "--public/--no-public",
                                     help="with a labelled file: add the public training data (default) or not"),
         datasets: Optional[Path] = typer.Option(None, "--datasets", help="shared datasets folder for --public"),
+        lora_rank: int = typer.Option(16, "--lora-rank", help="LoRA rank of the cross-encoder adapter"),
+        learning_rate: float = typer.Option(5e-4, "--learning-rate", help="peak learning rate (cross-encoder)"),
+        debias: bool = typer.Option(False, "--debias/--no-debias",
+                                    help="down-weight FEVER pairs a claim-only model already gets right"),
+        negation: int = typer.Option(0, "--negation", help="add rule-negated variants of this many SUPPORTS pairs"),
     ) -> None:
         """Train the stance model from the shared datasets and register it with its card.
 
@@ -52,8 +57,11 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         if kind not in ("cross-encoder", "embed"):
             raise UserError(f"--kind must be cross-encoder or embed, not {kind!r}")
         console = _console()
+        extra = ({"lora_rank": lora_rank, "lora_alpha": 2 * lora_rank, "learning_rate": learning_rate}
+                 if kind == "cross-encoder" else {})
         result = train_and_register(data, out, kind=kind, max_pairs=max_pairs, epochs=epochs,
-                                    time_budget_s=time_budget, promote=promote, log=console.print)
+                                    time_budget_s=time_budget, promote=promote, debias=debias, negation=negation,
+                                    log=console.print, **extra)
         console.print(f"[green]{result['model']}[/green] written to {result['path']}")
 
     @train_app.command("verdict")

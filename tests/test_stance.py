@@ -236,3 +236,73 @@ def test_splits_are_grouped_by_claim_and_negatives_are_on_topic():
     nei = [p for p in splits["train"] if p.label == "NOT_ENOUGH_INFO" and p.source == "fever"]
     overlap = np.mean([len(set(p.claim.lower().split()) & set(p.evidence.lower().split())) > 0 for p in nei])
     assert overlap > 0.9
+
+
+@pytest.mark.slow
+@needs_data
+def test_no_training_pair_shares_a_claim_or_sentence_with_fever_symmetric():
+    from pipeline.stance_data import _alnum, build_stance_splits
+
+    splits = build_stance_splits(DATA)
+    probe = {_alnum(p.claim) for p in splits["fever_symmetric"]} | {_alnum(p.evidence) for p in splits["fever_symmetric"]}
+    assert len(splits["fever_symmetric"]) == 708
+    fever = [p for p in splits["train"] if p.source == "fever"]
+    assert fever
+    assert not [p for p in fever if _alnum(p.claim) in probe or _alnum(p.evidence) in probe]
+
+
+@pytest.fixture(scope="module")
+def parser():
+    import spacy
+
+    from pipeline.analyse import DEFAULT_MODEL
+
+    return spacy.load(DEFAULT_MODEL, exclude=["ner"])
+
+
+@pytest.mark.parametrize("sentence, negated", [
+    ("NATO has no mechanism to expel a member country.", "NATO has a mechanism to expel a member country."),
+    ("NATO does not have a specific mechanism to expel a member.", "NATO does have a specific mechanism to expel a member."),
+    ("Mark Rutte took over as NATO secretary general on 1 October 2024.",
+     "Mark Rutte did not take over as NATO secretary general on 1 October 2024."),
+    ("Countries can voluntarily leave by invoking Article 13.", "Countries can not voluntarily leave by invoking Article 13."),
+    ("Rutte has never said this.", "Rutte has said this."),
+    ("Telemundo is an English-language network.", "Telemundo is not an English-language network."),
+    ("Nobody came.", None),
+])
+def test_negate_flips_the_main_clause(parser, sentence, negated):
+    from pipeline.stance_data import negate
+
+    assert negate(parser(sentence)) == negated
+
+
+def test_negation_pairs_compose_labels(parser):
+    from pipeline.stance_data import StancePair, negation_pairs
+
+    pairs = [StancePair("Masks reduce transmission of the virus.", "Wearing masks reduces transmission.",
+                        "SUPPORTS", "healthver", "g1"),
+             StancePair("Masks cure the flu.", "Masks do not cure the flu.", "REFUTES", "healthver", "g2")]
+    made = negation_pairs(pairs, 5, nlp=parser)
+    assert [(p.claim, p.evidence, p.label) for p in made] == [
+        ("Masks do not reduce transmission of the virus.", "Wearing masks reduces transmission.", "REFUTES"),
+        ("Masks reduce transmission of the virus.", "Wearing masks does not reduce transmission.", "REFUTES"),
+        ("Masks do not reduce transmission of the virus.", "Wearing masks does not reduce transmission.", "SUPPORTS"),
+    ]
+    assert {p.group for p in made} == {"g1"} and {p.source for p in made} == {"negation"}
+
+
+def test_claim_only_weights_down_weight_give_away_claims():
+    from pipeline.stance_data import StancePair, claim_only_weights
+
+    pairs = []
+    for i in range(60):
+        pairs.append(StancePair(f"Film {i} is not a comedy.", f"Film {i} is a drama.", "REFUTES", "fever", f"r{i}"))
+        pairs.append(StancePair(f"Film {i} stars actor {i}.", f"Film {i} stars actor {i}.", "SUPPORTS", "fever", f"s{i}"))
+    # Against the cue: a supported claim with "not", a refuted one without.
+    pairs.append(StancePair("Film x is not a musical.", "Film x is a drama, not a musical.", "SUPPORTS", "fever", "sx"))
+    pairs.append(StancePair("Film y stars actor z.", "Film y stars actor w.", "REFUTES", "fever", "ry"))
+    pairs.append(StancePair("A claim.", "A passage.", "SUPPORTS", "healthver", "h"))
+    weights = claim_only_weights(pairs)
+    assert weights[-1] == 1.0  # other sources untouched
+    assert np.mean(weights[:-1]) == pytest.approx(1.0)
+    assert min(weights[-3], weights[-2]) > 3 * max(weights[0], weights[1])
