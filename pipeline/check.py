@@ -5,7 +5,7 @@ it can be shipped to Dask workers and warmed up there.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -16,10 +16,6 @@ from pipeline.types import STANCE_LABELS, Evidence, Verdict
 MAX_CLAIM_CHARS = 1000
 URL = re.compile(r"https?://\S+|www\.\S+")
 WORD = re.compile(r"[^\W\d_]{2,}")
-ENGLISH_HINTS = frozenset(
-    "the a an of to in is are was were be has have had that this it on for with as by at from not no "
-    "and or but he she they we you his her their its will would said says".split()
-)
 
 
 # Sentences that report that a claim is circulating ("a post alleges that …") restate the claim
@@ -42,15 +38,59 @@ def discount_reported_claim(sentence: str, probs: dict[str, float]) -> dict[str,
     return moved
 
 
-# Verdict rules tuned on tests/data/seed_claims.jsonl (grid over depth, thresholds and relevance
-# floor with the stance@v1 cross-encoder): 0.61 verdict accuracy over a broad plateau, against 0.50
-# for thresholds 0.5/0.5 over all five passages and 0.42 for the AVeriTeC-fitted aggregator
-# (verdict@v1, selectable with verdict_spec="verdict"), whose question-answer evidence does not
-# look like corpus sentences.
-VERDICT_DEPTH = 4
-RELEVANCE_FLOOR = 0.5
-RULE_SUPPORT_THRESHOLD = 0.5
-RULE_REFUTE_THRESHOLD = 0.45
+@dataclass(frozen=True)
+class VerdictRules:
+    """How passages vote: only the first ``depth`` passages, only those retrieved at least
+    ``relevance_floor`` times as well as the best, and a stance counts when its probability
+    reaches its threshold (both: CONFLICTING).
+
+    The defaults were tuned on tests/data/seed_claims.jsonl with the stance@v1 cross-encoder
+    (``python bench/tune_verdict_rules.py``): 0.61 verdict accuracy over a broad plateau, against
+    0.50 for thresholds 0.5/0.5 over all five passages and 0.42 for the AVeriTeC-fitted aggregator
+    (verdict@v1, selectable with verdict_spec="verdict"), whose question-answer evidence does not
+    look like corpus sentences.
+    """
+
+    depth: int = 4
+    relevance_floor: float = 0.5
+    support_threshold: float = 0.5
+    refute_threshold: float = 0.45
+    min_coverage: float = 0.0
+
+    def voters(self, claim: str, judged: Sequence[Evidence]) -> list[Evidence]:
+        # A polar stance on a weakly related sentence is the commonest wrong verdict: only
+        # passages retrieved nearly as well as the best, and sharing enough of the claim's
+        # content words, vote.
+        best = max((e.score for e in judged), default=0.0)
+        return [e for e in judged[:self.depth] if e.score >= self.relevance_floor * best
+                and (self.min_coverage <= 0 or term_coverage(claim, e.sentence) >= self.min_coverage)]
+
+    def label(self) -> str:
+        return (f"rules(depth={self.depth},floor={self.relevance_floor},"
+                f"support={self.support_threshold},refute={self.refute_threshold},coverage={self.min_coverage})")
+
+
+TERM = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*")
+
+
+def content_terms(text: str) -> set[str]:
+    """Lower-cased content words cut to five characters (so "defence" meets "defense", "expel"
+    meets "expelling") and numbers."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    out = set()
+    for token in TERM.findall(text):
+        lower = token.lower()
+        if lower in STOP_WORDS or (len(lower) < 3 and not lower.isdigit()):
+            continue
+        out.add(lower[:5])
+    return out
+
+
+def term_coverage(claim: str, passage: str) -> float:
+    """Share of the claim's content terms that the passage contains."""
+    terms = content_terms(claim)
+    return len(terms & content_terms(passage)) / len(terms) if terms else 1.0
 
 
 class InvalidClaimError(UserError):
@@ -73,7 +113,11 @@ def validate_claim(claim: object) -> str:
     if not words:
         raise InvalidClaimError("the claim has no words to check (only emoji, URLs, numbers or symbols)")
     latin = sum(ch.isascii() for w in words for ch in w) / max(1, sum(len(w) for w in words))
-    hinted = sum(w.lower() in ENGLISH_HINTS for w in words)
+    # English function words (spaCy's stop list); a claim of eight or more words with none of
+    # them is another language in Latin script.
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    hinted = sum(w.lower() in STOP_WORDS for w in words)
     if latin < 0.6 or (len(words) >= 8 and hinted == 0):
         raise InvalidClaimError("the claim does not look like English; the corpus models are English-only")
     return text
@@ -83,7 +127,8 @@ class Checker:
     def __init__(self, store_dir: Path | str = "corpus/store", top_k: int = 5, stance_spec: str = "stance",
                  verdict_spec: str = "rules", encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
-                 models_dir: Path | str | None = None, stance_input: str = "sentence") -> None:
+                 models_dir: Path | str | None = None, stance_input: str = "sentence",
+                 rules: VerdictRules = VerdictRules()) -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
@@ -93,6 +138,7 @@ class Checker:
         self.fact_checks = fact_checks
         self.models_dir = models_dir
         self.stance_input = stance_input  # "sentence" or "context" (sentence with neighbours)
+        self.rules = rules  # used when verdict_spec == "rules"
         self._loaded = None
 
     def __getstate__(self) -> dict:
@@ -118,8 +164,8 @@ class Checker:
         stance = StanceModel(self.stance_spec, models_dir=self.models_dir)
         stance.warm_up()
         if self.verdict_spec == "rules":
-            aggregator = VerdictAggregator(support_threshold=RULE_SUPPORT_THRESHOLD,
-                                           refute_threshold=RULE_REFUTE_THRESHOLD)
+            aggregator = VerdictAggregator(support_threshold=self.rules.support_threshold,
+                                           refute_threshold=self.rules.refute_threshold)
         else:
             aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
         matcher = self._fact_check_matcher()
@@ -158,11 +204,24 @@ class Checker:
         self.warm_up()
         _, _, _, stance, aggregator, matcher = self._loaded
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
+        judged_lists = self.judge(claims, evidence_lists)
+        verdicts = []
+        for claim, judged in zip(claims, judged_lists):
+            verdict = replace(aggregator.aggregate(claim, self.rules.voters(claim, judged)), evidence=tuple(judged))
+            if matcher is not None:
+                verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5)))
+            verdicts.append(verdict)
+        return verdicts
+
+    def judge(self, claims: Sequence[str], evidence_lists: Sequence[Sequence[Evidence]]) -> list[list[Evidence]]:
+        """Each passage with its stance towards its claim, all pairs classified in one batch."""
+        self.warm_up()
+        stance = self._loaded[3]
         pairs = [(c, (e.context if self.stance_input == "context" else "") or e.sentence)
                  for c, ev in zip(claims, evidence_lists) for e in ev]
         probs = stance.predict_proba([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else []
-        verdicts, cursor = [], 0
-        for claim, evidence in zip(claims, evidence_lists):
+        judged_lists, cursor = [], 0
+        for evidence in evidence_lists:
             judged = []
             for item in evidence:
                 row = probs[cursor]
@@ -170,15 +229,8 @@ class Checker:
                 stance_probs = discount_reported_claim(
                     item.sentence, {label: float(p) for label, p in zip(STANCE_LABELS, row)})
                 judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
-            # Only the leading passages vote, and only those retrieved nearly as well as the best:
-            # a polar stance on a weakly related sentence is the commonest wrong verdict.
-            best = max((e.score for e in judged), default=0.0)
-            voters = [e for e in judged[:VERDICT_DEPTH] if e.score >= RELEVANCE_FLOOR * best]
-            verdict = replace(aggregator.aggregate(claim, voters), evidence=tuple(judged))
-            if matcher is not None:
-                verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5)))
-            verdicts.append(verdict)
-        return verdicts
+            judged_lists.append(judged)
+        return judged_lists
 
 
 def check(claim: str, store_dir: Path | str = "corpus/store", **options) -> Verdict:

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.check import InvalidClaimError, validate_claim
 from pipeline.errors import InputError
 from pipeline.types import VERDICT_LABELS, Verdict
 
@@ -44,6 +45,11 @@ def read_labelled_claims(path: Path) -> list[LabelledClaim]:
             continue
         if label not in VERDICT_LABELS:
             problems.append(f"line {line_no}: label {label!r} is not one of {', '.join(VERDICT_LABELS)}")
+            continue
+        try:
+            validate_claim(claim)
+        except InvalidClaimError as exc:
+            problems.append(f"line {line_no}: {exc}")
             continue
         evidence = tuple((str(name), unicodedata.normalize("NFKC", str(sub))) for name, sub in obj.get("evidence") or [])
         rows.append(LabelledClaim(claim, label, evidence, line_no))
