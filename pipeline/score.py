@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
+from pipeline.check import VerdictRules
 from pipeline.checkpoint import Checkpoint, write_jsonl
 from pipeline.errors import InputError, UserError
 from pipeline.posts_io import DEFAULT_MAX_CHARS, PostReader, PostRecord
@@ -74,7 +75,8 @@ class ModelScorer:
 
     def __init__(self, store_dir: Path | str = "corpus/store", checkworthy_spec: str = "checkworthy",
                  stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
-                 fact_checks: bool = True, models_dir: Path | str | None = None) -> None:
+                 fact_checks: bool = True, models_dir: Path | str | None = None,
+                 rules: VerdictRules = VerdictRules()) -> None:
         # Absolute, so that Dask workers started elsewhere find the same store (same path there).
         self.store_dir = Path(store_dir).resolve()
         self.checkworthy_spec = checkworthy_spec
@@ -83,6 +85,7 @@ class ModelScorer:
         self.top_k = top_k
         self.fact_checks = fact_checks
         self.models_dir = models_dir
+        self.rules = rules
         self._models = None
 
     def __getstate__(self) -> dict:
@@ -98,10 +101,7 @@ class ModelScorer:
         versions = {}
         for role, spec in self._model_specs().items():
             if spec == "rules":  # the Checker's default verdict: tuned rules, versioned by their settings
-                from pipeline import check as check_module
-
-                versions[role] = (f"rules(depth={check_module.VERDICT_DEPTH},floor={check_module.RELEVANCE_FLOOR},"
-                                  f"support={check_module.RULE_SUPPORT_THRESHOLD},refute={check_module.RULE_REFUTE_THRESHOLD})")
+                versions[role] = self.rules.label()
                 continue
             try:
                 versions[role] = registry.resolve(spec).label
@@ -151,7 +151,8 @@ class ModelScorer:
         detector = CheckworthyModel(self.checkworthy_spec, encoder_backend=self.encoder_backend, **options)
         detector.warm_up()
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
-                          encoder_backend=self.encoder_backend, fact_checks=self.fact_checks, **options)
+                          encoder_backend=self.encoder_backend, fact_checks=self.fact_checks,
+                          rules=self.rules, **options)
         checker.warm_up()
         self._models = (detector, checker)
 
