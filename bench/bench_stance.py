@@ -6,6 +6,7 @@ Variants of the same network (the cross-encoder with its LoRA adapter merged):
 - ``pipeline``: ``StanceModel.predict_proba`` as users call it (tokenise, length-sorted batches,
   forward, temperature, softmax);
 - ``raw_forward``: the forward pass alone on pre-tokenised, pre-padded batches of the same pairs;
+- ``onnxruntime``: the default runtime, the same network exported to ONNX (fp32);
 - ``int8_dynamic``: the pipeline with ``torch.ao.quantization.quantize_dynamic`` on the linear
   layers; its macro-F1 on the same labelled pairs is compared with fp32's.
 - ``embedding_fallback``: ``stance-embed`` for reference.
@@ -79,13 +80,19 @@ def main() -> None:
             entry["macro_f1"] = classification_report(gold, predicted)["macro_f1"]
         results["variants"][name] = entry
 
-    model = StanceModel("stance", batch_size=args.batch_size, quantize=False)
+    model = StanceModel("stance", batch_size=args.batch_size, quantize=False, backend="torch")
     model.warm_up()
     results["model"] = model.tag
     if model.tag["kind"] == "cross-encoder":
         seconds, probs = timed(lambda: model.predict_proba(claims, passages),
                                warm_up=lambda: model.predict_proba(claims[:32], passages[:32]))
         record("pipeline_fp32", seconds, probs)
+
+        shipped = StanceModel("stance", batch_size=args.batch_size)  # the default runtime
+        shipped.warm_up()
+        seconds, probs = timed(lambda: shipped.predict_proba(claims, passages),
+                               warm_up=lambda: shipped.predict_proba(claims[:32], passages[:32]))
+        record(f"pipeline_{shipped.runtime}", seconds, probs)
 
         net, tokenizer = model._net, model._tokenizer
         max_length = int(model._config["max_length"])

@@ -172,6 +172,40 @@ def test_shipped_cross_encoder_reads_denials_and_support():
 
 
 @pytest.mark.slow
+@needs_stance
+def test_onnx_runtime_gives_the_torch_probabilities_and_rebuilds_a_tampered_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
+    claims, passages = [c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS]
+    onnx_model = StanceModel("stance", models_dir=MODELS)
+    torch_model = StanceModel("stance", models_dir=MODELS, backend="torch")
+    assert onnx_model.runtime == "onnxruntime" and torch_model.runtime == "torch"
+    assert np.allclose(onnx_model.predict_proba(claims, passages), torch_model.predict_proba(claims, passages), atol=1e-4)
+    exported = list(tmp_path.glob("stance-*.onnx"))
+    assert len(exported) == 1
+    # A cache file that no longer matches the hash written with it is rebuilt, not run.
+    exported[0].write_bytes(exported[0].read_bytes()[:-100])
+    again = StanceModel("stance", models_dir=MODELS)
+    assert again.runtime == "onnxruntime"
+    assert np.allclose(again.predict_proba(claims, passages), torch_model.predict_proba(claims, passages), atol=1e-4)
+
+
+@needs_stance
+def test_stance_runs_on_torch_when_the_onnx_export_fails(tmp_path, monkeypatch, capsys):
+    from pipeline import stance
+
+    monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("Module onnx is not installed!")
+
+    monkeypatch.setattr(stance, "export_onnx", broken_export)
+    model = StanceModel("stance", models_dir=MODELS)
+    assert model.runtime == "torch"
+    assert "ONNX export failed: Module onnx is not installed!" in capsys.readouterr().err
+    assert model.predict([RUTTE_CLAIM], [RIGGIO_DENIAL]) == ["REFUTES"]
+
+
+@pytest.mark.slow
 @needs_embed
 def test_shipped_embedding_fallback_predicts_calibrated_probabilities():
     model = StanceModel("stance-embed", models_dir=MODELS)
