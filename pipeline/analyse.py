@@ -755,6 +755,11 @@ class AnalysedDocument:
     quotes: tuple[Quote, ...]
 
 
+# A publication-date line at the top of a text ("date 2024-11-10 Two days after …") is
+# metadata (ingest reads it as the document's date), not part of the first sentence.
+DATE_HEADER = re.compile(r"(?:date|published|posted|updated)[:\s]+(?:19|20)\d\d-\d\d-\d\d\s+", re.IGNORECASE)
+
+
 def sentences_of(doc: "Doc", doc_id: str) -> list[Sentence]:
     text = doc.text
     breaks = layout_breaks(text)
@@ -763,6 +768,10 @@ def sentences_of(doc: "Doc", doc_id: str) -> list[Sentence]:
         start, end = sent.start_char, sent.end_char
         while start < end and text[start].isspace():
             start += 1
+        if not out:
+            header = DATE_HEADER.match(text, start, end)
+            if header and header.end() < end:
+                start = header.end()
         while end > start and text[end - 1].isspace():
             end -= 1
         if end > start:

