@@ -52,10 +52,36 @@ def test_before_keeps_only_evidence_published_earlier(seed_checker):
     ("🔥🔥🔥", "no words"),
     ("https://example.com/some/page", "no words"),
     ("Путин заявил, что НАТО угрожает России", "English"),
+    ("El jefe de la OTAN Rutte amenazó con expulsar a Estados Unidos si Trump entrega Ucrania", "English"),
+    ("Der NATO-Chef Rutte hat gedroht, die USA aus dem Bündnis auszuschließen", "English"),
 ])
 def test_bad_claims_get_clear_reasons(claim, reason):
     with pytest.raises(InvalidClaimError, match=reason):
         validate_claim(claim)
+
+
+@pytest.mark.parametrize("claim", [
+    # Eight words or more and none of the old hint list's function words: refused before.
+    "Kaja Kallas became NATO's first female secretary general.",
+    "Sweden joined NATO before Stoltenberg became secretary general.",
+])
+def test_english_claims_without_common_function_words_are_accepted(claim):
+    assert validate_claim(claim) == claim
+
+
+def test_rules_let_only_passages_sharing_the_claims_words_vote():
+    from pipeline.check import VerdictRules, term_coverage
+    from pipeline.types import Evidence
+
+    claim = "Slovakia will host NATO's next summit."
+    on_topic = Evidence(doc_id="a", sentence="Slovakia hosts the next NATO summit in Bratislava.", start=0, end=1, score=1.0)
+    off_topic = Evidence(doc_id="b", sentence="Stoltenberg described the 2018 summit as critical.", start=0, end=1, score=0.9)
+    weak = Evidence(doc_id="c", sentence="Slovakia will host NATO's next summit.", start=0, end=1, score=0.3)
+    assert term_coverage(claim, on_topic.sentence) == 1.0
+    assert term_coverage(claim, off_topic.sentence) == pytest.approx(1 / 4)
+    rules = VerdictRules(depth=4, relevance_floor=0.5, min_coverage=0.3)
+    assert rules.voters(claim, [on_topic, off_topic, weak]) == [on_topic]
+    assert VerdictRules(min_coverage=0.0).voters(claim, [on_topic, off_topic, weak]) == [on_topic, off_topic]
 
 
 def test_check_many_keeps_order(seed_checker):
@@ -94,14 +120,17 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 
 
 @pytest.mark.slow
-def test_dev_set_quality(seed_checker):
-    """The README's figures: evidence hit@5 and verdict accuracy on tests/data/seed_claims.jsonl.
-
-    The issue's verdict target is 0.85; stance@v1 with the tuned rules measures 0.61, so this
-    guards the measured level against regressions rather than claiming the target.
-    """
+@pytest.mark.parametrize("name, hit_at_5, accuracy", [
+    # Measured with stance@v2 and the default rules: 0.963 / 0.694 and 0.952 / 0.393. The
+    # issue's verdict target is 0.85; these guard the measured level (less one claim) against
+    # regressions rather than claim the target.
+    ("seed_claims.jsonl", 0.92, 0.66),
+    ("seed_claims_heldout.jsonl", 0.90, 0.35),
+])
+def test_seed_claims_quality(seed_checker, name, hit_at_5, accuracy):
+    """The README's figures: evidence hit@5 and verdict accuracy on the seed claim sets."""
     from pipeline.claims_eval import evaluate_claims, read_labelled_claims
 
-    report = evaluate_claims(seed_checker, read_labelled_claims(DATA / "seed_claims.jsonl"), k=5)
-    assert report["evidence_hit@5"] >= 0.95, report
-    assert report["verdict_accuracy"] >= 0.58, report
+    report = evaluate_claims(seed_checker, read_labelled_claims(DATA / name), k=5)
+    assert report["evidence_hit@5"] >= hit_at_5, report
+    assert report["verdict_accuracy"] >= accuracy, report
