@@ -25,6 +25,7 @@ from scipy.ndimage import uniform_filter
 
 from pipeline.check import Checker, VerdictRules
 from pipeline.claims_eval import read_labelled_claims
+from pipeline.retrieve import people_in
 from pipeline.types import VERDICT_LABELS
 from pipeline.verdict import VerdictAggregator
 
@@ -49,17 +50,20 @@ def verdict_of(max_s: float, max_r: float, support: float, refute: float) -> str
 
 
 def judge_file(checker: Checker, path: Path):
-    """(claims, gold labels, judged evidence lists) with retrieval and stance run once."""
+    """(claims, gold labels, judged evidence lists with the claim's people) with retrieval and
+    stance run once."""
     rows = read_labelled_claims(path)
     claims = [r.claim for r in rows]
-    return claims, [r.label for r in rows], checker.judge(claims, checker.retrieve(claims, top_k=max(DEPTHS)))
+    judged = checker.judge(claims, checker.retrieve(claims, top_k=max(DEPTHS)))
+    view = checker._loaded[2]
+    return claims, [r.label for r in rows], [(j, people_in(c, view)) for c, j in zip(claims, judged)]
 
 
 def maxima(rules: VerdictRules, claims, judged) -> list[tuple[float, float]]:
     """Each claim's strongest support and refutation among the passages that vote."""
     out = []
-    for claim, evidence in zip(claims, judged):
-        voters = rules.voters(claim, evidence)
+    for claim, (evidence, people) in zip(claims, judged):
+        voters = rules.voters(claim, evidence, people)
         out.append((max((e.stance_probs["SUPPORTS"] for e in voters), default=0.0),
                     max((e.stance_probs["REFUTES"] for e in voters), default=0.0)))
     return out

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.errors import UserError
-from pipeline.retrieve import DENIAL_CUE, CorpusView, RetrievalConfig, retrieve
+from pipeline.retrieve import DENIAL_CUE, CorpusView, RetrievalConfig, people_in, retrieve
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -75,15 +75,24 @@ class VerdictRules:
     refute_threshold: float = 0.5
     min_coverage: float = 0.3
 
-    def voters(self, claim: str, judged: Sequence[Evidence]) -> list[Evidence]:
+    def voters(self, claim: str, judged: Sequence[Evidence], people: Sequence[str] = ()) -> list[Evidence]:
         # A polar stance on a weakly related sentence is the commonest wrong verdict: only
         # passages retrieved nearly as well as the best, and sharing enough of the claim's
-        # content words, vote. Denials are vague by nature ("Rutte has never said this") and
-        # vote whatever their overlap; retrieval only brings them for the person's claims.
+        # content words, vote.
         best = max((e.score for e in judged), default=0.0)
         return [e for e in judged[:self.depth] if e.score >= self.relevance_floor * best
-                and (self.min_coverage <= 0 or DENIAL_CUE.search(e.sentence)
-                     or term_coverage(claim, e.sentence) >= self.min_coverage)]
+                and (self.min_coverage <= 0 or self.covers(claim, e, people))]
+
+    def covers(self, claim: str, passage: Evidence, people: Sequence[str] = ()) -> bool:
+        """``people``: surnames (lower case) of the people the claim names. Denials are vague by
+        nature ("Rutte has never said this"): one that names, or sits beside, a person of the
+        claim covers it. Not any denial: "We rate this post False." would vote on every claim."""
+        if term_coverage(claim, passage.sentence) >= self.min_coverage:
+            return True
+        if people and DENIAL_CUE.search(passage.sentence):
+            around = (passage.context or passage.sentence).lower()
+            return any(re.search(rf"\b{re.escape(name)}\b", around) for name in people)
+        return False
 
     def label(self) -> str:
         return (f"rules(depth={self.depth},floor={self.relevance_floor},"
@@ -101,7 +110,7 @@ def content_terms(text: str) -> set[str]:
 
     stemmer = Stemmer.Stemmer("english")
     out = set()
-    for token in TERM.findall(text):
+    for token in TERM.findall(URL.sub(" ", text)):
         lower = token.lower()
         if lower in STOP_WORDS or (len(lower) < 3 and not lower.isdigit()):
             continue
@@ -227,9 +236,11 @@ class Checker:
         _, _, _, stance, aggregator, matcher = self._loaded
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
         judged_lists = self.judge(claims, evidence_lists)
+        view = self._loaded[2]
         verdicts = []
         for claim, judged in zip(claims, judged_lists):
-            verdict = replace(aggregator.aggregate(claim, self.rules.voters(claim, judged)), evidence=tuple(judged))
+            voters = self.rules.voters(claim, judged, people_in(claim, view))
+            verdict = replace(aggregator.aggregate(claim, voters), evidence=tuple(judged))
             if matcher is not None:
                 verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5)))
             verdicts.append(verdict)

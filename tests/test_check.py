@@ -134,3 +134,37 @@ def test_seed_claims_quality(seed_checker, name, hit_at_5, accuracy):
     report = evaluate_claims(seed_checker, read_labelled_claims(DATA / name), k=5)
     assert report["evidence_hit@5"] >= hit_at_5, report
     assert report["verdict_accuracy"] >= accuracy, report
+
+
+UNRELATED_CLAIMS = [
+    "Pfizer's shot causes mortality 100s of times greater in young people compared to the virus.",
+    "Individuals with ESRD have one of the highest mortality rates due to COVID-19.",
+    "Pregnant women were excluded from initial trials of the Pfizer-BioNTech and Moderna vaccines.",
+    "Toronto and Peel Region are preparing to enter the grey zone https://t.co/abc",
+    "There is no evidence that vitamin C cures COVID-19.",
+]
+
+
+def test_claims_the_corpus_does_not_cover_are_not_enough_info(seed_checker):
+    # Before the coverage gate, "We rate this post False." and "We found no credible evidence …"
+    # voted on any claim: 250 of 1,289 COVID tweet claims came out REFUTED against the NATO seeds.
+    verdicts = seed_checker.check_many(UNRELATED_CLAIMS)
+    assert [v.verdict for v in verdicts] == ["NOT_ENOUGH_INFO"] * len(UNRELATED_CLAIMS), \
+        [(v.claim, [v.evidence[i].sentence for i in v.decisive]) for v in verdicts]
+
+
+def test_a_denial_covers_a_claim_about_a_person_it_names_or_sits_beside():
+    from pipeline.check import VerdictRules
+    from pipeline.types import Evidence
+
+    claim = "Mark Rutte said he would personally kick the United States out of the alliance."
+    riggio = Evidence(doc_id="a", sentence='"Secretary General Rutte has never said this," Riggio said.', start=0, end=1,
+                      score=1.0, context='Riggio told PolitiFact the claim is "bogus." "Secretary General Rutte has never '
+                                         'said this," Riggio said.')
+    verdict_line = Evidence(doc_id="a", sentence="We rate this post False.", start=0, end=1, score=1.0,
+                            context="Rutte has also stressed publicly that Russia's war is a threat. We rate this post False.")
+    rules = VerdictRules(min_coverage=0.3)
+    assert rules.covers(claim, riggio, people=["rutte"])
+    assert not rules.covers(claim, riggio, people=[])
+    assert rules.covers(claim, verdict_line, people=["rutte"])  # it sits beside a sentence naming Rutte
+    assert not rules.covers("Pfizer's shot causes mortality in young people.", verdict_line, people=[])
