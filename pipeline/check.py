@@ -94,8 +94,13 @@ class VerdictRules:
             return any(re.search(rf"\b{re.escape(name)}\b", around) for name in people)
         return False
 
+    # Bumped whenever the voting logic changes (not just its settings), so that a score
+    # checkpoint made under other logic is not resumed: 2 = coverage gate with the denial and
+    # person exception, denials cannot support, quotations after a reported claim discounted.
+    LOGIC_VERSION = 2
+
     def label(self) -> str:
-        return (f"rules(depth={self.depth},floor={self.relevance_floor},"
+        return (f"rules-v{self.LOGIC_VERSION}(depth={self.depth},floor={self.relevance_floor},"
                 f"support={self.support_threshold},refute={self.refute_threshold},coverage={self.min_coverage})")
 
 

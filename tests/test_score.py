@@ -378,3 +378,14 @@ def test_sample_posts_with_the_real_models(sample_scores):
             assert claim["verdict"] in ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
             assert 0 <= claim["confidence"] <= 1 and len(claim["evidence"]) >= 1
             assert all(e["doc_id"] in names for e in claim["evidence"])
+
+
+def test_checkpoints_of_other_verdict_rules_are_not_resumed(tmp_path):
+    """The fingerprint names the voting logic's version and settings: a checkpoint made under
+    other rules must not be resumed as if its verdicts were this run's."""
+    from pipeline.check import VerdictRules
+
+    default = ModelScorer(tmp_path).fingerprint()
+    other = ModelScorer(tmp_path, rules=VerdictRules(min_coverage=0.0)).fingerprint()
+    assert default["models"]["verdict"].startswith(f"rules-v{VerdictRules.LOGIC_VERSION}(")
+    assert default != other
