@@ -140,6 +140,17 @@ class EvidenceIndex:
     def vectors(self) -> np.ndarray:
         return np.load(self.directory / "vectors.npy", allow_pickle=False, mmap_mode="r")
 
+    def similarities(self, query_vector: np.ndarray, sentence_ids: Sequence[int]) -> dict[int, float]:
+        """Cosine of one query with the given sentences, one pass over the ids (sentences not in
+        the index are left out)."""
+        if not len(sentence_ids):
+            return {}
+        rows = np.flatnonzero(np.isin(self.ids, np.asarray(sentence_ids, dtype=np.int64)))
+        if not len(rows):
+            return {}
+        scores = np.asarray(self.vectors()[rows], dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32)
+        return dict(zip(self.ids[rows].tolist(), scores.tolist()))
+
     def search_dense(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, sentence ids), each (n_queries, k'); k' = min(k, size)."""
         if self.dense is None:

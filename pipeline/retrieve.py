@@ -67,33 +67,28 @@ class CorpusView:
         corpus = Corpus(store_dir)
         sentences = corpus.sentences().set_index("sentence_id", drop=False).sort_index()
         documents = corpus.documents().set_index("doc_id", drop=False)
-        speakers: dict[str, set[int]] = {}
-        quotes = corpus.quotes()
-        for row in quotes.itertuples(index=False):
-            sid = getattr(row, "sentence_id", None)
-            if sid is None or (isinstance(sid, float) and np.isnan(sid)):
-                continue
-            for name in _surnames(str(row.speaker)):
-                speakers.setdefault(name, set()).add(int(sid))
+        speakers = _sentences_by_key(corpus.quotes(), "speaker", _surnames)
+        entities = corpus.entities()
         person_mentions: dict[str, set[int]] = {}
         entity_mentions: dict[str, set[int]] = {}
-        entities = corpus.entities()
         if len(entities):
+            person_mentions = _sentences_by_key(entities[entities["label"] == "PERSON"], "text", _surnames)
             named = entities[~entities["label"].isin(NUMERIC_ENTITY_LABELS)]
-            for row in named.itertuples(index=False):
-                sid = getattr(row, "sentence_id", None)
-                key = _entity_key(str(row.text))
-                if sid is None or (isinstance(sid, float) and np.isnan(sid)) or len(key) < 3:
-                    continue
-                entity_mentions.setdefault(key, set()).add(int(sid))
-            people = entities[entities["label"] == "PERSON"]
-            for row in people.itertuples(index=False):
-                sid = getattr(row, "sentence_id", None)
-                if sid is None or (isinstance(sid, float) and np.isnan(sid)):
-                    continue
-                for name in _surnames(str(row.text)):
-                    person_mentions.setdefault(name, set()).add(int(sid))
+            entity_mentions = _sentences_by_key(
+                named, "text", lambda text: [key] if len(key := _entity_key(text)) >= 3 else [])
         return cls(sentences, documents, speakers, person_mentions, entity_mentions)
+
+
+def _sentences_by_key(rows, column: str, keys_of) -> dict[str, set[int]]:
+    """``keys_of(row[column])`` -> the ids of the sentences those rows sit in (rows without a
+    sentence are skipped)."""
+    out: dict[str, set[int]] = {}
+    for sid, text in zip(rows["sentence_id"], rows[column]) if len(rows) else ():
+        if sid is None or (isinstance(sid, float) and np.isnan(sid)):
+            continue
+        for key in keys_of(str(text)):
+            out.setdefault(key, set()).add(int(sid))
+    return out
 
 
 def _surnames(name: str) -> list[str]:
@@ -110,12 +105,17 @@ def _entity_key(text: str) -> str:
     return re.sub(r"['’]s$", "", text).lower()
 
 
+ENTITY_MAX_WORDS = 6
+
+
 def distinctive_entities(claim: str, view: CorpusView, max_share: float) -> list[str]:
-    """Stored entity names that occur in the claim and in few sentences of the corpus."""
+    """Stored entity names that occur in the claim and in few sentences of the corpus. The
+    claim's word n-grams are looked up, so the cost does not grow with the corpus."""
     limit = max(1, int(max_share * len(view.sentences)))
-    lowered = " " + " ".join(re.findall(r"[\w'’.-]+", claim.lower())) + " "
-    return sorted(key for key, sids in view.entity_mentions.items()
-                  if len(sids) <= limit and (f" {key} " in lowered or f" {key}'s " in lowered))
+    words = [re.sub(r"['’]s$", "", w) for w in re.findall(r"[\w'’.-]+", claim.lower())]
+    grams = {" ".join(words[i:j]) for i in range(len(words))
+             for j in range(i + 1, min(len(words), i + ENTITY_MAX_WORDS) + 1)}
+    return sorted(key for key in grams if 0 < len(view.entity_mentions.get(key, ())) <= limit)
 
 
 def people_in(claim: str, view: CorpusView) -> list[str]:
@@ -145,6 +145,7 @@ def linear_fusion(dense_ids: list[int], dense_scores: list[float], lexical_ids: 
 
 
 DENIAL_NEIGHBOURHOOD = 6  # the restated claim sits a paragraph or two above its denial in fact-checks
+ENTITY_OUTSIDE_POOL = 200  # sentences outside the candidate lists that an entity boost may score
 
 
 def neighbourhood_best(view: CorpusView, sentence_id: int, scores: dict[int, float], window: int) -> float:
@@ -188,23 +189,24 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
             for name in names:
                 for sid in view.entity_mentions[name]:
                     mentioned[sid] = mentioned.get(sid, 0) + 1
+            # Outside both candidate lists a sentence's cosine stands in for its fused score;
+            # only a bounded number of them is scored, so a common name costs little.
+            outside = sorted(sid for sid in mentioned if sid not in scores)[:ENTITY_OUTSIDE_POOL]
+            for sid, similarity in index.similarities(query_vectors[q], outside).items():
+                scores[sid] = config.dense_weight * similarity
             for sid, count in mentioned.items():
-                if sid not in scores:  # outside both candidate lists: its cosine stands in
-                    scores[sid] = config.dense_weight * float(index_similarity(index, query_vectors[q], sid))
-                scores[sid] += config.entity_boost * count / len(names)
+                if sid in scores:
+                    scores[sid] += config.entity_boost * count / len(names)
         if ATTRIBUTION_CUE.search(claim):
+            dense_by_id = dict(zip(dense_list, dense_scores[q].tolist()))
             for name in people_in(claim, view):
-                boosted = set(view.speakers.get(name, set()))
-                boosted |= {sid for sid in view.person_mentions.get(name, set())
-                            if DENIAL_CUE.search(str(view.sentences.loc[sid, "text"]))}
-                boosted |= {sid for sid in view.speakers.get(name, set())}
-                dense_by_id = dict(zip(dense_list, dense_scores[q].tolist()))
                 denials = {sid for sid in view.person_mentions.get(name, set())
                            if DENIAL_CUE.search(str(view.sentences.loc[sid, "text"]))}
+                boosted = set(view.speakers.get(name, set())) | denials
+                similarities = dense_by_id | index.similarities(
+                    query_vectors[q], [sid for sid in boosted if sid not in dense_by_id])
                 for sid in boosted:
-                    similarity = dense_by_id.get(sid)
-                    if similarity is None:
-                        similarity = float(index_similarity(index, query_vectors[q], sid))
+                    similarity = similarities.get(sid, 0.0)
                     # A denial that names the person is evidence however little it shares with
                     # the claim's wording ("Rutte has never said this"); a quote must also
                     # resemble the claim, or every quote of a famous person would crowd in.
@@ -233,13 +235,6 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
                 break
         results.append(evidence)
     return results
-
-
-def index_similarity(index, query_vector: np.ndarray, sentence_id: int) -> float:
-    rows = np.nonzero(index.ids == sentence_id)[0]
-    if not len(rows):
-        return 0.0
-    return float(np.asarray(index.vectors()[rows[0]]) @ query_vector)
 
 
 def _missing(value) -> bool:
