@@ -4,6 +4,7 @@ it can be shipped to Dask workers and warmed up there.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,8 +37,12 @@ def denial_cannot_support(claim: str, sentence: str, probs: dict[str, float]) ->
     claim); a claim about the denial itself ("a spokesperson called the claim bogus") keeps it."""
     if not DENIAL_CUE.search(sentence) or DENIAL_CUE.search(claim):
         return probs
+    return _move_support(probs, "REFUTES")
+
+
+def _move_support(probs: dict[str, float], to: str) -> dict[str, float]:
     moved = dict(probs)
-    moved["REFUTES"] = moved.get("REFUTES", 0.0) + moved.get("SUPPORTS", 0.0)
+    moved[to] = moved.get(to, 0.0) + moved.get("SUPPORTS", 0.0)
     moved["SUPPORTS"] = 0.0
     return moved
 
@@ -49,10 +54,7 @@ def discount_reported_claim(sentence: str, probs: dict[str, float], before: str 
     quoted_after_report = sentence[:1] in "\"“‘'" and bool(REPORTED_CLAIM.search(before[-200:]))
     if not (REPORTED_CLAIM.search(sentence) or quoted_after_report):
         return probs
-    moved = dict(probs)
-    moved["NOT_ENOUGH_INFO"] = moved.get("NOT_ENOUGH_INFO", 0.0) + moved.get("SUPPORTS", 0.0)
-    moved["SUPPORTS"] = 0.0
-    return moved
+    return _move_support(probs, "NOT_ENOUGH_INFO")
 
 
 @dataclass(frozen=True)
@@ -107,20 +109,28 @@ class VerdictRules:
 TERM = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*")
 
 
-def content_terms(text: str) -> set[str]:
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+# The same claims and passages are measured against each other many times per check.
+@functools.lru_cache(maxsize=8192)
+def content_terms(text: str) -> frozenset[str]:
     """Content words, stemmed and cut to five characters (so "hosts" meets "host", "defence"
     meets "defense", "expelling" meets "expel"), and numbers."""
-    import Stemmer
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    stemmer = Stemmer.Stemmer("english")
+    stemmer = _stemmer()
     out = set()
     for token in TERM.findall(URL.sub(" ", text)):
         lower = token.lower()
         if lower in STOP_WORDS or (len(lower) < 3 and not lower.isdigit()):
             continue
         out.add(lower if lower[0].isdigit() else stemmer.stemWord(lower)[:5])
-    return out
+    return frozenset(out)
 
 
 def term_coverage(claim: str, passage: str) -> float:
@@ -238,10 +248,9 @@ class Checker:
         """One verdict per claim, in order; all claims are embedded and classified in batches."""
         claims = [validate_claim(c) for c in claims]
         self.warm_up()
-        _, _, _, stance, aggregator, matcher = self._loaded
+        _, _, view, _, aggregator, matcher = self._loaded
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
         judged_lists = self.judge(claims, evidence_lists)
-        view = self._loaded[2]
         verdicts = []
         for claim, judged in zip(claims, judged_lists):
             voters = self.rules.voters(claim, judged, people_in(claim, view))

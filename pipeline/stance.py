@@ -411,32 +411,35 @@ def load_onnx_cross_encoder(path: Path, config: dict):
     return session, AutoTokenizer.from_pretrained(minilm_path())
 
 
-def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passages: Sequence[str],
-                              max_length: int = 128, batch_size: int = 32) -> np.ndarray:
+def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: Sequence[str], max_length: int,
+                        batch_size: int, tensors: str) -> np.ndarray:
+    """``run_batch(tokenised batch) -> logits`` over length-sorted batches (they pad little);
+    results go back in input order."""
     order = np.argsort([len(c) + len(p) for c, p in zip(claims, passages)])
     out = np.zeros((len(claims), len(STANCE_LABELS)), dtype=np.float32)
     for lo in range(0, len(order), batch_size):
         idx = order[lo:lo + batch_size]
         batch = tokenizer([claims[i] for i in idx], [passages[i] for i in idx], truncation="only_second",
-                          max_length=max_length, padding=True, return_tensors="np")
-        out[idx] = session.run(None, {name: batch[name].astype(np.int64) for name in ONNX_INPUTS})[0]
+                          max_length=max_length, padding=True, return_tensors=tensors)
+        out[idx] = run_batch(batch)
     return out
+
+
+def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passages: Sequence[str],
+                              max_length: int = 128, batch_size: int = 32) -> np.ndarray:
+    def run(batch):
+        return session.run(None, {name: batch[name].astype(np.int64) for name in ONNX_INPUTS})[0]
+
+    return batched_pair_logits(run, tokenizer, claims, passages, max_length, batch_size, tensors="np")
 
 
 def cross_encoder_logits(net, tokenizer, claims: Sequence[str], passages: Sequence[str], max_length: int = 128,
                          batch_size: int = 32) -> np.ndarray:
     import torch
 
-    # Length-sorted batches pad little; results go back in input order.
-    order = np.argsort([len(c) + len(p) for c, p in zip(claims, passages)])
-    out = np.zeros((len(claims), len(STANCE_LABELS)), dtype=np.float32)
     with torch.inference_mode():
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo:lo + batch_size]
-            batch = tokenizer([claims[i] for i in idx], [passages[i] for i in idx], truncation="only_second",
-                              max_length=max_length, padding=True, return_tensors="pt")
-            out[idx] = net(**batch).float().numpy()
-    return out
+        return batched_pair_logits(lambda batch: net(**batch).float().numpy(), tokenizer, claims, passages,
+                                   max_length, batch_size, tensors="pt")
 
 
 def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 128, batch_size: int = 16,

@@ -152,13 +152,15 @@ def _check_dir(root: Path) -> Path:
     return root
 
 
+def _jsonl_pairs(path: Path, source: str) -> list[StancePair]:
+    """Rows with ``claim``, ``evidence`` and ``label`` fields, one JSON object per line."""
+    with open(path, encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    return [_pair(r["claim"], r["evidence"], normalise_label(r["label"]), source) for r in rows]
+
+
 def fever_pairs(root: Path) -> list[StancePair]:
-    out = []
-    with open(root / "fever-dev-pairs" / "dev_pairs.derived.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            out.append(_pair(row["claim"], row["evidence"], normalise_label(row["label"]), "fever"))
-    return out
+    return _jsonl_pairs(root / "fever-dev-pairs" / "dev_pairs.derived.jsonl", "fever")
 
 
 def fever_nei_claims(root: Path) -> list[str]:
@@ -167,12 +169,7 @@ def fever_nei_claims(root: Path) -> list[str]:
 
 
 def fever_symmetric_dev(root: Path) -> list[StancePair]:
-    out = []
-    with open(root / "fever-symmetric" / "fever_symmetric_dev.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            out.append(_pair(row["claim"], row["evidence"], normalise_label(row["label"]), "fever_symmetric"))
-    return out
+    return _jsonl_pairs(root / "fever-symmetric" / "fever_symmetric_dev.jsonl", "fever_symmetric")
 
 
 def _rte_tsv(path: Path, source: str) -> list[StancePair]:
