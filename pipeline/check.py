@@ -174,7 +174,7 @@ class Checker:
                  verdict_spec: str = "rules", encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
                  models_dir: Path | str | None = None, stance_input: str = "sentence",
-                 rules: VerdictRules = VerdictRules()) -> None:
+                 rules: VerdictRules = VerdictRules(), encoder=None) -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
@@ -185,6 +185,8 @@ class Checker:
         self.models_dir = models_dir
         self.stance_input = stance_input  # "sentence" or "context" (sentence with neighbours)
         self.rules = rules  # used when verdict_spec == "rules"
+        # An Encoder shared with other stages (each copy of MiniLM costs ~160 MB), or None.
+        self.encoder = encoder
         self._loaded = None
 
     def __getstate__(self) -> dict:
@@ -204,7 +206,7 @@ class Checker:
         if not Corpus(self.store_dir).exists():
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
                             f"`claimsift ingest seeds --store {self.store_dir}`")
-        encoder = Encoder(self.encoder_backend)
+        encoder = self.encoder or Encoder(self.encoder_backend)
         index = load_index(self.store_dir, expected_encoder=encoder.tag)
         view = CorpusView.from_store(self.store_dir)
         stance = StanceModel(self.stance_spec, models_dir=self.models_dir)
@@ -225,7 +227,7 @@ class Checker:
             from pipeline.matching import FactCheckMatcher
         except ImportError:
             return None
-        matcher = FactCheckMatcher(self.store_dir)
+        matcher = FactCheckMatcher(self.store_dir, encoder=self.encoder)
         has_records = getattr(matcher, "has_records", None)
         if callable(has_records) and not has_records():
             return None

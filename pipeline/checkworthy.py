@@ -422,10 +422,11 @@ class CheckworthyModel:
     """
 
     def __init__(self, spec: str = "checkworthy", models_dir: Path | str | None = None,
-                 encoder_backend: str | None = None) -> None:
+                 encoder_backend: str | None = None, encoder=None) -> None:
         self.spec = spec
         self.models_dir = models_dir
         self.encoder_backend = encoder_backend
+        self.encoder = encoder  # an Encoder to share with other stages, or None
         self._classifier: CheckworthyClassifier | None = None
         self._card: dict | None = None
         self._label = ""
@@ -446,6 +447,8 @@ class CheckworthyModel:
         classifier = CheckworthyClassifier.load(ref.path)
         if self.encoder_backend:
             classifier.set_params(encoder_backend=self.encoder_backend)
+        if self.encoder is not None:
+            classifier.__dict__["_encoder_instance"] = self.encoder
         if classifier.use_embeddings:
             classifier._encoder().warm_up()
         self._card = ref.card

@@ -422,12 +422,13 @@ class FactCheckMatcher:
     """
 
     def __init__(self, store_dir: Path | str, spec: str = "matcher", backend: str = DEFAULT_BACKEND,
-                 n_candidates: int = 50, models_dir: Path | str | None = None) -> None:
+                 n_candidates: int = 50, models_dir: Path | str | None = None, encoder=None) -> None:
         self.store_dir = Path(store_dir)
         self.spec = spec
         self.backend = backend
         self.n_candidates = n_candidates
         self.models_dir = models_dir
+        self.encoder = encoder  # an Encoder to share with other stages (one model in memory), or None
         self._encoder = None
         self._index: FactCheckIndex | None = None
         self._reranker: MatchReranker | None = None
@@ -452,7 +453,7 @@ class FactCheckMatcher:
             raise UserError(f"{exc}; train one with `claimsift train matcher`") from exc
         self._reranker = MatchReranker.from_json(json.loads((ref.path / "reranker.json").read_text()))
         self.model_label = ref.label
-        self._encoder = Encoder(backend=self.backend)
+        self._encoder = self.encoder or Encoder(backend=self.backend)
         self._blas = _blas_controller()
         self._index = load_store_index(self.store_dir, self._encoder)
         if len(self._index):

@@ -147,12 +147,18 @@ class ModelScorer:
         from pipeline.check import Checker
         from pipeline.checkworthy import CheckworthyModel
 
+        from pipeline.embedding import Encoder
+
         options = {"models_dir": self.models_dir} if self.models_dir else {}
-        detector = CheckworthyModel(self.checkworthy_spec, encoder_backend=self.encoder_backend, **options)
+        # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
+        # per process (measured with the ONNX backend).
+        encoder = Encoder(self.encoder_backend)
+        detector = CheckworthyModel(self.checkworthy_spec, encoder_backend=self.encoder_backend, encoder=encoder,
+                                    **options)
         detector.warm_up()
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
                           encoder_backend=self.encoder_backend, fact_checks=self.fact_checks,
-                          rules=self.rules, **options)
+                          rules=self.rules, encoder=encoder, **options)
         checker.warm_up()
         self._models = (detector, checker)
 
