@@ -38,6 +38,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         debias: bool = typer.Option(False, "--debias/--no-debias",
                                     help="down-weight FEVER pairs a claim-only model already gets right"),
         negation: int = typer.Option(0, "--negation", help="add rule-negated variants of this many SUPPORTS pairs"),
+        healthver_repeat: Optional[int] = typer.Option(None, "--healthver-repeat",
+                                                       help="times HealthVer's training pairs are seen per epoch (default 2)"),
     ) -> None:
         """Train the stance model from the shared datasets and register it with its card.
 
@@ -61,6 +63,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                  if kind == "cross-encoder" else {})
         result = train_and_register(data, out, kind=kind, max_pairs=max_pairs, epochs=epochs,
                                     time_budget_s=time_budget, promote=promote, debias=debias, negation=negation,
+                                    healthver_repeat=healthver_repeat,
                                     log=console.print, **extra)
         console.print(f"[green]{result['model']}[/green] written to {result['path']}")
 

@@ -618,6 +618,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                        kind: str = "cross-encoder", max_pairs: int | None = None, epochs: float = 1.0,
                        time_budget_s: float | None = None, seed: int = 13, promote: bool = True,
                        num_threads: int = 1, debias: bool = False, negation: int = 0,
+                       healthver_repeat: int | None = None,
                        log: Callable[[str], None] = print, **train_kwargs) -> dict:
     """Build the splits, train, calibrate on dev, write a versioned model with its card."""
     import torch
@@ -627,7 +628,9 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     # One intra-op thread: on the shared 2-core machine a second thread mostly spin-waits.
     torch.set_num_threads(num_threads)
     started = time.monotonic()
-    splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs, negation=negation)
+    healthver_repeat = stance_data.HEALTHVER_REPEAT if healthver_repeat is None else healthver_repeat
+    splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs, negation=negation,
+                                             healthver_repeat=healthver_repeat)
     train, dev, symmetric = splits["train"], splits["dev"], splits["fever_symmetric"]
     log(f"data: {len(train)} train / {len(dev)} dev / {len(symmetric)} FEVER-Symmetric pairs")
     registry = Registry(models_dir)
@@ -635,6 +638,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     training_data = stance_data.training_data_card(splits)
     data_summary = {"train": stance_data.describe(train), "dev": stance_data.describe(dev), "seed": seed,
                     "max_pairs": max_pairs, "negation_pairs_from": negation, "debias": debias,
+                    "healthver_repeat": healthver_repeat,
                     "splits": "dev held out per source, grouped by claim (FEVER 8% of claims, HealthVer 25%, "
                               "AVeriTeC 35%; COVID-Fact and SciFact: their published dev files)"}
     with registry.new_version(name) as folder:
@@ -690,7 +694,9 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                               + (f" --time-budget {time_budget_s:.0f}" if time_budget_s else "")
                               + (f" --lora-rank {info['lora_rank']} --learning-rate {info['learning_rate']:g}"
                                  if kind == "cross-encoder" else "")
-                              + (" --debias" if debias else "") + (f" --negation {negation}" if negation else ""),
+                              + (" --debias" if debias else "") + (f" --negation {negation}" if negation else "")
+                              + (f" --healthver-repeat {healthver_repeat}"
+                                 if healthver_repeat != stance_data.HEALTHVER_REPEAT else ""),
                  "targets": {"fever_symmetric_accuracy": 0.75, "healthver_macro_f1": 0.65},
                  "published_reference": {
                      "fever_symmetric_bert_baseline_accuracy": 0.5746,

@@ -487,7 +487,8 @@ DEV_CAP = 600
 
 
 def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
-                        max_pairs: int | None = None, negation: int = 0) -> dict[str, list[StancePair]]:
+                        max_pairs: int | None = None, negation: int = 0,
+                        healthver_repeat: int = HEALTHVER_REPEAT) -> dict[str, list[StancePair]]:
     """``{"train": [...], "dev": [...], "fever_symmetric": [...]}``; dev holds every source's
     grouped held-out part. ``max_pairs`` scales every source's training quota down together."""
     root = _check_dir(Path(root))
@@ -544,7 +545,7 @@ def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
 
     # HealthVer: only a dev file exists; split it by claim.
     hv_train, hv_dev = split_groups(healthver_pairs(root), 0.25, seed)
-    train += hv_train * HEALTHVER_REPEAT
+    train += hv_train * healthver_repeat
     dev += hv_dev
 
     # AVeriTeC: claims held out for dev are also the verdict model's training claims.
