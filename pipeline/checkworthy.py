@@ -12,7 +12,10 @@ Three layers, each usable alone:
   embedding, TF-IDF word 1–2-grams and character 2–5-grams, and a few cheap cues (numbers,
   quantities, capitalised names, hedges, questions, URLs, hashtags, length).
 - ``CheckworthyModel``: the shipped model from the registry, with the thresholds tuned on dev,
-  a cheap sentence splitter for posts, ``detect`` and ``score_post``.
+  a cheap sentence splitter for posts, ``detect`` and ``score_post``. For debate and speech
+  transcripts its score mixes in a fine-tuned MiniLM sentence classifier
+  (``pipeline.sentence_classifier``, fine-tuned on the debates), with the weight tuned on the
+  held-out ClaimBuster debates; scoring social posts never runs it.
 
 Persisted as JSON + .npy (vocabularies, idf weights, coefficients): nothing is unpickled.
 """
@@ -21,15 +24,17 @@ from __future__ import annotations
 import json
 import math
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
+from pipeline.sentence_classifier import SentenceClassifier, has_sentence_classifier
 
 DOMAINS = ("post", "speech")
 MODEL_FORMAT = "claimsift-checkworthy-1"
@@ -428,12 +433,14 @@ class CheckworthyModel:
         self.encoder_backend = encoder_backend
         self.encoder = encoder  # an Encoder to share with other stages, or None
         self._classifier: CheckworthyClassifier | None = None
+        self._sentence_classifier = None
         self._card: dict | None = None
         self._label = ""
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_classifier"] = None
+        state["_sentence_classifier"] = None
         state["_card"] = None
         return state
 
@@ -451,6 +458,9 @@ class CheckworthyModel:
             classifier.__dict__["_encoder_instance"] = self.encoder
         if classifier.use_embeddings:
             classifier._encoder().warm_up()
+        if has_sentence_classifier(ref.path):
+            # Loaded on first use: only domains with a mixing weight above 0 need it.
+            self._sentence_classifier = SentenceClassifier(ref.path)
         self._card = ref.card
         self._label = ref.label
         self._classifier = classifier
@@ -480,11 +490,24 @@ class CheckworthyModel:
         self.warm_up()
         return self._classifier
 
+    @property
+    def mix_weights(self) -> dict[str, float]:
+        """Per domain, the weight of the fine-tuned sentence classifier in the score (card
+        ``sentence_classifier_weight``); 0 where the model has none or it does not help."""
+        weights = self.card.get("sentence_classifier_weight") or {}
+        if self._sentence_classifier is None:
+            return {domain: 0.0 for domain in self.thresholds}
+        return {domain: float(weights.get(domain, 0.0)) for domain in self.thresholds}
+
     def score(self, texts: Sequence[str], domain: str = "post", embeddings: np.ndarray | None = None) -> np.ndarray:
         """Probability that each text is check-worthy."""
         if len(texts) == 0:
             return np.zeros(0, dtype=np.float64)
-        return self.classifier.predict_proba(list(texts), domain=domain, embeddings=embeddings)[:, 1]
+        scores = self.classifier.predict_proba(list(texts), domain=domain, embeddings=embeddings)[:, 1]
+        weight = self.mix_weights.get(domain, 0.0)
+        if weight > 0:
+            scores = (1 - weight) * scores + weight * self._sentence_classifier.positive_proba(list(texts))
+        return scores
 
     def predict(self, texts: Sequence[str], domain: str = "post") -> np.ndarray:
         return (self.score(texts, domain) >= self.thresholds[domain]).astype(np.int64)
@@ -564,11 +587,14 @@ def post_scores(texts: Sequence[str], sentence_scores: dict[str, float]) -> np.n
 
 def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str | None = None,
                       promote: bool = True, encoder_backend: str = "onnx", params: dict | None = None,
-                      progress=None):
+                      sentence_epochs: float = 3.0, sentence_time_budget_s: float | None = None,
+                      progress=None, log: Callable[[str], None] = lambda message: None):
     """Train on the shared sets, tune thresholds on dev, register (and promote) a new version.
 
-    ``progress(step: str, done: int, total: int)`` is called as work advances. Returns the
-    ``ModelRef`` of the new version.
+    Besides the logistic regression, a MiniLM sentence classifier is fine-tuned on the
+    ClaimBuster debates for ``sentence_epochs`` (0: none; ~7 min per epoch on one quiet core),
+    and its weight in the speech-domain score is tuned on the held-out debates. ``progress(step: str, done: int,
+    total: int)`` is called as work advances. Returns the ``ModelRef`` of the new version.
     """
     import time
 
@@ -615,11 +641,40 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                                                 embeddings=embed(sets[name].texts))[:, 1]
     sentence_list = list(dict.fromkeys(dev_sentences))
     sentence_scores = dict(zip(sentence_list, classifier.predict_proba(sentence_list, embeddings=embed(sentence_list))[:, 1]))
+    tweet_sets = ("ct22_1a_dev", "ct20_dev")
+    pooled_labels = np.concatenate([sets[n].labels for n in tweet_sets])
+
+    # The fine-tuned sentence classifier learns from the debates only: tweets call different
+    # things check-worthy and pull it down on debates, and on tweets the LR is better (CT22 1A
+    # best F1 0.39 for a debate-trained classifier). So it serves the speech domain alone, with
+    # the weight that gives the best F1 on the held-out debates; scoring posts never runs it.
+    sentence_net = sentence_config = sentence_info = None
+    mix = {"post": 0.0, "speech": 0.0}
+    if sentence_epochs > 0:
+        from pipeline.sentence_classifier import (SentenceClassifier, best_mix_weight, save_sentence_classifier,
+                                                  train_sentence_classifier)
+
+        report("fine-tuning the sentence classifier")
+        cb, heldout = sets["claimbuster_train"], sets["claimbuster_heldout"]
+        sentence_net, sentence_config, sentence_info = train_sentence_classifier(
+            cb.texts, cb.labels, epochs=sentence_epochs, time_budget_s=sentence_time_budget_s, log=log)
+        report("scoring the held-out debates with the sentence classifier")
+        with tempfile.TemporaryDirectory() as tmp:
+            save_sentence_classifier(sentence_net, sentence_config, Path(tmp))
+            # Scored exactly as it is loaded later (adapter merged into the base weights).
+            tuned = SentenceClassifier(tmp).positive_proba(heldout.texts)
+        alone = f1_metrics(heldout.labels, tuned, best_f1_threshold(heldout.labels, tuned))
+        sentence_info |= {"claimbuster_heldout_alone": {k: alone[k] for k in ("f1", "average_precision")}}
+        mix["speech"], _ = best_mix_weight(
+            heldout.labels, scores["claimbuster_heldout"], tuned,
+            lambda y, s: f1_metrics(y, s, best_f1_threshold(y, s))["f1"])
+        log(f"sentence classifier alone: held-out debates F1 {alone['f1']}; weight in the speech score "
+            f"{mix['speech']}")
+        scores["claimbuster_heldout"] = (1 - mix["speech"]) * scores["claimbuster_heldout"] + mix["speech"] * tuned
+
     # Thresholds: posts on the pooled CheckThat! dev tweets (2022 1A + 2020; more rows, a steadier
     # threshold than 195 tweets alone), scored as in use (max over sentences); speeches on the
     # held-out ClaimBuster debates.
-    tweet_sets = ("ct22_1a_dev", "ct20_dev")
-    pooled_labels = np.concatenate([sets[n].labels for n in tweet_sets])
     pooled_post = np.concatenate([post_scores(sets[n].texts, sentence_scores) for n in tweet_sets])
     thresholds = {"post": round(best_f1_threshold(pooled_labels, pooled_post), 4),
                   "speech": round(best_f1_threshold(sets["claimbuster_heldout"].labels, scores["claimbuster_heldout"]), 4)}
@@ -641,16 +696,28 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     training_data = [sets[name].provenance() for name in cd.TRAIN_SETS]
     for entry in training_data:
         entry["rows_after_dedup"] = sum(1 for s in sources if s == entry["name"])
+    description = ("Check-worthiness of sentences and social posts: logistic regression with per-domain "
+                   "weights (post / speech) on all-MiniLM-L6-v2 embeddings, TF-IDF word 1-2-grams and "
+                   "char 2-5-grams and cheap cues. Post score = max over its sentences; a sentence is "
+                   "check-worthy at score >= thresholds.post. Trained by `claimsift train checkworthy`.")
+    sentence_extra = {}
+    if sentence_net is not None:
+        description += (" For debates and speeches (domain speech) the score mixes in a MiniLM sentence "
+                        "classifier (LoRA adapter + head, fine-tuned on the ClaimBuster training debates) with "
+                        "weight sentence_classifier_weight.speech, tuned on the held-out debates.")
+        sentence_extra = {"sentence_classifier_weight": mix,
+                          "sentence_classifier": {"training": sentence_info, "trained_on": "claimbuster_train",
+                                                  "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+                                                  "lora_rank": sentence_config.lora_rank,
+                                                  "max_length": sentence_config.max_length}}
     with registry.new_version("checkworthy", version) as folder:
         classifier.save(folder)
+        if sentence_net is not None:
+            save_sentence_classifier(sentence_net, sentence_config, folder)
         registry.write_card(
-            folder, name="checkworthy", version=version,
-            description=("Check-worthiness of sentences and social posts: logistic regression with per-domain "
-                         "weights (post / speech) on all-MiniLM-L6-v2 embeddings, TF-IDF word 1-2-grams and "
-                         "char 2-5-grams and cheap cues. Post score = max over its sentences; a sentence is "
-                         "check-worthy at score >= thresholds.post. Trained by `claimsift train checkworthy`."),
+            folder, name="checkworthy", version=version, description=description,
             training_data=training_data, metrics=metrics,
-            extra={"thresholds": thresholds, "domains": list(classifier.domains),
+            extra={"thresholds": thresholds, "domains": list(classifier.domains), **sentence_extra,
                    "dev_data": [sets[n].provenance() for n in cd.DEV_SETS],
                    "encoder": encoder.tag | {"backend_used_for_training": encoder_backend},
                    "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in classifier.get_params().items()},

@@ -130,6 +130,11 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         public: bool = typer.Option(True, "--public/--no-public",
                                     help="With a labelled file: add the public training data (default) or not."),
         datasets: Optional[Path] = typer.Option(None, "--datasets", help="Shared datasets folder for --public."),
+        sentence_epochs: float = typer.Option(
+            3.0, "--sentence-epochs",
+            help="Epochs of the MiniLM sentence classifier fine-tuned on the debates (0: none; ~20 min each)."),
+        sentence_time_budget: Optional[float] = typer.Option(
+            None, "--sentence-time-budget", help="Stop fine-tuning the sentence classifier after this many seconds."),
     ) -> None:
         """Train the check-worthiness model on ClaimBuster + CheckThat! and register it with its card.
 
@@ -162,7 +167,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
 
             try:
                 ref = train_checkworthy(data, out, version=version, promote=promote,
-                                        encoder_backend=encoder_backend, progress=progress)
+                                        encoder_backend=encoder_backend, sentence_epochs=sentence_epochs,
+                                        sentence_time_budget_s=sentence_time_budget, progress=progress,
+                                        log=lambda message: console.print(f"[dim]{message}[/dim]"))
             except FileExistsError as exc:
                 raise UserError(str(exc)) from None
         metrics = ref.card["metrics"]

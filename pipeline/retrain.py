@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,9 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     from pipeline import checkworthy as cw
     from pipeline import checkworthy_data as cd
     from pipeline.embedding import Encoder
+    from pipeline.sentence_classifier import ADAPTER_FILE as SENTENCE_ADAPTER_FILE
+    from pipeline.sentence_classifier import CONFIG_FILE as SENTENCE_CONFIG_FILE
+    from pipeline.sentence_classifier import SentenceClassifier, best_mix_weight, has_sentence_classifier
 
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
@@ -222,6 +226,20 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     for set_name, (dev_texts, _) in dev.items():
         domain = "speech" if set_name.startswith("claimbuster") else "post"
         scores[set_name] = classifier.predict_proba(dev_texts, domain=domain, embeddings=embed(dev_texts))[:, 1]
+    # The base's fine-tuned sentence classifier (speech domain) is kept as it is: user rows are
+    # posts, which it does not score. Its weight is re-tuned against the new LR on the held-out
+    # debates, so a comparison with the base measures the user rows, not a lost component.
+    sentence_source = registry.resolve(parent).path if parent else None
+    carried: dict = {}
+    if sentence_source is not None and has_sentence_classifier(sentence_source) and "claimbuster_heldout" in scores:
+        heldout_texts, heldout_labels = dev["claimbuster_heldout"]
+        tuned = SentenceClassifier(sentence_source).positive_proba(heldout_texts)
+        weight, _ = best_mix_weight(heldout_labels, scores["claimbuster_heldout"], tuned,
+                                    lambda y, s: cw.f1_metrics(y, s, cw.best_f1_threshold(y, s))["f1"])
+        scores["claimbuster_heldout"] = (1 - weight) * scores["claimbuster_heldout"] + weight * tuned
+        carried = {"sentence_classifier_weight": {"post": 0.0, "speech": weight},
+                   "sentence_classifier": {**base_card.get("sentence_classifier", {}), "carried_from": parent}}
+        log(f"kept {parent}'s sentence classifier for the speech domain (weight {weight})")
     post_sets = [n for n in ("ct22_1a_dev", "ct20_dev", "user_heldout") if n in dev]
     thresholds = {"post": round(cw.best_f1_threshold(np.concatenate([dev[n][1] for n in post_sets]),
                                                      np.concatenate([scores[n] for n in post_sets])), 4)}
@@ -238,6 +256,9 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     version = registry.next_version(name)
     with registry.new_version(name, version) as folder:
         classifier.save(folder)
+        if carried:
+            for file_name in (SENTENCE_ADAPTER_FILE, SENTENCE_CONFIG_FILE):
+                shutil.copy2(sentence_source / file_name, folder / file_name)
         registry.write_card(
             folder, name=name, version=version,
             description=("Check-worthiness classifier " + (
@@ -251,6 +272,7 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
             extra={"task": "checkworthy", "thresholds": thresholds, "domains": list(classifier.domains),
                    "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in classifier.get_params().items()},
                    "encoder": encoder.tag | {"backend_used_for_training": encoder_backend},
+                   **carried,
                    "parent": parent, "retrained": {"user_data": _user_file_card(user) if user is not None else None,
                                                    "include_public": include_public,
                                                    "public_sample": public_sample, "seed": seed},

@@ -187,6 +187,79 @@ def test_a_model_file_that_does_not_match_its_card_is_refused(tmp_path):
         CheckworthyModel(models_dir=tmp_path).warm_up()
 
 
+# -- the fine-tuned sentence classifier (speech domain) -------------------------------------------
+DEBATE_SENTENCE = "We have lost 750,000 manufacturing jobs in the last four years."
+
+
+def test_speech_scores_mix_in_the_sentence_classifier_and_posts_never_load_it():
+    model = CheckworthyModel()
+    model.score_posts([THREADS_POST, "Good morning everyone!"])
+    assert model.mix_weights["post"] == 0.0
+    assert model._sentence_classifier is not None and model._sentence_classifier._net is None
+    weight = model.mix_weights["speech"]
+    assert 0.0 < weight <= 1.0
+    texts = [DEBATE_SENTENCE, "Thank you, it is good to be here tonight."]
+    lr = model.classifier.predict_proba(texts, domain="speech")[:, 1]
+    tuned = model._sentence_classifier.positive_proba(texts)
+    np.testing.assert_allclose(model.score(texts, domain="speech"), (1 - weight) * lr + weight * tuned)
+    assert model.predict(texts, domain="speech").tolist() == [1, 0]
+
+
+def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path):
+    import torch
+
+    from pipeline.sentence_classifier import SentenceClassifier, save_sentence_classifier, train_sentence_classifier
+
+    texts, labels = _fixture_rows()
+    net, config, info = train_sentence_classifier(texts, labels, epochs=1, batch_size=8, log=lambda m: None)
+    assert info["steps"] == len(texts) // 8 and info["positives"] == int(np.sum(labels))
+    saved = save_sentence_classifier(net, config, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(saved)
+    assert (tmp_path / saved[0]).stat().st_size < 5_000_000  # adapter + head only, not the base model
+    from transformers import AutoTokenizer
+
+    from pipeline.embedding import minilm_path
+
+    # The trained network (adapter unmerged) and the reloaded one (merged) score alike.
+    tokens = AutoTokenizer.from_pretrained(minilm_path())(texts[:4], padding=True, truncation=True,
+                                                           max_length=config.max_length, return_tensors="pt")
+    with torch.inference_mode():
+        expected = torch.softmax(net(**tokens), dim=-1)[:, 1].numpy()
+    loaded = SentenceClassifier(tmp_path).positive_proba(texts[:4])
+    np.testing.assert_allclose(loaded, expected, atol=1e-4)
+    fresh = pickle.loads(pickle.dumps(SentenceClassifier(tmp_path)))
+    assert fresh._net is None
+
+
+def test_held_out_debates_reach_the_card_figure(shared_datasets):
+    from pipeline import checkworthy_data as cd
+    from pipeline.checkworthy import f1_metrics
+
+    model = CheckworthyModel()
+    heldout = cd.load_sets(shared_datasets)["claimbuster_heldout"]
+    metrics = f1_metrics(heldout.labels, model.score(heldout.texts, domain="speech"), model.thresholds["speech"])
+    assert metrics["f1"] == pytest.approx(model.card["metrics"]["claimbuster_heldout"]["f1"], abs=0.002)
+    assert metrics["f1"] >= 0.83, metrics  # the logistic regression alone: 0.805
+
+
+def test_retraining_keeps_the_base_sentence_classifier_for_debates(tmp_path, shared_datasets):
+    from pipeline.retrain import retrain
+
+    version = Registry().current_version("checkworthy")
+    shutil.copytree(SHIPPED / version, tmp_path / "checkworthy" / version)
+    (tmp_path / "checkworthy" / "CURRENT").write_text(version + "\n")
+    result = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", base="checkworthy", public_sample=300,
+                     models_dir=tmp_path, datasets_dir=shared_datasets, params={"use_embeddings": False},
+                     log=lambda m: None)
+    derived = CheckworthyModel(result.model, models_dir=tmp_path)
+    assert derived.card["parent"] == f"checkworthy@{version}"
+    assert derived.card["sentence_classifier"]["carried_from"] == f"checkworthy@{version}"
+    assert derived.mix_weights["post"] == 0.0 and derived.mix_weights["speech"] > 0.0
+    for name in ("sentence_adapter_head.safetensors", "sentence_classifier.json"):
+        assert (result.path / name).read_bytes() == (SHIPPED / version / name).read_bytes()
+    assert derived.predict([DEBATE_SENTENCE], domain="speech").tolist() == [1]
+
+
 # -- bad input ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("lines, problem, rows", [
     (['{"text": "a", "label": 1}', '{"text": "b", "label": "yes"}', '{"text": "c", "label": 2}'],
