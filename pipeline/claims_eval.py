@@ -6,13 +6,13 @@ top-k passages comes from that document and contains that substring.
 """
 from __future__ import annotations
 
-import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.check import InvalidClaimError, validate_claim
 from pipeline.errors import InputError
+from pipeline.jsonl import parse_object
 from pipeline.types import VERDICT_LABELS, Verdict
 
 PRIMARY_METRIC = "verdict_accuracy"
@@ -34,10 +34,9 @@ def read_labelled_claims(path: Path) -> list[LabelledClaim]:
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {line_no}: not JSON ({exc.msg})")
+        obj, problem = parse_object(line)
+        if problem:
+            problems.append(f"line {line_no}: {problem}")
             continue
         claim, label = obj.get("claim"), obj.get("label")
         if not isinstance(claim, str) or not claim.strip():

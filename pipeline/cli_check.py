@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from pipeline.errors import UserError
+from pipeline.jsonl import parse_object
 
 DEFAULT_STORE = Path("corpus/store")
 VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
@@ -82,12 +83,11 @@ def _read_claim_lines(path: Path):
             if not line.strip():
                 yield line_no, None, "empty line"
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield line_no, None, f"not JSON ({exc.msg})"
+            obj, problem = parse_object(line)
+            if problem:
+                yield line_no, None, problem
                 continue
-            claim = obj.get("claim") if isinstance(obj, dict) else None
+            claim = obj.get("claim")
             if not isinstance(claim, str):
                 yield line_no, None, "no `claim` text field"
                 continue

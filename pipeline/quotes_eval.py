@@ -14,7 +14,6 @@ The primary metric is the F1 of speaker-correct quotes.
 """
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.errors import InputError
+from pipeline.jsonl import parse_object
 
 PRIMARY_METRIC = "speaker_f1"
 MIN_OVERLAP = 0.5
@@ -112,10 +112,9 @@ def read_gold(path: Path, seeds: Path) -> list[GoldQuote]:
         for number, line in enumerate(handle, 1):
             if not line.strip() or line.lstrip().startswith("//"):
                 continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise InputError(path, f"malformed JSON: {exc.msg}", row=number)
+            record, problem = parse_object(line)
+            if problem:
+                raise InputError(path, problem, row=number)
             for key in ("doc", "speaker", "content"):
                 if not record.get(key):
                     raise InputError(path, f"missing `{key}`", row=number)
@@ -200,10 +199,9 @@ def read_predictions(path: Path) -> list[dict]:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise InputError(path, f"malformed JSON: {exc.msg}", row=number)
+            record, problem = parse_object(line)
+            if problem:
+                raise InputError(path, problem, row=number)
             missing = [k for k in ("doc", "speaker", "content", "start", "end") if k not in record]
             if missing:
                 raise InputError(path, f"missing {', '.join(missing)}", row=number)

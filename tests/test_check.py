@@ -106,7 +106,7 @@ def test_cli_json_and_batch(seed_store, tmp_path):
     assert result.returncode == 1  # some lines were rejected
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["line"] for x in lines] == [1, 2, 3, 4]
-    assert lines[0]["verdict"] == "REFUTED" and "not JSON" in lines[1]["error"] and "no words" in lines[2]["error"]
+    assert lines[0]["verdict"] == "REFUTED" and "not valid JSON" in lines[1]["error"] and "no words" in lines[2]["error"]
     assert lines[3]["verdict"] in {"SUPPORTED", "REFUTED", "CONFLICTING", "NOT_ENOUGH_INFO"}
 
 
@@ -168,3 +168,17 @@ def test_a_denial_covers_a_claim_about_a_person_it_names_or_sits_beside():
     assert not rules.covers(claim, riggio, people=[])
     assert rules.covers(claim, verdict_line, people=["rutte"])  # it sits beside a sentence naming Rutte
     assert not rules.covers("Pfizer's shot causes mortality in young people.", verdict_line, people=[])
+
+
+def test_a_labelled_claims_file_with_bad_lines_names_each_one(tmp_path):
+    from pipeline.claims_eval import read_labelled_claims
+    from pipeline.errors import InputError
+
+    path = tmp_path / "claims.jsonl"
+    path.write_text('{"claim": "Rutte threatened to expel the US.", "label": "REFUTED"}\n[1, 2]\n{"claim": "x\n'
+                    '{"claim": "NATO was founded in 1949.", "label": "TRUE"}\n')
+    with pytest.raises(InputError) as info:
+        read_labelled_claims(path)
+    message = str(info.value)
+    assert "line 2: line is a JSON list, not an object" in message
+    assert "line 3: not valid JSON" in message and "line 4: label 'TRUE'" in message
