@@ -391,6 +391,29 @@ def export_onnx(net, tokenizer, target: Path) -> None:
     os.replace(partial_sidecar, sidecar)
 
 
+# Exports of adapters not loaded for this long are deleted when a new one is written (each is
+# ~90 MB; every retrained version adds one).
+ONNX_CACHE_MAX_IDLE_DAYS = 30
+
+
+def prune_onnx_cache(keep: Path, max_idle_days: float = ONNX_CACHE_MAX_IDLE_DAYS) -> list[Path]:
+    """Delete other stance exports (and their hash files) last loaded over ``max_idle_days``
+    ago; returns what was deleted. Loading an export touches it, so exports in use stay."""
+    cutoff = time.time() - max_idle_days * 86400
+    removed = []
+    for export in keep.parent.glob("stance-*.onnx"):
+        if export == keep:
+            continue
+        try:
+            if export.stat().st_mtime < cutoff:
+                export.unlink()
+                export.with_name(export.name + ".sha256").unlink(missing_ok=True)
+                removed.append(export)
+        except OSError:
+            continue  # another process got there first, or the cache is read-only: not our business
+    return removed
+
+
 def load_onnx_cross_encoder(path: Path, config: dict):
     """(onnxruntime session, tokenizer), exporting on first use; (None, None) where it cannot be
     done (no `onnx` package for the export, unwritable cache), so torch runs the model."""
@@ -412,6 +435,12 @@ def load_onnx_cross_encoder(path: Path, config: dict):
         except Exception as exc:  # noqa: BLE001 - any failure here means: run it with torch
             print(f"claimsift: stance model runs on torch (ONNX export failed: {exc})", file=sys.stderr)
             return None, None
+        prune_onnx_cache(target)
+    else:
+        try:
+            os.utime(target)  # marks the export as in use for prune_onnx_cache
+        except OSError:
+            pass
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])

@@ -189,6 +189,29 @@ def test_onnx_runtime_gives_the_torch_probabilities_and_rebuilds_a_tampered_cach
     assert np.allclose(again.predict_proba(claims, passages), torch_model.predict_proba(claims, passages), atol=1e-4)
 
 
+def test_onnx_cache_prunes_exports_idle_for_30_days_and_keeps_the_rest(tmp_path):
+    import os
+    import time
+
+    from pipeline.stance import prune_onnx_cache
+
+    def export(name: str, idle_days: float) -> Path:
+        path = tmp_path / name
+        path.write_bytes(b"onnx")
+        path.with_name(name + ".sha256").write_text("x\n")
+        stamp = time.time() - idle_days * 86400
+        os.utime(path, (stamp, stamp))
+        return path
+
+    current = export("stance-aaaa-torch2.onnx", 400)  # the one being loaded is never pruned
+    stale = export("stance-bbbb-torch2.onnx", 31)
+    recent = export("stance-cccc-torch2.onnx", 2)
+    other = export("unrelated.onnx", 400)
+    assert prune_onnx_cache(current) == [stale]
+    assert not stale.exists() and not stale.with_name(stale.name + ".sha256").exists()
+    assert current.exists() and recent.exists() and other.exists()
+
+
 @needs_stance
 def test_stance_runs_on_torch_when_the_onnx_export_fails(tmp_path, monkeypatch, capsys):
     from pipeline import stance
