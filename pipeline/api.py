@@ -166,6 +166,31 @@ def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "t
     return _score_frame(df, store_dir=store_dir, text_column=text_column, **options)
 
 
+def checkworthiness_frame(texts: Sequence[str], domain: str = "post", model: str = "checkworthy",
+                          models_dir: Path | str | None = None) -> "object":
+    """Check-worthiness of every sentence of ``texts``: DataFrame ``text_index, sentence, start,
+    end, score, checkworthy`` (at the model's threshold for ``domain``: ``post`` for social
+    media, ``speech`` for debates and speeches). Texts without a sentence get no row."""
+    import pandas as pd
+
+    from pipeline.checkworthy import CheckworthyModel
+    from pipeline.errors import UserError
+
+    detector = CheckworthyModel(model, **({"models_dir": models_dir} if models_dir else {}))
+    if domain not in detector.thresholds:
+        raise UserError(f"unknown domain {domain!r}; the model knows {', '.join(detector.thresholds)}")
+    if isinstance(texts, str):
+        raise UserError("expected a sequence of texts, not a single string")
+    rows = [(i, start, end) for i, text in enumerate(texts) if isinstance(text, str)
+            for start, end in detector.sentences(text)]
+    sentences = [texts[i][start:end] for i, start, end in rows]
+    scores = detector.score(sentences, domain=domain)
+    threshold = detector.thresholds[domain]
+    return pd.DataFrame({"text_index": [r[0] for r in rows], "sentence": sentences,
+                         "start": [r[1] for r in rows], "end": [r[2] for r in rows],
+                         "score": scores, "checkworthy": scores >= threshold})
+
+
 # -- models: train, evaluate, registry ------------------------------------------------------------
 
 def validate_training_file(path: Path | str, task: str, datasets_dir: Path | str | None = None,

@@ -242,6 +242,21 @@ def test_held_out_debates_reach_the_card_figure(shared_datasets):
     assert metrics["f1"] >= 0.83, metrics  # the logistic regression alone: 0.805
 
 
+def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
+    import pipeline
+
+    texts = [THREADS_POST, 12, "", "Thank you all for coming. " + DEBATE_SENTENCE]
+    frame = pipeline.checkworthiness_frame(texts, domain="speech")
+    assert list(frame.columns) == ["text_index", "sentence", "start", "end", "score", "checkworthy"]
+    assert frame["text_index"].tolist() == [0, 0, 3, 3]
+    for row in frame.itertuples():
+        assert texts[row.text_index][row.start:row.end] == row.sentence
+    assert frame.loc[frame["sentence"] == DEBATE_SENTENCE, "checkworthy"].item()
+    assert not frame.loc[frame["sentence"] == "Thank you all for coming.", "checkworthy"].item()
+    with pytest.raises(Exception, match="unknown domain 'tv'"):
+        pipeline.checkworthiness_frame(texts, domain="tv")
+
+
 def test_retraining_keeps_the_base_sentence_classifier_for_debates(tmp_path, shared_datasets):
     from pipeline.retrain import retrain
 
