@@ -4,8 +4,8 @@ cross-encoder but reading one text. Only the adapter and head are saved (safeten
 they load on top of the installed base model, whose hash is checked.
 
 Used by check-worthiness for transcripts of debates and speeches, where reading the sentence as
-a whole beats bag-of-words and frozen embeddings (ClaimBuster held-out F1 0.84 alone, 0.80 for
-the logistic regression).
+a whole beats bag-of-words and frozen embeddings (ClaimBuster held-out F1 0.829 alone, 0.805 for
+the logistic regression, 0.837 for the two averaged).
 """
 from __future__ import annotations
 
