@@ -362,21 +362,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CLAIMSIFT_CACHE") or Path.home() / ".cache" / "claimsift")
 
 
-def onnx_export_path(path: Path, config: dict) -> Path:
+def onnx_export_path(path: Path, config: dict, file_name: str = CROSS_ENCODER_FILE, prefix: str = "stance") -> Path:
     import torch
 
-    key = sha256_file(path / CROSS_ENCODER_FILE)[:16] + "-" + str(config.get("base_model_sha256", ""))[:12]
-    return cache_dir() / f"stance-{key}-torch{torch.__version__.split('+')[0]}.onnx"
+    key = sha256_file(path / file_name)[:16] + "-" + str(config.get("base_model_sha256", ""))[:12]
+    return cache_dir() / f"{prefix}-{key}-torch{torch.__version__.split('+')[0]}.onnx"
 
 
-def export_onnx(net, tokenizer, target: Path) -> None:
-    """Write the network as ONNX to ``target`` atomically, with its sha256 beside it."""
+def export_onnx(net, tokenizer, target: Path, pairs: bool = True) -> None:
+    """Write the network as ONNX to ``target`` atomically, with its sha256 beside it.
+    ``pairs``: the network reads (claim, passage) pairs; else single texts."""
     import warnings
 
     import torch
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    sample = tokenizer(["a claim"], ["a passage about the claim"], return_tensors="pt")
+    sample = (tokenizer(["a claim"], ["a passage about the claim"], return_tensors="pt") if pairs
+              else tokenizer(["a sentence to classify"], return_tensors="pt"))
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     dynamic = {name: {0: "batch", 1: "tokens"} for name in ONNX_INPUTS} | {"logits": {0: "batch"}}
     with warnings.catch_warnings():
@@ -397,11 +399,12 @@ ONNX_CACHE_MAX_IDLE_DAYS = 30
 
 
 def prune_onnx_cache(keep: Path, max_idle_days: float = ONNX_CACHE_MAX_IDLE_DAYS) -> list[Path]:
-    """Delete other stance exports (and their hash files) last loaded over ``max_idle_days``
-    ago; returns what was deleted. Loading an export touches it, so exports in use stay."""
+    """Delete other exports of the same kind as ``keep`` (its name up to the first "-": stance,
+    sentence) and their hash files, last loaded over ``max_idle_days`` ago; returns what was
+    deleted. Loading an export touches it, so exports in use stay."""
     cutoff = time.time() - max_idle_days * 86400
     removed = []
-    for export in keep.parent.glob("stance-*.onnx"):
+    for export in keep.parent.glob(keep.name.split("-", 1)[0] + "-*.onnx"):
         if export == keep:
             continue
         try:
@@ -414,9 +417,10 @@ def prune_onnx_cache(keep: Path, max_idle_days: float = ONNX_CACHE_MAX_IDLE_DAYS
     return removed
 
 
-def load_onnx_cross_encoder(path: Path, config: dict):
+def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENCODER_FILE, prefix: str = "stance"):
     """(onnxruntime session, tokenizer), exporting on first use; (None, None) where it cannot be
-    done (no `onnx` package for the export, unwritable cache), so torch runs the model."""
+    done (no `onnx` package for the export, unwritable cache), so torch runs the model.
+    ``prefix`` "sentence": the one-text classifier of ``pipeline.sentence_classifier``."""
     import sys
 
     import onnxruntime as ort
@@ -424,16 +428,16 @@ def load_onnx_cross_encoder(path: Path, config: dict):
 
     from pipeline.embedding import minilm_path
 
-    target = onnx_export_path(path, config)
+    target = onnx_export_path(path, config, file_name, prefix)
     sidecar = target.with_name(target.name + ".sha256")
     # The cache is outside the repository: trust it only if its hash matches the one written
     # with it, and rebuild it otherwise.
     if not (target.is_file() and sidecar.is_file() and sidecar.read_text().strip() == sha256_file(target)):
         try:
-            net, tokenizer = load_cross_encoder(path, config)
-            export_onnx(net, tokenizer, target)
+            net, tokenizer = load_cross_encoder(path, config, file_name)
+            export_onnx(net, tokenizer, target, pairs=prefix == "stance")
         except Exception as exc:  # noqa: BLE001 - any failure here means: run it with torch
-            print(f"claimsift: stance model runs on torch (ONNX export failed: {exc})", file=sys.stderr)
+            print(f"claimsift: {prefix} model runs on torch (ONNX export failed: {exc})", file=sys.stderr)
             return None, None
         prune_onnx_cache(target)
     else:

@@ -205,17 +205,21 @@ def test_speech_scores_mix_in_the_sentence_classifier_and_posts_never_load_it():
     assert model.predict(texts, domain="speech").tolist() == [1, 0]
 
 
-def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path):
+def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeypatch):
     import torch
+
+    monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path / "cache"))  # its ONNX export goes here, not to ~/.cache
 
     from pipeline.sentence_classifier import SentenceClassifier, save_sentence_classifier, train_sentence_classifier
 
     texts, labels = _fixture_rows()
     net, config, info = train_sentence_classifier(texts, labels, epochs=1, batch_size=8, log=lambda m: None)
     assert info["steps"] == len(texts) // 8 and info["positives"] == int(np.sum(labels))
-    saved = save_sentence_classifier(net, config, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(saved)
-    assert (tmp_path / saved[0]).stat().st_size < 5_000_000  # adapter + head only, not the base model
+    folder = tmp_path / "model"
+    folder.mkdir()
+    saved = save_sentence_classifier(net, config, folder)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(saved)
+    assert (folder / saved[0]).stat().st_size < 5_000_000  # adapter + head only, not the base model
     from transformers import AutoTokenizer
 
     from pipeline.embedding import minilm_path
@@ -225,10 +229,13 @@ def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path):
                                                            max_length=config.max_length, return_tensors="pt")
     with torch.inference_mode():
         expected = torch.softmax(net(**tokens), dim=-1)[:, 1].numpy()
-    loaded = SentenceClassifier(tmp_path).positive_proba(texts[:4])
-    np.testing.assert_allclose(loaded, expected, atol=1e-4)
-    fresh = pickle.loads(pickle.dumps(SentenceClassifier(tmp_path)))
-    assert fresh._net is None
+    on_onnx, on_torch = SentenceClassifier(folder), SentenceClassifier(folder, backend="torch")
+    assert on_onnx.runtime == "onnxruntime" and on_torch.runtime == "torch"
+    np.testing.assert_allclose(on_onnx.positive_proba(texts[:4]), expected, atol=1e-4)
+    np.testing.assert_allclose(on_torch.positive_proba(texts[:4]), expected, atol=1e-4)
+    assert len(list((tmp_path / "cache").glob("sentence-*.onnx"))) == 1
+    fresh = pickle.loads(pickle.dumps(on_onnx))
+    assert fresh._session is None and fresh._net is None
 
 
 def test_held_out_debates_reach_the_card_figure(shared_datasets):
