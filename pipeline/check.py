@@ -40,24 +40,10 @@ def denial_cannot_support(claim: str, sentence: str, probs: dict[str, float]) ->
     return _move_support(probs, "REFUTES")
 
 
-def denials_agree(claim: str, sentence: str, probs: dict[str, float]) -> dict[str, float]:
-    """A denial agrees with a claim that reports a denial ("PolitiFact rated the post false",
-    "a spokesperson called the claim bogus"): both deny the same thing, so the sentence's
-    REFUTES probability is moved to SUPPORTS. stance@v2 reads "Rutte has never said this" as
-    refuting any claim that mentions what was said, the report of the denial included."""
-    if not (DENIAL_CUE.search(sentence) and DENIAL_CUE.search(claim)):
-        return probs
-    return _move(probs, "REFUTES", "SUPPORTS")
-
-
 def _move_support(probs: dict[str, float], to: str) -> dict[str, float]:
-    return _move(probs, "SUPPORTS", to)
-
-
-def _move(probs: dict[str, float], source: str, to: str) -> dict[str, float]:
     moved = dict(probs)
-    moved[to] = moved.get(to, 0.0) + moved.get(source, 0.0)
-    moved[source] = 0.0
+    moved[to] = moved.get(to, 0.0) + moved.get("SUPPORTS", 0.0)
+    moved["SUPPORTS"] = 0.0
     return moved
 
 
@@ -112,9 +98,8 @@ class VerdictRules:
 
     # Bumped whenever the voting logic changes (not just its settings), so that a score
     # checkpoint made under other logic is not resumed: 2 = coverage gate with the denial and
-    # person exception, denials cannot support, quotations after a reported claim discounted;
-    # 3 = a denial supports a claim that reports a denial.
-    LOGIC_VERSION = 3
+    # person exception, denials cannot support, quotations after a reported claim discounted.
+    LOGIC_VERSION = 2
 
     def label(self) -> str:
         return (f"rules-v{self.LOGIC_VERSION}(depth={self.depth},floor={self.relevance_floor},"
@@ -292,7 +277,6 @@ class Checker:
                 cursor += 1
                 stance_probs = {label: float(p) for label, p in zip(STANCE_LABELS, row)}
                 before = item.context.split(item.sentence, 1)[0] if item.sentence in item.context else ""
-                stance_probs = denials_agree(claim, item.sentence, stance_probs)
                 stance_probs = discount_reported_claim(item.sentence,
                                                        denial_cannot_support(claim, item.sentence, stance_probs),
                                                        before=before)

@@ -37,18 +37,6 @@ def test_a_supported_fact_is_supported(seed_checker):
     assert any("On 1 October 2024, Mark Rutte became" in e.sentence for e in verdict.evidence[:3])
 
 
-def test_a_claim_that_reports_the_denial_is_supported_by_it(seed_checker):
-    from pipeline.check import denials_agree
-
-    probs = {"SUPPORTS": 0.02, "REFUTES": 0.9, "NOT_ENOUGH_INFO": 0.08}
-    claim = "A NATO spokesperson called the claim that Rutte would expel the US bogus."
-    assert denials_agree(claim, RIGGIO, probs)["SUPPORTS"] == pytest.approx(0.92)
-    assert denials_agree(THREADS_CLAIM, RIGGIO, probs) == probs  # the claim denied is still refuted
-    verdict = seed_checker.check(claim)
-    assert verdict.verdict == "SUPPORTED"
-    assert RIGGIO in [verdict.evidence[i].sentence for i in verdict.decisive]
-
-
 def test_before_keeps_only_evidence_published_earlier(seed_checker):
     verdict = seed_checker.check(THREADS_CLAIM, before="2024-11-11")
     assert verdict.evidence, "seed 001 is dated 2024-11-10 and must remain"
