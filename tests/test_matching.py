@@ -3,12 +3,12 @@ and the CheckThat! 2020 task 2 dev quality check (slow; skipped without the shar
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from shipping import as_shipped
 
 from pipeline.errors import UserError
 from pipeline.factchecks import ingest_fact_checks_report
@@ -120,9 +120,9 @@ def test_match_many_ranks_each_post_to_its_own_claim(store):
 @needs_model
 def test_matcher_pickles_cold_and_warm(store):
     matcher = FactCheckMatcher(store)
-    cold = pickle.loads(pickle.dumps(matcher))
+    cold = as_shipped(matcher)
     matcher.warm_up()
-    warm = pickle.loads(pickle.dumps(matcher))
+    warm = as_shipped(matcher)
     assert warm._index is None and warm._encoder is None
     assert cold.match("Rutte threatened to expel the US from NATO", 1)[0].id.endswith("rutte-expel-us")
 

@@ -11,7 +11,6 @@ import errno
 import gzip
 import json
 import os
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from score_fakes import KeywordScorer  # noqa: E402
+from shipping import as_shipped  # noqa: E402
 
 from pipeline import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.errors import InputError, UserError  # noqa: E402
@@ -238,10 +238,10 @@ def test_cli_missing_store_prints_one_line_and_exits_2(tmp_path):
 
 def test_model_scorer_is_cheap_to_pickle_before_and_after_warm_up(tmp_path):
     scorer = ModelScorer(tmp_path, top_k=3)
-    clone = pickle.loads(pickle.dumps(scorer))
+    clone = as_shipped(scorer)
     assert clone.top_k == 3 and clone._models is None
     scorer._models = ("heavy", "models")
-    assert pickle.loads(pickle.dumps(scorer))._models is None
+    assert as_shipped(scorer)._models is None
 
 
 # -- checkpoints without --resume, write errors -----------------------------------------------------

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from shipping import as_shipped
 
 from pipeline.errors import InputError, UserError
 from pipeline.registry import Registry
@@ -112,7 +112,7 @@ def test_classification_report_counts():
 
 def test_model_is_picklable_before_and_without_loading():
     model = StanceModel("stance", models_dir=MODELS)
-    clone = pickle.loads(pickle.dumps(model))
+    clone = as_shipped(model)
     assert clone.spec == "stance" and clone._net is None
 
 
