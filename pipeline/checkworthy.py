@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
+
 from pipeline.sentence_classifier import SentenceClassifier, has_sentence_classifier
 
 DOMAINS = ("post", "speech")
@@ -576,6 +577,16 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((thresholds[best] + lower.max()) / 2) if lower.size else float(thresholds[best])
 
 
+def best_mix_weight(labels: np.ndarray, first: np.ndarray, second: np.ndarray, grid: int = 10) -> float:
+    """The weight w on ``second`` in ``(1 - w) * first + w * second`` whose F1 (at its own best
+    threshold) is highest; ties go to the smaller weight."""
+    def f1_at_best_threshold(w: float) -> float:
+        mixed = (1 - w) * first + w * second
+        return f1_metrics(labels, mixed, best_f1_threshold(labels, mixed))["f1"]
+
+    return max((k / grid for k in range(grid + 1)), key=lambda w: (f1_at_best_threshold(w), -w))
+
+
 def post_scores(texts: Sequence[str], sentence_scores: dict[str, float]) -> np.ndarray:
     """Post score = max over its sentences with words (0 when it has none)."""
     out = []
@@ -651,8 +662,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     sentence_net = sentence_config = sentence_info = None
     mix = {"post": 0.0, "speech": 0.0}
     if sentence_epochs > 0:
-        from pipeline.sentence_classifier import (SentenceClassifier, best_mix_weight, save_sentence_classifier,
-                                                  train_sentence_classifier)
+        from pipeline.sentence_classifier import save_sentence_classifier, train_sentence_classifier
 
         report("fine-tuning the sentence classifier")
         cb, heldout = sets["claimbuster_train"], sets["claimbuster_heldout"]
@@ -665,9 +675,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
             tuned = SentenceClassifier(tmp).positive_proba(heldout.texts)
         alone = f1_metrics(heldout.labels, tuned, best_f1_threshold(heldout.labels, tuned))
         sentence_info |= {"claimbuster_heldout_alone": {k: alone[k] for k in ("f1", "average_precision")}}
-        mix["speech"], _ = best_mix_weight(
-            heldout.labels, scores["claimbuster_heldout"], tuned,
-            lambda y, s: f1_metrics(y, s, best_f1_threshold(y, s))["f1"])
+        mix["speech"] = best_mix_weight(heldout.labels, scores["claimbuster_heldout"], tuned)
         log(f"sentence classifier alone: held-out debates F1 {alone['f1']}; weight in the speech score "
             f"{mix['speech']}")
         scores["claimbuster_heldout"] = (1 - mix["speech"]) * scores["claimbuster_heldout"] + mix["speech"] * tuned

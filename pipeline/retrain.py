@@ -145,9 +145,7 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     from pipeline import checkworthy as cw
     from pipeline import checkworthy_data as cd
     from pipeline.embedding import Encoder
-    from pipeline.sentence_classifier import ADAPTER_FILE as SENTENCE_ADAPTER_FILE
-    from pipeline.sentence_classifier import CONFIG_FILE as SENTENCE_CONFIG_FILE
-    from pipeline.sentence_classifier import SentenceClassifier, best_mix_weight, has_sentence_classifier
+    from pipeline import sentence_classifier as sc
 
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
@@ -231,11 +229,10 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     # debates, so a comparison with the base measures the user rows, not a lost component.
     sentence_source = registry.resolve(parent).path if parent else None
     carried: dict = {}
-    if sentence_source is not None and has_sentence_classifier(sentence_source) and "claimbuster_heldout" in scores:
+    if sentence_source is not None and sc.has_sentence_classifier(sentence_source) and "claimbuster_heldout" in scores:
         heldout_texts, heldout_labels = dev["claimbuster_heldout"]
-        tuned = SentenceClassifier(sentence_source).positive_proba(heldout_texts)
-        weight, _ = best_mix_weight(heldout_labels, scores["claimbuster_heldout"], tuned,
-                                    lambda y, s: cw.f1_metrics(y, s, cw.best_f1_threshold(y, s))["f1"])
+        tuned = sc.SentenceClassifier(sentence_source).positive_proba(heldout_texts)
+        weight = cw.best_mix_weight(heldout_labels, scores["claimbuster_heldout"], tuned)
         scores["claimbuster_heldout"] = (1 - weight) * scores["claimbuster_heldout"] + weight * tuned
         carried = {"sentence_classifier_weight": {"post": 0.0, "speech": weight},
                    "sentence_classifier": {**base_card.get("sentence_classifier", {}), "carried_from": parent}}
@@ -257,7 +254,7 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     with registry.new_version(name, version) as folder:
         classifier.save(folder)
         if carried:
-            for file_name in (SENTENCE_ADAPTER_FILE, SENTENCE_CONFIG_FILE):
+            for file_name in sc.FILES:
                 shutil.copy2(sentence_source / file_name, folder / file_name)
         registry.write_card(
             folder, name=name, version=version,

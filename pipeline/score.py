@@ -146,7 +146,6 @@ class ModelScorer:
             return
         from pipeline.check import Checker
         from pipeline.checkworthy import CheckworthyModel
-
         from pipeline.embedding import Encoder
 
         options = {"models_dir": self.models_dir} if self.models_dir else {}

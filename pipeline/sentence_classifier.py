@@ -11,7 +11,6 @@ the logistic regression, 0.837 for the two averaged).
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from pipeline.errors import UserError
 
 ADAPTER_FILE = "sentence_adapter_head.safetensors"
 CONFIG_FILE = "sentence_classifier.json"
+FILES = (ADAPTER_FILE, CONFIG_FILE)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def save_sentence_classifier(net, config: SentenceClassifierConfig, folder: Path
 
     save_cross_encoder(net, folder, ADAPTER_FILE)
     (folder / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
-    return [ADAPTER_FILE, CONFIG_FILE]
+    return list(FILES)
 
 
 def has_sentence_classifier(folder: Path) -> bool:
@@ -159,43 +159,16 @@ class SentenceClassifier:
         self._config = config
 
     def positive_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """P(label 1) per text; length-sorted batches, results in input order."""
+        """P(label 1) per text, in input order."""
+        from pipeline.stance import cross_encoder_logits, onnx_cross_encoder_logits, softmax
+
         self.warm_up()
         texts = list(texts)
-        out = np.zeros(len(texts), dtype=np.float64)
-        order = np.argsort([len(t) for t in texts])
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo:lo + batch_size]
-            batch = [texts[i] for i in idx]
-            logits = self._onnx_logits(batch) if self._session is not None else self._torch_logits(batch)
-            logits = logits - logits.max(axis=1, keepdims=True)
-            probs = np.exp(logits)
-            out[idx] = probs[:, 1] / probs.sum(axis=1)
-        return out
-
-    def _onnx_logits(self, batch: list[str]) -> np.ndarray:
-        from pipeline.stance import ONNX_INPUTS
-
-        tokens = self._tokenizer(batch, truncation=True, max_length=self._config.max_length, padding=True,
-                                 return_tensors="np")
-        return self._session.run(None, {name: tokens[name].astype(np.int64) for name in ONNX_INPUTS})[0]
-
-    def _torch_logits(self, batch: list[str]) -> np.ndarray:
-        import torch
-
-        tokens = self._tokenizer(batch, truncation=True, max_length=self._config.max_length, padding=True,
-                                 return_tensors="pt")
-        with torch.inference_mode():
-            return self._net(**tokens).float().numpy()
-
-
-def best_mix_weight(labels: np.ndarray, first: np.ndarray, second: np.ndarray,
-                    score: Callable[[np.ndarray, np.ndarray], float], grid: int = 10) -> tuple[float, float]:
-    """(w, value): the weight on ``second`` in ``(1 - w) * first + w * second`` that scores best."""
-    best = (0.0, -math.inf)
-    for k in range(grid + 1):
-        w = k / grid
-        value = score(labels, (1 - w) * first + w * second)
-        if value > best[1] + 1e-9:
-            best = (w, value)
-    return best
+        if not texts:
+            return np.zeros(0, dtype=np.float64)
+        if self._session is not None:
+            logits = onnx_cross_encoder_logits(self._session, self._tokenizer, texts, None,
+                                               self._config.max_length, batch_size)
+        else:
+            logits = cross_encoder_logits(self._net, self._tokenizer, texts, None, self._config.max_length, batch_size)
+        return softmax(logits.astype(np.float64))[:, 1]

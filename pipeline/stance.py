@@ -451,21 +451,29 @@ def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENC
     return session, AutoTokenizer.from_pretrained(minilm_path())
 
 
-def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: Sequence[str], max_length: int,
-                        batch_size: int, tensors: str) -> np.ndarray:
+def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
+                        max_length: int, batch_size: int, tensors: str) -> np.ndarray:
     """``run_batch(tokenised batch) -> logits`` over length-sorted batches (they pad little);
-    results go back in input order."""
-    order = np.argsort([len(c) + len(p) for c, p in zip(claims, passages)])
-    out = np.zeros((len(claims), len(STANCE_LABELS)), dtype=np.float32)
+    results go back in input order. ``passages=None``: single texts (the sentence classifier)."""
+    lengths = [len(c) + (len(passages[i]) if passages is not None else 0) for i, c in enumerate(claims)]
+    order = np.argsort(lengths)
+    out: np.ndarray | None = None
     for lo in range(0, len(order), batch_size):
         idx = order[lo:lo + batch_size]
-        batch = tokenizer([claims[i] for i in idx], [passages[i] for i in idx], truncation="only_second",
-                          max_length=max_length, padding=True, return_tensors=tensors)
-        out[idx] = run_batch(batch)
-    return out
+        if passages is None:
+            batch = tokenizer([claims[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+                              return_tensors=tensors)
+        else:
+            batch = tokenizer([claims[i] for i in idx], [passages[i] for i in idx], truncation="only_second",
+                              max_length=max_length, padding=True, return_tensors=tensors)
+        logits = run_batch(batch)
+        if out is None:
+            out = np.zeros((len(claims), logits.shape[1]), dtype=np.float32)
+        out[idx] = logits
+    return out if out is not None else np.zeros((0, len(STANCE_LABELS)), dtype=np.float32)
 
 
-def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passages: Sequence[str],
+def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
                               max_length: int = 128, batch_size: int = 32) -> np.ndarray:
     def run(batch):
         return session.run(None, {name: batch[name].astype(np.int64) for name in ONNX_INPUTS})[0]
@@ -473,8 +481,8 @@ def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passage
     return batched_pair_logits(run, tokenizer, claims, passages, max_length, batch_size, tensors="np")
 
 
-def cross_encoder_logits(net, tokenizer, claims: Sequence[str], passages: Sequence[str], max_length: int = 128,
-                         batch_size: int = 32) -> np.ndarray:
+def cross_encoder_logits(net, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
+                         max_length: int = 128, batch_size: int = 32) -> np.ndarray:
     import torch
 
     with torch.inference_mode():
