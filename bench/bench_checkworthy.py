@@ -2,7 +2,8 @@
 
 For each backend (onnx, torch) in a fresh process: dev metrics (CheckThat! 2022 1A dev scored as
 posts, ClaimBuster held-out as speech), posts/s of ``score_posts`` on real tweets (the CheckThat!
-2022 tweet objects), raw encoder sentences/s on the same sentences, load time and peak RSS.
+2022 tweet objects), raw encoder sentences/s on the same sentences, speech sentences/s (with the
+fine-tuned sentence classifier, and that classifier alone), load time and peak RSS.
 
     .venv/bin/python bench/bench_checkworthy.py --data ../shared/datasets --posts 1000 --out bench_cw.json
 """
@@ -51,11 +52,23 @@ def run_one(backend: str, data: Path, n_posts: int) -> dict:
     sets = cd.load_sets(data)
     dev = sets["ct22_1a_dev"]
     heldout = sets["claimbuster_heldout"]
+    # Speech: the logistic regression plus the fine-tuned sentence classifier (loaded, and exported
+    # to ONNX on a first run, before the clock starts).
+    model.score(heldout.texts[:8], domain="speech")
+    t0 = time.perf_counter()
+    speech_scores = model.score(heldout.texts, domain="speech")
+    speech_s = time.perf_counter() - t0
     quality = {
         "ct22_1a_dev": f1_metrics(dev.labels, np.array([s for s, _ in model.score_posts(dev.texts)]), model.threshold),
-        "claimbuster_heldout": f1_metrics(heldout.labels, model.score(heldout.texts, domain="speech"),
-                                          model.thresholds["speech"]),
+        "claimbuster_heldout": f1_metrics(heldout.labels, speech_scores, model.thresholds["speech"]),
     }
+    speech = {"sentences": len(heldout.texts), "sentences_per_s": round(len(heldout.texts) / speech_s, 1)}
+    if model._sentence_classifier is not None:
+        t0 = time.perf_counter()
+        model._sentence_classifier.positive_proba(heldout.texts)
+        speech |= {"classifier_alone_sentences_per_s": round(len(heldout.texts) / (time.perf_counter() - t0), 1),
+                   "classifier_runtime": model._sentence_classifier.runtime,
+                   "classifier_base": model._sentence_classifier._config.base_model}
     posts = read_posts(data, n_posts)
     model.score_posts(posts[:32])  # warm caches
     t0 = time.perf_counter()
@@ -67,7 +80,7 @@ def run_one(backend: str, data: Path, n_posts: int) -> dict:
     encoder.encode(sentences)
     encode_s = time.perf_counter() - t0
     return {
-        "backend": backend, "model": model.label, "load_s": round(load_s, 2), "quality": quality,
+        "backend": backend, "model": model.label, "load_s": round(load_s, 2), "quality": quality, "speech": speech,
         "posts": len(posts), "sentences": len(sentences),
         "posts_per_s": round(len(posts) / post_s, 1), "sentences_per_s": round(len(sentences) / post_s, 1),
         "encoder_only_sentences_per_s": round(len(sentences) / encode_s, 1),
