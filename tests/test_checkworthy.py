@@ -203,29 +203,38 @@ def test_speech_scores_mix_in_the_sentence_classifier_and_posts_never_load_it():
     tuned = model._sentence_classifier.positive_proba(texts)
     np.testing.assert_allclose(model.score(texts, domain="speech"), (1 - weight) * lr + weight * tuned)
     assert model.predict(texts, domain="speech").tolist() == [1, 0]
+    # The shipped classifier sits on all-mpnet-base-v2 and runs on ONNX Runtime.
+    assert model._sentence_classifier.runtime == "onnxruntime"
+    assert model._sentence_classifier._config.base_model == "all-mpnet-base-v2"
 
 
-def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeypatch):
+@pytest.mark.parametrize("base", ["all-MiniLM-L6-v2", pytest.param("all-mpnet-base-v2", marks=pytest.mark.slow)])
+def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeypatch, base):
     import torch
 
+    from pipeline.base_models import base_model_path
+
+    base_folder = base_model_path(base)  # before the cache moves: mpnet is unpacked once, in the real cache
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path / "cache"))  # its ONNX export goes here, not to ~/.cache
+    monkeypatch.setattr("pipeline.base_models.mpnet_path", lambda cache=None: Path(base_folder))
 
     from pipeline.sentence_classifier import SentenceClassifier, save_sentence_classifier, train_sentence_classifier
 
     texts, labels = _fixture_rows()
-    net, config, info = train_sentence_classifier(texts, labels, epochs=1, batch_size=8, log=lambda m: None)
+    net, config, info = train_sentence_classifier(texts, labels, epochs=1, batch_size=8, base=base, num_threads=None,
+                                                  log=lambda m: None)
     assert info["steps"] == len(texts) // 8 and info["positives"] == int(np.sum(labels))
+    assert config.base_model == base
     folder = tmp_path / "model"
     folder.mkdir()
     saved = save_sentence_classifier(net, config, folder)
     assert sorted(p.name for p in folder.iterdir()) == sorted(saved)
-    assert (folder / saved[0]).stat().st_size < 5_000_000  # adapter + head only, not the base model
+    # adapter + head only, not the base model
+    assert (folder / saved[0]).stat().st_size < (Path(base_folder) / "model.safetensors").stat().st_size / 20
     from transformers import AutoTokenizer
 
-    from pipeline.embedding import minilm_path
-
     # The trained network (adapter unmerged) and the reloaded one (merged) score alike.
-    tokens = AutoTokenizer.from_pretrained(minilm_path())(texts[:4], padding=True, truncation=True,
+    tokens = AutoTokenizer.from_pretrained(base_folder)(texts[:4], padding=True, truncation=True,
                                                            max_length=config.max_length, return_tensors="pt")
     with torch.inference_mode():
         expected = torch.softmax(net(**tokens), dim=-1)[:, 1].numpy()
@@ -246,7 +255,7 @@ def test_held_out_debates_reach_the_card_figure(shared_datasets):
     heldout = cd.load_sets(shared_datasets)["claimbuster_heldout"]
     metrics = f1_metrics(heldout.labels, model.score(heldout.texts, domain="speech"), model.thresholds["speech"])
     assert metrics["f1"] == pytest.approx(model.card["metrics"]["claimbuster_heldout"]["f1"], abs=0.002)
-    assert metrics["f1"] >= 0.83, metrics  # the logistic regression alone: 0.805
+    assert metrics["f1"] >= 0.85, metrics  # the logistic regression alone: 0.805
 
 
 def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
