@@ -52,16 +52,17 @@ BASE_MODELS = {
 
 
 def base_model(name: str) -> BaseModel:
+    """``name`` as in ``BASE_MODELS``, or with its hub prefix (the stance model's config says
+    ``sentence-transformers/all-MiniLM-L6-v2``)."""
     try:
-        return BASE_MODELS[name]
+        return BASE_MODELS[name.removeprefix("sentence-transformers/")]
     except KeyError:
         raise UserError(f"unknown base model {name!r}; known: {', '.join(BASE_MODELS)}") from None
 
 
 def base_model_path(name: str) -> str:
     """The local folder of a base model's weights and tokenizer."""
-    base_model(name)
-    if name == MINILM:
+    if base_model(name).name == MINILM:
         from pipeline.embedding import minilm_path
 
         return minilm_path()

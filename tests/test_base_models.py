@@ -13,6 +13,8 @@ from pipeline.errors import UserError
 
 def test_known_bases_and_a_clear_error_for_others():
     assert base_model(MINILM).hidden_size == 384 and base_model(MPNET).hidden_size == 768
+    # The stance model's config names its base with the hub prefix.
+    assert base_model("sentence-transformers/all-MiniLM-L6-v2") is base_model(MINILM)
     with pytest.raises(UserError, match=r"unknown base model 'bert-large'; known: all-MiniLM-L6-v2, all-mpnet-base-v2"):
         base_model("bert-large")
 
