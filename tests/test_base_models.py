@@ -34,6 +34,13 @@ def test_a_missing_part_package_names_the_install_command(tmp_path, monkeypatch)
     assert not (tmp_path / "base-models" / MPNET).exists()
 
 
+def test_an_unwritable_cache_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(UserError, match=r"cannot be written .*point CLAIMSIFT_CACHE at a writable folder"):
+        mpnet_path(blocker)
+
+
 @pytest.mark.slow
 def test_weights_that_are_not_the_pinned_ones_are_refused_and_leave_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(base_models, "MPNET_WEIGHTS_SHA256", "0" * 64)
