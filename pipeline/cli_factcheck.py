@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from pipeline.errors import InputError, UserError
+from pipeline.jsonl import parse_object
 
 DEFAULT_STORE = Path("corpus/store")
 DEFAULT_DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -29,13 +30,9 @@ def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict |
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            out.append((number, None, f"malformed JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        if not isinstance(record, dict):
-            out.append((number, None, "line is JSON but not an object"))
+        record, problem = parse_object(line)
+        if problem:
+            out.append((number, None, problem))
             continue
         missing = [k for k in required if k not in record]
         if missing:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from pipeline.jsonl import parse_object
 from pipeline.types import Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
@@ -278,13 +279,9 @@ def _table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Rejec
             for number, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    yield number, RejectedInput(path, f"malformed JSON ({exc.msg} at column {exc.colno})", number)
-                    continue
-                if not isinstance(record, dict):
-                    yield number, RejectedInput(path, "line is JSON but not an object", number)
+                record, problem = parse_object(line)
+                if problem:
+                    yield number, RejectedInput(path, problem, number)
                     continue
                 yield number, record
 

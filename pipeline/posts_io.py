@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.errors import InputError
+from pipeline.jsonl import parse_object
 
 DEFAULT_MAX_CHARS = 10_000
 GZIP_MAGIC = b"\x1f\x8b"
@@ -177,13 +178,9 @@ class PostReader:
                     if not stripped:
                         yield PostRecord(number, None, None, "blank line")
                         continue
-                    try:
-                        obj = json.loads(stripped)
-                    except json.JSONDecodeError as exc:
-                        yield PostRecord(number, None, None, f"unparseable JSON ({exc.msg}, column {exc.colno})")
-                        continue
-                    if not isinstance(obj, dict):
-                        yield PostRecord(number, None, None, f"line is a JSON {type(obj).__name__}, not an object")
+                    obj, problem = parse_object(stripped)
+                    if problem:
+                        yield PostRecord(number, None, None, problem)
                         continue
                     has_text, text, post_id = self._text_and_id(obj)
                     yield self._validate(number, post_id, text, has_text)

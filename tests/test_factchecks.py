@@ -52,7 +52,7 @@ def test_jsonl_records_keep_rating_verbatim_and_reject_rows_with_reasons():
     assert len(no_rating) == 1 and no_rating[0].rating == "unknown" and no_rating[0].id.startswith("fc-")
     # Every non-blank line is either a record or a rejection naming its row.
     assert len(records) + len(rejected) == 10
-    assert {(r.row, r.reason.split(" (")[0]) for r in rejected} == {(8, "no claim"), (10, "malformed JSON")}
+    assert {(r.row, r.reason.split(" (")[0]) for r in rejected} == {(8, "no claim"), (10, "not valid JSON")}
     assert all(r.path.endswith("factchecks_sample.jsonl") for r in rejected)
 
 

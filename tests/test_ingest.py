@@ -195,7 +195,7 @@ def test_bad_inputs_are_rejected_by_name_and_the_rest_is_ingested(tmp_path):
     assert reasons[("empty.txt", None)] == "empty file"
     assert "binary" in reasons[("image.txt", None)]
     assert "invalid UTF-8" in reasons[("latin1.txt", None)] and "line 2" in reasons[("latin1.txt", None)]
-    assert "malformed JSON" in reasons[("posts.jsonl", 2)]
+    assert "not valid JSON" in reasons[("posts.jsonl", 2)]
     assert "not an object" in reasons[("posts.jsonl", 4)]
     assert "empty" in reasons[("posts.jsonl", 5)]
     assert "no `text` column" in reasons[("table.csv", None)] and "body" in reasons[("table.csv", None)]

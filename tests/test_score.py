@@ -153,7 +153,7 @@ def test_every_unscorable_row_is_rejected_with_its_line_and_reason(tmp_path):
     assert [(r["line"], r["reason"]) for r in rejected] == [
         (2, "text is empty"), (3, "text is int, not a string"), (4, "text is null"), (5, "no 'text' field"),
         (6, "text has 101 characters, over the limit of 100"), (7, "text is list, not a string"),
-        (8, "text is empty"), (9, "unparseable JSON (Unterminated string starting at, column 19)"),
+        (8, "text is empty"), (9, "not valid JSON (Unterminated string starting at, column 19)"),
         (10, "blank line"), (11, "line is a JSON list, not an object"),
     ]
     assert rejected[0]["post_id"] == "2"
