@@ -1,6 +1,6 @@
 """Inference speed of the shipped stance model on this machine, beside the raw forward pass.
 
-    .venv/bin/python bench/bench_stance.py [--pairs 256] [--data ../shared/datasets] [--json]
+    .venv/bin/python bench/bench_stance.py [--pairs 256] [--data ../shared/datasets] [--model stance] [--json]
 
 Variants of the same network (the cross-encoder with its LoRA adapter merged):
 - ``pipeline``: ``StanceModel.predict_proba`` as users call it (tokenise, length-sorted batches,
@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=256)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--model", default="stance", help="stance model: name, name@version or a folder")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -80,7 +81,7 @@ def main() -> None:
             entry["macro_f1"] = classification_report(gold, predicted)["macro_f1"]
         results["variants"][name] = entry
 
-    model = StanceModel("stance", batch_size=args.batch_size, quantize=False, backend="torch")
+    model = StanceModel(args.model, batch_size=args.batch_size, quantize=False, backend="torch")
     model.warm_up()
     results["model"] = model.tag
     if model.tag["kind"] == "cross-encoder":
@@ -88,7 +89,7 @@ def main() -> None:
                                warm_up=lambda: model.predict_proba(claims[:32], passages[:32]))
         record("pipeline_fp32", seconds, probs)
 
-        shipped = StanceModel("stance", batch_size=args.batch_size)  # the default runtime
+        shipped = StanceModel(args.model, batch_size=args.batch_size)  # the default runtime
         shipped.warm_up()
         seconds, probs = timed(lambda: shipped.predict_proba(claims, passages),
                                warm_up=lambda: shipped.predict_proba(claims[:32], passages[:32]))
@@ -111,7 +112,7 @@ def main() -> None:
         seconds, _ = timed(raw_forward, warm_up=lambda: None)
         record("raw_forward_fp32", seconds)
 
-        quantised = StanceModel("stance", batch_size=args.batch_size, quantize=True)
+        quantised = StanceModel(args.model, batch_size=args.batch_size, quantize=True)
         quantised.warm_up()
         seconds, probs = timed(lambda: quantised.predict_proba(claims, passages),
                                warm_up=lambda: quantised.predict_proba(claims[:32], passages[:32]))

@@ -40,6 +40,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         negation: int = typer.Option(0, "--negation", help="add rule-negated variants of this many SUPPORTS pairs"),
         healthver_repeat: Optional[int] = typer.Option(None, "--healthver-repeat",
                                                        help="times HealthVer's training pairs are seen per epoch (default 2)"),
+        transformer: str = typer.Option("all-MiniLM-L6-v2", "--transformer",
+                                        help="cross-encoder base: all-MiniLM-L6-v2 or all-mpnet-base-v2 (~6x slower)"),
+        threads: int = typer.Option(1, "--threads", help="torch threads for training (2 pay only on a quiet machine)"),
     ) -> None:
         """Train the stance model from the shared datasets and register it with its card.
 
@@ -63,7 +66,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                  if kind == "cross-encoder" else {})
         result = train_and_register(data, out, kind=kind, max_pairs=max_pairs, epochs=epochs,
                                     time_budget_s=time_budget, promote=promote, debias=debias, negation=negation,
-                                    healthver_repeat=healthver_repeat,
+                                    healthver_repeat=healthver_repeat, base=transformer, num_threads=threads,
                                     log=console.print, **extra)
         console.print(f"[green]{result['model']}[/green] written to {result['path']}")
 

