@@ -55,7 +55,7 @@ def judge_file(checker: Checker, path: Path):
     rows = read_labelled_claims(path)
     claims = [r.claim for r in rows]
     judged = checker.judge(claims, checker.retrieve(claims, top_k=max(DEPTHS)))
-    view = checker._loaded[2]
+    view = checker._loaded.view
     return claims, [r.label for r in rows], [(j, people_in(c, view)) for c, j in zip(claims, judged)]
 
 
@@ -132,7 +132,7 @@ def main() -> None:
     per_class = {label: round(float(np.mean([p == g for p, g in zip(predicted, gold) if g == label])), 3)
                  for label in VERDICT_LABELS}
     report = {
-        "data": args.data, "claims": len(claims), "stance_model": checker._loaded[3].tag,
+        "data": args.data, "claims": len(claims), "stance_model": checker.stance_models,
         "chosen": {"rules": chosen.label(), "accuracy": round(float(accuracy[best]), 4),
                    "plateau_accuracy": round(float(smoothed[best]), 4)},
         "best_single_setting_accuracy": round(float(accuracy.max()), 4),

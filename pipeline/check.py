@@ -57,6 +57,24 @@ def discount_reported_claim(sentence: str, probs: dict[str, float], before: str 
     return _move_support(probs, "NOT_ENOUGH_INFO")
 
 
+# A claim that someone said or did something (the verbs of ``retrieve.ATTRIBUTION_CUE``, without
+# the nouns: "the Threads post about Rutte" attributes nothing to Rutte).
+SAID_CUE = re.compile(
+    r"\b(say|says|said|saying|claimed|claiming|threaten\w*|told|tell|tells|telling|warn\w*|vow\w*|promis\w*|"
+    r"announc\w*|stated|declar\w*|accus\w*|admit\w*|insist\w*|suggested|propos\w*|urg\w*|called|calls|"
+    r"calling|prais\w*|credit\w*|describ\w*|blast\w*|mock\w*|wrote|posted|tweeted|quot\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def adjusted_stance(claim: str, passage: Evidence, probs: dict[str, float]) -> dict[str, float]:
+    """The stance model's probabilities after the two corrections: a denial cannot support, a
+    reported claim (and the quotation it introduces) does not vouch for it."""
+    before = passage.context.split(passage.sentence, 1)[0] if passage.sentence in passage.context else ""
+    return discount_reported_claim(passage.sentence, denial_cannot_support(claim, passage.sentence, probs),
+                                   before=before)
+
+
 @dataclass(frozen=True)
 class VerdictRules:
     """How passages vote: only the first ``depth`` passages, only those retrieved at least
@@ -78,28 +96,37 @@ class VerdictRules:
     min_coverage: float = 0.3
 
     def voters(self, claim: str, judged: Sequence[Evidence], people: Sequence[str] = ()) -> list[Evidence]:
+        return [judged[i] for i in self.voter_positions(claim, judged, people)]
+
+    def voter_positions(self, claim: str, evidence: Sequence[Evidence], people: Sequence[str] = ()) -> list[int]:
+        """Where in ``evidence`` the passages that vote are. It depends on retrieval alone (scores
+        and wording), not on stance, so it is known before any stance model runs."""
         # A polar stance on a weakly related sentence is the commonest wrong verdict: only
         # passages retrieved nearly as well as the best, and sharing enough of the claim's
         # content words, vote.
-        best = max((e.score for e in judged), default=0.0)
-        return [e for e in judged[:self.depth] if e.score >= self.relevance_floor * best
+        best = max((e.score for e in evidence), default=0.0)
+        return [i for i, e in enumerate(evidence[:self.depth]) if e.score >= self.relevance_floor * best
                 and (self.min_coverage <= 0 or self.covers(claim, e, people))]
 
     def covers(self, claim: str, passage: Evidence, people: Sequence[str] = ()) -> bool:
         """``people``: surnames (lower case) of the people the claim names. Denials are vague by
         nature ("Rutte has never said this"): one that names, or sits beside, a person of the
-        claim covers it. Not any denial: "We rate this post False." would vote on every claim."""
+        claim covers a claim that this person said or did something. Not any denial: "We rate
+        this post False." would vote on every claim, and "Rutte has never said this" says
+        nothing of how often a post about Rutte was shared."""
         if term_coverage(claim, passage.sentence) >= self.min_coverage:
             return True
-        if people and DENIAL_CUE.search(passage.sentence):
+        if people and DENIAL_CUE.search(passage.sentence) and SAID_CUE.search(claim):
             around = (passage.context or passage.sentence).lower()
             return any(re.search(rf"\b{re.escape(name)}\b", around) for name in people)
         return False
 
     # Bumped whenever the voting logic changes (not just its settings), so that a score
     # checkpoint made under other logic is not resumed: 2 = coverage gate with the denial and
-    # person exception, denials cannot support, quotations after a reported claim discounted.
-    LOGIC_VERSION = 2
+    # person exception, denials cannot support, quotations after a reported claim discounted;
+    # 3 = the person exception only for claims that someone said or did something (SAID_CUE),
+    # statements about all members read for the member a claim names (retrieval).
+    LOGIC_VERSION = 3
 
     def label(self) -> str:
         return (f"rules-v{self.LOGIC_VERSION}(depth={self.depth},floor={self.relevance_floor},"
@@ -169,15 +196,41 @@ def validate_claim(claim: object) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """What ``Checker.warm_up`` loads, once."""
+
+    encoder: object
+    index: object
+    view: CorpusView
+    stance: object
+    aggregator: object
+    matcher: object | None
+    screen: object | None
+
+
+# The fast MiniLM cross-encoder: it reads the passages that are shown as evidence but do not vote
+# (too weakly related to the claim), so that the slower stance model reads only the ones that
+# decide the verdict. In a dump of posts about other topics that is 0.1% of the passages.
+SCREEN_STANCE = "stance@v2"
+
+
 class Checker:
+    """``stance_spec``: the model that reads the passages that vote; ``screen_stance_spec``: the
+    one for the other passages shown (None, or a model the registry lacks: the stance model
+    reads them all). Verdicts do not depend on the screen model."""
+
     def __init__(self, store_dir: Path | str = "corpus/store", top_k: int = 5, stance_spec: str = "stance",
                  verdict_spec: str = "rules", encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
                  models_dir: Path | str | None = None, stance_input: str = "sentence",
-                 rules: VerdictRules = VerdictRules(), encoder=None) -> None:
+                 rules: VerdictRules = VerdictRules(), encoder=None,
+                 screen_stance_spec: str | None = SCREEN_STANCE, stance_backend: str = "auto") -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
+        self.screen_stance_spec = screen_stance_spec
+        self.stance_backend = stance_backend  # see pipeline.stance.StanceModel
         self.verdict_spec = verdict_spec
         self.encoder_backend = encoder_backend
         self.retrieval = retrieval
@@ -209,8 +262,9 @@ class Checker:
         encoder = self.encoder or Encoder(self.encoder_backend)
         index = load_index(self.store_dir, expected_encoder=encoder.tag)
         view = CorpusView.from_store(self.store_dir)
-        stance = StanceModel(self.stance_spec, models_dir=self.models_dir)
+        stance = StanceModel(self.stance_spec, models_dir=self.models_dir, backend=self.stance_backend)
         stance.warm_up()
+        screen = self._screen_model(stance)
         if self.verdict_spec == "rules":
             aggregator = VerdictAggregator(support_threshold=self.rules.support_threshold,
                                            refute_threshold=self.rules.refute_threshold)
@@ -218,7 +272,28 @@ class Checker:
             aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
         matcher = self._fact_check_matcher()
         encoder.warm_up()
-        self._loaded = (encoder, index, view, stance, aggregator, matcher)
+        self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen)
+
+    def _screen_model(self, stance):
+        from pipeline.registry import ModelNotFoundError
+        from pipeline.stance import StanceModel
+
+        if not self.screen_stance_spec:
+            return None
+        screen = StanceModel(self.screen_stance_spec, models_dir=self.models_dir, backend=self.stance_backend)
+        try:
+            screen.warm_up()
+        except (UserError, ModelNotFoundError):
+            return None  # e.g. a scratch registry holding one stance model: it reads every passage
+        same = (screen.tag["model"], screen.tag["version"]) == (stance.tag["model"], stance.tag["version"])
+        return None if same else screen
+
+    @property
+    def stance_models(self) -> dict:
+        """The tags of the stance models in use (for checkpoints and reports)."""
+        self.warm_up()
+        stance, screen = self._loaded.stance, self._loaded.screen
+        return {"stance": stance.tag, **({"screen": screen.tag} if screen is not None else {})}
 
     def _fact_check_matcher(self):
         if not self.fact_checks:
@@ -242,7 +317,7 @@ class Checker:
 
     def retrieve(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None) -> list[list[Evidence]]:
         self.warm_up()
-        encoder, index, view, *_ = self._loaded
+        encoder, index, view = self._loaded.encoder, self._loaded.index, self._loaded.view
         vectors = encoder.encode(list(claims))
         return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k or self.top_k)
 
@@ -250,36 +325,46 @@ class Checker:
         """One verdict per claim, in order; all claims are embedded and classified in batches."""
         claims = [validate_claim(c) for c in claims]
         self.warm_up()
-        _, _, view, _, aggregator, matcher = self._loaded
+        view, aggregator, matcher = self._loaded.view, self._loaded.aggregator, self._loaded.matcher
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
-        judged_lists = self.judge(claims, evidence_lists)
+        voting = [self.rules.voter_positions(claim, evidence, people_in(claim, view))
+                  for claim, evidence in zip(claims, evidence_lists)]
+        judged_lists = self.judge(claims, evidence_lists, voting=voting)
         verdicts = []
-        for claim, judged in zip(claims, judged_lists):
-            voters = self.rules.voters(claim, judged, people_in(claim, view))
-            verdict = replace(aggregator.aggregate(claim, voters), evidence=tuple(judged))
+        for claim, judged, positions in zip(claims, judged_lists, voting):
+            aggregated = aggregator.aggregate(claim, [judged[i] for i in positions])
+            # The aggregator numbers the voters; the verdict lists every passage.
+            verdict = replace(aggregated, evidence=tuple(judged),
+                              decisive=tuple(positions[i] for i in aggregated.decisive))
             if matcher is not None:
                 verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5)))
             verdicts.append(verdict)
         return verdicts
 
-    def judge(self, claims: Sequence[str], evidence_lists: Sequence[Sequence[Evidence]]) -> list[list[Evidence]]:
-        """Each passage with its stance towards its claim, all pairs classified in one batch."""
+    def judge(self, claims: Sequence[str], evidence_lists: Sequence[Sequence[Evidence]],
+              voting: Sequence[Sequence[int]] | None = None) -> list[list[Evidence]]:
+        """Each passage with its stance towards its claim, classified in batches. ``voting``: per
+        claim, the positions of the passages that vote; the others go to the screen model."""
+        import numpy as np
+
         self.warm_up()
-        stance = self._loaded[3]
-        pairs = [(c, (e.context if self.stance_input == "context" else "") or e.sentence)
+        stance, screen = self._loaded.stance, self._loaded.screen
+        pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or e.sentence)
                  for c, ev in zip(claims, evidence_lists) for e in ev]
-        probs = stance.predict_proba([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else []
+        votes = ([j in set(positions) for positions, ev in zip(voting, evidence_lists) for j in range(len(ev))]
+                 if voting is not None and screen is not None else [True] * len(pairs))
+        probs = np.zeros((len(pairs), len(STANCE_LABELS)))
+        for model, wanted in ((stance, True), (screen, False)):
+            rows = [i for i, vote in enumerate(votes) if vote is wanted]
+            if rows:
+                probs[rows] = model.predict_proba([pairs[i][0] for i in rows], [pairs[i][1] for i in rows])
         judged_lists, cursor = [], 0
         for claim, evidence in zip(claims, evidence_lists):
             judged = []
             for item in evidence:
                 row = probs[cursor]
                 cursor += 1
-                stance_probs = {label: float(p) for label, p in zip(STANCE_LABELS, row)}
-                before = item.context.split(item.sentence, 1)[0] if item.sentence in item.context else ""
-                stance_probs = discount_reported_claim(item.sentence,
-                                                       denial_cannot_support(claim, item.sentence, stance_probs),
-                                                       before=before)
+                stance_probs = adjusted_stance(claim, item, {label: float(p) for label, p in zip(STANCE_LABELS, row)})
                 judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
             judged_lists.append(judged)
         return judged_lists

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
-from pipeline.check import VerdictRules
+from pipeline.check import SCREEN_STANCE, VerdictRules
 from pipeline.checkpoint import Checkpoint, write_jsonl
 from pipeline.errors import InputError, UserError
 from pipeline.posts_io import DEFAULT_MAX_CHARS, PostReader, PostRecord
@@ -76,11 +76,16 @@ class ModelScorer:
     def __init__(self, store_dir: Path | str = "corpus/store", checkworthy_spec: str = "checkworthy",
                  stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
                  fact_checks: bool = True, models_dir: Path | str | None = None,
-                 rules: VerdictRules = VerdictRules()) -> None:
+                 rules: VerdictRules = VerdictRules(), screen_stance_spec: str | None = SCREEN_STANCE,
+                 stance_backend: str = "auto") -> None:
         # Absolute, so that Dask workers started elsewhere find the same store (same path there).
         self.store_dir = Path(store_dir).resolve()
         self.checkworthy_spec = checkworthy_spec
         self.stance_spec = stance_spec
+        self.screen_stance_spec = screen_stance_spec
+        # "auto" is settled once, where the job starts, and shipped settled: every worker then
+        # runs stance the same way (bfloat16 and float32 differ in the last digits).
+        self.stance_backend = stance_backend
         self.encoder_backend = encoder_backend
         self.top_k = top_k
         self.fact_checks = fact_checks
@@ -108,7 +113,15 @@ class ModelScorer:
             except FileNotFoundError:  # check_ready reports it; the verdict model may be rules
                 versions[role] = None
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
-                "encoder_backend": self.encoder_backend, "top_k": self.top_k, "fact_checks": self.fact_checks}
+                "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
+                "top_k": self.top_k, "fact_checks": self.fact_checks}
+
+    def settled_stance_backend(self) -> str:
+        if self.stance_backend == "auto":
+            from pipeline.stance import native_bf16
+
+            self.stance_backend = "bf16" if native_bf16() else "onnx"
+        return self.stance_backend
 
     def _model_specs(self) -> dict[str, str]:
         """The registry spec each role loads (the stance model falls back to the embedding one
@@ -116,7 +129,8 @@ class ModelScorer:
         from pipeline.stance import StanceModel
 
         stance = StanceModel(self.stance_spec, models_dir=self.models_dir).resolve_spec()
-        return {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "rules"}
+        specs = {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "rules"}
+        return specs | ({"screen_stance": self.screen_stance_spec} if self.screen_stance_spec else {})
 
     def check_ready(self) -> None:
         """Fail fast, before any model loads (and before a Dask cluster starts), when the store or
@@ -157,7 +171,8 @@ class ModelScorer:
         detector.warm_up()
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
                           encoder_backend=self.encoder_backend, fact_checks=self.fact_checks,
-                          rules=self.rules, encoder=encoder, **options)
+                          rules=self.rules, encoder=encoder, screen_stance_spec=self.screen_stance_spec,
+                          stance_backend=self.settled_stance_backend(), **options)
         checker.warm_up()
         self._models = (detector, checker)
 

@@ -76,6 +76,9 @@ class Evidence:
     sentence_index: int = -1
     stance: str = "NOT_ENOUGH_INFO"
     stance_probs: dict[str, float] = field(default_factory=dict)
+    # What the stance model read, where it is not the sentence: a statement about all members of
+    # a group rewritten for the member the claim names ("all NATO members have" -> "Spain have").
+    read_as: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -91,6 +94,7 @@ class Evidence:
             "stance": self.stance,
             "stance_probs": {k: round(float(v), 4) for k, v in self.stance_probs.items()},
             "score": round(float(self.score), 4),
+            **({"read_as": self.read_as} if self.read_as else {}),
         }
 
 

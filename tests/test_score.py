@@ -389,3 +389,17 @@ def test_checkpoints_of_other_verdict_rules_are_not_resumed(tmp_path):
     other = ModelScorer(tmp_path, rules=VerdictRules(min_coverage=0.0)).fingerprint()
     assert default["models"]["verdict"].startswith(f"rules-v{VerdictRules.LOGIC_VERSION}(")
     assert default != other
+
+
+def test_the_fingerprint_names_the_screen_model_and_the_settled_stance_runtime(tmp_path):
+    """Workers must run stance the way the job was started: "auto" is settled once, on the
+    client, and shipped settled; bfloat16 and float32 give other last digits."""
+    from pipeline.stance import native_bf16
+
+    scorer = ModelScorer(tmp_path)
+    fingerprint = scorer.fingerprint()
+    assert fingerprint["stance_backend"] == ("bf16" if native_bf16() else "onnx")
+    assert as_shipped(scorer).stance_backend == fingerprint["stance_backend"]
+    assert fingerprint["models"]["screen_stance"] == "stance@v2"
+    assert ModelScorer(tmp_path, stance_backend="onnx").fingerprint() != fingerprint
+    assert "screen_stance" not in ModelScorer(tmp_path, screen_stance_spec=None).fingerprint()["models"]
