@@ -6,7 +6,8 @@ Variants of the same network (the cross-encoder with its LoRA adapter merged):
 - ``pipeline``: ``StanceModel.predict_proba`` as users call it (tokenise, length-sorted batches,
   forward, temperature, softmax);
 - ``raw_forward``: the forward pass alone on pre-tokenised, pre-padded batches of the same pairs;
-- ``onnxruntime``: the default runtime, the same network exported to ONNX (fp32);
+- ``torch-bf16``: the default where the processor multiplies bfloat16 natively (AVX512-BF16, AMX);
+- ``onnxruntime``: the default elsewhere, the same network exported to ONNX (fp32);
 - ``int8_dynamic``: the pipeline with ``torch.ao.quantization.quantize_dynamic`` on the linear
   layers; its macro-F1 on the same labelled pairs is compared with fp32's.
 - ``embedding_fallback``: ``stance-embed`` for reference.
@@ -89,11 +90,16 @@ def main() -> None:
                                warm_up=lambda: model.predict_proba(claims[:32], passages[:32]))
         record("pipeline_fp32", seconds, probs)
 
-        shipped = StanceModel(args.model, batch_size=args.batch_size)  # the default runtime
-        shipped.warm_up()
-        seconds, probs = timed(lambda: shipped.predict_proba(claims, passages),
-                               warm_up=lambda: shipped.predict_proba(claims[:32], passages[:32]))
-        record(f"pipeline_{shipped.runtime}", seconds, probs)
+        # The default runtime ("auto": bfloat16 where the processor has it), then the others.
+        for backend in ("auto", "onnx", "bf16"):
+            runtime = StanceModel(args.model, batch_size=args.batch_size, backend=backend)
+            runtime.warm_up()
+            name = f"pipeline_{runtime.runtime}" + ("_default" if backend == "auto" else "")
+            if name.removesuffix("_default") in {k.removesuffix("_default") for k in results["variants"]}:
+                continue
+            seconds, probs = timed(lambda: runtime.predict_proba(claims, passages),
+                                   warm_up=lambda: runtime.predict_proba(claims[:32], passages[:32]))
+            record(name, seconds, probs)
 
         net, tokenizer = model._net, model._tokenizer
         max_length = int(model._config["max_length"])
