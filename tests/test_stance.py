@@ -154,20 +154,22 @@ HAND_PAIRS = [
     ("Jens Stoltenberg was prime minister of Norway.",
      "NATO's website also contains a longer official statement from Rutte.", "NOT_ENOUGH_INFO"),
 ]
+HAND_CLAIMS = [claim for claim, _, _ in HAND_PAIRS]
+HAND_PASSAGES = [passage for _, passage, _ in HAND_PAIRS]
 
 
 @pytest.mark.slow
 @needs_stance
 def test_shipped_cross_encoder_reads_denials_and_support():
     model = StanceModel("stance", models_dir=MODELS)
-    probs = model.predict_proba([c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS])
+    probs = model.predict_proba(HAND_CLAIMS, HAND_PASSAGES)
     assert probs.shape == (len(HAND_PAIRS), 3)
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     assert model.tag["kind"] == "cross-encoder"
     predicted = [STANCE_LABELS[i] for i in probs.argmax(axis=1)]
     assert predicted == [label for _, _, label in HAND_PAIRS], probs.round(3)
     # Order of the input is the order of the output, whatever the batching did.
-    reversed_probs = model.predict_proba([c for c, _, _ in HAND_PAIRS][::-1], [p for _, p, _ in HAND_PAIRS][::-1])
+    reversed_probs = model.predict_proba(HAND_CLAIMS[::-1], HAND_PASSAGES[::-1])
     assert np.allclose(reversed_probs[::-1], probs, atol=1e-4)
 
 
@@ -180,7 +182,7 @@ FAST_STANCE = "stance@v2"
 @needs_stance
 def test_onnx_runtime_gives_the_torch_probabilities_and_rebuilds_a_tampered_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
-    claims, passages = [c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS]
+    claims, passages = HAND_CLAIMS, HAND_PASSAGES
     onnx_model = StanceModel(FAST_STANCE, models_dir=MODELS, backend="onnx")
     torch_model = StanceModel(FAST_STANCE, models_dir=MODELS, backend="torch")
     assert onnx_model.runtime == "onnxruntime" and torch_model.runtime == "torch"
@@ -239,7 +241,7 @@ def test_bfloat16_runtime_agrees_with_float32_and_auto_uses_it_where_the_process
     from pipeline import stance
 
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
-    claims, passages = [c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS]
+    claims, passages = HAND_CLAIMS, HAND_PASSAGES
     bf16 = StanceModel(FAST_STANCE, models_dir=MODELS, backend="bf16")
     fp32 = StanceModel(FAST_STANCE, models_dir=MODELS, backend="torch")
     assert bf16.runtime == "torch-bf16" and fp32.runtime == "torch"
@@ -256,9 +258,9 @@ def test_bfloat16_runtime_agrees_with_float32_and_auto_uses_it_where_the_process
 @needs_embed
 def test_shipped_embedding_fallback_predicts_calibrated_probabilities():
     model = StanceModel("stance-embed", models_dir=MODELS)
-    probs = model.predict_proba([c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS])
+    probs = model.predict_proba(HAND_CLAIMS, HAND_PASSAGES)
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    predicted = model.predict([c for c, _, _ in HAND_PAIRS], [p for _, p, _ in HAND_PAIRS])
+    predicted = model.predict(HAND_CLAIMS, HAND_PASSAGES)
     # The fallback is weak; it must at least see the explicit denial and the paraphrase.
     assert predicted[0] == "REFUTES" and predicted[1] == "SUPPORTS", probs.round(3)
 
