@@ -355,7 +355,7 @@ def load_adapter_state(net, path: Path, file_name: str = CROSS_ENCODER_FILE) -> 
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    state = load_file(str(path / file_name))
+    state = {k: v.float() for k, v in load_file(str(path / file_name)).items()}  # float16 on disk
     net.head.weight.data.copy_(state.pop("head.weight"))
     net.head.bias.data.copy_(state.pop("head.bias"))
     result = set_peft_model_state_dict(net.encoder, state)
@@ -624,13 +624,15 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
 
 
 def save_cross_encoder(net, folder: Path, file_name: str = CROSS_ENCODER_FILE) -> None:
+    """The adapter and head in float16: half the size (an mpnet adapter of rank 16 is 5.3 MB, not
+    10.6), and inference runs in bfloat16 anyway, which keeps fewer digits than float16."""
+    import torch
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
-    state = {k: v.detach().contiguous().clone() for k, v in get_peft_model_state_dict(net.encoder).items()}
-    state["head.weight"] = net.head.weight.detach().contiguous().clone()
-    state["head.bias"] = net.head.bias.detach().contiguous().clone()
-    save_file(state, str(folder / file_name))
+    state = dict(get_peft_model_state_dict(net.encoder))
+    state["head.weight"], state["head.bias"] = net.head.weight, net.head.bias
+    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}, str(folder / file_name))
 
 
 def cross_encoder_config(info: dict) -> dict:
