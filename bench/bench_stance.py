@@ -90,16 +90,15 @@ def main() -> None:
                                warm_up=lambda: model.predict_proba(claims[:32], passages[:32]))
         record("pipeline_fp32", seconds, probs)
 
-        # The default runtime ("auto": bfloat16 where the processor has it), then the others.
-        for backend in ("auto", "onnx", "bf16"):
+        # The default runtime ("auto": bfloat16 where the processor has it), then the other one.
+        from pipeline.stance import settled_backend
+
+        default = settled_backend("auto")
+        for backend in dict.fromkeys((default, "onnx", "bf16")):
             runtime = StanceModel(args.model, batch_size=args.batch_size, backend=backend)
-            runtime.warm_up()
-            name = f"pipeline_{runtime.runtime}" + ("_default" if backend == "auto" else "")
-            if name.removesuffix("_default") in {k.removesuffix("_default") for k in results["variants"]}:
-                continue
             seconds, probs = timed(lambda: runtime.predict_proba(claims, passages),
                                    warm_up=lambda: runtime.predict_proba(claims[:32], passages[:32]))
-            record(name, seconds, probs)
+            record(f"pipeline_{runtime.runtime}" + ("_default" if backend == default else ""), seconds, probs)
 
         net, tokenizer = model._net, model._tokenizer
         max_length = int(model._config["max_length"])

