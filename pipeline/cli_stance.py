@@ -43,6 +43,13 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         transformer: str = typer.Option("all-MiniLM-L6-v2", "--transformer",
                                         help="cross-encoder base: all-MiniLM-L6-v2 or all-mpnet-base-v2 (~6x slower)"),
         threads: int = typer.Option(1, "--threads", help="torch threads for training (2 pay only on a quiet machine)"),
+        reported_denials: bool = typer.Option(False, "--reported-denials/--no-reported-denials",
+                                              help="add claims that report a denial (\"a spokesperson called it bogus\")"),
+        init_from: Optional[str] = typer.Option(None, "--init-from",
+                                                help="train this registered cross-encoder further (e.g. stance@v3)"),
+        focus: Optional[str] = typer.Option(None, "--focus",
+                                            help="comma-separated sources to train on, e.g. healthver,denial-report"),
+        replay: int = typer.Option(0, "--replay", help="with --focus: pairs drawn from the other sources"),
     ) -> None:
         """Train the stance model from the shared datasets and register it with its card.
 
@@ -67,7 +74,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         result = train_and_register(data, out, kind=kind, max_pairs=max_pairs, epochs=epochs,
                                     time_budget_s=time_budget, promote=promote, debias=debias, negation=negation,
                                     healthver_repeat=healthver_repeat, base=transformer, num_threads=threads,
-                                    log=console.print, **extra)
+                                    reported_denials=reported_denials, init_from=init_from,
+                                    focus=[f.strip() for f in focus.split(",") if f.strip()] if focus else (),
+                                    replay=replay, log=console.print, **extra)
         console.print(f"[green]{result['model']}[/green] written to {result['path']}")
 
     @train_app.command("verdict")

@@ -531,9 +531,11 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
                         learning_rate: float = 6e-4, lora_rank: int = 8, lora_alpha: int = 16, seed: int = 13,
                         time_budget_s: float | None = None, num_threads: int | None = 1,
                         example_weights: Sequence[float] | None = None, base: str = MINILM,
-                        log: Callable[[str], None] = print):
+                        init_from: Path | None = None, log: Callable[[str], None] = print):
     """Fine-tune; returns (net, tokenizer, info). Time-boxed: stops when ``time_budget_s`` is spent.
     ``base``: the pretrained transformer under the adapter (``pipeline.base_models``).
+    ``init_from``: a saved model folder whose adapter and head training starts from (same base and
+    LoRA rank), to train a shipped model further instead of from the base weights.
 
     ``num_threads=1`` by default: on the shared 2-core machine a second intra-op thread spent
     4.5x the CPU time per batch spin-waiting for the first (measured: 8.6 vs 1.9 CPU-s per batch
@@ -550,6 +552,8 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
     rng = random.Random(seed)
     tokenizer = AutoTokenizer.from_pretrained(base_model_path(base))
     net = build_cross_encoder(lora_rank, lora_alpha, base=base)
+    if init_from is not None:
+        load_adapter_state(net, Path(init_from))
     for name, param in net.named_parameters():
         param.requires_grad = "lora_" in name or name.startswith("head.")
     trainable = [p for p in net.parameters() if p.requires_grad]
@@ -624,7 +628,7 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
             "lora_alpha": lora_alpha, "trainable_parameters": int(sum(p.numel() for p in trainable)),
             "example_weights": "claim-only reweighting" if example_weights is not None else None,
             "train_seconds": round(time.monotonic() - started, 1), "stopped_by_time_budget": stopped_early,
-            "seed": seed, "base_model": base}
+            "seed": seed, "base_model": base, "initialised_from": str(init_from) if init_from else None}
     return net, tokenizer, info
 
 
@@ -709,9 +713,14 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                        time_budget_s: float | None = None, seed: int = 13, promote: bool = True,
                        num_threads: int = 1, debias: bool = False, negation: int = 0,
                        healthver_repeat: int | None = None, base: str = MINILM,
+                       reported_denials: bool = False, init_from: str | None = None,
+                       focus: Sequence[str] = (), replay: int = 0,
                        log: Callable[[str], None] = print, **train_kwargs) -> dict:
     """Build the splits, train, calibrate on dev, write a versioned model with its card.
-    ``base``: the cross-encoder's pretrained transformer (``pipeline.base_models``)."""
+    ``base``: the cross-encoder's pretrained transformer (``pipeline.base_models``).
+    ``init_from``: a registered cross-encoder (``stance@v3``) to train further instead of starting
+    from the base weights; its transformer and LoRA shape are kept. ``focus`` / ``replay``: train
+    on those sources' pairs plus ``replay`` pairs of the others (``stance_data.focused``)."""
     import torch
 
     from pipeline import stance_data
@@ -719,17 +728,28 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     # One intra-op thread: on the shared 2-core machine a second thread mostly spin-waits.
     torch.set_num_threads(num_threads)
     started = time.monotonic()
+    registry = Registry(models_dir)
+    init_ref = None
+    if init_from:
+        if kind != "cross-encoder":
+            raise UserError("--init-from trains a cross-encoder further; it does not apply to --kind embed")
+        init_ref = registry.load_ref(init_from)  # hash-checked against its card
+        init_config = json.loads((init_ref.path / CROSS_ENCODER_CONFIG).read_text())
+        base = init_config.get("base_model", MINILM)
+        train_kwargs.update(lora_rank=init_config["lora_rank"], lora_alpha=init_config["lora_alpha"])
     healthver_repeat = stance_data.HEALTHVER_REPEAT if healthver_repeat is None else healthver_repeat
     splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs, negation=negation,
-                                             healthver_repeat=healthver_repeat)
+                                             healthver_repeat=healthver_repeat, reported_denials=reported_denials)
+    if focus:
+        splits["train"] = stance_data.focused(splits["train"], focus, replay, seed=seed)
     train, dev, symmetric = splits["train"], splits["dev"], splits["fever_symmetric"]
     log(f"data: {len(train)} train / {len(dev)} dev / {len(symmetric)} FEVER-Symmetric pairs")
-    registry = Registry(models_dir)
     name = "stance" if kind == "cross-encoder" else "stance-embed"
     training_data = stance_data.training_data_card(splits)
     data_summary = {"train": stance_data.describe(train), "dev": stance_data.describe(dev), "seed": seed,
                     "max_pairs": max_pairs, "negation_pairs_from": negation, "debias": debias,
-                    "healthver_repeat": healthver_repeat,
+                    "healthver_repeat": healthver_repeat, "reported_denials": reported_denials,
+                    "focus": list(focus) or None, "replay": replay if focus else None,
                     "splits": "dev held out per source, grouped by claim (FEVER 8% of claims, HealthVer 25%, "
                               "AVeriTeC 35%; COVID-Fact and SciFact: their published dev files)"}
     with registry.new_version(name) as folder:
@@ -738,7 +758,11 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
             weights = stance_data.claim_only_weights(train, seed=seed) if debias else None
             net, tokenizer, info = train_cross_encoder(train, dev, epochs=epochs, time_budget_s=time_budget_s,
                                                        seed=seed, num_threads=num_threads, example_weights=weights,
-                                                       base=base, log=log, **train_kwargs)
+                                                       base=base, init_from=init_ref.path if init_ref else None,
+                                                       log=log, **train_kwargs)
+            if init_ref:
+                info["initialised_from"] = {"model": init_ref.label,
+                                            "sha256": init_ref.card.get("files", {}).get(CROSS_ENCODER_FILE)}
             save_cross_encoder(net, folder)
             config = cross_encoder_config(info)
             t0 = time.monotonic()
@@ -788,7 +812,10 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                                  if healthver_repeat != stance_data.HEALTHVER_REPEAT else "")
                               + (f" --transformer {base_model(base).name}" if kind == "cross-encoder"
                                  and base_model(base).name != MINILM else "")
-                              + (f" --threads {num_threads}" if num_threads != 1 else ""),
+                              + (f" --threads {num_threads}" if num_threads != 1 else "")
+                              + (" --reported-denials" if reported_denials else "")
+                              + (f" --init-from {init_ref.label}" if init_ref else "")
+                              + (f" --focus {','.join(focus)} --replay {replay}" if focus else ""),
                  "targets": {"fever_symmetric_accuracy": 0.75, "healthver_macro_f1": 0.65},
                  "published_reference": {
                      "fever_symmetric_bert_baseline_accuracy": 0.5746,

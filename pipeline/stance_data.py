@@ -36,6 +36,8 @@ LICENCES = {
     "averitec": ("averitec", ["train.json"], "CC BY-NC 4.0"),
     "denial": ("averitec (derived: quote-verification claims in denial/attribution templates)", ["train.json"],
                "CC BY-NC 4.0"),
+    "denial-report": ("averitec (derived: claims that report a denial or call an attribution false, against "
+                      "denial, confirmation and unrelated templates)", ["train.json"], "CC BY-NC 4.0"),
     "negation": ("derived: SUPPORTS pairs of the sources above with claim and/or evidence negated by rule",
                  [], "as the source pair"),
     "fever_symmetric": ("fever-symmetric", ["fever_symmetric_dev.jsonl"], "data CC BY-SA 3.0, code MIT"),
@@ -287,6 +289,48 @@ def denial_pairs(claims: Sequence[dict], seed: int = 13) -> list[StancePair]:
     return out
 
 
+# Claims about a denial rather than about the words: "A spokesperson called the claim that X
+# threatened Y bogus" is supported by "X has never said this" and refuted by X saying it. The
+# denial templates above teach the opposite reading for the bare attribution, so without these a
+# model learns "denial in the passage = REFUTES" whatever the claim says.
+_FALSITY_CLAIMS = (
+    "The claim that {who} {verb} {rest} is false.",
+    "It is not true that {who} {verb} {rest}.",
+    "Fact-checkers rated the claim that {who} {verb} {rest} as false.",
+    "Posts saying that {who} {verb} {rest} are fake.",
+)
+_DENIAL_EVENT_CLAIMS = (
+    "A spokesperson for {who} denied that {who} {verb} {rest}.",
+    "{who}'s office called reports that {who} {verb} {rest} bogus.",
+    "{who} has denied claims that {who} {verb} {rest}.",
+)
+
+
+def denial_report_pairs(claims: Sequence[dict], seed: int = 13) -> list[StancePair]:
+    """AVeriTeC attribution claims restated as claims that the attribution is false or was denied,
+    against the denial (SUPPORTS), confirmation (REFUTES: only for claims of falsity, since a
+    denial can be issued of words that were said) and same-person-but-unrelated (NOT_ENOUGH_INFO)
+    templates of ``denial_pairs``; and the unrelated templates as claims against the denial
+    (NOT_ENOUGH_INFO: "X never said this" tells nothing of where X worked)."""
+    rng = random.Random(seed + 5)
+    out = []
+    for c in claims:
+        match = _ATTRIBUTION.match(" ".join(str(c.get("claim", "")).split()))
+        if not match or len(match["who"].split()) > 7:
+            continue
+        fill = {"who": match["who"].strip(), "verb": match["verb"], "rest": match["rest"].strip().rstrip(".!?;,")}
+        falsity = rng.choice(_FALSITY_CLAIMS).format(**fill)
+        event = rng.choice(_DENIAL_EVENT_CLAIMS).format(**fill)
+        out.append(_pair(falsity, rng.choice(_DENIALS).format(**fill), "SUPPORTS", "denial-report"))
+        out.append(_pair(falsity, rng.choice(_CONFIRMS).format(**fill) + ".", "REFUTES", "denial-report"))
+        out.append(_pair(event, rng.choice(_DENIALS).format(**fill), "SUPPORTS", "denial-report"))
+        out.append(_pair(event, rng.choice(_UNRELATED).format(**fill), "NOT_ENOUGH_INFO", "denial-report"))
+        # A denial is about words; it says nothing of anything else the person did.
+        out.append(_pair(rng.choice(_UNRELATED).format(**fill), rng.choice(_DENIALS).format(**fill),
+                         "NOT_ENOUGH_INFO", "denial-report"))
+    return out
+
+
 # -- negation pairs ---------------------------------------------------------------------------------
 
 _NEGATORS = {"not", "n't", "never"}
@@ -488,9 +532,12 @@ DEV_CAP = 600
 
 def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
                         max_pairs: int | None = None, negation: int = 0,
-                        healthver_repeat: int = HEALTHVER_REPEAT) -> dict[str, list[StancePair]]:
+                        healthver_repeat: int = HEALTHVER_REPEAT,
+                        reported_denials: bool = False) -> dict[str, list[StancePair]]:
     """``{"train": [...], "dev": [...], "fever_symmetric": [...]}``; dev holds every source's
-    grouped held-out part. ``max_pairs`` scales every source's training quota down together."""
+    grouped held-out part. ``max_pairs`` scales every source's training quota down together.
+    ``reported_denials`` adds ``denial_report_pairs`` (off by default, so that models trained
+    before they existed are reproduced pair for pair)."""
     root = _check_dir(Path(root))
     rng = random.Random(seed)
     train: list[StancePair] = []
@@ -559,6 +606,8 @@ def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
         negatives = _sample(negatives, len(pairs) // 3, random.Random(seed + 3))
         target += pairs + negatives
         target += denial_pairs(part_claims, seed=seed)
+        if reported_denials:
+            target += denial_report_pairs(part_claims, seed=seed)
 
     # Dev is capped per source so that scoring it stays a few minutes on 2 shared cores.
     dev_by_source = defaultdict(list)
@@ -574,6 +623,19 @@ def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
     # A claim can come from two sources (e.g. AVeriTeC and its derived denials): keep it out of dev.
     dev = [p for p in dev if p.group not in train_groups]
     return {"train": train, "dev": dev, "fever_symmetric": probe}
+
+
+def focused(train: Sequence[StancePair], focus: Sequence[str], replay: int, seed: int = 13) -> list[StancePair]:
+    """Every training pair of the ``focus`` sources plus ``replay`` pairs drawn from the others:
+    the set for training a model further on some sources without forgetting the rest."""
+    unknown = sorted(set(focus) - set(LICENCES))
+    if unknown:
+        raise UserError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(LICENCES))}")
+    chosen = [p for p in train if p.source in focus]
+    others = [p for p in train if p.source not in focus]
+    out = chosen + _sample(others, min(replay, len(others)), random.Random(seed + 6))
+    random.Random(seed + 7).shuffle(out)
+    return out
 
 
 def describe(pairs: Sequence[StancePair]) -> dict:

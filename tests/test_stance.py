@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -433,3 +434,73 @@ def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, m
                 datasets_dir=None, models_dir=registry.root, log=lambda m: None)
     assert seen["base"] == MPNET and (seen["lora_rank"], seen["lora_alpha"]) == (4, 8)
     assert registry.versions("stance") == ["v1"]
+
+
+def test_claims_that_report_a_denial_are_supported_by_the_denial():
+    from pipeline.stance_data import denial_report_pairs
+
+    claims = [{"claim": "NATO chief Mark Rutte threatened to expel the United States from the alliance."},
+              {"claim": "Inflation fell to 2% in March."}]  # no attribution: no pairs
+    pairs = denial_report_pairs(claims)
+    assert len(pairs) == 5 and {p.source for p in pairs} == {"denial-report"}
+    by_label = {}
+    for p in pairs:
+        by_label.setdefault(p.label, []).append(p)
+    for p in by_label["SUPPORTS"] + by_label["REFUTES"]:
+        assert "NATO chief Mark Rutte threatened to expel the United States from the alliance" in p.claim
+    # The person's other doings are neither supported nor refuted by a denial of words.
+    assert any("threatened" not in p.claim and re.search(r"never|no evidence|no record|denied", p.evidence)
+               for p in by_label["NOT_ENOUGH_INFO"])
+    assert len(by_label["SUPPORTS"]) == 2 and len(by_label["REFUTES"]) == 1
+    for p in by_label["SUPPORTS"]:
+        assert re.search(r"never|no evidence|no record|denied|bogus", p.evidence)
+    refuting = by_label["REFUTES"][0]
+    # Only a claim that the attribution is false is refuted by the person saying it.
+    assert re.search(r"false|not true|fake", refuting.claim)
+    assert refuting.evidence.endswith("threatened to expel the United States from the alliance.")
+
+
+def test_focused_training_keeps_its_sources_and_replays_a_sample_of_the_rest():
+    from pipeline.stance_data import StancePair, focused
+
+    pairs = [StancePair(f"c{i}", "e", "SUPPORTS", source, f"g{i}")
+             for i, source in enumerate(["healthver"] * 5 + ["fever"] * 20 + ["averitec"] * 20)]
+    chosen = focused(pairs, ["healthver"], replay=6)
+    assert len(chosen) == 11 and sum(p.source == "healthver" for p in chosen) == 5
+    assert len({p.claim for p in chosen}) == 11
+    assert len(focused(pairs, ["healthver"], replay=1000)) == 45
+    with pytest.raises(UserError, match="unknown source.*healthverr"):
+        focused(pairs, ["healthverr"], replay=0)
+
+
+def test_training_further_starts_from_the_adapter_and_shape_of_the_model_named(tmp_path, monkeypatch):
+    from pipeline import stance, stance_data
+    from pipeline.base_models import MPNET
+    from pipeline.stance_data import StancePair
+
+    registry = Registry(tmp_path / "models")
+    with registry.new_version("stance") as folder:
+        (folder / "adapter_head.safetensors").write_bytes(b"not read by this test")
+        (folder / "stance_config.json").write_text(json.dumps({"base_model": MPNET, "lora_rank": 4, "lora_alpha": 8}))
+        registry.write_card(folder, name="stance", version="v1", description="an mpnet base", training_data=[],
+                            metrics={}, extra={"kind": "cross-encoder"})
+    pairs = [StancePair(f"claim {i}", "passage", "SUPPORTS", source, f"g{i}")
+             for i, source in enumerate(["healthver"] * 3 + ["fever"] * 10)]
+    monkeypatch.setattr(stance_data, "build_stance_splits",
+                        lambda *a, **k: {"train": pairs, "dev": pairs[:2], "fever_symmetric": []})
+    seen = {}
+
+    def fake_training(train, dev, **kwargs):
+        seen.update(kwargs, train=train)
+        raise RuntimeError("stopped by the test")
+
+    monkeypatch.setattr(stance, "train_cross_encoder", fake_training)
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        stance.train_and_register(DATA, registry.root, init_from="stance@v1", focus=["healthver"], replay=2,
+                                  lora_rank=16, lora_alpha=32, log=lambda m: None)
+    assert seen["init_from"] == registry.root / "stance" / "v1"
+    assert seen["base"] == MPNET and (seen["lora_rank"], seen["lora_alpha"]) == (4, 8)
+    assert sorted(p.source for p in seen["train"]) == ["fever", "fever", "healthver", "healthver", "healthver"]
+    (registry.root / "stance" / "v1" / "adapter_head.safetensors").write_bytes(b"tampered")
+    with pytest.raises(Exception, match="refusing to load"):
+        stance.train_and_register(DATA, registry.root, init_from="stance@v1", log=lambda m: None)
