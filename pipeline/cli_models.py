@@ -193,6 +193,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                                                    "fast, the default) or cross-encoder."),
                 time_budget: Optional[float] = typer.Option(None, "--time-budget", help="stance cross-encoder: "
                                                             "stop training after this many seconds."),
+                further: bool = typer.Option(False, "--further", help="stance cross-encoder: start from --base's "
+                                             "adapter (minutes, with --public-sample as the replayed public pairs)."),
                 no_embeddings: bool = typer.Option(False, "--no-embeddings", help="checkworthy only: TF-IDF and "
                                                    "cheap features without MiniLM embeddings (much faster)."),
                 eval_files: list[Path] = typer.Option([], "--eval", help="A file you will evaluate on: refuse "
@@ -212,9 +214,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         started = time.monotonic()
         options: dict = {}
         if task == "stance":
-            options = {"kind": kind, "time_budget_s": time_budget}
-        elif kind or time_budget:
-            raise UserError("--kind and --time-budget apply to the stance model only")
+            options = {"kind": kind, "time_budget_s": time_budget, "further": further}
+        elif kind or time_budget or further:
+            raise UserError("--kind, --time-budget and --further apply to the stance model only")
         if task == "checkworthy" and no_embeddings:
             options["params"] = {"use_embeddings": False}
         result = run_retrain(task, data, base=base, include_public=public,

@@ -433,7 +433,16 @@ def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, m
         retrain("stance", ROOT / "tests" / "data" / "retrain_stance.jsonl", base="stance@v1", include_public=False,
                 datasets_dir=None, models_dir=registry.root, log=lambda m: None)
     assert seen["base"] == MPNET and (seen["lora_rank"], seen["lora_alpha"]) == (4, 8)
+    assert seen["init_from"] is None
     assert registry.versions("stance") == ["v1"]
+    # --further: from v1's adapter, at the lower rate.
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        retrain("stance", ROOT / "tests" / "data" / "retrain_stance.jsonl", base="stance@v1", include_public=False,
+                datasets_dir=None, models_dir=registry.root, further=True, log=lambda m: None)
+    assert seen["init_from"] == registry.root / "stance" / "v1" and seen["learning_rate"] == 1e-4
+    with pytest.raises(UserError, match="--further trains a cross-encoder"):
+        retrain("stance", ROOT / "tests" / "data" / "retrain_stance.jsonl", include_public=False,
+                datasets_dir=None, models_dir=registry.root, further=True, log=lambda m: None)
 
 
 def test_claims_that_report_a_denial_are_supported_by_the_denial():
