@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.errors import UserError
-from pipeline.retrieve import DENIAL_CUE, SAID_CUE, CorpusView, RetrievalConfig, people_in, retrieve
+from pipeline.retrieve import ANAPHOR, DENIAL_CUE, SAID_CUE, CorpusView, RetrievalConfig, people_in, retrieve
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -28,6 +28,9 @@ REPORTED_CLAIM = re.compile(
     r"went viral|viral (post|claim)|falsely (claim|say|said)\w*)\b",
     re.IGNORECASE,
 )
+
+
+FALSELY = re.compile(r"\b(falsely|wrongly|baseless\w*|debunk\w*|misleading\w*)\b", re.IGNORECASE)
 
 
 def denial_cannot_support(claim: str, sentence: str, probs: dict[str, float]) -> dict[str, float]:
@@ -50,11 +53,20 @@ def _move_support(probs: dict[str, float], to: str) -> dict[str, float]:
 def discount_reported_claim(sentence: str, probs: dict[str, float], before: str = "") -> dict[str, float]:
     """``before``: the text just before the sentence. A quotation introduced there by a reported
     claim ('"Breaking," a Nov. 10 Threads post said. "NATO Secretary General Mark Rutte says …"')
-    restates the claim as much as the introducing sentence does."""
+    restates the claim as much as the introducing sentence does.
+
+    A report that a claim circulates refutes nothing either: "A claim on Threads alleges that
+    Rutte threatened …" was read as refuting "PolitiFact rated the post false" (0.90). Its
+    REFUTES goes to NOT_ENOUGH_INFO too, unless the sentence itself calls the claim false
+    ("posts falsely claim …", "a fake quote alleges …")."""
     quoted_after_report = sentence[:1] in "\"“‘'" and bool(REPORTED_CLAIM.search(before[-200:]))
     if not (REPORTED_CLAIM.search(sentence) or quoted_after_report):
         return probs
-    return _move_support(probs, "NOT_ENOUGH_INFO")
+    moved = _move_support(probs, "NOT_ENOUGH_INFO")
+    if not (DENIAL_CUE.search(sentence) or FALSELY.search(sentence)):
+        moved["NOT_ENOUGH_INFO"] += moved["REFUTES"]
+        moved["REFUTES"] = 0.0
+    return moved
 
 
 def adjusted_stance(claim: str, passage: Evidence, probs: dict[str, float]) -> dict[str, float]:
@@ -106,17 +118,31 @@ class VerdictRules:
         nothing of how often a post about Rutte was shared."""
         if term_coverage(claim, passage.sentence) >= self.min_coverage:
             return True
+        if self.denies_what_went_before(claim, passage):
+            return True
         if people and DENIAL_CUE.search(passage.sentence) and SAID_CUE.search(claim):
             around = (passage.context or passage.sentence).lower()
             return any(re.search(rf"\b{re.escape(name)}\b", around) for name in people)
         return False
 
+    def denies_what_went_before(self, claim: str, passage: Evidence) -> bool:
+        """A denial that points back ("The Kremlin denies that this call took place", after "the
+        Wall Street Journal reported that Trump rang Putin …") is about the sentence before it:
+        it covers the claim when that sentence does."""
+        if not (DENIAL_CUE.search(passage.sentence) and ANAPHOR.search(passage.sentence)):
+            return False
+        context = passage.context or ""
+        before = context.split(passage.sentence, 1)[0] if passage.sentence in context else ""
+        return bool(before.strip()) and term_coverage(claim, before) >= self.min_coverage
+
     # Bumped whenever the voting logic changes (not just its settings), so that a score
     # checkpoint made under other logic is not resumed: 2 = coverage gate with the denial and
     # person exception, denials cannot support, quotations after a reported claim discounted;
     # 3 = the person exception only for claims that someone said or did something (SAID_CUE),
-    # statements about all members read for the member a claim names (retrieval).
-    LOGIC_VERSION = 3
+    # statements about all members read for the member a claim names (retrieval); 4 = a reported
+    # claim refutes nothing unless it calls the claim false, a denial that points back covers
+    # what the sentence before it covers.
+    LOGIC_VERSION = 4
 
     def label(self) -> str:
         return (f"rules-v{self.LOGIC_VERSION}(depth={self.depth},floor={self.relevance_floor},"

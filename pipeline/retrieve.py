@@ -21,6 +21,11 @@ SAID_CUE = re.compile(rf"\b({SAID_VERBS})\b", re.IGNORECASE)
 # Words that make a claim about what someone said or did, rather than about the world: the verbs,
 # and the words that are also nouns ("a post", "the claim"), which retrieval may pull quotes for
 # but which attribute nothing to a person (so a denial does not vote on them: ``check``).
+# Words that point back to what was said just before ("this call", "it"). Not "this post" or
+# "the claim": in "We rate this post False." they point at the article's subject, the claim
+# under check, whatever the sentence before it says.
+ANAPHOR = re.compile(r"\b(this|these|those|such|it)\b(?!\s+(post|claim|rumou?r|video|image|photo|quote|tweet|"
+                     r"story|message|meme)s?\b)", re.IGNORECASE)
 ATTRIBUTION_CUE = re.compile(
     rf"\b({SAID_VERBS}|claim\w*|threat\w*|tell\w*|state[sd]?|suggest\w*|call\w*|write\w*|post\w*|tweet\w*)\b",
     re.IGNORECASE,
@@ -73,6 +78,10 @@ class RetrievalConfig:
     # conflicts are such statements against lists of the members that fall short. A member is
     # an entity the corpus mentions in a sentence that also uses the group's noun.
     universal_instantiation: bool = True
+    # A denial that points back ("The Kremlin denies that this call took place") shares no words
+    # with the claim the sentence before it reports: it takes that sentence's score when it
+    # directly follows one of the best ``follow_denials`` candidates (0: off).
+    follow_denials: int = 3
     context_window: int = 1  # neighbours on each side in the evidence context
 
 
@@ -236,6 +245,22 @@ def neighbourhood_best(view: CorpusView, sentence_id: int, scores: dict[int, flo
     return max((scores.get(int(i), 0.0) for i in near), default=0.0)
 
 
+FOLLOWER_DISCOUNT = 0.99  # a following denial ranks just below the sentence it answers
+
+
+def following_denial(view: CorpusView, sentence_id: int) -> int | None:
+    """The id of the next sentence of the same document if it denies and points back."""
+    row = view.sentences.loc[sentence_id]
+    nxt = sentence_id + 1
+    if nxt not in view.sentences.index:
+        return None
+    follower = view.sentences.loc[nxt]
+    if follower["doc_id"] != row["doc_id"] or int(follower["index"]) != int(row["index"]) + 1:
+        return None
+    text = str(follower["text"])
+    return nxt if DENIAL_CUE.search(text) and ANAPHOR.search(text) else None
+
+
 def context_of(view: CorpusView, sentence_id: int, window: int) -> str:
     row = view.sentences.loc[sentence_id]
     same_doc = view.sentences[(view.sentences["doc_id"] == row["doc_id"])]
@@ -304,6 +329,11 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
                         scores[sid] = max(scores.get(sid, 0.0), around) + config.quote_boost * max(similarity, 0.5)
                     elif similarity > 0.3:
                         scores[sid] = scores.get(sid, 0.0) + config.quote_boost * similarity
+        if config.follow_denials:
+            for sid, score in sorted(scores.items(), key=lambda item: -item[1])[:config.follow_denials]:
+                follower = following_denial(view, sid)
+                if follower is not None and scores.get(follower, 0.0) < score:
+                    scores[follower] = score * FOLLOWER_DISCOUNT
         ranked = sorted(scores.items(), key=lambda item: -item[1])
         evidence = []
         for sid, score in ranked:

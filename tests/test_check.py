@@ -257,3 +257,54 @@ def test_a_denial_votes_on_what_a_person_said_not_on_everything_about_them():
     assert rules.covers("Rutte said Trump's leadership would weaken the alliance.", riggio, people=["rutte"])
     assert not rules.covers("The Threads post about Rutte was shared more than a million times.", riggio,
                             people=["rutte"])
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    # A report that a claim circulates neither supports nor refutes it.
+    ("A claim on social media network Threads alleges that Mark Rutte has threatened to expel the US.",
+     {"SUPPORTS": 0.0, "REFUTES": 0.0, "NOT_ENOUGH_INFO": 1.0}),
+    # One that calls it false still refutes.
+    ("Posts falsely claim that Mark Rutte threatened to expel the US.",
+     {"SUPPORTS": 0.0, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.5}),
+    ("Viral posts alleging that Rutte threatened the US are fake.",
+     {"SUPPORTS": 0.0, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.5}),
+    # Not a report: unchanged.
+    ("Rutte said the alliance is stronger than ever.", {"SUPPORTS": 0.2, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.3}),
+])
+def test_a_reported_claim_refutes_only_when_it_calls_the_claim_false(sentence, expected):
+    from pipeline.check import discount_reported_claim
+
+    probs = {"SUPPORTS": 0.2, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.3}
+    assert discount_reported_claim(sentence, probs) == pytest.approx(expected)
+
+
+def test_a_denial_that_points_back_covers_what_the_sentence_before_it_covers():
+    from pipeline.check import VerdictRules
+    from pipeline.types import Evidence
+
+    wsj = ("However, the Wall Street Journal reported that Trump rang Putin shortly after his reelection to warn him "
+           "against escalating the war.")
+    kremlin = Evidence(doc_id="a", sentence="The Kremlin denies that this call took place.", start=0, end=1, score=1.0,
+                       context=wsj + " The Kremlin denies that this call took place.")
+    rules = VerdictRules(min_coverage=0.3)
+    assert rules.covers("Trump phoned Putin after his reelection to warn him against escalating the war.", kremlin)
+    assert not rules.covers("Rutte met Trump at the White House in January 2025.", kremlin)
+    # "this post" is the article's subject, not the sentence before.
+    rating = Evidence(doc_id="a", sentence="We rate this post False.", start=0, end=1, score=1.0,
+                      context='"Even if I recommend it, it would never happen," Stoltenberg said. We rate this post False.')
+    assert not rules.covers("Stoltenberg said expelling a member would never happen.", rating)
+
+
+def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
+    from pipeline.retrieve import following_denial
+
+    view = seed_checker._loaded.view
+    texts = view.sentences["text"]
+    kremlin = int(texts[texts == "The Kremlin denies that this call took place."].index[0])
+    assert following_denial(view, kremlin - 1) == kremlin
+    rating = int(texts[texts == "We rate this post False."].index[0])
+    assert following_denial(view, rating - 1) is None
+    claim = "Trump phoned Putin after his reelection to warn him against escalating the war."
+    verdict = seed_checker.check(claim)
+    assert "The Kremlin denies that this call took place." in [e.sentence for e in verdict.evidence]
+    assert verdict.verdict == "CONFLICTING"
