@@ -779,7 +779,9 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                            f"{spec.licence}) reading claim and passage together, fine-tuned with a LoRA adapter on "
                            "every linear layer plus a linear head on mean pooling; only the adapter and head are "
                            "shipped. Probabilities are "
-                           "temperature-scaled on dev. Labels: " + ", ".join(STANCE_LABELS) + ".")
+                           "temperature-scaled on dev. Labels: " + ", ".join(STANCE_LABELS) + "."
+                           + (f" Trained further from {init_ref.label} (see its card for the data it was trained "
+                              "on first); the training data below is this pass's." if init_ref else ""))
         else:
             weights, bias, config, logits = train_embedding_model(train, dev, log=log, **train_kwargs)
             from pipeline.embedding import Encoder
