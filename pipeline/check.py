@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.errors import UserError
-from pipeline.retrieve import ANAPHOR, DENIAL_CUE, SAID_CUE, CorpusView, RetrievalConfig, people_in, retrieve
+from pipeline.retrieve import DENIAL_CUE, SAID_CUE, denies_what_went_before, CorpusView, RetrievalConfig, people_in, retrieve
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -69,12 +69,17 @@ def discount_reported_claim(sentence: str, probs: dict[str, float], before: str 
     return moved
 
 
+def text_before(passage: Evidence) -> str:
+    """The context that precedes the passage's sentence."""
+    context = passage.context or ""
+    return context.split(passage.sentence, 1)[0] if passage.sentence in context else ""
+
+
 def adjusted_stance(claim: str, passage: Evidence, probs: dict[str, float]) -> dict[str, float]:
     """The stance model's probabilities after the two corrections: a denial cannot support, a
     reported claim (and the quotation it introduces) does not vouch for it."""
-    before = passage.context.split(passage.sentence, 1)[0] if passage.sentence in passage.context else ""
     return discount_reported_claim(passage.sentence, denial_cannot_support(claim, passage.sentence, probs),
-                                   before=before)
+                                   before=text_before(passage))
 
 
 @dataclass(frozen=True)
@@ -118,22 +123,15 @@ class VerdictRules:
         nothing of how often a post about Rutte was shared."""
         if term_coverage(claim, passage.sentence) >= self.min_coverage:
             return True
-        if self.denies_what_went_before(claim, passage):
-            return True
+        if denies_what_went_before(passage.sentence):
+            # It covers the claim when the sentence it answers does.
+            before = text_before(passage)
+            if before.strip() and term_coverage(claim, before) >= self.min_coverage:
+                return True
         if people and DENIAL_CUE.search(passage.sentence) and SAID_CUE.search(claim):
             around = (passage.context or passage.sentence).lower()
             return any(re.search(rf"\b{re.escape(name)}\b", around) for name in people)
         return False
-
-    def denies_what_went_before(self, claim: str, passage: Evidence) -> bool:
-        """A denial that points back ("The Kremlin denies that this call took place", after "the
-        Wall Street Journal reported that Trump rang Putin …") is about the sentence before it:
-        it covers the claim when that sentence does."""
-        if not (DENIAL_CUE.search(passage.sentence) and ANAPHOR.search(passage.sentence)):
-            return False
-        context = passage.context or ""
-        before = context.split(passage.sentence, 1)[0] if passage.sentence in context else ""
-        return bool(before.strip()) and term_coverage(claim, before) >= self.min_coverage
 
     # Bumped whenever the voting logic changes (not just its settings), so that a score
     # checkpoint made under other logic is not resumed: 2 = coverage gate with the denial and

@@ -3,6 +3,7 @@ quote-aware boosting, an optional publication-date cut-off and neighbouring-sent
 """
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +22,6 @@ SAID_CUE = re.compile(rf"\b({SAID_VERBS})\b", re.IGNORECASE)
 # Words that make a claim about what someone said or did, rather than about the world: the verbs,
 # and the words that are also nouns ("a post", "the claim"), which retrieval may pull quotes for
 # but which attribute nothing to a person (so a denial does not vote on them: ``check``).
-# Words that point back to what was said just before ("this call", "it"). Not "this post" or
-# "the claim": in "We rate this post False." they point at the article's subject, the claim
-# under check, whatever the sentence before it says.
-ANAPHOR = re.compile(r"\b(this|these|those|such|it)\b(?!\s+(post|claim|rumou?r|video|image|photo|quote|tweet|"
-                     r"story|message|meme)s?\b)", re.IGNORECASE)
 ATTRIBUTION_CUE = re.compile(
     rf"\b({SAID_VERBS}|claim\w*|threat\w*|tell\w*|state[sd]?|suggest\w*|call\w*|write\w*|post\w*|tweet\w*)\b",
     re.IGNORECASE,
@@ -36,6 +32,17 @@ DENIAL_CUE = re.compile(
     r"bogus|denie[sd]|deny|denying|fabricated|fake|false|misattributed|not true|untrue|hoax)\b",
     re.IGNORECASE,
 )
+# Words that point back to what was said just before ("this call", "it"). Not "this post" or
+# "the claim": in "We rate this post False." they point at the article's subject, the claim
+# under check, whatever the sentence before it says.
+ANAPHOR = re.compile(r"\b(this|these|those|such|it)\b(?!\s+(post|claim|rumou?r|video|image|photo|quote|tweet|"
+                     r"story|message|meme)s?\b)", re.IGNORECASE)
+
+
+def denies_what_went_before(sentence: str) -> bool:
+    """A denial that points back to the sentence before it ("The Kremlin denies that this call
+    took place"): retrieval ranks it after that sentence, and it votes where that sentence would."""
+    return bool(DENIAL_CUE.search(sentence) and ANAPHOR.search(sentence))
 
 
 # "all NATO members", "all 32 members", "every member state": a statement about each member of a
@@ -257,8 +264,7 @@ def following_denial(view: CorpusView, sentence_id: int) -> int | None:
     follower = view.sentences.loc[nxt]
     if follower["doc_id"] != row["doc_id"] or int(follower["index"]) != int(row["index"]) + 1:
         return None
-    text = str(follower["text"])
-    return nxt if DENIAL_CUE.search(text) and ANAPHOR.search(text) else None
+    return nxt if denies_what_went_before(str(follower["text"])) else None
 
 
 def context_of(view: CorpusView, sentence_id: int, window: int) -> str:
@@ -330,7 +336,7 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
                     elif similarity > 0.3:
                         scores[sid] = scores.get(sid, 0.0) + config.quote_boost * similarity
         if config.follow_denials:
-            for sid, score in sorted(scores.items(), key=lambda item: -item[1])[:config.follow_denials]:
+            for sid, score in heapq.nlargest(config.follow_denials, scores.items(), key=lambda item: item[1]):
                 follower = following_denial(view, sid)
                 if follower is not None and scores.get(follower, 0.0) < score:
                     scores[follower] = score * FOLLOWER_DISCOUNT
