@@ -1,0 +1,190 @@
+"""How many members of a group meet a threshold: "23 NATO members spend at least 2% of GDP",
+"nine allies are not at two per cent", "all NATO members have achieved the 2% target".
+
+Stance models read such numbers poorly: stance@v4 takes "a record 23 members spending at or
+above the 2% target" as support for "All NATO members meet the 2% target" (0.82). A count
+statement is read here as the range of members that meet the threshold, and two statements
+about the same threshold are compared as ranges: one inside the other supports, disjoint ranges
+refute. Statements that fall short ("nine are not at 2%") count the members that meet it as the
+group's size less that number; the size is the one the passage states ("out of the 32 NATO
+members") or the corpus's usual one (``group_size_of``).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable
+
+UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+FRACTIONS = {"half": 1 / 2, "a third": 1 / 3, "one-third": 1 / 3, "one third": 1 / 3, "two-thirds": 2 / 3,
+             "two thirds": 2 / 3, "a quarter": 1 / 4, "one-quarter": 1 / 4, "three-quarters": 3 / 4,
+             "three quarters": 3 / 4}
+NUMBER = (r"\d{1,3}|(?:twenty|thirty|forty|fifty)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|"
+          r"eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|"
+          r"one|two|three|four|five|six|seven|eight|nine|ten")
+GROUP = (r"(?:(?:NATO|EU|allied|member|European)\s+)?(?:members?|allies|member states|member countries|countries|"
+         r"nations|states)")
+ALLIANCE = rf"(?:NATO|the alliance|the allies|{GROUP})"
+# "2%", "2 percent", "two per cent"
+THRESHOLD = re.compile(rf"\b({NUMBER}|\d+(?:\.\d+)?)\s*(?:%|per ?cent\b|percent\b)", re.IGNORECASE)
+# Between a count and its threshold: the members fall short of it.
+SHORT_OF = re.compile(r"\b(not|n't|never|fail\w*|fall\w* short|fell short|short of|below|less than|under|"
+                      r"miss\w*|yet to|lag\w*|behind)\b", re.IGNORECASE)
+
+# The group's size stated outright: "out of the 32 NATO members", "the 32-nation alliance".
+STATED_SIZE = re.compile(rf"\b(?:out of|of|among|all)\s+(?:the\s+|its\s+)?({NUMBER})(?:\s+{GROUP}\b|-(?:nation|member)\b)"
+                         rf"|\b(?:the|a|its)\s+({NUMBER})-(?:nation|member)\b", re.IGNORECASE)
+
+# Words that bound a number ("fewer than ten members", "at least 20 allies").
+BOUND = (r"fewer than|less than|under|below|more than|over|above|at least|at most|up to|no more than|"
+         r"no fewer than|nearly|almost|about|around|roughly|approximately|some")
+# Count expressions, most specific first. Each names its kind.
+PATTERNS = (
+    ("all", re.compile(rf"\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+|its\s+)?(?:(?:{NUMBER})\s+)?{GROUP}\b", re.IGNORECASE)),
+    ("most", re.compile(rf"\b(?:most|the majority|a majority)\s+(?:of\s+)?(?:the\s+)?{ALLIANCE}\b", re.IGNORECASE)),
+    ("fraction", re.compile(rf"\b({'|'.join(FRACTIONS)})\s+of\s+(?:the\s+)?(?:(?:{NUMBER})\s+)?{ALLIANCE}\b", re.IGNORECASE)),
+    ("several", re.compile(rf"\b(?:several|a number of|many)\s+(?:key\s+|major\s+)?{GROUP}\b", re.IGNORECASE)),
+    # "Among the allies, nine are not at …"
+    ("number", re.compile(rf"\bamong\s+(?:the\s+)?{ALLIANCE},\s+(?:({BOUND})\s+)?({NUMBER})\s+(?:are|were|have|had|do|did|spend)\b",
+                          re.IGNORECASE)),
+    ("number", re.compile(rf"(?:\b({BOUND})\s+)?\b({NUMBER})\s+(?:of\s+the\s+(?:{NUMBER})\s+)?{GROUP}\b", re.IGNORECASE)),
+)
+# "Croatia, Portugal, Italy, … and Spain were the countries not meeting …": a closed list.
+LISTED = re.compile(r"((?:[A-Z][\w.-]+(?:\s+[A-Z][\w.-]+)?,\s+){2,}[A-Z][\w.-]+(?:\s+[A-Z][\w.-]+)?,?\s+and\s+"
+                    r"[A-Z][\w.-]+(?:\s+[A-Z][\w.-]+)?)\s+(?:were|are)\s+the\s+(?:only\s+)?(?:countries|allies|members|nations)\b")
+
+
+def number_value(text: str) -> int | None:
+    text = text.lower().replace(" ", "-")
+    if text.isdigit():
+        return int(text)
+    if text in UNITS:
+        return UNITS.index(text)
+    head, _, unit = text.partition("-")
+    if head in TENS:
+        return TENS[head] + (UNITS.index(unit) if unit in UNITS else 0)
+    return None
+
+
+@dataclass(frozen=True)
+class CountStatement:
+    """Between ``low`` and ``high`` members of a group meet ``threshold`` (a percentage), or,
+    where ``meet`` is False because the group's size is unknown, fall short of it."""
+
+    low: int
+    high: int
+    threshold: float
+    meet: bool = True
+
+    def consistent_with(self, other: "CountStatement") -> bool | None:
+        """True: ``other`` implies this statement; False: they cannot both hold; None: neither."""
+        if self.threshold != other.threshold or self.meet != other.meet:
+            return None
+        if self.low <= other.low and other.high <= self.high:
+            return True
+        if other.high < self.low or self.high < other.low:
+            return False
+        return None
+
+
+def group_size_of(texts: Iterable[str]) -> int | None:
+    """The size the texts most often state for a group ("the 32 NATO members"), or None."""
+    sizes = Counter()
+    for text in texts:
+        for match in STATED_SIZE.finditer(text):
+            value = number_value(match.group(1) or match.group(2))
+            if value and value > 2:
+                sizes[value] += 1
+    return sizes.most_common(1)[0][0] if sizes else None
+
+
+def count_statement(text: str, group_size: int | None = None) -> CountStatement | None:
+    """The count statement of a sentence, or None when it makes none that can be compared."""
+    size = group_size_of([text]) or group_size
+    found = _count(text, size)
+    if found is None:
+        return None
+    low, high, end = found
+    threshold = THRESHOLD.search(text, end)
+    if threshold is None:
+        return None
+    value = number_value(threshold.group(1))
+    percent = float(value) if value is not None else float(threshold.group(1))
+    if not SHORT_OF.search(text[end:threshold.start()]):
+        return CountStatement(low, high, percent)
+    if size is None:
+        return CountStatement(low, high, percent, meet=False)
+    return CountStatement(max(0, size - high), size - low, percent)
+
+
+def bounded(value: int, bound: str | None, size: int | None) -> tuple[int, int]:
+    """The range a bounded number allows: "fewer than ten" is 0-9, "nearly 20" 18-19."""
+    top = size if size is not None else 10 ** 6
+    bound = " ".join(bound.lower().split()) if bound else ""
+    if bound in ("fewer than", "less than", "under", "below"):
+        return 0, value - 1
+    if bound in ("at most", "up to", "no more than"):
+        return 0, value
+    if bound in ("more than", "over", "above"):
+        return value + 1, top
+    if bound in ("at least", "no fewer than"):
+        return value, top
+    slack = max(1, round(0.1 * value))
+    if bound in ("nearly", "almost"):
+        return value - slack, value - 1
+    if bound:  # about, around, roughly, approximately, some
+        return value - slack, value + slack
+    return value, value
+
+
+def _count(text: str, size: int | None) -> tuple[int, int, int] | None:
+    """(low, high, end of the expression) of the first count in ``text``. Counts relative to
+    the group ("all", "most", "two-thirds") need its size."""
+    listed = LISTED.search(text)
+    if listed:
+        names = re.split(r",\s+(?:and\s+)?|,?\s+and\s+", listed.group(1))
+        return len(names), len(names), listed.end()
+    for kind, pattern in PATTERNS:
+        for match in pattern.finditer(text):
+            negated = bool(re.search(r"\bnot\s*$", text[:match.start()], re.IGNORECASE))
+            if negated and not (kind == "all" and size is not None):
+                return None  # "not most members …" says too little to compare
+            if kind == "number":
+                value = number_value(match.group(2))
+                # "out of the 32 NATO members" states the size, not a count.
+                if value is None or STATED_SIZE.match(text, max(0, match.start() - 12)) and value == size:
+                    continue
+                return (*bounded(value, match.group(1), size), match.end())
+            if size is None:
+                return None
+            if kind == "all":  # "not all members …": fewer than all
+                return (0, size - 1, match.end()) if negated else (size, size, match.end())
+            if kind == "most":
+                return size // 2 + 1, size, match.end()
+            if kind == "several":
+                return 2, size, match.end()
+            share = round(FRACTIONS[match.group(1).lower()] * size)
+            return share - 1, share + 1, match.end()
+    return None
+
+
+def count_stance(claim: str, passage: str, probs: dict[str, float], group_size: int | None) -> dict[str, float]:
+    """The stance of ``passage`` towards ``claim`` where both count the members that meet the
+    same threshold; ``probs`` unchanged otherwise."""
+    claimed = count_statement(claim, group_size)
+    if claimed is None:
+        return probs
+    reported = count_statement(passage, group_size)
+    if reported is None:
+        return probs
+    consistent = claimed.consistent_with(reported)
+    if consistent is None:
+        return probs
+    decided = "SUPPORTS" if consistent else "REFUTES"
+    total = sum(probs.values()) or 1.0
+    # The counts decide; the model's probabilities keep a tenth, so that of two such passages
+    # the one the model also reads that way ranks first.
+    return {label: 0.1 * p / total + (0.9 if label == decided else 0.0) for label, p in probs.items()}

@@ -1,0 +1,81 @@
+"""Count statements ("23 NATO members spend at least 2%") read from the seed corpus and compared."""
+from __future__ import annotations
+
+import pytest
+
+from pipeline.quantities import CountStatement, count_stance, count_statement, group_size_of
+
+# Sentences of the seed corpus, as stored.
+LISTED_EIGHT = ("As of June this year, out of the 32 NATO members, Croatia, Portugal, Italy, Canada, Belgium, "
+                "Luxembourg, Slovenia and Spain were the countries not meeting the 2% commitment, according to the "
+                "most recent figures.")
+RECORD_23 = ("NATO defense spending data shows a record 23 members spending at or above the 2% of GDP target, with "
+             "the average across the alliance also surpassing 2% for the first time.")
+NINE_SHORT = ("Among the allies, nine are not at the agreed two per cent of their GDP; some, such as Belgium and "
+              "Canada, have only vague plans to reach the ‘magic number’.")
+ALL_MEMBERS = "Currently, all NATO members have achieved the 2% defense spending target."
+SEVERAL_SHORT = "Several key allies, including Belgium, Canada, Italy and Spain, continue to fall short of 2%."
+TWO_THIRDS = "He noted that two-thirds of NATO now spend at least 2% of their GDP on defence."
+
+
+def test_the_seed_corpus_states_the_size_of_the_group(seed_checker):
+    assert seed_checker._loaded.view.group_size == 32
+    assert group_size_of(["Trump spoke to allies.", "NATO spending rose by 18%."]) is None
+
+
+@pytest.mark.parametrize("text, low, high", [
+    (LISTED_EIGHT, 24, 24),  # eight named as falling short: 32 - 8 meet it; "the 32 NATO members" is the size
+    (RECORD_23, 23, 23),
+    (NINE_SHORT, 23, 23),  # "two per cent" in words
+    (ALL_MEMBERS, 32, 32),
+    (SEVERAL_SHORT, 0, 30),
+    (TWO_THIRDS, 20, 22),
+    ("Most NATO members spend at least 2% of GDP on defence.", 17, 32),
+    ("Fewer than ten NATO members miss the 2% spending target.", 23, 32),
+    ("More than 20 NATO allies spend at least 2% of GDP.", 21, 32),
+    ("Not all NATO members meet the 2% target.", 0, 31),
+])
+def test_count_statements_are_read_as_the_members_that_meet_the_threshold(text, low, high):
+    assert count_statement(text, group_size=32) == CountStatement(low, high, 2.0)
+
+
+@pytest.mark.parametrize("text", [
+    "Poland led NATO members in defense spending last year, allocating 4.12% of its GDP.",
+    "Trump repeatedly blasted NATO allies for not meeting the 2% defence spending target.",
+    "Four countries joined NATO while Stoltenberg led it.",  # a count, but of no threshold
+    "Average defence spending across NATO is still below 2% of GDP.",
+])
+def test_sentences_without_a_count_of_members_make_no_statement(text):
+    assert count_statement(text, group_size=32) is None
+
+
+def test_without_the_groups_size_only_like_counts_compare():
+    short_nine = count_statement("Nine NATO allies spend less than 2% of their GDP.", group_size=None)
+    assert short_nine == CountStatement(9, 9, 2.0, meet=False)
+    assert count_statement(ALL_MEMBERS, group_size=None) is None  # "all" needs the size
+    assert short_nine.consistent_with(count_statement(NINE_SHORT, group_size=None)) is True
+    assert short_nine.consistent_with(count_statement(RECORD_23, group_size=None)) is None
+
+
+@pytest.mark.parametrize("claim, passage, decided", [
+    ("All NATO members now meet the 2% of GDP defence spending target.", RECORD_23, "REFUTES"),
+    ("All NATO members now meet the 2% of GDP defence spending target.", SEVERAL_SHORT, "REFUTES"),
+    ("Twenty-three NATO members spend at least 2% of GDP on defence.", NINE_SHORT, "SUPPORTS"),
+    ("Twenty-three NATO members spend at least 2% of GDP on defence.", ALL_MEMBERS, "REFUTES"),
+    ("Only two-thirds of NATO members spend at least 2% of GDP on defence.", RECORD_23, "REFUTES"),
+    ("Most NATO members spend at least 2% of GDP on defence.", ALL_MEMBERS, "SUPPORTS"),
+    ("Eight NATO members do not meet the 2% defence spending commitment.", LISTED_EIGHT, "SUPPORTS"),
+])
+def test_counts_decide_the_stance_between_count_statements(claim, passage, decided):
+    model = {"SUPPORTS": 0.3, "REFUTES": 0.3, "NOT_ENOUGH_INFO": 0.4}
+    probs = count_stance(claim, passage, model, group_size=32)
+    assert max(probs, key=probs.get) == decided and probs[decided] == pytest.approx(0.9 + 0.1 * model[decided])
+    assert sum(probs.values()) == pytest.approx(1.0)
+
+
+def test_counts_of_other_thresholds_or_partial_overlaps_leave_the_model_alone():
+    model = {"SUPPORTS": 0.3, "REFUTES": 0.3, "NOT_ENOUGH_INFO": 0.4}
+    claim = "All NATO members now meet the 2% of GDP defence spending target."
+    assert count_stance(claim, "A record 23 members spend at least 3% of GDP.", model, 32) == model
+    assert count_stance("Most NATO allies fall short of the 2% target.", SEVERAL_SHORT, model, 32) == model
+    assert count_stance("Rutte met Trump.", RECORD_23, model, 32) == model
