@@ -12,6 +12,7 @@ from typing import Sequence
 
 from pipeline.errors import UserError
 from pipeline.retrieve import DENIAL_CUE, SAID_CUE, denies_what_went_before, CorpusView, RetrievalConfig, people_in, retrieve
+from pipeline.quantities import count_stance
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -69,6 +70,47 @@ def discount_reported_claim(sentence: str, probs: dict[str, float], before: str 
     return moved
 
 
+# A claim about an intention ("Poland plans to spend 5% in 2026") is not settled by what was
+# done: "Poland allocated 4.12% last year" neither supports nor refutes the plan. Nor is a claim
+# about an event still to come when the passage was written ("NATO will hold its 2026 summit
+# in Ankara" against a 2025 article on the summit held in The Hague).
+INTENTION_CUE = re.compile(
+    r"\b(plans?|planning|planned|intends?|intending|aims?|aiming|wants?|hopes?|seeks?|expects?|pledge[sd]?|"
+    r"vow(s|ed)?|promise[sd]?|is going|are going|is set|are set)\s+to\b", re.IGNORECASE)
+FUTURE_CUE = re.compile(r"\b(will|shall|is to|are to)\b", re.IGNORECASE)
+# The passage speaks of plans, targets or the future itself, so it can answer such a claim.
+FORWARD_LOOKING = re.compile(
+    r"\b(will|shall|would|plan\w*|intend\w*|intention\w*|aim\w*|target\w*|goal\w*|pledg\w*|commit\w*|"
+    r"promis\w*|vow\w*|expect\w*|future|next|upcoming|scheduled|proposal\w*|propos\w*|"
+    r"set to|going to|by 20\d\d)\b", re.IGNORECASE)
+YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+
+
+def is_about_the_future(claim: str, published: str | None) -> bool:
+    """The claim states an intention, or an event in a year after the passage's publication."""
+    if INTENTION_CUE.search(claim):
+        return True
+    if not FUTURE_CUE.search(claim) or not published:
+        return False
+    years = [int(y) for y in YEAR.findall(claim)]
+    return bool(years) and min(years) > int(published[:4])
+
+
+def settled_facts_cannot_decide_plans(claim: str, passage: Evidence, probs: dict[str, float]) -> dict[str, float]:
+    """A passage that reports only what was done, for a claim about what is intended or still to
+    come: its SUPPORTS and REFUTES go to NOT_ENOUGH_INFO. stance@v4 read "Poland allocated 4.12%
+    last year" as refuting "Poland plans to spend 5% in 2026" (0.49) and "Estonia at 3.43%" as
+    supporting "Estonia plans to raise its spending to 4%" (0.56)."""
+    # A denial answers a plan as well as a deed ("Rutte plans to expel the US": "Rutte has never
+    # said this").
+    if (FORWARD_LOOKING.search(passage.sentence) or DENIAL_CUE.search(passage.sentence)
+            or not is_about_the_future(claim, passage.published)):
+        return probs
+    settled = dict(probs)
+    settled["NOT_ENOUGH_INFO"] = settled.get("NOT_ENOUGH_INFO", 0.0) + settled.pop("SUPPORTS", 0.0) + settled.pop("REFUTES", 0.0)
+    return {label: settled.get(label, 0.0) for label in probs}
+
+
 def text_before(passage: Evidence) -> str:
     """The context that precedes the passage's sentence."""
     context = passage.context or ""
@@ -76,10 +118,12 @@ def text_before(passage: Evidence) -> str:
 
 
 def adjusted_stance(claim: str, passage: Evidence, probs: dict[str, float]) -> dict[str, float]:
-    """The stance model's probabilities after the two corrections: a denial cannot support, a
-    reported claim (and the quotation it introduces) does not vouch for it."""
-    return discount_reported_claim(passage.sentence, denial_cannot_support(claim, passage.sentence, probs),
-                                   before=text_before(passage))
+    """The stance model's probabilities after the three corrections: a denial cannot support, a
+    reported claim (and the quotation it introduces) does not vouch for it, and what was done
+    does not decide what is planned."""
+    probs = denial_cannot_support(claim, passage.sentence, probs)
+    probs = discount_reported_claim(passage.sentence, probs, before=text_before(passage))
+    return settled_facts_cannot_decide_plans(claim, passage, probs)
 
 
 @dataclass(frozen=True)
@@ -101,19 +145,28 @@ class VerdictRules:
     support_threshold: float = 0.45
     refute_threshold: float = 0.5
     min_coverage: float = 0.3
+    # A passage votes only where it, or the sentences beside it, names the person or place the
+    # claim is about: "This Norwegian NATO leader detailed his meeting with Trump at the White
+    # House in 2018" says nothing of whether Rutte met Trump there, and "Trump suggested allies
+    # should spend 4%" nothing of Estonia's plans.
+    subject_required: bool = True
 
-    def voters(self, claim: str, judged: Sequence[Evidence], people: Sequence[str] = ()) -> list[Evidence]:
-        return [judged[i] for i in self.voter_positions(claim, judged, people)]
+    def voters(self, claim: str, judged: Sequence[Evidence], people: Sequence[str] = (),
+               subject: "ClaimSubject | None" = None) -> list[Evidence]:
+        return [judged[i] for i in self.voter_positions(claim, judged, people, subject)]
 
-    def voter_positions(self, claim: str, evidence: Sequence[Evidence], people: Sequence[str] = ()) -> list[int]:
+    def voter_positions(self, claim: str, evidence: Sequence[Evidence], people: Sequence[str] = (),
+                        subject: "ClaimSubject | None" = None) -> list[int]:
         """Where in ``evidence`` the passages that vote are. It depends on retrieval alone (scores
-        and wording), not on stance, so it is known before any stance model runs."""
+        and wording), not on stance, so it is known before any stance model runs. ``subject``:
+        the name the claim is about (``claim_subject``), or None."""
         # A polar stance on a weakly related sentence is the commonest wrong verdict: only
         # passages retrieved nearly as well as the best, and sharing enough of the claim's
         # content words, vote.
         best = max((e.score for e in evidence), default=0.0)
         return [i for i, e in enumerate(evidence[:self.depth]) if e.score >= self.relevance_floor * best
-                and (self.min_coverage <= 0 or self.covers(claim, e, people))]
+                and (self.min_coverage <= 0 or self.covers(claim, e, people))
+                and (not self.subject_required or subject is None or names_subject(subject, e))]
 
     def covers(self, claim: str, passage: Evidence, people: Sequence[str] = ()) -> bool:
         """``people``: surnames (lower case) of the people the claim names. Denials are vague by
@@ -139,12 +192,71 @@ class VerdictRules:
     # 3 = the person exception only for claims that someone said or did something (SAID_CUE),
     # statements about all members read for the member a claim names (retrieval); 4 = a reported
     # claim refutes nothing unless it calls the claim false, a denial that points back covers
-    # what the sentence before it covers.
-    LOGIC_VERSION = 4
+    # what the sentence before it covers; 5 = a passage votes only where it names the claim's
+    # subject, what was done does not decide what is planned, counts of members that meet a
+    # threshold decide the stance between count statements (``pipeline.quantities``).
+    LOGIC_VERSION = 5
 
     def label(self) -> str:
         return (f"rules-v{self.LOGIC_VERSION}(depth={self.depth},floor={self.relevance_floor},"
-                f"support={self.support_threshold},refute={self.refute_threshold},coverage={self.min_coverage})")
+                f"support={self.support_threshold},refute={self.refute_threshold},coverage={self.min_coverage},"
+                f"subject={self.subject_required})")
+
+
+# Other names of a subject, as news text writes them.
+SUBJECT_ALIASES = {
+    "us": ("u.s.", "united states", "america", "american", "americans", "washington"),
+    "u.s.": ("us", "united states", "america", "american", "americans", "washington"),
+    "uk": ("u.k.", "united kingdom", "britain", "british", "london"),
+    "nato": ("alliance", "allies"),
+}
+
+
+@dataclass(frozen=True)
+class ClaimSubject:
+    """The name a claim is about, and the documents whose named entities include it."""
+
+    name: str
+    documents: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, name: str | None, view: CorpusView) -> "ClaimSubject | None":
+        if name is None:
+            return None
+        key = name.lower()
+        sentence_ids = set()
+        for alias in (key, *SUBJECT_ALIASES.get(key, ())):
+            sentence_ids |= view.entity_mentions.get(alias, set()) | view.person_mentions.get(alias, set())
+        documents = view.sentences.loc[sorted(sentence_ids), "doc_id"] if sentence_ids else ()
+        return cls(name, frozenset(map(str, documents)))
+
+
+def claim_subject(doc) -> str | None:
+    """The name a parsed claim is about: the head of the main verb's subject when that is a
+    name ("Rutte" in "Mark Rutte met Trump …", "Poland" in "Poland plans …"); None for a
+    subject that is not ("All NATO members meet …", "A NATO spokesperson called …")."""
+    for token in doc:
+        if token.dep_ != "ROOT":
+            continue
+        for child in token.children:
+            # A capitalised common noun at the start is only capitalised ("Countries …"); the
+            # tagger calls some names nouns ("Belgium meets …") but then they are not first.
+            if child.dep_ in ("nsubj", "nsubjpass") and child.text[:1].isupper() and (
+                    child.pos_ == "PROPN" or (child.pos_ == "NOUN" and child.i > 0)):
+                return child.text
+    return None
+
+
+def names_subject(subject: ClaimSubject, passage: Evidence) -> bool:
+    """The passage's sentence and neighbours, or its member-reading, name the subject; or the
+    passage speaks as "we" in a document that names it (a PolitiFact article's "We rate this
+    post False" is PolitiFact's rating). Not any passage of such a document: an article that
+    names Poland once is not about Poland in every sentence."""
+    if passage.doc_id in subject.documents and re.search(r"\b(we|our)\b", passage.sentence, re.IGNORECASE):
+        return True
+    text = " ".join((passage.context or passage.sentence, passage.read_as, passage.title)).lower()
+    key = subject.name.lower()
+    return any(re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text) for name in (key, *SUBJECT_ALIASES.get(key, ())))
 
 
 TERM = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*")
@@ -221,6 +333,7 @@ class _Loaded:
     aggregator: object
     matcher: object | None
     screen: object | None
+    parser: object  # spaCy, for the claim's subject (``claim_subject``)
 
 
 # The fast MiniLM cross-encoder: it reads the passages that are shown as evidence but do not vote
@@ -286,7 +399,7 @@ class Checker:
             aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
         matcher = self._fact_check_matcher()
         encoder.warm_up()
-        self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen)
+        self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser())
 
     def _screen_model(self, stance):
         from pipeline.registry import ModelNotFoundError
@@ -343,8 +456,8 @@ class Checker:
         self.warm_up()
         view, aggregator, matcher = self._loaded.view, self._loaded.aggregator, self._loaded.matcher
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
-        voting = [self.rules.voter_positions(claim, evidence, people_in(claim, view))
-                  for claim, evidence in zip(claims, evidence_lists)]
+        voting = [self.rules.voter_positions(claim, evidence, people_in(claim, view), subject)
+                  for claim, evidence, subject in zip(claims, evidence_lists, self.subjects(claims))]
         judged_lists = self.judge(claims, evidence_lists, voting=voting)
         verdicts = []
         for claim, judged, positions in zip(claims, judged_lists, voting):
@@ -357,6 +470,12 @@ class Checker:
             verdicts.append(verdict)
         return verdicts
 
+    def subjects(self, claims: Sequence[str]) -> list[ClaimSubject | None]:
+        """Each claim's subject (``claim_subject``), with the documents that name it."""
+        self.warm_up()
+        view = self._loaded.view
+        return [ClaimSubject.of(claim_subject(doc), view) for doc in self._loaded.parser.pipe(claims, batch_size=256)]
+
     def judge(self, claims: Sequence[str], evidence_lists: Sequence[Sequence[Evidence]],
               voting: Sequence[Sequence[int]] | None = None) -> list[list[Evidence]]:
         """Each passage with its stance towards its claim, classified in batches. ``voting``: per
@@ -364,7 +483,7 @@ class Checker:
         import numpy as np
 
         self.warm_up()
-        stance, screen = self._loaded.stance, self._loaded.screen
+        stance, screen, view = self._loaded.stance, self._loaded.screen, self._loaded.view
         pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or e.sentence)
                  for c, ev in zip(claims, evidence_lists) for e in ev]
         if voting is not None and screen is not None:
@@ -382,10 +501,21 @@ class Checker:
             for item in evidence:
                 row = probs[cursor]
                 cursor += 1
-                stance_probs = adjusted_stance(claim, item, {label: float(p) for label, p in zip(STANCE_LABELS, row)})
+                stance_probs = count_stance(claim, item.read_as or item.sentence,
+                                            {label: float(p) for label, p in zip(STANCE_LABELS, row)}, view.group_size)
+                stance_probs = adjusted_stance(claim, item, stance_probs)
                 judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
             judged_lists.append(judged)
         return judged_lists
+
+
+def claim_parser():
+    """The small English spaCy pipeline, tagger and parser only (about 2 ms a claim)."""
+    import spacy
+
+    from pipeline.analyse import DEFAULT_MODEL
+
+    return spacy.load(DEFAULT_MODEL, exclude=["lemmatizer", "ner"])
 
 
 def check(claim: str, store_dir: Path | str = "corpus/store", **options) -> Verdict:

@@ -11,13 +11,14 @@ from typing import Sequence
 
 import numpy as np
 
+from pipeline.quantities import group_size_of
 from pipeline.types import Evidence
 
 RRF_K = 60
 # Verbs of a claim that someone said or did something ("Rutte threatened …", "X told Y …").
 SAID_VERBS = (r"say|says|said|saying|claimed|claiming|threaten\w*|told|tell|tells|telling|warn\w*|vow\w*|"
               r"promis\w*|announc\w*|stated|declar\w*|accus\w*|admit\w*|insist\w*|suggested|propos\w*|urg\w*|"
-              r"called|calls|calling|prais\w*|credit\w*|describ\w*|blast\w*|mock\w*|wrote|posted|tweeted|quot\w*")
+              r"called|calls|calling|rated|rates|rating|prais\w*|credit\w*|describ\w*|blast\w*|mock\w*|wrote|posted|tweeted|quot\w*")
 SAID_CUE = re.compile(rf"\b({SAID_VERBS})\b", re.IGNORECASE)
 # Words that make a claim about what someone said or did, rather than about the world: the verbs,
 # and the words that are also nouns ("a post", "the claim"), which retrieval may pull quotes for
@@ -103,6 +104,7 @@ class CorpusView:
     entity_mentions: dict[str, set[int]] = field(default_factory=dict)  # entity text (lower) -> sentence ids
     group_members: dict[str, set[str]] = field(default_factory=dict)  # entity key -> "member" / "ally"
     universal: dict[int, tuple[str, str]] = field(default_factory=dict)  # sentence id -> (group phrase, noun)
+    group_size: int | None = None  # members of the group the corpus speaks of ("the 32 NATO members")
 
     @classmethod
     def from_store(cls, store_dir: Path) -> "CorpusView":
@@ -125,7 +127,9 @@ class CorpusView:
         universal = {int(sid): (m.group(0), group_noun(m.group(1)))
                      for sid, text in zip(sentences["sentence_id"], sentences["text"])
                      if (m := UNIVERSAL_GROUP.search(str(text)))}
-        return cls(sentences, documents, speakers, person_mentions, entity_mentions, group_members, universal)
+        group_size = group_size_of(sentences["text"].astype(str))
+        return cls(sentences, documents, speakers, person_mentions, entity_mentions, group_members, universal,
+                   group_size)
 
 
 def _sentences_by_key(rows, column: str, keys_of) -> dict[str, set[int]]:
