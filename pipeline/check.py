@@ -12,7 +12,7 @@ from typing import Sequence
 
 from pipeline.errors import UserError
 from pipeline.retrieve import DENIAL_CUE, SAID_CUE, denies_what_went_before, CorpusView, RetrievalConfig, people_in, retrieve
-from pipeline.quantities import count_stance
+from pipeline.quantities import count_stance, tenure_stance
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -109,6 +109,14 @@ def settled_facts_cannot_decide_plans(claim: str, passage: Evidence, probs: dict
     settled = dict(probs)
     settled["NOT_ENOUGH_INFO"] = settled.get("NOT_ENOUGH_INFO", 0.0) + settled.pop("SUPPORTS", 0.0) + settled.pop("REFUTES", 0.0)
     return {label: settled.get(label, 0.0) for label in probs}
+
+
+def numbers_decide(claim: str, passage: Evidence, probs: dict[str, float], group_size: int | None,
+                   subject: str | None) -> dict[str, float]:
+    """The stance where claim and passage state comparable numbers (``pipeline.quantities``):
+    counts of members that meet a threshold, or how many years the claim's subject held a post."""
+    text = passage.read_as or passage.sentence
+    return tenure_stance(claim, text, count_stance(claim, text, probs, group_size), subject)
 
 
 def text_before(passage: Evidence) -> str:
@@ -456,9 +464,10 @@ class Checker:
         self.warm_up()
         view, aggregator, matcher = self._loaded.view, self._loaded.aggregator, self._loaded.matcher
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
+        subjects = self.subjects(claims)
         voting = [self.rules.voter_positions(claim, evidence, people_in(claim, view), subject)
-                  for claim, evidence, subject in zip(claims, evidence_lists, self.subjects(claims))]
-        judged_lists = self.judge(claims, evidence_lists, voting=voting)
+                  for claim, evidence, subject in zip(claims, evidence_lists, subjects)]
+        judged_lists = self.judge(claims, evidence_lists, voting=voting, subjects=subjects)
         verdicts = []
         for claim, judged, positions in zip(claims, judged_lists, voting):
             aggregated = aggregator.aggregate(claim, [judged[i] for i in positions])
@@ -477,12 +486,15 @@ class Checker:
         return [ClaimSubject.of(claim_subject(doc), view) for doc in self._loaded.parser.pipe(claims, batch_size=256)]
 
     def judge(self, claims: Sequence[str], evidence_lists: Sequence[Sequence[Evidence]],
-              voting: Sequence[Sequence[int]] | None = None) -> list[list[Evidence]]:
+              voting: Sequence[Sequence[int]] | None = None,
+              subjects: Sequence[ClaimSubject | None] | None = None) -> list[list[Evidence]]:
         """Each passage with its stance towards its claim, classified in batches. ``voting``: per
-        claim, the positions of the passages that vote; the others go to the screen model."""
+        claim, the positions of the passages that vote; the others go to the screen model.
+        ``subjects``: ``self.subjects(claims)``, if already known."""
         import numpy as np
 
         self.warm_up()
+        subjects = self.subjects(claims) if subjects is None else subjects
         stance, screen, view = self._loaded.stance, self._loaded.screen, self._loaded.view
         pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or e.sentence)
                  for c, ev in zip(claims, evidence_lists) for e in ev]
@@ -496,13 +508,13 @@ class Checker:
             if rows:
                 probs[rows] = model.predict_proba([pairs[i][0] for i in rows], [pairs[i][1] for i in rows])
         judged_lists, cursor = [], 0
-        for claim, evidence in zip(claims, evidence_lists):
+        for claim, evidence, subject in zip(claims, evidence_lists, subjects):
             judged = []
             for item in evidence:
                 row = probs[cursor]
                 cursor += 1
-                stance_probs = count_stance(claim, item.read_as or item.sentence,
-                                            {label: float(p) for label, p in zip(STANCE_LABELS, row)}, view.group_size)
+                stance_probs = numbers_decide(claim, item, {label: float(p) for label, p in zip(STANCE_LABELS, row)},
+                                              view.group_size, subject.name if subject else None)
                 stance_probs = adjusted_stance(claim, item, stance_probs)
                 judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
             judged_lists.append(judged)

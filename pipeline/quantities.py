@@ -183,8 +183,97 @@ def count_stance(claim: str, passage: str, probs: dict[str, float], group_size: 
     consistent = claimed.consistent_with(reported)
     if consistent is None:
         return probs
-    decided = "SUPPORTS" if consistent else "REFUTES"
+    return decided_stance(probs, "SUPPORTS" if consistent else "REFUTES")
+
+
+def decided_stance(probs: dict[str, float], decided: str) -> dict[str, float]:
+    """``decided`` at 0.9; the model's probabilities keep a tenth, so that of two passages the
+    numbers decide alike, the one the model also reads that way ranks first."""
     total = sum(probs.values()) or 1.0
-    # The counts decide; the model's probabilities keep a tenth, so that of two such passages
-    # the one the model also reads that way ranks first.
     return {label: 0.1 * p / total + (0.9 if label == decided else 0.0) for label, p in probs.items()}
+
+
+# ---- how long someone held a post ------------------------------------------------------------
+# "Jens Stoltenberg led NATO for only two years" against "Jens Stoltenberg, who over his ten-year
+# tenure …": stance@v4 put the refutation at 0.50, under the threshold.
+YEARS = rf"(?:({NUMBER})\s+years?|(a|one|two|three)\s+decades?)"
+DURATION_BOUND = r"(?:(only|just|more than|over|nearly|almost|about|around|some|less than|under|fewer than)\s+)?"
+# A claim that someone led or served for some years.
+TENURE_CLAIM = re.compile(
+    rf"\b(?:led|headed|ran|served|chaired|governed|ruled|was|been|held|remained|stayed)\b[^.;]{{0,80}}?\bfor\s+"
+    rf"{DURATION_BOUND}{YEARS}", re.IGNORECASE)
+# A passage that says how long a tenure was.
+TENURE_PASSAGE = (
+    re.compile(rf"\b({NUMBER})-year\s+(?:tenure|term|stint|reign|leadership|premiership)\b", re.IGNORECASE),
+    re.compile(rf"\b(?:after|for|over)\s+(?:more than\s+|nearly\s+|almost\s+)?(?:{YEARS}|(a|one)\s+decade)\s+"
+               rf"(?:at the helm|in office|in charge|in power|as\b)", re.IGNORECASE),
+    re.compile(r"\b(?:serv\w+|was|been|led|ruled|governed)\s+as\b[^.;]{0,60}?\bfrom\s+((?:19|20)\d\d)\s+(?:to|until)\s+"
+               r"((?:19|20)\d\d)\b", re.IGNORECASE),
+)
+DECADES = {"a": 1, "one": 1, "two": 2, "three": 3}
+
+
+@dataclass(frozen=True)
+class Tenure:
+    """A tenure of ``low`` to ``high`` years."""
+
+    low: float
+    high: float
+
+    def consistent_with(self, other: "Tenure") -> bool | None:
+        if self.low <= other.low and other.high <= self.high:
+            return True
+        if other.high < self.low or self.high < other.low:
+            return False
+        return None
+
+
+def _years(number: str | None, decades: str | None) -> float | None:
+    if decades:
+        return 10.0 * DECADES[decades.lower()]
+    return None if number is None else number_value(number)
+
+
+def claimed_tenure(claim: str) -> Tenure | None:
+    match = TENURE_CLAIM.search(claim)
+    if match is None:
+        return None
+    years = _years(match.group(2), match.group(3))
+    if years is None:
+        return None
+    bound = (match.group(1) or "").lower()
+    if bound in ("more than", "over"):
+        return Tenure(years + 0.5, float("inf"))
+    if bound in ("less than", "under", "fewer than"):
+        return Tenure(0.0, years - 0.5)
+    if bound in ("nearly", "almost"):
+        return Tenure(years - 1.5, years)
+    # A year either way for a tenure counted in whole years ("from 2010 to 2024" is 13 to 14).
+    slack = 1.5 if bound in ("about", "around", "some") or match.group(3) else 1.0
+    return Tenure(years - slack, years + slack)
+
+
+def reported_tenure(passage: str) -> Tenure | None:
+    hyphenated, spelled, ranged = TENURE_PASSAGE
+    if match := hyphenated.search(passage):
+        years = number_value(match.group(1))
+        return None if years is None else Tenure(years, years)
+    if match := spelled.search(passage):
+        years = _years(match.group(1), match.group(2) or match.group(3))
+        return None if years is None else Tenure(years, years)
+    if match := ranged.search(passage):
+        years = int(match.group(2)) - int(match.group(1))
+        return Tenure(years - 1.0, years)  # "from 2010 to 2024": 13 to 14 years, by the months
+    return None
+
+
+def tenure_stance(claim: str, passage: str, probs: dict[str, float], subject: str | None) -> dict[str, float]:
+    """The stance of ``passage`` towards a claim that ``subject`` held a post for some years,
+    where the passage names the subject and says how long the tenure was; ``probs`` unchanged
+    otherwise."""
+    if subject is None or not re.search(rf"\b{re.escape(subject)}\b", passage, re.IGNORECASE):
+        return probs
+    claimed = claimed_tenure(claim)
+    reported = reported_tenure(passage) if claimed is not None else None
+    consistent = claimed.consistent_with(reported) if reported is not None else None
+    return probs if consistent is None else decided_stance(probs, "SUPPORTS" if consistent else "REFUTES")

@@ -79,3 +79,39 @@ def test_counts_of_other_thresholds_or_partial_overlaps_leave_the_model_alone():
     assert count_stance(claim, "A record 23 members spend at least 3% of GDP.", model, 32) == model
     assert count_stance("Most NATO allies fall short of the 2% target.", SEVERAL_SHORT, model, 32) == model
     assert count_stance("Rutte met Trump.", RECORD_23, model, 32) == model
+
+
+TEN_YEAR_TENURE = ("The former Dutch prime minister succeeds the former Norwegian prime minister, Jens Stoltenberg, "
+                   "who over his ten-year tenure oversaw impactful transformation.")
+DECADE_AT_THE_HELM = ("Rutte is now tipped to replace Jens Stoltenberg, who planned to step aside at the NATO summit in "
+                      "Washington next month after a decade at the helm.")
+PRIME_MINISTER_YEARS = ("But he is an experienced and qualified political leader, serving as Dutch prime minister from "
+                        "2010 to 2024, including in leading a complex coalition government.")
+
+
+@pytest.mark.parametrize("claim, passage, subject, decided", [
+    ("Jens Stoltenberg led NATO for only two years.", TEN_YEAR_TENURE, "Stoltenberg", "REFUTES"),
+    ("Jens Stoltenberg led NATO for only two years.", DECADE_AT_THE_HELM, "Stoltenberg", "REFUTES"),
+    ("Stoltenberg led NATO for a decade.", TEN_YEAR_TENURE, "Stoltenberg", "SUPPORTS"),
+    # "from 2010 to 2024" is 13 to 14 years by the months: within a year of 14.
+    ("Rutte was prime minister of the Netherlands for 14 years.", "Rutte, " + PRIME_MINISTER_YEARS, "Rutte", "SUPPORTS"),
+    ("Rutte served as Dutch prime minister for more than 20 years.", "Rutte, " + PRIME_MINISTER_YEARS, "Rutte", "REFUTES"),
+])
+def test_how_long_someone_held_a_post_decides_the_stance(claim, passage, subject, decided):
+    from pipeline.quantities import tenure_stance
+
+    probs = tenure_stance(claim, passage, {"SUPPORTS": 0.1, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.4}, subject)
+    assert max(probs, key=probs.get) == decided and probs[decided] > 0.9
+
+
+def test_a_tenure_counts_only_for_the_subject_it_names_and_for_tenures():
+    from pipeline.quantities import tenure_stance
+
+    model = {"SUPPORTS": 0.1, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.4}
+    claim = "Jens Stoltenberg led NATO for only two years."
+    assert tenure_stance(claim, PRIME_MINISTER_YEARS, model, "Stoltenberg") == model  # does not name him
+    assert tenure_stance(claim, TEN_YEAR_TENURE, model, None) == model
+    operated = '"It operated for 70 years, but it was not the same after July 12, 2018," Stoltenberg wrote.'
+    assert tenure_stance(claim, operated, model, "Stoltenberg") == model  # NATO's age, not a tenure
+    assert tenure_stance("Rutte met Trump for two hours.", "Rutte, over his ten-year tenure, met Trump.", model,
+                         "Rutte") == model
