@@ -8,7 +8,7 @@ import functools
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from pipeline.errors import UserError
 from pipeline.retrieve import DENIAL_CUE, SAID_CUE, denies_what_went_before, CorpusView, RetrievalConfig, people_in, retrieve
@@ -222,21 +222,22 @@ SUBJECT_ALIASES = {
 
 @dataclass(frozen=True)
 class ClaimSubject:
-    """The name a claim is about, and the documents whose named entities include it."""
+    """The name a claim is about, and the documents whose named entities include it (or an
+    alias of it)."""
 
     name: str
-    documents: frozenset[str] = frozenset()
+    documents: tuple[Collection[str], ...] = ()  # the corpus's own sets, not copies: a common name has many
 
     @classmethod
     def of(cls, name: str | None, view: CorpusView) -> "ClaimSubject | None":
         if name is None:
             return None
         key = name.lower()
-        sentence_ids = set()
-        for alias in (key, *SUBJECT_ALIASES.get(key, ())):
-            sentence_ids |= view.entity_mentions.get(alias, set()) | view.person_mentions.get(alias, set())
-        documents = view.sentences.loc[sorted(sentence_ids), "doc_id"] if sentence_ids else ()
-        return cls(name, frozenset(map(str, documents)))
+        found = (view.name_documents.get(alias) for alias in (key, *SUBJECT_ALIASES.get(key, ())))
+        return cls(name, tuple(documents for documents in found if documents))
+
+    def named_in(self, doc_id: str) -> bool:
+        return any(doc_id in documents for documents in self.documents)
 
 
 def claim_subject(doc) -> str | None:
@@ -260,7 +261,7 @@ def names_subject(subject: ClaimSubject, passage: Evidence) -> bool:
     passage speaks as "we" in a document that names it (a PolitiFact article's "We rate this
     post False" is PolitiFact's rating). Not any passage of such a document: an article that
     names Poland once is not about Poland in every sentence."""
-    if passage.doc_id in subject.documents and re.search(r"\b(we|our)\b", passage.sentence, re.IGNORECASE):
+    if re.search(r"\b(we|our)\b", passage.sentence, re.IGNORECASE) and subject.named_in(passage.doc_id):
         return True
     text = " ".join((passage.context or passage.sentence, passage.read_as, passage.title)).lower()
     key = subject.name.lower()

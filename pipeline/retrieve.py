@@ -105,6 +105,8 @@ class CorpusView:
     group_members: dict[str, set[str]] = field(default_factory=dict)  # entity key -> "member" / "ally"
     universal: dict[int, tuple[str, str]] = field(default_factory=dict)  # sentence id -> (group phrase, noun)
     group_size: int | None = None  # members of the group the corpus speaks of ("the 32 NATO members")
+    # entity key or person's surname -> the documents whose named entities include it
+    name_documents: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def from_store(cls, store_dir: Path) -> "CorpusView":
@@ -118,18 +120,23 @@ class CorpusView:
         person_mentions: dict[str, set[int]] = {}
         entity_mentions: dict[str, set[int]] = {}
         group_members: dict[str, set[str]] = {}
+        name_documents: dict[str, set[str]] = {}
         if len(entities):
             person_mentions = _sentences_by_key(entities[entities["label"] == "PERSON"], "text", _surnames)
             named = entities[~entities["label"].isin(NUMERIC_ENTITY_LABELS)]
             entity_mentions = _sentences_by_key(
                 named, "text", lambda text: [key] if len(key := _entity_key(text)) >= 3 else [])
             group_members = listed_members(entities, sentences)
+            for text, label, doc_id in zip(named["text"], named["label"], named["doc_id"]):
+                keys = {_entity_key(str(text)), *(_surnames(str(text)) if label == "PERSON" else ())}
+                for key in keys:
+                    name_documents.setdefault(key, set()).add(str(doc_id))
         universal = {int(sid): (m.group(0), group_noun(m.group(1)))
                      for sid, text in zip(sentences["sentence_id"], sentences["text"])
                      if (m := UNIVERSAL_GROUP.search(str(text)))}
         group_size = group_size_of(sentences["text"].astype(str))
         return cls(sentences, documents, speakers, person_mentions, entity_mentions, group_members, universal,
-                   group_size)
+                   group_size, name_documents)
 
 
 def _sentences_by_key(rows, column: str, keys_of) -> dict[str, set[int]]:

@@ -334,7 +334,7 @@ def test_a_passage_votes_only_where_it_names_the_claims_subject():
                            sentence="This Norwegian NATO leader detailed his meeting with Trump at the White House in 2018.")
     rutte = Evidence(doc_id="x", score=1.0, start=0, end=1, sentence="Rutte met Trump at the White House on Friday.")
     rules = VerdictRules()
-    subject = ClaimSubject("Rutte", documents=frozenset({"x"}))
+    subject = ClaimSubject("Rutte", documents=({"x"},))
     assert rules.voter_positions(claim, [rutte, stoltenberg], ["rutte", "trump"], subject) == [0]
     assert VerdictRules(subject_required=False).voter_positions(claim, [rutte, stoltenberg], ["rutte"], subject) == [0, 1]
     # Aliases: "the US" is "the United States"; "we" in a document that names the subject is the subject.
@@ -349,7 +349,7 @@ def test_a_passage_votes_only_where_it_names_the_claims_subject():
 def names_subject_of(name, passage, documents=frozenset()):
     from pipeline.check import ClaimSubject, names_subject
 
-    return names_subject(ClaimSubject(name, frozenset(documents)), passage)
+    return names_subject(ClaimSubject(name, (set(documents),)), passage)
 
 
 def replace_sentence(passage, sentence):
@@ -394,3 +394,17 @@ def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, publishe
 ])
 def test_seed_claims_the_subject_plan_and_count_rules_decide(seed_checker, claim, verdict):
     assert seed_checker.check(claim).verdict == verdict
+
+
+def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
+    from pipeline.check import ClaimSubject
+
+    view = seed_checker._loaded.view
+    for name in ("PolitiFact", "Riggio", "Slovenia"):
+        subject = ClaimSubject.of(name, view)
+        named = {doc for doc in view.documents.index if subject.named_in(doc)}
+        mentioning = set(view.sentences.loc[view.sentences["text"].str.contains(name), "doc_id"])
+        assert named == mentioning and named, name
+    # "US" is also "the United States" and "Washington".
+    assert len([d for d in view.documents.index if ClaimSubject.of("US", view).named_in(d)]) >= 4
+    assert ClaimSubject.of("Atlantis", view).documents == ()
