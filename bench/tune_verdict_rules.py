@@ -56,15 +56,15 @@ def judge_file(checker: Checker, path: Path):
     claims = [r.claim for r in rows]
     judged = checker.judge(claims, checker.retrieve(claims, top_k=max(DEPTHS)))
     view = checker._loaded.view
-    return claims, [r.label for r in rows], [(j, people_in(c, view), subject)
+    return claims, [r.label for r in rows], [(j, people_in(c, view), subject, view.reported_claims)
                                              for c, j, subject in zip(claims, judged, checker.subjects(claims))]
 
 
 def maxima(rules: VerdictRules, claims, judged) -> list[tuple[float, float]]:
     """Each claim's strongest support and refutation among the passages that vote."""
     out = []
-    for claim, (evidence, people, subject) in zip(claims, judged):
-        voters = rules.voters(claim, evidence, people, subject)
+    for claim, (evidence, people, subject, reported) in zip(claims, judged):
+        voters = rules.voters(claim, evidence, people, subject, reported)
         out.append((max((e.stance_probs["SUPPORTS"] for e in voters), default=0.0),
                     max((e.stance_probs["REFUTES"] for e in voters), default=0.0)))
     return out

@@ -8,27 +8,17 @@ import functools
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import Collection, Container, Mapping, Sequence
 
 from pipeline.errors import UserError
-from pipeline.retrieve import DENIAL_CUE, SAID_CUE, denies_what_went_before, CorpusView, RetrievalConfig, people_in, retrieve
+from pipeline.retrieve import (DENIAL_CUE, REPORTED_CLAIM, SAID_CUE, CorpusView, RetrievalConfig, denies_what_went_before,
+                               people_in, retrieve)
 from pipeline.quantities import count_stance, tenure_stance
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
 URL = re.compile(r"https?://\S+|www\.\S+")
 WORD = re.compile(r"[^\W\d_]{2,}")
-
-
-# Sentences that report that a claim is circulating ("a post alleges that …") restate the claim
-# without vouching for it: fact-check articles are full of them, and a stance model reads them
-# as support. Their SUPPORTS probability is moved to NOT_ENOUGH_INFO.
-REPORTED_CLAIM = re.compile(
-    r"\b(alleg\w*|claims? (have|has) circulated|circulat\w* (on|across) social media|rumou?r\w*|"
-    r"(post|posts|tweet|video|message)s? (said|says|claimed|claims|suggest\w*)|purported\w*|"
-    r"went viral|viral (post|claim)|falsely (claim|say|said)\w*)\b",
-    re.IGNORECASE,
-)
 
 
 FALSELY = re.compile(r"\b(falsely|wrongly|baseless\w*|debunk\w*|misleading\w*)\b", re.IGNORECASE)
@@ -160,28 +150,35 @@ class VerdictRules:
     subject_required: bool = True
 
     def voters(self, claim: str, judged: Sequence[Evidence], people: Sequence[str] = (),
-               subject: "ClaimSubject | None" = None) -> list[Evidence]:
-        return [judged[i] for i in self.voter_positions(claim, judged, people, subject)]
+               subject: "ClaimSubject | None" = None,
+               reported_claims: Mapping[str, str] | None = None) -> list[Evidence]:
+        return [judged[i] for i in self.voter_positions(claim, judged, people, subject, reported_claims)]
 
     def voter_positions(self, claim: str, evidence: Sequence[Evidence], people: Sequence[str] = (),
-                        subject: "ClaimSubject | None" = None) -> list[int]:
+                        subject: "ClaimSubject | None" = None,
+                        reported_claims: Mapping[str, str] | None = None) -> list[int]:
         """Where in ``evidence`` the passages that vote are. It depends on retrieval alone (scores
         and wording), not on stance, so it is known before any stance model runs. ``subject``:
-        the name the claim is about (``claim_subject``), or None."""
+        the name the claim is about (``claim_subject``), or None; ``reported_claims``: document
+        -> the claims it reports (``CorpusView.reported_claims``)."""
+        reported_claims = reported_claims or {}
         # A polar stance on a weakly related sentence is the commonest wrong verdict: only
         # passages retrieved nearly as well as the best, and sharing enough of the claim's
         # content words, vote.
         best = max((e.score for e in evidence), default=0.0)
         return [i for i, e in enumerate(evidence[:self.depth]) if e.score >= self.relevance_floor * best
-                and (self.min_coverage <= 0 or self.covers(claim, e, people))
+                and (self.min_coverage <= 0 or self.covers(claim, e, people, reported_claims.get(e.doc_id, "")))
                 and (not self.subject_required or subject is None or names_subject(subject, e))]
 
-    def covers(self, claim: str, passage: Evidence, people: Sequence[str] = ()) -> bool:
-        """``people``: surnames (lower case) of the people the claim names. Denials are vague by
-        nature ("Rutte has never said this"): one that names, or sits beside, a person of the
-        claim covers a claim that this person said or did something. Not any denial: "We rate
-        this post False." would vote on every claim, and "Rutte has never said this" says
-        nothing of how often a post about Rutte was shared."""
+    def covers(self, claim: str, passage: Evidence, people: Sequence[str] = (), reported: str = "") -> bool:
+        """``people``: surnames (lower case) of the people the claim names; ``reported``: the
+        claims the passage's document reports (``CorpusView.reported_claims``). Denials are
+        vague by nature ("Rutte has never said this"): one that names, or sits beside, a person
+        of the claim covers a claim that this person said or did something, when what the
+        claim says the person said is what is denied: the denial's own words and neighbours,
+        or the claim its document reports. Not any denial: "We rate this post False." would vote
+        on every claim, "Rutte has never said this" says nothing of how often a post about
+        Rutte was shared, nor of whether Rutte blames Putin for MH17."""
         if term_coverage(claim, passage.sentence) >= self.min_coverage:
             return True
         if denies_what_went_before(passage.sentence):
@@ -190,8 +187,12 @@ class VerdictRules:
             if before.strip() and term_coverage(claim, before) >= self.min_coverage:
                 return True
         if people and DENIAL_CUE.search(passage.sentence) and SAID_CUE.search(claim):
-            around = (passage.context or passage.sentence).lower()
-            return any(re.search(rf"\b{re.escape(name)}\b", around) for name in people)
+            around = passage.context or passage.sentence
+            if not any(re.search(rf"\b{re.escape(name)}\b", around.lower()) for name in people):
+                return False
+            said = what_is_said(claim, people)
+            denied = content_terms(" ".join((reported, around)))
+            return not said or len(said & denied) / len(said) >= self.min_coverage
         return False
 
     # Bumped whenever the voting logic changes (not just its settings), so that a score
@@ -202,7 +203,9 @@ class VerdictRules:
     # claim refutes nothing unless it calls the claim false, a denial that points back covers
     # what the sentence before it covers; 5 = a passage votes only where it names the claim's
     # subject, what was done does not decide what is planned, counts of members that meet a
-    # threshold decide the stance between count statements (``pipeline.quantities``).
+    # threshold decide the stance between count statements, and tenures likewise
+    # (``pipeline.quantities``); a denial votes through the person exception only on what it or
+    # its document's reported claim denies.
     LOGIC_VERSION = 5
 
     def label(self) -> str:
@@ -240,18 +243,21 @@ class ClaimSubject:
         return any(doc_id in documents for documents in self.documents)
 
 
-def claim_subject(doc) -> str | None:
+def claim_subject(doc, known_names: Container[str] = ()) -> str | None:
     """The name a parsed claim is about: the head of the main verb's subject when that is a
     name ("Rutte" in "Mark Rutte met Trump …", "Poland" in "Poland plans …"); None for a
-    subject that is not ("All NATO members meet …", "A NATO spokesperson called …")."""
+    subject that is not ("All NATO members meet …", "A NATO spokesperson called …").
+    ``known_names``: lower-case names the corpus knows, for subjects the tagger calls nouns."""
     for token in doc:
         if token.dep_ != "ROOT":
             continue
         for child in token.children:
-            # A capitalised common noun at the start is only capitalised ("Countries …"); the
-            # tagger calls some names nouns ("Belgium meets …") but then they are not first.
-            if child.dep_ in ("nsubj", "nsubjpass") and child.text[:1].isupper() and (
-                    child.pos_ == "PROPN" or (child.pos_ == "NOUN" and child.i > 0)):
+            if child.dep_ not in ("nsubj", "nsubjpass") or not child.text[:1].isupper():
+                continue
+            # The tagger calls some names nouns ("Belgium meets …", "Trump is …"); a capitalised
+            # noun is a name where capitals are not owed to the start of the sentence, or where
+            # the corpus knows it as one ("Countries …" is neither).
+            if child.pos_ == "PROPN" or (child.pos_ == "NOUN" and (child.i > 0 or child.text.lower() in known_names)):
                 return child.text
     return None
 
@@ -293,6 +299,13 @@ def content_terms(text: str) -> frozenset[str]:
             continue
         out.add(lower if lower[0].isdigit() else stemmer.stemWord(lower)[:5])
     return frozenset(out)
+
+
+def what_is_said(claim: str, people: Sequence[str]) -> frozenset[str]:
+    """The claim's content terms less the people's names and the verbs of saying: "Rutte said
+    Trump's leadership would weaken the alliance" -> leadership, weaken, alliance."""
+    said_verbs = " ".join(match.group(0) for match in SAID_CUE.finditer(claim))
+    return content_terms(claim) - content_terms(" ".join(people)) - content_terms(said_verbs)
 
 
 def term_coverage(claim: str, passage: str) -> float:
@@ -466,7 +479,7 @@ class Checker:
         view, aggregator, matcher = self._loaded.view, self._loaded.aggregator, self._loaded.matcher
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
         subjects = self.subjects(claims)
-        voting = [self.rules.voter_positions(claim, evidence, people_in(claim, view), subject)
+        voting = [self.rules.voter_positions(claim, evidence, people_in(claim, view), subject, view.reported_claims)
                   for claim, evidence, subject in zip(claims, evidence_lists, subjects)]
         judged_lists = self.judge(claims, evidence_lists, voting=voting, subjects=subjects)
         verdicts = []
@@ -484,7 +497,8 @@ class Checker:
         """Each claim's subject (``claim_subject``), with the documents that name it."""
         self.warm_up()
         view = self._loaded.view
-        return [ClaimSubject.of(claim_subject(doc), view) for doc in self._loaded.parser.pipe(claims, batch_size=256)]
+        return [ClaimSubject.of(claim_subject(doc, view.name_documents), view)
+                for doc in self._loaded.parser.pipe(claims, batch_size=256)]
 
     def judge(self, claims: Sequence[str], evidence_lists: Sequence[Sequence[Evidence]],
               voting: Sequence[Sequence[int]] | None = None,

@@ -46,6 +46,17 @@ def denies_what_went_before(sentence: str) -> bool:
     return bool(DENIAL_CUE.search(sentence) and ANAPHOR.search(sentence))
 
 
+# Sentences that report that a claim is circulating ("a post alleges that …") restate the claim
+# without vouching for it: fact-check articles are full of them, and a stance model reads them
+# as support. Their SUPPORTS probability is moved to NOT_ENOUGH_INFO.
+REPORTED_CLAIM = re.compile(
+    r"\b(alleg\w*|claims? (have|has) circulated|circulat\w* (on|across) social media|rumou?r\w*|"
+    r"(post|posts|tweet|video|message)s? (said|says|claimed|claims|suggest\w*)|purported\w*|"
+    r"went viral|viral (post|claim)|falsely (claim|say|said)\w*)\b",
+    re.IGNORECASE,
+)
+
+
 # "all NATO members", "all 32 members", "every member state": a statement about each member of a
 # group, so about any member a claim names. Group 1 is the noun that names the members.
 UNIVERSAL_GROUP = re.compile(
@@ -107,6 +118,9 @@ class CorpusView:
     group_size: int | None = None  # members of the group the corpus speaks of ("the 32 NATO members")
     # entity key or person's surname -> the documents whose named entities include it
     name_documents: dict[str, set[str]] = field(default_factory=dict)
+    # document -> its sentences that report a claim ("A claim on Threads alleges that …", and
+    # the quotation such a sentence introduces): what a vague denial there denies
+    reported_claims: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_store(cls, store_dir: Path) -> "CorpusView":
@@ -136,7 +150,20 @@ class CorpusView:
                      if (m := UNIVERSAL_GROUP.search(str(text)))}
         group_size = group_size_of(sentences["text"].astype(str))
         return cls(sentences, documents, speakers, person_mentions, entity_mentions, group_members, universal,
-                   group_size, name_documents)
+                   group_size, name_documents, reported_claims_by_document(sentences))
+
+
+def reported_claims_by_document(sentences) -> dict[str, str]:
+    """Document -> the text of its sentences that report a claim, and of the quotations such a
+    sentence introduces ('"Breaking," a Nov. 10 Threads post said. "NATO Secretary General …"')."""
+    reported: dict[str, list[str]] = {}
+    previous_doc, previous_text = None, ""
+    for doc_id, text in zip(sentences["doc_id"], sentences["text"].astype(str)):
+        quoted = text[:1] in "\"“‘'" and doc_id == previous_doc and REPORTED_CLAIM.search(previous_text[-200:])
+        if REPORTED_CLAIM.search(text) or quoted:
+            reported.setdefault(str(doc_id), []).append(text)
+        previous_doc, previous_text = doc_id, text
+    return {doc_id: " ".join(texts) for doc_id, texts in reported.items()}
 
 
 def _sentences_by_key(rows, column: str, keys_of) -> dict[str, set[int]]:

@@ -53,7 +53,7 @@ def test_decisive_passages_are_passages_that_voted(seed_checker):
     shifted = 0
     for verdict, subject in zip(seed_checker.check_many(claims), seed_checker.subjects(claims)):
         voting = seed_checker.rules.voter_positions(verdict.claim, verdict.evidence, people_in(verdict.claim, view),
-                                                    subject)
+                                                    subject, view.reported_claims)
         assert set(verdict.decisive) <= set(voting), (verdict.claim, verdict.decisive, voting)
         shifted += bool(verdict.decisive) and voting != list(range(len(voting)))
     assert shifted >= 1  # claims whose voters are not the first passages, with decisive ones
@@ -205,11 +205,19 @@ def test_a_denial_covers_a_claim_about_a_person_it_names_or_sits_beside():
                                          'said this," Riggio said.')
     verdict_line = Evidence(doc_id="a", sentence="We rate this post False.", start=0, end=1, score=1.0,
                             context="Rutte has also stressed publicly that Russia's war is a threat. We rate this post False.")
+    # What the PolitiFact article reports (seed 001): what its denials deny.
+    threads = ('"Breaking," a Nov. 10 Threads post said. "NATO Secretary General Mark Rutte says that ‘if Trump '
+               'surrenders Ukraine to Putin, he will personally expel the United States from the alliance.’"')
     rules = VerdictRules(min_coverage=0.3)
-    assert rules.covers(claim, riggio, people=["rutte"])
-    assert not rules.covers(claim, riggio, people=[])
-    assert rules.covers(claim, verdict_line, people=["rutte"])  # it sits beside a sentence naming Rutte
-    assert not rules.covers("Pfizer's shot causes mortality in young people.", verdict_line, people=[])
+    assert rules.covers(claim, riggio, people=["rutte"], reported=threads)
+    assert not rules.covers(claim, riggio, people=[], reported=threads)
+    assert not rules.covers(claim, riggio, people=["rutte"])  # nothing says what "this" was
+    # It sits beside a sentence naming Rutte.
+    assert rules.covers(claim, verdict_line, people=["rutte"], reported=threads)
+    assert not rules.covers("Pfizer's shot causes mortality in young people.", verdict_line, people=[], reported=threads)
+    # Denying the threat is not denying everything Rutte said.
+    assert not rules.covers("Rutte called Putin responsible for the MH17 downing.", riggio, people=["rutte"],
+                            reported=threads)
 
 
 def test_a_labelled_claims_file_with_bad_lines_names_each_one(tmp_path):
@@ -253,11 +261,16 @@ def test_a_denial_votes_on_what_a_person_said_not_on_everything_about_them():
 
     riggio = Evidence(doc_id="a", sentence='"Secretary General Rutte has never said this," Riggio said.', start=0, end=1,
                       score=1.0)
+    threads = ('"Breaking," a Nov. 10 Threads post said. "NATO Secretary General Mark Rutte says that ‘if Trump '
+               'surrenders Ukraine to Putin, he will personally expel the United States from the alliance.’"')
     rules = VerdictRules(min_coverage=0.3)
-    assert rules.covers("Rutte threatened to expel the US.", riggio, people=["rutte"])
-    assert rules.covers("Rutte said Trump's leadership would weaken the alliance.", riggio, people=["rutte"])
+    assert rules.covers("Rutte threatened to expel the US.", riggio, people=["rutte"])  # its own words suffice
+    assert rules.covers("Rutte said he would expel the United States from the alliance.", riggio, people=["rutte"],
+                        reported=threads)
+    assert not rules.covers("Rutte said Putin was responsible for shooting down flight MH17.", riggio,
+                            people=["rutte", "putin"], reported=threads)
     assert not rules.covers("The Threads post about Rutte was shared more than a million times.", riggio,
-                            people=["rutte"])
+                            people=["rutte"], reported=threads)
 
 
 @pytest.mark.parametrize("sentence, expected", [
@@ -323,6 +336,16 @@ def test_a_claims_subject_is_the_name_its_main_verb_is_about(claim, subject):
     from pipeline.check import claim_parser, claim_subject
 
     assert claim_subject(claim_parser()(claim)) == subject
+
+
+def test_a_name_the_tagger_calls_a_noun_is_a_subject_where_the_corpus_knows_it():
+    from pipeline.check import claim_parser, claim_subject
+
+    parsed = claim_parser()("Belgium spends less than 2% of its GDP on defence.")
+    assert parsed[0].pos_ == "NOUN"  # en_core_web_sm's reading, which is why the corpus is asked
+    assert claim_subject(parsed) is None
+    assert claim_subject(parsed, known_names={"belgium"}) == "Belgium"
+    assert claim_subject(claim_parser()("Countries can leave NATO."), known_names={"belgium"}) is None
 
 
 def test_a_passage_votes_only_where_it_names_the_claims_subject():
@@ -391,6 +414,8 @@ def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, publishe
     ("Most NATO members spend at least 2% of GDP on defence.", "SUPPORTED"),
     # "who over his ten-year tenure …"
     ("Jens Stoltenberg led NATO for only two years.", "REFUTED"),
+    # "Rutte has never said this" denies the threat its article reports, not this.
+    ("Rutte called Putin responsible for the MH17 downing.", "SUPPORTED"),
 ])
 def test_seed_claims_the_subject_plan_and_count_rules_decide(seed_checker, claim, verdict):
     assert seed_checker.check(claim).verdict == verdict
@@ -408,3 +433,12 @@ def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
     # "US" is also "the United States" and "Washington".
     assert len([d for d in view.documents.index if ClaimSubject.of("US", view).named_in(d)]) >= 4
     assert ClaimSubject.of("Atlantis", view).documents == ()
+
+
+def test_each_document_knows_the_claims_it_reports(seed_checker):
+    reported = seed_checker._loaded.view.reported_claims
+    politifact = next(doc for doc, text in reported.items() if "Breaking" in text)
+    # The quotation after '"Breaking," a Nov. 10 Threads post said.' is the claim itself.
+    assert "he will personally expel the United States from the alliance" in reported[politifact]
+    assert any("alleges that Mark Rutte" in text for text in reported.values())
+    assert len(reported) < len(seed_checker._loaded.view.documents)  # not every document reports a claim
