@@ -13,7 +13,7 @@ from typing import Collection, Container, Mapping, Sequence
 from pipeline.errors import UserError
 from pipeline.retrieve import (DENIAL_CUE, REPORTED_CLAIM, SAID_CUE, CorpusView, RetrievalConfig, denies_what_went_before,
                                people_in, retrieve)
-from pipeline.quantities import count_stance, tenure_stance
+from pipeline.quantities import count_stance, share_stance, tenure_stance
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -71,19 +71,24 @@ FUTURE_CUE = re.compile(r"\b(will|shall|is to|are to)\b", re.IGNORECASE)
 # The passage speaks of plans, targets or the future itself, so it can answer such a claim.
 FORWARD_LOOKING = re.compile(
     r"\b(will|shall|would|plan\w*|intend\w*|intention\w*|aim\w*|target\w*|goal\w*|pledg\w*|commit\w*|"
-    r"promis\w*|vow\w*|expect\w*|future|next|upcoming|scheduled|proposal\w*|propos\w*|"
+    r"promis\w*|vow\w*|expect\w*|could|might|may|future|next|upcoming|scheduled|proposal\w*|propos\w*|"
     r"set to|going to|by 20\d\d)\b", re.IGNORECASE)
 YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 
 
 def is_about_the_future(claim: str, published: str | None) -> bool:
-    """The claim states an intention, or an event in a year after the passage's publication."""
+    """The claim states an intention, or an event in a year after the passage's publication.
+    Not a claim that someone said so ("Trump said he wants to leave NATO"): what was said is
+    a deed."""
+    if SAID_CUE.search(claim):
+        return False
     if INTENTION_CUE.search(claim):
         return True
-    if not FUTURE_CUE.search(claim) or not published:
+    published_year = YEAR.search(published or "")
+    if not FUTURE_CUE.search(claim) or published_year is None:
         return False
     years = [int(y) for y in YEAR.findall(claim)]
-    return bool(years) and min(years) > int(published[:4])
+    return bool(years) and min(years) > int(published_year.group(0))
 
 
 def settled_facts_cannot_decide_plans(claim: str, passage: Evidence, probs: dict[str, float]) -> dict[str, float]:
@@ -104,9 +109,13 @@ def settled_facts_cannot_decide_plans(claim: str, passage: Evidence, probs: dict
 def numbers_decide(claim: str, passage: Evidence, probs: dict[str, float], group_size: int | None,
                    subject: str | None) -> dict[str, float]:
     """The stance where claim and passage state comparable numbers (``pipeline.quantities``):
-    counts of members that meet a threshold, or how many years the claim's subject held a post."""
+    counts of members that meet a threshold, how many years the claim's subject held a post, or
+    what share of GDP it spends."""
     text = passage.read_as or passage.sentence
-    return tenure_stance(claim, text, count_stance(claim, text, probs, group_size), subject)
+    probs = tenure_stance(claim, text, count_stance(claim, text, probs, group_size), subject)
+    if subject is None:
+        return probs
+    return share_stance(claim, text, probs, (subject.lower(), *SUBJECT_ALIASES.get(subject.lower(), ())))
 
 
 def text_before(passage: Evidence) -> str:
@@ -214,11 +223,13 @@ class VerdictRules:
                 f"subject={self.subject_required})")
 
 
-# Other names of a subject, as news text writes them.
+# Other names of a subject, as news text writes them. Short upper-case ones ("US") are matched
+# in upper case only, so "told us" is not the United States.
+_US = ("us", "u.s.", "united states", "america", "american", "americans", "washington")
+_UK = ("uk", "u.k.", "united kingdom", "britain", "british", "london")
 SUBJECT_ALIASES = {
-    "us": ("u.s.", "united states", "america", "american", "americans", "washington"),
-    "u.s.": ("us", "united states", "america", "american", "americans", "washington"),
-    "uk": ("u.k.", "united kingdom", "britain", "british", "london"),
+    **{name: tuple(alias for alias in _US if alias != name) for name in _US[:3]},
+    **{name: tuple(alias for alias in _UK if alias != name) for name in _UK[:3]},
     "nato": ("alliance", "allies"),
 }
 
@@ -258,8 +269,23 @@ def claim_subject(doc, known_names: Container[str] = ()) -> str | None:
             # noun is a name where capitals are not owed to the start of the sentence, or where
             # the corpus knows it as one ("Countries …" is neither).
             if child.pos_ == "PROPN" or (child.pos_ == "NOUN" and (child.i > 0 or child.text.lower() in known_names)):
-                return child.text
+                return _whole_name(child, known_names)
     return None
+
+
+# Heads of names that are not names alone ("the United States", "the Czech Republic").
+GENERIC_NAME_HEADS = frozenset({"states", "republic", "union", "kingdom", "emirates", "nations", "islands",
+                                "commission", "council", "parliament", "ministry", "department", "party", "government"})
+
+
+def _whole_name(head, known_names: Container[str]) -> str:
+    """"States" -> "United States", "Republic" -> "Czech Republic": the head with its compound
+    words where the head is a generic word; otherwise the head ("Rutte", not "Mark Rutte",
+    since passages name people by surname)."""
+    if head.text.lower() in known_names or head.text.lower() not in GENERIC_NAME_HEADS:
+        return head.text
+    words = [t for t in head.lefts if t.dep_ == "compound" and t.text[:1].isupper()] + [head]
+    return " ".join(t.text for t in words)
 
 
 def names_subject(subject: ClaimSubject, passage: Evidence) -> bool:
@@ -269,9 +295,14 @@ def names_subject(subject: ClaimSubject, passage: Evidence) -> bool:
     names Poland once is not about Poland in every sentence."""
     if re.search(r"\b(we|our)\b", passage.sentence, re.IGNORECASE) and subject.named_in(passage.doc_id):
         return True
-    text = " ".join((passage.context or passage.sentence, passage.read_as, passage.title)).lower()
+    text = " ".join((passage.context or passage.sentence, passage.read_as, passage.title))
     key = subject.name.lower()
-    return any(re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", text) for name in (key, *SUBJECT_ALIASES.get(key, ())))
+    for name in (key, *SUBJECT_ALIASES.get(key, ())):
+        short = len(name.replace(".", "")) <= 3
+        pattern = rf"(?<![\w.]){re.escape(name.upper() if short else name)}(?![\w])"
+        if re.search(pattern, text, 0 if short else re.IGNORECASE):
+            return True
+    return False
 
 
 TERM = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*")

@@ -331,6 +331,7 @@ def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
     ("All NATO members now meet the 2% of GDP defence spending target.", None),  # not a name
     ("A NATO spokesperson called the claim that Rutte would expel the US bogus.", None),
     ("Yesterday I said that NATO would expel the US.", None),  # a pronoun is not a name
+    ("The United States spends 3.4% of its GDP on defence.", "United States"),  # not "States"
 ])
 def test_a_claims_subject_is_the_name_its_main_verb_is_about(claim, subject):
     from pipeline.check import claim_parser, claim_subject
@@ -362,7 +363,8 @@ def test_a_passage_votes_only_where_it_names_the_claims_subject():
     assert VerdictRules(subject_required=False).voter_positions(claim, [rutte, stoltenberg], ["rutte"], subject) == [0, 1]
     # Aliases: "the US" is "the United States"; "we" in a document that names the subject is the subject.
     us = Evidence(doc_id="y", score=1.0, start=0, end=1, sentence="Poland, Estonia and the United States spend most.")
-    assert names_subject_of("US", us)
+    assert names_subject_of("US", us) and names_subject_of("United States", replace_sentence(us, "The U.S. spends."))
+    assert not names_subject_of("US", replace_sentence(us, "He told us the story."))
     rating = Evidence(doc_id="pf", score=1.0, start=0, end=1, sentence="We rate this post False.")
     assert names_subject_of("PolitiFact", rating, {"pf"})
     assert not names_subject_of("PolitiFact", rating, {"other"})
@@ -393,6 +395,10 @@ def replace_sentence(passage, sentence):
     # A claim about the past, or a future claim that the passage's year already covers: unchanged.
     ("Poland spent 4.12% of its GDP on defence.", "Poland allocated 4.12% of its GDP.", "2025-06-01", False),
     ("NATO will hold its 2025 summit in The Hague.", "The summit took place in The Hague.", "2025-07-01", False),
+    # What someone said is a deed, even when it is a wish; a date that is not ISO is no year.
+    ("Trump said he wants to leave NATO.", "In a 2018 interview Trump said the US should leave NATO.", None, False),
+    ("NATO will hold its 2026 summit in Ankara.", "The summit took place in Vilnius.", "July 2025", True),
+    ("NATO will hold its 2026 summit in Ankara.", "The summit took place in Vilnius.", "unknown", False),
 ])
 def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, published, settled):
     from pipeline.check import settled_facts_cannot_decide_plans
@@ -414,6 +420,8 @@ def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, publishe
     ("Most NATO members spend at least 2% of GDP on defence.", "SUPPORTED"),
     # "who over his ten-year tenure …"
     ("Jens Stoltenberg led NATO for only two years.", "REFUTED"),
+    # "Poland led NATO members …, allocating 4.12% of its GDP" (stance@v4 alone: SUPPORTED).
+    ("Poland spent 3% of its GDP on defence.", "REFUTED"),
     # "Rutte has never said this" denies the threat its article reports, not this.
     ("Rutte called Putin responsible for the MH17 downing.", "SUPPORTED"),
 ])

@@ -39,8 +39,23 @@ def test_count_statements_are_read_as_the_members_that_meet_the_threshold(text, 
     assert count_statement(text, group_size=32) == CountStatement(low, high, 2.0)
 
 
+@pytest.mark.parametrize("text, low, high", [
+    ("Nine members don't spend 2% of GDP.", 23, 23),  # "n't" is a negation too
+    ("23 members spend no less than 2% of GDP.", 23, 23),  # "less than" here is no shortfall
+    ("23 members, not counting the US, spend 2% of GDP.", 23, 23),
+    # The first count in the sentence is the one read.
+    ("Nine members fall short of 2%, though all allies have committed to 2%.", 23, 23),
+])
+def test_negations_and_the_order_of_counts_are_read_right(text, low, high):
+    assert count_statement(text, group_size=32) == CountStatement(low, high, 2.0)
+
+
 @pytest.mark.parametrize("text", [
     "Poland led NATO members in defense spending last year, allocating 4.12% of its GDP.",
+    "Three members raised spending by 2% this year.",  # a change in spending, not the threshold
+    "All members pledged to reach 2% by 2024.",  # a pledge, not an achievement
+    "40 countries fail to meet the 2% target.",  # more than the group has
+    "1,000 members spend 2% of their income on dues.",
     "Trump repeatedly blasted NATO allies for not meeting the 2% defence spending target.",
     "Four countries joined NATO while Stoltenberg led it.",  # a count, but of no threshold
     "Average defence spending across NATO is still below 2% of GDP.",
@@ -71,6 +86,13 @@ def test_counts_decide_the_stance_between_count_statements(claim, passage, decid
     probs = count_stance(claim, passage, model, group_size=32)
     assert max(probs, key=probs.get) == decided and probs[decided] == pytest.approx(0.9 + 0.1 * model[decided])
     assert sum(probs.values()) == pytest.approx(1.0)
+
+
+def test_counts_of_another_group_or_year_are_not_compared():
+    model = {"SUPPORTS": 0.3, "REFUTES": 0.3, "NOT_ENOUGH_INFO": 0.4}
+    claim = "All NATO members now meet the 2% of GDP defence spending target."
+    assert count_stance(claim, "In 2014, only three allies met the 2% guideline; now 23 do.", model, 32) == model
+    assert count_stance(claim, "Nine EU members spend less than 2% of GDP on defence.", model, 32) == model
 
 
 def test_counts_of_other_thresholds_or_partial_overlaps_leave_the_model_alone():
@@ -115,3 +137,43 @@ def test_a_tenure_counts_only_for_the_subject_it_names_and_for_tenures():
     assert tenure_stance(claim, operated, model, "Stoltenberg") == model  # NATO's age, not a tenure
     assert tenure_stance("Rutte met Trump for two hours.", "Rutte, over his ten-year tenure, met Trump.", model,
                          "Rutte") == model
+    # "More than a decade" is not exactly ten years; a term begun is not a tenure served.
+    assert tenure_stance("Stoltenberg led NATO for 12 years.", "Stoltenberg stepped aside after more than a decade "
+                         "at the helm.", model, "Stoltenberg") == model
+    assert tenure_stance("Stoltenberg led NATO for ten years.", "Rutte, who succeeded Stoltenberg, begins a four-year "
+                         "term.", model, "Stoltenberg") == model
+
+
+POLAND_LED = ("Poland led NATO members in defense spending last year, allocating 4.12% of its GDP, followed by "
+              "Estonia at 3.43%, the United States, 3.38%, Latvia, 3.15%, and Greece, 3.08%, according to the data.")
+
+
+@pytest.mark.parametrize("claim, names, decided", [
+    ("Poland spent 3% of its GDP on defence.", ["poland"], "REFUTES"),
+    ("Poland spends less than 2% of its GDP on defence.", ["poland"], "REFUTES"),
+    ("Poland spent 4.12% of its GDP on defence, more than any other NATO member.", ["poland"], "SUPPORTS"),
+    ("Poland spends more than 4% of its GDP on defence.", ["poland"], "SUPPORTS"),
+    ("Estonia spent 3.43% of its GDP on defence.", ["estonia"], "SUPPORTS"),
+    ("The US spends 3.38% of its GDP on defence.", ["us", "united states"], "SUPPORTS"),
+    ("Latvia spends 4.5% of GDP on defence.", ["latvia"], "REFUTES"),
+])
+def test_a_members_share_of_gdp_decides_the_stance(claim, names, decided):
+    from pipeline.quantities import share_stance
+
+    probs = share_stance(claim, POLAND_LED, {"SUPPORTS": 0.5, "REFUTES": 0.1, "NOT_ENOUGH_INFO": 0.4}, names)
+    assert max(probs, key=probs.get) == decided and probs[decided] > 0.9
+
+
+def test_a_share_is_read_only_for_the_member_it_follows():
+    from pipeline.quantities import reported_share, share_stance
+
+    assert reported_share(POLAND_LED, ["france"]) is None
+    # "… at 4.12%, 3.43% and 3.38% respectively" pairs by order, which is not read.
+    respectively = ("Poland, Estonia and the US were the biggest spenders, sitting at 4.12%, 3.43% and 3.38% of GDP "
+                    "respectively.")
+    assert reported_share(respectively, ["estonia"]) is None
+    model = {"SUPPORTS": 0.5, "REFUTES": 0.1, "NOT_ENOUGH_INFO": 0.4}
+    # Not a share of GDP on either side.
+    assert share_stance("NATO allies are increasing defence spending by 18%.", POLAND_LED, model, ["nato"]) == model
+    assert share_stance("Poland spent 3% of its GDP on defence.", "Poland raised spending by 18%.", model,
+                        ["poland"]) == model
