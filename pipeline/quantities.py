@@ -268,14 +268,18 @@ def _years(number: str | None, decades: str | None) -> float | None:
     return None if number is None else number_value(number)
 
 
+def _bounded_years(match: re.Match) -> tuple[float, str] | None:
+    """(years, bound word) of a match whose groups are (bound, number, decades)."""
+    years = _years(match.group(2), match.group(3))
+    return None if years is None else (years, (match.group(1) or "").lower())
+
+
 def claimed_tenure(claim: str) -> Tenure | None:
     match = TENURE_CLAIM.search(claim)
-    if match is None:
+    found = _bounded_years(match) if match else None
+    if found is None:
         return None
-    years = _years(match.group(2), match.group(3))
-    if years is None:
-        return None
-    bound = (match.group(1) or "").lower()
+    years, bound = found
     if bound in ("more than", "over"):
         return Tenure(years + 0.5, float("inf"))
     if bound in ("less than", "under", "fewer than"):
@@ -305,10 +309,10 @@ def reported_tenure(passage: str, subject: str) -> Tenure | None:
             if pattern is hyphenated:
                 years = number_value(match.group(1))
                 return None if years is None else Tenure(years, years)
-            years = _years(match.group(2), match.group(3))
-            if years is None:
+            found = _bounded_years(match)
+            if found is None:
                 return None
-            bound = (match.group(1) or "").lower()
+            years, bound = found
             if bound in ("more than", "over"):
                 return Tenure(years + 0.5, float("inf"))
             return Tenure(years - 1.5, years) if bound else Tenure(years, years)
