@@ -50,14 +50,15 @@ def verdict_of(max_s: float, max_r: float, support: float, refute: float) -> str
 
 
 def judge_file(checker: Checker, path: Path):
-    """(claims, gold labels, judged evidence lists with the claim's people) with retrieval and
-    stance run once."""
+    """(claims, gold labels, judged evidence lists with the claim's people, subject and the
+    corpus's reported claims) with retrieval, parsing and stance run once."""
     rows = read_labelled_claims(path)
     claims = [r.claim for r in rows]
-    judged = checker.judge(claims, checker.retrieve(claims, top_k=max(DEPTHS)))
+    subjects = checker.subjects(claims)
+    judged = checker.judge(claims, checker.retrieve(claims, top_k=max(DEPTHS)), subjects=subjects)
     view = checker._loaded.view
     return claims, [r.label for r in rows], [(j, people_in(c, view), subject, view.reported_claims)
-                                             for c, j, subject in zip(claims, judged, checker.subjects(claims))]
+                                             for c, j, subject in zip(claims, judged, subjects)]
 
 
 def maxima(rules: VerdictRules, claims, judged) -> list[tuple[float, float]]:

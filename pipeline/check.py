@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Collection, Container, Mapping, Sequence
 
 from pipeline.errors import UserError
-from pipeline.retrieve import (DENIAL_CUE, REPORTED_CLAIM, SAID_CUE, CorpusView, RetrievalConfig, denies_what_went_before,
+from pipeline.retrieve import (DENIAL_CUE, SAID_CUE, reports_claim, CorpusView, RetrievalConfig, denies_what_went_before,
                                people_in, retrieve)
-from pipeline.quantities import count_stance, share_stance, tenure_stance
+from pipeline.quantities import YEAR_MENTION, count_stance, mention_pattern, share_stance, tenure_stance
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -31,13 +31,15 @@ def denial_cannot_support(claim: str, sentence: str, probs: dict[str, float]) ->
     claim); a claim about the denial itself ("a spokesperson called the claim bogus") keeps it."""
     if not DENIAL_CUE.search(sentence) or DENIAL_CUE.search(claim):
         return probs
-    return _move_support(probs, "REFUTES")
+    return _move(probs, ("SUPPORTS",), "REFUTES")
 
 
-def _move_support(probs: dict[str, float], to: str) -> dict[str, float]:
+def _move(probs: dict[str, float], labels: Sequence[str], to: str) -> dict[str, float]:
+    """``probs`` with the probability of ``labels`` added to ``to``."""
     moved = dict(probs)
-    moved[to] = moved.get(to, 0.0) + moved.get("SUPPORTS", 0.0)
-    moved["SUPPORTS"] = 0.0
+    for label in labels:
+        moved[to] = moved.get(to, 0.0) + moved.get(label, 0.0)
+        moved[label] = 0.0
     return moved
 
 
@@ -50,14 +52,10 @@ def discount_reported_claim(sentence: str, probs: dict[str, float], before: str 
     Rutte threatened …" was read as refuting "PolitiFact rated the post false" (0.90). Its
     REFUTES goes to NOT_ENOUGH_INFO too, unless the sentence itself calls the claim false
     ("posts falsely claim …", "a fake quote alleges …")."""
-    quoted_after_report = sentence[:1] in "\"“‘'" and bool(REPORTED_CLAIM.search(before[-200:]))
-    if not (REPORTED_CLAIM.search(sentence) or quoted_after_report):
+    if not reports_claim(sentence, before):
         return probs
-    moved = _move_support(probs, "NOT_ENOUGH_INFO")
-    if not (DENIAL_CUE.search(sentence) or FALSELY.search(sentence)):
-        moved["NOT_ENOUGH_INFO"] += moved["REFUTES"]
-        moved["REFUTES"] = 0.0
-    return moved
+    calls_it_false = DENIAL_CUE.search(sentence) or FALSELY.search(sentence)
+    return _move(probs, ("SUPPORTS",) if calls_it_false else ("SUPPORTS", "REFUTES"), "NOT_ENOUGH_INFO")
 
 
 # A claim about an intention ("Poland plans to spend 5% in 2026") is not settled by what was
@@ -73,7 +71,6 @@ FORWARD_LOOKING = re.compile(
     r"\b(will|shall|would|plan\w*|intend\w*|intention\w*|aim\w*|target\w*|goal\w*|pledg\w*|commit\w*|"
     r"promis\w*|vow\w*|expect\w*|could|might|may|future|next|upcoming|scheduled|proposal\w*|propos\w*|"
     r"set to|going to|by 20\d\d)\b", re.IGNORECASE)
-YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 
 
 def is_about_the_future(claim: str, published: str | None) -> bool:
@@ -84,10 +81,10 @@ def is_about_the_future(claim: str, published: str | None) -> bool:
         return False
     if INTENTION_CUE.search(claim):
         return True
-    published_year = YEAR.search(published or "")
+    published_year = YEAR_MENTION.search(published or "")
     if not FUTURE_CUE.search(claim) or published_year is None:
         return False
-    years = [int(y) for y in YEAR.findall(claim)]
+    years = [int(y) for y in YEAR_MENTION.findall(claim)]
     return bool(years) and min(years) > int(published_year.group(0))
 
 
@@ -101,9 +98,7 @@ def settled_facts_cannot_decide_plans(claim: str, passage: Evidence, probs: dict
     if (FORWARD_LOOKING.search(passage.sentence) or DENIAL_CUE.search(passage.sentence)
             or not is_about_the_future(claim, passage.published)):
         return probs
-    settled = dict(probs)
-    settled["NOT_ENOUGH_INFO"] = settled.get("NOT_ENOUGH_INFO", 0.0) + settled.pop("SUPPORTS", 0.0) + settled.pop("REFUTES", 0.0)
-    return {label: settled.get(label, 0.0) for label in probs}
+    return _move(probs, ("SUPPORTS", "REFUTES"), "NOT_ENOUGH_INFO")
 
 
 def numbers_decide(claim: str, passage: Evidence, probs: dict[str, float], group_size: int | None,
@@ -297,12 +292,7 @@ def names_subject(subject: ClaimSubject, passage: Evidence) -> bool:
         return True
     text = " ".join((passage.context or passage.sentence, passage.read_as, passage.title))
     key = subject.name.lower()
-    for name in (key, *SUBJECT_ALIASES.get(key, ())):
-        short = len(name.replace(".", "")) <= 3
-        pattern = rf"(?<![\w.]){re.escape(name.upper() if short else name)}(?![\w])"
-        if re.search(pattern, text, 0 if short else re.IGNORECASE):
-            return True
-    return False
+    return any(mention_pattern(name).search(text) for name in (key, *SUBJECT_ALIASES.get(key, ())))
 
 
 TERM = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*")

@@ -11,6 +11,7 @@ members") or the corpus's usual one (``group_size_of``).
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -115,6 +116,8 @@ def group_size_of(texts: Iterable[str]) -> int | None:
     return sizes.most_common(1)[0][0] if sizes else None
 
 
+# Each claim is read against every passage, and the same passages against many claims.
+@functools.lru_cache(maxsize=8192)
 def count_statement(text: str, group_size: int | None = None) -> CountStatement | None:
     """The count statement of a sentence, or None when it makes none that can be compared."""
     size = group_size_of([text]) or group_size
@@ -274,6 +277,7 @@ def _bounded_years(match: re.Match) -> tuple[float, str] | None:
     return None if years is None else (years, (match.group(1) or "").lower())
 
 
+@functools.lru_cache(maxsize=4096)
 def claimed_tenure(claim: str) -> Tenure | None:
     match = TENURE_CLAIM.search(claim)
     found = _bounded_years(match) if match else None
@@ -343,6 +347,7 @@ NOT_A_MEMBER = frozenset({"nato", "gdp", "the", "a", "in"})
 MAX_GAP_WORDS = 12
 
 
+@functools.lru_cache(maxsize=4096)
 def claimed_share(claim: str) -> tuple[float, float] | None:
     """The range of a GDP share the claim states ("3%": 2.5-3.5, "4.12%": exactly, "less than
     2%": below 2)."""
@@ -369,6 +374,15 @@ def claimed_share(claim: str) -> tuple[float, float] | None:
     return value - slack, value + slack
 
 
+@functools.lru_cache(maxsize=1024)
+def mention_pattern(name: str) -> re.Pattern:
+    """A mention of ``name`` as a whole word; a short one ("us", "u.s.") only in capitals, so
+    "told us" is not the United States."""
+    short = len(name.replace(".", "")) <= 3
+    return re.compile(rf"(?<![\w.]){re.escape(name.upper() if short else name)}(?![\w])",
+                      0 if short else re.IGNORECASE)
+
+
 def reported_share(passage: str, names: Iterable[str]) -> float | None:
     """The GDP share the passage gives for the member ``names`` name: the first percentage after
     a mention with no other capitalised name between ("Estonia at 3.43%", "Poland …, allocating
@@ -377,9 +391,7 @@ def reported_share(passage: str, names: Iterable[str]) -> float | None:
     if "gdp" not in passage.lower() or "respectively" in passage.lower():
         return None
     for name in names:
-        short = len(name.replace(".", "")) <= 3  # "US", not "us"
-        pattern = rf"(?<![\w.]){re.escape(name.upper() if short else name)}(?![\w])"
-        for mention in re.finditer(pattern, passage, 0 if short else re.IGNORECASE):
+        for mention in mention_pattern(name).finditer(passage):
             share = PERCENT.search(passage, mention.end())
             if share is None:
                 continue

@@ -55,6 +55,14 @@ REPORTED_CLAIM = re.compile(
     r"went viral|viral (post|claim)|falsely (claim|say|said)\w*)\b",
     re.IGNORECASE,
 )
+QUOTE_OPENERS = "\"“‘'"
+
+
+def reports_claim(sentence: str, before: str = "") -> bool:
+    """The sentence reports a claim, or is the quotation that a report just ``before`` it
+    introduces ('"Breaking," a Nov. 10 Threads post said. "NATO Secretary General …"')."""
+    return bool(REPORTED_CLAIM.search(sentence)
+                or (sentence[:1] in QUOTE_OPENERS and REPORTED_CLAIM.search(before[-200:])))
 
 
 # "all NATO members", "all 32 members", "every member state": a statement about each member of a
@@ -129,22 +137,22 @@ class CorpusView:
         corpus = Corpus(store_dir)
         sentences = corpus.sentences().set_index("sentence_id", drop=False).sort_index()
         documents = corpus.documents().set_index("doc_id", drop=False)
-        speakers = _sentences_by_key(corpus.quotes(), "speaker", _surnames)
+        speakers = _ids_by_key(corpus.quotes(), "speaker", _surnames)
         entities = corpus.entities()
         person_mentions: dict[str, set[int]] = {}
         entity_mentions: dict[str, set[int]] = {}
         group_members: dict[str, set[str]] = {}
         name_documents: dict[str, set[str]] = {}
         if len(entities):
-            person_mentions = _sentences_by_key(entities[entities["label"] == "PERSON"], "text", _surnames)
+            person_mentions = _ids_by_key(entities[entities["label"] == "PERSON"], "text", _surnames)
             named = entities[~entities["label"].isin(NUMERIC_ENTITY_LABELS)]
-            entity_mentions = _sentences_by_key(
+            entity_mentions = _ids_by_key(
                 named, "text", lambda text: [key] if len(key := _entity_key(text)) >= 3 else [])
             group_members = listed_members(entities, sentences)
-            for text, label, doc_id in zip(named["text"], named["label"], named["doc_id"]):
-                keys = {_entity_key(str(text)), *(_surnames(str(text)) if label == "PERSON" else ())}
-                for key in keys:
-                    name_documents.setdefault(key, set()).add(str(doc_id))
+            name_documents = _ids_by_key(named, "text", lambda text: [_entity_key(text)], "doc_id", str)
+            for surname, docs in _ids_by_key(entities[entities["label"] == "PERSON"], "text", _surnames,
+                                             "doc_id", str).items():
+                name_documents.setdefault(surname, set()).update(docs)
         universal = {int(sid): (m.group(0), group_noun(m.group(1)))
                      for sid, text in zip(sentences["sentence_id"], sentences["text"])
                      if (m := UNIVERSAL_GROUP.search(str(text)))}
@@ -159,22 +167,21 @@ def reported_claims_by_document(sentences) -> dict[str, str]:
     reported: dict[str, list[str]] = {}
     previous_doc, previous_text = None, ""
     for doc_id, text in zip(sentences["doc_id"], sentences["text"].astype(str)):
-        quoted = text[:1] in "\"“‘'" and doc_id == previous_doc and REPORTED_CLAIM.search(previous_text[-200:])
-        if REPORTED_CLAIM.search(text) or quoted:
+        if reports_claim(text, previous_text if doc_id == previous_doc else ""):
             reported.setdefault(str(doc_id), []).append(text)
         previous_doc, previous_text = doc_id, text
     return {doc_id: " ".join(texts) for doc_id, texts in reported.items()}
 
 
-def _sentences_by_key(rows, column: str, keys_of) -> dict[str, set[int]]:
-    """``keys_of(row[column])`` -> the ids of the sentences those rows sit in (rows without a
-    sentence are skipped)."""
-    out: dict[str, set[int]] = {}
-    for sid, text in zip(rows["sentence_id"], rows[column]) if len(rows) else ():
-        if sid is None or (isinstance(sid, float) and np.isnan(sid)):
+def _ids_by_key(rows, column: str, keys_of, id_column: str = "sentence_id", cast=int) -> dict[str, set]:
+    """``keys_of(row[column])`` -> the ids (``id_column``: by default the sentences) of those
+    rows; rows without one are skipped."""
+    out: dict[str, set] = {}
+    for row_id, text in zip(rows[id_column], rows[column]) if len(rows) else ():
+        if row_id is None or (isinstance(row_id, float) and np.isnan(row_id)):
             continue
         for key in keys_of(str(text)):
-            out.setdefault(key, set()).add(int(sid))
+            out.setdefault(key, set()).add(cast(row_id))
     return out
 
 
