@@ -487,18 +487,23 @@ class Checker:
     def check(self, claim: str, before: str | None = None, top_k: int | None = None) -> Verdict:
         return self.check_many([claim], before=before, top_k=top_k)[0]
 
-    def retrieve(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None) -> list[list[Evidence]]:
+    def retrieve(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None,
+                 exclude_docs: Sequence[Collection[str]] | None = None) -> list[list[Evidence]]:
+        """``exclude_docs``: per claim, document ids it may not draw evidence from."""
         self.warm_up()
         encoder, index, view = self._loaded.encoder, self._loaded.index, self._loaded.view
         vectors = encoder.encode(list(claims))
-        return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k or self.top_k)
+        return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k or self.top_k,
+                        exclude_docs=exclude_docs)
 
-    def check_many(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None) -> list[Verdict]:
-        """One verdict per claim, in order; all claims are embedded and classified in batches."""
+    def check_many(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None,
+                   exclude_docs: Sequence[Collection[str]] | None = None) -> list[Verdict]:
+        """One verdict per claim, in order; all claims are embedded and classified in batches.
+        ``exclude_docs``: per claim, document ids it may not draw evidence from (``retrieve``)."""
         claims = [validate_claim(c) for c in claims]
         self.warm_up()
         view, aggregator, matcher = self._loaded.view, self._loaded.aggregator, self._loaded.matcher
-        evidence_lists = self.retrieve(claims, before=before, top_k=top_k)
+        evidence_lists = self.retrieve(claims, before=before, top_k=top_k, exclude_docs=exclude_docs)
         subjects = self.subjects(claims)
         voting = [self.rules.voter_positions(claim, evidence, people_in(claim, view), subject, view.reported_claims)
                   for claim, evidence, subject in zip(claims, evidence_lists, subjects)]

@@ -7,7 +7,7 @@ import heapq
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -322,8 +322,11 @@ def context_of(view: CorpusView, sentence_id: int, window: int) -> str:
 
 def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: CorpusView,
              config: RetrievalConfig = RetrievalConfig(), before: str | None = None,
-             top_k: int | None = None) -> list[list[Evidence]]:
-    """Top-k evidence per claim, best first; ``index`` is a loaded ``EvidenceIndex``."""
+             top_k: int | None = None,
+             exclude_docs: Sequence[Collection[str]] | None = None) -> list[list[Evidence]]:
+    """Top-k evidence per claim, best first; ``index`` is a loaded ``EvidenceIndex``.
+    ``exclude_docs``: per claim, document ids it may not draw evidence from (an evaluation that
+    masks a claim's own gold documents, so that it must come out NOT_ENOUGH_INFO)."""
     top_k = top_k or config.top_k
     pool = max(config.pool, top_k * 4)
     dense_scores, dense_ids = index.search_dense(query_vectors, pool)
@@ -390,6 +393,8 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
         for sid, score in ranked:
             row = view.sentences.loc[sid]
             if allowed_docs is not None and row["doc_id"] not in allowed_docs:
+                continue
+            if exclude_docs is not None and row["doc_id"] in exclude_docs[q]:
                 continue
             doc = view.documents.loc[row["doc_id"]]
             evidence.append(Evidence(
