@@ -1,0 +1,348 @@
+"""The review queue over a scoring output (``claimsift score``), queried without loading it.
+
+A scoring output holds one row per post with a nested list of claims (``pipeline.score``). The
+queue lists claims, so the first time a file is served it is flattened once into a claims
+table, one row per claim, sorted most check-worthy first, and written as Parquet beside the
+file (``<scores>.claims.parquet``; under ``~/.cache/claimsift/review`` when that folder is not
+writable). A JSONL output is first converted to Parquet the same way (``<scores>.parquet``),
+so a claim's full row (evidence, fact-checks) is read by its ``line`` with row-group pruning
+rather than by scanning the file. Both caches are written to a temporary file and renamed
+(a reader never sees half a file) and record the size and modification time of the file they
+came from; a changed file is flattened again.
+
+Every page of the queue is two DuckDB queries over the claims table (the count and the page),
+so memory stays flat whatever the file's size.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from pipeline.errors import UserError
+
+CACHE_FORMAT = 1
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+SKIPPED = "SKIPPED"  # the verdict column of a claim that was not checked (e.g. not English)
+_META_KEY = b"claimsift_review_source"
+
+
+class ScoresError(UserError):
+    """A scores file that cannot be served: missing, unreadable, not a scoring output."""
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the reviewer asked the queue for; every field optional."""
+
+    verdict: str = ""
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    published_from: str = ""  # evidence published on or after (ISO date)
+    published_to: str = ""
+    text: str = ""  # in the claim or its post, case-insensitive
+    source: str = ""  # a source of one of the claim's evidence documents
+
+    def query_string(self) -> dict[str, str]:
+        """The filter as query parameters (for links to other pages of the same queue)."""
+        out = {"verdict": self.verdict, "min_conf": _num(self.min_confidence), "max_conf": _num(self.max_confidence),
+               "from": self.published_from, "to": self.published_to, "q": self.text, "source": self.source}
+        return {k: v for k, v in out.items() if v}
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    rank: int
+    line: int
+    post_id: str | None
+    post_text: str
+    post_checkworthiness: float | None
+    claim_index: int
+    claim_text: str
+    claim_checkworthiness: float | None
+    verdict: str
+    confidence: float | None
+    skipped: str | None
+    n_evidence: int
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: tuple[QueueRow, ...]
+    total: int  # claims matching the filter
+    page: int  # 1-based
+    page_size: int
+    seconds: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class Facets:
+    claims: int
+    posts: int
+    verdicts: dict[str, int] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+
+def _source_stamp(path: Path) -> dict:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "format": CACHE_FORMAT}
+
+
+def _cache_dir_for(path: Path) -> Path:
+    """Beside the scores file when that folder is writable, else a per-file cache folder."""
+    if os.access(path.parent, os.W_OK):
+        return path.parent
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    root = Path(os.environ.get("CLAIMSIFT_CACHE", Path.home() / ".cache" / "claimsift")) / "review" / digest
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _fresh(cache: Path, stamp: dict) -> bool:
+    import pyarrow.parquet as pq
+
+    if not cache.is_file():
+        return False
+    try:
+        meta = pq.read_metadata(cache).metadata or {}
+    except Exception:  # a foreign or broken file under the cache's name: rebuild it
+        return False
+    raw = meta.get(_META_KEY)
+    return raw is not None and json.loads(raw) == stamp
+
+
+def _atomic_parquet(target: Path, write) -> None:
+    """``write(temp_path)`` then rename over ``target``: readers see the old file or the new one."""
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(Path(temp))
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonl_batches(path: Path, rows_per_batch: int = 4096) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ScoresError(f"{path}, line {line_no}: not valid JSON ({exc.msg}); is this a "
+                                  "`claimsift score` output?") from None
+            if not isinstance(row, dict) or "claims" not in row or "text" not in row:
+                raise ScoresError(f"{path}, line {line_no}: not a scored post (no 'text' and 'claims'); is this "
+                                  "a `claimsift score` output?")
+            batch.append(row)
+            if len(batch) == rows_per_batch:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _convert_jsonl(source: Path, target: Path, stamp: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.score import output_schema
+
+    schema = output_schema().with_metadata({_META_KEY: json.dumps(stamp).encode()})
+
+    def write(temp: Path) -> None:
+        with pq.ParquetWriter(temp, schema, compression="zstd") as writer:
+            for rows in _jsonl_batches(source):
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+
+    _atomic_parquet(target, write)
+
+
+# One row per claim, most check-worthy first; `rank` keeps that order for the page query.
+_FLATTEN_SQL = """
+WITH claims AS (
+    SELECT line, post_id, text AS post_text, checkworthiness AS post_checkworthiness,
+           unnest(claims) AS claim, generate_subscripts(claims, 1) - 1 AS claim_index
+    FROM read_parquet(?)
+)
+SELECT row_number() OVER (ORDER BY claim.checkworthiness DESC NULLS LAST, post_checkworthiness DESC NULLS LAST,
+                                   line, claim_index) AS rank,
+       line, post_id, post_text, post_checkworthiness, CAST(claim_index AS INTEGER) AS claim_index,
+       claim.text AS claim_text, claim.checkworthiness AS claim_checkworthiness,
+       coalesce(claim.verdict, 'SKIPPED') AS verdict, claim.confidence AS confidence, claim.skipped AS skipped,
+       CAST(len(claim.evidence) AS INTEGER) AS n_evidence,
+       list_distinct([e.source FOR e IN claim.evidence IF e.source IS NOT NULL]) AS sources,
+       list_min([e.published FOR e IN claim.evidence]) AS published_first,
+       list_max([e.published FOR e IN claim.evidence]) AS published_last
+FROM claims
+ORDER BY rank
+"""
+
+
+class ScoresTable:
+    """A scoring output served to the review desk; cheap to construct, caches built by ``prepare``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.posts_path: Path | None = None  # Parquet with the full rows
+        self.claims_path: Path | None = None  # the flat claims table
+        self._lock = threading.Lock()
+        self._connection = None
+
+    def prepare(self) -> "ScoresTable":
+        """Convert and flatten once (idempotent; a fresh cache is reused)."""
+        with self._lock:
+            if self.claims_path is not None:
+                return self
+            if not self.path.is_file():
+                raise ScoresError(f"{self.path}: no scores file here; make one with `claimsift score POSTS "
+                                  f"--store STORE --out {self.path}`")
+            suffix = self.path.suffix.lower()
+            if suffix not in (".jsonl", ".parquet", ".pq"):
+                raise ScoresError(f"{self.path}: a scores file ends in .jsonl or .parquet")
+            stamp = _source_stamp(self.path)
+            cache_dir = _cache_dir_for(self.path)
+            if suffix == ".jsonl":
+                posts = cache_dir / (self.path.name + ".parquet")
+                if not _fresh(posts, stamp):
+                    _convert_jsonl(self.path, posts, stamp)
+            else:
+                posts = self.path
+                self._check_parquet(posts)
+            claims = cache_dir / (self.path.name + ".claims.parquet")
+            if not _fresh(claims, stamp):
+                self._flatten(posts, claims, stamp)
+            self.posts_path, self.claims_path = posts, claims
+            return self
+
+    def _check_parquet(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        try:
+            names = set(pq.read_schema(path).names)
+        except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+            raise ScoresError(f"{path}: not a readable Parquet file ({exc})") from None
+        missing = {"line", "text", "claims", "checkworthiness"} - names
+        if missing:
+            raise ScoresError(f"{path}: not a `claimsift score` output (no {', '.join(sorted(missing))} column)")
+
+    def _flatten(self, posts: Path, target: Path, stamp: dict) -> None:
+        import pyarrow.parquet as pq
+
+        def write(temp: Path) -> None:
+            con = self._cursor()
+            # DuckDB writes the Parquet; the source stamp is added to its footer by pyarrow after.
+            con.execute(f"COPY ({_FLATTEN_SQL}) TO '{_sql_path(temp)}' (FORMAT parquet, COMPRESSION zstd, "
+                        "ROW_GROUP_SIZE 100000)", [str(posts)])
+            table = pq.read_table(temp)
+            table = table.replace_schema_metadata({_META_KEY: json.dumps(stamp).encode()})
+            pq.write_table(table, temp, compression="zstd", row_group_size=100_000)
+
+        _atomic_parquet(target, write)
+
+    def _cursor(self):
+        import duckdb
+
+        if self._connection is None:
+            self._connection = duckdb.connect(config={"threads": max(1, min(4, os.cpu_count() or 1))})
+        # A cursor per query: one DuckDB connection is not to be shared between threads.
+        return self._connection.cursor()
+
+    # ---- queries -----------------------------------------------------------------------------
+    def facets(self) -> Facets:
+        self.prepare()
+        con = self._cursor()
+        source = _sql_path(self.claims_path)
+        claims, posts = con.execute(f"SELECT count(*), count(DISTINCT line) FROM read_parquet('{source}')").fetchone()
+        verdicts = dict(con.execute(f"SELECT verdict, count(*) FROM read_parquet('{source}') GROUP BY verdict "
+                                    "ORDER BY count(*) DESC").fetchall())
+        sources = [row[0] for row in con.execute(
+            f"SELECT DISTINCT unnest(sources) AS s FROM read_parquet('{source}') ORDER BY s LIMIT 200").fetchall()]
+        return Facets(int(claims), int(posts), {str(k): int(v) for k, v in verdicts.items()}, tuple(sources))
+
+    def page(self, flt: QueueFilter, page: int = 1, page_size: int = PAGE_SIZE) -> QueuePage:
+        import time
+
+        if page < 1:
+            raise UserError(f"page {page} does not exist; pages start at 1")
+        page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self.prepare()
+        started = time.perf_counter()
+        where, params = _where(flt)
+        source = _sql_path(self.claims_path)
+        con = self._cursor()
+        total = int(con.execute(f"SELECT count(*) FROM read_parquet('{source}'){where}", params).fetchone()[0])
+        pages = max(1, -(-total // page_size))
+        if page > pages:
+            raise UserError(f"page {page} does not exist: this queue has {pages} page{'s' if pages > 1 else ''}")
+        rows = con.execute(
+            "SELECT rank, line, post_id, post_text, post_checkworthiness, claim_index, claim_text, "
+            "claim_checkworthiness, verdict, confidence, skipped, n_evidence "
+            f"FROM read_parquet('{source}'){where} ORDER BY rank LIMIT ? OFFSET ?",
+            params + [page_size, (page - 1) * page_size]).fetchall()
+        return QueuePage(tuple(QueueRow(*row) for row in rows), total, page, page_size,
+                         time.perf_counter() - started)
+
+    def post(self, line: int) -> dict | None:
+        """The full scored row of the post on ``line`` (evidence and fact-checks included)."""
+        self.prepare()
+        con = self._cursor()
+        cursor = con.execute(f"SELECT * FROM read_parquet('{_sql_path(self.posts_path)}') WHERE line = ? LIMIT 1",
+                             [int(line)])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cursor.description], row))
+
+
+def _sql_path(path: Path) -> str:
+    # read_parquet takes a literal here (a parameter would stop DuckDB from planning the scan
+    # ahead); the path is the server's own, and quotes are doubled all the same.
+    return str(path).replace("'", "''")
+
+
+def _where(flt: QueueFilter) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list = []
+    if flt.verdict:
+        clauses.append("verdict = ?")
+        params.append(flt.verdict)
+    if flt.min_confidence is not None:
+        clauses.append("confidence >= ?")
+        params.append(flt.min_confidence)
+    if flt.max_confidence is not None:
+        clauses.append("confidence <= ?")
+        params.append(flt.max_confidence)
+    if flt.published_from:
+        clauses.append("published_last >= ?")
+        params.append(flt.published_from)
+    if flt.published_to:
+        clauses.append("published_first <= ?")
+        params.append(flt.published_to)
+    if flt.text:
+        clauses.append("(claim_text ILIKE ? OR post_text ILIKE ?)")
+        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses[-1] = "(claim_text ILIKE ? ESCAPE '\\' OR post_text ILIKE ? ESCAPE '\\')"
+        params += [pattern, pattern]
+    if flt.source:
+        clauses.append("list_contains(sources, ?)")
+        params.append(flt.source)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

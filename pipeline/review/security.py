@@ -1,0 +1,133 @@
+"""What keeps the review desk to its reviewer: the Host header, an access token, same-site writes.
+
+- **Host**: a page served on 127.0.0.1 answers only requests whose ``Host`` names a loopback
+  address or the bound host, so a web page on another site that re-points its own domain at
+  127.0.0.1 (DNS rebinding) gets a refusal, not the reviewer's data.
+- **Token**: bound to any other address, the desk refuses to start without an access token
+  (``--token`` or ``CLAIMSIFT_REVIEW_TOKEN``), and every request must carry it: ``?token=``
+  once (it is then kept in an HttpOnly, SameSite=Strict cookie and dropped from the address),
+  the cookie, or ``Authorization: Bearer``.
+- **Cross-site writes**: label writes are POSTs that must carry the per-browser CSRF token of a
+  SameSite=Strict cookie in a form field (``csrf_ok``), and a request that says where it came
+  from (``Origin``, ``Sec-Fetch-Site``) must come from this site.
+- Every response forbids framing, sniffing and any script, style or image from elsewhere.
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+from urllib.parse import urlencode, urlsplit
+
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+TOKEN_ENV = "CLAIMSIFT_REVIEW_TOKEN"
+TOKEN_COOKIE = "claimsift_token"
+CSRF_COOKIE = "claimsift_csrf"
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_of(header: str) -> str:
+    """The host name of a ``Host`` header, without port or IPv6 brackets, lower case."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    bind_host: str
+    token: str | None = None
+
+    @property
+    def any_host(self) -> bool:
+        """Bound to every address: the Host cannot be known in advance; the token guards it."""
+        return self.bind_host in ("0.0.0.0", "::", "")
+
+    def host_allowed(self, header: str) -> bool:
+        host = host_of(header)
+        return self.any_host or is_loopback(host) or host == self.bind_host.lower().strip("[]")
+
+    def token_ok(self, request: Request) -> bool:
+        if not self.token:
+            return True
+        offered = [request.cookies.get(TOKEN_COOKIE, ""), request.query_params.get("token", "")]
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            offered.append(auth[7:].strip())
+        return any(o and hmac.compare_digest(o.encode(), self.token.encode()) for o in offered)
+
+
+def csrf_token(request: Request) -> str:
+    """This browser's CSRF token (set as a cookie by the middleware on its first page)."""
+    return request.cookies.get(CSRF_COOKIE) or request.state.new_csrf
+
+
+def csrf_ok(request: Request, submitted: object) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return bool(cookie) and isinstance(submitted, str) and hmac.compare_digest(cookie.encode(), submitted.encode())
+
+
+def same_site(request: Request) -> bool:
+    """False when the browser says the request comes from another site."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site and fetch_site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+    return origin != "null"
+
+
+Refuse = Callable[[Request, int, str], Response]
+
+
+class GuardMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app, policy: AccessPolicy, refuse: Refuse) -> None:
+        super().__init__(app)
+        self.policy = policy
+        self.refuse = refuse
+
+    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.new_csrf = secrets.token_urlsafe(24)
+        if not self.policy.host_allowed(request.headers.get("host", "")):
+            response = self.refuse(request, 400, "This address is not served here (the Host header names another "
+                                                 "site). Open the review desk at the address it printed when it started.")
+        elif not self.policy.token_ok(request):
+            response = self.refuse(request, 401, "This review desk needs its access token: open the address it "
+                                                 "printed when it started (…?token=…).")
+        elif request.method not in SAFE_METHODS and not same_site(request):
+            response = self.refuse(request, 403, "Refused: a change sent from another site.")
+        elif self.policy.token and request.method == "GET" and "token" in request.query_params:
+            # Keep the token in a cookie and out of the address bar, history and Referer.
+            rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+            response = RedirectResponse(request.url.path + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
+            response.set_cookie(TOKEN_COOKIE, self.policy.token, httponly=True, samesite="strict")
+        else:
+            response = await call_next(request)
+        if CSRF_COOKIE not in request.cookies:
+            response.set_cookie(CSRF_COOKIE, request.state.new_csrf, httponly=True, samesite="strict")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
