@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast index bench clean
+.PHONY: setup demo test test-fast index bench clean serve
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,12 @@ demo: setup
 	$(VENV)/bin/claimsift inspect --store $(STORE)
 	$(VENV)/bin/claimsift check "NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine" --store $(STORE)
 	$(VENV)/bin/claimsift score corpus/sample_posts.jsonl --store $(STORE) --out out/sample_scores.jsonl --table
+
+# The review desk on the demo store and scores (built by `make demo` when missing); labels go to
+# corpus/labels, outside the store, so `make clean` keeps them. SERVE_ARGS=--reviewer NAME etc.
+serve: setup
+	test -f out/sample_scores.jsonl -a -d $(STORE) || $(MAKE) demo
+	$(VENV)/bin/claimsift serve --store $(STORE) --scores out/sample_scores.jsonl $(SERVE_ARGS)
 
 test: setup
 	$(PY) -m pytest -q

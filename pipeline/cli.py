@@ -30,7 +30,8 @@ evaluate_app = typer.Typer(help="Evaluate a stage against labelled data; prints 
 app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 
-AREAS = ("cli_corpus", "cli_check", "cli_stance", "cli_checkworthy", "cli_score", "cli_factcheck", "cli_models")
+AREAS = ("cli_corpus", "cli_check", "cli_stance", "cli_checkworthy", "cli_score", "cli_factcheck", "cli_models",
+         "cli_review")
 
 
 def _register_all() -> None:
