@@ -124,6 +124,15 @@ def retrain(task: str, data: Path | str, *, base: str | None = None, include_pub
     raise UserError(f"unknown task {task!r}; expected stance or checkworthy")
 
 
+def _user_minimum(include_public: bool, root: Path | None) -> dict:
+    """How much a user file must hold. Added to the public data, a handful of rows (e.g. a
+    reviewer's corrections exported by `claimsift labels export`) is enough: the public rows
+    carry every class and the dev sets measure; alone, the file must be able to do both."""
+    if include_public and root is not None:
+        return {"min_rows": 1, "min_per_class": 1, "require_classes": False}
+    return {}
+
+
 def _datasets(datasets_dir, include_public: bool) -> Path | None:
     if datasets_dir is None:
         if include_public:
@@ -162,7 +171,8 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
             raise UserError("nothing to train on: give a labelled file or include the public data")
         user = None
     else:
-        user = load_training_data(data, "checkworthy", datasets_dir=root, evaluation_files=evaluation_files)
+        user = load_training_data(data, "checkworthy", datasets_dir=root, evaluation_files=evaluation_files,
+                                  **_user_minimum(include_public, root))
         log(f"validated {', '.join(user.report.files)}: {len(user)} rows, labels {user.label_counts}")
     registry = Registry(models_dir)
     parent, base_card = _base_card(registry, base)
@@ -324,7 +334,8 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
 
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
-    user = load_training_data(data, "stance", datasets_dir=root, evaluation_files=evaluation_files)
+    user = load_training_data(data, "stance", datasets_dir=root, evaluation_files=evaluation_files,
+                              **_user_minimum(include_public, root))
     log(f"validated {', '.join(user.report.files)}: {len(user)} rows, labels {user.label_counts}")
     registry = Registry(models_dir)
     parent, base_card = _base_card(registry, base)

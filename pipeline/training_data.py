@@ -467,14 +467,16 @@ def validate(path: Path | str, task: str, *, evaluation: Mapping[str, str] | Non
 
 def load_training_data(path: Path | str, task: str, *, datasets_dir: Path | str | None = None,
                        evaluation_files: Sequence[Path | str] = (), check_leakage: bool = True,
-                       min_rows: int = MIN_ROWS, min_per_class: int = MIN_PER_CLASS) -> LabelledData:
+                       min_rows: int = MIN_ROWS, min_per_class: int = MIN_PER_CLASS,
+                       require_classes: bool = True) -> LabelledData:
     """Validated labelled data, or ``TrainingDataError`` listing every problem with its rows.
 
     Leakage is checked against the task's dev/test data in ``datasets_dir`` (when it exists) and
     against ``evaluation_files``.
     """
     evaluation = evaluation_keys(task, datasets_dir, evaluation_files) if check_leakage else None
-    report, frame = validate(path, task, evaluation=evaluation, min_rows=min_rows, min_per_class=min_per_class)
+    report, frame = validate(path, task, evaluation=evaluation, min_rows=min_rows, min_per_class=min_per_class,
+                             require_classes=require_classes)
     if not report.ok:
         raise TrainingDataError(report)
     return LabelledData(task, frame, report)
