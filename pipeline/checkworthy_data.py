@@ -207,7 +207,7 @@ def read_jsonl_texts(path: Path | str, labelled: bool, text_field: str = "text",
     def problem(kind: str, line: int) -> None:
         problems.setdefault(kind, []).append(line)
 
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:  # utf-8-sig: a byte-order mark is not text
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 problem("empty line", line_no)

@@ -31,7 +31,7 @@ def read_labelled_claims(path: Path) -> list[LabelledClaim]:
     if not path.is_file():
         raise InputError(path, "no such file")
     rows, problems = [], []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
         obj, problem = parse_object(line)

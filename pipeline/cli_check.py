@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.errors import UserError
+from pipeline.errors import UserError, refuse_output_over_input
 from pipeline.jsonl import parse_object
 
 DEFAULT_STORE = Path("corpus/store")
@@ -75,23 +75,31 @@ def render_verdict(verdict, console) -> None:
         console.print(facts)
 
 
+def _id_fields(obj: dict) -> dict:
+    """The input's id columns (``id``, ``id_str``, ``*_id``), copied into its output row so that
+    results join back to the input."""
+    return {key: value for key, value in obj.items()
+            if key.lower() in ("id", "id_str") or key.lower().endswith("_id")}
+
+
 def _read_claim_lines(path: Path):
+    """(line number, claim or None, problem or None, id fields) per line."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:  # utf-8-sig: a byte-order mark is not text
         for line_no, line in enumerate(handle, 1):
             if not line.strip():
-                yield line_no, None, "empty line"
+                yield line_no, None, "empty line", {}
                 continue
             obj, problem = parse_object(line)
             if problem:
-                yield line_no, None, problem
+                yield line_no, None, problem, {}
                 continue
             claim = obj.get("claim")
             if not isinstance(claim, str):
-                yield line_no, None, "no `claim` text field"
+                yield line_no, None, "no `claim` text field", _id_fields(obj)
                 continue
-            yield line_no, claim, None
+            yield line_no, claim, None, _id_fields(obj)
 
 
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
@@ -129,6 +137,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         before = _valid_date(before)
         if (claim is None) == (data is None):
             raise UserError("give either a CLAIM or --data FILE (not both)")
+        if data is not None and out is not None:
+            refuse_output_over_input(out, data)
         if claim is not None:
             claim = validate_claim(claim)
         checker = Checker(store, top_k=top_k, stance_spec=stance_model)
@@ -145,22 +155,23 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
             raise UserError("--data needs --out PRED.jsonl")
         rows = list(_read_claim_lines(data))
         good = []
-        for line_no, text, problem in rows:
+        for line_no, text, problem, ids in rows:
             if problem is None:
                 try:
                     good.append((line_no, validate_claim(text)))
                 except InvalidClaimError as exc:
-                    rows[line_no - 1] = (line_no, None, str(exc))
+                    rows[line_no - 1] = (line_no, None, str(exc), ids)
         verdicts = dict(zip((n for n, _ in good), checker.check_many([c for _, c in good], before=before))) if good else {}
         from pipeline.registry import atomic_write_text
 
         lines, failed = [], 0
-        for line_no, _, problem in rows:
+        for line_no, _, problem, ids in rows:
             if line_no in verdicts:
-                lines.append(json.dumps({"line": line_no, **verdicts[line_no].to_dict()}, ensure_ascii=False))
+                lines.append(json.dumps({"line": line_no, **ids, **verdicts[line_no].to_dict()}, ensure_ascii=False))
             else:
                 failed += 1
-                lines.append(json.dumps({"line": line_no, "error": f"{data}, line {line_no}: {problem}"}))
+                lines.append(json.dumps({"line": line_no, **ids, "error": f"{data}, line {line_no}: {problem}"},
+                                        ensure_ascii=False))
         atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
         print(f"{len(rows)} lines read: {len(verdicts)} checked, {failed} rejected -> {out}", file=sys.stderr)
         if failed:

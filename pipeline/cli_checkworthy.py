@@ -69,7 +69,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
     ) -> None:
         """Score every row: `score` (probability of check-worthy) and `label` (0/1 at the shipped threshold)."""
         from pipeline.checkworthy_data import read_jsonl_texts
+        from pipeline.errors import refuse_output_over_input
 
+        refuse_output_over_input(out, data)
         texts, _ = read_jsonl_texts(data, labelled=False)
         detector = _load_model(model, models_dir, encoder_backend)
         threshold = detector.thresholds.get(domain)

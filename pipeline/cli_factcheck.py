@@ -63,6 +63,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         from pipeline.matching import FactCheckMatcher
         from pipeline.registry import atomic_write_text
 
+        from pipeline.errors import refuse_output_over_input
+
+        refuse_output_over_input(out, data)
         console = Console(stderr=True)
         rows = _read_jsonl(data, ("id", "query"))
         matcher = FactCheckMatcher(store, spec=model, backend=backend)

@@ -35,11 +35,15 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                                 help="Progress bar (default: on a terminal, not in CI)."),
+        strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any row was rejected "
+                                    "(default 0: a dump of posts usually holds some rows that cannot be scored)."),
     ) -> None:
         """Find the check-worthy claims in every post and check each against the corpus."""
-        from pipeline.errors import UserError
-        from pipeline.score import ModelScorer, score_file
+        from pipeline.errors import UserError, refuse_output_over_input
+        from pipeline.score import ModelScorer, rejected_path, score_file
 
+        refuse_output_over_input(out, input_path)
+        refuse_output_over_input(rejected_path(out), input_path)
         if scheduler:
             engine = "dask"
         scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k)
@@ -50,21 +54,33 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         except KeyboardInterrupt:
             raise UserError(f"interrupted; finished chunks are kept in {out}.parts: rerun with --resume",
                             exit_code=130) from None
+        if summary.rejected:
+            # On stderr, even with --json: a person or a log must see that rows were not scored.
+            typer.echo(f"{summary.rejected:,} row{'s' if summary.rejected != 1 else ''} rejected: see "
+                       f"{summary.rejected_output} for the line and reason of each"
+                       + ("" if strict else " (exit status 0; --strict exits 1)"), err=True)
         if as_json:
             typer.echo(json.dumps(summary.to_dict(), indent=2))
-            return
-        from rich.console import Console
+        else:
+            _print_summary(summary, out, table)
+        if strict and summary.rejected:
+            raise typer.Exit(1)
 
-        console = Console()
-        if table:
-            console.print(results_table(out))
-        resumed = f" ({summary.resumed_chunks} of {summary.chunks} chunks from the checkpoint)" if summary.resumed_chunks else ""
-        console.print(f"[bold]read {summary.read:,}[/] = scored {summary.scored:,} + rejected {summary.rejected:,}"
-                      f"{resumed}; {summary.claims:,} claims checked; "
-                      f"{summary.posts_per_second:.1f} posts/s ({summary.engine} engine, model loading included)")
-        if summary.verdicts:
-            console.print("verdicts: " + ", ".join(f"{k} {v:,}" for k, v in summary.verdicts.items()))
-        console.print(f"output: {summary.output}\nrejected rows: {summary.rejected_output}")
+
+def _print_summary(summary, out: Path, table: bool) -> None:
+    """The summary a person reads: counts, speed, verdicts, where the files are."""
+    from rich.console import Console
+
+    console = Console()
+    if table:
+        console.print(results_table(out))
+    resumed = f" ({summary.resumed_chunks} of {summary.chunks} chunks from the checkpoint)" if summary.resumed_chunks else ""
+    console.print(f"[bold]read {summary.read:,}[/] = scored {summary.scored:,} + rejected {summary.rejected:,}"
+                  f"{resumed}; {summary.claims:,} claims checked; "
+                  f"{summary.posts_per_second:.1f} posts/s ({summary.engine} engine, model loading included)")
+    if summary.verdicts:
+        console.print("verdicts: " + ", ".join(f"{k} {v:,}" for k, v in summary.verdicts.items()))
+    console.print(f"output: {summary.output}\nrejected rows: {summary.rejected_output}")
 
 
 def results_table(output: Path, limit: int = TABLE_ROWS):

@@ -134,10 +134,12 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         """Predict the stance of each (claim, evidence) row: writes label and probs per row."""
         import os
 
+        from pipeline.errors import refuse_output_over_input
         from pipeline.stance import StanceModel
         from pipeline.stance_data import load_labelled_file
         from pipeline.types import STANCE_LABELS
 
+        refuse_output_over_input(out, data)
         pairs = load_labelled_file(data, require_label=False)
         stance = StanceModel(model, models_dir=models_dir)
         probs = stance.predict_proba([p.claim for p in pairs], [p.evidence for p in pairs])

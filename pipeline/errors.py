@@ -22,3 +22,20 @@ class InputError(UserError):
         self.path = str(path)
         self.row = row
         self.problem = problem
+
+
+def refuse_output_over_input(output: object, *inputs: object) -> None:
+    """Raise before anything is written when ``output`` is one of ``inputs`` (the same path once
+    resolved, or the same file through a link): writing it would destroy the input."""
+    import os
+    from pathlib import Path
+
+    target = Path(str(output))
+    for given in inputs:
+        source = Path(str(given))
+        same = target.resolve() == source.resolve()
+        if not same and target.exists() and source.exists():
+            same = os.path.samefile(target, source)
+        if same:
+            raise UserError(f"{output}: the output is the input ({given}); writing it would destroy the input. "
+                            "Choose another --out")

@@ -18,6 +18,7 @@ import gzip
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -31,6 +32,7 @@ PARQUET_MAGIC = b"PAR1"
 # A sniffed block of JSONL or CSV that holds one of these is binary, not text.
 _BINARY_MARKERS = (b"\x00",)
 _JSONL_PROBE_LINES = 20
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,9 @@ class PostReader:
     def _open_text(self, gzipped: bool) -> io.TextIOBase:
         self._raw = open(self.path, "rb")
         stream = gzip.GzipFile(fileobj=self._raw, mode="rb") if gzipped else self._raw
-        return io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="")
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark. surrogateescape: a byte
+        # that is not UTF-8 becomes a lone surrogate, so only the row holding it is rejected.
+        return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
     def progress(self) -> tuple[int, int]:
         if self.format == "parquet":
@@ -178,6 +182,10 @@ class PostReader:
                     if not stripped:
                         yield PostRecord(number, None, None, "blank line")
                         continue
+                    problem = invalid_utf8(stripped)
+                    if problem:
+                        yield PostRecord(number, None, None, problem)
+                        continue
                     obj, problem = parse_object(stripped)
                     if problem:
                         yield PostRecord(number, None, None, problem)
@@ -219,6 +227,10 @@ class PostReader:
                         yield PostRecord(start, None, None, "blank line")
                         continue
                     post_id = fields[id_at] if id_at is not None and id_at < len(fields) else None
+                    problem = invalid_utf8(delimiter.join(fields))
+                    if problem:
+                        yield PostRecord(start, None if invalid_utf8(post_id or "") else post_id, None, problem)
+                        continue
                     if len(fields) != len(header):
                         yield PostRecord(start, post_id, None,
                                          f"record has {len(fields)} fields, the header has {len(header)}")
@@ -270,6 +282,16 @@ def validate_post(line: int, post_id: object, text: object, has_text: bool = Tru
     if len(text) > max_chars:
         return PostRecord(line, pid, None, f"text has {len(text):,} characters, over the limit of {max_chars:,}")
     return PostRecord(line, pid, text)
+
+
+def invalid_utf8(text: str) -> str | None:
+    """The problem with a row read with ``errors="surrogateescape"`` that held bytes that are not
+    UTF-8 (they come back as lone surrogates), or None."""
+    found = _ESCAPED_BYTE.search(text)
+    if found is None:
+        return None
+    return (f"invalid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02x} at character {found.start() + 1} of the "
+            "row); re-save the file as UTF-8")
 
 
 def _is_json(line: bytes) -> bool:

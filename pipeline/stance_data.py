@@ -95,7 +95,8 @@ def load_labelled_file(path: Path | str, require_label: bool = True) -> list[Sta
     problems: list[str] = []
     pairs: list[StancePair] = []
     seen: dict[tuple[str, str], int] = {}
-    with open(path, encoding="utf-8") as handle:
+    # utf-8-sig: a file saved with a byte-order mark reads like one without.
+    with open(path, encoding="utf-8-sig") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 problems.append(f"row {line_no}: empty row")
@@ -125,7 +126,9 @@ def load_labelled_file(path: Path | str, require_label: bool = True) -> list[Sta
                                     f"(expected one of {', '.join(STANCE_LABELS)})")
                     continue
             key = (" ".join(row["claim"].split()), " ".join(row["evidence"].split()))
-            if key in seen:
+            # Duplicates matter only for training (a pair counted twice, or split across train and
+            # dev); at inference every row gets its prediction.
+            if require_label and key in seen:
                 problems.append(f"row {line_no}: duplicate of row {seen[key]} (same claim and evidence)")
                 continue
             seen[key] = line_no

@@ -206,7 +206,7 @@ def files_in(path: Path | str) -> list[Path]:
 def _read_jsonl(path: Path) -> _RawRows:
     out = _RawRows(path, [], [], set())
     bad: dict[str, list[int]] = {}
-    with open(path, encoding="utf-8", errors="strict") as handle:
+    with open(path, encoding="utf-8-sig", errors="strict") as handle:
         try:
             for line_no, line in enumerate(handle, start=1):
                 if not line.strip():

@@ -177,7 +177,6 @@ def test_sample_posts_hold_claims_chatter_and_rows_to_reject(tmp_path):
     ("not_gzip.jsonl.gz", b'{"text": "plain"}\n', "not gzip-compressed"),
     ("binary.jsonl", b"\x00\x01\x02garbage\x00" * 10, "binary data"),
     ("csv_named.jsonl", b"id,text\n1,hello\n2,world\n", "not JSONL"),
-    ("latin1.csv", "id,text\n1,caf\xe9\n".encode("latin-1"), "not UTF-8"),
     ("no_text.csv", b"id,body\n1,hello\n", "no 'text' column (columns: id, body)"),
     ("header_only.csv", b"id,text\n", "no posts in the file"),
     ("posts.xlsx", b"PK\x03\x04", "unknown input format"),

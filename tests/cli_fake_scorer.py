@@ -1,0 +1,44 @@
+"""Run the real ``claimsift`` command line with ``score``'s models replaced by the keyword scorer
+of ``score_fakes``, so tests can drive ``claimsift score`` in a real process in seconds.
+
+``python tests/cli_fake_scorer.py score IN --store S --out OUT ...`` behaves as ``claimsift``
+does (same argument parsing, error lines and exit codes). With ``FAKE_SCORER_INTERRUPT_AFTER=N``
+the scorer raises KeyboardInterrupt (a Ctrl-C) after scoring N chunks, leaving a partial run.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from score_fakes import KeywordScorer  # noqa: E402
+
+
+class _InterruptingScorer(KeywordScorer):
+    def __init__(self, interrupt_after: int) -> None:
+        super().__init__()
+        self.interrupt_after = interrupt_after
+        self.chunks = 0
+
+    def score_posts(self, texts):
+        if self.chunks >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.chunks += 1
+        return super().score_posts(texts)
+
+
+def _fake_model_scorer(*args, **kwargs) -> KeywordScorer:
+    interrupt_after = os.environ.get("FAKE_SCORER_INTERRUPT_AFTER")
+    return _InterruptingScorer(int(interrupt_after)) if interrupt_after else KeywordScorer()
+
+
+if __name__ == "__main__":
+    import pipeline.score
+
+    pipeline.score.ModelScorer = _fake_model_scorer
+    from pipeline.cli import main
+
+    sys.argv[0] = "claimsift"
+    main()

@@ -1,0 +1,216 @@
+"""Issue 19, "nothing lost, nothing crashed": each case driven through the command line as a user
+would, in a real process (`python -m pipeline.cli`, the `claimsift` entry point's module).
+
+`score` runs with its models replaced by the keyword scorer (tests/cli_fake_scorer.py): what is
+tested there is reading, checking and writing, not the models. The concurrency cases start real
+processes against one store and wait for real locks; `CLAIMSIFT_LOCK_TIMEOUT` keeps them short.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE_SCORER_CLI = Path(__file__).resolve().parent / "cli_fake_scorer.py"
+SEEDS = ROOT / "seeds"
+
+
+def claimsift(*args: object, env: dict | None = None, timeout: float = 600,
+              fake_scorer: bool = False) -> subprocess.CompletedProcess:
+    """Run the command line in a new process, as a user would; returns the finished process."""
+    command = [sys.executable, str(FAKE_SCORER_CLI)] if fake_scorer else [sys.executable, "-m", "pipeline.cli"]
+    return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env=os.environ | (env or {}))
+
+
+def start_claimsift(*args: object, env: dict | None = None) -> subprocess.Popen:
+    """Start the command line without waiting for it (for two users at once)."""
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli"] + [str(a) for a in args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ | (env or {}))
+
+
+def one_clear_line(result: subprocess.CompletedProcess) -> str:
+    """The error a person sees: one line on stderr, no traceback."""
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+POSTS = [{"id": "a1", "text": "NATO has 32 members since Sweden joined in 2024."},
+         {"id": "a2", "text": "Good morning everyone!"},
+         {"id": "a3", "text": "Poland spends 4.12% of its GDP on defence."}]
+
+
+# ---- 1. an output that is the input ----------------------------------------------------------------
+@pytest.mark.parametrize("command", [
+    ["score", "{data}", "--store", "{store}", "--out", "{data}"],
+    ["check", "--data", "{data}", "--out", "{data}", "--store", "{store}"],
+    ["checkworthy", "--data", "{data}", "--out", "{data}"],
+    ["stance", "--data", "{data}", "--out", "{data}"],
+    ["score", "{data}", "--store", "{store}", "--out", "{link}"],
+])
+def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_path, command):
+    data = write_jsonl(tmp_path / "same.jsonl", [{"text": p["text"], "claim": p["text"], "evidence": p["text"],
+                                                 "id": p["id"]} for p in POSTS])
+    (tmp_path / "link.jsonl").symlink_to(data)
+    before = data.read_bytes()
+    names = {"data": data, "store": tmp_path / "store", "link": tmp_path / "link.jsonl"}
+    # score with its models faked: with a real store and models the old code overwrote the input
+    result = claimsift(*[part.format(**names) for part in command], fake_scorer=command[0] == "score")
+    assert result.returncode == 2
+    assert "is the input" in one_clear_line(result)
+    assert data.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.jsonl", "same.jsonl"]
+
+
+# ---- 7. a table saved with a byte-order mark (Excel's "CSV UTF-8") ---------------------------------
+def test_score_reads_a_csv_and_a_jsonl_with_a_byte_order_mark(tmp_path):
+    csv_file = tmp_path / "posts.csv"
+    csv_file.write_text("text,id\n" + "".join(f'"{p["text"]}",{p["id"]}\n' for p in POSTS), encoding="utf-8-sig")
+    jsonl_file = tmp_path / "posts.jsonl"
+    jsonl_file.write_text("".join(json.dumps(p) + "\n" for p in POSTS), encoding="utf-8-sig")
+    for source in (csv_file, jsonl_file):
+        out = tmp_path / f"{source.suffix[1:]}.out.jsonl"
+        result = claimsift("score", source, "--store", tmp_path, "--out", out, fake_scorer=True)
+        assert result.returncode == 0, result.stderr
+        assert [row["post_id"] for row in read_jsonl(out)] == ["a1", "a2", "a3"]
+
+
+# ---- 11. smaller cases ----------------------------------------------------------------------------
+def test_score_says_how_many_rows_were_rejected_and_strict_exits_1(tmp_path):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS + [{"id": "a4", "text": ""}])
+    result = claimsift("score", source, "--store", tmp_path, "--out", tmp_path / "o.jsonl", fake_scorer=True)
+    assert result.returncode == 0, result.stderr
+    assert f"1 row rejected: see {tmp_path / 'o.jsonl.rejected.jsonl'}" in " ".join(result.stderr.split())
+    strict = claimsift("score", source, "--store", tmp_path, "--out", tmp_path / "s.jsonl", "--strict",
+                       fake_scorer=True)
+    assert strict.returncode == 1
+    assert [row["post_id"] for row in read_jsonl(tmp_path / "s.jsonl")] == ["a1", "a2", "a3"]
+
+
+def test_one_invalid_utf8_line_rejects_that_row_only_and_names_it(tmp_path):
+    for name, header, rows in (("posts.jsonl", b"", [json.dumps(p).encode() for p in POSTS]),
+                               ("posts.csv", b"id,text\n", [f'{p["id"]},"{p["text"]}"'.encode() for p in POSTS])):
+        rows.insert(1, rows[0].replace(b"NATO", b"NAT\xff\xfe"))
+        source = tmp_path / name
+        source.write_bytes(header + b"\n".join(rows) + b"\n")
+        out = tmp_path / f"{name}.out.jsonl"
+        result = claimsift("score", source, "--store", tmp_path, "--out", out, fake_scorer=True)
+        assert result.returncode == 0, result.stderr
+        assert [row["post_id"] for row in read_jsonl(out)] == ["a1", "a2", "a3"]
+        rejected = read_jsonl(tmp_path / f"{name}.out.jsonl.rejected.jsonl")
+        assert len(rejected) == 1 and "invalid UTF-8" in rejected[0]["reason"]
+        assert rejected[0]["line"] == (2 if name.endswith(".jsonl") else 3)
+
+
+def test_resume_refuses_an_input_changed_in_place_with_the_same_size_and_time(tmp_path):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS * 4)
+    out = tmp_path / "o.jsonl"
+    interrupted = claimsift("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3",
+                            env={"FAKE_SCORER_INTERRUPT_AFTER": "1"}, fake_scorer=True)
+    assert interrupted.returncode == 130 and (tmp_path / "o.jsonl.parts").is_dir(), interrupted.stderr
+    stat = source.stat()
+    data = source.read_bytes()
+    source.write_bytes(data.replace(b"Poland", b"Latvia"))  # same length
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.stat().st_size == stat.st_size and source.stat().st_mtime_ns == stat.st_mtime_ns
+    resumed = claimsift("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3", "--resume",
+                        fake_scorer=True)
+    assert resumed.returncode == 2
+    assert "cannot resume" in one_clear_line(resumed) and "input" in resumed.stderr
+    source.write_bytes(data)
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    finished = claimsift("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3", "--resume",
+                         fake_scorer=True)
+    assert finished.returncode == 0, finished.stderr
+    assert len(read_jsonl(out)) == 12
+
+
+def test_a_store_path_that_is_a_file_is_one_clear_error(tmp_path):
+    not_a_folder = tmp_path / "store"
+    not_a_folder.write_text("my notes\n")
+    (tmp_path / "doc.txt").write_text("Some text.\n")
+    for command in (["ingest", tmp_path / "doc.txt", "--store", not_a_folder, "--no-index"],
+                    ["inspect", "--store", not_a_folder],
+                    ["index", "--store", not_a_folder]):
+        result = claimsift(*command)
+        assert result.returncode == 2, result.stderr
+        assert "is a file, not a store folder" in one_clear_line(result)
+    assert not_a_folder.read_text() == "my notes\n"
+
+
+def test_inspect_on_a_corrupt_store_is_one_clear_error(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "corpus.sqlite").write_bytes(b"this is not a database" * 200)
+    result = claimsift("inspect", "--store", store)
+    assert result.returncode == 2
+    assert "corpus.sqlite is not a readable store" in one_clear_line(result)
+
+
+def test_a_nul_byte_after_the_first_8_kb_rejects_the_file_with_a_plain_rejected_label(tmp_path):
+    text = ("A plain sentence about the budget. " * 300).encode()
+    (tmp_path / "late_nul.txt").write_bytes(text + b"\x00 hidden binary")
+    result = claimsift("ingest", tmp_path / "late_nul.txt", "--store", tmp_path / "store", "--no-index")
+    assert result.returncode == 1
+    assert "late_nul.txt: binary file (NUL byte at byte 10500, line 1)" in result.stderr
+    assert "[red]" not in result.stderr and "rejected " in result.stderr
+    assert json.loads(claimsift("inspect", "--store", tmp_path / "store", "--json").stdout)["documents"] == 0
+
+
+def test_a_symlinked_folder_is_skipped_with_a_message(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "doc.txt").write_text("The council met on Monday.\n")
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    result = claimsift("ingest", folder, "--store", tmp_path / "store", "--no-index")
+    assert result.returncode == 0, result.stderr
+    assert f"skipped {folder / 'linked'}: a symbolic link to a folder (not followed)" in " ".join(result.stderr.split())
+
+
+# ---- 8. duplicate rows at inference ---------------------------------------------------------------
+@pytest.mark.slow
+def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path):
+    pair = {"claim": "NATO has 32 members.", "evidence": "Sweden became the 32nd member of NATO in 2024."}
+    rows = [pair, {"claim": "NATO has 12 members.", "evidence": pair["evidence"]}, pair, pair]
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    result = claimsift("stance", "--data", data, "--out", tmp_path / "pred.jsonl", "--model", "stance@v2")
+    assert result.returncode == 0, result.stderr
+    predictions = read_jsonl(tmp_path / "pred.jsonl")
+    assert len(predictions) == 4 and predictions[0] == predictions[2] == predictions[3]
+
+
+# ---- 9. check --data keeps the input's ids ---------------------------------------------------------
+@pytest.mark.slow
+def test_check_data_keeps_every_id_column_of_the_input(tmp_path, seed_store):
+    data = tmp_path / "claims.jsonl"
+    data.write_text(json.dumps({"claim_id": "c-7", "claim": "Mark Rutte threatened to expel the US from NATO.",
+                                "id": 7}) + "\n"
+                    + json.dumps({"claim": "", "tweet_id": "99", "note": "empty"}) + "\n", encoding="utf-8-sig")
+    result = claimsift("check", "--data", data, "--out", tmp_path / "out.jsonl", "--store", seed_store,
+                       "--stance-model", "stance@v2")
+    assert result.returncode == 1, result.stderr  # the empty claim is rejected, the other checked
+    checked, rejected = read_jsonl(tmp_path / "out.jsonl")
+    assert (checked["line"], checked["claim_id"], checked["id"]) == (1, "c-7", 7) and checked["verdict"]
+    assert (rejected["line"], rejected["tweet_id"]) == (2, "99") and "empty" in rejected["error"]
+    assert "note" not in rejected
