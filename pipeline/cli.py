@@ -31,7 +31,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 
 AREAS = ("cli_corpus", "cli_check", "cli_stance", "cli_checkworthy", "cli_score", "cli_factcheck", "cli_models",
-         "cli_review")
+         "cli_review", "cli_corpus_eval")
 
 
 def _register_all() -> None:

@@ -536,11 +536,15 @@ DEV_CAP = 600
 def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
                         max_pairs: int | None = None, negation: int = 0,
                         healthver_repeat: int = HEALTHVER_REPEAT,
-                        reported_denials: bool = False) -> dict[str, list[StancePair]]:
+                        reported_denials: bool = False,
+                        held_out_splits: Sequence[str] = ("tune", "report")) -> dict[str, list[StancePair]]:
     """``{"train": [...], "dev": [...], "fever_symmetric": [...]}``; dev holds every source's
     grouped held-out part. ``max_pairs`` scales every source's training quota down together.
     ``reported_denials`` adds ``denial_report_pairs`` (off by default, so that models trained
-    before they existed are reproduced pair for pair)."""
+    before they existed are reproduced pair for pair). ``held_out_splits``: training pairs whose
+    claim or evidence belongs to a claim of these splits of the corpus split manifest
+    (``pipeline.splits``) are left out, so that the end-to-end tune and report figures are of
+    claims the model never saw; ``()`` reproduces the data of stance@v4 and before."""
     root = _check_dir(Path(root))
     rng = random.Random(seed)
     train: list[StancePair] = []
@@ -617,6 +621,8 @@ def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
     for p in dev:
         dev_by_source[p.source].append(p)
     dev = [p for source in sorted(dev_by_source) for p in _sample(dev_by_source[source], DEV_CAP, random.Random(seed + 4))]
+    if held_out_splits:
+        train = without_held_out(train, held_out_splits)
     if max_pairs is not None and max_pairs < len(train):
         train = _sample(train, max_pairs, rng)
     if negation:
@@ -626,6 +632,16 @@ def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
     # A claim can come from two sources (e.g. AVeriTeC and its derived denials): keep it out of dev.
     dev = [p for p in dev if p.group not in train_groups]
     return {"train": train, "dev": dev, "fever_symmetric": probe}
+
+
+def without_held_out(pairs: Sequence[StancePair], splits: Sequence[str] = ("tune", "report"),
+                     manifest_path: Path | None = None) -> list[StancePair]:
+    """``pairs`` less those whose claim (normalised wording) or evidence text is a claim or gold
+    evidence of the corpus split manifest's ``splits``."""
+    from pipeline.splits import MANIFEST_PATH, SplitManifest, excluded_from_training
+
+    held_out = SplitManifest.load(manifest_path or MANIFEST_PATH).held_out(splits)
+    return [p for p in pairs if not excluded_from_training(p.claim, p.evidence, held_out)]
 
 
 def focused(train: Sequence[StancePair], focus: Sequence[str], replay: int, seed: int = 13) -> list[StancePair]:
