@@ -1,0 +1,390 @@
+"""The review desk (`claimsift serve`): queue, claim, labels, export, safety — through Starlette's
+test client, on the scores of the sample posts (`tests/data/review_scores.jsonl`, a real
+`claimsift score` output of 14 sample posts plus one post holding a <script> tag, scored against
+the seed corpus) and, where the page needs the corpus, on the seed store."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+from starlette.testclient import TestClient  # noqa: E402
+
+from pipeline.review.app import ReviewConfig, create_app  # noqa: E402
+from pipeline.review.labels import LabelRecord, LabelStore, content_hash  # noqa: E402
+from pipeline.review.scores import QueueFilter, ScoresTable  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+SCORES = DATA / "review_scores.jsonl"
+BASE = "http://127.0.0.1:8000"
+
+
+def _rows() -> list[dict]:
+    return [json.loads(line) for line in SCORES.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture()
+def scores(tmp_path) -> Path:
+    """A private copy: the desk writes its caches beside the scores file."""
+    target = tmp_path / "scores" / "review_scores.jsonl"
+    target.parent.mkdir()
+    shutil.copy(SCORES, target)
+    return target
+
+
+def _client(store: Path, scores: Path | None, tmp_path: Path, **options) -> TestClient:
+    factory = options.pop("checker_factory", None)
+    config = ReviewConfig(store=store, scores=scores, labels_dir=tmp_path / "labels", **options)
+    return TestClient(create_app(config, checker_factory=factory), base_url=BASE)
+
+
+def _csrf(client: TestClient, url: str) -> str:
+    page = client.get(url)
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def _claim_with(rows: list[dict], needle: str) -> tuple[int, int, dict]:
+    for row in rows:
+        for i, claim in enumerate(row["claims"]):
+            if needle in row["text"]:
+                return row["line"], i, claim
+    raise AssertionError(needle)
+
+
+# -- the queue -------------------------------------------------------------------------------------
+def test_queue_lists_every_claim_most_checkworthy_first(scores, tmp_path):
+    table = ScoresTable(scores)
+    page = table.page(QueueFilter(), page_size=100)
+    claims = [(row["line"], i, c["checkworthiness"]) for row in _rows() for i, c in enumerate(row["claims"])]
+    assert page.total == len(claims) > 10
+    assert [r.claim_checkworthiness for r in page.rows] == sorted((c for _, _, c in claims), reverse=True)
+    assert {(r.line, r.claim_index) for r in page.rows} == {(line, i) for line, i, _ in claims}
+    # the JSONL file is converted once, atomically, beside the file; no temporary left behind
+    assert sorted(p.name for p in scores.parent.iterdir()) == [
+        "review_scores.jsonl", "review_scores.jsonl.claims.parquet", "review_scores.jsonl.parquet"]
+
+
+def test_queue_filters_and_pages(scores):
+    table = ScoresTable(scores)
+    rows = _rows()
+    refuted = [c for r in rows for c in r["claims"] if c["verdict"] == "REFUTED"]
+    assert table.page(QueueFilter(verdict="REFUTED")).total == len(refuted) > 0
+    sure = [c for r in rows for c in r["claims"] if (c["confidence"] or 0) >= 0.9]
+    assert table.page(QueueFilter(min_confidence=0.9)).total == len(sure)
+    stoltenberg = [c for r in rows for c in r["claims"] if "stoltenberg" in (r["text"] + c["text"]).lower()]
+    assert table.page(QueueFilter(text="STOLTENBERG")).total == len(stoltenberg) > 0
+    source = rows[0]["claims"][0]["evidence"][0]["source"]
+    from_source = [c for r in rows for c in r["claims"] if any(e["source"] == source for e in c["evidence"])]
+    assert table.page(QueueFilter(source=source)).total == len(from_source) > 0
+    assert table.page(QueueFilter(published_from="2099-01-01")).total == 0
+    assert table.page(QueueFilter(text="100%_")).total == 0  # LIKE wildcards are taken literally
+    first, second = table.page(QueueFilter(), 1, 5), table.page(QueueFilter(), 2, 5)
+    assert [r.rank for r in first.rows] == [1, 2, 3, 4, 5] and [r.rank for r in second.rows] == [6, 7, 8, 9, 10]
+
+
+def test_cache_is_rebuilt_when_the_scores_file_changes(scores):
+    ScoresTable(scores).page(QueueFilter())
+    rows = _rows()[:3]
+    scores.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert ScoresTable(scores).page(QueueFilter()).total == sum(len(r["claims"]) for r in rows)
+
+
+def test_parquet_scores_are_read_in_place(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.score import output_schema
+
+    path = tmp_path / "scores.parquet"
+    pq.write_table(pa.Table.from_pylist(_rows(), schema=output_schema()), path)
+    table = ScoresTable(path).prepare()
+    assert table.posts_path == path
+    line, index, claim = _claim_with(_rows(), "Poland spends")
+    assert table.post(line)["claims"][index]["verdict"] == claim["verdict"]
+
+
+def test_queue_page_problems_are_messages_not_tracebacks(scores, tmp_path):
+    client = _client(tmp_path / "no-store", scores, tmp_path)
+    for url, status, words in [("/queue?page=0", 400, "pages start at 1"), ("/queue?page=abc", 400, "whole number"),
+                               ("/queue?page=999", 404, "does not exist"), ("/queue?min_conf=2", 400, "between 0 and 1"),
+                               ("/queue?from=yesterday", 400, "not a date"), ("/queue?verdict=MAYBE", 400, "unknown verdict"),
+                               ("/claim/999/0", 404, "no post on line 999"), ("/claim/1/7", 404, "no claim 7")]:
+        response = client.get(url)
+        assert response.status_code == status, url
+        assert words in response.text and "Traceback" not in response.text, url
+    missing = _client(tmp_path / "no-store", tmp_path / "nothing.jsonl", tmp_path).get("/queue")
+    assert missing.status_code == 503 and "no scores file here" in missing.text
+    no_scores = _client(tmp_path / "no-store", None, tmp_path).get("/queue")
+    assert "No scores file" in no_scores.text
+    corpus = _client(tmp_path / "no-store", None, tmp_path).get("/corpus")
+    assert corpus.status_code == 200 and "No corpus store" in corpus.text
+
+
+def test_queue_renders_filters_and_links(scores, tmp_path):
+    client = _client(tmp_path / "no-store", scores, tmp_path)
+    page = client.get("/queue?verdict=REFUTED")
+    assert page.status_code == 200
+    links = re.findall(r'href="/claim/(\d+)/(\d+)"', page.text)
+    refuted = {(str(r["line"]), str(i)) for r in _rows() for i, c in enumerate(r["claims"]) if c["verdict"] == "REFUTED"}
+    assert set(links) == refuted
+
+
+# -- escaping ----------------------------------------------------------------------------------------
+def test_a_post_with_a_script_tag_is_shown_as_text(scores, tmp_path):
+    client = _client(tmp_path / "no-store", scores, tmp_path)
+    line, index, _ = _claim_with(_rows(), "<script>")
+    for url in (f"/claim/{line}/{index}", "/queue?q=owned"):
+        html = client.get(url).text
+        assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in html, url
+        assert "<script>alert" not in html and "<b>if</b>" not in html, url
+
+
+# -- labels --------------------------------------------------------------------------------------------
+def test_labels_are_append_only_and_the_newest_is_in_force(tmp_path):
+    store = LabelStore(tmp_path / "labels")
+    base = dict(task="verdict", predicted="SUPPORTED", reviewer="ana", post_hash=content_hash("a post"),
+                claim_hash=content_hash("a claim"), claim="a claim", post_text="a post", passages=("p1", "p2"))
+    store.append([LabelRecord(label="REFUTED", **base)])
+    store.append([LabelRecord(label="NOT_ENOUGH_INFO", **base | {"reviewer": "ben"})])
+    records = store.records()
+    assert [r.label for r in records] == ["REFUTED", "NOT_ENOUGH_INFO"]  # history kept
+    (current,) = store.latest().values()
+    assert (current.label, current.reviewer, current.corrected) == ("NOT_ENOUGH_INFO", "ben", True)
+    assert [r["label"] for r in store.export_rows("verdict")] == ["NOT_ENOUGH_INFO"]
+    with pytest.raises(Exception, match="not a verdict label"):
+        store.append([LabelRecord(label="MAYBE", **base)])
+    assert len(store.records()) == 2  # a bad batch writes nothing
+
+
+def _append_many(folder: str, who: str, n: int) -> None:
+    store = LabelStore(folder)
+    for i in range(n):
+        store.append([LabelRecord(task="checkworthy", label=i % 2, predicted=1, reviewer=who,
+                                  post_hash=content_hash(f"{who} {i}"), post_text=f"{who} post {i} " + "x" * 3000)])
+
+
+def test_two_processes_appending_at_once_lose_nothing(tmp_path):
+    folder = str(tmp_path / "labels")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_append_many, args=(folder, who, 60)) for who in ("ana", "ben")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    lines = (tmp_path / "labels" / "labels.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 120 and all(json.loads(line)["task"] == "checkworthy" for line in lines)
+
+
+def test_a_torn_last_line_is_skipped_and_the_next_label_starts_afresh(tmp_path):
+    store = LabelStore(tmp_path / "labels")
+    _append_many(str(tmp_path / "labels"), "ana", 1)
+    with open(store.path, "a", encoding="utf-8") as handle:
+        handle.write('{"task": "checkw')  # a crash mid-write
+    _append_many(str(tmp_path / "labels"), "ben", 1)
+    assert [r.reviewer for r in store.records()] == ["ana", "ben"]
+
+
+def test_label_export_schemas_pass_the_retraining_checks(tmp_path):
+    from pipeline.training_data import validate
+
+    store = LabelStore(tmp_path / "labels")
+    for i, (stance, worthy) in enumerate([("SUPPORTS", 1), ("REFUTES", 0), ("NOT_ENOUGH_INFO", 1)]):
+        common = dict(reviewer="ana", post_hash=content_hash(f"post {i}"), post_text=f"post number {i}",
+                      claim_hash=content_hash(f"claim {i}"), claim=f"claim number {i}")
+        store.append([LabelRecord(task="stance", label=stance, predicted="SUPPORTS", evidence=f"passage {i}",
+                                  passage_hash=content_hash(f"passage {i}"), **common),
+                      LabelRecord(task="checkworthy", label=worthy, predicted=1, **common),
+                      LabelRecord(task="verdict", label="REFUTED", predicted="SUPPORTED", passages=(f"passage {i}",),
+                                  **common)])
+    for task in ("stance", "checkworthy"):
+        out = tmp_path / f"{task}.jsonl"
+        assert store.export(task, out) == 3
+        report, frame = validate(out, task, min_rows=1, min_per_class=1)
+        assert report.ok, report.summary()
+        assert len(frame) == 3
+    verdict = tmp_path / "verdict.jsonl"
+    store.export("verdict", verdict)
+    row = json.loads(verdict.read_text().splitlines()[0])
+    assert {"claim", "label", "evidence"} <= set(row) and row["evidence"] == ["passage 0"]
+
+
+def test_label_export_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    store = LabelStore(tmp_path / "labels")
+    store.append([LabelRecord(task="checkworthy", label=0, predicted=1, reviewer="ana", post_hash="h",
+                              post_text="Good morning everyone")])
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["labels", "export", "--task", "checkworthy", "--labels",
+                                      str(tmp_path / "labels"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["text"] == "Good morning everyone"
+    bad = CliRunner().invoke(app, ["labels", "export", "--task", "sentiment", "--labels", str(tmp_path / "labels"),
+                                   "--out", str(out)])
+    assert bad.exit_code != 0
+
+
+# -- labelling through the app -------------------------------------------------------------------------
+def test_label_a_claim_then_see_it_and_its_history(scores, tmp_path):
+    client = _client(tmp_path / "no-store", scores, tmp_path, reviewer="ana")
+    line, index, claim = _claim_with(_rows(), "Estonia is the biggest")
+    url = f"/claim/{line}/{index}"
+    csrf = _csrf(client, url)
+    stances = {f"stance_{i}": "NOT_ENOUGH_INFO" for i in range(len(claim["evidence"]))}
+    response = client.post(url + "/label", data={"csrf": csrf, "verdict": "REFUTED", "checkworthy": "1", **stances},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get(url).text
+    assert re.search(r'class="label-in-force">REFUTED</b> by ana', page)
+    assert re.search(r'<option value="REFUTED" selected', page)
+    # a correction of the correction keeps the history
+    client.post(url + "/label", data={"csrf": csrf, "verdict": "NOT_ENOUGH_INFO"})
+    page = client.get(url).text
+    assert 'class="label-in-force">NOT ENOUGH INFO</b>' in page
+    history = page[page.index("<h2>History"):]
+    assert history.count("<tr>") == 1 + 2 + len(stances) + 1  # header, two verdicts, stances, check-worthiness
+    records = LabelStore(tmp_path / "labels").records()
+    verdicts = [r for r in records if r.task == "verdict"]
+    assert [r.label for r in verdicts] == ["REFUTED", "NOT_ENOUGH_INFO"]
+    assert verdicts[0].predicted == claim["verdict"] and verdicts[0].reviewer == "ana"
+    assert verdicts[0].post_hash == content_hash(next(r["text"] for r in _rows() if r["line"] == line))
+    assert verdicts[0].models.get("verdict") and "time" in verdicts[0].to_dict()
+    queue = client.get("/queue?q=Estonia").text
+    assert "→ NOT ENOUGH INFO" in queue
+
+
+def test_label_writes_are_refused_without_the_form_token_from_another_site_or_read_only(scores, tmp_path):
+    client = _client(tmp_path / "no-store", scores, tmp_path, reviewer="ana")
+    url = "/claim/1/0"
+    csrf = _csrf(client, url)
+    assert client.post(url + "/label", data={"verdict": "REFUTED"}).status_code == 403
+    assert client.post(url + "/label", data={"csrf": "guess", "verdict": "REFUTED"}).status_code == 403
+    cross = client.post(url + "/label", data={"csrf": csrf, "verdict": "REFUTED"},
+                        headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403
+    assert client.post(url + "/label", data={"csrf": csrf, "verdict": "REFUTED"},
+                       headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert not (tmp_path / "labels" / "labels.jsonl").exists()
+    read_only = _client(tmp_path / "no-store", scores, tmp_path, read_only=True)
+    page = read_only.get(url).text
+    assert "label-form" not in page
+    token = re.search(r"claimsift_csrf=([^;]+)", read_only.get(url).headers.get("set-cookie", "") or "x=y")
+    response = read_only.post(url + "/label", data={"csrf": token.group(1) if token else "", "verdict": "REFUTED"})
+    assert response.status_code == 403 and "read-only" in response.text
+    assert not (tmp_path / "labels" / "labels.jsonl").exists()
+
+
+def test_a_reviewer_name_is_required(scores, tmp_path):
+    client = _client(tmp_path / "no-store", scores, tmp_path)
+    csrf = _csrf(client, "/claim/1/0")
+    response = client.post("/claim/1/0/label", data={"csrf": csrf, "verdict": "REFUTED", "reviewer": "  "})
+    assert response.status_code == 400 and "reviewer" in response.text
+
+
+# -- host and token ----------------------------------------------------------------------------------------
+def test_foreign_host_headers_are_refused(scores, tmp_path):
+    client = _client(tmp_path / "no-store", scores, tmp_path)
+    assert client.get("/queue").status_code == 200
+    assert client.get("/queue", headers={"Host": "localhost:8000"}).status_code == 200
+    rebound = client.get("/queue", headers={"Host": "attacker.example:8000"})
+    assert rebound.status_code == 400 and "Host" in rebound.text
+
+
+def test_a_token_is_needed_on_every_request_when_set(scores, tmp_path):
+    client = _client(tmp_path / "no-store", scores, tmp_path, token="s3cret", host="192.0.2.10")
+    assert client.get("/queue").status_code == 401
+    assert client.get("/static/style.css").status_code == 401
+    assert client.get("/queue?token=wrong").status_code == 401
+    assert client.get("/queue", headers={"Host": "192.0.2.10:8000"}).status_code == 401
+    entered = client.get("/queue?token=s3cret&verdict=REFUTED", follow_redirects=False)
+    assert entered.status_code == 303 and entered.headers["location"] == "/queue?verdict=REFUTED"
+    assert client.get("/queue").status_code == 200  # the cookie now carries it
+    fresh = _client(tmp_path / "no-store", scores, tmp_path, token="s3cret", host="192.0.2.10")
+    assert fresh.get("/queue", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_serve_refuses_an_open_address_without_a_token(monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    monkeypatch.delenv("CLAIMSIFT_REVIEW_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code != 0 and "token" in str(result.exception or result.output)
+
+
+def test_responses_forbid_framing_and_foreign_scripts(scores, tmp_path):
+    response = _client(tmp_path / "no-store", scores, tmp_path).get("/queue")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+# -- pages on the seed store ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_claim_page_shows_the_decisive_sentence_in_its_context(seed_store, scores, tmp_path):
+    client = _client(seed_store, scores, tmp_path)
+    line, index, claim = _claim_with(_rows(), "Breaking. NATO Secretary General")
+    decisive = next(e for e in claim["evidence"] if e["decisive"])
+    page = client.get(f"/claim/{line}/{index}").text
+    marked = re.findall(r'<p class="context">(.*?)<mark class="decisive">(.*?)</mark>(.*?)</p>', page, re.S)
+    assert any(sentence == decisive["sentence"].replace('"', "&#34;") and before.strip() for before, sentence, _ in marked)
+    link = re.search(rf'href="/corpus/doc/{decisive["doc_id"]}\?s=(\d+)#s(\d+)"', page)
+    assert link and link.group(1) == link.group(2)
+    document = client.get(f"/corpus/doc/{decisive['doc_id']}?s={link.group(1)}").text
+    target = re.search(rf'<span class="sentence target" id="s{link.group(1)}"(.*?)id="s', document, re.S)
+    assert target and "never said this" in re.sub(r"<[^>]+>", "", target.group(1))
+    assert document.count('class="sentence target"') == 1
+    assert 'Quoted here: <b>' in page  # Riggio's denial is a quote in that context
+    assert "PolitiFact" in page or "politifact" in page.lower()  # the earlier fact-check
+
+
+@pytest.mark.slow
+def test_corpus_page_documents_entities_quotes_and_timeline(seed_store, tmp_path):
+    from pipeline.store import Corpus
+
+    client = _client(seed_store, None, tmp_path)
+    page = client.get("/corpus").text
+    summary = Corpus(seed_store).summary()
+    assert page.count('href="/corpus/doc/') >= summary["documents"]
+    for label in list(summary["entities_by_label"])[:3]:
+        assert f'class="ent ent-{label}"' in page
+    assert "Riggio" in page
+    svg = client.get("/corpus/timeline.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+
+
+@pytest.mark.slow
+def test_stale_or_missing_index_is_said_on_the_page(seed_store_copy, scores, tmp_path):
+    (seed_store_copy / "index" / "CURRENT").unlink()
+    client = _client(seed_store_copy, scores, tmp_path)
+    assert "no evidence index" in client.get("/claim/1/0").text
+    check = client.get("/check?claim=Rutte+threatened+to+expel+the+US")
+    assert check.status_code == 400 and "no evidence index" in check.text
+
+
+@pytest.mark.slow
+def test_check_page_gives_the_same_result_as_claimsift_check(seed_store, seed_checker, tmp_path):
+    built = []
+
+    def factory():
+        built.append(1)
+        return seed_checker
+
+    client = _client(seed_store, None, tmp_path, checker_factory=factory)
+    claim = "NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine"
+    expected = seed_checker.check(claim)
+    page = client.get("/check", params={"claim": claim}).text
+    assert f"v-{expected.verdict.lower()}" in page and f"{expected.confidence:.0%}" in page
+    assert page.count('class="passage"') == len(expected.evidence)
+    client.get("/check", params={"claim": "Poland spends 4% of GDP on defence"})
+    assert built == [1]  # loaded once per app
+    empty = client.get("/check", params={"claim": "https://example.com"})
+    assert empty.status_code == 400 and "Traceback" not in empty.text
