@@ -13,15 +13,14 @@ from typing import Collection, Container, Mapping, Sequence
 from pipeline.errors import UserError
 from pipeline.retrieve import (DENIAL_CUE, SAID_CUE, reports_claim, CorpusView, RetrievalConfig, denies_what_went_before,
                                people_in, retrieve)
-from pipeline.quantities import YEAR_MENTION, count_stance, mention_pattern, share_stance, tenure_stance
+from pipeline.lang.en import (FALSELY, FORWARD_LOOKING, FUTURE_CUE, GENERIC_NAME_HEADS, INTENTION_CUE, YEAR_MENTION,
+                              mention_pattern)
+from pipeline.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
 URL = re.compile(r"https?://\S+|www\.\S+")
 WORD = re.compile(r"[^\W\d_]{2,}")
-
-
-FALSELY = re.compile(r"\b(falsely|wrongly|baseless\w*|debunk\w*|misleading\w*)\b", re.IGNORECASE)
 
 
 def denial_cannot_support(claim: str, sentence: str, probs: dict[str, float]) -> dict[str, float]:
@@ -61,16 +60,8 @@ def discount_reported_claim(sentence: str, probs: dict[str, float], before: str 
 # A claim about an intention ("Poland plans to spend 5% in 2026") is not settled by what was
 # done: "Poland allocated 4.12% last year" neither supports nor refutes the plan. Nor is a claim
 # about an event still to come when the passage was written ("NATO will hold its 2026 summit
-# in Ankara" against a 2025 article on the summit held in The Hague).
-INTENTION_CUE = re.compile(
-    r"\b(plans?|planning|planned|intends?|intending|aims?|aiming|wants?|hopes?|seeks?|expects?|pledge[sd]?|"
-    r"vow(s|ed)?|promise[sd]?|is going|are going|is set|are set)\s+to\b", re.IGNORECASE)
-FUTURE_CUE = re.compile(r"\b(will|shall|is to|are to)\b", re.IGNORECASE)
-# The passage speaks of plans, targets or the future itself, so it can answer such a claim.
-FORWARD_LOOKING = re.compile(
-    r"\b(will|shall|would|plan\w*|intend\w*|intention\w*|aim\w*|target\w*|goal\w*|pledg\w*|commit\w*|"
-    r"promis\w*|vow\w*|expect\w*|could|might|may|future|next|upcoming|scheduled|proposal\w*|propos\w*|"
-    r"set to|going to|by 20\d\d)\b", re.IGNORECASE)
+# in Ankara" against a 2025 article on the summit held in The Hague). The cues
+# (``INTENTION_CUE``, ``FUTURE_CUE``, ``FORWARD_LOOKING``) are English, in ``pipeline.lang.en``.
 
 
 def is_about_the_future(claim: str, published: str | None) -> bool:
@@ -99,18 +90,6 @@ def settled_facts_cannot_decide_plans(claim: str, passage: Evidence, probs: dict
             or not is_about_the_future(claim, passage.published)):
         return probs
     return _move(probs, ("SUPPORTS", "REFUTES"), "NOT_ENOUGH_INFO")
-
-
-def numbers_decide(claim: str, passage: Evidence, probs: dict[str, float], group_size: int | None,
-                   subject: str | None) -> dict[str, float]:
-    """The stance where claim and passage state comparable numbers (``pipeline.quantities``):
-    counts of members that meet a threshold, how many years the claim's subject held a post, or
-    what share of GDP it spends."""
-    text = passage.read_as or passage.sentence
-    probs = tenure_stance(claim, text, count_stance(claim, text, probs, group_size), subject)
-    if subject is None:
-        return probs
-    return share_stance(claim, text, probs, (subject.lower(), *SUBJECT_ALIASES.get(subject.lower(), ())))
 
 
 def text_before(passage: Evidence) -> str:
@@ -208,9 +187,12 @@ class VerdictRules:
     # what the sentence before it covers; 5 = a passage votes only where it names the claim's
     # subject, what was done does not decide what is planned, counts of members that meet a
     # threshold decide the stance between count statements, and tenures likewise
-    # (``pipeline.quantities``); a denial votes through the person exception only on what it or
-    # its document's reported claim denies.
-    LOGIC_VERSION = 5
+    # (then ``pipeline.quantities``); a denial votes through the person exception only on what it
+    # or its document's reported claim denies; 6 = the count, tenure and share readers, the
+    # statements about all members and the subject aliases moved into the opt-in ``nato`` rule
+    # pack (``pipeline.packs``; the rule packs in use are recorded beside this version), and
+    # "false" in "a false positive" is no denial.
+    LOGIC_VERSION = 6
 
     def label(self) -> str:
         return (f"rules-v{self.LOGIC_VERSION}(depth={self.depth},floor={self.relevance_floor},"
@@ -218,32 +200,24 @@ class VerdictRules:
                 f"subject={self.subject_required})")
 
 
-# Other names of a subject, as news text writes them. Short upper-case ones ("US") are matched
-# in upper case only, so "told us" is not the United States.
-_US = ("us", "u.s.", "united states", "america", "american", "americans", "washington")
-_UK = ("uk", "u.k.", "united kingdom", "britain", "british", "london")
-SUBJECT_ALIASES = {
-    **{name: tuple(alias for alias in _US if alias != name) for name in _US[:3]},
-    **{name: tuple(alias for alias in _UK if alias != name) for name in _UK[:3]},
-    "nato": ("alliance", "allies"),
-}
-
-
 @dataclass(frozen=True)
 class ClaimSubject:
     """The name a claim is about, and the documents whose named entities include it (or an
-    alias of it)."""
+    alias of it). Aliases come from the rule packs in use (``pipeline.packs``); by default a
+    subject has none and is found as the corpus's entities spell it."""
 
     name: str
     documents: tuple[Collection[str], ...] = ()  # the corpus's own sets, not copies: a common name has many
+    aliases: tuple[str, ...] = ()  # other names, lower case
 
     @classmethod
-    def of(cls, name: str | None, view: CorpusView) -> "ClaimSubject | None":
+    def of(cls, name: str | None, view: CorpusView, packs: Sequence[RulePack] = ()) -> "ClaimSubject | None":
         if name is None:
             return None
         key = name.lower()
-        found = (view.name_documents.get(alias) for alias in (key, *SUBJECT_ALIASES.get(key, ())))
-        return cls(name, tuple(documents for documents in found if documents))
+        aliases = tuple(dict.fromkeys(alias for pack in packs for alias in pack.aliases(key)))
+        found = (view.name_documents.get(alias) for alias in (key, *aliases))
+        return cls(name, tuple(documents for documents in found if documents), aliases)
 
     def named_in(self, doc_id: str) -> bool:
         return any(doc_id in documents for documents in self.documents)
@@ -268,11 +242,6 @@ def claim_subject(doc, known_names: Container[str] = ()) -> str | None:
     return None
 
 
-# Heads of names that are not names alone ("the United States", "the Czech Republic").
-GENERIC_NAME_HEADS = frozenset({"states", "republic", "union", "kingdom", "emirates", "nations", "islands",
-                                "commission", "council", "parliament", "ministry", "department", "party", "government"})
-
-
 def _whole_name(head, known_names: Container[str]) -> str:
     """"States" -> "United States", "Republic" -> "Czech Republic": the head with its compound
     words where the head is a generic word; otherwise the head ("Rutte", not "Mark Rutte",
@@ -291,8 +260,7 @@ def names_subject(subject: ClaimSubject, passage: Evidence) -> bool:
     if re.search(r"\b(we|our)\b", passage.sentence, re.IGNORECASE) and subject.named_in(passage.doc_id):
         return True
     text = " ".join((passage.context or passage.sentence, passage.read_as, passage.title))
-    key = subject.name.lower()
-    return any(mention_pattern(name).search(text) for name in (key, *SUBJECT_ALIASES.get(key, ())))
+    return any(mention_pattern(name).search(text) for name in (subject.name.lower(), *subject.aliases))
 
 
 TERM = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*")
@@ -377,6 +345,7 @@ class _Loaded:
     matcher: object | None
     screen: object | None
     parser: object  # spaCy, for the claim's subject (``claim_subject``)
+    packs: tuple[RulePack, ...] = ()  # the rule packs in use, bound to the corpus
 
 
 # The fast MiniLM cross-encoder: it reads the passages that are shown as evidence but do not vote
@@ -388,14 +357,16 @@ SCREEN_STANCE = "stance@v2"
 class Checker:
     """``stance_spec``: the model that reads the passages that vote; ``screen_stance_spec``: the
     one for the other passages shown (None, or a model the registry lacks: the stance model
-    reads them all). Verdicts do not depend on the screen model."""
+    reads them all). Verdicts do not depend on the screen model. ``rule_packs``: names of the
+    opt-in rule packs to use (``pipeline.packs``; none by default), applied in this order."""
 
     def __init__(self, store_dir: Path | str = "corpus/store", top_k: int = 5, stance_spec: str = "stance",
                  verdict_spec: str = "rules", encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
                  models_dir: Path | str | None = None, stance_input: str = "sentence",
                  rules: VerdictRules = VerdictRules(), encoder=None,
-                 screen_stance_spec: str | None = SCREEN_STANCE, stance_backend: str = "auto") -> None:
+                 screen_stance_spec: str | None = SCREEN_STANCE, stance_backend: str = "auto",
+                 rule_packs: Sequence[str] = ()) -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
@@ -408,6 +379,7 @@ class Checker:
         self.models_dir = models_dir
         self.stance_input = stance_input  # "sentence" or "context" (sentence with neighbours)
         self.rules = rules  # used when verdict_spec == "rules"
+        self.rule_packs = rule_pack_names(rule_packs)  # names only, so the checker pickles small
         # An Encoder shared with other stages (each copy of MiniLM costs ~160 MB), or None.
         self.encoder = encoder
         self._loaded = None
@@ -442,7 +414,8 @@ class Checker:
             aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
         matcher = self._fact_check_matcher()
         encoder.warm_up()
-        self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser())
+        packs = load_rule_packs(self.rule_packs, view, self.store_dir)
+        self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs)
 
     def _screen_model(self, stance):
         from pipeline.registry import ModelNotFoundError
@@ -494,7 +467,7 @@ class Checker:
         encoder, index, view = self._loaded.encoder, self._loaded.index, self._loaded.view
         vectors = encoder.encode(list(claims))
         return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k or self.top_k,
-                        exclude_docs=exclude_docs)
+                        exclude_docs=exclude_docs, packs=self._loaded.packs)
 
     def check_many(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None,
                    exclude_docs: Sequence[Collection[str]] | None = None) -> list[Verdict]:
@@ -523,7 +496,7 @@ class Checker:
         """Each claim's subject (``claim_subject``), with the documents that name it."""
         self.warm_up()
         view = self._loaded.view
-        return [ClaimSubject.of(claim_subject(doc, view.name_documents), view)
+        return [ClaimSubject.of(claim_subject(doc, view.name_documents), view, self._loaded.packs)
                 for doc in self._loaded.parser.pipe(claims, batch_size=256)]
 
     def judge(self, claims: Sequence[str], evidence_lists: Sequence[Sequence[Evidence]],
@@ -536,7 +509,7 @@ class Checker:
 
         self.warm_up()
         subjects = self.subjects(claims) if subjects is None else subjects
-        stance, screen, view = self._loaded.stance, self._loaded.screen, self._loaded.view
+        stance, screen, packs = self._loaded.stance, self._loaded.screen, self._loaded.packs
         pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or e.sentence)
                  for c, ev in zip(claims, evidence_lists) for e in ev]
         if voting is not None and screen is not None:
@@ -554,8 +527,9 @@ class Checker:
             for item in evidence:
                 row = probs[cursor]
                 cursor += 1
-                stance_probs = numbers_decide(claim, item, {label: float(p) for label, p in zip(STANCE_LABELS, row)},
-                                              view.group_size, subject.name if subject else None)
+                stance_probs = {label: float(p) for label, p in zip(STANCE_LABELS, row)}
+                for pack in packs:
+                    stance_probs = pack.stance(claim, item, stance_probs, subject.name if subject else None)
                 stance_probs = adjusted_stance(claim, item, stance_probs)
                 judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
             judged_lists.append(judged)

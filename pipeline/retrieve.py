@@ -7,37 +7,19 @@ import heapq
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import TYPE_CHECKING, Collection, Sequence
 
 import numpy as np
 
-from pipeline.quantities import group_size_of
 from pipeline.types import Evidence
+# English cues (denials, verbs of saying, reports of a claim, words that point back): language
+# knowledge, kept apart from the code; re-exported here for the modules that read them.
+from pipeline.lang.en import ANAPHOR, ATTRIBUTION_CUE, DENIAL_CUE, REPORTED_CLAIM, SAID_CUE, SAID_VERBS  # noqa: F401
+
+if TYPE_CHECKING:
+    from pipeline.packs import RulePack
 
 RRF_K = 60
-# Verbs of a claim that someone said or did something ("Rutte threatened …", "X told Y …").
-SAID_VERBS = (r"say|says|said|saying|claimed|claiming|threaten\w*|told|tell|tells|telling|warn\w*|vow\w*|"
-              r"promis\w*|announc\w*|stated|declar\w*|accus\w*|admit\w*|insist\w*|suggested|propos\w*|urg\w*|"
-              r"called|calls|calling|rated|rates|rating|prais\w*|credit\w*|describ\w*|blast\w*|mock\w*|wrote|posted|tweeted|quot\w*")
-SAID_CUE = re.compile(rf"\b({SAID_VERBS})\b", re.IGNORECASE)
-# Words that make a claim about what someone said or did, rather than about the world: the verbs,
-# and the words that are also nouns ("a post", "the claim"), which retrieval may pull quotes for
-# but which attribute nothing to a person (so a denial does not vote on them: ``check``).
-ATTRIBUTION_CUE = re.compile(
-    rf"\b({SAID_VERBS}|claim\w*|threat\w*|tell\w*|state[sd]?|suggest\w*|call\w*|write\w*|post\w*|tweet\w*)\b",
-    re.IGNORECASE,
-)
-# Sentences that deny that something was said or happened: evidence against attribution claims.
-DENIAL_CUE = re.compile(
-    r"\b(never said|never did|has not said|did not say|didn't say|no evidence|no credible evidence|"
-    r"bogus|denie[sd]|deny|denying|fabricated|fake|false|misattributed|not true|untrue|hoax)\b",
-    re.IGNORECASE,
-)
-# Words that point back to what was said just before ("this call", "it"). Not "this post" or
-# "the claim": in "We rate this post False." they point at the article's subject, the claim
-# under check, whatever the sentence before it says.
-ANAPHOR = re.compile(r"\b(this|these|those|such|it)\b(?!\s+(post|claim|rumou?r|video|image|photo|quote|tweet|"
-                     r"story|message|meme)s?\b)", re.IGNORECASE)
 
 
 def denies_what_went_before(sentence: str) -> bool:
@@ -46,15 +28,8 @@ def denies_what_went_before(sentence: str) -> bool:
     return bool(DENIAL_CUE.search(sentence) and ANAPHOR.search(sentence))
 
 
-# Sentences that report that a claim is circulating ("a post alleges that …") restate the claim
-# without vouching for it: fact-check articles are full of them, and a stance model reads them
-# as support. Their SUPPORTS probability is moved to NOT_ENOUGH_INFO.
-REPORTED_CLAIM = re.compile(
-    r"\b(alleg\w*|claims? (have|has) circulated|circulat\w* (on|across) social media|rumou?r\w*|"
-    r"(post|posts|tweet|video|message)s? (said|says|claimed|claims|suggest\w*)|purported\w*|"
-    r"went viral|viral (post|claim)|falsely (claim|say|said)\w*)\b",
-    re.IGNORECASE,
-)
+# Sentences that report that a claim is circulating (``REPORTED_CLAIM``) restate the claim
+# without vouching for it: their SUPPORTS probability is moved to NOT_ENOUGH_INFO.
 QUOTE_OPENERS = "\"“‘'"
 
 
@@ -63,21 +38,6 @@ def reports_claim(sentence: str, before: str = "") -> bool:
     introduces ('"Breaking," a Nov. 10 Threads post said. "NATO Secretary General …"')."""
     return bool(REPORTED_CLAIM.search(sentence)
                 or (sentence[:1] in QUOTE_OPENERS and REPORTED_CLAIM.search(before[-200:])))
-
-
-# "all NATO members", "all 32 members", "every member state": a statement about each member of a
-# group, so about any member a claim names. Group 1 is the noun that names the members.
-UNIVERSAL_GROUP = re.compile(
-    r"\b(?:all|every|each of the)\s+(?:of\s+the\s+|the\s+)?(?:\d+\s+)?(?:(?:NATO|EU|European|allied|member)\s+)?"
-    r"(members?|allies|member states|member countries|countries|nations|states)\b",
-    re.IGNORECASE,
-)
-# Entity labels that can be members of such a group.
-MEMBER_LABELS = frozenset({"GPE", "NORP", "ORG"})
-# Evidence of membership: a sentence that speaks of members or allies and lists three or more
-# such entities ("out of the 32 NATO members, Croatia, Portugal, … and Spain were …").
-MEMBERSHIP_NOUN = re.compile(r"\b(members?|allies|member states|member countries)\b", re.IGNORECASE)
-LIST_SEPARATOR = re.compile(r"^\s*(?:,|and|or|,\s*and|,\s*or)\s*$")
 
 
 @dataclass(frozen=True)
@@ -99,12 +59,6 @@ class RetrievalConfig:
     # sentences, where it lifts hit@5 from 0.857 to 0.952.
     entity_boost: float = 0.3
     entity_max_share: float = 0.1  # entities in more than this share of sentences are not distinctive
-    # A sentence about all members of a group ("all NATO members have achieved the 2% target")
-    # counts as naming each member the claim names, and the stance model reads it with the
-    # group replaced by that member ("Spain have achieved the 2% target"): the corpus's
-    # conflicts are such statements against lists of the members that fall short. A member is
-    # an entity the corpus mentions in a sentence that also uses the group's noun.
-    universal_instantiation: bool = True
     # A denial that points back ("The Kremlin denies that this call took place") shares no words
     # with the claim the sentence before it reports: it takes that sentence's score when it
     # directly follows one of the best ``follow_denials`` candidates (0: off).
@@ -121,9 +75,6 @@ class CorpusView:
     speakers: dict[str, set[int]] = field(default_factory=dict)  # surname (lower) -> quote sentence ids
     person_mentions: dict[str, set[int]] = field(default_factory=dict)  # surname -> sentence ids
     entity_mentions: dict[str, set[int]] = field(default_factory=dict)  # entity text (lower) -> sentence ids
-    group_members: dict[str, set[str]] = field(default_factory=dict)  # entity key -> "member" / "ally"
-    universal: dict[int, tuple[str, str]] = field(default_factory=dict)  # sentence id -> (group phrase, noun)
-    group_size: int | None = None  # members of the group the corpus speaks of ("the 32 NATO members")
     # entity key or person's surname -> the documents whose named entities include it
     name_documents: dict[str, set[str]] = field(default_factory=dict)
     # document -> its sentences that report a claim ("A claim on Threads alleges that …", and
@@ -141,24 +92,18 @@ class CorpusView:
         entities = corpus.entities()
         person_mentions: dict[str, set[int]] = {}
         entity_mentions: dict[str, set[int]] = {}
-        group_members: dict[str, set[str]] = {}
         name_documents: dict[str, set[str]] = {}
         if len(entities):
             person_mentions = _ids_by_key(entities[entities["label"] == "PERSON"], "text", _surnames)
             named = entities[~entities["label"].isin(NUMERIC_ENTITY_LABELS)]
             entity_mentions = _ids_by_key(
                 named, "text", lambda text: [key] if len(key := _entity_key(text)) >= 3 else [])
-            group_members = listed_members(entities, sentences)
             name_documents = _ids_by_key(named, "text", lambda text: [_entity_key(text)], "doc_id", str)
             for surname, docs in _ids_by_key(entities[entities["label"] == "PERSON"], "text", _surnames,
                                              "doc_id", str).items():
                 name_documents.setdefault(surname, set()).update(docs)
-        universal = {int(sid): (m.group(0), group_noun(m.group(1)))
-                     for sid, text in zip(sentences["sentence_id"], sentences["text"])
-                     if (m := UNIVERSAL_GROUP.search(str(text)))}
-        group_size = group_size_of(sentences["text"].astype(str))
-        return cls(sentences, documents, speakers, person_mentions, entity_mentions, group_members, universal,
-                   group_size, name_documents, reported_claims_by_document(sentences))
+        return cls(sentences, documents, speakers, person_mentions, entity_mentions, name_documents,
+                   reported_claims_by_document(sentences))
 
 
 def reported_claims_by_document(sentences) -> dict[str, str]:
@@ -183,38 +128,6 @@ def _ids_by_key(rows, column: str, keys_of, id_column: str = "sentence_id", cast
         for key in keys_of(str(text)):
             out.setdefault(key, set()).add(cast(row_id))
     return out
-
-
-def group_noun(noun: str) -> str:
-    """"members", "member states" -> "member"; "allies" -> "ally"; other nouns as they are."""
-    noun = noun.lower()
-    return "ally" if noun == "allies" else "member" if noun.startswith("member") else noun
-
-
-def listed_members(entities, sentences) -> dict[str, set[str]]:
-    """Entity key -> the group nouns ("member", "ally") of the sentences that list it among three
-    or more member-like entities ("A, B, C and D") and speak of members or allies."""
-    members: dict[str, set[str]] = {}
-    candidates = entities[entities["label"].isin(MEMBER_LABELS) & entities["sentence_id"].notna()]
-    for sid, group in candidates.sort_values("start").groupby("sentence_id"):
-        sentence = sentences.loc[int(sid)]
-        text, offset = str(sentence["text"]), int(sentence["start"])
-        nouns = {group_noun(m.group(1)) for m in MEMBERSHIP_NOUN.finditer(text)}
-        if not nouns:
-            continue
-        spans = list(zip(group["start"], group["end"], group["text"]))
-        runs, run = [], spans[:1]
-        for previous, current in zip(spans, spans[1:]):
-            if LIST_SEPARATOR.match(text[int(previous[1]) - offset:int(current[0]) - offset]):
-                run.append(current)
-            else:
-                runs.append(run)
-                run = [current]
-        for listed in runs + [run]:
-            if len(listed) >= 3:
-                for span in listed:
-                    members.setdefault(_entity_key(str(span[2])), set()).update(nouns)
-    return members
 
 
 def _surnames(name: str) -> list[str]:
@@ -242,22 +155,6 @@ def distinctive_entities(claim: str, view: CorpusView, max_share: float) -> list
     grams = {" ".join(words[i:j]) for i in range(len(words))
              for j in range(i + 1, min(len(words), i + ENTITY_MAX_WORDS) + 1)}
     return sorted(key for key in grams if 0 < len(view.entity_mentions.get(key, ())) <= limit)
-
-
-def universal_statements_about(name: str, claim: str, view: CorpusView) -> dict[int, str]:
-    """The sentences about all members of a group ("all NATO members", "all 32 members"), each
-    rewritten as a statement about ``name`` (an entity key of the claim), in the claim's
-    spelling: "all NATO members have achieved" -> "Spain have achieved". Only for an entity that
-    the corpus lists as a member under the same noun (``listed_members``: "out of the 32 NATO
-    members, Croatia, … and Spain were …"); which group it is a member of is not checked."""
-    nouns = view.group_members.get(name, set())
-    if not nouns or not view.universal:
-        return {}
-    spelled = re.search(re.escape(name).replace(r"\ ", r"\s+"), claim, re.IGNORECASE)
-    member = spelled.group(0) if spelled else name
-    texts = view.sentences["text"]
-    return {sid: str(texts.loc[sid]).replace(phrase, member, 1)
-            for sid, (phrase, noun) in view.universal.items() if noun in nouns}
 
 
 def people_in(claim: str, view: CorpusView) -> list[str]:
@@ -323,10 +220,13 @@ def context_of(view: CorpusView, sentence_id: int, window: int) -> str:
 def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: CorpusView,
              config: RetrievalConfig = RetrievalConfig(), before: str | None = None,
              top_k: int | None = None,
-             exclude_docs: Sequence[Collection[str]] | None = None) -> list[list[Evidence]]:
+             exclude_docs: Sequence[Collection[str]] | None = None,
+             packs: Sequence["RulePack"] = ()) -> list[list[Evidence]]:
     """Top-k evidence per claim, best first; ``index`` is a loaded ``EvidenceIndex``.
     ``exclude_docs``: per claim, document ids it may not draw evidence from (an evaluation that
-    masks a claim's own gold documents, so that it must come out NOT_ENOUGH_INFO)."""
+    masks a claim's own gold documents, so that it must come out NOT_ENOUGH_INFO). ``packs``: the
+    rule packs in use (``pipeline.packs``), which may read sentences as being about a claim's
+    entity without naming it."""
     top_k = top_k or config.top_k
     pool = max(config.pool, top_k * 4)
     dense_scores, dense_ids = index.search_dense(query_vectors, pool)
@@ -343,15 +243,15 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
         else:
             scores = linear_fusion(dense_list, dense_scores[q].tolist(), lexical_list, lexical_scores[q].tolist(),
                                    config.dense_weight, config.lexical_weight)
-        instantiated: dict[int, str] = {}  # universal sentence id -> the sentence about the claim's member
+        instantiated: dict[int, str] = {}  # sentence id -> that sentence read as about the claim's entity
         if config.entity_boost > 0:
             names = distinctive_entities(claim, view, config.entity_max_share)
             mentioned: dict[int, int] = {}
             for name in names:
                 for sid in view.entity_mentions[name]:
                     mentioned[sid] = mentioned.get(sid, 0) + 1
-                if config.universal_instantiation:
-                    for sid, text in universal_statements_about(name, claim, view).items():
+                for pack in packs:
+                    for sid, text in pack.statements_about(name, claim).items():
                         if sid not in view.entity_mentions[name]:
                             mentioned[sid] = mentioned.get(sid, 0) + 1
                             instantiated[sid] = text

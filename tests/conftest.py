@@ -52,3 +52,14 @@ def seed_checker(seed_store):
     checker = Checker(seed_store)
     checker.warm_up()
     return checker
+
+
+@pytest.fixture(scope="session")
+def nato_checker(seed_store):
+    """The seed checker with the ``nato`` rule pack on (``pipeline.packs.nato``): the topic rules
+    the seed claims were measured with."""
+    from pipeline.check import Checker
+
+    checker = Checker(seed_store, rule_packs=("nato",))
+    checker.warm_up()
+    return checker

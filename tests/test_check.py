@@ -162,18 +162,25 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, hit_at_5, accuracy", [
-    # Measured with stance@v4 and rules v5: hit@5 0.963 / verdict accuracy 0.889 (32 of 36) and
-    # 0.952 / 0.893 (25 of 28); the issue's target is 0.85. The floors are the measured level
-    # less one claim, so one regression fails the test.
-    ("seed_claims.jsonl", 0.92, 0.86),
-    ("seed_claims_heldout.jsonl", 0.90, 0.85),
+@pytest.mark.parametrize("name, packs, hit_at_5, accuracy", [
+    # Measured with stance@v4 and rules v6. With the nato pack (``pipeline.packs.nato``, whose
+    # rules were written from these claims' errors): hit@5 0.963 / verdict accuracy 0.889 (32 of
+    # 36) and 0.952 / 0.893 (25 of 28). Without it, the default path: 0.963 / 0.722 (26 of 36)
+    # and 0.952 / 0.679 (19 of 28). The floors are the measured level less one claim, so one
+    # regression fails the test.
+    ("seed_claims.jsonl", ("nato",), 0.92, 0.86),
+    ("seed_claims_heldout.jsonl", ("nato",), 0.90, 0.85),
+    ("seed_claims.jsonl", (), 0.92, 0.69),
+    ("seed_claims_heldout.jsonl", (), 0.90, 0.64),
 ])
-def test_seed_claims_quality(seed_checker, name, hit_at_5, accuracy):
-    """The README's figures: evidence hit@5 and verdict accuracy on the seed claim sets."""
+def test_seed_claims_quality(seed_checker, nato_checker, name, packs, hit_at_5, accuracy):
+    """The README's figures: evidence hit@5 and verdict accuracy on the seed claim sets, with
+    the nato pack and without."""
     from pipeline.claims_eval import evaluate_claims, read_labelled_claims
 
-    report = evaluate_claims(seed_checker, read_labelled_claims(DATA / name), k=5)
+    checker = nato_checker if packs else seed_checker
+    assert checker.rule_packs == packs
+    report = evaluate_claims(checker, read_labelled_claims(DATA / name), k=5)
     assert report["evidence_hit@5"] >= hit_at_5, report
     assert report["verdict_accuracy"] >= accuracy, report
 
@@ -232,27 +239,6 @@ def test_a_labelled_claims_file_with_bad_lines_names_each_one(tmp_path):
     message = str(info.value)
     assert "line 2: line is a JSON list, not an object" in message
     assert "line 3: not valid JSON" in message and "line 4: label 'TRUE'" in message
-
-
-def test_statements_about_all_members_are_read_for_the_member_a_claim_names(seed_store, seed_checker):
-    """Seed 004 says all NATO members have achieved 2%; seed 000 lists the eight that have not:
-    a claim about one of the eight meets both, so the verdict is CONFLICTING."""
-    from pipeline.retrieve import CorpusView, universal_statements_about
-
-    view = CorpusView.from_store(seed_store)
-    # Members are what the corpus lists as members ("out of the 32 NATO members, Croatia, …").
-    assert {"spain", "croatia", "luxembourg"} <= set(view.group_members)
-    assert not {"ukraine", "russia", "israel", "nato"} & set(view.group_members)
-    rewritten = universal_statements_about("spain", "Spain meets NATO's 2% defence spending target.", view)
-    assert any(text.startswith("Currently, Spain have achieved the 2% defense spending target") for text in rewritten.values())
-    assert universal_statements_about("ukraine", "Ukraine meets NATO's 2% target.", view) == {}
-
-    verdict = seed_checker.check("Spain meets NATO's 2% defence spending target.")
-    assert verdict.verdict == "CONFLICTING"
-    read = {e.read_as: e.stance for e in verdict.evidence if e.read_as}
-    assert any(text.startswith("Currently, Spain have achieved") and stance == "SUPPORTS" for text, stance in read.items())
-    as_json = verdict.to_dict()["evidence"]
-    assert any("read_as" in e for e in as_json) and not all("read_as" in e for e in as_json)
 
 
 def test_a_denial_votes_on_what_a_person_said_not_on_everything_about_them():
@@ -361,9 +347,11 @@ def test_a_passage_votes_only_where_it_names_the_claims_subject():
     subject = ClaimSubject("Rutte", documents=({"x"},))
     assert rules.voter_positions(claim, [rutte, stoltenberg], ["rutte", "trump"], subject) == [0]
     assert VerdictRules(subject_required=False).voter_positions(claim, [rutte, stoltenberg], ["rutte"], subject) == [0, 1]
-    # Aliases: "the US" is "the United States"; "we" in a document that names the subject is the subject.
+    # A subject has no aliases by default (the nato pack gives "US" its other names:
+    # test_pack_nato.py); short names count in capitals only; "we" in a document that names
+    # the subject is the subject.
     us = Evidence(doc_id="y", score=1.0, start=0, end=1, sentence="Poland, Estonia and the United States spend most.")
-    assert names_subject_of("US", us) and names_subject_of("United States", replace_sentence(us, "The U.S. spends."))
+    assert not names_subject_of("US", us) and names_subject_of("US", replace_sentence(us, "The US spends."))
     assert not names_subject_of("US", replace_sentence(us, "He told us the story."))
     rating = Evidence(doc_id="pf", score=1.0, start=0, end=1, sentence="We rate this post False.")
     assert names_subject_of("PolitiFact", rating, {"pf"})
@@ -371,10 +359,10 @@ def test_a_passage_votes_only_where_it_names_the_claims_subject():
     assert not names_subject_of("PolitiFact", replace_sentence(rating, "The post is false."), {"pf"})
 
 
-def names_subject_of(name, passage, documents=frozenset()):
+def names_subject_of(name, passage, documents=frozenset(), aliases=()):
     from pipeline.check import ClaimSubject, names_subject
 
-    return names_subject(ClaimSubject(name, (set(documents),)), passage)
+    return names_subject(ClaimSubject(name, (set(documents),), tuple(aliases)), passage)
 
 
 def replace_sentence(passage, sentence):
@@ -415,17 +403,11 @@ def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, publishe
     ("Rutte met Trump at the White House in January 2025.", "NOT_ENOUGH_INFO"),
     # Trump's 4% suggestion is not about Estonia; Estonia's 3.43% is not a plan.
     ("Estonia plans to raise its defence spending to 4% of GDP.", "NOT_ENOUGH_INFO"),
-    # "A record 23 members" against "all NATO members have achieved 2%".
-    ("Twenty-three NATO members spend at least 2% of GDP on defence.", "CONFLICTING"),
-    ("Most NATO members spend at least 2% of GDP on defence.", "SUPPORTED"),
-    # "who over his ten-year tenure …"
-    ("Jens Stoltenberg led NATO for only two years.", "REFUTED"),
-    # "Poland led NATO members …, allocating 4.12% of its GDP" (stance@v4 alone: SUPPORTED).
-    ("Poland spent 3% of its GDP on defence.", "REFUTED"),
     # "Rutte has never said this" denies the threat its article reports, not this.
     ("Rutte called Putin responsible for the MH17 downing.", "SUPPORTED"),
 ])
-def test_seed_claims_the_subject_plan_and_count_rules_decide(seed_checker, claim, verdict):
+def test_seed_claims_the_subject_plan_and_denial_rules_decide(seed_checker, claim, verdict):
+    """With no rule pack on (the count, tenure and share rules: test_pack_nato.py)."""
     assert seed_checker.check(claim).verdict == verdict
 
 
@@ -438,8 +420,10 @@ def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
         named = {doc for doc in view.documents.index if subject.named_in(doc)}
         mentioning = set(view.sentences.loc[view.sentences["text"].str.contains(name), "doc_id"])
         assert named == mentioning and named, name
-    # "US" is also "the United States" and "Washington".
-    assert len([d for d in view.documents.index if ClaimSubject.of("US", view).named_in(d)]) >= 4
+    # Without a rule pack "US" is only what the corpus's entities spell "US" (the nato pack adds
+    # "the United States" and "Washington": test_pack_nato.py).
+    us = ClaimSubject.of("US", view)
+    assert us.aliases == () and us.documents == (view.name_documents["us"],)
     assert ClaimSubject.of("Atlantis", view).documents == ()
 
 

@@ -1,9 +1,12 @@
-"""Count statements ("23 NATO members spend at least 2%") read from the seed corpus and compared."""
+"""The ``nato`` rule pack (``pipeline.packs.nato``), on its own: count statements ("23 NATO
+members spend at least 2%"), tenures and shares of GDP read from the seed corpus and compared,
+statements about all members read for one member, the aliases of the US, and the seed claims
+those rules decide. The default path's independence from it is tested in ``test_packs.py``."""
 from __future__ import annotations
 
 import pytest
 
-from pipeline.quantities import CountStatement, count_stance, count_statement, group_size_of
+from pipeline.packs.nato.quantities import CountStatement, count_stance, count_statement, group_size_of
 
 # Sentences of the seed corpus, as stored.
 LISTED_EIGHT = ("As of June this year, out of the 32 NATO members, Croatia, Portugal, Italy, Canada, Belgium, "
@@ -18,8 +21,9 @@ SEVERAL_SHORT = "Several key allies, including Belgium, Canada, Italy and Spain,
 TWO_THIRDS = "He noted that two-thirds of NATO now spend at least 2% of their GDP on defence."
 
 
-def test_the_seed_corpus_states_the_size_of_the_group(seed_checker):
-    assert seed_checker._loaded.view.group_size == 32
+def test_the_seed_corpus_states_the_size_of_the_group(nato_checker):
+    (pack,) = nato_checker._loaded.packs
+    assert pack.name == "nato" and pack.group_size == 32
     assert group_size_of(["Trump spoke to allies.", "NATO spending rose by 18%."]) is None
 
 
@@ -120,14 +124,14 @@ PRIME_MINISTER_YEARS = ("But he is an experienced and qualified political leader
     ("Rutte served as Dutch prime minister for more than 20 years.", "Rutte, " + PRIME_MINISTER_YEARS, "Rutte", "REFUTES"),
 ])
 def test_how_long_someone_held_a_post_decides_the_stance(claim, passage, subject, decided):
-    from pipeline.quantities import tenure_stance
+    from pipeline.packs.nato.quantities import tenure_stance
 
     probs = tenure_stance(claim, passage, {"SUPPORTS": 0.1, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.4}, subject)
     assert max(probs, key=probs.get) == decided and probs[decided] > 0.9
 
 
 def test_a_tenure_counts_only_for_the_subject_it_names_and_for_tenures():
-    from pipeline.quantities import tenure_stance
+    from pipeline.packs.nato.quantities import tenure_stance
 
     model = {"SUPPORTS": 0.1, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.4}
     claim = "Jens Stoltenberg led NATO for only two years."
@@ -158,14 +162,14 @@ POLAND_LED = ("Poland led NATO members in defense spending last year, allocating
     ("Latvia spends 4.5% of GDP on defence.", ["latvia"], "REFUTES"),
 ])
 def test_a_members_share_of_gdp_decides_the_stance(claim, names, decided):
-    from pipeline.quantities import share_stance
+    from pipeline.packs.nato.quantities import share_stance
 
     probs = share_stance(claim, POLAND_LED, {"SUPPORTS": 0.5, "REFUTES": 0.1, "NOT_ENOUGH_INFO": 0.4}, names)
     assert max(probs, key=probs.get) == decided and probs[decided] > 0.9
 
 
 def test_a_share_is_read_only_for_the_member_it_follows():
-    from pipeline.quantities import reported_share, share_stance
+    from pipeline.packs.nato.quantities import reported_share, share_stance
 
     assert reported_share(POLAND_LED, ["france"]) is None
     # "… at 4.12%, 3.43% and 3.38% respectively" pairs by order, which is not read.
@@ -177,3 +181,61 @@ def test_a_share_is_read_only_for_the_member_it_follows():
     assert share_stance("NATO allies are increasing defence spending by 18%.", POLAND_LED, model, ["nato"]) == model
     assert share_stance("Poland spent 3% of its GDP on defence.", "Poland raised spending by 18%.", model,
                         ["poland"]) == model
+
+
+def test_statements_about_all_members_are_read_for_the_member_a_claim_names(seed_store, nato_checker):
+    """Seed 004 says all NATO members have achieved 2%; seed 000 lists the eight that have not:
+    with the pack, a claim about one of the eight meets both, so the verdict is CONFLICTING."""
+    from pipeline.packs.nato import NatoPack
+    from pipeline.retrieve import CorpusView
+
+    pack = NatoPack.of(CorpusView.from_store(seed_store), seed_store)
+    # Members are what the corpus lists as members ("out of the 32 NATO members, Croatia, …").
+    assert {"spain", "croatia", "luxembourg"} <= set(pack.group_members)
+    assert not {"ukraine", "russia", "israel", "nato"} & set(pack.group_members)
+    rewritten = pack.statements_about("spain", "Spain meets NATO's 2% defence spending target.")
+    assert any(text.startswith("Currently, Spain have achieved the 2% defense spending target") for text in rewritten.values())
+    assert pack.statements_about("ukraine", "Ukraine meets NATO's 2% target.") == {}
+
+    verdict = nato_checker.check("Spain meets NATO's 2% defence spending target.")
+    assert verdict.verdict == "CONFLICTING"
+    read = {e.read_as: e.stance for e in verdict.evidence if e.read_as}
+    assert any(text.startswith("Currently, Spain have achieved") and stance == "SUPPORTS" for text, stance in read.items())
+    as_json = verdict.to_dict()["evidence"]
+    assert any("read_as" in e for e in as_json) and not all("read_as" in e for e in as_json)
+
+
+@pytest.mark.parametrize("claim, verdict", [
+    # "A record 23 members" against "all NATO members have achieved 2%".
+    ("Twenty-three NATO members spend at least 2% of GDP on defence.", "CONFLICTING"),
+    ("Most NATO members spend at least 2% of GDP on defence.", "SUPPORTED"),
+    # "who over his ten-year tenure …"
+    ("Jens Stoltenberg led NATO for only two years.", "REFUTED"),
+    # "Poland led NATO members …, allocating 4.12% of its GDP" (stance@v4 alone: SUPPORTED).
+    ("Poland spent 3% of its GDP on defence.", "REFUTED"),
+])
+def test_seed_claims_the_count_tenure_and_share_rules_decide(nato_checker, claim, verdict):
+    assert nato_checker.check(claim).verdict == verdict
+
+
+def test_the_pack_knows_other_names_of_the_us():
+    from pipeline.check import ClaimSubject, names_subject
+    from pipeline.packs.nato import SUBJECT_ALIASES
+    from pipeline.types import Evidence
+
+    us = Evidence(doc_id="y", score=1.0, start=0, end=1, sentence="Poland, Estonia and the United States spend most.")
+    subject = ClaimSubject("US", aliases=SUBJECT_ALIASES["us"])
+    assert names_subject(subject, us)
+    assert names_subject(ClaimSubject("United States", aliases=SUBJECT_ALIASES["united states"]),
+                         Evidence(doc_id="y", score=1.0, start=0, end=1, sentence="The U.S. spends."))
+    assert not names_subject(subject, Evidence(doc_id="y", score=1.0, start=0, end=1, sentence="He told us the story."))
+
+
+def test_with_the_pack_the_us_is_also_the_united_states_and_washington(nato_checker, seed_checker):
+    view = nato_checker._loaded.view
+    (us,) = nato_checker.subjects(["The US spends 3.38% of its GDP on defence."])
+    assert "united states" in us.aliases and "washington" in us.aliases
+    assert len([d for d in view.documents.index if us.named_in(d)]) >= 4
+    (bare,) = seed_checker.subjects(["The US spends 3.38% of its GDP on defence."])
+    assert bare.aliases == () and len([d for d in view.documents.index if bare.named_in(d)]) < \
+        len([d for d in view.documents.index if us.named_in(d)])

@@ -1,4 +1,6 @@
-"""How many members of a group meet a threshold: "23 NATO members spend at least 2% of GDP",
+"""The NATO pack's number readers (``pipeline.packs.nato``), off by default.
+
+How many members of a group meet a threshold: "23 NATO members spend at least 2% of GDP",
 "nine allies are not at two per cent", "all NATO members have achieved the 2% target".
 
 Stance models read such numbers poorly: stance@v4 takes "a record 23 members spending at or
@@ -16,6 +18,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
+
+from pipeline.lang.en import YEAR_MENTION, mention_pattern
 
 UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()
@@ -47,7 +51,6 @@ NOT_MEETING = re.compile(r"\b(?:pledg\w*|commit\w* to|plan\w*|aim\w*|promis\w*|a
                          r"want\w*|will|would|raised|increased|cut|boosted|grew|rose|by)\s*(?:\w+\s+){0,3}$",
                          re.IGNORECASE)
 GROUP_QUALIFIER = re.compile(r"\b(NATO|EU|European)\b", re.IGNORECASE)
-YEAR_MENTION = re.compile(r"\b(?:19|20)\d\d\b")
 
 # The group's size stated outright: "out of the 32 NATO members", "the 32-nation alliance".
 STATED_SIZE = re.compile(rf"\b(?:out of|of|among|all)\s+(?:the\s+|its\s+)?({NUMBER})(?:\s+{GROUP}\b|-(?:nation|member)\b)"
@@ -372,15 +375,6 @@ def claimed_share(claim: str) -> tuple[float, float] | None:
     # A whole number is a rounded one; a decimal is read as written.
     slack = 0.5 if "." not in match.group(1) else 0.005
     return value - slack, value + slack
-
-
-@functools.lru_cache(maxsize=1024)
-def mention_pattern(name: str) -> re.Pattern:
-    """A mention of ``name`` as a whole word; a short one ("us", "u.s.") only in capitals, so
-    "told us" is not the United States."""
-    short = len(name.replace(".", "")) <= 3
-    return re.compile(rf"(?<![\w.]){re.escape(name.upper() if short else name)}(?![\w])",
-                      0 if short else re.IGNORECASE)
 
 
 def reported_share(passage: str, names: Iterable[str]) -> float | None:
