@@ -19,6 +19,10 @@ from pipeline.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
+# Terminal escape sequences (colours, cursor moves, titles) and other control or bidi-override
+# characters: printed raw they rewrite the terminal, and read as text they change the verdict.
+TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 URL = re.compile(r"https?://\S+|www\.\S+")
 WORD = re.compile(r"[^\W\d_]{2,}")
 
@@ -311,7 +315,7 @@ def validate_claim(claim: object) -> str:
     """The claim, stripped; raise InvalidClaimError with a reason a person can act on."""
     if not isinstance(claim, str):
         raise InvalidClaimError(f"a claim must be text, got {type(claim).__name__}")
-    text = " ".join(claim.split())
+    text = " ".join(CONTROL.sub(" ", TERMINAL_ESCAPE.sub("", claim)).split())
     if not text:
         raise InvalidClaimError("the claim is empty")
     if len(text) > MAX_CLAIM_CHARS:
@@ -322,14 +326,12 @@ def validate_claim(claim: object) -> str:
     words = WORD.findall(URL.sub(" ", text))
     if not words:
         raise InvalidClaimError("the claim has no words to check (only emoji, URLs, numbers or symbols)")
-    latin = sum(ch.isascii() for w in words for ch in w) / max(1, sum(len(w) for w in words))
-    # English function words (spaCy's stop list); a claim of eight or more words with none of
-    # them is another language in Latin script.
-    from spacy.lang.en.stop_words import STOP_WORDS
+    from pipeline.language import surely_not_english
 
-    hinted = sum(w.lower() in STOP_WORDS for w in words)
-    if latin < 0.6 or (len(words) >= 8 and hinted == 0):
-        raise InvalidClaimError("the claim does not look like English; the corpus models are English-only")
+    other = surely_not_english(text, len(words))
+    if other is not None:
+        raise InvalidClaimError(f"the claim is in another language ({other.language}, confidence "
+                                f"{other.confidence:.2f}); the corpus models are English-only")
     return text
 
 

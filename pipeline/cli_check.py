@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from pipeline.errors import UserError, refuse_output_over_input
 from pipeline.jsonl import parse_object
+from pipeline.packs import RULE_PACK_HELP
 
 DEFAULT_STORE = Path("corpus/store")
 VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
@@ -115,7 +116,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         from pipeline.embedding import Encoder
         from pipeline.index import update_index
 
-        update = update_index(store, Encoder(backend), rebuild=rebuild, progress=sys.stderr.isatty())
+        update = update_index(store, Encoder(backend), rebuild=rebuild, progress=sys.stderr.isatty(),
+                              on_wait=lambda: print(f"waiting for another process building the index of {store} "
+                                                    "to finish…", file=sys.stderr, flush=True))
         Console(stderr=True).print(
             f"index {update.version}: {update.total} sentences, {update.embedded} embedded, {update.removed} removed "
             f"in {update.seconds:.1f}s ({update.sentences_per_second:.0f} sentences/s)")
@@ -130,6 +133,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         data: Optional[Path] = typer.Option(None, "--data", help="JSONL file with a `claim` field per line."),
         out: Optional[Path] = typer.Option(None, "--out", help="With --data: write one JSON object per input line here."),
         stance_model: str = typer.Option("stance", "--stance-model", help="Registry name, name@version or path."),
+        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     ) -> None:
         """Check a claim against the corpus: verdict, confidence and the evidence that decided it."""
         from pipeline.check import Checker, InvalidClaimError, validate_claim
@@ -141,7 +145,14 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
             refuse_output_over_input(out, data)
         if claim is not None:
             claim = validate_claim(claim)
-        checker = Checker(store, top_k=top_k, stance_spec=stance_model)
+        from pipeline.index import stale_index_message
+        from pipeline.store import Corpus
+
+        if Corpus(store).exists():
+            stale = stale_index_message(store)
+            if stale:
+                print(f"warning: {stale}", file=sys.stderr)
+        checker = Checker(store, top_k=top_k, stance_spec=stance_model, rule_packs=rule_packs or ())
         if claim is not None:
             verdict = checker.check(claim, before=before)
             if as_json:
@@ -184,12 +195,14 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         k: int = typer.Option(5, "--k", help="Evidence hit@k."),
         as_json: bool = typer.Option(False, "--json"),
         stance_model: str = typer.Option("stance", "--stance-model"),
+        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     ) -> None:
         """Verdict accuracy, macro-F1 and evidence hit@k on labelled claims."""
         from pipeline.check import Checker
         from pipeline.claims_eval import evaluate_claims, read_labelled_claims
 
-        report = evaluate_claims(Checker(store, top_k=k, stance_spec=stance_model), read_labelled_claims(data), k=k)
+        checker = Checker(store, top_k=k, stance_spec=stance_model, rule_packs=rule_packs or ())
+        report = evaluate_claims(checker, read_labelled_claims(data), k=k)
         if as_json:
             print(json.dumps(report, ensure_ascii=False))
             return

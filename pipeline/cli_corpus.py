@@ -24,32 +24,46 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         max_doc_chars: int = typer.Option(200_000, "--max-doc-chars",
                                           help="Split longer texts at paragraph breaks into parts of this size."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+        global_ids: bool = typer.Option(False, "--global-ids",
+                                        help="Table ids name documents across all sources (a row with id 1 in "
+                                             "t2.jsonl replaces id 1 from t1.jsonl); by default an id is scoped "
+                                             "to its `source` column, else its file."),
     ) -> None:
         """Read documents, analyse them (sentences, entities, quotes) and store them; unchanged documents are
         skipped, changed ones replaced. Exits non-zero if anything was rejected (after ingesting the rest)."""
         from rich.console import Console
+        from rich.text import Text
 
         from pipeline.ingest import ingest
 
         console = Console(stderr=True)
         with console.status("ingesting…") as status:
-            report = ingest(paths, store, max_doc_chars=max_doc_chars,
+            def waiting() -> None:
+                console.print(f"waiting for another process writing to {store} to finish…", soft_wrap=True,
+                              markup=False, highlight=False)
+
+            report = ingest(paths, store, max_doc_chars=max_doc_chars, global_ids=global_ids, on_wait=waiting,
                             progress=lambda name: status.update(f"ingesting {name}"))
         if as_json:
             print(json.dumps(report.to_dict(), indent=2))
         else:
             console.print(f"[bold]{store}[/]: {len(report.added)} added, {len(report.replaced)} replaced, "
                           f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected"
-                          + (f", {len(report.fact_check_files)} fact-check file(s)" if report.fact_check_files else ""))
-        for rejection in report.rejected:
-            console.print(f"[red]rejected[/] {rejection}", highlight=False, markup=False, style="red")
+                          + (f", {len(report.fact_check_files)} fact-check file(s)" if report.fact_check_files else ""),
+                          soft_wrap=True)
+        for rejection in report.rejected:  # one line each (soft_wrap), so a script can grep them
+            console.print(Text.assemble(("rejected ", "red"), str(rejection)), highlight=False, soft_wrap=True)
+        for note in report.notes:
+            console.print(Text.assemble(("note ", "yellow"), note), highlight=False, soft_wrap=True)
         if not no_index and (report.added or report.replaced or report.removed):
             try:
                 from pipeline.index import update_index
             except ImportError:
                 console.print("note: no evidence index module (pipeline.index) yet; index not updated")
             else:
-                update = update_index(store)
+                update = update_index(store, on_wait=lambda: console.print(
+                    f"waiting for another process building the index of {store} to finish…", soft_wrap=True,
+                    markup=False, highlight=False))
                 if hasattr(update, "total"):
                     console.print(f"index {getattr(update, 'version', '')}: {update.total} sentences "
                                   f"({getattr(update, 'embedded', '?')} embedded, {getattr(update, 'removed', '?')} "

@@ -19,9 +19,11 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -218,18 +220,88 @@ class IndexUpdate:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
 
 
-def update_index(store_dir: Path | str, encoder=None, rebuild: bool = False, progress: bool = False) -> IndexUpdate:
-    """Bring the index in line with the store's sentences, embedding only the new ones."""
-    import time
+LOCK_NAME = ".build.lock"
 
-    from pipeline.embedding import Encoder
+
+class IndexBusyError(UserError):
+    """Another process held the index build lock for longer than the lock timeout."""
+
+
+@contextmanager
+def build_lock(store_dir: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """One index builder per store at a time: an exclusive lock on ``index/.build.lock``.
+
+    An OS file lock (flock), so a builder that dies releases it. Another builder waits for it
+    up to ``lock_timeout()`` seconds (calling ``on_wait`` once), then fails with IndexBusyError.
+    """
+    import fcntl
+
+    from pipeline.store import LOCK_TIMEOUT_ENV, lock_timeout
+
+    root = index_root(store_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_NAME, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            timeout = lock_timeout()
+            deadline = time.monotonic() + timeout
+            while True:
+                time.sleep(0.2)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise IndexBusyError(
+                            f"{store_dir}: another process has been building the index for longer than "
+                            f"{timeout:.0f} s; try again when it has finished (${LOCK_TIMEOUT_ENV} sets how "
+                            "long to wait)") from None
+        yield  # the lock goes with the file handle
+
+
+def stale_index_message(store_dir: Path | str) -> str | None:
+    """Why the index no longer matches the store's sentences (``ingest --no-index``, or a build
+    that was stopped), or None when it does or there is none. Sentence ids only grow and are
+    never reused, so the same count and the same largest id mean the same sentences."""
+    import sqlite3
+
+    from pipeline.store import DB_NAME
+
+    directory = current_index_dir(Path(store_dir))
+    if directory is None:
+        return None
+    ids = np.load(directory / "ids.npy", allow_pickle=False, mmap_mode="r")
+    with sqlite3.connect(Path(store_dir) / DB_NAME) as connection:
+        count, largest = connection.execute("SELECT COUNT(*), MAX(sentence_id) FROM sentences").fetchone()
+    if count == len(ids) and (largest or 0) == (int(ids.max()) if len(ids) else 0):
+        return None
+    return (f"the evidence index of {store_dir} is out of date: it holds {len(ids):,} sentences, the store "
+            f"{count:,} (documents ingested with --no-index?). Claims are checked against the old index until "
+            f"you run `claimsift index --store {store_dir}`")
+
+
+def update_index(store_dir: Path | str, encoder=None, rebuild: bool = False, progress: bool = False,
+                 on_wait: Callable[[], None] | None = None) -> IndexUpdate:
+    """Bring the index in line with the store's sentences, embedding only the new ones. One
+    build at a time (``build_lock``): a build that waited for another finds the index current
+    and returns at once, unless ``rebuild``."""
     from pipeline.store import Corpus
 
-    started = time.perf_counter()
     store_dir = Path(store_dir)
     corpus = Corpus(store_dir)
     if not corpus.exists():
         raise UserError(f"{store_dir}: no corpus store here; run `claimsift ingest PATH --store {store_dir}` first")
+    with build_lock(store_dir, on_wait):
+        return _update_index(store_dir, corpus, encoder, rebuild, progress)
+
+
+def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: bool) -> IndexUpdate:
+    from pipeline.embedding import Encoder
+
+    started = time.perf_counter()
     encoder = encoder or Encoder()
     sentences = corpus.sentences()[["sentence_id", "text"]]
     wanted_ids = sentences["sentence_id"].to_numpy(dtype=np.int64)

@@ -61,6 +61,9 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)  # ids of the versions they replaced
     rejected: list[Rejection] = field(default_factory=list)
     fact_check_files: list[str] = field(default_factory=list)
+    # What a person should know that is not a rejection: skipped links, a document replaced by
+    # one from another source.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -68,7 +71,7 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced,
-                "removed": self.removed, "fact_check_files": self.fact_check_files,
+                "removed": self.removed, "fact_check_files": self.fact_check_files, "notes": self.notes,
                 "rejected": [{"path": r.path, "row": r.row, "reason": r.reason} for r in self.rejected]}
 
 
@@ -145,8 +148,10 @@ def _check_bytes(path: Path, data: bytes) -> str:
     """Decoded text of a file, or RejectedInput naming the problem."""
     if not data.strip():
         raise RejectedInput(path, "empty file" if not data else "file holds only whitespace")
-    if b"\x00" in data[:8192]:
-        raise RejectedInput(path, "binary file (NUL bytes), not text")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data[:nul].count(b"\n") + 1
+        raise RejectedInput(path, f"binary file (NUL byte at byte {nul}, line {line}), not text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -155,49 +160,89 @@ def _check_bytes(path: Path, data: bytes) -> str:
 
 
 def _stream_paragraph_parts(path: Path, max_chars: int) -> Iterator[str]:
-    """Paragraph-aligned parts of a large text file, reading it as a stream."""
-    buffer: list[str] = []
-    size = 0
-    paragraph: list[str] = []
-    paragraph_size = 0
-    line_number = 0
+    """Parts of at most ``max_chars`` of a large text file, read as a stream: cut at a paragraph
+    break where there is one, else at a line break, a sentence end or a space, so that a text
+    without line breaks is split too (spaCy refuses texts over a million characters)."""
+    pending = ""
+    line_number = 1
     try:
         with open(path, "r", encoding="utf-8-sig", newline=None) as handle:
-            for line in handle:
-                line_number += 1
-                if "\x00" in line:
+            while True:
+                # readline(limit): a line longer than the limit comes in pieces, never whole.
+                piece = handle.readline(max_chars)
+                if not piece:
+                    break
+                if "\x00" in piece:
                     raise RejectedInput(path, f"binary content (NUL byte) at line {line_number}")
-                paragraph.append(line)
-                paragraph_size += len(line)
-                if line.strip() and paragraph_size < max_chars:
-                    continue
-                # A blank line (or an overlong paragraph) ends the paragraph.
-                if size + paragraph_size > max_chars and buffer:
-                    yield "".join(buffer)
-                    buffer, size = [], 0
-                buffer.extend(paragraph)
-                size += paragraph_size
-                paragraph, paragraph_size = [], 0
+                line_number += piece.count("\n")
+                pending += piece
+                while len(pending) > max_chars:
+                    cut = cut_point(pending, max_chars)
+                    yield pending[:cut]
+                    pending = pending[cut:]
     except UnicodeDecodeError as exc:
-        raise RejectedInput(path, f"invalid UTF-8 near line {line_number + 1}: {exc.reason}; "
+        raise RejectedInput(path, f"invalid UTF-8 near line {line_number}: {exc.reason}; "
                                   "re-save the file as UTF-8")
-    if size + paragraph_size > max_chars and buffer:
-        yield "".join(buffer)
-        buffer = []
-    buffer.extend(paragraph)
-    if "".join(buffer).strip():
-        yield "".join(buffer)
+    if pending.strip():
+        yield pending
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
+
+
+def cut_point(text: str, max_chars: int) -> int:
+    """Where to end a part of ``text`` of at most ``max_chars`` characters: after the last
+    paragraph break in it, else the last line break, sentence end or space in its second half,
+    else at ``max_chars`` (a text with no space at all)."""
+    head = text[:max_chars]
+    paragraph = head.rfind("\n\n")
+    if paragraph > 0:
+        return paragraph + 2
+    floor = max_chars // 2
+    line = head.rfind("\n")
+    if line >= floor:
+        return line + 1
+    ends = [m.end() for m in _SENTENCE_END.finditer(head, floor)]
+    if ends:
+        return ends[-1]
+    space = max(head.rfind(" "), head.rfind("\t"))
+    return space + 1 if space >= floor else max_chars
+
+
+def _validate_text_file(path: Path) -> None:
+    """A whole-file check of a large text file before any part of it is analysed or written:
+    UTF-8 throughout, no NUL byte. Streams it; memory stays bounded."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            nul = block.find(b"\x00")
+            if nul >= 0:
+                line += block[:nul].count(b"\n")
+                raise RejectedInput(path, f"binary file (NUL byte at byte {offset + nul}, line {line}), not text")
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line += block[:exc.start].count(b"\n")
+                raise RejectedInput(path, f"invalid UTF-8 at byte {offset + exc.start} (line {line}); "
+                                          "re-save the file as UTF-8") from None
+            offset += len(block)
+            line += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise RejectedInput(path, "invalid UTF-8 at the end of the file (a cut character); "
+                                      "re-save the file as UTF-8") from None
 
 
 def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]:
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES and path.stat().st_size > max_chars * 4:
-        # Large text: never held in memory whole.
+        # Large text: never held in memory whole; checked whole before any part is analysed.
         n = 0
-        with open(path, "rb") as handle:
-            head = handle.read(8192)
-        if b"\x00" in head:
-            raise RejectedInput(path, "binary file (NUL bytes), not text")
+        _validate_text_file(path)
         published = None
         for part in _stream_paragraph_parts(path, max_chars):
             text = normalise(part)
@@ -216,8 +261,15 @@ def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]
     if suffix in HTML_SUFFIXES:
         import trafilatura
 
+        import datetime as dt
+
+        # extensive_search off: the date comes from the page's metadata and markup (meta tags,
+        # <time>, JSON-LD), never guessed from the body ("in 2024" became 2024-01-01).
         extracted = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False,
-                                                include_tables=False, favor_precision=True)
+                                                include_tables=False, favor_precision=True,
+                                                date_extraction_params={
+                                                    "extensive_search": False, "original_date": True,
+                                                    "max_date": dt.date.today().isoformat()})
         body = (extracted.text if extracted is not None else "") or ""
         if not body.strip():
             raise RejectedInput(path, "no article text found in the HTML (only boilerplate or markup)")
@@ -243,16 +295,12 @@ def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]
 
 
 def _split_text(text: str, max_chars: int) -> list[str]:
-    if len(text) <= max_chars:
-        return [text]
-    parts, current = [], ""
-    for paragraph in re.split(r"(?<=\n)\s*\n", text):
-        if current and len(current) + len(paragraph) > max_chars:
-            parts.append(current.strip())
-            current = ""
-        current += paragraph if not current else "\n\n" + paragraph
-    if current.strip():
-        parts.append(current.strip())
+    parts = []
+    while len(text) > max_chars:
+        cut = cut_point(text, max_chars)
+        parts.append(text[:cut].strip())
+        text = text[cut:]
+    parts.append(text.strip())
     return [p for p in parts if p]
 
 
@@ -319,7 +367,10 @@ def _table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Rejec
     raise RejectedInput(path, f"unsupported table type {suffix}")
 
 
-def _row_document(path: Path, number: int, record: dict, name_prefix: str) -> Document:
+def _row_document(path: Path, number: int, record: dict, name_prefix: str, global_ids: bool = False) -> Document:
+    """The document of one table row. Its name, by which a later version replaces it, is its
+    ``id`` within its source (the row's ``source``, else the file): ``t1.jsonl#id=1``, so the
+    same id in two files names two documents; the bare id with ``global_ids``."""
     text_value = record.get("text")
     if text_value is None or (isinstance(text_value, float) and text_value != text_value):
         raise RejectedInput(path, "no text in this row", number)
@@ -328,13 +379,19 @@ def _row_document(path: Path, number: int, record: dict, name_prefix: str) -> Do
     text = normalise(text_value)
     if not text:
         raise RejectedInput(path, "text is empty", number)
-    row_id = record.get("id")
-    has_id = row_id is not None and str(row_id).strip() not in ("", "nan", "None")
-    name = str(row_id).strip() if has_id else f"{name_prefix}#row{number}"
-
     def field_of(key: str) -> str:
         value = record.get(key)
         return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
+
+    from pipeline.store import scoped_row_name
+
+    row_id = record.get("id")
+    has_id = row_id is not None and str(row_id).strip() not in ("", "nan", "None")
+    if not has_id:
+        name = f"{name_prefix}#row{number}"
+    else:
+        name = str(row_id).strip() if global_ids else scoped_row_name(field_of("source") or name_prefix,
+                                                                      str(row_id).strip())
 
     published = normalise_date(record.get("published")) or date_in_text(text)
     return Document(doc_id=doc_id_of(text), text=text, name=name, title=field_of("title"), url=field_of("url"),
@@ -381,7 +438,8 @@ class _Input:
     name: str  # the stable name of the file: its path relative to the argument's parent
 
 
-def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection]) -> list[_Input]:
+def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection],
+                  notes: list[str] | None = None) -> list[_Input]:
     inputs: list[_Input] = []
     for given in paths:
         path = Path(given)
@@ -390,8 +448,14 @@ def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection]) -> lis
             continue
         if path.is_dir():
             base = path.resolve().parent
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
-                part.startswith(".") for part in p.relative_to(path).parts))
+            visible = [p for p in path.rglob("*")
+                       if not any(part.startswith(".") for part in p.relative_to(path).parts)]
+            # Not followed (a link can loop back to a parent), but never skipped silently.
+            for link in sorted(p for p in visible if p.is_symlink() and p.is_dir()):
+                if notes is not None:
+                    notes.append(f"skipped {link}: a symbolic link to a folder (not followed); "
+                                 "give its target as an argument to ingest it")
+            files = sorted(p for p in visible if p.is_file())
             for file in files:
                 if file.suffix.lower() in SUPPORTED:
                     inputs.append(_Input(file, file.resolve().relative_to(base).as_posix()))
@@ -404,7 +468,8 @@ def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection]) -> lis
     return inputs
 
 
-def _documents_of(item: _Input, max_chars: int, rejected: list[Rejection]) -> Iterator[Document] | str:
+def _documents_of(item: _Input, max_chars: int, rejected: list[Rejection],
+                  global_ids: bool = False) -> Iterator[Document] | str:
     """Documents of one input, or the string "factchecks" when it holds fact-check records.
     Row-level problems are appended to ``rejected``; file-level ones raise RejectedInput."""
     path, suffix = item.path, item.path.suffix.lower()
@@ -421,7 +486,7 @@ def _documents_of(item: _Input, max_chars: int, rejected: list[Rejection]) -> It
                     rejected.append(record.rejection)
                     continue
                 try:
-                    yield _row_document(path, number, record, item.name)
+                    yield _row_document(path, number, record, item.name, global_ids)
                 except RejectedInput as exc:
                     rejected.append(exc.rejection)
 
@@ -434,7 +499,7 @@ def _documents_of(item: _Input, max_chars: int, rejected: list[Rejection]) -> It
         def record_documents() -> Iterator[Document]:
             for number, record in enumerate(data, 1):
                 try:
-                    yield _row_document(path, number, record, item.name)
+                    yield _row_document(path, number, record, item.name, global_ids)
                 except RejectedInput as exc:
                     rejected.append(exc.rejection)
 
@@ -455,12 +520,33 @@ def _dispatch_fact_checks(path: Path, store_dir: Path) -> list[Rejection]:
     return out
 
 
+# Fresh text analysed before one write transaction: bounds both the memory an input's analysed
+# documents take and how long the store's write lock is held (other writers wait for it).
+WRITE_GROUP_CHARS = 1_000_000
+
+
+@dataclass
+class _InputOutcome:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+
+
 def ingest(paths: list[Path], store_dir: Path = Path("corpus/store"), analyser=None,
-           max_doc_chars: int = DEFAULT_MAX_DOC_CHARS, progress: Callable[[str], None] | None = None) -> IngestReport:
+           max_doc_chars: int = DEFAULT_MAX_DOC_CHARS, progress: Callable[[str], None] | None = None,
+           global_ids: bool = False, on_wait: Callable[[], None] | None = None) -> IngestReport:
     """Ingest files, directories and tables into the store at ``store_dir``.
 
     ``analyser`` is a :class:`pipeline.analyse.Analyser` (one is made when None; pass one to reuse
-    a loaded pipeline). Returns what was added, unchanged, replaced and rejected.
+    a loaded pipeline). Documents are analysed outside any transaction and written in short
+    ones, so another process can write to the same store meanwhile (``on_wait`` is called when
+    this one has to wait for it). An input that cannot be read or analysed is rejected, with
+    nothing of it written when it is under ``WRITE_GROUP_CHARS`` of new text; the others are
+    ingested all the same. Table ids are scoped to their source unless ``global_ids``.
+    Returns what was added, unchanged, replaced and rejected.
     """
     from pipeline.analyse import Analyser
     from pipeline.store import Corpus
@@ -468,65 +554,117 @@ def ingest(paths: list[Path], store_dir: Path = Path("corpus/store"), analyser=N
     store_dir = Path(store_dir)
     analyser = analyser or Analyser()
     report = IngestReport()
-    inputs = expand_inputs(paths, report.rejected)
+    inputs = expand_inputs(paths, report.rejected, report.notes)
     corpus = Corpus(store_dir)
-    fact_check_inputs: list[Path] = []
-    with corpus.batch() as batch:
+    with corpus.batch(on_wait) as batch:  # creates (or migrates) the store before any analysis
         batch.set_meta("analyser", analyser.tag)
-        seen_in_batch: set[str] = set()
-        for item in inputs:
-            if progress:
-                progress(item.name)
-            row_rejections: list[Rejection] = []
-            added: list[str] = []
-            unchanged: list[str] = []
-            replaced: list[str] = []
-            removed: list[str] = []
-            try:
-                with batch.savepoint():
-                    documents = _documents_of(item, max_doc_chars, row_rejections)
-                    if documents == "factchecks":
-                        fact_check_inputs.append(item.path)
-                        continue
-                    before = batch.names_from_origin(item.name)
-                    names_now: set[str] = set()
-
-                    def fresh() -> Iterator[Document]:
-                        for document in documents:
-                            names_now.add(document.name)
-                            old = batch.doc_id_of_name(document.name)
-                            if document.doc_id in seen_in_batch or batch.has_document(document.doc_id):
-                                if old is not None and old != document.doc_id:
-                                    # Changed into a copy of a document stored under another name.
-                                    batch.delete_document(old)
-                                    removed.append(old)
-                                unchanged.append(document.doc_id)
-                                continue
-                            seen_in_batch.add(document.doc_id)
-                            if old is not None:
-                                batch.delete_document(old)
-                                removed.append(old)
-                                replaced.append(document.doc_id)
-                            else:
-                                added.append(document.doc_id)
-                            yield document
-
-                    for analysed in analyser.analyse_many(fresh()):
-                        batch.add(analysed, origin=item.name, analyser=analyser.tag)
-                    # Parts or rows that the new version of this input no longer has.
-                    for name, old_id in before.items():
-                        if name not in names_now and old_id not in removed:
-                            batch.delete_document(old_id)
-                            removed.append(old_id)
-            except RejectedInput as exc:
-                report.rejected.append(exc.rejection)
+    known = corpus.stored_doc_ids()
+    fact_check_inputs: list[Path] = []
+    for item in inputs:
+        if progress:
+            progress(item.name)
+        row_rejections: list[Rejection] = []
+        outcome = _InputOutcome()
+        try:
+            documents = _documents_of(item, max_doc_chars, row_rejections, global_ids)
+            if documents == "factchecks":
+                fact_check_inputs.append(item.path)
                 continue
-            report.rejected.extend(row_rejections)
-            report.added += added
-            report.unchanged += unchanged
-            report.replaced += replaced
-            report.removed += removed
+            _ingest_input(item, documents, corpus, analyser, known, outcome, on_wait)
+        except RejectedInput as exc:
+            report.rejected.append(exc.rejection)
+            _keep_partial(report, outcome)
+            continue
+        except Exception as exc:  # an analyser failure on one input must not lose the others
+            report.rejected.append(Rejection(str(item.path), None, f"could not be analysed "
+                                                                   f"({exc.__class__.__name__}: {exc})"))
+            _keep_partial(report, outcome)
+            continue
+        report.rejected.extend(row_rejections)
+        _merge(report, outcome)
     for path in fact_check_inputs:
         report.fact_check_files.append(str(path))
         report.rejected.extend(_dispatch_fact_checks(path, store_dir))
     return report
+
+
+def _merge(report: IngestReport, outcome: _InputOutcome) -> None:
+    report.added += outcome.added
+    report.unchanged += outcome.unchanged
+    report.replaced += outcome.replaced
+    report.removed += outcome.removed
+    report.notes += outcome.notes
+
+
+def _keep_partial(report: IngestReport, outcome: _InputOutcome) -> None:
+    """An input that failed after some of its parts were written (only inputs larger than one
+    write group): those parts stay, and are reported."""
+    if outcome.added or outcome.replaced:
+        _merge(report, outcome)
+        report.notes.append(f"{len(outcome.added) + len(outcome.replaced)} document(s) written before the failure "
+                            "are kept; ingest the input again once fixed to complete it")
+
+
+def _ingest_input(item: _Input, documents: Iterable[Document], corpus, analyser, known: set[str],
+                  outcome: _InputOutcome, on_wait: Callable[[], None] | None) -> None:
+    """Analyse the new documents of one input in groups, writing each group in one transaction.
+    ``known``: the ids stored when the ingest began (read without a lock, only to spare
+    analysing unchanged text; what is stored is decided again inside each transaction)."""
+    pending: list[Document] = []  # in input order
+    to_analyse: list[Document] = []
+    group_chars = 0
+
+    def flush(final: bool) -> None:
+        results = dict(zip((d.doc_id for d in to_analyse), analyser.analyse_many(to_analyse)))
+        with corpus.batch(on_wait) as batch:
+            _write_group(item, [(d, results.get(d.doc_id)) for d in pending], batch, outcome, analyser.tag)
+            if final:
+                # Parts or rows that the new version of this input no longer has.
+                for name, old_id in batch.names_from_origin(item.name).items():
+                    if name not in outcome.names and old_id not in outcome.removed:
+                        batch.delete_document(old_id)
+                        outcome.removed.append(old_id)
+        known.update(results)
+        pending.clear()
+        to_analyse.clear()
+
+    queued: set[str] = set()
+    for document in documents:
+        outcome.names.add(document.name)
+        pending.append(document)
+        if document.doc_id in known or document.doc_id in queued:
+            continue
+        queued.add(document.doc_id)
+        to_analyse.append(document)
+        group_chars += len(document.text)
+        if group_chars >= WRITE_GROUP_CHARS:
+            flush(final=False)
+            group_chars = 0
+    flush(final=True)
+
+
+def _write_group(item: _Input, analysed: list, batch, outcome: _InputOutcome, analyser_tag: str) -> None:
+    for document, result in analysed:
+        old = batch.doc_id_of_name(document.name)
+        if batch.has_document(document.doc_id):
+            if old is not None and old != document.doc_id:
+                # Changed into a copy of a document stored under another name.
+                batch.delete_document(old)
+                outcome.removed.append(old)
+            outcome.unchanged.append(document.doc_id)
+            continue
+        if result is None:
+            # Seen as stored when the input was read, deleted since by another process.
+            raise RejectedInput(item.path, f"{document.name} changed in the store while it was being ingested; "
+                                           "ingest it again")
+        if old is not None:
+            origin = batch.origin_of(old)
+            if origin and origin != item.name:
+                outcome.notes.append(f"{item.path}: {document.name} replaced the document of that name from "
+                                     f"{origin}")
+            batch.delete_document(old)
+            outcome.removed.append(old)
+            outcome.replaced.append(document.doc_id)
+        else:
+            outcome.added.append(document.doc_id)
+        batch.add(result, origin=item.name, analyser=analyser_tag)

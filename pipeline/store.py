@@ -12,11 +12,12 @@ an index keyed by sentence id cannot confuse an old sentence with a new one.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sqlite3
 from bisect import bisect_right
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pandas as pd
 
@@ -28,7 +29,26 @@ if TYPE_CHECKING:
 
 DEFAULT_STORE = Path("corpus/store")
 DB_NAME = "corpus.sqlite"
-SCHEMA_VERSION = 1
+# 2: a table row's name is its id scoped to its source (``t1.jsonl#id=1``), not the bare id.
+SCHEMA_VERSION = 2
+LOCK_TIMEOUT_ENV = "CLAIMSIFT_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT_S = 600.0
+# How long a writer waits quietly before it says that it is waiting for another one.
+_QUIET_WAIT_MS = 200
+
+
+def lock_timeout() -> float:
+    """Seconds a writer waits for another process's write (store) or build (index) to finish:
+    ``$CLAIMSIFT_LOCK_TIMEOUT``, default 600."""
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "")
+    try:
+        return max(0.0, float(value)) if value.strip() else DEFAULT_LOCK_TIMEOUT_S
+    except ValueError:
+        raise UserError(f"{LOCK_TIMEOUT_ENV}={value!r} is not a number of seconds") from None
+
+
+class StoreBusyError(UserError):
+    """Another process held the store's write lock for longer than the lock timeout."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,9 +114,17 @@ QUOTE_COLUMNS = ["doc_id", "speaker", "cue", "content", "start", "end", "speaker
 
 def _connect(db_path: Path) -> sqlite3.Connection:
     # isolation_level=None: transactions are begun and ended explicitly in Corpus.batch.
-    connection = sqlite3.connect(db_path, isolation_level=None, timeout=30)
+    connection = sqlite3.connect(db_path, isolation_level=None, timeout=lock_timeout())
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
+
+
+def _unreadable(db_path: Path, exc: sqlite3.DatabaseError) -> UserError:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return StoreBusyError(f"{db_path.parent}: another process has been writing to this store for longer than "
+                              f"{lock_timeout():.0f} s; try again when it has finished (${LOCK_TIMEOUT_ENV} sets "
+                              "how long to wait)")
+    return UserError(f"{db_path} is not a readable store ({exc}); move it aside and ingest the documents again")
 
 
 class Corpus:
@@ -105,6 +133,9 @@ class Corpus:
     def __init__(self, path: Path | str = DEFAULT_STORE) -> None:
         self.path = Path(path)
         self.db_path = self.path / DB_NAME
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"{self.path}: is a file, not a store folder; give --store a folder (a new one, or one "
+                            f"holding {DB_NAME})")
 
     def __repr__(self) -> str:
         return f"Corpus({str(self.path)!r})"
@@ -120,9 +151,16 @@ class Corpus:
             raise UserError(f"{self.path}: no corpus store here; run `claimsift ingest PATH --store {self.path}`")
         # Not read-only: after a crash mid-write the first reader must be able to roll the hot
         # journal back (a read-only connection fails with "attempt to write a readonly database").
-        connection = sqlite3.connect(self.db_path, timeout=30)
+        connection = sqlite3.connect(self.db_path, timeout=lock_timeout())
         try:
             return pd.read_sql_query(sql, connection, params=params)
+        except sqlite3.DatabaseError as exc:  # pandas re-raises it as its own DatabaseError
+            raise _unreadable(self.db_path, exc) from None
+        except Exception as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, sqlite3.DatabaseError):
+                raise _unreadable(self.db_path, cause) from None
+            raise
         finally:
             connection.close()
 
@@ -153,6 +191,9 @@ class Corpus:
         return self._read(f'SELECT doc_id, speaker, cue, content, start, "end", speaker_start, speaker_end, '
                           f"cue_start, cue_end, kind, sentence_id FROM quotes{where} ORDER BY quote_id",
                           params, columns=QUOTE_COLUMNS)
+
+    def stored_doc_ids(self) -> set[str]:
+        return set(self._read("SELECT doc_id FROM documents", columns=["doc_id"])["doc_id"])
 
     def document(self, doc_id: str) -> Document:
         frame = self._read("SELECT doc_id, name, title, source, url, published, text FROM documents "
@@ -195,15 +236,30 @@ class Corpus:
 
     # ---- writing -------------------------------------------------------------------------
     @contextmanager
-    def batch(self) -> Iterator["StoreBatch"]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+    def batch(self, on_wait: Callable[[], None] | None = None) -> Iterator["StoreBatch"]:
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        Keep it short (analyse first, then write): one process writes at a time. Another writer
+        waits for it up to ``lock_timeout()`` seconds, calling ``on_wait`` once when it starts
+        waiting, then fails with StoreBusyError. The database is in WAL mode, so readers (``check``,
+        ``inspect``) never wait for a writer.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
-        connection = _connect(self.db_path)
+        connection = sqlite3.connect(self.db_path, isolation_level=None, timeout=_QUIET_WAIT_MS / 1000)
         try:
-            connection.executescript(_SCHEMA)
-            connection.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                               (str(SCHEMA_VERSION),))
-            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("PRAGMA foreign_keys = ON")
+                if not _begin_quietly(connection):
+                    if on_wait is not None:
+                        on_wait()
+                    connection.execute(f"PRAGMA busy_timeout = {int(lock_timeout() * 1000)}")
+                    connection.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                _migrate(connection)
+            except sqlite3.DatabaseError as exc:
+                raise _unreadable(self.db_path, exc) from None
             try:
                 yield StoreBatch(connection)
             except BaseException:
@@ -214,12 +270,57 @@ class Corpus:
             connection.close()
 
 
+def _begin_quietly(connection: sqlite3.Connection) -> bool:
+    """WAL mode (persistent; readers never block the writer) and a write transaction, if no
+    other process holds one now; False when it must wait."""
+    try:
+        if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return False
+        raise
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Bring a store written by an older claimsift up to ``SCHEMA_VERSION``, inside the open
+    write transaction."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row else (1 if connection.execute("SELECT 1 FROM documents LIMIT 1").fetchone()
+                                       else SCHEMA_VERSION)
+    if version > SCHEMA_VERSION:
+        raise UserError(f"the store was written by a newer claimsift (schema {version}; this one reads "
+                        f"{SCHEMA_VERSION}): upgrade claimsift, or ingest the documents into a new store")
+    if version < 2:
+        # Table rows were named by their bare id, so an id in one file replaced the row with the
+        # same id from another. Scope each to its source, as ingest now names them.
+        rows = connection.execute("SELECT doc_id, name, origin, source FROM documents WHERE origin != '' "
+                                  "AND name != origin AND substr(name, 1, length(origin) + 1) != origin || '#'"
+                                  ).fetchall()
+        for doc_id, name, origin, source in rows:
+            scope = origin if source == Path(origin).name else source
+            connection.execute("UPDATE documents SET name = ? WHERE doc_id = ?", (scoped_row_name(scope, name), doc_id))
+    connection.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE "
+                       "SET value = excluded.value", (str(SCHEMA_VERSION),))
+
+
+def scoped_row_name(scope: str, row_id: str) -> str:
+    """The stored name of a table row with an id: the id within its source (file or `source`)."""
+    return f"{scope}#id={row_id}"
+
+
 class StoreBatch:
     """Writes inside one open transaction; obtained from :meth:`Corpus.batch`."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
         self._savepoints = 0
+
+    def origin_of(self, doc_id: str) -> str:
+        row = self._db.execute("SELECT origin FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else ""
 
     def doc_id_of_name(self, name: str) -> str | None:
         row = self._db.execute("SELECT doc_id FROM documents WHERE name = ?", (name,)).fetchone()

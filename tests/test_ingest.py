@@ -129,10 +129,10 @@ def test_tables_jsonl_csv_parquet_with_metadata(tmp_path):
     report = ingest([jsonl, tmp_path / "t.csv", tmp_path / "t.parquet"], store, analyser=LineAnalyser())
     # Same texts in three tables: stored once (content-hash ids), the rest recognised as unchanged.
     assert len(report.added) == 2 and len(report.unchanged) == 4 and not report.rejected
-    documents = Corpus(store).documents().set_index("name")
-    assert documents.loc["a1", "text"] == "First story."
-    assert documents.loc["a1", "published"] == "2024-01-02" and documents.loc["a1", "url"] == "http://x/1"
-    assert documents.loc["a2", "source"] == "t.jsonl"
+    documents = Corpus(store).documents().set_index("name")  # an id is scoped to its source column or file
+    assert documents.loc["X#id=a1", "text"] == "First story."
+    assert documents.loc["X#id=a1", "published"] == "2024-01-02" and documents.loc["X#id=a1", "url"] == "http://x/1"
+    assert documents.loc["t.jsonl#id=a2", "source"] == "t.jsonl"
 
 
 # ---- re-ingest and replacement ------------------------------------------------------------------------
@@ -165,16 +165,16 @@ def test_changed_document_replaces_old_version_and_its_derived_rows(tmp_path):
     assert other.exists()
 
 
-def test_crash_mid_batch_leaves_previous_state(tmp_path):
+def test_a_crash_in_one_input_rejects_it_alone_and_leaves_nothing_of_it(tmp_path):
     store = tmp_path / "store"
     ingest([SEEDS / "000_6cff62f9dfef07af.txt"], store, analyser=LineAnalyser())
-    before = (Corpus(store).documents(), Corpus(store).sentences())
+    before = set(Corpus(store).documents()["name"])
     write(tmp_path / "new" / "a.txt", "A fine document.")
     write(tmp_path / "new" / "b.txt", "This one BOOM crashes the analyser.")
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        ingest([tmp_path / "new"], store, analyser=LineAnalyser(fail_on="BOOM"))
-    pd.testing.assert_frame_equal(before[0], Corpus(store).documents())
-    pd.testing.assert_frame_equal(before[1], Corpus(store).sentences())
+    report = ingest([tmp_path / "new"], store, analyser=LineAnalyser(fail_on="BOOM"))
+    assert [(Path(r.path).name, r.reason) for r in report.rejected] == [
+        ("b.txt", "could not be analysed (RuntimeError: simulated crash in the middle of a batch)")]
+    assert set(Corpus(store).documents()["name"]) == before | {"new/a.txt"}
     with sqlite3.connect(store / "corpus.sqlite") as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -202,7 +202,7 @@ def test_bad_inputs_are_rejected_by_name_and_the_rest_is_ingested(tmp_path):
     assert "no such file" in reasons[("does-not-exist.txt", None)]
     assert len(report.rejected) == 8
     names = set(Corpus(store).documents()["name"])
-    assert names == {"good.txt", "ok1", "ok2"}
+    assert names == {"good.txt", "posts.jsonl#id=ok1", "posts.jsonl#id=ok2"}
     # Nothing of a rejected file is half-written.
     assert not {"empty.txt", "image.txt", "latin1.txt", "table.csv"} & names
 

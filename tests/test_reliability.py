@@ -214,3 +214,221 @@ def test_check_data_keeps_every_id_column_of_the_input(tmp_path, seed_store):
     assert (checked["line"], checked["claim_id"], checked["id"]) == (1, "c-7", 7) and checked["verdict"]
     assert (rejected["line"], rejected["tweet_id"]) == (2, "99") and "empty" in rejected["error"]
     assert "note" not in rejected
+
+
+def test_html_publication_dates_come_from_metadata_never_from_the_body(tmp_path):
+    body = ("<p>The government said in 2024 that spending would rise. Officials plan to present the full budget "
+            "to parliament after the summer recess, according to the finance ministry.</p><p>Analysts expect the "
+            "increase to be modest, and several committees will review the figures before any vote.</p>")
+    (tmp_path / "undated.html").write_text(f"<html><head><title>Budget</title></head><body><article>{body}"
+                                           "</article></body></html>")
+    (tmp_path / "dated.html").write_text(
+        '<html><head><title>Budget</title><meta property="article:published_time" content="2023-05-17T08:00:00Z">'
+        f"</head><body><article>{body.replace('modest', 'small')}</article></body></html>")
+    store = tmp_path / "store"
+    result = claimsift("ingest", tmp_path / "undated.html", tmp_path / "dated.html", "--store", store, "--no-index")
+    assert result.returncode == 0, result.stderr
+    published = json.loads(claimsift("inspect", "--store", store, "--json").stdout)["published"]
+    assert published == {"first": "2023-05-17", "last": "2023-05-17", "undated": 1}
+
+
+# ---- 2. table ids are scoped to their source -------------------------------------------------------
+def test_the_same_id_in_two_files_names_two_documents(tmp_path):
+    store = tmp_path / "store"
+    write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first table's first story."},
+                                        {"id": 2, "text": "The first table's second story."}])
+    write_jsonl(tmp_path / "t2.jsonl", [{"id": 1, "text": "The second table's own story."}])
+    assert claimsift("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index").returncode == 0
+    result = claimsift("ingest", tmp_path / "t2.jsonl", "--store", store, "--no-index")
+    assert result.returncode == 0, result.stderr
+    assert "1 added, 0 replaced" in " ".join(result.stderr.split())
+    assert json.loads(claimsift("inspect", "--store", store, "--json").stdout)["documents"] == 3
+    # Asked for, global ids replace across files, and say so.
+    write_jsonl(tmp_path / "t3.jsonl", [{"id": 1, "text": "A third table replacing id 1."}])
+    glob = claimsift("ingest", tmp_path / "t3.jsonl", "--store", tmp_path / "global", "--no-index", "--global-ids")
+    assert glob.returncode == 0
+    glob = claimsift("ingest", tmp_path / "t1.jsonl", "--store", tmp_path / "global", "--no-index", "--global-ids")
+    assert "1 added, 1 replaced" in " ".join(glob.stderr.split())
+    assert "t1.jsonl: 1 replaced the document of that name from t3.jsonl" in " ".join(glob.stderr.split())
+
+
+def test_a_store_written_before_scoped_ids_is_migrated(tmp_path):
+    store = tmp_path / "store"
+    write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first story."}, {"id": 2, "text": "The second."}])
+    assert claimsift("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index").returncode == 0
+    with sqlite3.connect(store / "corpus.sqlite") as connection:  # as the schema-1 ingester named rows
+        connection.execute("UPDATE documents SET name = substr(name, length('t1.jsonl#id=') + 1)")
+        connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        assert sorted(r[0] for r in connection.execute("SELECT name FROM documents")) == ["1", "2"]
+    write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first story, corrected."},
+                                        {"id": 2, "text": "The second."}])
+    result = claimsift("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index")
+    assert result.returncode == 0, result.stderr
+    assert "0 added, 1 replaced, 1 unchanged" in " ".join(result.stderr.split())
+    with sqlite3.connect(store / "corpus.sqlite") as connection:
+        assert sorted(r[0] for r in connection.execute("SELECT name FROM documents")) == [
+            "t1.jsonl#id=1", "t1.jsonl#id=2"]
+        assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+
+
+# ---- 6. a huge text without line breaks -----------------------------------------------------------
+def _long_line(n_chars: int) -> str:
+    """Text without a line break: sentences of long words (few tokens, so spaCy reads it fast)."""
+    import random
+
+    rng = random.Random(7)
+    words, size = [], 0
+    while size < n_chars:
+        word = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(40))
+        words.append(word + ("." if len(words) % 12 == 11 else ""))
+        size += 41
+    return " ".join(words)
+
+
+@pytest.mark.slow
+def test_a_text_over_a_million_characters_without_line_breaks_is_split_and_ingested(tmp_path):
+    (tmp_path / "one_line.txt").write_text(_long_line(1_100_000))
+    (tmp_path / "small.txt").write_text("A small document that must not be lost.\n")
+    result = claimsift("ingest", tmp_path / "one_line.txt", tmp_path / "small.txt", "--store", tmp_path / "store",
+                       "--no-index", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["added"]) == 7  # six parts of at most 200,000 characters + small.txt
+    with sqlite3.connect(tmp_path / "store" / "corpus.sqlite") as connection:
+        lengths = [n for (n,) in connection.execute("SELECT LENGTH(text) FROM documents")]
+    assert max(lengths) <= 200_000 and sum(lengths) > 1_099_000
+
+
+def test_one_file_that_cannot_be_analysed_never_drops_the_others(tmp_path):
+    # Over the analyser's limit (2,000,000 characters) as one part: spaCy refuses it (E088).
+    (tmp_path / "one_line.txt").write_text(_long_line(2_100_000))
+    (tmp_path / "small.txt").write_text("A small document that must not be lost.\n")
+    result = claimsift("ingest", tmp_path / "one_line.txt", tmp_path / "small.txt", "--store", tmp_path / "store",
+                       "--no-index", "--max-doc-chars", "3000000")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "one_line.txt: could not be analysed" in " ".join(result.stderr.split())
+    assert json.loads(claimsift("inspect", "--store", tmp_path / "store", "--json").stdout)["documents"] == 1
+
+
+# ---- 3. two ingests into one store at once ---------------------------------------------------------
+def _news_text(n_paragraphs: int, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    people = ["Maria Lopez", "John Smith", "Anna Berg", "Tom Okafor", "Lena Novak"]
+    places = ["Brussels", "Warsaw", "Madrid", "Oslo", "Vienna"]
+    paragraphs = []
+    for i in range(n_paragraphs):
+        person, place = rng.choice(people), rng.choice(places)
+        paragraphs.append(f'"We will raise the budget by {rng.randint(2, 9)} percent," {person} said in {place} '
+                          f"on Monday. The council in {place} discussed item {i} for {rng.randint(2, 6)} hours, "
+                          f"and {person} told reporters that the vote was expected next week.")
+    return "\n\n".join(paragraphs) + "\n"
+
+
+@pytest.mark.slow
+def test_a_second_ingest_writes_while_the_first_is_still_analysing(tmp_path):
+    store = tmp_path / "store"
+    (tmp_path / "big.txt").write_text(_news_text(600, seed=1))  # analysed for many seconds
+    (tmp_path / "small.txt").write_text("A short note from the second user.\n")
+    first = start_claimsift("ingest", tmp_path / "big.txt", "--store", store, "--no-index")
+    deadline = time.monotonic() + 120
+    while not (store / "corpus.sqlite").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = claimsift("ingest", tmp_path / "small.txt", "--store", store, "--no-index",
+                       env={"CLAIMSIFT_LOCK_TIMEOUT": "5"})
+    first_still_running = first.poll() is None
+    first_out, first_err = first.communicate(timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert first.returncode == 0, first_err
+    assert first_still_running, "the second ingest waited for the first one's analysis"
+    assert json.loads(claimsift("inspect", "--store", store, "--json").stdout)["documents"] == 2
+
+
+def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path):
+    store = tmp_path / "store"
+    (tmp_path / "a.txt").write_text("The first document.\n")
+    assert claimsift("ingest", tmp_path / "a.txt", "--store", store, "--no-index").returncode == 0
+    (tmp_path / "b.txt").write_text("The second document.\n")
+    holder = sqlite3.connect(store / "corpus.sqlite", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer, holding the lock for the whole run
+    try:
+        started = time.monotonic()
+        result = claimsift("ingest", tmp_path / "b.txt", "--store", store, "--no-index",
+                           env={"CLAIMSIFT_LOCK_TIMEOUT": "2"})
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0] == f"waiting for another process writing to {store} to finish…"
+    assert lines[-1].startswith(f"error: {store}: another process has been writing to this store for longer "
+                                "than 2 s") and len(lines) == 2
+    assert waited >= 2
+    assert claimsift("ingest", tmp_path / "b.txt", "--store", store, "--no-index").returncode == 0
+
+
+# ---- 10. the language of a claim -------------------------------------------------------------------
+@pytest.mark.parametrize("claim, refused", [
+    ("Climate change isn't increasing extreme weather damage costs.", False),
+    ("Weather Channel Co-Founder John Coleman Calls Global Warming a Hoax", False),
+    ("Kaja Kallas became NATO's first female secretary general.", False),
+    ("Rutte", False),  # too short to tell: checked
+    ("El jefe de la OTAN amenazó con expulsar a Estados Unidos de la alianza", True),
+    ("Der NATO-Chef hat gedroht, die USA aus dem Bündnis auszuschließen", True),
+    ("Путин заявил, что НАТО угрожает России", True),
+])
+def test_only_claims_surely_in_another_language_are_refused(tmp_path, claim, refused):
+    # The claim is validated before the store is opened: an accepted claim meets the missing store.
+    result = claimsift("check", claim, "--store", tmp_path / "no-store")
+    assert result.returncode == 2
+    line = one_clear_line(result)
+    assert ("in another language" in line) == refused, line
+    assert ("no corpus store" in line) == (not refused), line
+
+
+# ---- 11. control characters in a claim -------------------------------------------------------------
+def test_a_claim_of_only_terminal_escape_codes_is_empty(tmp_path):
+    result = claimsift("check", "\x1b[2J\x1b[31m\x07", "--store", tmp_path / "no-store")
+    assert result.returncode == 2 and "the claim is empty" in one_clear_line(result)
+
+
+# ---- 4. two index builds at once; 5. a stale index -------------------------------------------------
+@pytest.mark.slow
+def test_two_index_builds_at_once_build_one_index(tmp_path, seed_store):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(seed_store, store, ignore=shutil.ignore_patterns("index"))
+    builds = [start_claimsift("index", "--store", store, "--backend", "onnx") for _ in range(2)]
+    results = [build.communicate(timeout=600) + (build.returncode,) for build in builds]
+    for out, err, code in results:
+        assert code == 0 and "Traceback" not in err, err
+    # One built it; the other waited for the lock and found the index current.
+    assert sorted(" 0 embedded" in err for _, err, _ in results) == [False, True], results
+    assert any("waiting for another process building the index" in err for _, err, _ in results)
+    index = store / "index"
+    assert sorted(p.name for p in index.iterdir() if not p.name.startswith(".build")) == ["CURRENT", "v1"]
+    from pipeline.index import load_index
+
+    assert load_index(store).size == json.loads(claimsift("inspect", "--store", store, "--json").stdout)["sentences"]
+
+
+@pytest.mark.slow
+def test_check_on_a_store_whose_index_is_stale_says_so(tmp_path, seed_store):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(seed_store, store)
+    (tmp_path / "new.txt").write_text("Mark Rutte visited Oslo on Tuesday to meet the Norwegian prime minister.\n")
+    assert claimsift("ingest", tmp_path / "new.txt", "--store", store, "--no-index").returncode == 0
+    result = claimsift("check", "\x1b[31mRutte threatened to expel the US from NATO\x1b[0m", "--store", store,
+                       "--json", "--stance-model", "stance@v2")
+    assert result.returncode == 0, result.stderr
+    assert "warning: the evidence index of" in result.stderr and "is out of date" in result.stderr
+    assert f"claimsift index --store {store}" in " ".join(result.stderr.split())
+    assert json.loads(result.stdout)["claim"] == "Rutte threatened to expel the US from NATO"
+    assert claimsift("index", "--store", store, "--backend", "onnx").returncode == 0
+    fresh = claimsift("check", "Rutte threatened to expel the US from NATO", "--store", store, "--json",
+                      "--stance-model", "stance@v2")
+    assert fresh.returncode == 0 and "out of date" not in fresh.stderr
