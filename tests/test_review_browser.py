@@ -126,12 +126,16 @@ def test_review_round_trip(desk, page, tmp_path):
 
     page.fill("input[name=reviewer]", "Ana Reviewer")
     page.select_option("#verdict-select", "REFUTED")
+    page.select_option("select[name=stance_0]", "REFUTES")  # "Poland, Estonia and the US were the biggest spenders"
+    page.select_option("select[name=checkworthy]", "1")
     page.click("#save-label")
     page.wait_for_selector(".saved")
     page.goto(claim_url)  # a fresh load, not the redirect's page
     assert page.locator(".label-in-force").inner_text() == "REFUTED"
     assert page.locator("#verdict-select").input_value() == "REFUTED"
     assert page.locator("input[name=reviewer]").input_value() == "Ana Reviewer"  # remembered
+    assert page.locator("select[name=stance_0]").input_value() == "REFUTES"
+    assert page.locator("select[name=stance_1]").input_value() == ""  # not reviewed: not recorded
     _shot(page, "claim-labelled")
 
     page.goto(f"{server.url}/queue?q=Estonia")
@@ -146,8 +150,10 @@ def test_review_round_trip(desk, page, tmp_path):
     assert rows[0]["claim"].startswith("Estonia is the biggest")
     from pipeline.review.labels import LabelStore
 
-    out = tmp_path / "verdict.jsonl"
-    assert LabelStore(config.labels_path).export("verdict", out) == 1
+    out = tmp_path / "stance.jsonl"
+    assert LabelStore(config.labels_path).export("stance", out) == 1
+    stance = json.loads(out.read_text())
+    assert stance["label"] == "REFUTES" and "Estonia" in stance["evidence"] and stance["claim"].startswith("Estonia")
 
 
 def test_document_corpus_check_and_models_pages(desk, page):
