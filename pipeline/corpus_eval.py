@@ -43,7 +43,7 @@ DEFAULT_DATA_DIR = ROOT.parent / "shared" / "datasets"
 DEFAULT_CORPORA_DIR = Path("out/corpora")
 DATASETS = ("averitec", "fever", "covidfact", "liar", "healthver", "seeds")
 # Bumped when a builder changes what it writes, so that cached corpora are rebuilt.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 MIN_MATCH_WORDS = 4
 RECALL_AT = 5
 CHECK_BATCH = 32
@@ -75,7 +75,6 @@ def _text_list(obj: dict, key: str, problems: list[str], line_no: int) -> tuple[
 
 def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
     """The labelled claims of ``path``; every bad line is reported together (line numbers)."""
-    from pipeline.check import InvalidClaimError, validate_claim
     from pipeline.ingest import normalise_date
     from pipeline.jsonl import parse_object
 
@@ -104,11 +103,12 @@ def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
         if label not in VERDICT_LABELS:
             problems.append(f"line {line_no}: label {label!r} is not one of {', '.join(VERDICT_LABELS)}")
             continue
-        try:
-            claim = validate_claim(claim)
-        except InvalidClaimError as exc:
-            problems.append(f"line {line_no}: {exc}")
+        # Whether the Checker accepts the claim (language, length) is decided when it is checked:
+        # a refused claim is counted and named there, not a reason to refuse the file.
+        if not isinstance(claim, str) or not claim.strip():
+            problems.append(f"line {line_no}: no `claim` text")
             continue
+        claim = " ".join(claim.split())
         date = obj.get("date")
         iso = normalise_date(date) if date not in (None, "") else None
         if date not in (None, "") and iso is None:
@@ -192,12 +192,11 @@ class CorpusRows:
         return self.by_text[key]
 
     def add_claim(self, row: dict) -> None:
-        from pipeline.check import InvalidClaimError, validate_claim
-
-        try:
-            row["claim"] = validate_claim(row["claim"])
-        except InvalidClaimError as exc:
-            self.left_out[f"claim not checkable ({str(exc).split(';')[0][:60]})"] += 1
+        # Only what no checker could read is left out here: what the Checker refuses (language,
+        # length) changes with it, and the corpus and the split manifest must not.
+        row["claim"] = " ".join(str(row.get("claim") or "").split())
+        if not row["claim"]:
+            self.left_out["claim without text"] += 1
             return
         self.claims.append(row)
 
@@ -757,14 +756,20 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
     ``documents``: None to check against ``store_dir`` as it is (already built and indexed).
     ``corpus``: the public corpus's name (its split comes from the manifest), or None.
     ``checker``: a ``Checker`` on ``store_dir`` (default: ``Checker(store_dir)``, as shipped)."""
-    from pipeline.check import Checker
+    from pipeline.check import Checker, InvalidClaimError, validate_claim
     from pipeline.store import Corpus
 
     claims = read_corpus_claims(claims_path)
     splits = claim_splits(corpus, claims, manifest_path)
-    chosen = select_claims(claims, splits, split, limit)
+    chosen, refused = [], []
+    for claim, claim_split in select_claims(claims, splits, split, limit):
+        try:
+            validate_claim(claim.claim)
+            chosen.append((claim, claim_split))
+        except InvalidClaimError as exc:
+            refused.append({"id": claim.id, "line": claim.line, "reason": str(exc)})
     if not chosen:
-        raise UserError(f"{claims_path}: no claims in split {split!r}")
+        raise UserError(f"{claims_path}: no claims to check in split {split!r} ({len(refused)} refused)")
     built = ensure_store(documents, store_dir) if documents else existing_store(store_dir)
     checker = checker or Checker(store_dir)
     started = time.perf_counter()
@@ -798,6 +803,8 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
     train_labels = [c.label for c, s in zip(claims, splits) if s == "train"] or gold
     summary = {
         "corpus": corpus or str(claims_path), "split": split, "n": len(results),
+        # Claims the Checker will not check (another language, too long): named, not scored.
+        "n_refused": len(refused), "refused": refused,
         "labels_present": dict(Counter(gold)),
         **verdict_metrics(gold, predicted),
         f"evidence_recall@{RECALL_AT}": round(sum(hits) / len(hits), 4) if hits else None,
@@ -810,7 +817,8 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
         "store": {"dir": str(built.store_dir), "reused": built.reused, "seconds": built.seconds,
                   "documents": built.documents, "sentences": built.sentences},
         "checker": {"stance": checker.stance_models, "rules": checker.rules.label(),
-                    "verdict": checker.verdict_spec, "top_k": checker.top_k},
+                    "verdict": checker.verdict_spec, "top_k": checker.top_k,
+                    "rule_packs": list(getattr(checker, "rule_packs", ()))},
         "limit": limit,
         "evidence_match": (f"a passage sentence and a gold text compared as lower-case words; one a whole-word "
                            f"part of the other, the contained side >= {MIN_MATCH_WORDS} words (or equal)"),

@@ -1,0 +1,226 @@
+"""End-to-end corpus evaluation (pipeline/corpus_eval.py) and the corpus split manifest
+(pipeline/splits.py): evidence matching, label mappings, grouping, the committed manifest, the
+stance trainer's filter, masking, and a small version of the harness with floors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.corpus_eval import (build_dataset, evidence_matches, evaluate_corpus, healthver_verdict,
+                                  read_corpus_claims, select_claims, split_claims_of)
+from pipeline.errors import InputError
+from pipeline.splits import (MANIFEST_PATH, SPLITS, SplitClaim, SplitManifest, assign_splits, split_of_group,
+                             text_hash)
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def test_evidence_matches_whole_words_either_way_and_ignores_tokenisation():
+    gold = "Soul Food is a 1997 American comedy-drama film produced by Kenneth `` Babyface '' Edmonds ."
+    assert evidence_matches("Soul Food is a 1997 American comedy-drama film produced by Kenneth \"Babyface\" Edmonds.",
+                            gold)
+    # A passage sentence that is part of a longer gold text, and a gold substring of a sentence.
+    assert evidence_matches("It was released by Fox 2000 Pictures.", "Soul Food is a film. It was released by "
+                                                                     "Fox 2000 Pictures. It grossed $43 million.")
+    assert evidence_matches("On 1 October 2024, Mark Rutte became the new NATO secretary general.",
+                            "Mark Rutte became the new NATO secretary")
+    # Short texts match only when equal; a word cut in half is no match.
+    assert not evidence_matches("No.", "No. Hunter Biden had no experience in the energy sector.")
+    assert evidence_matches("No.", "no")
+    assert not evidence_matches("Rutte became the new NATO secretaries", "Mark Rutte became the new NATO secretary")
+
+
+def test_healthver_claim_label_from_its_pairs():
+    assert healthver_verdict({"Supports", "Neutral"}) == "SUPPORTED"
+    assert healthver_verdict({"Refutes"}) == "REFUTED"
+    assert healthver_verdict({"Supports", "Refutes", "Neutral"}) == "CONFLICTING"
+    assert healthver_verdict({"Neutral"}) == "NOT_ENOUGH_INFO"
+
+
+def test_claims_sharing_evidence_or_wording_are_one_group_in_one_split():
+    claims = [
+        SplitClaim("a", "1", "Vitamin D cures COVID-19.", ("Vitamin D does not cure it.",)),
+        SplitClaim("a", "2", "Vitamin D prevents COVID-19.", ("vitamin d does NOT cure it",)),  # same evidence text
+        SplitClaim("b", "9", "Vitamin-D prevents   COVID-19!"),  # same wording, another corpus
+        SplitClaim("a", "3", "Masks stop the flu.", (), ("doc-7",)),
+        SplitClaim("a", "4", "Masks stop colds.", (), ("doc-7",)),  # same gold document
+        SplitClaim("c", "5", "Masks stop colds, says a study.", (), ("doc-7",)),  # document ids are per corpus
+    ]
+    assigned = {a.claim_id: a for a in assign_splits(claims)}
+    assert assigned["1"].group == assigned["2"].group == assigned["9"].group
+    assert assigned["3"].group == assigned["4"].group != assigned["5"].group
+    assert assigned["1"].group != assigned["3"].group
+    for a in assigned.values():
+        assert a.split == split_of_group(a.group) in SPLITS
+    # The group key is its smallest claim hash: a claim's split does not depend on the others' order.
+    again = {a.claim_id: a for a in assign_splits(reversed(claims))}
+    assert {k: a.split for k, a in again.items()} == {k: a.split for k, a in assigned.items()}
+
+
+def test_split_buckets_are_near_70_15_15():
+    counts = {s: 0 for s in SPLITS}
+    for i in range(20000):
+        counts[split_of_group(f"group-{i}")] += 1
+    assert abs(counts["train"] / 20000 - 0.70) < 0.02
+    assert abs(counts["tune"] / 20000 - 0.15) < 0.02
+    assert abs(counts["report"] / 20000 - 0.15) < 0.02
+
+
+def test_committed_manifest_is_ids_and_hashes_with_every_corpus_split():
+    manifest = SplitManifest.load(MANIFEST_PATH)
+    keys = [(a.corpus, a.claim_id) for a in manifest.assignments]
+    assert len(keys) == len(set(keys))
+    counts = manifest.counts()
+    assert set(counts) == {"averitec", "fever", "covidfact", "liar", "healthver", "seeds"}
+    for corpus, per_split in counts.items():
+        assert all(per_split[s] > 0 for s in SPLITS), (corpus, per_split)
+    # No dataset text: every field is an id, a hash or a split name.
+    line = MANIFEST_PATH.read_text(encoding="utf-8").splitlines()[0]
+    assert set(json.loads(line)) <= {"corpus", "id", "claim_hash", "group", "split", "evidence_hashes"}
+    by_group: dict[str, set[str]] = {}
+    for a in manifest.assignments:
+        by_group.setdefault(a.group, set()).add(a.split)
+    assert all(len(splits) == 1 for splits in by_group.values())
+
+
+def test_claims_file_problems_are_reported_with_line_numbers(tmp_path):
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "a", "claim": "The Eiffel Tower is in Paris.", "label": "SUPPORTED"}),
+        json.dumps({"id": "a", "claim": "The Eiffel Tower is in Rome.", "label": "REFUTED"}),
+        json.dumps({"id": "b", "claim": "The Eiffel Tower is in Rome.", "label": "FALSE"}),
+        json.dumps({"id": "c", "claim": "The Eiffel Tower is tall.", "label": "SUPPORTED", "date": "yesterday-ish"}),
+        "{not json",
+    ]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        read_corpus_claims(path)
+    message = str(raised.value)
+    assert "line 2: id 'a' already used on line 1" in message
+    assert "line 3: label 'FALSE'" in message
+    assert "line 4: date" in message
+    assert "line 5:" in message
+
+
+def test_limit_takes_a_fixed_subset_that_grows_with_the_limit(tmp_path):
+    path = tmp_path / "claims.jsonl"
+    path.write_text("".join(json.dumps({"id": f"c{i}", "claim": f"Claim number {i} is about the city of Paris.",
+                                        "label": "SUPPORTED"}) + "\n" for i in range(40)), encoding="utf-8")
+    claims = read_corpus_claims(path)
+    splits = ["tune"] * len(claims)
+    small = [c.id for c, _ in select_claims(claims, splits, "tune", 5)]
+    large = [c.id for c, _ in select_claims(claims, splits, "tune", 12)]
+    assert len(small) == 5 and set(small) < set(large)
+    assert small == [c.id for c, _ in select_claims(claims, splits, "tune", 5)]
+
+
+@pytest.fixture(scope="module")
+def built_corpora(shared_datasets, tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("corpora")
+    return {name: build_dataset(name, shared_datasets, folder)
+            for name in ("averitec", "fever", "covidfact", "liar", "healthver", "seeds")}
+
+
+def test_manifest_is_what_the_builders_and_the_code_give(built_corpora):
+    """The committed manifest equals the grouping recomputed from the shared datasets."""
+    claims = []
+    for name, built in built_corpora.items():
+        claims += split_claims_of(name, built)
+    recomputed = {(a.corpus, a.claim_id): (a.group, a.split) for a in assign_splits(claims)}
+    committed = {(a.corpus, a.claim_id): (a.group, a.split) for a in SplitManifest.load().assignments}
+    assert recomputed == committed
+
+
+def test_corpora_builders_follow_the_rules(built_corpora, shared_datasets):
+    # AVeriTeC: never the justification, never "No answer could be found".
+    averitec = built_corpora["averitec"]
+    text = averitec.documents[0].read_text(encoding="utf-8")
+    assert "No answer could be found" not in text
+    raw = json.loads((shared_datasets / "averitec" / "train.json").read_text(encoding="utf-8"))
+    # (Some annotators copied an answer into the justification: those are not checked.)
+    justifications = [c["justification"] for c in raw[:300] if len(c.get("justification") or "") > 80
+                      and c["justification"] not in json.dumps(c["questions"], ensure_ascii=False)]
+    assert len(justifications) > 100
+    assert not any(j in text for j in justifications)
+    # FEVER: every masked re-check is NOT_ENOUGH_INFO and masks its own gold document.
+    fever = read_corpus_claims(built_corpora["fever"].claims)
+    masked = [c for c in fever if c.exclude_documents]
+    assert masked and all(c.label == "NOT_ENOUGH_INFO" and set(c.gold_documents) <= set(c.exclude_documents)
+                          for c in masked)
+    assert {c.label for c in fever} == {"SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO"}
+    # LIAR-PLUS: the mixed verdicts are not checked.
+    liar = read_corpus_claims(built_corpora["liar"].claims)
+    assert {c.label for c in liar} == {"SUPPORTED", "REFUTED"}
+
+
+def test_stance_training_pairs_of_held_out_claims_are_left_out(shared_datasets):
+    from pipeline import stance_data
+
+    pairs = stance_data.healthver_pairs(shared_datasets)
+    manifest = SplitManifest.load()
+    held_claims, _ = manifest.held_out(("tune", "report"))
+    kept = stance_data.without_held_out(pairs)
+    assert 0 < len(kept) < len(pairs)
+    assert not any(text_hash(p.claim) in held_claims for p in kept)
+    train_claims = {a.claim_hash for a in manifest.assignments if a.corpus == "healthver" and a.split == "train"}
+    assert all(p in kept for p in pairs if text_hash(p.claim) in train_claims)
+
+
+@pytest.mark.slow
+def test_masked_documents_are_never_shown(seed_checker):
+    claim = "NATO has no mechanism to expel a member country."
+    first = seed_checker.check_many([claim])[0]
+    top_doc = first.evidence[0].doc_id
+    masked = seed_checker.check_many([claim, claim], exclude_docs=[{top_doc}, set()])
+    assert masked[0].evidence and all(e.doc_id != top_doc for e in masked[0].evidence)
+    assert [e.doc_id for e in masked[1].evidence] == [e.doc_id for e in first.evidence]
+
+
+def _train_slice(shared_datasets, tmp_path, name: str, n: int) -> tuple[Path, Path]:
+    """``n`` train-split claims of a public corpus with their gold documents and as many other
+    documents of the corpus (distractors), as a small corpus in ``tmp_path``."""
+    built = build_dataset(name, shared_datasets, tmp_path / "corpora")
+    split_of = SplitManifest.load().split_of()
+    claims = [json.loads(line) for line in built.claims.read_text(encoding="utf-8").splitlines()]
+    chosen = [c for c in claims if split_of[(name, c["id"])] == "train" and c.get("gold_documents")][:n]
+    wanted = {d for c in chosen for d in c["gold_documents"]}
+    documents = [json.loads(line) for line in built.documents[0].read_text(encoding="utf-8").splitlines()]
+    others = [d for d in documents if d["id"] not in wanted][:len(wanted)]
+    picked = [d for d in documents if d["id"] in wanted] + others
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "documents.jsonl").write_text("".join(json.dumps(d) + "\n" for d in picked), encoding="utf-8")
+    (folder / "claims.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chosen), encoding="utf-8")
+    return folder / "documents.jsonl", folder / "claims.jsonl"
+
+
+@pytest.mark.slow
+def test_harness_on_seed_claims_and_a_healthver_slice(seed_store, seed_checker, shared_datasets, tmp_path):
+    """A small version of ``claimsift evaluate corpus``: the 36 first seed claims against the
+    seed store, and 20 HealthVer train-split claims against their passages and as many others.
+    The floors sit below what the default Checker measured here; a regression fails them."""
+    seeds = tmp_path / "seed_claims.jsonl"
+    rows = [json.loads(line) for line in (SEEDS.parent / "tests" / "data" / "seed_claims.jsonl").read_text().splitlines()]
+    seeds.write_text("".join(json.dumps({"id": f"s{i}", "claim": r["claim"], "label": r["label"],
+                                         "gold_evidence": [sub for _, sub in r["evidence"]]}) + "\n"
+                             for i, r in enumerate(rows)), encoding="utf-8")
+    on_seeds = evaluate_corpus(None, seeds, seed_store, checker=seed_checker).summary
+    assert on_seeds["n"] == 36
+    assert on_seeds["accuracy"] >= SEED_FLOORS["accuracy"], on_seeds
+    assert on_seeds["evidence_recall@5"] >= SEED_FLOORS["recall"], on_seeds
+
+    documents, claims = _train_slice(shared_datasets, tmp_path, "healthver", 20)
+    evaluation = evaluate_corpus([documents], claims, tmp_path / "healthver-store")
+    summary, frame = evaluation.summary, evaluation.frame
+    assert summary["n"] == 20 and len(frame) == 20
+    assert summary["evidence_recall@5"] >= HEALTHVER_FLOORS["recall"], summary
+    assert summary["macro_f1"] >= HEALTHVER_FLOORS["macro_f1"], summary
+    assert summary["macro_f1"] > summary["majority_baseline_in_split"]["macro_f1"]
+    row = frame.iloc[0]
+    assert len(row["evidence_doc_ids"]) == len(row["evidence_probs"]) == 5
+    assert abs(sum(row["evidence_probs"][0].values()) - 1.0) < 1e-3
+
+
+SEED_FLOORS = {"accuracy": 0.75, "recall": 0.9}
+HEALTHVER_FLOORS = {"recall": 0.6, "macro_f1": 0.3}
