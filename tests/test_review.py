@@ -66,7 +66,8 @@ def test_queue_lists_every_claim_most_checkworthy_first(scores, tmp_path):
     assert {(r.line, r.claim_index) for r in page.rows} == {(line, i) for line, i, _ in claims}
     # the JSONL file is converted once, atomically, beside the file; no temporary left behind
     assert sorted(p.name for p in scores.parent.iterdir()) == [
-        "review_scores.jsonl", "review_scores.jsonl.claims.parquet", "review_scores.jsonl.parquet"]
+        "review_scores.jsonl", "review_scores.jsonl.claims.parquet", "review_scores.jsonl.parquet",
+        "review_scores.jsonl.terms.parquet"]
 
 
 def test_queue_filters_and_pages(scores):
@@ -76,13 +77,20 @@ def test_queue_filters_and_pages(scores):
     assert table.page(QueueFilter(verdict="REFUTED")).total == len(refuted) > 0
     sure = [c for r in rows for c in r["claims"] if (c["confidence"] or 0) >= 0.9]
     assert table.page(QueueFilter(min_confidence=0.9)).total == len(sure)
-    stoltenberg = [c for r in rows for c in r["claims"] if "stoltenberg" in (r["text"] + c["text"]).lower()]
+    def words(row: dict, claim: dict) -> set[str]:
+        return set(re.findall(r"[^\W_]+", (claim["text"] + " " + row["text"]).lower()))
+
+    stoltenberg = [c for r in rows for c in r["claims"] if "stoltenberg" in words(r, c)]
     assert table.page(QueueFilter(text="STOLTENBERG")).total == len(stoltenberg) > 0
+    both = [c for r in rows for c in r["claims"] if {"nato", "members"} <= words(r, c)]
+    nato = [c for r in rows for c in r["claims"] if "nato" in words(r, c)]
+    assert table.page(QueueFilter(text="members, NATO!")).total == len(both) < len(nato)
     source = rows[0]["claims"][0]["evidence"][0]["source"]
     from_source = [c for r in rows for c in r["claims"] if any(e["source"] == source for e in c["evidence"])]
     assert table.page(QueueFilter(source=source)).total == len(from_source) > 0
     assert table.page(QueueFilter(published_from="2099-01-01")).total == 0
-    assert table.page(QueueFilter(text="100%_")).total == 0  # LIKE wildcards are taken literally
+    assert table.page(QueueFilter(text="stoltenberg", source=source)).total == len(
+        [c for c in stoltenberg if any(e["source"] == source for e in c["evidence"])])
     first, second = table.page(QueueFilter(), 1, 5), table.page(QueueFilter(), 2, 5)
     assert [r.rank for r in first.rows] == [1, 2, 3, 4, 5] and [r.rank for r in second.rows] == [6, 7, 8, 9, 10]
 
@@ -388,3 +396,29 @@ def test_check_page_gives_the_same_result_as_claimsift_check(seed_store, seed_ch
     assert built == [1]  # loaded once per app
     empty = client.get("/check", params={"claim": "https://example.com"})
     assert empty.status_code == 400 and "Traceback" not in empty.text
+
+
+def test_models_page_lists_versions_cards_and_the_newest_compare_report(tmp_path):
+    from pipeline.registry import Registry
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "old.html").write_text("<p>old</p>")
+    newest = reports / "stance-compare.html"
+    newest.write_text("<h1>candidate vs current</h1>")
+    import os
+
+    os.utime(reports / "old.html", (1, 1))
+    client = _client(tmp_path / "no-store", None, tmp_path, reports_dir=reports)
+    page = client.get("/models").text
+    registry = Registry()
+    for name in registry.names():
+        current = registry.current_version(name)
+        if current:
+            assert f'href="/models/{name}/{current}"' in page
+    assert "stance-compare.html" in page
+    assert "candidate vs current" in client.get("/models/report").text
+    name = registry.names()[0]
+    card = client.get(f"/models/{name}/{registry.versions(name)[0]}")
+    assert card.status_code == 200 and "sha256" in card.text.lower()
+    assert client.get("/models/nothing/v1").status_code == 404

@@ -255,8 +255,11 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
         from pipeline.registry import ModelNotFoundError, Registry
 
         registry = Registry(config.models_dir) if config.models_dir else Registry()
-        spec = f"{request.path_params['name']}@{request.path_params['version']}"
+        name, version = request.path_params["name"], request.path_params["version"]
+        spec = f"{name}@{version}"
         try:
+            if name not in registry.names() or version not in registry.versions(name):
+                raise ModelNotFoundError(f"not in the registry at {registry.root}")
             ref = registry.resolve(spec)
         except (ModelNotFoundError, ValueError) as exc:
             return refuse(request, 404, f"No model {spec}: {exc}")
@@ -310,11 +313,11 @@ def _default_checker(store: Path):
 
 
 def _status(exc: UserError) -> int:
-    from pipeline.review.scores import ScoresError
+    from pipeline.review.scores import NotInScores, ScoresError
 
     if isinstance(exc, ScoresError):
         return 503
-    return 404 if "does not exist" in str(exc) or "no claim" in str(exc) else 400
+    return 404 if isinstance(exc, NotInScores) else 400
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -388,14 +391,16 @@ def _labelled_claims(labels: LabelStore) -> dict[tuple[str, str], LabelRecord]:
 
 
 def _claim_of(state: _State, line: int, index: int) -> tuple[dict, dict]:
+    from pipeline.review.scores import NotInScores
+
     if state.scores is None:
         raise UserError("No scores file: start the desk with --scores FILE.")
     post = state.scores.post(line)
     if post is None:
-        raise UserError(f"no claim here: the scores file has no post on line {line}")
+        raise NotInScores(f"no claim here: the scores file has no post on line {line}")
     claims = post.get("claims") or []
     if not 0 <= index < len(claims):
-        raise UserError(f"no claim {index} in the post on line {line} (it has {len(claims)})")
+        raise NotInScores(f"no claim {index} in the post on line {line} (it has {len(claims)})")
     return post, claims[index]
 
 
