@@ -102,9 +102,12 @@ def main() -> None:
     parser.add_argument("--heldout", default=None,
                         help="claims not used for tuning; reported with the chosen and the default rules")
     parser.add_argument("--out", default="bench/results/verdict_rules.json")
+    parser.add_argument("--rule-pack", action="append", default=[], dest="rule_packs",
+                        help="an opt-in rule pack to turn on (repeatable; the seed figures: nato)")
     args = parser.parse_args()
 
-    checker = Checker(args.store, stance_spec=args.stance, fact_checks=False, models_dir=args.models_dir)
+    checker = Checker(args.store, stance_spec=args.stance, fact_checks=False, models_dir=args.models_dir,
+                      rule_packs=args.rule_packs)
     started = time.perf_counter()
     claims, gold, judged = [], [], []
     for path in args.data:
@@ -135,6 +138,7 @@ def main() -> None:
                  for label in VERDICT_LABELS}
     report = {
         "data": args.data, "claims": len(claims), "stance_model": checker.stance_models,
+        "rule_packs": list(checker.rule_packs),
         "chosen": {"rules": chosen.label(), "accuracy": round(float(accuracy[best]), 4),
                    "plateau_accuracy": round(float(smoothed[best]), 4)},
         "best_single_setting_accuracy": round(float(accuracy.max()), 4),

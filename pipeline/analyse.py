@@ -26,6 +26,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from pipeline.lang.en import TITLE_WORDS
 from pipeline.types import Document, Entity, Quote, Sentence
 
 if TYPE_CHECKING:
@@ -102,10 +103,9 @@ ATTRIBUTING_VERBS = REPORTING_VERBS | _forms(
     "mock", "blast", "slam", "hail", "urge")
 ROLE_NOUNS = {"minister", "president", "president-elect", "secretary", "chief", "leader", "candidate", "premier",
               "chancellor", "spokesperson", "spokesman", "spokeswoman", "general", "official", "ambassador"}
-TITLE_WORDS = {"president", "president-elect", "secretary", "general", "prime", "minister", "pm", "mr", "mrs", "ms",
-               "dr", "chancellor", "senator", "sen.", "rep.", "gov.", "governor", "mr.", "mrs.", "ms.", "dr.",
-               "then-secretary", "former", "finance", "foreign", "defence", "defense", "nato", "u.s.", "us",
-               "dutch", "norwegian", "romanian", "ukrainian", "russian", "hungarian", "spokesperson", "chief"}
+# Which nation or organisation titles a person ("Dutch Prime Minister X", "NATO chief X") is read
+# from the document's own entities (``_People``); the English title words are language knowledge.
+NAMING_LABELS = frozenset({"NORP", "GPE", "ORG"})
 PRONOUNS = {"he", "she", "him", "her"}
 SENTENCE_END = set('.!?…:;"”’)')
 DOUBLE_MARKS = '"“”'
@@ -341,9 +341,9 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
 
 
-def _bare_name(text: str) -> str:
+def _bare_name(text: str, titles: frozenset[str] = TITLE_WORDS) -> str:
     words = _strip_possessive(text.strip()).split()
-    while len(words) > 1 and words[0].casefold() in TITLE_WORDS:
+    while len(words) > 1 and words[0].casefold() in titles:
         words = words[1:]
     return " ".join(words)
 
@@ -356,6 +356,12 @@ class _People:
         self.full_names: list[str] = []
         self.last_names: set[str] = set()
         self.persons = [ent for ent in doc.ents if ent.label_ == "PERSON"]
+        # Words of the nations and organisations the document names stand before a name as titles
+        # ("Kenyan President William Ruto"), unless the document also uses them in a person's name
+        # ("Jordan Peterson" beside "Amman, Jordan").
+        in_names = {token.text.casefold() for ent in self.persons for token in ent}
+        self.titles = TITLE_WORDS | ({token.text.casefold() for ent in doc.ents if ent.label_ in NAMING_LABELS
+                                      for token in ent} - in_names)
         for ent in self.persons:
             self.learn(ent.text)
         self.doc = doc
@@ -363,7 +369,7 @@ class _People:
         self.mentions: list[tuple[int, str]] = []  # offset, name
 
     def learn(self, text: str) -> None:
-        name = _bare_name(text)
+        name = _bare_name(text, self.titles)
         if not name or not all(w[:1].isupper() for w in name.split()):
             return
         if len(name.split()) >= 2 and name not in self.full_names:
@@ -384,7 +390,7 @@ class _People:
         self.mentions.sort()
 
     def full(self, name: str) -> str:
-        name = _bare_name(name)
+        name = _bare_name(name, self.titles)
         words = name.split()
         if not words:
             return name

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from pipeline.errors import UserError
+from pipeline.packs import RULE_PACK_HELP
 
 
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
@@ -35,6 +36,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         out: Optional[Path] = typer.Option(None, "--out", help="Write the figures (JSON) to this file."),
         claims_out: Optional[Path] = typer.Option(None, "--claims-out", help="Write one JSON line per claim "
                                                                             "(verdict, evidence, probabilities)."),
+        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     ) -> None:
         """Verdict accuracy, macro-F1, per-class F1, confusion, evidence recall@5, claims/s and the
         majority-class baseline of the default Checker on a corpus; the store is built once and
@@ -56,8 +58,10 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
             if not as_json:
                 typer.echo(f"\r{done}/{total} claims checked", nl=done == total, err=True)
 
+        from pipeline.check import Checker
+
         evaluation = evaluate_corpus(documents, claims, store_dir, corpus=dataset, split=split, limit=limit,
-                                     progress=progress)
+                                     progress=progress, checker=Checker(store_dir, rule_packs=rule_packs or ()))
         summary = evaluation.summary
         if out is not None:
             atomic_write_text(out, json.dumps(summary, indent=1) + "\n")

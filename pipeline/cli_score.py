@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
+
+from pipeline.packs import RULE_PACK_HELP
 
 TABLE_ROWS = 40
 
@@ -37,6 +39,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                                                 help="Progress bar (default: on a terminal, not in CI)."),
         strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any row was rejected "
                                     "(default 0: a dump of posts usually holds some rows that cannot be scored)."),
+        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     ) -> None:
         """Find the check-worthy claims in every post and check each against the corpus."""
         from pipeline.errors import UserError, refuse_output_over_input
@@ -46,7 +49,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         refuse_output_over_input(rejected_path(out), input_path)
         if scheduler:
             engine = "dask"
-        scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k)
+        scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k, rule_packs=rule_packs or ())
         try:
             summary = score_file(input_path, out, scorer, engine=engine, resume=resume, chunk_size=batch_size,
                                  text_column=text_column, id_column=id_column, max_chars=max_chars,

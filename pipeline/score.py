@@ -49,6 +49,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 from pipeline.check import SCREEN_STANCE, VerdictRules
 from pipeline.checkpoint import Checkpoint, write_jsonl
 from pipeline.errors import InputError, UserError
+from pipeline.packs import rule_pack_names
 from pipeline.posts_io import DEFAULT_MAX_CHARS, PostReader, PostRecord
 
 DEFAULT_CHUNK_SIZE = 256
@@ -78,7 +79,7 @@ class ModelScorer:
                  stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
                  fact_checks: bool = True, models_dir: Path | str | None = None,
                  rules: VerdictRules = VerdictRules(), screen_stance_spec: str | None = SCREEN_STANCE,
-                 stance_backend: str = "auto") -> None:
+                 stance_backend: str = "auto", rule_packs: Sequence[str] = ()) -> None:
         # Absolute, so that Dask workers started elsewhere find the same store (same path there).
         self.store_dir = Path(store_dir).resolve()
         self.checkworthy_spec = checkworthy_spec
@@ -92,6 +93,9 @@ class ModelScorer:
         self.fact_checks = fact_checks
         self.models_dir = models_dir
         self.rules = rules
+        # Names of the opt-in rule packs (``pipeline.packs``), checked here, where the job starts;
+        # workers receive the names and load the packs themselves.
+        self.rule_packs = rule_pack_names(rule_packs)
         self._models = None
 
     def __getstate__(self) -> dict:
@@ -115,7 +119,7 @@ class ModelScorer:
                 versions[role] = None
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
                 "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
-                "top_k": self.top_k, "fact_checks": self.fact_checks}
+                "top_k": self.top_k, "fact_checks": self.fact_checks, "rule_packs": list(self.rule_packs)}
 
     def settled_stance_backend(self) -> str:
         from pipeline.stance import settled_backend
@@ -172,7 +176,7 @@ class ModelScorer:
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
                           encoder_backend=self.encoder_backend, fact_checks=self.fact_checks,
                           rules=self.rules, encoder=encoder, screen_stance_spec=self.screen_stance_spec,
-                          stance_backend=self.settled_stance_backend(), **options)
+                          stance_backend=self.settled_stance_backend(), rule_packs=self.rule_packs, **options)
         checker.warm_up()
         self._models = (detector, checker)
 

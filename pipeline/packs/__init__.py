@@ -50,6 +50,9 @@ class RulePack(Protocol):
 
 
 RulePackFactory = Callable[["CorpusView", Path], RulePack]
+# The help of every command's ``--rule-pack`` option.
+RULE_PACK_HELP = ("Turn on an opt-in rule pack by name (repeatable; none by default): topic rules kept out of "
+                  "the default path, e.g. `nato` (see pipeline/packs).")
 
 
 class UnknownRulePackError(UserError):
