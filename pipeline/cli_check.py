@@ -11,7 +11,6 @@ import typer
 from pipeline.errors import UserError, refuse_output_over_input
 from pipeline.jsonl import parse_object
 from pipeline.packs import RULE_PACK_HELP
-from pipeline.packs import RULE_PACK_HELP
 
 DEFAULT_STORE = Path("corpus/store")
 VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
