@@ -40,6 +40,9 @@ _EXPORTS = {
     "promote": ("pipeline.api", "promote"),
     "rollback": ("pipeline.api", "rollback"),
     "temporary_registry": ("pipeline.api", "temporary_registry"),
+    "evaluate_corpus": ("pipeline.corpus_eval", "evaluate_corpus"),
+    "corpus_results_frame": ("pipeline.corpus_eval", "corpus_results_frame"),
+    "build_dataset": ("pipeline.corpus_eval", "build_dataset"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -387,7 +387,7 @@ LIAR_VERDICT = {"true": "SUPPORTED", "mostly-true": "SUPPORTED", "false": "REFUT
 LIAR_LEFT_OUT = ("half-true", "barely-true")
 
 
-def _liar_rows(path: Path, left_out: Counter) -> Iterable[list[str]]:
+def _liar_rows(path: Path) -> Iterable[list[str]]:
     """The rows of a LIAR-PLUS tsv; a justification broken over lines is joined back."""
     with open(path, encoding="utf-8") as handle:
         pending: list[str] | None = None
@@ -410,7 +410,7 @@ def build_liar(data_dir: Path) -> CorpusRows:
     and no other verdict fits; their justifications stay in the store as documents."""
     rows = CorpusRows()
     for split in ("val2", "test2"):
-        for fields in _liar_rows(data_dir / "liar-plus" / f"{split}.tsv", rows.left_out):
+        for fields in _liar_rows(data_dir / "liar-plus" / f"{split}.tsv"):
             if len(fields) < 16:
                 rows.left_out["malformed row"] += 1
                 continue
