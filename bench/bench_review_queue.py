@@ -5,7 +5,8 @@ claims per post, 2-4 evidence passages per claim, verdicts, confidences, sources
 at random with a fixed seed) to a Parquet file, lets the desk flatten it once (timed apart: a
 one-off per file), then requests queue pages through the app itself (Starlette's test client:
 routing, middleware, DuckDB queries and the Jinja2 page, no network), each kind of query
-``--repeats`` times with pages spread over the queue, and reports wall-clock p50 / p95 per kind
+``--repeats`` times with pages spread over the queue (text: a rare word, in ~0.05% of the claims,
+and two common words, each in over half of them: the worst case), and reports wall-clock p50 / p95 per kind
 and over all. Usage::
 
     nice .venv/bin/python bench/bench_review_queue.py                 # 1,000,000 posts
@@ -39,8 +40,15 @@ WORDS = ("nato spending budget defence minister rutte summit alliance treaty mem
          "tax health vaccine climate energy price inflation border court police school").split()
 
 
+RARE_WORDS = 20_000  # w00000 … w19999: each in about 0.05% of the claims, as a name or a topic word would be
+
+
+def _word(rng: random.Random) -> str:
+    return f"w{rng.randrange(RARE_WORDS):05d}" if rng.random() < 0.3 else rng.choice(WORDS)
+
+
 def _sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+    return " ".join(_word(rng) for _ in range(n)).capitalize() + "."
 
 
 def write_synthetic(path: Path, rows: int, seed: int = 7, chunk: int = 50_000) -> None:
@@ -87,7 +95,8 @@ def queries(pages: int, rng: random.Random) -> dict[str, list[str]]:
         "confidence": ["/queue?min_conf=0.9&max_conf=1"],
         "evidence date": ["/queue?from=2024-01-01&to=2024-06-30"],
         "source": ["/queue?source=source-042"],
-        "text": ["/queue?q=vaccine+border"],
+        "rare word": [f"/queue?q=w{rng.randrange(RARE_WORDS):05d}"],
+        "common words": ["/queue?q=vaccine+border"],
         "all filters": ["/queue?verdict=SUPPORTED&min_conf=0.5&from=2020-01-01&source=source-007&q=tax"],
     }
 

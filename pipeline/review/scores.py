@@ -338,14 +338,18 @@ class ScoresTable:
         page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self.prepare()
         started = time.perf_counter()
-        where, params = _where(flt, _sql_path(self.terms_path))
-        source = _sql_path(self.claims_path)
         con = self._cursor()
         offset = (page - 1) * page_size
-        if where:
-            total = int(con.execute(f"SELECT count(*) FROM read_parquet('{source}'){where}", params).fetchone()[0])
-            # The ranks first (a scan of the filtered columns only), then the rows of those ranks.
-            ranks = [r for (r,) in con.execute(f"SELECT rank FROM read_parquet('{source}'){where} ORDER BY rank "
+        claims = _sql_path(self.claims_path)
+        matching = self._term_ranks(con, flt)
+        where, params = _where(flt)
+        if matching is not None:
+            total = len(matching)
+            ranks = matching[offset:offset + page_size].tolist()
+        elif where:
+            # The count, then the page's ranks: two scans of the small filter columns only.
+            total = int(con.execute(f"SELECT count(*) FROM read_parquet('{claims}'){where}", params).fetchone()[0])
+            ranks = [r for (r,) in con.execute(f"SELECT rank FROM read_parquet('{claims}'){where} ORDER BY rank "
                                                "LIMIT ? OFFSET ?", params + [page_size, offset]).fetchall()]
         else:
             total = self.facets().claims
@@ -359,10 +363,34 @@ class ScoresTable:
             rows = con.execute(
                 "SELECT rank, line, post_id, post_text, post_checkworthiness, claim_index, claim_text, "
                 "claim_checkworthiness, verdict, confidence, skipped, n_evidence "
-                f"FROM read_parquet('{source}') WHERE rank BETWEEN ? AND ? AND rank IN ({marks}) ORDER BY rank",
-                [ranks[0], ranks[-1], *ranks]).fetchall()
+                f"FROM read_parquet('{_sql_path(self.claims_path)}') WHERE rank BETWEEN ? AND ? AND rank IN ({marks}) "
+                "ORDER BY rank", [ranks[0], ranks[-1], *ranks]).fetchall()
         return QueuePage(tuple(QueueRow(*row) for row in rows), total, page, page_size,
                          time.perf_counter() - started)
+
+    def _term_ranks(self, con, flt: QueueFilter):
+        """The sorted ranks of the claims that pass a filter holding words or a source (a numpy
+        array), or None when it holds neither.
+
+        Each word and the source is one lookup in the terms file (row groups of other terms are
+        skipped by their statistics); the other filters, if any, one scan of the claims table's
+        small columns; the sets meet in a tally over all ranks (linear, whatever their sizes)."""
+        import numpy as np
+
+        terms = query_words(flt.text) + ([SOURCE_TERM + flt.source] if flt.source else [])
+        if not terms:
+            return None
+        tally = np.zeros(self.facets().claims + 1, dtype=np.uint8)
+        for term in terms:
+            tally[con.execute(f"SELECT rank FROM read_parquet('{_sql_path(self.terms_path)}') WHERE term = ?",
+                              [term]).fetchnumpy()["rank"]] += 1
+        wanted = len(terms)
+        where, params = _where(flt)
+        if where and tally.max(initial=0) == wanted:
+            tally[con.execute(f"SELECT rank FROM read_parquet('{_sql_path(self.claims_path)}'){where}",
+                              params).fetchnumpy()["rank"]] += 1
+            wanted += 1
+        return np.flatnonzero(tally == wanted)
 
     def post(self, line: int) -> dict | None:
         """The full scored row of the post on ``line`` (evidence and fact-checks included)."""
@@ -382,14 +410,10 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _where(flt: QueueFilter, terms: str) -> tuple[str, list]:
+def _where(flt: QueueFilter) -> tuple[str, list]:
+    """The filters on the claims table's own columns (text and source go through the terms)."""
     clauses: list[str] = []
     params: list = []
-    wanted = query_words(flt.text) + ([SOURCE_TERM + flt.source] if flt.source else [])
-    if wanted:
-        lookups = " INTERSECT ".join(f"SELECT rank FROM read_parquet('{terms}') WHERE term = ?" for _ in wanted)
-        clauses.append(f"rank IN ({lookups})")
-        params += wanted
     if flt.verdict:
         clauses.append("verdict = ?")
         params.append(flt.verdict)
