@@ -776,8 +776,14 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
     checker.warm_up()
     warm_up_s = time.perf_counter() - started
     names_frame = Corpus(store_dir).documents()
-    names = dict(zip(names_frame["doc_id"].astype(str), names_frame["name"].astype(str)))
-    doc_of_name = {name: doc_id for doc_id, name in names.items()}
+    # A table row's stored name is its id, scoped to its source since ingest scopes ids
+    # ("fever#id=fever-doc-1"): documents are named by the table's id here, and an id used by
+    # two sources names both documents.
+    names = {doc_id: name.split("#id=", 1)[-1]
+             for doc_id, name in zip(names_frame["doc_id"].astype(str), names_frame["name"].astype(str))}
+    doc_of_name: dict[str, set[str]] = defaultdict(set)
+    for doc_id, name in names.items():
+        doc_of_name[name].add(doc_id)
     results: list[ClaimResult] = []
     started = time.perf_counter()
     for offset in range(0, len(chosen), CHECK_BATCH):
@@ -788,7 +794,7 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
             if unknown:
                 raise InputError(claims_path, f"exclude_documents names {unknown[0]!r}, not a document of the store",
                                  row=claim.line)
-            excluded.append({doc_of_name[d] for d in claim.exclude_documents})
+            excluded.append({doc_id for d in claim.exclude_documents for doc_id in doc_of_name[d]})
         verdicts = checker.check_many([c.claim for c, _ in batch], top_k=max(RECALL_AT, checker.top_k),
                                       exclude_docs=excluded)
         for (claim, claim_split), verdict in zip(batch, verdicts):

@@ -177,13 +177,24 @@ def test_masked_documents_are_never_shown(seed_checker):
     assert [e.doc_id for e in masked[1].evidence] == [e.doc_id for e in first.evidence]
 
 
+def _checkable(claim: str) -> bool:
+    from pipeline.check import InvalidClaimError, validate_claim
+
+    try:
+        validate_claim(claim)
+        return True
+    except InvalidClaimError:
+        return False
+
+
 def _train_slice(shared_datasets, tmp_path, name: str, n: int) -> tuple[Path, Path]:
     """``n`` train-split claims of a public corpus with their gold documents and as many other
     documents of the corpus (distractors), as a small corpus in ``tmp_path``."""
     built = build_dataset(name, shared_datasets, tmp_path / "corpora")
     split_of = SplitManifest.load().split_of()
     claims = [json.loads(line) for line in built.claims.read_text(encoding="utf-8").splitlines()]
-    chosen = [c for c in claims if split_of[(name, c["id"])] == "train" and c.get("gold_documents")][:n]
+    chosen = [c for c in claims if split_of[(name, c["id"])] == "train" and c.get("gold_documents")
+              and _checkable(c["claim"])][:n]
     wanted = {d for c in chosen for d in c["gold_documents"]}
     documents = [json.loads(line) for line in built.documents[0].read_text(encoding="utf-8").splitlines()]
     others = [d for d in documents if d["id"] not in wanted][:len(wanted)]
@@ -191,7 +202,10 @@ def _train_slice(shared_datasets, tmp_path, name: str, n: int) -> tuple[Path, Pa
     folder = tmp_path / name
     folder.mkdir()
     (folder / "documents.jsonl").write_text("".join(json.dumps(d) + "\n" for d in picked), encoding="utf-8")
-    (folder / "claims.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chosen), encoding="utf-8")
+    # The first claim once more with its own documents masked: it must not see them.
+    masked = {**chosen[0], "id": chosen[0]["id"] + "-masked", "label": "NOT_ENOUGH_INFO",
+              "exclude_documents": chosen[0]["gold_documents"]}
+    (folder / "claims.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chosen + [masked]), encoding="utf-8")
     return folder / "documents.jsonl", folder / "claims.jsonl"
 
 
@@ -210,13 +224,18 @@ def test_harness_on_seed_claims_and_a_healthver_slice(seed_store, seed_checker, 
     assert on_seeds["accuracy"] >= SEED_FLOORS["accuracy"], on_seeds
     assert on_seeds["evidence_recall@5"] >= SEED_FLOORS["recall"], on_seeds
 
-    documents, claims = _train_slice(shared_datasets, tmp_path, "healthver", 20)
+    documents, claims = _train_slice(shared_datasets, tmp_path, "healthver", 20)  # + 1 masked re-check
     evaluation = evaluate_corpus([documents], claims, tmp_path / "healthver-store")
     summary, frame = evaluation.summary, evaluation.frame
-    assert summary["n"] + summary["n_refused"] == 20 and len(frame) == summary["n"] >= 15
+    assert summary["n"] == len(frame) == 21
     assert summary["evidence_recall@5"] >= HEALTHVER_FLOORS["recall"], summary
     assert summary["macro_f1"] >= HEALTHVER_FLOORS["macro_f1"], summary
     assert summary["macro_f1"] > summary["majority_baseline_in_split"]["macro_f1"]
+    masked = frame[frame["excluded_documents"].map(len) > 0]
+    assert len(masked) == 1
+    assert not set(masked.iloc[0]["evidence_documents"]) & set(masked.iloc[0]["excluded_documents"])
+    own = frame[frame["claim_id"] == masked.iloc[0]["claim_id"].removesuffix("-masked")]
+    assert set(own.iloc[0]["evidence_documents"]) & set(masked.iloc[0]["excluded_documents"])
     row = frame.iloc[0]
     assert len(row["evidence_doc_ids"]) == len(row["evidence_probs"]) == 5
     assert abs(sum(row["evidence_probs"][0].values()) - 1.0) < 1e-3
