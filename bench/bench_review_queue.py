@@ -165,7 +165,8 @@ def main() -> None:
             "generate_s": round(generate_s, 1), "flatten_once_s": round(flatten_s, 1),
             "per_query": per_kind, "overall": overall, "target_p95_ms": 300,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                        "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()]},
             "command": "nice .venv/bin/python bench/bench_review_queue.py" + (
                 f" --rows {args.rows}" if args.rows != 1_000_000 else ""),
         }

@@ -67,7 +67,7 @@ def test_queue_lists_every_claim_most_checkworthy_first(scores, tmp_path):
     # the JSONL file is converted once, atomically, beside the file; no temporary left behind
     assert sorted(p.name for p in scores.parent.iterdir()) == [
         "review_scores.jsonl", "review_scores.jsonl.claims.parquet", "review_scores.jsonl.parquet",
-        "review_scores.jsonl.terms.parquet"]
+        "review_scores.jsonl.rows.sqlite", "review_scores.jsonl.terms.parquet"]
 
 
 def test_queue_filters_and_pages(scores):
@@ -371,8 +371,14 @@ def test_corpus_page_documents_entities_quotes_and_timeline(seed_store, tmp_path
 
 @pytest.mark.slow
 def test_stale_or_missing_index_is_said_on_the_page(seed_store_copy, scores, tmp_path):
-    (seed_store_copy / "index" / "CURRENT").unlink()
+    from pipeline.index import current_index_dir
+
+    manifest = current_index_dir(seed_store_copy) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps(data | {"count": data["count"] - 3}))  # as if sentences were added since
     client = _client(seed_store_copy, scores, tmp_path)
+    assert "evidence index of" in client.get("/claim/1/0").text and "is stale" in client.get("/corpus").text
+    (seed_store_copy / "index" / "CURRENT").unlink()
     assert "no evidence index" in client.get("/claim/1/0").text
     check = client.get("/check?claim=Rutte+threatened+to+expel+the+US")
     assert check.status_code == 400 and "no evidence index" in check.text

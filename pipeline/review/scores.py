@@ -8,7 +8,9 @@ writable). A JSONL output is first converted to Parquet the same way (``<scores>
 so a claim's full row (evidence, fact-checks) is read by its ``line`` with row-group pruning
 rather than by scanning the file. The words of every claim and post and the sources of its
 evidence go to a third file (``<scores>.terms.parquet``: term, rank, sorted by term) that the
-text and source filters look up. Both caches are written to a temporary file and renamed
+text and source filters look up, and what a queue row shows to a SQLite table keyed by rank
+(``<scores>.rows.sqlite``): a page of claims scattered over a million is 50 primary-key reads,
+where Parquet would decode every row group that holds one of them. Both caches are written to a temporary file and renamed
 (a reader never sees half a file) and record the size and modification time of the file they
 came from; a changed file is flattened again.
 
@@ -22,13 +24,14 @@ import json
 import os
 import tempfile
 import threading
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from pipeline.errors import UserError
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 PAGE_SIZE = 50
 ROW_GROUP_ROWS = 20_000
 MAX_PAGE_SIZE = 500
@@ -237,6 +240,7 @@ class ScoresTable:
         self.posts_path: Path | None = None  # Parquet with the full rows
         self.claims_path: Path | None = None  # the flat claims table
         self.terms_path: Path | None = None  # (term, rank) of words and sources
+        self.rows_path: Path | None = None  # SQLite: what the queue shows, by rank
         self._lock = threading.Lock()
         self._connection = None
         self._facets: Facets | None = None
@@ -267,7 +271,10 @@ class ScoresTable:
             terms = cache_dir / (self.path.name + ".terms.parquet")
             if not _fresh(terms, stamp):
                 self._index_terms(claims, terms, stamp)
-            self.posts_path, self.claims_path, self.terms_path = posts, claims, terms
+            rows = cache_dir / (self.path.name + ".rows.sqlite")
+            if not _fresh_rows(rows, stamp):
+                _build_rows(claims, rows, stamp)
+            self.posts_path, self.claims_path, self.terms_path, self.rows_path = posts, claims, terms, rows
             return self
 
     def _check_parquet(self, path: Path) -> None:
@@ -307,7 +314,9 @@ class ScoresTable:
         import duckdb
 
         if self._connection is None:
+            # The footers of the (unchanging) cache files are parsed once, not on every query.
             self._connection = duckdb.connect(config={"threads": max(1, min(4, os.cpu_count() or 1))})
+            self._connection.execute("SET parquet_metadata_cache = true")
         # A cursor per query: one DuckDB connection is not to be shared between threads.
         return self._connection.cursor()
 
@@ -357,14 +366,7 @@ class ScoresTable:
         pages = max(1, -(-total // page_size))
         if page > pages:
             raise NotInScores(f"page {page} does not exist: this queue has {pages} page{'s' if pages > 1 else ''}")
-        rows = []
-        if ranks:
-            marks = ", ".join("?" for _ in ranks)
-            rows = con.execute(
-                "SELECT rank, line, post_id, post_text, post_checkworthiness, claim_index, claim_text, "
-                "claim_checkworthiness, verdict, confidence, skipped, n_evidence "
-                f"FROM read_parquet('{_sql_path(self.claims_path)}') WHERE rank BETWEEN ? AND ? AND rank IN ({marks}) "
-                "ORDER BY rank", [ranks[0], ranks[-1], *ranks]).fetchall()
+        rows = _read_rows(self.rows_path, ranks) if ranks else []
         return QueuePage(tuple(QueueRow(*row) for row in rows), total, page, page_size,
                          time.perf_counter() - started)
 
@@ -402,6 +404,58 @@ class ScoresTable:
         if row is None:
             return None
         return dict(zip([d[0] for d in cursor.description], row))
+
+
+ROW_COLUMNS = ("rank", "line", "post_id", "post_text", "post_checkworthiness", "claim_index", "claim_text",
+               "claim_checkworthiness", "verdict", "confidence", "skipped", "n_evidence")  # QueueRow's fields
+
+
+def _fresh_rows(path: Path, stamp: dict) -> bool:
+    import sqlite3
+
+    if not path.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            row = con.execute("SELECT value FROM meta WHERE key = 'source'").fetchone()
+    except sqlite3.Error:  # a foreign or broken file under the cache's name: rebuild it
+        return False
+    return row is not None and json.loads(row[0]) == stamp
+
+
+def _build_rows(claims: Path, target: Path, stamp: dict) -> None:
+    import pyarrow.parquet as pq
+    import sqlite3
+
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        with closing(sqlite3.connect(temp)) as con:
+            con.execute("PRAGMA journal_mode = OFF")  # a temporary file, renamed into place when complete
+            con.execute("PRAGMA synchronous = OFF")
+            con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            con.execute("CREATE TABLE rows (rank INTEGER PRIMARY KEY, line INTEGER, post_id TEXT, post_text TEXT, "
+                        "post_checkworthiness REAL, claim_index INTEGER, claim_text TEXT, claim_checkworthiness REAL, "
+                        "verdict TEXT, confidence REAL, skipped TEXT, n_evidence INTEGER)")
+            insert = f"INSERT INTO rows VALUES ({', '.join('?' for _ in ROW_COLUMNS)})"
+            for batch in pq.ParquetFile(claims).iter_batches(batch_size=20_000, columns=list(ROW_COLUMNS)):
+                con.executemany(insert, zip(*(batch.column(name).to_pylist() for name in ROW_COLUMNS)))
+            con.execute("INSERT INTO meta VALUES ('source', ?)", [json.dumps(stamp)])
+            con.commit()
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _read_rows(path: Path, ranks: list[int]) -> list[tuple]:
+    import sqlite3
+
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+        marks = ", ".join("?" for _ in ranks)
+        return con.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM rows WHERE rank IN ({marks}) ORDER BY rank",
+                           ranks).fetchall()
 
 
 def _sql_path(path: Path) -> str:
