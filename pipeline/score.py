@@ -19,6 +19,8 @@ Output schema (Parquet, nested; JSONL has the same fields, one JSON object per l
     line             int64    1-based line (JSONL), starting line (CSV) or row (Parquet) of the post
     text             string   the post as read
     checkworthiness  float64  probability that the post holds a check-worthy claim
+    checkworthy_domain string post or speech: whose check-worthiness model and threshold scored
+                             the post (``--domain auto`` routes each post by its form)
     n_claims         int32
     claims           list of struct:
         text, start, end     the claim span; offsets into ``text``
@@ -79,10 +81,12 @@ class ModelScorer:
                  stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
                  fact_checks: bool = True, models_dir: Path | str | None = None,
                  rules: VerdictRules = VerdictRules(), screen_stance_spec: str | None = SCREEN_STANCE,
-                 stance_backend: str = "auto", rule_packs: Sequence[str] = ()) -> None:
+                 stance_backend: str = "auto", checkworthy_domain: str = "auto",
+                 rule_packs: Sequence[str] = ()) -> None:
         # Absolute, so that Dask workers started elsewhere find the same store (same path there).
         self.store_dir = Path(store_dir).resolve()
         self.checkworthy_spec = checkworthy_spec
+        self.checkworthy_domain = checkworthy_domain  # auto, post or speech (pipeline.checkworthy.route_domain)
         self.stance_spec = stance_spec
         self.screen_stance_spec = screen_stance_spec
         # "auto" is settled once, where the job starts, and shipped settled: every worker then
@@ -119,7 +123,8 @@ class ModelScorer:
                 versions[role] = None
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
                 "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
-                "top_k": self.top_k, "fact_checks": self.fact_checks, "rule_packs": list(self.rule_packs)}
+                "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
+                "rule_packs": list(self.rule_packs)}
 
     def settled_stance_backend(self) -> str:
         from pipeline.stance import settled_backend
@@ -185,12 +190,10 @@ class ModelScorer:
 
         self.warm_up()
         detector, checker = self._models
-        if hasattr(detector, "score_posts"):
-            detected = detector.score_posts(list(texts))  # one batched model call per chunk
-        else:
-            detected = [detector.score_post(text) for text in texts]
+        # One batched model call per chunk and domain.
+        routed = detector.score_posts_routed(list(texts), self.checkworthy_domain)
         posts, to_check = [], []  # to_check: (post index, claim index, claim text)
-        for post_score, spans in detected:
+        for post_score, spans, domain in ((r.score, r.claims, r.domain) for r in routed):
             claims = []
             for span in spans:
                 claim = {"text": span.text, "start": int(span.start), "end": int(span.end),
@@ -200,7 +203,8 @@ class ModelScorer:
                 except InvalidClaimError as exc:
                     claim["skipped"] = str(exc)
                 claims.append(claim)
-            posts.append({"checkworthiness": round(float(post_score), 4), "claims": claims})
+            posts.append({"checkworthiness": round(float(post_score), 4), "checkworthy_domain": domain,
+                          "claims": claims})
         verdicts = checker.check_many([c for _, _, c in to_check]) if to_check else []
         for (post_at, claim_at, _), verdict in zip(to_check, verdicts):
             posts[post_at]["claims"][claim_at].update(verdict.to_dict() | {"text": posts[post_at]["claims"][claim_at]["text"]})
@@ -234,7 +238,8 @@ def post_row(record: PostRecord, result: dict) -> dict:
     """One output row: the fixed schema of ``OUTPUT_SCHEMA``, whatever the scorer returned."""
     claims = [_claim_row(c) for c in result.get("claims", [])]
     return {"post_id": record.post_id, "line": record.line, "text": record.text,
-            "checkworthiness": result.get("checkworthiness"), "n_claims": len(claims), "claims": claims}
+            "checkworthiness": result.get("checkworthiness"), "checkworthy_domain": result.get("checkworthy_domain"),
+            "n_claims": len(claims), "claims": claims}
 
 
 def rejected_row(record: PostRecord) -> dict:
@@ -256,7 +261,8 @@ def output_schema():
                        ("skipped", pa.string()), ("evidence", pa.list_(evidence)),
                        ("fact_checks", pa.list_(fact_check))])
     return pa.schema([("post_id", pa.string()), ("line", pa.int64()), ("text", pa.string()),
-                      ("checkworthiness", pa.float64()), ("n_claims", pa.int32()), ("claims", pa.list_(claim))])
+                      ("checkworthiness", pa.float64()), ("checkworthy_domain", pa.string()), ("n_claims", pa.int32()),
+                      ("claims", pa.list_(claim))])
 
 
 def _write_parquet_part(path: Path, rows: list[dict]) -> None:

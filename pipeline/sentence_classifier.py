@@ -43,8 +43,9 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, ep
                               learning_rate: float = 5e-4, lora_rank: int = 16, batch_size: int = 32,
                               max_length: int = 96, seed: int = 13, time_budget_s: float | None = None,
                               num_threads: int | None = 1, base: str = MINILM,
-                              log: Callable[[str], None] = print):
+                              log: Callable[[str], None] = print, checkpoint: Callable | None = None):
     """Fine-tune on binary labels with class-balanced loss; returns (net, config, info).
+    ``checkpoint(net, config, epoch)`` is called after each full epoch (to save the adapter).
 
     Linear warm-up then linear decay over whichever ends first, the epochs or the time budget.
     One intra-op thread by default: on 2 shared cores a second one mostly spin-waits.
@@ -104,6 +105,11 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, ep
             if step % 50 == 0 or step == total_steps:
                 log(f"sentence classifier step {step}/{total_steps} loss {loss.item():.4f} "
                     f"elapsed {(time.monotonic() - started) / 60:.1f} min")
+        else:
+            if checkpoint is not None and step % steps_per_epoch == 0:
+                net.eval()
+                checkpoint(net, config, step // steps_per_epoch)
+                net.train()
     net.eval()
     info = {"steps": step, "planned_steps": total_steps, "epochs": epochs, "batch_size": batch_size,
             "learning_rate": learning_rate, "train_rows": len(texts), "positives": int(y.sum()), "seed": seed,
@@ -111,12 +117,13 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, ep
     return net, config, info
 
 
-def save_sentence_classifier(net, config: SentenceClassifierConfig, folder: Path) -> list[str]:
+def save_sentence_classifier(net, config: SentenceClassifierConfig, folder: Path, adapter_file: str = ADAPTER_FILE,
+                             config_file: str = CONFIG_FILE) -> list[str]:
     from pipeline.stance import save_cross_encoder
 
-    save_cross_encoder(net, folder, ADAPTER_FILE)
-    (folder / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
-    return list(FILES)
+    save_cross_encoder(net, folder, adapter_file)
+    (folder / config_file).write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
+    return [adapter_file, config_file]
 
 
 def has_sentence_classifier(folder: Path) -> bool:
@@ -129,17 +136,21 @@ class SentenceClassifier:
     once into the claimsift cache, like the stance model; hash checked at load), or on torch
     with ``backend="torch"`` or where the export fails."""
 
-    def __init__(self, folder: Path | str, backend: str = "onnx") -> None:
+    def __init__(self, folder: Path | str, backend: str = "onnx", adapter_file: str = ADAPTER_FILE,
+                 config_file: str = CONFIG_FILE) -> None:
         self.folder = Path(folder)
         self.backend = backend
+        # A model folder may hold more than one classifier (check-worthiness: speech and post).
+        self.adapter_file = adapter_file
+        self.config_file = config_file
         self._net = None
         self._session = None
         self._tokenizer = None
         self._config: SentenceClassifierConfig | None = None
 
     def __getstate__(self) -> dict:
-        return {"folder": self.folder, "backend": self.backend, "_net": None, "_session": None,
-                "_tokenizer": None, "_config": None}
+        return {"folder": self.folder, "backend": self.backend, "adapter_file": self.adapter_file,
+                "config_file": self.config_file, "_net": None, "_session": None, "_tokenizer": None, "_config": None}
 
     @property
     def runtime(self) -> str:
@@ -151,15 +162,15 @@ class SentenceClassifier:
             return
         from pipeline.stance import load_cross_encoder, load_onnx_cross_encoder
 
-        if not has_sentence_classifier(self.folder):
-            raise UserError(f"{self.folder}: no {CONFIG_FILE} here")
-        raw = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8"))
+        if not (self.folder / self.config_file).is_file():
+            raise UserError(f"{self.folder}: no {self.config_file} here")
+        raw = json.loads((self.folder / self.config_file).read_text(encoding="utf-8"))
         config = SentenceClassifierConfig(**{**raw, "labels": tuple(raw.get("labels", ("0", "1")))})
         if self.backend == "onnx":
-            self._session, self._tokenizer = load_onnx_cross_encoder(self.folder, asdict(config), ADAPTER_FILE,
+            self._session, self._tokenizer = load_onnx_cross_encoder(self.folder, asdict(config), self.adapter_file,
                                                                      prefix="sentence")
         if self._session is None:
-            self._net, self._tokenizer = load_cross_encoder(self.folder, asdict(config), ADAPTER_FILE)
+            self._net, self._tokenizer = load_cross_encoder(self.folder, asdict(config), self.adapter_file)
         self._config = config
 
     def positive_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

@@ -1,0 +1,167 @@
+"""Check-worthiness without being told the kind of text: the per-row router (``--domain auto``),
+the post network's stage (chosen out-of-fold), the shipped model with it, and the CLI column."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.checkworthy import AUTO, CheckworthyModel, route_domain
+from pipeline.checkworthy_post import POST_ADAPTER_FILE, choose_post_stage, stratified_folds
+from pipeline.registry import ModelIntegrityError, Registry
+
+SHIPPED = Registry().root / "checkworthy"
+DEBATE_SENTENCE = "We have lost 750,000 manufacturing jobs in the last four years."
+TWEET = ("Sweden did not impose a lockdown and had fewer COVID deaths per capita than the UK. "
+         "Think about that. https://t.co/x1Y2z #covid")
+
+
+# -- the router: form, not topic -------------------------------------------------------------------
+@pytest.mark.parametrize("text, domain", [
+    (DEBATE_SENTENCE, "speech"),  # one plain sentence: a debate or speech line
+    ("TRUMP: We have lost 750,000 jobs. Nobody talks about it.", "speech"),  # speaker prefix, several sentences
+    (TWEET, "post"),  # link, hashtag
+    ("@who when will the vaccine arrive", "post"),  # handle
+    ("Vaccines arrived today 💉", "post"),  # emoji
+    ("Vaccines arrived today. Thank you to all the nurses!", "post"),  # several plain sentences
+    ("Vaccines arrived today\nThank you nurses", "post"),  # several lines
+])
+def test_route_domain_reads_the_form(text, domain):
+    assert route_domain(text) == domain
+
+
+def test_route_domain_ignores_the_topic():
+    # Same words, other form: the router follows the marks, not what the text is about.
+    assert route_domain("Poland spends 4% of its GDP on defence.") == "speech"
+    assert route_domain("Poland spends 4% of its GDP on defence. https://t.co/abc") == "post"
+
+
+def test_route_domain_on_real_tweets_and_debate_lines(shared_datasets):
+    from pipeline import checkworthy_data as cd
+
+    sets = cd.load_sets(shared_datasets)
+    debates = sets["claimbuster_heldout"].texts
+    tweets = sets["ct22_1a_dev"].texts + sets["ct20_dev"].texts
+    as_speech = sum(route_domain(t) == "speech" for t in debates) / len(debates)
+    as_post = sum(route_domain(t) == "post" for t in tweets) / len(tweets)
+    assert as_speech >= 0.99, as_speech
+    assert as_post >= 0.9, as_post
+    # CheckThat! 2020 task 5 transcripts, written as "SPEAKER: line" rows.
+    transcript = sorted((shared_datasets / "checkthat2020-task5-debates" / "train").glob("*.tsv"))
+    if not transcript:
+        pytest.skip("no CheckThat! 2020 task 5 debate transcripts in the shared data")
+    with open(transcript[0], encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if len(r) >= 3][:300]
+    lines = [f"{speaker}: {text}" for _, speaker, text, *_ in rows if speaker.isupper() and speaker != "SYSTEM"]
+    assert len(lines) >= 100
+    assert sum(route_domain(line) == "speech" for line in lines) / len(lines) >= 0.95
+
+
+# -- the post stage, chosen out-of-fold ----------------------------------------------------------
+def test_stratified_folds_cover_every_row_once_with_positives_in_each():
+    labels = np.array([1] * 30 + [0] * 90)
+    folds = stratified_folds(labels, 3, seed=13)
+    assert sorted(set(folds.tolist())) == [0, 1, 2]
+    for k in range(3):
+        assert labels[folds == k].sum() == 10 and (folds == k).sum() == 40
+    np.testing.assert_array_equal(folds, stratified_folds(labels, 3, seed=13))
+
+
+def test_post_stage_leans_on_the_network_that_separates_and_calibrates():
+    rng = np.random.default_rng(0)
+    labels = (rng.random(400) < 0.25).astype(np.int64)
+    # Two sentences per post; the post's label shows in its first sentence only. The network
+    # separates the classes; the regression is noise.
+    net = [[float(np.clip(0.8 * y + 0.1 + rng.normal(0, 0.05), 0, 1)), 0.05] for y in labels]
+    lr = [[float(rng.random()), float(rng.random())] for _ in labels]
+    stage = choose_post_stage(labels, lr, net)
+    assert stage.weight >= 0.7
+    assert stage.oof["mixed"]["f1"] >= 0.95 > stage.oof["regression_alone"]["f1"]
+    assert stage.calibration[0] > 0  # a higher mixed score means a higher probability
+    assert 0.0 < stage.threshold < 1.0
+    # With a noise regression no band can skip the network without losing F1: it runs everywhere.
+    assert stage.band_from == 0.0 and stage.band_share == 1.0
+
+
+# -- the shipped model ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shipped() -> CheckworthyModel:
+    model = CheckworthyModel()
+    model.warm_up()
+    if "post_classifier" not in model.card:
+        pytest.skip(f"{model.label} has no post network")
+    return model
+
+
+@pytest.mark.slow
+def test_shipped_post_network_loads_checked_and_runs_only_in_the_band(shipped):
+    spec = shipped.card["post_classifier"]
+    assert (SHIPPED / shipped.card["version"] / POST_ADAPTER_FILE).stat().st_size < 10_000_000
+    assert spec["base_model"].endswith("all-MiniLM-L6-v2") and "out_of_fold" in spec
+    assert shipped.thresholds["post"] == pytest.approx(spec["threshold"])
+    seen: list[str] = []
+    network = shipped._post_classifier
+    original = network.positive_proba
+    network.positive_proba = lambda texts, **kw: (seen.extend(texts), original(texts, **kw))[1]
+    try:
+        texts = [DEBATE_SENTENCE, "Good morning everyone, have a nice day!", TWEET]
+        lr = shipped.classifier.predict_proba(texts, domain="post")[:, 1]
+        scores = shipped.score(texts, domain="post")
+    finally:
+        network.positive_proba = original
+    assert seen == [t for t, s in zip(texts, lr) if s >= spec["band_from"]]
+    assert scores[1] < shipped.thresholds["post"] <= scores[2]
+
+
+@pytest.mark.slow
+def test_a_post_network_that_does_not_match_its_card_is_refused(tmp_path, shipped):
+    version = shipped.card["version"]
+    target = tmp_path / "checkworthy" / version
+    shutil.copytree(SHIPPED / version, target)
+    (tmp_path / "checkworthy" / "CURRENT").write_text(version + "\n")
+    adapter = bytearray((target / POST_ADAPTER_FILE).read_bytes())
+    adapter[-1] ^= 0xFF
+    (target / POST_ADAPTER_FILE).write_bytes(bytes(adapter))
+    with pytest.raises(ModelIntegrityError, match=POST_ADAPTER_FILE):
+        CheckworthyModel(models_dir=tmp_path).warm_up()
+
+
+@pytest.mark.slow
+def test_routed_scoring_keeps_one_claim_per_sentence(shipped):
+    post = ("Good morning everyone! 🌞 Sweden did not impose a lockdown and had fewer COVID deaths per capita "
+            "than the UK https://t.co/x1Y2z #covid\nHave a nice day")
+    routed = shipped.score_posts_routed([post, DEBATE_SENTENCE, "Thank you, it is good to be here tonight."])
+    assert [r.domain for r in routed] == ["post", "speech", "speech"]
+    assert [c.text[:20] for c in routed[0].claims] == ["Sweden did not impos"]
+    assert routed[0].score == pytest.approx(max(c.score for c in routed[0].claims))
+    assert [c.text for c in routed[1].claims] == [DEBATE_SENTENCE] and routed[2].claims == []
+    forced = shipped.score_posts_routed([DEBATE_SENTENCE], "post")
+    assert forced[0].domain == "post"
+    with pytest.raises(ValueError, match="unknown domain"):
+        shipped.domains_of([post], "tv")
+    assert shipped.domains_of([post, DEBATE_SENTENCE], AUTO) == ["post", "speech"]
+
+
+@pytest.mark.slow
+def test_cli_writes_the_domain_of_each_row(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    posts = tmp_path / "mixed.jsonl"
+    posts.write_text("\n".join(json.dumps({"text": t}) for t in (TWEET, DEBATE_SENTENCE)) + "\n")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["checkworthy", "--data", str(posts), "--out", str(out), "--claims"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["domain"] for r in rows] == ["post", "speech"]
+    assert all(r["label"] == 1 and len(r["claims"]) == 1 for r in rows)
+    result = CliRunner().invoke(app, ["checkworthy", "--data", str(posts), "--out", str(out), "--domain", "post"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["domain"] for line in out.read_text().splitlines()] == ["post", "post"]
+    result = CliRunner().invoke(app, ["checkworthy", "--data", str(posts), "--out", str(out), "--domain", "tv"])
+    assert result.exit_code != 0 and "unknown --domain 'tv'" in str(result.exception or result.output)
