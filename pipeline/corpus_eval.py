@@ -748,6 +748,14 @@ def majority_baseline(train_labels: Sequence[str], gold: Sequence[str]) -> dict:
     return {"label": label, "accuracy": figures["accuracy"], "macro_f1": figures["macro_f1"]}
 
 
+def _accuracy_of(results: Sequence[ClaimResult]) -> dict | None:
+    if not results:
+        return None
+    return {"n": len(results),
+            "accuracy": round(sum(r.verdict.verdict == r.claim.label for r in results) / len(results), 4),
+            "predicted": dict(Counter(r.verdict.verdict for r in results))}
+
+
 def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | str, store_dir: Path | str, *,
                     corpus: str | None = None, split: str = "all", limit: int | None = None, checker=None,
                     manifest_path: Path | None = None,
@@ -815,6 +823,9 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
         **verdict_metrics(gold, predicted),
         f"evidence_recall@{RECALL_AT}": round(sum(hits) / len(hits), 4) if hits else None,
         "n_with_gold_evidence": len(hits),
+        # Re-checks with the claim's own documents masked (FEVER): how often they come out as
+        # their gold label (NOT_ENOUGH_INFO) rather than as the verdict the evidence had given.
+        "masked": _accuracy_of([r for r in results if r.claim.exclude_documents]),
         # The train split's most frequent label (what a system could know), and this split's own.
         "majority_baseline": majority_baseline(train_labels, gold),
         "majority_baseline_in_split": majority_baseline(gold, gold),
