@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from pipeline.ingest import Rejection, RejectedInput, _check_bytes, _table_rows, is_fact_check_table, normalise_date
+from pipeline.store import lock_timeout
 
 DB_NAME = "corpus.sqlite"
 UNKNOWN_RATING = "unknown"
@@ -267,7 +268,7 @@ class FactCheckIngestReport:
 
 def _connect(store_dir: Path) -> sqlite3.Connection:
     store_dir.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(store_dir / DB_NAME, isolation_level=None, timeout=30)
+    connection = sqlite3.connect(store_dir / DB_NAME, isolation_level=None, timeout=lock_timeout())
     connection.execute(SCHEMA)
     return connection
 

@@ -6,13 +6,16 @@ recursively. Text is NFKC-normalised (the seeds hold non-breaking spaces; curly 
 NFKC and are kept for quote detection) and every offset points into that normalised text.
 
 Document ids are content hashes, so an unchanged document is recognised without analysing it
-again; a document whose name (file path or table ``id``) is known but whose content changed
-replaces its old version and everything derived from it. One batch is one SQLite transaction
-and each input runs in its own savepoint: a bad input is rejected whole (nothing of it is
-written), the others are still ingested, and a crash leaves the previous state.
+again; a document whose name (file path, or table ``id`` within its source) is known but whose
+content changed replaces its old version and everything derived from it. Documents are
+analysed outside any transaction and written in short ones (one per input, or per
+``WRITE_GROUP_CHARS`` of new text), so two processes can ingest into one store at once: a bad
+input is rejected whole (nothing of it is written), the others are still ingested, and a
+crash leaves the last committed state.
 
-A text file larger than ``max_doc_chars`` is read as a stream and split at paragraph breaks
-into parts (``name#part0001``…), so memory stays bounded whatever the file size.
+A text longer than ``max_doc_chars`` is split into parts (``name#part0001``…) at paragraph
+breaks, else line breaks, sentence ends or spaces; a large text file is read as a stream, so
+memory stays bounded whatever the file size.
 
 Tables with ``claim`` and ``rating`` columns, and ``.json``/``.jsonld`` files of schema.org
 ``ClaimReview`` objects, are fact-check records: they go to

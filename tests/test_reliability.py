@@ -372,9 +372,7 @@ def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path):
 @pytest.mark.parametrize("claim, refused", [
     ("Climate change isn't increasing extreme weather damage costs.", False),
     ("Weather Channel Co-Founder John Coleman Calls Global Warming a Hoax", False),
-    ("Kaja Kallas became NATO's first female secretary general.", False),
     ("Rutte", False),  # too short to tell: checked
-    ("El jefe de la OTAN amenazó con expulsar a Estados Unidos de la alianza", True),
     ("Der NATO-Chef hat gedroht, die USA aus dem Bündnis auszuschließen", True),
     ("Путин заявил, что НАТО угрожает России", True),
 ])
