@@ -351,7 +351,9 @@ def test_claim_page_shows_the_decisive_sentence_in_its_context(seed_store, score
     assert target and "never said this" in re.sub(r"<[^>]+>", "", target.group(1))
     assert document.count('class="sentence target"') == 1
     assert 'Quoted here: <b>' in page  # Riggio's denial is a quote in that context
-    assert "PolitiFact" in page or "politifact" in page.lower()  # the earlier fact-check
+    checks = page[page.index("<h2>Earlier fact-checks"):]
+    for fact_check in claim["fact_checks"]:  # PolitiFact's "False", EuroVerify's "bogus"
+        assert fact_check["publisher"].replace("(", "").split()[0] in checks and fact_check["rating"] in checks
 
 
 @pytest.mark.slow
