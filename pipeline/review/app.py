@@ -504,4 +504,14 @@ def serve(config: ReviewConfig, port: int = 8000) -> None:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     app = create_app(config)
+    scores = app.state.review.scores
+    if scores is not None:
+        # The caches of a new scores file take minutes on millions of rows: build them before the
+        # first page is asked for, not during it. A file that cannot be served is said on the page.
+        print(f"preparing {config.scores} (once per file) …", flush=True)
+        try:
+            scores.prepare()
+            scores.facets()
+        except UserError as exc:
+            print(f"warning: {exc}", flush=True)
     uvicorn.run(app, host=config.host, port=port, log_level="info", proxy_headers=False, server_header=False)
