@@ -44,7 +44,7 @@ def read_posts(data: Path, limit: int) -> list[str]:
     return posts
 
 
-def run_one(spec: str, backend: str, data: Path, n_posts: int) -> dict:
+def run_one(spec: str, backend: str, data: Path, n_posts: int, with_quality: bool = True) -> dict:
     from pipeline import checkworthy_data as cd
     from pipeline.checkworthy import AUTO, CheckworthyModel, dev_metrics_as_served
 
@@ -57,11 +57,14 @@ def run_one(spec: str, backend: str, data: Path, n_posts: int) -> dict:
     # Networks loaded (and exported to ONNX on a first run) before any clock starts.
     model.score(heldout.texts[:8], domain="speech")
     model.score(heldout.texts[:8], domain="post")
-    t0 = time.perf_counter()
-    model.score(heldout.texts, domain="speech")
-    speech = {"sentences": len(heldout.texts),
-              "sentences_per_s": round(len(heldout.texts) / (time.perf_counter() - t0), 1)}
-    quality = dev_metrics_as_served(model, sets)
+    speech: dict = {}
+    quality: dict = {}
+    if with_quality:
+        t0 = time.perf_counter()
+        model.score(heldout.texts, domain="speech")
+        speech = {"sentences": len(heldout.texts),
+                  "sentences_per_s": round(len(heldout.texts) / (time.perf_counter() - t0), 1)}
+        quality = dev_metrics_as_served(model, sets)
 
     posts = read_posts(data, n_posts)
     model.score_posts_routed(posts[:32], AUTO)  # warm caches
@@ -106,18 +109,21 @@ def main() -> None:
     parser.add_argument("--models", default="checkworthy", help="comma-separated registry specs")
     parser.add_argument("--backends", default="onnx,torch")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--speed-only", action="store_true", help="skip dev quality and speech timing (the card "
+                                                                   "holds dev quality as served)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: "spec,backend" in this process
     args = parser.parse_args()
     if args.one:
         spec, backend = args.one.split(",")
-        print(json.dumps(run_one(spec, backend, args.data, args.posts)))
+        print(json.dumps(run_one(spec, backend, args.data, args.posts, with_quality=not args.speed_only)))
         return
     results = []
     for spec in args.models.split(","):
         for backend in args.backends.split(","):
             # One process per model and backend, so peak RSS is that one's alone.
             out = subprocess.run([sys.executable, __file__, "--one", f"{spec},{backend}", "--data", str(args.data),
-                                  "--posts", str(args.posts)], capture_output=True, text=True, check=True)
+                                  "--posts", str(args.posts), *(["--speed-only"] if args.speed_only else [])],
+                                 capture_output=True, text=True, check=True)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1], indent=1), flush=True)
     report = {"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "results": results}

@@ -166,12 +166,20 @@ def final_network(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_
     ``work_dir``; (folder, training info). Read back when already there."""
     from pipeline.sentence_classifier import save_sentence_classifier
 
+    import time
+
     labels = np.asarray(labels, dtype=np.int64)
     folder = Path(work_dir) / plan.key(texts, labels) / "final"
     info_path = folder / "info.json"
+    lock = folder / ".training.pid"
+    # Another process training the same network: wait for its result instead of training twice.
+    while not info_path.is_file() and lock.is_file() and _alive(lock.read_text().strip()):
+        log(f"post network: waiting for process {lock.read_text().strip()} to finish training it in {folder}")
+        time.sleep(30)
     if info_path.is_file():
         return folder, json.loads(info_path.read_text(encoding="utf-8"))
     folder.mkdir(parents=True, exist_ok=True)
+    lock.write_text(str(os.getpid()))
 
     def checkpoint(net, config, epoch: int) -> None:
         target = folder / f"epoch{epoch}"
@@ -180,10 +188,23 @@ def final_network(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_
         log(f"post network: epoch {epoch} checkpoint in {target}")
 
     log(f"post network: final training on {len(texts)} tweets")
-    net, config, info = _train(texts, labels, plan, threads, log, checkpoint=checkpoint)
-    save_sentence_classifier(net, config, folder)
-    _atomic_json(info_path, info)
+    try:
+        net, config, info = _train(texts, labels, plan, threads, log, checkpoint=checkpoint)
+        save_sentence_classifier(net, config, folder)
+        _atomic_json(info_path, info)
+    finally:
+        lock.unlink(missing_ok=True)
     return folder, info
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def post_training_data(sets: dict) -> tuple[list[str], np.ndarray, list[str]]:
