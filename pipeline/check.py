@@ -16,6 +16,7 @@ from pipeline.retrieve import (DENIAL_CUE, SAID_CUE, reports_claim, CorpusView, 
 from pipeline.lang.en import (FALSELY, FORWARD_LOOKING, FUTURE_CUE, GENERIC_NAME_HEADS, INTENTION_CUE, YEAR_MENTION,
                               mention_pattern)
 from pipeline.packs import RulePack, load_rule_packs, rule_pack_names
+from pipeline.rerank import Reranker
 from pipeline.types import STANCE_LABELS, Evidence, Verdict
 
 MAX_CLAIM_CHARS = 1000
@@ -368,7 +369,7 @@ class Checker:
                  models_dir: Path | str | None = None, stance_input: str = "sentence",
                  rules: VerdictRules = VerdictRules(), encoder=None,
                  screen_stance_spec: str | None = SCREEN_STANCE, stance_backend: str = "auto",
-                 rule_packs: Sequence[str] = ()) -> None:
+                 rule_packs: Sequence[str] = (), reranker: "Reranker | None" = None) -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
@@ -384,6 +385,8 @@ class Checker:
         self.rule_packs = rule_pack_names(rule_packs)  # names only, so the checker pickles small
         # An Encoder shared with other stages (each copy of MiniLM costs ~160 MB), or None.
         self.encoder = encoder
+        # A second stage that re-orders the first stage's best candidates (``pipeline.rerank``), or None.
+        self.reranker = reranker
         self._loaded = None
 
     def __getstate__(self) -> dict:
@@ -417,6 +420,8 @@ class Checker:
         matcher = self._fact_check_matcher()
         encoder.warm_up()
         packs = load_rule_packs(self.rule_packs, view, self.store_dir)
+        if self.reranker is not None:
+            self.reranker.warm_up()
         self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs)
 
     def _screen_model(self, stance):
@@ -468,8 +473,14 @@ class Checker:
         self.warm_up()
         encoder, index, view = self._loaded.encoder, self._loaded.index, self._loaded.view
         vectors = encoder.encode(list(claims))
-        return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k or self.top_k,
-                        exclude_docs=exclude_docs, packs=self._loaded.packs)
+        top_k = top_k or self.top_k
+        if self.reranker is None:
+            return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k,
+                            exclude_docs=exclude_docs, packs=self._loaded.packs)
+        candidates = retrieve(claims, vectors, index, view, self.retrieval, before=before,
+                              top_k=max(top_k, self.reranker.candidates), exclude_docs=exclude_docs,
+                              packs=self._loaded.packs)
+        return self.reranker.rerank(claims, candidates, top_k)
 
     def check_many(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None,
                    exclude_docs: Sequence[Collection[str]] | None = None) -> list[Verdict]:

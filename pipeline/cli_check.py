@@ -11,6 +11,7 @@ import typer
 from pipeline.errors import UserError, refuse_output_over_input
 from pipeline.jsonl import parse_object
 from pipeline.packs import RULE_PACK_HELP
+from pipeline.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 
 DEFAULT_STORE = Path("corpus/store")
 VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
@@ -134,6 +135,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         out: Optional[Path] = typer.Option(None, "--out", help="With --data: write one JSON object per input line here."),
         stance_model: str = typer.Option("stance", "--stance-model", help="Registry name, name@version or path."),
         rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+        rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
     ) -> None:
         """Check a claim against the corpus: verdict, confidence and the evidence that decided it."""
         from pipeline.check import Checker, InvalidClaimError, validate_claim
@@ -152,7 +154,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
             stale = stale_index_message(store)
             if stale:
                 print(f"warning: {stale}", file=sys.stderr)
-        checker = Checker(store, top_k=top_k, stance_spec=stance_model, rule_packs=rule_packs or ())
+        checker = Checker(store, top_k=top_k, stance_spec=stance_model, rule_packs=rule_packs or (),
+                          reranker=reranker_if(rerank))
         if claim is not None:
             verdict = checker.check(claim, before=before)
             if as_json:

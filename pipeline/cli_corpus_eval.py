@@ -9,6 +9,7 @@ import typer
 
 from pipeline.errors import UserError
 from pipeline.packs import RULE_PACK_HELP
+from pipeline.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 
 
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
@@ -37,6 +38,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         claims_out: Optional[Path] = typer.Option(None, "--claims-out", help="Write one JSON line per claim "
                                                                             "(verdict, evidence, probabilities)."),
         rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+        rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
     ) -> None:
         """Verdict accuracy, macro-F1, per-class F1, confusion, evidence recall@5, claims/s and the
         majority-class baseline of the default Checker on a corpus; the store is built once and
@@ -61,7 +63,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         from pipeline.check import Checker
 
         evaluation = evaluate_corpus(documents, claims, store_dir, corpus=dataset, split=split, limit=limit,
-                                     progress=progress, checker=Checker(store_dir, rule_packs=rule_packs or ()))
+                                     progress=progress, checker=Checker(store_dir, rule_packs=rule_packs or (),
+                                                                     reranker=reranker_if(rerank)))
         summary = evaluation.summary
         if out is not None:
             atomic_write_text(out, json.dumps(summary, indent=1) + "\n")

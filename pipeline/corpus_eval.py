@@ -835,7 +835,8 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
                   "documents": built.documents, "sentences": built.sentences},
         "checker": {"stance": checker.stance_models, "rules": checker.rules.label(),
                     "verdict": checker.verdict_spec, "top_k": checker.top_k,
-                    "rule_packs": list(getattr(checker, "rule_packs", ()))},
+                    "rule_packs": list(getattr(checker, "rule_packs", ())),
+                    "reranker": checker.reranker.tag if getattr(checker, "reranker", None) else None},
         "limit": limit,
         "evidence_match": (f"a passage sentence and a gold text compared as lower-case words; one a whole-word "
                            f"part of the other, the contained side >= {MIN_MATCH_WORDS} words (or equal)"),

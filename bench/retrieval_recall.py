@@ -1,0 +1,133 @@
+"""Evidence recall@5 of retrieval alone (no stance model, no verdict), per corpus, with and
+without the cross-encoder re-ranker (``pipeline.rerank``), on the claims of a split of the
+manifest (tune: never the report split). Same corpora, stores, claim subsets and gold matching as
+``claimsift evaluate corpus`` (``pipeline.corpus_eval``), so "before" equals its recall@5.
+
+    nice -n 10 python bench/retrieval_recall.py covidfact liar healthver fever averitec seeds \
+        --split tune --limit 200
+
+For each claim the first stage's best ``--candidates`` passages are read once by the re-ranker;
+recall@5 is then computed for every (candidates, weight) of the grid from those readings, so the
+weight is chosen without re-running the model. Figures (no claim text) go to
+bench/results/retrieval_recall_<split>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.check import InvalidClaimError, validate_claim  # noqa: E402
+from pipeline.corpus_eval import (DEFAULT_CORPORA_DIR, RECALL_AT, atomic_write_text, claim_splits,  # noqa: E402
+                                  evidence_matches, read_corpus_claims, select_claims)
+from pipeline.rerank import RERANK_MODEL, Reranker, mixed_scores  # noqa: E402
+
+WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+CANDIDATES = (10, 20, 30)
+
+
+def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, candidates: int):
+    """Per claim with gold evidence: the first stage's top 5 as shipped (gold flags) and its
+    best ``candidates`` (texts, scores, gold flags)."""
+    from pipeline.embedding import Encoder
+    from pipeline.index import load_index
+    from pipeline.retrieve import CorpusView, RetrievalConfig, retrieve
+    from pipeline.store import Corpus
+
+    folder = corpora_dir / name
+    store = folder / "store"
+    claims = read_corpus_claims(folder / "claims.jsonl")
+    chosen = []
+    for claim, _ in select_claims(claims, claim_splits(name, claims), split, limit):
+        try:
+            validate_claim(claim.claim)
+        except InvalidClaimError:
+            continue
+        if claim.gold_evidence:
+            chosen.append(claim)
+    encoder = Encoder()
+    encoder.warm_up()
+    index = load_index(store, expected_encoder=encoder.tag)
+    view = CorpusView.from_store(store)
+    names = Corpus(store).documents()
+    doc_of_name = defaultdict(set)
+    for doc_id, doc_name in zip(names["doc_id"].astype(str), names["name"].astype(str)):
+        doc_of_name[doc_name.split("#id=", 1)[-1]].add(doc_id)
+    texts = [c.claim for c in chosen]
+    excluded = [{d for n in c.exclude_documents for d in doc_of_name[n]} for c in chosen]
+    vectors = encoder.encode(texts)
+    started = time.perf_counter()
+    shipped = retrieve(texts, vectors, index, view, RetrievalConfig(), top_k=RECALL_AT, exclude_docs=excluded)
+    retrieval_ms = 1000 * (time.perf_counter() - started) / max(1, len(texts))
+    pool = retrieve(texts, vectors, index, view, RetrievalConfig(), top_k=candidates, exclude_docs=excluded)
+
+    def gold(claim, evidence):
+        return [any(evidence_matches(e.sentence, g) for g in claim.gold_evidence) for e in evidence]
+
+    rows = [{"shipped_gold": gold(c, s), "candidates": p, "gold": gold(c, p)}
+            for c, s, p in zip(chosen, shipped, pool)]
+    return texts, rows, retrieval_ms
+
+
+def recall(rows, order_of) -> float:
+    hits = [any(row["gold"][i] for i in order_of(row)[:RECALL_AT]) for row in rows]
+    return round(sum(hits) / len(hits), 4) if hits else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpora", nargs="+")
+    parser.add_argument("--split", default="tune", choices=("train", "tune"))
+    parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--model", default=RERANK_MODEL)
+    parser.add_argument("--candidates", type=int, nargs="+", default=list(CANDIDATES),
+                        help="first-stage candidate counts to re-rank (the grid)")
+    parser.add_argument("--corpora-dir", type=Path, default=DEFAULT_CORPORA_DIR)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    reranker = Reranker(args.model)
+    reranker.warm_up()
+    out = args.out or ROOT / "bench" / "results" / f"retrieval_recall_{args.split}.json"
+    report = {"split": args.split, "limit": args.limit, "model": reranker.tag, "weights": list(WEIGHTS),
+              "candidates": args.candidates, "recall_at": RECALL_AT, "corpora": {},
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "command": "python bench/retrieval_recall.py " + " ".join(sys.argv[1:])}
+    for name in args.corpora:
+        texts, rows, retrieval_ms = first_stage(name, args.corpora_dir, args.split, args.limit, max(args.candidates))
+        started = time.perf_counter()
+        relevances = reranker.relevance_lists(texts, [r["candidates"] for r in rows])
+        pairs = sum(len(r["candidates"]) for r in rows)
+        rerank_s = time.perf_counter() - started
+        for row, rel in zip(rows, relevances):
+            row["relevance"] = rel
+            row["scores"] = [e.score for e in row["candidates"]]
+        entry = {
+            "n_with_gold_evidence": len(rows),
+            "before": round(sum(any(r["shipped_gold"]) for r in rows) / len(rows), 4) if rows else None,
+            **{f"recall@{k}_first_stage": round(sum(any(r["gold"][:k]) for r in rows) / len(rows), 4)
+               for k in args.candidates},
+            "retrieval_ms_per_claim": round(retrieval_ms, 1),
+            "rerank_pairs_per_s": round(pairs / rerank_s, 1) if rerank_s > 0 else None,
+            "grid": {},
+        }
+        for k in args.candidates:
+            for w in WEIGHTS:
+                def order(row, k=k, w=w):
+                    scores = mixed_scores(row["scores"][:k], row["relevance"][:k], w)
+                    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+                entry["grid"][f"{k}/{w}"] = recall(rows, order)
+        report["corpora"][name] = entry
+        print(name, json.dumps({k: v for k, v in entry.items() if k != "grid"}), flush=True)
+        print("  ", " ".join(f"{key}:{value}" for key, value in entry["grid"].items()), flush=True)
+        atomic_write_text(out, json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

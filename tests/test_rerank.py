@@ -1,0 +1,74 @@
+"""The second-stage ranker (pipeline.rerank): how it mixes scores, that it re-orders real
+candidates of the seed store, and that it ships to workers without its model."""
+from __future__ import annotations
+
+import pytest
+from shipping import as_shipped
+
+from pipeline.rerank import Reranker, mixed_scores, ranked_by_mix
+from pipeline.types import Evidence
+
+KREMLIN_CLAIM = "The Kremlin confirmed that Trump phoned Putin after the election."
+KREMLIN_DENIAL = "The Kremlin denies that this call took place"
+THREADS_CLAIM = "NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine"
+RIGGIO = '"Secretary General Rutte has never said this," Riggio said.'
+
+
+def _passage(sentence: str, score: float) -> Evidence:
+    return Evidence(doc_id="d", sentence=sentence, start=0, end=len(sentence), score=score)
+
+
+def test_the_weight_moves_the_order_from_the_first_stage_to_the_cross_encoder():
+    candidates = [_passage("first", 2.0), _passage("second", 1.0), _passage("third", 0.5)]
+    relevance = [0.1, 0.9, 0.2]
+    assert [e.sentence for e, _ in ranked_by_mix(candidates, relevance, 0.0)] == ["first", "second", "third"]
+    assert [e.sentence for e, _ in ranked_by_mix(candidates, relevance, 1.0)] == ["second", "third", "first"]
+    # 0.5 * (1.0, 0.5, 0.25) + 0.5 * (0.1, 0.9, 0.2)
+    assert mixed_scores([2.0, 1.0, 0.5], relevance, 0.5).round(3).tolist() == [0.55, 0.7, 0.225]
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="weight"):
+        Reranker(weight=1.5)
+    with pytest.raises(ValueError, match="candidates"):
+        Reranker(candidates=0)
+
+
+@pytest.mark.slow
+def test_the_ranker_moves_the_evidence_up_among_real_candidates(seed_store):
+    from pipeline.check import Checker
+
+    checker = Checker(seed_store, fact_checks=False, screen_stance_spec=None)
+    candidates = checker.retrieve([KREMLIN_CLAIM], top_k=20)[0]
+    reranker = Reranker()
+    reranked = reranker.rerank([KREMLIN_CLAIM], [candidates], top_k=5)[0]
+
+    def rank(passages):
+        return next(i for i, e in enumerate(passages) if KREMLIN_DENIAL in e.sentence)
+
+    assert rank(reranked) < rank(candidates), [e.sentence for e in reranked]
+    assert [e.score for e in reranked] == sorted((e.score for e in reranked), reverse=True)
+    assert {e.sentence for e in reranked} <= {e.sentence for e in candidates}
+
+
+@pytest.mark.slow
+def test_a_warm_ranker_ships_without_its_model():
+    reranker = Reranker(candidates=12, weight=0.3)
+    reranker.warm_up()
+    shipped = as_shipped(reranker)
+    assert shipped._model is None
+    assert (shipped.spec, shipped.candidates, shipped.weight) == ("stance@v2", 12, 0.3)
+    assert shipped.relevance([KREMLIN_CLAIM], [KREMLIN_DENIAL]).round(4).tolist() == \
+        reranker.relevance([KREMLIN_CLAIM], [KREMLIN_DENIAL]).round(4).tolist()
+
+
+@pytest.mark.slow
+def test_the_threads_claim_stays_refuted_with_the_ranker(seed_store):
+    from pipeline.check import Checker
+
+    checker = Checker(seed_store, reranker=Reranker())
+    verdict = checker.check(THREADS_CLAIM)
+    assert verdict.verdict == "REFUTED"
+    decisive = [verdict.evidence[i].sentence for i in verdict.decisive]
+    assert RIGGIO in decisive, decisive
+    assert as_shipped(checker).reranker._model is None
