@@ -79,9 +79,12 @@ def bench_seed(results: dict) -> None:
         results["seed_index"] = {"sentences": len(texts), "raw_encoder_sentences_per_s": round(raw, 1),
                                  "index_build_sentences_per_s": round(update.total / update.seconds, 1)}
         claims = [r.claim for r in read_labelled_claims(ROOT / "tests" / "data" / "seed_claims.jsonl")]
+        from pipeline.rerank import Reranker
+
         # As shipped (the stance model reads the passages that vote, the screen model the rest),
-        # then with the stance model reading every passage.
-        for key, options in (("check_latency_seed", {}), ("check_latency_seed_no_screen", {"screen_stance_spec": None})):
+        # then with the stance model reading every passage, then with the second-stage ranker.
+        for key, options in (("check_latency_seed", {}), ("check_latency_seed_no_screen", {"screen_stance_spec": None}),
+                             ("check_latency_seed_rerank", {"reranker": Reranker()})):
             checker = Checker(store, **options)
             started = time.perf_counter()
             checker.warm_up()
@@ -93,6 +96,7 @@ def bench_seed(results: dict) -> None:
                 checker.check(claim)
                 latencies.append(time.perf_counter() - t0)
             results[key] = {**percentiles(latencies), "warm_up_s": round(warm, 1), "peak_rss_mb": round(peak_rss_mb()),
+                            "load_average_1m": round(__import__("os").getloadavg()[0], 1),
                             "stance_models": checker.stance_models}
         print(json.dumps(results, indent=2), flush=True)
 

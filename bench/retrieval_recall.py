@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,9 +35,26 @@ WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 CANDIDATES = (10, 20, 30)
 
 
-def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, candidates: int):
+def titled_index(index, view, encoder, directory: Path):
+    """The store's index rebuilt in ``directory`` with each sentence read as "TITLE: sentence"
+    by both the bi-encoder and BM25 (sentences of untitled documents as they are)."""
+    from pipeline.index import EvidenceIndex
+
+    ids = np.asarray(index.ids)
+    titles = view.documents["title"].fillna("").astype(str) if "title" in view.documents else None
+    texts = []
+    for sid in ids.tolist():
+        row = view.sentences.loc[sid]
+        title = titles.get(row["doc_id"], "") if titles is not None else ""
+        texts.append(f"{title}: {row['text']}" if title else str(row["text"]))
+    return EvidenceIndex.build(directory, ids, texts, encoder.encode(texts), encoder.tag)
+
+
+def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, candidates: int,
+                title_prefix: bool = False):
     """Per claim with gold evidence: the first stage's top 5 as shipped (gold flags) and its
-    best ``candidates`` (texts, scores, gold flags)."""
+    best ``candidates`` (texts, scores, gold flags). ``title_prefix``: on an index of
+    "TITLE: sentence" texts (``titled_index``) instead of the store's."""
     from pipeline.embedding import Encoder
     from pipeline.index import load_index
     from pipeline.retrieve import CorpusView, RetrievalConfig, retrieve
@@ -55,6 +75,8 @@ def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, can
     encoder.warm_up()
     index = load_index(store, expected_encoder=encoder.tag)
     view = CorpusView.from_store(store)
+    if title_prefix:
+        index = titled_index(index, view, encoder, Path(tempfile.mkdtemp(prefix="titled-index-")))
     names = Corpus(store).documents()
     doc_of_name = defaultdict(set)
     for doc_id, doc_name in zip(names["doc_id"].astype(str), names["name"].astype(str)):
@@ -90,14 +112,29 @@ def main() -> None:
                         help="first-stage candidate counts to re-rank (the grid)")
     parser.add_argument("--corpora-dir", type=Path, default=DEFAULT_CORPORA_DIR)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--title-prefix", action="store_true",
+                        help="first stage only, on an index of 'TITLE: sentence' texts (the store's is not touched)")
     args = parser.parse_args()
     reranker = Reranker(args.model)
-    reranker.warm_up()
     out = args.out or ROOT / "bench" / "results" / f"retrieval_recall_{args.split}.json"
-    report = {"split": args.split, "limit": args.limit, "model": reranker.tag, "weights": list(WEIGHTS),
+    report = {"split": args.split, "limit": args.limit,
+              "model": None if args.title_prefix else reranker.tag, "weights": list(WEIGHTS),
               "candidates": args.candidates, "recall_at": RECALL_AT, "corpora": {},
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": "python bench/retrieval_recall.py " + " ".join(sys.argv[1:])}
+    if args.title_prefix:
+        report["title_prefix"] = True
+        for name in args.corpora:
+            for prefixed in (False, True):
+                _, rows, _ = first_stage(name, args.corpora_dir, args.split, args.limit, RECALL_AT, prefixed)
+                recall_5 = round(sum(any(r["shipped_gold"]) for r in rows) / len(rows), 4) if rows else None
+                report["corpora"].setdefault(name, {"n_with_gold_evidence": len(rows)})[
+                    "title_prefix" if prefixed else "before"] = recall_5
+            print(name, report["corpora"][name], flush=True)
+        out = args.out or ROOT / "bench" / "results" / f"retrieval_title_prefix_{args.split}.json"
+        atomic_write_text(out, json.dumps(report, indent=1) + "\n")
+        return
+    reranker.warm_up()
     for name in args.corpora:
         texts, rows, retrieval_ms = first_stage(name, args.corpora_dir, args.split, args.limit, max(args.candidates))
         started = time.perf_counter()
