@@ -711,7 +711,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                       sentence_threads: int | None = None, speech_from: str | None = None,
                       post_epochs: float = 0.0, post_base: str = MINILM, post_folds: int = 3,
                       post_threads: int | None = 1, post_work_dir: Path | str | None = None,
-                      post_folds_used: int | None = None, progress=None,
+                      post_folds_used: int | None = None, post_final_stop_epochs: int | None = None, progress=None,
                       log: Callable[[str], None] = lambda message: None):
     """Train on the shared sets, tune thresholds on dev, register (and promote) a new version.
 
@@ -726,7 +726,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     classifier on ``post_base`` fine-tuned on the training tweets, mixed with the regression,
     calibrated and thresholded out-of-fold on the training tweets (``post_folds`` folds, each
     fold's scores kept in ``post_work_dir`` so a killed run resumes; ``post_folds_used``: only the
-    first so many folds' networks); the post threshold then never reads dev. Without it the post threshold is tuned on the dev tweets (the v1-v3 recipe).
+    first so many folds' networks; ``post_final_stop_epochs``: the network on every tweet is the
+    checkpoint after that many epochs of its schedule); the post threshold then never reads dev. Without it the post threshold is tuned on the dev tweets (the v1-v3 recipe).
     ``progress(step: str, done: int, total: int)`` is called as work advances. Returns the
     ``ModelRef`` of the new version.
     """
@@ -828,7 +829,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     if post_epochs > 0:
         post_stage, post_extra = _fit_post_stage(
             sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed, params,
-            encoder_backend, post_epochs, post_base, post_folds, post_threads, post_work_dir, post_folds_used, report, log)
+            encoder_backend, post_epochs, post_base, post_folds, post_threads, post_work_dir, post_folds_used,
+            post_final_stop_epochs, report, log)
 
     # Thresholds: posts on the pooled CheckThat! dev tweets (2022 1A + 2020; more rows, a steadier
     # threshold than 195 tweets alone), scored as in use (max over sentences); speeches on the
@@ -935,7 +937,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
 
 
 def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed,
-                    params, encoder_backend, epochs, base, folds, threads, work_dir, folds_used, report, log):
+                    params, encoder_backend, epochs, base, folds, threads, work_dir, folds_used,
+                    final_stop_epochs, report, log):
     """The post network trained out-of-fold and on all training tweets, the regression refitted
     out-of-fold on the same folds, and the ``PostStage`` chosen on both; (stage, card entry)."""
     from dataclasses import asdict
@@ -951,7 +954,8 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
     oof = cp.out_of_fold_scores(post_texts, post_labels, plan, work, threads=threads, folds_used=folds_used, log=log)
     folds_used = plan.folds if folds_used is None else folds_used
     report("post network: training on every tweet")
-    final_folder, final_info = cp.final_network(post_texts, post_labels, plan, work, threads=threads, log=log)
+    final_folder, final_info = cp.final_network(post_texts, post_labels, plan, work, threads=threads,
+                                                stop_after_epochs=final_stop_epochs, log=log)
 
     report("regression: out-of-fold on the same folds")
     fold_of = {normalise_key(t): int(k) for t, k in zip(post_texts, oof.fold)}

@@ -97,12 +97,14 @@ def _torch_scores(net, tokenizer, texts: list[str], max_length: int) -> np.ndarr
     return softmax(cross_encoder_logits(net, tokenizer, texts, None, max_length, 64).astype(np.float64))[:, 1]
 
 
-def _train(texts: list[str], labels: np.ndarray, plan: PostNetPlan, threads: int, log, checkpoint=None):
+def _train(texts: list[str], labels: np.ndarray, plan: PostNetPlan, threads: int, log, checkpoint=None,
+           stop_after_epochs: int | None = None):
     from pipeline.sentence_classifier import train_sentence_classifier
 
     return train_sentence_classifier(texts, labels, epochs=plan.epochs, learning_rate=plan.learning_rate,
                                      batch_size=plan.batch_size, max_length=plan.max_length, seed=plan.seed,
-                                     num_threads=threads, base=plan.base, log=log, checkpoint=checkpoint)
+                                     num_threads=threads, base=plan.base, log=log, checkpoint=checkpoint,
+                                     stop_after_epochs=stop_after_epochs)
 
 
 def train_fold(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_dir: Path, k: int, *,
@@ -161,15 +163,18 @@ def out_of_fold_scores(texts: list[str], labels: np.ndarray, plan: PostNetPlan, 
 
 
 def final_network(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_dir: Path, *,
-                  threads: int = 1, log: Callable[[str], None] = print) -> tuple[Path, dict]:
+                  threads: int = 1, stop_after_epochs: int | None = None,
+                  log: Callable[[str], None] = print) -> tuple[Path, dict]:
     """The network trained on every training tweet, saved (float16 adapter + config) in
-    ``work_dir``; (folder, training info). Read back when already there."""
+    ``work_dir``; (folder, training info). Read back when already there. ``stop_after_epochs``:
+    the checkpoint after that many epochs of the plan's schedule (when time is short)."""
     from pipeline.sentence_classifier import save_sentence_classifier
 
     import time
 
     labels = np.asarray(labels, dtype=np.int64)
-    folder = Path(work_dir) / plan.key(texts, labels) / "final"
+    folder = Path(work_dir) / plan.key(texts, labels) / ("final" if not stop_after_epochs
+                                                         else f"final-stop{stop_after_epochs}")
     info_path = folder / "info.json"
     lock = folder / ".training.pid"
     # Another process training the same network: wait for its result instead of training twice.
@@ -189,7 +194,8 @@ def final_network(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_
 
     log(f"post network: final training on {len(texts)} tweets")
     try:
-        net, config, info = _train(texts, labels, plan, threads, log, checkpoint=checkpoint)
+        net, config, info = _train(texts, labels, plan, threads, log, checkpoint=checkpoint,
+                                   stop_after_epochs=stop_after_epochs)
         save_sentence_classifier(net, config, folder)
         _atomic_json(info_path, info)
     finally:
@@ -243,20 +249,22 @@ def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_s
 
     labels = np.asarray(labels, dtype=np.int64)
 
-    def post(weight: float, band_from: float = 0.0, calibration: tuple[float, float] = (1.0, 0.0)) -> np.ndarray:
+    def post(weight: float, band_from: float = 0.0, calibration: tuple[float, float] | None = None) -> np.ndarray:
+        """Max over each post's sentences of the mixed score; calibrated when given (Platt)."""
         out = np.zeros(len(labels))
         for i, (lr, net) in enumerate(zip(lr_sentences, net_sentences)):
             if lr:
                 lr_a, net_a = np.asarray(lr), np.asarray(net)
                 net_a = np.where(lr_a >= band_from, net_a, 0.0)
-                out[i] = post_calibrated(lr_a, net_a, weight, *calibration).max()
+                mixed = (1 - weight) * lr_a + weight * net_a
+                out[i] = (mixed if calibration is None else post_calibrated(lr_a, net_a, weight, *calibration)).max()
         return out
 
     def best_f1(scores: np.ndarray) -> float:
         return f1_metrics(labels, scores, best_f1_threshold(labels, scores))["f1"]
 
-    weight = max((k / 10 for k in range(11)), key=lambda w: (best_f1(post(w, 0.0, (1.0, 0.0))), -w))
-    raw = post(weight, 0.0, (1.0, 0.0))
+    weight = max((k / 10 for k in range(11)), key=lambda w: (best_f1(post(w)), -w))
+    raw = post(weight)  # the mixed score, which post_calibrated maps through sigmoid(slope * x + intercept)
     platt = LogisticRegression(C=1e4).fit(raw.reshape(-1, 1), labels)
     calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
     full = post(weight, 0.0, calibration)

@@ -156,6 +156,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         post_folds_used: Optional[int] = typer.Option(
             None, "--post-folds-used", help="Train only the first N folds' networks (default: all): the stage is then "
                                             "chosen on the tweets of those folds alone."),
+        post_final_stop_epochs: Optional[int] = typer.Option(
+            None, "--post-final-stop-epochs", help="Stop the network on every tweet after this many epochs of its "
+                                                   "schedule (its checkpoint; when time is short)."),
         post_work_dir: Optional[Path] = typer.Option(
             None, "--post-work-dir", help="Where each fold's scores and the post network are kept, so a killed run "
                                           "resumes (default: the claimsift cache)."),
@@ -195,7 +198,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                                         sentence_time_budget_s=sentence_time_budget, sentence_base=sentence_base,
                                         speech_from=speech_from, post_epochs=post_epochs, post_base=post_base,
                                         post_folds=post_folds, post_work_dir=post_work_dir,
-                                        post_folds_used=post_folds_used, progress=progress,
+                                        post_folds_used=post_folds_used,
+                                        post_final_stop_epochs=post_final_stop_epochs, progress=progress,
                                         log=lambda message: console.print(f"[dim]{message}[/dim]"))
             except FileExistsError as exc:
                 raise UserError(str(exc)) from None

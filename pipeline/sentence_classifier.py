@@ -43,9 +43,12 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, ep
                               learning_rate: float = 5e-4, lora_rank: int = 16, batch_size: int = 32,
                               max_length: int = 96, seed: int = 13, time_budget_s: float | None = None,
                               num_threads: int | None = 1, base: str = MINILM,
-                              log: Callable[[str], None] = print, checkpoint: Callable | None = None):
+                              log: Callable[[str], None] = print, checkpoint: Callable | None = None,
+                              stop_after_epochs: int | None = None):
     """Fine-tune on binary labels with class-balanced loss; returns (net, config, info).
     ``checkpoint(net, config, epoch)`` is called after each full epoch (to save the adapter).
+    ``stop_after_epochs``: stop after that many full epochs of the ``epochs`` schedule (the
+    learning rate has not decayed to 0 then: the run is that schedule's checkpoint).
 
     Linear warm-up then linear decay over whichever ends first, the epochs or the time budget.
     One intra-op thread by default: on 2 shared cores a second one mostly spin-waits.
@@ -77,15 +80,16 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, ep
     steps_per_epoch = len(texts) // batch_size or 1
     total_steps = max(1, int(round(steps_per_epoch * epochs)))
     warmup = max(1, int(0.06 * total_steps))
+    last_step = min(total_steps, steps_per_epoch * stop_after_epochs) if stop_after_epochs else total_steps
     net.train()
     started = time.monotonic()
     step, stopped_early = 0, False
-    while step < total_steps and not stopped_early:
+    while step < last_step and not stopped_early:
         order = list(range(len(texts)))
         rng.shuffle(order)
         for lo in range(0, steps_per_epoch * batch_size, batch_size):
             elapsed = time.monotonic() - started
-            if step >= total_steps:
+            if step >= last_step:
                 break
             if time_budget_s is not None and elapsed > time_budget_s:
                 stopped_early = True
@@ -113,7 +117,8 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, ep
     net.eval()
     info = {"steps": step, "planned_steps": total_steps, "epochs": epochs, "batch_size": batch_size,
             "learning_rate": learning_rate, "train_rows": len(texts), "positives": int(y.sum()), "seed": seed,
-            "train_seconds": round(time.monotonic() - started, 1), "stopped_by_time_budget": stopped_early}
+            "train_seconds": round(time.monotonic() - started, 1), "stopped_by_time_budget": stopped_early,
+            "stopped_after_epochs": stop_after_epochs}
     return net, config, info
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.checkworthy import AUTO, CheckworthyModel, route_domain
+from pipeline.checkworthy import AUTO, CheckworthyModel, post_calibrated, route_domain
 from pipeline.checkworthy_post import POST_ADAPTER_FILE, choose_post_stage, stratified_folds
 from pipeline.registry import ModelIntegrityError, Registry
 
@@ -83,6 +83,11 @@ def test_post_stage_leans_on_the_network_that_separates_and_calibrates():
     assert stage.oof["mixed"]["f1"] >= 0.95 > stage.oof["regression_alone"]["f1"]
     assert stage.calibration[0] > 0  # a higher mixed score means a higher probability
     assert 0.0 < stage.threshold < 1.0
+    # Calibrated: the probabilities of a clear positive and a clear negative post, as served.
+    positive, negative = (post_calibrated(np.array([0.5]), np.array([n]), stage.weight, *stage.calibration)[0]
+                          for n in (0.9, 0.1))
+    assert positive > 0.9 and negative < 0.1
+    assert negative < stage.threshold < positive
     # With a noise regression no band can skip the network without losing F1: it runs everywhere.
     assert stage.band_from == 0.0 and stage.band_share == 1.0
 
