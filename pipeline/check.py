@@ -103,13 +103,13 @@ def text_before(passage: Evidence) -> str:
     return context.split(passage.sentence, 1)[0] if passage.sentence in context else ""
 
 
-def adjusted_stance(claim: str, passage: Evidence, probs: dict[str, float]) -> dict[str, float]:
-    """The stance model's probabilities after the three corrections: a denial cannot support, a
-    reported claim (and the quotation it introduces) does not vouch for it, and what was done
-    does not decide what is planned."""
+def adjusted_stance(claim: str, passage: Evidence, probs: dict[str, float], plans: bool = False) -> dict[str, float]:
+    """The stance model's probabilities after the corrections: a denial cannot support, a
+    reported claim (and the quotation it introduces) does not vouch for it, and, with ``plans``
+    (``VerdictRules.deeds_cannot_decide_plans``), what was done does not decide what is planned."""
     probs = denial_cannot_support(claim, passage.sentence, probs)
     probs = discount_reported_claim(passage.sentence, probs, before=text_before(passage))
-    return settled_facts_cannot_decide_plans(claim, passage, probs)
+    return settled_facts_cannot_decide_plans(claim, passage, probs) if plans else probs
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,15 @@ class VerdictRules:
     # A passage votes only where it, or the sentences beside it, names the person or place the
     # claim is about: "This Norwegian NATO leader detailed his meeting with Trump at the White
     # House in 2018" says nothing of whether Rutte met Trump there, and "Trump suggested allies
-    # should spend 4%" nothing of Estonia's plans.
-    subject_required: bool = True
+    # should spend 4%" nothing of Estonia's plans. Off by default: on LIAR-PLUS's tune claims it
+    # cost 8 right verdicts of 200 and gained none (bench/default_rules_ablation.py); the nato
+    # rule pack turns it on (``Checker.voting_rules``).
+    subject_required: bool = False
+    # What was done does not decide what is planned (``settled_facts_cannot_decide_plans``). Off
+    # by default: it changed one verdict (for the better) on the tune claims of four corpora
+    # other than the seeds, short of the two corpora a default rule needs; the nato pack turns
+    # it on.
+    deeds_cannot_decide_plans: bool = False
 
     def voters(self, claim: str, judged: Sequence[Evidence], people: Sequence[str] = (),
                subject: "ClaimSubject | None" = None,
@@ -195,14 +202,15 @@ class VerdictRules:
     # (then ``pipeline.quantities``); a denial votes through the person exception only on what it
     # or its document's reported claim denies; 6 = the count, tenure and share readers, the
     # statements about all members and the subject aliases moved into the opt-in ``nato`` rule
-    # pack (``pipeline.packs``; the rule packs in use are recorded beside this version), and
-    # "false" in "a false positive" is no denial.
+    # pack (``pipeline.packs``; the rule packs in use are recorded beside this version), the
+    # subject gate, the plans rule and the entity boost are off unless a pack turns them on,
+    # and "false" in "a false positive" is no denial.
     LOGIC_VERSION = 6
 
     def label(self) -> str:
         return (f"rules-v{self.LOGIC_VERSION}(depth={self.depth},floor={self.relevance_floor},"
                 f"support={self.support_threshold},refute={self.refute_threshold},coverage={self.min_coverage},"
-                f"subject={self.subject_required})")
+                f"subject={self.subject_required},plans={self.deeds_cannot_decide_plans})")
 
 
 @dataclass(frozen=True)
@@ -441,6 +449,15 @@ class Checker:
         return screen
 
     @property
+    def voting_rules(self) -> VerdictRules:
+        """``rules`` as the rule packs in use set them (a pack may turn a voting rule on)."""
+        self.warm_up()
+        rules = self.rules
+        for pack in self._loaded.packs:
+            rules = pack.voting_rules(rules)
+        return rules
+
+    @property
     def stance_models(self) -> dict:
         """The tags of the stance models in use (for checkpoints and reports)."""
         self.warm_up()
@@ -491,7 +508,8 @@ class Checker:
         view, aggregator, matcher = self._loaded.view, self._loaded.aggregator, self._loaded.matcher
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k, exclude_docs=exclude_docs)
         subjects = self.subjects(claims)
-        voting = [self.rules.voter_positions(claim, evidence, people_in(claim, view), subject, view.reported_claims)
+        rules = self.voting_rules
+        voting = [rules.voter_positions(claim, evidence, people_in(claim, view), subject, view.reported_claims)
                   for claim, evidence, subject in zip(claims, evidence_lists, subjects)]
         judged_lists = self.judge(claims, evidence_lists, voting=voting, subjects=subjects)
         verdicts = []
@@ -523,6 +541,7 @@ class Checker:
         self.warm_up()
         subjects = self.subjects(claims) if subjects is None else subjects
         stance, screen, packs = self._loaded.stance, self._loaded.screen, self._loaded.packs
+        plans = self.voting_rules.deeds_cannot_decide_plans
         pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or e.sentence)
                  for c, ev in zip(claims, evidence_lists) for e in ev]
         if voting is not None and screen is not None:
@@ -543,7 +562,7 @@ class Checker:
                 stance_probs = {label: float(p) for label, p in zip(STANCE_LABELS, row)}
                 for pack in packs:
                     stance_probs = pack.stance(claim, item, stance_probs, subject.name if subject else None)
-                stance_probs = adjusted_stance(claim, item, stance_probs)
+                stance_probs = adjusted_stance(claim, item, stance_probs, plans=plans)
                 judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
             judged_lists.append(judged)
         return judged_lists

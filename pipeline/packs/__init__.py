@@ -7,7 +7,7 @@ registry, as spaCy registers its factories) and turned on by configuration only:
 ``Checker(rule_packs=("nato",))``, ``claimsift check --rule-pack nato``. None is on by default.
 
 A registered pack is a factory ``(view, store_dir) -> RulePack``: it reads what it needs from
-the corpus once, when the checker loads, and answers three questions while claims are checked.
+the corpus once, when the checker loads, and answers five questions while claims are checked.
 Other packages can register packs through the ``claimsift_rule_packs`` entry point group.
 """
 from __future__ import annotations
@@ -21,7 +21,8 @@ import catalogue
 from pipeline.errors import UserError
 
 if TYPE_CHECKING:
-    from pipeline.retrieve import CorpusView
+    from pipeline.check import VerdictRules
+    from pipeline.retrieve import CorpusView, RetrievalConfig
     from pipeline.types import Evidence
 
 RULE_PACKS = catalogue.create("claimsift", "rule_packs", entry_points=True)
@@ -46,6 +47,14 @@ class RulePack(Protocol):
     def stance(self, claim: str, passage: "Evidence", probs: dict[str, float],
                subject: str | None) -> dict[str, float]:
         """The stance probabilities after the pack's rules (``probs`` where none applies)."""
+        ...
+
+    def voting_rules(self, rules: "VerdictRules") -> "VerdictRules":
+        """The voting rules with the pack's settings (``rules`` where it has none)."""
+        ...
+
+    def retrieval_config(self, config: "RetrievalConfig") -> "RetrievalConfig":
+        """The retrieval settings with the pack's (``config`` where it has none)."""
         ...
 
 
