@@ -25,17 +25,21 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.check import (Checker, VerdictRules, denial_cannot_support, discount_reported_claim,  # noqa: E402
                             settled_facts_cannot_decide_plans, text_before)
-from pipeline.corpus_eval import (DEFAULT_CORPORA_DIR, atomic_write_text, claim_splits, read_corpus_claims,  # noqa: E402
-                                  select_claims, verdict_metrics)
-from pipeline.retrieve import RetrievalConfig, people_in  # noqa: E402
+from pipeline.corpus_eval import (DEFAULT_CORPORA_DIR, atomic_write_text, claim_splits, first_gold_rank,  # noqa: E402
+                                  read_corpus_claims, select_claims, verdict_metrics)
+from pipeline.retrieve import ENTITY_BOOST, RetrievalConfig, people_in  # noqa: E402
 from pipeline.types import STANCE_LABELS  # noqa: E402
 
-RETRIEVAL = {"default": RetrievalConfig(), "no_entity_boost": RetrievalConfig(entity_boost=0.0),
-             "no_following_denials": RetrievalConfig(follow_denials=0)}
-VOTING = {"default": dict(rules=VerdictRules(), plans=True, denials=True),
-          "no_subject_gate": dict(rules=VerdictRules(subject_required=False), plans=True, denials=True),
-          "no_plans_rule": dict(rules=VerdictRules(), plans=False, denials=True),
-          "no_denial_corrections": dict(rules=VerdictRules(), plans=True, denials=False)}
+# "default": every general rule on, as logic v5's default path had them; each other setting
+# turns one off. (Logic v6 ships the subject gate, the plans rule and the entity boost off, on
+# these figures; the nato pack turns them on.)
+ALL_ON = VerdictRules(subject_required=True, deeds_cannot_decide_plans=True)
+RETRIEVAL = {"default": RetrievalConfig(entity_boost=ENTITY_BOOST), "no_entity_boost": RetrievalConfig(entity_boost=0.0),
+             "no_following_denials": RetrievalConfig(entity_boost=ENTITY_BOOST, follow_denials=0)}
+VOTING = {"default": dict(rules=ALL_ON, plans=True, denials=True),
+          "no_subject_gate": dict(rules=replace(ALL_ON, subject_required=False), plans=True, denials=True),
+          "no_plans_rule": dict(rules=ALL_ON, plans=False, denials=True),
+          "no_denial_corrections": dict(rules=ALL_ON, plans=True, denials=False)}
 
 
 def corrected(claim, passage, probs, plans: bool, denials: bool) -> dict[str, float]:
@@ -67,6 +71,10 @@ def run_corpus(folder: Path, name: str, split: str, limit: int | None) -> dict:
     for retrieval_name, retrieval in RETRIEVAL.items():
         checker.retrieval = retrieval
         evidence_lists = checker.retrieve(texts, top_k=5, exclude_docs=excluded)
+        ranks = [first_gold_rank([e.sentence for e in ev], c.gold_evidence) if c.gold_evidence else None
+                 for ev, c in zip(evidence_lists, chosen)]
+        judged = [r is not None for r, c in zip(ranks, chosen) if c.gold_evidence]
+        recall = round(sum(judged) / len(judged), 4) if judged else None
         for voting_name, voting in VOTING.items():
             if retrieval_name != "default" and voting_name != "default":
                 continue
@@ -90,7 +98,7 @@ def run_corpus(folder: Path, name: str, split: str, limit: int | None) -> dict:
             key = voting_name if retrieval_name == "default" else retrieval_name
             metrics = verdict_metrics(gold, predicted)
             out[key] = {"correct": sum(g == p for g, p in zip(gold, predicted)), "accuracy": metrics["accuracy"],
-                        "macro_f1": metrics["macro_f1"], "predicted": predicted}
+                        "macro_f1": metrics["macro_f1"], "evidence_recall@5": recall, "predicted": predicted}
     base = out["default"]["predicted"]
     for key, entry in out.items():
         changed = [(g, b, p) for g, b, p in zip(gold, base, entry.pop("predicted")) if b != p]

