@@ -176,3 +176,22 @@ def test_cli_writes_the_domain_of_each_row(tmp_path):
     assert [json.loads(line)["domain"] for line in out.read_text().splitlines()] == ["post", "post"]
     result = CliRunner().invoke(app, ["checkworthy", "--data", str(posts), "--out", str(out), "--domain", "tv"])
     assert result.exit_code != 0 and "unknown --domain 'tv'" in str(result.exception or result.output)
+
+
+@pytest.mark.slow
+def test_retraining_carries_the_post_network_and_its_threshold(tmp_path, shipped, shared_datasets):
+    from pipeline.checkworthy_post import POST_FILES
+    from pipeline.retrain import retrain
+
+    version = shipped.card["version"]
+    shutil.copytree(SHIPPED / version, tmp_path / "checkworthy" / version)
+    (tmp_path / "checkworthy" / "CURRENT").write_text(version + "\n")
+    data = Path(__file__).resolve().parent / "data" / "retrain_checkworthy.jsonl"
+    result = retrain("checkworthy", data, base="checkworthy", public_sample=300, models_dir=tmp_path,
+                     datasets_dir=shared_datasets, params={"use_embeddings": False}, log=lambda m: None)
+    derived = CheckworthyModel(result.model, models_dir=tmp_path)
+    assert derived.card["post_classifier"]["carried_from"] == f"checkworthy@{version}"
+    assert derived.thresholds["post"] == shipped.thresholds["post"]  # not re-tuned on dev
+    for name in POST_FILES:
+        assert (result.path / name).read_bytes() == (SHIPPED / version / name).read_bytes()
+    assert derived.score_posts_routed([TWEET])[0].claims
