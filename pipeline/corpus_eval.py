@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from pipeline.errors import InputError, UserError
+from pipeline.registry import sha256_file
 from pipeline.splits import SPLITS, SplitClaim, assign_splits, text_key
 from pipeline.types import VERDICT_LABELS, Verdict
 
@@ -84,7 +85,7 @@ def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
     rows: list[CorpusClaim] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
         obj, problem = parse_object(line)
@@ -518,14 +519,6 @@ class BuiltCorpus:
         return self.claims.parent
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _source_paths(name: str, data_dir: Path) -> list[Path]:
     if name == "seeds":
         return [ROOT / f for f in SEED_CLAIM_FILES] + sorted((ROOT / "seeds").iterdir())
@@ -544,7 +537,7 @@ def build_dataset(name: str, data_dir: Path | str = DEFAULT_DATA_DIR,
     if missing:
         raise UserError(f"dataset {name!r} needs {', '.join(missing)}; pass the shared datasets folder "
                         f"with --data-dir (now {data_dir})")
-    fingerprint = {str(p.relative_to(ROOT if name == "seeds" else data_dir)): _sha256(p) for p in sources}
+    fingerprint = {str(p.relative_to(ROOT if name == "seeds" else data_dir)): sha256_file(p) for p in sources}
     documents = (ROOT / "seeds",) if name == "seeds" else (folder / "documents.jsonl",)
     info_path, claims_path = folder / "build.json", folder / "claims.jsonl"
     if not rebuild and info_path.is_file() and claims_path.is_file() and all(p.exists() for p in documents):
@@ -595,7 +588,7 @@ def _inputs_fingerprint(documents: Sequence[Path]) -> dict[str, str]:
     for root in documents:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in files:
-            out[str(path.resolve())] = _sha256(path)
+            out[str(path.resolve())] = sha256_file(path)
     return out
 
 
