@@ -24,10 +24,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import random
 import re
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -35,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from pipeline.errors import InputError, UserError
-from pipeline.registry import sha256_file
+from pipeline.registry import atomic_write_text, sha256_file
 from pipeline.splits import SPLITS, SplitClaim, assign_splits, text_key
 from pipeline.types import VERDICT_LABELS, Verdict
 
@@ -149,22 +147,6 @@ def first_gold_rank(passages: Sequence[str], gold: Sequence[str]) -> int | None:
 
 
 # -- writing --------------------------------------------------------------------------------------
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and one rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
 
 def _jsonl(rows: Iterable[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

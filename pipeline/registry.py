@@ -62,7 +62,9 @@ def _version_key(version: str) -> tuple:
     return (0, int(version[1:]), "") if version[:1] == "v" and version[1:].isdigit() else (1, 0, version)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and one rename."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -70,10 +72,12 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 @dataclass(frozen=True)

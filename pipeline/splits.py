@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from pipeline.errors import InputError
+from pipeline.registry import atomic_write_text
 
 SPLITS = ("train", "tune", "report")
 # Percent of groups per split; a group's bucket is a hash of its key, so the assignment does not
@@ -173,8 +174,6 @@ class SplitManifest:
 
 def write_manifest(assignments: Sequence[SplitAssignment], path: Path | str = MANIFEST_PATH) -> Path:
     """Sorted by corpus and id, one JSON object a line; written atomically."""
-    from pipeline.corpus_eval import atomic_write_text
-
     rows = sorted(assignments, key=lambda a: (a.corpus, a.claim_id))
     text = "".join(json.dumps(a.to_dict(), sort_keys=True) + "\n" for a in rows)
     return atomic_write_text(Path(path), text)
