@@ -241,7 +241,7 @@ def models(models_dir: Path | str | None = None) -> "object":
     """Every registered model version: DataFrame ``name, version, current, metric, value, created``."""
     import pandas as pd
 
-    from pipeline.cli_models import model_rows
+    from pipeline.registry import model_rows
 
     return pd.DataFrame(model_rows(_registry(models_dir)))
 

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from pipeline.errors import UserError
+from pipeline.registry import headline_metric, model_rows
 
 models_app = typer.Typer(help="The model registry: list, show, promote, roll back, retrain on your data.",
                          no_args_is_help=True)
@@ -21,38 +22,6 @@ def _registry(models_dir: Optional[Path]):
     from pipeline.registry import DEFAULT_MODELS_DIR, Registry
 
     return Registry(models_dir or DEFAULT_MODELS_DIR)
-
-
-def headline_metric(card: dict) -> tuple[str, float | None]:
-    """The card's primary dev metric: (what it is, value)."""
-    metrics = card.get("metrics") or {}
-    primary = metrics.get("primary")
-    if isinstance(primary, dict) and "value" in primary:
-        where = f" ({primary['set']})" if primary.get("set") else ""
-        return f"{primary.get('metric', 'primary')}{where}", primary.get("value")
-    name = metrics.get("primary_metric") or (primary if isinstance(primary, str) else None)
-    for key in ([name] if name else []) + ["macro_f1", "f1", "accuracy"]:
-        if isinstance(metrics.get(key), (int, float)):
-            return f"dev {key}", float(metrics[key])
-        # e.g. {"primary": "map@5", "dev": {"map@5": 0.91, ...}}
-        for part, values in metrics.items():
-            if isinstance(values, dict) and isinstance(values.get(key), (int, float)):
-                return f"{key} ({part})", float(values[key])
-    return "", None
-
-
-def model_rows(registry) -> list[dict]:
-    rows = []
-    for name in registry.names():
-        current = registry.current_version(name)
-        for version in registry.versions(name):
-            card = json.loads((registry.root / name / version / "card.json").read_text())
-            metric, value = headline_metric(card)
-            rows.append({"name": name, "version": version, "current": version == current,
-                         "created": card.get("created"), "kind": card.get("kind") or card.get("task") or "",
-                         "metric": metric, "value": value, "parent": card.get("parent"),
-                         "description": card.get("description", "")})
-    return rows
 
 
 def _print_json(payload) -> None:

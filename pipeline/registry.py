@@ -276,3 +276,36 @@ def render_card_markdown(card: dict) -> str:
             continue
         lines += ["", f"## {key}", "", "```json", json.dumps(value, indent=2), "```"]
     return "\n".join(lines) + "\n"
+
+
+def headline_metric(card: dict) -> tuple[str, float | None]:
+    """The card's primary dev metric: (what it is, value)."""
+    metrics = card.get("metrics") or {}
+    primary = metrics.get("primary")
+    if isinstance(primary, dict) and "value" in primary:
+        where = f" ({primary['set']})" if primary.get("set") else ""
+        return f"{primary.get('metric', 'primary')}{where}", primary.get("value")
+    name = metrics.get("primary_metric") or (primary if isinstance(primary, str) else None)
+    for key in ([name] if name else []) + ["macro_f1", "f1", "accuracy"]:
+        if isinstance(metrics.get(key), (int, float)):
+            return f"dev {key}", float(metrics[key])
+        # e.g. {"primary": "map@5", "dev": {"map@5": 0.91, ...}}
+        for part, values in metrics.items():
+            if isinstance(values, dict) and isinstance(values.get(key), (int, float)):
+                return f"{key} ({part})", float(values[key])
+    return "", None
+
+
+def model_rows(registry: "Registry") -> list[dict]:
+    """One row per model version: current or not, its card's date, kind and headline metric."""
+    rows = []
+    for name in registry.names():
+        current = registry.current_version(name)
+        for version in registry.versions(name):
+            card = json.loads((registry.root / name / version / "card.json").read_text())
+            metric, value = headline_metric(card)
+            rows.append({"name": name, "version": version, "current": version == current,
+                         "created": card.get("created"), "kind": card.get("kind") or card.get("task") or "",
+                         "metric": metric, "value": value, "parent": card.get("parent"),
+                         "description": card.get("description", "")})
+    return rows

@@ -480,7 +480,7 @@ def _latest_report(folder: Path) -> Path | None:
 def _models_context(config: ReviewConfig) -> dict:
     import datetime as dt
 
-    from pipeline.cli_models import model_rows
+    from pipeline.registry import model_rows
     from pipeline.registry import Registry
 
     registry = Registry(config.models_dir) if config.models_dir else Registry()
