@@ -4,7 +4,7 @@ The seed corpus (NFKC-normalised, as ingested) is repeated until it holds ``--mb
 text. Each variant runs in its own child process, so each peak RSS is its own:
 
 - ``raw``: ``spacy.load(model, exclude=["lemmatizer"])`` and ``nlp.pipe`` — the baseline;
-- ``claimsift``: :class:`pipeline.analyse.Analyser` — the same model and exclusions plus the
+- ``claimsift``: :class:`pipeline.corpus.nlp.Analyser` — the same model and exclusions plus the
   project's tokenizer tweak, layout sentence starts and quote finder, and the conversion of
   every Doc to sentences/entities/quotes dataclasses (what ingestion stores);
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def corpus(megabytes: float) -> list[str]:
-    from pipeline.ingest import normalise
+    from pipeline.corpus.ingest import normalise
 
     seeds = [normalise(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "seeds").glob("*.txt"))]
     texts: list[str] = []
@@ -99,7 +99,7 @@ def run_variant(variant: str, megabytes: float, n_process: int, batch_size: int)
     if variant == "raw":
         import spacy
 
-        from pipeline.analyse import DEFAULT_MODEL, EXCLUDED_PIPES
+        from pipeline.corpus.nlp import DEFAULT_MODEL, EXCLUDED_PIPES
 
         nlp = spacy.load(DEFAULT_MODEL, exclude=list(EXCLUDED_PIPES))
         nlp.max_length = 2_000_000
@@ -108,8 +108,8 @@ def run_variant(variant: str, megabytes: float, n_process: int, batch_size: int)
             tokens += len(doc)
         extra = {}
     else:
-        from pipeline.analyse import Analyser
-        from pipeline.types import Document
+        from pipeline.corpus.nlp import Analyser
+        from pipeline.core.types import Document
 
         analyser = Analyser(batch_size=batch_size, n_process=n_process)
         analyser.warm_up()
@@ -127,7 +127,7 @@ def run_variant(variant: str, megabytes: float, n_process: int, batch_size: int)
     if variant != "raw":
         import spacy
 
-        from pipeline.analyse import split_glued_marks
+        from pipeline.corpus.nlp import split_glued_marks
 
         tokenizer = spacy.blank("en")
         split_glued_marks(tokenizer)

@@ -58,12 +58,12 @@ def dataset_sentences(datasets: Path, limit: int) -> list[str]:
 
 
 def bench_seed(results: dict) -> None:
-    from pipeline.check import Checker
-    from pipeline.claims_eval import read_labelled_claims
-    from pipeline.embedding import Encoder
-    from pipeline.index import update_index
-    from pipeline.ingest import ingest
-    from pipeline.store import Corpus
+    from pipeline.verdict.checker import Checker
+    from pipeline.evaluation.claims import read_labelled_claims
+    from pipeline.registry.embedding import Encoder
+    from pipeline.retrieval.index import update_index
+    from pipeline.corpus.ingest import ingest
+    from pipeline.corpus.store import Corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
@@ -79,7 +79,7 @@ def bench_seed(results: dict) -> None:
         results["seed_index"] = {"sentences": len(texts), "raw_encoder_sentences_per_s": round(raw, 1),
                                  "index_build_sentences_per_s": round(update.total / update.seconds, 1)}
         claims = [r.claim for r in read_labelled_claims(ROOT / "tests" / "data" / "seed_claims.jsonl")]
-        from pipeline.rerank import Reranker
+        from pipeline.stance.rerank import Reranker
 
         # As shipped (the stance model reads the passages that vote, the screen model the rest),
         # then with the stance model reading every passage, then with the second-stage ranker.
@@ -102,8 +102,8 @@ def bench_seed(results: dict) -> None:
 
 
 def bench_synthetic(results: dict, datasets: Path, n_sentences: int, n_real: int, queries: int) -> None:
-    from pipeline.embedding import Encoder
-    from pipeline.index import EvidenceIndex
+    from pipeline.registry.embedding import Encoder
+    from pipeline.retrieval.index import EvidenceIndex
 
     real = dataset_sentences(datasets, n_real)
     encoder = Encoder("onnx")
@@ -129,7 +129,7 @@ def bench_synthetic(results: dict, datasets: Path, n_sentences: int, n_real: int
             index.search_dense(query_vectors[i:i + 1], 50)
             index.search_lexical(query_texts[i:i + 1], 50)
         total, dense_t, lexical_t = [], [], []
-        from pipeline.retrieve import rrf
+        from pipeline.retrieval.retrieve import rrf
 
         for q, text in enumerate(query_texts):
             t0 = time.perf_counter()

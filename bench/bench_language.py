@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.check import URL, WORD, InvalidClaimError, validate_claim  # noqa: E402
+from pipeline.verdict.checker import URL, WORD, InvalidClaimError, validate_claim  # noqa: E402
 
 
 def _tsv(path: Path, column: str | int, header: bool = True) -> list[str]:
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "language.json")
     args = parser.parse_args()
-    from pipeline import language
+    from pipeline.corpus import language as language
 
     claims, sentences, foreign = english_claims(args.data), english_sentences_and_posts(args.data), non_english_sentences()
     rss_before = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -34,9 +34,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    from pipeline.factchecks import load_fact_checks, write_fact_checks
-    from pipeline.matching import FactCheckMatcher, build_store_index, checkthat_queries, checkthat_records
-    from pipeline.matching import ranking_metrics
+    from pipeline.corpus.factchecks import load_fact_checks, write_fact_checks
+    from pipeline.factchecks.matcher import FactCheckMatcher, build_store_index, checkthat_queries, checkthat_records
+    from pipeline.factchecks.matcher import ranking_metrics
 
     result: dict = {"backend": args.backend, "cpu_count": os.cpu_count(), "k": args.k}
     records = checkthat_records(args.datasets)
@@ -44,7 +44,7 @@ def main() -> None:
         write_fact_checks(records, args.store)
     started = time.perf_counter()
     # The index is per encoder model (both backends share a tag), so force a build to time it.
-    from pipeline.embedding import Encoder
+    from pipeline.registry.embedding import Encoder
 
     build_store_index(args.store, encoder=Encoder(backend=args.backend))
     result["index_build_s"] = round(time.perf_counter() - started, 2)

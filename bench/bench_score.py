@@ -50,8 +50,8 @@ class EmptyScorer:
 
 # -- children: one measurement each ------------------------------------------------------------------
 def child_encoder(args: argparse.Namespace) -> dict:
-    from pipeline.embedding import Encoder
-    from pipeline.posts_io import PostReader
+    from pipeline.registry.embedding import Encoder
+    from pipeline.scoring.posts import PostReader
 
     texts = [r.text for r in PostReader(args.input) if r.accepted]
     encoder = Encoder(args.encoder_backend)
@@ -65,7 +65,7 @@ def child_encoder(args: argparse.Namespace) -> dict:
 
 
 def child_score(args: argparse.Namespace) -> dict:
-    from pipeline.score import ModelScorer, score_file
+    from pipeline.scoring.scorer import ModelScorer, score_file
 
     scorer = EmptyScorer() if args.empty else ModelScorer(args.store, encoder_backend=args.encoder_backend,
                                                           models_dir=args.models_dir)
@@ -138,7 +138,7 @@ def subset(source: Path, limit: int | None, folder: Path) -> Path:
 
 def repeated(source: Path, n: int, folder: Path) -> Path:
     """n posts made by cycling the tweet texts (ids made unique)."""
-    from pipeline.posts_io import PostReader
+    from pipeline.scoring.posts import PostReader
 
     texts = [r.text for r in PostReader(source) if r.accepted]
     target = folder / f"posts_{n}.jsonl"
@@ -151,8 +151,8 @@ def repeated(source: Path, n: int, folder: Path) -> Path:
 def ensure_store(store: Path | None, folder: Path) -> Path:
     if store is not None and store.exists():
         return store
-    from pipeline.index import update_index
-    from pipeline.ingest import ingest
+    from pipeline.retrieval.index import update_index
+    from pipeline.corpus.ingest import ingest
 
     target = store or folder / "seed-store"
     ingest([ROOT / "seeds"], target)

@@ -33,7 +33,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def bench_pairs(data_dir: Path, n: int):
-    from pipeline.stance_data import build_stance_splits, load_labelled_file
+    from pipeline.stance.data import build_stance_splits, load_labelled_file
 
     if (data_dir / "fever-dev-pairs").is_dir():
         dev = build_stance_splits(data_dir)["dev"]
@@ -64,7 +64,7 @@ def main() -> None:
 
     import torch
 
-    from pipeline.stance import StanceModel, classification_report
+    from pipeline.stance.model import StanceModel, classification_report
 
     pairs = bench_pairs(args.data, args.pairs)
     claims = [p.claim for p in pairs]
@@ -76,7 +76,7 @@ def main() -> None:
     def record(name: str, seconds: float, probs=None) -> None:
         entry = {"seconds": round(seconds, 2), "pairs_per_s": round(len(pairs) / seconds, 1)}
         if probs is not None:
-            from pipeline.types import STANCE_LABELS
+            from pipeline.core.types import STANCE_LABELS
 
             predicted = [STANCE_LABELS[i] for i in np.asarray(probs).argmax(axis=1)]
             entry["macro_f1"] = classification_report(gold, predicted)["macro_f1"]
@@ -91,7 +91,7 @@ def main() -> None:
         record("pipeline_fp32", seconds, probs)
 
         # The default runtime ("auto": bfloat16 where the processor has it), then the other one.
-        from pipeline.stance import settled_backend
+        from pipeline.stance.model import settled_backend
 
         default = settled_backend("auto")
         for backend in dict.fromkeys((default, "onnx", "bf16")):

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.corpus_eval import (DATASETS, DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, atomic_write_text,  # noqa: E402
+from pipeline.evaluation.corpus import (DATASETS, DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, atomic_write_text,  # noqa: E402
                                   build_dataset, evaluate_corpus)
 
 

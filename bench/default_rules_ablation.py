@@ -23,12 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.check import (Checker, VerdictRules, denial_cannot_support, discount_reported_claim,  # noqa: E402
+from pipeline.verdict.checker import (Checker, VerdictRules, denial_cannot_support, discount_reported_claim,  # noqa: E402
                             settled_facts_cannot_decide_plans, text_before)
-from pipeline.corpus_eval import (DEFAULT_CORPORA_DIR, atomic_write_text, claim_splits, first_gold_rank,  # noqa: E402
+from pipeline.evaluation.corpus import (DEFAULT_CORPORA_DIR, atomic_write_text, claim_splits, first_gold_rank,  # noqa: E402
                                   read_corpus_claims, select_claims, verdict_metrics)
-from pipeline.retrieve import ENTITY_BOOST, RetrievalConfig, people_in  # noqa: E402
-from pipeline.types import STANCE_LABELS  # noqa: E402
+from pipeline.retrieval.retrieve import ENTITY_BOOST, RetrievalConfig, people_in  # noqa: E402
+from pipeline.core.types import STANCE_LABELS  # noqa: E402
 
 # "default": every general rule on, as logic v5's default path had them; each other setting
 # turns one off. (Logic v6 ships the subject gate, the plans rule and the entity boost off, on
@@ -50,7 +50,7 @@ def corrected(claim, passage, probs, plans: bool, denials: bool) -> dict[str, fl
 
 
 def run_corpus(folder: Path, name: str, split: str, limit: int | None) -> dict:
-    from pipeline.store import Corpus
+    from pipeline.corpus.store import Corpus
 
     claims = read_corpus_claims(folder / "claims.jsonl")
     chosen = [c for c, _ in select_claims(claims, claim_splits(name, claims), split, limit)]

@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "negation_probe.json")
     args = parser.parse_args()
 
-    from pipeline import stance_data
-    from pipeline.stance import StanceModel
+    from pipeline.stance import data as stance_data
+    from pipeline.stance.model import StanceModel
 
     started = time.monotonic()
     dev = stance_data.build_stance_splits(args.data, seed=13)["dev"]

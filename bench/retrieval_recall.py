@@ -1,7 +1,7 @@
 """Evidence recall@5 of retrieval alone (no stance model, no verdict), per corpus, with and
-without the cross-encoder re-ranker (``pipeline.rerank``), on the claims of a split of the
+without the cross-encoder re-ranker (``pipeline.stance.rerank``), on the claims of a split of the
 manifest (tune: never the report split). Same corpora, stores, claim subsets and gold matching as
-``claimsift evaluate corpus`` (``pipeline.corpus_eval``), so "before" equals its recall@5.
+``claimsift evaluate corpus`` (``pipeline.evaluation.corpus``), so "before" equals its recall@5.
 
     nice -n 10 python bench/retrieval_recall.py covidfact liar healthver fever averitec seeds \
         --split tune --limit 200
@@ -26,10 +26,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.check import InvalidClaimError, validate_claim  # noqa: E402
-from pipeline.corpus_eval import (DEFAULT_CORPORA_DIR, RECALL_AT, atomic_write_text, claim_splits,  # noqa: E402
+from pipeline.verdict.checker import InvalidClaimError, validate_claim  # noqa: E402
+from pipeline.evaluation.corpus import (DEFAULT_CORPORA_DIR, RECALL_AT, atomic_write_text, claim_splits,  # noqa: E402
                                   evidence_matches, read_corpus_claims, select_claims)
-from pipeline.rerank import RERANK_MODEL, Reranker, mixed_scores  # noqa: E402
+from pipeline.stance.rerank import RERANK_MODEL, Reranker, mixed_scores  # noqa: E402
 
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 CANDIDATES = (10, 20, 30)
@@ -38,7 +38,7 @@ CANDIDATES = (10, 20, 30)
 def titled_index(index, view, encoder, directory: Path):
     """The store's index rebuilt in ``directory`` with each sentence read as "TITLE: sentence"
     by both the bi-encoder and BM25 (sentences of untitled documents as they are)."""
-    from pipeline.index import EvidenceIndex
+    from pipeline.retrieval.index import EvidenceIndex
 
     ids = np.asarray(index.ids)
     titles = view.documents["title"].fillna("").astype(str) if "title" in view.documents else None
@@ -55,10 +55,10 @@ def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, can
     """Per claim with gold evidence: the first stage's top 5 as shipped (gold flags) and its
     best ``candidates`` (texts, scores, gold flags). ``title_prefix``: on an index of
     "TITLE: sentence" texts (``titled_index``) instead of the store's."""
-    from pipeline.embedding import Encoder
-    from pipeline.index import load_index
-    from pipeline.retrieve import CorpusView, RetrievalConfig, retrieve
-    from pipeline.store import Corpus
+    from pipeline.registry.embedding import Encoder
+    from pipeline.retrieval.index import load_index
+    from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, retrieve
+    from pipeline.corpus.store import Corpus
 
     folder = corpora_dir / name
     store = folder / "store"

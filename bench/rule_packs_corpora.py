@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.check import Checker  # noqa: E402
-from pipeline.corpus_eval import DEFAULT_CORPORA_DIR, atomic_write_text, evaluate_corpus  # noqa: E402
+from pipeline.verdict.checker import Checker  # noqa: E402
+from pipeline.evaluation.corpus import DEFAULT_CORPORA_DIR, atomic_write_text, evaluate_corpus  # noqa: E402
 from pipeline.lang.en import DENIAL_CUE  # noqa: E402
 
 OLD_FALSE = re.compile(r"\bfalse\b", re.IGNORECASE)

@@ -1,4 +1,4 @@
-"""Tune the verdict rules (``pipeline.check.VerdictRules``) on the seed dev claims.
+"""Tune the verdict rules (``pipeline.verdict.checker.VerdictRules``) on the seed dev claims.
 
 Retrieval and stance run once per claim; the grid over depth, relevance floor and the two
 thresholds then only re-reads the cached stance probabilities. Besides the best setting on all
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from pipeline.check import Checker, VerdictRules
-from pipeline.claims_eval import read_labelled_claims
-from pipeline.retrieve import people_in
-from pipeline.types import VERDICT_LABELS
-from pipeline.verdict import VerdictAggregator
+from pipeline.verdict.checker import Checker, VerdictRules
+from pipeline.evaluation.claims import read_labelled_claims
+from pipeline.retrieval.retrieve import people_in
+from pipeline.core.types import VERDICT_LABELS
+from pipeline.verdict.aggregator import VerdictAggregator
 
 # A small grid on purpose: over depth 1-5, eight relevance floors and five coverages as well,
 # the best of 39,200 settings reached 0.55 on the 64 claims but only 0.31 leave-one-out (the

@@ -11,16 +11,16 @@ __version__ = "0.1.0"
 
 # name -> (module, attribute)
 _EXPORTS = {
-    "Corpus": ("pipeline.store", "Corpus"),
-    "Checker": ("pipeline.check", "Checker"),
-    "StanceModel": ("pipeline.stance", "StanceModel"),
-    "CheckworthyModel": ("pipeline.checkworthy", "CheckworthyModel"),
-    "Registry": ("pipeline.registry", "Registry"),
-    "Document": ("pipeline.types", "Document"),
-    "Evidence": ("pipeline.types", "Evidence"),
-    "Verdict": ("pipeline.types", "Verdict"),
-    "Comparison": ("pipeline.compare", "Comparison"),
-    "compare_models": ("pipeline.compare", "compare_models"),
+    "Corpus": ("pipeline.corpus.store", "Corpus"),
+    "Checker": ("pipeline.verdict.checker", "Checker"),
+    "StanceModel": ("pipeline.stance.model", "StanceModel"),
+    "CheckworthyModel": ("pipeline.checkworthy.model", "CheckworthyModel"),
+    "Registry": ("pipeline.registry.registry", "Registry"),
+    "Document": ("pipeline.core.types", "Document"),
+    "Evidence": ("pipeline.core.types", "Evidence"),
+    "Verdict": ("pipeline.core.types", "Verdict"),
+    "Comparison": ("pipeline.evaluation.compare", "Comparison"),
+    "compare_models": ("pipeline.evaluation.compare", "compare_models"),
     "load_corpus": ("pipeline.api", "load_corpus"),
     "build_corpus": ("pipeline.api", "build_corpus"),
     "entity_counts": ("pipeline.api", "entity_counts"),
@@ -40,16 +40,16 @@ _EXPORTS = {
     "promote": ("pipeline.api", "promote"),
     "rollback": ("pipeline.api", "rollback"),
     "temporary_registry": ("pipeline.api", "temporary_registry"),
-    "evaluate_corpus": ("pipeline.corpus_eval", "evaluate_corpus"),
-    "corpus_results_frame": ("pipeline.corpus_eval", "corpus_results_frame"),
-    "build_dataset": ("pipeline.corpus_eval", "build_dataset"),
+    "evaluate_corpus": ("pipeline.evaluation.corpus", "evaluate_corpus"),
+    "corpus_results_frame": ("pipeline.evaluation.corpus", "corpus_results_frame"),
+    "build_dataset": ("pipeline.evaluation.corpus", "build_dataset"),
 }
 
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
-    # Only called for names not found normally. No export shares a submodule's name (pipeline.check
+    # Only called for names not found normally. No export shares a submodule's name (pipeline.verdict.checker
     # is the module; the function is check_claim): a submodule import would overwrite it.
     if name in _EXPORTS:
         module, attribute = _EXPORTS[name]

@@ -21,7 +21,7 @@ Every name here is also available lazily from the package (``import pipeline`` s
 Stages one by one: ``pipeline.Corpus`` (store), ``pipeline.Checker`` (retrieve + stance +
 verdict; keep one to check many claims), ``pipeline.StanceModel``, ``pipeline.CheckworthyModel``.
 
-``pipeline.check`` is the checking *module* (``pipeline/check.py``), not a function: use
+``pipeline.verdict.checker`` is the checking *module* (``pipeline/verdict/checker.py``), not a function: use
 ``check_claim`` (or ``pipeline.api.check``).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ DEFAULT_STORE = Path("corpus/store")
 def load_corpus(store_dir: Path | str = DEFAULT_STORE):
     """The corpus store at ``store_dir`` (``documents()``, ``sentences()``, ``entities()``,
     ``quotes()`` return DataFrames; ``summary()`` the counts)."""
-    from pipeline.store import Corpus
+    from pipeline.corpus.store import Corpus
 
     return Corpus(store_dir)
 
@@ -48,14 +48,14 @@ def build_corpus(paths: Iterable[Path | str], store_dir: Path | str, index: bool
     """Ingest ``paths`` (files or folders) into the store at ``store_dir`` and, unless
     ``index=False``, build its evidence index; returns the ``Corpus``. Re-running is cheap:
     unchanged documents are skipped. Raises ``UserError`` naming any rejected input."""
-    from pipeline.errors import UserError
-    from pipeline.ingest import ingest
+    from pipeline.core.errors import UserError
+    from pipeline.corpus.ingest import ingest
 
     report = ingest([Path(p) for p in paths], Path(store_dir))
     if report.rejected:
         raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5]))
     if index:
-        from pipeline.index import update_index
+        from pipeline.retrieval.index import update_index
 
         update_index(Path(store_dir))
     return load_corpus(store_dir)
@@ -82,7 +82,7 @@ def quotes_by_speaker(corpus) -> "object":
 def checker(store_dir: Path | str = DEFAULT_STORE, **options):
     """A ``Checker`` for many claims (models load once, on first use). Options: ``top_k``,
     ``stance_spec``, ``verdict_spec``, ``models_dir``, ``encoder_backend``, ``retrieval``."""
-    from pipeline.check import Checker
+    from pipeline.verdict.checker import Checker
 
     return Checker(store_dir, **options)
 
@@ -123,7 +123,7 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     plus ``rejected``). A claim the checker refuses (empty, too long, not English) keeps its row
     with ``verdict`` None and the reason in ``rejected``; ``frame.attrs["verdicts"]`` holds the
     ``Verdict`` objects (None for rejected claims)."""
-    from pipeline.check import InvalidClaimError, validate_claim
+    from pipeline.verdict.checker import InvalidClaimError, validate_claim
 
     claims = list(claims)
     reasons: list[str | None] = []
@@ -160,8 +160,8 @@ def evidence_frame(verdict) -> "object":
 
 def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "text", **options):
     """Score a DataFrame of posts: one output row per input row (same index) with the
-    check-worthy claims found in it, each with a verdict and evidence (see ``pipeline.score``)."""
-    from pipeline.score import score_frame as _score_frame
+    check-worthy claims found in it, each with a verdict and evidence (see ``pipeline.scoring.scorer``)."""
+    from pipeline.scoring.scorer import score_frame as _score_frame
 
     return _score_frame(df, store_dir=store_dir, text_column=text_column, **options)
 
@@ -173,8 +173,8 @@ def checkworthiness_frame(texts: Sequence[str], domain: str = "post", model: str
     media, ``speech`` for debates and speeches). Texts without a sentence get no row."""
     import pandas as pd
 
-    from pipeline.checkworthy import CheckworthyModel
-    from pipeline.errors import UserError
+    from pipeline.checkworthy.model import CheckworthyModel
+    from pipeline.core.errors import UserError
 
     detector = CheckworthyModel(model, **({"models_dir": models_dir} if models_dir else {}))
     if domain not in detector.thresholds:
@@ -197,8 +197,8 @@ def validate_training_file(path: Path | str, task: str, datasets_dir: Path | str
                            evaluation_files: Sequence[Path | str] = ()):
     """Check a labelled file as ``train`` would; returns a ``ValidationReport`` (``.ok``,
     ``.problems`` with row numbers, ``.summary()``) instead of raising."""
-    from pipeline import training_data
-    from pipeline.retrain import DEFAULT_DATASETS_DIR
+    from pipeline.training import data as training_data
+    from pipeline.training.retrain import DEFAULT_DATASETS_DIR
 
     keys = training_data.evaluation_keys(task, datasets_dir or DEFAULT_DATASETS_DIR, evaluation_files)
     report, _ = training_data.validate(path, task, evaluation=keys)
@@ -208,10 +208,10 @@ def validate_training_file(path: Path | str, task: str, datasets_dir: Path | str
 def train(task: str, data: Path | str, **options):
     """Validate ``data`` and train a new version of the ``task`` model (``stance`` or
     ``checkworthy``) on it, added to the public training data unless ``include_public=False``.
-    The version is registered but NOT promoted. Options: see ``pipeline.retrain.retrain``
+    The version is registered but NOT promoted. Options: see ``pipeline.training.retrain.retrain``
     (``models_dir``, ``datasets_dir``, ``base``, ``public_sample``, ``params``, ``kind``...).
     Returns a ``RetrainResult``."""
-    from pipeline.retrain import retrain
+    from pipeline.training.retrain import retrain
 
     return retrain(task, data, **options)
 
@@ -220,7 +220,7 @@ def evaluate(candidate: str, current: str, data: Path | str, *, task: str | None
              models_dir: Path | str | None = None, report: Path | str | None = None, **options):
     """Compare two models on a labelled file; returns a ``Comparison`` (``to_frame()``, plots in
     ``_repr_html_``); ``report`` also writes the HTML report."""
-    from pipeline.compare import compare_models
+    from pipeline.evaluation.compare import compare_models
 
     comparison = compare_models(candidate, current, data, task=task, models_dir=models_dir, **options)
     if report is not None:
@@ -232,7 +232,7 @@ def evaluate_model(model: str, data: Path | str, *, task: str | None = None,
                    models_dir: Path | str | None = None, **options) -> "object":
     """One model on a labelled file: every metric of its task (primary first) with a bootstrap
     95% interval, as a DataFrame."""
-    from pipeline.compare import evaluate_model as _evaluate_model
+    from pipeline.evaluation.compare import evaluate_model as _evaluate_model
 
     return _evaluate_model(model, data, task=task, models_dir=models_dir, **options)
 
@@ -241,13 +241,13 @@ def models(models_dir: Path | str | None = None) -> "object":
     """Every registered model version: DataFrame ``name, version, current, metric, value, created``."""
     import pandas as pd
 
-    from pipeline.registry import model_rows
+    from pipeline.registry.registry import model_rows
 
     return pd.DataFrame(model_rows(_registry(models_dir)))
 
 
 def _registry(models_dir: Path | str | None):
-    from pipeline.registry import DEFAULT_MODELS_DIR, Registry
+    from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
 
     return Registry(models_dir or DEFAULT_MODELS_DIR)
 

@@ -35,9 +35,9 @@ def _fake_model_scorer(*args, **kwargs) -> KeywordScorer:
 
 
 if __name__ == "__main__":
-    import pipeline.score
+    import pipeline.scoring.scorer
 
-    pipeline.score.ModelScorer = _fake_model_scorer
+    pipeline.scoring.scorer.ModelScorer = _fake_model_scorer
     from pipeline.cli import main
 
     sys.argv[0] = "claimsift"

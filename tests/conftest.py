@@ -27,8 +27,8 @@ def shared_datasets() -> Path:
 @pytest.fixture(scope="session")
 def seed_store(tmp_path_factory) -> Path:
     """A store with the five seed documents ingested and indexed; read-only for tests."""
-    from pipeline.index import update_index
-    from pipeline.ingest import ingest
+    from pipeline.retrieval.index import update_index
+    from pipeline.corpus.ingest import ingest
 
     store = tmp_path_factory.mktemp("seed") / "store"
     report = ingest([SEEDS], store)
@@ -47,7 +47,7 @@ def seed_store_copy(seed_store, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_checker(seed_store):
-    from pipeline.check import Checker
+    from pipeline.verdict.checker import Checker
 
     checker = Checker(seed_store)
     checker.warm_up()
@@ -56,9 +56,9 @@ def seed_checker(seed_store):
 
 @pytest.fixture(scope="session")
 def nato_checker(seed_store):
-    """The seed checker with the ``nato`` rule pack on (``pipeline.packs.nato``): the topic rules
+    """The seed checker with the ``nato`` rule pack on (``pipeline.verdict.packs.nato``): the topic rules
     the seed claims were measured with."""
-    from pipeline.check import Checker
+    from pipeline.verdict.checker import Checker
 
     checker = Checker(seed_store, rule_packs=("nato",))
     checker.warm_up()

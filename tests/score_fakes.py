@@ -81,8 +81,8 @@ class EmptyScorer:
 
 def real_models_missing() -> str | None:
     """Why the shipped models cannot run here (a skip reason), or None when they can."""
-    from pipeline.registry import Registry
-    from pipeline.stance import StanceModel
+    from pipeline.registry.registry import Registry
+    from pipeline.stance.model import StanceModel
 
     registry = Registry()
     for spec in ("checkworthy", StanceModel("stance").resolve_spec()):

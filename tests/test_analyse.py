@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from shipping import as_shipped
 
-from pipeline.analyse import (Analyser, LineBreaks, build_nlp, layout_breaks, quoted_spans, quotes_of,
+from pipeline.corpus.nlp import (Analyser, LineBreaks, build_nlp, layout_breaks, quoted_spans, quotes_of,
                               register_extensions, sentences_of)
-from pipeline.ingest import normalise
-from pipeline.types import Document
+from pipeline.corpus.ingest import normalise
+from pipeline.core.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -161,7 +161,7 @@ def test_quoted_words_attributed_through_their_verb_but_not_scare_quotes(nlp):
 
 @pytest.mark.slow
 def test_quote_quality_on_the_hand_checked_fixture():
-    from pipeline.quotes_eval import evaluate_quotes
+    from pipeline.evaluation.quotes import evaluate_quotes
 
     result = evaluate_quotes(DATA / "quotes_gold.jsonl", SEEDS)
     assert result.n_gold >= 80
@@ -172,7 +172,7 @@ def test_quote_quality_on_the_hand_checked_fixture():
 # ---- extensions and the Analyser ----------------------------------------------------------------------
 @pytest.mark.slow
 def test_importing_the_module_registers_nothing():
-    code = ("import pipeline.analyse, spacy; from spacy.tokens import Doc; from spacy.language import Language; "
+    code = ("import pipeline.corpus.nlp, spacy; from spacy.tokens import Doc; from spacy.language import Language; "
             "print(Doc.has_extension('quotes'), Language.has_factory('claimsift_quotes'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False", "False"]
@@ -193,7 +193,7 @@ def test_analyser_is_cheap_to_make_and_pickles_without_its_pipeline():
 
 
 def test_a_date_header_is_not_part_of_the_first_sentence(tmp_path):
-    from pipeline.analyse import build_nlp, sentences_of
+    from pipeline.corpus.nlp import build_nlp, sentences_of
 
     nlp = build_nlp(quotes=False)
     text = " date 2024-11-10 Two days after Election Day, Rutte wrote a post. He congratulated Trump."

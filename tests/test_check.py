@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.check import InvalidClaimError, validate_claim
+from pipeline.verdict.checker import InvalidClaimError, validate_claim
 
 DATA = Path(__file__).resolve().parent / "data"
 THREADS_CLAIM = "NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine"
@@ -44,8 +44,8 @@ def test_decisive_passages_are_passages_that_voted(seed_checker):
     """The aggregator numbers the voters; the verdict lists every retrieved passage, so its
     decisive indices must be translated ("Slovakia will host NATO's next summit": the first
     two passages do not vote)."""
-    from pipeline.claims_eval import read_labelled_claims
-    from pipeline.retrieve import people_in
+    from pipeline.evaluation.claims import read_labelled_claims
+    from pipeline.retrieval.retrieve import people_in
 
     claims = [r.claim for r in read_labelled_claims(DATA / "seed_claims.jsonl")]
     claims += [r.claim for r in read_labelled_claims(DATA / "seed_claims_heldout.jsonl")]
@@ -60,9 +60,9 @@ def test_decisive_passages_are_passages_that_voted(seed_checker):
 
 
 def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_checker):
-    from pipeline.check import adjusted_stance
-    from pipeline.retrieve import people_in
-    from pipeline.types import STANCE_LABELS
+    from pipeline.verdict.checker import adjusted_stance
+    from pipeline.retrieval.retrieve import people_in
+    from pipeline.core.types import STANCE_LABELS
 
     models = seed_checker.stance_models
     assert set(models) == {"stance", "screen"} and models["stance"]["version"] != models["screen"]["version"]
@@ -112,8 +112,8 @@ def test_english_claims_without_common_function_words_are_accepted(claim):
 
 
 def test_rules_let_only_passages_sharing_the_claims_words_vote():
-    from pipeline.check import VerdictRules, term_coverage
-    from pipeline.types import Evidence
+    from pipeline.verdict.checker import VerdictRules, term_coverage
+    from pipeline.core.types import Evidence
 
     claim = "Slovakia will host NATO's next summit."
     on_topic = Evidence(doc_id="a", sentence="Slovakia hosts the next NATO summit in Bratislava.", start=0, end=1, score=1.0)
@@ -163,7 +163,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, packs, hit_at_5, accuracy", [
-    # Measured with stance@v4 and rules v6. With the nato pack (``pipeline.packs.nato``, whose
+    # Measured with stance@v4 and rules v6. With the nato pack (``pipeline.verdict.packs.nato``, whose
     # rules were written from these claims' errors): hit@5 0.963 / verdict accuracy 0.889 (32 of
     # 36) and 0.952 / 0.893 (25 of 28). Without it, the default path: 0.963 / 0.639 (23 of 36)
     # and 0.857 / 0.607 (17 of 28). The floors are the measured level less one claim, so one
@@ -176,7 +176,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 def test_seed_claims_quality(seed_checker, nato_checker, name, packs, hit_at_5, accuracy):
     """The README's figures: evidence hit@5 and verdict accuracy on the seed claim sets, with
     the nato pack and without."""
-    from pipeline.claims_eval import evaluate_claims, read_labelled_claims
+    from pipeline.evaluation.claims import evaluate_claims, read_labelled_claims
 
     checker = nato_checker if packs else seed_checker
     assert checker.rule_packs == packs
@@ -203,8 +203,8 @@ def test_claims_the_corpus_does_not_cover_are_not_enough_info(seed_checker):
 
 
 def test_a_denial_covers_a_claim_about_a_person_it_names_or_sits_beside():
-    from pipeline.check import VerdictRules
-    from pipeline.types import Evidence
+    from pipeline.verdict.checker import VerdictRules
+    from pipeline.core.types import Evidence
 
     claim = "Mark Rutte said he would personally kick the United States out of the alliance."
     riggio = Evidence(doc_id="a", sentence='"Secretary General Rutte has never said this," Riggio said.', start=0, end=1,
@@ -228,8 +228,8 @@ def test_a_denial_covers_a_claim_about_a_person_it_names_or_sits_beside():
 
 
 def test_a_labelled_claims_file_with_bad_lines_names_each_one(tmp_path):
-    from pipeline.claims_eval import read_labelled_claims
-    from pipeline.errors import InputError
+    from pipeline.evaluation.claims import read_labelled_claims
+    from pipeline.core.errors import InputError
 
     path = tmp_path / "claims.jsonl"
     path.write_text('{"claim": "Rutte threatened to expel the US.", "label": "REFUTED"}\n[1, 2]\n{"claim": "x\n'
@@ -242,8 +242,8 @@ def test_a_labelled_claims_file_with_bad_lines_names_each_one(tmp_path):
 
 
 def test_a_denial_votes_on_what_a_person_said_not_on_everything_about_them():
-    from pipeline.check import VerdictRules
-    from pipeline.types import Evidence
+    from pipeline.verdict.checker import VerdictRules
+    from pipeline.core.types import Evidence
 
     riggio = Evidence(doc_id="a", sentence='"Secretary General Rutte has never said this," Riggio said.', start=0, end=1,
                       score=1.0)
@@ -272,15 +272,15 @@ def test_a_denial_votes_on_what_a_person_said_not_on_everything_about_them():
     ("Rutte said the alliance is stronger than ever.", {"SUPPORTS": 0.2, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.3}),
 ])
 def test_a_reported_claim_refutes_only_when_it_calls_the_claim_false(sentence, expected):
-    from pipeline.check import discount_reported_claim
+    from pipeline.verdict.checker import discount_reported_claim
 
     probs = {"SUPPORTS": 0.2, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.3}
     assert discount_reported_claim(sentence, probs) == pytest.approx(expected)
 
 
 def test_a_denial_that_points_back_covers_what_the_sentence_before_it_covers():
-    from pipeline.check import VerdictRules
-    from pipeline.types import Evidence
+    from pipeline.verdict.checker import VerdictRules
+    from pipeline.core.types import Evidence
 
     wsj = ("However, the Wall Street Journal reported that Trump rang Putin shortly after his reelection to warn him "
            "against escalating the war.")
@@ -296,7 +296,7 @@ def test_a_denial_that_points_back_covers_what_the_sentence_before_it_covers():
 
 
 def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
-    from pipeline.retrieve import following_denial
+    from pipeline.retrieval.retrieve import following_denial
 
     view = seed_checker._loaded.view
     texts = view.sentences["text"]
@@ -320,13 +320,13 @@ def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
     ("The United States spends 3.4% of its GDP on defence.", "United States"),  # not "States"
 ])
 def test_a_claims_subject_is_the_name_its_main_verb_is_about(claim, subject):
-    from pipeline.check import claim_parser, claim_subject
+    from pipeline.verdict.checker import claim_parser, claim_subject
 
     assert claim_subject(claim_parser()(claim)) == subject
 
 
 def test_a_name_the_tagger_calls_a_noun_is_a_subject_where_the_corpus_knows_it():
-    from pipeline.check import claim_parser, claim_subject
+    from pipeline.verdict.checker import claim_parser, claim_subject
 
     parsed = claim_parser()("Belgium spends less than 2% of its GDP on defence.")
     assert parsed[0].pos_ == "NOUN"  # en_core_web_sm's reading, which is why the corpus is asked
@@ -336,8 +336,8 @@ def test_a_name_the_tagger_calls_a_noun_is_a_subject_where_the_corpus_knows_it()
 
 
 def test_a_passage_votes_only_where_it_names_the_claims_subject():
-    from pipeline.check import ClaimSubject, VerdictRules
-    from pipeline.types import Evidence
+    from pipeline.verdict.checker import ClaimSubject, VerdictRules
+    from pipeline.core.types import Evidence
 
     claim = "Rutte met Trump at the White House in January 2025."
     stoltenberg = Evidence(doc_id="book", score=1.0, start=0, end=1, context="Stoltenberg wrote a book.",
@@ -361,7 +361,7 @@ def test_a_passage_votes_only_where_it_names_the_claims_subject():
 
 
 def names_subject_of(name, passage, documents=frozenset(), aliases=()):
-    from pipeline.check import ClaimSubject, names_subject
+    from pipeline.verdict.checker import ClaimSubject, names_subject
 
     return names_subject(ClaimSubject(name, (set(documents),), tuple(aliases)), passage)
 
@@ -390,8 +390,8 @@ def replace_sentence(passage, sentence):
     ("NATO will hold its 2026 summit in Ankara.", "The summit took place in Vilnius.", "unknown", False),
 ])
 def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, published, settled):
-    from pipeline.check import settled_facts_cannot_decide_plans
-    from pipeline.types import Evidence
+    from pipeline.verdict.checker import settled_facts_cannot_decide_plans
+    from pipeline.core.types import Evidence
 
     passage = Evidence(doc_id="a", sentence=sentence, start=0, end=1, score=1.0, published=published)
     probs = {"SUPPORTS": 0.5, "REFUTES": 0.3, "NOT_ENOUGH_INFO": 0.2}
@@ -409,7 +409,7 @@ def test_a_denial_of_one_thing_does_not_refute_another(seed_checker):
 
 
 def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
-    from pipeline.check import ClaimSubject
+    from pipeline.verdict.checker import ClaimSubject
 
     view = seed_checker._loaded.view
     for name in ("PolitiFact", "Riggio", "Slovenia"):

@@ -12,11 +12,11 @@ from shipping import as_shipped
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from pipeline.checkworthy import (CheckworthyClassifier, CheckworthyModel, ClaimSpan, DomainAdaptedLogisticRegression,
+from pipeline.checkworthy.model import (CheckworthyClassifier, CheckworthyModel, ClaimSpan, DomainAdaptedLogisticRegression,
                                   has_words, split_sentences)
-from pipeline.checkworthy_data import read_jsonl_texts
-from pipeline.errors import InputError
-from pipeline.registry import ModelIntegrityError, Registry
+from pipeline.checkworthy.data import read_jsonl_texts
+from pipeline.core.errors import InputError
+from pipeline.registry.registry import ModelIntegrityError, Registry
 
 DATA = Path(__file__).resolve().parent / "data"
 EVAL_FIXTURE = DATA / "checkworthy_eval.jsonl"
@@ -141,7 +141,7 @@ def test_shipped_model_separates_a_claim_from_chit_chat(shipped):
 
 
 def test_shipped_model_on_hand_written_posts(shipped):
-    from pipeline.checkworthy import f1_metrics
+    from pipeline.checkworthy.model import f1_metrics
 
     texts, labels = _fixture_rows()
     scores = np.array([score for score, _ in shipped.score_posts(texts)])
@@ -212,13 +212,13 @@ def test_speech_scores_mix_in_the_sentence_classifier_and_posts_never_load_it():
 def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeypatch, base):
     import torch
 
-    from pipeline.base_models import base_model_path
+    from pipeline.registry.base_models import base_model_path
 
     base_folder = base_model_path(base)  # before the cache moves: mpnet is unpacked once, in the real cache
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path / "cache"))  # its ONNX export goes here, not to ~/.cache
-    monkeypatch.setattr("pipeline.base_models.mpnet_path", lambda cache=None: Path(base_folder))
+    monkeypatch.setattr("pipeline.registry.base_models.mpnet_path", lambda cache=None: Path(base_folder))
 
-    from pipeline.sentence_classifier import SentenceClassifier, save_sentence_classifier, train_sentence_classifier
+    from pipeline.checkworthy.sentence_classifier import SentenceClassifier, save_sentence_classifier, train_sentence_classifier
 
     texts, labels = _fixture_rows()
     net, config, info = train_sentence_classifier(texts, labels, epochs=1, batch_size=8, base=base, num_threads=None,
@@ -248,8 +248,8 @@ def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeyp
 
 
 def test_held_out_debates_reach_the_card_figure(shared_datasets):
-    from pipeline import checkworthy_data as cd
-    from pipeline.checkworthy import f1_metrics
+    from pipeline.checkworthy import data as cd
+    from pipeline.checkworthy.model import f1_metrics
 
     model = CheckworthyModel()
     heldout = cd.load_sets(shared_datasets)["claimbuster_heldout"]
@@ -274,7 +274,7 @@ def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
 
 
 def test_retraining_keeps_the_base_sentence_classifier_for_debates(tmp_path, shared_datasets):
-    from pipeline.retrain import retrain
+    from pipeline.training.retrain import retrain
 
     version = Registry().current_version("checkworthy")
     shutil.copytree(SHIPPED / version, tmp_path / "checkworthy" / version)
@@ -320,7 +320,7 @@ def test_empty_file_is_refused(tmp_path):
 
 # -- data splits -----------------------------------------------------------------------------------
 def test_training_data_never_holds_a_dev_or_test_text(shared_datasets):
-    from pipeline import checkworthy_data as cd
+    from pipeline.checkworthy import data as cd
 
     sets = cd.load_sets(shared_datasets)
     texts, labels, _ = cd.training_data(sets)

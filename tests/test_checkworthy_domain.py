@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.checkworthy import AUTO, CheckworthyModel, post_calibrated, route_domain
-from pipeline.checkworthy_post import POST_ADAPTER_FILE, choose_post_stage, stratified_folds
-from pipeline.registry import ModelIntegrityError, Registry
+from pipeline.checkworthy.model import AUTO, CheckworthyModel, post_calibrated, route_domain
+from pipeline.checkworthy.post import POST_ADAPTER_FILE, choose_post_stage, stratified_folds
+from pipeline.registry.registry import ModelIntegrityError, Registry
 
 SHIPPED = Registry().root / "checkworthy"
 DEBATE_SENTENCE = "We have lost 750,000 manufacturing jobs in the last four years."
@@ -44,7 +44,7 @@ def test_route_domain_ignores_the_topic():
 
 
 def test_route_domain_on_real_tweets_and_debate_lines(shared_datasets):
-    from pipeline import checkworthy_data as cd
+    from pipeline.checkworthy import data as cd
 
     sets = cd.load_sets(shared_datasets)
     debates = sets["claimbuster_heldout"].texts
@@ -180,8 +180,8 @@ def test_cli_writes_the_domain_of_each_row(tmp_path):
 
 @pytest.mark.slow
 def test_retraining_carries_the_post_network_and_its_threshold(tmp_path, shipped, shared_datasets):
-    from pipeline.checkworthy_post import POST_FILES
-    from pipeline.retrain import retrain
+    from pipeline.checkworthy.post import POST_FILES
+    from pipeline.training.retrain import retrain
 
     version = shipped.card["version"]
     shutil.copytree(SHIPPED / version, tmp_path / "checkworthy" / version)

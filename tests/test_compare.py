@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score
 
-from pipeline.compare import (ModelPredictions, average_precision, compare_predictions,
+from pipeline.evaluation.compare import (ModelPredictions, average_precision, compare_predictions,
                               expected_calibration_error, macro_f1)
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -32,7 +32,7 @@ def gold() -> np.ndarray:
 
 
 def test_metrics_agree_with_sklearn_and_the_stance_ece(gold):
-    from pipeline.stance import expected_calibration_error as stance_ece
+    from pipeline.stance.model import expected_calibration_error as stance_ece
 
     model = noisy_model("m", gold, 1.0, 3, 2)
     whole = np.arange(len(gold))[None]
@@ -126,19 +126,19 @@ def test_binary_task_metrics_and_frame():
 
 @pytest.mark.slow
 def test_compare_command_runs_two_registry_models_on_the_same_rows(tmp_path, shared_datasets):
-    pytest.importorskip("pipeline.checkworthy")
+    pytest.importorskip("pipeline.checkworthy.model")
     from typer.testing import CliRunner
 
-    from pipeline import checkworthy_data as cd
+    from pipeline.checkworthy import data as cd
     from pipeline.cli import app
-    from pipeline.retrain import retrain
+    from pipeline.training.retrain import retrain
 
     models = tmp_path / "models"
     quiet = dict(models_dir=models, datasets_dir=shared_datasets, params={"use_embeddings": False},
                  log=lambda m: None)
     retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", public_sample=300, **quiet)
     retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", public_sample=1500, **quiet)
-    from pipeline.registry import Registry
+    from pipeline.registry.registry import Registry
 
     Registry(models).promote("checkworthy@v1")
     dev = cd.load_sets(shared_datasets)["ct22_1a_dev"]
@@ -160,9 +160,9 @@ def test_compare_command_runs_two_registry_models_on_the_same_rows(tmp_path, sha
 
 
 def test_one_model_is_evaluated_with_intervals(tmp_path):
-    pytest.importorskip("pipeline.checkworthy")
+    pytest.importorskip("pipeline.checkworthy.model")
     import pipeline
-    from pipeline.retrain import retrain
+    from pipeline.training.retrain import retrain
 
     models = tmp_path / "models"
     result = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", include_public=False, datasets_dir=None,

@@ -18,10 +18,10 @@ runner = CliRunner()
 
 @pytest.fixture()
 def fake_index(monkeypatch):
-    import pipeline.index
+    import pipeline.retrieval.index
 
     calls = []
-    monkeypatch.setattr(pipeline.index, "update_index", lambda store, *a, **k: calls.append(Path(store)))
+    monkeypatch.setattr(pipeline.retrieval.index, "update_index", lambda store, *a, **k: calls.append(Path(store)))
     return calls
 
 
@@ -48,7 +48,7 @@ def test_ingest_reports_rejections_exits_nonzero_and_keeps_the_rest(tmp_path, fa
 
 @pytest.mark.slow
 def test_ingest_without_index_module_notes_it_and_succeeds(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pipeline.index", None)
+    monkeypatch.setitem(sys.modules, "pipeline.retrieval.index", None)
     source = tmp_path / "note.txt"
     source.write_text('"We will work together," Rutte said.')
     result = runner.invoke(app, ["ingest", str(source), "--store", str(tmp_path / "store")])
@@ -59,9 +59,9 @@ def test_ingest_without_index_module_notes_it_and_succeeds(tmp_path, monkeypatch
 def _small_store(path: Path) -> Path:
     import hashlib
 
-    from pipeline.analyse import AnalysedDocument
-    from pipeline.store import Corpus
-    from pipeline.types import Document, Entity, Quote, Sentence
+    from pipeline.corpus.nlp import AnalysedDocument
+    from pipeline.corpus.store import Corpus
+    from pipeline.core.types import Document, Entity, Quote, Sentence
 
     text = '"Rutte has never said this," Riggio said.'
     doc_id = hashlib.sha256(text.encode()).hexdigest()[:16]

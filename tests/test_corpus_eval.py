@@ -1,5 +1,5 @@
-"""End-to-end corpus evaluation (pipeline/corpus_eval.py) and the corpus split manifest
-(pipeline/splits.py): evidence matching, label mappings, grouping, the committed manifest, the
+"""End-to-end corpus evaluation (pipeline/evaluation/corpus.py) and the corpus split manifest
+(pipeline/core/splits.py): evidence matching, label mappings, grouping, the committed manifest, the
 stance trainer's filter, masking, and a small version of the harness with floors."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.corpus_eval import (build_dataset, evidence_matches, evaluate_corpus, healthver_verdict,
+from pipeline.evaluation.corpus import (build_dataset, evidence_matches, evaluate_corpus, healthver_verdict,
                                   read_corpus_claims, select_claims, split_claims_of)
-from pipeline.errors import InputError
-from pipeline.splits import (MANIFEST_PATH, SPLITS, SplitClaim, SplitManifest, assign_splits, split_of_group,
+from pipeline.core.errors import InputError
+from pipeline.core.splits import (MANIFEST_PATH, SPLITS, SplitClaim, SplitManifest, assign_splits, split_of_group,
                              text_hash)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -155,7 +155,7 @@ def test_corpora_builders_follow_the_rules(built_corpora, shared_datasets):
 
 
 def test_stance_training_pairs_of_held_out_claims_are_left_out(shared_datasets):
-    from pipeline import stance_data
+    from pipeline.stance import data as stance_data
 
     pairs = stance_data.healthver_pairs(shared_datasets)
     manifest = SplitManifest.load()
@@ -178,7 +178,7 @@ def test_masked_documents_are_never_shown(seed_checker):
 
 
 def _checkable(claim: str) -> bool:
-    from pipeline.check import InvalidClaimError, validate_claim
+    from pipeline.verdict.checker import InvalidClaimError, validate_claim
 
     try:
         validate_claim(claim)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.factchecks import (
+from pipeline.corpus.factchecks import (
     RATING_TO_VERDICT,
     ingest_fact_checks,
     ingest_fact_checks_report,
@@ -34,7 +34,7 @@ def test_rating_maps_to_project_verdict(rating, verdict):
 
 
 def test_rating_map_uses_only_project_verdicts():
-    from pipeline.types import VERDICT_LABELS
+    from pipeline.core.types import VERDICT_LABELS
 
     assert set(RATING_TO_VERDICT.values()) <= set(VERDICT_LABELS)
 
@@ -109,7 +109,7 @@ def test_changed_rating_updates_the_record_in_place(tmp_path):
 
 def test_claimsift_ingest_dispatches_fact_check_files(tmp_path):
     """The corpus ingest hands fact-check files to ingest_fact_checks and reports their rejections."""
-    from pipeline.ingest import ingest
+    from pipeline.corpus.ingest import ingest
 
     store = tmp_path / "store"
     files = [tmp_path / "checks.jsonl", tmp_path / "broken.jsonld"]

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.embedding import Encoder
-from pipeline.errors import UserError
-from pipeline.index import EvidenceIndex, IndexMismatchError, current_index_dir, load_index, update_index
-from pipeline.store import Corpus
+from pipeline.registry.embedding import Encoder
+from pipeline.core.errors import UserError
+from pipeline.retrieval.index import EvidenceIndex, IndexMismatchError, current_index_dir, load_index, update_index
+from pipeline.corpus.store import Corpus
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -51,7 +51,7 @@ def test_update_embeds_only_new_sentences(seed_store_copy, tmp_path):
     before_vectors = np.array(before.vectors())  # the old version directory is removed on update
     extra = tmp_path / "extra.txt"
     extra.write_text("NATO allies met in Vilnius in July 2023. The summit discussed Ukraine's accession.\n")
-    from pipeline.ingest import ingest
+    from pipeline.corpus.ingest import ingest
 
     ingest([extra], seed_store_copy)
     update = update_index(seed_store_copy)

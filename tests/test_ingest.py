@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.analyse import AnalysedDocument
-from pipeline.ingest import (_stream_paragraph_parts, date_in_text, doc_id_of, ingest, normalise,
+from pipeline.corpus.nlp import AnalysedDocument
+from pipeline.corpus.ingest import (_stream_paragraph_parts, date_in_text, doc_id_of, ingest, normalise,
                              normalise_date)
-from pipeline.store import Corpus
-from pipeline.types import Sentence
+from pipeline.corpus.store import Corpus
+from pipeline.core.types import Sentence
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -239,14 +239,14 @@ def test_large_text_is_streamed_in_paragraph_aligned_parts(tmp_path):
 
 def test_fact_check_tables_are_dispatched(tmp_path, monkeypatch):
     calls = []
-    fake = types.ModuleType("pipeline.factchecks")
+    fake = types.ModuleType("pipeline.corpus.factchecks")
 
     def ingest_fact_checks(path, store_dir):
         calls.append((Path(path).name, Path(store_dir)))
         return [types.SimpleNamespace(path=str(path), row=3, reason="unknown rating")]
 
     fake.ingest_fact_checks = ingest_fact_checks
-    monkeypatch.setitem(sys.modules, "pipeline.factchecks", fake)
+    monkeypatch.setitem(sys.modules, "pipeline.corpus.factchecks", fake)
     table = write(tmp_path / "reviews.jsonl", json.dumps({"claim": "Rutte threatened", "rating": "False"}) + "\n")
     review = write(tmp_path / "review.jsonld", json.dumps({"@context": "https://schema.org", "@type": "ClaimReview",
                                                             "claimReviewed": "x", "reviewRating": {}}))
@@ -258,7 +258,7 @@ def test_fact_check_tables_are_dispatched(tmp_path, monkeypatch):
 
 
 def test_fact_checks_rejected_clearly_when_module_missing(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pipeline.factchecks", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "pipeline.corpus.factchecks", None)  # import raises ImportError
     table = write(tmp_path / "reviews.csv", "claim,rating\nRutte threatened,False\n")
     report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
     assert len(report.rejected) == 1 and "not supported yet" in report.rejected[0].reason

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from shipping import as_shipped
 
-from pipeline.errors import UserError
-from pipeline.factchecks import ingest_fact_checks_report
-from pipeline.matching import (
+from pipeline.core.errors import UserError
+from pipeline.corpus.factchecks import ingest_fact_checks_report
+from pipeline.factchecks.matcher import (
     FEATURE_NAMES,
     FactCheckMatcher,
     MatchReranker,
@@ -22,7 +22,7 @@ from pipeline.matching import (
     normalise_post,
     ranking_metrics,
 )
-from pipeline.registry import Registry
+from pipeline.registry.registry import Registry
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -200,8 +200,8 @@ def test_cli_match_and_evaluate(store, tmp_path):
                     reason="../shared/datasets/checkthat2020-task2-claim-retrieval is absent")
 def test_checkthat2020_dev_map5(tmp_path):
     """The issue's target: MAP@5 >= 0.90 on the 197 dev tweets against all 10,375 verified claims."""
-    from pipeline.factchecks import write_fact_checks
-    from pipeline.matching import checkthat_queries, checkthat_records
+    from pipeline.corpus.factchecks import write_fact_checks
+    from pipeline.factchecks.matcher import checkthat_queries, checkthat_records
 
     store = tmp_path / "store"
     write_fact_checks(checkthat_records(DATASETS), store)

@@ -41,8 +41,8 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 def _needs(name: str) -> None:
     if name == "02_check_claims":
-        from pipeline.registry import ModelNotFoundError
-        from pipeline.stance import StanceModel
+        from pipeline.registry.registry import ModelNotFoundError
+        from pipeline.stance.model import StanceModel
 
         model = StanceModel("stance")
         try:

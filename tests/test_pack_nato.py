@@ -1,4 +1,4 @@
-"""The ``nato`` rule pack (``pipeline.packs.nato``), on its own: count statements ("23 NATO
+"""The ``nato`` rule pack (``pipeline.verdict.packs.nato``), on its own: count statements ("23 NATO
 members spend at least 2%"), tenures and shares of GDP read from the seed corpus and compared,
 statements about all members read for one member, the aliases of the US, and the seed claims
 those rules decide. The default path's independence from it is tested in ``test_packs.py``."""
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.packs.nato.quantities import CountStatement, count_stance, count_statement, group_size_of
+from pipeline.verdict.packs.nato.quantities import CountStatement, count_stance, count_statement, group_size_of
 
 # Sentences of the seed corpus, as stored.
 LISTED_EIGHT = ("As of June this year, out of the 32 NATO members, Croatia, Portugal, Italy, Canada, Belgium, "
@@ -124,14 +124,14 @@ PRIME_MINISTER_YEARS = ("But he is an experienced and qualified political leader
     ("Rutte served as Dutch prime minister for more than 20 years.", "Rutte, " + PRIME_MINISTER_YEARS, "Rutte", "REFUTES"),
 ])
 def test_how_long_someone_held_a_post_decides_the_stance(claim, passage, subject, decided):
-    from pipeline.packs.nato.quantities import tenure_stance
+    from pipeline.verdict.packs.nato.quantities import tenure_stance
 
     probs = tenure_stance(claim, passage, {"SUPPORTS": 0.1, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.4}, subject)
     assert max(probs, key=probs.get) == decided and probs[decided] > 0.9
 
 
 def test_a_tenure_counts_only_for_the_subject_it_names_and_for_tenures():
-    from pipeline.packs.nato.quantities import tenure_stance
+    from pipeline.verdict.packs.nato.quantities import tenure_stance
 
     model = {"SUPPORTS": 0.1, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.4}
     claim = "Jens Stoltenberg led NATO for only two years."
@@ -162,14 +162,14 @@ POLAND_LED = ("Poland led NATO members in defense spending last year, allocating
     ("Latvia spends 4.5% of GDP on defence.", ["latvia"], "REFUTES"),
 ])
 def test_a_members_share_of_gdp_decides_the_stance(claim, names, decided):
-    from pipeline.packs.nato.quantities import share_stance
+    from pipeline.verdict.packs.nato.quantities import share_stance
 
     probs = share_stance(claim, POLAND_LED, {"SUPPORTS": 0.5, "REFUTES": 0.1, "NOT_ENOUGH_INFO": 0.4}, names)
     assert max(probs, key=probs.get) == decided and probs[decided] > 0.9
 
 
 def test_a_share_is_read_only_for_the_member_it_follows():
-    from pipeline.packs.nato.quantities import reported_share, share_stance
+    from pipeline.verdict.packs.nato.quantities import reported_share, share_stance
 
     assert reported_share(POLAND_LED, ["france"]) is None
     # "… at 4.12%, 3.43% and 3.38% respectively" pairs by order, which is not read.
@@ -186,8 +186,8 @@ def test_a_share_is_read_only_for_the_member_it_follows():
 def test_statements_about_all_members_are_read_for_the_member_a_claim_names(seed_store, nato_checker):
     """Seed 004 says all NATO members have achieved 2%; seed 000 lists the eight that have not:
     with the pack, a claim about one of the eight meets both, so the verdict is CONFLICTING."""
-    from pipeline.packs.nato import NatoPack
-    from pipeline.retrieve import CorpusView
+    from pipeline.verdict.packs.nato import NatoPack
+    from pipeline.retrieval.retrieve import CorpusView
 
     pack = NatoPack.of(CorpusView.from_store(seed_store), seed_store)
     # Members are what the corpus lists as members ("out of the 32 NATO members, Croatia, …").
@@ -225,9 +225,9 @@ def test_seed_claims_the_packs_rules_decide(nato_checker, claim, verdict):
 
 
 def test_the_pack_knows_other_names_of_the_us():
-    from pipeline.check import ClaimSubject, names_subject
-    from pipeline.packs.nato import SUBJECT_ALIASES
-    from pipeline.types import Evidence
+    from pipeline.verdict.checker import ClaimSubject, names_subject
+    from pipeline.verdict.packs.nato import SUBJECT_ALIASES
+    from pipeline.core.types import Evidence
 
     us = Evidence(doc_id="y", score=1.0, start=0, end=1, sentence="Poland, Estonia and the United States spend most.")
     subject = ClaimSubject("US", aliases=SUBJECT_ALIASES["us"])
@@ -250,7 +250,7 @@ def test_with_the_pack_the_us_is_also_the_united_states_and_washington(nato_chec
 def test_the_pack_turns_on_the_rules_the_default_path_leaves_off(nato_checker, seed_checker):
     """The subject gate, the plans rule and the entity boost did not earn a place in the default
     path on corpora other than the seeds (bench/results/default_rules_tune.json)."""
-    from pipeline.retrieve import ENTITY_BOOST, RetrievalConfig
+    from pipeline.retrieval.retrieve import ENTITY_BOOST, RetrievalConfig
 
     on, off = nato_checker.voting_rules, seed_checker.voting_rules
     assert on.subject_required and on.deeds_cannot_decide_plans

@@ -1,4 +1,4 @@
-"""Rule packs (``pipeline.packs``): chosen by name through the registry and the CLI, off by
+"""Rule packs (``pipeline.verdict.packs``): chosen by name through the registry and the CLI, off by
 default, recorded in batch checkpoints and shipped to workers; and the default path knows no
 topic (the ``nato`` pack's own rules: test_pack_nato.py)."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.packs import RULE_PACKS, UnknownRulePackError, load_rule_packs, registered_rule_packs, rule_pack_names
+from pipeline.core.errors import UserError
+from pipeline.verdict.packs import RULE_PACKS, UnknownRulePackError, load_rule_packs, registered_rule_packs, rule_pack_names
 from shipping import as_shipped
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_packs_are_chosen_by_name_through_the_registry():
     assert "nato" in registered_rule_packs()
-    from pipeline.packs.nato import nato_pack
+    from pipeline.verdict.packs.nato import nato_pack
 
     assert RULE_PACKS.get("nato") is nato_pack
     assert rule_pack_names(None) == () and rule_pack_names(["NATO", " nato"]) == ("nato",)
@@ -57,8 +57,8 @@ def test_a_registered_pack_is_loaded_by_its_name_and_bound_to_the_corpus(recordi
 
 
 def test_the_checker_takes_pack_names_and_ships_them_to_workers(tmp_path):
-    from pipeline.check import Checker
-    from pipeline.score import ModelScorer
+    from pipeline.verdict.checker import Checker
+    from pipeline.scoring.scorer import ModelScorer
 
     assert Checker(tmp_path).rule_packs == ()  # off by default
     checker = as_shipped(Checker(tmp_path, rule_packs=["nato"]))
@@ -69,8 +69,8 @@ def test_the_checker_takes_pack_names_and_ships_them_to_workers(tmp_path):
 
 
 def test_a_checkpoint_records_the_packs_and_refuses_a_resume_with_others(tmp_path):
-    from pipeline.checkpoint import Checkpoint
-    from pipeline.score import ModelScorer
+    from pipeline.scoring.checkpoint import Checkpoint
+    from pipeline.scoring.scorer import ModelScorer
 
     out = tmp_path / "out.jsonl"
     with_pack = {"scorer": ModelScorer(tmp_path, rule_packs=("nato",)).fingerprint()}
@@ -85,7 +85,7 @@ def test_a_checkpoint_records_the_packs_and_refuses_a_resume_with_others(tmp_pat
 
 
 # ---- the default path knows no topic ---------------------------------------------------------
-DEFAULT_PATH = ("pipeline/check.py", "pipeline/retrieve.py", "pipeline/verdict.py", "pipeline/analyse.py",
+DEFAULT_PATH = ("pipeline/verdict/checker.py", "pipeline/retrieval/retrieve.py", "pipeline/verdict/aggregator.py", "pipeline/corpus/nlp.py",
                 "pipeline/lang/en.py")
 TOPIC_WORDS = re.compile(r"\b(nato|gdp|washington|alliance|allies|britain|america|rutte|stoltenberg|trump|putin|"
                          r"ukrain\w*|russia\w*|dutch|norwegian|hungarian|romanian|poland|spain)\b|\b2\s*(%|per ?cent)",
@@ -107,13 +107,13 @@ def test_the_default_paths_code_and_word_lists_name_no_topic(module):
     found = [(line, text) for line, text in code_strings(ROOT / module) if TOPIC_WORDS.search(text)]
     assert found == []
     # The scan finds what it looks for: the pack's code is full of it.
-    assert any(TOPIC_WORDS.search(text) for _, text in code_strings(ROOT / "pipeline/packs/nato/__init__.py"))
+    assert any(TOPIC_WORDS.search(text) for _, text in code_strings(ROOT / "pipeline/verdict/packs/nato/__init__.py"))
 
 
 def test_checking_without_packs_never_imports_pack_code(seed_store):
-    script = ("import sys; from pipeline.check import Checker; "
+    script = ("import sys; from pipeline.verdict.checker import Checker; "
               f"v = Checker({str(seed_store)!r}).check('There is no evidence that vitamin C cures COVID-19.'); "
-              "print(v.verdict, any(m.startswith('pipeline.packs.') for m in sys.modules))")
+              "print(v.verdict, any(m.startswith('pipeline.verdict.packs.') for m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["NOT_ENOUGH_INFO", "False"]
@@ -123,8 +123,8 @@ def test_the_default_path_reads_no_group_size_into_a_count(seed_checker):
     """"All 27 EU members" and "all EU members" say the same; the nato pack, which reads counts
     against the corpus's group of 32, would compare 27 with 32. The default path leaves the
     stance model's reading alone (only the general corrections apply)."""
-    from pipeline.check import adjusted_stance
-    from pipeline.types import STANCE_LABELS, Evidence
+    from pipeline.verdict.checker import adjusted_stance
+    from pipeline.core.types import STANCE_LABELS, Evidence
 
     assert seed_checker._loaded.packs == () and not hasattr(seed_checker._loaded.view, "group_size")
     claim = "All 27 EU members meet the 2% defence spending target."
@@ -135,7 +135,7 @@ def test_the_default_path_reads_no_group_size_into_a_count(seed_checker):
     expected = adjusted_stance(claim, passage, dict(zip(STANCE_LABELS, map(float, row))))
     assert judged.stance_probs == pytest.approx(expected, abs=5e-3)
     # What the pack's count rule would have made of it: 27 members against the 32 of the corpus.
-    from pipeline.packs.nato.quantities import count_stance
+    from pipeline.verdict.packs.nato.quantities import count_stance
 
     decided = count_stance(claim, passage.sentence, expected, group_size=32)
     assert max(decided, key=decided.get) == "REFUTES" and decided != pytest.approx(expected)
@@ -160,7 +160,7 @@ def test_false_is_a_denial_only_where_it_judges_something(sentence, denies):
 
 
 def test_nationality_titles_come_from_the_documents_entities():
-    from pipeline.analyse import TITLE_WORDS, _bare_name, _People, build_nlp
+    from pipeline.corpus.nlp import TITLE_WORDS, _bare_name, _People, build_nlp
 
     assert not {"dutch", "norwegian", "nato", "us"} & TITLE_WORDS  # no hand list of nations
     nlp = build_nlp(quotes=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.registry import ModelIntegrityError, ModelNotFoundError, Registry
+from pipeline.registry.registry import ModelIntegrityError, ModelNotFoundError, Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -165,8 +165,8 @@ def test_cli_errors_are_one_line_without_traceback(registry):
 # -- retraining writes a version without promoting it; a failed run writes nothing ----------------
 
 def test_retraining_registers_an_unpromoted_version(tmp_path):
-    pytest.importorskip("pipeline.checkworthy")
-    from pipeline.retrain import retrain
+    pytest.importorskip("pipeline.checkworthy.model")
+    from pipeline.training.retrain import retrain
 
     models = tmp_path / "models"
     result = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", include_public=False, datasets_dir=None,
@@ -181,8 +181,8 @@ def test_retraining_registers_an_unpromoted_version(tmp_path):
 
 
 def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch):
-    cw = pytest.importorskip("pipeline.checkworthy")
-    from pipeline.retrain import retrain
+    cw = pytest.importorskip("pipeline.checkworthy.model")
+    from pipeline.training.retrain import retrain
 
     def save_half(self, folder):
         (Path(folder) / "coef.npy").write_bytes(b"partial")
@@ -198,7 +198,7 @@ def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch)
 
 
 def test_cli_retrain_registers_without_promoting(tmp_path, shared_datasets):
-    pytest.importorskip("pipeline.checkworthy")
+    pytest.importorskip("pipeline.checkworthy.model")
     models = tmp_path / "models"
     result = run_cli("models", "retrain", "checkworthy", "--data", str(DATA / "retrain_checkworthy.jsonl"),
                      "--no-public", "--no-embeddings", "--datasets", str(shared_datasets), "--out", str(models),
@@ -214,8 +214,8 @@ def test_cli_retrain_registers_without_promoting(tmp_path, shared_datasets):
 
 @pytest.mark.slow
 def test_stance_retraining_on_the_user_file_alone(tmp_path):
-    from pipeline.retrain import retrain
-    from pipeline.stance import StanceModel
+    from pipeline.training.retrain import retrain
+    from pipeline.stance.model import StanceModel
 
     models = tmp_path / "models"
     result = retrain("stance", DATA / "retrain_stance.jsonl", include_public=False, datasets_dir=None,
@@ -232,9 +232,9 @@ def test_stance_retraining_on_the_user_file_alone(tmp_path):
 
 
 def test_base_gives_the_new_version_its_name_parameters_and_parent(tmp_path):
-    pytest.importorskip("pipeline.checkworthy")
-    from pipeline.errors import UserError
-    from pipeline.retrain import retrain
+    pytest.importorskip("pipeline.checkworthy.model")
+    from pipeline.core.errors import UserError
+    from pipeline.training.retrain import retrain
 
     models = tmp_path / "models"
     quiet = dict(include_public=False, datasets_dir=None, models_dir=models, log=lambda m: None)
@@ -249,7 +249,7 @@ def test_base_gives_the_new_version_its_name_parameters_and_parent(tmp_path):
 
 
 def test_the_listed_metric_is_each_card_s_declared_primary():
-    from pipeline.cli_models import headline_metric
+    from pipeline.cli.models import headline_metric
 
     assert headline_metric({"metrics": {"primary": {"metric": "f1", "set": "ct22_1a_dev", "value": 0.7}}}) == \
         ("f1 (ct22_1a_dev)", 0.7)

@@ -407,7 +407,7 @@ def test_two_index_builds_at_once_build_one_index(tmp_path, seed_store):
     assert any("waiting for another process building the index" in err for _, err, _ in results)
     index = store / "index"
     assert sorted(p.name for p in index.iterdir() if not p.name.startswith(".build")) == ["CURRENT", "v1"]
-    from pipeline.index import load_index
+    from pipeline.retrieval.index import load_index
 
     assert load_index(store).size == json.loads(claimsift("inspect", "--store", store, "--json").stdout)["sentences"]
 

@@ -1,12 +1,12 @@
-"""The second-stage ranker (pipeline.rerank): how it mixes scores, that it re-orders real
+"""The second-stage ranker (pipeline.stance.rerank): how it mixes scores, that it re-orders real
 candidates of the seed store, and that it ships to workers without its model."""
 from __future__ import annotations
 
 import pytest
 from shipping import as_shipped
 
-from pipeline.rerank import Reranker, mixed_scores, ranked_by_mix
-from pipeline.types import Evidence
+from pipeline.stance.rerank import Reranker, mixed_scores, ranked_by_mix
+from pipeline.core.types import Evidence
 
 KREMLIN_CLAIM = "The Kremlin confirmed that Trump phoned Putin after the election."
 KREMLIN_DENIAL = "The Kremlin denies that this call took place"
@@ -36,7 +36,7 @@ def test_bad_settings_are_refused():
 
 @pytest.mark.slow
 def test_the_ranker_moves_the_evidence_up_among_real_candidates(seed_store):
-    from pipeline.check import Checker
+    from pipeline.verdict.checker import Checker
 
     checker = Checker(seed_store, fact_checks=False, screen_stance_spec=None)
     candidates = checker.retrieve([KREMLIN_CLAIM], top_k=20)[0]
@@ -64,7 +64,7 @@ def test_a_warm_ranker_ships_without_its_model():
 
 @pytest.mark.slow
 def test_the_threads_claim_stays_refuted_with_the_ranker(seed_store):
-    from pipeline.check import Checker
+    from pipeline.verdict.checker import Checker
 
     checker = Checker(seed_store, reranker=Reranker())
     verdict = checker.check(THREADS_CLAIM)

@@ -106,7 +106,7 @@ def test_parquet_scores_are_read_in_place(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.score import output_schema
+    from pipeline.scoring.scorer import output_schema
 
     path = tmp_path / "scores.parquet"
     pq.write_table(pa.Table.from_pylist(_rows(), schema=output_schema()), path)
@@ -199,7 +199,7 @@ def test_a_torn_last_line_is_skipped_and_the_next_label_starts_afresh(tmp_path):
 
 
 def test_label_export_schemas_pass_the_retraining_checks(tmp_path):
-    from pipeline.training_data import validate
+    from pipeline.training.data import validate
 
     store = LabelStore(tmp_path / "labels")
     for i, (stance, worthy) in enumerate([("SUPPORTS", 1), ("REFUTES", 0), ("NOT_ENOUGH_INFO", 1)]):
@@ -358,7 +358,7 @@ def test_claim_page_shows_the_decisive_sentence_in_its_context(seed_store, score
 
 @pytest.mark.slow
 def test_corpus_page_documents_entities_quotes_and_timeline(seed_store, tmp_path):
-    from pipeline.store import Corpus
+    from pipeline.corpus.store import Corpus
 
     client = _client(seed_store, None, tmp_path)
     page = client.get("/corpus").text
@@ -373,7 +373,7 @@ def test_corpus_page_documents_entities_quotes_and_timeline(seed_store, tmp_path
 
 @pytest.mark.slow
 def test_stale_or_missing_index_is_said_on_the_page(seed_store_copy, scores, tmp_path):
-    from pipeline.index import current_index_dir
+    from pipeline.retrieval.index import current_index_dir
 
     manifest = current_index_dir(seed_store_copy) / "manifest.json"
     data = json.loads(manifest.read_text())
@@ -407,7 +407,7 @@ def test_check_page_gives_the_same_result_as_claimsift_check(seed_store, seed_ch
 
 
 def test_models_page_lists_versions_cards_and_the_newest_compare_report(tmp_path):
-    from pipeline.registry import Registry
+    from pipeline.registry.registry import Registry
 
     reports = tmp_path / "reports"
     reports.mkdir()

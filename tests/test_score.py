@@ -25,9 +25,9 @@ from score_fakes import KeywordScorer  # noqa: E402
 from shipping import as_shipped  # noqa: E402
 
 from pipeline import checkpoint as checkpoint_module  # noqa: E402
-from pipeline.errors import InputError, UserError  # noqa: E402
-from pipeline.posts_io import PostReader  # noqa: E402
-from pipeline.score import ModelScorer, iter_output, score_file, score_frame  # noqa: E402
+from pipeline.core.errors import InputError, UserError  # noqa: E402
+from pipeline.scoring.posts import PostReader  # noqa: E402
+from pipeline.scoring.scorer import ModelScorer, iter_output, score_file, score_frame  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -215,7 +215,7 @@ def test_missing_store_is_a_clear_error_before_any_model_loads(tmp_path):
 
 
 def test_missing_model_is_a_clear_error_naming_the_training_command(tmp_path):
-    from pipeline.store import DB_NAME
+    from pipeline.corpus.store import DB_NAME
 
     store = tmp_path / "store"
     store.mkdir()
@@ -357,7 +357,7 @@ def sample_scores(request, tmp_path_factory):
 
 @pytest.mark.slow
 def test_sample_posts_with_the_real_models(sample_scores):
-    from pipeline.store import Corpus
+    from pipeline.corpus.store import Corpus
 
     summary, rows, seed_store = sample_scores
     assert (summary.read, summary.scored, summary.rejected) == (17, 14, 3)
@@ -382,7 +382,7 @@ def test_sample_posts_with_the_real_models(sample_scores):
 def test_checkpoints_of_other_verdict_rules_are_not_resumed(tmp_path):
     """The fingerprint names the voting logic's version and settings: a checkpoint made under
     other rules must not be resumed as if its verdicts were this run's."""
-    from pipeline.check import VerdictRules
+    from pipeline.verdict.checker import VerdictRules
 
     default = ModelScorer(tmp_path).fingerprint()
     other = ModelScorer(tmp_path, rules=VerdictRules(min_coverage=0.0)).fingerprint()
@@ -393,7 +393,7 @@ def test_checkpoints_of_other_verdict_rules_are_not_resumed(tmp_path):
 def test_the_fingerprint_names_the_screen_model_and_the_settled_stance_runtime(tmp_path):
     """Workers must run stance the way the job was started: "auto" is settled once, on the
     client, and shipped settled; bfloat16 and float32 give other last digits."""
-    from pipeline.stance import native_bf16
+    from pipeline.stance.model import native_bf16
 
     scorer = ModelScorer(tmp_path)
     fingerprint = scorer.fingerprint()

@@ -12,7 +12,7 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 from score_fakes import KeywordScorer  # noqa: E402
 
-from pipeline.score import iter_output, score_file  # noqa: E402
+from pipeline.scoring.scorer import iter_output, score_file  # noqa: E402
 
 pytest.importorskip("distributed")
 
@@ -63,7 +63,7 @@ def test_dask_on_a_given_scheduler_resumes_a_local_checkpoint(tmp_path, worker_p
     # A run that stopped after 3 chunks (its parts are what a killed run leaves), finished on Dask:
     # the engines share chunking and part files, so either can resume the other.
     out = tmp_path / "out.jsonl"
-    from pipeline import checkpoint as checkpoint_module
+    from pipeline.scoring import checkpoint as checkpoint_module
 
     real_commit = checkpoint_module.Checkpoint.commit_chunk
 
@@ -91,7 +91,7 @@ def test_dask_on_a_given_scheduler_resumes_a_local_checkpoint(tmp_path, worker_p
 def test_dask_with_the_real_models_equals_the_local_engine(request, tmp_path):
     from score_fakes import real_models_missing
 
-    from pipeline.score import ModelScorer
+    from pipeline.scoring.scorer import ModelScorer
 
     missing = real_models_missing()
     if missing:

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from score_fakes import KeywordScorer  # noqa: E402
 
 from pipeline import checkpoint as checkpoint_module  # noqa: E402
-from pipeline.errors import UserError  # noqa: E402
-from pipeline.score import iter_output, score_file  # noqa: E402
+from pipeline.core.errors import UserError  # noqa: E402
+from pipeline.scoring.scorer import iter_output, score_file  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -30,7 +30,7 @@ CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
 from score_fakes import KeywordScorer
-from pipeline.score import score_file
+from pipeline.scoring.scorer import score_file
 summary = score_file({source!r}, {out!r}, KeywordScorer(delay_per_post={delay}), chunk_size={chunk},
                      resume=True, progress=False)
 print(summary.resumed_chunks, summary.read, summary.scored, summary.rejected)
@@ -157,7 +157,7 @@ MEMORY_CHILD = """
 import json, resource, sys
 sys.path.insert(0, {tests!r})
 from score_fakes import EmptyScorer
-from pipeline.score import score_file
+from pipeline.scoring.scorer import score_file
 n = {n}
 with open({source!r}, "w") as handle:
     for i in range(n):
@@ -188,7 +188,7 @@ def test_peak_memory_does_not_grow_with_the_input(tmp_path):
 def test_cli_killed_with_the_real_models_resumes_to_the_uninterrupted_output(request, tmp_path):
     from score_fakes import real_models_missing
 
-    from pipeline.score import ModelScorer
+    from pipeline.scoring.scorer import ModelScorer
 
     missing = real_models_missing()
     if missing:

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from shipping import as_shipped
 
-from pipeline.errors import InputError, UserError
-from pipeline.registry import Registry
-from pipeline.stance import (StanceModel, classification_report, expected_calibration_error, fit_temperature,
+from pipeline.core.errors import InputError, UserError
+from pipeline.registry.registry import Registry
+from pipeline.stance.model import (StanceModel, classification_report, expected_calibration_error, fit_temperature,
                              softmax)
-from pipeline.stance_data import load_labelled_file, normalise_label
-from pipeline.types import STANCE_LABELS
+from pipeline.stance.data import load_labelled_file, normalise_label
+from pipeline.core.types import STANCE_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "datasets"
@@ -201,7 +201,7 @@ def test_onnx_cache_prunes_exports_idle_for_30_days_and_keeps_the_rest(tmp_path)
     import os
     import time
 
-    from pipeline.stance import prune_onnx_cache
+    from pipeline.stance.model import prune_onnx_cache
 
     def export(name: str, idle_days: float) -> Path:
         path = tmp_path / name
@@ -222,7 +222,7 @@ def test_onnx_cache_prunes_exports_idle_for_30_days_and_keeps_the_rest(tmp_path)
 
 @needs_stance
 def test_stance_runs_on_torch_when_the_onnx_export_fails(tmp_path, monkeypatch, capsys):
-    from pipeline import stance
+    from pipeline.stance import model as stance
 
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
 
@@ -239,7 +239,7 @@ def test_stance_runs_on_torch_when_the_onnx_export_fails(tmp_path, monkeypatch, 
 @pytest.mark.slow
 @needs_stance
 def test_bfloat16_runtime_agrees_with_float32_and_auto_uses_it_where_the_processor_has_it(tmp_path, monkeypatch):
-    from pipeline import stance
+    from pipeline.stance import model as stance
 
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
     claims, passages = HAND_CLAIMS, HAND_PASSAGES
@@ -307,7 +307,7 @@ def test_cli_refuses_a_bad_file_with_exit_2(tmp_path):
 @pytest.mark.slow
 @needs_data
 def test_splits_are_grouped_by_claim_and_negatives_are_on_topic():
-    from pipeline.stance_data import build_stance_splits, describe
+    from pipeline.stance.data import build_stance_splits, describe
 
     splits = build_stance_splits(DATA, max_pairs=3000)
     train_groups = {p.group for p in splits["train"]}
@@ -325,7 +325,7 @@ def test_splits_are_grouped_by_claim_and_negatives_are_on_topic():
 @pytest.mark.slow
 @needs_data
 def test_no_training_pair_shares_a_claim_or_sentence_with_fever_symmetric():
-    from pipeline.stance_data import _alnum, build_stance_splits
+    from pipeline.stance.data import _alnum, build_stance_splits
 
     splits = build_stance_splits(DATA)
     probe = {_alnum(p.claim) for p in splits["fever_symmetric"]} | {_alnum(p.evidence) for p in splits["fever_symmetric"]}
@@ -339,7 +339,7 @@ def test_no_training_pair_shares_a_claim_or_sentence_with_fever_symmetric():
 def parser():
     import spacy
 
-    from pipeline.analyse import DEFAULT_MODEL
+    from pipeline.corpus.nlp import DEFAULT_MODEL
 
     return spacy.load(DEFAULT_MODEL, exclude=["ner"])
 
@@ -355,13 +355,13 @@ def parser():
     ("Nobody came.", None),
 ])
 def test_negate_flips_the_main_clause(parser, sentence, negated):
-    from pipeline.stance_data import negate
+    from pipeline.stance.data import negate
 
     assert negate(parser(sentence)) == negated
 
 
 def test_negation_pairs_compose_labels(parser):
-    from pipeline.stance_data import StancePair, negation_pairs
+    from pipeline.stance.data import StancePair, negation_pairs
 
     pairs = [StancePair("Masks reduce transmission of the virus.", "Wearing masks reduces transmission.",
                         "SUPPORTS", "healthver", "g1"),
@@ -376,7 +376,7 @@ def test_negation_pairs_compose_labels(parser):
 
 
 def test_claim_only_weights_down_weight_give_away_claims():
-    from pipeline.stance_data import StancePair, claim_only_weights
+    from pipeline.stance.data import StancePair, claim_only_weights
 
     pairs = []
     for i in range(60):
@@ -395,8 +395,8 @@ def test_claim_only_weights_down_weight_give_away_claims():
 # -- the transformer under the adapter ----------------------------------------------------------
 
 def test_a_cross_encoder_config_names_its_transformer_and_the_hash_of_its_weights():
-    from pipeline.base_models import MINILM, MPNET, MPNET_WEIGHTS_SHA256
-    from pipeline.stance import base_model_hash, cross_encoder_config
+    from pipeline.registry.base_models import MINILM, MPNET, MPNET_WEIGHTS_SHA256
+    from pipeline.stance.model import base_model_hash, cross_encoder_config
 
     info = {"max_length": 128, "lora_rank": 4, "lora_alpha": 8}
     minilm = cross_encoder_config(info)
@@ -412,9 +412,9 @@ def test_a_cross_encoder_config_names_its_transformer_and_the_hash_of_its_weight
 def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, monkeypatch):
     """A model retrained from an mpnet stance model is trained on mpnet, not on the default
     MiniLM; a run that stops midway registers nothing."""
-    from pipeline import stance
-    from pipeline.base_models import MPNET
-    from pipeline.retrain import retrain
+    from pipeline.stance import model as stance
+    from pipeline.registry.base_models import MPNET
+    from pipeline.training.retrain import retrain
 
     registry = Registry(tmp_path / "models")
     with registry.new_version("stance") as folder:
@@ -446,7 +446,7 @@ def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, m
 
 
 def test_claims_that_report_a_denial_are_supported_by_the_denial():
-    from pipeline.stance_data import denial_report_pairs
+    from pipeline.stance.data import denial_report_pairs
 
     claims = [{"claim": "NATO chief Mark Rutte threatened to expel the United States from the alliance."},
               {"claim": "Inflation fell to 2% in March."}]  # no attribution: no pairs
@@ -470,7 +470,7 @@ def test_claims_that_report_a_denial_are_supported_by_the_denial():
 
 
 def test_focused_training_keeps_its_sources_and_replays_a_sample_of_the_rest():
-    from pipeline.stance_data import StancePair, focused
+    from pipeline.stance.data import StancePair, focused
 
     pairs = [StancePair(f"c{i}", "e", "SUPPORTS", source, f"g{i}")
              for i, source in enumerate(["healthver"] * 5 + ["fever"] * 20 + ["averitec"] * 20)]
@@ -483,9 +483,10 @@ def test_focused_training_keeps_its_sources_and_replays_a_sample_of_the_rest():
 
 
 def test_training_further_starts_from_the_adapter_and_shape_of_the_model_named(tmp_path, monkeypatch):
-    from pipeline import stance, stance_data
-    from pipeline.base_models import MPNET
-    from pipeline.stance_data import StancePair
+    from pipeline.stance import model as stance
+    from pipeline.stance import data as stance_data
+    from pipeline.registry.base_models import MPNET
+    from pipeline.stance.data import StancePair
 
     registry = Registry(tmp_path / "models")
     with registry.new_version("stance") as folder:

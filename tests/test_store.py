@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.analyse import AnalysedDocument
-from pipeline.errors import UserError
-from pipeline.store import DOCUMENT_COLUMNS, ENTITY_COLUMNS, QUOTE_COLUMNS, SENTENCE_COLUMNS, Corpus
-from pipeline.types import Document, Entity, Quote, Sentence
+from pipeline.corpus.nlp import AnalysedDocument
+from pipeline.core.errors import UserError
+from pipeline.corpus.store import DOCUMENT_COLUMNS, ENTITY_COLUMNS, QUOTE_COLUMNS, SENTENCE_COLUMNS, Corpus
+from pipeline.core.types import Document, Entity, Quote, Sentence
 
 TEXT = 'NATO spokesperson Daniele Riggio said it.\n\n"Rutte never said this," Riggio said.'
 
@@ -137,7 +137,7 @@ def test_a_process_killed_mid_write_leaves_the_previous_state(store):
 import os, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from test_store import analysed
-from pipeline.store import Corpus
+from pipeline.corpus.store import Corpus
 with Corpus({str(store)!r}).batch() as batch:
     for n in range(50):
         batch.add(analysed(" more " * 20000 + str(n), name=f"big{{n}}.txt"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.training_data import (TrainingDataError, evaluation_keys, load_evaluation_data, load_training_data,
+from pipeline.training.data import (TrainingDataError, evaluation_keys, load_evaluation_data, load_training_data,
                                     validate)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,8 +179,8 @@ def test_validate_command_exits_2_with_one_line(tmp_path):
 
 
 def test_nothing_trains_on_a_bad_file(tmp_path):
-    from pipeline.registry import Registry
-    from pipeline.retrain import retrain
+    from pipeline.registry.registry import Registry
+    from pipeline.training.retrain import retrain
 
     path = write_jsonl(tmp_path / "one.jsonl", [r for r in rows_of(CHECKWORTHY) if r["label"] == 0])
     with pytest.raises(TrainingDataError, match="a single class"):

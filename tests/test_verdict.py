@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from pipeline.errors import UserError
-from pipeline.registry import Registry
-from pipeline.types import VERDICT_LABELS, Evidence
-from pipeline.verdict import FEATURE_NAMES, VerdictAggregator, verdict_features
+from pipeline.core.errors import UserError
+from pipeline.registry.registry import Registry
+from pipeline.core.types import VERDICT_LABELS, Evidence
+from pipeline.verdict.aggregator import FEATURE_NAMES, VerdictAggregator, verdict_features
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 needs_verdict = pytest.mark.skipif(Registry(MODELS).current_version("verdict") is None,

@@ -1,6 +1,6 @@
 """English cue words and patterns: how English text denies, reports a claim, attributes words
 to someone, states an intention, and titles a person. Grammar and vocabulary of the language,
-not of any topic (``pipeline.packs`` holds topic rules, off by default).
+not of any topic (``pipeline.verdict.packs`` holds topic rules, off by default).
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ GENERIC_NAME_HEADS = frozenset({"states", "republic", "union", "kingdom", "emira
 
 # Words that title a person before the name ("Prime Minister X", "Dr X", "former Senator X").
 # Which organisation or nation a title names ("the Dutch prime minister") is read from the
-# document's own entities instead (``pipeline.analyse``).
+# document's own entities instead (``pipeline.corpus.nlp``).
 TITLE_WORDS = frozenset({
     "president", "president-elect", "secretary", "general", "prime", "minister", "pm", "mr", "mrs", "ms", "dr",
     "chancellor", "senator", "sen.", "rep.", "gov.", "governor", "mr.", "mrs.", "ms.", "dr.", "then-secretary",

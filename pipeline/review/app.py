@@ -23,11 +23,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, QueueFilter, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
-from pipeline.types import STANCE_LABELS, VERDICT_LABELS
+from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS
 
 log = logging.getLogger("claimsift.review")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -79,8 +79,8 @@ class _State:
         """The model versions that made the scores' predictions, as far as they are known: the
         scores file does not record them, so the registry's current versions are recorded."""
         if self._models is None:
-            from pipeline.check import SCREEN_STANCE, VerdictRules
-            from pipeline.registry import Registry
+            from pipeline.verdict.checker import SCREEN_STANCE, VerdictRules
+            from pipeline.registry.registry import Registry
 
             registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
             models: dict = {"verdict": VerdictRules().label(), "source": "registry current at labelling"}
@@ -174,7 +174,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
         if not text.strip():
             return render(request, "check.html", claim="", problem=None, result=None)
         try:
-            from pipeline.check import validate_claim
+            from pipeline.verdict.checker import validate_claim
 
             validate_claim(text)
             problem = _store_problem(config.store)
@@ -189,7 +189,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
 
     def corpus(request: Request) -> Response:
         from pipeline.review import corpus_view as cv
-        from pipeline.store import Corpus
+        from pipeline.corpus.store import Corpus
 
         problem = _store_problem(config.store)
         store = Corpus(config.store)
@@ -202,7 +202,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
 
     def timeline(request: Request) -> Response:
         from pipeline.review import corpus_view as cv
-        from pipeline.store import Corpus
+        from pipeline.corpus.store import Corpus
 
         store = Corpus(config.store)
         published = tuple(store.documents()["published"].tolist()) if store.exists() else ()
@@ -213,7 +213,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
 
     def document(request: Request) -> Response:
         from pipeline.review import corpus_view as cv
-        from pipeline.store import Corpus
+        from pipeline.corpus.store import Corpus
 
         doc_id = request.path_params["doc_id"]
         store = Corpus(config.store)
@@ -252,7 +252,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
         return render(request, "models.html", **_models_context(config))
 
     def model_card(request: Request) -> Response:
-        from pipeline.registry import ModelNotFoundError, Registry
+        from pipeline.registry.registry import ModelNotFoundError, Registry
 
         registry = Registry(config.models_dir) if config.models_dir else Registry()
         name, version = request.path_params["name"], request.path_params["version"]
@@ -271,7 +271,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
         latest = _latest_report(config.reports_dir)
         if latest is None:
             return refuse(request, 404, f"No compare report in {config.reports_dir}.")
-        # The report is the project's own HTML (pipeline.compare), shown sandboxed all the same.
+        # The report is the project's own HTML (pipeline.evaluation.compare), shown sandboxed all the same.
         return HTMLResponse(latest.read_text(encoding="utf-8"),
                             headers={"Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; "
                                                                 "style-src 'unsafe-inline'"})
@@ -307,7 +307,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
 def _default_checker(store: Path):
     # Imported here: the Checker's modules pull in torch and the retrieval stack, which the
     # queue, the corpus and the labels never need.
-    from pipeline.check import Checker
+    from pipeline.verdict.checker import Checker
 
     return Checker(store)
 
@@ -415,7 +415,7 @@ def _split_context(context: str, sentence: str) -> tuple[str, str, str]:
 
 def _claim_context(state: _State, post: dict, item: dict, line: int, index: int) -> dict:
     from pipeline.review.corpus_view import passage_context
-    from pipeline.store import Corpus
+    from pipeline.corpus.store import Corpus
 
     store = Corpus(state.config.store)
     problem = _store_problem(state.config.store)
@@ -480,8 +480,8 @@ def _latest_report(folder: Path) -> Path | None:
 def _models_context(config: ReviewConfig) -> dict:
     import datetime as dt
 
-    from pipeline.registry import model_rows
-    from pipeline.registry import Registry
+    from pipeline.registry.registry import model_rows
+    from pipeline.registry.registry import Registry
 
     registry = Registry(config.models_dir) if config.models_dir else Registry()
     try:

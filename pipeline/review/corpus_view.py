@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.store import Corpus
+from pipeline.corpus.store import Corpus
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class PassageContext:
 
 def store_problem(store: Path) -> str | None:
     """A sentence for the page when the store or its index cannot serve, else None."""
-    from pipeline.index import current_index_dir
+    from pipeline.retrieval.index import current_index_dir
 
     corpus = Corpus(store)
     if not corpus.exists():

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from pipeline.errors import UserError
-from pipeline.types import STANCE_LABELS, VERDICT_LABELS
+from pipeline.core.errors import UserError
+from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS
 
 LABELS_FILE = "labels.jsonl"
 LOCK_FILE = "labels.lock"

@@ -1,6 +1,6 @@
 """The review queue over a scoring output (``claimsift score``), queried without loading it.
 
-A scoring output holds one row per post with a nested list of claims (``pipeline.score``). The
+A scoring output holds one row per post with a nested list of claims (``pipeline.scoring.scorer``). The
 queue lists claims, so the first time a file is served it is flattened once into a claims
 table, one row per claim, sorted most check-worthy first, and written as Parquet beside the
 file (``<scores>.claims.parquet``; under ``~/.cache/claimsift/review`` when that folder is not
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 CACHE_FORMAT = 3
 PAGE_SIZE = 50
@@ -174,7 +174,7 @@ def _convert_jsonl(source: Path, target: Path, stamp: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.score import output_schema
+    from pipeline.scoring.scorer import output_schema
 
     schema = output_schema().with_metadata({_META_KEY: json.dumps(stamp).encode()})
 

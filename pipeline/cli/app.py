@@ -1,0 +1,59 @@
+"""The ``claimsift`` command line.
+
+Each stage registers its own commands from a ``cli_<area>.py`` module; heavy libraries are
+imported inside the commands so that ``--help`` and ``inspect`` start fast.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Model-loading progress bars say nothing to a person checking a claim.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import warnings
+
+import typer
+
+# transformers warns about its own deprecations on every model load; they are not the user's to fix.
+warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+app = typer.Typer(help="claimsift: offline claim detection and fact-checking.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+train_app = typer.Typer(help="Train models (stance, checkworthy).", no_args_is_help=True)
+evaluate_app = typer.Typer(help="Evaluate a stage against labelled data; prints JSON with --json.",
+                           no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(evaluate_app, name="evaluate")
+
+AREAS = ("corpus", "check", "stance", "checkworthy", "score", "factcheck", "models",
+         "review", "corpus_eval")
+
+
+def _register_all() -> None:
+    import importlib
+
+    for area in AREAS:
+        module = importlib.import_module(f"pipeline.cli.{area}")
+        module.register(app, train_app, evaluate_app)
+
+
+_register_all()
+
+
+def main() -> None:
+    from pipeline.core.errors import UserError
+
+    try:
+        app()
+    except UserError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

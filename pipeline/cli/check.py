@@ -1,0 +1,224 @@
+"""CLI: ``index``, ``check`` and ``evaluate claims``."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from pipeline.core.errors import UserError, refuse_output_over_input
+from pipeline.core.io import parse_object
+from pipeline.verdict.packs import RULE_PACK_HELP
+from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
+
+DEFAULT_STORE = Path("corpus/store")
+VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
+                 "CONFLICTING": "bold magenta"}
+
+
+def _valid_date(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UserError(f"--before {value!r} is not a date in the form YYYY-MM-DD")
+
+
+def _trim_context(context: str, sentence: str, margin: int = 120) -> str:
+    """The sentence with at most ``margin`` characters of its neighbours on each side."""
+    at = context.find(sentence)
+    if at < 0:
+        return context
+    before, after = context[:at], context[at + len(sentence):]
+    before = before if len(before) <= margin else "…" + before[-margin:]
+    after = after if len(after) <= margin else after[:margin] + "…"
+    return before + sentence + after
+
+
+def render_verdict(verdict, console) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    head = Text.assemble(("Claim: ", "bold"), verdict.claim, "\n", ("Verdict: ", "bold"),
+                         (verdict.verdict, VERDICT_STYLE.get(verdict.verdict, "bold")),
+                         f"  (confidence {verdict.confidence:.2f})")
+    console.print(Panel(head, expand=False))
+    table = Table(show_lines=True, title="Evidence (best first; ► decided the verdict)")
+    table.add_column("#", justify="right")
+    table.add_column("stance")
+    table.add_column("passage (decisive sentence in bold)", ratio=1)
+    table.add_column("document", overflow="fold")
+    table.add_column("score", justify="right")
+    for i, item in enumerate(verdict.evidence):
+        decisive = i in verdict.decisive
+        passage = Text(_trim_context(item.context or item.sentence, item.sentence))
+        at = passage.plain.find(item.sentence)
+        if at >= 0:
+            passage.stylize("bold underline" if decisive else "bold", at, at + len(item.sentence))
+        probs = item.stance_probs.get(item.stance, 0.0)
+        stance_style = {"SUPPORTS": "green", "REFUTES": "red"}.get(item.stance, "yellow")
+        table.add_row(("► " if decisive else "") + str(i + 1), Text(f"{item.stance}\n{probs:.2f}", stance_style), passage,
+                      f"{item.source}\n[{item.start}:{item.end}]" + (f"\n{item.published}" if item.published else ""),
+                      f"{item.score:.3f}")
+    console.print(table)
+    if verdict.fact_checks:
+        facts = Table(title="Earlier fact-checks")
+        for col in ("rating", "verdict", "publisher", "claim", "similarity"):
+            facts.add_column(col)
+        for fc in verdict.fact_checks:
+            facts.add_row(str(fc.get("rating")), str(fc.get("verdict")), str(fc.get("publisher") or ""),
+                          str(fc.get("claim") or "")[:80], f"{fc.get('similarity', 0):.2f}")
+        console.print(facts)
+
+
+def _id_fields(obj: dict) -> dict:
+    """The input's id columns (``id``, ``id_str``, ``*_id``), copied into its output row so that
+    results join back to the input."""
+    return {key: value for key, value in obj.items()
+            if key.lower() in ("id", "id_str") or key.lower().endswith("_id")}
+
+
+def _read_claim_lines(path: Path):
+    """(line number, claim or None, problem or None, id fields) per line."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    with open(path, encoding="utf-8-sig") as handle:  # utf-8-sig: a byte-order mark is not text
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                yield line_no, None, "empty line", {}
+                continue
+            obj, problem = parse_object(line)
+            if problem:
+                yield line_no, None, problem, {}
+                continue
+            claim = obj.get("claim")
+            if not isinstance(claim, str):
+                yield line_no, None, "no `claim` text field", _id_fields(obj)
+                continue
+            yield line_no, claim, None, _id_fields(obj)
+
+
+def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
+    @app.command("index")
+    def index_command(
+        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+        rebuild: bool = typer.Option(False, help="Re-embed every sentence instead of only new ones."),
+        backend: str = typer.Option("torch", help="Encoder backend: torch or onnx (same model, same vectors)."),
+    ) -> None:
+        """Build or update the dense + BM25 evidence index of a store (incremental, atomic)."""
+        from rich.console import Console
+
+        from pipeline.registry.embedding import Encoder
+        from pipeline.retrieval.index import update_index
+
+        update = update_index(store, Encoder(backend), rebuild=rebuild, progress=sys.stderr.isatty(),
+                              on_wait=lambda: print(f"waiting for another process building the index of {store} "
+                                                    "to finish…", file=sys.stderr, flush=True))
+        Console(stderr=True).print(
+            f"index {update.version}: {update.total} sentences, {update.embedded} embedded, {update.removed} removed "
+            f"in {update.seconds:.1f}s ({update.sentences_per_second:.0f} sentences/s)")
+
+    @app.command("check")
+    def check_command(
+        claim: Optional[str] = typer.Argument(None, help="The claim to check (or use --data)."),
+        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+        top_k: int = typer.Option(5, "--top-k", min=1, max=50, help="Evidence passages to judge."),
+        before: Optional[str] = typer.Option(None, "--before", help="Only evidence published before this date (YYYY-MM-DD)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        data: Optional[Path] = typer.Option(None, "--data", help="JSONL file with a `claim` field per line."),
+        out: Optional[Path] = typer.Option(None, "--out", help="With --data: write one JSON object per input line here."),
+        stance_model: str = typer.Option("stance", "--stance-model", help="Registry name, name@version or path."),
+        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+        rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
+    ) -> None:
+        """Check a claim against the corpus: verdict, confidence and the evidence that decided it."""
+        from pipeline.verdict.checker import Checker, InvalidClaimError, validate_claim
+
+        before = _valid_date(before)
+        if (claim is None) == (data is None):
+            raise UserError("give either a CLAIM or --data FILE (not both)")
+        if data is not None and out is not None:
+            refuse_output_over_input(out, data)
+        if claim is not None:
+            claim = validate_claim(claim)
+        from pipeline.retrieval.index import stale_index_message
+        from pipeline.corpus.store import Corpus
+
+        if Corpus(store).exists():
+            stale = stale_index_message(store)
+            if stale:
+                print(f"warning: {stale}", file=sys.stderr)
+        checker = Checker(store, top_k=top_k, stance_spec=stance_model, rule_packs=rule_packs or (),
+                          reranker=reranker_if(rerank))
+        if claim is not None:
+            verdict = checker.check(claim, before=before)
+            if as_json:
+                print(json.dumps(verdict.to_dict(), ensure_ascii=False))
+            else:
+                from rich.console import Console
+
+                render_verdict(verdict, Console())
+            return
+        if out is None:
+            raise UserError("--data needs --out PRED.jsonl")
+        rows = list(_read_claim_lines(data))
+        good = []
+        for line_no, text, problem, ids in rows:
+            if problem is None:
+                try:
+                    good.append((line_no, validate_claim(text)))
+                except InvalidClaimError as exc:
+                    rows[line_no - 1] = (line_no, None, str(exc), ids)
+        verdicts = dict(zip((n for n, _ in good), checker.check_many([c for _, c in good], before=before))) if good else {}
+        from pipeline.registry.registry import atomic_write_text
+
+        lines, failed = [], 0
+        for line_no, _, problem, ids in rows:
+            if line_no in verdicts:
+                lines.append(json.dumps({"line": line_no, **ids, **verdicts[line_no].to_dict()}, ensure_ascii=False))
+            else:
+                failed += 1
+                lines.append(json.dumps({"line": line_no, **ids, "error": f"{data}, line {line_no}: {problem}"},
+                                        ensure_ascii=False))
+        atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
+        print(f"{len(rows)} lines read: {len(verdicts)} checked, {failed} rejected -> {out}", file=sys.stderr)
+        if failed:
+            raise typer.Exit(1)
+
+    @evaluate_app.command("claims")
+    def evaluate_claims_command(
+        data: Path = typer.Option(Path("tests/data/seed_claims.jsonl"), "--data", help="Labelled claims (JSONL)."),
+        store: Path = typer.Option(DEFAULT_STORE, "--store"),
+        k: int = typer.Option(5, "--k", help="Evidence hit@k."),
+        as_json: bool = typer.Option(False, "--json"),
+        stance_model: str = typer.Option("stance", "--stance-model"),
+        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+    ) -> None:
+        """Verdict accuracy, macro-F1 and evidence hit@k on labelled claims."""
+        from pipeline.verdict.checker import Checker
+        from pipeline.evaluation.claims import evaluate_claims, read_labelled_claims
+
+        checker = Checker(store, top_k=k, stance_spec=stance_model, rule_packs=rule_packs or ())
+        report = evaluate_claims(checker, read_labelled_claims(data), k=k)
+        if as_json:
+            print(json.dumps(report, ensure_ascii=False))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"Claims: {data}")
+        for col in ("claim", "label", "predicted", "confidence", "evidence hit"):
+            table.add_column(col)
+        for row in report["claims"]:
+            ok = row["label"] == row["predicted"]
+            table.add_row(row["claim"][:70], row["label"], f"[{'green' if ok else 'red'}]{row['predicted']}",
+                          str(row["confidence"]), str(row.get("evidence_hit", "")))
+        console = Console()
+        console.print(table)
+        console.print({k2: v for k2, v in report.items() if k2 != "claims"})

@@ -1,0 +1,135 @@
+"""``claimsift score``: batch-score a dump of social posts (see ``pipeline.scoring.scorer``)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from pipeline.verdict.packs import RULE_PACK_HELP
+
+TABLE_ROWS = 40
+
+
+def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
+    @app.command("score")
+    def score(
+        input_path: Path = typer.Argument(..., metavar="INPUT",
+                                          help="Posts: .jsonl / .csv / .tsv / .parquet, optionally .gz; raw "
+                                               "tweet-object JSONL works as is (full_text, id_str)."),
+        store: Path = typer.Option(Path("corpus/store"), "--store", help="Corpus store to check claims against."),
+        out: Path = typer.Option(..., "--out", help="Output .parquet or .jsonl; rejected rows go to "
+                                                    "OUT.rejected.jsonl, checkpoints to OUT.parts/."),
+        engine: str = typer.Option("local", "--engine", help="local, or dask (dask.distributed)."),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address "
+                                                "(tcp://host:8786); implies --engine dask. Default: a LocalCluster."),
+        workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (--engine dask)."),
+        resume: bool = typer.Option(False, "--resume", help="Finish a killed or failed run from its checkpoint."),
+        text_column: str = typer.Option("text", "--text-column", help="Column/field holding the post text."),
+        id_column: str = typer.Option("id", "--id-column", help="Column/field holding the post id."),
+        batch_size: int = typer.Option(256, "--batch-size", help="Input rows per chunk: the unit of batching "
+                                       "and of checkpointing."),
+        max_chars: int = typer.Option(10_000, "--max-chars", help="Longer posts are rejected."),
+        encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (light, default) or torch."),
+        domain: str = typer.Option("auto", "--domain", help="Check-worthiness domain: auto (default: each post "
+                                   "routed by its form, written to checkworthy_domain), post or speech (forced)."),
+        top_k: int = typer.Option(5, "--top-k", help="Evidence passages per claim."),
+        table: bool = typer.Option(False, "--table", help=f"Print the first {TABLE_ROWS} results as a table."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
+                                                help="Progress bar (default: on a terminal, not in CI)."),
+        strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any row was rejected "
+                                    "(default 0: a dump of posts usually holds some rows that cannot be scored)."),
+        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+    ) -> None:
+        """Find the check-worthy claims in every post and check each against the corpus."""
+        from pipeline.core.errors import UserError, refuse_output_over_input
+        from pipeline.scoring.scorer import ModelScorer, rejected_path, score_file
+
+        refuse_output_over_input(out, input_path)
+        refuse_output_over_input(rejected_path(out), input_path)
+        if scheduler:
+            engine = "dask"
+        if domain not in ("auto", "post", "speech"):
+            raise UserError(f"unknown --domain {domain!r}; use auto, post or speech")
+        scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k, checkworthy_domain=domain,
+                             rule_packs=rule_packs or ())
+        try:
+            summary = score_file(input_path, out, scorer, engine=engine, resume=resume, chunk_size=batch_size,
+                                 text_column=text_column, id_column=id_column, max_chars=max_chars,
+                                 scheduler=scheduler, workers=workers, progress=progress)
+        except KeyboardInterrupt:
+            raise UserError(f"interrupted; finished chunks are kept in {out}.parts: rerun with --resume",
+                            exit_code=130) from None
+        if summary.rejected:
+            # On stderr, even with --json: a person or a log must see that rows were not scored.
+            typer.echo(f"{summary.rejected:,} row{'s' if summary.rejected != 1 else ''} rejected: see "
+                       f"{summary.rejected_output} for the line and reason of each"
+                       + ("" if strict else " (exit status 0; --strict exits 1)"), err=True)
+        if as_json:
+            typer.echo(json.dumps(summary.to_dict(), indent=2))
+        else:
+            _print_summary(summary, out, table)
+        if strict and summary.rejected:
+            raise typer.Exit(1)
+
+
+def _print_summary(summary, out: Path, table: bool) -> None:
+    """The summary a person reads: counts, speed, verdicts, where the files are."""
+    from rich.console import Console
+
+    console = Console()
+    if table:
+        console.print(results_table(out))
+    resumed = f" ({summary.resumed_chunks} of {summary.chunks} chunks from the checkpoint)" if summary.resumed_chunks else ""
+    console.print(f"[bold]read {summary.read:,}[/] = scored {summary.scored:,} + rejected {summary.rejected:,}"
+                  f"{resumed}; {summary.claims:,} claims checked; "
+                  f"{summary.posts_per_second:.1f} posts/s ({summary.engine} engine, model loading included)")
+    if summary.verdicts:
+        console.print("verdicts: " + ", ".join(f"{k} {v:,}" for k, v in summary.verdicts.items()))
+    console.print(f"output: {summary.output}\nrejected rows: {summary.rejected_output}")
+
+
+def results_table(output: Path, limit: int = TABLE_ROWS):
+    """One table row per claim (a post without claims gets one row saying so)."""
+    from rich.table import Table
+
+    from pipeline.scoring.scorer import iter_output
+
+    colours = {"SUPPORTED": "green", "REFUTED": "red", "CONFLICTING": "yellow", "NOT_ENOUGH_INFO": "dim"}
+    table = Table(title=f"Scored posts ({output})", show_lines=True, expand=True)
+    table.add_column("line", justify="right", no_wrap=True)
+    table.add_column("post", ratio=3)
+    table.add_column("check-worthy", justify="right", no_wrap=True)
+    table.add_column("claim", ratio=3)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("evidence (decisive, else best)", ratio=4)
+    for shown, row in enumerate(iter_output(output)):
+        if shown == limit:
+            table.caption = f"first {limit} posts shown"
+            break
+        post = _clip(row["text"], 160)
+        score = f"{row['checkworthiness']:.2f}"
+        if not row["claims"]:
+            table.add_row(str(row["line"]), post, score, "[dim]no check-worthy claim[/]", "", "")
+            continue
+        for i, claim in enumerate(row["claims"]):
+            verdict = claim["verdict"]
+            if verdict is None:
+                label = f"[dim]not checked[/]\n[dim]{_clip(claim['skipped'] or '', 60)}[/]"
+            else:
+                label = f"[{colours.get(verdict, 'white')}]{verdict}[/]\n{claim['confidence']:.2f}"
+            evidence = [e for e in claim["evidence"] if e["decisive"]] or claim["evidence"][:1]
+            shown_evidence = "\n".join(f"[bold]{e['stance']}[/] {_clip(e['sentence'], 140)} [dim]({e['doc_id']})[/]"
+                                       for e in evidence[:2])
+            table.add_row(str(row["line"]) if i == 0 else "", post if i == 0 else "",
+                          score if i == 0 else "", _clip(claim["text"], 140), label, shown_evidence)
+    return table
+
+
+def _clip(text: str, width: int) -> str:
+    from rich.markup import escape
+
+    text = " ".join((text or "").split())
+    return escape(text if len(text) <= width else text[: width - 1] + "…")

@@ -1,0 +1,125 @@
+"""Typed, frozen records that flow between the stages.
+
+Every record that comes from a document carries character offsets into that document's
+original text (``Document.text``), so any result can be traced back to its source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+StanceLabel = Literal["SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO"]
+STANCE_LABELS: tuple[str, ...] = ("SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO")
+
+VerdictLabel = Literal["SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING"]
+VERDICT_LABELS: tuple[str, ...] = ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str  # sha256 of the normalised text, first 16 hex digits
+    text: str  # NFKC-normalised text; all offsets point into this
+    name: str = ""  # file name or table row id it came from
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    published: str | None = None  # ISO date (YYYY-MM-DD) or None
+
+
+@dataclass(frozen=True)
+class Sentence:
+    doc_id: str
+    index: int  # position of the sentence in its document
+    start: int
+    end: int
+    text: str
+    paragraph: int = 0
+
+
+@dataclass(frozen=True)
+class Entity:
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    doc_id: str
+    speaker: str  # resolved full name where unambiguous, else the surface form
+    cue: str
+    content: str
+    start: int  # offsets of the content
+    end: int
+    speaker_start: int = -1
+    speaker_end: int = -1
+    cue_start: int = -1
+    cue_end: int = -1
+    kind: str = "direct"  # direct | colon | reported | according_to
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A retrieved passage and what the stance model made of it."""
+
+    doc_id: str
+    sentence: str
+    start: int
+    end: int
+    score: float  # fused retrieval score
+    context: str = ""  # the sentence with its neighbours
+    title: str = ""
+    source: str = ""
+    published: str | None = None
+    sentence_index: int = -1
+    stance: str = "NOT_ENOUGH_INFO"
+    stance_probs: dict[str, float] = field(default_factory=dict)
+    # What the stance model read, where it is not the sentence: a statement about all members of
+    # a group rewritten for the member the claim names ("all NATO members have" -> "Spain have").
+    read_as: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "title": self.title,
+            "published": self.published,
+            "sentence": self.sentence,
+            "sentence_index": self.sentence_index,
+            "start": self.start,
+            "end": self.end,
+            "context": self.context,
+            "stance": self.stance,
+            "stance_probs": {k: round(float(v), 4) for k, v in self.stance_probs.items()},
+            "score": round(float(self.score), 4),
+            **({"read_as": self.read_as} if self.read_as else {}),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: str
+    verdict: str
+    confidence: float
+    evidence: tuple[Evidence, ...] = ()
+    decisive: tuple[int, ...] = ()  # indices into evidence that decided the verdict
+    fact_checks: tuple[dict, ...] = ()
+
+    def to_dict(self) -> dict:
+        out = {
+            "claim": self.claim,
+            "verdict": self.verdict,
+            "confidence": round(float(self.confidence), 4),
+            "evidence": [e.to_dict() | {"decisive": i in self.decisive} for i, e in enumerate(self.evidence)],
+        }
+        if self.fact_checks:
+            out["fact_checks"] = list(self.fact_checks)
+        return out
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the evidence with the decisive sentences highlighted."""
+        from pipeline.core.display import verdict_html
+
+        return verdict_html(self)

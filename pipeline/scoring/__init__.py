@@ -1,0 +1,1 @@
+"""Batch scoring of posts: readers, the scorer, checkpoints, local and Dask engines."""

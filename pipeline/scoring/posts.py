@@ -1,0 +1,317 @@
+"""Streaming readers for dumps of social posts: JSONL, CSV, Parquet and raw tweet-object JSONL.
+
+A reader yields one ``PostRecord`` per input row, in input order, never holding more than one
+row (or one Parquet record batch) in memory. A row that cannot be scored is not dropped: it is
+yielded with ``reason`` set, so the caller can write it to the rejected file and keep the count
+``read = scored + rejected`` exact.
+
+``line`` is the 1-based position of the row in the file: the physical line for JSONL, the line a
+record starts on for CSV (the header is line 1), the row number for Parquet.
+
+Problems with the whole file (empty, not what its extension says, no text column) raise
+``InputError`` before any row is yielded.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from pipeline.core.errors import InputError
+from pipeline.core.io import parse_object
+
+DEFAULT_MAX_CHARS = 10_000
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+# A sniffed block of JSONL or CSV that holds one of these is binary, not text.
+_BINARY_MARKERS = (b"\x00",)
+_JSONL_PROBE_LINES = 20
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    line: int
+    post_id: str | None
+    text: str | None
+    reason: str | None = None  # set when the row is rejected
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason is None
+
+
+def detect_format(path: Path) -> str:
+    """``jsonl``, ``csv`` or ``parquet`` from the file name; ``.gz`` is looked through."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for suffix, kind in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"),
+                         (".csv", "csv"), (".tsv", "csv"), (".parquet", "parquet"), (".pq", "parquet")):
+        if name.endswith(suffix):
+            return kind
+    raise InputError(path, "unknown input format: name it .jsonl, .csv, .tsv or .parquet (optionally .gz)")
+
+
+class PostReader:
+    """Iterate the rows of one input file as ``PostRecord``s.
+
+    ``progress()`` reports ``(done, total)`` in bytes of the file on disk (rows for Parquet), so
+    a progress bar can show an ETA without a first pass over the file.
+    """
+
+    def __init__(self, path: str | os.PathLike, text_column: str = "text", id_column: str = "id",
+                 max_chars: int = DEFAULT_MAX_CHARS, batch_rows: int = 1024) -> None:
+        self.path = Path(path)
+        self.text_column = text_column
+        self.id_column = id_column
+        self.max_chars = max_chars
+        self.batch_rows = batch_rows
+        self.format = detect_format(self.path)
+        self._raw: io.BufferedReader | None = None
+        self._rows_done = 0
+        self._rows_total = 0
+
+    # -- whole-file checks -------------------------------------------------------------------
+    def _check_file(self) -> bool:
+        """Raise for a file that is missing, empty or not what its name says; return gzipped."""
+        if not self.path.exists():
+            raise InputError(self.path, "no such file")
+        if self.path.is_dir():
+            raise InputError(self.path, "is a directory, not a file")
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as handle:
+                head = handle.read(4)
+        except OSError as exc:
+            raise InputError(self.path, f"cannot read the file: {exc.strerror or exc}") from None
+        if size == 0:
+            raise InputError(self.path, "the file is empty: nothing to score")
+        gzipped = head[:2] == GZIP_MAGIC
+        if self.format == "parquet":
+            if head != PARQUET_MAGIC:
+                raise InputError(self.path, "not a Parquet file (no PAR1 header) although its name ends in .parquet")
+            return False
+        if self.path.name.lower().endswith(".gz") and not gzipped:
+            raise InputError(self.path, "name ends in .gz but the file is not gzip-compressed")
+        if head == PARQUET_MAGIC:
+            raise InputError(self.path, f"this is a Parquet file, not {self.format.upper()}: rename it to .parquet")
+        return gzipped
+
+    def _open_text(self, gzipped: bool) -> io.TextIOBase:
+        self._raw = open(self.path, "rb")
+        stream = gzip.GzipFile(fileobj=self._raw, mode="rb") if gzipped else self._raw
+        # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark. surrogateescape: a byte
+        # that is not UTF-8 becomes a lone surrogate, so only the row holding it is rejected.
+        return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+    def progress(self) -> tuple[int, int]:
+        if self.format == "parquet":
+            return self._rows_done, self._rows_total
+        if self._raw is None or self._raw.closed:
+            return 0, 0
+        try:
+            return self._raw.tell(), os.fstat(self._raw.fileno()).st_size
+        except (OSError, ValueError):
+            return 0, 0
+
+    # -- one row ---------------------------------------------------------------------------
+    def _validate(self, line: int, post_id: object, text: object, has_text: bool) -> PostRecord:
+        return validate_post(line, post_id, text, has_text, self.max_chars, self.text_column)
+
+    def __iter__(self) -> Iterator[PostRecord]:
+        gzipped = self._check_file()
+        if self.format == "jsonl":
+            yield from self._iter_jsonl(gzipped)
+        elif self.format == "csv":
+            yield from self._iter_csv(gzipped)
+        else:
+            yield from self._iter_parquet()
+
+    # -- JSONL ---------------------------------------------------------------------------------
+    def _text_and_id(self, obj: dict) -> tuple[bool, object, object]:
+        """Raw tweet objects carry ``full_text`` (extended mode) or ``text`` and ``id_str``."""
+        if self.text_column in obj:
+            has_text, text = True, obj[self.text_column]
+            if self.text_column == "text" and "full_text" in obj:
+                text = obj["full_text"]
+        elif self.text_column == "text" and "full_text" in obj:
+            has_text, text = True, obj["full_text"]
+        else:
+            has_text, text = False, None
+        if self.id_column == "id" and "id_str" in obj:
+            post_id = obj["id_str"]  # the numeric id loses digits in JSON readers that use doubles
+        else:
+            post_id = obj.get(self.id_column)
+        return has_text, text, post_id
+
+    def _sniff(self, gzipped: bool) -> bytes:
+        """The first 64 KiB of the decompressed content, to recognise a file that is not text."""
+        try:
+            with open(self.path, "rb") as raw:
+                stream = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+                head = stream.read(1 << 16)
+        except (gzip.BadGzipFile, EOFError, OSError) as exc:
+            raise InputError(self.path, f"cannot read the file: {exc}") from None
+        if not head.strip():
+            raise InputError(self.path, "the file holds no data (only whitespace): nothing to score")
+        if head[:4] == PARQUET_MAGIC:
+            raise InputError(self.path, f"this is Parquet, not {self.format.upper()}: rename it to .parquet")
+        if any(marker in head for marker in _BINARY_MARKERS):
+            raise InputError(self.path, f"binary data in a file named as {self.format.upper()}: is it really text?")
+        if self.format == "jsonl":
+            probe = [line for line in head.split(b"\n")[:-1] if line.strip()][:_JSONL_PROBE_LINES]
+            if len(head) < (1 << 16):
+                probe = [line for line in head.split(b"\n") if line.strip()][:_JSONL_PROBE_LINES]
+            if probe and not any(_is_json(line) for line in probe):
+                raise InputError(self.path, f"not JSONL: none of the first {len(probe)} lines is JSON")
+        return head
+
+    def _iter_jsonl(self, gzipped: bool) -> Iterator[PostRecord]:
+        self._sniff(gzipped)
+        try:
+            with self._open_text(gzipped) as handle:
+                for number, raw in enumerate(_lines(handle), start=1):
+                    stripped = raw.strip()
+                    if not stripped:
+                        yield PostRecord(number, None, None, "blank line")
+                        continue
+                    problem = invalid_utf8(stripped)
+                    if problem:
+                        yield PostRecord(number, None, None, problem)
+                        continue
+                    obj, problem = parse_object(stripped)
+                    if problem:
+                        yield PostRecord(number, None, None, problem)
+                        continue
+                    has_text, text, post_id = self._text_and_id(obj)
+                    yield self._validate(number, post_id, text, has_text)
+        except UnicodeDecodeError as exc:
+            raise InputError(self.path, f"not UTF-8 text ({exc.reason}): is it really JSONL?") from None
+        except (gzip.BadGzipFile, EOFError) as exc:
+            raise InputError(self.path, f"cannot read the file: {exc}") from None
+
+    # -- CSV -----------------------------------------------------------------------------------
+    def _iter_csv(self, gzipped: bool) -> Iterator[PostRecord]:
+        self._sniff(gzipped)
+        delimiter = "\t" if self.path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+        csv.field_size_limit(max(self.max_chars * 4, 1 << 20))
+        try:
+            with self._open_text(gzipped) as handle:
+                reader = csv.reader(handle, delimiter=delimiter)
+                header = next(reader)
+                if self.text_column not in header:
+                    raise InputError(self.path, f"no '{self.text_column}' column (columns: {', '.join(header)}); "
+                                     "choose one with --text-column", row=1)
+                text_at = header.index(self.text_column)
+                id_at = header.index(self.id_column) if self.id_column in header else None
+                last_line = reader.line_num
+                while True:
+                    start = last_line + 1
+                    try:
+                        fields = next(reader)
+                    except StopIteration:
+                        break
+                    except csv.Error as exc:
+                        last_line = reader.line_num
+                        yield PostRecord(start, None, None, f"unparseable CSV record: {exc}")
+                        continue
+                    last_line = reader.line_num
+                    if not fields:
+                        yield PostRecord(start, None, None, "blank line")
+                        continue
+                    post_id = fields[id_at] if id_at is not None and id_at < len(fields) else None
+                    problem = invalid_utf8(delimiter.join(fields))
+                    if problem:
+                        yield PostRecord(start, None if invalid_utf8(post_id or "") else post_id, None, problem)
+                        continue
+                    if len(fields) != len(header):
+                        yield PostRecord(start, post_id, None,
+                                         f"record has {len(fields)} fields, the header has {len(header)}")
+                        continue
+                    yield self._validate(start, post_id, fields[text_at], True)
+        except UnicodeDecodeError as exc:
+            raise InputError(self.path, f"not UTF-8 text ({exc.reason}): is it really CSV?") from None
+        except (gzip.BadGzipFile, EOFError) as exc:
+            raise InputError(self.path, f"cannot read the file: {exc}") from None
+
+    # -- Parquet -------------------------------------------------------------------------------
+    def _iter_parquet(self) -> Iterator[PostRecord]:
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(self.path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid and friends for a corrupt file
+            raise InputError(self.path, f"not a readable Parquet file: {exc}") from None
+        names = parquet.schema_arrow.names
+        if self.text_column not in names:
+            raise InputError(self.path, f"no '{self.text_column}' column (columns: {', '.join(names)}); "
+                             "choose one with --text-column")
+        columns = [self.text_column] + ([self.id_column] if self.id_column in names else [])
+        self._rows_total = parquet.metadata.num_rows
+        number = 0
+        for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns):
+            texts = batch.column(self.text_column).to_pylist()
+            ids = batch.column(self.id_column).to_pylist() if self.id_column in columns else [None] * len(texts)
+            for text, post_id in zip(texts, ids):
+                number += 1
+                self._rows_done = number
+                yield self._validate(number, post_id, text, True)
+        if number == 0:
+            raise InputError(self.path, "the Parquet file has no rows: nothing to score")
+
+
+def validate_post(line: int, post_id: object, text: object, has_text: bool = True,
+                  max_chars: int = DEFAULT_MAX_CHARS, text_column: str = "text") -> PostRecord:
+    """The row as a record, rejected (``reason`` set) when its text cannot be scored."""
+    pid = None if post_id is None else str(post_id)
+    if not has_text:
+        return PostRecord(line, pid, None, f"no '{text_column}' field")
+    if text is None:
+        return PostRecord(line, pid, None, "text is null")
+    if not isinstance(text, str):
+        return PostRecord(line, pid, None, f"text is {type(text).__name__}, not a string")
+    if not text.strip():
+        return PostRecord(line, pid, None, "text is empty")
+    if len(text) > max_chars:
+        return PostRecord(line, pid, None, f"text has {len(text):,} characters, over the limit of {max_chars:,}")
+    return PostRecord(line, pid, text)
+
+
+def invalid_utf8(text: str) -> str | None:
+    """The problem with a row read with ``errors="surrogateescape"`` that held bytes that are not
+    UTF-8 (they come back as lone surrogates), or None."""
+    found = _ESCAPED_BYTE.search(text)
+    if found is None:
+        return None
+    return (f"invalid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02x} at character {found.start() + 1} of the "
+            "row); re-save the file as UTF-8")
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def _lines(handle: io.TextIOBase) -> Iterator[str]:
+    """Physical lines; only ``\\n`` ends a line, so a stray ``\\r`` or U+2028 inside a JSON
+    string does not split a record (``TextIOWrapper`` with ``newline=""`` would split on them)."""
+    pending = ""
+    while True:
+        block = handle.read(1 << 16)
+        if not block:
+            break
+        pending += block
+        *complete, pending = pending.split("\n")
+        yield from complete
+    if pending:
+        yield pending
