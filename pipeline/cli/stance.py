@@ -50,6 +50,11 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         focus: Optional[str] = typer.Option(None, "--focus",
                                             help="comma-separated sources to train on, e.g. healthver,denial-report"),
         replay: int = typer.Option(0, "--replay", help="with --focus: pairs drawn from the other sources"),
+        mined_negatives: Optional[Path] = typer.Option(
+            None, "--mined-negatives", help="hard NOT_ENOUGH_INFO pairs from `claimsift train mine-negatives`"),
+        checkpoint_dir: Optional[Path] = typer.Option(
+            Path("out/checkpoints/stance"), "--checkpoint-dir",
+            help="training checkpoints (a rerun of the same command resumes from the last one)"),
     ) -> None:
         """Train the stance model from the shared datasets and register it with its card.
 
@@ -76,8 +81,29 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                                     healthver_repeat=healthver_repeat, base=transformer, num_threads=threads,
                                     reported_denials=reported_denials, init_from=init_from,
                                     focus=[f.strip() for f in focus.split(",") if f.strip()] if focus else (),
-                                    replay=replay, log=console.print, **extra)
+                                    replay=replay, mined_negatives=mined_negatives,
+                                    checkpoint_dir=checkpoint_dir if kind == "cross-encoder" else None,
+                                    log=console.print, **extra)
         console.print(f"[green]{result['model']}[/green] written to {result['path']}")
+
+    @train_app.command("mine-negatives")
+    def mine_negatives(
+        out: Path = typer.Option(..., "--out", help="JSONL of mined NOT_ENOUGH_INFO pairs (+ OUT.stats.json)"),
+        corpora: str = typer.Option("averitec,fever,covidfact,healthver", "--corpora",
+                                    help="public corpora (`claimsift evaluate corpus --dataset`) to mine"),
+        limit: Optional[int] = typer.Option(1500, "--limit", help="train-split claims per corpus (random)"),
+        per_claim: int = typer.Option(2, "--per-claim", help="pairs kept per claim"),
+        screen: str = typer.Option("stance@v2", "--screen", help="stance model that vetoes confident readings"),
+        data: Path = typer.Option(DEFAULT_DATA, "--data", help="the shared datasets folder"),
+    ) -> None:
+        """Mine hard NOT_ENOUGH_INFO pairs with the retriever: ranks 2-30 of train-split claims that
+        are not gold, not from a gold page, not near-copies of gold, not read confidently as evidence."""
+        from pipeline.training.hard_negatives import mine
+
+        console = _console()
+        summary = mine(out, [c.strip() for c in corpora.split(",") if c.strip()], screen_spec=screen,
+                       per_claim=per_claim, limit=limit, data_dir=data, log=console.print)
+        console.print(f"[green]{summary['rows']}[/green] pairs written to {out}")
 
     @train_app.command("verdict")
     def train_verdict_cmd(

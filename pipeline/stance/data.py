@@ -624,6 +624,8 @@ def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
     dev = [p for source in sorted(dev_by_source) for p in _sample(dev_by_source[source], DEV_CAP, random.Random(seed + 4))]
     if held_out_splits:
         train = without_held_out(train, held_out_splits)
+        # Dev calibrates the temperature and is read while tuning: the report split stays unread.
+        dev = without_held_out(dev, ("report",))
     if max_pairs is not None and max_pairs < len(train):
         train = _sample(train, max_pairs, rng)
     if negation:

