@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.evaluation.corpus import (DATASETS, DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, atomic_write_text,  # noqa: E402
-                                  build_dataset, evaluate_corpus)
+from pipeline.core.io import atomic_write_text
+from pipeline.datasets.corpora import DATASETS, DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset
+from pipeline.evaluation.corpus import evaluate_corpus
 
 
 def main() -> None:

@@ -25,8 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.verdict.checker import (Checker, VerdictRules, denial_cannot_support, discount_reported_claim,  # noqa: E402
                             settled_facts_cannot_decide_plans, text_before)
-from pipeline.evaluation.corpus import (DEFAULT_CORPORA_DIR, atomic_write_text, claim_splits, first_gold_rank,  # noqa: E402
-                                  read_corpus_claims, select_claims, verdict_metrics)
+from pipeline.core.io import atomic_write_text
+from pipeline.datasets.claims import first_gold_rank, read_corpus_claims
+from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims
+from pipeline.evaluation.corpus import verdict_metrics
 from pipeline.retrieval.retrieve import ENTITY_BOOST, RetrievalConfig, people_in  # noqa: E402
 from pipeline.core.types import STANCE_LABELS  # noqa: E402
 

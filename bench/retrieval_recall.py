@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.verdict.checker import InvalidClaimError, validate_claim  # noqa: E402
-from pipeline.evaluation.corpus import (DEFAULT_CORPORA_DIR, RECALL_AT, atomic_write_text, claim_splits,  # noqa: E402
-                                  evidence_matches, read_corpus_claims, select_claims)
+from pipeline.core.io import atomic_write_text
+from pipeline.datasets.claims import evidence_matches, read_corpus_claims
+from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims
+from pipeline.evaluation.corpus import RECALL_AT
 from pipeline.stance.rerank import RERANK_MODEL, Reranker, mixed_scores  # noqa: E402
 
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)

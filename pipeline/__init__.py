@@ -42,7 +42,7 @@ _EXPORTS = {
     "temporary_registry": ("pipeline.api", "temporary_registry"),
     "evaluate_corpus": ("pipeline.evaluation.corpus", "evaluate_corpus"),
     "corpus_results_frame": ("pipeline.evaluation.corpus", "corpus_results_frame"),
-    "build_dataset": ("pipeline.evaluation.corpus", "build_dataset"),
+    "build_dataset": ("pipeline.datasets.corpora", "build_dataset"),
 }
 
 __all__ = sorted(_EXPORTS)

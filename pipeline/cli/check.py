@@ -176,7 +176,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                 except InvalidClaimError as exc:
                     rows[line_no - 1] = (line_no, None, str(exc), ids)
         verdicts = dict(zip((n for n, _ in good), checker.check_many([c for _, c in good], before=before))) if good else {}
-        from pipeline.registry.registry import atomic_write_text
+        from pipeline.core.io import atomic_write_text
 
         lines, failed = [], 0
         for line_no, _, problem, ids in rows:

@@ -43,7 +43,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         """Verdict accuracy, macro-F1, per-class F1, confusion, evidence recall@5, claims/s and the
         majority-class baseline of the default Checker on a corpus; the store is built once and
         reused while the documents are unchanged."""
-        from pipeline.evaluation.corpus import DEFAULT_DATA_DIR, atomic_write_text, build_dataset, evaluate_corpus
+        from pipeline.core.io import atomic_write_text
+        from pipeline.datasets.corpora import DEFAULT_DATA_DIR, build_dataset
+        from pipeline.evaluation.corpus import evaluate_corpus
 
         if dataset is not None:
             if documents or claims:

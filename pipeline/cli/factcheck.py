@@ -62,7 +62,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         from rich.console import Console
 
         from pipeline.factchecks.matcher import FactCheckMatcher
-        from pipeline.registry.registry import atomic_write_text
+        from pipeline.core.io import atomic_write_text
 
         from pipeline.core.errors import refuse_output_over_input
 

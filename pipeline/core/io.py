@@ -1,9 +1,19 @@
-"""One reading of a JSONL line for every reader of the project, so that each names the same
-problems the same way: the caller decides whether a bad line is an error, a rejected row or a
-problem collected with the others."""
+"""File I/O shared by every stage: one reading of a JSONL line (so that each reader names the same
+problems the same way), one JSONL writer, atomic text writes and file hashes.
+
+The caller of ``parse_object`` decides whether a bad line is an error, a rejected row or a problem
+collected with the others; ``read_jsonl`` is the strict reader: the first bad line is an
+``InputError`` naming the file and the line."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from pipeline.core.errors import InputError
 
 
 def parse_object(line: str) -> tuple[dict | None, str | None]:
@@ -20,3 +30,52 @@ def parse_object(line: str) -> tuple[dict | None, str | None]:
 
 def _kind(value: object) -> str:
     return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+
+
+def read_jsonl(path: Path | str) -> Iterator[dict]:
+    """The objects of a JSONL file (UTF-8, a byte-order mark allowed), blank lines skipped."""
+    path = Path(path)
+    with open(path, encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            record, problem = parse_object(line)
+            if record is None:
+                raise InputError(path, f"line {number}: {problem}")
+            yield record
+
+
+def jsonl_text(rows: Iterable[dict], *, sort_keys: bool = False) -> str:
+    """One JSON object per line, non-ASCII kept as is."""
+    return "".join(json.dumps(row, ensure_ascii=False, sort_keys=sort_keys) + "\n" for row in rows)
+
+
+def write_jsonl(path: Path | str, rows: Iterable[dict], *, sort_keys: bool = False) -> Path:
+    """Write ``rows`` as JSONL atomically (``atomic_write_text``)."""
+    return atomic_write_text(path, jsonl_text(rows, sort_keys=sort_keys))
+
+
+def atomic_write_text(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def sha256_file(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,7 +9,7 @@ choose settings on ``tune``, report on ``report`` (and read none of its errors).
 The assignment is recorded in ``splits/corpus_splits.jsonl`` (ids and hashes only, never dataset
 text) so that it can be audited and so that code without the datasets (the stance trainer's
 filter) can apply it; ``python -m pipeline.core.splits --data-dir ../shared/datasets`` rebuilds it
-from the corpora that ``pipeline.evaluation.corpus`` builds.
+from the corpora that ``pipeline.datasets`` builds (``python -m pipeline.datasets.manifest``).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from pipeline.core.errors import InputError
-from pipeline.registry.registry import atomic_write_text
+from pipeline.core.io import atomic_write_text
 from pipeline.core.paths import PROJECT_ROOT
 
 SPLITS = ("train", "tune", "report")
@@ -189,26 +189,3 @@ def excluded_from_training(claim: str, evidence: str, held_out: tuple[frozenset[
 def split_counts(assignments: Sequence[SplitAssignment]) -> Mapping[str, Mapping[str, int]]:
     return SplitManifest(tuple(assignments)).counts()
 
-
-def main(argv: Sequence[str] | None = None) -> None:
-    import argparse
-
-    from pipeline.evaluation.corpus import DATASETS, DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, split_claims_of
-
-    parser = argparse.ArgumentParser(description="Rebuild the corpus split manifest from the shared datasets.")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--corpora-dir", type=Path, default=DEFAULT_CORPORA_DIR)
-    parser.add_argument("--out", type=Path, default=MANIFEST_PATH)
-    args = parser.parse_args(argv)
-    claims: list[SplitClaim] = []
-    for name in DATASETS:
-        built = build_dataset(name, args.data_dir, args.corpora_dir)
-        claims += split_claims_of(name, built)
-    assignments = assign_splits(claims)
-    write_manifest(assignments, args.out)
-    print(json.dumps({"claims": len(assignments), "groups": len({a.group for a in assignments}),
-                      "counts": split_counts(assignments)}, indent=1))
-
-
-if __name__ == "__main__":
-    main()

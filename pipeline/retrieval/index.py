@@ -339,7 +339,7 @@ def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: boo
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    from pipeline.registry.registry import atomic_write_text
+    from pipeline.core.io import atomic_write_text
 
     atomic_write_text(root / "CURRENT", version + "\n")
     for old in root.iterdir():  # older versions are no longer reachable

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from pipeline.evaluation.corpus import (DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits,
-                                  ensure_store, evidence_matches, read_corpus_claims)
-from pipeline.registry.registry import atomic_write_text
+from pipeline.datasets.claims import evidence_matches, read_corpus_claims
+from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
+from pipeline.datasets.stores import ensure_store
+from pipeline.core.io import atomic_write_text
 from pipeline.core.splits import text_key
 
 MINED_CORPORA = ("averitec", "fever", "covidfact", "healthver")
