@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def corpus(megabytes: float) -> list[str]:
-    from pipeline.corpus.ingest import normalise
+    from pipeline.corpus.readers import normalise
 
     seeds = [normalise(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "seeds").glob("*.txt"))]
     texts: list[str] = []

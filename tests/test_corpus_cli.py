@@ -47,15 +47,6 @@ def test_ingest_reports_rejections_exits_nonzero_and_keeps_the_rest(tmp_path, fa
 
 
 @pytest.mark.slow
-def test_ingest_without_index_module_notes_it_and_succeeds(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pipeline.retrieval.index", None)
-    source = tmp_path / "note.txt"
-    source.write_text('"We will work together," Rutte said.')
-    result = runner.invoke(app, ["ingest", str(source), "--store", str(tmp_path / "store")])
-    assert result.exit_code == 0, result.output
-    assert "index not updated" in result.output
-
-
 def _small_store(path: Path) -> Path:
     import hashlib
 

@@ -83,9 +83,9 @@ def test_malformed_jsonld_is_reported_with_file_and_position():
 
 def test_ingest_is_idempotent_and_keeps_ids(tmp_path):
     store = tmp_path / "store"
-    first = ingest_fact_checks_report(DATA / "factchecks_sample.jsonl", store, build_index=False)
+    first = ingest_fact_checks_report(DATA / "factchecks_sample.jsonl", store)
     assert len(first.added) == 8 and len(first.rejected) == 2 and first.unknown_rating
-    again = ingest_fact_checks_report(DATA / "factchecks_sample.jsonl", store, build_index=False)
+    again = ingest_fact_checks_report(DATA / "factchecks_sample.jsonl", store)
     assert (len(again.added), len(again.updated), len(again.unchanged)) == (0, 0, 8)
     records = load_fact_checks(store)
     assert len(records) == 8 and records[0].id == "politifact-rutte-expel-us"
@@ -122,6 +122,10 @@ def test_claimsift_ingest_dispatches_fact_check_files(tmp_path):
     assert "line 5, column 45" in report.rejected[0].reason
     records = load_fact_checks(store)
     assert {r.publisher for r in records} == {"PolitiFact", "EuroVerify (Euronews)"}
+    assert report.fact_checks_changed  # the caller (claimsift ingest) rebuilds the matcher's index
+    from pipeline.factchecks.matcher import build_store_index
+
+    build_store_index(store)
     manifest = json.loads((store / "factcheck_index" / "manifest.json").read_text())
     assert manifest["records"] == 2 and manifest["encoder"]["dimension"] == 384
 

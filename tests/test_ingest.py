@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from pipeline.corpus.nlp import AnalysedDocument
-from pipeline.corpus.ingest import (_stream_paragraph_parts, date_in_text, doc_id_of, ingest, normalise,
-                             normalise_date)
+from pipeline.corpus.ingest import ingest
+from pipeline.corpus.readers import date_in_text, doc_id_of, normalise, normalise_date, stream_paragraph_parts
+from pipeline.corpus.readers import Rejection
 from pipeline.corpus.store import Corpus
 from pipeline.core.types import Sentence
 
@@ -223,7 +224,7 @@ def test_invalid_utf8_deep_in_a_streamed_file_rejects_all_of_it(tmp_path):
 def test_large_text_is_streamed_in_paragraph_aligned_parts(tmp_path):
     paragraphs = [f"Paragraph {i}: " + "NATO allies discussed spending. " * (1 + i % 7) for i in range(300)]
     path = write(tmp_path / "big.txt", "\n\n".join(paragraphs) + "\n")
-    parts = list(_stream_paragraph_parts(path, max_chars=2000))
+    parts = list(stream_paragraph_parts(path, max_chars=2000))
     assert len(parts) > 5
     assert all(len(p) <= 2000 for p in parts)
     assert "".join(parts) == path.read_text()
@@ -239,14 +240,12 @@ def test_large_text_is_streamed_in_paragraph_aligned_parts(tmp_path):
 
 def test_fact_check_tables_are_dispatched(tmp_path, monkeypatch):
     calls = []
-    fake = types.ModuleType("pipeline.corpus.factchecks")
 
-    def ingest_fact_checks(path, store_dir):
+    def ingest_fact_checks_report(path, store_dir):
         calls.append((Path(path).name, Path(store_dir)))
-        return [types.SimpleNamespace(path=str(path), row=3, reason="unknown rating")]
+        return types.SimpleNamespace(rejected=[Rejection(str(path), 3, "unknown rating")], added=[], updated=[])
 
-    fake.ingest_fact_checks = ingest_fact_checks
-    monkeypatch.setitem(sys.modules, "pipeline.corpus.factchecks", fake)
+    monkeypatch.setattr("pipeline.corpus.ingest.ingest_fact_checks_report", ingest_fact_checks_report)
     table = write(tmp_path / "reviews.jsonl", json.dumps({"claim": "Rutte threatened", "rating": "False"}) + "\n")
     review = write(tmp_path / "review.jsonld", json.dumps({"@context": "https://schema.org", "@type": "ClaimReview",
                                                             "claimReviewed": "x", "reviewRating": {}}))
@@ -255,13 +254,6 @@ def test_fact_check_tables_are_dispatched(tmp_path, monkeypatch):
     assert [name for name, _ in calls] == ["reviews.jsonl", "review.jsonld"]
     assert report.rejected[0].row == 3 and report.rejected[0].reason == "unknown rating"
     assert Corpus(store).documents().empty
-
-
-def test_fact_checks_rejected_clearly_when_module_missing(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pipeline.corpus.factchecks", None)  # import raises ImportError
-    table = write(tmp_path / "reviews.csv", "claim,rating\nRutte threatened,False\n")
-    report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
-    assert len(report.rejected) == 1 and "not supported yet" in report.rejected[0].reason
 
 
 def test_document_changed_into_a_copy_of_another_drops_its_old_version(tmp_path):

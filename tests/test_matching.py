@@ -144,11 +144,14 @@ def test_duplicate_records_are_listed_together_first_ingested_first(tmp_path):
 
 @needs_model
 def test_index_is_rebuilt_when_records_change_and_refused_for_another_encoder(tmp_path):
+    from pipeline.factchecks.matcher import build_store_index
+
     store = tmp_path / "store"
     ingest_fact_checks_report(ROOT / "corpus" / "factchecks.jsonl", store)
+    build_store_index(store)  # the caller's step, as `claimsift ingest` does
     manifest_path = index_dir(store) / "manifest.json"
     assert json.loads(manifest_path.read_text())["records"] == 2
-    ingest_fact_checks_report(DATA / "factchecks_sample.csv", store, build_index=False)
+    ingest_fact_checks_report(DATA / "factchecks_sample.csv", store)
     matcher = FactCheckMatcher(store)
     assert len(matcher) == 4  # stale index noticed and rebuilt on warm-up
     assert json.loads(manifest_path.read_text())["records"] == 4

@@ -56,20 +56,17 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         for note in report.notes:
             console.print(Text.assemble(("note ", "yellow"), note), highlight=False, soft_wrap=True)
         if not no_index and (report.added or report.replaced or report.removed):
-            try:
-                from pipeline.retrieval.index import update_index
-            except ImportError:
-                console.print("note: no evidence index module (pipeline.retrieval.index) yet; index not updated")
-            else:
-                update = update_index(store, on_wait=lambda: console.print(
-                    f"waiting for another process building the index of {store} to finish…", soft_wrap=True,
-                    markup=False, highlight=False))
-                if hasattr(update, "total"):
-                    console.print(f"index {getattr(update, 'version', '')}: {update.total} sentences "
-                                  f"({getattr(update, 'embedded', '?')} embedded, {getattr(update, 'removed', '?')} "
-                                  f"removed) in {getattr(update, 'seconds', 0):.1f} s")
-                else:
-                    console.print("index updated")
+            from pipeline.retrieval.index import update_index
+
+            update = update_index(store, on_wait=lambda: console.print(
+                f"waiting for another process building the index of {store} to finish…", soft_wrap=True,
+                markup=False, highlight=False))
+            console.print(f"index {update.version}: {update.total} sentences ({update.embedded} embedded, "
+                          f"{update.removed} removed) in {update.seconds:.1f} s")
+        if report.fact_checks_changed:
+            from pipeline.factchecks.matcher import build_store_index
+
+            build_store_index(store)
         if report.rejected:
             raise typer.Exit(1)
 

@@ -187,7 +187,11 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         for path in paths:
             if not path.is_file():
                 raise InputError(path, "no such file")
-            reports.append(ingest_fact_checks_report(path, store, backend=backend))
+            reports.append(ingest_fact_checks_report(path, store))
+        if any(r.added or r.updated for r in reports):
+            from pipeline.factchecks.matcher import build_store_index
+
+            build_store_index(store, backend=backend)
         if as_json:
             typer.echo(json.dumps([r.to_dict() for r in reports], indent=2))
         else:

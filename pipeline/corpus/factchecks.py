@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from pipeline.corpus.ingest import Rejection, RejectedInput, _check_bytes, _table_rows, is_fact_check_table, normalise_date
+from pipeline.corpus.readers import Rejection, RejectedInput, check_bytes, is_fact_check_table, normalise_date, table_rows
 from pipeline.corpus.store import lock_timeout
 
 DB_NAME = "corpus.sqlite"
@@ -192,7 +192,7 @@ def read_fact_check_file(path: Path | str) -> tuple[list[FactCheck], list[Reject
     suffix = path.suffix.lower()
     try:
         if suffix in (".json", ".jsonld"):
-            text = _check_bytes(path, path.read_bytes())
+            text = check_bytes(path, path.read_bytes())
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
@@ -208,7 +208,7 @@ def read_fact_check_file(path: Path | str) -> tuple[list[FactCheck], list[Reject
                 return [], [Rejection(str(path), None, "no schema.org ClaimReview objects and no records with "
                                                        "`claim` and `rating` in this JSON file")]
         else:
-            columns, table = _table_rows(path)
+            columns, table = table_rows(path)
             if not is_fact_check_table(columns):
                 return [], [Rejection(str(path), None, "not a fact-check table: it needs `claim` and `rating` "
                                                        f"columns (columns: {', '.join(columns) or 'none'})")]
@@ -345,21 +345,17 @@ def fact_checks_fingerprint(store_dir: Path | str) -> tuple[int, str]:
     return count, digest.hexdigest()[:16]
 
 
-def ingest_fact_checks_report(path: Path | str, store_dir: Path | str, build_index: bool = True,
-                              backend: str = "onnx") -> FactCheckIngestReport:
+def ingest_fact_checks_report(path: Path | str, store_dir: Path | str) -> FactCheckIngestReport:
+    """Read one fact-check file and write its records to the store. The matcher's index is the
+    caller's to rebuild when records were added or updated (``pipeline.factchecks.matcher.build_store_index``)."""
     path, store_dir = Path(path), Path(store_dir)
     records, rejected = read_fact_check_file(path)
     report = write_fact_checks(records, store_dir, path=str(path))
     report.rejected = rejected
-    if build_index and (report.added or report.updated):
-        from pipeline.factchecks.matcher import build_store_index
-
-        build_store_index(store_dir, backend=backend)
     return report
 
 
 def ingest_fact_checks(path: Path, store_dir: Path) -> list[Rejection]:
-    """Ingest one fact-check file into the store (called by ``claimsift ingest``); returns what
-    was rejected, with file, row and reason. Records with unknown ratings are kept (verdict
+    """Ingest one fact-check file into the store; returns what was rejected, with file, row and reason. Records with unknown ratings are kept (verdict
     NOT_ENOUGH_INFO) and are not rejections."""
     return ingest_fact_checks_report(path, store_dir).rejected

@@ -42,7 +42,7 @@ def _text_list(obj: dict, key: str, problems: list[str], line_no: int) -> tuple[
 
 def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
     """The labelled claims of ``path``; every bad line is reported together (line numbers)."""
-    from pipeline.corpus.ingest import normalise_date
+    from pipeline.corpus.readers import normalise_date
     from pipeline.core.io import parse_object
 
     path = Path(path)

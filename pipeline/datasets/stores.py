@@ -58,6 +58,10 @@ def ensure_store(documents: Sequence[Path | str], store_dir: Path | str,
         if report.rejected:
             raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5])
                             + (f" (and {len(report.rejected) - 5} more)" if len(report.rejected) > 5 else ""))
+        if report.fact_checks_changed:
+            from pipeline.factchecks.matcher import build_store_index
+
+            build_store_index(store_dir)
         update_index(store_dir)
         atomic_write_text(stamp_path, json.dumps(stamp, indent=1, sort_keys=True) + "\n")
     summary = Corpus(store_dir).summary()

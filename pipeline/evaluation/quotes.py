@@ -104,7 +104,7 @@ def fold_speaker(name: str) -> str:
 
 
 def read_gold(path: Path, seeds: Path) -> list[GoldQuote]:
-    from pipeline.corpus.ingest import normalise
+    from pipeline.corpus.readers import normalise
 
     texts: dict[str, str] = {}
     out: list[GoldQuote] = []
@@ -216,7 +216,7 @@ def evaluate_quotes(gold_path: Path, seeds: Path = Path("seeds"),
     """Score claimsift's quotes (or the quotes in a ``predictions`` file) against the fixture;
     ``kinds`` restricts the gold to some kinds (e.g. ``direct colon`` for an extractor that
     only finds quotations in quotation marks)."""
-    from pipeline.corpus.ingest import normalise
+    from pipeline.corpus.readers import normalise
 
     gold_path, seeds = Path(gold_path), Path(seeds)
     if not gold_path.is_file():
