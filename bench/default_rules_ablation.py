@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.verdict.checker import (Checker, VerdictRules, denial_cannot_support, discount_reported_claim,  # noqa: E402
-                            settled_facts_cannot_decide_plans, text_before)
+from pipeline.verdict.checker import Checker
+from pipeline.verdict.rules import VerdictRules, denial_cannot_support, discount_reported_claim, settled_facts_cannot_decide_plans, text_before
 from pipeline.core.io import atomic_write_text
 from pipeline.datasets.claims import first_gold_rank, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims

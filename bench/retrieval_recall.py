@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.verdict.checker import InvalidClaimError, validate_claim  # noqa: E402
+from pipeline.verdict.validation import InvalidClaimError, validate_claim  # noqa: E402
 from pipeline.core.io import atomic_write_text
 from pipeline.datasets.claims import evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims

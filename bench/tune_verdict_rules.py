@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from pipeline.verdict.checker import Checker, VerdictRules
+from pipeline.verdict.checker import Checker
+from pipeline.verdict.rules import VerdictRules
 from pipeline.evaluation.claims import read_labelled_claims
 from pipeline.retrieval.retrieve import people_in
 from pipeline.core.types import VERDICT_LABELS

@@ -127,7 +127,7 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     plus ``rejected``). A claim the checker refuses (empty, too long, not English) keeps its row
     with ``verdict`` None and the reason in ``rejected``; ``frame.attrs["verdicts"]`` holds the
     ``Verdict`` objects (None for rejected claims)."""
-    from pipeline.verdict.checker import InvalidClaimError, validate_claim
+    from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
     claims = list(claims)
     reasons: list[str | None] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.verdict.checker import InvalidClaimError, validate_claim
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
 DATA = Path(__file__).resolve().parent / "data"
 THREADS_CLAIM = "NATO chief Rutte threatened to expel the US if Trump surrenders Ukraine"
@@ -60,7 +60,7 @@ def test_decisive_passages_are_passages_that_voted(seed_checker):
 
 
 def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_checker):
-    from pipeline.verdict.checker import adjusted_stance
+    from pipeline.verdict.rules import adjusted_stance
     from pipeline.retrieval.retrieve import people_in
     from pipeline.core.types import STANCE_LABELS
 
@@ -112,7 +112,8 @@ def test_english_claims_without_common_function_words_are_accepted(claim):
 
 
 def test_rules_let_only_passages_sharing_the_claims_words_vote():
-    from pipeline.verdict.checker import VerdictRules, term_coverage
+    from pipeline.verdict.rules import VerdictRules
+    from pipeline.verdict.subject import term_coverage
     from pipeline.core.types import Evidence
 
     claim = "Slovakia will host NATO's next summit."
@@ -203,7 +204,7 @@ def test_claims_the_corpus_does_not_cover_are_not_enough_info(seed_checker):
 
 
 def test_a_denial_covers_a_claim_about_a_person_it_names_or_sits_beside():
-    from pipeline.verdict.checker import VerdictRules
+    from pipeline.verdict.rules import VerdictRules
     from pipeline.core.types import Evidence
 
     claim = "Mark Rutte said he would personally kick the United States out of the alliance."
@@ -242,7 +243,7 @@ def test_a_labelled_claims_file_with_bad_lines_names_each_one(tmp_path):
 
 
 def test_a_denial_votes_on_what_a_person_said_not_on_everything_about_them():
-    from pipeline.verdict.checker import VerdictRules
+    from pipeline.verdict.rules import VerdictRules
     from pipeline.core.types import Evidence
 
     riggio = Evidence(doc_id="a", sentence='"Secretary General Rutte has never said this," Riggio said.', start=0, end=1,
@@ -272,14 +273,14 @@ def test_a_denial_votes_on_what_a_person_said_not_on_everything_about_them():
     ("Rutte said the alliance is stronger than ever.", {"SUPPORTS": 0.2, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.3}),
 ])
 def test_a_reported_claim_refutes_only_when_it_calls_the_claim_false(sentence, expected):
-    from pipeline.verdict.checker import discount_reported_claim
+    from pipeline.verdict.rules import discount_reported_claim
 
     probs = {"SUPPORTS": 0.2, "REFUTES": 0.5, "NOT_ENOUGH_INFO": 0.3}
     assert discount_reported_claim(sentence, probs) == pytest.approx(expected)
 
 
 def test_a_denial_that_points_back_covers_what_the_sentence_before_it_covers():
-    from pipeline.verdict.checker import VerdictRules
+    from pipeline.verdict.rules import VerdictRules
     from pipeline.core.types import Evidence
 
     wsj = ("However, the Wall Street Journal reported that Trump rang Putin shortly after his reelection to warn him "
@@ -320,13 +321,15 @@ def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
     ("The United States spends 3.4% of its GDP on defence.", "United States"),  # not "States"
 ])
 def test_a_claims_subject_is_the_name_its_main_verb_is_about(claim, subject):
-    from pipeline.verdict.checker import claim_parser, claim_subject
+    from pipeline.verdict.checker import claim_parser
+    from pipeline.verdict.subject import claim_subject
 
     assert claim_subject(claim_parser()(claim)) == subject
 
 
 def test_a_name_the_tagger_calls_a_noun_is_a_subject_where_the_corpus_knows_it():
-    from pipeline.verdict.checker import claim_parser, claim_subject
+    from pipeline.verdict.checker import claim_parser
+    from pipeline.verdict.subject import claim_subject
 
     parsed = claim_parser()("Belgium spends less than 2% of its GDP on defence.")
     assert parsed[0].pos_ == "NOUN"  # en_core_web_sm's reading, which is why the corpus is asked
@@ -336,7 +339,8 @@ def test_a_name_the_tagger_calls_a_noun_is_a_subject_where_the_corpus_knows_it()
 
 
 def test_a_passage_votes_only_where_it_names_the_claims_subject():
-    from pipeline.verdict.checker import ClaimSubject, VerdictRules
+    from pipeline.verdict.rules import VerdictRules
+    from pipeline.verdict.subject import ClaimSubject
     from pipeline.core.types import Evidence
 
     claim = "Rutte met Trump at the White House in January 2025."
@@ -361,7 +365,7 @@ def test_a_passage_votes_only_where_it_names_the_claims_subject():
 
 
 def names_subject_of(name, passage, documents=frozenset(), aliases=()):
-    from pipeline.verdict.checker import ClaimSubject, names_subject
+    from pipeline.verdict.subject import ClaimSubject, names_subject
 
     return names_subject(ClaimSubject(name, (set(documents),), tuple(aliases)), passage)
 
@@ -390,7 +394,7 @@ def replace_sentence(passage, sentence):
     ("NATO will hold its 2026 summit in Ankara.", "The summit took place in Vilnius.", "unknown", False),
 ])
 def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, published, settled):
-    from pipeline.verdict.checker import settled_facts_cannot_decide_plans
+    from pipeline.verdict.rules import settled_facts_cannot_decide_plans
     from pipeline.core.types import Evidence
 
     passage = Evidence(doc_id="a", sentence=sentence, start=0, end=1, score=1.0, published=published)
@@ -409,7 +413,7 @@ def test_a_denial_of_one_thing_does_not_refute_another(seed_checker):
 
 
 def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
-    from pipeline.verdict.checker import ClaimSubject
+    from pipeline.verdict.subject import ClaimSubject
 
     view = seed_checker._loaded.view
     for name in ("PolitiFact", "Riggio", "Slovenia"):

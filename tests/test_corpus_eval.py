@@ -180,7 +180,7 @@ def test_masked_documents_are_never_shown(seed_checker):
 
 
 def _checkable(claim: str) -> bool:
-    from pipeline.verdict.checker import InvalidClaimError, validate_claim
+    from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
     try:
         validate_claim(claim)

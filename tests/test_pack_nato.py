@@ -225,7 +225,7 @@ def test_seed_claims_the_packs_rules_decide(nato_checker, claim, verdict):
 
 
 def test_the_pack_knows_other_names_of_the_us():
-    from pipeline.verdict.checker import ClaimSubject, names_subject
+    from pipeline.verdict.subject import ClaimSubject, names_subject
     from pipeline.verdict.packs.nato import SUBJECT_ALIASES
     from pipeline.core.types import Evidence
 

@@ -123,7 +123,7 @@ def test_the_default_path_reads_no_group_size_into_a_count(seed_checker):
     """"All 27 EU members" and "all EU members" say the same; the nato pack, which reads counts
     against the corpus's group of 32, would compare 27 with 32. The default path leaves the
     stance model's reading alone (only the general corrections apply)."""
-    from pipeline.verdict.checker import adjusted_stance
+    from pipeline.verdict.rules import adjusted_stance
     from pipeline.core.types import STANCE_LABELS, Evidence
 
     assert seed_checker._loaded.packs == () and not hasattr(seed_checker._loaded.view, "group_size")

@@ -382,7 +382,7 @@ def test_sample_posts_with_the_real_models(sample_scores):
 def test_checkpoints_of_other_verdict_rules_are_not_resumed(tmp_path):
     """The fingerprint names the voting logic's version and settings: a checkpoint made under
     other rules must not be resumed as if its verdicts were this run's."""
-    from pipeline.verdict.checker import VerdictRules
+    from pipeline.verdict.rules import VerdictRules
 
     default = ModelScorer(tmp_path).fingerprint()
     other = ModelScorer(tmp_path, rules=VerdictRules(min_coverage=0.0)).fingerprint()

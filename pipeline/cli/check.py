@@ -138,7 +138,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
     ) -> None:
         """Check a claim against the corpus: verdict, confidence and the evidence that decided it."""
-        from pipeline.verdict.checker import Checker, InvalidClaimError, validate_claim
+        from pipeline.verdict.checker import Checker
+        from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
         before = _valid_date(before)
         if (claim is None) == (data is None):

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.verdict.checker import InvalidClaimError, validate_claim
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
 from pipeline.core.errors import InputError
 from pipeline.core.io import parse_object
 from pipeline.core.types import VERDICT_LABELS, Verdict

@@ -123,7 +123,8 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
     ``documents``: None to check against ``store_dir`` as it is (already built and indexed).
     ``corpus``: the public corpus's name (its split comes from the manifest), or None.
     ``checker``: a ``Checker`` on ``store_dir`` (default: ``Checker(store_dir)``, as shipped)."""
-    from pipeline.verdict.checker import Checker, InvalidClaimError, validate_claim
+    from pipeline.verdict.checker import Checker
+    from pipeline.verdict.validation import InvalidClaimError, validate_claim
     from pipeline.corpus.store import Corpus
 
     claims = read_corpus_claims(claims_path)

@@ -7,7 +7,7 @@ import heapq
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Sequence
+from typing import Collection, Protocol, Sequence
 
 import numpy as np
 
@@ -15,9 +15,6 @@ from pipeline.core.types import Evidence
 # English cues (denials, verbs of saying, reports of a claim, words that point back): language
 # knowledge, kept apart from the code; re-exported here for the modules that read them.
 from pipeline.lang.en import ANAPHOR, ATTRIBUTION_CUE, DENIAL_CUE, REPORTED_CLAIM, SAID_CUE, SAID_VERBS  # noqa: F401
-
-if TYPE_CHECKING:
-    from pipeline.verdict.packs import RulePack
 
 RRF_K = 60
 ENTITY_BOOST = 0.3  # the entity boost where it is on (``RetrievalConfig.entity_boost``)
@@ -220,11 +217,21 @@ def context_of(view: CorpusView, sentence_id: int, window: int) -> str:
     return " ".join(near["text"].tolist())
 
 
+class RetrievalPack(Protocol):
+    """What retrieval asks of a rule pack (``pipeline.verdict.packs.RulePack`` answers these and more)."""
+
+    def retrieval_config(self, config: RetrievalConfig) -> RetrievalConfig:
+        ...
+
+    def statements_about(self, entity: str, claim: str) -> dict[int, str]:
+        ...
+
+
 def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: CorpusView,
              config: RetrievalConfig = RetrievalConfig(), before: str | None = None,
              top_k: int | None = None,
              exclude_docs: Sequence[Collection[str]] | None = None,
-             packs: Sequence["RulePack"] = ()) -> list[list[Evidence]]:
+             packs: Sequence[RetrievalPack] = ()) -> list[list[Evidence]]:
     """Top-k evidence per claim, best first; ``index`` is a loaded ``EvidenceIndex``.
     ``exclude_docs``: per claim, document ids it may not draw evidence from (an evaluation that
     masks a claim's own gold documents, so that it must come out NOT_ENOUGH_INFO). ``packs``: the

@@ -79,7 +79,8 @@ class _State:
         """The model versions that made the scores' predictions, as far as they are known: the
         scores file does not record them, so the registry's current versions are recorded."""
         if self._models is None:
-            from pipeline.verdict.checker import SCREEN_STANCE, VerdictRules
+            from pipeline.verdict.checker import SCREEN_STANCE
+            from pipeline.verdict.rules import VerdictRules
             from pipeline.registry.registry import Registry
 
             registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
@@ -174,7 +175,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
         if not text.strip():
             return render(request, "check.html", claim="", problem=None, result=None)
         try:
-            from pipeline.verdict.checker import validate_claim
+            from pipeline.verdict.validation import validate_claim
 
             validate_claim(text)
             problem = _store_problem(config.store)

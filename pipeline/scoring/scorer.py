@@ -48,7 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
-from pipeline.verdict.checker import SCREEN_STANCE, VerdictRules
+from pipeline.verdict.checker import SCREEN_STANCE
+from pipeline.verdict.rules import VerdictRules
 from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
 from pipeline.core.errors import InputError, UserError
 from pipeline.verdict.packs import rule_pack_names
@@ -186,7 +187,7 @@ class ModelScorer:
         self._models = (detector, checker)
 
     def score_posts(self, texts: Sequence[str]) -> list[dict]:
-        from pipeline.verdict.checker import InvalidClaimError, validate_claim
+        from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
         self.warm_up()
         detector, checker = self._models

@@ -71,7 +71,8 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
                 log: Callable[[str], None] = print) -> tuple[list[MinedPair], dict]:
     """Mined NEI pairs of one public corpus's train-split claims, and counts of what was dropped
     why. ``screen``: a ``StanceModel`` (its ``predict_proba``) that vetoes confident readings."""
-    from pipeline.verdict.checker import Checker, InvalidClaimError, validate_claim
+    from pipeline.verdict.checker import Checker
+    from pipeline.verdict.validation import InvalidClaimError, validate_claim
     from pipeline.corpus.store import Corpus
 
     built = build_dataset(corpus, data_dir, corpora_dir)

@@ -21,7 +21,7 @@ import catalogue
 from pipeline.core.errors import UserError
 
 if TYPE_CHECKING:
-    from pipeline.verdict.checker import VerdictRules
+    from pipeline.verdict.rules import VerdictRules
     from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig
     from pipeline.core.types import Evidence
 
@@ -61,7 +61,7 @@ class RulePack(Protocol):
 RulePackFactory = Callable[["CorpusView", Path], RulePack]
 # The help of every command's ``--rule-pack`` option.
 RULE_PACK_HELP = ("Turn on an opt-in rule pack by name (repeatable; none by default): topic rules kept out of "
-                  "the default path, e.g. `nato` (see pipeline/packs).")
+                  "the default path, e.g. `nato` (see pipeline/verdict/packs).")
 
 
 class UnknownRulePackError(UserError):

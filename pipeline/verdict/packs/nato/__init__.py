@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipeline.verdict.packs import RULE_PACKS
 from pipeline.verdict.packs.nato.quantities import count_stance, group_size_of, share_stance, tenure_stance
-from pipeline.verdict.checker import VerdictRules
+from pipeline.verdict.rules import VerdictRules
 from pipeline.retrieval.retrieve import ENTITY_BOOST, CorpusView, RetrievalConfig, _entity_key
 from pipeline.core.types import Evidence
 
