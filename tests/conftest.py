@@ -1,8 +1,12 @@
-"""Shared fixtures: the seed corpus store (built once per test session) and the shared data."""
+"""Shared fixtures: the seed corpus store (built once per test session), the shared data, and the
+command line run in a new process or in this one."""
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,46 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+
+# Fixtures that build the seed store or load models into it: a test that uses one is slow and must
+# say so, so that `make test-fast` (`pytest -m "not slow"`) stays fast.
+SEED_STORE_FIXTURES = frozenset({"seed_store", "seed_store_copy", "seed_checker", "nato_checker"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [item.nodeid for item in items
+                if SEED_STORE_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests build the seed store or load models but are not marked "
+                                "@pytest.mark.slow:\n  " + "\n  ".join(unmarked))
+
+
+def run_claimsift(*args: object, env: dict[str, str] | None = None, timeout: float = 600,
+                  script: Path | None = None) -> subprocess.CompletedProcess:
+    """The command line in a new process, as a user runs it (`python -m pipeline.cli`, the
+    `claimsift` entry point's module), from the repository root; ``script``: a stand-in entry
+    point such as tests/cli_fake_scorer.py."""
+    command = [sys.executable, str(script)] if script else [sys.executable, "-m", "pipeline.cli"]
+    return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env=os.environ | (env or {}))
+
+
+@pytest.fixture(scope="session")
+def run_cli() -> Callable[..., subprocess.CompletedProcess]:
+    """``run_cli("check", claim, "--store", store)``: the finished process (``run_claimsift``)."""
+    return run_claimsift
+
+
+@pytest.fixture(scope="session")
+def invoke_cli() -> Callable:
+    """``invoke_cli("models", "list")``: the command line run in this process by typer's
+    ``CliRunner`` (faster; exceptions stay on the result as ``result.exception``)."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    return lambda *args: CliRunner().invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +13,7 @@ THREADS_CLAIM = "NATO chief Rutte threatened to expel the US if Trump surrenders
 RIGGIO = '"Secretary General Rutte has never said this," Riggio said.'
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=300)
-
-
+@pytest.mark.slow
 def test_the_threads_claim_is_refuted_by_the_riggio_denial(seed_checker):
     verdict = seed_checker.check(THREADS_CLAIM)
     assert verdict.verdict == "REFUTED"
@@ -31,6 +26,7 @@ def test_the_threads_claim_is_refuted_by_the_riggio_denial(seed_checker):
         assert item.end - item.start == len(item.sentence)
 
 
+@pytest.mark.slow
 def test_a_supported_fact_is_supported(seed_checker):
     # stance@v3 reads "NATO's next secretary general will be … Rutte" as refuting "Rutte took
     # over on 1 October 2024" (0.52), so that seed claim comes out CONFLICTING (README limits).
@@ -40,6 +36,7 @@ def test_a_supported_fact_is_supported(seed_checker):
     assert any("congratulate" in s for s in decisive), decisive
 
 
+@pytest.mark.slow
 def test_decisive_passages_are_passages_that_voted(seed_checker):
     """The aggregator numbers the voters; the verdict lists every retrieved passage, so its
     decisive indices must be translated ("Slovakia will host NATO's next summit": the first
@@ -59,6 +56,7 @@ def test_decisive_passages_are_passages_that_voted(seed_checker):
     assert shifted >= 1  # claims whose voters are not the first passages, with decisive ones
 
 
+@pytest.mark.slow
 def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_checker):
     from pipeline.verdict.rules import adjusted_stance
     from pipeline.retrieval.retrieve import people_in
@@ -79,6 +77,7 @@ def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_checker)
         assert item.stance_probs == pytest.approx(expected, abs=5e-3), (i, item.sentence)
 
 
+@pytest.mark.slow
 def test_before_keeps_only_evidence_published_earlier(seed_checker):
     verdict = seed_checker.check(THREADS_CLAIM, before="2024-11-11")
     assert verdict.evidence, "seed 001 is dated 2024-11-10 and must remain"
@@ -127,6 +126,7 @@ def test_rules_let_only_passages_sharing_the_claims_words_vote():
     assert VerdictRules(min_coverage=0.0).voters(claim, [on_topic, off_topic, weak]) == [on_topic, off_topic]
 
 
+@pytest.mark.slow
 def test_check_many_keeps_order(seed_checker):
     claims = ["Poland spent 4.12% of its GDP on defence.", THREADS_CLAIM]
     verdicts = seed_checker.check_many(claims)
@@ -134,7 +134,7 @@ def test_check_many_keeps_order(seed_checker):
 
 
 @pytest.mark.slow
-def test_cli_json_and_batch(seed_store, tmp_path):
+def test_cli_json_and_batch(seed_store, tmp_path, run_cli):
     result = run_cli("check", THREADS_CLAIM, "--store", str(seed_store), "--json")
     assert result.returncode == 0, result.stderr
     obj = json.loads(result.stdout)
@@ -153,7 +153,7 @@ def test_cli_json_and_batch(seed_store, tmp_path):
     assert lines[3]["verdict"] in {"SUPPORTED", "REFUTED", "CONFLICTING", "NOT_ENOUGH_INFO"}
 
 
-def test_cli_errors_are_one_line_without_traceback(tmp_path):
+def test_cli_errors_are_one_line_without_traceback(tmp_path, run_cli):
     missing = run_cli("check", "Rutte said something", "--store", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no corpus store" in missing.stderr and "Traceback" not in missing.stderr
     empty = run_cli("check", "", "--store", str(tmp_path))
@@ -195,6 +195,7 @@ UNRELATED_CLAIMS = [
 ]
 
 
+@pytest.mark.slow
 def test_claims_the_corpus_does_not_cover_are_not_enough_info(seed_checker):
     # Before the coverage gate, "We rate this post False." and "We found no credible evidence …"
     # voted on any claim: 250 of 1,289 COVID tweet claims came out REFUTED against the NATO seeds.
@@ -296,6 +297,7 @@ def test_a_denial_that_points_back_covers_what_the_sentence_before_it_covers():
     assert not rules.covers("Stoltenberg said expelling a member would never happen.", rating)
 
 
+@pytest.mark.slow
 def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
     from pipeline.retrieval.retrieve import following_denial
 
@@ -403,6 +405,7 @@ def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, publishe
     assert settled_facts_cannot_decide_plans(claim, passage, probs) == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_a_denial_of_one_thing_does_not_refute_another(seed_checker):
     """"Rutte has never said this" denies the threat its article reports, not this (with no
     rule pack; the seed claims the subject gate, the plans and the count rules decide are in
@@ -412,6 +415,7 @@ def test_a_denial_of_one_thing_does_not_refute_another(seed_checker):
     assert not any("never said" in verdict.evidence[i].sentence for i in verdict.decisive)
 
 
+@pytest.mark.slow
 def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
     from pipeline.verdict.subject import ClaimSubject
 
@@ -428,6 +432,7 @@ def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
     assert ClaimSubject.of("Atlantis", view).documents == ()
 
 
+@pytest.mark.slow
 def test_each_document_knows_the_claims_it_reports(seed_checker):
     reported = seed_checker._loaded.view.reported_claims
     politifact = next(doc for doc, text in reported.items() if "Breaking" in text)

@@ -332,18 +332,9 @@ def test_training_data_never_holds_a_dev_or_test_text(shared_datasets):
 
 
 # -- command line -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cli():
-    from typer.testing import CliRunner
-
-    from pipeline.cli import app
-
-    return lambda *args: CliRunner().invoke(app, list(args))
-
-
 @pytest.mark.slow
-def test_cli_evaluate_and_predict(cli, tmp_path, shipped):
-    result = cli("evaluate", "checkworthy", "--data", str(EVAL_FIXTURE), "--json")
+def test_cli_evaluate_and_predict(invoke_cli, tmp_path, shipped):
+    result = invoke_cli("evaluate", "checkworthy", "--data", str(EVAL_FIXTURE), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"f1", "average_precision", "precision", "recall"} <= set(report)
@@ -353,16 +344,16 @@ def test_cli_evaluate_and_predict(cli, tmp_path, shipped):
     unlabelled.write_text(json.dumps({"text": "Good morning everyone, have a nice day!"}) + "\n" +
                           json.dumps({"text": THREADS_POST}) + "\n")
     out = tmp_path / "pred.jsonl"
-    result = cli("checkworthy", "--data", str(unlabelled), "--out", str(out))
+    result = invoke_cli("checkworthy", "--data", str(unlabelled), "--out", str(out))
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["label"] for r in rows] == [0, 1]
     assert rows[1]["score"] >= shipped.threshold > rows[0]["score"]
 
 
-def test_cli_bad_input_is_one_clear_line(cli, tmp_path):
+def test_cli_bad_input_is_one_clear_line(invoke_cli, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": "maybe"}\n')
-    result = cli("evaluate", "checkworthy", "--data", str(bad), "--json")
+    result = invoke_cli("evaluate", "checkworthy", "--data", str(bad), "--json")
     assert result.exit_code != 0
     assert isinstance(result.exception, InputError) and "row 2" in str(result.exception)

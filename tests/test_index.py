@@ -15,6 +15,8 @@ from pipeline.corpus.store import Corpus
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
+pytestmark = pytest.mark.slow  # every test here reads or copies the seed store
+
 
 def test_manifest_names_model_and_counts(seed_store):
     index = load_index(seed_store, expected_encoder=Encoder().tag)

@@ -21,6 +21,7 @@ SEVERAL_SHORT = "Several key allies, including Belgium, Canada, Italy and Spain,
 TWO_THIRDS = "He noted that two-thirds of NATO now spend at least 2% of their GDP on defence."
 
 
+@pytest.mark.slow
 def test_the_seed_corpus_states_the_size_of_the_group(nato_checker):
     (pack,) = nato_checker._loaded.packs
     assert pack.name == "nato" and pack.group_size == 32
@@ -183,6 +184,7 @@ def test_a_share_is_read_only_for_the_member_it_follows():
                         ["poland"]) == model
 
 
+@pytest.mark.slow
 def test_statements_about_all_members_are_read_for_the_member_a_claim_names(seed_store, nato_checker):
     """Seed 004 says all NATO members have achieved 2%; seed 000 lists the eight that have not:
     with the pack, a claim about one of the eight meets both, so the verdict is CONFLICTING."""
@@ -220,6 +222,7 @@ def test_statements_about_all_members_are_read_for_the_member_a_claim_names(seed
     # "Poland led NATO members …, allocating 4.12% of its GDP" (stance@v4 alone: SUPPORTED).
     ("Poland spent 3% of its GDP on defence.", "REFUTED"),
 ])
+@pytest.mark.slow
 def test_seed_claims_the_packs_rules_decide(nato_checker, claim, verdict):
     assert nato_checker.check(claim).verdict == verdict
 
@@ -237,6 +240,7 @@ def test_the_pack_knows_other_names_of_the_us():
     assert not names_subject(subject, Evidence(doc_id="y", score=1.0, start=0, end=1, sentence="He told us the story."))
 
 
+@pytest.mark.slow
 def test_with_the_pack_the_us_is_also_the_united_states_and_washington(nato_checker, seed_checker):
     view = nato_checker._loaded.view
     (us,) = nato_checker.subjects(["The US spends 3.38% of its GDP on defence."])
@@ -247,6 +251,7 @@ def test_with_the_pack_the_us_is_also_the_united_states_and_washington(nato_chec
         len([d for d in view.documents.index if us.named_in(d)])
 
 
+@pytest.mark.slow
 def test_the_pack_turns_on_the_rules_the_default_path_leaves_off(nato_checker, seed_checker):
     """The subject gate, the plans rule and the entity boost did not earn a place in the default
     path on corpora other than the seeds (bench/results/default_rules_tune.json)."""

@@ -20,10 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 STOLTENBERG = "Jens Stoltenberg led NATO for only two years."
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_packs_are_chosen_by_name_through_the_registry():
     assert "nato" in registered_rule_packs()
     from pipeline.verdict.packs.nato import nato_pack
@@ -110,6 +106,7 @@ def test_the_default_paths_code_and_word_lists_name_no_topic(module):
     assert any(TOPIC_WORDS.search(text) for _, text in code_strings(ROOT / "pipeline/verdict/packs/nato/__init__.py"))
 
 
+@pytest.mark.slow
 def test_checking_without_packs_never_imports_pack_code(seed_store):
     script = ("import sys; from pipeline.verdict.checker import Checker; "
               f"v = Checker({str(seed_store)!r}).check('There is no evidence that vitamin C cures COVID-19.'); "
@@ -119,6 +116,7 @@ def test_checking_without_packs_never_imports_pack_code(seed_store):
     assert result.stdout.split() == ["NOT_ENOUGH_INFO", "False"]
 
 
+@pytest.mark.slow
 def test_the_default_path_reads_no_group_size_into_a_count(seed_checker):
     """"All 27 EU members" and "all EU members" say the same; the nato pack, which reads counts
     against the corpus's group of 32, would compare 27 with 32. The default path leaves the
@@ -141,6 +139,7 @@ def test_the_default_path_reads_no_group_size_into_a_count(seed_checker):
     assert max(decided, key=decided.get) == "REFUTES" and decided != pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_without_the_pack_no_sentence_is_read_as_about_a_member(seed_checker):
     verdict = seed_checker.check("Spain meets NATO's 2% defence spending target.")
     assert not any(e.read_as for e in verdict.evidence)
@@ -173,7 +172,7 @@ def test_nationality_titles_come_from_the_documents_entities():
 
 
 @pytest.mark.slow
-def test_the_cli_turns_a_pack_on_by_name(seed_store):
+def test_the_cli_turns_a_pack_on_by_name(seed_store, run_cli):
     bare = run_cli("check", STOLTENBERG, "--store", str(seed_store), "--json")
     with_pack = run_cli("check", STOLTENBERG, "--store", str(seed_store), "--json", "--rule-pack", "nato")
     assert bare.returncode == 0 and with_pack.returncode == 0, (bare.stderr, with_pack.stderr)
@@ -182,7 +181,7 @@ def test_the_cli_turns_a_pack_on_by_name(seed_store):
     assert json.loads(with_pack.stdout)["verdict"] == "REFUTED"
 
 
-def test_the_cli_names_an_unknown_pack(tmp_path):
+def test_the_cli_names_an_unknown_pack(tmp_path, run_cli):
     for command in (["check", STOLTENBERG, "--store", str(tmp_path)], ["evaluate", "claims", "--store", str(tmp_path)],
                     ["score", str(tmp_path / "posts.jsonl"), "--out", str(tmp_path / "out.jsonl")]):
         result = run_cli(*command, "--rule-pack", "vaccines")

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from pipeline.registry.registry import ModelIntegrityError, ModelNotFoundError, Registry
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -120,43 +116,35 @@ def test_promotion_replaces_current_atomically(registry, monkeypatch):
 
 # -- CLI -----------------------------------------------------------------------------------------
 
-def run_cli(*args: str):
-    from pipeline.cli import app
-
-    return CliRunner().invoke(app, list(args), catch_exceptions=True)
-
-
-def test_cli_list_show_promote_rollback(registry):
+def test_cli_list_show_promote_rollback(registry, invoke_cli):
     where = ["--models-dir", str(registry.root)]
-    result = run_cli("models", "list", "--json", *where)
+    result = invoke_cli("models", "list", "--json", *where)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [(r["version"], r["current"], r["value"]) for r in rows] == [("v1", False, 0.5), ("v2", False, 0.6)]
     assert rows[0]["created"]
 
-    result = run_cli("models", "promote", "checkworthy@v2", *where)
+    result = invoke_cli("models", "promote", "checkworthy@v2", *where)
     assert result.exit_code == 0 and "current is now v2 (was none)" in result.output
-    table = run_cli("models", "list", *where).output
+    table = invoke_cli("models", "list", *where).output
     assert "checkworthy" in table and "0.6000" in table and "✔" in table
 
-    shown = run_cli("models", "show", "checkworthy", *where)
+    shown = invoke_cli("models", "show", "checkworthy", *where)
     assert shown.exit_code == 0 and "checkworthy@v2 (current)" in shown.output and "hand-made" in shown.output
-    card = json.loads(run_cli("models", "show", "checkworthy@v1", "--json", *where).output)
+    card = json.loads(invoke_cli("models", "show", "checkworthy@v1", "--json", *where).output)
     assert card["version"] == "v1" and card["metrics"]["f1"] == 0.5
 
-    run_cli("models", "promote", "checkworthy@v1", *where)
-    result = run_cli("models", "rollback", "checkworthy", *where)
+    invoke_cli("models", "promote", "checkworthy@v1", *where)
+    result = invoke_cli("models", "rollback", "checkworthy", *where)
     assert result.exit_code == 0 and "rolled back from v1 to v2" in result.output
     assert registry.current_version("checkworthy") == "v2"
 
 
-def test_cli_errors_are_one_line_without_traceback(registry):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def test_cli_errors_are_one_line_without_traceback(registry, run_cli):
     for args, expected in ((["models", "promote", "checkworthy@v9"], "no model 'checkworthy@v9'"),
                            (["models", "promote", "checkworthy"], "name the version"),
                            (["models", "rollback", "checkworthy"], "no current version")):
-        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", *args, "--models-dir", str(registry.root)],
-                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+        proc = run_cli(*args, "--models-dir", registry.root, timeout=60)
         assert proc.returncode == 2, proc.stderr
         assert expected in proc.stderr and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
@@ -165,7 +153,6 @@ def test_cli_errors_are_one_line_without_traceback(registry):
 # -- retraining writes a version without promoting it; a failed run writes nothing ----------------
 
 def test_retraining_registers_an_unpromoted_version(tmp_path):
-    pytest.importorskip("pipeline.checkworthy.model")
     from pipeline.training.retrain import retrain
 
     models = tmp_path / "models"
@@ -181,14 +168,14 @@ def test_retraining_registers_an_unpromoted_version(tmp_path):
 
 
 def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch):
-    cw = pytest.importorskip("pipeline.checkworthy.model")
+    from pipeline.checkworthy.model import CheckworthyClassifier
     from pipeline.training.retrain import retrain
 
     def save_half(self, folder):
         (Path(folder) / "coef.npy").write_bytes(b"partial")
         raise KeyboardInterrupt  # the user pressed Ctrl-C while weights were being written
 
-    monkeypatch.setattr(cw.CheckworthyClassifier, "save", save_half)
+    monkeypatch.setattr(CheckworthyClassifier, "save", save_half)
     models = tmp_path / "models"
     with pytest.raises(KeyboardInterrupt):
         retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", include_public=False, datasets_dir=None,
@@ -197,10 +184,9 @@ def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch)
     assert not any((models / "checkworthy").iterdir())
 
 
-def test_cli_retrain_registers_without_promoting(tmp_path, shared_datasets):
-    pytest.importorskip("pipeline.checkworthy.model")
+def test_cli_retrain_registers_without_promoting(tmp_path, shared_datasets, invoke_cli):
     models = tmp_path / "models"
-    result = run_cli("models", "retrain", "checkworthy", "--data", str(DATA / "retrain_checkworthy.jsonl"),
+    result = invoke_cli("models", "retrain", "checkworthy", "--data", str(DATA / "retrain_checkworthy.jsonl"),
                      "--no-public", "--no-embeddings", "--datasets", str(shared_datasets), "--out", str(models),
                      "--json")
     assert result.exit_code == 0, result.output
@@ -232,7 +218,6 @@ def test_stance_retraining_on_the_user_file_alone(tmp_path):
 
 
 def test_base_gives_the_new_version_its_name_parameters_and_parent(tmp_path):
-    pytest.importorskip("pipeline.checkworthy.model")
     from pipeline.core.errors import UserError
     from pipeline.training.retrain import retrain
 

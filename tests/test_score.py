@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from score_fakes import KeywordScorer  # noqa: E402
 from shipping import as_shipped  # noqa: E402
 
-from pipeline import checkpoint as checkpoint_module  # noqa: E402
+from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.core.errors import InputError, UserError  # noqa: E402
 from pipeline.scoring.posts import PostReader  # noqa: E402
 from pipeline.scoring.scorer import ModelScorer, iter_output, score_file, score_frame  # noqa: E402

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from score_fakes import KeywordScorer  # noqa: E402
 
-from pipeline import checkpoint as checkpoint_module  # noqa: E402
+from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.core.errors import UserError  # noqa: E402
 from pipeline.scoring.scorer import iter_output, score_file  # noqa: E402
 

@@ -2,18 +2,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=600)
-
-
-def test_train_checkworthy_on_a_user_file_registers_without_promoting(tmp_path):
+def test_train_checkworthy_on_a_user_file_registers_without_promoting(tmp_path, run_cli):
     result = run_cli("train", "checkworthy", "--data", str(DATA / "retrain_checkworthy.jsonl"), "--no-public",
                      "--out", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
@@ -23,7 +17,7 @@ def test_train_checkworthy_on_a_user_file_registers_without_promoting(tmp_path):
     assert not (tmp_path / "checkworthy" / "CURRENT").exists()
 
 
-def test_train_on_a_bad_file_names_the_rows_and_trains_nothing(tmp_path):
+def test_train_on_a_bad_file_names_the_rows_and_trains_nothing(tmp_path, run_cli):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "NATO has 32 members.", "label": 1}\n{"text": "", "label": 0}\n{"text": "x", "label": 7}\n')
     result = run_cli("train", "checkworthy", "--data", str(bad), "--no-public", "--out", str(tmp_path / "reg"))
