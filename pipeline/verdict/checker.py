@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import TYPE_CHECKING, Collection, Sequence
 
 from pipeline.core.errors import UserError
 from pipeline.retrieval.retrieve import (CorpusView, RetrievalConfig, people_in, retrieve)
@@ -16,6 +16,9 @@ from pipeline.core.types import STANCE_LABELS, Evidence, Verdict
 from pipeline.verdict.validation import validate_claim
 from pipeline.verdict.rules import VerdictRules, adjusted_stance
 from pipeline.verdict.subject import ClaimSubject, claim_subject
+
+if TYPE_CHECKING:
+    from pipeline.stance.model import StanceModel
 
 
 # A claim about an intention ("Poland plans to spend 5% in 2026") is not settled by what was
@@ -144,6 +147,27 @@ class Checker:
         self.warm_up()
         stance, screen = self._loaded.stance, self._loaded.screen
         return {"stance": stance.tag, **({"screen": screen.tag} if screen is not None else {})}
+
+    @property
+    def corpus_view(self) -> CorpusView:
+        """The corpus as retrieval and the voting rules read it: its sentences and documents, the
+        names they hold and the claims they report."""
+        self.warm_up()
+        return self._loaded.view
+
+    @property
+    def bound_rule_packs(self) -> tuple[RulePack, ...]:
+        """The rule packs in use, bound to the corpus (``rule_packs`` holds their names)."""
+        self.warm_up()
+        return self._loaded.packs
+
+    def stance_reader(self, votes: bool = True) -> "StanceModel":
+        """The stance model that reads the passages that vote; with ``votes=False``, the screen
+        model that reads the others (the stance model itself where there is no screen model)."""
+        self.warm_up()
+        if votes or self._loaded.screen is None:
+            return self._loaded.stance
+        return self._loaded.screen
 
     def _fact_check_matcher(self):
         if not self.fact_checks:
