@@ -111,11 +111,24 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         out: Path = typer.Option(Path("models"), "--out", help="models directory (registry root)"),
         stance_model: str = typer.Option("stance", "--stance-model", help="stance model that scores the evidence"),
         promote: bool = typer.Option(True, "--promote/--no-promote"),
+        from_corpora: bool = typer.Option(
+            False, "--from-corpora/--averitec-pairs",
+            help="fit on the tune split of every public corpus, checked end to end (the default verdict "
+                 "model's recipe), or on AVeriTeC question-answer pairs (verdict@v1-v4)"),
+        limit: Optional[int] = typer.Option(None, "--limit", help="with --from-corpora: claims per corpus and split"),
     ) -> None:
-        """Fit the verdict aggregator on held-out AVeriTeC claims and register it."""
+        """Fit the verdict aggregator and register it (with --from-corpora: on claim labels of
+        several corpora, chosen by leave-one-corpus-out; the report split is never read)."""
+        console = _console()
+        if from_corpora:
+            from pipeline.training.verdict_fit import train_verdict_on_corpora
+
+            result = train_verdict_on_corpora(out, stance_spec=stance_model, limit=limit, promote=promote,
+                                              log=console.print)
+            console.print(f"[green]{result['model']}[/green]")
+            return
         from pipeline.verdict.aggregator import train_verdict
 
-        console = _console()
         result = train_verdict(data, out, stance_spec=stance_model, promote=promote, log=console.print)
         console.print(f"[green]{result['model']}[/green]")
 

@@ -106,12 +106,15 @@ class Verdict:
     evidence: tuple[Evidence, ...] = ()
     decisive: tuple[int, ...] = ()  # indices into evidence that decided the verdict
     fact_checks: tuple[dict, ...] = ()
+    # The verdict model is not confident enough to stand alone: a person should read the evidence.
+    needs_review: bool = False
 
     def to_dict(self) -> dict:
         out = {
             "claim": self.claim,
             "verdict": self.verdict,
             "confidence": round(float(self.confidence), 4),
+            "needs_review": self.needs_review,
             "evidence": [e.to_dict() | {"decisive": i in self.decisive} for i, e in enumerate(self.evidence)],
         }
         if self.fact_checks:

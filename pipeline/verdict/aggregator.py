@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from pipeline.core.errors import UserError
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
@@ -29,6 +29,14 @@ FEATURE_NAMES = (
     "share_supports", "share_refutes",
     "conflict", "log_n_evidence",
 )
+# Read over every passage shown, not only the voters: how far the voting rules' choice leaves
+# evidence out, how many distinct documents stand on each side, and the balance of support and
+# refutation among the passages the stance model reads as relevant.
+SHOWN_FEATURE_NAMES = (
+    "max_supports_shown", "max_refutes_shown", "mean_nei_shown",
+    "log_docs_supporting", "log_docs_refuting", "support_refute_balance", "voter_share",
+)
+FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES}
 PARAMS_FILE = "verdict_params.json"
 
 
@@ -69,28 +77,78 @@ def verdict_features(evidence: Sequence[Evidence]) -> np.ndarray:
     ], dtype=np.float64)
 
 
+def shown_features(voters: Sequence[Evidence], shown: Sequence[Evidence]) -> np.ndarray:
+    """``SHOWN_FEATURE_NAMES`` for one claim (``shown``: every passage, ``voters``: those that vote)."""
+    probs = evidence_probs(shown)
+    if len(probs) == 0:
+        return np.array([0, 0, 1, 0, 0, 0.5, 0], dtype=np.float64)
+    docs = [e.doc_id for e in shown]
+    supporting = {d for d, p in zip(docs, probs) if p[0] >= 0.5}
+    refuting = {d for d, p in zip(docs, probs) if p[1] >= 0.5}
+    s, r = float(probs[:, 0].sum()), float(probs[:, 1].sum())
+    return np.array([
+        probs[:, 0].max(), probs[:, 1].max(), probs[:, 2].mean(),
+        np.log1p(len(supporting)), np.log1p(len(refuting)),
+        (s + 0.05) / (s + r + 0.1), len(voters) / len(shown),
+    ], dtype=np.float64)
+
+
+def claim_features(voters: Sequence[Evidence], shown: Sequence[Evidence] | None = None,
+                   feature_set: str = "evidence-v1") -> np.ndarray:
+    """The feature row of ``feature_set`` (``FEATURE_SETS``) for one claim."""
+    if feature_set not in FEATURE_SETS:
+        raise UserError(f"unknown verdict feature set {feature_set!r}; known: {', '.join(FEATURE_SETS)}")
+    row = verdict_features(voters)
+    if feature_set == "evidence-v1":
+        return row
+    return np.concatenate([row, shown_features(voters, voters if shown is None else shown)])
+
+
 class VerdictAggregator(ClassifierMixin, BaseEstimator):
     """Unfitted: thresholds (``support_threshold``, ``refute_threshold``); fitted: logistic
     regression over ``FEATURE_NAMES`` with balanced class weights (AVeriTeC is 57% refuted)."""
 
     def __init__(self, C: float = 1.0, support_threshold: float = 0.5, refute_threshold: float = 0.5,
-                 class_weight: str | None = "balanced") -> None:
+                 class_weight: str | None = "balanced", feature_set: str = "evidence-v1",
+                 review_below: float = 0.0) -> None:
         self.C = C
         self.support_threshold = support_threshold
         self.refute_threshold = refute_threshold
         self.class_weight = class_weight
+        self.feature_set = feature_set
+        # Verdicts less confident than this are flagged ``needs_review``: a person should read the
+        # evidence. Chosen where held-out accuracy falls to a coin toss (``training.verdict_fit``).
+        self.review_below = review_below
 
     # -- the scikit-learn estimator --------------------------------------------------------------
-    def fit(self, X, y) -> "VerdictAggregator":
+    def fit(self, X, y, sample_weight=None) -> "VerdictAggregator":
         from sklearn.linear_model import LogisticRegression
 
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
         self.classes_ = unique_labels(y)
-        self.mean_ = X.mean(axis=0)
-        self.scale_ = X.std(axis=0) + 1e-6
-        model = LogisticRegression(C=self.C, max_iter=2000, class_weight=self.class_weight)
-        model.fit((X - self.mean_) / self.scale_, y)
+        weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if not weight.any():
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        totals = {label: weight[y == label].sum() for label in self.classes_}
+        weighted_classes = [label for label, total in totals.items() if total > 0]
+        if len(weighted_classes) < 2:
+            n = len(weighted_classes)
+            raise ValueError(f"fitting needs two classes or more with a positive sample weight, not {n} class"
+                             + ("es" if n != 1 else ""))
+        if self.class_weight == "balanced":
+            # From the weighted class totals, so that a weight of 2 means the same as a row seen twice.
+            factor = {label: weight.sum() / (len(weighted_classes) * total) if total > 0 else 0.0
+                      for label, total in totals.items()}
+            weight = weight * np.array([factor[label] for label in y])
+        elif isinstance(self.class_weight, dict):
+            weight = weight * np.array([float(self.class_weight.get(label, 1.0)) for label in y])
+        elif self.class_weight is not None:
+            raise ValueError(f"class_weight must be 'balanced', a dict or None, not {self.class_weight!r}")
+        self.mean_ = np.average(X, axis=0, weights=weight)
+        self.scale_ = np.sqrt(np.average((X - self.mean_) ** 2, axis=0, weights=weight)) + 1e-6
+        model = LogisticRegression(C=self.C, max_iter=2000)
+        model.fit((X - self.mean_) / self.scale_, y, sample_weight=weight)
         self.coef_ = model.coef_
         self.intercept_ = model.intercept_
         self.model_classes_ = model.classes_
@@ -132,9 +190,11 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         return hasattr(self, "coef_")
 
     # -- the pipeline stage ------------------------------------------------------------------------
-    def aggregate(self, claim: str, evidence: Sequence[Evidence]) -> Verdict:
+    def aggregate(self, claim: str, evidence: Sequence[Evidence], shown: Sequence[Evidence] | None = None) -> Verdict:
+        """The verdict from the voting passages ``evidence``; ``shown``: every passage retrieved
+        (read by the ``evidence-v2`` features)."""
         evidence = tuple(evidence)
-        features = verdict_features(evidence)
+        features = claim_features(evidence, shown, self.feature_set)
         if self.is_fitted:
             probs = self.predict_proba(features[None, :])[0]
             best = int(probs.argmax())
@@ -142,22 +202,23 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         else:
             verdict, confidence = self.rule_verdict(features)
         return Verdict(claim=claim, verdict=verdict, confidence=round(confidence, 4), evidence=evidence,
-                       decisive=decisive_indices(verdict, evidence_probs(evidence)))
+                       decisive=decisive_indices(verdict, evidence_probs(evidence)),
+                       needs_review=bool(confidence < self.review_below))
 
     # -- persistence -------------------------------------------------------------------------------
     def to_json(self) -> dict:
         check_is_fitted(self, "coef_")
-        return {"params": self.get_params(), "feature_names": list(FEATURE_NAMES),
+        return {"params": self.get_params(), "feature_names": list(FEATURE_SETS[self.feature_set]),
                 "classes": [str(c) for c in self.classes_], "mean": self.mean_.tolist(),
                 "scale": self.scale_.tolist(), "coef": self.coef_.tolist(), "intercept": self.intercept_.tolist()}
 
     @classmethod
     def from_json(cls, data: dict) -> "VerdictAggregator":
         model = cls(**data["params"])
-        if data.get("feature_names") != list(FEATURE_NAMES):
+        if data.get("feature_names") != list(FEATURE_SETS.get(model.feature_set, ())):
             raise UserError("verdict model was trained on other features than this code computes; retrain it")
         model.classes_ = np.asarray(data["classes"])
-        model.n_features_in_ = len(FEATURE_NAMES)
+        model.n_features_in_ = len(FEATURE_SETS[model.feature_set])
         model.mean_ = np.asarray(data["mean"])
         model.scale_ = np.asarray(data["scale"])
         model.coef_ = np.asarray(data["coef"])

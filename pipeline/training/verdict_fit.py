@@ -1,0 +1,279 @@
+"""A verdict learned from claim labels on several corpora, not thresholds tuned on the seed claims.
+
+The aggregator (``verdict.aggregator.VerdictAggregator``, a standardised multinomial logistic
+regression) reads features of what the ``Checker`` retrieved and judged for a claim. It is fitted
+on claims the stance model never saw: the ``tune`` split of every public corpus the stance model
+trains on, and the ``train`` and ``tune`` splits of LIAR-PLUS (no LIAR pair enters stance
+training). The ``report`` split is never read here.
+
+- Weights: every corpus counts the same, and within a corpus every verdict class the same, so a
+  corpus of 3,000 claims and a rare class do not drown the others.
+- Model choice (C, feature set, weighting): leave-one-corpus-out mean macro-F1, i.e. how well a
+  verdict model fitted on the other corpora does on a corpus it never saw, which is the user's case.
+- Calibration: a temperature on the pooled leave-one-corpus-out probabilities (NLL), reported as
+  ECE before and after.
+- "Needs review": the confidence below which pooled leave-one-corpus-out verdicts are right at
+  most half the time; those verdicts carry ``needs_review``.
+
+What the Checker produced per claim is cached as JSON lines under ``out/verdict_fit/`` (per stance
+model, corpus and split), so refitting takes seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from pipeline.core.errors import UserError
+from pipeline.core.io import atomic_write_text
+from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
+from pipeline.verdict.aggregator import FEATURE_SETS, PARAMS_FILE, VerdictAggregator, claim_features
+
+# Which (corpus, split) the aggregator is fitted on: claims no stance training pair came from.
+FIT_PARTS = (("averitec", "tune"), ("fever", "tune"), ("covidfact", "tune"), ("healthver", "tune"),
+             ("liar", "train"), ("liar", "tune"))
+CACHE_DIR = Path("out/verdict_fit")
+C_GRID = (0.03, 0.1, 0.3, 1.0)
+WEIGHTINGS = ("corpus-and-class", "corpus")
+REVIEW_ACCURACY = 0.5
+MAX_REVIEW_SHARE = 0.35
+
+
+def _evidence(row: dict) -> Evidence:
+    return Evidence(doc_id=row["doc_id"], sentence="", start=0, end=0, score=float(row["score"]),
+                    stance_probs=dict(zip(STANCE_LABELS, row["probs"])))
+
+
+def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_DIR, limit: int | None = None,
+            log: Callable[[str], None] = print) -> list[dict]:
+    """Per claim of ``corpus``/``split``: its label and every passage shown (document, retrieval
+    score, stance probabilities, whether it votes). Cached per stance model and checker setup."""
+    from pipeline.corpus.store import Corpus
+    from pipeline.datasets.claims import read_corpus_claims
+    from pipeline.datasets.corpora import build_dataset, claim_splits, select_claims
+    from pipeline.datasets.stores import ensure_store
+    from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+    if split == "report":
+        raise UserError("the verdict model is never fitted on the report split")
+    setup = {"stance": checker.stance_models, "rules": checker.rules.label(), "top_k": checker.top_k,
+             "reranker": checker.reranker.tag if checker.reranker else None, "limit": limit}
+    tag = json.dumps(setup, sort_keys=True)
+    path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
+    if path.is_file():
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    built = build_dataset(corpus)
+    store_dir = built.folder / "store"
+    ensure_store(built.documents, store_dir)
+    if Path(checker.store_dir) != store_dir:
+        raise UserError(f"the checker reads {checker.store_dir}, not {store_dir}")
+    claims = read_corpus_claims(built.claims)
+    chosen = []
+    for claim, _ in select_claims(claims, claim_splits(corpus, claims), split, limit):
+        try:
+            validate_claim(claim.claim)
+            chosen.append(claim)
+        except InvalidClaimError:
+            continue
+    names_frame = Corpus(store_dir).documents()
+    doc_of_name: dict[str, set[str]] = {}
+    for doc_id, name in zip(names_frame["doc_id"].astype(str), names_frame["name"].astype(str)):
+        doc_of_name.setdefault(name.split("#id=", 1)[-1], set()).add(doc_id)
+    rows, started = [], time.perf_counter()
+    for offset in range(0, len(chosen), 32):
+        batch = chosen[offset:offset + 32]
+        excluded = [{d for name in c.exclude_documents for d in doc_of_name.get(name, ())} for c in batch]
+        inputs = checker.aggregator_inputs([c.claim for c in batch], top_k=checker.top_k, exclude_docs=excluded)
+        for claim, (judged, positions) in zip(batch, inputs):
+            voters = set(positions)
+            rows.append({"corpus": corpus, "split": split, "id": claim.id, "label": claim.label,
+                         "passages": [{"doc_id": e.doc_id, "score": float(e.score),
+                                       "probs": [float(e.stance_probs.get(label, 0.0)) for label in STANCE_LABELS],
+                                       "voter": i in voters} for i, e in enumerate(judged)]})
+        log(f"{corpus}/{split}: {len(rows)}/{len(chosen)} claims ({time.perf_counter() - started:.0f} s)")
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def features_of(rows: Sequence[dict], feature_set: str) -> np.ndarray:
+    out = []
+    for row in rows:
+        shown = [_evidence(p) for p in row["passages"]]
+        voters = [e for e, p in zip(shown, row["passages"]) if p["voter"]]
+        out.append(claim_features(voters, shown, feature_set))
+    return np.vstack(out) if out else np.zeros((0, len(FEATURE_SETS[feature_set])))
+
+
+def sample_weights(corpora: Sequence[str], labels: Sequence[str], weighting: str) -> np.ndarray:
+    """Each corpus sums to 1; with "corpus-and-class" each class inside a corpus sums to the same."""
+    per_corpus = Counter(corpora)
+    per_class = Counter(zip(corpora, labels))
+    classes_in = Counter(c for c, _ in per_class)
+    if weighting == "corpus":
+        w = np.array([1.0 / per_corpus[c] for c in corpora])
+    elif weighting == "corpus-and-class":
+        w = np.array([1.0 / (classes_in[c] * per_class[(c, y)]) for c, y in zip(corpora, labels)])
+    else:
+        raise UserError(f"unknown weighting {weighting!r}")
+    return w * len(w) / w.sum()
+
+
+def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    present = [label for label in VERDICT_LABELS if label in set(gold)]
+    return float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0))
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total)
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, corpora: np.ndarray, *, C: float, weighting: str,
+                         feature_set: str) -> tuple[dict, np.ndarray]:
+    """Per held-out corpus macro-F1 and accuracy, and the pooled held-out decision scores
+    (columns in ``VERDICT_LABELS`` order; a class absent from training scores -inf)."""
+    scores = np.full((len(y), len(VERDICT_LABELS)), -np.inf)
+    figures = {}
+    for corpus in sorted(set(corpora)):
+        test = corpora == corpus
+        model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set)
+        model.fit(X[~test], y[~test], sample_weight=sample_weights(corpora[~test], y[~test], weighting))
+        decision = model.decision_function(X[test])
+        if decision.ndim == 1:  # two classes: softmax over [0, d] is the logistic probability
+            decision = np.column_stack([np.zeros_like(decision), decision])
+        for j, label in enumerate(model.classes_):
+            scores[np.where(test)[0], VERDICT_LABELS.index(str(label))] = decision[:, j]
+        predicted = np.array(VERDICT_LABELS)[scores[test].argmax(axis=1)]
+        figures[corpus] = {"n": int(test.sum()), "macro_f1": round(macro_f1(y[test], predicted), 4),
+                           "accuracy": round(float((predicted == y[test]).mean()), 4)}
+    return figures, scores
+
+
+def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    gold = np.array([VERDICT_LABELS.index(label) for label in y])
+    best = (np.inf, 1.0)
+    for t in np.arange(0.3, 3.01, 0.05):
+        probs = _softmax(np.where(np.isfinite(scores), scores / t, -1e9))
+        nll = -np.log(np.clip(probs[np.arange(len(gold)), gold], 1e-12, None)).mean()
+        best = min(best, (float(nll), round(float(t), 2)))
+    return best[1]
+
+
+def review_threshold(confidence: np.ndarray, correct: np.ndarray, accuracy: float = REVIEW_ACCURACY,
+                     max_share: float = MAX_REVIEW_SHARE) -> float:
+    """The highest confidence ``t`` (on a 0.01 grid) such that the verdicts below ``t`` are right
+    at most ``accuracy`` of the time and are at most ``max_share`` of all (a desk that must read
+    most verdicts is no help); 0 when even the least confident are better than that."""
+    chosen = 0.0
+    for t in np.arange(0.26, 1.0, 0.01):
+        below = confidence < t
+        if 20 <= below.sum() <= max_share * len(below) and correct[below].mean() <= accuracy:
+            chosen = round(float(t), 2)
+    return chosen
+
+
+def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) -> tuple[VerdictAggregator, dict]:
+    """Choose C, feature set and weighting by leave-one-corpus-out macro-F1; fit on every row."""
+    y = np.array([r["label"] for r in rows])
+    corpora = np.array([r["corpus"] for r in rows])
+    search, best = [], None
+    for feature_set in FEATURE_SETS:
+        X = features_of(rows, feature_set)
+        for weighting in WEIGHTINGS:
+            for C in C_GRID:
+                figures, scores = leave_one_corpus_out(X, y, corpora, C=C, weighting=weighting, feature_set=feature_set)
+                mean = round(float(np.mean([f["macro_f1"] for f in figures.values()])), 4)
+                search.append({"feature_set": feature_set, "weighting": weighting, "C": C, "loco_mean_macro_f1": mean,
+                               "per_corpus": figures})
+                log(f"{feature_set} {weighting} C={C}: leave-one-corpus-out mean macro-F1 {mean}")
+                if best is None or mean > best[0]:
+                    best = (mean, feature_set, weighting, C, scores, figures)
+    mean, feature_set, weighting, C, scores, figures = best
+    temperature = fit_temperature(scores, y)
+    raw = _softmax(np.where(np.isfinite(scores), scores, -1e9))
+    calibrated = _softmax(np.where(np.isfinite(scores), scores / temperature, -1e9))
+    predicted = np.array(VERDICT_LABELS)[raw.argmax(axis=1)]
+    correct = (predicted == y).astype(float)
+    review_below = review_threshold(calibrated.max(axis=1), correct)
+    flagged = calibrated.max(axis=1) < review_below
+    X = features_of(rows, feature_set)
+    model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below)
+    model.fit(X, y, sample_weight=sample_weights(corpora, y, weighting))
+    model.coef_ = model.coef_ / temperature
+    model.intercept_ = model.intercept_ / temperature
+    report = {
+        "chosen": {"feature_set": feature_set, "weighting": weighting, "C": C, "temperature": temperature,
+                   "review_below": review_below},
+        "leave_one_corpus_out": {"mean_macro_f1": mean, "per_corpus": figures,
+                                 "pooled_accuracy": round(float(correct.mean()), 4),
+                                 "ece_before_temperature": round(expected_calibration_error(raw.max(axis=1), correct), 4),
+                                 "ece": round(expected_calibration_error(calibrated.max(axis=1), correct), 4),
+                                 "needs_review_share": round(float(flagged.mean()), 4),
+                                 "accuracy_not_flagged": round(float(correct[~flagged].mean()), 4) if (~flagged).any() else None,
+                                 "accuracy_flagged": round(float(correct[flagged].mean()), 4) if flagged.any() else None},
+        "search": search,
+        "fitted_on": {f"{c}/{s}": n for (c, s), n in sorted(Counter((r["corpus"], r["split"]) for r in rows).items())},
+        "labels": {c: dict(Counter(r["label"] for r in rows if r["corpus"] == c)) for c in sorted(set(corpora))},
+    }
+    return model, report
+
+
+def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, parts: Sequence[tuple[str, str]] = FIT_PARTS,
+                             stance_spec: str = "stance", limit: int | None = None, promote: bool = False,
+                             cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print) -> dict:
+    """Check the fitting claims of every corpus with the shipped Checker (``stance_spec``), fit,
+    and register ``verdict@vN`` with its card."""
+    from pipeline.datasets.corpora import build_dataset
+    from pipeline.verdict.checker import Checker
+
+    started = time.monotonic()
+    rows: list[dict] = []
+    stance_tags = set()
+    for corpus in dict.fromkeys(c for c, _ in parts):
+        checker = Checker(build_dataset(corpus).folder / "store", stance_spec=stance_spec, models_dir=models_dir)
+        for c, split in parts:
+            if c == corpus:
+                rows += collect(corpus, split, checker, cache_dir=cache_dir, limit=limit, log=log)
+        stance_tags.add(json.dumps(checker.stance_models, sort_keys=True))
+    model, report = fit_verdict_model(rows, log=log)
+    registry = Registry(models_dir)
+    with registry.new_version("verdict") as folder:
+        version = registry.next_version("verdict")
+        (folder / PARAMS_FILE).write_text(json.dumps(model.to_json(), indent=2))
+        registry.write_card(
+            folder, name="verdict", version=version,
+            description=("Verdict aggregator learned from claim labels on several corpora: a standardised "
+                         "multinomial logistic regression over features of the passages the Checker shows "
+                         f"({', '.join(FEATURE_SETS[model.feature_set])}), every corpus and class weighted "
+                         "alike, chosen by leave-one-corpus-out macro-F1, temperature-calibrated; verdicts "
+                         f"below {model.review_below} confidence are flagged needs_review."),
+            training_data=[{"dataset": f"claimsift evaluate corpus --dataset {c} ({s} split)", "rows": n,
+                            "licence": "as the dataset (see ../shared/datasets/README.md)"}
+                           for (c, s), n in sorted(Counter((r["corpus"], r["split"]) for r in rows).items())],
+            metrics=report,
+            extra={"stance_model": [json.loads(t) for t in sorted(stance_tags)], "features": list(FEATURE_SETS[model.feature_set]),
+                   "total_seconds": round(time.monotonic() - started, 1),
+                   "reproduce": f"claimsift train verdict --from-corpora --stance-model {stance_spec} --out models"})
+    if promote:
+        registry.promote(f"verdict@{version}")
+    log(f"wrote verdict@{version}: leave-one-corpus-out mean macro-F1 {report['leave_one_corpus_out']['mean_macro_f1']}")
+    return {"model": f"verdict@{version}", "metrics": report}
