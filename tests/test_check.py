@@ -46,7 +46,7 @@ def test_decisive_passages_are_passages_that_voted(seed_checker):
 
     claims = [r.claim for r in read_labelled_claims(DATA / "seed_claims.jsonl")]
     claims += [r.claim for r in read_labelled_claims(DATA / "seed_claims_heldout.jsonl")]
-    view = seed_checker._loaded.view
+    view = seed_checker.corpus_view
     shifted = 0
     for verdict, subject in zip(seed_checker.check_many(claims), seed_checker.subjects(claims)):
         voting = seed_checker.rules.voter_positions(verdict.claim, verdict.evidence, people_in(verdict.claim, view),
@@ -66,11 +66,11 @@ def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_checker)
     assert set(models) == {"stance", "screen"} and models["stance"]["version"] != models["screen"]["version"]
     claim = "Slovakia will host NATO's next summit."
     evidence = seed_checker.retrieve([claim])[0]
-    voting = seed_checker.rules.voter_positions(claim, evidence, people_in(claim, seed_checker._loaded.view))
+    voting = seed_checker.rules.voter_positions(claim, evidence, people_in(claim, seed_checker.corpus_view))
     assert 0 < len(voting) < len(evidence)
     judged = seed_checker.judge([claim], [evidence], voting=[voting])[0]
     for i, item in enumerate(judged):
-        reader = seed_checker._loaded.stance if i in voting else seed_checker._loaded.screen
+        reader = seed_checker.stance_reader(votes=i in voting)
         row = reader.predict_proba([claim], [item.read_as or item.sentence])[0]
         expected = adjusted_stance(claim, item, dict(zip(STANCE_LABELS, map(float, row))))
         # bfloat16 sums in another order in another batch: the last digits move (~2e-3).
@@ -133,8 +133,12 @@ def test_check_many_keeps_order(seed_checker):
     assert [v.claim for v in verdicts] == claims
 
 
+NO_EXPULSION_CLAIM = "NATO has no mechanism to expel members."
+NO_EXPULSION_FACT = "NATO does not have a specific mechanism to suspend or expel a member."
+
+
 @pytest.mark.slow
-def test_cli_json_and_batch(seed_store, tmp_path, run_cli):
+def test_cli_json_and_batch(seed_store, seed_checker, tmp_path, run_cli):
     result = run_cli("check", THREADS_CLAIM, "--store", str(seed_store), "--json")
     assert result.returncode == 0, result.stderr
     obj = json.loads(result.stdout)
@@ -143,14 +147,17 @@ def test_cli_json_and_batch(seed_store, tmp_path, run_cli):
         assert key in obj["evidence"][0]
     data = tmp_path / "claims.jsonl"
     data.write_text(json.dumps({"claim": THREADS_CLAIM}) + "\n{broken\n" + json.dumps({"claim": "🔥"}) + "\n"
-                    + json.dumps({"claim": "NATO has no mechanism to expel members."}) + "\n")
+                    + json.dumps({"claim": NO_EXPULSION_CLAIM}) + "\n")
     out = tmp_path / "pred.jsonl"
     result = run_cli("check", "--store", str(seed_store), "--data", str(data), "--out", str(out))
     assert result.returncode == 1  # some lines were rejected
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["line"] for x in lines] == [1, 2, 3, 4]
     assert lines[0]["verdict"] == "REFUTED" and "not valid JSON" in lines[1]["error"] and "no words" in lines[2]["error"]
-    assert lines[3]["verdict"] in {"SUPPORTED", "REFUTED", "CONFLICTING", "NOT_ENOUGH_INFO"}
+    # The batch reads a claim as one `check` does: the passage that states it, read as support,
+    # and the same verdict.
+    assert {e["sentence"]: e["stance"] for e in lines[3]["evidence"]}.get(NO_EXPULSION_FACT) == "SUPPORTS", lines[3]
+    assert lines[3]["verdict"] == seed_checker.check(NO_EXPULSION_CLAIM).verdict
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path, run_cli):
@@ -301,7 +308,7 @@ def test_a_denial_that_points_back_covers_what_the_sentence_before_it_covers():
 def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
     from pipeline.retrieval.retrieve import following_denial
 
-    view = seed_checker._loaded.view
+    view = seed_checker.corpus_view
     texts = view.sentences["text"]
     kremlin = int(texts[texts == "The Kremlin denies that this call took place."].index[0])
     assert following_denial(view, kremlin - 1) == kremlin
@@ -411,7 +418,7 @@ def test_a_denial_of_one_thing_does_not_refute_another(seed_checker):
     rule pack; the seed claims the subject gate, the plans and the count rules decide are in
     test_pack_nato.py)."""
     verdict = seed_checker.check("Rutte called Putin responsible for the MH17 downing.")
-    assert verdict.verdict in ("SUPPORTED", "NOT_ENOUGH_INFO")
+    assert verdict.verdict == "NOT_ENOUGH_INFO"
     assert not any("never said" in verdict.evidence[i].sentence for i in verdict.decisive)
 
 
@@ -419,7 +426,7 @@ def test_a_denial_of_one_thing_does_not_refute_another(seed_checker):
 def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
     from pipeline.verdict.subject import ClaimSubject
 
-    view = seed_checker._loaded.view
+    view = seed_checker.corpus_view
     for name in ("PolitiFact", "Riggio", "Slovenia"):
         subject = ClaimSubject.of(name, view)
         named = {doc for doc in view.documents.index if subject.named_in(doc)}
@@ -434,9 +441,9 @@ def test_the_corpus_knows_which_documents_name_a_subject(seed_checker):
 
 @pytest.mark.slow
 def test_each_document_knows_the_claims_it_reports(seed_checker):
-    reported = seed_checker._loaded.view.reported_claims
+    reported = seed_checker.corpus_view.reported_claims
     politifact = next(doc for doc, text in reported.items() if "Breaking" in text)
     # The quotation after '"Breaking," a Nov. 10 Threads post said.' is the claim itself.
     assert "he will personally expel the United States from the alliance" in reported[politifact]
     assert any("alleges that Mark Rutte" in text for text in reported.values())
-    assert len(reported) < len(seed_checker._loaded.view.documents)  # not every document reports a claim
+    assert len(reported) < len(seed_checker.corpus_view.documents)  # not every document reports a claim

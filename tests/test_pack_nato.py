@@ -23,7 +23,7 @@ TWO_THIRDS = "He noted that two-thirds of NATO now spend at least 2% of their GD
 
 @pytest.mark.slow
 def test_the_seed_corpus_states_the_size_of_the_group(nato_checker):
-    (pack,) = nato_checker._loaded.packs
+    (pack,) = nato_checker.bound_rule_packs
     assert pack.name == "nato" and pack.group_size == 32
     assert group_size_of(["Trump spoke to allies.", "NATO spending rose by 18%."]) is None
 
@@ -242,7 +242,7 @@ def test_the_pack_knows_other_names_of_the_us():
 
 @pytest.mark.slow
 def test_with_the_pack_the_us_is_also_the_united_states_and_washington(nato_checker, seed_checker):
-    view = nato_checker._loaded.view
+    view = nato_checker.corpus_view
     (us,) = nato_checker.subjects(["The US spends 3.38% of its GDP on defence."])
     assert "united states" in us.aliases and "washington" in us.aliases
     assert len([d for d in view.documents.index if us.named_in(d)]) >= 4
@@ -260,7 +260,7 @@ def test_the_pack_turns_on_the_rules_the_default_path_leaves_off(nato_checker, s
     on, off = nato_checker.voting_rules, seed_checker.voting_rules
     assert on.subject_required and on.deeds_cannot_decide_plans
     assert not off.subject_required and not off.deeds_cannot_decide_plans
-    (pack,) = nato_checker._loaded.packs
+    (pack,) = nato_checker.bound_rule_packs
     assert RetrievalConfig().entity_boost == 0.0
     assert pack.retrieval_config(RetrievalConfig()).entity_boost == ENTITY_BOOST
     assert pack.retrieval_config(RetrievalConfig(entity_boost=0.5)).entity_boost == 0.5  # a chosen boost stays

@@ -58,7 +58,7 @@ def test_the_checker_takes_pack_names_and_ships_them_to_workers(tmp_path):
 
     assert Checker(tmp_path).rule_packs == ()  # off by default
     checker = as_shipped(Checker(tmp_path, rule_packs=["nato"]))
-    assert checker.rule_packs == ("nato",) and checker._loaded is None
+    assert checker.rule_packs == ("nato",)
     assert as_shipped(ModelScorer(tmp_path, rule_packs=("nato",))).rule_packs == ("nato",)
     with pytest.raises(UnknownRulePackError):
         Checker(tmp_path, rule_packs=["nato", "bogus"])
@@ -124,12 +124,12 @@ def test_the_default_path_reads_no_group_size_into_a_count(seed_checker):
     from pipeline.verdict.rules import adjusted_stance
     from pipeline.core.types import STANCE_LABELS, Evidence
 
-    assert seed_checker._loaded.packs == () and not hasattr(seed_checker._loaded.view, "group_size")
+    assert seed_checker.bound_rule_packs == () and not hasattr(seed_checker.corpus_view, "group_size")
     claim = "All 27 EU members meet the 2% defence spending target."
     passage = Evidence(doc_id="x", sentence="All EU members have met the 2% defence spending target.", start=0, end=1,
                        score=1.0)
     (judged,) = seed_checker.judge([claim], [[passage]], voting=[[0]])[0]
-    row = seed_checker._loaded.stance.predict_proba([claim], [passage.sentence])[0]
+    row = seed_checker.stance_reader().predict_proba([claim], [passage.sentence])[0]
     expected = adjusted_stance(claim, passage, dict(zip(STANCE_LABELS, map(float, row))))
     assert judged.stance_probs == pytest.approx(expected, abs=5e-3)
     # What the pack's count rule would have made of it: 27 members against the 32 of the corpus.
