@@ -36,7 +36,7 @@ def main() -> None:
 
     from pipeline.corpus.factchecks import load_fact_checks, write_fact_checks
     from pipeline.factchecks.matcher import FactCheckMatcher, build_store_index, checkthat_queries, checkthat_records
-    from pipeline.factchecks.matcher import ranking_metrics
+    from pipeline.core.metrics import ranking_metrics
 
     result: dict = {"backend": args.backend, "cpu_count": os.cpu_count(), "k": args.k}
     records = checkthat_records(args.datasets)

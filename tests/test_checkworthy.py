@@ -141,7 +141,7 @@ def test_shipped_model_separates_a_claim_from_chit_chat(shipped):
 
 
 def test_shipped_model_on_hand_written_posts(shipped):
-    from pipeline.checkworthy.model import f1_metrics
+    from pipeline.core.metrics import f1_metrics
 
     texts, labels = _fixture_rows()
     scores = np.array([score for score, _ in shipped.score_posts(texts)])
@@ -249,7 +249,7 @@ def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeyp
 
 def test_held_out_debates_reach_the_card_figure(shared_datasets):
     from pipeline.checkworthy import data as cd
-    from pipeline.checkworthy.model import f1_metrics
+    from pipeline.core.metrics import f1_metrics
 
     model = CheckworthyModel()
     heldout = cd.load_sets(shared_datasets)["claimbuster_heldout"]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score
 
-from pipeline.evaluation.compare import (ModelPredictions, average_precision, compare_predictions,
-                              expected_calibration_error, macro_f1)
+from pipeline.core.metrics import average_precision, expected_calibration_error, macro_f1
+from pipeline.evaluation.compare import ModelPredictions, compare_predictions
 
 DATA = Path(__file__).resolve().parent / "data"
 STANCE_LABELS = ("SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO")

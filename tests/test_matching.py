@@ -12,16 +12,8 @@ from shipping import as_shipped
 
 from pipeline.core.errors import UserError
 from pipeline.corpus.factchecks import ingest_fact_checks_report
-from pipeline.factchecks.matcher import (
-    FEATURE_NAMES,
-    FactCheckMatcher,
-    MatchReranker,
-    average_precision,
-    duplicate_key,
-    index_dir,
-    normalise_post,
-    ranking_metrics,
-)
+from pipeline.core.metrics import ranked_average_precision, ranking_metrics
+from pipeline.factchecks.matcher import FEATURE_NAMES, FactCheckMatcher, MatchReranker, duplicate_key, index_dir, normalise_post
 from pipeline.registry.registry import Registry
 
 DATA = Path(__file__).parent / "data"
@@ -50,9 +42,9 @@ def test_duplicate_key_ignores_quote_style_and_case():
 
 
 def test_ranking_metrics_follow_checkthat_definitions():
-    assert average_precision(["a", "b", "c"], {"b"}, k=5) == 0.5
-    assert average_precision(["a", "b", "c"], {"a", "c"}, k=5) == pytest.approx((1 + 2 / 3) / 2)
-    assert average_precision(["a", "b", "c"], {"c"}, k=2) == 0.0
+    assert ranked_average_precision(["a", "b", "c"], {"b"}, k=5) == 0.5
+    assert ranked_average_precision(["a", "b", "c"], {"a", "c"}, k=5) == pytest.approx((1 + 2 / 3) / 2)
+    assert ranked_average_precision(["a", "b", "c"], {"c"}, k=2) == 0.0
     metrics = ranking_metrics([["x", "y"], ["y", "x"], ["z", "w"]], [{"x"}, {"x"}, {"q"}], ks=(1, 5))
     assert metrics["map@1"] == pytest.approx(1 / 3, abs=1e-4)
     assert metrics["map@5"] == pytest.approx(0.5, abs=1e-4)

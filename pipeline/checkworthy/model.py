@@ -22,7 +22,6 @@ Persisted as JSON + .npy (vocabularies, idf weights, coefficients): nothing is u
 from __future__ import annotations
 
 import json
-import math
 import re
 import tempfile
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pipeline.registry.base_models import MINILM, MPNET, base_model
 from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
+from pipeline.core.metrics import best_f1_threshold, f1_metrics
 
 DOMAINS = ("post", "speech")
 # What ``--domain`` accepts: a domain, or ``auto`` (each row routed by ``route_domain``).
@@ -664,32 +664,7 @@ def post_calibrated(lr_scores: np.ndarray, network_scores: np.ndarray, weight: f
     return 1.0 / (1.0 + np.exp(-(slope * mixed + intercept)))
 
 
-def f1_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
-    """Positive-class F1, precision, recall at ``threshold`` and average precision."""
-    from sklearn.metrics import average_precision_score, precision_recall_fscore_support
-
-    labels = np.asarray(labels)
-    predicted = (np.asarray(scores) >= threshold).astype(np.int64)
-    precision, recall, f1, _ = precision_recall_fscore_support(labels, predicted, average="binary",
-                                                               pos_label=1, zero_division=0)
-    ap = float(average_precision_score(labels, scores)) if labels.any() else math.nan
-    return {"f1": round(float(f1), 4), "average_precision": round(ap, 4), "precision": round(float(precision), 4),
-            "recall": round(float(recall), 4), "threshold": round(float(threshold), 4), "rows": int(len(labels)),
-            "positives": int(labels.sum())}
-
-
 # -- training ------------------------------------------------------------------------------------
-
-def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The threshold that maximises positive-class F1 (midway between neighbouring scores)."""
-    from sklearn.metrics import precision_recall_curve
-
-    precision, recall, thresholds = precision_recall_curve(labels, scores)
-    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
-    best = int(np.argmax(f1))
-    # Halfway to the next lower score, so a score equal to the tuned one is not on the edge.
-    lower = np.asarray(scores)[np.asarray(scores) < thresholds[best]]
-    return float((thresholds[best] + lower.max()) / 2) if lower.size else float(thresholds[best])
 
 
 def best_mix_weight(labels: np.ndarray, first: np.ndarray, second: np.ndarray, grid: int = 10) -> float:

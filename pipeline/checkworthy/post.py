@@ -245,7 +245,8 @@ def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_s
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
 
-    from pipeline.checkworthy.model import best_f1_threshold, f1_metrics, post_calibrated
+    from pipeline.checkworthy.model import post_calibrated
+    from pipeline.core.metrics import best_f1_threshold, f1_metrics
 
     labels = np.asarray(labels, dtype=np.int64)
 

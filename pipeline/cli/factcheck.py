@@ -111,7 +111,8 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         """MAP@1, MAP@5, MRR and recall@k of the matcher on labelled queries (primary: MAP@5)."""
         import time
 
-        from pipeline.factchecks.matcher import FactCheckMatcher, ranking_metrics, top1_precision_by_similarity
+        from pipeline.core.metrics import ranking_metrics, top1_precision_by_similarity
+        from pipeline.factchecks.matcher import FactCheckMatcher
 
         rows = _read_jsonl(data, ("query", "relevant"))
         for number, record, problem in rows:

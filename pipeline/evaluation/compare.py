@@ -28,110 +28,12 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text
+from pipeline.core.metrics import CALIBRATION_BINS, N_BOOTSTRAP, SEED, confusion_counts, per_class_f1, accuracy, average_precision, bootstrap_indices, brier, expected_calibration_error, f1_positive, log_loss, macro_f1, precision_positive, recall_positive
 
 PRIMARY_METRIC = {"stance": "macro_f1", "checkworthy": "f1"}
-N_BOOTSTRAP = 1000
-SEED = 20240
-CALIBRATION_BINS = 10
 
 
-# -- metrics over bootstrap resamples -----------------------------------------------------------
-# Every metric takes gold (n,), predicted (n,), probs (n, K) and row indices (B, n) and returns
-# (B,): one value per resample. The point estimate is the same call with idx = arange(n)[None].
-
-def _confusion(gold: np.ndarray, predicted: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
-    """Confusion counts per resample, shape (B, k, k), rows gold, columns predicted."""
-    codes = gold[idx] * k + predicted[idx]
-    offsets = (np.arange(idx.shape[0]) * k * k)[:, None]
-    counts = np.bincount((codes + offsets).ravel(), minlength=idx.shape[0] * k * k)
-    return counts.reshape(idx.shape[0], k, k)
-
-
-def _per_class_f1(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    tp = np.diagonal(cm, axis1=1, axis2=2).astype(float)
-    predicted = cm.sum(axis=1).astype(float)
-    actual = cm.sum(axis=2).astype(float)
-    denominator = predicted + actual
-    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    return f1, (actual + predicted) > 0
-
-
-def accuracy(gold, predicted, probs, idx) -> np.ndarray:
-    return (gold[idx] == predicted[idx]).mean(axis=1)
-
-
-def macro_f1(gold, predicted, probs, idx) -> np.ndarray:
-    cm = _confusion(gold, predicted, idx, probs.shape[1])
-    f1, present = _per_class_f1(cm)
-    # Macro over the classes that occur in the resample (gold or predicted), as sklearn does
-    # with labels=present.
-    return (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-
-
-def _binary_counts(gold, predicted, idx):
-    g, p = gold[idx] == 1, predicted[idx] == 1
-    return (g & p).sum(axis=1).astype(float), (~g & p).sum(axis=1).astype(float), (g & ~p).sum(axis=1).astype(float)
-
-
-def f1_positive(gold, predicted, probs, idx) -> np.ndarray:
-    tp, fp, fn = _binary_counts(gold, predicted, idx)
-    return np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=(2 * tp + fp + fn) > 0)
-
-
-def precision_positive(gold, predicted, probs, idx) -> np.ndarray:
-    tp, fp, _ = _binary_counts(gold, predicted, idx)
-    return np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
-
-
-def recall_positive(gold, predicted, probs, idx) -> np.ndarray:
-    tp, _, fn = _binary_counts(gold, predicted, idx)
-    return np.divide(tp, tp + fn, out=np.zeros_like(tp), where=(tp + fn) > 0)
-
-
-def average_precision(gold, predicted, probs, idx) -> np.ndarray:
-    """Area under the precision-recall curve of class 1 (sklearn's step-wise definition)."""
-    out = np.zeros(idx.shape[0])
-    score = probs[:, 1]
-    for b, rows in enumerate(idx):
-        y = gold[rows] == 1
-        positives = y.sum()
-        if positives == 0:
-            continue
-        s = score[rows]
-        order = np.argsort(-s, kind="mergesort")
-        y, s = y[order], s[order]
-        # Thresholds at distinct scores: precision and recall at the last row of each tie block.
-        last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
-        tp = np.cumsum(y)[last]
-        precision = tp / (last + 1)
-        recall = tp / positives
-        out[b] = np.sum(np.diff(np.r_[0.0, recall]) * precision)
-    return out
-
-
-def expected_calibration_error(gold, predicted, probs, idx, bins: int = CALIBRATION_BINS) -> np.ndarray:
-    """Top-label ECE: |accuracy - confidence| per confidence bin, weighted by the bin's rows."""
-    confidence = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == gold).astype(float)
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    offsets = (np.arange(idx.shape[0]) * bins)[:, None]
-    flat = (which[idx] + offsets).ravel()
-    size = idx.shape[0] * bins
-    n = np.bincount(flat, minlength=size).reshape(-1, bins)
-    conf = np.bincount(flat, weights=confidence[idx].ravel(), minlength=size).reshape(-1, bins)
-    acc = np.bincount(flat, weights=correct[idx].ravel(), minlength=size).reshape(-1, bins)
-    return np.abs(acc - conf).sum(axis=1) / idx.shape[1]
-
-
-def brier(gold, predicted, probs, idx) -> np.ndarray:
-    onehot = np.eye(probs.shape[1])[gold]
-    per_row = ((probs - onehot) ** 2).sum(axis=1)
-    return per_row[idx].mean(axis=1)
-
-
-def log_loss(gold, predicted, probs, idx) -> np.ndarray:
-    per_row = -np.log(np.clip(probs[np.arange(len(gold)), gold], 1e-12, None))
-    return per_row[idx].mean(axis=1)
+# -- the metrics of each task (defined over bootstrap resamples in pipeline.core.metrics) ----------
 
 
 @dataclass(frozen=True)
@@ -144,7 +46,7 @@ class Metric:
 
 def _class_f1(k: int) -> Callable:
     def fn(gold, predicted, probs, idx):
-        f1, _ = _per_class_f1(_confusion(gold, predicted, idx, probs.shape[1]))
+        f1, _ = per_class_f1(confusion_counts(gold, predicted, idx, probs.shape[1]))
         return f1[:, k]
     return fn
 
@@ -242,7 +144,7 @@ class Comparison:
         k = len(self.labels)
         out = {}
         for name, pred in (("candidate", self.candidate), ("current", self.current)):
-            out[name] = _confusion(self.gold, pred.predicted, np.arange(self.n)[None], k)[0].tolist()
+            out[name] = confusion_counts(self.gold, pred.predicted, np.arange(self.n)[None], k)[0].tolist()
         return out
 
     def to_dict(self) -> dict:
@@ -284,9 +186,6 @@ class Comparison:
 
 
 # -- comparing ----------------------------------------------------------------------------------
-
-def bootstrap_indices(n: int, n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
 
 
 def compare_predictions(task: str, labels: Sequence, gold: Sequence[int], candidate: ModelPredictions,

@@ -38,12 +38,13 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.corpus.factchecks import FactCheck, fact_checks_fingerprint, load_fact_checks
+from pipeline.core.metrics import ranking_metrics
 
 INDEX_DIR = "factcheck_index"
 INDEX_FORMAT = 1
@@ -565,48 +566,6 @@ def load_store_index(store_dir: Path | str, encoder) -> FactCheckIndex:
 
 
 # ---- evaluation ------------------------------------------------------------------------------------
-def average_precision(ranked: Sequence[str], relevant: Iterable[str], k: int | None = None) -> float:
-    """CheckThat! 2020 task 2 AP@k: precision at each relevant hit in the top k, over |relevant|."""
-    relevant = set(relevant)
-    if not relevant:
-        return 0.0
-    hits, total = 0, 0.0
-    for i, item in enumerate(ranked[:k] if k else ranked, 1):
-        if item in relevant:
-            hits += 1
-            total += hits / i
-    return total / len(relevant)
-
-
-def ranking_metrics(rankings: Sequence[Sequence[str]], relevant: Sequence[Iterable[str]],
-                    ks: Sequence[int] = (1, 3, 5, 10, 20, 50)) -> dict:
-    """MAP@k, MRR and recall@k (share of relevant records found in the top k) over queries."""
-    relevant = [set(r) for r in relevant]
-    n = len(rankings)
-    out: dict[str, float] = {"queries": n}
-    for k in ks:
-        out[f"map@{k}"] = sum(average_precision(r, g, k) for r, g in zip(rankings, relevant)) / max(n, 1)
-    out["map"] = sum(average_precision(r, g) for r, g in zip(rankings, relevant)) / max(n, 1)
-    reciprocal = []
-    for r, g in zip(rankings, relevant):
-        first = next((i for i, item in enumerate(r, 1) if item in g), None)
-        reciprocal.append(1.0 / first if first else 0.0)
-    out["mrr"] = sum(reciprocal) / max(n, 1)
-    for k in ks:
-        out[f"recall@{k}"] = sum(len(set(r[:k]) & g) / len(g) for r, g in zip(rankings, relevant) if g) / max(n, 1)
-    return {key: round(value, 4) if isinstance(value, float) else value for key, value in out.items()}
-
-
-def top1_precision_by_similarity(top: Sequence[tuple[str, float] | None], relevant: Sequence[Iterable[str]],
-                                 cuts: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9)) -> dict:
-    """For each cut: the share of queries whose best match has similarity >= cut (coverage) and
-    how often that best match is relevant (precision); helps choose when to show a match."""
-    out = {}
-    for cut in cuts:
-        kept = [(t[0] in set(r)) for t, r in zip(top, relevant) if t is not None and t[1] >= cut]
-        out[str(cut)] = {"coverage": round(len(kept) / max(len(top), 1), 4),
-                         "precision": round(sum(kept) / len(kept), 4) if kept else None}
-    return out
 
 
 # ---- CheckThat! 2020 task 2: data, training, tuning ----------------------------------------------

@@ -30,6 +30,7 @@ import numpy as np
 
 from pipeline.registry.base_models import MINILM
 from pipeline.core.errors import UserError
+from pipeline.core.metrics import best_f1_threshold, f1_metrics
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry, sha256_file
 from pipeline.training.data import LabelledData, load_training_data
 from pipeline.core.paths import SHARED_DATASETS_DIR
@@ -268,16 +269,16 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
         carried["post_classifier"] = {**post_stage, "carried_from": parent}
         log(f"kept {parent}'s post network and its out-of-fold threshold {base_card['thresholds']['post']}")
     post_sets = [n for n in ("ct22_1a_dev", "ct20_dev", "user_heldout") if n in dev]
-    thresholds = {"post": round(cw.best_f1_threshold(np.concatenate([dev[n][1] for n in post_sets]),
+    thresholds = {"post": round(best_f1_threshold(np.concatenate([dev[n][1] for n in post_sets]),
                                                      np.concatenate([scores[n] for n in post_sets])), 4)}
-    thresholds["speech"] = round(cw.best_f1_threshold(dev["claimbuster_heldout"][1], scores["claimbuster_heldout"]),
+    thresholds["speech"] = round(best_f1_threshold(dev["claimbuster_heldout"][1], scores["claimbuster_heldout"]),
                                  4) if "claimbuster_heldout" in dev else thresholds["post"]
     if post_stage:
         thresholds["post"] = float(base_card["thresholds"]["post"])
     metrics: dict = {}
     for set_name, (_, gold) in dev.items():
         domain = "speech" if set_name.startswith("claimbuster") else "post"
-        metrics[set_name] = cw.f1_metrics(gold, scores[set_name], thresholds[domain]) | {"domain": domain}
+        metrics[set_name] = f1_metrics(gold, scores[set_name], thresholds[domain]) | {"domain": domain}
     primary_set = "ct22_1a_dev" if "ct22_1a_dev" in metrics else "user_heldout"
     # Same layout as `claimsift train checkworthy` cards: one dict per dev set plus the primary.
     metrics["primary"] = {"metric": "f1", "set": primary_set, "value": metrics[primary_set]["f1"]}
