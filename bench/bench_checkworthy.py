@@ -46,7 +46,9 @@ def read_posts(data: Path, limit: int) -> list[str]:
 
 def run_one(spec: str, backend: str, data: Path, n_posts: int, with_quality: bool = True) -> dict:
     from pipeline.checkworthy import data as cd
-    from pipeline.checkworthy.model import AUTO, CheckworthyModel, dev_metrics_as_served
+    from pipeline.checkworthy.model import CheckworthyModel
+    from pipeline.checkworthy.sentences import AUTO
+    from pipeline.checkworthy.training import dev_metrics_as_served
 
     started = time.perf_counter()
     model = CheckworthyModel(spec, encoder_backend=backend)

@@ -12,8 +12,10 @@ from shipping import as_shipped
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from pipeline.checkworthy.model import (CheckworthyClassifier, CheckworthyModel, ClaimSpan, DomainAdaptedLogisticRegression,
-                                  has_words, split_sentences)
+from pipeline.checkworthy.classifier import CheckworthyClassifier
+from pipeline.checkworthy.features import DomainAdaptedLogisticRegression
+from pipeline.checkworthy.model import CheckworthyModel, ClaimSpan
+from pipeline.checkworthy.sentences import has_words, split_sentences
 from pipeline.checkworthy.data import read_jsonl_texts
 from pipeline.core.errors import InputError
 from pipeline.registry.registry import ModelIntegrityError, Registry

@@ -168,7 +168,7 @@ def test_retraining_registers_an_unpromoted_version(tmp_path):
 
 
 def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch):
-    from pipeline.checkworthy.model import CheckworthyClassifier
+    from pipeline.checkworthy.classifier import CheckworthyClassifier
     from pipeline.training.retrain import retrain
 
     def save_half(self, folder):

@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pipeline.registry.base_models import MINILM
+from pipeline.core.metrics import best_f1_threshold, f1_metrics
 
 POST_TRAIN_SETS = ("ct20_train", "ct22_1a_train", "ct22_1b_train_nonclaims")
 POST_ADAPTER_FILE = "post_adapter_head.safetensors"
@@ -76,7 +77,7 @@ def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> np.ndarray
 
 
 def post_sentences(text: str) -> list[str]:
-    from pipeline.checkworthy.model import has_words, split_sentences
+    from pipeline.checkworthy.sentences import has_words, split_sentences
 
     return [text[s:e] for s, e in split_sentences(text) if has_words(text[s:e])]
 
@@ -245,8 +246,6 @@ def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_s
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
 
-    from pipeline.checkworthy.model import post_calibrated
-    from pipeline.core.metrics import best_f1_threshold, f1_metrics
 
     labels = np.asarray(labels, dtype=np.int64)
 
@@ -286,3 +285,10 @@ def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_s
            "mixed_with_band": f1_metrics(labels, post(weight, band_from, calibration), threshold)}
     return PostStage(weight=weight, calibration=calibration, threshold=round(float(threshold), 4),
                      band_from=band_from, band_share=round(band_share, 4), oof=oof)
+
+
+def post_calibrated(lr_scores: np.ndarray, network_scores: np.ndarray, weight: float, slope: float,
+                    intercept: float) -> np.ndarray:
+    """The post score: ``sigmoid(slope * ((1 - weight) * lr + weight * network) + intercept)``."""
+    mixed = (1 - weight) * np.asarray(lr_scores, dtype=np.float64) + weight * np.asarray(network_scores, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-(slope * mixed + intercept)))

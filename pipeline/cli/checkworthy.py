@@ -30,7 +30,7 @@ def _load_model(model: str, models_dir: Optional[Path], encoder_backend: Optiona
 def _routed(detector, texts: list[str], domain: str):
     """Each row split into sentences and scored in its domain (``auto``: routed per row), as in
     batch scoring; a row's score is the max over its sentences."""
-    from pipeline.checkworthy.model import AUTO
+    from pipeline.checkworthy.sentences import AUTO
     from pipeline.core.errors import UserError
 
     if domain != AUTO and domain not in detector.thresholds:
@@ -100,7 +100,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         encoder_backend: Optional[str] = typer.Option(None, "--encoder-backend", help="onnx or torch (default: the model's)."),
     ) -> None:
         """F1 of the positive class, average precision, precision and recall at the shipped threshold."""
-        from pipeline.checkworthy.model import routed_metrics
+        from pipeline.checkworthy.training import routed_metrics
         from pipeline.checkworthy.data import read_jsonl_texts
 
         texts, labels = read_jsonl_texts(data, labelled=True)
@@ -177,7 +177,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        from pipeline.checkworthy.model import train_checkworthy
+        from pipeline.checkworthy.training import train_checkworthy
         from pipeline.core.errors import UserError
 
         console = Console(stderr=True)

@@ -87,7 +87,7 @@ class ModelScorer:
         # Absolute, so that Dask workers started elsewhere find the same store (same path there).
         self.store_dir = Path(store_dir).resolve()
         self.checkworthy_spec = checkworthy_spec
-        self.checkworthy_domain = checkworthy_domain  # auto, post or speech (pipeline.checkworthy.model.route_domain)
+        self.checkworthy_domain = checkworthy_domain  # auto, post or speech (pipeline.checkworthy.sentences.route_domain)
         self.stance_spec = stance_spec
         self.screen_stance_spec = screen_stance_spec
         # "auto" is settled once, where the job starts, and shipped settled: every worker then

@@ -161,6 +161,9 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     a held-out quarter of the user rows when there is no public data. ``data=None`` trains on the
     public data (or its ``public_sample``) alone: the baseline to compare a user file's effect with."""
     from pipeline.checkworthy import model as cw
+    from pipeline.checkworthy.classifier import CheckworthyClassifier
+    from pipeline.checkworthy.sentences import has_words, split_sentences
+    from pipeline.checkworthy.training import best_mix_weight
     from pipeline.checkworthy import data as cd
     from pipeline.registry.embedding import Encoder
     from pipeline.checkworthy import sentence_classifier as sc
@@ -220,12 +223,12 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     log(f"training on {len(texts)} rows ({len(train_idx)} from a user file)")
 
     encoder = Encoder(backend=encoder_backend)
-    classifier = cw.CheckworthyClassifier(encoder_backend=encoder_backend, **params)
+    classifier = CheckworthyClassifier(encoder_backend=encoder_backend, **params)
     vectors: dict[str, np.ndarray] = {}
     if classifier.use_embeddings:
         encoder.warm_up()
         dev_texts = [t for part, _ in dev.values() for t in part]
-        dev_sentences = [t[s:e] for t in dev_texts for s, e in cw.split_sentences(t) if cw.has_words(t[s:e])]
+        dev_sentences = [t[s:e] for t in dev_texts for s, e in split_sentences(t) if has_words(t[s:e])]
         unique = list(dict.fromkeys(texts + dev_texts + dev_sentences))
         for lo in range(0, len(unique), 256):
             part = unique[lo:lo + 256]
@@ -251,7 +254,7 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     if sentence_source is not None and sc.has_sentence_classifier(sentence_source) and "claimbuster_heldout" in scores:
         heldout_texts, heldout_labels = dev["claimbuster_heldout"]
         tuned = sc.SentenceClassifier(sentence_source).positive_proba(heldout_texts)
-        weight = cw.best_mix_weight(heldout_labels, scores["claimbuster_heldout"], tuned)
+        weight = best_mix_weight(heldout_labels, scores["claimbuster_heldout"], tuned)
         scores["claimbuster_heldout"] = (1 - weight) * scores["claimbuster_heldout"] + weight * tuned
         carried = {"sentence_classifier_weight": {"post": 0.0, "speech": weight},
                    "sentence_classifier": {**base_card.get("sentence_classifier", {}), "carried_from": parent}}
