@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast index bench clean serve
+.PHONY: setup demo lint test test-fast index bench clean serve
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,10 +39,15 @@ serve: setup
 	test -f out/sample_scores.jsonl -a -d $(STORE) || $(MAKE) demo
 	$(VENV)/bin/claimsift serve --store $(STORE) --scores out/sample_scores.jsonl $(SERVE_ARGS)
 
-test: setup
+# The stages' layering (import-linter contracts in pyproject.toml): a stage imports only the stages
+# below it, counting imports inside functions, and no two modules of a package import each other.
+lint: setup
+	$(VENV)/bin/lint-imports --no-cache
+
+test: setup lint
 	$(PY) -m pytest -q
 
-test-fast: setup
+test-fast: setup lint
 	$(PY) -m pytest -q -m "not slow"
 
 clean:
