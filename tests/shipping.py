@@ -13,3 +13,8 @@ import pickle
 def as_shipped(obj):
     pickle.dumps(obj)  # must serialise: this is how Dask sends it
     return copy.deepcopy(obj)
+
+
+def pickled_size(obj) -> int:
+    """The bytes a worker receives: a warm stage that kept its models behind ships in a few kB."""
+    return len(pickle.dumps(obj))
