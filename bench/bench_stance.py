@@ -64,7 +64,8 @@ def main() -> None:
 
     import torch
 
-    from pipeline.stance.model import StanceModel, classification_report
+    from pipeline.core.metrics import classification_report
+    from pipeline.stance.model import StanceModel
 
     pairs = bench_pairs(args.data, args.pairs)
     claims = [p.claim for p in pairs]
@@ -91,7 +92,7 @@ def main() -> None:
         record("pipeline_fp32", seconds, probs)
 
         # The default runtime ("auto": bfloat16 where the processor has it), then the other one.
-        from pipeline.stance.model import settled_backend
+        from pipeline.stance.backends import settled_backend
 
         default = settled_backend("auto")
         for backend in dict.fromkeys((default, "onnx", "bf16")):

@@ -32,7 +32,7 @@ def gold() -> np.ndarray:
 
 
 def test_metrics_agree_with_sklearn_and_the_stance_ece(gold):
-    from pipeline.stance.model import expected_calibration_error as stance_ece
+    from pipeline.core.metrics import calibration_error as stance_ece
 
     model = noisy_model("m", gold, 1.0, 3, 2)
     whole = np.arange(len(gold))[None]

@@ -12,8 +12,9 @@ from shipping import as_shipped
 
 from pipeline.core.errors import InputError, UserError
 from pipeline.registry.registry import Registry
-from pipeline.stance.model import (StanceModel, classification_report, expected_calibration_error, fit_temperature,
-                             softmax)
+from pipeline.core.metrics import calibration_error, classification_report
+from pipeline.stance.backends import softmax
+from pipeline.stance.model import StanceModel, fit_temperature
 from pipeline.stance.data import load_labelled_file, normalise_label
 from pipeline.core.types import STANCE_LABELS
 
@@ -98,8 +99,8 @@ def test_temperature_scaling_cools_an_overconfident_model():
     logits = np.eye(3)[predicted] * 6.0
     t = fit_temperature(logits, labels)
     assert t > 2.0
-    before = expected_calibration_error(softmax(logits), labels)
-    after = expected_calibration_error(softmax(logits / t), labels)
+    before = calibration_error(softmax(logits), labels)
+    after = calibration_error(softmax(logits / t), labels)
     assert before > 0.25 and after < 0.05
 
 
@@ -201,7 +202,7 @@ def test_onnx_cache_prunes_exports_idle_for_30_days_and_keeps_the_rest(tmp_path)
     import os
     import time
 
-    from pipeline.stance.model import prune_onnx_cache
+    from pipeline.stance.backends import prune_onnx_cache
 
     def export(name: str, idle_days: float) -> Path:
         path = tmp_path / name
@@ -222,14 +223,14 @@ def test_onnx_cache_prunes_exports_idle_for_30_days_and_keeps_the_rest(tmp_path)
 
 @needs_stance
 def test_stance_runs_on_torch_when_the_onnx_export_fails(tmp_path, monkeypatch, capsys):
-    from pipeline.stance import model as stance
+    from pipeline.stance import backends
 
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
 
     def broken_export(*args, **kwargs):
         raise RuntimeError("Module onnx is not installed!")
 
-    monkeypatch.setattr(stance, "export_onnx", broken_export)
+    monkeypatch.setattr(backends, "export_onnx", broken_export)
     model = StanceModel(FAST_STANCE, models_dir=MODELS, backend="onnx")
     assert model.runtime == "torch"
     assert "ONNX export failed: Module onnx is not installed!" in capsys.readouterr().err
@@ -239,7 +240,7 @@ def test_stance_runs_on_torch_when_the_onnx_export_fails(tmp_path, monkeypatch, 
 @pytest.mark.slow
 @needs_stance
 def test_bfloat16_runtime_agrees_with_float32_and_auto_uses_it_where_the_processor_has_it(tmp_path, monkeypatch):
-    from pipeline.stance import model as stance
+    from pipeline.stance import backends
 
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
     claims, passages = HAND_CLAIMS, HAND_PASSAGES
@@ -248,8 +249,8 @@ def test_bfloat16_runtime_agrees_with_float32_and_auto_uses_it_where_the_process
     assert bf16.runtime == "torch-bf16" and fp32.runtime == "torch"
     low, full = bf16.predict_proba(claims, passages), fp32.predict_proba(claims, passages)
     assert (low.argmax(axis=1) == full.argmax(axis=1)).all() and np.abs(low - full).max() < 0.05
-    assert StanceModel(FAST_STANCE, models_dir=MODELS).runtime == ("torch-bf16" if stance.native_bf16() else "onnxruntime")
-    monkeypatch.setattr(stance, "native_bf16", lambda: False)
+    assert StanceModel(FAST_STANCE, models_dir=MODELS).runtime == ("torch-bf16" if backends.native_bf16() else "onnxruntime")
+    monkeypatch.setattr(backends, "native_bf16", lambda: False)
     assert StanceModel(FAST_STANCE, models_dir=MODELS).runtime == "onnxruntime"
     with pytest.raises(UserError, match="unknown stance backend 'gpu'; expected one of auto, bf16, onnx, torch"):
         StanceModel(FAST_STANCE, models_dir=MODELS, backend="gpu").warm_up()
@@ -396,7 +397,8 @@ def test_claim_only_weights_down_weight_give_away_claims():
 
 def test_a_cross_encoder_config_names_its_transformer_and_the_hash_of_its_weights():
     from pipeline.registry.base_models import MINILM, MPNET, MPNET_WEIGHTS_SHA256
-    from pipeline.stance.model import base_model_hash, cross_encoder_config
+    from pipeline.stance.backends import base_model_hash
+    from pipeline.stance.training import cross_encoder_config
 
     info = {"max_length": 128, "lora_rank": 4, "lora_alpha": 8}
     minilm = cross_encoder_config(info)
@@ -412,7 +414,7 @@ def test_a_cross_encoder_config_names_its_transformer_and_the_hash_of_its_weight
 def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, monkeypatch):
     """A model retrained from an mpnet stance model is trained on mpnet, not on the default
     MiniLM; a run that stops midway registers nothing."""
-    from pipeline.stance import model as stance
+    from pipeline.stance import training as stance_training
     from pipeline.registry.base_models import MPNET
     from pipeline.training.retrain import retrain
 
@@ -428,7 +430,7 @@ def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, m
         seen.update(kwargs)
         raise RuntimeError("stopped by the test")
 
-    monkeypatch.setattr(stance, "train_cross_encoder", fake_training)
+    monkeypatch.setattr(stance_training, "train_cross_encoder", fake_training)
     with pytest.raises(RuntimeError, match="stopped by the test"):
         retrain("stance", ROOT / "tests" / "data" / "retrain_stance.jsonl", base="stance@v1", include_public=False,
                 datasets_dir=None, models_dir=registry.root, log=lambda m: None)
@@ -483,7 +485,7 @@ def test_focused_training_keeps_its_sources_and_replays_a_sample_of_the_rest():
 
 
 def test_training_further_starts_from_the_adapter_and_shape_of_the_model_named(tmp_path, monkeypatch):
-    from pipeline.stance import model as stance
+    from pipeline.stance import training as stance_training
     from pipeline.stance import data as stance_data
     from pipeline.registry.base_models import MPNET
     from pipeline.stance.data import StancePair
@@ -504,13 +506,13 @@ def test_training_further_starts_from_the_adapter_and_shape_of_the_model_named(t
         seen.update(kwargs, train=train)
         raise RuntimeError("stopped by the test")
 
-    monkeypatch.setattr(stance, "train_cross_encoder", fake_training)
+    monkeypatch.setattr(stance_training, "train_cross_encoder", fake_training)
     with pytest.raises(RuntimeError, match="stopped by the test"):
-        stance.train_and_register(DATA, registry.root, init_from="stance@v1", focus=["healthver"], replay=2,
+        stance_training.train_and_register(DATA, registry.root, init_from="stance@v1", focus=["healthver"], replay=2,
                                   lora_rank=16, lora_alpha=32, log=lambda m: None)
     assert seen["init_from"] == registry.root / "stance" / "v1"
     assert seen["base"] == MPNET and (seen["lora_rank"], seen["lora_alpha"]) == (4, 8)
     assert sorted(p.source for p in seen["train"]) == ["fever", "fever", "healthver", "healthver", "healthver"]
     (registry.root / "stance" / "v1" / "adapter_head.safetensors").write_bytes(b"tampered")
     with pytest.raises(Exception, match="refusing to load"):
-        stance.train_and_register(DATA, registry.root, init_from="stance@v1", log=lambda m: None)
+        stance_training.train_and_register(DATA, registry.root, init_from="stance@v1", log=lambda m: None)

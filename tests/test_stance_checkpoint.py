@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from pipeline.stance.model import CHECKPOINT_STATE, CHECKPOINT_TENSORS, train_cross_encoder
+from pipeline.stance.training import CHECKPOINT_STATE, CHECKPOINT_TENSORS, train_cross_encoder
 from pipeline.stance.data import StancePair, claim_key
 
 pytestmark = pytest.mark.slow  # fine-tunes MiniLM for a few steps

@@ -90,7 +90,7 @@ def _atomic_json(path: Path, payload: dict) -> None:
 
 
 def _torch_scores(net, tokenizer, texts: list[str], max_length: int) -> np.ndarray:
-    from pipeline.stance.model import cross_encoder_logits, softmax
+    from pipeline.stance.backends import cross_encoder_logits, softmax
 
     if not texts:
         return np.zeros(0)

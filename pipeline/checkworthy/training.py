@@ -287,7 +287,7 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
 
     from pipeline.checkworthy import post as cp
     from pipeline.checkworthy.data import normalise_key
-    from pipeline.stance.model import cache_dir
+    from pipeline.stance.backends import cache_dir
 
     spec = base_model(base)
     plan = cp.PostNetPlan(base=spec.name, epochs=epochs, folds=folds, learning_rate=SENTENCE_LEARNING_RATES[spec.name])

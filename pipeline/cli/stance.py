@@ -69,7 +69,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                              models_dir=out, kind=kind, time_budget_s=time_budget)
             return
         from pipeline.core.errors import UserError
-        from pipeline.stance.model import train_and_register
+        from pipeline.stance.training import train_and_register
 
         if kind not in ("cross-encoder", "embed"):
             raise UserError(f"--kind must be cross-encoder or embed, not {kind!r}")

@@ -11,6 +11,7 @@ import math
 from typing import Iterable, Sequence
 
 import numpy as np
+from pipeline.core.types import STANCE_LABELS
 
 N_BOOTSTRAP = 1000
 SEED = 20240
@@ -189,3 +190,19 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     # Halfway to the next lower score, so a score equal to the tuned one is not on the edge.
     lower = np.asarray(scores)[np.asarray(scores) < thresholds[best]]
     return float((thresholds[best] + lower.max()) / 2) if lower.size else float(thresholds[best])
+
+
+def classification_report(gold: Sequence[str], predicted: Sequence[str],
+                          labels: Sequence[str] = STANCE_LABELS) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    present = [label for label in labels if label in set(gold) | set(predicted)]
+    per_class = f1_score(gold, predicted, labels=list(labels), average=None, zero_division=0)
+    return {
+        "n": len(gold),
+        "accuracy": round(float(accuracy_score(gold, predicted)), 4),
+        "macro_f1": round(float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0)), 4),
+        "per_class_f1": {label: round(float(f), 4) for label, f in zip(labels, per_class)},
+        "confusion_matrix": {"labels": list(labels),
+                             "rows_gold_cols_predicted": confusion_matrix(gold, predicted, labels=list(labels)).tolist()},
+    }

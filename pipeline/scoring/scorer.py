@@ -128,7 +128,7 @@ class ModelScorer:
                 "rule_packs": list(self.rule_packs)}
 
     def settled_stance_backend(self) -> str:
-        from pipeline.stance.model import settled_backend
+        from pipeline.stance.backends import settled_backend
 
         self.stance_backend = settled_backend(self.stance_backend)
         return self.stance_backend

@@ -354,7 +354,9 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
     base's kind, else ``embedding-lr``. Temperature and metrics come from the public dev split
     (grouped by claim), or from a held-out quarter of the user claims without public data.
     """
+    from pipeline.stance import backends as stance_backends
     from pipeline.stance import model as stance
+    from pipeline.stance import training as stance_training
     from pipeline.stance import data as stance_data
 
     started = time.perf_counter()
@@ -408,7 +410,7 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
     with registry.new_version(name, version) as folder:
         if kind == "embedding-lr":
             c = float(hyper.get("c", 1.0))
-            weights, bias, config, logits = stance.train_embedding_model(train, dev, c=c, log=log)
+            weights, bias, config, logits = stance_training.train_embedding_model(train, dev, c=c, log=log)
             np.save(folder / stance.EMBED_WEIGHTS, weights, allow_pickle=False)
             np.save(folder / stance.EMBED_BIAS, bias, allow_pickle=False)
             sym_logits = _embed_logits(symmetric, weights, bias, config) if symmetric else None
@@ -417,31 +419,31 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
         else:
             keep = ("max_length", "batch_size", "learning_rate", "lora_rank", "lora_alpha")
             # A retrained model sits on the same transformer as the model it derives from.
-            net, tokenizer, info = stance.train_cross_encoder(
+            net, tokenizer, info = stance_training.train_cross_encoder(
                 train, dev, epochs=epochs, seed=seed, time_budget_s=time_budget_s, log=log,
                 base=hyper.get("base_model", MINILM), init_from=init_from,
                 **{k: hyper[k] for k in keep if k in hyper})
-            stance.save_cross_encoder(net, folder)
-            config = stance.cross_encoder_config(info)
+            stance_training.save_cross_encoder(net, folder)
+            config = stance_training.cross_encoder_config(info)
             (folder / stance.CROSS_ENCODER_CONFIG).write_text(json.dumps(config, indent=2))
-            loaded, tok = stance.load_cross_encoder(folder, config)
-            logits = stance.cross_encoder_logits(loaded, tok, [p.claim for p in dev], [p.evidence for p in dev],
+            loaded, tok = stance_backends.load_cross_encoder(folder, config)
+            logits = stance_backends.cross_encoder_logits(loaded, tok, [p.claim for p in dev], [p.evidence for p in dev],
                                                  max_length=config["max_length"])
-            sym_logits = stance.cross_encoder_logits(loaded, tok, [p.claim for p in symmetric],
+            sym_logits = stance_backends.cross_encoder_logits(loaded, tok, [p.claim for p in symmetric],
                                                      [p.evidence for p in symmetric],
                                                      max_length=config["max_length"]) if symmetric else None
             config_name = stance.CROSS_ENCODER_CONFIG
         logits = np.asarray(logits)
         gold_idx = [stance.LABEL_INDEX[p.label] for p in dev]
         temperature = stance.fit_temperature(logits, gold_idx)
-        probs = stance.softmax(logits / temperature)
+        probs = stance_backends.softmax(logits / temperature)
         metrics = stance.evaluate_probs(probs, [p.label for p in dev], [p.source for p in dev])
         if sym_logits is not None:
-            sym = stance.evaluate_probs(stance.softmax(np.asarray(sym_logits) / temperature),
+            sym = stance.evaluate_probs(stance_backends.softmax(np.asarray(sym_logits) / temperature),
                                         [p.label for p in symmetric], [p.source for p in symmetric])
             metrics.setdefault("per_source", {}).update(sym.get("per_source", {}))
         metrics["calibration"] = {"temperature": round(temperature, 4),
-                                  "ece_before": stance.evaluate_probs(stance.softmax(logits), [p.label for p in dev])["ece"],
+                                  "ece_before": stance.evaluate_probs(stance_backends.softmax(logits), [p.label for p in dev])["ece"],
                                   "ece_after": metrics["ece"]}
         metrics["primary_metric"] = "macro_f1"
         config["temperature"] = temperature

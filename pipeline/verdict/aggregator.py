@@ -290,7 +290,7 @@ def score_evidence_sets(sets, stance_model) -> list[list[Evidence]]:
 
 
 def verdict_report(gold: Sequence[str], predicted: Sequence[str]) -> dict:
-    from pipeline.stance.model import classification_report
+    from pipeline.core.metrics import classification_report
 
     return classification_report(list(gold), list(predicted), labels=VERDICT_LABELS)
 
