@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from pipeline.core.types import STANCE_LABELS, Evidence
+
+if TYPE_CHECKING:
+    from pipeline.stance.model import StanceModel
 
 RERANK_MODEL = "stance@v2"  # the MiniLM cross-encoder (~200 pairs/s in bfloat16)
 # Chosen on the tune split (bench/results/retrieval_recall_tune.json): 20 candidates hold the
@@ -59,13 +62,20 @@ class Reranker:
         state["_model"] = None
         return state
 
-    def warm_up(self) -> None:
+    def warm_up(self, loaded: "StanceModel | None" = None) -> None:
+        """``loaded``: a stance model already in memory (the Checker's); used instead of loading a
+        second copy when it is the model ``spec`` names."""
         if self._model is not None:
             return
         # Lazy: torch and the model weights load only where re-ranking is used.
         from pipeline.stance.model import StanceModel
 
         model = StanceModel(self.spec, models_dir=self.models_dir, backend=self.backend)
+        if loaded is not None:
+            tag = loaded.tag
+            if model.registry.resolve(model.resolve_spec()).label == f"{tag['model']}@{tag['version']}":
+                self._model = loaded
+                return
         model.warm_up()
         self._model = model
 

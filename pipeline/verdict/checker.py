@@ -113,7 +113,7 @@ class Checker:
         encoder.warm_up()
         packs = load_rule_packs(self.rule_packs, view, self.store_dir)
         if self.reranker is not None:
-            self.reranker.warm_up()
+            self.reranker.warm_up(loaded=stance)
         self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs)
 
     def _screen_model(self, stance):
