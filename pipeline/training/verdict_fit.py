@@ -62,7 +62,8 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
 
     if split == "report":
         raise UserError("the verdict model is never fitted on the report split")
-    setup = {"stance": checker.stance_models, "rules": checker.rules.label(), "top_k": checker.top_k,
+    setup = {"stance": checker.stance_models, "screen": checker.screen_stance_spec, "rules": checker.rules.label(),
+             "top_k": checker.top_k,
              "reranker": checker.reranker.tag if checker.reranker else None, "limit": limit}
     tag = json.dumps(setup, sort_keys=True)
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
@@ -249,7 +250,9 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
     rows: list[dict] = []
     stance_tags = set()
     for corpus in dict.fromkeys(c for c, _ in parts):
-        checker = Checker(build_dataset(corpus).folder / "store", stance_spec=stance_spec, models_dir=models_dir)
+        # No screen model: the stance model reads every passage shown, as the served Checker does.
+        checker = Checker(build_dataset(corpus).folder / "store", stance_spec=stance_spec, models_dir=models_dir,
+                          screen_stance_spec=None)
         for c, split in parts:
             if c == corpus:
                 rows += collect(corpus, split, checker, cache_dir=cache_dir, limit=limit, log=log)
