@@ -56,7 +56,7 @@ class ClaimResult:
         return {
             "corpus": self.corpus, "claim_id": c.id, "claim": c.claim, "split": self.split, "date": c.date,
             "gold": c.label, "predicted": v.verdict, "correct": v.verdict == c.label,
-            "confidence": float(v.confidence),
+            "confidence": float(v.confidence), "needs_review": bool(v.needs_review),
             "evidence_doc_ids": [e.doc_id for e in v.evidence],
             "evidence_documents": [names.get(e.doc_id, "") for e in v.evidence],
             "evidence_texts": [e.sentence for e in v.evidence],
