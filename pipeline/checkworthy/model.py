@@ -149,6 +149,20 @@ class CheckworthyModel:
         return self._classifier
 
     @property
+    def sentence_classifier(self) -> SentenceClassifier | None:
+        """The fine-tuned classifier mixed into speech scores (``mix_weights``), or None where the
+        model has none; its network loads on first use."""
+        self.warm_up()
+        return self._sentence_classifier
+
+    @property
+    def post_classifier(self) -> SentenceClassifier | None:
+        """The network that re-scores posts in the uncertain band (card ``post_classifier``), or
+        None where the model has none."""
+        self.warm_up()
+        return self._post_classifier
+
+    @property
     def mix_weights(self) -> dict[str, float]:
         """Per domain, the weight of the fine-tuned sentence classifier in the score (card
         ``sentence_classifier_weight``); 0 where the model has none or it does not help."""
