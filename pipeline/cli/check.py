@@ -47,7 +47,8 @@ def render_verdict(verdict, console) -> None:
 
     head = Text.assemble(("Claim: ", "bold"), verdict.claim, "\n", ("Verdict: ", "bold"),
                          (verdict.verdict, VERDICT_STYLE.get(verdict.verdict, "bold")),
-                         f"  (confidence {verdict.confidence:.2f})")
+                         f"  (confidence {verdict.confidence:.2f})",
+                         ("  needs review: read the evidence" if verdict.needs_review else "", "bold yellow"))
     console.print(Panel(head, expand=False))
     table = Table(show_lines=True, title="Evidence (best first; ► decided the verdict)")
     table.add_column("#", justify="right")
