@@ -35,7 +35,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from pipeline.corpus.factchecks import load_fact_checks, write_fact_checks
-    from pipeline.factchecks.matcher import FactCheckMatcher, build_store_index, checkthat_queries, checkthat_records
+    from pipeline.factchecks.index import build_store_index
+    from pipeline.factchecks.matcher import FactCheckMatcher
+    from pipeline.factchecks.training import checkthat_queries, checkthat_records
     from pipeline.core.metrics import ranking_metrics
 
     result: dict = {"backend": args.backend, "cpu_count": os.cpu_count(), "k": args.k}

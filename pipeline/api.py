@@ -55,7 +55,7 @@ def build_corpus(paths: Iterable[Path | str], store_dir: Path | str, index: bool
     if report.rejected:
         raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5]))
     if report.fact_checks_changed:
-        from pipeline.factchecks.matcher import build_store_index
+        from pipeline.factchecks.index import build_store_index
 
         build_store_index(Path(store_dir))
     if index:

@@ -123,7 +123,7 @@ def test_claimsift_ingest_dispatches_fact_check_files(tmp_path):
     records = load_fact_checks(store)
     assert {r.publisher for r in records} == {"PolitiFact", "EuroVerify (Euronews)"}
     assert report.fact_checks_changed  # the caller (claimsift ingest) rebuilds the matcher's index
-    from pipeline.factchecks.matcher import build_store_index
+    from pipeline.factchecks.index import build_store_index
 
     build_store_index(store)
     manifest = json.loads((store / "factcheck_index" / "manifest.json").read_text())

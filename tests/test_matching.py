@@ -13,7 +13,10 @@ from shipping import as_shipped
 from pipeline.core.errors import UserError
 from pipeline.corpus.factchecks import ingest_fact_checks_report
 from pipeline.core.metrics import ranked_average_precision, ranking_metrics
-from pipeline.factchecks.matcher import FEATURE_NAMES, FactCheckMatcher, MatchReranker, duplicate_key, index_dir, normalise_post
+from pipeline.factchecks.index import FEATURE_NAMES, index_dir
+from pipeline.factchecks.matcher import FactCheckMatcher
+from pipeline.factchecks.reranker import MatchReranker
+from pipeline.factchecks.text import duplicate_key, normalise_post
 from pipeline.registry.registry import Registry
 
 DATA = Path(__file__).parent / "data"
@@ -136,7 +139,7 @@ def test_duplicate_records_are_listed_together_first_ingested_first(tmp_path):
 
 @needs_model
 def test_index_is_rebuilt_when_records_change_and_refused_for_another_encoder(tmp_path):
-    from pipeline.factchecks.matcher import build_store_index
+    from pipeline.factchecks.index import build_store_index
 
     store = tmp_path / "store"
     ingest_fact_checks_report(ROOT / "corpus" / "factchecks.jsonl", store)
@@ -196,7 +199,7 @@ def test_cli_match_and_evaluate(store, tmp_path):
 def test_checkthat2020_dev_map5(tmp_path):
     """The issue's target: MAP@5 >= 0.90 on the 197 dev tweets against all 10,375 verified claims."""
     from pipeline.corpus.factchecks import write_fact_checks
-    from pipeline.factchecks.matcher import checkthat_queries, checkthat_records
+    from pipeline.factchecks.training import checkthat_queries, checkthat_records
 
     store = tmp_path / "store"
     write_fact_checks(checkthat_records(DATASETS), store)

@@ -64,7 +64,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
             console.print(f"index {update.version}: {update.total} sentences ({update.embedded} embedded, "
                           f"{update.removed} removed) in {update.seconds:.1f} s")
         if report.fact_checks_changed:
-            from pipeline.factchecks.matcher import build_store_index
+            from pipeline.factchecks.index import build_store_index
 
             build_store_index(store)
         if report.rejected:

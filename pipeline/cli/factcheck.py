@@ -164,7 +164,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         """Train the post-to-fact-check re-ranker on CheckThat! 2020 task 2 (C tuned on dev)."""
         from rich.console import Console
 
-        from pipeline.factchecks.matcher import train_matcher
+        from pipeline.factchecks.training import train_matcher
 
         console = Console(stderr=True)
         ref, metrics = train_matcher(data, backend=backend, version=version, promote=promote, index_cache=cache,
@@ -190,7 +190,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                 raise InputError(path, "no such file")
             reports.append(ingest_fact_checks_report(path, store))
         if any(r.added or r.updated for r in reports):
-            from pipeline.factchecks.matcher import build_store_index
+            from pipeline.factchecks.index import build_store_index
 
             build_store_index(store, backend=backend)
         if as_json:
@@ -212,7 +212,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         backend: str = typer.Option("onnx", "--backend"),
     ) -> None:
         """Rebuild the matching index of the store's fact-checks (atomic)."""
-        from pipeline.factchecks.matcher import build_store_index, index_dir
+        from pipeline.factchecks.index import build_store_index, index_dir
 
         index = build_store_index(store, backend=backend)
         typer.echo(f"{index_dir(store)}: {len(index)} fact-checks ({len(index.canonical)} distinct claims)")
@@ -238,7 +238,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         Writes ``verified_claims.factchecks.jsonl`` (ingest it), and per split
         ``<split>.matching.jsonl`` with ``id``, ``query``, ``relevant``.
         """
-        from pipeline.factchecks.matcher import checkthat_queries, checkthat_records
+        from pipeline.factchecks.training import checkthat_queries, checkthat_records
 
         out.mkdir(parents=True, exist_ok=True)
         records = checkthat_records(data)

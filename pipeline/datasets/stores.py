@@ -59,7 +59,7 @@ def ensure_store(documents: Sequence[Path | str], store_dir: Path | str,
             raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5])
                             + (f" (and {len(report.rejected) - 5} more)" if len(report.rejected) > 5 else ""))
         if report.fact_checks_changed:
-            from pipeline.factchecks.matcher import build_store_index
+            from pipeline.factchecks.index import build_store_index
 
             build_store_index(store_dir)
         update_index(store_dir)
