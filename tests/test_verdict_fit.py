@@ -1,0 +1,81 @@
+"""The verdict model fitted on claim labels of several corpora: weighting, model choice by
+leave-one-corpus-out, calibration, the needs-review band, and the model that ships."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.core.types import VERDICT_LABELS
+from pipeline.registry.registry import Registry
+from pipeline.training.verdict_fit import (FIT_PARTS, collect, features_of, fit_temperature, leave_one_corpus_out,
+                                          review_threshold, sample_weights)
+from pipeline.verdict.aggregator import FEATURE_SETS, VerdictAggregator
+
+
+def test_every_corpus_and_every_class_in_it_weigh_the_same():
+    corpora = ["a"] * 6 + ["b"] * 2
+    labels = ["SUPPORTED"] * 5 + ["REFUTED"] + ["SUPPORTED", "NOT_ENOUGH_INFO"]
+    w = sample_weights(corpora, labels, "corpus-and-class")
+    by = lambda keep: float(sum(x for x, k in zip(w, keep) if k))  # noqa: E731
+    assert by([c == "a" for c in corpora]) == pytest.approx(by([c == "b" for c in corpora]))
+    assert by([c == "a" and y == "SUPPORTED" for c, y in zip(corpora, labels)]) == pytest.approx(
+        by([c == "a" and y == "REFUTED" for c, y in zip(corpora, labels)]))
+    w = sample_weights(corpora, labels, "corpus")
+    assert w[0] == pytest.approx(w[5]) and w[0] * 6 == pytest.approx(w[6] * 2)
+
+
+def test_review_band_is_where_verdicts_are_right_at_most_half_the_time():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.25, 1.0, 2000)
+    correct = (rng.uniform(size=2000) < confidence).astype(float)  # calibrated: right as often as sure
+    t = review_threshold(confidence, correct)
+    below = confidence < t
+    assert 0.4 < t < 0.7 and correct[below].mean() <= 0.5
+    assert review_threshold(confidence, np.ones(2000)) == 0.0  # always right: nothing to review
+    capped = review_threshold(confidence, np.zeros(2000), max_share=0.2)  # never right: at most a fifth
+    assert (confidence < capped).mean() <= 0.2
+
+
+def test_temperature_softens_overconfident_scores():
+    rng = np.random.default_rng(1)
+    gold = rng.integers(0, 4, 400)
+    scores = rng.normal(size=(400, 4))
+    scores[np.arange(400), gold] += 1.0
+    assert fit_temperature(scores * 5, np.array(VERDICT_LABELS)[gold]) > 2.0
+
+
+def _rows(corpus: str, labels: list[str], rng) -> list[dict]:
+    rows = []
+    for i, label in enumerate(labels):
+        column = {"SUPPORTED": 0, "REFUTED": 1}.get(label, 2)
+        passages = []
+        for rank in range(5):
+            p = rng.dirichlet([1, 1, 1])
+            if rank < 2:
+                p = 0.3 * p + 0.7 * np.eye(3)[column]
+            passages.append({"doc_id": f"{corpus}-{i}-{rank}", "score": 1.0 / (1 + rank), "probs": p.tolist(),
+                             "voter": rank < 3})
+        rows.append({"corpus": corpus, "split": "tune", "id": f"{corpus}-{i}", "label": label, "passages": passages})
+    return rows
+
+
+def test_leave_one_corpus_out_scores_a_corpus_with_classes_the_others_lack():
+    rng = np.random.default_rng(2)
+    rows = (_rows("two", ["SUPPORTED", "REFUTED"] * 30, rng)
+            + _rows("three", ["SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO"] * 20, rng))
+    X = features_of(rows, "evidence-v2")
+    assert X.shape == (120, len(FEATURE_SETS["evidence-v2"]))
+    y = np.array([r["label"] for r in rows])
+    figures, scores = leave_one_corpus_out(X, y, np.array([r["corpus"] for r in rows]), C=1.0,
+                                           weighting="corpus-and-class", feature_set="evidence-v2")
+    # Fitted on "two" alone, "three" can get no NOT_ENOUGH_INFO: its column stays -inf there.
+    assert np.isneginf(scores[60:, VERDICT_LABELS.index("NOT_ENOUGH_INFO")]).all()
+    assert figures["two"]["accuracy"] > 0.8  # the stance signal is strong in these rows
+
+
+def test_the_report_split_is_never_collected():
+    with pytest.raises(Exception, match="report"):
+        collect("fever", "report", checker=None)
+    assert all(split != "report" for _, split in FIT_PARTS)
