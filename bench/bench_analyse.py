@@ -127,7 +127,7 @@ def run_variant(variant: str, megabytes: float, n_process: int, batch_size: int)
     if variant != "raw":
         import spacy
 
-        from pipeline.corpus.nlp import split_glued_marks
+        from pipeline.corpus.quotes import split_glued_marks
 
         tokenizer = spacy.blank("en")
         split_glued_marks(tokenizer)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from shipping import as_shipped, pickled_size
 
-from pipeline.corpus.nlp import (Analyser, LineBreaks, build_nlp, layout_breaks, quoted_spans, quotes_of,
-                              register_extensions, sentences_of)
+from pipeline.corpus.layout import layout_breaks
+from pipeline.corpus.nlp import Analyser, LineBreaks, build_nlp, quotes_of, register_extensions, sentences_of
+from pipeline.corpus.quotes import quoted_spans
 from pipeline.corpus.readers import normalise
 from pipeline.core.types import Document
 
