@@ -2,7 +2,7 @@
 
 From the SUPPORTS pairs of the grouped dev split (claim C, evidence E), spaCy's parse makes
 (not-C, E) -> REFUTES, (C, not-E) -> REFUTES and (not-C, not-E) -> SUPPORTS (the rules of
-``stance_data.negate``), and the original (C, E) -> SUPPORTS is kept as the control. Reports
+``pipeline.stance.synthetic.negate``), and the original (C, E) -> SUPPORTS is kept as the control. Reports
 accuracy per variant. A model that reads any negation as a refutation gets (not-C, not-E) wrong.
 
     python bench/negation_probe.py [--model stance@v2] [--models-dir models] [--pairs 200]
@@ -28,12 +28,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from pipeline.stance import data as stance_data
+    from pipeline.stance.synthetic import negation_pairs
     from pipeline.stance.model import StanceModel
 
     started = time.monotonic()
     dev = stance_data.build_stance_splits(args.data, seed=13)["dev"]
     supports = [p for p in dev if p.label == "SUPPORTS"]
-    negated = stance_data.negation_pairs(supports, args.pairs, seed=13)
+    negated = negation_pairs(supports, args.pairs, seed=13)
     # negation_pairs yields (not-C, E), (C, not-E), (not-C, not-E) per source pair, in order.
     variants = ["not-claim", "not-evidence", "both negated"]
     rows = []

@@ -15,7 +15,8 @@ from pipeline.registry.registry import Registry
 from pipeline.core.metrics import calibration_error, classification_report
 from pipeline.stance.backends import softmax
 from pipeline.stance.model import StanceModel, fit_temperature
-from pipeline.stance.data import load_labelled_file, normalise_label
+from pipeline.stance.data import load_labelled_file
+from pipeline.stance.pairs import normalise_label
 from pipeline.core.types import STANCE_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -356,13 +357,14 @@ def parser():
     ("Nobody came.", None),
 ])
 def test_negate_flips_the_main_clause(parser, sentence, negated):
-    from pipeline.stance.data import negate
+    from pipeline.stance.synthetic import negate
 
     assert negate(parser(sentence)) == negated
 
 
 def test_negation_pairs_compose_labels(parser):
-    from pipeline.stance.data import StancePair, negation_pairs
+    from pipeline.stance.pairs import StancePair
+    from pipeline.stance.synthetic import negation_pairs
 
     pairs = [StancePair("Masks reduce transmission of the virus.", "Wearing masks reduces transmission.",
                         "SUPPORTS", "healthver", "g1"),
@@ -377,7 +379,8 @@ def test_negation_pairs_compose_labels(parser):
 
 
 def test_claim_only_weights_down_weight_give_away_claims():
-    from pipeline.stance.data import StancePair, claim_only_weights
+    from pipeline.stance.data import claim_only_weights
+    from pipeline.stance.pairs import StancePair
 
     pairs = []
     for i in range(60):
@@ -448,7 +451,7 @@ def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, m
 
 
 def test_claims_that_report_a_denial_are_supported_by_the_denial():
-    from pipeline.stance.data import denial_report_pairs
+    from pipeline.stance.synthetic import denial_report_pairs
 
     claims = [{"claim": "NATO chief Mark Rutte threatened to expel the United States from the alliance."},
               {"claim": "Inflation fell to 2% in March."}]  # no attribution: no pairs
@@ -472,7 +475,8 @@ def test_claims_that_report_a_denial_are_supported_by_the_denial():
 
 
 def test_focused_training_keeps_its_sources_and_replays_a_sample_of_the_rest():
-    from pipeline.stance.data import StancePair, focused
+    from pipeline.stance.data import focused
+    from pipeline.stance.pairs import StancePair
 
     pairs = [StancePair(f"c{i}", "e", "SUPPORTS", source, f"g{i}")
              for i, source in enumerate(["healthver"] * 5 + ["fever"] * 20 + ["averitec"] * 20)]
@@ -488,7 +492,7 @@ def test_training_further_starts_from_the_adapter_and_shape_of_the_model_named(t
     from pipeline.stance import training as stance_training
     from pipeline.stance import data as stance_data
     from pipeline.registry.base_models import MPNET
-    from pipeline.stance.data import StancePair
+    from pipeline.stance.pairs import StancePair
 
     registry = Registry(tmp_path / "models")
     with registry.new_version("stance") as folder:

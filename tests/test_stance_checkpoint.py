@@ -6,7 +6,7 @@ import json
 import pytest
 
 from pipeline.stance.training import CHECKPOINT_STATE, CHECKPOINT_TENSORS, train_cross_encoder
-from pipeline.stance.data import StancePair, claim_key
+from pipeline.stance.pairs import StancePair, claim_key
 
 pytestmark = pytest.mark.slow  # fine-tunes MiniLM for a few steps
 

@@ -163,7 +163,7 @@ class LabelledData:
 
     def stance_pairs(self) -> list:
         """``StancePair``s for the stance trainer; ``source`` is ``user:<file name>``."""
-        from pipeline.stance.data import StancePair, claim_key
+        from pipeline.stance.pairs import StancePair, claim_key
 
         if self.task != "stance":
             raise ValueError("stance_pairs() is for stance data")
@@ -273,7 +273,7 @@ def read_rows(path: Path) -> _RawRows:
 def normalise_label(task: str, raw: object):
     """The label in the task's vocabulary, or None when it is not one."""
     if task == "stance":
-        from pipeline.stance.data import normalise_label as stance_label
+        from pipeline.stance.pairs import normalise_label as stance_label
 
         return stance_label(raw)
     if isinstance(raw, bool):
