@@ -117,7 +117,7 @@ def test_shipped_post_network_loads_checked_and_runs_only_in_the_band(shipped):
     assert spec["base_model"].endswith("all-MiniLM-L6-v2") and "out_of_fold" in spec
     assert shipped.thresholds["post"] == pytest.approx(spec["threshold"])
     seen: list[str] = []
-    network = shipped._post_classifier
+    network = shipped.post_classifier
     original = network.positive_proba
     network.positive_proba = lambda texts, **kw: (seen.extend(texts), original(texts, **kw))[1]
     try:
