@@ -1,6 +1,6 @@
 """Review desk queue pages on a million scored posts: p50 / p95 per kind of query.
 
-Writes ``--rows`` synthetic scored posts (the schema of ``pipeline.scoring.scorer.output_schema``: 0-3
+Writes ``--rows`` synthetic scored posts (the schema of ``pipeline.scoring.output.output_schema``: 0-3
 claims per post, 2-4 evidence passages per claim, verdicts, confidences, sources and dates drawn
 at random with a fixed seed) to a Parquet file, lets the desk flatten it once (timed apart: a
 one-off per file), then requests queue pages through the app itself (Starlette's test client:
@@ -55,7 +55,7 @@ def write_synthetic(path: Path, rows: int, seed: int = 7, chunk: int = 50_000) -
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.scoring.scorer import output_schema
+    from pipeline.scoring.output import output_schema
 
     rng = random.Random(seed)
     sources = [f"source-{i:03d}" for i in range(200)]

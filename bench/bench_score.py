@@ -65,7 +65,8 @@ def child_encoder(args: argparse.Namespace) -> dict:
 
 
 def child_score(args: argparse.Namespace) -> dict:
-    from pipeline.scoring.scorer import ModelScorer, score_file
+    from pipeline.scoring.models import ModelScorer
+    from pipeline.scoring.scorer import score_file
 
     scorer = EmptyScorer() if args.empty else ModelScorer(args.store, encoder_backend=args.encoder_backend,
                                                           models_dir=args.models_dir)

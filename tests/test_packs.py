@@ -54,7 +54,7 @@ def test_a_registered_pack_is_loaded_by_its_name_and_bound_to_the_corpus(recordi
 
 def test_the_checker_takes_pack_names_and_ships_them_to_workers(tmp_path):
     from pipeline.verdict.checker import Checker
-    from pipeline.scoring.scorer import ModelScorer
+    from pipeline.scoring.models import ModelScorer
 
     assert Checker(tmp_path).rule_packs == ()  # off by default
     checker = as_shipped(Checker(tmp_path, rule_packs=["nato"]))
@@ -66,7 +66,7 @@ def test_the_checker_takes_pack_names_and_ships_them_to_workers(tmp_path):
 
 def test_a_checkpoint_records_the_packs_and_refuses_a_resume_with_others(tmp_path):
     from pipeline.scoring.checkpoint import Checkpoint
-    from pipeline.scoring.scorer import ModelScorer
+    from pipeline.scoring.models import ModelScorer
 
     out = tmp_path / "out.jsonl"
     with_pack = {"scorer": ModelScorer(tmp_path, rule_packs=("nato",)).fingerprint()}

@@ -106,7 +106,7 @@ def test_parquet_scores_are_read_in_place(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.scoring.scorer import output_schema
+    from pipeline.scoring.output import output_schema
 
     path = tmp_path / "scores.parquet"
     pq.write_table(pa.Table.from_pylist(_rows(), schema=output_schema()), path)

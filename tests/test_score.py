@@ -28,7 +28,9 @@ from shipping import as_shipped, pickled_size  # noqa: E402
 from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.core.errors import InputError, UserError  # noqa: E402
 from pipeline.scoring.posts import PostReader  # noqa: E402
-from pipeline.scoring.scorer import ModelScorer, iter_output, score_file, score_frame  # noqa: E402
+from pipeline.scoring.models import ModelScorer
+from pipeline.scoring.output import iter_output
+from pipeline.scoring.scorer import score_file, score_frame  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"

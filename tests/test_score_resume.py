@@ -20,7 +20,8 @@ from score_fakes import KeywordScorer  # noqa: E402
 
 from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.core.errors import UserError  # noqa: E402
-from pipeline.scoring.scorer import iter_output, score_file  # noqa: E402
+from pipeline.scoring.output import iter_output
+from pipeline.scoring.scorer import score_file  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -188,7 +189,7 @@ def test_peak_memory_does_not_grow_with_the_input(tmp_path):
 def test_cli_killed_with_the_real_models_resumes_to_the_uninterrupted_output(request, tmp_path):
     from score_fakes import real_models_missing
 
-    from pipeline.scoring.scorer import ModelScorer
+    from pipeline.scoring.models import ModelScorer
 
     missing = real_models_missing()
     if missing:

@@ -45,7 +45,9 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
     ) -> None:
         """Find the check-worthy claims in every post and check each against the corpus."""
         from pipeline.core.errors import UserError, refuse_output_over_input
-        from pipeline.scoring.scorer import ModelScorer, rejected_path, score_file
+        from pipeline.scoring.models import ModelScorer
+        from pipeline.scoring.output import rejected_path
+        from pipeline.scoring.scorer import score_file
 
         refuse_output_over_input(out, input_path)
         refuse_output_over_input(rejected_path(out), input_path)
@@ -95,7 +97,7 @@ def results_table(output: Path, limit: int = TABLE_ROWS):
     """One table row per claim (a post without claims gets one row saying so)."""
     from rich.table import Table
 
-    from pipeline.scoring.scorer import iter_output
+    from pipeline.scoring.output import iter_output
 
     colours = {"SUPPORTED": "green", "REFUTED": "red", "CONFLICTING": "yellow", "NOT_ENOUGH_INFO": "dim"}
     table = Table(title=f"Scored posts ({output})", show_lines=True, expand=True)

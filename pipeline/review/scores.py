@@ -174,7 +174,7 @@ def _convert_jsonl(source: Path, target: Path, stamp: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.scoring.scorer import output_schema
+    from pipeline.scoring.output import output_schema
 
     schema = output_schema().with_metadata({_META_KEY: json.dumps(stamp).encode()})
 

@@ -39,270 +39,27 @@ Rejected rows go to ``OUT.rejected.jsonl``: ``{"line", "post_id", "reason"}``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator
 
-from pipeline.verdict.checker import SCREEN_STANCE
-from pipeline.verdict.rules import VerdictRules
 from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
 from pipeline.core.errors import InputError, UserError
-from pipeline.verdict.packs import rule_pack_names
 from pipeline.scoring.posts import DEFAULT_MAX_CHARS, PostReader, PostRecord
+from pipeline.scoring.output import assemble_jsonl, assemble_parquet, write_parquet_part, iter_output, output_format, post_row, rejected_path, rejected_row
+from pipeline.scoring.models import ModelScorer, PostScorer
 
 DEFAULT_CHUNK_SIZE = 256
-ROW_GROUP_ROWS = 8192
-# Fields of ``pipeline.factchecks.matcher.FactCheckMatch.to_dict()`` kept in the output.
-FACT_CHECK_FIELDS = ("id", "claim", "rating", "verdict", "publisher", "url", "date", "similarity")
-OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 
 
 # -- the scorer ------------------------------------------------------------------------------------
-class PostScorer(Protocol):
-    """What the job needs from a scorer: picklable, lazy, batched."""
-
-    def fingerprint(self) -> dict: ...
-
-    def warm_up(self) -> None: ...
-
-    def score_posts(self, texts: Sequence[str]) -> list[dict]:
-        """One ``{"checkworthiness": float, "claims": [claim dict]}`` per text, in order."""
-        ...
-
-
-class ModelScorer:
-    """The project's models: check-worthiness first, then a verdict for each check-worthy claim."""
-
-    def __init__(self, store_dir: Path | str = "corpus/store", checkworthy_spec: str = "checkworthy",
-                 stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
-                 fact_checks: bool = True, models_dir: Path | str | None = None,
-                 rules: VerdictRules = VerdictRules(), screen_stance_spec: str | None = SCREEN_STANCE,
-                 stance_backend: str = "auto", checkworthy_domain: str = "auto",
-                 rule_packs: Sequence[str] = ()) -> None:
-        # Absolute, so that Dask workers started elsewhere find the same store (same path there).
-        self.store_dir = Path(store_dir).resolve()
-        self.checkworthy_spec = checkworthy_spec
-        self.checkworthy_domain = checkworthy_domain  # auto, post or speech (pipeline.checkworthy.sentences.route_domain)
-        self.stance_spec = stance_spec
-        self.screen_stance_spec = screen_stance_spec
-        # "auto" is settled once, where the job starts, and shipped settled: every worker then
-        # runs stance the same way (bfloat16 and float32 differ in the last digits).
-        self.stance_backend = stance_backend
-        self.encoder_backend = encoder_backend
-        self.top_k = top_k
-        self.fact_checks = fact_checks
-        self.models_dir = models_dir
-        self.rules = rules
-        # Names of the opt-in rule packs (``pipeline.verdict.packs``), checked here, where the job starts;
-        # workers receive the names and load the packs themselves.
-        self.rule_packs = rule_pack_names(rule_packs)
-        self._models = None
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_models"] = None
-        return state
-
-    def fingerprint(self) -> dict:
-        """What decides the scores: a checkpoint made with other models must not be resumed."""
-        from pipeline.registry.registry import Registry
-
-        registry = Registry(self.models_dir) if self.models_dir else Registry()
-        versions = {}
-        for role, spec in self._model_specs().items():
-            if spec == "rules":  # the Checker's default verdict: tuned rules, versioned by their settings
-                versions[role] = self.rules.label()
-                continue
-            try:
-                versions[role] = registry.resolve(spec).label
-            except FileNotFoundError:  # check_ready reports it; the verdict model may be rules
-                versions[role] = None
-        return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
-                "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
-                "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
-                "rule_packs": list(self.rule_packs)}
-
-    def settled_stance_backend(self) -> str:
-        from pipeline.stance.backends import settled_backend
-
-        self.stance_backend = settled_backend(self.stance_backend)
-        return self.stance_backend
-
-    def _model_specs(self) -> dict[str, str]:
-        """The registry spec each role loads (the stance model falls back to the embedding one
-        while no cross-encoder is promoted)."""
-        from pipeline.stance.model import StanceModel
-
-        stance = StanceModel(self.stance_spec, models_dir=self.models_dir).resolve_spec()
-        specs = {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "rules"}
-        return specs | ({"screen_stance": self.screen_stance_spec} if self.screen_stance_spec else {})
-
-    def check_ready(self) -> None:
-        """Fail fast, before any model loads (and before a Dask cluster starts), when the store or
-        a model is missing."""
-        try:
-            from pipeline.corpus.store import Corpus
-        except ImportError:
-            exists = self.store_dir.is_dir()
-        else:
-            exists = Corpus(self.store_dir).exists()
-        if not exists:
-            raise UserError(f"{self.store_dir}: no corpus store here; build one with "
-                            f"`claimsift ingest seeds --store {self.store_dir}`")
-        from pipeline.registry.registry import Registry
-
-        registry = Registry(self.models_dir) if self.models_dir else Registry()
-        specs = self._model_specs()
-        for spec, how in ((specs["checkworthy"], "claimsift train checkworthy"),
-                          (specs["stance"], "claimsift train stance")):
-            try:
-                registry.resolve(spec)
-            except FileNotFoundError as exc:
-                raise UserError(f"{exc}; train it with `{how}`") from None
-
-    def warm_up(self) -> None:
-        if self._models is not None:
-            return
-        from pipeline.verdict.checker import Checker
-        from pipeline.checkworthy.model import CheckworthyModel
-        from pipeline.registry.embedding import Encoder
-
-        options = {"models_dir": self.models_dir} if self.models_dir else {}
-        # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
-        # per process (measured with the ONNX backend).
-        encoder = Encoder(self.encoder_backend)
-        detector = CheckworthyModel(self.checkworthy_spec, encoder_backend=self.encoder_backend, encoder=encoder,
-                                    **options)
-        detector.warm_up()
-        checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
-                          encoder_backend=self.encoder_backend, fact_checks=self.fact_checks,
-                          rules=self.rules, encoder=encoder, screen_stance_spec=self.screen_stance_spec,
-                          stance_backend=self.settled_stance_backend(), rule_packs=self.rule_packs, **options)
-        checker.warm_up()
-        self._models = (detector, checker)
-
-    def score_posts(self, texts: Sequence[str]) -> list[dict]:
-        from pipeline.verdict.validation import InvalidClaimError, validate_claim
-
-        self.warm_up()
-        detector, checker = self._models
-        # One batched model call per chunk and domain.
-        routed = detector.score_posts_routed(list(texts), self.checkworthy_domain)
-        posts, to_check = [], []  # to_check: (post index, claim index, claim text)
-        for post_score, spans, domain in ((r.score, r.claims, r.domain) for r in routed):
-            claims = []
-            for span in spans:
-                claim = {"text": span.text, "start": int(span.start), "end": int(span.end),
-                         "checkworthiness": round(float(span.score), 4)}
-                try:
-                    to_check.append((len(posts), len(claims), validate_claim(span.text)))
-                except InvalidClaimError as exc:
-                    claim["skipped"] = str(exc)
-                claims.append(claim)
-            posts.append({"checkworthiness": round(float(post_score), 4), "checkworthy_domain": domain,
-                          "claims": claims})
-        verdicts = checker.check_many([c for _, _, c in to_check]) if to_check else []
-        for (post_at, claim_at, _), verdict in zip(to_check, verdicts):
-            posts[post_at]["claims"][claim_at].update(verdict.to_dict() | {"text": posts[post_at]["claims"][claim_at]["text"]})
-        return posts
 
 
 # -- rows ------------------------------------------------------------------------------------------
-def _evidence_row(item: dict) -> dict:
-    probs = item.get("stance_probs") or {}
-    return {
-        "doc_id": item.get("doc_id"), "source": item.get("source"), "title": item.get("title"),
-        "published": item.get("published"), "sentence": item.get("sentence"),
-        "start": item.get("start"), "end": item.get("end"), "stance": item.get("stance"),
-        "p_supports": probs.get("SUPPORTS"), "p_refutes": probs.get("REFUTES"),
-        "p_not_enough_info": probs.get("NOT_ENOUGH_INFO"), "score": item.get("score"),
-        "decisive": bool(item.get("decisive", False)),
-    }
-
-
-def _claim_row(claim: dict) -> dict:
-    return {
-        "text": claim["text"], "start": claim.get("start"), "end": claim.get("end"),
-        "checkworthiness": claim.get("checkworthiness"), "verdict": claim.get("verdict"),
-        "confidence": claim.get("confidence"), "skipped": claim.get("skipped"),
-        "evidence": [_evidence_row(e) for e in claim.get("evidence", [])],
-        "fact_checks": [{k: f.get(k) for k in FACT_CHECK_FIELDS} for f in claim.get("fact_checks", [])],
-    }
-
-
-def post_row(record: PostRecord, result: dict) -> dict:
-    """One output row: the fixed schema of ``OUTPUT_SCHEMA``, whatever the scorer returned."""
-    claims = [_claim_row(c) for c in result.get("claims", [])]
-    return {"post_id": record.post_id, "line": record.line, "text": record.text,
-            "checkworthiness": result.get("checkworthiness"), "checkworthy_domain": result.get("checkworthy_domain"),
-            "n_claims": len(claims), "claims": claims}
-
-
-def rejected_row(record: PostRecord) -> dict:
-    return {"line": record.line, "post_id": record.post_id, "reason": record.reason}
-
-
-def output_schema():
-    import pyarrow as pa
-
-    evidence = pa.struct([("doc_id", pa.string()), ("source", pa.string()), ("title", pa.string()),
-                          ("published", pa.string()), ("sentence", pa.string()), ("start", pa.int32()),
-                          ("end", pa.int32()), ("stance", pa.string()), ("p_supports", pa.float64()),
-                          ("p_refutes", pa.float64()), ("p_not_enough_info", pa.float64()),
-                          ("score", pa.float64()), ("decisive", pa.bool_())])
-    fact_check = pa.struct([(name, pa.float64() if name == "similarity" else pa.string())
-                            for name in FACT_CHECK_FIELDS])
-    claim = pa.struct([("text", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
-                       ("checkworthiness", pa.float64()), ("verdict", pa.string()), ("confidence", pa.float64()),
-                       ("skipped", pa.string()), ("evidence", pa.list_(evidence)),
-                       ("fact_checks", pa.list_(fact_check))])
-    return pa.schema([("post_id", pa.string()), ("line", pa.int64()), ("text", pa.string()),
-                      ("checkworthiness", pa.float64()), ("checkworthy_domain", pa.string()), ("n_claims", pa.int32()),
-                      ("claims", pa.list_(claim))])
-
-
-def _write_parquet_part(path: Path, rows: list[dict]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.Table.from_pylist(rows, schema=output_schema()), path, compression="zstd")
-
-
-def _assemble_parquet(target: Path, parts: list[Path]) -> None:
-    """Concatenate the parts into row groups of about ``ROW_GROUP_ROWS`` rows.
-
-    Fewer, larger row groups than one per part: the file's footer (and the memory a reader or
-    this writer spends on it) grows with the number of row groups, not with the rows.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = output_schema()
-    pending, pending_rows = [], 0
-    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
-        for part in parts:  # a row group's worth of parts in memory at a time
-            table = pq.read_table(part, schema=schema)
-            pending.append(table)
-            pending_rows += table.num_rows
-            if pending_rows >= ROW_GROUP_ROWS:
-                writer.write_table(pa.concat_tables(pending), row_group_size=max(pending_rows, 1))
-                pending, pending_rows = [], 0
-        if pending:
-            writer.write_table(pa.concat_tables(pending), row_group_size=max(pending_rows, 1))
-
-
-def _assemble_jsonl(target: Path, parts: list[Path]) -> None:
-    import shutil
-
-    with open(target, "wb") as out:
-        for part in parts:
-            with open(part, "rb") as handle:
-                shutil.copyfileobj(handle, out, 1 << 20)
 
 
 # -- the job ---------------------------------------------------------------------------------------
@@ -327,17 +84,6 @@ class ScoreSummary:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__) | {"posts_per_second": round(self.posts_per_second, 2)}
-
-
-def rejected_path(output: Path) -> Path:
-    return output.with_name(output.name + ".rejected.jsonl")
-
-
-def output_format(output: Path) -> str:
-    kind = OUTPUT_FORMATS.get(output.suffix.lower())
-    if kind is None:
-        raise UserError(f"{output}: the output must end in .parquet or .jsonl")
-    return kind
 
 
 def _chunks(records: Iterable[PostRecord], size: int) -> Iterator[tuple[int, list[PostRecord]]]:
@@ -454,7 +200,7 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
               "chunk_size": chunk_size, "text_column": text_column, "id_column": id_column,
               "max_chars": max_chars, "output_format": kind, "scorer": scorer.fingerprint()}
     checkpoint = Checkpoint(output_path, ".parquet" if kind == "parquet" else ".jsonl")
-    write_part = _write_parquet_part if kind == "parquet" else (lambda path, rows: write_jsonl(path, rows))
+    write_part = write_parquet_part if kind == "parquet" else (lambda path, rows: write_jsonl(path, rows))
     summary = ScoreSummary(output=str(output_path), rejected_output=str(rejected_path(output_path)), engine=engine)
 
     records = iter(reader)
@@ -489,7 +235,7 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     summary.chunks = n_chunks
     with _writing(checkpoint):
         checkpoint.assemble(n_chunks, summary_rejected := rejected_path(output_path),
-                            _assemble_parquet if kind == "parquet" else _assemble_jsonl)
+                            assemble_parquet if kind == "parquet" else assemble_jsonl)
     for record in checkpoint.ordered(n_chunks):
         summary.read += record.read
         summary.scored += record.scored
@@ -574,20 +320,6 @@ def _count_verdicts(output: Path, kind: str) -> dict[str, int]:
             label = claim["verdict"] or "SKIPPED"
             counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def iter_output(output: Path | str) -> Iterator[dict]:
-    """The rows of a scoring output (Parquet or JSONL), streamed."""
-    output = Path(output)
-    if output_format(output) == "jsonl":
-        with open(output, encoding="utf-8") as handle:
-            for line in handle:
-                yield json.loads(line)
-        return
-    import pyarrow.parquet as pq
-
-    for batch in pq.ParquetFile(output).iter_batches(batch_size=512):
-        yield from batch.to_pylist()
 
 
 def score_frame(df: "Any", store_dir: Path | str = "corpus/store", text_column: str = "text",

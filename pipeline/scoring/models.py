@@ -1,0 +1,160 @@
+"""What scores a post: the check-worthiness model, then the Checker on each check-worthy sentence, with
+the earlier fact-checks that match it. Models load once per process (a Dask worker keeps its own)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from pipeline.verdict.checker import SCREEN_STANCE
+from pipeline.verdict.rules import VerdictRules
+from pipeline.core.errors import UserError
+from pipeline.verdict.packs import rule_pack_names
+
+
+class PostScorer(Protocol):
+    """What the job needs from a scorer: picklable, lazy, batched."""
+
+    def fingerprint(self) -> dict: ...
+
+    def warm_up(self) -> None: ...
+
+    def score_posts(self, texts: Sequence[str]) -> list[dict]:
+        """One ``{"checkworthiness": float, "claims": [claim dict]}`` per text, in order."""
+        ...
+
+
+class ModelScorer:
+    """The project's models: check-worthiness first, then a verdict for each check-worthy claim."""
+
+    def __init__(self, store_dir: Path | str = "corpus/store", checkworthy_spec: str = "checkworthy",
+                 stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
+                 fact_checks: bool = True, models_dir: Path | str | None = None,
+                 rules: VerdictRules = VerdictRules(), screen_stance_spec: str | None = SCREEN_STANCE,
+                 stance_backend: str = "auto", checkworthy_domain: str = "auto",
+                 rule_packs: Sequence[str] = ()) -> None:
+        # Absolute, so that Dask workers started elsewhere find the same store (same path there).
+        self.store_dir = Path(store_dir).resolve()
+        self.checkworthy_spec = checkworthy_spec
+        self.checkworthy_domain = checkworthy_domain  # auto, post or speech (pipeline.checkworthy.sentences.route_domain)
+        self.stance_spec = stance_spec
+        self.screen_stance_spec = screen_stance_spec
+        # "auto" is settled once, where the job starts, and shipped settled: every worker then
+        # runs stance the same way (bfloat16 and float32 differ in the last digits).
+        self.stance_backend = stance_backend
+        self.encoder_backend = encoder_backend
+        self.top_k = top_k
+        self.fact_checks = fact_checks
+        self.models_dir = models_dir
+        self.rules = rules
+        # Names of the opt-in rule packs (``pipeline.verdict.packs``), checked here, where the job starts;
+        # workers receive the names and load the packs themselves.
+        self.rule_packs = rule_pack_names(rule_packs)
+        self._models = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_models"] = None
+        return state
+
+    def fingerprint(self) -> dict:
+        """What decides the scores: a checkpoint made with other models must not be resumed."""
+        from pipeline.registry.registry import Registry
+
+        registry = Registry(self.models_dir) if self.models_dir else Registry()
+        versions = {}
+        for role, spec in self._model_specs().items():
+            if spec == "rules":  # the Checker's default verdict: tuned rules, versioned by their settings
+                versions[role] = self.rules.label()
+                continue
+            try:
+                versions[role] = registry.resolve(spec).label
+            except FileNotFoundError:  # check_ready reports it; the verdict model may be rules
+                versions[role] = None
+        return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
+                "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
+                "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
+                "rule_packs": list(self.rule_packs)}
+
+    def settled_stance_backend(self) -> str:
+        from pipeline.stance.backends import settled_backend
+
+        self.stance_backend = settled_backend(self.stance_backend)
+        return self.stance_backend
+
+    def _model_specs(self) -> dict[str, str]:
+        """The registry spec each role loads (the stance model falls back to the embedding one
+        while no cross-encoder is promoted)."""
+        from pipeline.stance.model import StanceModel
+
+        stance = StanceModel(self.stance_spec, models_dir=self.models_dir).resolve_spec()
+        specs = {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "rules"}
+        return specs | ({"screen_stance": self.screen_stance_spec} if self.screen_stance_spec else {})
+
+    def check_ready(self) -> None:
+        """Fail fast, before any model loads (and before a Dask cluster starts), when the store or
+        a model is missing."""
+        try:
+            from pipeline.corpus.store import Corpus
+        except ImportError:
+            exists = self.store_dir.is_dir()
+        else:
+            exists = Corpus(self.store_dir).exists()
+        if not exists:
+            raise UserError(f"{self.store_dir}: no corpus store here; build one with "
+                            f"`claimsift ingest seeds --store {self.store_dir}`")
+        from pipeline.registry.registry import Registry
+
+        registry = Registry(self.models_dir) if self.models_dir else Registry()
+        specs = self._model_specs()
+        for spec, how in ((specs["checkworthy"], "claimsift train checkworthy"),
+                          (specs["stance"], "claimsift train stance")):
+            try:
+                registry.resolve(spec)
+            except FileNotFoundError as exc:
+                raise UserError(f"{exc}; train it with `{how}`") from None
+
+    def warm_up(self) -> None:
+        if self._models is not None:
+            return
+        from pipeline.verdict.checker import Checker
+        from pipeline.checkworthy.model import CheckworthyModel
+        from pipeline.registry.embedding import Encoder
+
+        options = {"models_dir": self.models_dir} if self.models_dir else {}
+        # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
+        # per process (measured with the ONNX backend).
+        encoder = Encoder(self.encoder_backend)
+        detector = CheckworthyModel(self.checkworthy_spec, encoder_backend=self.encoder_backend, encoder=encoder,
+                                    **options)
+        detector.warm_up()
+        checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
+                          encoder_backend=self.encoder_backend, fact_checks=self.fact_checks,
+                          rules=self.rules, encoder=encoder, screen_stance_spec=self.screen_stance_spec,
+                          stance_backend=self.settled_stance_backend(), rule_packs=self.rule_packs, **options)
+        checker.warm_up()
+        self._models = (detector, checker)
+
+    def score_posts(self, texts: Sequence[str]) -> list[dict]:
+        from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+        self.warm_up()
+        detector, checker = self._models
+        # One batched model call per chunk and domain.
+        routed = detector.score_posts_routed(list(texts), self.checkworthy_domain)
+        posts, to_check = [], []  # to_check: (post index, claim index, claim text)
+        for post_score, spans, domain in ((r.score, r.claims, r.domain) for r in routed):
+            claims = []
+            for span in spans:
+                claim = {"text": span.text, "start": int(span.start), "end": int(span.end),
+                         "checkworthiness": round(float(span.score), 4)}
+                try:
+                    to_check.append((len(posts), len(claims), validate_claim(span.text)))
+                except InvalidClaimError as exc:
+                    claim["skipped"] = str(exc)
+                claims.append(claim)
+            posts.append({"checkworthiness": round(float(post_score), 4), "checkworthy_domain": domain,
+                          "claims": claims})
+        verdicts = checker.check_many([c for _, _, c in to_check]) if to_check else []
+        for (post_at, claim_at, _), verdict in zip(to_check, verdicts):
+            posts[post_at]["claims"][claim_at].update(verdict.to_dict() | {"text": posts[post_at]["claims"][claim_at]["text"]})
+        return posts
