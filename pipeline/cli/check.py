@@ -12,8 +12,8 @@ from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import parse_object
 from pipeline.verdict.packs import RULE_PACK_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
+from pipeline.core.paths import DEFAULT_STORE
 
-DEFAULT_STORE = Path("corpus/store")
 VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
                  "CONFLICTING": "bold magenta"}
 

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import typer
+from pipeline.core.paths import DEFAULT_STORE
 
-DEFAULT_STORE = Path("corpus/store")
 DEFAULT_QUOTES_GOLD = Path("tests/data/quotes_gold.jsonl")
 
 

@@ -13,9 +13,8 @@ import typer
 
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.io import parse_object
-from pipeline.core.paths import SHARED_DATASETS_DIR
+from pipeline.core.paths import DEFAULT_STORE, SHARED_DATASETS_DIR
 
-DEFAULT_STORE = Path("corpus/store")
 DEFAULT_DATASETS = SHARED_DATASETS_DIR
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from pipeline.core.errors import UserError
+from pipeline.core.paths import DEFAULT_STORE
 
 labels_app = typer.Typer(help="Reviewers' labels from the review desk.", no_args_is_help=True)
 
@@ -16,7 +17,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
     app.add_typer(labels_app, name="labels")
 
     @app.command("serve")
-    def serve(store: Path = typer.Option(Path("corpus/store"), "--store", help="Corpus store folder."),
+    def serve(store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store folder."),
               scores: Optional[Path] = typer.Option(None, "--scores", help="A `claimsift score` output "
                                                     "(.jsonl or .parquet) to review."),
               host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; any other than loopback "
@@ -56,7 +57,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
                out: Path = typer.Option(..., "--out", help="JSONL file to write (atomically)."),
                labels: Optional[Path] = typer.Option(None, "--labels", help="Labels folder (default: labels/ "
                                                      "beside the store folder)."),
-               store: Path = typer.Option(Path("corpus/store"), "--store", help="Store whose labels folder is "
+               store: Path = typer.Option(DEFAULT_STORE, "--store", help="Store whose labels folder is "
                                           "the default.")) -> None:
         """Write the labels in force in the task's training schema (stance: claim, evidence, label;
         checkworthy: text, label; verdict: claim, label, evidence), ready for `claimsift models retrain`."""

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from pipeline.verdict.packs import RULE_PACK_HELP
+from pipeline.core.paths import DEFAULT_STORE
 
 TABLE_ROWS = 40
 
@@ -18,7 +19,7 @@ def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer
         input_path: Path = typer.Argument(..., metavar="INPUT",
                                           help="Posts: .jsonl / .csv / .tsv / .parquet, optionally .gz; raw "
                                                "tweet-object JSONL works as is (full_text, id_str)."),
-        store: Path = typer.Option(Path("corpus/store"), "--store", help="Corpus store to check claims against."),
+        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store to check claims against."),
         out: Path = typer.Option(..., "--out", help="Output .parquet or .jsonl; rejected rows go to "
                                                     "OUT.rejected.jsonl, checkpoints to OUT.parts/."),
         engine: str = typer.Option("local", "--engine", help="local, or dask (dask.distributed)."),

@@ -31,6 +31,7 @@ from typing import Callable, Iterable
 from pipeline.core.types import Document
 from pipeline.corpus.factchecks import ingest_fact_checks_report
 from pipeline.corpus.readers import DEFAULT_MAX_DOC_CHARS, RejectedInput, Rejection, InputItem, documents_of, expand_inputs
+from pipeline.core.paths import DEFAULT_STORE
 
 
 @dataclass
@@ -90,7 +91,7 @@ class _InputOutcome:
     names: set[str] = field(default_factory=set)
 
 
-def ingest(paths: list[Path], store_dir: Path = Path("corpus/store"), analyser=None,
+def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
            max_doc_chars: int = DEFAULT_MAX_DOC_CHARS, progress: Callable[[str], None] | None = None,
            global_ids: bool = False, on_wait: Callable[[], None] | None = None) -> IngestReport:
     """Ingest files, directories and tables into the store at ``store_dir``.

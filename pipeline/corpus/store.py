@@ -23,11 +23,11 @@ import pandas as pd
 
 from pipeline.core.errors import UserError
 from pipeline.core.types import Document
+from pipeline.core.paths import DEFAULT_STORE
 
 if TYPE_CHECKING:
     from pipeline.corpus.nlp import AnalysedDocument
 
-DEFAULT_STORE = Path("corpus/store")
 DB_NAME = "corpus.sqlite"
 # 2: a table row's name is its id scoped to its source (``t1.jsonl#id=1``), not the bare id.
 SCHEMA_VERSION = 2

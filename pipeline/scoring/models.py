@@ -9,6 +9,7 @@ from pipeline.verdict.checker import SCREEN_STANCE
 from pipeline.verdict.rules import VerdictRules
 from pipeline.core.errors import UserError
 from pipeline.verdict.packs import rule_pack_names
+from pipeline.core.paths import DEFAULT_STORE
 
 
 class PostScorer(Protocol):
@@ -26,7 +27,7 @@ class PostScorer(Protocol):
 class ModelScorer:
     """The project's models: check-worthiness first, then a verdict for each check-worthy claim."""
 
-    def __init__(self, store_dir: Path | str = "corpus/store", checkworthy_spec: str = "checkworthy",
+    def __init__(self, store_dir: Path | str = DEFAULT_STORE, checkworthy_spec: str = "checkworthy",
                  stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
                  fact_checks: bool = True, models_dir: Path | str | None = None,
                  rules: VerdictRules = VerdictRules(), screen_stance_spec: str | None = SCREEN_STANCE,

@@ -52,6 +52,7 @@ from pipeline.core.errors import InputError, UserError
 from pipeline.scoring.posts import DEFAULT_MAX_CHARS, PostReader, PostRecord
 from pipeline.scoring.output import assemble_jsonl, assemble_parquet, write_parquet_part, iter_output, output_format, post_row, rejected_path, rejected_row
 from pipeline.scoring.models import ModelScorer, PostScorer
+from pipeline.core.paths import DEFAULT_STORE
 
 DEFAULT_CHUNK_SIZE = 256
 
@@ -322,7 +323,7 @@ def _count_verdicts(output: Path, kind: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def score_frame(df: "Any", store_dir: Path | str = "corpus/store", text_column: str = "text",
+def score_frame(df: "Any", store_dir: Path | str = DEFAULT_STORE, text_column: str = "text",
                 id_column: str = "id", scorer: PostScorer | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
                 max_chars: int = DEFAULT_MAX_CHARS) -> "Any":
     """Score the posts of a DataFrame in memory: one output row per input row, same index.

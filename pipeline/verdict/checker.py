@@ -16,6 +16,7 @@ from pipeline.core.types import STANCE_LABELS, Evidence, Verdict
 from pipeline.verdict.validation import validate_claim
 from pipeline.verdict.rules import VerdictRules, adjusted_stance
 from pipeline.verdict.subject import ClaimSubject, claim_subject
+from pipeline.core.paths import DEFAULT_STORE
 
 if TYPE_CHECKING:
     from pipeline.stance.model import StanceModel
@@ -55,7 +56,7 @@ class Checker:
     reads them all). Verdicts do not depend on the screen model. ``rule_packs``: names of the
     opt-in rule packs to use (``pipeline.verdict.packs``; none by default), applied in this order."""
 
-    def __init__(self, store_dir: Path | str = "corpus/store", top_k: int = 5, stance_spec: str = "stance",
+    def __init__(self, store_dir: Path | str = DEFAULT_STORE, top_k: int = 5, stance_spec: str = "stance",
                  verdict_spec: str = "rules", encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
                  models_dir: Path | str | None = None, stance_input: str = "sentence",
@@ -294,6 +295,6 @@ def claim_parser():
     return spacy.load(DEFAULT_MODEL, exclude=["lemmatizer", "ner"])
 
 
-def check(claim: str, store_dir: Path | str = "corpus/store", **options) -> Verdict:
+def check(claim: str, store_dir: Path | str = DEFAULT_STORE, **options) -> Verdict:
     """One-off check for notebooks; keep a ``Checker`` to check many claims without reloading."""
     return Checker(store_dir, **options).check(claim)
