@@ -253,6 +253,7 @@ def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeyp
     assert pickled_size(on_onnx) < 2_000 and pickled_size(on_torch) < 2_000  # the networks stay behind
 
 
+@pytest.mark.slow
 def test_held_out_debates_reach_the_card_figure(shared_datasets):
     from pipeline.checkworthy import data as cd
     from pipeline.core.metrics import f1_metrics
@@ -279,6 +280,7 @@ def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
         pipeline.checkworthiness_frame(texts, domain="tv")
 
 
+@pytest.mark.slow
 def test_retraining_keeps_the_base_sentence_classifier_for_debates(tmp_path, shared_datasets):
     from pipeline.training.retrain import retrain
 

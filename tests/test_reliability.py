@@ -216,6 +216,7 @@ def test_check_data_keeps_every_id_column_of_the_input(tmp_path, seed_store):
     assert "note" not in rejected
 
 
+@pytest.mark.slow
 def test_html_publication_dates_come_from_metadata_never_from_the_body(tmp_path):
     body = ("<p>The government said in 2024 that spending would rise. Officials plan to present the full budget "
             "to parliament after the summer recess, according to the finance ministry.</p><p>Analysts expect the "
@@ -233,6 +234,7 @@ def test_html_publication_dates_come_from_metadata_never_from_the_body(tmp_path)
 
 
 # ---- 2. table ids are scoped to their source -------------------------------------------------------
+@pytest.mark.slow
 def test_the_same_id_in_two_files_names_two_documents(tmp_path):
     store = tmp_path / "store"
     write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first table's first story."},
@@ -252,6 +254,7 @@ def test_the_same_id_in_two_files_names_two_documents(tmp_path):
     assert "t1.jsonl: 1 replaced the document of that name from t3.jsonl" in " ".join(glob.stderr.split())
 
 
+@pytest.mark.slow
 def test_a_store_written_before_scoped_ids_is_migrated(tmp_path):
     store = tmp_path / "store"
     write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first story."}, {"id": 2, "text": "The second."}])
@@ -298,6 +301,7 @@ def test_a_text_over_a_million_characters_without_line_breaks_is_split_and_inges
     assert max(lengths) <= 200_000 and sum(lengths) > 1_099_000
 
 
+@pytest.mark.slow
 def test_one_file_that_cannot_be_analysed_never_drops_the_others(tmp_path):
     # Over the analyser's limit (2,000,000 characters) as one part: spaCy refuses it (E088).
     (tmp_path / "one_line.txt").write_text(_long_line(2_100_000))
@@ -344,6 +348,7 @@ def test_a_second_ingest_writes_while_the_first_is_still_analysing(tmp_path):
     assert json.loads(claimsift("inspect", "--store", store, "--json").stdout)["documents"] == 2
 
 
+@pytest.mark.slow
 def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path):
     store = tmp_path / "store"
     (tmp_path / "a.txt").write_text("The first document.\n")
@@ -373,7 +378,8 @@ def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path):
     ("Climate change isn't increasing extreme weather damage costs.", False),
     ("Weather Channel Co-Founder John Coleman Calls Global Warming a Hoax", False),
     ("Rutte", False),  # too short to tell: checked
-    ("Der NATO-Chef hat gedroht, die USA aus dem Bündnis auszuschließen", True),
+    # Telling German from English loads lingua's 0.8 GB high-accuracy models.
+    pytest.param("Der NATO-Chef hat gedroht, die USA aus dem Bündnis auszuschließen", True, marks=pytest.mark.slow),
     ("Путин заявил, что НАТО угрожает России", True),
 ])
 def test_only_claims_surely_in_another_language_are_refused(tmp_path, claim, refused):

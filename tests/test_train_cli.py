@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.mark.slow
 def test_train_checkworthy_on_a_user_file_registers_without_promoting(tmp_path, run_cli):
     result = run_cli("train", "checkworthy", "--data", str(DATA / "retrain_checkworthy.jsonl"), "--no-public",
                      "--out", str(tmp_path), "--json")
