@@ -105,122 +105,126 @@ def _read_claim_lines(path: Path):
             yield line_no, claim, None, _id_fields(obj)
 
 
-def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    @app.command("index")
-    def index_command(
-        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
-        rebuild: bool = typer.Option(False, help="Re-embed every sentence instead of only new ones."),
-        backend: str = typer.Option("torch", help="Encoder backend: torch or onnx (same model, same vectors)."),
-    ) -> None:
-        """Build or update the dense + BM25 evidence index of a store (incremental, atomic)."""
-        from rich.console import Console
+def index_command(
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+    rebuild: bool = typer.Option(False, help="Re-embed every sentence instead of only new ones."),
+    backend: str = typer.Option("torch", help="Encoder backend: torch or onnx (same model, same vectors)."),
+) -> None:
+    """Build or update the dense + BM25 evidence index of a store (incremental, atomic)."""
+    from rich.console import Console
 
-        from pipeline.registry.embedding import Encoder
-        from pipeline.retrieval.index import update_index
+    from pipeline.registry.embedding import Encoder
+    from pipeline.retrieval.index import update_index
 
-        update = update_index(store, Encoder(backend), rebuild=rebuild, progress=sys.stderr.isatty(),
-                              on_wait=lambda: print(f"waiting for another process building the index of {store} "
-                                                    "to finish…", file=sys.stderr, flush=True))
-        Console(stderr=True).print(
-            f"index {update.version}: {update.total} sentences, {update.embedded} embedded, {update.removed} removed "
-            f"in {update.seconds:.1f}s ({update.sentences_per_second:.0f} sentences/s)")
+    update = update_index(store, Encoder(backend), rebuild=rebuild, progress=sys.stderr.isatty(),
+                          on_wait=lambda: print(f"waiting for another process building the index of {store} "
+                                                "to finish…", file=sys.stderr, flush=True))
+    Console(stderr=True).print(
+        f"index {update.version}: {update.total} sentences, {update.embedded} embedded, {update.removed} removed "
+        f"in {update.seconds:.1f}s ({update.sentences_per_second:.0f} sentences/s)")
 
-    @app.command("check")
-    def check_command(
-        claim: Optional[str] = typer.Argument(None, help="The claim to check (or use --data)."),
-        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
-        top_k: int = typer.Option(5, "--top-k", min=1, max=50, help="Evidence passages to judge."),
-        before: Optional[str] = typer.Option(None, "--before", help="Only evidence published before this date (YYYY-MM-DD)."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-        data: Optional[Path] = typer.Option(None, "--data", help="JSONL file with a `claim` field per line."),
-        out: Optional[Path] = typer.Option(None, "--out", help="With --data: write one JSON object per input line here."),
-        stance_model: str = typer.Option("stance", "--stance-model", help="Registry name, name@version or path."),
-        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
-        rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
-    ) -> None:
-        """Check a claim against the corpus: verdict, confidence and the evidence that decided it."""
-        from pipeline.verdict.checker import Checker
-        from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
-        before = _valid_date(before)
-        if (claim is None) == (data is None):
-            raise UserError("give either a CLAIM or --data FILE (not both)")
-        if data is not None and out is not None:
-            refuse_output_over_input(out, data)
-        if claim is not None:
-            claim = validate_claim(claim)
-        from pipeline.retrieval.index import stale_index_message
-        from pipeline.corpus.store import Corpus
+def check_command(
+    claim: Optional[str] = typer.Argument(None, help="The claim to check (or use --data)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+    top_k: int = typer.Option(5, "--top-k", min=1, max=50, help="Evidence passages to judge."),
+    before: Optional[str] = typer.Option(None, "--before", help="Only evidence published before this date (YYYY-MM-DD)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    data: Optional[Path] = typer.Option(None, "--data", help="JSONL file with a `claim` field per line."),
+    out: Optional[Path] = typer.Option(None, "--out", help="With --data: write one JSON object per input line here."),
+    stance_model: str = typer.Option("stance", "--stance-model", help="Registry name, name@version or path."),
+    rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+    rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
+) -> None:
+    """Check a claim against the corpus: verdict, confidence and the evidence that decided it."""
+    from pipeline.verdict.checker import Checker
+    from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
-        if Corpus(store).exists():
-            stale = stale_index_message(store)
-            if stale:
-                print(f"warning: {stale}", file=sys.stderr)
-        checker = Checker(store, top_k=top_k, stance_spec=stance_model, rule_packs=rule_packs or (),
-                          reranker=reranker_if(rerank))
-        if claim is not None:
-            verdict = checker.check(claim, before=before)
-            if as_json:
-                print(json.dumps(verdict.to_dict(), ensure_ascii=False))
-            else:
-                from rich.console import Console
+    before = _valid_date(before)
+    if (claim is None) == (data is None):
+        raise UserError("give either a CLAIM or --data FILE (not both)")
+    if data is not None and out is not None:
+        refuse_output_over_input(out, data)
+    if claim is not None:
+        claim = validate_claim(claim)
+    from pipeline.retrieval.index import stale_index_message
+    from pipeline.corpus.store import Corpus
 
-                render_verdict(verdict, Console())
-            return
-        if out is None:
-            raise UserError("--data needs --out PRED.jsonl")
-        rows = list(_read_claim_lines(data))
-        good = []
-        for line_no, text, problem, ids in rows:
-            if problem is None:
-                try:
-                    good.append((line_no, validate_claim(text)))
-                except InvalidClaimError as exc:
-                    rows[line_no - 1] = (line_no, None, str(exc), ids)
-        verdicts = dict(zip((n for n, _ in good), checker.check_many([c for _, c in good], before=before))) if good else {}
-        from pipeline.core.io import atomic_write_text
-
-        lines, failed = [], 0
-        for line_no, _, problem, ids in rows:
-            if line_no in verdicts:
-                lines.append(json.dumps({"line": line_no, **ids, **verdicts[line_no].to_dict()}, ensure_ascii=False))
-            else:
-                failed += 1
-                lines.append(json.dumps({"line": line_no, **ids, "error": f"{data}, line {line_no}: {problem}"},
-                                        ensure_ascii=False))
-        atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
-        print(f"{len(rows)} lines read: {len(verdicts)} checked, {failed} rejected -> {out}", file=sys.stderr)
-        if failed:
-            raise typer.Exit(1)
-
-    @evaluate_app.command("claims")
-    def evaluate_claims_command(
-        data: Path = typer.Option(Path("tests/data/seed_claims.jsonl"), "--data", help="Labelled claims (JSONL)."),
-        store: Path = typer.Option(DEFAULT_STORE, "--store"),
-        k: int = typer.Option(5, "--k", help="Evidence hit@k."),
-        as_json: bool = typer.Option(False, "--json"),
-        stance_model: str = typer.Option("stance", "--stance-model"),
-        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
-    ) -> None:
-        """Verdict accuracy, macro-F1 and evidence hit@k on labelled claims."""
-        from pipeline.verdict.checker import Checker
-        from pipeline.evaluation.claims import evaluate_claims, read_labelled_claims
-
-        checker = Checker(store, top_k=k, stance_spec=stance_model, rule_packs=rule_packs or ())
-        report = evaluate_claims(checker, read_labelled_claims(data), k=k)
+    if Corpus(store).exists():
+        stale = stale_index_message(store)
+        if stale:
+            print(f"warning: {stale}", file=sys.stderr)
+    checker = Checker(store, top_k=top_k, stance_spec=stance_model, rule_packs=rule_packs or (),
+                      reranker=reranker_if(rerank))
+    if claim is not None:
+        verdict = checker.check(claim, before=before)
         if as_json:
-            print(json.dumps(report, ensure_ascii=False))
-            return
-        from rich.console import Console
-        from rich.table import Table
+            print(json.dumps(verdict.to_dict(), ensure_ascii=False))
+        else:
+            from rich.console import Console
 
-        table = Table(title=f"Claims: {data}")
-        for col in ("claim", "label", "predicted", "confidence", "evidence hit"):
-            table.add_column(col)
-        for row in report["claims"]:
-            ok = row["label"] == row["predicted"]
-            table.add_row(row["claim"][:70], row["label"], f"[{'green' if ok else 'red'}]{row['predicted']}",
-                          str(row["confidence"]), str(row.get("evidence_hit", "")))
-        console = Console()
-        console.print(table)
-        console.print({k2: v for k2, v in report.items() if k2 != "claims"})
+            render_verdict(verdict, Console())
+        return
+    if out is None:
+        raise UserError("--data needs --out PRED.jsonl")
+    rows = list(_read_claim_lines(data))
+    good = []
+    for line_no, text, problem, ids in rows:
+        if problem is None:
+            try:
+                good.append((line_no, validate_claim(text)))
+            except InvalidClaimError as exc:
+                rows[line_no - 1] = (line_no, None, str(exc), ids)
+    verdicts = dict(zip((n for n, _ in good), checker.check_many([c for _, c in good], before=before))) if good else {}
+    from pipeline.core.io import atomic_write_text
+
+    lines, failed = [], 0
+    for line_no, _, problem, ids in rows:
+        if line_no in verdicts:
+            lines.append(json.dumps({"line": line_no, **ids, **verdicts[line_no].to_dict()}, ensure_ascii=False))
+        else:
+            failed += 1
+            lines.append(json.dumps({"line": line_no, **ids, "error": f"{data}, line {line_no}: {problem}"},
+                                    ensure_ascii=False))
+    atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
+    print(f"{len(rows)} lines read: {len(verdicts)} checked, {failed} rejected -> {out}", file=sys.stderr)
+    if failed:
+        raise typer.Exit(1)
+
+
+def evaluate_claims_command(
+    data: Path = typer.Option(Path("tests/data/seed_claims.jsonl"), "--data", help="Labelled claims (JSONL)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store"),
+    k: int = typer.Option(5, "--k", help="Evidence hit@k."),
+    as_json: bool = typer.Option(False, "--json"),
+    stance_model: str = typer.Option("stance", "--stance-model"),
+    rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+) -> None:
+    """Verdict accuracy, macro-F1 and evidence hit@k on labelled claims."""
+    from pipeline.verdict.checker import Checker
+    from pipeline.evaluation.claims import evaluate_claims, read_labelled_claims
+
+    checker = Checker(store, top_k=k, stance_spec=stance_model, rule_packs=rule_packs or ())
+    report = evaluate_claims(checker, read_labelled_claims(data), k=k)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Claims: {data}")
+    for col in ("claim", "label", "predicted", "confidence", "evidence hit"):
+        table.add_column(col)
+    for row in report["claims"]:
+        ok = row["label"] == row["predicted"]
+        table.add_row(row["claim"][:70], row["label"], f"[{'green' if ok else 'red'}]{row['predicted']}",
+                      str(row["confidence"]), str(row.get("evidence_hit", "")))
+    console = Console()
+    console.print(table)
+    console.print({k2: v for k2, v in report.items() if k2 != "claims"})
+
+
+def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
+    app.command("index")(index_command)
+    app.command("check")(check_command)
+    evaluate_app.command("claims")(evaluate_claims_command)

@@ -14,128 +14,132 @@ from pipeline.core.paths import DEFAULT_STORE
 DEFAULT_QUOTES_GOLD = Path("tests/data/quotes_gold.jsonl")
 
 
+def ingest_command(
+    paths: list[Path] = typer.Argument(..., help="Files or directories: .txt .md .html .jsonl .csv .parquet "
+                                                 "(tables need a `text` column); fact-check tables too."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+    no_index: bool = typer.Option(False, "--no-index", help="Do not update the evidence index afterwards."),
+    max_doc_chars: int = typer.Option(200_000, "--max-doc-chars",
+                                      help="Split longer texts at paragraph breaks into parts of this size."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    global_ids: bool = typer.Option(False, "--global-ids",
+                                    help="Table ids name documents across all sources (a row with id 1 in "
+                                         "t2.jsonl replaces id 1 from t1.jsonl); by default an id is scoped "
+                                         "to its `source` column, else its file."),
+) -> None:
+    """Read documents, analyse them (sentences, entities, quotes) and store them; unchanged documents are
+    skipped, changed ones replaced. Exits non-zero if anything was rejected (after ingesting the rest)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from pipeline.corpus.ingest import ingest
+
+    console = Console(stderr=True)
+    with console.status("ingesting…") as status:
+        def waiting() -> None:
+            console.print(f"waiting for another process writing to {store} to finish…", soft_wrap=True,
+                          markup=False, highlight=False)
+
+        report = ingest(paths, store, max_doc_chars=max_doc_chars, global_ids=global_ids, on_wait=waiting,
+                        progress=lambda name: status.update(f"ingesting {name}"))
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        console.print(f"[bold]{store}[/]: {len(report.added)} added, {len(report.replaced)} replaced, "
+                      f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected"
+                      + (f", {len(report.fact_check_files)} fact-check file(s)" if report.fact_check_files else ""),
+                      soft_wrap=True)
+    for rejection in report.rejected:  # one line each (soft_wrap), so a script can grep them
+        console.print(Text.assemble(("rejected ", "red"), str(rejection)), highlight=False, soft_wrap=True)
+    for note in report.notes:
+        console.print(Text.assemble(("note ", "yellow"), note), highlight=False, soft_wrap=True)
+    if not no_index and (report.added or report.replaced or report.removed):
+        from pipeline.retrieval.index import update_index
+
+        update = update_index(store, on_wait=lambda: console.print(
+            f"waiting for another process building the index of {store} to finish…", soft_wrap=True,
+            markup=False, highlight=False))
+        console.print(f"index {update.version}: {update.total} sentences ({update.embedded} embedded, "
+                      f"{update.removed} removed) in {update.seconds:.1f} s")
+    if report.fact_checks_changed:
+        from pipeline.factchecks.index import build_store_index
+
+        build_store_index(store)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def inspect_command(
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+    top: int = typer.Option(15, "--top", help="How many speakers to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Summarise a store: documents, sentences, entities by label, quotes by speaker."""
+    from pipeline.corpus.store import Corpus
+
+    summary = Corpus(store).summary()
+    if as_json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    published = summary["published"]
+    console.print(f"[bold]{summary['store']}[/]  {summary['documents']} documents, {summary['sentences']} "
+                  f"sentences, {summary['entities']} entities, {summary['quotes']} quotes, "
+                  f"{summary['characters']:,} characters")
+    console.print(f"published {published['first'] or '?'} … {published['last'] or '?'} "
+                  f"({published['undated']} undated); analysed by {summary['analyser'] or '?'}")
+    labels = Table(title="Entities by label")
+    labels.add_column("label")
+    labels.add_column("count", justify="right")
+    for label, n in summary["entities_by_label"].items():
+        labels.add_row(label, str(n))
+    speakers = Table(title="Quotes by speaker")
+    speakers.add_column("speaker")
+    speakers.add_column("quotes", justify="right")
+    for speaker, n in list(summary["quotes_by_speaker"].items())[:top]:
+        speakers.add_row(speaker, str(n))
+    console.print(labels)
+    console.print(speakers)
+
+
+def evaluate_quotes_command(
+    gold: Path = typer.Option(DEFAULT_QUOTES_GOLD, "--gold", help="Hand-checked quotes (JSONL)."),
+    seeds: Path = typer.Option(Path("seeds"), "--seeds", help="Folder of the documents the gold refers to."),
+    as_json: bool = typer.Option(False, "--json", help="Print plain JSON on stdout."),
+    show_errors: bool = typer.Option(False, "--errors", help="List missed and spurious quotes."),
+    predictions: Path = typer.Option(None, "--predictions",
+                                     help="Score these quotes (JSONL: doc, speaker, content, start, end) "
+                                          "from another extractor instead of claimsift's."),
+    kinds: list[str] = typer.Option([], "--kind", help="Only gold (and found) quotes of this kind: direct, "
+                                                       "colon, reported, according_to (repeatable)."),
+) -> None:
+    """Precision and recall of quote content and speaker against the hand-checked fixture."""
+    from pipeline.evaluation.quotes import evaluate_quotes
+
+    result = evaluate_quotes(gold, seeds, predictions=predictions, kinds=tuple(kinds))
+    if as_json:
+        print(json.dumps(result.to_dict(errors=show_errors), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"Quotes vs {gold} ({result.n_gold} gold, {result.n_predicted} found)")
+    for column in ("", "precision", "recall", "F1"):
+        table.add_column(column, justify="right" if column else "left")
+    for name, scores in (("content", result.content), ("speaker", result.speaker),
+                         ("speaker (last word)", result.speaker_last_word)):
+        table.add_row(name, f"{scores.precision:.3f}", f"{scores.recall:.3f}", f"{scores.f1:.3f}")
+    console.print(table)
+    if show_errors:
+        for line in result.error_lines():
+            console.print(line, markup=False, highlight=False)
+
+
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    @app.command("ingest")
-    def ingest_command(
-        paths: list[Path] = typer.Argument(..., help="Files or directories: .txt .md .html .jsonl .csv .parquet "
-                                                     "(tables need a `text` column); fact-check tables too."),
-        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
-        no_index: bool = typer.Option(False, "--no-index", help="Do not update the evidence index afterwards."),
-        max_doc_chars: int = typer.Option(200_000, "--max-doc-chars",
-                                          help="Split longer texts at paragraph breaks into parts of this size."),
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-        global_ids: bool = typer.Option(False, "--global-ids",
-                                        help="Table ids name documents across all sources (a row with id 1 in "
-                                             "t2.jsonl replaces id 1 from t1.jsonl); by default an id is scoped "
-                                             "to its `source` column, else its file."),
-    ) -> None:
-        """Read documents, analyse them (sentences, entities, quotes) and store them; unchanged documents are
-        skipped, changed ones replaced. Exits non-zero if anything was rejected (after ingesting the rest)."""
-        from rich.console import Console
-        from rich.text import Text
-
-        from pipeline.corpus.ingest import ingest
-
-        console = Console(stderr=True)
-        with console.status("ingesting…") as status:
-            def waiting() -> None:
-                console.print(f"waiting for another process writing to {store} to finish…", soft_wrap=True,
-                              markup=False, highlight=False)
-
-            report = ingest(paths, store, max_doc_chars=max_doc_chars, global_ids=global_ids, on_wait=waiting,
-                            progress=lambda name: status.update(f"ingesting {name}"))
-        if as_json:
-            print(json.dumps(report.to_dict(), indent=2))
-        else:
-            console.print(f"[bold]{store}[/]: {len(report.added)} added, {len(report.replaced)} replaced, "
-                          f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected"
-                          + (f", {len(report.fact_check_files)} fact-check file(s)" if report.fact_check_files else ""),
-                          soft_wrap=True)
-        for rejection in report.rejected:  # one line each (soft_wrap), so a script can grep them
-            console.print(Text.assemble(("rejected ", "red"), str(rejection)), highlight=False, soft_wrap=True)
-        for note in report.notes:
-            console.print(Text.assemble(("note ", "yellow"), note), highlight=False, soft_wrap=True)
-        if not no_index and (report.added or report.replaced or report.removed):
-            from pipeline.retrieval.index import update_index
-
-            update = update_index(store, on_wait=lambda: console.print(
-                f"waiting for another process building the index of {store} to finish…", soft_wrap=True,
-                markup=False, highlight=False))
-            console.print(f"index {update.version}: {update.total} sentences ({update.embedded} embedded, "
-                          f"{update.removed} removed) in {update.seconds:.1f} s")
-        if report.fact_checks_changed:
-            from pipeline.factchecks.index import build_store_index
-
-            build_store_index(store)
-        if report.rejected:
-            raise typer.Exit(1)
-
-    @app.command("inspect")
-    def inspect_command(
-        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
-        top: int = typer.Option(15, "--top", help="How many speakers to list."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
-    ) -> None:
-        """Summarise a store: documents, sentences, entities by label, quotes by speaker."""
-        from pipeline.corpus.store import Corpus
-
-        summary = Corpus(store).summary()
-        if as_json:
-            print(json.dumps(summary, indent=2, ensure_ascii=False))
-            return
-        from rich.console import Console
-        from rich.table import Table
-
-        console = Console()
-        published = summary["published"]
-        console.print(f"[bold]{summary['store']}[/]  {summary['documents']} documents, {summary['sentences']} "
-                      f"sentences, {summary['entities']} entities, {summary['quotes']} quotes, "
-                      f"{summary['characters']:,} characters")
-        console.print(f"published {published['first'] or '?'} … {published['last'] or '?'} "
-                      f"({published['undated']} undated); analysed by {summary['analyser'] or '?'}")
-        labels = Table(title="Entities by label")
-        labels.add_column("label")
-        labels.add_column("count", justify="right")
-        for label, n in summary["entities_by_label"].items():
-            labels.add_row(label, str(n))
-        speakers = Table(title="Quotes by speaker")
-        speakers.add_column("speaker")
-        speakers.add_column("quotes", justify="right")
-        for speaker, n in list(summary["quotes_by_speaker"].items())[:top]:
-            speakers.add_row(speaker, str(n))
-        console.print(labels)
-        console.print(speakers)
-
-    @evaluate_app.command("quotes")
-    def evaluate_quotes_command(
-        gold: Path = typer.Option(DEFAULT_QUOTES_GOLD, "--gold", help="Hand-checked quotes (JSONL)."),
-        seeds: Path = typer.Option(Path("seeds"), "--seeds", help="Folder of the documents the gold refers to."),
-        as_json: bool = typer.Option(False, "--json", help="Print plain JSON on stdout."),
-        show_errors: bool = typer.Option(False, "--errors", help="List missed and spurious quotes."),
-        predictions: Path = typer.Option(None, "--predictions",
-                                         help="Score these quotes (JSONL: doc, speaker, content, start, end) "
-                                              "from another extractor instead of claimsift's."),
-        kinds: list[str] = typer.Option([], "--kind", help="Only gold (and found) quotes of this kind: direct, "
-                                                           "colon, reported, according_to (repeatable)."),
-    ) -> None:
-        """Precision and recall of quote content and speaker against the hand-checked fixture."""
-        from pipeline.evaluation.quotes import evaluate_quotes
-
-        result = evaluate_quotes(gold, seeds, predictions=predictions, kinds=tuple(kinds))
-        if as_json:
-            print(json.dumps(result.to_dict(errors=show_errors), indent=2, ensure_ascii=False))
-            return
-        from rich.console import Console
-        from rich.table import Table
-
-        console = Console()
-        table = Table(title=f"Quotes vs {gold} ({result.n_gold} gold, {result.n_predicted} found)")
-        for column in ("", "precision", "recall", "F1"):
-            table.add_column(column, justify="right" if column else "left")
-        for name, scores in (("content", result.content), ("speaker", result.speaker),
-                             ("speaker (last word)", result.speaker_last_word)):
-            table.add_row(name, f"{scores.precision:.3f}", f"{scores.recall:.3f}", f"{scores.f1:.3f}")
-        console.print(table)
-        if show_errors:
-            for line in result.error_lines():
-                console.print(line, markup=False, highlight=False)
+    app.command("ingest")(ingest_command)
+    app.command("inspect")(inspect_command)
+    evaluate_app.command("quotes")(evaluate_quotes_command)

@@ -12,72 +12,74 @@ from pipeline.verdict.packs import RULE_PACK_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 
 
+def evaluate_corpus_command(
+    documents: Optional[List[Path]] = typer.Option(
+        None, "--documents", help="Documents to check against: a table in the ingest schema (text, optional "
+                                  "id/title/url/source/published) or any file/folder `ingest` reads; repeatable."),
+    claims: Optional[Path] = typer.Option(
+        None, "--claims", help="Labelled claims (JSONL: id, claim, label, optional date, gold_evidence, "
+                               "gold_documents, exclude_documents)."),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", help="Build documents and claims from the shared datasets: averitec, fever, covidfact, "
+                                "liar, healthver, seeds (instead of --documents/--claims)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="The shared datasets folder "
+                                                                    "(default ../shared/datasets)."),
+    corpora_dir: Path = typer.Option(Path("out/corpora"), "--corpora-dir",
+                                     help="Where --dataset corpora (and their stores) are built."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Store to build or reuse (default: beside the "
+                                                              "claims file, store/)."),
+    split: str = typer.Option("all", "--split", help="train, tune, report or all."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Check at most N claims of the split "
+                                                                    "(a fixed pseudo-random subset)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the figures (JSON) to this file."),
+    claims_out: Optional[Path] = typer.Option(None, "--claims-out", help="Write one JSON line per claim "
+                                                                        "(verdict, evidence, probabilities)."),
+    rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+    rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
+) -> None:
+    """Verdict accuracy, macro-F1, per-class F1, confusion, evidence recall@5, claims/s and the
+    majority-class baseline of the default Checker on a corpus; the store is built once and
+    reused while the documents are unchanged."""
+    from pipeline.core.io import atomic_write_text
+    from pipeline.datasets.corpora import DEFAULT_DATA_DIR, build_dataset
+    from pipeline.evaluation.corpus import evaluate_corpus
+
+    if dataset is not None:
+        if documents or claims:
+            raise UserError("give either --dataset or --documents and --claims, not both")
+        built = build_dataset(dataset, data_dir or DEFAULT_DATA_DIR, corpora_dir)
+        documents, claims = list(built.documents), built.claims
+        store_dir = store or built.folder / "store"
+    else:
+        if claims is None or not (documents or store):
+            raise UserError("give --documents (or an existing --store) and --claims, or --dataset NAME")
+        store_dir = store or claims.parent / "store"
+
+    def progress(done: int, total: int) -> None:
+        if not as_json:
+            typer.echo(f"\r{done}/{total} claims checked", nl=done == total, err=True)
+
+    from pipeline.verdict.checker import Checker
+
+    evaluation = evaluate_corpus(documents, claims, store_dir, corpus=dataset, split=split, limit=limit,
+                                 progress=progress, checker=Checker(store_dir, rule_packs=rule_packs or (),
+                                                                 reranker=reranker_if(rerank)))
+    summary = evaluation.summary
+    if out is not None:
+        atomic_write_text(out, json.dumps(summary, indent=1) + "\n")
+    if claims_out is not None:
+        rows = evaluation.frame.to_dict(orient="records")
+        atomic_write_text(claims_out, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
+                                              for r in rows))
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    _print_summary(summary)
+
+
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    @evaluate_app.command("corpus")
-    def evaluate_corpus_command(
-        documents: Optional[List[Path]] = typer.Option(
-            None, "--documents", help="Documents to check against: a table in the ingest schema (text, optional "
-                                      "id/title/url/source/published) or any file/folder `ingest` reads; repeatable."),
-        claims: Optional[Path] = typer.Option(
-            None, "--claims", help="Labelled claims (JSONL: id, claim, label, optional date, gold_evidence, "
-                                   "gold_documents, exclude_documents)."),
-        dataset: Optional[str] = typer.Option(
-            None, "--dataset", help="Build documents and claims from the shared datasets: averitec, fever, covidfact, "
-                                    "liar, healthver, seeds (instead of --documents/--claims)."),
-        data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="The shared datasets folder "
-                                                                        "(default ../shared/datasets)."),
-        corpora_dir: Path = typer.Option(Path("out/corpora"), "--corpora-dir",
-                                         help="Where --dataset corpora (and their stores) are built."),
-        store: Optional[Path] = typer.Option(None, "--store", help="Store to build or reuse (default: beside the "
-                                                                  "claims file, store/)."),
-        split: str = typer.Option("all", "--split", help="train, tune, report or all."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Check at most N claims of the split "
-                                                                        "(a fixed pseudo-random subset)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Write the figures (JSON) to this file."),
-        claims_out: Optional[Path] = typer.Option(None, "--claims-out", help="Write one JSON line per claim "
-                                                                            "(verdict, evidence, probabilities)."),
-        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
-        rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
-    ) -> None:
-        """Verdict accuracy, macro-F1, per-class F1, confusion, evidence recall@5, claims/s and the
-        majority-class baseline of the default Checker on a corpus; the store is built once and
-        reused while the documents are unchanged."""
-        from pipeline.core.io import atomic_write_text
-        from pipeline.datasets.corpora import DEFAULT_DATA_DIR, build_dataset
-        from pipeline.evaluation.corpus import evaluate_corpus
-
-        if dataset is not None:
-            if documents or claims:
-                raise UserError("give either --dataset or --documents and --claims, not both")
-            built = build_dataset(dataset, data_dir or DEFAULT_DATA_DIR, corpora_dir)
-            documents, claims = list(built.documents), built.claims
-            store_dir = store or built.folder / "store"
-        else:
-            if claims is None or not (documents or store):
-                raise UserError("give --documents (or an existing --store) and --claims, or --dataset NAME")
-            store_dir = store or claims.parent / "store"
-
-        def progress(done: int, total: int) -> None:
-            if not as_json:
-                typer.echo(f"\r{done}/{total} claims checked", nl=done == total, err=True)
-
-        from pipeline.verdict.checker import Checker
-
-        evaluation = evaluate_corpus(documents, claims, store_dir, corpus=dataset, split=split, limit=limit,
-                                     progress=progress, checker=Checker(store_dir, rule_packs=rule_packs or (),
-                                                                     reranker=reranker_if(rerank)))
-        summary = evaluation.summary
-        if out is not None:
-            atomic_write_text(out, json.dumps(summary, indent=1) + "\n")
-        if claims_out is not None:
-            rows = evaluation.frame.to_dict(orient="records")
-            atomic_write_text(claims_out, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
-                                                  for r in rows))
-        if as_json:
-            print(json.dumps(summary, ensure_ascii=False))
-            return
-        _print_summary(summary)
+    evaluate_app.command("corpus")(evaluate_corpus_command)
 
 
 def _print_summary(summary: dict) -> None:

@@ -13,61 +13,63 @@ from pipeline.core.paths import DEFAULT_STORE
 labels_app = typer.Typer(help="Reviewers' labels from the review desk.", no_args_is_help=True)
 
 
+def serve(store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store folder."),
+          scores: Optional[Path] = typer.Option(None, "--scores", help="A `claimsift score` output "
+                                                "(.jsonl or .parquet) to review."),
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; any other than loopback "
+                                   "needs an access token."),
+          port: int = typer.Option(8000, "--port", min=1, max=65535),
+          reviewer: Optional[str] = typer.Option(None, "--reviewer", help="Your name on every label (else "
+                                                 "asked on the page)."),
+          token: Optional[str] = typer.Option(None, "--token", help="Access token every request must carry "
+                                              "(default: $CLAIMSIFT_REVIEW_TOKEN)."),
+          labels: Optional[Path] = typer.Option(None, "--labels", help="Labels folder (default: labels/ "
+                                                "beside the store folder, outside it)."),
+          read_only: bool = typer.Option(False, "--read-only", help="Browse only: labelling is off."),
+          models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Model registry (default "
+                                                    "models/)."),
+          reports: Path = typer.Option(Path("out/reports"), "--reports", help="Folder of compare reports "
+                                       "(the newest is shown on the Models page).")) -> None:
+    """Start the review desk: a local web app over the store and the scored posts."""
+    from pipeline.review.app import ReviewConfig, serve as run
+    from pipeline.review.security import TOKEN_ENV, is_loopback
+
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        raise UserError(f"--host {host} opens the desk beyond this machine: give an access token with "
+                        f"--token or ${TOKEN_ENV}")
+    if scores is not None and not scores.is_file():
+        typer.secho(f"warning: {scores}: no scores file here; the queue will say so", err=True,
+                    fg=typer.colors.YELLOW)
+    config = ReviewConfig(store=store, scores=scores, labels_dir=labels, reviewer=(reviewer or "").strip(),
+                          read_only=read_only, host=host, token=token, models_dir=models_dir, reports_dir=reports)
+    address = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    typer.echo(f"review desk on {address}{'?token=' + token if token else ''}  (labels in {config.labels_path}"
+               f"{', read-only' if read_only else ''}); Ctrl-C stops it")
+    run(config, port=port)
+
+
+def export(task: str = typer.Option(..., "--task", help="stance, checkworthy or verdict."),
+           out: Path = typer.Option(..., "--out", help="JSONL file to write (atomically)."),
+           labels: Optional[Path] = typer.Option(None, "--labels", help="Labels folder (default: labels/ "
+                                                 "beside the store folder)."),
+           store: Path = typer.Option(DEFAULT_STORE, "--store", help="Store whose labels folder is "
+                                      "the default.")) -> None:
+    """Write the labels in force in the task's training schema (stance: claim, evidence, label;
+    checkworthy: text, label; verdict: claim, label, evidence), ready for `claimsift models retrain`."""
+    from pipeline.review.labels import EXPORT_TASKS, LabelStore, default_labels_dir
+
+    if task not in EXPORT_TASKS:
+        raise UserError(f"unknown task {task!r}; expected one of {', '.join(EXPORT_TASKS)}")
+    folder = labels or default_labels_dir(store)
+    label_store = LabelStore(folder)
+    if not label_store.path.is_file():
+        raise UserError(f"{folder}: no labels here yet (label claims on the review desk, `claimsift serve`)")
+    n = label_store.export(task, out)
+    typer.echo(f"{n} {task} label{'s' if n != 1 else ''} from {folder} written to {out}")
+
+
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
     app.add_typer(labels_app, name="labels")
-
-    @app.command("serve")
-    def serve(store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store folder."),
-              scores: Optional[Path] = typer.Option(None, "--scores", help="A `claimsift score` output "
-                                                    "(.jsonl or .parquet) to review."),
-              host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; any other than loopback "
-                                       "needs an access token."),
-              port: int = typer.Option(8000, "--port", min=1, max=65535),
-              reviewer: Optional[str] = typer.Option(None, "--reviewer", help="Your name on every label (else "
-                                                     "asked on the page)."),
-              token: Optional[str] = typer.Option(None, "--token", help="Access token every request must carry "
-                                                  "(default: $CLAIMSIFT_REVIEW_TOKEN)."),
-              labels: Optional[Path] = typer.Option(None, "--labels", help="Labels folder (default: labels/ "
-                                                    "beside the store folder, outside it)."),
-              read_only: bool = typer.Option(False, "--read-only", help="Browse only: labelling is off."),
-              models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Model registry (default "
-                                                        "models/)."),
-              reports: Path = typer.Option(Path("out/reports"), "--reports", help="Folder of compare reports "
-                                           "(the newest is shown on the Models page).")) -> None:
-        """Start the review desk: a local web app over the store and the scored posts."""
-        from pipeline.review.app import ReviewConfig, serve as run
-        from pipeline.review.security import TOKEN_ENV, is_loopback
-
-        token = token or os.environ.get(TOKEN_ENV) or None
-        if not is_loopback(host) and not token:
-            raise UserError(f"--host {host} opens the desk beyond this machine: give an access token with "
-                            f"--token or ${TOKEN_ENV}")
-        if scores is not None and not scores.is_file():
-            typer.secho(f"warning: {scores}: no scores file here; the queue will say so", err=True,
-                        fg=typer.colors.YELLOW)
-        config = ReviewConfig(store=store, scores=scores, labels_dir=labels, reviewer=(reviewer or "").strip(),
-                              read_only=read_only, host=host, token=token, models_dir=models_dir, reports_dir=reports)
-        address = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
-        typer.echo(f"review desk on {address}{'?token=' + token if token else ''}  (labels in {config.labels_path}"
-                   f"{', read-only' if read_only else ''}); Ctrl-C stops it")
-        run(config, port=port)
-
-    @labels_app.command("export")
-    def export(task: str = typer.Option(..., "--task", help="stance, checkworthy or verdict."),
-               out: Path = typer.Option(..., "--out", help="JSONL file to write (atomically)."),
-               labels: Optional[Path] = typer.Option(None, "--labels", help="Labels folder (default: labels/ "
-                                                     "beside the store folder)."),
-               store: Path = typer.Option(DEFAULT_STORE, "--store", help="Store whose labels folder is "
-                                          "the default.")) -> None:
-        """Write the labels in force in the task's training schema (stance: claim, evidence, label;
-        checkworthy: text, label; verdict: claim, label, evidence), ready for `claimsift models retrain`."""
-        from pipeline.review.labels import EXPORT_TASKS, LabelStore, default_labels_dir
-
-        if task not in EXPORT_TASKS:
-            raise UserError(f"unknown task {task!r}; expected one of {', '.join(EXPORT_TASKS)}")
-        folder = labels or default_labels_dir(store)
-        label_store = LabelStore(folder)
-        if not label_store.path.is_file():
-            raise UserError(f"{folder}: no labels here yet (label claims on the review desk, `claimsift serve`)")
-        n = label_store.export(task, out)
-        typer.echo(f"{n} {task} label{'s' if n != 1 else ''} from {folder} written to {out}")
+    app.command("serve")(serve)
+    labels_app.command("export")(export)

@@ -13,69 +13,71 @@ from pipeline.core.paths import DEFAULT_STORE
 TABLE_ROWS = 40
 
 
-def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
-    @app.command("score")
-    def score(
-        input_path: Path = typer.Argument(..., metavar="INPUT",
-                                          help="Posts: .jsonl / .csv / .tsv / .parquet, optionally .gz; raw "
-                                               "tweet-object JSONL works as is (full_text, id_str)."),
-        store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store to check claims against."),
-        out: Path = typer.Option(..., "--out", help="Output .parquet or .jsonl; rejected rows go to "
-                                                    "OUT.rejected.jsonl, checkpoints to OUT.parts/."),
-        engine: str = typer.Option("local", "--engine", help="local, or dask (dask.distributed)."),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address "
-                                                "(tcp://host:8786); implies --engine dask. Default: a LocalCluster."),
-        workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (--engine dask)."),
-        resume: bool = typer.Option(False, "--resume", help="Finish a killed or failed run from its checkpoint."),
-        text_column: str = typer.Option("text", "--text-column", help="Column/field holding the post text."),
-        id_column: str = typer.Option("id", "--id-column", help="Column/field holding the post id."),
-        batch_size: int = typer.Option(256, "--batch-size", help="Input rows per chunk: the unit of batching "
-                                       "and of checkpointing."),
-        max_chars: int = typer.Option(10_000, "--max-chars", help="Longer posts are rejected."),
-        encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (light, default) or torch."),
-        domain: str = typer.Option("auto", "--domain", help="Check-worthiness domain: auto (default: each post "
-                                   "routed by its form, written to checkworthy_domain), post or speech (forced)."),
-        top_k: int = typer.Option(5, "--top-k", help="Evidence passages per claim."),
-        table: bool = typer.Option(False, "--table", help=f"Print the first {TABLE_ROWS} results as a table."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
-        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
-                                                help="Progress bar (default: on a terminal, not in CI)."),
-        strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any row was rejected "
-                                    "(default 0: a dump of posts usually holds some rows that cannot be scored)."),
-        rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
-    ) -> None:
-        """Find the check-worthy claims in every post and check each against the corpus."""
-        from pipeline.core.errors import UserError, refuse_output_over_input
-        from pipeline.scoring.models import ModelScorer
-        from pipeline.scoring.output import rejected_path
-        from pipeline.scoring.scorer import score_file
+def score(
+    input_path: Path = typer.Argument(..., metavar="INPUT",
+                                      help="Posts: .jsonl / .csv / .tsv / .parquet, optionally .gz; raw "
+                                           "tweet-object JSONL works as is (full_text, id_str)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store to check claims against."),
+    out: Path = typer.Option(..., "--out", help="Output .parquet or .jsonl; rejected rows go to "
+                                                "OUT.rejected.jsonl, checkpoints to OUT.parts/."),
+    engine: str = typer.Option("local", "--engine", help="local, or dask (dask.distributed)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address "
+                                            "(tcp://host:8786); implies --engine dask. Default: a LocalCluster."),
+    workers: int = typer.Option(2, "--workers", help="Worker processes of the LocalCluster (--engine dask)."),
+    resume: bool = typer.Option(False, "--resume", help="Finish a killed or failed run from its checkpoint."),
+    text_column: str = typer.Option("text", "--text-column", help="Column/field holding the post text."),
+    id_column: str = typer.Option("id", "--id-column", help="Column/field holding the post id."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Input rows per chunk: the unit of batching "
+                                   "and of checkpointing."),
+    max_chars: int = typer.Option(10_000, "--max-chars", help="Longer posts are rejected."),
+    encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (light, default) or torch."),
+    domain: str = typer.Option("auto", "--domain", help="Check-worthiness domain: auto (default: each post "
+                               "routed by its form, written to checkworthy_domain), post or speech (forced)."),
+    top_k: int = typer.Option(5, "--top-k", help="Evidence passages per claim."),
+    table: bool = typer.Option(False, "--table", help=f"Print the first {TABLE_ROWS} results as a table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
+                                            help="Progress bar (default: on a terminal, not in CI)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any row was rejected "
+                                "(default 0: a dump of posts usually holds some rows that cannot be scored)."),
+    rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+) -> None:
+    """Find the check-worthy claims in every post and check each against the corpus."""
+    from pipeline.core.errors import UserError, refuse_output_over_input
+    from pipeline.scoring.models import ModelScorer
+    from pipeline.scoring.output import rejected_path
+    from pipeline.scoring.scorer import score_file
 
-        refuse_output_over_input(out, input_path)
-        refuse_output_over_input(rejected_path(out), input_path)
-        if scheduler:
-            engine = "dask"
-        if domain not in ("auto", "post", "speech"):
-            raise UserError(f"unknown --domain {domain!r}; use auto, post or speech")
-        scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k, checkworthy_domain=domain,
-                             rule_packs=rule_packs or ())
-        try:
-            summary = score_file(input_path, out, scorer, engine=engine, resume=resume, chunk_size=batch_size,
-                                 text_column=text_column, id_column=id_column, max_chars=max_chars,
-                                 scheduler=scheduler, workers=workers, progress=progress)
-        except KeyboardInterrupt:
-            raise UserError(f"interrupted; finished chunks are kept in {out}.parts: rerun with --resume",
-                            exit_code=130) from None
-        if summary.rejected:
-            # On stderr, even with --json: a person or a log must see that rows were not scored.
-            typer.echo(f"{summary.rejected:,} row{'s' if summary.rejected != 1 else ''} rejected: see "
-                       f"{summary.rejected_output} for the line and reason of each"
-                       + ("" if strict else " (exit status 0; --strict exits 1)"), err=True)
-        if as_json:
-            typer.echo(json.dumps(summary.to_dict(), indent=2))
-        else:
-            _print_summary(summary, out, table)
-        if strict and summary.rejected:
-            raise typer.Exit(1)
+    refuse_output_over_input(out, input_path)
+    refuse_output_over_input(rejected_path(out), input_path)
+    if scheduler:
+        engine = "dask"
+    if domain not in ("auto", "post", "speech"):
+        raise UserError(f"unknown --domain {domain!r}; use auto, post or speech")
+    scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k, checkworthy_domain=domain,
+                         rule_packs=rule_packs or ())
+    try:
+        summary = score_file(input_path, out, scorer, engine=engine, resume=resume, chunk_size=batch_size,
+                             text_column=text_column, id_column=id_column, max_chars=max_chars,
+                             scheduler=scheduler, workers=workers, progress=progress)
+    except KeyboardInterrupt:
+        raise UserError(f"interrupted; finished chunks are kept in {out}.parts: rerun with --resume",
+                        exit_code=130) from None
+    if summary.rejected:
+        # On stderr, even with --json: a person or a log must see that rows were not scored.
+        typer.echo(f"{summary.rejected:,} row{'s' if summary.rejected != 1 else ''} rejected: see "
+                   f"{summary.rejected_output} for the line and reason of each"
+                   + ("" if strict else " (exit status 0; --strict exits 1)"), err=True)
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        _print_summary(summary, out, table)
+    if strict and summary.rejected:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
+    app.command("score")(score)
 
 
 def _print_summary(summary, out: Path, table: bool) -> None:
