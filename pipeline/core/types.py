@@ -6,13 +6,18 @@ original text (``Document.text``), so any result can be traced back to its sourc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
+# The labels, one definition each: the Literal types annotate every field and function that holds
+# a label (mypy checks the strings), the tuples give their order (model outputs, confusion matrices).
 StanceLabel = Literal["SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO"]
-STANCE_LABELS: tuple[str, ...] = ("SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO")
+STANCE_LABELS: tuple[StanceLabel, ...] = get_args(StanceLabel)
 
 VerdictLabel = Literal["SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING"]
-VERDICT_LABELS: tuple[str, ...] = ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
+VERDICT_LABELS: tuple[VerdictLabel, ...] = get_args(VerdictLabel)
+
+QuoteKind = Literal["direct", "colon", "reported", "according_to"]
+QUOTE_KINDS: tuple[QuoteKind, ...] = get_args(QuoteKind)
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class Quote:
     speaker_end: int = -1
     cue_start: int = -1
     cue_end: int = -1
-    kind: str = "direct"  # direct | colon | reported | according_to
+    kind: QuoteKind = "direct"
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,8 @@ class Evidence:
     source: str = ""
     published: str | None = None
     sentence_index: int = -1
-    stance: str = "NOT_ENOUGH_INFO"
-    stance_probs: dict[str, float] = field(default_factory=dict)
+    stance: StanceLabel = "NOT_ENOUGH_INFO"
+    stance_probs: dict[StanceLabel, float] = field(default_factory=dict)
     # What the stance model read, where it is not the sentence: a statement about all members of
     # a group rewritten for the member the claim names ("all NATO members have" -> "Spain have").
     read_as: str = ""
@@ -101,7 +106,7 @@ class Evidence:
 @dataclass(frozen=True)
 class Verdict:
     claim: str
-    verdict: str
+    verdict: VerdictLabel
     confidence: float
     evidence: tuple[Evidence, ...] = ()
     decisive: tuple[int, ...] = ()  # indices into evidence that decided the verdict
