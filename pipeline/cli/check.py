@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from pipeline.core.errors import UserError, refuse_output_over_input
-from pipeline.core.io import parse_object
+from pipeline.core.io import jsonl_lines
 from pipeline.verdict.packs import RULE_PACK_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 from pipeline.core.paths import DEFAULT_STORE
@@ -87,22 +87,15 @@ def _id_fields(obj: dict) -> dict:
 
 def _read_claim_lines(path: Path):
     """(line number, claim or None, problem or None, id fields) per line."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    with open(path, encoding="utf-8-sig") as handle:  # utf-8-sig: a byte-order mark is not text
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                yield line_no, None, "empty line", {}
-                continue
-            obj, problem = parse_object(line)
-            if problem:
-                yield line_no, None, problem, {}
-                continue
-            claim = obj.get("claim")
-            if not isinstance(claim, str):
-                yield line_no, None, "no `claim` text field", _id_fields(obj)
-                continue
-            yield line_no, claim, None, _id_fields(obj)
+    for line_no, obj, problem in jsonl_lines(path, blank_lines=True):
+        if obj is None:
+            yield line_no, None, problem, {}
+            continue
+        claim = obj.get("claim")
+        if not isinstance(claim, str):
+            yield line_no, None, "no `claim` text field", _id_fields(obj)
+            continue
+        yield line_no, claim, None, _id_fields(obj)
 
 
 def index_command(

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from pipeline.core.io import write_jsonl
 
 DOMAIN_HELP = ("auto (default: each row routed by its form: links, handles, hashtags, emoji or several sentences "
                "make a post; a single plain sentence or a 'SPEAKER:' line is speech), post or speech (forced). "
@@ -43,16 +43,7 @@ def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
     from pipeline.core.errors import UserError
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                for row in rows:
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_jsonl(path, rows)
     except OSError as exc:
         raise UserError(f"{path}: cannot write the predictions ({exc.strerror or exc})") from None
 

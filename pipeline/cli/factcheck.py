@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from pipeline.core.errors import InputError, UserError
-from pipeline.core.io import parse_object
+from pipeline.core.io import jsonl_lines
 from pipeline.core.paths import DEFAULT_STORE, SHARED_DATASETS_DIR
 
 DEFAULT_DATASETS = SHARED_DATASETS_DIR
@@ -20,18 +20,9 @@ DEFAULT_DATASETS = SHARED_DATASETS_DIR
 
 def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict | None, str]]:
     """(line, record or None, problem) for every non-blank line; nothing is skipped silently."""
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    out = []
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        record, problem = parse_object(line)
-        if problem:
+    out: list[tuple[int, dict | None, str]] = []
+    for number, record, problem in jsonl_lines(path):
+        if record is None:
             out.append((number, None, problem))
             continue
         missing = [k for k in required if k not in record]

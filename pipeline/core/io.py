@@ -32,27 +32,43 @@ def _kind(value: object) -> str:
     return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
-def read_jsonl(path: Path | str) -> Iterator[dict]:
-    """The objects of a JSONL file (UTF-8, a byte-order mark allowed), blank lines skipped."""
+def jsonl_lines(path: Path | str, *, blank_lines: bool = False) -> Iterator[tuple[int, dict | None, str | None]]:
+    """``(line number, object or None, problem or None)`` for each line of a JSONL file (UTF-8, a
+    byte-order mark allowed). Blank lines are skipped, or with ``blank_lines`` reported as a
+    problem ("empty line"), for a batch that must answer every line."""
     path = Path(path)
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            record, problem = parse_object(line)
-            if record is None:
-                raise InputError(path, f"line {number}: {problem}")
-            yield record
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    if blank_lines:
+                        yield number, None, "empty line"
+                    continue
+                record, problem = parse_object(line)
+                yield number, record, problem
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
-def jsonl_text(rows: Iterable[dict], *, sort_keys: bool = False) -> str:
-    """One JSON object per line, non-ASCII kept as is."""
-    return "".join(json.dumps(row, ensure_ascii=False, sort_keys=sort_keys) + "\n" for row in rows)
+def read_jsonl(path: Path | str) -> Iterator[dict]:
+    """The objects of a JSONL file, blank lines skipped; the first bad line is an ``InputError``
+    naming the file and the line."""
+    for number, record, problem in jsonl_lines(path):
+        if record is None:
+            raise InputError(path, problem or "not a JSON object", row=number)
+        yield record
 
 
-def write_jsonl(path: Path | str, rows: Iterable[dict], *, sort_keys: bool = False) -> Path:
+def jsonl_text(rows: Iterable[dict], *, sort_keys: bool = False, ensure_ascii: bool = False) -> str:
+    """One JSON object per line (non-ASCII kept as is unless ``ensure_ascii``)."""
+    return "".join(json.dumps(row, ensure_ascii=ensure_ascii, sort_keys=sort_keys) + "\n" for row in rows)
+
+
+def write_jsonl(path: Path | str, rows: Iterable[dict], *, sort_keys: bool = False, ensure_ascii: bool = False) -> Path:
     """Write ``rows`` as JSONL atomically (``atomic_write_text``)."""
-    return atomic_write_text(path, jsonl_text(rows, sort_keys=sort_keys))
+    return atomic_write_text(path, jsonl_text(rows, sort_keys=sort_keys, ensure_ascii=ensure_ascii))
 
 
 def atomic_write_text(path: Path | str, text: str) -> Path:

@@ -14,14 +14,13 @@ from the corpora that ``pipeline.datasets`` builds (``python -m pipeline.dataset
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from pipeline.core.errors import InputError
-from pipeline.core.io import atomic_write_text
+from pipeline.core.io import jsonl_lines, write_jsonl
 from pipeline.core.paths import PROJECT_ROOT
 
 SPLITS = ("train", "tune", "report")
@@ -141,13 +140,12 @@ class SplitManifest:
     def load(cls, path: Path | str = MANIFEST_PATH) -> "SplitManifest":
         path = Path(path)
         if not path.is_file():
-            raise InputError(path, "no split manifest here; build it with `python -m pipeline.core.splits`")
+            raise InputError(path, "no split manifest here; build it with `python -m pipeline.datasets.manifest`")
         rows = []
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
+        for line_no, obj, problem in jsonl_lines(path):
             try:
-                obj = json.loads(line)
+                if obj is None:
+                    raise ValueError(problem)
                 if obj["split"] not in SPLITS:
                     raise ValueError(f"unknown split {obj['split']!r}")
                 rows.append(SplitAssignment(str(obj["corpus"]), str(obj["id"]), str(obj["claim_hash"]),
@@ -176,8 +174,7 @@ class SplitManifest:
 def write_manifest(assignments: Sequence[SplitAssignment], path: Path | str = MANIFEST_PATH) -> Path:
     """Sorted by corpus and id, one JSON object a line; written atomically."""
     rows = sorted(assignments, key=lambda a: (a.corpus, a.claim_id))
-    text = "".join(json.dumps(a.to_dict(), sort_keys=True) + "\n" for a in rows)
-    return atomic_write_text(Path(path), text)
+    return write_jsonl(Path(path), [a.to_dict() for a in rows], sort_keys=True, ensure_ascii=True)
 
 
 def excluded_from_training(claim: str, evidence: str, held_out: tuple[frozenset[str], frozenset[str]]) -> bool:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from pipeline.core.errors import InputError
+from pipeline.core.io import jsonl_lines, read_jsonl
 from pipeline.core.paths import PROJECT_ROOT
 
 
@@ -130,10 +132,8 @@ def build_fever(data_dir: Path) -> CorpusRows:
     root = data_dir / "fever-dev-pairs"
     labels = json.loads((root / "fever_shared_task_dev_labels.json").read_text(encoding="utf-8"))
     pairs: dict[str, dict] = {}
-    with open(root / "dev_pairs.derived.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            pair = json.loads(line)
-            pairs.setdefault(" ".join(pair["claim"].split()), pair)
+    for pair in read_jsonl(root / "dev_pairs.derived.jsonl"):
+        pairs.setdefault(" ".join(pair["claim"].split()), pair)
     by_label: dict[str, list[dict]] = defaultdict(list)
     seen_claims: set[str] = set()
     for entry in labels:
@@ -333,10 +333,9 @@ def build_seeds(data_dir: Path) -> CorpusRows:
     rows = CorpusRows()
     for name in SEED_CLAIM_FILES:
         path = ROOT / name
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            obj = json.loads(line)
+        for line_no, obj, problem in jsonl_lines(path):
+            if obj is None:
+                raise InputError(path, problem or "not a JSON object", row=line_no)
             rows.add_claim({"id": f"{path.stem}-{line_no}", "claim": obj["claim"], "label": obj["label"],
                             "gold_evidence": [sub for _, sub in obj.get("evidence") or []]})
     return rows

@@ -43,19 +43,14 @@ def _text_list(obj: dict, key: str, problems: list[str], line_no: int) -> tuple[
 def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
     """The labelled claims of ``path``; every bad line is reported together (line numbers)."""
     from pipeline.corpus.readers import normalise_date
-    from pipeline.core.io import parse_object
+    from pipeline.core.io import jsonl_lines
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
     rows: list[CorpusClaim] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for line_no, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        obj, problem = parse_object(line)
-        if problem:
+    for line_no, obj, problem in jsonl_lines(path):
+        if obj is None:
             problems.append(f"line {line_no}: {problem}")
             continue
         claim_id, claim, label = obj.get("id"), obj.get("claim"), obj.get("label")

@@ -9,11 +9,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from pipeline.core.errors import UserError
 from pipeline.core.paths import SHARED_DATASETS_DIR
-from pipeline.core.io import atomic_write_text, sha256_file
+from pipeline.core.io import atomic_write_text, jsonl_text, read_jsonl, sha256_file
 from pipeline.core.splits import SPLITS, SplitClaim, assign_splits
 from pipeline.datasets.claims import CorpusClaim, read_corpus_claims
 from pipeline.datasets.builders import BUILDERS, ROOT, SEED_CLAIM_FILES, SOURCES
@@ -30,10 +30,6 @@ DATASETS = ("averitec", "fever", "covidfact", "liar", "healthver", "seeds")
 
 # Bumped when a builder changes what it writes, so that cached corpora are rebuilt.
 BUILDER_VERSION = 2
-
-
-def _jsonl(rows: Iterable[dict]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
 @dataclass(frozen=True)
@@ -76,8 +72,8 @@ def build_dataset(name: str, data_dir: Path | str = DEFAULT_DATA_DIR,
     started = time.perf_counter()
     rows = BUILDERS[name](data_dir)
     if name != "seeds":
-        atomic_write_text(documents[0], _jsonl(rows.documents))
-    atomic_write_text(claims_path, _jsonl(rows.claims))
+        atomic_write_text(documents[0], jsonl_text(rows.documents))
+    atomic_write_text(claims_path, jsonl_text(rows.claims))
     info = {"name": name, "builder_version": BUILDER_VERSION, "sources": fingerprint,
             "documents": len(rows.documents) if name != "seeds" else len(list((ROOT / "seeds").iterdir())),
             "claims": len(rows.claims), "labels": dict(Counter(r["label"] for r in rows.claims)),
@@ -93,8 +89,7 @@ def split_claims_of(corpus: str, built: BuiltCorpus) -> list[SplitClaim]:
     texts: dict[str, str] = {}
     for path in built.documents:
         if path.is_file() and path.suffix == ".jsonl":
-            for line in path.read_text(encoding="utf-8").splitlines():
-                row = json.loads(line)
+            for row in read_jsonl(path):
                 texts[str(row["id"])] = row["text"]
     return [SplitClaim(corpus, c.id, c.claim, c.gold_evidence + tuple(texts[d] for d in c.gold_documents if d in texts),
                        c.gold_documents)

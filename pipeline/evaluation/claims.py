@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
 from pipeline.core.errors import InputError
-from pipeline.core.io import parse_object
+from pipeline.core.io import jsonl_lines
 from pipeline.core.types import VERDICT_LABELS, Verdict
 
 PRIMARY_METRIC = "verdict_accuracy"
@@ -28,14 +28,9 @@ class LabelledClaim:
 
 def read_labelled_claims(path: Path) -> list[LabelledClaim]:
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
     rows, problems = [], []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        obj, problem = parse_object(line)
-        if problem:
+    for line_no, obj, problem in jsonl_lines(path):
+        if obj is None:
             problems.append(f"line {line_no}: {problem}")
             continue
         claim, label = obj.get("claim"), obj.get("label")

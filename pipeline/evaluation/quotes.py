@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.core.errors import InputError
-from pipeline.core.io import parse_object
+from pipeline.core.io import jsonl_lines, parse_object
 
 PRIMARY_METRIC = "speaker_f1"
 MIN_OVERLAP = 0.5
@@ -195,17 +195,13 @@ def claimsift_quotes(docs: dict[str, str]) -> list[dict]:
 def read_predictions(path: Path) -> list[dict]:
     """Quotes found by another extractor (one JSON object a line: doc, speaker, content, start, end)."""
     out = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            record, problem = parse_object(line)
-            if problem:
-                raise InputError(path, problem, row=number)
-            missing = [k for k in ("doc", "speaker", "content", "start", "end") if k not in record]
-            if missing:
-                raise InputError(path, f"missing {', '.join(missing)}", row=number)
-            out.append(record)
+    for number, record, problem in jsonl_lines(path):
+        if record is None:
+            raise InputError(path, problem or "not a JSON object", row=number)
+        missing = [k for k in ("doc", "speaker", "content", "start", "end") if k not in record]
+        if missing:
+            raise InputError(path, f"missing {', '.join(missing)}", row=number)
+        out.append(record)
     return out
 
 

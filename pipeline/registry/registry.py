@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator
 from contextlib import contextmanager
 
-from pipeline.core.io import atomic_write_text, sha256_file  # noqa: F401 (part of the registry's surface)
+from pipeline.core.io import atomic_write_text, read_jsonl, sha256_file  # noqa: F401 (part of the registry's surface)
 from pipeline.core.paths import MODELS_DIR
 
 DEFAULT_MODELS_DIR = MODELS_DIR
@@ -163,7 +163,7 @@ class Registry:
         path = self.root / name / HISTORY_FILE
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return list(read_jsonl(path))
 
     def _record(self, name: str, action: str, previous: str | None, version: str) -> None:
         entry = {"at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "action": action,

@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pipeline.core.errors import UserError
+from pipeline.core.io import jsonl_text
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, QueueFilter, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
@@ -238,14 +239,12 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
                       counts=counts, corrected=corrected, folder=state.labels.folder)
 
     def labels_export(request: Request) -> Response:
-        import json
-
         task = request.path_params["task"]
         try:
             rows = state.labels.export_rows(task)
         except UserError as exc:
             return refuse(request, 404, str(exc))
-        body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        body = jsonl_text(rows)
         return Response(body, media_type="application/x-ndjson",
                         headers={"Content-Disposition": f'attachment; filename="labels_{task}.jsonl"'})
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pipeline.core.errors import UserError
+from pipeline.core.io import jsonl_text
 
 MANIFEST_VERSION = 1
 
@@ -141,7 +142,7 @@ class Checkpoint:
         # Rewrite the log without torn or stale lines so that later appends start on a fresh line.
         ordered = [self.done[i] for i in sorted(self.done)]
         atomic_write(self.log_path, lambda tmp: tmp.write_text(
-            "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in ordered)))
+            jsonl_text((r.to_dict() for r in ordered), sort_keys=True, ensure_ascii=True)))
 
     def _read_log(self) -> list[ChunkRecord]:
         records = []
@@ -214,9 +215,8 @@ class Checkpoint:
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    """One chunk's rows (its atomicity comes from the checkpoint's commit, not from this write)."""
+    path.write_text(jsonl_text(rows), encoding="utf-8")
 
 
 def _concatenate(target: Path, sources: list[Path]) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from pipeline.core.errors import InputError, UserError
+from pipeline.core.io import read_jsonl
 from pipeline.core.types import STANCE_LABELS
 from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.stance.pairs import StancePair, make_pair, claim_key, normalise_label
@@ -125,8 +126,7 @@ def _check_dir(root: Path) -> Path:
 
 def _jsonl_pairs(path: Path, source: str) -> list[StancePair]:
     """Rows with ``claim``, ``evidence`` and ``label`` fields, one JSON object per line."""
-    with open(path, encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle]
+    rows = list(read_jsonl(path))
     return [make_pair(r["claim"], r["evidence"], normalise_label(r["label"]), source) for r in rows]
 
 

@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 from pipeline.datasets.claims import evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
 from pipeline.datasets.stores import ensure_store
-from pipeline.core.io import atomic_write_text
+from pipeline.core.io import atomic_write_text, write_jsonl
 from pipeline.core.splits import text_key
 
 MINED_CORPORA = ("averitec", "fever", "covidfact", "healthver")
@@ -169,7 +169,7 @@ def mine(out: Path | str, corpora: Sequence[str] = MINED_CORPORA, *, screen_spec
         stats.append(corpus_stats)
     rows = unique_pairs(rows)
     out = Path(out)
-    atomic_write_text(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_jsonl(out, rows)
     summary = {"out": str(out), "rows": len(rows), "screen": screen_spec, "per_claim": per_claim, "seed": seed,
                "ranks": [FIRST_RANK, LAST_RANK], "max_screen_confidence": MAX_SCREEN_CONFIDENCE,
                "near_copy_jaccard": NEAR_COPY, "corpora": stats}
