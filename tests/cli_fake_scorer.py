@@ -35,9 +35,11 @@ def _fake_model_scorer(*args, **kwargs) -> KeywordScorer:
 
 
 if __name__ == "__main__":
-    import pipeline.scoring.scorer
+    import pipeline.scoring.models
 
-    pipeline.scoring.scorer.ModelScorer = _fake_model_scorer
+    # Patched before the command line is imported, so `claimsift score` builds the fake wherever
+    # it imports ModelScorer from.
+    pipeline.scoring.models.ModelScorer = _fake_model_scorer
     from pipeline.cli import main
 
     sys.argv[0] = "claimsift"
