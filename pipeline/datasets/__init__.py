@@ -1,2 +1,7 @@
-"""The public labelled corpora (AVeriTeC, FEVER, COVID-Fact, LIAR-PLUS, HealthVer, the seed claims) built
-into claims files and corpus stores, and their held-out splits. Training and evaluation both read them."""
+"""The public labelled corpora, read by both training and evaluation.
+
+- ``corpora``: ``build_dataset`` (AVeriTeC, FEVER, COVID-Fact, LIAR-PLUS, HealthVer, the seed claims),
+  ``claim_splits``, ``select_claims``; ``builders``: one builder per corpus.
+- ``claims``: ``CorpusClaim``, ``read_corpus_claims``, ``evidence_matches``.
+- ``stores``: ``ensure_store`` (a corpus's store, built once); ``manifest``: rebuilds the split manifest.
+"""

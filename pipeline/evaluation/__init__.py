@@ -1,1 +1,6 @@
-"""Quality figures: model comparison, end-to-end corpus evaluation, claims and quotes evaluation."""
+"""Quality figures.
+
+- ``compare``: ``compare_models``, ``Comparison`` (paired bootstrap, HTML report).
+- ``corpus``: ``evaluate_corpus`` (every claim of a corpus against its whole store).
+- ``claims``: ``evaluate_claims``; ``quotes``: ``evaluate_quotes``.
+"""

@@ -1,1 +1,5 @@
-"""Finding evidence for a claim: the dense + BM25 index over the store and the hybrid retriever."""
+"""Finding evidence for a claim.
+
+- ``index``: ``EvidenceIndex`` (dense FAISS + BM25 over the store's sentences), ``update_index``, ``load_index``.
+- ``retrieve``: ``retrieve`` (hybrid fusion, quote-aware boosts, date cut-off), ``RetrievalConfig``, ``CorpusView``.
+"""
