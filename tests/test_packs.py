@@ -183,6 +183,7 @@ def test_the_cli_turns_a_pack_on_by_name(seed_store, run_cli):
     assert json.loads(with_pack.stdout)["verdict"] == "REFUTED"
 
 
+@pytest.mark.slow
 def test_the_cli_names_an_unknown_pack(tmp_path, run_cli):
     for command in (["check", STOLTENBERG, "--store", str(tmp_path)], ["evaluate", "claims", "--store", str(tmp_path)],
                     ["score", str(tmp_path / "posts.jsonl"), "--out", str(tmp_path / "out.jsonl")]):

@@ -144,6 +144,7 @@ def test_resume_refuses_an_input_changed_in_place_with_the_same_size_and_time(tm
     assert len(read_jsonl(out)) == 12
 
 
+@pytest.mark.slow
 def test_a_store_path_that_is_a_file_is_one_clear_error(tmp_path):
     not_a_folder = tmp_path / "store"
     not_a_folder.write_text("my notes\n")

@@ -20,6 +20,7 @@ def test_train_checkworthy_on_a_user_file_registers_without_promoting(tmp_path, 
     assert not (tmp_path / "checkworthy" / "CURRENT").exists()
 
 
+@pytest.mark.slow
 def test_train_on_a_bad_file_names_the_rows_and_trains_nothing(tmp_path, run_cli):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "NATO has 32 members.", "label": 1}\n{"text": "", "label": 0}\n{"text": "x", "label": 7}\n')

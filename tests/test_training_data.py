@@ -165,6 +165,7 @@ def test_csv_rows_are_the_lines_a_spreadsheet_shows(tmp_path):
     assert problems(report) == {"empty text": (4,), "unknown label": (27,)}
 
 
+@pytest.mark.slow
 def test_validate_command_exits_2_with_one_line(tmp_path):
     path = write_jsonl(tmp_path / "one.jsonl", [r for r in rows_of(CHECKWORTHY) if r["label"] == 1])
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
