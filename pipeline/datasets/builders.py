@@ -16,7 +16,6 @@ from pipeline.core.errors import InputError
 from pipeline.core.io import jsonl_lines, read_jsonl
 from pipeline.core.paths import PROJECT_ROOT
 
-
 ROOT = PROJECT_ROOT
 
 
@@ -30,12 +29,11 @@ class CorpusRows:
     notes: dict = field(default_factory=dict)
     by_text: dict[str, str] = field(default_factory=dict, repr=False)  # document text -> its id
 
-    def document_id(self, text: str, make: Callable[[], dict]) -> str:
-        """The id of the document with this text, adding it (``make()``) if new: ingest stores one
-        document per distinct text, so two rows with one text would leave one id unknown."""
+    def document_id(self, text: str, row: dict) -> str:
+        """The id of the document with this text, adding ``row`` if the text is new: ingest stores
+        one document per distinct text, so two rows with one text would leave one id unknown."""
         key = " ".join(text.split())
         if key not in self.by_text:
-            row = make()
             self.documents.append(row)
             self.by_text[key] = row["id"]
         return self.by_text[key]
@@ -92,8 +90,8 @@ def build_averitec(data_dir: Path) -> CorpusRows:
         documents = []
         if paragraphs:
             text = "\n\n".join(p for p in paragraphs if p)
-            documents = [rows.document_id(text, lambda: {"id": f"averitec-doc-{i}", "text": text,
-                                                          "source": "averitec", "published": date})]
+            documents = [rows.document_id(text, {"id": f"averitec-doc-{i}", "text": text,
+                                                  "source": "averitec", "published": date})]
         else:
             rows.left_out["claim without answered questions (checked, no document)"] += 1
         rows.add_claim({"id": f"averitec-{i}", "claim": c["claim"], "label": label, "date": date,
@@ -179,8 +177,8 @@ def build_fever(data_dir: Path) -> CorpusRows:
         text = "\n\n".join(texts)
         title = "; ".join(_fever_page_title(p) for p in key.split("|"))
         doc_id = f"fever-doc-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]}"
-        doc_of_key[key] = rows.document_id(text, lambda: {"id": doc_id, "text": text, "title": title,
-                                                          "source": "fever"})
+        doc_of_key[key] = rows.document_id(text, {"id": doc_id, "text": text, "title": title,
+                                                  "source": "fever"})
     for entry, claim, evidence, pages in planned:
         claim_id = f"fever-{entry['id']}"
         if evidence is None:
@@ -215,8 +213,8 @@ def build_covidfact(data_dir: Path) -> CorpusRows:
                 evidence, claim = " ".join(row[1].split()), " ".join(row[2].split())
                 label = "SUPPORTED" if row[3].strip() == "entailment" else "REFUTED"
                 n = len(rows.documents)
-                doc = rows.document_id(evidence, lambda: {"id": f"covidfact-doc-{n}", "text": evidence,
-                                                          "source": "covidfact"})
+                doc = rows.document_id(evidence, {"id": f"covidfact-doc-{n}", "text": evidence,
+                                                  "source": "covidfact"})
                 item = merged.setdefault(claim, {"id": f"covidfact-{split}-{row[0].strip()}", "claim": claim,
                                                  "labels": set(), "gold_evidence": [], "gold_documents": []})
                 item["labels"].add(label)
@@ -271,8 +269,8 @@ def build_liar(data_dir: Path) -> CorpusRows:
             if not justification:
                 rows.left_out["no justification"] += 1
                 continue
-            doc = rows.document_id(justification, lambda: {"id": f"{claim_id}-doc", "text": justification,
-                                                           "source": "liar-plus"})
+            doc = rows.document_id(justification, {"id": f"{claim_id}-doc", "text": justification,
+                                                   "source": "liar-plus"})
             if label in LIAR_LEFT_OUT:
                 rows.left_out[f"label {label} (document kept, claim not checked)"] += 1
                 continue
@@ -309,8 +307,8 @@ def build_healthver(data_dir: Path) -> CorpusRows:
                 rows.left_out["malformed row"] += 1
                 continue
             n = len(rows.documents)
-            doc = rows.document_id(evidence, lambda: {"id": f"healthver-doc-{n}", "text": evidence,
-                                                      "source": "healthver"})
+            doc = rows.document_id(evidence, {"id": f"healthver-doc-{n}", "text": evidence,
+                                              "source": "healthver"})
             item = merged.setdefault(claim, {"id": f"healthver-{row['id'].strip()}", "claim": claim,
                                              "stances": set(), "gold_evidence": [], "gold_documents": []})
             item["stances"].add(row["label"])
