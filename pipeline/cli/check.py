@@ -10,9 +10,9 @@ import typer
 
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import jsonl_lines
-from pipeline.verdict.packs import RULE_PACK_HELP
-from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
+from pipeline.verdict.packs import RULE_PACK_HELP
 
 VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
                  "CONFLICTING": "bold magenta"}
@@ -26,7 +26,7 @@ def _valid_date(value: Optional[str]) -> Optional[str]:
     try:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
-        raise UserError(f"--before {value!r} is not a date in the form YYYY-MM-DD")
+        raise UserError(f"--before {value!r} is not a date in the form YYYY-MM-DD") from None
 
 
 def _trim_context(context: str, sentence: str, margin: int = 120) -> str:
@@ -140,8 +140,8 @@ def check_command(
         refuse_output_over_input(out, data)
     if claim is not None:
         claim = validate_claim(claim)
-    from pipeline.retrieval.index import stale_index_message
     from pipeline.corpus.store import Corpus
+    from pipeline.retrieval.index import stale_index_message
 
     if Corpus(store).exists():
         stale = stale_index_message(store)
@@ -194,8 +194,8 @@ def evaluate_claims_command(
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
 ) -> None:
     """Verdict accuracy, macro-F1 and evidence hit@k on labelled claims."""
-    from pipeline.verdict.checker import Checker
     from pipeline.evaluation.claims import evaluate_claims, read_labelled_claims
+    from pipeline.verdict.checker import Checker
 
     checker = Checker(store, top_k=k, stance_spec=stance_model, rule_packs=rule_packs or ())
     report = evaluate_claims(checker, read_labelled_claims(data), k=k)

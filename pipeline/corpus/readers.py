@@ -17,7 +17,6 @@ from typing import Iterable, Iterator
 from pipeline.core.io import parse_object
 from pipeline.core.types import Document
 
-
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 
 
@@ -133,7 +132,7 @@ def check_bytes(path: Path, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise RejectedInput(path, f"invalid UTF-8 at byte {exc.start} (line {line}); re-save the file as UTF-8")
+        raise RejectedInput(path, f"invalid UTF-8 at byte {exc.start} (line {line}); re-save the file as UTF-8") from None
 
 
 def stream_paragraph_parts(path: Path, max_chars: int) -> Iterator[str]:
@@ -159,7 +158,7 @@ def stream_paragraph_parts(path: Path, max_chars: int) -> Iterator[str]:
                     pending = pending[cut:]
     except UnicodeDecodeError as exc:
         raise RejectedInput(path, f"invalid UTF-8 near line {line_number}: {exc.reason}; "
-                                  "re-save the file as UTF-8")
+                                  "re-save the file as UTF-8") from None
     if pending.strip():
         yield pending
 
@@ -236,9 +235,9 @@ def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]
     raw = check_bytes(path, path.read_bytes())
     title, url, source, published = "", "", "", None
     if suffix in HTML_SUFFIXES:
-        import trafilatura
-
         import datetime as dt
+
+        import trafilatura
 
         # extensive_search off: the date comes from the page's metadata and markup (meta tags,
         # <time>, JSON-LD), never guessed from the body ("in 2024" became 2024-01-01).
@@ -329,7 +328,7 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
         try:
             parquet = pq.ParquetFile(path)
         except Exception as exc:  # pyarrow raises several types for a corrupt file
-            raise RejectedInput(path, f"not a readable Parquet file ({exc.__class__.__name__}: {exc})")
+            raise RejectedInput(path, f"not a readable Parquet file ({exc.__class__.__name__}: {exc})") from None
         columns = list(parquet.schema_arrow.names)
 
         def batches() -> Iterator[tuple[int, dict | RejectedInput]]:
@@ -384,7 +383,7 @@ def _json_kind(path: Path) -> tuple[str, object]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise RejectedInput(path, f"malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+        raise RejectedInput(path, f"malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
 
     def has_claim_review(node: object) -> bool:
         if isinstance(node, dict):
