@@ -17,7 +17,6 @@ import argparse
 import csv
 import json
 import resource
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -58,12 +57,12 @@ def dataset_sentences(datasets: Path, limit: int) -> list[str]:
 
 
 def bench_seed(results: dict) -> None:
-    from pipeline.verdict.checker import Checker
+    from pipeline.corpus.ingest import ingest
+    from pipeline.corpus.store import Corpus
     from pipeline.evaluation.claims import read_labelled_claims
     from pipeline.registry.embedding import Encoder
     from pipeline.retrieval.index import update_index
-    from pipeline.corpus.ingest import ingest
-    from pipeline.corpus.store import Corpus
+    from pipeline.verdict.checker import Checker
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"

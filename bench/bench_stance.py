@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -97,8 +98,8 @@ def main() -> None:
         default = settled_backend("auto")
         for backend in dict.fromkeys((default, "onnx", "bf16")):
             runtime = StanceModel(args.model, batch_size=args.batch_size, backend=backend)
-            seconds, probs = timed(lambda: runtime.predict_proba(claims, passages),
-                                   warm_up=lambda: runtime.predict_proba(claims[:32], passages[:32]))
+            seconds, probs = timed(partial(runtime.predict_proba, claims, passages),
+                                   warm_up=partial(runtime.predict_proba, claims[:32], passages[:32]))
             record(f"pipeline_{runtime.runtime}" + ("_default" if backend == default else ""), seconds, probs)
 
         net, tokenizer = model._net, model._tokenizer

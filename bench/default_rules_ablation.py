@@ -23,14 +23,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.verdict.checker import Checker
-from pipeline.verdict.rules import VerdictRules, denial_cannot_support, discount_reported_claim, settled_facts_cannot_decide_plans, text_before
 from pipeline.core.io import atomic_write_text
+from pipeline.core.types import STANCE_LABELS  # noqa: E402
 from pipeline.datasets.claims import first_gold_rank, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims
 from pipeline.evaluation.corpus import verdict_metrics
 from pipeline.retrieval.retrieve import ENTITY_BOOST, RetrievalConfig, people_in  # noqa: E402
-from pipeline.core.types import STANCE_LABELS  # noqa: E402
+from pipeline.verdict.checker import Checker
+from pipeline.verdict.rules import (
+    VerdictRules,
+    denial_cannot_support,
+    discount_reported_claim,
+    settled_facts_cannot_decide_plans,
+    text_before,
+)
 
 # "default": every general rule on, as logic v5's default path had them; each other setting
 # turns one off. (Logic v6 ships the subject gate, the plans rule and the entity boost off, on
@@ -102,7 +108,7 @@ def run_corpus(folder: Path, name: str, split: str, limit: int | None) -> dict:
             out[key] = {"correct": sum(g == p for g, p in zip(gold, predicted)), "accuracy": metrics["accuracy"],
                         "macro_f1": metrics["macro_f1"], "evidence_recall@5": recall, "predicted": predicted}
     base = out["default"]["predicted"]
-    for key, entry in out.items():
+    for entry in out.values():
         changed = [(g, b, p) for g, b, p in zip(gold, base, entry.pop("predicted")) if b != p]
         entry["verdicts_changed_vs_default"] = len(changed)
         entry["right_only_with_the_rule"] = sum(g == b for g, b, _ in changed)  # the rule helps here

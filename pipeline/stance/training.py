@@ -11,12 +11,29 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.registry.base_models import MINILM, base_model, base_model_path
 from pipeline.core.errors import UserError
-from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry, sha256_file
 from pipeline.core.types import STANCE_LABELS
-from pipeline.stance.backends import CROSS_ENCODER_CONFIG, CROSS_ENCODER_FILE, base_model_hash, build_cross_encoder, cross_encoder_logits, load_adapter_state, load_cross_encoder, softmax
-from pipeline.stance.model import EMBED_BIAS, EMBED_CONFIG, EMBED_WEIGHTS, LABEL_INDEX, embedding_pair_features, evaluate_probs, fit_temperature
+from pipeline.registry.base_models import MINILM, base_model, base_model_path
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry, sha256_file
+from pipeline.stance.backends import (
+    CROSS_ENCODER_CONFIG,
+    CROSS_ENCODER_FILE,
+    base_model_hash,
+    build_cross_encoder,
+    cross_encoder_logits,
+    load_adapter_state,
+    load_cross_encoder,
+    softmax,
+)
+from pipeline.stance.model import (
+    EMBED_BIAS,
+    EMBED_CONFIG,
+    EMBED_WEIGHTS,
+    LABEL_INDEX,
+    embedding_pair_features,
+    evaluate_probs,
+    fit_temperature,
+)
 
 
 def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 128, batch_size: int = 16,
@@ -412,7 +429,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                               + (f" --init-from {init_ref.label}" if init_ref else "")
                               + (f" --focus {','.join(focus)} --replay {replay}" if focus else "")
                               + (" --mined-negatives FILE (made by `claimsift train mine-negatives "
-                                 f"--out FILE`, sha256 in the data section)" if mined_negatives else ""),
+                                 "--out FILE`, sha256 in the data section)" if mined_negatives else ""),
                  "targets": {"fever_symmetric_accuracy": 0.75, "healthver_macro_f1": 0.65},
                  "published_reference": {
                      "fever_symmetric_bert_baseline_accuracy": 0.5746,

@@ -14,13 +14,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import unique_labels
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from pipeline.core.errors import UserError
-from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
 from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence, Verdict
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
 
 FEATURE_NAMES = (
     "max_supports", "max_refutes", "max_nei",
@@ -276,7 +275,7 @@ def score_evidence_sets(sets, stance_model) -> list[list[Evidence]]:
     passages = [t for _, texts, _ in sets for t in texts]
     probs = stance_model.predict_proba(claims, passages)
     out, k = [], 0
-    for claim, texts, _ in sets:
+    for _, texts, _ in sets:
         items = []
         for rank, text in enumerate(texts):
             p = probs[k]
@@ -299,12 +298,11 @@ def train_verdict(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_
                   promote: bool = True, seed: int = 13, log: Callable[[str], None] = print) -> dict:
     """Fit on the AVeriTeC claims the stance model never saw (its held-out 35%), report 5-fold
     cross-validated claim-level macro-F1 next to the hand-set rules, store the fitted model."""
+    import torch
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     from pipeline.stance import data as stance_data
     from pipeline.stance.model import StanceModel
-
-    import torch
 
     # One intra-op thread: on the shared 2-core machine a second one mostly spin-waits.
     torch.set_num_threads(1)
