@@ -71,8 +71,8 @@ def shared_datasets() -> Path:
 @pytest.fixture(scope="session")
 def seed_store(tmp_path_factory) -> Path:
     """A store with the five seed documents ingested and indexed; read-only for tests."""
-    from pipeline.retrieval.index import update_index
     from pipeline.corpus.ingest import ingest
+    from pipeline.retrieval.index import update_index
 
     store = tmp_path_factory.mktemp("seed") / "store"
     report = ingest([SEEDS], store)

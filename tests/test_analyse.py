@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from shipping import as_shipped, pickled_size
 
+from pipeline.core.types import Document
 from pipeline.corpus.layout import layout_breaks
 from pipeline.corpus.nlp import Analyser, LineBreaks, build_nlp, quotes_of, register_extensions, sentences_of
 from pipeline.corpus.quotes import quoted_spans
 from pipeline.corpus.readers import normalise
-from pipeline.core.types import Document
+from shipping import as_shipped, pickled_size
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -196,7 +196,7 @@ def test_analyser_is_cheap_to_make_and_pickles_without_its_pipeline():
 
 
 def test_a_date_header_is_not_part_of_the_first_sentence(tmp_path):
-    from pipeline.corpus.nlp import build_nlp, sentences_of
+    from pipeline.corpus.nlp import build_nlp
 
     nlp = build_nlp(quotes=False)
     text = " date 2024-11-10 Two days after Election Day, Rutte wrote a post. He congratulated Trump."

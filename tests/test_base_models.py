@@ -6,9 +6,9 @@ from importlib import metadata
 
 import pytest
 
+from pipeline.core.errors import UserError
 from pipeline.registry import base_models as base_models
 from pipeline.registry.base_models import MINILM, MPNET, base_model, base_model_path, mpnet_path
-from pipeline.core.errors import UserError
 
 
 def test_known_bases_and_a_clear_error_for_others():

@@ -58,9 +58,9 @@ def test_decisive_passages_are_passages_that_voted(seed_checker):
 
 @pytest.mark.slow
 def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_checker):
-    from pipeline.verdict.rules import adjusted_stance
-    from pipeline.retrieval.retrieve import people_in
     from pipeline.core.types import STANCE_LABELS
+    from pipeline.retrieval.retrieve import people_in
+    from pipeline.verdict.rules import adjusted_stance
 
     models = seed_checker.stance_models
     assert set(models) == {"stance", "screen"} and models["stance"]["version"] != models["screen"]["version"]
@@ -114,9 +114,9 @@ def test_english_claims_without_common_function_words_are_accepted(claim):
 
 
 def test_rules_let_only_passages_sharing_the_claims_words_vote():
+    from pipeline.core.types import Evidence
     from pipeline.verdict.rules import VerdictRules
     from pipeline.verdict.subject import term_coverage
-    from pipeline.core.types import Evidence
 
     claim = "Slovakia will host NATO's next summit."
     on_topic = Evidence(doc_id="a", sentence="Slovakia hosts the next NATO summit in Bratislava.", start=0, end=1, score=1.0)
@@ -215,8 +215,8 @@ def test_claims_the_corpus_does_not_cover_are_not_enough_info(seed_checker):
 
 
 def test_a_denial_covers_a_claim_about_a_person_it_names_or_sits_beside():
-    from pipeline.verdict.rules import VerdictRules
     from pipeline.core.types import Evidence
+    from pipeline.verdict.rules import VerdictRules
 
     claim = "Mark Rutte said he would personally kick the United States out of the alliance."
     riggio = Evidence(doc_id="a", sentence='"Secretary General Rutte has never said this," Riggio said.', start=0, end=1,
@@ -240,8 +240,8 @@ def test_a_denial_covers_a_claim_about_a_person_it_names_or_sits_beside():
 
 
 def test_a_labelled_claims_file_with_bad_lines_names_each_one(tmp_path):
-    from pipeline.evaluation.claims import read_labelled_claims
     from pipeline.core.errors import InputError
+    from pipeline.evaluation.claims import read_labelled_claims
 
     path = tmp_path / "claims.jsonl"
     path.write_text('{"claim": "Rutte threatened to expel the US.", "label": "REFUTED"}\n[1, 2]\n{"claim": "x\n'
@@ -254,8 +254,8 @@ def test_a_labelled_claims_file_with_bad_lines_names_each_one(tmp_path):
 
 
 def test_a_denial_votes_on_what_a_person_said_not_on_everything_about_them():
-    from pipeline.verdict.rules import VerdictRules
     from pipeline.core.types import Evidence
+    from pipeline.verdict.rules import VerdictRules
 
     riggio = Evidence(doc_id="a", sentence='"Secretary General Rutte has never said this," Riggio said.', start=0, end=1,
                       score=1.0)
@@ -291,8 +291,8 @@ def test_a_reported_claim_refutes_only_when_it_calls_the_claim_false(sentence, e
 
 
 def test_a_denial_that_points_back_covers_what_the_sentence_before_it_covers():
-    from pipeline.verdict.rules import VerdictRules
     from pipeline.core.types import Evidence
+    from pipeline.verdict.rules import VerdictRules
 
     wsj = ("However, the Wall Street Journal reported that Trump rang Putin shortly after his reelection to warn him "
            "against escalating the war.")
@@ -351,9 +351,9 @@ def test_a_name_the_tagger_calls_a_noun_is_a_subject_where_the_corpus_knows_it()
 
 
 def test_a_passage_votes_only_where_it_names_the_claims_subject():
+    from pipeline.core.types import Evidence
     from pipeline.verdict.rules import VerdictRules
     from pipeline.verdict.subject import ClaimSubject
-    from pipeline.core.types import Evidence
 
     claim = "Rutte met Trump at the White House in January 2025."
     stoltenberg = Evidence(doc_id="book", score=1.0, start=0, end=1, context="Stoltenberg wrote a book.",
@@ -406,8 +406,8 @@ def replace_sentence(passage, sentence):
     ("NATO will hold its 2026 summit in Ankara.", "The summit took place in Vilnius.", "unknown", False),
 ])
 def test_what_was_done_does_not_decide_what_is_planned(claim, sentence, published, settled):
-    from pipeline.verdict.rules import settled_facts_cannot_decide_plans
     from pipeline.core.types import Evidence
+    from pipeline.verdict.rules import settled_facts_cannot_decide_plans
 
     passage = Evidence(doc_id="a", sentence=sentence, start=0, end=1, score=1.0, published=published)
     probs = {"SUPPORTS": 0.5, "REFUTES": 0.3, "NOT_ENOUGH_INFO": 0.2}

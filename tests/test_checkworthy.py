@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shipping import as_shipped, pickled_size
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pipeline.checkworthy.classifier import CheckworthyClassifier
+from pipeline.checkworthy.data import read_jsonl_texts
 from pipeline.checkworthy.features import DomainAdaptedLogisticRegression
 from pipeline.checkworthy.model import CheckworthyModel, ClaimSpan
 from pipeline.checkworthy.sentences import has_words, split_sentences
-from pipeline.checkworthy.data import read_jsonl_texts
 from pipeline.core.errors import InputError
 from pipeline.registry.registry import ModelIntegrityError, Registry
+from shipping import as_shipped, pickled_size
 
 DATA = Path(__file__).resolve().parent / "data"
 EVAL_FIXTURE = DATA / "checkworthy_eval.jsonl"
@@ -225,7 +225,11 @@ def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeyp
     monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path / "cache"))  # its ONNX export goes here, not to ~/.cache
     monkeypatch.setattr("pipeline.registry.base_models.mpnet_path", lambda cache=None: Path(base_folder))
 
-    from pipeline.checkworthy.sentence_classifier import SentenceClassifier, save_sentence_classifier, train_sentence_classifier
+    from pipeline.checkworthy.sentence_classifier import (
+        SentenceClassifier,
+        save_sentence_classifier,
+        train_sentence_classifier,
+    )
 
     texts, labels = _fixture_rows()
     net, config, info = train_sentence_classifier(texts, labels, epochs=1, batch_size=8, base=base, num_threads=None,

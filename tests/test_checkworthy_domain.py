@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from pipeline.checkworthy.model import CheckworthyModel
-from pipeline.checkworthy.post import post_calibrated
+from pipeline.checkworthy.post import POST_ADAPTER_FILE, choose_post_stage, post_calibrated, stratified_folds
 from pipeline.checkworthy.sentences import AUTO, route_domain
-from pipeline.checkworthy.post import POST_ADAPTER_FILE, choose_post_stage, stratified_folds
 from pipeline.registry.registry import ModelIntegrityError, Registry
 
 SHIPPED = Registry().root / "checkworthy"

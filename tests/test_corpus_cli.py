@@ -50,9 +50,9 @@ def test_ingest_reports_rejections_exits_nonzero_and_keeps_the_rest(tmp_path, fa
 def _small_store(path: Path) -> Path:
     import hashlib
 
+    from pipeline.core.types import Document, Entity, Quote, Sentence
     from pipeline.corpus.nlp import AnalysedDocument
     from pipeline.corpus.store import Corpus
-    from pipeline.core.types import Document, Entity, Quote, Sentence
 
     text = '"Rutte has never said this," Riggio said.'
     doc_id = hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -8,13 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core.errors import InputError
+from pipeline.core.splits import (
+    MANIFEST_PATH,
+    SPLITS,
+    SplitClaim,
+    SplitManifest,
+    assign_splits,
+    split_of_group,
+    text_hash,
+)
 from pipeline.datasets.builders import healthver_verdict
 from pipeline.datasets.claims import evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import build_dataset, select_claims, split_claims_of
 from pipeline.evaluation.corpus import evaluate_corpus
-from pipeline.core.errors import InputError
-from pipeline.core.splits import (MANIFEST_PATH, SPLITS, SplitClaim, SplitManifest, assign_splits, split_of_group,
-                             text_hash)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.registry.embedding import Encoder
 from pipeline.core.errors import UserError
-from pipeline.retrieval.index import EvidenceIndex, IndexMismatchError, current_index_dir, load_index, update_index
 from pipeline.corpus.store import Corpus
+from pipeline.registry.embedding import Encoder
+from pipeline.retrieval.index import EvidenceIndex, IndexMismatchError, current_index_dir, load_index, update_index
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 import types
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from pipeline.corpus.nlp import AnalysedDocument
-from pipeline.corpus.ingest import ingest
-from pipeline.corpus.readers import date_in_text, doc_id_of, normalise, normalise_date, stream_paragraph_parts
-from pipeline.corpus.readers import Rejection
-from pipeline.corpus.store import Corpus
 from pipeline.core.types import Sentence
+from pipeline.corpus.ingest import ingest
+from pipeline.corpus.nlp import AnalysedDocument
+from pipeline.corpus.readers import (
+    Rejection,
+    date_in_text,
+    doc_id_of,
+    normalise,
+    normalise_date,
+    stream_paragraph_parts,
+)
+from pipeline.corpus.store import Corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

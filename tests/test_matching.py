@@ -7,16 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shipping import as_shipped, pickled_size
 
 from pipeline.core.errors import UserError
-from pipeline.corpus.factchecks import ingest_fact_checks_report
 from pipeline.core.metrics import ranked_average_precision, ranking_metrics
+from pipeline.corpus.factchecks import ingest_fact_checks_report
 from pipeline.factchecks.index import FEATURE_NAMES, index_dir
 from pipeline.factchecks.matcher import FactCheckMatcher
 from pipeline.factchecks.reranker import MatchReranker
 from pipeline.factchecks.text import duplicate_key, normalise_post
 from pipeline.registry.registry import Registry
+from shipping import as_shipped, pickled_size
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

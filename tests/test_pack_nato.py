@@ -188,8 +188,8 @@ def test_a_share_is_read_only_for_the_member_it_follows():
 def test_statements_about_all_members_are_read_for_the_member_a_claim_names(seed_store, nato_checker):
     """Seed 004 says all NATO members have achieved 2%; seed 000 lists the eight that have not:
     with the pack, a claim about one of the eight meets both, so the verdict is CONFLICTING."""
-    from pipeline.verdict.packs.nato import NatoPack
     from pipeline.retrieval.retrieve import CorpusView
+    from pipeline.verdict.packs.nato import NatoPack
 
     pack = NatoPack.of(CorpusView.from_store(seed_store), seed_store)
     # Members are what the corpus lists as members ("out of the 32 NATO members, Croatia, …").
@@ -228,9 +228,9 @@ def test_seed_claims_the_packs_rules_decide(nato_checker, claim, verdict):
 
 
 def test_the_pack_knows_other_names_of_the_us():
-    from pipeline.verdict.subject import ClaimSubject, names_subject
-    from pipeline.verdict.packs.nato import SUBJECT_ALIASES
     from pipeline.core.types import Evidence
+    from pipeline.verdict.packs.nato import SUBJECT_ALIASES
+    from pipeline.verdict.subject import ClaimSubject, names_subject
 
     us = Evidence(doc_id="y", score=1.0, start=0, end=1, sentence="Poland, Estonia and the United States spend most.")
     subject = ClaimSubject("US", aliases=SUBJECT_ALIASES["us"])

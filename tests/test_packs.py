@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import UserError
-from pipeline.verdict.packs import RULE_PACKS, UnknownRulePackError, load_rule_packs, registered_rule_packs, rule_pack_names
+from pipeline.verdict.packs import (
+    RULE_PACKS,
+    UnknownRulePackError,
+    load_rule_packs,
+    registered_rule_packs,
+    rule_pack_names,
+)
 from shipping import as_shipped
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,8 +59,8 @@ def test_a_registered_pack_is_loaded_by_its_name_and_bound_to_the_corpus(recordi
 
 
 def test_the_checker_takes_pack_names_and_ships_them_to_workers(tmp_path):
-    from pipeline.verdict.checker import Checker
     from pipeline.scoring.models import ModelScorer
+    from pipeline.verdict.checker import Checker
 
     assert Checker(tmp_path).rule_packs == ()  # off by default
     checker = as_shipped(Checker(tmp_path, rule_packs=["nato"]))
@@ -121,8 +127,8 @@ def test_the_default_path_reads_no_group_size_into_a_count(seed_checker):
     """"All 27 EU members" and "all EU members" say the same; the nato pack, which reads counts
     against the corpus's group of 32, would compare 27 with 32. The default path leaves the
     stance model's reading alone (only the general corrections apply)."""
-    from pipeline.verdict.rules import adjusted_stance
     from pipeline.core.types import STANCE_LABELS, Evidence
+    from pipeline.verdict.rules import adjusted_stance
 
     assert seed_checker.bound_rule_packs == () and not hasattr(seed_checker.corpus_view, "group_size")
     claim = "All 27 EU members meet the 2% defence spending target."

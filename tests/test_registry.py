@@ -203,8 +203,8 @@ def test_cli_retrain_registers_without_promoting(tmp_path, shared_datasets, invo
 
 @pytest.mark.slow
 def test_stance_retraining_on_the_user_file_alone(tmp_path):
-    from pipeline.training.retrain import retrain
     from pipeline.stance.model import StanceModel
+    from pipeline.training.retrain import retrain
 
     models = tmp_path / "models"
     result = retrain("stance", DATA / "retrain_stance.jsonl", include_public=False, datasets_dir=None,

@@ -407,7 +407,7 @@ def test_two_index_builds_at_once_build_one_index(tmp_path, seed_store):
     shutil.copytree(seed_store, store, ignore=shutil.ignore_patterns("index"))
     builds = [start_claimsift("index", "--store", store, "--backend", "onnx") for _ in range(2)]
     results = [build.communicate(timeout=600) + (build.returncode,) for build in builds]
-    for out, err, code in results:
+    for _, err, code in results:
         assert code == 0 and "Traceback" not in err, err
     # One built it; the other waited for the lock and found the index current.
     assert sorted(" 0 embedded" in err for _, err, _ in results) == [False, True], results

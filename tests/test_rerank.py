@@ -3,10 +3,10 @@ candidates of the seed store, and that it ships to workers without its model."""
 from __future__ import annotations
 
 import pytest
-from shipping import as_shipped, pickled_size
 
-from pipeline.stance.rerank import Reranker, mixed_scores, ranked_by_mix
 from pipeline.core.types import Evidence
+from pipeline.stance.rerank import Reranker, mixed_scores, ranked_by_mix
+from shipping import as_shipped, pickled_size
 
 KREMLIN_CLAIM = "The Kremlin confirmed that Trump phoned Putin after the election."
 KREMLIN_DENIAL = "The Kremlin denies that this call took place"

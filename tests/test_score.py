@@ -22,15 +22,14 @@ import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from score_fakes import KeywordScorer  # noqa: E402
-from shipping import as_shipped, pickled_size  # noqa: E402
-
-from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.core.errors import InputError, UserError  # noqa: E402
-from pipeline.scoring.posts import PostReader  # noqa: E402
+from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.scoring.models import ModelScorer
 from pipeline.scoring.output import iter_output
+from pipeline.scoring.posts import PostReader  # noqa: E402
 from pipeline.scoring.scorer import score_file, score_frame  # noqa: E402
+from score_fakes import KeywordScorer  # noqa: E402
+from shipping import as_shipped, pickled_size  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -106,12 +105,15 @@ def test_csv_tsv_gzip_and_parquet_inputs_read_like_jsonl(tmp_path):
     pq.write_table(pa.Table.from_pylist(POSTS), tmp_path / "posts.parquet", row_group_size=2)
     for name in ("posts.jsonl.gz", "posts.parquet", "posts.csv", "posts.tsv"):
         _, rows, rejected = run(tmp_path, tmp_path / name, f"{name}.out.jsonl", chunk_size=2)
-        strip = (lambda r: {k: v for k, v in r.items() if k != "line"})
-        assert [strip(r) for r in rows] == [strip(r) for r in reference], name
+        assert [without_line(r) for r in rows] == [without_line(r) for r in reference], name
         assert rejected == []
     # CSV lines count the header: the first post is on line 2
     _, rows, _ = run(tmp_path, tmp_path / "posts.csv", "lines.jsonl")
     assert [r["line"] for r in rows] == [2, 3, 4, 5, 6]
+
+
+def without_line(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "line"}
 
 
 def test_multiline_csv_records_keep_their_starting_line(tmp_path):

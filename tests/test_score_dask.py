@@ -10,10 +10,9 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
-from score_fakes import KeywordScorer  # noqa: E402
-
-from pipeline.scoring.output import iter_output
+from pipeline.scoring.output import iter_output  # noqa: E402
 from pipeline.scoring.scorer import score_file  # noqa: E402
+from score_fakes import KeywordScorer  # noqa: E402
 
 pytest.importorskip("distributed")
 
@@ -90,9 +89,8 @@ def test_dask_on_a_given_scheduler_resumes_a_local_checkpoint(tmp_path, worker_p
 
 @pytest.mark.slow
 def test_dask_with_the_real_models_equals_the_local_engine(request, tmp_path):
-    from score_fakes import real_models_missing
-
     from pipeline.scoring.models import ModelScorer
+    from score_fakes import real_models_missing
 
     missing = real_models_missing()
     if missing:

@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from score_fakes import KeywordScorer  # noqa: E402
-
-from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.core.errors import UserError  # noqa: E402
+from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
 from pipeline.scoring.output import iter_output
 from pipeline.scoring.scorer import score_file  # noqa: E402
+from score_fakes import KeywordScorer  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -98,7 +97,8 @@ def test_kill_9_at_arbitrary_moments_then_resume_equals_an_uninterrupted_run(tmp
     assert got == expected
     lines = [row["line"] for row in got]
     assert len(lines) == len(set(lines)), "a row was written twice"
-    rejected_lines = [json.loads(l)["line"] for l in out.with_name(out.name + ".rejected.jsonl").read_text().splitlines()]
+    rejected_lines = [json.loads(line)["line"]
+                      for line in out.with_name(out.name + ".rejected.jsonl").read_text().splitlines()]
     assert sorted(lines + rejected_lines) == list(range(1, 401)), "a row is missing"
     assert (out.with_name(out.name + ".rejected.jsonl").read_bytes()
             == reference.with_name(reference.name + ".rejected.jsonl").read_bytes())
@@ -187,9 +187,8 @@ def test_peak_memory_does_not_grow_with_the_input(tmp_path):
 
 @pytest.mark.slow
 def test_cli_killed_with_the_real_models_resumes_to_the_uninterrupted_output(request, tmp_path):
-    from score_fakes import real_models_missing
-
     from pipeline.scoring.models import ModelScorer
+    from score_fakes import real_models_missing
 
     missing = real_models_missing()
     if missing:

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shipping import as_shipped, pickled_size
 
 from pipeline.core.errors import InputError, UserError
-from pipeline.registry.registry import Registry
 from pipeline.core.metrics import calibration_error, classification_report
-from pipeline.stance.backends import softmax
-from pipeline.stance.model import StanceModel, fit_temperature
-from pipeline.stance.data import load_labelled_file
-from pipeline.stance.pairs import normalise_label
 from pipeline.core.types import STANCE_LABELS
+from pipeline.registry.registry import Registry
+from pipeline.stance.backends import softmax
+from pipeline.stance.data import load_labelled_file
+from pipeline.stance.model import StanceModel, fit_temperature
+from pipeline.stance.pairs import normalise_label
+from shipping import as_shipped, pickled_size
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "datasets"
@@ -417,8 +417,8 @@ def test_a_cross_encoder_config_names_its_transformer_and_the_hash_of_its_weight
 def test_a_retrained_cross_encoder_keeps_the_transformer_of_its_base(tmp_path, monkeypatch):
     """A model retrained from an mpnet stance model is trained on mpnet, not on the default
     MiniLM; a run that stops midway registers nothing."""
-    from pipeline.stance import training as stance_training
     from pipeline.registry.base_models import MPNET
+    from pipeline.stance import training as stance_training
     from pipeline.training.retrain import retrain
 
     registry = Registry(tmp_path / "models")
@@ -489,9 +489,9 @@ def test_focused_training_keeps_its_sources_and_replays_a_sample_of_the_rest():
 
 
 def test_training_further_starts_from_the_adapter_and_shape_of_the_model_named(tmp_path, monkeypatch):
-    from pipeline.stance import training as stance_training
-    from pipeline.stance import data as stance_data
     from pipeline.registry.base_models import MPNET
+    from pipeline.stance import data as stance_data
+    from pipeline.stance import training as stance_training
     from pipeline.stance.pairs import StancePair
 
     registry = Registry(tmp_path / "models")

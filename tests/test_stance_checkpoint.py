@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from pipeline.stance.training import CHECKPOINT_STATE, CHECKPOINT_TENSORS, train_cross_encoder
 from pipeline.stance.pairs import StancePair, claim_key
+from pipeline.stance.training import CHECKPOINT_STATE, CHECKPOINT_TENSORS, train_cross_encoder
 
 pytestmark = pytest.mark.slow  # fine-tunes MiniLM for a few steps
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.corpus.nlp import AnalysedDocument
 from pipeline.core.errors import UserError
-from pipeline.corpus.store import DOCUMENT_COLUMNS, ENTITY_COLUMNS, QUOTE_COLUMNS, SENTENCE_COLUMNS, Corpus
 from pipeline.core.types import Document, Entity, Quote, Sentence
+from pipeline.corpus.nlp import AnalysedDocument
+from pipeline.corpus.store import DOCUMENT_COLUMNS, ENTITY_COLUMNS, QUOTE_COLUMNS, SENTENCE_COLUMNS, Corpus
 
 TEXT = 'NATO spokesperson Daniele Riggio said it.\n\n"Rutte never said this," Riggio said.'
 

@@ -11,8 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.training.data import (TrainingDataError, evaluation_keys, load_evaluation_data, load_training_data,
-                                    validate)
+from pipeline.training.data import (
+    TrainingDataError,
+    evaluation_keys,
+    load_evaluation_data,
+    load_training_data,
+    validate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

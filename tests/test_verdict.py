@@ -10,8 +10,8 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pipeline.core.errors import UserError
-from pipeline.registry.registry import Registry
 from pipeline.core.types import VERDICT_LABELS, Evidence
+from pipeline.registry.registry import Registry
 from pipeline.verdict.aggregator import FEATURE_NAMES, VerdictAggregator, verdict_features
 
 MODELS = Path(__file__).resolve().parent.parent / "models"

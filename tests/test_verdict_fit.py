@@ -2,16 +2,20 @@
 leave-one-corpus-out, calibration, the needs-review band, and the model that ships."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from pipeline.core.types import VERDICT_LABELS
-from pipeline.registry.registry import Registry
-from pipeline.training.verdict_fit import (FIT_PARTS, collect, features_of, fit_temperature, leave_one_corpus_out,
-                                          review_threshold, sample_weights)
-from pipeline.verdict.aggregator import FEATURE_SETS, VerdictAggregator
+from pipeline.training.verdict_fit import (
+    FIT_PARTS,
+    collect,
+    features_of,
+    fit_temperature,
+    leave_one_corpus_out,
+    review_threshold,
+    sample_weights,
+)
+from pipeline.verdict.aggregator import FEATURE_SETS
 
 
 def test_every_corpus_and_every_class_in_it_weigh_the_same():
