@@ -108,8 +108,8 @@ def run_variant(variant: str, megabytes: float, n_process: int, batch_size: int)
             tokens += len(doc)
         extra = {}
     else:
-        from pipeline.corpus.nlp import Analyser
         from pipeline.core.types import Document
+        from pipeline.corpus.nlp import Analyser
 
         analyser = Analyser(batch_size=batch_size, n_process=n_process)
         analyser.warm_up()

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.verdict.validation import InvalidClaimError, URL, WORD, validate_claim  # noqa: E402
+from pipeline.verdict.validation import URL, WORD, InvalidClaimError, validate_claim  # noqa: E402
 
 
 def _tsv(path: Path, column: str | int, header: bool = True) -> list[str]:

@@ -34,11 +34,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
+    from pipeline.core.metrics import ranking_metrics
     from pipeline.corpus.factchecks import load_fact_checks, write_fact_checks
     from pipeline.factchecks.index import build_store_index
     from pipeline.factchecks.matcher import FactCheckMatcher
     from pipeline.factchecks.training import checkthat_queries, checkthat_records
-    from pipeline.core.metrics import ranking_metrics
 
     result: dict = {"backend": args.backend, "cpu_count": os.cpu_count(), "k": args.k}
     records = checkthat_records(args.datasets)

@@ -152,8 +152,8 @@ def repeated(source: Path, n: int, folder: Path) -> Path:
 def ensure_store(store: Path | None, folder: Path) -> Path:
     if store is not None and store.exists():
         return store
-    from pipeline.retrieval.index import update_index
     from pipeline.corpus.ingest import ingest
+    from pipeline.retrieval.index import update_index
 
     target = store or folder / "seed-store"
     ingest([ROOT / "seeds"], target)

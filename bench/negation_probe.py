@@ -28,8 +28,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from pipeline.stance import data as stance_data
-    from pipeline.stance.synthetic import negation_pairs
     from pipeline.stance.model import StanceModel
+    from pipeline.stance.synthetic import negation_pairs
 
     started = time.monotonic()
     dev = stance_data.build_stance_splits(args.data, seed=13)["dev"]

@@ -26,12 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.verdict.validation import InvalidClaimError, validate_claim  # noqa: E402
 from pipeline.core.io import atomic_write_text
 from pipeline.datasets.claims import evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims
 from pipeline.evaluation.corpus import RECALL_AT
 from pipeline.stance.rerank import RERANK_MODEL, Reranker, mixed_scores  # noqa: E402
+from pipeline.verdict.validation import InvalidClaimError, validate_claim  # noqa: E402
 
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 CANDIDATES = (10, 20, 30)
@@ -57,10 +57,10 @@ def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, can
     """Per claim with gold evidence: the first stage's top 5 as shipped (gold flags) and its
     best ``candidates`` (texts, scores, gold flags). ``title_prefix``: on an index of
     "TITLE: sentence" texts (``titled_index``) instead of the store's."""
+    from pipeline.corpus.store import Corpus
     from pipeline.registry.embedding import Encoder
     from pipeline.retrieval.index import load_index
     from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, retrieve
-    from pipeline.corpus.store import Corpus
 
     folder = corpora_dir / name
     store = folder / "store"

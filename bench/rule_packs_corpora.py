@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.verdict.checker import Checker  # noqa: E402
 from pipeline.core.io import atomic_write_text
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR
 from pipeline.evaluation.corpus import evaluate_corpus  # noqa: E402
 from pipeline.lang.en import DENIAL_CUE  # noqa: E402
+from pipeline.verdict.checker import Checker  # noqa: E402
 
 OLD_FALSE = re.compile(r"\bfalse\b", re.IGNORECASE)
 FIGURES = ("n", "accuracy", "macro_f1", "f1", "evidence_recall@5", "claims_per_s")

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from pipeline.verdict.checker import Checker
-from pipeline.verdict.rules import VerdictRules
+from pipeline.core.types import VERDICT_LABELS
 from pipeline.evaluation.claims import read_labelled_claims
 from pipeline.retrieval.retrieve import people_in
-from pipeline.core.types import VERDICT_LABELS
 from pipeline.verdict.aggregator import VerdictAggregator
+from pipeline.verdict.checker import Checker
+from pipeline.verdict.rules import VerdictRules
 
 # A small grid on purpose: over depth 1-5, eight relevance floors and five coverages as well,
 # the best of 39,200 settings reached 0.55 on the 64 claims but only 0.31 leave-one-out (the

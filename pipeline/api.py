@@ -30,9 +30,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
+
 from pipeline.core.paths import DEFAULT_STORE
-
-
 
 # -- corpus ---------------------------------------------------------------------------------------
 

@@ -10,9 +10,14 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from pipeline.checkworthy.features import (
+    CHEAP_FEATURES,
+    DomainAdaptedLogisticRegression,
+    TfidfFeatures,
+    cheap_features,
+    clean_text,
+)
 from pipeline.checkworthy.sentences import DOMAINS
-from pipeline.checkworthy.features import CHEAP_FEATURES, DomainAdaptedLogisticRegression, TfidfFeatures, cheap_features, clean_text
-
 
 MODEL_FORMAT = "claimsift-checkworthy-1"
 

@@ -11,8 +11,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-
-
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 
 

@@ -27,11 +27,10 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
-from pipeline.checkworthy.sentences import AUTO, has_words, route_domain, split_sentences
 from pipeline.checkworthy.classifier import CheckworthyClassifier
 from pipeline.checkworthy.post import post_calibrated
-
+from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
+from pipeline.checkworthy.sentences import AUTO, has_words, route_domain, split_sentences
 
 # -- text features -------------------------------------------------------------------------------
 

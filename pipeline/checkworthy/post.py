@@ -24,8 +24,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.registry.base_models import MINILM
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
+from pipeline.registry.base_models import MINILM
 
 POST_TRAIN_SETS = ("ct20_train", "ct22_1a_train", "ct22_1b_train_nonclaims")
 POST_ADAPTER_FILE = "post_adapter_head.safetensors"
@@ -169,9 +169,9 @@ def final_network(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_
     """The network trained on every training tweet, saved (float16 adapter + config) in
     ``work_dir``; (folder, training info). Read back when already there. ``stop_after_epochs``:
     the checkpoint after that many epochs of the plan's schedule (when time is short)."""
-    from pipeline.checkworthy.sentence_classifier import save_sentence_classifier
-
     import time
+
+    from pipeline.checkworthy.sentence_classifier import save_sentence_classifier
 
     labels = np.asarray(labels, dtype=np.int64)
     folder = Path(work_dir) / plan.key(texts, labels) / ("final" if not stop_after_epochs

@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.registry.base_models import MINILM, base_model_path
 from pipeline.core.errors import UserError
+from pipeline.registry.base_models import MINILM, base_model_path
 
 ADAPTER_FILE = "sentence_adapter_head.safetensors"
 CONFIG_FILE = "sentence_classifier.json"

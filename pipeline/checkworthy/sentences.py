@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 
-
-
-
 DOMAINS = ("post", "speech")
 
 

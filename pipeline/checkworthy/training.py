@@ -8,13 +8,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.registry.base_models import MINILM, MPNET, base_model
-from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
-from pipeline.core.metrics import best_f1_threshold, f1_metrics
-from pipeline.checkworthy.sentences import AUTO, has_words, split_sentences
 from pipeline.checkworthy.classifier import CheckworthyClassifier
 from pipeline.checkworthy.model import CheckworthyModel, ScoredPost
-
+from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
+from pipeline.checkworthy.sentences import AUTO, has_words, split_sentences
+from pipeline.core.metrics import best_f1_threshold, f1_metrics
+from pipeline.registry.base_models import MINILM, MPNET, base_model
 
 # The speech-domain sentence classifier: all-mpnet-base-v2 alone reached held-out debates F1
 # 0.864 after one epoch where the MiniLM one reached 0.829 after three (see the model card).

@@ -89,8 +89,8 @@ def evaluate_checkworthy(
     encoder_backend: Optional[str] = typer.Option(None, "--encoder-backend", help="onnx or torch (default: the model's)."),
 ) -> None:
     """F1 of the positive class, average precision, precision and recall at the shipped threshold."""
-    from pipeline.checkworthy.training import routed_metrics
     from pipeline.checkworthy.data import read_jsonl_texts
+    from pipeline.checkworthy.training import routed_metrics
 
     texts, labels = read_jsonl_texts(data, labelled=True)
     detector = _load_model(model, models_dir, encoder_backend)
@@ -164,7 +164,14 @@ def train_checkworthy_command(
                          models_dir=out, as_json=as_json)
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from pipeline.checkworthy.training import train_checkworthy
     from pipeline.core.errors import UserError

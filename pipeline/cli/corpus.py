@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import typer
+
 from pipeline.core.paths import DEFAULT_STORE
 
 DEFAULT_QUOTES_GOLD = Path("tests/data/quotes_gold.jsonl")

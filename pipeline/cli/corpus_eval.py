@@ -8,8 +8,8 @@ from typing import List, Optional
 import typer
 
 from pipeline.core.errors import UserError
-from pipeline.verdict.packs import RULE_PACK_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
+from pipeline.verdict.packs import RULE_PACK_HELP
 
 
 def evaluate_corpus_command(

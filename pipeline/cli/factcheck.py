@@ -45,10 +45,9 @@ def match_command(
     """Match posts to already fact-checked claims: writes ranked record ids with scores."""
     from rich.console import Console
 
-    from pipeline.factchecks.matcher import FactCheckMatcher
-    from pipeline.core.io import atomic_write_text
-
     from pipeline.core.errors import refuse_output_over_input
+    from pipeline.core.io import atomic_write_text
+    from pipeline.factchecks.matcher import FactCheckMatcher
 
     refuse_output_over_input(out, data)
     console = Console(stderr=True)

@@ -173,7 +173,8 @@ def retrain(task: str = typer.Argument(..., help="stance or checkworthy."),
     from rich.console import Console
 
     from pipeline.registry.registry import DEFAULT_MODELS_DIR
-    from pipeline.training.retrain import DEFAULT_DATASETS_DIR, retrain as run_retrain
+    from pipeline.training.retrain import DEFAULT_DATASETS_DIR
+    from pipeline.training.retrain import retrain as run_retrain
 
     console = Console(stderr=True)
     started = time.monotonic()

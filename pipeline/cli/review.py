@@ -31,7 +31,8 @@ def serve(store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus stor
           reports: Path = typer.Option(Path("out/reports"), "--reports", help="Folder of compare reports "
                                        "(the newest is shown on the Models page).")) -> None:
     """Start the review desk: a local web app over the store and the scored posts."""
-    from pipeline.review.app import ReviewConfig, serve as run
+    from pipeline.review.app import ReviewConfig
+    from pipeline.review.app import serve as run
     from pipeline.review.security import TOKEN_ENV, is_loopback
 
     token = token or os.environ.get(TOKEN_ENV) or None

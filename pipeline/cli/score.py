@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from pipeline.verdict.packs import RULE_PACK_HELP
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.verdict.packs import RULE_PACK_HELP
 
 TABLE_ROWS = 40
 

@@ -138,8 +138,8 @@ def evaluate_stance(
     as_json: bool = typer.Option(False, "--json", help="print plain JSON to stdout"),
 ) -> None:
     """Accuracy, macro-F1, per-class F1 and the confusion matrix of a stance model on a labelled file."""
-    from pipeline.stance.model import StanceModel, evaluate_probs
     from pipeline.stance.data import load_labelled_file
+    from pipeline.stance.model import StanceModel, evaluate_probs
 
     pairs = load_labelled_file(data)
     stance = StanceModel(model, models_dir=models_dir)
@@ -172,9 +172,9 @@ def stance_cmd(
     import os
 
     from pipeline.core.errors import refuse_output_over_input
-    from pipeline.stance.model import StanceModel
-    from pipeline.stance.data import load_labelled_file
     from pipeline.core.types import STANCE_LABELS
+    from pipeline.stance.data import load_labelled_file
+    from pipeline.stance.model import StanceModel
 
     refuse_output_over_input(out, data)
     pairs = load_labelled_file(data, require_label=False)

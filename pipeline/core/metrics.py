@@ -11,6 +11,7 @@ import math
 from typing import Iterable, Sequence
 
 import numpy as np
+
 from pipeline.core.types import STANCE_LABELS
 
 N_BOOTSTRAP = 1000

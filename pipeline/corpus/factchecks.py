@@ -29,7 +29,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from pipeline.corpus.readers import Rejection, RejectedInput, check_bytes, is_fact_check_table, normalise_date, table_rows
+from pipeline.corpus.readers import (
+    RejectedInput,
+    Rejection,
+    check_bytes,
+    is_fact_check_table,
+    normalise_date,
+    table_rows,
+)
 from pipeline.corpus.store import lock_timeout
 
 DB_NAME = "corpus.sqlite"

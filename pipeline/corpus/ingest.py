@@ -28,10 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import Document
 from pipeline.corpus.factchecks import ingest_fact_checks_report
-from pipeline.corpus.readers import DEFAULT_MAX_DOC_CHARS, RejectedInput, Rejection, InputItem, documents_of, expand_inputs
-from pipeline.core.paths import DEFAULT_STORE
+from pipeline.corpus.readers import (
+    DEFAULT_MAX_DOC_CHARS,
+    InputItem,
+    RejectedInput,
+    Rejection,
+    documents_of,
+    expand_inputs,
+)
 
 
 @dataclass

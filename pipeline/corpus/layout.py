@@ -6,7 +6,6 @@ import re
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-
 if TYPE_CHECKING:
     pass
 

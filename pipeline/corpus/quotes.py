@@ -7,12 +7,20 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Token
 from pipeline.corpus.layout import MARKS, layout_breaks
-from pipeline.corpus.speakers import People, is_reporting, lemma_of, own_subject, resolve_speaker, subject_of, title_like, trim_span
+from pipeline.corpus.speakers import (
+    People,
+    is_reporting,
+    lemma_of,
+    own_subject,
+    resolve_speaker,
+    subject_of,
+    title_like,
+    trim_span,
+)
 
 
 @dataclass

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import pandas as pd
 
 from pipeline.core.errors import UserError
-from pipeline.core.types import Document
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.core.types import Document
 
 if TYPE_CHECKING:
     from pipeline.corpus.nlp import AnalysedDocument

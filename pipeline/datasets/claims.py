@@ -14,7 +14,6 @@ from pipeline.core.errors import InputError
 from pipeline.core.splits import text_key
 from pipeline.core.types import VERDICT_LABELS
 
-
 MIN_MATCH_WORDS = 4
 
 
@@ -42,8 +41,8 @@ def _text_list(obj: dict, key: str, problems: list[str], line_no: int) -> tuple[
 
 def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
     """The labelled claims of ``path``; every bad line is reported together (line numbers)."""
-    from pipeline.corpus.readers import normalise_date
     from pipeline.core.io import jsonl_lines
+    from pipeline.corpus.readers import normalise_date
 
     path = Path(path)
     rows: list[CorpusClaim] = []

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.core.errors import UserError
-from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.core.io import atomic_write_text, jsonl_text, read_jsonl, sha256_file
+from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.core.splits import SPLITS, SplitClaim, assign_splits
-from pipeline.datasets.claims import CorpusClaim, read_corpus_claims
 from pipeline.datasets.builders import BUILDERS, ROOT, SEED_CLAIM_FILES, SOURCES
-
+from pipeline.datasets.claims import CorpusClaim, read_corpus_claims
 
 DEFAULT_DATA_DIR = SHARED_DATASETS_DIR
 

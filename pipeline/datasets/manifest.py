@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.datasets.corpora import DATASETS, DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, split_claims_of
 from pipeline.core.splits import MANIFEST_PATH, SplitClaim, assign_splits, split_counts, write_manifest
+from pipeline.datasets.corpora import DATASETS, DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, split_claims_of
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -36,10 +36,10 @@ def ensure_store(documents: Sequence[Path | str], store_dir: Path | str,
                  progress: Callable[[str], None] | None = None) -> StoreBuild:
     """Ingest ``documents`` into ``store_dir`` and index it, unless the store was built from
     exactly these files (same content) and its index exists. Any rejected row stops here."""
-    from pipeline.corpus.nlp import Analyser
-    from pipeline.retrieval.index import current_index_dir, update_index
     from pipeline.corpus.ingest import ingest
+    from pipeline.corpus.nlp import Analyser
     from pipeline.corpus.store import Corpus
+    from pipeline.retrieval.index import current_index_dir, update_index
 
     documents = [Path(p) for p in documents]
     for path in documents:

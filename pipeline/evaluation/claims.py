@@ -10,10 +10,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.verdict.validation import InvalidClaimError, validate_claim
 from pipeline.core.errors import InputError
 from pipeline.core.io import jsonl_lines
 from pipeline.core.types import VERDICT_LABELS, Verdict
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
 PRIMARY_METRIC = "verdict_accuracy"
 

@@ -28,7 +28,23 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text
-from pipeline.core.metrics import CALIBRATION_BINS, N_BOOTSTRAP, SEED, confusion_counts, per_class_f1, accuracy, average_precision, bootstrap_indices, brier, expected_calibration_error, f1_positive, log_loss, macro_f1, precision_positive, recall_positive
+from pipeline.core.metrics import (
+    CALIBRATION_BINS,
+    N_BOOTSTRAP,
+    SEED,
+    accuracy,
+    average_precision,
+    bootstrap_indices,
+    brier,
+    confusion_counts,
+    expected_calibration_error,
+    f1_positive,
+    log_loss,
+    macro_f1,
+    per_class_f1,
+    precision_positive,
+    recall_positive,
+)
 
 PRIMARY_METRIC = {"stance": "macro_f1", "checkworthy": "f1"}
 

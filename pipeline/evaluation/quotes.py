@@ -179,8 +179,8 @@ def score(gold: list[GoldQuote], predicted: list[dict], extractor: str = "claims
 
 
 def claimsift_quotes(docs: dict[str, str]) -> list[dict]:
-    from pipeline.corpus.nlp import Analyser
     from pipeline.core.types import Document
+    from pipeline.corpus.nlp import Analyser
 
     analyser = Analyser()
     out = []

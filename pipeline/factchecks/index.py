@@ -16,8 +16,15 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.corpus.factchecks import FactCheck, fact_checks_fingerprint, load_fact_checks
-from pipeline.factchecks.text import tokenise, content_words, duplicate_key, names_in, normalise_post, numbers_in, text_hash
-
+from pipeline.factchecks.text import (
+    content_words,
+    duplicate_key,
+    names_in,
+    normalise_post,
+    numbers_in,
+    text_hash,
+    tokenise,
+)
 
 INDEX_DIR = "factcheck_index"
 

@@ -37,10 +37,9 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.corpus.factchecks import FactCheck, fact_checks_fingerprint
-from pipeline.factchecks.text import normalise_post
 from pipeline.factchecks.index import DEFAULT_BACKEND, FactCheckIndex, blas_controller, load_store_index
 from pipeline.factchecks.reranker import MatchReranker
-
+from pipeline.factchecks.text import normalise_post
 
 # ---- post normalisation -----------------------------------------------------------------------
 

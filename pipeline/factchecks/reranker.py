@@ -1,7 +1,6 @@
 """The matcher's re-ranker: a standardised logistic regression over the candidate features, saved as JSON."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from pipeline.core.errors import UserError

@@ -7,9 +7,6 @@ import re
 import unicodedata
 from typing import Sequence
 
-
-
-
 _URL = re.compile(r"(?:https?://|www\.|pic\.twitter\.com/)\S+", re.I)
 
 

@@ -10,13 +10,12 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.core.errors import UserError
-from pipeline.corpus.factchecks import FactCheck
 from pipeline.core.metrics import ranking_metrics
-from pipeline.factchecks.text import normalise_post
+from pipeline.corpus.factchecks import FactCheck
 from pipeline.factchecks.index import DEFAULT_BACKEND, FEATURE_NAMES, FactCheckIndex, blas_controller
-from pipeline.factchecks.reranker import MatchReranker
 from pipeline.factchecks.matcher import rank_with
-
+from pipeline.factchecks.reranker import MatchReranker
+from pipeline.factchecks.text import normalise_post
 
 CHECKTHAT_DIR = "checkthat2020-task2-claim-retrieval"
 

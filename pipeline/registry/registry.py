@@ -20,11 +20,11 @@ import os
 import platform
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator
-from contextlib import contextmanager
 
 from pipeline.core.io import atomic_write_text, read_jsonl, sha256_file  # noqa: F401 (part of the registry's surface)
 from pipeline.core.paths import MODELS_DIR

@@ -28,6 +28,7 @@ from typing import Collection, Protocol, Sequence
 import numpy as np
 
 from pipeline.core.types import Evidence
+
 # English cues (denials, verbs of saying, reports of a claim, words that point back): language
 # knowledge, kept apart from the code; re-exported here for the modules that read them.
 from pipeline.lang.en import ANAPHOR, ATTRIBUTION_CUE, DENIAL_CUE, REPORTED_CLAIM, SAID_CUE, SAID_VERBS  # noqa: F401

@@ -25,10 +25,10 @@ from starlette.staticfiles import StaticFiles
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import jsonl_text
+from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, QueueFilter, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
-from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS
 
 log = logging.getLogger("claimsift.review")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -80,9 +80,9 @@ class _State:
         """The model versions that made the scores' predictions, as far as they are known: the
         scores file does not record them, so the registry's current versions are recorded."""
         if self._models is None:
+            from pipeline.registry.registry import Registry
             from pipeline.verdict.checker import SCREEN_STANCE
             from pipeline.verdict.rules import VerdictRules
-            from pipeline.registry.registry import Registry
 
             registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
             models: dict = {"verdict": VerdictRules().label(), "source": "registry current at labelling"}
@@ -190,8 +190,8 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
                       evidence=[(e, _split_context(e.get("context", ""), e["sentence"])) for e in result["evidence"]])
 
     def corpus(request: Request) -> Response:
-        from pipeline.review import corpus_view as cv
         from pipeline.corpus.store import Corpus
+        from pipeline.review import corpus_view as cv
 
         problem = _store_problem(config.store)
         store = Corpus(config.store)
@@ -203,8 +203,8 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
                       summary=store.summary())
 
     def timeline(request: Request) -> Response:
-        from pipeline.review import corpus_view as cv
         from pipeline.corpus.store import Corpus
+        from pipeline.review import corpus_view as cv
 
         store = Corpus(config.store)
         published = tuple(store.documents()["published"].tolist()) if store.exists() else ()
@@ -214,8 +214,8 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
                         headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
     def document(request: Request) -> Response:
-        from pipeline.review import corpus_view as cv
         from pipeline.corpus.store import Corpus
+        from pipeline.review import corpus_view as cv
 
         doc_id = request.path_params["doc_id"]
         store = Corpus(config.store)
@@ -414,8 +414,8 @@ def _split_context(context: str, sentence: str) -> tuple[str, str, str]:
 
 
 def _claim_context(state: _State, post: dict, item: dict, line: int, index: int) -> dict:
-    from pipeline.review.corpus_view import passage_context
     from pipeline.corpus.store import Corpus
+    from pipeline.review.corpus_view import passage_context
 
     store = Corpus(state.config.store)
     problem = _store_problem(state.config.store)
@@ -480,8 +480,7 @@ def _latest_report(folder: Path) -> Path | None:
 def _models_context(config: ReviewConfig) -> dict:
     import datetime as dt
 
-    from pipeline.registry.registry import model_rows
-    from pipeline.registry.registry import Registry
+    from pipeline.registry.registry import Registry, model_rows
 
     registry = Registry(config.models_dir) if config.models_dir else Registry()
     try:

@@ -424,8 +424,9 @@ def _fresh_rows(path: Path, stamp: dict) -> bool:
 
 
 def _build_rows(claims: Path, target: Path, stamp: dict) -> None:
-    import pyarrow.parquet as pq
     import sqlite3
+
+    import pyarrow.parquet as pq
 
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(handle)

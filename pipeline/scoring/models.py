@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from pipeline.verdict.checker import SCREEN_STANCE
-from pipeline.verdict.rules import VerdictRules
 from pipeline.core.errors import UserError
-from pipeline.verdict.packs import rule_pack_names
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.verdict.checker import SCREEN_STANCE
+from pipeline.verdict.packs import rule_pack_names
+from pipeline.verdict.rules import VerdictRules
 
 
 class PostScorer(Protocol):
@@ -117,9 +117,9 @@ class ModelScorer:
     def warm_up(self) -> None:
         if self._models is not None:
             return
-        from pipeline.verdict.checker import Checker
         from pipeline.checkworthy.model import CheckworthyModel
         from pipeline.registry.embedding import Encoder
+        from pipeline.verdict.checker import Checker
 
         options = {"models_dir": self.models_dir} if self.models_dir else {}
         # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB

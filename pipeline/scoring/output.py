@@ -9,7 +9,6 @@ from typing import Iterator
 from pipeline.core.errors import UserError
 from pipeline.scoring.posts import PostRecord
 
-
 ROW_GROUP_ROWS = 8192
 
 

@@ -47,12 +47,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
 from pipeline.core.errors import InputError, UserError
-from pipeline.scoring.posts import DEFAULT_MAX_CHARS, PostReader, PostRecord
-from pipeline.scoring.output import assemble_jsonl, assemble_parquet, write_parquet_part, iter_output, output_format, post_row, rejected_path, rejected_row
-from pipeline.scoring.models import ModelScorer, PostScorer
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
+from pipeline.scoring.models import ModelScorer, PostScorer
+from pipeline.scoring.output import (
+    assemble_jsonl,
+    assemble_parquet,
+    iter_output,
+    output_format,
+    post_row,
+    rejected_path,
+    rejected_row,
+    write_parquet_part,
+)
+from pipeline.scoring.posts import DEFAULT_MAX_CHARS, PostReader, PostRecord
 
 DEFAULT_CHUNK_SIZE = 256
 
@@ -130,8 +139,14 @@ class _Progress:
     def __enter__(self) -> "_Progress":
         if self.enabled:
             from rich.console import Console
-            from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._bar = Progress(TextColumn("scoring"), BarColumn(), TaskProgressColumn(),
                                  TextColumn("{task.fields[posts]:,} posts  {task.fields[rate]:.1f} posts/s"),

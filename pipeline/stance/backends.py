@@ -10,11 +10,10 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.registry.base_models import MINILM, base_model, base_model_path
 from pipeline.core.errors import UserError
-from pipeline.registry.registry import sha256_file
 from pipeline.core.types import STANCE_LABELS
-
+from pipeline.registry.base_models import MINILM, base_model, base_model_path
+from pipeline.registry.registry import sha256_file
 
 CROSS_ENCODER_FILE = "adapter_head.safetensors"
 

@@ -23,9 +23,9 @@ from typing import Iterable, Sequence
 
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.io import read_jsonl
-from pipeline.core.types import STANCE_LABELS
 from pipeline.core.paths import SHARED_DATASETS_DIR
-from pipeline.stance.pairs import StancePair, make_pair, claim_key, normalise_label
+from pipeline.core.types import STANCE_LABELS
+from pipeline.stance.pairs import StancePair, claim_key, make_pair, normalise_label
 from pipeline.stance.synthetic import bm25_hard_negatives, denial_pairs, denial_report_pairs, negation_pairs
 
 DEFAULT_DATA_DIR = SHARED_DATASETS_DIR

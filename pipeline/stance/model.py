@@ -26,10 +26,19 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.core.errors import UserError
-from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
-from pipeline.core.types import STANCE_LABELS
 from pipeline.core.metrics import calibration_error, classification_report
-from pipeline.stance.backends import CROSS_ENCODER_BACKENDS, CROSS_ENCODER_CONFIG, cross_encoder_logits, load_cross_encoder, load_onnx_cross_encoder, onnx_cross_encoder_logits, settled_backend, softmax
+from pipeline.core.types import STANCE_LABELS
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
+from pipeline.stance.backends import (
+    CROSS_ENCODER_BACKENDS,
+    CROSS_ENCODER_CONFIG,
+    cross_encoder_logits,
+    load_cross_encoder,
+    load_onnx_cross_encoder,
+    onnx_cross_encoder_logits,
+    settled_backend,
+    softmax,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -4,8 +4,6 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-
-
 # Aliases accepted in user files and in the source datasets.
 LABEL_ALIASES = {
     "SUPPORTS": "SUPPORTS", "SUPPORT": "SUPPORTS", "SUPPORTED": "SUPPORTS", "ENTAILMENT": "SUPPORTS",

@@ -8,7 +8,6 @@ from typing import Sequence
 
 from pipeline.stance.pairs import StancePair, make_pair
 
-
 _ATTRIBUTION = re.compile(
     r"^(?P<who>[A-Z][^\d\"“”]{2,60}?)\s+(?P<verb>said|says|claimed|claims|threatened|threatens|announced|"
     r"tweeted|wrote|declared|admitted|promised|vowed|stated)\b\s*(?P<rest>.{10,})$")

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from pipeline.core.io import atomic_write_text, write_jsonl
+from pipeline.core.splits import text_key
 from pipeline.datasets.claims import evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
 from pipeline.datasets.stores import ensure_store
-from pipeline.core.io import atomic_write_text, write_jsonl
-from pipeline.core.splits import text_key
 
 MINED_CORPORA = ("averitec", "fever", "covidfact", "healthver")
 NEAR_COPY = 0.6
@@ -71,9 +71,9 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
                 log: Callable[[str], None] = print) -> tuple[list[MinedPair], dict]:
     """Mined NEI pairs of one public corpus's train-split claims, and counts of what was dropped
     why. ``screen``: a ``StanceModel`` (its ``predict_proba``) that vetoes confident readings."""
+    from pipeline.corpus.store import Corpus
     from pipeline.verdict.checker import Checker
     from pipeline.verdict.validation import InvalidClaimError, validate_claim
-    from pipeline.corpus.store import Corpus
 
     built = build_dataset(corpus, data_dir, corpora_dir)
     store_dir = built.folder / "store"

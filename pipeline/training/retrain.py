@@ -28,12 +28,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.registry.base_models import MINILM
 from pipeline.core.errors import UserError
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
+from pipeline.core.paths import SHARED_DATASETS_DIR
+from pipeline.registry.base_models import MINILM
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry, sha256_file
 from pipeline.training.data import LabelledData, load_training_data
-from pipeline.core.paths import SHARED_DATASETS_DIR
 
 DEFAULT_DATASETS_DIR = SHARED_DATASETS_DIR
 
@@ -160,13 +160,13 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     count as social posts); thresholds tuned and metrics measured on the public dev sets, or on
     a held-out quarter of the user rows when there is no public data. ``data=None`` trains on the
     public data (or its ``public_sample``) alone: the baseline to compare a user file's effect with."""
+    from pipeline.checkworthy import data as cd
     from pipeline.checkworthy import model as cw
+    from pipeline.checkworthy import sentence_classifier as sc
     from pipeline.checkworthy.classifier import CheckworthyClassifier
     from pipeline.checkworthy.sentences import has_words, split_sentences
     from pipeline.checkworthy.training import best_mix_weight
-    from pipeline.checkworthy import data as cd
     from pipeline.registry.embedding import Encoder
-    from pipeline.checkworthy import sentence_classifier as sc
 
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
@@ -355,9 +355,9 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
     (grouped by claim), or from a held-out quarter of the user claims without public data.
     """
     from pipeline.stance import backends as stance_backends
+    from pipeline.stance import data as stance_data
     from pipeline.stance import model as stance
     from pipeline.stance import training as stance_training
-    from pipeline.stance import data as stance_data
 
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
@@ -471,8 +471,8 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
 
 
 def _embed_logits(pairs, weights, bias, config) -> np.ndarray:
-    from pipeline.stance import model as stance
     from pipeline.registry.embedding import Encoder
+    from pipeline.stance import model as stance
 
     encoder = Encoder(backend=config.get("encoder_backend", "torch"))
     claims = [p.claim for p in pairs]

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Sequence
 
 from pipeline.core.errors import UserError
-from pipeline.retrieval.retrieve import (CorpusView, RetrievalConfig, people_in, retrieve)
-from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
-from pipeline.stance.rerank import Reranker
+from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import STANCE_LABELS, Evidence, Verdict
-from pipeline.verdict.validation import validate_claim
+from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, people_in, retrieve
+from pipeline.stance.rerank import Reranker
+from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.verdict.rules import VerdictRules, adjusted_stance
 from pipeline.verdict.subject import ClaimSubject, claim_subject
-from pipeline.core.paths import DEFAULT_STORE
+from pipeline.verdict.validation import validate_claim
 
 if TYPE_CHECKING:
     from pipeline.stance.model import StanceModel
@@ -90,10 +90,10 @@ class Checker:
     def warm_up(self) -> None:
         if self._loaded is not None:
             return
+        from pipeline.corpus.store import Corpus
         from pipeline.registry.embedding import Encoder
         from pipeline.retrieval.index import load_index
         from pipeline.stance.model import StanceModel
-        from pipeline.corpus.store import Corpus
         from pipeline.verdict.aggregator import VerdictAggregator
 
         if not Corpus(self.store_dir).exists():

@@ -48,9 +48,9 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from pipeline.retrieval.retrieve import (DENIAL_CUE, SAID_CUE, reports_claim, denies_what_went_before)
-from pipeline.lang.en import (FALSELY, FORWARD_LOOKING, FUTURE_CUE, INTENTION_CUE, YEAR_MENTION)
 from pipeline.core.types import Evidence
+from pipeline.lang.en import FALSELY, FORWARD_LOOKING, FUTURE_CUE, INTENTION_CUE, YEAR_MENTION
+from pipeline.retrieval.retrieve import DENIAL_CUE, SAID_CUE, denies_what_went_before, reports_claim
 from pipeline.verdict.subject import ClaimSubject, content_terms, names_subject, term_coverage, what_is_said
 
 

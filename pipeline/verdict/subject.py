@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Collection, Container, Sequence, TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection, Container, Sequence
 
-from pipeline.retrieval.retrieve import (SAID_CUE, CorpusView)
-from pipeline.lang.en import (GENERIC_NAME_HEADS, mention_pattern)
 from pipeline.core.types import Evidence
+from pipeline.lang.en import GENERIC_NAME_HEADS, mention_pattern
+from pipeline.retrieval.retrieve import SAID_CUE, CorpusView
 from pipeline.verdict.validation import URL
 
 if TYPE_CHECKING:

@@ -6,7 +6,6 @@ import re
 
 from pipeline.core.errors import UserError
 
-
 MAX_CLAIM_CHARS = 1000
 
 

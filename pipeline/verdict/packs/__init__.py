@@ -21,9 +21,9 @@ import catalogue
 from pipeline.core.errors import UserError
 
 if TYPE_CHECKING:
-    from pipeline.verdict.rules import VerdictRules
-    from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig
     from pipeline.core.types import Evidence
+    from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig
+    from pipeline.verdict.rules import VerdictRules
 
 RULE_PACKS = catalogue.create("claimsift", "rule_packs", entry_points=True)
 # The packs that ship with claimsift; importing a module registers its packs.

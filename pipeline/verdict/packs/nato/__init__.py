@@ -22,11 +22,11 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pipeline.core.types import Evidence
+from pipeline.retrieval.retrieve import ENTITY_BOOST, CorpusView, RetrievalConfig, _entity_key
 from pipeline.verdict.packs import RULE_PACKS
 from pipeline.verdict.packs.nato.quantities import count_stance, group_size_of, share_stance, tenure_stance
 from pipeline.verdict.rules import VerdictRules
-from pipeline.retrieval.retrieve import ENTITY_BOOST, CorpusView, RetrievalConfig, _entity_key
-from pipeline.core.types import Evidence
 
 # Other names of a subject, as news text writes them. Short upper-case ones ("US") are matched
 # in upper case only (``pipeline.lang.en.mention_pattern``).
