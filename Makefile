@@ -41,8 +41,10 @@ serve: setup
 
 # The stages' layering (import-linter contracts in pyproject.toml): a stage imports only the stages
 # below it, counting imports inside functions, and no two modules of a package import each other.
+# ruff (likely bugs and import order; settings in pyproject.toml) over the code, tests and benchmarks.
 lint: setup
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check pipeline tests bench
 
 test: setup lint
 	$(PY) -m pytest -q
