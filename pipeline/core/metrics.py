@@ -104,8 +104,8 @@ def expected_calibration_error(gold, predicted, probs, idx, bins: int = CALIBRAT
 
 def calibration_error(probs: np.ndarray, labels: Sequence[int], bins: int = 15) -> float:
     """``expected_calibration_error`` of one probability table (no resampling)."""
-    labels = np.asarray(labels)
-    return float(expected_calibration_error(labels, probs.argmax(axis=1), probs, np.arange(len(labels))[None], bins)[0])
+    gold = np.asarray(labels)
+    return float(expected_calibration_error(gold, probs.argmax(axis=1), probs, np.arange(len(gold))[None], bins)[0])
 
 
 def brier(gold, predicted, probs, idx) -> np.ndarray:
@@ -139,19 +139,19 @@ def ranked_average_precision(ranked: Sequence[str], relevant: Iterable[str], k: 
 def ranking_metrics(rankings: Sequence[Sequence[str]], relevant: Sequence[Iterable[str]],
                     ks: Sequence[int] = (1, 3, 5, 10, 20, 50)) -> dict:
     """MAP@k, MRR and recall@k (share of relevant records found in the top k) over queries."""
-    relevant = [set(r) for r in relevant]
+    relevant_sets = [set(r) for r in relevant]
     n = len(rankings)
     out: dict[str, float] = {"queries": n}
     for k in ks:
-        out[f"map@{k}"] = sum(ranked_average_precision(r, g, k) for r, g in zip(rankings, relevant)) / max(n, 1)
-    out["map"] = sum(ranked_average_precision(r, g) for r, g in zip(rankings, relevant)) / max(n, 1)
+        out[f"map@{k}"] = sum(ranked_average_precision(r, g, k) for r, g in zip(rankings, relevant_sets)) / max(n, 1)
+    out["map"] = sum(ranked_average_precision(r, g) for r, g in zip(rankings, relevant_sets)) / max(n, 1)
     reciprocal = []
-    for r, g in zip(rankings, relevant):
+    for r, g in zip(rankings, relevant_sets):
         first = next((i for i, item in enumerate(r, 1) if item in g), None)
         reciprocal.append(1.0 / first if first else 0.0)
     out["mrr"] = sum(reciprocal) / max(n, 1)
     for k in ks:
-        out[f"recall@{k}"] = sum(len(set(r[:k]) & g) / len(g) for r, g in zip(rankings, relevant) if g) / max(n, 1)
+        out[f"recall@{k}"] = sum(len(set(r[:k]) & g) / len(g) for r, g in zip(rankings, relevant_sets) if g) / max(n, 1)
     return {key: round(value, 4) if isinstance(value, float) else value for key, value in out.items()}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from importlib import metadata
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -34,8 +34,10 @@ class Encoder:
         self.backend = backend
         self.batch_size = batch_size
         self.max_length = max_length
-        self._model = None
-        self._tokenizer = None
+        # sentence-transformers' model (torch) or an onnxruntime session with its tokenizer (onnx),
+        # loaded by warm_up; typed Any because the backend decides which.
+        self._model: Any = None
+        self._tokenizer: Any = None
 
     @property
     def tag(self) -> dict:
