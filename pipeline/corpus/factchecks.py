@@ -159,7 +159,8 @@ def _rating_of(review: dict) -> str:
 
 def claim_review_fields(review: dict) -> dict:
     """Map one schema.org ClaimReview object to record fields."""
-    item = review.get("itemReviewed") if isinstance(review.get("itemReviewed"), dict) else {}
+    reviewed = review.get("itemReviewed")
+    item = reviewed if isinstance(reviewed, dict) else {}
     return {
         "id": review.get("@id") or review.get("identifier") or "",
         "claim": review.get("claimReviewed") or item.get("text") or item.get("name") or "",
@@ -208,7 +209,8 @@ def read_fact_check_file(path: Path | str) -> tuple[list[FactCheck], list[Reject
                                       f"(char {exc.pos}); nothing in this file was ingested")]
             reviews = list(_claim_reviews(data))
             if reviews:
-                rows: Iterable[tuple[int, dict]] = ((n, claim_review_fields(r)) for n, r in enumerate(reviews, 1))
+                rows: Iterable[tuple[int, dict | RejectedInput]] = ((n, claim_review_fields(r))
+                                                                    for n, r in enumerate(reviews, 1))
             elif isinstance(data, list) and data and isinstance(data[0], dict) and is_fact_check_table(data[0]):
                 rows = enumerate(data, 1)
             else:

@@ -130,7 +130,7 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
         outcome = _InputOutcome()
         try:
             documents = documents_of(item, max_doc_chars, row_rejections, global_ids)
-            if documents == "factchecks":
+            if isinstance(documents, str):  # "factchecks": a table of fact-check records
                 fact_check_inputs.append(item.path)
                 continue
             _ingest_input(item, documents, corpus, analyser, known, outcome, on_wait)

@@ -103,7 +103,8 @@ class LineBreaks:
                 starts[i] = -1  # a mark glued to the previous token closes a quote
             previous = token
         starts[0] = 1
-        doc.from_array([SENT_START], numpy.array(starts, dtype="int64").reshape(-1, 1).astype("uint64"))
+        values = numpy.array(starts, dtype="int64").reshape(-1, 1).astype("uint64")
+        doc.from_array([SENT_START], values)  # type: ignore[arg-type]  # thinc's Ints2d alias; spaCy takes uint64
         return doc
 
 

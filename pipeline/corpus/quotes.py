@@ -46,9 +46,11 @@ class QuoteFinder:
 def split_glued_marks(nlp: "Language") -> None:
     """Let the tokenizer split quotation marks and dashes glued between words
     (`model?"—referring` is one token otherwise, which hides the end of a quotation)."""
+    from spacy.tokenizer import Tokenizer
     from spacy.util import compile_infix_regex
 
-    infixes = list(nlp.Defaults.infixes) + [r'["“”]', r"[—–]"]
+    infixes = list(nlp.Defaults.infixes or ()) + [r'["“”]', r"[—–]"]
+    assert isinstance(nlp.tokenizer, Tokenizer)  # a pipeline built by spacy.load has spaCy's own
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
 
 
@@ -97,7 +99,7 @@ def quoted_spans(text: str, breaks: list[tuple[int, int]]) -> list[_Marked]:
             if role == "open" and opened < 0:
                 opened, single_open = i, -1
             elif role == "close":
-                if opened >= 0 and continuing and opened == first:
+                if opened >= 0 and continuing and carried is not None and opened == first:
                     carried.end, carried.close_at, carried.last_paragraph = i, i, paragraph
                     found.append(carried)
                     carried, continuing = None, False
@@ -115,7 +117,7 @@ def quoted_spans(text: str, breaks: list[tuple[int, int]]) -> list[_Marked]:
             if role != "none":
                 seen_mark = True
         if opened >= 0:
-            if continuing and opened == first:
+            if continuing and carried is not None and opened == first:
                 carried.end, carried.last_paragraph = p_end, paragraph
             else:
                 carried = _Marked(opened + 1, p_end, opened, -1, paragraph, last_paragraph=paragraph)
@@ -331,7 +333,7 @@ def find_quotes(doc: "Doc") -> list[dict]:
         drop = False
         for f, o in overlapping:
             inside = item.start <= f.start and f.end <= item.end
-            same_cue = f.cue is not None and f.cue.i == item.cue.i
+            same_cue = f.cue is not None and item.cue is not None and f.cue.i == item.cue.i
             if f.fragment and same_cue:
                 continue  # the clause says what was said; its quoted words give way below
             if o >= 0.5 * length or (o >= 0.5 * (f.end - f.start) and not inside):
@@ -343,7 +345,7 @@ def find_quotes(doc: "Doc") -> list[dict]:
         for f, _ in overlapping:
             inside = item.start <= f.start and f.end <= item.end
             cue_outside = f.cue is None or not (item.start <= f.cue.idx < item.end)
-            if inside and (f.cue is not None and f.cue.i == item.cue.i or cue_outside):
+            if inside and (f.cue is not None and item.cue is not None and f.cue.i == item.cue.i or cue_outside):
                 kept_direct.remove(f)
         kept_reported.append(item)
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from pipeline.core.io import parse_object
 from pipeline.core.types import Document
@@ -246,7 +246,7 @@ def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]
                                                 date_extraction_params={
                                                     "extensive_search": False, "original_date": True,
                                                     "max_date": dt.date.today().isoformat()})
-        body = (extracted.text if extracted is not None else "") or ""
+        body = getattr(extracted, "text", "") or ""
         if not body.strip():
             raise RejectedInput(path, "no article text found in the HTML (only boilerplate or markup)")
         title = getattr(extracted, "title", "") or ""
@@ -303,8 +303,8 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
                 if not line.strip():
                     continue
                 record, problem = parse_object(line)
-                if problem:
-                    yield number, RejectedInput(path, problem, number)
+                if record is None:
+                    yield number, RejectedInput(path, problem or "not a JSON object", number)
                     continue
                 yield number, record
 
@@ -378,11 +378,12 @@ def is_fact_check_table(columns: Iterable[str]) -> bool:
     return "claim" in names and "rating" in names
 
 
-def _json_kind(path: Path) -> tuple[str, object]:
+def _json_kind(path: Path) -> tuple[str, Any]:
+    """The kind of a JSON file's content ("factchecks" or "records") and the parsed content."""
     text = check_bytes(path, path.read_bytes())
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise RejectedInput(path, f"malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
 
     def has_claim_review(node: object) -> bool:

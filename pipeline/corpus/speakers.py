@@ -163,7 +163,7 @@ class People:
         if not words:
             return name
         last = _fold(words[-1])
-        candidates = {}
+        candidates: dict[str, str] = {}
         for full in self.full_names:
             full_words = full.split()
             if len(full_words) > len(words) and _fold(full_words[-1]) == last:
@@ -222,8 +222,8 @@ def resolve_speaker(text: str, head: "Token", people: People) -> tuple[str, int,
         return people.full(chosen.text), chosen.start_char, chosen.end_char, True
     named = [t for t in subtree if t.pos_ == "PROPN" and _fold(t.text) in people.last_names]
     if named:
-        chosen = next((t for t in named if t.i == head.i), named[0])
-        return people.full(chosen.text), chosen.idx, chosen.idx + len(chosen.text), True
+        token = next((t for t in named if t.i == head.i), named[0])
+        return people.full(token.text), token.idx, token.idx + len(token.text), True
     lower = head.lower_
     words = text[p_start:p_end].lower().split()
     role_like = len(words) >= 2 and words[0] == "the" and (words[-1] in ROLE_NOUNS or words[-1].endswith("-elect"))

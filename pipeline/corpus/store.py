@@ -369,7 +369,8 @@ class StoreBatch:
             cursor = self._db.execute(
                 'INSERT INTO sentences(doc_id, sentence_index, start, "end", text, paragraph) VALUES (?, ?, ?, ?, ?, ?)',
                 (document.doc_id, sentence.index, sentence.start, sentence.end, sentence.text, sentence.paragraph))
-            sentence_ids.append(int(cursor.lastrowid))
+            assert cursor.lastrowid is not None  # sqlite sets it after every INSERT
+            sentence_ids.append(cursor.lastrowid)
         starts = [sentence.start for sentence in analysed.sentences]
 
         def sentence_of(offset: int) -> int | None:
