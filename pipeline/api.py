@@ -31,15 +31,27 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from pipeline.checkworthy.model import CheckworthyModel
+from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.corpus.ingest import ingest
+from pipeline.corpus.store import Corpus
+from pipeline.evaluation.compare import compare_models
+from pipeline.evaluation.compare import evaluate_model as _evaluate_model
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry, model_rows
+from pipeline.scoring.scorer import score_frame as _score_frame
+from pipeline.training import data as training_data
+from pipeline.training.retrain import DEFAULT_DATASETS_DIR, retrain
+from pipeline.verdict.checker import Checker
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+# Imported where used, not here (slow to load; most callers of this module never need them): pandas.
 
 # -- corpus ---------------------------------------------------------------------------------------
 
 def load_corpus(store_dir: Path | str = DEFAULT_STORE):
     """The corpus store at ``store_dir`` (``documents()``, ``sentences()``, ``entities()``,
     ``quotes()`` return DataFrames; ``summary()`` the counts)."""
-    from pipeline.corpus.store import Corpus
-
     return Corpus(store_dir)
 
 
@@ -47,9 +59,6 @@ def build_corpus(paths: Iterable[Path | str], store_dir: Path | str, index: bool
     """Ingest ``paths`` (files or folders) into the store at ``store_dir`` and, unless
     ``index=False``, build its evidence index; returns the ``Corpus``. Re-running is cheap:
     unchanged documents are skipped. Raises ``UserError`` naming any rejected input."""
-    from pipeline.core.errors import UserError
-    from pipeline.corpus.ingest import ingest
-
     report = ingest([Path(p) for p in paths], Path(store_dir))
     if report.rejected:
         raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5]))
@@ -85,8 +94,6 @@ def quotes_by_speaker(corpus) -> "object":
 def checker(store_dir: Path | str = DEFAULT_STORE, **options):
     """A ``Checker`` for many claims (models load once, on first use). Options: ``top_k``,
     ``stance_spec``, ``verdict_spec``, ``models_dir``, ``encoder_backend``, ``retrieval``."""
-    from pipeline.verdict.checker import Checker
-
     return Checker(store_dir, **options)
 
 
@@ -126,7 +133,6 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     plus ``rejected``). A claim the checker refuses (empty, too long, not English) keeps its row
     with ``verdict`` None and the reason in ``rejected``; ``frame.attrs["verdicts"]`` holds the
     ``Verdict`` objects (None for rejected claims)."""
-    from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
     claims = list(claims)
     reasons: list[str | None] = []
@@ -164,8 +170,6 @@ def evidence_frame(verdict) -> "object":
 def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "text", **options):
     """Score a DataFrame of posts: one output row per input row (same index) with the
     check-worthy claims found in it, each with a verdict and evidence (see ``pipeline.scoring.scorer``)."""
-    from pipeline.scoring.scorer import score_frame as _score_frame
-
     return _score_frame(df, store_dir=store_dir, text_column=text_column, **options)
 
 
@@ -176,8 +180,6 @@ def checkworthiness_frame(texts: Sequence[str], domain: str = "post", model: str
     media, ``speech`` for debates and speeches). Texts without a sentence get no row."""
     import pandas as pd
 
-    from pipeline.checkworthy.model import CheckworthyModel
-    from pipeline.core.errors import UserError
 
     detector = CheckworthyModel(model, **({"models_dir": models_dir} if models_dir else {}))
     if domain not in detector.thresholds:
@@ -200,8 +202,6 @@ def validate_training_file(path: Path | str, task: str, datasets_dir: Path | str
                            evaluation_files: Sequence[Path | str] = ()):
     """Check a labelled file as ``train`` would; returns a ``ValidationReport`` (``.ok``,
     ``.problems`` with row numbers, ``.summary()``) instead of raising."""
-    from pipeline.training import data as training_data
-    from pipeline.training.retrain import DEFAULT_DATASETS_DIR
 
     keys = training_data.evaluation_keys(task, datasets_dir or DEFAULT_DATASETS_DIR, evaluation_files)
     report, _ = training_data.validate(path, task, evaluation=keys)
@@ -214,8 +214,6 @@ def train(task: str, data: Path | str, **options):
     The version is registered but NOT promoted. Options: see ``pipeline.training.retrain.retrain``
     (``models_dir``, ``datasets_dir``, ``base``, ``public_sample``, ``params``, ``kind``...).
     Returns a ``RetrainResult``."""
-    from pipeline.training.retrain import retrain
-
     return retrain(task, data, **options)
 
 
@@ -223,7 +221,6 @@ def evaluate(candidate: str, current: str, data: Path | str, *, task: str | None
              models_dir: Path | str | None = None, report: Path | str | None = None, **options):
     """Compare two models on a labelled file; returns a ``Comparison`` (``to_frame()``, plots in
     ``_repr_html_``); ``report`` also writes the HTML report."""
-    from pipeline.evaluation.compare import compare_models
 
     comparison = compare_models(candidate, current, data, task=task, models_dir=models_dir, **options)
     if report is not None:
@@ -235,7 +232,6 @@ def evaluate_model(model: str, data: Path | str, *, task: str | None = None,
                    models_dir: Path | str | None = None, **options) -> "object":
     """One model on a labelled file: every metric of its task (primary first) with a bootstrap
     95% interval, as a DataFrame."""
-    from pipeline.evaluation.compare import evaluate_model as _evaluate_model
 
     return _evaluate_model(model, data, task=task, models_dir=models_dir, **options)
 
@@ -244,14 +240,11 @@ def models(models_dir: Path | str | None = None) -> "object":
     """Every registered model version: DataFrame ``name, version, current, metric, value, created``."""
     import pandas as pd
 
-    from pipeline.registry.registry import model_rows
 
     return pd.DataFrame(model_rows(_registry(models_dir)))
 
 
 def _registry(models_dir: Path | str | None):
-    from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
-
     return Registry(models_dir or DEFAULT_MODELS_DIR)
 
 

@@ -11,6 +11,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
+
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 
 

@@ -31,6 +31,7 @@ from pipeline.checkworthy.classifier import CheckworthyClassifier
 from pipeline.checkworthy.post import post_calibrated
 from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
 from pipeline.checkworthy.sentences import AUTO, has_words, route_domain, split_sentences
+from pipeline.registry.registry import Registry
 
 # -- text features -------------------------------------------------------------------------------
 
@@ -98,7 +99,6 @@ class CheckworthyModel:
     def warm_up(self) -> None:
         if self._classifier is not None:
             return
-        from pipeline.registry.registry import Registry
 
         registry = Registry(self.models_dir) if self.models_dir else Registry()
         ref = registry.load_ref(self.spec)

@@ -18,14 +18,22 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.checkworthy import data as cd
+from pipeline.checkworthy.sentence_classifier import save_sentence_classifier, train_sentence_classifier
+from pipeline.checkworthy.sentences import has_words, split_sentences
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
-from pipeline.registry.base_models import MINILM
+from pipeline.registry.base_models import MINILM, base_model_path
+from pipeline.stance.backends import cross_encoder_logits, softmax
+
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn,
+# transformers.
 
 POST_TRAIN_SETS = ("ct20_train", "ct22_1a_train", "ct22_1b_train_nonclaims")
 POST_ADAPTER_FILE = "post_adapter_head.safetensors"
@@ -77,8 +85,6 @@ def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> np.ndarray
 
 
 def post_sentences(text: str) -> list[str]:
-    from pipeline.checkworthy.sentences import has_words, split_sentences
-
     return [text[s:e] for s, e in split_sentences(text) if has_words(text[s:e])]
 
 
@@ -90,8 +96,6 @@ def _atomic_json(path: Path, payload: dict) -> None:
 
 
 def _torch_scores(net, tokenizer, texts: list[str], max_length: int) -> np.ndarray:
-    from pipeline.stance.backends import cross_encoder_logits, softmax
-
     if not texts:
         return np.zeros(0)
     net.eval()
@@ -100,7 +104,6 @@ def _torch_scores(net, tokenizer, texts: list[str], max_length: int) -> np.ndarr
 
 def _train(texts: list[str], labels: np.ndarray, plan: PostNetPlan, threads: int, log, checkpoint=None,
            stop_after_epochs: int | None = None):
-    from pipeline.checkworthy.sentence_classifier import train_sentence_classifier
 
     return train_sentence_classifier(texts, labels, epochs=plan.epochs, learning_rate=plan.learning_rate,
                                      batch_size=plan.batch_size, max_length=plan.max_length, seed=plan.seed,
@@ -115,7 +118,6 @@ def train_fold(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_dir
     there. Separate folds may run in separate processes."""
     from transformers import AutoTokenizer
 
-    from pipeline.registry.base_models import base_model_path
 
     labels = np.asarray(labels, dtype=np.int64)
     folder = Path(work_dir) / plan.key(texts, labels)
@@ -169,9 +171,7 @@ def final_network(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_
     """The network trained on every training tweet, saved (float16 adapter + config) in
     ``work_dir``; (folder, training info). Read back when already there. ``stop_after_epochs``:
     the checkpoint after that many epochs of the plan's schedule (when time is short)."""
-    import time
 
-    from pipeline.checkworthy.sentence_classifier import save_sentence_classifier
 
     labels = np.asarray(labels, dtype=np.int64)
     folder = Path(work_dir) / plan.key(texts, labels) / ("final" if not stop_after_epochs
@@ -216,8 +216,6 @@ def _alive(pid: str) -> bool:
 
 def post_training_data(sets: dict) -> tuple[list[str], np.ndarray, list[str]]:
     """The training tweets of the post network, de-duplicated (texts, labels, source set names)."""
-    from pipeline.checkworthy import data as cd
-
     return cd.training_data(sets, POST_TRAIN_SETS)
 
 

@@ -23,6 +23,19 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.registry.base_models import MINILM, base_model_path
+from pipeline.stance.backends import (
+    base_model_hash,
+    build_cross_encoder,
+    cross_encoder_logits,
+    load_cross_encoder,
+    load_onnx_cross_encoder,
+    onnx_cross_encoder_logits,
+    softmax,
+)
+from pipeline.stance.training import save_cross_encoder
+
+# Imported where used, not here (slow to load; most callers of this module never need them): torch,
+# transformers.
 
 ADAPTER_FILE = "sentence_adapter_head.safetensors"
 CONFIG_FILE = "sentence_classifier.json"
@@ -56,7 +69,6 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, ep
     import torch
     from transformers import AutoTokenizer
 
-    from pipeline.stance.backends import base_model_hash, build_cross_encoder
 
     if num_threads:
         torch.set_num_threads(num_threads)
@@ -124,7 +136,6 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, ep
 
 def save_sentence_classifier(net, config: SentenceClassifierConfig, folder: Path, adapter_file: str = ADAPTER_FILE,
                              config_file: str = CONFIG_FILE) -> list[str]:
-    from pipeline.stance.training import save_cross_encoder
 
     save_cross_encoder(net, folder, adapter_file)
     (folder / config_file).write_text(json.dumps(asdict(config), indent=2) + "\n", encoding="utf-8")
@@ -165,7 +176,6 @@ class SentenceClassifier:
     def warm_up(self) -> None:
         if self._tokenizer is not None:
             return
-        from pipeline.stance.backends import load_cross_encoder, load_onnx_cross_encoder
 
         if not (self.folder / self.config_file).is_file():
             raise UserError(f"{self.folder}: no {self.config_file} here")
@@ -180,8 +190,6 @@ class SentenceClassifier:
 
     def positive_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """P(label 1) per text, in input order."""
-        from pipeline.stance.backends import cross_encoder_logits, onnx_cross_encoder_logits, softmax
-
         self.warm_up()
         texts = list(texts)
         if not texts:

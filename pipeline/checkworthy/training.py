@@ -3,17 +3,27 @@ tuned on the public dev sets, and the card's metrics as served."""
 from __future__ import annotations
 
 import tempfile
+import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.checkworthy import data as cd
+from pipeline.checkworthy import post as cp
 from pipeline.checkworthy.classifier import CheckworthyClassifier
+from pipeline.checkworthy.data import normalise_key
 from pipeline.checkworthy.model import CheckworthyModel, ScoredPost
 from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
 from pipeline.checkworthy.sentences import AUTO, has_words, split_sentences
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
 from pipeline.registry.base_models import MINILM, MPNET, base_model
+from pipeline.registry.embedding import Encoder
+from pipeline.registry.registry import Registry
+from pipeline.stance.backends import cache_dir
+
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
 
 # The speech-domain sentence classifier: all-mpnet-base-v2 alone reached held-out debates F1
 # 0.864 after one epoch where the MiniLM one reached 0.829 after three (see the model card).
@@ -72,11 +82,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     ``progress(step: str, done: int, total: int)`` is called as work advances. Returns the
     ``ModelRef`` of the new version.
     """
-    import time
 
-    from pipeline.checkworthy import data as cd
-    from pipeline.registry.embedding import Encoder
-    from pipeline.registry.registry import Registry
 
     def report(step: str, done: int = 0, total: int = 0) -> None:
         if progress is not None:
@@ -282,11 +288,7 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
                     final_stop_epochs, report, log):
     """The post network trained out-of-fold and on all training tweets, the regression refitted
     out-of-fold on the same folds, and the ``PostStage`` chosen on both; (stage, card entry)."""
-    from dataclasses import asdict
 
-    from pipeline.checkworthy import post as cp
-    from pipeline.checkworthy.data import normalise_key
-    from pipeline.stance.backends import cache_dir
 
     spec = base_model(base)
     plan = cp.PostNetPlan(base=spec.name, epochs=epochs, folds=folds, learning_rate=SENTENCE_LEARNING_RATES[spec.name])
@@ -347,8 +349,6 @@ def routed_metrics(labels: np.ndarray, results: Sequence["ScoredPost"], threshol
 def dev_metrics_as_served(model: "CheckworthyModel", sets: dict) -> dict:
     """Every dev set scored as the model serves it (``score_posts_routed``: split into
     sentences, max over them), in its own domain and with ``auto``."""
-    from pipeline.checkworthy import data as cd
-
     metrics: dict[str, dict] = {}
     for name in cd.DEV_SETS:
         part = sets[name]

@@ -5,8 +5,11 @@ imported inside the commands so that ``--help`` and ``inspect`` start fast.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+
+from pipeline.core.errors import UserError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -35,8 +38,6 @@ AREAS = ("corpus", "check", "stance", "checkworthy", "score", "factcheck", "mode
 
 
 def _register_all() -> None:
-    import importlib
-
     for area in AREAS:
         module = importlib.import_module(f"pipeline.cli.{area}")
         module.register(app, train_app, evaluate_app)
@@ -46,8 +47,6 @@ _register_all()
 
 
 def main() -> None:
-    from pipeline.core.errors import UserError
-
     try:
         app()
     except UserError as exc:

@@ -7,7 +7,11 @@ from typing import Optional
 
 import typer
 
+from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import write_jsonl
+
+# The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
+# in a fraction of a second.
 
 DOMAIN_HELP = ("auto (default: each row routed by its form: links, handles, hashtags, emoji or several sentences "
                "make a post; a single plain sentence or a 'SPEAKER:' line is speech), post or speech (forced). "
@@ -16,7 +20,6 @@ DOMAIN_HELP = ("auto (default: each row routed by its form: links, handles, hash
 
 def _load_model(model: str, models_dir: Optional[Path], encoder_backend: Optional[str]):
     from pipeline.checkworthy.model import CheckworthyModel
-    from pipeline.core.errors import UserError
     from pipeline.registry.registry import ModelIntegrityError, ModelNotFoundError
 
     detector = CheckworthyModel(model, models_dir=models_dir, encoder_backend=encoder_backend)
@@ -31,7 +34,6 @@ def _routed(detector, texts: list[str], domain: str):
     """Each row split into sentences and scored in its domain (``auto``: routed per row), as in
     batch scoring; a row's score is the max over its sentences."""
     from pipeline.checkworthy.sentences import AUTO
-    from pipeline.core.errors import UserError
 
     if domain != AUTO and domain not in detector.thresholds:
         raise UserError(f"unknown --domain {domain!r}; use {AUTO} or one the model knows: "
@@ -40,8 +42,6 @@ def _routed(detector, texts: list[str], domain: str):
 
 
 def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
-    from pipeline.core.errors import UserError
-
     try:
         write_jsonl(path, rows)
     except OSError as exc:
@@ -59,7 +59,6 @@ def checkworthy(
 ) -> None:
     """Score every row: `score` (probability of check-worthy) and `label` (0/1 at the shipped threshold)."""
     from pipeline.checkworthy.data import read_jsonl_texts
-    from pipeline.core.errors import refuse_output_over_input
 
     refuse_output_over_input(out, data)
     texts, _ = read_jsonl_texts(data, labelled=False)
@@ -174,7 +173,6 @@ def train_checkworthy_command(
     )
 
     from pipeline.checkworthy.training import train_checkworthy
-    from pipeline.core.errors import UserError
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

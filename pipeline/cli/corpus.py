@@ -12,6 +12,9 @@ import typer
 
 from pipeline.core.paths import DEFAULT_STORE
 
+# The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
+# in a fraction of a second.
+
 DEFAULT_QUOTES_GOLD = Path("tests/data/quotes_gold.jsonl")
 
 

@@ -8,8 +8,12 @@ from typing import List, Optional
 import typer
 
 from pipeline.core.errors import UserError
+from pipeline.core.io import atomic_write_text
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 from pipeline.verdict.packs import RULE_PACK_HELP
+
+# The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
+# in a fraction of a second.
 
 
 def evaluate_corpus_command(
@@ -41,7 +45,6 @@ def evaluate_corpus_command(
     """Verdict accuracy, macro-F1, per-class F1, confusion, evidence recall@5, claims/s and the
     majority-class baseline of the default Checker on a corpus; the store is built once and
     reused while the documents are unchanged."""
-    from pipeline.core.io import atomic_write_text
     from pipeline.datasets.corpora import DEFAULT_DATA_DIR, build_dataset
     from pipeline.evaluation.corpus import evaluate_corpus
 

@@ -12,6 +12,9 @@ import typer
 from pipeline.core.errors import UserError
 from pipeline.registry.registry import headline_metric, model_rows
 
+# The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
+# in a fraction of a second.
+
 models_app = typer.Typer(help="The model registry: list, show, promote, roll back, retrain on your data.",
                          no_args_is_help=True)
 

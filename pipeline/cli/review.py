@@ -10,6 +10,9 @@ import typer
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 
+# The stages are imported inside the commands: `claimsift --help` and the quick commands then start in a
+# fraction of a second.
+
 labels_app = typer.Typer(help="Reviewers' labels from the review desk.", no_args_is_help=True)
 
 

@@ -7,8 +7,12 @@ from typing import List, Optional
 
 import typer
 
+from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.verdict.packs import RULE_PACK_HELP
+
+# The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
+# in a fraction of a second.
 
 TABLE_ROWS = 40
 
@@ -43,7 +47,6 @@ def score(
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
 ) -> None:
     """Find the check-worthy claims in every post and check each against the corpus."""
-    from pipeline.core.errors import UserError, refuse_output_over_input
     from pipeline.scoring.models import ModelScorer
     from pipeline.scoring.output import rejected_path
     from pipeline.scoring.scorer import score_file

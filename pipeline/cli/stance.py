@@ -5,10 +5,17 @@ Heavy libraries (torch, transformers, sentence-transformers) are imported inside
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from pipeline.core.errors import UserError, refuse_output_over_input
+from pipeline.core.types import STANCE_LABELS
+
+# The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
+# in a fraction of a second.
 
 DEFAULT_DATA = Path("../shared/datasets")
 
@@ -66,7 +73,6 @@ def train_stance(
         retrain_from_cli("stance", data, base=base, include_public=public, datasets_dir=datasets,
                          models_dir=out, kind=kind, time_budget_s=time_budget)
         return
-    from pipeline.core.errors import UserError
     from pipeline.stance.training import train_and_register
 
     if kind not in ("cross-encoder", "embed"):
@@ -169,10 +175,7 @@ def stance_cmd(
     models_dir: Optional[Path] = typer.Option(None, "--models-dir"),
 ) -> None:
     """Predict the stance of each (claim, evidence) row: writes label and probs per row."""
-    import os
 
-    from pipeline.core.errors import refuse_output_over_input
-    from pipeline.core.types import STANCE_LABELS
     from pipeline.stance.data import load_labelled_file
     from pipeline.stance.model import StanceModel
 

@@ -1,6 +1,9 @@
 """Errors that are the user's to fix: printed as one clear line, never as a traceback."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class UserError(Exception):
     """Bad input, a missing store, a mismatched model: the CLI prints it and exits non-zero."""
@@ -27,9 +30,6 @@ class InputError(UserError):
 def refuse_output_over_input(output: object, *inputs: object) -> None:
     """Raise before anything is written when ``output`` is one of ``inputs`` (the same path once
     resolved, or the same file through a link): writing it would destroy the input."""
-    import os
-    from pathlib import Path
-
     target = Path(str(output))
     for given in inputs:
         source = Path(str(given))

@@ -14,6 +14,8 @@ import numpy as np
 
 from pipeline.core.types import STANCE_LABELS
 
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
+
 N_BOOTSTRAP = 1000
 SEED = 20240
 CALIBRATION_BINS = 10

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from pipeline.core.display import verdict_html
+
 # The labels, one definition each: the Literal types annotate every field and function that holds
 # a label (mypy checks the strings), the tuples give their order (model outputs, confusion matrices).
 StanceLabel = Literal["SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO"]
@@ -128,6 +130,4 @@ class Verdict:
 
     def _repr_html_(self) -> str:
         """Notebook view: the evidence with the decisive sentences highlighted."""
-        from pipeline.core.display import verdict_html
-
         return verdict_html(self)

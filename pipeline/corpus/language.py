@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+# Imported where used, not here (slow to load; most callers of this module never need them): lingua.
+
 # Refuse only when both passes give one other language at least this share of their confidence
 # (sure of which language it is, not only that it is not English: "Seohyun is a dog." is 0.17
 # Indonesian), and the text has at least MIN_WORDS words (shorter texts, names and hashtags are too little to

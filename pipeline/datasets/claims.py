@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.core.errors import InputError
+from pipeline.core.io import jsonl_lines
 from pipeline.core.splits import text_key
 from pipeline.core.types import VERDICT_LABELS
+from pipeline.corpus.readers import normalise_date
 
 MIN_MATCH_WORDS = 4
 
@@ -41,9 +43,6 @@ def _text_list(obj: dict, key: str, problems: list[str], line_no: int) -> tuple[
 
 def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
     """The labelled claims of ``path``; every bad line is reported together (line numbers)."""
-    from pipeline.core.io import jsonl_lines
-    from pipeline.corpus.readers import normalise_date
-
     path = Path(path)
     rows: list[CorpusClaim] = []
     problems: list[str] = []

@@ -14,7 +14,7 @@ from typing import Sequence
 from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text, jsonl_text, read_jsonl, sha256_file
 from pipeline.core.paths import SHARED_DATASETS_DIR
-from pipeline.core.splits import SPLITS, SplitClaim, assign_splits
+from pipeline.core.splits import MANIFEST_PATH, SPLITS, SplitClaim, SplitManifest, assign_splits
 from pipeline.datasets.builders import BUILDERS, ROOT, SEED_CLAIM_FILES, SOURCES
 from pipeline.datasets.claims import CorpusClaim, read_corpus_claims
 
@@ -98,8 +98,6 @@ def split_claims_of(corpus: str, built: BuiltCorpus) -> list[SplitClaim]:
 def claim_splits(corpus: str | None, claims: Sequence[CorpusClaim], manifest_path: Path | None = None) -> list[str]:
     """Each claim's split: from the committed manifest for a named public corpus; for any other
     corpus, from its own evidence-connected groups (``splits.assign_splits``)."""
-    from pipeline.core.splits import MANIFEST_PATH, SplitManifest
-
     if corpus in BUILDERS:
         known = SplitManifest.load(manifest_path or MANIFEST_PATH).split_of()
         missing = [c.id for c in claims if (corpus, c.id) not in known]

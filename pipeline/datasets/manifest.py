@@ -2,6 +2,7 @@
 from the shared datasets."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Sequence
@@ -11,8 +12,6 @@ from pipeline.datasets.corpora import DATASETS, DEFAULT_CORPORA_DIR, DEFAULT_DAT
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    import argparse
-
     parser = argparse.ArgumentParser(description="Rebuild the corpus split manifest from the shared datasets.")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--corpora-dir", type=Path, default=DEFAULT_CORPORA_DIR)

@@ -9,6 +9,10 @@ from typing import Callable, Sequence
 
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.io import atomic_write_text, sha256_file
+from pipeline.corpus.ingest import ingest
+from pipeline.corpus.nlp import Analyser
+from pipeline.corpus.store import Corpus
+from pipeline.retrieval.index import current_index_dir, update_index
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,6 @@ def ensure_store(documents: Sequence[Path | str], store_dir: Path | str,
                  progress: Callable[[str], None] | None = None) -> StoreBuild:
     """Ingest ``documents`` into ``store_dir`` and index it, unless the store was built from
     exactly these files (same content) and its index exists. Any rejected row stops here."""
-    from pipeline.corpus.ingest import ingest
-    from pipeline.corpus.nlp import Analyser
-    from pipeline.corpus.store import Corpus
-    from pipeline.retrieval.index import current_index_dir, update_index
 
     documents = [Path(p) for p in documents]
     for path in documents:
@@ -70,8 +70,6 @@ def ensure_store(documents: Sequence[Path | str], store_dir: Path | str,
 
 
 def existing_store(store_dir: Path | str) -> StoreBuild:
-    from pipeline.corpus.store import Corpus
-
     corpus = Corpus(store_dir)
     if not corpus.exists():
         raise UserError(f"{store_dir}: no corpus store here; give --documents to build one")

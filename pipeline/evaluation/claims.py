@@ -13,7 +13,10 @@ from pathlib import Path
 from pipeline.core.errors import InputError
 from pipeline.core.io import jsonl_lines
 from pipeline.core.types import VERDICT_LABELS, Verdict
+from pipeline.corpus.store import Corpus
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
 
 PRIMARY_METRIC = "verdict_accuracy"
 
@@ -66,7 +69,6 @@ def evidence_hit(verdict: Verdict, gold: tuple[tuple[str, str], ...], names: dic
 def evaluate_claims(checker, rows: list[LabelledClaim], k: int = 5) -> dict:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-    from pipeline.corpus.store import Corpus
 
     names = dict(zip(*[Corpus(checker.store_dir).documents()[c] for c in ("doc_id", "name")]))
     verdicts = checker.check_many([r.claim for r in rows], top_k=max(k, checker.top_k))

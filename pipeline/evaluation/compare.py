@@ -20,12 +20,14 @@ import datetime as _dt
 import html
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text
 from pipeline.core.metrics import (
@@ -45,6 +47,12 @@ from pipeline.core.metrics import (
     precision_positive,
     recall_positive,
 )
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
+from pipeline.stance.model import StanceModel
+from pipeline.training.data import SCHEMAS, load_evaluation_data
+
+# Imported where used, not here (slow to load; most callers of this module never need them): matplotlib,
+# pandas, scikit-learn.
 
 PRIMARY_METRIC = {"stance": "macro_f1", "checkworthy": "f1"}
 
@@ -190,8 +198,6 @@ class Comparison:
 
     def write_html(self, path: Path | str) -> Path:
         """Write the report atomically (a reader never sees half a file)."""
-        import os
-
         path = Path(path)
         atomic_write_text(path, self.to_html())
         os.chmod(path, 0o644)  # a report is for sharing, not private like the temp file it came from
@@ -262,7 +268,6 @@ def infer_task(card: dict) -> str:
 
 def predict_stance(spec: str, claims: Sequence[str], evidence: Sequence[str],
                    models_dir: Path | str | None = None) -> ModelPredictions:
-    from pipeline.stance.model import StanceModel
 
     model = StanceModel(spec, models_dir=models_dir)
     probs = np.asarray(model.predict_proba(list(claims), list(evidence)), dtype=np.float64)
@@ -272,8 +277,6 @@ def predict_stance(spec: str, claims: Sequence[str], evidence: Sequence[str],
 
 def predict_checkworthy(spec: str, texts: Sequence[str], models_dir: Path | str | None = None) -> ModelPredictions:
     """Probabilities of [not, check-worthy]; predictions at the model's own threshold."""
-    from pipeline.checkworthy.model import CheckworthyModel
-
     model = CheckworthyModel(spec, models_dir=models_dir)
     scores = np.asarray(model.score(list(texts)), dtype=np.float64)
     card = model.card or {}
@@ -285,9 +288,6 @@ def predict_checkworthy(spec: str, texts: Sequence[str], models_dir: Path | str 
 def _predict_all(specs: Sequence[str], data: Path | str, task: str | None, models_dir: Path | str | None):
     """Resolve the models, read the labelled rows, run every model on them:
     (task, labels, gold indices, predictions, refs, rows)."""
-    from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
-    from pipeline.training.data import SCHEMAS, load_evaluation_data
-
     registry = Registry(models_dir or DEFAULT_MODELS_DIR)
     try:
         refs = [registry.resolve(spec) for spec in specs]

@@ -29,9 +29,15 @@ from typing import Callable, Sequence
 
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.types import VERDICT_LABELS, Verdict
+from pipeline.corpus.store import Corpus
 from pipeline.datasets.claims import MIN_MATCH_WORDS, CorpusClaim, first_gold_rank, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits, select_claims
 from pipeline.datasets.stores import ensure_store, existing_store
+from pipeline.verdict.checker import Checker
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+# Imported where used, not here (slow to load; most callers of this module never need them): pandas, scikit-
+# learn.
 
 RECALL_AT = 5
 CHECK_BATCH = 32
@@ -123,9 +129,6 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
     ``documents``: None to check against ``store_dir`` as it is (already built and indexed).
     ``corpus``: the public corpus's name (its split comes from the manifest), or None.
     ``checker``: a ``Checker`` on ``store_dir`` (default: ``Checker(store_dir)``, as shipped)."""
-    from pipeline.corpus.store import Corpus
-    from pipeline.verdict.checker import Checker
-    from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
     claims = read_corpus_claims(claims_path)
     splits = claim_splits(corpus, claims, manifest_path)

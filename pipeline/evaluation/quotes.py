@@ -22,6 +22,9 @@ from typing import Callable
 
 from pipeline.core.errors import InputError
 from pipeline.core.io import jsonl_lines, parse_object
+from pipeline.core.types import Document
+from pipeline.corpus.nlp import Analyser
+from pipeline.corpus.readers import normalise
 
 PRIMARY_METRIC = "speaker_f1"
 MIN_OVERLAP = 0.5
@@ -104,8 +107,6 @@ def fold_speaker(name: str) -> str:
 
 
 def read_gold(path: Path, seeds: Path) -> list[GoldQuote]:
-    from pipeline.corpus.readers import normalise
-
     texts: dict[str, str] = {}
     out: list[GoldQuote] = []
     with open(path, encoding="utf-8") as handle:
@@ -179,9 +180,6 @@ def score(gold: list[GoldQuote], predicted: list[dict], extractor: str = "claims
 
 
 def claimsift_quotes(docs: dict[str, str]) -> list[dict]:
-    from pipeline.core.types import Document
-    from pipeline.corpus.nlp import Analyser
-
     analyser = Analyser()
     out = []
     documents = [Document(doc_id=name, text=text, name=name) for name, text in docs.items()]
@@ -212,7 +210,6 @@ def evaluate_quotes(gold_path: Path, seeds: Path = Path("seeds"),
     """Score claimsift's quotes (or the quotes in a ``predictions`` file) against the fixture;
     ``kinds`` restricts the gold to some kinds (e.g. ``direct colon`` for an extractor that
     only finds quotations in quotation marks)."""
-    from pipeline.corpus.readers import normalise
 
     gold_path, seeds = Path(gold_path), Path(seeds)
     if not gold_path.is_file():

@@ -25,6 +25,10 @@ from pipeline.factchecks.text import (
     text_hash,
     tokenise,
 )
+from pipeline.registry.embedding import DIMENSION, Encoder
+
+# Imported where used, not here (slow to load; most callers of this module never need them): bm25s, PyStemmer,
+# threadpoolctl.
 
 INDEX_DIR = "factcheck_index"
 
@@ -114,7 +118,6 @@ class FactCheckIndex:
               fingerprint: tuple[int, str] = (0, "")) -> "FactCheckIndex":
         """Encode the canonical records' claims and titles; ``known`` (text hash -> vector, made
         by the same encoder) spares re-encoding unchanged texts."""
-        from pipeline.registry.embedding import DIMENSION
 
         first: dict[str, int] = {}
         canonical = sorted(set(first.setdefault(duplicate_key(r.claim), i) for i, r in enumerate(records)))
@@ -236,8 +239,6 @@ def index_dir(store_dir: Path | str) -> Path:
 
 def build_store_index(store_dir: Path | str, backend: str = DEFAULT_BACKEND, encoder=None) -> FactCheckIndex:
     """(Re)build ``<store>/factcheck_index`` from the store's fact-check table, atomically."""
-    from pipeline.registry.embedding import Encoder
-
     store_dir = Path(store_dir)
     encoder = encoder or Encoder(backend=backend)
     records = load_fact_checks(store_dir)

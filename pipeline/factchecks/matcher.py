@@ -40,6 +40,8 @@ from pipeline.corpus.factchecks import FactCheck, fact_checks_fingerprint
 from pipeline.factchecks.index import DEFAULT_BACKEND, FactCheckIndex, blas_controller, load_store_index
 from pipeline.factchecks.reranker import MatchReranker
 from pipeline.factchecks.text import normalise_post
+from pipeline.registry.embedding import Encoder
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
 
 # ---- post normalisation -----------------------------------------------------------------------
 
@@ -117,8 +119,6 @@ class FactCheckMatcher:
     def warm_up(self) -> None:
         if self._index is not None:
             return
-        from pipeline.registry.embedding import Encoder
-        from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
 
         registry = Registry(self.models_dir or DEFAULT_MODELS_DIR)
         try:

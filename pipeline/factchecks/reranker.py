@@ -6,6 +6,8 @@ import numpy as np
 from pipeline.core.errors import UserError
 from pipeline.factchecks.index import FEATURE_NAMES
 
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
+
 
 def _estimator_bases() -> tuple[type, ...]:
     from sklearn.base import BaseEstimator, ClassifierMixin

@@ -7,6 +7,8 @@ import re
 import unicodedata
 from typing import Sequence
 
+# Imported where used, not here (slow to load; most callers of this module never need them): bm25s.
+
 _URL = re.compile(r"(?:https?://|www\.|pic\.twitter\.com/)\S+", re.I)
 
 

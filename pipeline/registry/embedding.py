@@ -13,6 +13,9 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
+# Imported where used, not here (slow to load; most callers of this module never need them): onnxruntime,
+# sentence_transformers, the int8 MiniLM, the packaged MiniLM.
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

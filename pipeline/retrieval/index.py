@@ -15,9 +15,11 @@ crash mid-build leaves the previous index in use. Vectors from another encoder a
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from contextlib import contextmanager
@@ -28,6 +30,12 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from pipeline.core.errors import UserError
+from pipeline.core.io import atomic_write_text
+from pipeline.corpus.store import DB_NAME, LOCK_TIMEOUT_ENV, Corpus, lock_timeout
+from pipeline.registry.embedding import Encoder
+
+# Imported where used, not here (slow to load; most callers of this module never need them): bm25s, faiss,
+# PyStemmer.
 
 INDEX_DIRNAME = "index"
 # Exact inner-product search answers in ~10 ms up to this size on 2 cores (bench/bench_check.py);
@@ -234,9 +242,6 @@ def build_lock(store_dir: Path, on_wait: Callable[[], None] | None = None) -> It
     An OS file lock (flock), so a builder that dies releases it. Another builder waits for it
     up to ``lock_timeout()`` seconds (calling ``on_wait`` once), then fails with IndexBusyError.
     """
-    import fcntl
-
-    from pipeline.corpus.store import LOCK_TIMEOUT_ENV, lock_timeout
 
     root = index_root(store_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -266,9 +271,6 @@ def stale_index_message(store_dir: Path | str) -> str | None:
     """Why the index no longer matches the store's sentences (``ingest --no-index``, or a build
     that was stopped), or None when it does or there is none. Sentence ids only grow and are
     never reused, so the same count and the same largest id mean the same sentences."""
-    import sqlite3
-
-    from pipeline.corpus.store import DB_NAME
 
     directory = current_index_dir(Path(store_dir))
     if directory is None:
@@ -288,7 +290,6 @@ def update_index(store_dir: Path | str, encoder=None, rebuild: bool = False, pro
     """Bring the index in line with the store's sentences, embedding only the new ones. One
     build at a time (``build_lock``): a build that waited for another finds the index current
     and returns at once, unless ``rebuild``."""
-    from pipeline.corpus.store import Corpus
 
     store_dir = Path(store_dir)
     corpus = Corpus(store_dir)
@@ -299,8 +300,6 @@ def update_index(store_dir: Path | str, encoder=None, rebuild: bool = False, pro
 
 
 def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: bool) -> IndexUpdate:
-    from pipeline.registry.embedding import Encoder
-
     started = time.perf_counter()
     encoder = encoder or Encoder()
     sentences = corpus.sentences()[["sentence_id", "text"]]
@@ -339,7 +338,6 @@ def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: boo
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    from pipeline.core.io import atomic_write_text
 
     atomic_write_text(root / "CURRENT", version + "\n")
     for old in root.iterdir():  # older versions are no longer reachable

@@ -28,6 +28,7 @@ from typing import Collection, Protocol, Sequence
 import numpy as np
 
 from pipeline.core.types import Evidence
+from pipeline.corpus.store import Corpus
 
 # English cues (denials, verbs of saying, reports of a claim, words that point back): language
 # knowledge, kept apart from the code; re-exported here for the modules that read them.
@@ -100,8 +101,6 @@ class CorpusView:
 
     @classmethod
     def from_store(cls, store_dir: Path) -> "CorpusView":
-        from pipeline.corpus.store import Corpus
-
         corpus = Corpus(store_dir)
         sentences = corpus.sentences().set_index("sentence_id", drop=False).sort_index()
         documents = corpus.documents().set_index("doc_id", drop=False)

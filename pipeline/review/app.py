@@ -8,6 +8,7 @@ sentence on the page, never as a traceback.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -26,9 +27,17 @@ from starlette.staticfiles import StaticFiles
 from pipeline.core.errors import UserError
 from pipeline.core.io import jsonl_text
 from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS
+from pipeline.corpus.store import Corpus
+from pipeline.registry.registry import Registry, model_rows
+from pipeline.review import corpus_view as cv
+from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
-from pipeline.review.scores import PAGE_SIZE, QueueFilter, ScoresTable
+from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
+from pipeline.verdict.checker import Checker
+
+# Imported where used, not here (slow to load; most callers of this module never need them): starlette,
+# uvicorn.
 
 log = logging.getLogger("claimsift.review")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -190,9 +199,6 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
                       evidence=[(e, _split_context(e.get("context", ""), e["sentence"])) for e in result["evidence"]])
 
     def corpus(request: Request) -> Response:
-        from pipeline.corpus.store import Corpus
-        from pipeline.review import corpus_view as cv
-
         problem = _store_problem(config.store)
         store = Corpus(config.store)
         if not store.exists():
@@ -203,9 +209,6 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
                       summary=store.summary())
 
     def timeline(request: Request) -> Response:
-        from pipeline.corpus.store import Corpus
-        from pipeline.review import corpus_view as cv
-
         store = Corpus(config.store)
         published = tuple(store.documents()["published"].tolist()) if store.exists() else ()
         if state._timeline is None or state._timeline[0] != published:
@@ -214,9 +217,6 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
                         headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
     def document(request: Request) -> Response:
-        from pipeline.corpus.store import Corpus
-        from pipeline.review import corpus_view as cv
-
         doc_id = request.path_params["doc_id"]
         store = Corpus(config.store)
         try:
@@ -307,14 +307,11 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
 def _default_checker(store: Path):
     # Imported here: the Checker's modules pull in torch and the retrieval stack, which the
     # queue, the corpus and the labels never need.
-    from pipeline.verdict.checker import Checker
 
     return Checker(store)
 
 
 def _status(exc: UserError) -> int:
-    from pipeline.review.scores import NotInScores, ScoresError
-
     if isinstance(exc, ScoresError):
         return 503
     return 404 if isinstance(exc, NotInScores) else 400
@@ -351,8 +348,6 @@ def _float_param(request: Request, name: str) -> float | None:
 
 
 def _date_param(request: Request, name: str) -> str:
-    import datetime as dt
-
     raw = request.query_params.get(name, "").strip()
     if raw:
         try:
@@ -381,8 +376,6 @@ def _safe_filter(request: Request) -> QueueFilter:
 
 
 def _store_problem(store: Path) -> str | None:
-    from pipeline.review.corpus_view import store_problem
-
     return store_problem(store)
 
 
@@ -414,9 +407,6 @@ def _split_context(context: str, sentence: str) -> tuple[str, str, str]:
 
 
 def _claim_context(state: _State, post: dict, item: dict, line: int, index: int) -> dict:
-    from pipeline.corpus.store import Corpus
-    from pipeline.review.corpus_view import passage_context
-
     store = Corpus(state.config.store)
     problem = _store_problem(state.config.store)
     evidence = []
@@ -478,9 +468,6 @@ def _latest_report(folder: Path) -> Path | None:
 
 
 def _models_context(config: ReviewConfig) -> dict:
-    import datetime as dt
-
-    from pipeline.registry.registry import Registry, model_rows
 
     registry = Registry(config.models_dir) if config.models_dir else Registry()
     try:

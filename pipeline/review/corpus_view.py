@@ -7,11 +7,16 @@ writes HTML from document text.
 from __future__ import annotations
 
 import io
+import json
+import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.corpus.store import Corpus
+from pipeline.retrieval.index import current_index_dir
+
+# Imported where used, not here (slow to load; most callers of this module never need them): matplotlib.
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,6 @@ class PassageContext:
 
 def store_problem(store: Path) -> str | None:
     """A sentence for the page when the store or its index cannot serve, else None."""
-    from pipeline.retrieval.index import current_index_dir
-
     corpus = Corpus(store)
     if not corpus.exists():
         return (f"No corpus store at {store}: build it with `make index` (or `claimsift ingest seeds "
@@ -51,8 +54,6 @@ def store_problem(store: Path) -> str | None:
     index = current_index_dir(store)
     if index is None:
         return f"The store at {store} has no evidence index: build it with `claimsift index --store {store}`."
-    import json
-    import sqlite3
 
     try:
         count = json.loads((index / "manifest.json").read_text()).get("count")

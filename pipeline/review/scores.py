@@ -22,14 +22,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import sqlite3
 import tempfile
 import threading
+import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from pipeline.core.errors import UserError
+from pipeline.scoring.output import output_schema
+
+# Imported where used, not here (slow to load; most callers of this module never need them): duckdb, pyarrow.
 
 CACHE_FORMAT = 3
 PAGE_SIZE = 50
@@ -174,7 +182,6 @@ def _convert_jsonl(source: Path, target: Path, stamp: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipeline.scoring.output import output_schema
 
     schema = output_schema().with_metadata({_META_KEY: json.dumps(stamp).encode()})
 
@@ -227,8 +234,6 @@ ORDER BY term, rank
 
 def query_words(text: str) -> list[str]:
     """The words a text filter looks for (all of them, whole words, any case)."""
-    import re
-
     return list(dict.fromkeys(re.findall(r"[^\W_]+", text.lower())))[:MAX_QUERY_WORDS]
 
 
@@ -340,8 +345,6 @@ class ScoresTable:
         return Facets(int(claims), int(posts), {str(k): int(v) for k, v in verdicts.items()}, tuple(sources))
 
     def page(self, flt: QueueFilter, page: int = 1, page_size: int = PAGE_SIZE) -> QueuePage:
-        import time
-
         if page < 1:
             raise UserError(f"there is no page {page}: pages start at 1")
         page_size = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -377,8 +380,6 @@ class ScoresTable:
         Each word and the source is one lookup in the terms file (row groups of other terms are
         skipped by their statistics); the other filters, if any, one scan of the claims table's
         small columns; the sets meet in a tally over all ranks (linear, whatever their sizes)."""
-        import numpy as np
-
         terms = query_words(flt.text) + ([SOURCE_TERM + flt.source] if flt.source else [])
         if not terms:
             return None
@@ -411,8 +412,6 @@ ROW_COLUMNS = ("rank", "line", "post_id", "post_text", "post_checkworthiness", "
 
 
 def _fresh_rows(path: Path, stamp: dict) -> bool:
-    import sqlite3
-
     if not path.is_file():
         return False
     try:
@@ -424,8 +423,6 @@ def _fresh_rows(path: Path, stamp: dict) -> bool:
 
 
 def _build_rows(claims: Path, target: Path, stamp: dict) -> None:
-    import sqlite3
-
     import pyarrow.parquet as pq
 
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -451,8 +448,6 @@ def _build_rows(claims: Path, target: Path, stamp: dict) -> None:
 
 
 def _read_rows(path: Path, ranks: list[int]) -> list[tuple]:
-    import sqlite3
-
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
         marks = ", ".join("?" for _ in ranks)
         return con.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM rows WHERE rank IN ({marks}) ORDER BY rank",

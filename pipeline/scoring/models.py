@@ -5,11 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, Sequence
 
+from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
-from pipeline.verdict.checker import SCREEN_STANCE
+from pipeline.registry.embedding import Encoder
+from pipeline.registry.registry import Registry
+from pipeline.stance.backends import settled_backend
+from pipeline.stance.model import StanceModel
+from pipeline.verdict.checker import SCREEN_STANCE, Checker
 from pipeline.verdict.packs import rule_pack_names
 from pipeline.verdict.rules import VerdictRules
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
 
 class PostScorer(Protocol):
@@ -59,8 +65,6 @@ class ModelScorer:
 
     def fingerprint(self) -> dict:
         """What decides the scores: a checkpoint made with other models must not be resumed."""
-        from pipeline.registry.registry import Registry
-
         registry = Registry(self.models_dir) if self.models_dir else Registry()
         versions = {}
         for role, spec in self._model_specs().items():
@@ -77,16 +81,12 @@ class ModelScorer:
                 "rule_packs": list(self.rule_packs)}
 
     def settled_stance_backend(self) -> str:
-        from pipeline.stance.backends import settled_backend
-
         self.stance_backend = settled_backend(self.stance_backend)
         return self.stance_backend
 
     def _model_specs(self) -> dict[str, str]:
         """The registry spec each role loads (the stance model falls back to the embedding one
         while no cross-encoder is promoted)."""
-        from pipeline.stance.model import StanceModel
-
         stance = StanceModel(self.stance_spec, models_dir=self.models_dir).resolve_spec()
         specs = {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "rules"}
         return specs | ({"screen_stance": self.screen_stance_spec} if self.screen_stance_spec else {})
@@ -103,7 +103,6 @@ class ModelScorer:
         if not exists:
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
                             f"`claimsift ingest seeds --store {self.store_dir}`")
-        from pipeline.registry.registry import Registry
 
         registry = Registry(self.models_dir) if self.models_dir else Registry()
         specs = self._model_specs()
@@ -117,9 +116,6 @@ class ModelScorer:
     def warm_up(self) -> None:
         if self._models is not None:
             return
-        from pipeline.checkworthy.model import CheckworthyModel
-        from pipeline.registry.embedding import Encoder
-        from pipeline.verdict.checker import Checker
 
         options = {"models_dir": self.models_dir} if self.models_dir else {}
         # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
@@ -136,8 +132,6 @@ class ModelScorer:
         self._models = (detector, checker)
 
     def score_posts(self, texts: Sequence[str]) -> list[dict]:
-        from pipeline.verdict.validation import InvalidClaimError, validate_claim
-
         self.warm_up()
         detector, checker = self._models
         # One batched model call per chunk and domain.

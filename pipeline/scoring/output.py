@@ -3,11 +3,14 @@ Parquet schema, and the assembly of the checkpointed chunks into the output file
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Iterator
 
 from pipeline.core.errors import UserError
 from pipeline.scoring.posts import PostRecord
+
+# Imported where used, not here (slow to load; most callers of this module never need them): pyarrow.
 
 ROW_GROUP_ROWS = 8192
 
@@ -103,8 +106,6 @@ def assemble_parquet(target: Path, parts: list[Path]) -> None:
 
 
 def assemble_jsonl(target: Path, parts: list[Path]) -> None:
-    import shutil
-
     with open(target, "wb") as out:
         for part in parts:
             with open(part, "rb") as handle:

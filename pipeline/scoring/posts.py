@@ -26,6 +26,8 @@ from typing import Iterator
 from pipeline.core.errors import InputError
 from pipeline.core.io import parse_object
 
+# Imported where used, not here (slow to load; most callers of this module never need them): pyarrow.
+
 DEFAULT_MAX_CHARS = 10_000
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"

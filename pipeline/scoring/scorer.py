@@ -61,7 +61,10 @@ from pipeline.scoring.output import (
     rejected_row,
     write_parquet_part,
 )
-from pipeline.scoring.posts import DEFAULT_MAX_CHARS, PostReader, PostRecord
+from pipeline.scoring.posts import DEFAULT_MAX_CHARS, PostReader, PostRecord, validate_post
+
+# Imported where used, not here (slow to load; most callers of this module never need them): pandas, pyarrow,
+# rich.
 
 DEFAULT_CHUNK_SIZE = 256
 
@@ -348,7 +351,6 @@ def score_frame(df: "Any", store_dir: Path | str = DEFAULT_STORE, text_column: s
     """
     import pandas as pd
 
-    from pipeline.scoring.posts import validate_post
 
     if text_column not in df.columns:
         raise UserError(f"the DataFrame has no '{text_column}' column (columns: {', '.join(map(str, df.columns))})")

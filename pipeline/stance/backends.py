@@ -4,7 +4,9 @@ an ONNX export cached per model hash)."""
 from __future__ import annotations
 
 import os
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +16,9 @@ from pipeline.core.errors import UserError
 from pipeline.core.types import STANCE_LABELS
 from pipeline.registry.base_models import MINILM, base_model, base_model_path
 from pipeline.registry.registry import sha256_file
+
+# Imported where used, not here (slow to load; most callers of this module never need them): onnxruntime,
+# peft, safetensors, torch, transformers.
 
 CROSS_ENCODER_FILE = "adapter_head.safetensors"
 
@@ -135,8 +140,6 @@ def onnx_export_path(path: Path, config: dict, file_name: str = CROSS_ENCODER_FI
 def export_onnx(net, tokenizer, target: Path, pairs: bool = True) -> None:
     """Write the network as ONNX to ``target`` atomically, with its sha256 beside it.
     ``pairs``: the network reads (claim, passage) pairs; else single texts."""
-    import warnings
-
     import torch
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -185,8 +188,6 @@ def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENC
     """(onnxruntime session, tokenizer), exporting on first use; (None, None) where it cannot be
     done (no `onnx` package for the export, unwritable cache), so torch runs the model.
     ``prefix`` "sentence": the one-text classifier of ``pipeline.checkworthy.sentence_classifier``."""
-    import sys
-
     import onnxruntime as ort
     from transformers import AutoTokenizer
 

@@ -21,12 +21,17 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.io import read_jsonl
 from pipeline.core.paths import SHARED_DATASETS_DIR
+from pipeline.core.splits import MANIFEST_PATH, SplitManifest, excluded_from_training
 from pipeline.core.types import STANCE_LABELS
 from pipeline.stance.pairs import StancePair, claim_key, make_pair, normalise_label
 from pipeline.stance.synthetic import bm25_hard_negatives, denial_pairs, denial_report_pairs, negation_pairs
+
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
 
 DEFAULT_DATA_DIR = SHARED_DATASETS_DIR
 
@@ -235,7 +240,6 @@ def claim_only_weights(pairs: Sequence[StancePair], source: str = "fever", seed:
     cross-validated over the same pairs; weights are rescaled to mean 1 within the source.
     Every other pair keeps weight 1.
     """
-    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
@@ -419,7 +423,6 @@ def without_held_out(pairs: Sequence[StancePair], splits: Sequence[str] = ("tune
                      manifest_path: Path | None = None) -> list[StancePair]:
     """``pairs`` less those whose claim (normalised wording) or evidence text is a claim or gold
     evidence of the corpus split manifest's ``splits``."""
-    from pipeline.core.splits import MANIFEST_PATH, SplitManifest, excluded_from_training
 
     held_out = SplitManifest.load(manifest_path or MANIFEST_PATH).held_out(splits)
     return [p for p in pairs if not excluded_from_training(p.claim, p.evidence, held_out)]

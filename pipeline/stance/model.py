@@ -28,7 +28,7 @@ import numpy as np
 from pipeline.core.errors import UserError
 from pipeline.core.metrics import calibration_error, classification_report
 from pipeline.core.types import STANCE_LABELS
-from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
 from pipeline.stance.backends import (
     CROSS_ENCODER_BACKENDS,
     CROSS_ENCODER_CONFIG,
@@ -39,6 +39,8 @@ from pipeline.stance.backends import (
     settled_backend,
     softmax,
 )
+
+# Imported where used, not here (slow to load; most callers of this module never need them): torch.
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -194,7 +196,6 @@ class StanceModel:
     def warm_up(self) -> None:
         if self._ref is not None:
             return
-        from pipeline.registry.registry import ModelIntegrityError
 
         try:
             ref = self.registry.load_ref(self.resolve_spec())

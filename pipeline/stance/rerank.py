@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from pipeline.core.types import STANCE_LABELS, Evidence
-
-if TYPE_CHECKING:
-    from pipeline.stance.model import StanceModel
+from pipeline.stance.model import StanceModel
 
 RERANK_MODEL = "stance@v2"  # the MiniLM cross-encoder (~200 pairs/s in bfloat16)
 # Chosen on the tune split (bench/results/retrieval_recall_tune.json): 20 candidates hold the
@@ -68,7 +66,6 @@ class Reranker:
         if self._model is not None:
             return
         # Lazy: torch and the model weights load only where re-ranking is used.
-        from pipeline.stance.model import StanceModel
 
         model = StanceModel(self.spec, models_dir=self.models_dir, backend=self.backend)
         if loaded is not None:

@@ -6,7 +6,12 @@ import random
 import re
 from typing import Sequence
 
+import numpy as np
+
+from pipeline.corpus.nlp import DEFAULT_MODEL
 from pipeline.stance.pairs import StancePair, make_pair
+
+# Imported where used, not here (slow to load; most callers of this module never need them): bm25s, spacy.
 
 _ATTRIBUTION = re.compile(
     r"^(?P<who>[A-Z][^\d\"“”]{2,60}?)\s+(?P<verb>said|says|claimed|claims|threatened|threatens|announced|"
@@ -156,7 +161,6 @@ def negation_pairs(pairs: Sequence[StancePair], n: int, seed: int = 13, nlp=None
     against "NATO does not have a specific mechanism to expel a member"."""
     import spacy
 
-    from pipeline.corpus.nlp import DEFAULT_MODEL
 
     nlp = nlp or spacy.load(DEFAULT_MODEL, exclude=["ner"])
     rng = random.Random(seed)
@@ -184,7 +188,6 @@ def bm25_hard_negatives(queries: Sequence[tuple[str, set[str]]], passages: Seque
     """For each (claim, its gold passages) the top BM25 passages of the same source that are not
     gold evidence and share no claim group with it: on topic, but not evidence."""
     import bm25s
-    import numpy as np
 
     if not queries or not passages:
         return []

@@ -2,9 +2,11 @@
 baseline, and a registered version with its card."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import random
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -14,7 +16,9 @@ import numpy as np
 from pipeline.core.errors import UserError
 from pipeline.core.types import STANCE_LABELS
 from pipeline.registry.base_models import MINILM, base_model, base_model_path
+from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry, sha256_file
+from pipeline.stance import data as stance_data
 from pipeline.stance.backends import (
     CROSS_ENCODER_CONFIG,
     CROSS_ENCODER_FILE,
@@ -35,6 +39,9 @@ from pipeline.stance.model import (
     fit_temperature,
 )
 
+# Imported where used, not here (slow to load; most callers of this module never need them): peft,
+# safetensors, scikit-learn, torch, transformers.
+
 
 def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 128, batch_size: int = 16,
                         learning_rate: float = 6e-4, lora_rank: int = 8, lora_alpha: int = 16, seed: int = 13,
@@ -54,7 +61,6 @@ def train_cross_encoder(train, dev, *, epochs: float = 1.0, max_length: int = 12
     4.5x the CPU time per batch spin-waiting for the first (measured: 8.6 vs 1.9 CPU-s per batch
     of 16 pairs under load).
     """
-    import random
 
     import torch
     from transformers import AutoTokenizer
@@ -168,8 +174,6 @@ CHECKPOINT_STATE = "checkpoint.json"
 
 
 def _pairs_fingerprint(pairs) -> str:
-    import hashlib
-
     digest = hashlib.sha256()
     for p in pairs:
         digest.update(f"{p.claim}\t{p.evidence}\t{p.label}\n".encode("utf-8"))
@@ -258,7 +262,6 @@ def train_embedding_model(train, dev, *, c: float = 1.0, encoder=None, log: Call
     """Fit logistic regression on pair features; returns (weights, bias, config, dev_logits)."""
     from sklearn.linear_model import LogisticRegression
 
-    from pipeline.registry.embedding import Encoder
 
     encoder = encoder or Encoder()
 
@@ -322,7 +325,6 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     cross-encoder's training checkpoints go (a rerun resumes; removed once the model is written)."""
     import torch
 
-    from pipeline.stance import data as stance_data
 
     # One intra-op thread: on the shared 2-core machine a second thread mostly spin-waits.
     torch.set_num_threads(num_threads)

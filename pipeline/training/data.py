@@ -20,6 +20,7 @@ starts on for CSV (the header is line 1, as in a spreadsheet), the row for Parqu
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 from collections import Counter
@@ -29,6 +30,9 @@ from typing import Iterable, Mapping, Sequence
 
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.types import STANCE_LABELS
+from pipeline.stance.pairs import StancePair, claim_key
+
+# Imported where used, not here (slow to load; most callers of this module never need them): pandas, pyarrow.
 
 TASKS = ("stance", "checkworthy")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv",
@@ -108,8 +112,6 @@ class ValidationReport:
         return f"{head}; {len(self.problems)} problem(s): " + "; ".join(p.describe() for p in self.problems)
 
     def _repr_html_(self) -> str:
-        import html
-
         head = html.escape(f"{', '.join(self.files)}: {self.rows_read} rows read, {self.rows_valid} valid; "
                            f"labels {self.label_counts}")
         if self.ok:
@@ -163,8 +165,6 @@ class LabelledData:
 
     def stance_pairs(self) -> list:
         """``StancePair``s for the stance trainer; ``source`` is ``user:<file name>``."""
-        from pipeline.stance.pairs import StancePair, claim_key
-
         if self.task != "stance":
             raise ValueError("stance_pairs() is for stance data")
         return [StancePair(" ".join(c.split()), " ".join(e.split()), label, f"user:{Path(f).name}", claim_key(c))

@@ -32,9 +32,13 @@ from typing import Callable, Sequence
 
 from pipeline.core.io import atomic_write_text, write_jsonl
 from pipeline.core.splits import text_key
+from pipeline.corpus.store import Corpus
 from pipeline.datasets.claims import evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
 from pipeline.datasets.stores import ensure_store
+from pipeline.stance.model import StanceModel
+from pipeline.verdict.checker import Checker
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
 MINED_CORPORA = ("averitec", "fever", "covidfact", "healthver")
 NEAR_COPY = 0.6
@@ -71,9 +75,6 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
                 log: Callable[[str], None] = print) -> tuple[list[MinedPair], dict]:
     """Mined NEI pairs of one public corpus's train-split claims, and counts of what was dropped
     why. ``screen``: a ``StanceModel`` (its ``predict_proba``) that vetoes confident readings."""
-    from pipeline.corpus.store import Corpus
-    from pipeline.verdict.checker import Checker
-    from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
     built = build_dataset(corpus, data_dir, corpora_dir)
     store_dir = built.folder / "store"
@@ -158,7 +159,6 @@ def mine(out: Path | str, corpora: Sequence[str] = MINED_CORPORA, *, screen_spec
          per_claim: int = 2, limit: int | None = None, seed: int = 13, data_dir: Path | str = DEFAULT_DATA_DIR,
          corpora_dir: Path | str = DEFAULT_CORPORA_DIR, log: Callable[[str], None] = print) -> dict:
     """Mine every corpus in ``corpora`` and write one JSONL (atomically) plus ``OUT.stats.json``."""
-    from pipeline.stance.model import StanceModel
 
     screen = StanceModel(screen_spec, backend="bf16")
     rows, stats = [], []

@@ -18,6 +18,7 @@ base's name, and records the base as its parent.
 """
 from __future__ import annotations
 
+import html
 import json
 import random
 import shutil
@@ -28,12 +29,25 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.checkworthy import data as cd
+from pipeline.checkworthy import model as cw
+from pipeline.checkworthy import sentence_classifier as sc
+from pipeline.checkworthy.classifier import CheckworthyClassifier
+from pipeline.checkworthy.sentences import has_words, split_sentences
+from pipeline.checkworthy.training import best_mix_weight
 from pipeline.core.errors import UserError
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
 from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.registry.base_models import MINILM
+from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry, sha256_file
+from pipeline.stance import backends as stance_backends
+from pipeline.stance import data as stance_data
+from pipeline.stance import model as stance
+from pipeline.stance import training as stance_training
 from pipeline.training.data import LabelledData, load_training_data
+
+# Imported where used, not here (slow to load; most callers of this module never need them): rich.
 
 DEFAULT_DATASETS_DIR = SHARED_DATASETS_DIR
 
@@ -68,8 +82,6 @@ class RetrainResult:
                 "parent": self.parent, "metrics": self.metrics}
 
     def _repr_html_(self) -> str:
-        import html
-
         headline = {k: v for k, v in self.metrics.items() if not isinstance(v, (dict, list))}
         rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
                        for k, v in headline.items())
@@ -160,13 +172,6 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     count as social posts); thresholds tuned and metrics measured on the public dev sets, or on
     a held-out quarter of the user rows when there is no public data. ``data=None`` trains on the
     public data (or its ``public_sample``) alone: the baseline to compare a user file's effect with."""
-    from pipeline.checkworthy import data as cd
-    from pipeline.checkworthy import model as cw
-    from pipeline.checkworthy import sentence_classifier as sc
-    from pipeline.checkworthy.classifier import CheckworthyClassifier
-    from pipeline.checkworthy.sentences import has_words, split_sentences
-    from pipeline.checkworthy.training import best_mix_weight
-    from pipeline.registry.embedding import Encoder
 
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
@@ -354,10 +359,6 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
     base's kind, else ``embedding-lr``. Temperature and metrics come from the public dev split
     (grouped by claim), or from a held-out quarter of the user claims without public data.
     """
-    from pipeline.stance import backends as stance_backends
-    from pipeline.stance import data as stance_data
-    from pipeline.stance import model as stance
-    from pipeline.stance import training as stance_training
 
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
@@ -471,9 +472,6 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
 
 
 def _embed_logits(pairs, weights, bias, config) -> np.ndarray:
-    from pipeline.registry.embedding import Encoder
-    from pipeline.stance import model as stance
-
     encoder = Encoder(backend=config.get("encoder_backend", "torch"))
     claims = [p.claim for p in pairs]
     passages = [p.evidence for p in pairs]
@@ -491,8 +489,6 @@ def is_shared_datasets_root(path: Path | str) -> bool:
 def retrain_from_cli(task: str, data: Path, *, base: str | None, include_public: bool, datasets_dir: Path | None,
                      models_dir: Path, as_json: bool = False, **options) -> RetrainResult:
     """``claimsift train TASK --data USER_FILE``: validate, train, register without promoting, report."""
-    import json
-    import time
 
     from rich.console import Console
 

@@ -32,8 +32,16 @@ import numpy as np
 from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text
 from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence
+from pipeline.corpus.store import Corpus
+from pipeline.datasets.claims import read_corpus_claims
+from pipeline.datasets.corpora import build_dataset, claim_splits, select_claims
+from pipeline.datasets.stores import ensure_store
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
 from pipeline.verdict.aggregator import FEATURE_SETS, PARAMS_FILE, VerdictAggregator, claim_features
+from pipeline.verdict.checker import Checker
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
 
 # Which (corpus, split) the aggregator is fitted on: claims no stance training pair came from.
 FIT_PARTS = (("averitec", "tune"), ("fever", "tune"), ("covidfact", "tune"), ("healthver", "tune"),
@@ -54,11 +62,6 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
             log: Callable[[str], None] = print) -> list[dict]:
     """Per claim of ``corpus``/``split``: its label and every passage shown (document, retrieval
     score, stance probabilities, whether it votes). Cached per stance model and checker setup."""
-    from pipeline.corpus.store import Corpus
-    from pipeline.datasets.claims import read_corpus_claims
-    from pipeline.datasets.corpora import build_dataset, claim_splits, select_claims
-    from pipeline.datasets.stores import ensure_store
-    from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
     if split == "report":
         raise UserError("the verdict model is never fitted on the report split")
@@ -244,7 +247,6 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
     """Check the fitting claims of every corpus with the shipped Checker (``stance_spec``), fit,
     and register ``verdict@vN`` with its card."""
     from pipeline.datasets.corpora import build_dataset
-    from pipeline.verdict.checker import Checker
 
     started = time.monotonic()
     rows: list[dict] = []

@@ -18,8 +18,15 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from pipeline.core.errors import UserError
+from pipeline.core.metrics import classification_report
 from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence, Verdict
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
+from pipeline.stance import data as stance_data
+from pipeline.stance.data import AVERITEC_VERDICT, averitec_qa_texts
+from pipeline.stance.model import StanceModel
+
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn,
+# torch.
 
 FEATURE_NAMES = (
     "max_supports", "max_refutes", "max_nei",
@@ -260,8 +267,6 @@ def decisive_indices(verdict: str, probs: np.ndarray, limit: int = 3) -> tuple[i
 
 def averitec_evidence_sets(claims: Sequence[dict]) -> list[tuple[str, list[str], str]]:
     """(claim, question-answer passages, verdict label) for every claim with evidence."""
-    from pipeline.stance.data import AVERITEC_VERDICT, averitec_qa_texts
-
     out = []
     for c in claims:
         texts = averitec_qa_texts(c)
@@ -289,8 +294,6 @@ def score_evidence_sets(sets, stance_model) -> list[list[Evidence]]:
 
 
 def verdict_report(gold: Sequence[str], predicted: Sequence[str]) -> dict:
-    from pipeline.core.metrics import classification_report
-
     return classification_report(list(gold), list(predicted), labels=VERDICT_LABELS)
 
 
@@ -301,8 +304,6 @@ def train_verdict(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_
     import torch
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from pipeline.stance import data as stance_data
-    from pipeline.stance.model import StanceModel
 
     # One intra-op thread: on the shared 2-core machine a second one mostly spin-waits.
     torch.set_num_threads(1)

@@ -6,20 +6,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Collection, Sequence
+from typing import Collection, Sequence
+
+import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import STANCE_LABELS, Evidence, Verdict
+from pipeline.corpus.nlp import DEFAULT_MODEL
+from pipeline.corpus.store import Corpus
+from pipeline.registry.embedding import Encoder
+from pipeline.registry.registry import ModelNotFoundError
+from pipeline.retrieval.index import load_index
 from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, people_in, retrieve
+from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
+from pipeline.verdict.aggregator import VerdictAggregator
 from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.verdict.rules import VerdictRules, adjusted_stance
 from pipeline.verdict.subject import ClaimSubject, claim_subject
 from pipeline.verdict.validation import validate_claim
 
-if TYPE_CHECKING:
-    from pipeline.stance.model import StanceModel
+# Imported where used, not here (slow to load; most callers of this module never need them): spacy.
 
 
 # A claim about an intention ("Poland plans to spend 5% in 2026") is not settled by what was
@@ -90,11 +98,6 @@ class Checker:
     def warm_up(self) -> None:
         if self._loaded is not None:
             return
-        from pipeline.corpus.store import Corpus
-        from pipeline.registry.embedding import Encoder
-        from pipeline.retrieval.index import load_index
-        from pipeline.stance.model import StanceModel
-        from pipeline.verdict.aggregator import VerdictAggregator
 
         if not Corpus(self.store_dir).exists():
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
@@ -118,9 +121,6 @@ class Checker:
         self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs)
 
     def _screen_model(self, stance):
-        from pipeline.registry.registry import ModelNotFoundError
-        from pipeline.stance.model import StanceModel
-
         if not self.screen_stance_spec:
             return None
         screen = StanceModel(self.screen_stance_spec, models_dir=self.models_dir, backend=self.stance_backend)
@@ -254,7 +254,6 @@ class Checker:
         """Each passage with its stance towards its claim, classified in batches. ``voting``: per
         claim, the positions of the passages that vote; the others go to the screen model.
         ``subjects``: ``self.subjects(claims)``, if already known."""
-        import numpy as np
 
         self.warm_up()
         subjects = self.subjects(claims) if subjects is None else subjects
@@ -290,7 +289,6 @@ def claim_parser():
     """The small English spaCy pipeline, tagger and parser only (about 2 ms a claim)."""
     import spacy
 
-    from pipeline.corpus.nlp import DEFAULT_MODEL
 
     return spacy.load(DEFAULT_MODEL, exclude=["lemmatizer", "ner"])
 

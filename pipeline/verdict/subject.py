@@ -15,6 +15,8 @@ from pipeline.verdict.validation import URL
 if TYPE_CHECKING:
     from pipeline.verdict.packs import RulePack
 
+# Imported where used, not here (slow to load; most callers of this module never need them): PyStemmer, spacy.
+
 
 @dataclass(frozen=True)
 class ClaimSubject:

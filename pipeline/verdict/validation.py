@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from pipeline.core.errors import UserError
+from pipeline.corpus.language import surely_not_english
 
 MAX_CLAIM_CHARS = 1000
 
@@ -42,7 +43,6 @@ def validate_claim(claim: object) -> str:
     words = WORD.findall(URL.sub(" ", text))
     if not words:
         raise InvalidClaimError("the claim has no words to check (only emoji, URLs, numbers or symbols)")
-    from pipeline.corpus.language import surely_not_english
 
     other = surely_not_english(text, len(words))
     if other is not None:
