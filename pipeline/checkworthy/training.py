@@ -25,8 +25,8 @@ from pipeline.stance.backends import cache_dir
 
 # Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
 
-# The speech-domain sentence classifier: all-mpnet-base-v2 alone reached held-out debates F1
-# 0.864 after one epoch where the MiniLM one reached 0.829 after three (see the model card).
+# The speech-domain sentence classifier's base: all-mpnet-base-v2 beat MiniLM on the held-out
+# debates in a third of the epochs (figures in the model card).
 SENTENCE_BASE = MPNET
 
 

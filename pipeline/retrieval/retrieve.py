@@ -60,9 +60,8 @@ def reports_claim(sentence: str, before: str = "") -> bool:
 class RetrievalConfig:
     pool: int = 50  # candidates taken from each of the dense and lexical lists
     top_k: int = 5
-    # Fusion measured on tests/data/seed_claims.jsonl (evidence hit@5 / hit@1): dense alone
-    # 0.81/0.59, BM25 alone 0.96/0.67, reciprocal-rank fusion 0.89/0.63, and this linear mix
-    # of cosine and query-normalised BM25 0.96/0.70.
+    # The linear mix of cosine and query-normalised BM25 found more evidence on the seed claims
+    # than either alone or reciprocal-rank fusion (README, Quality).
     fusion: str = "linear"  # or "rrf"
     dense_weight: float = 0.5
     lexical_weight: float = 0.5
@@ -70,11 +69,9 @@ class RetrievalConfig:
     # Added to a sentence for the share of the claim's distinctive named entities it mentions:
     # "Slovenia spends at least 2%" must reach the one sentence that names Slovenia, which
     # cosine and BM25 both rank below generic sentences about spending.
-    # Measured (hit@5 / hit@1): seed dev claims 0.963/0.815 without, 0.963/0.852 with 0.3 and
-    # 10%; it was added after the held-out claims (seed_claims_heldout.jsonl) missed such
-    # sentences, where it lifts hit@5 from 0.857 to 0.952. Off by default (0.0): on the tune
-    # claims of LIAR-PLUS, COVID-Fact and FEVER it cost more right verdicts than it gained
-    # (bench/default_rules_ablation.py); the nato rule pack turns it on at ``ENTITY_BOOST``.
+    # Off by default (0.0): on the tune claims of LIAR-PLUS, COVID-Fact and FEVER it cost more
+    # right verdicts than it gained (bench/default_rules_ablation.py, README); the nato rule pack
+    # turns it on at ``ENTITY_BOOST``.
     entity_boost: float = 0.0
     entity_max_share: float = 0.1  # entities in more than this share of sentences are not distinctive
     # A denial that points back ("The Kremlin denies that this call took place") shares no words
