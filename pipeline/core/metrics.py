@@ -93,8 +93,11 @@ def average_precision(gold, predicted, probs, idx) -> np.ndarray:
 
 def expected_calibration_error(gold, predicted, probs, idx, bins: int = CALIBRATION_BINS) -> np.ndarray:
     """Top-label ECE: |accuracy - confidence| per confidence bin, weighted by the bin's rows."""
-    confidence = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == gold).astype(float)
+    return _calibration_gap(probs.max(axis=1), (probs.argmax(axis=1) == gold).astype(float), idx, bins)
+
+
+def _calibration_gap(confidence: np.ndarray, correct: np.ndarray, idx: np.ndarray, bins: int) -> np.ndarray:
+    """The ECE per resample from each row's confidence in its label and whether that label was right."""
     which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
     offsets = (np.arange(idx.shape[0]) * bins)[:, None]
     flat = (which[idx] + offsets).ravel()
@@ -108,6 +111,14 @@ def calibration_error(probs: np.ndarray, labels: Sequence[int], bins: int = 15) 
     """``expected_calibration_error`` of one probability table (no resampling)."""
     gold = np.asarray(labels)
     return float(expected_calibration_error(gold, probs.argmax(axis=1), probs, np.arange(len(gold))[None], bins)[0])
+
+
+def top_label_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """``expected_calibration_error`` from each row's confidence in its predicted label and whether
+    that label was right (for a model whose probabilities are not a table over the labels)."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    return float(_calibration_gap(confidence, np.asarray(correct, dtype=np.float64),
+                                  np.arange(len(confidence))[None], bins)[0])
 
 
 def brier(gold, predicted, probs, idx) -> np.ndarray:

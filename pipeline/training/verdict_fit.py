@@ -31,6 +31,7 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text
+from pipeline.core.metrics import top_label_calibration_error
 from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence
 from pipeline.corpus.store import Corpus
 from pipeline.datasets.claims import read_corpus_claims
@@ -135,16 +136,6 @@ def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
     return float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0))
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (confidence > lo) & (confidence <= hi)
-        if inside.any():
-            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
-    return float(total)
-
-
 def _softmax(scores: np.ndarray) -> np.ndarray:
     scores = scores - scores.max(axis=1, keepdims=True)
     exp = np.exp(scores)
@@ -229,8 +220,8 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
                    "review_below": review_below},
         "leave_one_corpus_out": {"mean_macro_f1": mean, "per_corpus": figures,
                                  "pooled_accuracy": round(float(correct.mean()), 4),
-                                 "ece_before_temperature": round(expected_calibration_error(raw.max(axis=1), correct), 4),
-                                 "ece": round(expected_calibration_error(calibrated.max(axis=1), correct), 4),
+                                 "ece_before_temperature": round(top_label_calibration_error(raw.max(axis=1), correct), 4),
+                                 "ece": round(top_label_calibration_error(calibrated.max(axis=1), correct), 4),
                                  "needs_review_share": round(float(flagged.mean()), 4),
                                  "accuracy_not_flagged": round(float(correct[~flagged].mean()), 4) if (~flagged).any() else None,
                                  "accuracy_flagged": round(float(correct[flagged].mean()), 4) if flagged.any() else None},
