@@ -31,6 +31,7 @@ from typing import Callable, Iterable
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import Document
 from pipeline.corpus.factchecks import ingest_fact_checks_report
+from pipeline.corpus.nlp import Analyser
 from pipeline.corpus.readers import (
     DEFAULT_MAX_DOC_CHARS,
     InputItem,
@@ -39,6 +40,7 @@ from pipeline.corpus.readers import (
     documents_of,
     expand_inputs,
 )
+from pipeline.corpus.store import Corpus
 
 
 @dataclass
@@ -111,8 +113,6 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
     ingested all the same. Table ids are scoped to their source unless ``global_ids``.
     Returns what was added, unchanged, replaced and rejected.
     """
-    from pipeline.corpus.nlp import Analyser
-    from pipeline.corpus.store import Corpus
 
     store_dir = Path(store_dir)
     analyser = analyser or Analyser()

