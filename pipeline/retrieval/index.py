@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -70,13 +70,13 @@ def build_faiss(vectors: np.ndarray):
 
     dim = vectors.shape[1]
     if len(vectors) <= EXACT_SEARCH_LIMIT:
-        index = faiss.IndexFlatIP(dim)
+        index: faiss.Index = faiss.IndexFlatIP(dim)
     else:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 40
+        graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = 40
+        graph.hnsw.efSearch = HNSW_EF_SEARCH  # a search setting: the same set before or after add
+        index = graph
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = HNSW_EF_SEARCH
     return index
 
 
@@ -87,9 +87,11 @@ class EvidenceIndex:
     directory: Path
     manifest: dict
     ids: np.ndarray
-    dense: object
-    lexical: object
-    stemmer: object = None
+    # faiss, bm25s and PyStemmer objects (or None for an empty store): libraries loaded lazily
+    # and, but for faiss, untyped.
+    dense: Any
+    lexical: Any
+    stemmer: Any = None
 
     @property
     def size(self) -> int:

@@ -23,7 +23,7 @@ import heapq
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Protocol, Sequence
+from typing import TYPE_CHECKING, Collection, Protocol, Sequence
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from pipeline.corpus.store import Corpus
 # English cues (denials, verbs of saying, reports of a claim, words that point back): language
 # knowledge, kept apart from the code; re-exported here for the modules that read them.
 from pipeline.lang.en import ANAPHOR, ATTRIBUTION_CUE, DENIAL_CUE, REPORTED_CLAIM, SAID_CUE, SAID_VERBS  # noqa: F401
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RRF_K = 60
 ENTITY_BOOST = 0.3  # the entity boost where it is on (``RetrievalConfig.entity_boost``)
@@ -85,8 +88,8 @@ class RetrievalConfig:
 class CorpusView:
     """The parts of the store that retrieval reads, held in memory (numpy/pandas)."""
 
-    sentences: object  # DataFrame indexed by sentence_id
-    documents: object  # DataFrame indexed by doc_id
+    sentences: pd.DataFrame  # indexed by sentence_id
+    documents: pd.DataFrame  # indexed by doc_id
     speakers: dict[str, set[int]] = field(default_factory=dict)  # surname (lower) -> quote sentence ids
     person_mentions: dict[str, set[int]] = field(default_factory=dict)  # surname -> sentence ids
     entity_mentions: dict[str, set[int]] = field(default_factory=dict)  # entity text (lower) -> sentence ids
