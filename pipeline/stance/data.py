@@ -92,11 +92,12 @@ def load_labelled_file(path: Path | str, require_label: bool = True) -> list[Sta
                 continue
             label = "NOT_ENOUGH_INFO"
             if require_label or "label" in row:
-                label = normalise_label(row.get("label"))
-                if label is None:
+                given = normalise_label(row.get("label"))
+                if given is None:
                     problems.append(f"row {line_no}: unknown label {row.get('label')!r} "
                                     f"(expected one of {', '.join(STANCE_LABELS)})")
                     continue
+                label = given
             key = (" ".join(row["claim"].split()), " ".join(row["evidence"].split()))
             # Duplicates matter only for training (a pair counted twice, or split across train and
             # dev); at inference every row gets its prediction.
@@ -129,10 +130,18 @@ def _check_dir(root: Path) -> Path:
     return root
 
 
+def known_label(raw: object, path: Path) -> str:
+    """A shared dataset's stance label in the project's vocabulary; a label outside it is an error."""
+    label = normalise_label(raw)
+    if label is None:
+        raise UserError(f"{path}: unknown stance label {raw!r} (expected one of {', '.join(STANCE_LABELS)})")
+    return label
+
+
 def _jsonl_pairs(path: Path, source: str) -> list[StancePair]:
     """Rows with ``claim``, ``evidence`` and ``label`` fields, one JSON object per line."""
     rows = list(read_jsonl(path))
-    return [make_pair(r["claim"], r["evidence"], normalise_label(r["label"]), source) for r in rows]
+    return [make_pair(r["claim"], r["evidence"], known_label(r["label"], path), source) for r in rows]
 
 
 def fever_pairs(root: Path) -> list[StancePair]:
@@ -173,9 +182,10 @@ def scifact_pairs(root: Path, split: str) -> list[StancePair]:
 
 def healthver_pairs(root: Path) -> list[StancePair]:
     out = []
-    with open(root / "healthver" / "healthver_dev.csv", encoding="utf-8", newline="") as handle:
+    path = root / "healthver" / "healthver_dev.csv"
+    with open(path, encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
-            out.append(make_pair(row["claim"], row["evidence"], normalise_label(row["label"]), "healthver"))
+            out.append(make_pair(row["claim"], row["evidence"], known_label(row["label"], path), "healthver"))
     return out
 
 
@@ -212,7 +222,7 @@ def averitec_pairs(claims: Sequence[dict]) -> list[StancePair]:
     """
     out = []
     for c in claims:
-        label = AVERITEC_STANCE.get(c.get("label"))
+        label = AVERITEC_STANCE.get(str(c.get("label")))
         texts = averitec_qa_texts(c)
         if label and texts:
             out.append(make_pair(c["claim"], " ".join(texts), label, "averitec"))
@@ -390,8 +400,8 @@ def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
     av_train_claims, av_dev_claims = averitec_claim_split(claims, seed=seed)
     for part_claims, target in ((av_train_claims, train), (av_dev_claims, dev)):
         pairs = averitec_pairs(part_claims)
-        gold = {p.claim: {p.evidence} for p in pairs}
-        negatives = bm25_hard_negatives([(c, g) for c, g in gold.items()], [p.evidence for p in pairs],
+        evidence_of = {p.claim: {p.evidence} for p in pairs}
+        negatives = bm25_hard_negatives([(c, g) for c, g in evidence_of.items()], [p.evidence for p in pairs],
                                         "averitec", per_query=1)
         negatives = _sample(negatives, len(pairs) // 3, random.Random(seed + 3))
         target += pairs + negatives

@@ -21,14 +21,14 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.metrics import calibration_error, classification_report
 from pipeline.core.types import STANCE_LABELS
-from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, ModelRef, Registry
 from pipeline.stance.backends import (
     CROSS_ENCODER_BACKENDS,
     CROSS_ENCODER_CONFIG,
@@ -40,12 +40,15 @@ from pipeline.stance.backends import (
     softmax,
 )
 
+if TYPE_CHECKING:
+    from pipeline.registry.embedding import Encoder
+
 # Imported where used, not here (slow to load; most callers of this module never need them): torch.
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-LABEL_INDEX = {label: i for i, label in enumerate(STANCE_LABELS)}
+LABEL_INDEX: dict[str, int] = {label: i for i, label in enumerate(STANCE_LABELS)}
 EMBED_WEIGHTS = "lr_weights.npy"
 EMBED_BIAS = "lr_bias.npy"
 EMBED_CONFIG = "stance_embed_config.json"
@@ -63,11 +66,11 @@ _WORD = re.compile(r"[\w']+")
 
 def fit_temperature(logits: np.ndarray, labels: Sequence[int]) -> float:
     """The temperature that minimises the negative log-likelihood of the dev labels."""
-    labels = np.asarray(labels)
+    gold = np.asarray(labels)
     best_t, best_nll = 1.0, math.inf
     for t in np.exp(np.linspace(math.log(0.2), math.log(50.0), 500)):
         probs = softmax(logits / t)
-        nll = -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean()
+        nll = -np.log(np.clip(probs[np.arange(len(gold)), gold], 1e-12, None)).mean()
         if nll < best_nll:
             best_t, best_nll = float(t), float(nll)
     return best_t
@@ -142,14 +145,14 @@ class StanceModel:
         self.batch_size = batch_size
         self.quantize = quantize
         self.backend = backend
-        self._ref = None
+        self._ref: ModelRef | None = None
         self._net = None
         self._session = None
         self._quantized = False
         self._tokenizer = None
-        self._encoder = None
-        self._weights = None
-        self._bias = None
+        self._encoder: Encoder | None = None
+        self._weights: np.ndarray | None = None
+        self._bias: np.ndarray | None = None
         self._config: dict = {}
 
     def __getstate__(self) -> dict:
@@ -172,6 +175,7 @@ class StanceModel:
     @property
     def tag(self) -> dict:
         self.warm_up()
+        assert self._ref is not None  # set by warm_up
         return {"model": self._ref.name, "version": self._ref.version, "kind": self._config.get("kind"),
                 **({"runtime": self.runtime} if self._config.get("kind") == "cross-encoder" else {})}
 
@@ -257,6 +261,8 @@ class StanceModel:
         if self._net is not None:
             return cross_encoder_logits(self._net, self._tokenizer, claims, passages,
                                         max_length=int(self._config["max_length"]), batch_size=self.batch_size)
+        # The embedding-lr kind: warm_up loaded its encoder and weights.
+        assert self._encoder is not None and self._weights is not None
         claim_vecs = self._encoder.encode(list(claims))
         passage_vecs = self._encoder.encode(list(passages))
         features = embedding_pair_features(claim_vecs, passage_vecs, claims, passages)

@@ -53,7 +53,7 @@ class Reranker:
         self.weight = weight
         self.models_dir = models_dir
         self.backend = backend
-        self._model = None
+        self._model: StanceModel | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -76,17 +76,21 @@ class Reranker:
         model.warm_up()
         self._model = model
 
+    def _loaded_model(self) -> StanceModel:
+        self.warm_up()
+        assert self._model is not None  # set by warm_up
+        return self._model
+
     @property
     def tag(self) -> dict:
-        self.warm_up()
-        return {**self._model.tag, "candidates": self.candidates, "weight": self.weight}
+        return {**self._loaded_model().tag, "candidates": self.candidates, "weight": self.weight}
 
     def relevance(self, claims: Sequence[str], passages: Sequence[str]) -> np.ndarray:
         """P(SUPPORTS) + P(REFUTES) per (claim, passage) pair."""
-        self.warm_up()
+        model = self._loaded_model()
         if not len(claims):
             return np.zeros(0)
-        probs = self._model.predict_proba(list(claims), list(passages))
+        probs = model.predict_proba(list(claims), list(passages))
         columns = [STANCE_LABELS.index(label) for label in RELEVANT_LABELS]
         return probs[:, columns].sum(axis=1)
 
@@ -109,16 +113,16 @@ class Reranker:
                 for ev, rel in zip(candidate_lists, relevances)]
 
 
-def mixed_scores(first: Sequence[float], relevance: Sequence[float], weight: float) -> np.ndarray:
+def mixed_scores(first: Sequence[float], relevance: Sequence[float] | np.ndarray, weight: float) -> np.ndarray:
     """``(1 - weight) * first / max(first) + weight * relevance`` (first-stage scores are on no
     fixed scale across claims; dividing by the claim's best puts them in [0, 1])."""
-    first = np.asarray(first, dtype=float)
-    best = first.max() if len(first) else 1.0
-    normalised = first / best if best > 0 else first
+    scores = np.asarray(first, dtype=float)
+    best = scores.max() if len(scores) else 1.0
+    normalised = scores / best if best > 0 else scores
     return (1.0 - weight) * normalised + weight * np.asarray(relevance, dtype=float)
 
 
-def ranked_by_mix(candidates: Sequence[Evidence], relevance: Sequence[float],
+def ranked_by_mix(candidates: Sequence[Evidence], relevance: Sequence[float] | np.ndarray,
                   weight: float) -> list[tuple[Evidence, float]]:
     """Candidates with their mixed score, best first; ties keep the first stage's order."""
     scores = mixed_scores([e.score for e in candidates], relevance, weight)
