@@ -31,7 +31,7 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -105,10 +105,10 @@ class FactCheckMatcher:
         self.n_candidates = n_candidates
         self.models_dir = models_dir
         self.encoder = encoder  # an Encoder to share with other stages (one model in memory), or None
-        self._encoder = None
+        self._encoder: Encoder | None = None
         self._index: FactCheckIndex | None = None
         self._reranker: MatchReranker | None = None
-        self._blas = None
+        self._blas: Any = None  # threadpoolctl's controller (untyped)
         self.model_label = ""
 
     def __getstate__(self) -> dict:
@@ -153,13 +153,14 @@ class FactCheckMatcher:
                    min_similarity: float = 0.0) -> list[list[FactCheckMatch]]:
         """Best matches first, up to k per query; ``min_similarity`` drops weaker ones (on
         CheckThat! dev a best match at >= 0.5 was right 98% of the time; see the model card)."""
-        self.warm_up()
         index = self.index
+        encoder, reranker = self._encoder, self._reranker
+        assert encoder is not None and reranker is not None  # set by warm_up, with the index
         if not len(index) or not queries:
             return [[] for _ in queries]
         queries = [q if isinstance(q, str) else "" for q in queries]
         # One encoder call for the cleaned and the raw form of every post.
-        vectors = self._encoder.encode([normalise_post(q) for q in queries]
+        vectors = encoder.encode([normalise_post(q) for q in queries]
                                        + [unicodedata.normalize("NFKC", q) for q in queries])
         clean_vectors, raw_vectors = vectors[:len(queries)], vectors[len(queries):]
         out = []
@@ -167,7 +168,7 @@ class FactCheckMatcher:
         # a thread pool fighting other processes for 2 cores (measured 5 ms vs 30-60 ms).
         with self._blas.limit(limits=1, user_api="blas"):
             for query, qv, rv in zip(queries, clean_vectors, raw_vectors):
-                ranked = rank_with(index, self._reranker, query, qv, rv, k, self.n_candidates)
+                ranked = rank_with(index, reranker, query, qv, rv, k, self.n_candidates)
                 out.append([_match_of(index.records[i], p) for i, p in ranked if p >= min_similarity])
         return out
 

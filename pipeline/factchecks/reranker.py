@@ -15,7 +15,7 @@ def _estimator_bases() -> tuple[type, ...]:
     return ClassifierMixin, BaseEstimator
 
 
-class MatchReranker(*_estimator_bases()):
+class MatchReranker(*_estimator_bases()):  # type: ignore[misc]  # scikit-learn's bases, imported lazily
     """Standardised logistic regression over ``FEATURE_NAMES``; a scikit-learn classifier.
 
     Persisted as plain JSON (means, scales, coefficients), so loading runs no code.

@@ -141,6 +141,7 @@ def train_matcher(datasets_dir: Path | str, backend: str = DEFAULT_BACKEND, Cs: 
         progress(f"C={C}: dev MAP@5 {metrics['map@5']:.4f}")
         if best is None or metrics["map@5"] > best[1]["map@5"]:
             best = (reranker, metrics, probs, correct)
+    assert best is not None  # the grid of C values is not empty
     reranker, metrics, probs, correct = best
     top1 = {}
     for cut in (0.1, 0.3, 0.5, 0.7, 0.9):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from importlib import metadata
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -21,7 +21,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384
-Backend = Literal["torch", "onnx"]
 
 
 def minilm_path() -> str:
@@ -33,7 +32,8 @@ def minilm_path() -> str:
 class Encoder:
     """Cheap to construct and to pickle; the model loads on first use (``warm_up``)."""
 
-    def __init__(self, backend: Backend = "torch", batch_size: int = 64, max_length: int = 256) -> None:
+    def __init__(self, backend: str = "torch", batch_size: int = 64, max_length: int = 256) -> None:
+        """``backend``: "torch" or "onnx" (often a command-line option's value; checked at ``warm_up``)."""
         self.backend = backend
         self.batch_size = batch_size
         self.max_length = max_length
