@@ -38,7 +38,9 @@ from pipeline.corpus.ingest import ingest
 from pipeline.corpus.store import Corpus
 from pipeline.evaluation.compare import compare_models
 from pipeline.evaluation.compare import evaluate_model as _evaluate_model
+from pipeline.factchecks.index import build_store_index
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry, model_rows
+from pipeline.retrieval.index import update_index
 from pipeline.scoring.scorer import score_frame as _score_frame
 from pipeline.training import data as training_data
 from pipeline.training.retrain import DEFAULT_DATASETS_DIR, retrain
@@ -63,11 +65,9 @@ def build_corpus(paths: Iterable[Path | str], store_dir: Path | str, index: bool
     if report.rejected:
         raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5]))
     if report.fact_checks_changed:
-        from pipeline.factchecks.index import build_store_index
 
         build_store_index(Path(store_dir))
     if index:
-        from pipeline.retrieval.index import update_index
 
         update_index(Path(store_dir))
     return load_corpus(store_dir)

@@ -18,6 +18,7 @@ from pipeline.checkworthy.features import (
     clean_text,
 )
 from pipeline.checkworthy.sentences import DOMAINS
+from pipeline.registry.embedding import Encoder
 
 MODEL_FORMAT = "claimsift-checkworthy-1"
 
@@ -50,7 +51,6 @@ class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
     def _encoder(self):
         encoder = self.__dict__.get("_encoder_instance")
         if encoder is None:
-            from pipeline.registry.embedding import Encoder
 
             encoder = Encoder(backend=self.encoder_backend)
             self.__dict__["_encoder_instance"] = encoder

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.checkworthy.classifier import CheckworthyClassifier
-from pipeline.checkworthy.post import post_calibrated
+from pipeline.checkworthy.post import POST_ADAPTER_FILE, POST_CONFIG_FILE, post_calibrated
 from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
 from pipeline.checkworthy.sentences import AUTO, has_words, route_domain, split_sentences
 from pipeline.registry.registry import Registry
@@ -113,7 +113,6 @@ class CheckworthyModel:
             # Loaded on first use: only domains with a mixing weight above 0 need it.
             self._sentence_classifier = SentenceClassifier(ref.path)
         if "post_classifier" in ref.card:
-            from pipeline.checkworthy.post import POST_ADAPTER_FILE, POST_CONFIG_FILE
 
             # The network fine-tuned on tweets (card ``post_classifier``); loaded on first use.
             self._post_classifier = SentenceClassifier(ref.path, adapter_file=POST_ADAPTER_FILE,

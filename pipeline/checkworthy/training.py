@@ -2,6 +2,7 @@
 tuned on the public dev sets, and the card's metrics as served."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from dataclasses import asdict
@@ -12,10 +13,16 @@ import numpy as np
 
 from pipeline.checkworthy import data as cd
 from pipeline.checkworthy import post as cp
+from pipeline.checkworthy import sentence_classifier as sc
 from pipeline.checkworthy.classifier import CheckworthyClassifier
 from pipeline.checkworthy.data import normalise_key
 from pipeline.checkworthy.model import CheckworthyModel, ScoredPost
-from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
+from pipeline.checkworthy.sentence_classifier import (
+    SentenceClassifier,
+    has_sentence_classifier,
+    save_sentence_classifier,
+    train_sentence_classifier,
+)
 from pipeline.checkworthy.sentences import AUTO, has_words, split_sentences
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
 from pipeline.registry.base_models import MINILM, MPNET, base_model
@@ -102,7 +109,6 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     post_texts: list[str] = []
     post_parts: list[list[str]] = []
     if post_epochs > 0:
-        from pipeline.checkworthy import post as cp
 
         post_texts, post_labels, post_sources = cp.post_training_data(sets)
         post_parts = [cp.post_sentences(t) for t in post_texts]
@@ -142,7 +148,6 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     sentence_net = sentence_config = sentence_info = None
     mix = {"post": 0.0, "speech": 0.0}
     if sentence_epochs > 0:
-        from pipeline.checkworthy.sentence_classifier import save_sentence_classifier, train_sentence_classifier
 
         report("fine-tuning the sentence classifier")
         cb, heldout = sets["claimbuster_train"], sets["claimbuster_heldout"]
@@ -238,17 +243,12 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         if sentence_net is not None:
             save_sentence_classifier(sentence_net, sentence_config, folder)
         elif speech_from:
-            import shutil
 
-            from pipeline.checkworthy import sentence_classifier as sc
 
             for file_name in sc.FILES:
                 shutil.copy2(carried_ref.path / file_name, folder / file_name)
         if post_stage is not None:
-            import shutil
 
-            from pipeline.checkworthy import post as cp
-            from pipeline.checkworthy import sentence_classifier as sc
 
             # copyfile, not copy2: the work files may be private (0600); a model is meant to be shared.
             trained = Path(post_extra.pop("work_folder"))

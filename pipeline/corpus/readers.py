@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -238,7 +239,6 @@ def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]
     raw = check_bytes(path, path.read_bytes())
     title, url, source, published = "", "", "", None
     if suffix in HTML_SUFFIXES:
-        import datetime as dt
 
         import trafilatura
 

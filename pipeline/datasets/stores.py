@@ -12,6 +12,7 @@ from pipeline.core.io import atomic_write_text, sha256_file
 from pipeline.corpus.ingest import ingest
 from pipeline.corpus.nlp import Analyser
 from pipeline.corpus.store import Corpus
+from pipeline.factchecks.index import build_store_index
 from pipeline.retrieval.index import current_index_dir, update_index
 
 
@@ -59,7 +60,6 @@ def ensure_store(documents: Sequence[Path | str], store_dir: Path | str,
             raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5])
                             + (f" (and {len(report.rejected) - 5} more)" if len(report.rejected) > 5 else ""))
         if report.fact_checks_changed:
-            from pipeline.factchecks.index import build_store_index
 
             build_store_index(store_dir)
         update_index(store_dir)

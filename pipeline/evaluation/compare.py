@@ -21,7 +21,7 @@ import html
 import io
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -319,7 +319,6 @@ def compare_models(candidate: str, current: str, data: Path | str, *, task: str 
     task, labels, gold, preds, refs, rows = _predict_all([candidate, current], data, task, models_dir)
     if preds[0].model == preds[1].model:
         # The same name@version from two registries (a scratch one and models/): say which is which.
-        from dataclasses import replace
 
         preds = [replace(p, model=f"{p.model} ({ref.path})") for p, ref in zip(preds, refs)]
     primary = declared_primary_metric(preds[0].card or refs[0].card)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import sha256_file
+from pipeline.registry.embedding import minilm_path
 
 MINILM = "all-MiniLM-L6-v2"
 MPNET = "all-mpnet-base-v2"
@@ -66,7 +67,6 @@ def base_model(name: str) -> BaseModel:
 def base_model_path(name: str) -> str:
     """The local folder of a base model's weights and tokenizer."""
     if base_model(name).name == MINILM:
-        from pipeline.registry.embedding import minilm_path
 
         return minilm_path()
     return str(mpnet_path())

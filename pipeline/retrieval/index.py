@@ -244,7 +244,6 @@ def build_lock(store_dir: Path, on_wait: Callable[[], None] | None = None) -> It
     An OS file lock (flock), so a builder that dies releases it. Another builder waits for it
     up to ``lock_timeout()`` seconds (calling ``on_wait`` once), then fails with IndexBusyError.
     """
-
     root = index_root(store_dir)
     root.mkdir(parents=True, exist_ok=True)
     with open(root / LOCK_NAME, "a") as handle:
@@ -273,7 +272,6 @@ def stale_index_message(store_dir: Path | str) -> str | None:
     """Why the index no longer matches the store's sentences (``ingest --no-index``, or a build
     that was stopped), or None when it does or there is none. Sentence ids only grow and are
     never reused, so the same count and the same largest id mean the same sentences."""
-
     directory = current_index_dir(Path(store_dir))
     if directory is None:
         return None

@@ -34,7 +34,8 @@ from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
-from pipeline.verdict.checker import Checker
+from pipeline.verdict.checker import SCREEN_STANCE, Checker
+from pipeline.verdict.rules import VerdictRules
 
 # Imported where used, not here (slow to load; most callers of this module never need them): starlette,
 # uvicorn.
@@ -90,8 +91,6 @@ class _State:
         scores file does not record them, so the registry's current versions are recorded."""
         if self._models is None:
             from pipeline.registry.registry import Registry
-            from pipeline.verdict.checker import SCREEN_STANCE
-            from pipeline.verdict.rules import VerdictRules
 
             registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
             models: dict = {"verdict": VerdictRules().label(), "source": "registry current at labelling"}
@@ -468,7 +467,6 @@ def _latest_report(folder: Path) -> Path | None:
 
 
 def _models_context(config: ReviewConfig) -> dict:
-
     registry = Registry(config.models_dir) if config.models_dir else Registry()
     try:
         rows = model_rows(registry)

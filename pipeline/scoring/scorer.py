@@ -50,6 +50,7 @@ from typing import Any, Callable, Iterable, Iterator
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
+from pipeline.scoring.dask_engine import run_dask
 from pipeline.scoring.models import ModelScorer, PostScorer
 from pipeline.scoring.output import (
     assemble_jsonl,
@@ -248,7 +249,6 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
         if engine == "local":
             n_chunks = _run_local(counted, chunk_size, scorer, checkpoint, commit)
         else:
-            from pipeline.scoring.dask_engine import run_dask
 
             n_chunks = run_dask(_chunks(counted, chunk_size), scorer, checkpoint.done, commit, scheduler, workers)
     summary.chunks = n_chunks

@@ -345,7 +345,6 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
         splits["train"] = stance_data.focused(splits["train"], focus, replay, seed=seed)
     mined_count = 0
     if mined_negatives:
-        import random
 
         mined = stance_data.without_held_out(stance_data.load_labelled_file(mined_negatives))
         mined_count = len(mined)
@@ -396,7 +395,6 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                               "on first); the training data below is this pass's." if init_ref else ""))
         else:
             weights, bias, config, logits = train_embedding_model(train, dev, log=log, **train_kwargs)
-            from pipeline.registry.embedding import Encoder
 
             enc = Encoder()
             claims = [p.claim for p in symmetric]

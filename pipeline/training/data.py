@@ -28,9 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from pipeline.checkworthy import data as cd
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.types import STANCE_LABELS
+from pipeline.stance import data as stance_data
 from pipeline.stance.pairs import StancePair, claim_key
+from pipeline.stance.pairs import normalise_label as stance_label
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pandas, pyarrow.
 
@@ -273,7 +276,6 @@ def read_rows(path: Path) -> _RawRows:
 def normalise_label(task: str, raw: object):
     """The label in the task's vocabulary, or None when it is not one."""
     if task == "stance":
-        from pipeline.stance.pairs import normalise_label as stance_label
 
         return stance_label(raw)
     if isinstance(raw, bool):
@@ -320,7 +322,6 @@ def evaluation_keys(task: str, datasets_dir: Path | str | None, extra_files: Seq
 def _public_evaluation_keys(task: str, root: Path) -> dict[str, str]:
     keys: dict[str, str] = {}
     if task == "checkworthy":
-        from pipeline.checkworthy import data as cd
 
         sets = cd.load_sets(root)
         for name in cd.DEV_SETS:
@@ -333,7 +334,6 @@ def _public_evaluation_keys(task: str, root: Path) -> dict[str, str]:
                     for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
                         keys.setdefault(text_key(row.get("tweet_text") or ""), rel)
     else:
-        from pipeline.stance import data as stance_data
 
         splits = stance_data.build_stance_splits(root)
         for pair in splits["dev"]:

@@ -33,6 +33,7 @@ from pipeline.checkworthy import data as cd
 from pipeline.checkworthy import model as cw
 from pipeline.checkworthy import sentence_classifier as sc
 from pipeline.checkworthy.classifier import CheckworthyClassifier
+from pipeline.checkworthy.post import POST_ADAPTER_FILE, POST_CONFIG_FILE, POST_FILES
 from pipeline.checkworthy.sentences import has_words, split_sentences
 from pipeline.checkworthy.training import best_mix_weight
 from pipeline.core.errors import UserError
@@ -268,7 +269,6 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     # chosen out-of-fold when it was trained): the post threshold is not re-tuned on dev here.
     post_stage = base_card.get("post_classifier") if sentence_source is not None else None
     if post_stage:
-        from pipeline.checkworthy.post import POST_ADAPTER_FILE, POST_CONFIG_FILE
 
         post_network = sc.SentenceClassifier(sentence_source, adapter_file=POST_ADAPTER_FILE,
                                              config_file=POST_CONFIG_FILE)
@@ -298,7 +298,6 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
             for file_name in sc.FILES:
                 shutil.copy2(sentence_source / file_name, folder / file_name)
         if post_stage:
-            from pipeline.checkworthy.post import POST_FILES
 
             for file_name in POST_FILES:
                 shutil.copyfile(sentence_source / file_name, folder / file_name)
