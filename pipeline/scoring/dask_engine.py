@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 from distributed import Client, LocalCluster, get_worker, wait
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -30,7 +30,8 @@ class ScorerPlugin(WorkerPlugin):
 
 
 def score_on_worker(plugin_name: str, texts: list[str]) -> list[dict]:
-    return get_worker().plugins[plugin_name].scorer.score_posts(texts)
+    plugin = cast(ScorerPlugin, get_worker().plugins[plugin_name])  # registered by run_dask under this name
+    return plugin.scorer.score_posts(texts)
 
 
 def _has_plugin(name: str, dask_worker: Any = None) -> bool:

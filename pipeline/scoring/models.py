@@ -56,7 +56,7 @@ class ModelScorer:
         # Names of the opt-in rule packs (``pipeline.verdict.packs``), checked here, where the job starts;
         # workers receive the names and load the packs themselves.
         self.rule_packs = rule_pack_names(rule_packs)
-        self._models = None
+        self._models: tuple[CheckworthyModel, Checker] | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -66,7 +66,7 @@ class ModelScorer:
     def fingerprint(self) -> dict:
         """What decides the scores: a checkpoint made with other models must not be resumed."""
         registry = Registry(self.models_dir) if self.models_dir else Registry()
-        versions = {}
+        versions: dict[str, str | None] = {}
         for role, spec in self._model_specs().items():
             if spec == "rules":  # the Checker's default verdict: tuned rules, versioned by their settings
                 versions[role] = self.rules.label()
@@ -117,28 +117,30 @@ class ModelScorer:
         if self._models is not None:
             return
 
-        options = {"models_dir": self.models_dir} if self.models_dir else {}
         # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
         # per process (measured with the ONNX backend).
         encoder = Encoder(self.encoder_backend)
         detector = CheckworthyModel(self.checkworthy_spec, encoder_backend=self.encoder_backend, encoder=encoder,
-                                    **options)
+                                    models_dir=self.models_dir)
         detector.warm_up()
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
                           encoder_backend=self.encoder_backend, fact_checks=self.fact_checks,
                           rules=self.rules, encoder=encoder, screen_stance_spec=self.screen_stance_spec,
-                          stance_backend=self.settled_stance_backend(), rule_packs=self.rule_packs, **options)
+                          stance_backend=self.settled_stance_backend(), rule_packs=self.rule_packs,
+                          models_dir=self.models_dir)
         checker.warm_up()
         self._models = (detector, checker)
 
     def score_posts(self, texts: Sequence[str]) -> list[dict]:
         self.warm_up()
+        assert self._models is not None  # set by warm_up
         detector, checker = self._models
         # One batched model call per chunk and domain.
         routed = detector.score_posts_routed(list(texts), self.checkworthy_domain)
-        posts, to_check = [], []  # to_check: (post index, claim index, claim text)
+        posts: list[dict] = []
+        to_check: list[tuple[int, int, str]] = []  # (post index, claim index, claim text)
         for post_score, spans, domain in ((r.score, r.claims, r.domain) for r in routed):
-            claims = []
+            claims: list[dict] = []
             for span in spans:
                 claim = {"text": span.text, "start": int(span.start), "end": int(span.end),
                          "checkworthiness": round(float(span.score), 4)}

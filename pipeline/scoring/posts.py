@@ -189,8 +189,8 @@ class PostReader:
                         yield PostRecord(number, None, None, problem)
                         continue
                     obj, problem = parse_object(stripped)
-                    if problem:
-                        yield PostRecord(number, None, None, problem)
+                    if obj is None:
+                        yield PostRecord(number, None, None, problem or "not a JSON object")
                         continue
                     has_text, text, post_id = self._text_and_id(obj)
                     yield self._validate(number, post_id, text, has_text)
