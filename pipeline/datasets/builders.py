@@ -141,11 +141,11 @@ def build_fever(data_dir: Path) -> CorpusRows:
             continue
         seen_claims.add(claim)
         if entry["label"] != "NOT ENOUGH INFO":
-            pair = pairs.get(claim)
-            if pair is None or not entry.get("evidence_pages"):
+            found = pairs.get(claim)
+            if found is None or not entry.get("evidence_pages"):
                 rows.left_out["SUPPORTS/REFUTES claim without an evidence pair"] += 1
                 continue
-            if {"SUPPORTS": "SUPPORTS", "REFUTES": "REFUTES"}[entry["label"]] != pair["label"]:
+            if {"SUPPORTS": "SUPPORTS", "REFUTES": "REFUTES"}[entry["label"]] != found["label"]:
                 rows.left_out["label differs between the two files"] += 1
                 continue
         by_label[entry["label"]].append(entry)
@@ -157,7 +157,7 @@ def build_fever(data_dir: Path) -> CorpusRows:
     sample.sort(key=lambda e: e["id"])
     page_keys: dict[str, set[str]] = defaultdict(set)  # page -> the page sets (document keys) drawn from it
     page_texts: dict[str, list[str]] = {}  # page set -> its evidence texts
-    planned = []
+    planned: list[tuple[dict, str, str | None, tuple[str, ...]]] = []
     for entry in sample:
         claim = " ".join(str(entry["claim"]).split())
         if entry["label"] == "NOT ENOUGH INFO":
@@ -179,16 +179,16 @@ def build_fever(data_dir: Path) -> CorpusRows:
         doc_id = f"fever-doc-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]}"
         doc_of_key[key] = rows.document_id(text, {"id": doc_id, "text": text, "title": title,
                                                   "source": "fever"})
-    for entry, claim, evidence, pages in planned:
+    for entry, claim, gold, pages in planned:
         claim_id = f"fever-{entry['id']}"
-        if evidence is None:
+        if gold is None:
             rows.add_claim({"id": claim_id, "claim": claim, "label": "NOT_ENOUGH_INFO"})
             continue
         own = doc_of_key["|".join(pages)]
         # Every document drawn from one of its pages, not only the one holding its own evidence.
         masked = sorted({doc_of_key[k] for p in pages for k in page_keys[p]})
         label = "SUPPORTED" if entry["label"] == "SUPPORTS" else "REFUTED"
-        rows.add_claim({"id": claim_id, "claim": claim, "label": label, "gold_evidence": [evidence],
+        rows.add_claim({"id": claim_id, "claim": claim, "label": label, "gold_evidence": [gold],
                         "gold_documents": [own]})
         rows.add_claim({"id": f"{claim_id}-masked", "claim": claim, "label": "NOT_ENOUGH_INFO",
                         "gold_documents": [own], "exclude_documents": masked, "masked_label": label})

@@ -74,9 +74,11 @@ def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
         if date not in (None, "") and iso is None:
             problems.append(f"line {line_no}: date {date!r} is not a date")
             continue
-        lists = [_text_list(obj, key, problems, line_no)
-                 for key in ("gold_evidence", "gold_documents", "exclude_documents")]
-        rows.append(CorpusClaim(claim_id, claim, label, iso, *lists, line=line_no))
+        rows.append(CorpusClaim(claim_id, claim, label, iso,
+                                gold_evidence=_text_list(obj, "gold_evidence", problems, line_no),
+                                gold_documents=_text_list(obj, "gold_documents", problems, line_no),
+                                exclude_documents=_text_list(obj, "exclude_documents", problems, line_no),
+                                line=line_no))
     if problems:
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         raise InputError(path, "; ".join(problems[:20]) + more)
