@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
-if TYPE_CHECKING:
-    from spacy.language import Language
-    from spacy.tokens import Doc, Token
 from pipeline.corpus.layout import MARKS, layout_breaks
 from pipeline.corpus.speakers import (
     People,
@@ -21,6 +18,10 @@ from pipeline.corpus.speakers import (
     title_like,
     trim_span,
 )
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Token
 
 # Imported where used, not here (slow to load; most callers of this module never need them): spacy.
 
@@ -163,10 +164,14 @@ class _Candidate:
 
 
 def find_quotes(doc: "Doc") -> list[dict]:
-    """Quotes of a parsed Doc as dicts with the fields of :class:`pipeline.core.types.Quote` (no doc_id)."""
+    """Quotes of a parsed Doc as dicts with the fields of :class:`pipeline.core.types.Quote` (no doc_id).
+
+    Quoted spans are attributed by the first of four readings that fits (``_trailing_attribution``,
+    ``_leading_attribution``, ``_continuation``, ``_attributed_fragment``); unquoted reported speech
+    and ``according to`` come from the parse (``_reported_speech``, ``_according_to``). The two sets
+    are then reconciled (``_reconcile``) and every quote gets its speaker (``_assign_speakers``)."""
     text = doc.text
-    breaks = layout_breaks(text)
-    quoted = quoted_spans(text, breaks)
+    quoted = quoted_spans(text, layout_breaks(text))
     starts = [t.idx for t in doc]
     quote_starts = [q.start for q in quoted]
 
@@ -184,144 +189,190 @@ def find_quotes(doc: "Doc") -> list[dict]:
         start, end = trim_span(text, q.start, q.end)
         if end <= start:
             continue
-        content_text = text[start:end]
-        found: _Candidate | None = None
-        ends_sentence = content_text.rstrip("”\"’ ")[-1:] in ".!?"
-        # 1. Trailing attribution: `"…," Riggio said.` / `"…," said Riggio.`
-        if q.close_at >= 0:
-            close_token = token_at(q.close_at)
-            after = doc[close_token.i + 1: close_token.i + 12]
-            k = 0
-            # Skip `,` after the mark (`”, he said`), never a full stop (`”. He said` is a new sentence).
-            while k < len(after) and after[k].is_punct and after[k].text not in MARKS + ".!?":
-                k += 1
-            nxt = after[k] if k < len(after) else None
-            starts_lower = nxt is not None and (nxt.is_lower or nxt.pos_ == "PRON")
-            comma = content_text.endswith(",") or text[q.close_at + 1: q.close_at + 2] == "," \
-                or text[q.end - 1: q.end] == ","
-            if nxt is not None and (comma or (not ends_sentence and nxt.pos_ in ("PROPN", "PRON", "DET"))
-                                    or (ends_sentence and starts_lower)):
-                for token in after[k:]:
-                    if (token.is_space and "\n" in token.text) or token.text in MARKS or token.text in ".!?;" \
-                            or token.dep_ == "cc":
-                        break
-                    if lemma_of(token) and token.lower_ not in ("call", "called", "calling"):
-                        found = _Candidate(start, end, "direct", token, subject_of(token),
-                                           between=(q.close_at + 1, token.idx))
-                        break
-                    if token.tag_[:2] == "VB" and token.is_lower and token.tag_ not in ("VBG",):
-                        break
-        # 2. Leading attribution: `Rutte said: "…"` / `Rutte said, "…"`.
-        if found is None and q.open_at >= 0:
-            open_token = token_at(q.open_at)
-            colon = False
-            for token in reversed(doc[max(0, open_token.i - 4): open_token.i]):
-                if token.is_space and "\n" in token.text:
-                    break
-                if token.text == ":":
-                    colon = True
-                    continue
-                if token.is_punct or token.is_space or token.pos_ == "ADV":
-                    continue
-                if lemma_of(token) and subject_of(token) is not None:
-                    found = _Candidate(start, end, "colon" if colon else "direct", token, subject_of(token))
-                break
-        # 3. A quote continuing the previous one: nothing but that one's attribution between them.
-        if found is None:
-            previous = previous_in_paragraph.get(q.paragraph)
-            if previous is not None and previous.marked:
-                gap_start = previous.end
-                gap_end = q.open_at if q.open_at >= 0 else start
-                gap = text[gap_start:gap_end]
-                cue = previous.cue
-                attribution_between = cue is not None and gap_start <= cue.idx < gap_end
-                words = re.findall(r"[A-Za-z]{2,}", gap)
-                if not words or (attribution_between and len(words) <= 25 and ";" not in gap):
-                    found = _Candidate(start, end, previous.kind, cue, follows=previous)
-        # 4. Quoted words inside a sentence attributed through its verb: `called NATO "obsolete"`.
-        if found is None and not title_like(content_text):
-            span = doc.char_span(start, end, alignment_mode="expand")
-            if span is not None and len(span) > 0:
-                token = span.root
-                for _ in range(10):
-                    if lemma_of(token) and not (start <= token.idx < end):
-                        subject = subject_of(token)
-                        if subject is not None:
-                            found = _Candidate(start, end, "direct", token, subject, fragment=True)
-                        break
-                    if token.head is token:
-                        break
-                    token = token.head
+        found = (_trailing_attribution(doc, q, start, end, token_at)
+                 or _leading_attribution(doc, q, start, end, token_at)
+                 or _continuation(text, q, start, previous_in_paragraph.get(q.paragraph), end)
+                 or _attributed_fragment(doc, start, end))
         if found is not None:
             direct.append(found)
             previous_in_paragraph[q.paragraph] = found
             if q.last_paragraph > q.paragraph:
                 previous_in_paragraph[q.last_paragraph] = found
 
-    # 5. Reported speech: `X said (that) …`, `X told Y that …`; 6. `according to X, …`.
     reported: list[_Candidate] = []
     for token in doc:
         if inside_quote(token.idx):
             continue
         if is_reporting(token):
-            if token.dep_ in ("acl", "amod") and own_subject(token) is None:
-                continue  # `the parties questioning …` describes, it does not report
-            complement = next((c for c in token.children if c.dep_ == "ccomp"), None)
-            if complement is not None and complement.i < token.i and ";" in text[complement.idx:token.idx]:
-                complement = None
-            sentence = token.sent
-            if complement is not None:
-                sub = [t for t in complement.subtree]
-            else:
-                # The parse lost the clause (`reported that Trump rang …`): a `that` soon after the
-                # verb, with no other verb between, opens it.
-                sub = []
-                for later in doc[token.i + 1: min(sentence.end, token.i + 18)]:
-                    if later.tag_[:2] == "VB" and later.is_lower or later.text in ".;":
-                        break
-                    if later.lower_ == "that" and later.i + 1 < sentence.end and not doc[later.i + 1].is_punct:
-                        sub = list(doc[later.i: sentence.end])
-                        break
-            while sub and (sub[0].is_punct or sub[0].is_space or (sub[0].lower_ in ("that", "whether")
-                                                                   and sub[0].dep_ in ("mark", "dobj", "nsubj"))):
-                if sub[0].lower_ == "whether":
-                    break
-                sub.pop(0)
-            sub = sub[:_clause_end(doc, sub)]
-            if not sub:
-                continue
-            c_start, c_end = trim_span(text, sub[0].idx, sub[-1].idx + len(sub[-1].text))
-            while c_end > c_start and text[c_end - 1] in "." and not text[c_start:c_end].count('"') % 2:
-                c_end -= 1
-            if c_end - c_start < 8:
-                continue
-            subject = subject_of(token)
-            if subject is None or inside_quote(subject.idx):
-                continue
-            reported.append(_Candidate(c_start, c_end, "reported", token, subject, marked=False))
+            candidate = _reported_speech(doc, token, inside_quote)
         elif token.lower_ == "according" and token.i + 1 < len(doc) and doc[token.i + 1].lower_ == "to":
-            to = doc[token.i + 1]
-            objects = [c for c in to.children if c.dep_ == "pobj"]
-            if not objects:
-                continue
-            sentence = token.sent
-            phrase_end = max(t.i for t in to.subtree) + 1
-            if token.i - sentence.start > 2:
-                c_start, c_end = sentence[0].idx, token.idx
-            else:
-                c_start = doc[phrase_end].idx if phrase_end < len(doc) else sentence.end_char
-                c_end = sentence.end_char
-            c_start, c_end = trim_span(text, c_start, c_end)
-            while c_start < c_end and text[c_start] in ",":
-                c_start, c_end = trim_span(text, c_start + 1, c_end)
-            while c_end > c_start and text[c_end - 1] in ".":
-                c_end -= 1
-            if c_end - c_start < 8:
-                continue
-            reported.append(_Candidate(c_start, c_end, "according_to", token, objects[0], marked=False))
+            candidate = _according_to(doc, token)
+        else:
+            candidate = None
+        if candidate is not None:
+            reported.append(candidate)
 
-    # A whole quotation that the parser also saw as a reported clause stays one direct quote;
-    # quoted words inside a reported clause give way to the clause (it says what was said).
+    kept_direct, kept_reported = _reconcile(text, direct, reported)
+    _assign_speakers(doc, direct + reported, people)
+    return [_as_dict(text, candidate) for candidate in sorted(kept_direct + kept_reported, key=lambda c: (c.start, c.end))
+            if _source(candidate).speaker is not None]
+
+
+def _trailing_attribution(doc: "Doc", q: _Marked, start: int, end: int,
+                          token_at: Callable[[int], "Token"]) -> _Candidate | None:
+    """1. ``"…," Riggio said.`` / ``"…," said Riggio.``"""
+    if q.close_at < 0:
+        return None
+    text = doc.text
+    content_text = text[start:end]
+    ends_sentence = content_text.rstrip("”\"’ ")[-1:] in ".!?"
+    close_token = token_at(q.close_at)
+    after = doc[close_token.i + 1: close_token.i + 12]
+    k = 0
+    # Skip `,` after the mark (`”, he said`), never a full stop (`”. He said` is a new sentence).
+    while k < len(after) and after[k].is_punct and after[k].text not in MARKS + ".!?":
+        k += 1
+    nxt = after[k] if k < len(after) else None
+    starts_lower = nxt is not None and (nxt.is_lower or nxt.pos_ == "PRON")
+    comma = content_text.endswith(",") or text[q.close_at + 1: q.close_at + 2] == "," \
+        or text[q.end - 1: q.end] == ","
+    if nxt is None or not (comma or (not ends_sentence and nxt.pos_ in ("PROPN", "PRON", "DET"))
+                           or (ends_sentence and starts_lower)):
+        return None
+    for token in after[k:]:
+        if (token.is_space and "\n" in token.text) or token.text in MARKS or token.text in ".!?;" \
+                or token.dep_ == "cc":
+            return None
+        if lemma_of(token) and token.lower_ not in ("call", "called", "calling"):
+            return _Candidate(start, end, "direct", token, subject_of(token), between=(q.close_at + 1, token.idx))
+        if token.tag_[:2] == "VB" and token.is_lower and token.tag_ not in ("VBG",):
+            return None
+    return None
+
+
+def _leading_attribution(doc: "Doc", q: _Marked, start: int, end: int,
+                         token_at: Callable[[int], "Token"]) -> _Candidate | None:
+    """2. ``Rutte said: "…"`` / ``Rutte said, "…"``."""
+    if q.open_at < 0:
+        return None
+    open_token = token_at(q.open_at)
+    colon = False
+    for token in reversed(doc[max(0, open_token.i - 4): open_token.i]):
+        if token.is_space and "\n" in token.text:
+            return None
+        if token.text == ":":
+            colon = True
+            continue
+        if token.is_punct or token.is_space or token.pos_ == "ADV":
+            continue
+        if lemma_of(token) and subject_of(token) is not None:
+            return _Candidate(start, end, "colon" if colon else "direct", token, subject_of(token))
+        return None
+    return None
+
+
+def _continuation(text: str, q: _Marked, start: int, previous: _Candidate | None, end: int) -> _Candidate | None:
+    """3. A quote continuing the previous one of its paragraph: nothing but that one's attribution
+    between them."""
+    if previous is None or not previous.marked:
+        return None
+    gap_start = previous.end
+    gap_end = q.open_at if q.open_at >= 0 else start
+    gap = text[gap_start:gap_end]
+    cue = previous.cue
+    attribution_between = cue is not None and gap_start <= cue.idx < gap_end
+    words = re.findall(r"[A-Za-z]{2,}", gap)
+    if not words or (attribution_between and len(words) <= 25 and ";" not in gap):
+        return _Candidate(start, end, previous.kind, cue, follows=previous)
+    return None
+
+
+def _attributed_fragment(doc: "Doc", start: int, end: int) -> _Candidate | None:
+    """4. Quoted words inside a sentence attributed through its verb: ``called NATO "obsolete"``."""
+    if title_like(doc.text[start:end]):
+        return None
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or len(span) == 0:
+        return None
+    token = span.root
+    for _ in range(10):
+        if lemma_of(token) and not (start <= token.idx < end):
+            subject = subject_of(token)
+            return _Candidate(start, end, "direct", token, subject, fragment=True) if subject is not None else None
+        if token.head is token:
+            return None
+        token = token.head
+    return None
+
+
+def _reported_speech(doc: "Doc", token: "Token", inside_quote: Callable[[int], bool]) -> _Candidate | None:
+    """5. Reported speech: ``X said (that) …``, ``X told Y that …``."""
+    text = doc.text
+    if token.dep_ in ("acl", "amod") and own_subject(token) is None:
+        return None  # `the parties questioning …` describes, it does not report
+    complement = next((c for c in token.children if c.dep_ == "ccomp"), None)
+    if complement is not None and complement.i < token.i and ";" in text[complement.idx:token.idx]:
+        complement = None
+    sentence = token.sent
+    if complement is not None:
+        sub = [t for t in complement.subtree]
+    else:
+        # The parse lost the clause (`reported that Trump rang …`): a `that` soon after the
+        # verb, with no other verb between, opens it.
+        sub = []
+        for later in doc[token.i + 1: min(sentence.end, token.i + 18)]:
+            if later.tag_[:2] == "VB" and later.is_lower or later.text in ".;":
+                break
+            if later.lower_ == "that" and later.i + 1 < sentence.end and not doc[later.i + 1].is_punct:
+                sub = list(doc[later.i: sentence.end])
+                break
+    while sub and (sub[0].is_punct or sub[0].is_space or (sub[0].lower_ in ("that", "whether")
+                                                           and sub[0].dep_ in ("mark", "dobj", "nsubj"))):
+        if sub[0].lower_ == "whether":
+            break
+        sub.pop(0)
+    sub = sub[:_clause_end(doc, sub)]
+    if not sub:
+        return None
+    c_start, c_end = trim_span(text, sub[0].idx, sub[-1].idx + len(sub[-1].text))
+    while c_end > c_start and text[c_end - 1] in "." and not text[c_start:c_end].count('"') % 2:
+        c_end -= 1
+    if c_end - c_start < 8:
+        return None
+    subject = subject_of(token)
+    if subject is None or inside_quote(subject.idx):
+        return None
+    return _Candidate(c_start, c_end, "reported", token, subject, marked=False)
+
+
+def _according_to(doc: "Doc", token: "Token") -> _Candidate | None:
+    """6. ``according to X, …`` (``token`` is "according")."""
+    text = doc.text
+    to = doc[token.i + 1]
+    objects = [c for c in to.children if c.dep_ == "pobj"]
+    if not objects:
+        return None
+    sentence = token.sent
+    phrase_end = max(t.i for t in to.subtree) + 1
+    if token.i - sentence.start > 2:
+        c_start, c_end = sentence[0].idx, token.idx
+    else:
+        c_start = doc[phrase_end].idx if phrase_end < len(doc) else sentence.end_char
+        c_end = sentence.end_char
+    c_start, c_end = trim_span(text, c_start, c_end)
+    while c_start < c_end and text[c_start] in ",":
+        c_start, c_end = trim_span(text, c_start + 1, c_end)
+    while c_end > c_start and text[c_end - 1] in ".":
+        c_end -= 1
+    if c_end - c_start < 8:
+        return None
+    return _Candidate(c_start, c_end, "according_to", token, objects[0], marked=False)
+
+
+def _reconcile(text: str, direct: list[_Candidate],
+               reported: list[_Candidate]) -> tuple[list[_Candidate], list[_Candidate]]:
+    """A whole quotation that the parser also saw as a reported clause stays one direct quote;
+    quoted words inside a reported clause give way to the clause (it says what was said)."""
     kept_direct = list(direct)
     kept_reported: list[_Candidate] = []
     for item in reported:
@@ -350,13 +401,17 @@ def find_quotes(doc: "Doc") -> list[dict]:
             if inside and (f.cue is not None and item.cue is not None and f.cue.i == item.cue.i or cue_outside):
                 kept_direct.remove(f)
         kept_reported.append(item)
+    return kept_direct, kept_reported
 
-    # Speakers, in document order, so that `he` can refer to the speaker of an earlier quote.
+
+def _assign_speakers(doc: "Doc", candidates: list[_Candidate], people: People) -> None:
+    """Speakers, in document order, so that `he` can refer to the speaker of an earlier quote.
+    Every candidate gets one, also one merged away, whose quote a later one may continue."""
+    text = doc.text
     people.collect_mentions()
-    # Every candidate gets a speaker, also one merged away, whose quote a later one may continue.
-    candidates = sorted(direct + reported,
-                        key=lambda c: (c.subject.idx if c.subject is not None else (c.cue.idx if c.cue else c.start)))
-    for candidate in candidates:
+    ordered = sorted(candidates,
+                     key=lambda c: (c.subject.idx if c.subject is not None else (c.cue.idx if c.cue else c.start)))
+    for candidate in ordered:
         if candidate.follows is not None:
             continue
         if candidate.subject is not None:
@@ -372,20 +427,23 @@ def find_quotes(doc: "Doc") -> list[dict]:
         candidate.speaker = (name, s_start, s_end)
         if is_person and candidate.kind != "according_to":
             people.add_mention(s_start, name)
-    out = []
-    for candidate in sorted(kept_direct + kept_reported, key=lambda c: (c.start, c.end)):
-        source = candidate
-        while source.follows is not None:
-            source = source.follows
-        if source.speaker is None:
-            continue
-        name, s_start, s_end = source.speaker
-        cue = candidate.cue
-        out.append({
-            "speaker": name, "cue": cue.text if cue is not None else "",
-            "content": text[candidate.start:candidate.end], "start": candidate.start, "end": candidate.end,
-            "speaker_start": s_start, "speaker_end": s_end,
-            "cue_start": cue.idx if cue is not None else -1,
-            "cue_end": cue.idx + len(cue.text) if cue is not None else -1, "kind": candidate.kind,
-        })
-    return out
+
+
+def _source(candidate: _Candidate) -> _Candidate:
+    """The first quote of a continued quotation (it holds the speaker)."""
+    while candidate.follows is not None:
+        candidate = candidate.follows
+    return candidate
+
+
+def _as_dict(text: str, candidate: _Candidate) -> dict:
+    assert _source(candidate).speaker is not None
+    name, s_start, s_end = _source(candidate).speaker
+    cue = candidate.cue
+    return {
+        "speaker": name, "cue": cue.text if cue is not None else "",
+        "content": text[candidate.start:candidate.end], "start": candidate.start, "end": candidate.end,
+        "speaker_start": s_start, "speaker_end": s_end,
+        "cue_start": cue.idx if cue is not None else -1,
+        "cue_end": cue.idx + len(cue.text) if cue is not None else -1, "kind": candidate.kind,
+    }
