@@ -437,8 +437,9 @@ def _source(candidate: _Candidate) -> _Candidate:
 
 
 def _as_dict(text: str, candidate: _Candidate) -> dict:
-    assert _source(candidate).speaker is not None
-    name, s_start, s_end = _source(candidate).speaker
+    speaker = _source(candidate).speaker
+    assert speaker is not None  # find_quotes keeps only quotes with a speaker
+    name, s_start, s_end = speaker
     cue = candidate.cue
     return {
         "speaker": name, "cue": cue.text if cue is not None else "",
