@@ -42,20 +42,20 @@ def ensure_store(documents: Sequence[Path | str], store_dir: Path | str,
     """Ingest ``documents`` into ``store_dir`` and index it, unless the store was built from
     exactly these files (same content) and its index exists. Any rejected row stops here."""
 
-    documents = [Path(p) for p in documents]
-    for path in documents:
+    paths = [Path(p) for p in documents]
+    for path in paths:
         if not path.exists():
             raise InputError(path, "no such file or folder")
     store_dir = Path(store_dir)
     stamp_path = store_dir / STORE_STAMP
     started = time.perf_counter()
-    fingerprint = _inputs_fingerprint(documents)
+    fingerprint = _inputs_fingerprint(paths)
     analyser = Analyser()
     stamp = {"inputs": fingerprint, "analyser": analyser.tag}
     reused = (stamp_path.is_file() and current_index_dir(store_dir) is not None
               and json.loads(stamp_path.read_text(encoding="utf-8")) == stamp)
     if not reused:
-        report = ingest(documents, store_dir, analyser=analyser, progress=progress)
+        report = ingest(paths, store_dir, analyser=analyser, progress=progress)
         if report.rejected:
             raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5])
                             + (f" (and {len(report.rejected) - 5} more)" if len(report.rejected) > 5 else ""))

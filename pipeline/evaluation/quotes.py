@@ -114,8 +114,8 @@ def read_gold(path: Path, seeds: Path) -> list[GoldQuote]:
             if not line.strip() or line.lstrip().startswith("//"):
                 continue
             record, problem = parse_object(line)
-            if problem:
-                raise InputError(path, problem, row=number)
+            if record is None:
+                raise InputError(path, problem or "not a JSON object", row=number)
             for key in ("doc", "speaker", "content"):
                 if not record.get(key):
                     raise InputError(path, f"missing `{key}`", row=number)
