@@ -138,7 +138,7 @@ class _Progress:
         self.enabled = enabled
         self.started = time.monotonic()
         self.posts = 0
-        self._bar = None
+        self._bar: Any = None  # rich's Progress while the bar is shown (rich loads only then)
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
@@ -319,6 +319,11 @@ def _write_error(exc: OSError, checkpoint: Checkpoint) -> UserError:
                      f"{finished} finished chunk(s); fix the problem and rerun with --resume")
 
 
+def accepted_texts(records: Iterable[PostRecord]) -> list[str]:
+    """The texts of the accepted records, in order (an accepted record always has its text)."""
+    return [r.text for r in records if r.accepted and r.text is not None]
+
+
 def _run_local(records: Iterable[PostRecord], chunk_size: int, scorer: PostScorer, checkpoint: Checkpoint,
                commit: Callable[[int, list[PostRecord], list[dict]], None]) -> int:
     n_chunks = 0
@@ -326,7 +331,7 @@ def _run_local(records: Iterable[PostRecord], chunk_size: int, scorer: PostScore
         n_chunks = index + 1
         if index in checkpoint.done:
             continue
-        texts = [r.text for r in chunk if r.accepted]
+        texts = accepted_texts(chunk)
         commit(index, chunk, scorer.score_posts(texts) if texts else [])
     return n_chunks
 
@@ -365,8 +370,8 @@ def score_frame(df: "Any", store_dir: Path | str = DEFAULT_STORE, text_column: s
                for i, (pid, text) in enumerate(zip(ids, texts))]
     out = []
     for _, chunk in _chunks(records, chunk_size):
-        accepted = [r for r in chunk if r.accepted]
-        results = iter(scorer.score_posts([r.text for r in accepted]) if accepted else [])
+        texts = accepted_texts(chunk)
+        results = iter(scorer.score_posts(texts) if texts else [])
         for record in chunk:
             if record.accepted:
                 row = post_row(record, next(results))
