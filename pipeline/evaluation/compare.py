@@ -214,8 +214,8 @@ def compare_predictions(task: str, labels: Sequence, gold: Sequence[int], candid
                         current: ModelPredictions, *, primary_metric: str | None = None, data: str = "",
                         n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> Comparison:
     """Metrics of both models, their difference and its paired-bootstrap 95% interval."""
-    gold = np.asarray(gold, dtype=np.int64)
-    n = len(gold)
+    gold_ids = np.asarray(gold, dtype=np.int64)
+    n = len(gold_ids)
     if n == 0:
         raise UserError("nothing to compare: no rows")
     for pred in (candidate, current):
@@ -233,14 +233,14 @@ def compare_predictions(task: str, labels: Sequence, gold: Sequence[int], candid
     for metric in metrics:
         values = {}
         for name, pred in (("candidate", candidate), ("current", current)):
-            values[name] = (float(metric.fn(gold, pred.predicted, pred.probs, whole)[0]),
-                            metric.fn(gold, pred.predicted, pred.probs, resamples))
+            values[name] = (float(metric.fn(gold_ids, pred.predicted, pred.probs, whole)[0]),
+                            metric.fn(gold_ids, pred.predicted, pred.probs, resamples))
         diffs = values["candidate"][1] - values["current"][1]
         low, high = np.percentile(diffs, [2.5, 97.5])
         rows.append(MetricRow(metric.name, values["candidate"][0], values["current"][0],
                               values["candidate"][0] - values["current"][0], float(low), float(high),
                               metric.higher_is_better, metric.name == primary_metric))
-    return Comparison(task, tuple(labels), gold, candidate, current, tuple(rows), primary_metric, data,
+    return Comparison(task, tuple(labels), gold_ids, candidate, current, tuple(rows), primary_metric, data,
                       n_bootstrap, seed)
 
 

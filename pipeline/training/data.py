@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from pipeline.checkworthy import data as cd
 from pipeline.core.errors import InputError, UserError
@@ -34,6 +34,9 @@ from pipeline.core.types import STANCE_LABELS
 from pipeline.stance import data as stance_data
 from pipeline.stance.pairs import StancePair, claim_key
 from pipeline.stance.pairs import normalise_label as stance_label
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pandas, pyarrow.
 
@@ -150,7 +153,7 @@ class LabelledData:
     label string or 0/1), ``row`` (position in its file) and ``file``."""
 
     task: str
-    frame: "object"  # pandas.DataFrame; typed loosely so this module imports without pandas
+    frame: pd.DataFrame  # pandas is imported where a frame is built, not with this module
     report: ValidationReport
 
     def __len__(self) -> int:
@@ -376,8 +379,9 @@ def validate(path: Path | str, task: str, *, evaluation: Mapping[str, str] | Non
         by_kind: dict[str, list[int]] = {}
         unknown_labels: Counter = Counter()
         known_labels = 0
-        duplicates: list[tuple[int, int]] = []
-        contradictions: list[tuple[int, int]] = []
+        # (row, the row it repeats: its number, or "N of FILE" when that row is in another file)
+        duplicates: list[tuple[int, int | str]] = []
+        contradictions: list[tuple[int, int | str]] = []
         leaks: list[tuple[int, str]] = []
         for row_no, row in raw.rows:
             values = {}
