@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -174,7 +175,7 @@ class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
         if meta.get("cheap_features") != list(CHEAP_FEATURES):
             raise ValueError(f"{folder}: trained with cheap features {meta.get('cheap_features')}, this code computes "
                              f"{list(CHEAP_FEATURES)}; retrain with `claimsift train checkworthy`")
-        params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["params"].items()}
+        params: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta["params"].items()}
         model = cls(**params)
         for name in ("word", "char"):
             if f"{name}_tfidf" in meta:

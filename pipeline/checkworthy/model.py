@@ -83,8 +83,8 @@ class CheckworthyModel:
         self.encoder_backend = encoder_backend
         self.encoder = encoder  # an Encoder to share with other stages, or None
         self._classifier: CheckworthyClassifier | None = None
-        self._sentence_classifier = None
-        self._post_classifier = None
+        self._sentence_classifier: SentenceClassifier | None = None
+        self._post_classifier: SentenceClassifier | None = None
         self._card: dict | None = None
         self._label = ""
 
@@ -129,6 +129,7 @@ class CheckworthyModel:
     @property
     def card(self) -> dict:
         self.warm_up()
+        assert self._card is not None  # set by warm_up
         return self._card
 
     @property
@@ -144,6 +145,7 @@ class CheckworthyModel:
     @property
     def classifier(self) -> CheckworthyClassifier:
         self.warm_up()
+        assert self._classifier is not None  # set by warm_up
         return self._classifier
 
     @property
@@ -176,8 +178,8 @@ class CheckworthyModel:
         scores = self.classifier.predict_proba(list(texts), domain=domain, embeddings=embeddings)[:, 1]
         if domain == "post" and self._post_classifier is not None:
             return self._post_network_score(list(texts), scores)
-        weight = self.mix_weights.get(domain, 0.0)
-        if weight > 0:
+        weight = self.mix_weights.get(domain, 0.0)  # 0 where there is no sentence classifier
+        if weight > 0 and self._sentence_classifier is not None:
             scores = (1 - weight) * scores + weight * self._sentence_classifier.positive_proba(list(texts))
         return scores
 
@@ -265,7 +267,7 @@ def post_stage_scores(texts: Sequence[str], lr_scores: np.ndarray, network, spec
     network_scores = np.zeros(len(texts), dtype=np.float64)
     in_band = np.flatnonzero(lr_scores >= band_from) if weight > 0 else np.zeros(0, dtype=np.int64)
     if in_band.size:
-        network_scores[in_band] = network.positive_proba([texts[i] for i in in_band])
+        network_scores[in_band] = network.positive_proba([texts[int(i)] for i in in_band])
     return post_calibrated(lr_scores, network_scores, weight, slope, intercept)
 
 

@@ -51,7 +51,7 @@ class PostNetPlan:
     batch_size: int = 32
     seed: int = 13
 
-    def key(self, texts: Sequence[str], labels: Sequence[int]) -> str:
+    def key(self, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> str:
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode())
         for text, label in zip(texts, labels):
             digest.update(f"{int(label)}\t{text}\n".encode())
@@ -73,13 +73,13 @@ class OutOfFold:
         return np.array([max(s) if s else 0.0 for s in self.sentences], dtype=np.float64)
 
 
-def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> np.ndarray:
+def stratified_folds(labels: Sequence[int] | np.ndarray, folds: int, seed: int) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold
 
-    labels = np.asarray(labels)
-    out = np.zeros(len(labels), dtype=np.int64)
+    y = np.asarray(labels)
+    out = np.zeros(len(y), dtype=np.int64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (_, held) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+    for k, (_, held) in enumerate(splitter.split(np.zeros(len(y)), y)):
         out[held] = k
     return out
 

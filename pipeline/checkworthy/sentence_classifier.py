@@ -52,7 +52,7 @@ class SentenceClassifierConfig:
     base_model: str = MINILM
 
 
-def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int], *, epochs: float = 2.0,
+def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int] | np.ndarray, *, epochs: float = 2.0,
                               learning_rate: float = 5e-4, lora_rank: int = 16, batch_size: int = 32,
                               max_length: int = 96, seed: int = 13, time_budget_s: float | None = None,
                               num_threads: int | None = 1, base: str = MINILM,
@@ -194,6 +194,7 @@ class SentenceClassifier:
         texts = list(texts)
         if not texts:
             return np.zeros(0, dtype=np.float64)
+        assert self._config is not None  # set by warm_up
         if self._session is not None:
             logits = onnx_cross_encoder_logits(self._session, self._tokenizer, texts, None,
                                                self._config.max_length, batch_size)

@@ -7,7 +7,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -170,7 +170,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         carried_ref = Registry(models_dir).load_ref(speech_from)
         if not has_sentence_classifier(carried_ref.path):
             raise ValueError(f"{carried_ref.label} has no speech sentence classifier to carry")
-        sentence_config = carried_ref.card.get("sentence_classifier", {})
+        carried_card = carried_ref.card.get("sentence_classifier", {})
         heldout = sets["claimbuster_heldout"]
         tuned = SentenceClassifier(carried_ref.path).positive_proba(heldout.texts)
         mix["speech"] = best_mix_weight(heldout.labels, scores["claimbuster_heldout"], tuned)
@@ -214,8 +214,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                    "weights (post / speech) on all-MiniLM-L6-v2 embeddings, TF-IDF word 1-2-grams and "
                    "char 2-5-grams and cheap cues. Post score = max over its sentences; a sentence is "
                    "check-worthy at score >= thresholds.post. Trained by `claimsift train checkworthy`.")
-    sentence_extra = {}
-    if sentence_net is not None:
+    sentence_extra: dict[str, Any] = {}
+    if sentence_net is not None and sentence_config is not None:  # trained together
         description += (f" For debates and speeches (domain speech) the score mixes in a sentence classifier on {sentence_base} "
                         "(LoRA adapter + head, fine-tuned on the ClaimBuster training debates) with "
                         "weight sentence_classifier_weight.speech, tuned on the held-out debates.")
@@ -231,7 +231,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                         f"{carried_ref.label} (carried unchanged) with weight sentence_classifier_weight.speech, "
                         "tuned on the held-out debates.")
         sentence_extra = {"sentence_classifier_weight": mix,
-                          "sentence_classifier": {**sentence_config, "carried_from": carried_ref.label}}
+                          "sentence_classifier": {**carried_card, "carried_from": carried_ref.label}}
     if post_stage is not None:
         description += (f" Posts (domain post) mix the regression with a sentence classifier on {post_base} "
                         "fine-tuned on the CheckThat! training tweets (post_classifier: weight, Platt calibration, "
@@ -240,7 +240,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         sentence_extra["post_classifier"] = post_extra
     with registry.new_version("checkworthy", version) as folder:
         classifier.save(folder)
-        if sentence_net is not None:
+        if sentence_net is not None and sentence_config is not None:
             save_sentence_classifier(sentence_net, sentence_config, folder)
         elif speech_from:
 
@@ -254,8 +254,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
             trained = Path(post_extra.pop("work_folder"))
             shutil.copyfile(trained / sc.ADAPTER_FILE, folder / cp.POST_ADAPTER_FILE)
             shutil.copyfile(trained / sc.CONFIG_FILE, folder / cp.POST_CONFIG_FILE)
-        card_args = dict(folder=folder, name="checkworthy", version=version, description=description,
-                         training_data=training_data)
+        card_args: dict[str, Any] = dict(folder=folder, name="checkworthy", version=version,
+                                         description=description, training_data=training_data)
         if post_stage is not None:
             # Dev is measured as it is served: the written model loaded back, posts split into
             # sentences, each domain's (and auto's) scores and thresholds.
