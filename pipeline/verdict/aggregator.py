@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -19,7 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from pipeline.core.errors import UserError
 from pipeline.core.metrics import classification_report
-from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence, Verdict
+from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence, Verdict, VerdictLabel
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
 from pipeline.stance import data as stance_data
 from pipeline.stance.data import AVERITEC_VERDICT, averitec_qa_texts
@@ -179,7 +179,7 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         return self.classes_[best]
 
     # -- rules (the unfitted aggregator) ---------------------------------------------------------
-    def rule_verdict(self, features: np.ndarray) -> tuple[str, float]:
+    def rule_verdict(self, features: np.ndarray) -> tuple[VerdictLabel, float]:
         max_s, max_r = float(features[0]), float(features[1])
         supported = max_s >= self.support_threshold
         refuted = max_r >= self.refute_threshold
@@ -204,7 +204,8 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         if self.is_fitted:
             probs = self.predict_proba(features[None, :])[0]
             best = int(probs.argmax())
-            verdict, confidence = str(self.classes_[best]), float(probs[best])
+            # A model that aggregates was fitted on verdict labels (train_verdict, fit_verdict_model).
+            verdict, confidence = cast(VerdictLabel, str(self.classes_[best])), float(probs[best])
         else:
             verdict, confidence = self.rule_verdict(features)
         return Verdict(claim=claim, verdict=verdict, confidence=round(confidence, 4), evidence=evidence,
@@ -293,7 +294,7 @@ def score_evidence_sets(sets, stance_model) -> list[list[Evidence]]:
     return out
 
 
-def verdict_report(gold: Sequence[str], predicted: Sequence[str]) -> dict:
+def verdict_report(gold: Sequence[str] | np.ndarray, predicted: Sequence[str] | np.ndarray) -> dict:
     return classification_report(list(gold), list(predicted), labels=VERDICT_LABELS)
 
 
@@ -320,7 +321,7 @@ def train_verdict(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_
     y = np.array([label for _, _, label in sets])
     rules = VerdictAggregator()
     rule_pred = [rules.rule_verdict(row)[0] for row in X]
-    best = None
+    best: tuple[float, dict[str, Any]] | None = None
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
     search = {}
     for c in (0.1, 0.3, 1.0, 3.0):
@@ -329,8 +330,9 @@ def train_verdict(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_
         search[str(c)] = report["macro_f1"]
         if best is None or report["macro_f1"] > best[1]["macro_f1"]:
             best = (c, report)
+    assert best is not None  # the grid of C values is not empty
     model = VerdictAggregator(C=best[0]).fit(X, y)
-    metrics = {"averitec_claim_verdict_cv5": best[1], "hand_set_rules_same_claims": verdict_report(y, rule_pred),
+    metrics: dict[str, Any] = {"averitec_claim_verdict_cv5": best[1], "hand_set_rules_same_claims": verdict_report(y, rule_pred),
                "c_search_macro_f1": search, "primary_metric": "averitec_claim_verdict_cv5.macro_f1",
                "label_counts": {label: int((y == label).sum()) for label in VERDICT_LABELS}}
     registry = Registry(models_dir)

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Sequence, cast
 
 import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
-from pipeline.core.types import STANCE_LABELS, Evidence, Verdict
+from pipeline.core.types import STANCE_LABELS, Evidence, StanceLabel, Verdict
 from pipeline.corpus.nlp import DEFAULT_MODEL
 from pipeline.corpus.store import Corpus
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import ModelNotFoundError
-from pipeline.retrieval.index import load_index
+from pipeline.retrieval.index import EvidenceIndex, load_index
 from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, people_in, retrieve
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
@@ -26,6 +26,9 @@ from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.verdict.rules import VerdictRules, adjusted_stance
 from pipeline.verdict.subject import ClaimSubject, claim_subject
 from pipeline.verdict.validation import validate_claim
+
+if TYPE_CHECKING:
+    from pipeline.factchecks.matcher import FactCheckMatcher
 
 # Imported where used, not here (slow to load; most callers of this module never need them): spacy.
 
@@ -41,14 +44,14 @@ from pipeline.verdict.validation import validate_claim
 class _Loaded:
     """What ``Checker.warm_up`` loads, once."""
 
-    encoder: object
-    index: object
+    encoder: Encoder
+    index: EvidenceIndex
     view: CorpusView
-    stance: object
-    aggregator: object
-    matcher: object | None
-    screen: object | None
-    parser: object  # spaCy, for the claim's subject (``claim_subject``)
+    stance: StanceModel
+    aggregator: VerdictAggregator
+    matcher: FactCheckMatcher | None
+    screen: StanceModel | None
+    parser: Any  # spaCy's Language, for the claim's subject (``claim_subject``)
     packs: tuple[RulePack, ...] = ()  # the rule packs in use, bound to the corpus
 
 
@@ -88,7 +91,7 @@ class Checker:
         self.encoder = encoder
         # A second stage that re-orders the first stage's best candidates (``pipeline.stance.rerank``), or None.
         self.reranker = reranker
-        self._loaded = None
+        self._loaded: _Loaded | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -120,6 +123,12 @@ class Checker:
             self.reranker.warm_up(loaded=stance)
         self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs)
 
+    def _parts(self) -> _Loaded:
+        """What warm_up loaded (loading it first where needed)."""
+        self.warm_up()
+        assert self._loaded is not None  # set by warm_up
+        return self._loaded
+
     def _screen_model(self, stance):
         if not self.screen_stance_spec:
             return None
@@ -138,7 +147,7 @@ class Checker:
         """``rules`` as the rule packs in use set them (a pack may turn a voting rule on)."""
         self.warm_up()
         rules = self.rules
-        for pack in self._loaded.packs:
+        for pack in self._parts().packs:
             rules = pack.voting_rules(rules)
         return rules
 
@@ -146,7 +155,7 @@ class Checker:
     def stance_models(self) -> dict:
         """The tags of the stance models in use (for checkpoints and reports)."""
         self.warm_up()
-        stance, screen = self._loaded.stance, self._loaded.screen
+        stance, screen = self._parts().stance, self._parts().screen
         return {"stance": stance.tag, **({"screen": screen.tag} if screen is not None else {})}
 
     @property
@@ -154,21 +163,21 @@ class Checker:
         """The corpus as retrieval and the voting rules read it: its sentences and documents, the
         names they hold and the claims they report."""
         self.warm_up()
-        return self._loaded.view
+        return self._parts().view
 
     @property
     def bound_rule_packs(self) -> tuple[RulePack, ...]:
         """The rule packs in use, bound to the corpus (``rule_packs`` holds their names)."""
         self.warm_up()
-        return self._loaded.packs
+        return self._parts().packs
 
     def stance_reader(self, votes: bool = True) -> "StanceModel":
         """The stance model that reads the passages that vote; with ``votes=False``, the screen
         model that reads the others (the stance model itself where there is no screen model)."""
-        self.warm_up()
-        if votes or self._loaded.screen is None:
-            return self._loaded.stance
-        return self._loaded.screen
+        parts = self._parts()
+        if votes or parts.screen is None:
+            return parts.stance
+        return parts.screen
 
     def _fact_check_matcher(self):
         if not self.fact_checks:
@@ -194,15 +203,15 @@ class Checker:
                  exclude_docs: Sequence[Collection[str]] | None = None) -> list[list[Evidence]]:
         """``exclude_docs``: per claim, document ids it may not draw evidence from."""
         self.warm_up()
-        encoder, index, view = self._loaded.encoder, self._loaded.index, self._loaded.view
+        encoder, index, view = self._parts().encoder, self._parts().index, self._parts().view
         vectors = encoder.encode(list(claims))
         top_k = top_k or self.top_k
         if self.reranker is None:
             return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k,
-                            exclude_docs=exclude_docs, packs=self._loaded.packs)
+                            exclude_docs=exclude_docs, packs=self._parts().packs)
         candidates = retrieve(claims, vectors, index, view, self.retrieval, before=before,
                               top_k=max(top_k, self.reranker.candidates), exclude_docs=exclude_docs,
-                              packs=self._loaded.packs)
+                              packs=self._parts().packs)
         return self.reranker.rerank(claims, candidates, top_k)
 
     def check_many(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None,
@@ -210,7 +219,7 @@ class Checker:
         """One verdict per claim, in order; all claims are embedded and classified in batches.
         ``exclude_docs``: per claim, document ids it may not draw evidence from (``retrieve``)."""
         claims = [validate_claim(c) for c in claims]
-        aggregator, matcher = self._loaded_aggregator(), self._loaded.matcher
+        aggregator, matcher = self._loaded_aggregator(), self._parts().matcher
         verdicts = []
         for claim, (judged, positions) in zip(claims, self.aggregator_inputs(claims, before, top_k, exclude_docs)):
             aggregated = aggregator.aggregate(claim, [judged[i] for i in positions], shown=judged)
@@ -224,7 +233,7 @@ class Checker:
 
     def _loaded_aggregator(self):
         self.warm_up()
-        return self._loaded.aggregator
+        return self._parts().aggregator
 
     def aggregator_inputs(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None,
                           exclude_docs: Sequence[Collection[str]] | None = None) -> list[tuple[list[Evidence], list[int]]]:
@@ -232,7 +241,7 @@ class Checker:
         the positions of those that vote. A verdict model is fitted on these."""
         claims = [validate_claim(c) for c in claims]
         self.warm_up()
-        view = self._loaded.view
+        view = self._parts().view
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k, exclude_docs=exclude_docs)
         subjects = self.subjects(claims)
         rules = self.voting_rules
@@ -244,9 +253,9 @@ class Checker:
     def subjects(self, claims: Sequence[str]) -> list[ClaimSubject | None]:
         """Each claim's subject (``claim_subject``), with the documents that name it."""
         self.warm_up()
-        view = self._loaded.view
-        return [ClaimSubject.of(claim_subject(doc, view.name_documents), view, self._loaded.packs)
-                for doc in self._loaded.parser.pipe(claims, batch_size=256)]
+        view = self._parts().view
+        return [ClaimSubject.of(claim_subject(doc, view.name_documents), view, self._parts().packs)
+                for doc in self._parts().parser.pipe(claims, batch_size=256)]
 
     def judge(self, claims: Sequence[str], evidence_lists: Sequence[Sequence[Evidence]],
               voting: Sequence[Sequence[int]] | None = None,
@@ -257,7 +266,7 @@ class Checker:
 
         self.warm_up()
         subjects = self.subjects(claims) if subjects is None else subjects
-        stance, screen, packs = self._loaded.stance, self._loaded.screen, self._loaded.packs
+        stance, screen, packs = self._parts().stance, self._parts().screen, self._parts().packs
         plans = self.voting_rules.deeds_cannot_decide_plans
         pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or e.sentence)
                  for c, ev in zip(claims, evidence_lists) for e in ev]
@@ -268,7 +277,7 @@ class Checker:
         probs = np.zeros((len(pairs), len(STANCE_LABELS)))
         for model, wanted in ((stance, True), (screen, False)):
             rows = [i for i, vote in enumerate(votes) if vote is wanted]
-            if rows:
+            if rows and model is not None:  # no screen model: every passage is read by the stance model
                 probs[rows] = model.predict_proba([pairs[i][0] for i in rows], [pairs[i][1] for i in rows])
         judged_lists, cursor = [], 0
         for claim, evidence, subject in zip(claims, evidence_lists, subjects):
@@ -276,11 +285,13 @@ class Checker:
             for item in evidence:
                 row = probs[cursor]
                 cursor += 1
-                stance_probs = {label: float(p) for label, p in zip(STANCE_LABELS, row)}
+                stance_probs: dict[str, float] = {label: float(p) for label, p in zip(STANCE_LABELS, row)}
                 for pack in packs:
                     stance_probs = pack.stance(claim, item, stance_probs, subject.name if subject else None)
                 stance_probs = adjusted_stance(claim, item, stance_probs, plans=plans)
-                judged.append(replace(item, stance=max(stance_probs, key=stance_probs.get), stance_probs=stance_probs))
+                # The keys are the stance labels: the model's columns, kept by the packs and rules.
+                labelled = cast(dict[StanceLabel, float], stance_probs)
+                judged.append(replace(item, stance=max(labelled, key=labelled.__getitem__), stance_probs=labelled))
             judged_lists.append(judged)
         return judged_lists
 
