@@ -21,12 +21,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.core.types import Evidence
 from pipeline.retrieval.retrieve import ENTITY_BOOST, CorpusView, RetrievalConfig, _entity_key
 from pipeline.verdict.packs import RULE_PACKS
 from pipeline.verdict.packs.nato.quantities import count_stance, group_size_of, share_stance, tenure_stance
 from pipeline.verdict.rules import VerdictRules
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Other names of a subject, as news text writes them. Short upper-case ones ("US") are matched
 # in upper case only (``pipeline.lang.en.mention_pattern``).
@@ -89,7 +93,7 @@ def listed_members(entities, sentences) -> dict[str, set[str]]:
 class NatoPack:
     """The pack bound to one corpus: the group's members and size as the corpus states them."""
 
-    sentences: object = field(repr=False)  # the corpus's sentence texts, indexed by sentence id
+    sentences: pd.Series = field(repr=False)  # the corpus's sentence texts, indexed by sentence id
     group_members: dict[str, set[str]] = field(default_factory=dict)  # entity key -> "member" / "ally"
     universal: dict[int, tuple[str, str]] = field(default_factory=dict)  # sentence id -> (group phrase, noun)
     group_size: int | None = None  # members of the group the corpus speaks of ("the 32 NATO members")

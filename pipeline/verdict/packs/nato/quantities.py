@@ -110,7 +110,7 @@ class CountStatement:
 
 def group_size_of(texts: Iterable[str]) -> int | None:
     """The size the texts most often state for a group ("the 32 NATO members"), or None."""
-    sizes = Counter()
+    sizes: Counter[int] = Counter()
     for text in texts:
         for match in STATED_SIZE.finditer(text):
             value = number_value(match.group(1) or match.group(2))
@@ -284,7 +284,7 @@ def _bounded_years(match: re.Match) -> tuple[float, str] | None:
 def claimed_tenure(claim: str) -> Tenure | None:
     match = TENURE_CLAIM.search(claim)
     found = _bounded_years(match) if match else None
-    if found is None:
+    if match is None or found is None:
         return None
     years, bound = found
     if bound in ("more than", "over"):
@@ -311,11 +311,11 @@ def reported_tenure(passage: str, subject: str) -> Tenure | None:
             if re.search(rf"\b{re.escape(subject)}\b", before, re.IGNORECASE) is None:
                 continue
             if pattern is ranged:
-                years = int(match.group(2)) - int(match.group(1))
-                return Tenure(years - 1.0, years)  # "from 2010 to 2024": 13 to 14 years, by the months
+                span = int(match.group(2)) - int(match.group(1))
+                return Tenure(span - 1.0, span)  # "from 2010 to 2024": 13 to 14 years, by the months
             if pattern is hyphenated:
-                years = number_value(match.group(1))
-                return None if years is None else Tenure(years, years)
+                stated = number_value(match.group(1))
+                return None if stated is None else Tenure(stated, stated)
             found = _bounded_years(match)
             if found is None:
                 return None
@@ -334,7 +334,7 @@ def tenure_stance(claim: str, passage: str, probs: dict[str, float], subject: st
         return probs
     claimed = claimed_tenure(claim)
     reported = reported_tenure(passage, subject) if claimed is not None else None
-    consistent = claimed.consistent_with(reported) if reported is not None else None
+    consistent = claimed.consistent_with(reported) if claimed is not None and reported is not None else None
     return probs if consistent is None else decided_stance(probs, "SUPPORTS" if consistent else "REFUTES")
 
 
@@ -401,7 +401,7 @@ def share_stance(claim: str, passage: str, probs: dict[str, float], names: Itera
     the subject's name and aliases, lower case) spends, where the passage gives that share."""
     claimed = claimed_share(claim)
     reported = reported_share(passage, names) if claimed is not None else None
-    if reported is None:
+    if claimed is None or reported is None:
         return probs
     low, high = claimed
     return decided_stance(probs, "SUPPORTS" if low <= reported <= high else "REFUTES")
