@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 from pipeline.core.io import atomic_write_text, write_jsonl
 from pipeline.core.splits import text_key
 from pipeline.corpus.store import Corpus
-from pipeline.datasets.claims import evidence_matches, read_corpus_claims
+from pipeline.datasets.claims import CorpusClaim, evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
 from pipeline.datasets.stores import ensure_store
 from pipeline.stance.model import StanceModel
@@ -99,7 +99,7 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
         chosen = sorted(rng.sample(chosen, limit), key=lambda c: c.id)
     checker = Checker(store_dir)
     dropped: Counter = Counter()
-    proposals: list[tuple[object, str, int]] = []
+    proposals: list[tuple[CorpusClaim, str, int]] = []
     started = time.perf_counter()
     for offset in range(0, len(chosen), 64):
         batch = chosen[offset:offset + 64]
@@ -134,7 +134,8 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
         if taken[claim.id] >= per_claim:
             continue
         taken[claim.id] += 1
-        mined.append(MinedPair(corpus, claim.id, claim.claim, sentence, rank, tuple(float(p) for p in row)))
+        screen_probs = (float(row[0]), float(row[1]), float(row[2]))
+        mined.append(MinedPair(corpus, claim.id, claim.claim, sentence, rank, screen_probs))
     stats = {"corpus": corpus, "train_claims": len(chosen), "proposed": len(proposals), "mined": len(mined),
              "claims_with_pairs": len(taken), "dropped": dict(dropped),
              "seconds": round(time.perf_counter() - started, 1)}

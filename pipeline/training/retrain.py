@@ -197,6 +197,7 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     training_data: list[dict] = []
     sets = cd.load_sets(root) if root is not None else None
     if include_public:
+        assert sets is not None  # _datasets refuses include_public without the shared datasets
         public_texts, public_labels, sources = cd.training_data(sets)
         chosen = list(range(len(public_texts)))
         if public_sample is not None and public_sample < len(chosen):
@@ -268,8 +269,7 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     # The base's post network is kept with its stage (weight, calibration, band and threshold,
     # chosen out-of-fold when it was trained): the post threshold is not re-tuned on dev here.
     post_stage = base_card.get("post_classifier") if sentence_source is not None else None
-    if post_stage:
-
+    if post_stage and sentence_source is not None:
         post_network = sc.SentenceClassifier(sentence_source, adapter_file=POST_ADAPTER_FILE,
                                              config_file=POST_CONFIG_FILE)
         for set_name in [n for n in dev if not n.startswith("claimbuster")]:
@@ -294,11 +294,10 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     version = registry.next_version(name)
     with registry.new_version(name, version) as folder:
         classifier.save(folder)
-        if "sentence_classifier" in carried:
+        if "sentence_classifier" in carried and sentence_source is not None:
             for file_name in sc.FILES:
                 shutil.copy2(sentence_source / file_name, folder / file_name)
-        if post_stage:
-
+        if post_stage and sentence_source is not None:
             for file_name in POST_FILES:
                 shutil.copyfile(sentence_source / file_name, folder / file_name)
         registry.write_card(
@@ -326,14 +325,14 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
                          len(texts) - len(train_idx), seconds, parent, user.report.to_dict() if user is not None else {})
 
 
-def _stratified_sample(labels: Sequence, n: int, seed: int) -> list[int]:
+def _stratified_sample(labels: Sequence | np.ndarray, n: int, seed: int) -> list[int]:
     """``n`` row indices with the label shares of ``labels``, sorted."""
-    labels = np.asarray(labels)
+    values = np.asarray(labels).tolist()
     rng = random.Random(seed)
     out: list[int] = []
-    for value in sorted(set(labels.tolist())):
-        idx = [i for i, x in enumerate(labels.tolist()) if x == value]
-        take = max(1, round(n * len(idx) / len(labels)))
+    for value in sorted(set(values)):
+        idx = [i for i, x in enumerate(values) if x == value]
+        take = max(1, round(n * len(idx) / len(values)))
         out += rng.sample(idx, min(take, len(idx)))
     return sorted(out)
 
@@ -366,7 +365,7 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
     log(f"validated {', '.join(user.report.files)}: {len(user)} rows, labels {user.label_counts}")
     registry = Registry(models_dir)
     parent, base_card = _base_card(registry, base)
-    kind = {"embed": "embedding-lr"}.get(kind, kind) or base_card.get("kind") or "embedding-lr"  # `train stance --kind embed`
+    kind = ({"embed": "embedding-lr"}.get(kind, kind) if kind else None) or base_card.get("kind") or "embedding-lr"  # `train stance --kind embed`
     if kind not in ("embedding-lr", "cross-encoder"):
         raise UserError(f"unknown stance model kind {kind!r}; expected embedding-lr or cross-encoder")
     name = base_card.get("name") or ("stance" if kind == "cross-encoder" else "stance-embed")

@@ -115,7 +115,8 @@ def features_of(rows: Sequence[dict], feature_set: str) -> np.ndarray:
     return np.vstack(out) if out else np.zeros((0, len(FEATURE_SETS[feature_set])))
 
 
-def sample_weights(corpora: Sequence[str], labels: Sequence[str], weighting: str) -> np.ndarray:
+def sample_weights(corpora: Sequence[str] | np.ndarray, labels: Sequence[str] | np.ndarray,
+                   weighting: str) -> np.ndarray:
     """Each corpus sums to 1; with "corpus-and-class" each class inside a corpus sums to the same."""
     per_corpus = Counter(corpora)
     per_class = Counter(zip(corpora, labels))
@@ -202,6 +203,7 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
                 log(f"{feature_set} {weighting} C={C}: leave-one-corpus-out mean macro-F1 {mean}")
                 if best is None or mean > best[0]:
                     best = (mean, feature_set, weighting, C, scores, figures)
+    assert best is not None  # the search grid is not empty
     mean, feature_set, weighting, C, scores, figures = best
     temperature = fit_temperature(scores, y)
     raw = _softmax(np.where(np.isfinite(scores), scores, -1e9))
