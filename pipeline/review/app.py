@@ -276,7 +276,8 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
                                                                 "style-src 'unsafe-inline'"})
 
     # ---- errors --------------------------------------------------------------------------------
-    def not_found(request: Request, exc: HTTPException) -> Response:
+    def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # the handler registered for HTTPException
         message = "No such page." if exc.status_code == 404 else str(exc.detail)
         return refuse(request, exc.status_code, message)
 

@@ -154,7 +154,7 @@ def timeline_svg(published: list[str | None]) -> str:
             axes.text(0.5, 0.5, "no dated documents", ha="center", va="center", transform=axes.transAxes)
             axes.set_xticks([])
         axes.set_ylabel("documents")
-        axes.yaxis.get_major_locator().set_params(integer=True)
+        axes.yaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]  # an AutoLocator takes it
         axes.set_title(f"Publication dates ({len(dated)} dated, {undated} undated)", fontsize=10)
         axes.spines[["top", "right"]].set_visible(False)
         figure.tight_layout()

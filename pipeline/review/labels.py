@@ -24,7 +24,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from pipeline.core.errors import UserError
 from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS
@@ -192,9 +192,9 @@ class LabelStore:
             text_key = {"stance": (record.claim, record.evidence), "checkworthy": (record.post_text,),
                         "verdict": (record.claim,)}[task]
             by_text[tuple(" ".join(t.split()).lower() for t in text_key)] = record
-        rows = []
+        rows: list[dict[str, Any]] = []
         for record in by_text.values():
-            provenance = {"reviewer": record.reviewer, "time": record.time, "predicted": record.predicted,
+            provenance: dict[str, Any] = {"reviewer": record.reviewer, "time": record.time, "predicted": record.predicted,
                           "models": record.models, "label_id": record.id}
             if task == "stance":
                 rows.append({"claim": record.claim, "evidence": record.evidence, "label": record.label,

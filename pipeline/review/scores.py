@@ -237,6 +237,12 @@ def query_words(text: str) -> list[str]:
     return list(dict.fromkeys(re.findall(r"[^\W_]+", text.lower())))[:MAX_QUERY_WORDS]
 
 
+def _made(path: Path | None) -> Path:
+    """A cache file of a ScoresTable, which its ``prepare`` has made (every query calls it first)."""
+    assert path is not None, "ScoresTable.prepare() makes the caches before any query"
+    return path
+
+
 class ScoresTable:
     """A scoring output served to the review desk; cheap to construct, caches built by ``prepare``."""
 
@@ -336,7 +342,7 @@ class ScoresTable:
 
     def _count_facets(self) -> Facets:
         con = self._cursor()
-        source = _sql_path(self.claims_path)
+        source = _sql_path(_made(self.claims_path))
         claims, posts = con.execute(f"SELECT count(*), count(DISTINCT line) FROM read_parquet('{source}')").fetchone()
         verdicts = dict(con.execute(f"SELECT verdict, count(*) FROM read_parquet('{source}') GROUP BY verdict "
                                     "ORDER BY count(*) DESC").fetchall())
@@ -352,7 +358,7 @@ class ScoresTable:
         started = time.perf_counter()
         con = self._cursor()
         offset = (page - 1) * page_size
-        claims = _sql_path(self.claims_path)
+        claims = _sql_path(_made(self.claims_path))
         matching = self._term_ranks(con, flt)
         where, params = _where(flt)
         if matching is not None:
@@ -369,7 +375,7 @@ class ScoresTable:
         pages = max(1, -(-total // page_size))
         if page > pages:
             raise NotInScores(f"page {page} does not exist: this queue has {pages} page{'s' if pages > 1 else ''}")
-        rows = _read_rows(self.rows_path, ranks) if ranks else []
+        rows = _read_rows(_made(self.rows_path), ranks) if ranks else []
         return QueuePage(tuple(QueueRow(*row) for row in rows), total, page, page_size,
                          time.perf_counter() - started)
 
@@ -385,12 +391,12 @@ class ScoresTable:
             return None
         tally = np.zeros(self.facets().claims + 1, dtype=np.uint8)
         for term in terms:
-            tally[con.execute(f"SELECT rank FROM read_parquet('{_sql_path(self.terms_path)}') WHERE term = ?",
+            tally[con.execute(f"SELECT rank FROM read_parquet('{_sql_path(_made(self.terms_path))}') WHERE term = ?",
                               [term]).fetchnumpy()["rank"]] += 1
         wanted = len(terms)
         where, params = _where(flt)
         if where and tally.max(initial=0) == wanted:
-            tally[con.execute(f"SELECT rank FROM read_parquet('{_sql_path(self.claims_path)}'){where}",
+            tally[con.execute(f"SELECT rank FROM read_parquet('{_sql_path(_made(self.claims_path))}'){where}",
                               params).fetchnumpy()["rank"]] += 1
             wanted += 1
         return np.flatnonzero(tally == wanted)
@@ -399,7 +405,7 @@ class ScoresTable:
         """The full scored row of the post on ``line`` (evidence and fact-checks included)."""
         self.prepare()
         con = self._cursor()
-        cursor = con.execute(f"SELECT * FROM read_parquet('{_sql_path(self.posts_path)}') WHERE line = ? LIMIT 1",
+        cursor = con.execute(f"SELECT * FROM read_parquet('{_sql_path(_made(self.posts_path))}') WHERE line = ? LIMIT 1",
                              [int(line)])
         row = cursor.fetchone()
         if row is None:
