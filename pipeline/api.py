@@ -29,7 +29,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.core.errors import UserError
@@ -46,6 +46,9 @@ from pipeline.training import data as training_data
 from pipeline.training.retrain import DEFAULT_DATASETS_DIR, retrain
 from pipeline.verdict.checker import Checker
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pandas.
 
@@ -73,14 +76,14 @@ def build_corpus(paths: Iterable[Path | str], store_dir: Path | str, index: bool
     return load_corpus(store_dir)
 
 
-def entity_counts(corpus) -> "object":
+def entity_counts(corpus) -> pd.DataFrame:
     """Entities by type (label) and text: DataFrame ``label, text, mentions``, most mentioned first."""
     entities = corpus.entities()
     frame = entities.groupby(["label", "text"]).size().reset_index(name="mentions")
     return frame.sort_values(["mentions", "label", "text"], ascending=[False, True, True]).reset_index(drop=True)
 
 
-def quotes_by_speaker(corpus) -> "object":
+def quotes_by_speaker(corpus) -> pd.DataFrame:
     """Who is quoted saying what: DataFrame ``speaker, kind, cue, content, title, published``."""
     quotes = corpus.quotes()
     docs = corpus.documents()[["doc_id", "title", "published"]]
@@ -107,12 +110,12 @@ def check(claim: str, store_dir: Path | str = DEFAULT_STORE, *, before: str | No
 check_claim = check
 
 
-def verdicts_frame(verdicts: Sequence) -> "object":
+def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
     """One row per verdict: ``claim, verdict, confidence, n_evidence, decisive_sentence,
     decisive_stance, decisive_source`` (a None verdict gives an empty row)."""
     import pandas as pd
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for v in verdicts:
         if v is None:
             rows.append({"n_evidence": 0})
@@ -128,7 +131,7 @@ def verdicts_frame(verdicts: Sequence) -> "object":
 
 
 def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *, before: str | None = None,
-                 top_k: int | None = None, checker_instance=None, **options) -> "object":
+                 top_k: int | None = None, checker_instance=None, **options) -> pd.DataFrame:
     """Check many claims in one batch: one row per claim, in order (``verdicts_frame`` columns
     plus ``rejected``). A claim the checker refuses (empty, too long, not English) keeps its row
     with ``verdict`` None and the reason in ``rejected``; ``frame.attrs["verdicts"]`` holds the
@@ -153,7 +156,7 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     return frame
 
 
-def evidence_frame(verdict) -> "object":
+def evidence_frame(verdict) -> pd.DataFrame:
     """A verdict's evidence as a DataFrame, one row per passage, ``decisive`` marked."""
     import pandas as pd
 
@@ -174,14 +177,14 @@ def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "t
 
 
 def checkworthiness_frame(texts: Sequence[str], domain: str = "post", model: str = "checkworthy",
-                          models_dir: Path | str | None = None) -> "object":
+                          models_dir: Path | str | None = None) -> pd.DataFrame:
     """Check-worthiness of every sentence of ``texts``: DataFrame ``text_index, sentence, start,
     end, score, checkworthy`` (at the model's threshold for ``domain``: ``post`` for social
     media, ``speech`` for debates and speeches). Texts without a sentence get no row."""
     import pandas as pd
 
 
-    detector = CheckworthyModel(model, **({"models_dir": models_dir} if models_dir else {}))
+    detector = CheckworthyModel(model, models_dir=models_dir or None)
     if domain not in detector.thresholds:
         raise UserError(f"unknown domain {domain!r}; the model knows {', '.join(detector.thresholds)}")
     if isinstance(texts, str):
@@ -229,14 +232,14 @@ def evaluate(candidate: str, current: str, data: Path | str, *, task: str | None
 
 
 def evaluate_model(model: str, data: Path | str, *, task: str | None = None,
-                   models_dir: Path | str | None = None, **options) -> "object":
+                   models_dir: Path | str | None = None, **options) -> pd.DataFrame:
     """One model on a labelled file: every metric of its task (primary first) with a bootstrap
     95% interval, as a DataFrame."""
 
     return _evaluate_model(model, data, task=task, models_dir=models_dir, **options)
 
 
-def models(models_dir: Path | str | None = None) -> "object":
+def models(models_dir: Path | str | None = None) -> pd.DataFrame:
     """Every registered model version: DataFrame ``name, version, current, metric, value, created``."""
     import pandas as pd
 

@@ -161,6 +161,7 @@ def check_command(
 
             render_verdict(verdict, Console())
         return
+    assert data is not None  # a CLAIM or --data, checked above
     if out is None:
         raise UserError("--data needs --out PRED.jsonl")
     rows = list(_read_claim_lines(data))

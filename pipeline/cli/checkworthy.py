@@ -92,6 +92,7 @@ def evaluate_checkworthy(
     from pipeline.checkworthy.training import routed_metrics
 
     texts, labels = read_jsonl_texts(data, labelled=True)
+    assert labels is not None  # read with labelled=True
     detector = _load_model(model, models_dir, encoder_backend)
     results = _routed(detector, texts, domain)
     report = {"model": detector.label, "data": str(data), "domain": domain, "primary_metric": "f1",

@@ -28,7 +28,7 @@ def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict |
     out: list[tuple[int, dict | None, str]] = []
     for number, record, problem in jsonl_lines(path):
         if record is None:
-            out.append((number, None, problem))
+            out.append((number, None, problem or "not a JSON object"))
             continue
         missing = [k for k in required if k not in record]
         if missing:
@@ -62,24 +62,24 @@ def match_command(
                         f"`claimsift ingest FILE --store {store}`")
     lines: list[str] = []
     problems = 0
-    good = [(n, r) for n, r, p in rows if not p and isinstance(r.get("query"), str)]
+    good = [(n, r) for n, r, p in rows if not p and r is not None and isinstance(r.get("query"), str)]
     results: dict[int, list] = {}
     for lo in range(0, len(good), batch_size):
         chunk = good[lo:lo + batch_size]
         for (number, _), matches in zip(chunk, matcher.match_many([r["query"] for _, r in chunk], k)):
             results[number] = matches
     for number, record, problem in rows:
-        if not problem and not isinstance(record.get("query"), str):
+        if record is not None and not problem and not isinstance(record.get("query"), str):
             problem = "`query` is not a string"
-        if problem:
+        if problem or record is None:
             problems += 1
             console.print(f"[yellow]{data}, row {number}: {problem}[/yellow]")
             lines.append(json.dumps({"id": (record or {}).get("id"), "row": number, "matches": [],
                                      "error": problem}, ensure_ascii=False))
             continue
-        matches = [{"id": m.id, "score": round(m.similarity, 6), "rating": m.rating, "verdict": m.verdict}
-                   for m in results[number]]
-        lines.append(json.dumps({"id": record["id"], "matches": matches}, ensure_ascii=False))
+        found = [{"id": m.id, "score": round(m.similarity, 6), "rating": m.rating, "verdict": m.verdict}
+                 for m in results[number]]
+        lines.append(json.dumps({"id": record["id"], "matches": found}, ensure_ascii=False))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
     console.print(f"[green]{len(rows) - problems} queries matched against {len(matcher)} fact-checks "
@@ -99,20 +99,23 @@ def evaluate_matching(
     from pipeline.factchecks.matcher import FactCheckMatcher
 
     rows = _read_jsonl(data, ("query", "relevant"))
+    queries: list[str] = []
+    relevant: list[list[str]] = []
     for number, record, problem in rows:
-        if problem:
+        if problem or record is None:
             raise InputError(data, problem, number)
         if not isinstance(record["relevant"], list) or not isinstance(record["query"], str):
             raise InputError(data, "`query` must be a string and `relevant` a list of record ids", number)
+        queries.append(record["query"])
+        relevant.append([str(x) for x in record["relevant"]])
     matcher = FactCheckMatcher(store, spec=model, backend=backend)
     matcher.warm_up()
     if not len(matcher):
         raise UserError(f"{store}: no fact-check records in this store")
     known = {r.id for r in matcher.index.records}
-    relevant = [[str(x) for x in r["relevant"]] for _, r, _ in rows]
     missing = sum(1 for rel in relevant for x in rel if x not in known)
     started = time.perf_counter()
-    matched = matcher.match_many([r["query"] for _, r, _ in rows], 50)
+    matched = matcher.match_many(queries, 50)
     seconds = time.perf_counter() - started
     rankings = [[m.id for m in ms] for ms in matched]
     metrics = ranking_metrics(rankings, relevant)

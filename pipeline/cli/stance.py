@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -78,8 +78,8 @@ def train_stance(
     if kind not in ("cross-encoder", "embed"):
         raise UserError(f"--kind must be cross-encoder or embed, not {kind!r}")
     console = _console()
-    extra = ({"lora_rank": lora_rank, "lora_alpha": 2 * lora_rank, "learning_rate": learning_rate}
-             if kind == "cross-encoder" else {})
+    extra: dict[str, Any] = ({"lora_rank": lora_rank, "lora_alpha": 2 * lora_rank, "learning_rate": learning_rate}
+                             if kind == "cross-encoder" else {})
     result = train_and_register(data, out, kind=kind, max_pairs=max_pairs, epochs=epochs,
                                 time_budget_s=time_budget, promote=promote, debias=debias, negation=negation,
                                 healthver_repeat=healthver_repeat, base=transformer, num_threads=threads,

@@ -17,7 +17,7 @@ from pipeline.factchecks.matcher import rank_with
 from pipeline.factchecks.reranker import MatchReranker
 from pipeline.factchecks.text import normalise_post
 from pipeline.registry.embedding import Encoder
-from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelRef, Registry
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pandas.
 
@@ -108,7 +108,7 @@ def _baseline_metrics(index: FactCheckIndex, queries: list[dict], table) -> dict
 def train_matcher(datasets_dir: Path | str, backend: str = DEFAULT_BACKEND, Cs: Sequence[float] = (0.1, 1.0, 10.0),
                   n_candidates: int = 50, models_dir: Path | str | None = None, version: str | None = None,
                   promote: bool = True, index_cache: Path | str | None = None,
-                  progress=lambda message: None) -> tuple[object, dict]:
+                  progress=lambda message: None) -> tuple[ModelRef, dict]:
     """Train the re-ranker on CheckThat! 2020 task 2 train, pick C on dev, register it."""
 
     started = time.time()
