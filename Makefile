@@ -41,8 +41,8 @@ serve: setup
 
 # The stages' layering (import-linter contracts in pyproject.toml): a stage imports only the stages
 # below it, counting imports inside functions, and no two modules of a package import each other.
-# ruff (likely bugs and import order) over the code, tests and benchmarks; mypy over the package
-# (the subpackages listed in pyproject.toml so far). Settings in pyproject.toml.
+# ruff (likely bugs and import order) over the code, tests and benchmarks; mypy over the package.
+# Settings in pyproject.toml.
 lint: setup
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check pipeline tests bench
