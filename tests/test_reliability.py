@@ -22,14 +22,6 @@ FAKE_SCORER_CLI = Path(__file__).resolve().parent / "cli_fake_scorer.py"
 SEEDS = ROOT / "seeds"
 
 
-def claimsift(*args: object, env: dict | None = None, timeout: float = 600,
-              fake_scorer: bool = False) -> subprocess.CompletedProcess:
-    """Run the command line in a new process, as a user would; returns the finished process."""
-    command = [sys.executable, str(FAKE_SCORER_CLI)] if fake_scorer else [sys.executable, "-m", "pipeline.cli"]
-    return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout, env=os.environ | (env or {}))
-
-
 def start_claimsift(*args: object, env: dict | None = None) -> subprocess.Popen:
     """Start the command line without waiting for it (for two users at once)."""
     return subprocess.Popen([sys.executable, "-m", "pipeline.cli"] + [str(a) for a in args], cwd=ROOT,
@@ -67,14 +59,15 @@ POSTS = [{"id": "a1", "text": "NATO has 32 members since Sweden joined in 2024."
     ["stance", "--data", "{data}", "--out", "{data}"],
     ["score", "{data}", "--store", "{store}", "--out", "{link}"],
 ])
-def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_path, command):
+def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_path, command, run_cli):
     data = write_jsonl(tmp_path / "same.jsonl", [{"text": p["text"], "claim": p["text"], "evidence": p["text"],
                                                  "id": p["id"]} for p in POSTS])
     (tmp_path / "link.jsonl").symlink_to(data)
     before = data.read_bytes()
     names = {"data": data, "store": tmp_path / "store", "link": tmp_path / "link.jsonl"}
     # score with its models faked: with a real store and models the old code overwrote the input
-    result = claimsift(*[part.format(**names) for part in command], fake_scorer=command[0] == "score")
+    result = run_cli(*[part.format(**names) for part in command],
+                     script=FAKE_SCORER_CLI if command[0] == "score" else None)
     assert result.returncode == 2
     assert "is the input" in one_clear_line(result)
     assert data.read_bytes() == before
@@ -82,38 +75,38 @@ def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_p
 
 
 # ---- 7. a table saved with a byte-order mark (Excel's "CSV UTF-8") ---------------------------------
-def test_score_reads_a_csv_and_a_jsonl_with_a_byte_order_mark(tmp_path):
+def test_score_reads_a_csv_and_a_jsonl_with_a_byte_order_mark(tmp_path, run_cli):
     csv_file = tmp_path / "posts.csv"
     csv_file.write_text("text,id\n" + "".join(f'"{p["text"]}",{p["id"]}\n' for p in POSTS), encoding="utf-8-sig")
     jsonl_file = tmp_path / "posts.jsonl"
     jsonl_file.write_text("".join(json.dumps(p) + "\n" for p in POSTS), encoding="utf-8-sig")
     for source in (csv_file, jsonl_file):
         out = tmp_path / f"{source.suffix[1:]}.out.jsonl"
-        result = claimsift("score", source, "--store", tmp_path, "--out", out, fake_scorer=True)
+        result = run_cli("score", source, "--store", tmp_path, "--out", out, script=FAKE_SCORER_CLI)
         assert result.returncode == 0, result.stderr
         assert [row["post_id"] for row in read_jsonl(out)] == ["a1", "a2", "a3"]
 
 
 # ---- 11. smaller cases ----------------------------------------------------------------------------
-def test_score_says_how_many_rows_were_rejected_and_strict_exits_1(tmp_path):
+def test_score_says_how_many_rows_were_rejected_and_strict_exits_1(tmp_path, run_cli):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS + [{"id": "a4", "text": ""}])
-    result = claimsift("score", source, "--store", tmp_path, "--out", tmp_path / "o.jsonl", fake_scorer=True)
+    result = run_cli("score", source, "--store", tmp_path, "--out", tmp_path / "o.jsonl", script=FAKE_SCORER_CLI)
     assert result.returncode == 0, result.stderr
     assert f"1 row rejected: see {tmp_path / 'o.jsonl.rejected.jsonl'}" in " ".join(result.stderr.split())
-    strict = claimsift("score", source, "--store", tmp_path, "--out", tmp_path / "s.jsonl", "--strict",
-                       fake_scorer=True)
+    strict = run_cli("score", source, "--store", tmp_path, "--out", tmp_path / "s.jsonl", "--strict",
+                       script=FAKE_SCORER_CLI)
     assert strict.returncode == 1
     assert [row["post_id"] for row in read_jsonl(tmp_path / "s.jsonl")] == ["a1", "a2", "a3"]
 
 
-def test_one_invalid_utf8_line_rejects_that_row_only_and_names_it(tmp_path):
+def test_one_invalid_utf8_line_rejects_that_row_only_and_names_it(tmp_path, run_cli):
     for name, header, rows in (("posts.jsonl", b"", [json.dumps(p).encode() for p in POSTS]),
                                ("posts.csv", b"id,text\n", [f'{p["id"]},"{p["text"]}"'.encode() for p in POSTS])):
         rows.insert(1, rows[0].replace(b"NATO", b"NAT\xff\xfe"))
         source = tmp_path / name
         source.write_bytes(header + b"\n".join(rows) + b"\n")
         out = tmp_path / f"{name}.out.jsonl"
-        result = claimsift("score", source, "--store", tmp_path, "--out", out, fake_scorer=True)
+        result = run_cli("score", source, "--store", tmp_path, "--out", out, script=FAKE_SCORER_CLI)
         assert result.returncode == 0, result.stderr
         assert [row["post_id"] for row in read_jsonl(out)] == ["a1", "a2", "a3"]
         rejected = read_jsonl(tmp_path / f"{name}.out.jsonl.rejected.jsonl")
@@ -121,81 +114,81 @@ def test_one_invalid_utf8_line_rejects_that_row_only_and_names_it(tmp_path):
         assert rejected[0]["line"] == (2 if name.endswith(".jsonl") else 3)
 
 
-def test_resume_refuses_an_input_changed_in_place_with_the_same_size_and_time(tmp_path):
+def test_resume_refuses_an_input_changed_in_place_with_the_same_size_and_time(tmp_path, run_cli):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS * 4)
     out = tmp_path / "o.jsonl"
-    interrupted = claimsift("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3",
-                            env={"FAKE_SCORER_INTERRUPT_AFTER": "1"}, fake_scorer=True)
+    interrupted = run_cli("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3",
+                            env={"FAKE_SCORER_INTERRUPT_AFTER": "1"}, script=FAKE_SCORER_CLI)
     assert interrupted.returncode == 130 and (tmp_path / "o.jsonl.parts").is_dir(), interrupted.stderr
     stat = source.stat()
     data = source.read_bytes()
     source.write_bytes(data.replace(b"Poland", b"Latvia"))  # same length
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert source.stat().st_size == stat.st_size and source.stat().st_mtime_ns == stat.st_mtime_ns
-    resumed = claimsift("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3", "--resume",
-                        fake_scorer=True)
+    resumed = run_cli("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3", "--resume",
+                        script=FAKE_SCORER_CLI)
     assert resumed.returncode == 2
     assert "cannot resume" in one_clear_line(resumed) and "input" in resumed.stderr
     source.write_bytes(data)
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    finished = claimsift("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3", "--resume",
-                         fake_scorer=True)
+    finished = run_cli("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3", "--resume",
+                         script=FAKE_SCORER_CLI)
     assert finished.returncode == 0, finished.stderr
     assert len(read_jsonl(out)) == 12
 
 
 @pytest.mark.slow
-def test_a_store_path_that_is_a_file_is_one_clear_error(tmp_path):
+def test_a_store_path_that_is_a_file_is_one_clear_error(tmp_path, run_cli):
     not_a_folder = tmp_path / "store"
     not_a_folder.write_text("my notes\n")
     (tmp_path / "doc.txt").write_text("Some text.\n")
     for command in (["ingest", tmp_path / "doc.txt", "--store", not_a_folder, "--no-index"],
                     ["inspect", "--store", not_a_folder],
                     ["index", "--store", not_a_folder]):
-        result = claimsift(*command)
+        result = run_cli(*command)
         assert result.returncode == 2, result.stderr
         assert "is a file, not a store folder" in one_clear_line(result)
     assert not_a_folder.read_text() == "my notes\n"
 
 
-def test_inspect_on_a_corrupt_store_is_one_clear_error(tmp_path):
+def test_inspect_on_a_corrupt_store_is_one_clear_error(tmp_path, run_cli):
     store = tmp_path / "store"
     store.mkdir()
     (store / "corpus.sqlite").write_bytes(b"this is not a database" * 200)
-    result = claimsift("inspect", "--store", store)
+    result = run_cli("inspect", "--store", store)
     assert result.returncode == 2
     assert "corpus.sqlite is not a readable store" in one_clear_line(result)
 
 
-def test_a_nul_byte_after_the_first_8_kb_rejects_the_file_with_a_plain_rejected_label(tmp_path):
+def test_a_nul_byte_after_the_first_8_kb_rejects_the_file_with_a_plain_rejected_label(tmp_path, run_cli):
     text = ("A plain sentence about the budget. " * 300).encode()
     (tmp_path / "late_nul.txt").write_bytes(text + b"\x00 hidden binary")
-    result = claimsift("ingest", tmp_path / "late_nul.txt", "--store", tmp_path / "store", "--no-index")
+    result = run_cli("ingest", tmp_path / "late_nul.txt", "--store", tmp_path / "store", "--no-index")
     assert result.returncode == 1
     assert "late_nul.txt: binary file (NUL byte at byte 10500, line 1)" in result.stderr
     assert "[red]" not in result.stderr and "rejected " in result.stderr
-    assert json.loads(claimsift("inspect", "--store", tmp_path / "store", "--json").stdout)["documents"] == 0
+    assert json.loads(run_cli("inspect", "--store", tmp_path / "store", "--json").stdout)["documents"] == 0
 
 
-def test_a_symlinked_folder_is_skipped_with_a_message(tmp_path):
+def test_a_symlinked_folder_is_skipped_with_a_message(tmp_path, run_cli):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "doc.txt").write_text("The council met on Monday.\n")
     folder = tmp_path / "inputs"
     folder.mkdir()
     (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
-    result = claimsift("ingest", folder, "--store", tmp_path / "store", "--no-index")
+    result = run_cli("ingest", folder, "--store", tmp_path / "store", "--no-index")
     assert result.returncode == 0, result.stderr
     assert f"skipped {folder / 'linked'}: a symbolic link to a folder (not followed)" in " ".join(result.stderr.split())
 
 
 # ---- 8. duplicate rows at inference ---------------------------------------------------------------
 @pytest.mark.slow
-def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path):
+def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path, run_cli):
     pair = {"claim": "NATO has 32 members.", "evidence": "Sweden became the 32nd member of NATO in 2024."}
     rows = [pair, {"claim": "NATO has 12 members.", "evidence": pair["evidence"]}, pair, pair]
     data = write_jsonl(tmp_path / "pairs.jsonl", rows)
-    result = claimsift("stance", "--data", data, "--out", tmp_path / "pred.jsonl", "--model", "stance@v2")
+    result = run_cli("stance", "--data", data, "--out", tmp_path / "pred.jsonl", "--model", "stance@v2")
     assert result.returncode == 0, result.stderr
     predictions = read_jsonl(tmp_path / "pred.jsonl")
     assert len(predictions) == 4 and predictions[0] == predictions[2] == predictions[3]
@@ -203,12 +196,12 @@ def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path):
 
 # ---- 9. check --data keeps the input's ids ---------------------------------------------------------
 @pytest.mark.slow
-def test_check_data_keeps_every_id_column_of_the_input(tmp_path, seed_store):
+def test_check_data_keeps_every_id_column_of_the_input(tmp_path, seed_store, run_cli):
     data = tmp_path / "claims.jsonl"
     data.write_text(json.dumps({"claim_id": "c-7", "claim": "Mark Rutte threatened to expel the US from NATO.",
                                 "id": 7}) + "\n"
                     + json.dumps({"claim": "", "tweet_id": "99", "note": "empty"}) + "\n", encoding="utf-8-sig")
-    result = claimsift("check", "--data", data, "--out", tmp_path / "out.jsonl", "--store", seed_store,
+    result = run_cli("check", "--data", data, "--out", tmp_path / "out.jsonl", "--store", seed_store,
                        "--stance-model", "stance@v2")
     assert result.returncode == 1, result.stderr  # the empty claim is rejected, the other checked
     checked, rejected = read_jsonl(tmp_path / "out.jsonl")
@@ -218,7 +211,7 @@ def test_check_data_keeps_every_id_column_of_the_input(tmp_path, seed_store):
 
 
 @pytest.mark.slow
-def test_html_publication_dates_come_from_metadata_never_from_the_body(tmp_path):
+def test_html_publication_dates_come_from_metadata_never_from_the_body(tmp_path, run_cli):
     body = ("<p>The government said in 2024 that spending would rise. Officials plan to present the full budget "
             "to parliament after the summer recess, according to the finance ministry.</p><p>Analysts expect the "
             "increase to be modest, and several committees will review the figures before any vote.</p>")
@@ -228,45 +221,45 @@ def test_html_publication_dates_come_from_metadata_never_from_the_body(tmp_path)
         '<html><head><title>Budget</title><meta property="article:published_time" content="2023-05-17T08:00:00Z">'
         f"</head><body><article>{body.replace('modest', 'small')}</article></body></html>")
     store = tmp_path / "store"
-    result = claimsift("ingest", tmp_path / "undated.html", tmp_path / "dated.html", "--store", store, "--no-index")
+    result = run_cli("ingest", tmp_path / "undated.html", tmp_path / "dated.html", "--store", store, "--no-index")
     assert result.returncode == 0, result.stderr
-    published = json.loads(claimsift("inspect", "--store", store, "--json").stdout)["published"]
+    published = json.loads(run_cli("inspect", "--store", store, "--json").stdout)["published"]
     assert published == {"first": "2023-05-17", "last": "2023-05-17", "undated": 1}
 
 
 # ---- 2. table ids are scoped to their source -------------------------------------------------------
 @pytest.mark.slow
-def test_the_same_id_in_two_files_names_two_documents(tmp_path):
+def test_the_same_id_in_two_files_names_two_documents(tmp_path, run_cli):
     store = tmp_path / "store"
     write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first table's first story."},
                                         {"id": 2, "text": "The first table's second story."}])
     write_jsonl(tmp_path / "t2.jsonl", [{"id": 1, "text": "The second table's own story."}])
-    assert claimsift("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index").returncode == 0
-    result = claimsift("ingest", tmp_path / "t2.jsonl", "--store", store, "--no-index")
+    assert run_cli("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index").returncode == 0
+    result = run_cli("ingest", tmp_path / "t2.jsonl", "--store", store, "--no-index")
     assert result.returncode == 0, result.stderr
     assert "1 added, 0 replaced" in " ".join(result.stderr.split())
-    assert json.loads(claimsift("inspect", "--store", store, "--json").stdout)["documents"] == 3
+    assert json.loads(run_cli("inspect", "--store", store, "--json").stdout)["documents"] == 3
     # Asked for, global ids replace across files, and say so.
     write_jsonl(tmp_path / "t3.jsonl", [{"id": 1, "text": "A third table replacing id 1."}])
-    glob = claimsift("ingest", tmp_path / "t3.jsonl", "--store", tmp_path / "global", "--no-index", "--global-ids")
+    glob = run_cli("ingest", tmp_path / "t3.jsonl", "--store", tmp_path / "global", "--no-index", "--global-ids")
     assert glob.returncode == 0
-    glob = claimsift("ingest", tmp_path / "t1.jsonl", "--store", tmp_path / "global", "--no-index", "--global-ids")
+    glob = run_cli("ingest", tmp_path / "t1.jsonl", "--store", tmp_path / "global", "--no-index", "--global-ids")
     assert "1 added, 1 replaced" in " ".join(glob.stderr.split())
     assert "t1.jsonl: 1 replaced the document of that name from t3.jsonl" in " ".join(glob.stderr.split())
 
 
 @pytest.mark.slow
-def test_a_store_written_before_scoped_ids_is_migrated(tmp_path):
+def test_a_store_written_before_scoped_ids_is_migrated(tmp_path, run_cli):
     store = tmp_path / "store"
     write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first story."}, {"id": 2, "text": "The second."}])
-    assert claimsift("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index").returncode == 0
+    assert run_cli("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index").returncode == 0
     with sqlite3.connect(store / "corpus.sqlite") as connection:  # as the schema-1 ingester named rows
         connection.execute("UPDATE documents SET name = substr(name, length('t1.jsonl#id=') + 1)")
         connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         assert sorted(r[0] for r in connection.execute("SELECT name FROM documents")) == ["1", "2"]
     write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first story, corrected."},
                                         {"id": 2, "text": "The second."}])
-    result = claimsift("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index")
+    result = run_cli("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index")
     assert result.returncode == 0, result.stderr
     assert "0 added, 1 replaced, 1 unchanged" in " ".join(result.stderr.split())
     with sqlite3.connect(store / "corpus.sqlite") as connection:
@@ -290,10 +283,10 @@ def _long_line(n_chars: int) -> str:
 
 
 @pytest.mark.slow
-def test_a_text_over_a_million_characters_without_line_breaks_is_split_and_ingested(tmp_path):
+def test_a_text_over_a_million_characters_without_line_breaks_is_split_and_ingested(tmp_path, run_cli):
     (tmp_path / "one_line.txt").write_text(_long_line(1_100_000))
     (tmp_path / "small.txt").write_text("A small document that must not be lost.\n")
-    result = claimsift("ingest", tmp_path / "one_line.txt", tmp_path / "small.txt", "--store", tmp_path / "store",
+    result = run_cli("ingest", tmp_path / "one_line.txt", tmp_path / "small.txt", "--store", tmp_path / "store",
                        "--no-index", "--json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["added"]) == 7  # six parts of at most 200,000 characters + small.txt
@@ -303,15 +296,15 @@ def test_a_text_over_a_million_characters_without_line_breaks_is_split_and_inges
 
 
 @pytest.mark.slow
-def test_one_file_that_cannot_be_analysed_never_drops_the_others(tmp_path):
+def test_one_file_that_cannot_be_analysed_never_drops_the_others(tmp_path, run_cli):
     # Over the analyser's limit (2,000,000 characters) as one part: spaCy refuses it (E088).
     (tmp_path / "one_line.txt").write_text(_long_line(2_100_000))
     (tmp_path / "small.txt").write_text("A small document that must not be lost.\n")
-    result = claimsift("ingest", tmp_path / "one_line.txt", tmp_path / "small.txt", "--store", tmp_path / "store",
+    result = run_cli("ingest", tmp_path / "one_line.txt", tmp_path / "small.txt", "--store", tmp_path / "store",
                        "--no-index", "--max-doc-chars", "3000000")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "one_line.txt: could not be analysed" in " ".join(result.stderr.split())
-    assert json.loads(claimsift("inspect", "--store", tmp_path / "store", "--json").stdout)["documents"] == 1
+    assert json.loads(run_cli("inspect", "--store", tmp_path / "store", "--json").stdout)["documents"] == 1
 
 
 # ---- 3. two ingests into one store at once ---------------------------------------------------------
@@ -331,7 +324,7 @@ def _news_text(n_paragraphs: int, seed: int) -> str:
 
 
 @pytest.mark.slow
-def test_a_second_ingest_writes_while_the_first_is_still_analysing(tmp_path):
+def test_a_second_ingest_writes_while_the_first_is_still_analysing(tmp_path, run_cli):
     store = tmp_path / "store"
     (tmp_path / "big.txt").write_text(_news_text(600, seed=1))  # analysed for many seconds
     (tmp_path / "small.txt").write_text("A short note from the second user.\n")
@@ -339,27 +332,27 @@ def test_a_second_ingest_writes_while_the_first_is_still_analysing(tmp_path):
     deadline = time.monotonic() + 120
     while not (store / "corpus.sqlite").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    second = claimsift("ingest", tmp_path / "small.txt", "--store", store, "--no-index",
+    second = run_cli("ingest", tmp_path / "small.txt", "--store", store, "--no-index",
                        env={"CLAIMSIFT_LOCK_TIMEOUT": "5"})
     first_still_running = first.poll() is None
     first_out, first_err = first.communicate(timeout=600)
     assert second.returncode == 0, second.stderr
     assert first.returncode == 0, first_err
     assert first_still_running, "the second ingest waited for the first one's analysis"
-    assert json.loads(claimsift("inspect", "--store", store, "--json").stdout)["documents"] == 2
+    assert json.loads(run_cli("inspect", "--store", store, "--json").stdout)["documents"] == 2
 
 
 @pytest.mark.slow
-def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path):
+def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path, run_cli):
     store = tmp_path / "store"
     (tmp_path / "a.txt").write_text("The first document.\n")
-    assert claimsift("ingest", tmp_path / "a.txt", "--store", store, "--no-index").returncode == 0
+    assert run_cli("ingest", tmp_path / "a.txt", "--store", store, "--no-index").returncode == 0
     (tmp_path / "b.txt").write_text("The second document.\n")
     holder = sqlite3.connect(store / "corpus.sqlite", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer, holding the lock for the whole run
     try:
         started = time.monotonic()
-        result = claimsift("ingest", tmp_path / "b.txt", "--store", store, "--no-index",
+        result = run_cli("ingest", tmp_path / "b.txt", "--store", store, "--no-index",
                            env={"CLAIMSIFT_LOCK_TIMEOUT": "2"})
         waited = time.monotonic() - started
     finally:
@@ -371,7 +364,7 @@ def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path):
     assert lines[-1].startswith(f"error: {store}: another process has been writing to this store for longer "
                                 "than 2 s") and len(lines) == 2
     assert waited >= 2
-    assert claimsift("ingest", tmp_path / "b.txt", "--store", store, "--no-index").returncode == 0
+    assert run_cli("ingest", tmp_path / "b.txt", "--store", store, "--no-index").returncode == 0
 
 
 # ---- 10. the language of a claim -------------------------------------------------------------------
@@ -383,9 +376,9 @@ def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path):
     pytest.param("Der NATO-Chef hat gedroht, die USA aus dem Bündnis auszuschließen", True, marks=pytest.mark.slow),
     ("Путин заявил, что НАТО угрожает России", True),
 ])
-def test_only_claims_surely_in_another_language_are_refused(tmp_path, claim, refused):
+def test_only_claims_surely_in_another_language_are_refused(tmp_path, claim, refused, run_cli):
     # The claim is validated before the store is opened: an accepted claim meets the missing store.
-    result = claimsift("check", claim, "--store", tmp_path / "no-store")
+    result = run_cli("check", claim, "--store", tmp_path / "no-store")
     assert result.returncode == 2
     line = one_clear_line(result)
     assert ("in another language" in line) == refused, line
@@ -393,14 +386,14 @@ def test_only_claims_surely_in_another_language_are_refused(tmp_path, claim, ref
 
 
 # ---- 11. control characters in a claim -------------------------------------------------------------
-def test_a_claim_of_only_terminal_escape_codes_is_empty(tmp_path):
-    result = claimsift("check", "\x1b[2J\x1b[31m\x07", "--store", tmp_path / "no-store")
+def test_a_claim_of_only_terminal_escape_codes_is_empty(tmp_path, run_cli):
+    result = run_cli("check", "\x1b[2J\x1b[31m\x07", "--store", tmp_path / "no-store")
     assert result.returncode == 2 and "the claim is empty" in one_clear_line(result)
 
 
 # ---- 4. two index builds at once; 5. a stale index -------------------------------------------------
 @pytest.mark.slow
-def test_two_index_builds_at_once_build_one_index(tmp_path, seed_store):
+def test_two_index_builds_at_once_build_one_index(tmp_path, seed_store, run_cli):
     import shutil
 
     store = tmp_path / "store"
@@ -416,24 +409,24 @@ def test_two_index_builds_at_once_build_one_index(tmp_path, seed_store):
     assert sorted(p.name for p in index.iterdir() if not p.name.startswith(".build")) == ["CURRENT", "v1"]
     from pipeline.retrieval.index import load_index
 
-    assert load_index(store).size == json.loads(claimsift("inspect", "--store", store, "--json").stdout)["sentences"]
+    assert load_index(store).size == json.loads(run_cli("inspect", "--store", store, "--json").stdout)["sentences"]
 
 
 @pytest.mark.slow
-def test_check_on_a_store_whose_index_is_stale_says_so(tmp_path, seed_store):
+def test_check_on_a_store_whose_index_is_stale_says_so(tmp_path, seed_store, run_cli):
     import shutil
 
     store = tmp_path / "store"
     shutil.copytree(seed_store, store)
     (tmp_path / "new.txt").write_text("Mark Rutte visited Oslo on Tuesday to meet the Norwegian prime minister.\n")
-    assert claimsift("ingest", tmp_path / "new.txt", "--store", store, "--no-index").returncode == 0
-    result = claimsift("check", "\x1b[31mRutte threatened to expel the US from NATO\x1b[0m", "--store", store,
+    assert run_cli("ingest", tmp_path / "new.txt", "--store", store, "--no-index").returncode == 0
+    result = run_cli("check", "\x1b[31mRutte threatened to expel the US from NATO\x1b[0m", "--store", store,
                        "--json", "--stance-model", "stance@v2")
     assert result.returncode == 0, result.stderr
     assert "warning: the evidence index of" in result.stderr and "is out of date" in result.stderr
     assert f"claimsift index --store {store}" in " ".join(result.stderr.split())
     assert json.loads(result.stdout)["claim"] == "Rutte threatened to expel the US from NATO"
-    assert claimsift("index", "--store", store, "--backend", "onnx").returncode == 0
-    fresh = claimsift("check", "Rutte threatened to expel the US from NATO", "--store", store, "--json",
+    assert run_cli("index", "--store", store, "--backend", "onnx").returncode == 0
+    fresh = run_cli("check", "Rutte threatened to expel the US from NATO", "--store", store, "--json",
                       "--stance-model", "stance@v2")
     assert fresh.returncode == 0 and "out of date" not in fresh.stderr
