@@ -285,7 +285,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
 
 def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed,
                     params, encoder_backend, epochs, base, folds, threads, work_dir, folds_used,
-                    final_stop_epochs, report, log):
+                    final_stop_epochs, report, log) -> tuple[cp.PostStage, dict[str, Any]]:
     """The post network trained out-of-fold and on all training tweets, the regression refitted
     out-of-fold on the same folds, and the ``PostStage`` chosen on both; (stage, card entry)."""
 
@@ -314,6 +314,7 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
         for i in held:
             lr_sentences[i] = [next(flat_scores) for _ in post_parts[i]]
     # Chosen on the tweets labelled for check-worthiness (the 1B non-claims train the network only).
+    assert oof.scored is not None  # out_of_fold_scores marks the tweets it scored
     tune = [i for i, source in enumerate(post_sources)
             if source in ("ct20_train", "ct22_1a_train") and oof.scored[i]]
     stage = cp.choose_post_stage(post_labels[tune], [lr_sentences[i] for i in tune], [oof.sentences[i] for i in tune])
