@@ -187,6 +187,23 @@ def review_threshold(confidence: np.ndarray, correct: np.ndarray, accuracy: floa
     return chosen
 
 
+def rules_figures(rows: Sequence[dict]) -> dict:
+    """Macro-F1 and accuracy per corpus of the hand-set thresholds (``VerdictRules``' defaults,
+    the unfitted aggregator) on the same claims: what the learned model replaces."""
+    from pipeline.verdict.rules import VerdictRules
+
+    rules = VerdictRules()
+    aggregator = VerdictAggregator(support_threshold=rules.support_threshold, refute_threshold=rules.refute_threshold)
+    predicted = np.array([aggregator.rule_verdict(x)[0] for x in features_of(rows, "evidence-v1")])
+    y = np.array([r["label"] for r in rows])
+    corpora = np.array([r["corpus"] for r in rows])
+    out = {c: {"n": int((corpora == c).sum()), "macro_f1": round(macro_f1(y[corpora == c], predicted[corpora == c]), 4),
+               "accuracy": round(float((predicted[corpora == c] == y[corpora == c]).mean()), 4)}
+           for c in sorted(set(corpora))}
+    out["mean_macro_f1"] = round(float(np.mean([f["macro_f1"] for f in out.values()])), 4)
+    return out
+
+
 def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) -> tuple[VerdictAggregator, dict]:
     """Choose C, feature set and weighting by leave-one-corpus-out macro-F1; fit on every row."""
     y = np.array([r["label"] for r in rows])
@@ -228,6 +245,7 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
                                  "accuracy_not_flagged": round(float(correct[~flagged].mean()), 4) if (~flagged).any() else None,
                                  "accuracy_flagged": round(float(correct[flagged].mean()), 4) if flagged.any() else None},
         "search": search,
+        "hand_set_rules_same_claims": rules_figures(rows),
         "fitted_on": {f"{c}/{s}": n for (c, s), n in sorted(Counter((r["corpus"], r["split"]) for r in rows).items())},
         "labels": {c: dict(Counter(r["label"] for r in rows if r["corpus"] == c)) for c in sorted(set(corpora))},
     }
