@@ -25,7 +25,7 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -197,9 +197,10 @@ def rules_figures(rows: Sequence[dict]) -> dict:
     predicted = np.array([aggregator.rule_verdict(x)[0] for x in features_of(rows, "evidence-v1")])
     y = np.array([r["label"] for r in rows])
     corpora = np.array([r["corpus"] for r in rows])
-    out = {c: {"n": int((corpora == c).sum()), "macro_f1": round(macro_f1(y[corpora == c], predicted[corpora == c]), 4),
-               "accuracy": round(float((predicted[corpora == c] == y[corpora == c]).mean()), 4)}
-           for c in sorted(set(corpora))}
+    out: dict[str, Any] = {c: {"n": int((corpora == c).sum()),
+                               "macro_f1": round(macro_f1(y[corpora == c], predicted[corpora == c]), 4),
+                               "accuracy": round(float((predicted[corpora == c] == y[corpora == c]).mean()), 4)}
+                           for c in sorted(set(corpora))}
     out["mean_macro_f1"] = round(float(np.mean([f["macro_f1"] for f in out.values()])), 4)
     return out
 
