@@ -163,6 +163,7 @@ def test_cli_json_and_batch(seed_store, seed_checker, tmp_path, run_cli):
     assert lines[3]["verdict"] == seed_checker.check(NO_EXPULSION_CLAIM).verdict
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_without_traceback(tmp_path, run_cli):
     missing = run_cli("check", "Rutte said something", "--store", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no corpus store" in missing.stderr and "Traceback" not in missing.stderr

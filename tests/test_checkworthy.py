@@ -128,6 +128,7 @@ THREADS_POST = ("Breaking. NATO Secretary General Mark Rutte says that ‘if Tru
                 "personally expel the United States from the alliance.’")
 
 
+@pytest.mark.slow
 def test_shipped_model_separates_a_claim_from_chit_chat(shipped):
     claim = "NATO Secretary General Mark Rutte says he will expel the United States from the alliance."
     chat = "Good morning everyone, have a nice day!"
@@ -142,6 +143,7 @@ def test_shipped_model_separates_a_claim_from_chit_chat(shipped):
     assert [(span.text, span.start) for span in spans] == [(THREADS_POST[len("Breaking. "):], len("Breaking. "))]
 
 
+@pytest.mark.slow
 def test_shipped_model_on_hand_written_posts(shipped):
     from pipeline.core.metrics import f1_metrics
 
@@ -152,6 +154,7 @@ def test_shipped_model_on_hand_written_posts(shipped):
     assert metrics["average_precision"] >= 0.9, metrics
 
 
+@pytest.mark.slow
 def test_detect_returns_the_claim_sentence_with_offsets(shipped):
     post = ("Good morning everyone! 🌞 Sweden did not impose a lockdown and had fewer COVID deaths per capita "
             "than the UK https://t.co/x1Y2z #covid\nHave a nice day")
@@ -171,6 +174,7 @@ def test_detect_returns_the_claim_sentence_with_offsets(shipped):
     assert many[0][1] == spans and many[1][1] == []
 
 
+@pytest.mark.slow
 def test_model_is_cheap_to_pickle_and_reloads(shipped):
     fresh = as_shipped(shipped)
     assert pickled_size(shipped) < 2_000  # the heavy parts do not travel
@@ -269,6 +273,7 @@ def test_held_out_debates_reach_the_card_figure(shared_datasets):
     assert metrics["f1"] >= 0.85, metrics  # the logistic regression alone: 0.805
 
 
+@pytest.mark.slow
 def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
     import pipeline
 

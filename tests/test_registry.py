@@ -140,6 +140,7 @@ def test_cli_list_show_promote_rollback(registry, invoke_cli):
     assert registry.current_version("checkworthy") == "v2"
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_without_traceback(registry, run_cli):
     for args, expected in ((["models", "promote", "checkworthy@v9"], "no model 'checkworthy@v9'"),
                            (["models", "promote", "checkworthy"], "name the version"),

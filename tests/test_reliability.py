@@ -75,6 +75,7 @@ def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_p
 
 
 # ---- 7. a table saved with a byte-order mark (Excel's "CSV UTF-8") ---------------------------------
+@pytest.mark.slow
 def test_score_reads_a_csv_and_a_jsonl_with_a_byte_order_mark(tmp_path, run_cli):
     csv_file = tmp_path / "posts.csv"
     csv_file.write_text("text,id\n" + "".join(f'"{p["text"]}",{p["id"]}\n' for p in POSTS), encoding="utf-8-sig")
@@ -88,6 +89,7 @@ def test_score_reads_a_csv_and_a_jsonl_with_a_byte_order_mark(tmp_path, run_cli)
 
 
 # ---- 11. smaller cases ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_score_says_how_many_rows_were_rejected_and_strict_exits_1(tmp_path, run_cli):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS + [{"id": "a4", "text": ""}])
     result = run_cli("score", source, "--store", tmp_path, "--out", tmp_path / "o.jsonl", script=FAKE_SCORER_CLI)
@@ -114,6 +116,7 @@ def test_one_invalid_utf8_line_rejects_that_row_only_and_names_it(tmp_path, run_
         assert rejected[0]["line"] == (2 if name.endswith(".jsonl") else 3)
 
 
+@pytest.mark.slow
 def test_resume_refuses_an_input_changed_in_place_with_the_same_size_and_time(tmp_path, run_cli):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS * 4)
     out = tmp_path / "o.jsonl"
@@ -170,6 +173,7 @@ def test_a_nul_byte_after_the_first_8_kb_rejects_the_file_with_a_plain_rejected_
     assert json.loads(run_cli("inspect", "--store", tmp_path / "store", "--json").stdout)["documents"] == 0
 
 
+@pytest.mark.slow
 def test_a_symlinked_folder_is_skipped_with_a_message(tmp_path, run_cli):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -368,12 +372,14 @@ def test_a_writer_held_up_too_long_says_so_in_one_line(tmp_path, run_cli):
 
 
 # ---- 10. the language of a claim -------------------------------------------------------------------
+# Each case starts claimsift, which loads lingua's language models (validate_claim itself is tested
+# in-process in test_check.py).
+@pytest.mark.slow
 @pytest.mark.parametrize("claim, refused", [
     ("Climate change isn't increasing extreme weather damage costs.", False),
     ("Weather Channel Co-Founder John Coleman Calls Global Warming a Hoax", False),
     ("Rutte", False),  # too short to tell: checked
-    # Telling German from English loads lingua's 0.8 GB high-accuracy models.
-    pytest.param("Der NATO-Chef hat gedroht, die USA aus dem Bündnis auszuschließen", True, marks=pytest.mark.slow),
+    ("Der NATO-Chef hat gedroht, die USA aus dem Bündnis auszuschließen", True),
     ("Путин заявил, что НАТО угрожает России", True),
 ])
 def test_only_claims_surely_in_another_language_are_refused(tmp_path, claim, refused, run_cli):

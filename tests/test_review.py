@@ -176,6 +176,7 @@ def _append_many(folder: str, who: str, n: int) -> None:
                                   post_hash=content_hash(f"{who} {i}"), post_text=f"{who} post {i} " + "x" * 3000)])
 
 
+@pytest.mark.slow
 def test_two_processes_appending_at_once_lose_nothing(tmp_path):
     folder = str(tmp_path / "labels")
     context = multiprocessing.get_context("spawn")

@@ -231,6 +231,7 @@ def test_missing_model_is_a_clear_error_naming_the_training_command(tmp_path):
         score_file(write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.parquet", scorer, progress=False)
 
 
+@pytest.mark.slow
 def test_cli_missing_store_prints_one_line_and_exits_2(tmp_path):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     result = subprocess.run([str(REPO / ".venv" / "bin" / "claimsift"), "score", str(source),
