@@ -2,11 +2,12 @@
 command line run in a new process or in this one."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,19 @@ def run_claimsift(*args: object, env: dict[str, str] | None = None, timeout: flo
 def run_cli() -> Callable[..., subprocess.CompletedProcess]:
     """``run_cli("check", claim, "--store", store)``: the finished process (``run_claimsift``)."""
     return run_claimsift
+
+
+def write_jsonl_rows(path: Path, rows: Iterable[dict | str]) -> Path:
+    """One JSON object per line; a string is written as it is (a broken or blank line on purpose)."""
+    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_jsonl() -> Callable[[Path, Iterable[dict | str]], Path]:
+    """``write_jsonl(path, rows)``: a JSONL input file (``write_jsonl_rows``); returns its path."""
+    return write_jsonl_rows
 
 
 @pytest.fixture(scope="session")

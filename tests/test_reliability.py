@@ -37,11 +37,6 @@ def one_clear_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -59,7 +54,7 @@ POSTS = [{"id": "a1", "text": "NATO has 32 members since Sweden joined in 2024."
     ["stance", "--data", "{data}", "--out", "{data}"],
     ["score", "{data}", "--store", "{store}", "--out", "{link}"],
 ])
-def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_path, command, run_cli):
+def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_path, command, run_cli, write_jsonl):
     data = write_jsonl(tmp_path / "same.jsonl", [{"text": p["text"], "claim": p["text"], "evidence": p["text"],
                                                  "id": p["id"]} for p in POSTS])
     (tmp_path / "link.jsonl").symlink_to(data)
@@ -90,7 +85,7 @@ def test_score_reads_a_csv_and_a_jsonl_with_a_byte_order_mark(tmp_path, run_cli)
 
 # ---- 11. smaller cases ----------------------------------------------------------------------------
 @pytest.mark.slow
-def test_score_says_how_many_rows_were_rejected_and_strict_exits_1(tmp_path, run_cli):
+def test_score_says_how_many_rows_were_rejected_and_strict_exits_1(tmp_path, run_cli, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS + [{"id": "a4", "text": ""}])
     result = run_cli("score", source, "--store", tmp_path, "--out", tmp_path / "o.jsonl", script=FAKE_SCORER_CLI)
     assert result.returncode == 0, result.stderr
@@ -117,7 +112,7 @@ def test_one_invalid_utf8_line_rejects_that_row_only_and_names_it(tmp_path, run_
 
 
 @pytest.mark.slow
-def test_resume_refuses_an_input_changed_in_place_with_the_same_size_and_time(tmp_path, run_cli):
+def test_resume_refuses_an_input_changed_in_place_with_the_same_size_and_time(tmp_path, run_cli, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS * 4)
     out = tmp_path / "o.jsonl"
     interrupted = run_cli("score", source, "--store", tmp_path, "--out", out, "--batch-size", "3",
@@ -188,7 +183,7 @@ def test_a_symlinked_folder_is_skipped_with_a_message(tmp_path, run_cli):
 
 # ---- 8. duplicate rows at inference ---------------------------------------------------------------
 @pytest.mark.slow
-def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path, run_cli):
+def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path, run_cli, write_jsonl):
     pair = {"claim": "NATO has 32 members.", "evidence": "Sweden became the 32nd member of NATO in 2024."}
     rows = [pair, {"claim": "NATO has 12 members.", "evidence": pair["evidence"]}, pair, pair]
     data = write_jsonl(tmp_path / "pairs.jsonl", rows)
@@ -233,7 +228,7 @@ def test_html_publication_dates_come_from_metadata_never_from_the_body(tmp_path,
 
 # ---- 2. table ids are scoped to their source -------------------------------------------------------
 @pytest.mark.slow
-def test_the_same_id_in_two_files_names_two_documents(tmp_path, run_cli):
+def test_the_same_id_in_two_files_names_two_documents(tmp_path, run_cli, write_jsonl):
     store = tmp_path / "store"
     write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first table's first story."},
                                         {"id": 2, "text": "The first table's second story."}])
@@ -253,7 +248,7 @@ def test_the_same_id_in_two_files_names_two_documents(tmp_path, run_cli):
 
 
 @pytest.mark.slow
-def test_a_store_written_before_scoped_ids_is_migrated(tmp_path, run_cli):
+def test_a_store_written_before_scoped_ids_is_migrated(tmp_path, run_cli, write_jsonl):
     store = tmp_path / "store"
     write_jsonl(tmp_path / "t1.jsonl", [{"id": 1, "text": "The first story."}, {"id": 2, "text": "The second."}])
     assert run_cli("ingest", tmp_path / "t1.jsonl", "--store", store, "--no-index").returncode == 0

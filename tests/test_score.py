@@ -45,12 +45,6 @@ POSTS = [
 ]
 
 
-def write_jsonl(path: Path, rows: list, raw_lines: list[str] | None = None) -> Path:
-    lines = [json.dumps(r) for r in rows] + (raw_lines or [])
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def run(tmp_path: Path, source: Path, name: str = "out.parquet", **options) -> tuple:
     out = tmp_path / name
     summary = score_file(source, out, KeywordScorer(), progress=False, **options)
@@ -59,7 +53,7 @@ def run(tmp_path: Path, source: Path, name: str = "out.parquet", **options) -> t
 
 
 # -- reading the formats ---------------------------------------------------------------------------
-def test_jsonl_rows_are_scored_in_order_with_ids_lines_and_claims(tmp_path):
+def test_jsonl_rows_are_scored_in_order_with_ids_lines_and_claims(tmp_path, write_jsonl):
     summary, rows, rejected = run(tmp_path, write_jsonl(tmp_path / "posts.jsonl", POSTS), chunk_size=2)
     assert [r["post_id"] for r in rows] == ["a1", "a2", "a3", "a4", "a5"]
     assert [r["line"] for r in rows] == [1, 2, 3, 4, 5]
@@ -81,7 +75,7 @@ def test_jsonl_rows_are_scored_in_order_with_ids_lines_and_claims(tmp_path):
     assert not (tmp_path / "out.parquet.parts").exists(), "parts are removed after a complete run"
 
 
-def test_parquet_and_jsonl_outputs_hold_the_same_rows(tmp_path):
+def test_parquet_and_jsonl_outputs_hold_the_same_rows(tmp_path, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     _, as_parquet, _ = run(tmp_path, source, "out.parquet", chunk_size=2)
     _, as_jsonl, _ = run(tmp_path, source, "out.jsonl", chunk_size=3)
@@ -90,7 +84,7 @@ def test_parquet_and_jsonl_outputs_hold_the_same_rows(tmp_path):
     assert schema.field("claims").type.value_type.field("evidence").type.value_type.field("doc_id").type == pa.string()
 
 
-def test_csv_tsv_gzip_and_parquet_inputs_read_like_jsonl(tmp_path):
+def test_csv_tsv_gzip_and_parquet_inputs_read_like_jsonl(tmp_path, write_jsonl):
     _, reference, _ = run(tmp_path, write_jsonl(tmp_path / "posts.jsonl", POSTS), "ref.jsonl")
     with open(tmp_path / "posts.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["id", "text"])
@@ -125,7 +119,7 @@ def test_multiline_csv_records_keep_their_starting_line(tmp_path):
     assert rejected == [{"line": 5, "post_id": "3", "reason": "record has 3 fields, the header has 2"}]
 
 
-def test_raw_tweet_objects_use_full_text_and_id_str(tmp_path):
+def test_raw_tweet_objects_use_full_text_and_id_str(tmp_path, write_jsonl):
     tweet = {"id": 1359350943356174337, "id_str": "1359350943356174337", "text": "truncated…",
              "full_text": "India sent 100,000 vaccines to Barbados.", "truncated": False}
     _, rows, _ = run(tmp_path, write_jsonl(tmp_path / "tweets.jsonl", [tweet]), "out.jsonl")
@@ -148,12 +142,12 @@ def test_checkthat_tweet_dump_reads_every_object_streaming():
 
 
 # -- rejected rows ---------------------------------------------------------------------------------
-def test_every_unscorable_row_is_rejected_with_its_line_and_reason(tmp_path):
+def test_every_unscorable_row_is_rejected_with_its_line_and_reason(tmp_path, write_jsonl):
     rows = [{"id": 1, "text": "Valid post 1."}, {"id": 2, "text": ""}, {"id": 3, "text": 42},
             {"id": 4, "text": None}, {"id": 5, "body": "no text field"}, {"id": 6, "text": "x" * 101},
             {"id": 7, "text": ["a", "list"]}, {"id": 8, "text": "   \n  "}]
-    source = write_jsonl(tmp_path / "posts.jsonl", rows,
-                         raw_lines=['{"id": 9, "text": "broken', "", '["a", "list"]', '{"id": 12, "text": "Valid 12."}'])
+    source = write_jsonl(tmp_path / "posts.jsonl",
+                         rows + ['{"id": 9, "text": "broken', "", '["a", "list"]', '{"id": 12, "text": "Valid 12."}'])
     summary, scored, rejected = run(tmp_path, source, max_chars=100, chunk_size=3)
     assert [r["post_id"] for r in scored] == ["1", "12"]
     assert [(r["line"], r["reason"]) for r in rejected] == [
@@ -199,7 +193,7 @@ def test_a_bad_file_is_a_clear_error_naming_the_file(tmp_path, name, content, pr
     assert not (tmp_path / "out.parquet.parts").exists(), "no checkpoint for a file that cannot be read"
 
 
-def test_missing_input_and_bad_output_name_are_clear_errors(tmp_path):
+def test_missing_input_and_bad_output_name_are_clear_errors(tmp_path, write_jsonl):
     with pytest.raises(InputError, match="no such file"):
         score_file(tmp_path / "nope.jsonl", tmp_path / "out.parquet", KeywordScorer(), progress=False)
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
@@ -212,7 +206,7 @@ def test_missing_input_and_bad_output_name_are_clear_errors(tmp_path):
     assert summary.scored == 5 and (tmp_path / "new" / "folder" / "out.parquet").is_file()
 
 
-def test_missing_store_is_a_clear_error_before_any_model_loads(tmp_path, monkeypatch):
+def test_missing_store_is_a_clear_error_before_any_model_loads(tmp_path, monkeypatch, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     scorer = ModelScorer(tmp_path / "no-store")
     monkeypatch.setattr(ModelScorer, "warm_up", lambda self: pytest.fail("models loaded before the store was checked"))
@@ -220,7 +214,7 @@ def test_missing_store_is_a_clear_error_before_any_model_loads(tmp_path, monkeyp
         score_file(source, tmp_path / "out.parquet", scorer, progress=False)
 
 
-def test_missing_model_is_a_clear_error_naming_the_training_command(tmp_path):
+def test_missing_model_is_a_clear_error_naming_the_training_command(tmp_path, write_jsonl):
     from pipeline.corpus.store import DB_NAME
 
     store = tmp_path / "store"
@@ -232,7 +226,7 @@ def test_missing_model_is_a_clear_error_naming_the_training_command(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_missing_store_prints_one_line_and_exits_2(tmp_path):
+def test_cli_missing_store_prints_one_line_and_exits_2(tmp_path, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     result = subprocess.run([str(REPO / ".venv" / "bin" / "claimsift"), "score", str(source),
                              "--store", str(tmp_path / "no-store"), "--out", str(tmp_path / "o.parquet")],
@@ -252,7 +246,7 @@ def test_model_scorer_is_cheap_to_pickle_before_and_after_warm_up(seed_store):
 
 
 # -- checkpoints without --resume, write errors -----------------------------------------------------
-def test_a_partial_run_is_refused_without_resume(tmp_path, monkeypatch):
+def test_a_partial_run_is_refused_without_resume(tmp_path, monkeypatch, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     real_commit = checkpoint_module.Checkpoint.commit_chunk
     calls = []
@@ -279,7 +273,7 @@ def test_a_partial_run_is_refused_without_resume(tmp_path, monkeypatch):
     assert list(iter_output(tmp_path / "out.parquet")) == reference
 
 
-def test_disk_full_while_writing_a_part_leaves_no_torn_file_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+def test_disk_full_while_writing_a_part_leaves_no_torn_file_and_keeps_the_checkpoint(tmp_path, monkeypatch, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     real_write = pq.write_table
     writes = []
@@ -301,7 +295,7 @@ def test_disk_full_while_writing_a_part_leaves_no_torn_file_and_keeps_the_checkp
     assert len((parts / "done.jsonl").read_text().splitlines()) == 2
 
 
-def test_permission_error_on_the_output_is_a_clear_error(tmp_path, monkeypatch):
+def test_permission_error_on_the_output_is_a_clear_error(tmp_path, monkeypatch, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
 
     real_mkdir = Path.mkdir
@@ -317,7 +311,7 @@ def test_permission_error_on_the_output_is_a_clear_error(tmp_path, monkeypatch):
         score_file(source, tmp_path / "out.parquet", KeywordScorer(), progress=False)
 
 
-def test_a_failure_while_assembling_keeps_the_parts_for_resume(tmp_path, monkeypatch):
+def test_a_failure_while_assembling_keeps_the_parts_for_resume(tmp_path, monkeypatch, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     out = tmp_path / "out.parquet"
     real_replace = os.replace

@@ -29,11 +29,6 @@ def rows_of(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
-    return path
-
-
 def problems(report) -> dict[str, tuple[int, ...]]:
     return {p.kind: p.rows for p in report.problems}
 
@@ -62,7 +57,7 @@ def test_jsonl_csv_and_parquet_give_the_same_rows(tmp_path):
     assert loaded["labels.parquet"]["row"].tolist()[:2] == [1, 2]
 
 
-def test_a_folder_stands_for_its_files(tmp_path):
+def test_a_folder_stands_for_its_files(tmp_path, write_jsonl):
     rows = rows_of(CHECKWORTHY)
     write_jsonl(tmp_path / "a.jsonl", rows[:22])
     pd.DataFrame(rows[22:]).to_csv(tmp_path / "b.csv", index=False)
@@ -70,7 +65,7 @@ def test_a_folder_stands_for_its_files(tmp_path):
     assert len(data) == 44 and sorted(set(Path(f).name for f in data.frame["file"])) == ["a.jsonl", "b.csv"]
 
 
-def test_every_row_problem_is_reported_with_its_rows(tmp_path):
+def test_every_row_problem_is_reported_with_its_rows(tmp_path, write_jsonl):
     rows = rows_of(CHECKWORTHY)[:30]
     rows[2] = {"text": "   ", "label": 1}                        # row 3: empty text
     rows[4] = {"text": "The moon is made of cheese.", "label": "yes"}  # row 5: unknown label
@@ -102,7 +97,7 @@ def test_missing_columns_name_the_schema(tmp_path):
         load_training_data(CHECKWORTHY, "stance", datasets_dir=None)
 
 
-def test_labels_in_another_vocabulary_are_named(tmp_path):
+def test_labels_in_another_vocabulary_are_named(tmp_path, write_jsonl):
     rows = [{"claim": r["claim"], "evidence": r["evidence"], "label": {"SUPPORTS": "true", "REFUTES": "false",
                                                                         "NOT_ENOUGH_INFO": "half-true"}[r["label"]]}
             for r in rows_of(STANCE)]
@@ -115,14 +110,14 @@ def test_labels_in_another_vocabulary_are_named(tmp_path):
     assert "expected SUPPORTS, REFUTES, NOT_ENOUGH_INFO" in problem.detail and "'half-true'" in problem.detail
 
 
-def test_stance_label_aliases_are_accepted(tmp_path):
+def test_stance_label_aliases_are_accepted(tmp_path, write_jsonl):
     aliases = {"SUPPORTS": "entailment", "REFUTES": "Contradiction", "NOT_ENOUGH_INFO": "NEI"}
     rows = [{**r, "label": aliases[r["label"]]} for r in rows_of(STANCE)]
     data = load_training_data(write_jsonl(tmp_path / "nli.jsonl", rows), "stance", datasets_dir=None)
     assert data.label_counts == {"SUPPORTS": 12, "REFUTES": 12, "NOT_ENOUGH_INFO": 12}
 
 
-def test_single_class_and_too_few_rows_are_refused(tmp_path):
+def test_single_class_and_too_few_rows_are_refused(tmp_path, write_jsonl):
     positives = [r for r in rows_of(CHECKWORTHY) if r["label"] == 1]
     with pytest.raises(TrainingDataError, match="a single class.*every row is labelled 1"):
         load_training_data(write_jsonl(tmp_path / "one.jsonl", positives), "checkworthy", datasets_dir=None)
@@ -134,7 +129,7 @@ def test_single_class_and_too_few_rows_are_refused(tmp_path):
         load_training_data(write_jsonl(tmp_path / "lopsided.jsonl", lopsided), "checkworthy", datasets_dir=None)
 
 
-def test_overlap_with_evaluation_data_is_leakage(tmp_path):
+def test_overlap_with_evaluation_data_is_leakage(tmp_path, write_jsonl):
     rows = rows_of(CHECKWORTHY)
     evaluation = write_jsonl(tmp_path / "eval.jsonl", [{"text": rows[3]["text"] + "  ", "label": rows[3]["label"]},
                                                       {"text": "Something else entirely.", "label": 0}])
@@ -145,7 +140,7 @@ def test_overlap_with_evaluation_data_is_leakage(tmp_path):
     assert "eval.jsonl" in problem.detail
 
 
-def test_public_dev_and_test_tweets_count_as_evaluation_data(tmp_path, shared_datasets):
+def test_public_dev_and_test_tweets_count_as_evaluation_data(tmp_path, shared_datasets, write_jsonl):
     keys = evaluation_keys("checkworthy", shared_datasets)
     dev_tweet = next(text for text, origin in keys.items() if origin.startswith("ct22_1a_dev"))
     assert any("test" in origin for origin in keys.values())
@@ -154,7 +149,7 @@ def test_public_dev_and_test_tweets_count_as_evaluation_data(tmp_path, shared_da
         load_training_data(write_jsonl(tmp_path / "leaky.jsonl", rows), "checkworthy", datasets_dir=shared_datasets)
 
 
-def test_evaluation_files_need_no_class_balance(tmp_path):
+def test_evaluation_files_need_no_class_balance(tmp_path, write_jsonl):
     rows = [r for r in rows_of(CHECKWORTHY) if r["label"] == 1][:12]
     data = load_evaluation_data(write_jsonl(tmp_path / "eval.jsonl", rows), "checkworthy")
     assert len(data) == 12
@@ -171,7 +166,7 @@ def test_csv_rows_are_the_lines_a_spreadsheet_shows(tmp_path):
 
 
 @pytest.mark.slow
-def test_validate_command_exits_2_with_one_line(tmp_path):
+def test_validate_command_exits_2_with_one_line(tmp_path, write_jsonl):
     path = write_jsonl(tmp_path / "one.jsonl", [r for r in rows_of(CHECKWORTHY) if r["label"] == 1])
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "models", "validate", "checkworthy", str(path),
@@ -184,7 +179,7 @@ def test_validate_command_exits_2_with_one_line(tmp_path):
     assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
 
 
-def test_nothing_trains_on_a_bad_file(tmp_path):
+def test_nothing_trains_on_a_bad_file(tmp_path, write_jsonl):
     from pipeline.registry.registry import Registry
     from pipeline.training.retrain import retrain
 
