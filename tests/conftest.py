@@ -1,5 +1,6 @@
-"""Shared fixtures: the seed corpus store (built once per test session), the shared data, and the
-command line run in a new process or in this one."""
+"""Shared fixtures: the seed corpus store (built once per test session), the shared data, the
+command line run in a new process (``run_cli``) or in this one (``invoke_cli``), and JSONL input
+files (``write_jsonl``). A test that uses the seed store must be marked slow (checked here)."""
 from __future__ import annotations
 
 import json
