@@ -12,7 +12,6 @@ import gzip
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,15 +20,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pipeline.core.errors import InputError, UserError  # noqa: E402
-from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
+from pipeline.core.errors import InputError, UserError
+from pipeline.scoring import checkpoint as checkpoint_module
 from pipeline.scoring.models import ModelScorer
 from pipeline.scoring.output import iter_output
-from pipeline.scoring.posts import PostReader  # noqa: E402
-from pipeline.scoring.scorer import score_file, score_frame  # noqa: E402
-from score_fakes import KeywordScorer  # noqa: E402
-from shipping import as_shipped, pickled_size  # noqa: E402
+from pipeline.scoring.posts import PostReader
+from pipeline.scoring.scorer import score_file, score_frame
+from score_fakes import KeywordScorer
+from shipping import as_shipped, pickled_size
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"

@@ -3,17 +3,15 @@ with the scorer loaded once per worker, not once per chunk."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-from pipeline.scoring.output import iter_output  # noqa: E402
-from pipeline.scoring.scorer import score_file  # noqa: E402
-from score_fakes import KeywordScorer  # noqa: E402
+from pipeline.scoring.output import iter_output
+from pipeline.scoring.scorer import score_file
+from score_fakes import KeywordScorer
 
+TESTS = Path(__file__).resolve().parent
 pytest.importorskip("distributed")
 
 

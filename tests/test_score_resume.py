@@ -9,18 +9,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from pipeline.core.errors import UserError  # noqa: E402
-from pipeline.scoring import checkpoint as checkpoint_module  # noqa: E402
+from pipeline.core.errors import UserError
+from pipeline.scoring import checkpoint as checkpoint_module
 from pipeline.scoring.output import iter_output
-from pipeline.scoring.scorer import score_file  # noqa: E402
-from score_fakes import KeywordScorer  # noqa: E402
+from pipeline.scoring.scorer import score_file
+from score_fakes import KeywordScorer
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
