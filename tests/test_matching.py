@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pipeline.core.errors import UserError
 from pipeline.core.metrics import ranked_average_precision, ranking_metrics
@@ -64,9 +65,6 @@ def test_reranker_json_round_trip_gives_same_scores():
     np.testing.assert_allclose(again.predict_proba(X), model.predict_proba(X))
     with pytest.raises(UserError, match="other features"):
         MatchReranker.from_json(model.to_json() | {"features": ["bm25"]})
-
-
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 
 @parametrize_with_checks([MatchReranker()])

@@ -11,13 +11,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
-pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
-
-from pipeline.review.app import ReviewConfig, create_app  # noqa: E402
-from pipeline.review.labels import LabelRecord, LabelStore, content_hash  # noqa: E402
-from pipeline.review.scores import QueueFilter, ScoresTable  # noqa: E402
+from pipeline.review.app import ReviewConfig, create_app
+from pipeline.review.labels import LabelRecord, LabelStore, content_hash
+from pipeline.review.scores import QueueFilter, ScoresTable
 
 DATA = Path(__file__).resolve().parent / "data"
 SCORES = DATA / "review_scores.jsonl"
