@@ -166,14 +166,14 @@ def test_false_is_a_denial_only_where_it_judges_something(sentence, denies):
 
 def test_nationality_titles_come_from_the_documents_entities():
     from pipeline.corpus.nlp import build_nlp
-    from pipeline.corpus.speakers import People, _bare_name
+    from pipeline.corpus.speakers import People
     from pipeline.lang.en import TITLE_WORDS
 
     assert not {"dutch", "norwegian", "nato", "us"} & TITLE_WORDS  # no hand list of nations
     nlp = build_nlp(quotes=False)
     doc = nlp("Kenyan President William Ruto said the plan was sound.")
     people = People(doc, lambda offset: False)
-    assert "kenyan" in people.titles and _bare_name("Kenyan President William Ruto", people.titles) == "William Ruto"
+    assert "kenyan" in people.titles and people.full("Kenyan President William Ruto") == "William Ruto"
     # A word the document also uses in a person's name is no title.
     doc = nlp("Jordan Peterson spoke in Amman, Jordan.")
     assert "jordan" not in People(doc, lambda offset: False).titles
