@@ -2,10 +2,13 @@
 leave-one-corpus-out, calibration, the needs-review band, and the model that ships."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from pipeline.core.types import VERDICT_LABELS
+from pipeline.registry.registry import Registry
 from pipeline.training.verdict_fit import (
     FIT_PARTS,
     collect,
@@ -15,7 +18,7 @@ from pipeline.training.verdict_fit import (
     review_threshold,
     sample_weights,
 )
-from pipeline.verdict.aggregator import FEATURE_SETS
+from pipeline.verdict.aggregator import FEATURE_SETS, VerdictAggregator
 
 
 def test_every_corpus_and_every_class_in_it_weigh_the_same():
@@ -83,3 +86,15 @@ def test_the_report_split_is_never_collected():
     with pytest.raises(Exception, match="report"):
         collect("fever", "report", checker=None)
     assert all(split != "report" for _, split in FIT_PARTS)
+def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
+    registry = Registry()
+    ref = registry.load_ref("verdict")  # hash-checked against its card
+    model = VerdictAggregator.load("verdict")
+    assert model.is_fitted and model.feature_set == "evidence-v2"
+    assert model.nei_stage and 0.0 < model.review_below < 0.9
+    metrics = ref.card["metrics"]
+    assert set(metrics["fitted_on"]) <= {f"{c}/{s}" for c, s in FIT_PARTS}
+    assert not any("report" in part for part in metrics["fitted_on"])
+    assert metrics["leave_one_corpus_out"]["ece"] <= metrics["leave_one_corpus_out"]["ece_before_temperature"] + 1e-9
+    assert "train verdict --from-corpora" in ref.card["reproduce"]
+    json.dumps(ref.card)  # the card is plain JSON

@@ -34,7 +34,7 @@ from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
-from pipeline.verdict.checker import SCREEN_STANCE, Checker
+from pipeline.verdict.checker import DEFAULT_VERDICT, SCREEN_STANCE, Checker
 from pipeline.verdict.rules import VerdictRules
 
 # Imported where used, not here (slow to load; most callers of this module never need them): starlette,
@@ -94,7 +94,10 @@ class _State:
 
             registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
             models: dict = {"verdict": VerdictRules().label(), "source": "registry current at labelling"}
-            for role, spec in (("checkworthy", "checkworthy"), ("stance", "stance"), ("screen_stance", SCREEN_STANCE)):
+            roles = [("checkworthy", "checkworthy"), ("stance", "stance")]
+            roles += [("screen_stance", SCREEN_STANCE)] if SCREEN_STANCE else []
+            roles += [("verdict", DEFAULT_VERDICT)] if DEFAULT_VERDICT != "rules" else []
+            for role, spec in roles:
                 try:
                     models[role] = registry.resolve(spec).label
                 except (FileNotFoundError, ValueError):

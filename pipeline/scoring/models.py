@@ -12,7 +12,7 @@ from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import Registry
 from pipeline.stance.backends import settled_backend
 from pipeline.stance.model import StanceModel
-from pipeline.verdict.checker import SCREEN_STANCE, Checker
+from pipeline.verdict.checker import DEFAULT_VERDICT, SCREEN_STANCE, Checker
 from pipeline.verdict.packs import rule_pack_names
 from pipeline.verdict.rules import VerdictRules
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
@@ -88,7 +88,7 @@ class ModelScorer:
         """The registry spec each role loads (the stance model falls back to the embedding one
         while no cross-encoder is promoted)."""
         stance = StanceModel(self.stance_spec, models_dir=self.models_dir).resolve_spec()
-        specs = {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": "rules"}
+        specs = {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": DEFAULT_VERDICT}
         return specs | ({"screen_stance": self.screen_stance_spec} if self.screen_stance_spec else {})
 
     def check_ready(self) -> None:

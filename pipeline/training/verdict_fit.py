@@ -143,16 +143,23 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def nei_informative(corpora: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rows of corpora that label NOT_ENOUGH_INFO at all: only they tell where evidence stops."""
+    labelling = {c for c, label in zip(corpora, y) if label == "NOT_ENOUGH_INFO"}
+    return np.array([c in labelling for c in corpora])
+
+
 def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, corpora: np.ndarray, *, C: float, weighting: str,
-                         feature_set: str) -> tuple[dict, np.ndarray]:
+                         feature_set: str, nei_stage: bool = False) -> tuple[dict, np.ndarray]:
     """Per held-out corpus macro-F1 and accuracy, and the pooled held-out decision scores
     (columns in ``VERDICT_LABELS`` order; a class absent from training scores -inf)."""
     scores = np.full((len(y), len(VERDICT_LABELS)), -np.inf)
     figures = {}
     for corpus in sorted(set(corpora)):
         test = corpora == corpus
-        model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set)
-        model.fit(X[~test], y[~test], sample_weight=sample_weights(corpora[~test], y[~test], weighting))
+        model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, nei_stage=nei_stage)
+        model.fit(X[~test], y[~test], sample_weight=sample_weights(corpora[~test], y[~test], weighting),
+                  nei_informative=nei_informative(corpora[~test], y[~test]))
         decision = model.decision_function(X[test])
         if decision.ndim == 1:  # two classes: softmax over [0, d] is the logistic probability
             decision = np.column_stack([np.zeros_like(decision), decision])
@@ -213,16 +220,19 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     for feature_set in FEATURE_SETS:
         X = features_of(rows, feature_set)
         for weighting in WEIGHTINGS:
-            for C in C_GRID:
-                figures, scores = leave_one_corpus_out(X, y, corpora, C=C, weighting=weighting, feature_set=feature_set)
-                mean = round(float(np.mean([f["macro_f1"] for f in figures.values()])), 4)
-                search.append({"feature_set": feature_set, "weighting": weighting, "C": C, "loco_mean_macro_f1": mean,
-                               "per_corpus": figures})
-                log(f"{feature_set} {weighting} C={C}: leave-one-corpus-out mean macro-F1 {mean}")
-                if best is None or mean > best[0]:
-                    best = (mean, feature_set, weighting, C, scores, figures)
+            for nei_stage in (False, True):
+                for C in C_GRID:
+                    figures, scores = leave_one_corpus_out(X, y, corpora, C=C, weighting=weighting,
+                                                           feature_set=feature_set, nei_stage=nei_stage)
+                    mean = round(float(np.mean([f["macro_f1"] for f in figures.values()])), 4)
+                    search.append({"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage, "C": C,
+                                   "loco_mean_macro_f1": mean, "per_corpus": figures})
+                    log(f"{feature_set} {weighting} nei_stage={nei_stage} C={C}: "
+                        f"leave-one-corpus-out mean macro-F1 {mean}")
+                    if best is None or mean > best[0]:
+                        best = (mean, feature_set, weighting, nei_stage, C, scores, figures)
     assert best is not None  # the search grid is not empty
-    mean, feature_set, weighting, C, scores, figures = best
+    mean, feature_set, weighting, nei_stage, C, scores, figures = best
     temperature = fit_temperature(scores, y)
     raw = _softmax(np.where(np.isfinite(scores), scores, -1e9))
     calibrated = _softmax(np.where(np.isfinite(scores), scores / temperature, -1e9))
@@ -231,12 +241,12 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     review_below = review_threshold(calibrated.max(axis=1), correct)
     flagged = calibrated.max(axis=1) < review_below
     X = features_of(rows, feature_set)
-    model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below)
-    model.fit(X, y, sample_weight=sample_weights(corpora, y, weighting))
-    model.coef_ = model.coef_ / temperature
-    model.intercept_ = model.intercept_ / temperature
+    model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below,
+                              nei_stage=nei_stage, temperature=temperature)
+    model.fit(X, y, sample_weight=sample_weights(corpora, y, weighting), nei_informative=nei_informative(corpora, y))
     report = {
-        "chosen": {"feature_set": feature_set, "weighting": weighting, "C": C, "temperature": temperature,
+        "chosen": {"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage, "C": C,
+                   "temperature": temperature,
                    "review_below": review_below},
         "leave_one_corpus_out": {"mean_macro_f1": mean, "per_corpus": figures,
                                  "pooled_accuracy": round(float(correct.mean()), 4),

@@ -44,6 +44,7 @@ SHOWN_FEATURE_NAMES = (
 )
 FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES}
 PARAMS_FILE = "verdict_params.json"
+NOT_ENOUGH_INFO = "NOT_ENOUGH_INFO"
 
 
 def evidence_probs(evidence: Sequence[Evidence]) -> np.ndarray:
@@ -116,7 +117,7 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
 
     def __init__(self, C: float = 1.0, support_threshold: float = 0.5, refute_threshold: float = 0.5,
                  class_weight: str | None = "balanced", feature_set: str = "evidence-v1",
-                 review_below: float = 0.0) -> None:
+                 review_below: float = 0.0, nei_stage: bool = False, temperature: float = 1.0) -> None:
         self.C = C
         self.support_threshold = support_threshold
         self.refute_threshold = refute_threshold
@@ -125,9 +126,15 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         # Verdicts less confident than this are flagged ``needs_review``: a person should read the
         # evidence. Chosen where held-out accuracy falls to a coin toss (``training.verdict_fit``).
         self.review_below = review_below
+        # Two stages: "is there evidence at all" (NOT_ENOUGH_INFO or not), learned only from rows
+        # whose corpus labels NOT_ENOUGH_INFO (``fit(..., nei_informative=...)``), then which
+        # verdict among the others, learned from every row that is not NOT_ENOUGH_INFO. A corpus
+        # whose claims all have evidence says nothing about where evidence stops.
+        self.nei_stage = nei_stage
+        self.temperature = temperature  # probabilities p are tempered as p ** (1 / T), renormalised
 
     # -- the scikit-learn estimator --------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None) -> "VerdictAggregator":
+    def fit(self, X, y, sample_weight=None, nei_informative=None) -> "VerdictAggregator":
         from sklearn.linear_model import LogisticRegression
 
         X, y = validate_data(self, X, y)
@@ -153,26 +160,58 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
             raise ValueError(f"class_weight must be 'balanced', a dict or None, not {self.class_weight!r}")
         self.mean_ = np.average(X, axis=0, weights=weight)
         self.scale_ = np.sqrt(np.average((X - self.mean_) ** 2, axis=0, weights=weight)) + 1e-6
+        Z = (X - self.mean_) / self.scale_
+        is_nei = y == NOT_ENOUGH_INFO
+        if self.nei_stage and is_nei.any() and not is_nei.all():
+            informative = np.ones(len(y), dtype=bool) if nei_informative is None else np.asarray(nei_informative, bool)
+            if len(set(is_nei[informative])) < 2:
+                raise ValueError("the NOT_ENOUGH_INFO stage needs rows of both kinds among nei_informative rows")
+            stage = LogisticRegression(C=self.C, max_iter=2000)
+            stage.fit(Z[informative], is_nei[informative], sample_weight=weight[informative])
+            self.nei_coef_ = stage.coef_[0]
+            self.nei_intercept_ = float(stage.intercept_[0])
+            Z, y, weight = Z[~is_nei], y[~is_nei], weight[~is_nei]
         model = LogisticRegression(C=self.C, max_iter=2000)
-        model.fit((X - self.mean_) / self.scale_, y, sample_weight=weight)
+        model.fit(Z, y, sample_weight=weight)
         self.coef_ = model.coef_
         self.intercept_ = model.intercept_
         self.model_classes_ = model.classes_
         return self
 
+    def _verdict_scores(self, Z: np.ndarray) -> np.ndarray:
+        """Softmax over ``model_classes_`` of the (second-stage) regression."""
+        scores = Z @ self.coef_.T + self.intercept_
+        if scores.shape[1] == 1:  # two classes: scikit-learn's single column scores the second class
+            scores = np.column_stack([np.zeros(len(scores)), scores[:, 0]])
+        scores = scores - scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False)
+        if hasattr(self, "nei_coef_") or self.temperature != 1.0:
+            return np.log(np.clip(self.predict_proba(X), 1e-300, None))
         scores = ((X - self.mean_) / self.scale_) @ self.coef_.T + self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X) -> np.ndarray:
-        scores = self.decision_function(X)
-        if scores.ndim == 1:  # two classes: scikit-learn's single column scores the second class
-            scores = np.column_stack([np.zeros_like(scores), scores])
-        scores = scores - scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False)
+        Z = (X - self.mean_) / self.scale_
+        verdicts = self._verdict_scores(Z)
+        if hasattr(self, "nei_coef_"):
+            p_nei = 1.0 / (1.0 + np.exp(-(Z @ self.nei_coef_ + self.nei_intercept_)))
+            probs = np.zeros((len(Z), len(self.classes_)))
+            for j, label in enumerate(self.model_classes_):
+                probs[:, list(self.classes_).index(label)] = (1.0 - p_nei) * verdicts[:, j]
+            probs[:, list(self.classes_).index(NOT_ENOUGH_INFO)] = p_nei
+        else:
+            probs = verdicts
+        if self.temperature != 1.0:
+            probs = np.clip(probs, 1e-300, None) ** (1.0 / self.temperature)
+            probs = probs / probs.sum(axis=1, keepdims=True)
+        return probs
 
     def predict(self, X) -> np.ndarray:
         best = self.predict_proba(X).argmax(axis=1)
@@ -217,7 +256,10 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         return {"params": self.get_params(), "feature_names": list(FEATURE_SETS[self.feature_set]),
                 "classes": [str(c) for c in self.classes_], "mean": self.mean_.tolist(),
-                "scale": self.scale_.tolist(), "coef": self.coef_.tolist(), "intercept": self.intercept_.tolist()}
+                "scale": self.scale_.tolist(), "coef": self.coef_.tolist(), "intercept": self.intercept_.tolist(),
+                "verdict_classes": [str(c) for c in self.model_classes_],
+                **({"nei_coef": self.nei_coef_.tolist(), "nei_intercept": self.nei_intercept_}
+                   if hasattr(self, "nei_coef_") else {})}
 
     @classmethod
     def from_json(cls, data: dict) -> "VerdictAggregator":
@@ -230,7 +272,10 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         model.scale_ = np.asarray(data["scale"])
         model.coef_ = np.asarray(data["coef"])
         model.intercept_ = np.asarray(data["intercept"])
-        model.model_classes_ = model.classes_
+        model.model_classes_ = np.asarray(data.get("verdict_classes", data["classes"]))
+        if "nei_coef" in data:
+            model.nei_coef_ = np.asarray(data["nei_coef"])
+            model.nei_intercept_ = float(data["nei_intercept"])
         return model
 
     @classmethod

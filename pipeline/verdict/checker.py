@@ -18,12 +18,12 @@ from pipeline.corpus.store import Corpus
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import ModelNotFoundError
 from pipeline.retrieval.index import EvidenceIndex, load_index
-from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, people_in, retrieve
+from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, denies_what_went_before, people_in, retrieve
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
 from pipeline.verdict.aggregator import VerdictAggregator
 from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
-from pipeline.verdict.rules import VerdictRules, adjusted_stance
+from pipeline.verdict.rules import VerdictRules, adjusted_stance, text_before
 from pipeline.verdict.subject import ClaimSubject, claim_subject
 from pipeline.verdict.validation import validate_claim
 
@@ -55,10 +55,22 @@ class _Loaded:
     packs: tuple[RulePack, ...] = ()  # the rule packs in use, bound to the corpus
 
 
-# The fast MiniLM cross-encoder: it reads the passages that are shown as evidence but do not vote
-# (too weakly related to the claim), so that the slower stance model reads only the ones that
-# decide the verdict. In a dump of posts about other topics that is 0.1% of the passages.
-SCREEN_STANCE = "stance@v2"
+# A second, faster stance model for the passages shown that do not vote: none by default, since
+# the shipped stance model is itself the fast MiniLM cross-encoder and reads them all.
+SCREEN_STANCE: str | None = None
+# The registry's current verdict model, learned from claim labels of several corpora
+# (``training.verdict_fit``); "rules" is the hand-set thresholds of ``VerdictRules``.
+DEFAULT_VERDICT = "verdict"
+
+
+def read_alone_or_after(passage: Evidence) -> str:
+    """What the stance model reads for a passage: the sentence, or, for a denial that points back
+    ("Rutte has never said this," Riggio said.), the sentence before it and the denial together,
+    since "this" alone gives the model nothing to refute."""
+    before = text_before(passage)
+    if before and denies_what_went_before(passage.sentence):
+        return f"{before} {passage.sentence}"
+    return passage.sentence
 
 
 class Checker:
@@ -68,7 +80,7 @@ class Checker:
     opt-in rule packs to use (``pipeline.verdict.packs``; none by default), applied in this order."""
 
     def __init__(self, store_dir: Path | str = DEFAULT_STORE, top_k: int = 5, stance_spec: str = "stance",
-                 verdict_spec: str = "rules", encoder_backend: str = "torch",
+                 verdict_spec: str = DEFAULT_VERDICT, encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
                  models_dir: Path | str | None = None, stance_input: str = "sentence",
                  rules: VerdictRules = VerdictRules(), encoder=None,
@@ -268,7 +280,7 @@ class Checker:
         subjects = self.subjects(claims) if subjects is None else subjects
         stance, screen, packs = self._parts().stance, self._parts().screen, self._parts().packs
         plans = self.voting_rules.deeds_cannot_decide_plans
-        pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or e.sentence)
+        pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or read_alone_or_after(e))
                  for c, ev in zip(claims, evidence_lists) for e in ev]
         if voting is not None and screen is not None:
             votes = [j in voters for voters, ev in zip(map(set, voting), evidence_lists) for j in range(len(ev))]
