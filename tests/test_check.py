@@ -137,7 +137,6 @@ def test_check_many_keeps_order(seed_checker):
 
 
 NO_EXPULSION_CLAIM = "NATO has no mechanism to expel members."
-NO_EXPULSION_FACT = "NATO does not have a specific mechanism to suspend or expel a member."
 
 
 @pytest.mark.slow
@@ -157,10 +156,11 @@ def test_cli_json_and_batch(seed_store, seed_checker, tmp_path, run_cli):
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["line"] for x in lines] == [1, 2, 3, 4]
     assert lines[0]["verdict"] == "REFUTED" and "not valid JSON" in lines[1]["error"] and "no words" in lines[2]["error"]
-    # The batch reads a claim as one `check` does: the passage that states it, read as support,
-    # and the same verdict.
-    assert {e["sentence"]: e["stance"] for e in lines[3]["evidence"]}.get(NO_EXPULSION_FACT) == "SUPPORTS", lines[3]
-    assert lines[3]["verdict"] == seed_checker.check(NO_EXPULSION_CLAIM).verdict
+    # The batch reads a claim as one `check` does: a passage that states it read as support (seed
+    # 001: "NATO has no specific mechanism to suspend or expel member nations"), the same verdict.
+    supports = [e["sentence"] for e in lines[3]["evidence"] if e["stance"] == "SUPPORTS"]
+    assert any("no specific mechanism to suspend or expel" in s for s in supports), lines[3]
+    assert lines[3]["verdict"] == seed_checker.check(NO_EXPULSION_CLAIM).verdict == "SUPPORTED"
 
 
 @pytest.mark.slow

