@@ -75,6 +75,8 @@ class ModelScorer:
                 versions[role] = registry.resolve(spec).label
             except FileNotFoundError:  # check_ready reports it; the verdict model may be rules
                 versions[role] = None
+        # The rules choose the passages that vote whatever aggregates their votes.
+        versions["voting_rules"] = self.rules.label()
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
                 "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
                 "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
