@@ -115,10 +115,11 @@ def seed_checker(seed_store):
 
 @pytest.fixture(scope="session")
 def nato_checker(seed_store):
-    """The seed checker with the ``nato`` rule pack on (``pipeline.verdict.packs.nato``): the topic rules
-    the seed claims were measured with."""
+    """The seed-tuned set-up: the ``nato`` rule pack on (``pipeline.verdict.packs.nato``), stance@v4
+    (mpnet) with the stance@v2 screen and the hand-set thresholds, as the pack was written with."""
     from pipeline.verdict.checker import Checker
 
-    checker = Checker(seed_store, rule_packs=("nato",))
+    checker = Checker(seed_store, rule_packs=("nato",), stance_spec="stance@v4", screen_stance_spec="stance@v2",
+                      verdict_spec="rules")
     checker.warm_up()
     return checker

@@ -184,8 +184,10 @@ def test_the_cli_turns_a_pack_on_by_name(seed_store, run_cli):
     bare = run_cli("check", STOLTENBERG, "--store", str(seed_store), "--json")
     with_pack = run_cli("check", STOLTENBERG, "--store", str(seed_store), "--json", "--rule-pack", "nato")
     assert bare.returncode == 0 and with_pack.returncode == 0, (bare.stderr, with_pack.stderr)
-    # The tenure rule ("his ten-year tenure") is the pack's.
-    assert json.loads(bare.stdout)["verdict"] == "NOT_ENOUGH_INFO"
+    # The tenure rule ("his ten-year tenure") is the pack's: it moves a passage's stance.
+    bare_probs = {e["sentence"]: e["stance_probs"] for e in json.loads(bare.stdout)["evidence"]}
+    pack_probs = {e["sentence"]: e["stance_probs"] for e in json.loads(with_pack.stdout)["evidence"]}
+    assert any(bare_probs.get(s) != p for s, p in pack_probs.items())
     assert json.loads(with_pack.stdout)["verdict"] == "REFUTED"
 
 

@@ -97,4 +97,11 @@ def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     assert not any("report" in part for part in metrics["fitted_on"])
     assert metrics["leave_one_corpus_out"]["ece"] <= metrics["leave_one_corpus_out"]["ece_before_temperature"] + 1e-9
     assert "train verdict --from-corpora" in ref.card["reproduce"]
+    # Strong refutations shown, none of them voting (none is about the claim): no verdict without evidence.
+    from pipeline.core.types import Evidence
+
+    shown = [Evidence(doc_id=str(i), sentence="s", start=0, end=1, score=1.0 / (1 + i),
+                      stance_probs={"SUPPORTS": 0.02, "REFUTES": 0.9, "NOT_ENOUGH_INFO": 0.08}) for i in range(5)]
+    assert model.aggregate("c", [], shown=shown).verdict == "NOT_ENOUGH_INFO"
+    assert model.aggregate("c", shown[:2], shown=shown).verdict == "REFUTED"
     json.dumps(ref.card)  # the card is plain JSON

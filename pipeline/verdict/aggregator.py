@@ -44,7 +44,7 @@ SHOWN_FEATURE_NAMES = (
 )
 FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES}
 PARAMS_FILE = "verdict_params.json"
-NOT_ENOUGH_INFO = "NOT_ENOUGH_INFO"
+NOT_ENOUGH_INFO: VerdictLabel = "NOT_ENOUGH_INFO"
 
 
 def evidence_probs(evidence: Sequence[Evidence]) -> np.ndarray:
@@ -245,6 +245,11 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
             best = int(probs.argmax())
             # A model that aggregates was fitted on verdict labels (train_verdict, fit_verdict_model).
             verdict, confidence = cast(VerdictLabel, str(self.classes_[best])), float(probs[best])
+            if not evidence and NOT_ENOUGH_INFO in self.classes_:
+                # No passage is about the claim (the voting rules found none): a verdict needs
+                # evidence to show, whatever the passages around it look like.
+                verdict = NOT_ENOUGH_INFO
+                confidence = float(probs[list(self.classes_).index(NOT_ENOUGH_INFO)])
         else:
             verdict, confidence = self.rule_verdict(features)
         return Verdict(claim=claim, verdict=verdict, confidence=round(confidence, 4), evidence=evidence,
