@@ -288,8 +288,10 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
         (folder / PARAMS_FILE).write_text(json.dumps(model.to_json(), indent=2))
         registry.write_card(
             folder, name="verdict", version=version,
-            description=("Verdict aggregator learned from claim labels on several corpora: a standardised "
-                         "multinomial logistic regression over features of the passages the Checker shows "
+            description=("Verdict aggregator learned from claim labels on several corpora: standardised "
+                         "logistic regression (" + ("two stages: NOT_ENOUGH_INFO or not, learned from the corpora "
+                                                    "that label it, then which verdict; " if model.nei_stage else "")
+                         + "multinomial) over features of the passages the Checker shows "
                          f"({', '.join(FEATURE_SETS[model.feature_set])}), every corpus and class weighted "
                          "alike, chosen by leave-one-corpus-out macro-F1, temperature-calibrated; verdicts "
                          f"below {model.review_below} confidence are flagged needs_review."),
