@@ -7,5 +7,5 @@
   ``sha256_file``.
 - ``metrics``: every quality metric (F1, AP, ECE, Brier, bootstrap, ranking metrics).
 - ``paths``: default locations (``DEFAULT_STORE``, ``MODELS_DIR``, ``SHARED_DATASETS_DIR``).
-- ``splits``: which claims are held out (the split manifest); ``display``: notebook HTML views.
+- ``splits``: which claims are held out (the split manifest). ``types`` also holds the notebook HTML views.
 """

@@ -5,15 +5,19 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Collection, Container, Sequence
+from typing import Collection, Container, Iterable, Protocol, Sequence
 
 from pipeline.core.types import Evidence
 from pipeline.lang.en import GENERIC_NAME_HEADS, mention_pattern
 from pipeline.retrieval.retrieve import SAID_CUE, CorpusView
 from pipeline.verdict.validation import URL
 
-if TYPE_CHECKING:
-    from pipeline.verdict.packs import RulePack
+
+class NameAliases(Protocol):
+    """What a subject needs of a rule pack (``verdict.packs.RulePack`` is one): other names of a
+    name. Declared here so that the subject does not import the packs, which import the rules."""
+
+    def aliases(self, name: str) -> Iterable[str]: ...
 
 # Imported where used, not here (slow to load; most callers of this module never need them): PyStemmer, spacy.
 
@@ -29,7 +33,7 @@ class ClaimSubject:
     aliases: tuple[str, ...] = ()  # other names, lower case
 
     @classmethod
-    def of(cls, name: str | None, view: CorpusView, packs: Sequence["RulePack"] = ()) -> "ClaimSubject | None":
+    def of(cls, name: str | None, view: CorpusView, packs: Sequence["NameAliases"] = ()) -> "ClaimSubject | None":
         if name is None:
             return None
         key = name.lower()
