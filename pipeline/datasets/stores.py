@@ -75,3 +75,20 @@ def existing_store(store_dir: Path | str) -> StoreBuild:
         raise UserError(f"{store_dir}: no corpus store here; give --documents to build one")
     summary = corpus.summary()
     return StoreBuild(Path(store_dir), True, 0.0, int(summary["documents"]), int(summary["sentences"]))
+
+
+def table_ids(store_dir: Path | str) -> dict[str, str]:
+    """Each stored document's id in the table it came from. Ingest scopes a table row's stored
+    name to its source ("fever#id=fever-doc-1"); an id used by two sources names both documents."""
+    names = Corpus(store_dir).documents()
+    return {doc_id: name.split("#id=", 1)[-1]
+            for doc_id, name in zip(names["doc_id"].astype(str), names["name"].astype(str))}
+
+
+def documents_by_table_id(store_dir: Path | str) -> dict[str, set[str]]:
+    """The inverse of ``table_ids``: a table id -> the stored documents it names."""
+    out: dict[str, set[str]] = {}
+    for doc_id, name in table_ids(store_dir).items():
+        out.setdefault(name, set()).add(doc_id)
+    return out
+

@@ -22,17 +22,16 @@ input an aggregator or a re-ranker is fitted on.
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from pipeline.core.errors import InputError, UserError
 from pipeline.core.types import VERDICT_LABELS, Verdict
-from pipeline.corpus.store import Corpus
 from pipeline.datasets.claims import MIN_MATCH_WORDS, CorpusClaim, first_gold_rank, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits, select_claims
-from pipeline.datasets.stores import ensure_store, existing_store
+from pipeline.datasets.stores import documents_by_table_id, ensure_store, existing_store, table_ids
 from pipeline.verdict.checker import Checker
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
@@ -146,15 +145,9 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
     started = time.perf_counter()
     checker.warm_up()
     warm_up_s = time.perf_counter() - started
-    names_frame = Corpus(store_dir).documents()
-    # A table row's stored name is its id, scoped to its source since ingest scopes ids
-    # ("fever#id=fever-doc-1"): documents are named by the table's id here, and an id used by
-    # two sources names both documents.
-    names = {doc_id: name.split("#id=", 1)[-1]
-             for doc_id, name in zip(names_frame["doc_id"].astype(str), names_frame["name"].astype(str))}
-    doc_of_name: dict[str, set[str]] = defaultdict(set)
-    for doc_id, name in names.items():
-        doc_of_name[name].add(doc_id)
+    # Documents are named by their id in the table they came from.
+    names = table_ids(store_dir)
+    doc_of_name = documents_by_table_id(store_dir)
     results: list[ClaimResult] = []
     started = time.perf_counter()
     for offset in range(0, len(chosen), CHECK_BATCH):

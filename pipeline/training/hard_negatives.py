@@ -32,10 +32,9 @@ from typing import Callable, Sequence
 
 from pipeline.core.io import atomic_write_text, write_jsonl
 from pipeline.core.splits import text_key
-from pipeline.corpus.store import Corpus
 from pipeline.datasets.claims import CorpusClaim, evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
-from pipeline.datasets.stores import ensure_store
+from pipeline.datasets.stores import ensure_store, table_ids
 from pipeline.stance.model import StanceModel
 from pipeline.verdict.checker import Checker
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
@@ -81,9 +80,7 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
     ensure_store(built.documents, store_dir)
     claims = read_corpus_claims(built.claims)
     splits = claim_splits(corpus, claims)
-    names_frame = Corpus(store_dir).documents()
-    name_of = {doc_id: name.split("#id=", 1)[-1]
-               for doc_id, name in zip(names_frame["doc_id"].astype(str), names_frame["name"].astype(str))}
+    name_of = table_ids(store_dir)
     held_out_docs = {d for c, s in zip(claims, splits) if s != "train" for d in c.gold_documents}
     chosen = []
     for claim, split in zip(claims, splits):

@@ -33,11 +33,11 @@ from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text
 from pipeline.core.metrics import top_label_calibration_error
 from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence
-from pipeline.corpus.store import Corpus
 from pipeline.datasets.claims import read_corpus_claims
 from pipeline.datasets.corpora import build_dataset, claim_splits, select_claims
-from pipeline.datasets.stores import ensure_store
+from pipeline.datasets.stores import documents_by_table_id, ensure_store
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
+from pipeline.stance.backends import softmax
 from pipeline.verdict.aggregator import FEATURE_SETS, PARAMS_FILE, VerdictAggregator, claim_features
 from pipeline.verdict.checker import Checker
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
@@ -86,10 +86,7 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
             chosen.append(claim)
         except InvalidClaimError:
             continue
-    names_frame = Corpus(store_dir).documents()
-    doc_of_name: dict[str, set[str]] = {}
-    for doc_id, name in zip(names_frame["doc_id"].astype(str), names_frame["name"].astype(str)):
-        doc_of_name.setdefault(name.split("#id=", 1)[-1], set()).add(doc_id)
+    doc_of_name = documents_by_table_id(store_dir)
     rows, started = [], time.perf_counter()
     for offset in range(0, len(chosen), 32):
         batch = chosen[offset:offset + 32]
@@ -137,12 +134,6 @@ def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
     return float(f1_score(gold, predicted, labels=present, average="macro", zero_division=0))
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
 def nei_informative(corpora: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Rows of corpora that label NOT_ENOUGH_INFO at all: only they tell where evidence stops."""
     labelling = {c for c, label in zip(corpora, y) if label == "NOT_ENOUGH_INFO"}
@@ -175,7 +166,7 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
     gold = np.array([VERDICT_LABELS.index(label) for label in y])
     best = (np.inf, 1.0)
     for t in np.arange(0.3, 3.01, 0.05):
-        probs = _softmax(np.where(np.isfinite(scores), scores / t, -1e9))
+        probs = softmax(np.where(np.isfinite(scores), scores / t, -1e9))
         nll = -np.log(np.clip(probs[np.arange(len(gold)), gold], 1e-12, None)).mean()
         best = min(best, (float(nll), round(float(t), 2)))
     return best[1]
@@ -234,8 +225,8 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     assert best is not None  # the search grid is not empty
     mean, feature_set, weighting, nei_stage, C, scores, figures = best
     temperature = fit_temperature(scores, y)
-    raw = _softmax(np.where(np.isfinite(scores), scores, -1e9))
-    calibrated = _softmax(np.where(np.isfinite(scores), scores / temperature, -1e9))
+    raw = softmax(np.where(np.isfinite(scores), scores, -1e9))
+    calibrated = softmax(np.where(np.isfinite(scores), scores / temperature, -1e9))
     predicted = np.array(VERDICT_LABELS)[raw.argmax(axis=1)]
     correct = (predicted == y).astype(float)
     review_below = review_threshold(calibrated.max(axis=1), correct)
