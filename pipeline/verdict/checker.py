@@ -233,7 +233,8 @@ class Checker:
         claims = [validate_claim(c) for c in claims]
         aggregator, matcher = self._loaded_aggregator(), self._parts().matcher
         verdicts = []
-        for claim, (judged, positions) in zip(claims, self.aggregator_inputs(claims, before, top_k, exclude_docs)):
+        inputs = self._judged_with_voters(claims, before, top_k, exclude_docs)
+        for claim, (judged, positions) in zip(claims, inputs):
             aggregated = aggregator.aggregate(claim, [judged[i] for i in positions], shown=judged)
             # The aggregator numbers the voters; the verdict lists every passage.
             verdict = replace(aggregated, evidence=tuple(judged),
@@ -251,7 +252,11 @@ class Checker:
                           exclude_docs: Sequence[Collection[str]] | None = None) -> list[tuple[list[Evidence], list[int]]]:
         """Per claim, what the verdict aggregator reads: every passage shown with its stance, and
         the positions of those that vote. A verdict model is fitted on these."""
-        claims = [validate_claim(c) for c in claims]
+        return self._judged_with_voters([validate_claim(c) for c in claims], before, top_k, exclude_docs)
+
+    def _judged_with_voters(self, claims: Sequence[str], before: str | None, top_k: int | None,
+                            exclude_docs: Sequence[Collection[str]] | None) -> list[tuple[list[Evidence], list[int]]]:
+        # Claims already validated: the language check is not run twice on the check path.
         self.warm_up()
         view = self._parts().view
         evidence_lists = self.retrieve(claims, before=before, top_k=top_k, exclude_docs=exclude_docs)
