@@ -31,7 +31,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+import numpy as np
+
 from pipeline.checkworthy.model import CheckworthyModel
+from pipeline.checkworthy.sentences import AUTO
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.corpus.ingest import ingest
@@ -176,27 +179,35 @@ def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "t
     return _score_frame(df, store_dir=store_dir, text_column=text_column, **options)
 
 
-def checkworthiness_frame(texts: Sequence[str], domain: str = "post", model: str = "checkworthy",
+def checkworthiness_frame(texts: Sequence[str], domain: str = AUTO, model: str = "checkworthy",
                           models_dir: Path | str | None = None) -> pd.DataFrame:
     """Check-worthiness of every sentence of ``texts``: DataFrame ``text_index, sentence, start,
-    end, score, checkworthy`` (at the model's threshold for ``domain``: ``post`` for social
-    media, ``speech`` for debates and speeches). Texts without a sentence get no row."""
+    end, score, checkworthy, domain``. ``domain`` as in ``claimsift checkworthy --domain``:
+    ``auto`` (the default) routes each text by its form, ``post`` (social media) or ``speech``
+    (debates and speeches) forces one; each sentence is scored by its text's domain's model and
+    compared with that domain's threshold. Texts without a sentence get no row."""
     import pandas as pd
 
 
     detector = CheckworthyModel(model, models_dir=models_dir or None)
-    if domain not in detector.thresholds:
-        raise UserError(f"unknown domain {domain!r}; the model knows {', '.join(detector.thresholds)}")
+    if domain != AUTO and domain not in detector.thresholds:
+        raise UserError(f"unknown domain {domain!r}; use {AUTO} or one the model knows: "
+                        f"{', '.join(detector.thresholds)}")
     if isinstance(texts, str):
         raise UserError("expected a sequence of texts, not a single string")
+    domains = detector.domains_of(texts, domain)
     rows = [(i, start, end) for i, text in enumerate(texts) if isinstance(text, str)
             for start, end in detector.sentences(text)]
     sentences = [texts[i][start:end] for i, start, end in rows]
-    scores = detector.score(sentences, domain=domain)
-    threshold = detector.thresholds[domain]
+    row_domains = [domains[i] for i, _, _ in rows]
+    scores = np.zeros(len(rows), dtype=np.float64)
+    for name in dict.fromkeys(row_domains):
+        chosen = [k for k, d in enumerate(row_domains) if d == name]
+        scores[chosen] = detector.score([sentences[k] for k in chosen], domain=name)
+    thresholds = np.array([detector.thresholds[d] for d in row_domains], dtype=np.float64)
     return pd.DataFrame({"text_index": [r[0] for r in rows], "sentence": sentences,
                          "start": [r[1] for r in rows], "end": [r[2] for r in rows],
-                         "score": scores, "checkworthy": scores >= threshold})
+                         "score": scores, "checkworthy": scores >= thresholds, "domain": row_domains})
 
 
 # -- models: train, evaluate, registry ------------------------------------------------------------

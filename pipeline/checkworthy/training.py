@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from pipeline.checkworthy import data as cd
+from pipeline.checkworthy import frozen_post as fp
 from pipeline.checkworthy import post as cp
 from pipeline.checkworthy import sentence_classifier as sc
 from pipeline.checkworthy.classifier import CheckworthyClassifier
@@ -69,7 +70,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                       sentence_threads: int | None = None, speech_from: str | None = None,
                       post_epochs: float = 0.0, post_base: str = MINILM, post_folds: int = 3,
                       post_threads: int | None = 1, post_work_dir: Path | str | None = None,
-                      post_folds_used: int | None = None, post_final_stop_epochs: int | None = None, progress=None,
+                      post_folds_used: int | None = None, post_final_stop_epochs: int | None = None,
+                      post_head: str = "lora", progress=None,
                       log: Callable[[str], None] = lambda message: None):
     """Train on the shared sets, tune thresholds on dev, register (and promote) a new version.
 
@@ -86,6 +88,9 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     fold's scores kept in ``post_work_dir`` so a killed run resumes; ``post_folds_used``: only the
     first so many folds' networks; ``post_final_stop_epochs``: the network on every tweet is the
     checkpoint after that many epochs of its schedule); the post threshold then never reads dev. Without it the post threshold is tuned on the dev tweets (the v1-v3 recipe).
+    ``post_head="frozen"`` makes the post network a logistic regression on frozen ``post_base``
+    embeddings (``pipeline.checkworthy.frozen_post``: no fine-tuning, its C and the stage chosen on
+    ``post_folds`` grouped folds of the training tweets); ``post_epochs`` is then unused.
     ``progress(step: str, done: int, total: int)`` is called as work advances. Returns the
     ``ModelRef`` of the new version.
     """
@@ -97,6 +102,9 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
 
     if sentence_epochs > 0:
         base_model(sentence_base)  # an unknown base fails now, not after the logistic regression
+    if post_head not in POST_HEADS:
+        raise ValueError(f"unknown post head {post_head!r}; expected one of {', '.join(POST_HEADS)}")
+    with_post_stage = post_epochs > 0 or post_head == "frozen"
     started = time.perf_counter()
     report("loading data")
     sets = cd.load_sets(data)
@@ -108,7 +116,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     dev_sentences = [t[s:e] for t in dev_texts for s, e in split_sentences(t) if has_words(t[s:e])]
     post_texts: list[str] = []
     post_parts: list[list[str]] = []
-    if post_epochs > 0:
+    if with_post_stage:
 
         post_texts, post_labels, post_sources = cp.post_training_data(sets)
         post_parts = [cp.post_sentences(t) for t in post_texts]
@@ -178,11 +186,11 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         scores["claimbuster_heldout"] = (1 - mix["speech"]) * scores["claimbuster_heldout"] + mix["speech"] * tuned
 
     post_stage = None
-    if post_epochs > 0:
+    if with_post_stage:
         post_stage, post_extra = _fit_post_stage(
             sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed, params,
             encoder_backend, post_epochs, post_base, post_folds, post_threads, post_work_dir, post_folds_used,
-            post_final_stop_epochs, report, log)
+            post_final_stop_epochs, report, log, post_head)
 
     # Thresholds: posts on the pooled CheckThat! dev tweets (2022 1A + 2020; more rows, a steadier
     # threshold than 195 tweets alone), scored as in use (max over sentences); speeches on the
@@ -233,8 +241,10 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         sentence_extra = {"sentence_classifier_weight": mix,
                           "sentence_classifier": {**carried_card, "carried_from": carried_ref.label}}
     if post_stage is not None:
-        description += (f" Posts (domain post) mix the regression with a sentence classifier on {post_base} "
-                        "fine-tuned on the CheckThat! training tweets (post_classifier: weight, Platt calibration, "
+        network = ("a logistic regression on its frozen embeddings" if post_head == "frozen"
+                   else "a sentence classifier on it")
+        description += (f" Posts (domain post) mix the regression with {post_base}: {network}, "
+                        "fitted on the CheckThat! training tweets (post_classifier: weight, Platt calibration, "
                         "threshold and the band of regression scores the network runs on, all chosen "
                         "out-of-fold on the training tweets; dev is only measured).")
         sentence_extra["post_classifier"] = post_extra
@@ -283,22 +293,38 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     return ref
 
 
+POST_HEADS = ("lora", "frozen")
+LABELLED_POST_SETS = ("ct20_train", "ct22_1a_train")  # the 1B non-claims train the network only
+
+
 def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed,
                     params, encoder_backend, epochs, base, folds, threads, work_dir, folds_used,
-                    final_stop_epochs, report, log) -> tuple[cp.PostStage, dict[str, Any]]:
+                    final_stop_epochs, report, log, post_head: str = "lora") -> tuple[cp.PostStage, dict[str, Any]]:
     """The post network trained out-of-fold and on all training tweets, the regression refitted
     out-of-fold on the same folds, and the ``PostStage`` chosen on both; (stage, card entry)."""
 
 
     spec = base_model(base)
-    plan = cp.PostNetPlan(base=spec.name, epochs=epochs, folds=folds, learning_rate=SENTENCE_LEARNING_RATES[spec.name])
     work = Path(work_dir) if work_dir else cache_dir() / "checkworthy-post"
-    report("post network: out-of-fold training")
-    oof = cp.out_of_fold_scores(post_texts, post_labels, plan, work, threads=threads, folds_used=folds_used, log=log)
-    folds_used = plan.folds if folds_used is None else folds_used
-    report("post network: training on every tweet")
-    final_folder, final_info = cp.final_network(post_texts, post_labels, plan, work, threads=threads,
-                                                stop_after_epochs=final_stop_epochs, log=log)
+    plan: cp.PostNetPlan | fp.FrozenHeadPlan
+    if post_head == "frozen":
+        plan = fp.FrozenHeadPlan(base=spec.name, folds=folds)
+        report("post network: frozen embeddings, heads out-of-fold")
+        labelled = np.array([source in LABELLED_POST_SETS for source in post_sources])
+        frozen_oof, final_folder, final_info = fp.train_frozen_head(post_texts, post_labels, labelled, plan, work, log)
+        oof = cp.OutOfFold(whole=np.full(len(post_texts), np.nan), sentences=frozen_oof.sentences,
+                           fold=frozen_oof.fold, scored=np.ones(len(post_texts), dtype=bool))
+        folds_used = plan.folds
+    else:
+        plan = cp.PostNetPlan(base=spec.name, epochs=epochs, folds=folds,
+                              learning_rate=SENTENCE_LEARNING_RATES[spec.name])
+        report("post network: out-of-fold training")
+        oof = cp.out_of_fold_scores(post_texts, post_labels, plan, work, threads=threads, folds_used=folds_used,
+                                    log=log)
+        folds_used = plan.folds if folds_used is None else folds_used
+        report("post network: training on every tweet")
+        final_folder, final_info = cp.final_network(post_texts, post_labels, plan, work, threads=threads,
+                                                    stop_after_epochs=final_stop_epochs, log=log)
 
     report("regression: out-of-fold on the same folds")
     fold_of = {normalise_key(t): int(k) for t, k in zip(post_texts, oof.fold)}
@@ -315,13 +341,13 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
             lr_sentences[i] = [next(flat_scores) for _ in post_parts[i]]
     # Chosen on the tweets labelled for check-worthiness (the 1B non-claims train the network only).
     assert oof.scored is not None  # out_of_fold_scores marks the tweets it scored
-    tune = [i for i, source in enumerate(post_sources)
-            if source in ("ct20_train", "ct22_1a_train") and oof.scored[i]]
+    tune = [i for i, source in enumerate(post_sources) if source in LABELLED_POST_SETS and oof.scored[i]]
     stage = cp.choose_post_stage(post_labels[tune], [lr_sentences[i] for i in tune], [oof.sentences[i] for i in tune])
     log(f"post stage out-of-fold: {stage.oof['mixed_with_band']} (weight {stage.weight}, band from {stage.band_from}, "
         f"{stage.band_share:.0%} of sentences)")
     extra = {"base_model": f"sentence-transformers/{spec.name}", "base_package": spec.package,
-             "base_licence": spec.licence, "trained_on": list(cp.POST_TRAIN_SETS), "plan": asdict(plan),
+             "base_licence": spec.licence, "trained_on": list(cp.POST_TRAIN_SETS), "head": post_head,
+             "plan": asdict(plan),
              "training": final_info, "fold_training_seconds": [info.get("train_seconds") for info in oof.infos],
              "weight": stage.weight, "calibration": list(stage.calibration), "band_from": stage.band_from,
              "band_share_of_training_sentences": stage.band_share, "threshold": stage.threshold,

@@ -151,6 +151,10 @@ def train_checkworthy_command(
     post_work_dir: Optional[Path] = typer.Option(
         None, "--post-work-dir", help="Where each fold's scores and the post network are kept, so a killed run "
                                       "resumes (default: the claimsift cache)."),
+    post_head: str = typer.Option(
+        "lora", "--post-head", help="lora: fine-tune the post network (--post-epochs); frozen: a logistic regression "
+                                    "on the frozen --post-base's embeddings, its C and the mix chosen on "
+                                    "--post-folds grouped folds of the training tweets (minutes, not hours)."),
 ) -> None:
     """Train the check-worthiness model on ClaimBuster + CheckThat! and register it with its card.
 
@@ -194,7 +198,8 @@ def train_checkworthy_command(
                                     speech_from=speech_from, post_epochs=post_epochs, post_base=post_base,
                                     post_folds=post_folds, post_work_dir=post_work_dir,
                                     post_folds_used=post_folds_used,
-                                    post_final_stop_epochs=post_final_stop_epochs, progress=progress,
+                                    post_final_stop_epochs=post_final_stop_epochs, post_head=post_head,
+                                    progress=progress,
                                     log=lambda message: console.print(f"[dim]{message}[/dim]"))
         except FileExistsError as exc:
             raise UserError(str(exc)) from None
