@@ -30,6 +30,7 @@ from pipeline.core.io import atomic_write_text
 from pipeline.datasets.claims import evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims
 from pipeline.evaluation.corpus import RECALL_AT
+from pipeline.retrieval.index import SENTENCE_CONTEXTS
 from pipeline.stance.rerank import RERANK_MODEL, Reranker, mixed_scores  # noqa: E402
 from pipeline.verdict.validation import InvalidClaimError, validate_claim  # noqa: E402
 
@@ -37,26 +38,23 @@ WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 CANDIDATES = (10, 20, 30)
 
 
-def titled_index(index, view, encoder, directory: Path):
-    """The store's index rebuilt in ``directory`` with each sentence read as "TITLE: sentence"
-    by both the bi-encoder and BM25 (sentences of untitled documents as they are)."""
-    from pipeline.retrieval.index import EvidenceIndex
+def contextual_index(index, view, encoder, directory: Path, context: str):
+    """The store's index rebuilt in ``directory`` with each sentence read with ``context`` (as
+    ``pipeline.retrieval.index.indexed_texts`` reads it) by both the bi-encoder and BM25."""
+    from pipeline.retrieval.index import EvidenceIndex, indexed_texts
 
     ids = np.asarray(index.ids)
-    titles = view.documents["title"].fillna("").astype(str) if "title" in view.documents else None
-    texts = []
-    for sid in ids.tolist():
-        row = view.sentences.loc[sid]
-        title = titles.get(row["doc_id"], "") if titles is not None else ""
-        texts.append(f"{title}: {row['text']}" if title else str(row["text"]))
-    return EvidenceIndex.build(directory, ids, texts, encoder.encode(texts), encoder.tag)
+    sentences = view.sentences.loc[ids]
+    titles = dict(zip(view.documents["doc_id"].astype(str), view.documents["title"].fillna("").astype(str)))
+    texts = indexed_texts(sentences, titles, context)
+    return EvidenceIndex.build(directory, ids, texts, encoder.encode(texts), encoder.tag, context)
 
 
 def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, candidates: int,
-                title_prefix: bool = False):
+                context: str | None = None):
     """Per claim with gold evidence: the first stage's top 5 as shipped (gold flags) and its
-    best ``candidates`` (texts, scores, gold flags). ``title_prefix``: on an index of
-    "TITLE: sentence" texts (``titled_index``) instead of the store's."""
+    best ``candidates`` (texts, scores, gold flags). ``context``: on an index of sentences read
+    with that context (``contextual_index``) instead of the store's."""
     from pipeline.corpus.store import Corpus
     from pipeline.registry.embedding import Encoder
     from pipeline.retrieval.index import load_index
@@ -77,8 +75,8 @@ def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, can
     encoder.warm_up()
     index = load_index(store, expected_encoder=encoder.tag)
     view = CorpusView.from_store(store)
-    if title_prefix:
-        index = titled_index(index, view, encoder, Path(tempfile.mkdtemp(prefix="titled-index-")))
+    if context:
+        index = contextual_index(index, view, encoder, Path(tempfile.mkdtemp(prefix="context-index-")), context)
     names = Corpus(store).documents()
     doc_of_name = defaultdict(set)
     for doc_id, doc_name in zip(names["doc_id"].astype(str), names["name"].astype(str)):
@@ -114,27 +112,27 @@ def main() -> None:
                         help="first-stage candidate counts to re-rank (the grid)")
     parser.add_argument("--corpora-dir", type=Path, default=DEFAULT_CORPORA_DIR)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--title-prefix", action="store_true",
-                        help="first stage only, on an index of 'TITLE: sentence' texts (the store's is not touched)")
+    parser.add_argument("--context", nargs="+", choices=SENTENCE_CONTEXTS, default=None,
+                        help="first stage only: recall@5 on indexes rebuilt (in a scratch folder) with each "
+                             "sentence read with each of these contexts; the store's index is not touched")
     args = parser.parse_args()
     reranker = Reranker(args.model)
     out = args.out or ROOT / "bench" / "results" / f"retrieval_recall_{args.split}.json"
     report = {"split": args.split, "limit": args.limit,
-              "model": None if args.title_prefix else reranker.tag, "weights": list(WEIGHTS),
+              "model": None if args.context else reranker.tag, "weights": list(WEIGHTS),
               "candidates": args.candidates, "recall_at": RECALL_AT, "corpora": {},
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": "python bench/retrieval_recall.py " + " ".join(sys.argv[1:])}
-    if args.title_prefix:
-        report["title_prefix"] = True
+    if args.context:
+        report["contexts"] = args.context
         for name in args.corpora:
-            for prefixed in (False, True):
-                _, rows, _ = first_stage(name, args.corpora_dir, args.split, args.limit, RECALL_AT, prefixed)
+            for context in args.context:
+                _, rows, _ = first_stage(name, args.corpora_dir, args.split, args.limit, RECALL_AT, context)
                 recall_5 = round(sum(any(r["shipped_gold"]) for r in rows) / len(rows), 4) if rows else None
-                report["corpora"].setdefault(name, {"n_with_gold_evidence": len(rows)})[
-                    "title_prefix" if prefixed else "before"] = recall_5
-            print(name, report["corpora"][name], flush=True)
-        out = args.out or ROOT / "bench" / "results" / f"retrieval_title_prefix_{args.split}.json"
-        atomic_write_text(out, json.dumps(report, indent=1) + "\n")
+                report["corpora"].setdefault(name, {"n_with_gold_evidence": len(rows)})[context] = recall_5
+                print(name, context, recall_5, flush=True)
+            out = args.out or ROOT / "bench" / "results" / f"retrieval_context_{args.split}.json"
+            atomic_write_text(out, json.dumps(report, indent=1) + "\n")
         return
     reranker.warm_up()
     for name in args.corpora:

@@ -37,8 +37,46 @@ def test_dense_and_lexical_search_find_the_denial(seed_store):
     _, lexical_ids = index.search_lexical([query], 5)
     dense_texts = [sentences.loc[i, "text"] for i in dense_ids[0]]
     lexical_texts = [sentences.loc[i, "text"] for i in lexical_ids[0] if i >= 0]
-    assert any("has never said this" in t for t in dense_texts), dense_texts
+    # Denials that do not name what they deny, found through the sentence read before them.
+    assert any("has never said this" in t or "“bogus” claim" in t for t in dense_texts), dense_texts
     assert any("expel" in t for t in lexical_texts), lexical_texts
+    from pipeline.retrieval.retrieve import CorpusView, retrieve
+
+    best = retrieve([query], encoder.encode([query]), index, CorpusView.from_store(seed_store))[0][0]
+    assert "has never said this" in best.sentence
+
+
+def test_each_sentence_is_indexed_with_its_title_and_the_sentence_before_it(seed_store):
+    from pipeline.retrieval.index import SENTENCE_CONTEXT, index_context, indexed_texts, stale_index_message
+
+    assert index_context(current_index_dir(seed_store)) == SENTENCE_CONTEXT == "title+previous"
+    corpus = Corpus(seed_store)
+    sentences = corpus.sentences()
+    documents = corpus.documents()
+    titles = dict(zip(documents["doc_id"], documents["title"]))
+    texts = indexed_texts(sentences, titles)
+    first, second = sentences.iloc[0], sentences.iloc[1]
+    assert first["doc_id"] == second["doc_id"] and first["index"] == 0 and titles[first["doc_id"]]
+    assert texts[0] == f"{titles[first['doc_id']]}: {first['text']}"
+    assert texts[1] == f"{titles[first['doc_id']]}: {first['text']} {second['text']}"
+    assert indexed_texts(sentences, titles, "none") == sentences["text"].tolist()
+    assert indexed_texts(sentences, {}, "title+previous")[0] == first["text"]
+    with pytest.raises(UserError, match="unknown sentence context"):
+        indexed_texts(sentences, titles, "paragraph")
+    assert stale_index_message(seed_store) is None
+
+
+def test_an_index_read_another_way_is_rebuilt_whole(seed_store_copy):
+    directory = current_index_dir(seed_store_copy)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["sentence_context"] = "none"
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    from pipeline.retrieval.index import stale_index_message
+
+    assert "claimsift index --store" in stale_index_message(seed_store_copy)
+    update = update_index(seed_store_copy)
+    assert update.embedded == update.total == len(Corpus(seed_store_copy).sentences())
+    assert stale_index_message(seed_store_copy) is None
 
 
 def test_stopword_only_query_matches_nothing_lexically(seed_store):

@@ -3,7 +3,8 @@
 Persisted beside the store under ``<store>/index/``::
 
     CURRENT            one line: the version directory in use
-    v<N>/manifest.json encoder tag (model, package version, dimension), counts, FAISS type
+    v<N>/manifest.json encoder tag (model, package version, dimension), counts, FAISS type, the
+                       context each sentence was read with (``SENTENCE_CONTEXT``)
     v<N>/ids.npy       sentence ids (int64), row i of vectors.npy is sentence ids[i]
     v<N>/vectors.npy   normalised float32 embeddings: kept so updates never re-embed old sentences
     v<N>/dense.faiss   FAISS index over the vectors (ids are row numbers)
@@ -44,10 +45,45 @@ EXACT_SEARCH_LIMIT = 200_000
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
 FORMAT_VERSION = 1
+# What each sentence is read with when it is embedded and indexed for BM25 (``indexed_texts``):
+# its document's title and the sentence before it. A sentence alone often cannot be found ("No.
+# His career history does not include energy companies." answers a question the sentence before
+# it asks; "She said it was false." names neither her nor it). The passage shown is still the
+# sentence. Chosen on the tune split of every corpus (bench/retrieval_recall.py --context).
+SENTENCE_CONTEXT = "title+previous"
+SENTENCE_CONTEXTS = ("none", "title", "previous", "title+previous")
 
 
 class IndexMismatchError(UserError):
     pass
+
+
+def indexed_texts(sentences, titles: dict[str, str], context: str = SENTENCE_CONTEXT) -> list[str]:
+    """The text indexed for each row of ``sentences`` (columns doc_id, index, text): the sentence
+    with its ``context`` before it (``SENTENCE_CONTEXTS``); untitled documents and first sentences
+    go without what they lack."""
+    if context not in SENTENCE_CONTEXTS:
+        raise UserError(f"unknown sentence context {context!r}; known: {', '.join(SENTENCE_CONTEXTS)}")
+    doc_ids = sentences["doc_id"].astype(str).tolist()
+    positions = sentences["index"].astype(int).tolist()
+    texts = sentences["text"].astype(str).tolist()
+    by_position = dict(zip(zip(doc_ids, positions), texts))
+    out = []
+    for doc_id, position, text in zip(doc_ids, positions, texts):
+        parts = []
+        title = titles.get(doc_id, "") if context in ("title", "title+previous") else ""
+        if title:
+            parts.append(f"{title}:")
+        if context in ("previous", "title+previous") and position > 0:
+            parts.append(by_position.get((doc_id, position - 1), ""))
+        parts.append(text)
+        out.append(" ".join(part for part in parts if part))
+    return out
+
+
+def index_context(directory: Path) -> str:
+    """The sentence context an index was built with (indexes from before it was recorded: none)."""
+    return str(json.loads((directory / "manifest.json").read_text()).get("sentence_context", "none"))
 
 
 def _stemmer():
@@ -99,7 +135,8 @@ class EvidenceIndex:
 
     @classmethod
     def build(cls, directory: Path, ids: np.ndarray, texts: Sequence[str], vectors: np.ndarray,
-              encoder_tag: dict) -> "EvidenceIndex":
+              encoder_tag: dict, sentence_context: str = "none") -> "EvidenceIndex":
+        """``texts``: what BM25 indexes for each id, read with ``sentence_context`` (recorded)."""
         import bm25s
 
         directory.mkdir(parents=True, exist_ok=True)
@@ -123,6 +160,7 @@ class EvidenceIndex:
             "encoder": encoder_tag,
             "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else encoder_tag.get("dimension"),
             "count": int(len(ids)),
+            "sentence_context": sentence_context,
             "faiss": type(dense).__name__ if dense is not None else None,
             "bm25": {"library": "bm25s", "stemmer": "english" if stemmer else None, "stopwords": "en"},
             "built": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -275,6 +313,10 @@ def stale_index_message(store_dir: Path | str) -> str | None:
     directory = current_index_dir(Path(store_dir))
     if directory is None:
         return None
+    if index_context(directory) != SENTENCE_CONTEXT:
+        return (f"the evidence index of {store_dir} reads each sentence with context "
+                f"{index_context(directory)!r}, this version with {SENTENCE_CONTEXT!r}; claims are checked "
+                f"against the old index until you run `claimsift index --store {store_dir}`")
     ids = np.load(directory / "ids.npy", allow_pickle=False, mmap_mode="r")
     with sqlite3.connect(Path(store_dir) / DB_NAME) as connection:
         count, largest = connection.execute("SELECT COUNT(*), MAX(sentence_id) FROM sentences").fetchone()
@@ -302,13 +344,17 @@ def update_index(store_dir: Path | str, encoder=None, rebuild: bool = False, pro
 def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: bool) -> IndexUpdate:
     started = time.perf_counter()
     encoder = encoder or Encoder()
-    sentences = corpus.sentences()[["sentence_id", "text"]]
+    sentences = corpus.sentences()
     wanted_ids = sentences["sentence_id"].to_numpy(dtype=np.int64)
-    texts = sentences["text"].tolist()
+    documents = corpus.documents()
+    titles = dict(zip(documents["doc_id"].astype(str), documents["title"].fillna("").astype(str)))
+    texts = indexed_texts(sentences, titles, SENTENCE_CONTEXT)
 
     old_ids = np.zeros(0, dtype=np.int64)
     old_vectors = np.zeros((0, encoder.tag["dimension"]), dtype=np.float32)
     previous = current_index_dir(store_dir)
+    if previous is not None and index_context(previous) != SENTENCE_CONTEXT:
+        rebuild = True  # every vector was made from texts read another way
     if previous is not None and not rebuild:
         manifest = json.loads((previous / "manifest.json").read_text())
         check_encoder(manifest, encoder.tag, previous)
@@ -333,7 +379,7 @@ def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: boo
     version = _next_version(root)
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".partial-"))
     try:
-        EvidenceIndex.build(scratch, ids, ordered_texts, vectors, encoder.tag)
+        EvidenceIndex.build(scratch, ids, ordered_texts, vectors, encoder.tag, SENTENCE_CONTEXT)
         os.replace(scratch, root / version)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
