@@ -40,6 +40,7 @@ from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
 from pipeline.stance.backends import softmax
 from pipeline.verdict.aggregator import FEATURE_SETS, PARAMS_FILE, VerdictAggregator, claim_features
 from pipeline.verdict.checker import Checker
+from pipeline.verdict.quantities import QuantityReader
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
 # Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
@@ -55,7 +56,7 @@ MAX_REVIEW_SHARE = 0.35
 
 
 def _evidence(row: dict) -> Evidence:
-    return Evidence(doc_id=row["doc_id"], sentence="", start=0, end=0, score=float(row["score"]),
+    return Evidence(doc_id=row["doc_id"], sentence=row.get("sentence", ""), start=0, end=0, score=float(row["score"]),
                     stance_probs=dict(zip(STANCE_LABELS, row["probs"])))
 
 
@@ -68,7 +69,8 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
         raise UserError("the verdict model is never fitted on the report split")
     setup = {"stance": checker.stance_models, "screen": checker.screen_stance_spec, "rules": checker.rules.label(),
              "top_k": checker.top_k,
-             "reranker": checker.reranker.tag if checker.reranker else None, "limit": limit}
+             "reranker": checker.reranker.tag if checker.reranker else None, "limit": limit,
+             "rows": "with-texts"}
     tag = json.dumps(setup, sort_keys=True)
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
     if path.is_file():
@@ -95,7 +97,8 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
         for claim, (judged, positions) in zip(batch, inputs):
             voters = set(positions)
             rows.append({"corpus": corpus, "split": split, "id": claim.id, "label": claim.label,
-                         "passages": [{"doc_id": e.doc_id, "score": float(e.score),
+                         "claim": claim.claim,
+                         "passages": [{"doc_id": e.doc_id, "sentence": e.sentence, "score": float(e.score),
                                        "probs": [float(e.stance_probs.get(label, 0.0)) for label in STANCE_LABELS],
                                        "voter": i in voters} for i, e in enumerate(judged)]})
         log(f"{corpus}/{split}: {len(rows)}/{len(chosen)} claims ({time.perf_counter() - started:.0f} s)")
@@ -103,12 +106,13 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
     return rows
 
 
-def features_of(rows: Sequence[dict], feature_set: str) -> np.ndarray:
+def features_of(rows: Sequence[dict], feature_set: str, quantities: QuantityReader | None = None) -> np.ndarray:
+    quantities = quantities or QuantityReader()
     out = []
     for row in rows:
         shown = [_evidence(p) for p in row["passages"]]
         voters = [e for e, p in zip(shown, row["passages"]) if p["voter"]]
-        out.append(claim_features(voters, shown, feature_set))
+        out.append(claim_features(voters, shown, feature_set, row.get("claim", ""), quantities))
     return np.vstack(out) if out else np.zeros((0, len(FEATURE_SETS[feature_set])))
 
 
@@ -208,8 +212,9 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     y = np.array([r["label"] for r in rows])
     corpora = np.array([r["corpus"] for r in rows])
     search, best = [], None
+    quantities = QuantityReader()
     for feature_set in FEATURE_SETS:
-        X = features_of(rows, feature_set)
+        X = features_of(rows, feature_set, quantities)
         for weighting in WEIGHTINGS:
             for nei_stage in (False, True):
                 for C in C_GRID:
@@ -231,7 +236,7 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     correct = (predicted == y).astype(float)
     review_below = review_threshold(calibrated.max(axis=1), correct)
     flagged = calibrated.max(axis=1) < review_below
-    X = features_of(rows, feature_set)
+    X = features_of(rows, feature_set, quantities)
     model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below,
                               nei_stage=nei_stage, temperature=temperature)
     model.fit(X, y, sample_weight=sample_weights(corpora, y, weighting), nei_informative=nei_informative(corpora, y))

@@ -24,6 +24,7 @@ from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, 
 from pipeline.stance import data as stance_data
 from pipeline.stance.data import AVERITEC_VERDICT, averitec_qa_texts
 from pipeline.stance.model import StanceModel
+from pipeline.verdict.quantities import QUANTITY_FEATURE_NAMES, QuantityReader, quantity_features
 
 # Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn,
 # torch.
@@ -42,7 +43,8 @@ SHOWN_FEATURE_NAMES = (
     "max_supports_shown", "max_refutes_shown", "mean_nei_shown",
     "log_docs_supporting", "log_docs_refuting", "support_refute_balance", "voter_share",
 )
-FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES}
+FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES,
+                "evidence-v3": FEATURE_NAMES + SHOWN_FEATURE_NAMES + QUANTITY_FEATURE_NAMES}
 PARAMS_FILE = "verdict_params.json"
 NOT_ENOUGH_INFO: VerdictLabel = "NOT_ENOUGH_INFO"
 
@@ -101,14 +103,21 @@ def shown_features(voters: Sequence[Evidence], shown: Sequence[Evidence]) -> np.
 
 
 def claim_features(voters: Sequence[Evidence], shown: Sequence[Evidence] | None = None,
-                   feature_set: str = "evidence-v1") -> np.ndarray:
-    """The feature row of ``feature_set`` (``FEATURE_SETS``) for one claim."""
+                   feature_set: str = "evidence-v1", claim: str = "",
+                   quantities: QuantityReader | None = None) -> np.ndarray:
+    """The feature row of ``feature_set`` (``FEATURE_SETS``) for one claim; evidence-v3 also reads
+    the claim's and the shown passages' numbers (``quantities``)."""
     if feature_set not in FEATURE_SETS:
         raise UserError(f"unknown verdict feature set {feature_set!r}; known: {', '.join(FEATURE_SETS)}")
     row = verdict_features(voters)
     if feature_set == "evidence-v1":
         return row
-    return np.concatenate([row, shown_features(voters, voters if shown is None else shown)])
+    shown = voters if shown is None else shown
+    row = np.concatenate([row, shown_features(voters, shown)])
+    if feature_set == "evidence-v2":
+        return row
+    reader = quantities if quantities is not None else QuantityReader()
+    return np.concatenate([row, quantity_features(claim, shown, evidence_probs(shown), reader)])
 
 
 class VerdictAggregator(ClassifierMixin, BaseEstimator):
@@ -239,7 +248,9 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         """The verdict from the voting passages ``evidence``; ``shown``: every passage retrieved
         (read by the ``evidence-v2`` features)."""
         evidence = tuple(evidence)
-        features = claim_features(evidence, shown, self.feature_set)
+        if self.feature_set == "evidence-v3" and not hasattr(self, "_quantity_reader"):
+            self._quantity_reader = QuantityReader()  # one parse cache per aggregator, filled lazily
+        features = claim_features(evidence, shown, self.feature_set, claim, getattr(self, "_quantity_reader", None))
         if self.is_fitted:
             probs = self.predict_proba(features[None, :])[0]
             best = int(probs.argmax())
