@@ -45,6 +45,20 @@ def test_head_on_raw_vectors_separates_what_it_was_fitted_on():
     assert abs(coef[1]) > 100 * abs(coef[0])
 
 
+def test_a_dead_dimension_gets_weight_zero_not_an_overflowing_one():
+    # Some dimensions of mpnet's mean pooling barely vary (standard deviations down to ~1e-34);
+    # mapping a standardised weight back onto one gave raw weights ~3e5, inf in the saved float16
+    # head and NaN scores.
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 200)
+    vectors = rng.normal(0, 0.07, (200, 4))
+    vectors[:, 0] += 0.1 * y
+    vectors[:, 3] = 0.2 + rng.normal(0, 1e-6, 200) + 1e-6 * y  # tiny, and it follows the label
+    coef, intercept = fp.fit_head(vectors, y, c=0.3)
+    assert coef[3] == 0.0 and np.isfinite(coef).all() and np.abs(coef).max() < 1e3
+    assert np.isfinite(np.float32(intercept))
+
+
 def test_c_is_chosen_out_of_fold_on_the_labelled_tweets():
     rng = np.random.default_rng(1)
     n = 200

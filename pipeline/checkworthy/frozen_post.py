@@ -29,7 +29,7 @@ import numpy as np
 
 from pipeline.checkworthy.features import clean_text
 from pipeline.checkworthy.post import post_sentences
-from pipeline.checkworthy.sentence_classifier import SentenceClassifierConfig, save_sentence_classifier
+from pipeline.checkworthy.sentence_classifier import ADAPTER_FILE, SentenceClassifierConfig, save_sentence_classifier
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
 from pipeline.registry.base_models import MPNET, base_model_path
 from pipeline.stance.backends import base_model_hash
@@ -38,6 +38,7 @@ from pipeline.stance.backends import base_model_hash
 # transformers, scikit-learn.
 
 FROZEN_C_GRID = (0.3, 1.0, 3.0, 10.0)
+MIN_STD = 1e-4
 FROZEN_LORA_RANK = 1  # the adapter is the identity (B = 0); rank 1 keeps its file at ~0.4 MB
 
 
@@ -71,10 +72,11 @@ def grouped_folds(texts: Sequence[str], labels: Sequence[int] | np.ndarray, fold
 
 
 def frozen_embeddings(texts: Sequence[str], base: str = MPNET, max_length: int = 128, batch_size: int = 32,
-                      cache: Path | None = None, log: Callable[[str], None] = print) -> np.ndarray:
+                      cache: Path | None = None, num_threads: int | None = 1,
+                      log: Callable[[str], None] = print) -> np.ndarray:
     """Mean-pooled last hidden states of the frozen ``base`` (not normalised: the head reads them
     as the served network computes them), one row per text; kept in ``cache`` (a .npy keyed by the
-    texts, base and length) when given."""
+    texts, base and length) when given. One intra-op thread by default (2 shared cores)."""
     texts = list(texts)
     if cache is not None:
         digest = hashlib.sha256(f"{base}\t{max_length}\t{base_model_hash(base)}".encode())
@@ -86,6 +88,8 @@ def frozen_embeddings(texts: Sequence[str], base: str = MPNET, max_length: int =
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    if num_threads:
+        torch.set_num_threads(num_threads)
     tokenizer = AutoTokenizer.from_pretrained(base_model_path(base))
     model = AutoModel.from_pretrained(base_model_path(base)).eval()
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
@@ -113,10 +117,13 @@ def frozen_embeddings(texts: Sequence[str], base: str = MPNET, max_length: int =
 
 def fit_head(vectors: np.ndarray, labels: np.ndarray, c: float):
     """The class-balanced logistic regression of the head; standardised inside, returned as
-    (coef, intercept) on the raw vectors."""
+    (coef, intercept) on the raw vectors. Dimensions that barely vary (mpnet's mean pooling has a
+    dead one, standard deviation ~1e-34) get weight 0: standardising them would give weights
+    beyond any float range once mapped back to the raw vectors."""
     from sklearn.linear_model import LogisticRegression
 
-    mean, scale = vectors.mean(axis=0), vectors.std(axis=0) + 1e-6
+    std = vectors.std(axis=0)
+    mean, scale = vectors.mean(axis=0), np.where(std > MIN_STD, std, np.inf)
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
     model.fit((vectors - mean) / scale, labels)
     coef = model.coef_[0] / scale
@@ -184,6 +191,17 @@ def frozen_head_network(coef: np.ndarray, intercept: float, plan: FrozenHeadPlan
     return net, config
 
 
+def _head_in_float32(net, path: Path) -> None:
+    """The saved head again in float32 (the adapter file stores float16, ~3 digits; the head is
+    the whole model here and 768 weights cost nothing)."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(path))
+    state["head.weight"] = net.head.weight.detach().float().contiguous()
+    state["head.bias"] = net.head.bias.detach().float().contiguous()
+    save_file(state, str(path))
+
+
 def train_frozen_head(texts: list[str], labels: np.ndarray, tune: np.ndarray, plan: FrozenHeadPlan,
                       work_dir: Path, log: Callable[[str], None] = print) -> tuple[FrozenOutOfFold, Path, dict]:
     """Out-of-fold sentence scores of the training tweets and the head on all of them, saved as a
@@ -204,6 +222,7 @@ def train_frozen_head(texts: list[str], labels: np.ndarray, tune: np.ndarray, pl
     folder = Path(work_dir) / f"frozen-head-{hashlib.sha256(coef.tobytes()).hexdigest()[:12]}"
     folder.mkdir(parents=True, exist_ok=True)
     save_sentence_classifier(net, config, folder)
+    _head_in_float32(net, folder / ADAPTER_FILE)
     info = {"kind": "frozen embeddings + logistic regression", "c": oof.c, "out_of_fold_by_c": oof.by_c,
             "train_rows": len(texts), "positives": int(labels.sum()), "texts_encoded": len(unique),
             "encode_seconds": round(encode_seconds, 1), "folds": plan.folds, "fold_groups": "near_duplicate_key",
