@@ -90,7 +90,7 @@ def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     registry = Registry()
     ref = registry.load_ref("verdict")  # hash-checked against its card
     model = VerdictAggregator.load("verdict")
-    assert model.is_fitted and model.feature_set == "evidence-v2"
+    assert model.is_fitted and model.feature_set == ref.card["metrics"]["chosen"]["feature_set"]
     assert model.nei_stage and 0.0 < model.review_below < 0.9
     metrics = ref.card["metrics"]
     assert set(metrics["fitted_on"]) <= {f"{c}/{s}" for c, s in FIT_PARTS}
