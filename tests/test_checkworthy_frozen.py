@@ -4,16 +4,15 @@ carries it, and the API's default domain."""
 from __future__ import annotations
 
 import inspect
-import shutil
 
 import numpy as np
 import pytest
 
 from pipeline.checkworthy import frozen_post as fp
 from pipeline.checkworthy.model import CheckworthyModel
-from pipeline.checkworthy.post import POST_ADAPTER_FILE, post_sentences
+from pipeline.checkworthy.post import post_sentences
 from pipeline.checkworthy.sentences import AUTO
-from pipeline.registry.registry import ModelIntegrityError, Registry
+from pipeline.registry.registry import Registry
 
 SHIPPED = Registry().root / "checkworthy"
 DEBATE_SENTENCE = "We have lost 750,000 manufacturing jobs in the last four years."
@@ -119,19 +118,6 @@ def test_frozen_post_network_changes_post_scores_inside_its_band_only(frozen_mod
     assert in_band.any()
     assert np.abs(served - regression_only)[in_band].max() > 0.01
     assert frozen_model.thresholds["post"] == pytest.approx(spec["threshold"])
-
-
-@pytest.mark.slow
-def test_frozen_post_network_is_hash_checked_at_load(tmp_path, frozen_model):
-    version = frozen_model.card["version"]
-    target = tmp_path / "checkworthy" / version
-    shutil.copytree(SHIPPED / version, target)
-    (tmp_path / "checkworthy" / "CURRENT").write_text(version + "\n")
-    adapter = bytearray((target / POST_ADAPTER_FILE).read_bytes())
-    adapter[-1] ^= 0xFF
-    (target / POST_ADAPTER_FILE).write_bytes(bytes(adapter))
-    with pytest.raises(ModelIntegrityError, match=POST_ADAPTER_FILE):
-        CheckworthyModel(models_dir=tmp_path).warm_up()
 
 
 def test_api_checkworthiness_frame_defaults_to_auto_like_the_cli():
