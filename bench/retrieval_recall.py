@@ -41,12 +41,14 @@ CANDIDATES = (10, 20, 30)
 def contextual_index(index, view, encoder, directory: Path, context: str):
     """The store's index rebuilt in ``directory`` with each sentence read with ``context`` (as
     ``pipeline.retrieval.index.indexed_texts`` reads it) by both the bi-encoder and BM25."""
-    from pipeline.retrieval.index import EvidenceIndex, indexed_texts
+    from pipeline.retrieval.index import EvidenceIndex, index_titles, indexed_texts
 
+    # Every sentence of the store, so that each has its previous sentence even where the store's
+    # index is behind it; the ids searched are the index's.
+    texts_by_id = dict(zip(view.sentences.index.tolist(),
+                           indexed_texts(view.sentences, index_titles(view.documents), context)))
     ids = np.asarray(index.ids)
-    sentences = view.sentences.loc[ids]
-    titles = dict(zip(view.documents["doc_id"].astype(str), view.documents["title"].fillna("").astype(str)))
-    texts = indexed_texts(sentences, titles, context)
+    texts = [texts_by_id[int(i)] for i in ids]
     return EvidenceIndex.build(directory, ids, texts, encoder.encode(texts), encoder.tag, context)
 
 
@@ -75,8 +77,9 @@ def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, can
     encoder.warm_up()
     index = load_index(store, expected_encoder=encoder.tag)
     view = CorpusView.from_store(store)
-    if context:
-        index = contextual_index(index, view, encoder, Path(tempfile.mkdtemp(prefix="context-index-")), context)
+    scratch = tempfile.TemporaryDirectory(prefix="context-index-") if context else None
+    if scratch is not None:
+        index = contextual_index(index, view, encoder, Path(scratch.name), context)
     names = Corpus(store).documents()
     doc_of_name = defaultdict(set)
     for doc_id, doc_name in zip(names["doc_id"].astype(str), names["name"].astype(str)):
@@ -94,6 +97,8 @@ def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, can
 
     rows = [{"shipped_gold": gold(c, s), "candidates": p, "gold": gold(c, p)}
             for c, s, p in zip(chosen, shipped, pool)]
+    if scratch is not None:
+        scratch.cleanup()
     return texts, rows, retrieval_ms
 
 

@@ -47,29 +47,46 @@ def test_dense_and_lexical_search_find_the_denial(seed_store):
 
 
 def test_each_sentence_is_indexed_with_its_title_and_the_sentence_before_it(seed_store):
-    from pipeline.retrieval.index import SENTENCE_CONTEXT, index_context, indexed_texts, stale_index_message
+    import pandas as pd
 
-    assert index_context(current_index_dir(seed_store)) == SENTENCE_CONTEXT == "title+previous"
-    corpus = Corpus(seed_store)
-    sentences = corpus.sentences()
-    documents = corpus.documents()
-    titles = dict(zip(documents["doc_id"], documents["title"]))
+    from pipeline.retrieval.index import (
+        INDEX_READING,
+        PREVIOUS_CHARS,
+        index_context,
+        index_titles,
+        indexed_texts,
+        stale_index_message,
+    )
+
+    assert index_context(current_index_dir(seed_store)) == INDEX_READING == "title+previous/2"
+    assert stale_index_message(seed_store) is None
+    # The seeds are plain text: ingest's fallback title is each file's first line ("Skip to
+    # content" for one), which is no title to read a sentence with.
+    seed_documents = Corpus(seed_store).documents()
+    assert "Skip to content" in set(seed_documents["title"]) and index_titles(seed_documents) == {}
+
+    documents = pd.DataFrame({"doc_id": ["a", "b", "c"],
+                              "title": ["Aleister Crowley", "Skip to content", "A very long heading " * 40],
+                              "text": ["He was born in 1875.\nHe died in 1947.", "Skip to content\nMenu", "x"]})
+    titles = index_titles(documents)
+    assert titles == {"a": "Aleister Crowley", "c": ("A very long heading " * 40)[:300]}
+    long_sentence = "word " * 400
+    sentences = pd.DataFrame({"doc_id": ["a", "a", "b", "b", "b"], "index": [0, 1, 0, 1, 2],
+                              "text": ["He was born in 1875.", "He died in 1947.", "Skip to content", long_sentence,
+                                       "No."]})
     texts = indexed_texts(sentences, titles)
-    first, second = sentences.iloc[0], sentences.iloc[1]
-    assert first["doc_id"] == second["doc_id"] and first["index"] == 0 and titles[first["doc_id"]]
-    assert texts[0] == f"{titles[first['doc_id']]}: {first['text']}"
-    assert texts[1] == f"{titles[first['doc_id']]}: {first['text']} {second['text']}"
+    assert texts[:3] == ["Aleister Crowley: He was born in 1875.",
+                         "Aleister Crowley: He was born in 1875. He died in 1947.", "Skip to content"]
+    assert texts[4] == long_sentence[-PREVIOUS_CHARS:] + " No."  # the sentence itself is never cut off
     assert indexed_texts(sentences, titles, "none") == sentences["text"].tolist()
-    assert indexed_texts(sentences, {}, "title+previous")[0] == first["text"]
     with pytest.raises(UserError, match="unknown sentence context"):
         indexed_texts(sentences, titles, "paragraph")
-    assert stale_index_message(seed_store) is None
 
 
 def test_an_index_read_another_way_is_rebuilt_whole(seed_store_copy):
     directory = current_index_dir(seed_store_copy)
     manifest = json.loads((directory / "manifest.json").read_text())
-    manifest["sentence_context"] = "none"
+    manifest["context_rules"] = 1
     (directory / "manifest.json").write_text(json.dumps(manifest))
     from pipeline.retrieval.index import stale_index_message
 
@@ -77,6 +94,9 @@ def test_an_index_read_another_way_is_rebuilt_whole(seed_store_copy):
     update = update_index(seed_store_copy)
     assert update.embedded == update.total == len(Corpus(seed_store_copy).sentences())
     assert stale_index_message(seed_store_copy) is None
+    (current_index_dir(seed_store_copy) / "manifest.json").unlink()  # a build that died half-way
+    assert "no readable manifest" in stale_index_message(seed_store_copy)
+    assert update_index(seed_store_copy).embedded == update.total
 
 
 def test_stopword_only_query_matches_nothing_lexically(seed_store):

@@ -13,7 +13,7 @@ from pipeline.corpus.ingest import ingest
 from pipeline.corpus.nlp import Analyser
 from pipeline.corpus.store import Corpus
 from pipeline.factchecks.index import build_store_index
-from pipeline.retrieval.index import SENTENCE_CONTEXT, current_index_dir, index_context, update_index
+from pipeline.retrieval.index import INDEX_READING, current_index_dir, index_context, update_index
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def ensure_store(documents: Sequence[Path | str], store_dir: Path | str,
     analyser = Analyser()
     stamp = {"inputs": fingerprint, "analyser": analyser.tag}
     index_dir = current_index_dir(store_dir)
-    reused = (stamp_path.is_file() and index_dir is not None and index_context(index_dir) == SENTENCE_CONTEXT
+    reused = (stamp_path.is_file() and index_dir is not None and index_context(index_dir) == INDEX_READING
               and json.loads(stamp_path.read_text(encoding="utf-8")) == stamp)
     if not reused:
         report = ingest(paths, store_dir, analyser=analyser, progress=progress)

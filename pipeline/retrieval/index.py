@@ -52,16 +52,38 @@ FORMAT_VERSION = 1
 # sentence. Chosen on the tune split of every corpus (bench/retrieval_recall.py --context).
 SENTENCE_CONTEXT = "title+previous"
 SENTENCE_CONTEXTS = ("none", "title", "previous", "title+previous")
+# How the context is cut (``index_titles``, ``indexed_texts``); bump when that changes, so that
+# indexes built the other way are rebuilt. The encoder reads 256 tokens at most and the sentence
+# comes last: a long title or previous sentence must not push the sentence itself out.
+CONTEXT_RULES = 2
+TITLE_CHARS = 300
+PREVIOUS_CHARS = 600
+INDEX_READING = f"{SENTENCE_CONTEXT}/{CONTEXT_RULES}"
 
 
 class IndexMismatchError(UserError):
     pass
 
 
+def index_titles(documents) -> dict[str, str]:
+    """Document id -> the title to read its sentences with (columns doc_id, title, text): none
+    where the title is only the document's own first line (what ingest falls back to for plain
+    text, "Skip to content" included), cut to ``TITLE_CHARS``."""
+    titles = {}
+    for doc_id, title, text in zip(documents["doc_id"].astype(str), documents["title"].fillna("").astype(str),
+                                   documents["text"].fillna("").astype(str)):
+        first_line = text.split("\n", 1)[0].strip()
+        fallback = title == first_line or (title.endswith("…") and first_line.startswith(title[:-1]))
+        if title and not fallback:
+            titles[doc_id] = title[:TITLE_CHARS]
+    return titles
+
+
 def indexed_texts(sentences, titles: dict[str, str], context: str = SENTENCE_CONTEXT) -> list[str]:
     """The text indexed for each row of ``sentences`` (columns doc_id, index, text): the sentence
-    with its ``context`` before it (``SENTENCE_CONTEXTS``); untitled documents and first sentences
-    go without what they lack."""
+    with its ``context`` before it (``SENTENCE_CONTEXTS``; ``titles`` from ``index_titles``, the
+    previous sentence's last ``PREVIOUS_CHARS``); untitled documents and first sentences go
+    without what they lack."""
     if context not in SENTENCE_CONTEXTS:
         raise UserError(f"unknown sentence context {context!r}; known: {', '.join(SENTENCE_CONTEXTS)}")
     doc_ids = sentences["doc_id"].astype(str).tolist()
@@ -75,15 +97,20 @@ def indexed_texts(sentences, titles: dict[str, str], context: str = SENTENCE_CON
         if title:
             parts.append(f"{title}:")
         if context in ("previous", "title+previous") and position > 0:
-            parts.append(by_position.get((doc_id, position - 1), ""))
+            parts.append(by_position.get((doc_id, position - 1), "")[-PREVIOUS_CHARS:])
         parts.append(text)
         out.append(" ".join(part for part in parts if part))
     return out
 
 
-def index_context(directory: Path) -> str:
-    """The sentence context an index was built with (indexes from before it was recorded: none)."""
-    return str(json.loads((directory / "manifest.json").read_text()).get("sentence_context", "none"))
+def index_context(directory: Path) -> str | None:
+    """How an index read its sentences, "<context>/<rules>" (``INDEX_READING`` for this version;
+    indexes from before it was recorded: "none/1"); None when its manifest cannot be read."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return f"{manifest.get('sentence_context', 'none')}/{manifest.get('context_rules', 1)}"
 
 
 def _stemmer():
@@ -161,6 +188,7 @@ class EvidenceIndex:
             "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else encoder_tag.get("dimension"),
             "count": int(len(ids)),
             "sentence_context": sentence_context,
+            "context_rules": CONTEXT_RULES,
             "faiss": type(dense).__name__ if dense is not None else None,
             "bm25": {"library": "bm25s", "stemmer": "english" if stemmer else None, "stopwords": "en"},
             "built": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -313,10 +341,11 @@ def stale_index_message(store_dir: Path | str) -> str | None:
     directory = current_index_dir(Path(store_dir))
     if directory is None:
         return None
-    if index_context(directory) != SENTENCE_CONTEXT:
-        return (f"the evidence index of {store_dir} reads each sentence with context "
-                f"{index_context(directory)!r}, this version with {SENTENCE_CONTEXT!r}; claims are checked "
-                f"against the old index until you run `claimsift index --store {store_dir}`")
+    built = index_context(directory)
+    if built != INDEX_READING:
+        return (f"the evidence index of {store_dir} reads each sentence as {built or 'unknown (no readable manifest)'}, "
+                f"this version as {INDEX_READING}; claims are checked against the old index until you run "
+                f"`claimsift index --store {store_dir}`")
     ids = np.load(directory / "ids.npy", allow_pickle=False, mmap_mode="r")
     with sqlite3.connect(Path(store_dir) / DB_NAME) as connection:
         count, largest = connection.execute("SELECT COUNT(*), MAX(sentence_id) FROM sentences").fetchone()
@@ -346,14 +375,12 @@ def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: boo
     encoder = encoder or Encoder()
     sentences = corpus.sentences()
     wanted_ids = sentences["sentence_id"].to_numpy(dtype=np.int64)
-    documents = corpus.documents()
-    titles = dict(zip(documents["doc_id"].astype(str), documents["title"].fillna("").astype(str)))
-    texts = indexed_texts(sentences, titles, SENTENCE_CONTEXT)
+    texts = indexed_texts(sentences, index_titles(corpus.documents()), SENTENCE_CONTEXT)
 
     old_ids = np.zeros(0, dtype=np.int64)
     old_vectors = np.zeros((0, encoder.tag["dimension"]), dtype=np.float32)
     previous = current_index_dir(store_dir)
-    if previous is not None and index_context(previous) != SENTENCE_CONTEXT:
+    if previous is not None and index_context(previous) != INDEX_READING:
         rebuild = True  # every vector was made from texts read another way
     if previous is not None and not rebuild:
         manifest = json.loads((previous / "manifest.json").read_text())

@@ -36,7 +36,9 @@ from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS, Evidence
 from pipeline.datasets.claims import read_corpus_claims
 from pipeline.datasets.corpora import build_dataset, claim_splits, select_claims
 from pipeline.datasets.stores import documents_by_table_id, ensure_store
+from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
+from pipeline.retrieval.index import INDEX_READING
 from pipeline.stance.backends import softmax
 from pipeline.verdict.aggregator import FEATURE_SETS, PARAMS_FILE, VerdictAggregator, claim_features
 from pipeline.verdict.checker import Checker
@@ -70,7 +72,7 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
     setup = {"stance": checker.stance_models, "screen": checker.screen_stance_spec, "rules": checker.rules.label(),
              "top_k": checker.top_k,
              "reranker": checker.reranker.tag if checker.reranker else None, "limit": limit,
-             "rows": "with-texts"}
+             "rows": "with-texts", "index": INDEX_READING, "encoder": Encoder().tag}
     tag = json.dumps(setup, sort_keys=True)
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
     if path.is_file():
