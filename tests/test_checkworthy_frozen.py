@@ -117,6 +117,15 @@ def test_frozen_post_network_changes_post_scores_inside_its_band_only(frozen_mod
     in_band = regression >= spec["band_from"]
     assert in_band.any()
     assert np.abs(served - regression_only)[in_band].max() > 0.01
+    assert (~in_band).any()
+
+    class SaysYes:  # a network that calls everything check-worthy: it may move only in-band scores
+        def positive_proba(self, texts, **kwargs):
+            return np.ones(len(texts))
+
+    forced = post_stage_scores(texts, regression, SaysYes(), spec)
+    assert np.allclose(forced[~in_band], served[~in_band])
+    assert (forced[in_band] > served[in_band]).all()
     assert frozen_model.thresholds["post"] == pytest.approx(spec["threshold"])
 
 

@@ -78,6 +78,7 @@ def frozen_embeddings(texts: Sequence[str], base: str = MPNET, max_length: int =
     as the served network computes them), one row per text; kept in ``cache`` (a .npy keyed by the
     texts, base and length) when given. One intra-op thread by default (2 shared cores)."""
     texts = list(texts)
+    path: Path | None = None
     if cache is not None:
         digest = hashlib.sha256(f"{base}\t{max_length}\t{base_model_hash(base)}".encode())
         for text in texts:
@@ -86,10 +87,21 @@ def frozen_embeddings(texts: Sequence[str], base: str = MPNET, max_length: int =
         if path.is_file():
             return np.load(path, allow_pickle=False)
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
+    threads_before = torch.get_num_threads()
     if num_threads:
         torch.set_num_threads(num_threads)
+    try:
+        return _encode(texts, base, batch_size, max_length, cache, path, log)
+    finally:
+        torch.set_num_threads(threads_before)  # the rest of the training keeps the process's threads
+
+
+def _encode(texts: list[str], base: str, batch_size: int, max_length: int, cache: Path | None, path: Path | None,
+            log: Callable[[str], None]) -> np.ndarray:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(base_model_path(base))
     model = AutoModel.from_pretrained(base_model_path(base)).eval()
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
@@ -106,7 +118,7 @@ def frozen_embeddings(texts: Sequence[str], base: str = MPNET, max_length: int =
             if (lo // batch_size) % 50 == 0:
                 log(f"frozen {base}: {min(lo + batch_size, len(texts))}/{len(texts)} texts encoded "
                     f"({time.monotonic() - started:.0f} s)")
-    if cache is not None:
+    if cache is not None and path is not None:
         Path(cache).mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:

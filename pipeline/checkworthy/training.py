@@ -25,6 +25,7 @@ from pipeline.checkworthy.sentence_classifier import (
     train_sentence_classifier,
 )
 from pipeline.checkworthy.sentences import AUTO, has_words, split_sentences
+from pipeline.core.errors import UserError
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
 from pipeline.registry.base_models import MINILM, MPNET, base_model
 from pipeline.registry.embedding import Encoder
@@ -103,7 +104,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     if sentence_epochs > 0:
         base_model(sentence_base)  # an unknown base fails now, not after the logistic regression
     if post_head not in POST_HEADS:
-        raise ValueError(f"unknown post head {post_head!r}; expected one of {', '.join(POST_HEADS)}")
+        raise UserError(f"unknown post head {post_head!r}; expected one of {', '.join(POST_HEADS)}")
     with_post_stage = post_epochs > 0 or post_head == "frozen"
     started = time.perf_counter()
     report("loading data")
