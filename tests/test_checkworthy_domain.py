@@ -14,6 +14,7 @@ from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.checkworthy.post import POST_ADAPTER_FILE, choose_post_stage, post_calibrated, stratified_folds
 from pipeline.checkworthy.sentences import AUTO, route_domain
 from pipeline.registry.registry import ModelIntegrityError, Registry
+from registered import newest_checkworthy
 
 SHIPPED = Registry().root / "checkworthy"
 DEBATE_SENTENCE = "We have lost 750,000 manufacturing jobs in the last four years."
@@ -100,13 +101,7 @@ def test_post_stage_leans_on_the_network_that_separates_and_calibrates():
 @pytest.fixture(scope="module")
 def shipped() -> CheckworthyModel:
     """The newest registered version with a post network (current or not)."""
-    registry = Registry()
-    for version in reversed(registry.versions("checkworthy")):
-        if "post_classifier" in registry.resolve(f"checkworthy@{version}").card:
-            model = CheckworthyModel(f"checkworthy@{version}")
-            model.warm_up()
-            return model
-    pytest.skip("no registered checkworthy version has a post network")
+    return newest_checkworthy(lambda post: True, "no registered checkworthy version has a post network")
 
 
 @pytest.mark.slow

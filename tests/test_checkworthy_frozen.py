@@ -13,6 +13,7 @@ from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.checkworthy.post import post_sentences
 from pipeline.checkworthy.sentences import AUTO
 from pipeline.registry.registry import Registry
+from registered import newest_checkworthy
 
 SHIPPED = Registry().root / "checkworthy"
 DEBATE_SENTENCE = "We have lost 750,000 manufacturing jobs in the last four years."
@@ -93,14 +94,8 @@ def test_frozen_head_round_trips_through_the_served_sentence_classifier(tmp_path
 @pytest.fixture(scope="module")
 def frozen_model() -> CheckworthyModel:
     """The newest registered version whose post network is a frozen-embedding head."""
-    registry = Registry()
-    for version in reversed(registry.versions("checkworthy")):
-        card = registry.resolve(f"checkworthy@{version}").card
-        if card.get("post_classifier", {}).get("head") == "frozen":
-            model = CheckworthyModel(f"checkworthy@{version}")
-            model.warm_up()
-            return model
-    pytest.skip("no registered checkworthy version has a frozen-embedding post network")
+    return newest_checkworthy(lambda post: post.get("head") == "frozen",
+                              "no registered checkworthy version has a frozen-embedding post network")
 
 
 @pytest.mark.slow
