@@ -375,7 +375,6 @@ def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: boo
     encoder = encoder or Encoder()
     sentences = corpus.sentences()
     wanted_ids = sentences["sentence_id"].to_numpy(dtype=np.int64)
-    texts = indexed_texts(sentences, index_titles(corpus.documents()), SENTENCE_CONTEXT)
 
     old_ids = np.zeros(0, dtype=np.int64)
     old_vectors = np.zeros((0, encoder.tag["dimension"]), dtype=np.float32)
@@ -395,6 +394,8 @@ def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: boo
     if previous is not None and not rebuild and not new_positions and not removed:
         return IndexUpdate(previous.name, len(old_ids), 0, 0, time.perf_counter() - started)
 
+    # Built only when something is embedded: an index already up to date costs no context work.
+    texts = indexed_texts(sentences, index_titles(corpus.documents()), SENTENCE_CONTEXT)
     new_vectors = encoder.encode([texts[p] for p in new_positions], show_progress=progress)
     ids = np.concatenate([old_ids[keep_rows], wanted_ids[new_positions]]).astype(np.int64)
     vectors = np.concatenate([old_vectors[keep_rows], new_vectors]).astype(np.float32)
