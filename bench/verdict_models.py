@@ -32,6 +32,9 @@ SETUPS = {
     "v5-verdict": {"stance_spec": "stance@v5", "screen_stance_spec": None, "verdict_spec": "verdict@v5"},
     "v5-verdict-rerank": {"stance_spec": "stance@v5", "screen_stance_spec": None, "verdict_spec": "verdict@v5",
                           "rerank": "stance@v5"},
+    "v5-rules-previous": {"stance_spec": "stance@v5", "screen_stance_spec": None, "verdict_spec": "rules",
+                          "stance_input": "previous"},
+    "v6-previous": {"stance_input": "previous"},
     # What the Checker does with no options.
     "shipped": {},
 }

@@ -60,7 +60,7 @@ def test_decisive_passages_are_passages_that_voted(seed_checker):
 def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_store):
     from pipeline.core.types import STANCE_LABELS
     from pipeline.retrieval.retrieve import people_in
-    from pipeline.verdict.checker import Checker, read_alone_or_after
+    from pipeline.verdict.checker import Checker, stance_text
     from pipeline.verdict.rules import adjusted_stance
 
     # The default reads every passage with one model; a screen model is named to use one.
@@ -74,7 +74,7 @@ def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_store):
     judged = seed_checker.judge([claim], [evidence], voting=[voting])[0]
     for i, item in enumerate(judged):
         reader = seed_checker.stance_reader(votes=i in voting)
-        row = reader.predict_proba([claim], [item.read_as or read_alone_or_after(item)])[0]
+        row = reader.predict_proba([claim], [stance_text(item, seed_checker.passage_reading)])[0]
         expected = adjusted_stance(claim, item, dict(zip(STANCE_LABELS, map(float, row))))
         # bfloat16 sums in another order in another batch: the last digits move (~2e-3).
         assert item.stance_probs == pytest.approx(expected, abs=5e-3), (i, item.sentence)
@@ -312,6 +312,23 @@ def test_a_denial_that_points_back_covers_what_the_sentence_before_it_covers():
     rating = Evidence(doc_id="a", sentence="We rate this post False.", start=0, end=1, score=1.0,
                       context='"Even if I recommend it, it would never happen," Stoltenberg said. We rate this post False.')
     assert not rules.covers("Stoltenberg said expelling a member would never happen.", rating)
+
+
+def test_the_stance_model_reads_an_answer_with_its_question_when_asked_to():
+    from pipeline.core.errors import UserError
+    from pipeline.core.types import Evidence
+    from pipeline.verdict.checker import Checker, stance_text
+
+    question = "Did the WHO declare the outbreak a pandemic in March 2020?"
+    answer = Evidence(doc_id="a", sentence="Yes, on 11 March.", start=0, end=1, score=1.0,
+                      context=f"{question} Yes, on 11 March. It said so in Geneva.")
+    assert stance_text(answer) == "Yes, on 11 March."
+    assert stance_text(answer, "previous") == f"{question} Yes, on 11 March."
+    assert stance_text(answer, "context") == answer.context
+    first = Evidence(doc_id="a", sentence=question, start=0, end=1, score=1.0, context=f"{question} Yes, on 11 March.")
+    assert stance_text(first, "previous") == question  # a first sentence has nothing before it
+    with pytest.raises(UserError, match="unknown stance input"):
+        Checker("unused", stance_input="neighbours")
 
 
 @pytest.mark.slow

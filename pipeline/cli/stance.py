@@ -120,6 +120,10 @@ def train_verdict_cmd(
         help="fit on the tune split of every public corpus, checked end to end (the default verdict "
              "model's recipe), or on AVeriTeC question-answer pairs (verdict@v1-v4)"),
     limit: Optional[int] = typer.Option(None, "--limit", help="with --from-corpora: claims per corpus and split"),
+    stance_input: str = typer.Option(
+        "sentence", "--stance-input",
+        help="with --from-corpora: what the stance model reads of each passage: sentence, previous (the "
+             "sentence after the one before it) or context; the model records it and the Checker follows"),
 ) -> None:
     """Fit the verdict aggregator and register it (with --from-corpora: on claim labels of
     several corpora, chosen by leave-one-corpus-out; the report split is never read)."""
@@ -128,7 +132,7 @@ def train_verdict_cmd(
         from pipeline.training.verdict_fit import train_verdict_on_corpora
 
         result = train_verdict_on_corpora(out, stance_spec=stance_model, limit=limit, promote=promote,
-                                          log=console.print)
+                                          log=console.print, stance_input=stance_input)
         console.print(f"[green]{result['model']}[/green]")
         return
     from pipeline.verdict.aggregator import train_verdict

@@ -72,7 +72,8 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
     setup = {"stance": checker.stance_models, "screen": checker.screen_stance_spec, "rules": checker.rules.label(),
              "top_k": checker.top_k,
              "reranker": checker.reranker.tag if checker.reranker else None, "limit": limit,
-             "rows": "with-texts", "index": INDEX_READING, "encoder": Encoder().tag}
+             "rows": "with-texts", "index": INDEX_READING, "encoder": Encoder().tag,
+             **({"passage_reading": checker.passage_reading} if checker.passage_reading != "sentence" else {})}
     tag = json.dumps(setup, sort_keys=True)
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
     if path.is_file():
@@ -263,9 +264,11 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
 
 def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, parts: Sequence[tuple[str, str]] = FIT_PARTS,
                              stance_spec: str = "stance", limit: int | None = None, promote: bool = False,
-                             cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print) -> dict:
-    """Check the fitting claims of every corpus with the shipped Checker (``stance_spec``), fit,
-    and register ``verdict@vN`` with its card."""
+                             cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print,
+                             stance_input: str = "sentence") -> dict:
+    """Check the fitting claims of every corpus with the shipped Checker (``stance_spec``, the
+    stance model reading ``stance_input`` of each passage), fit, and register ``verdict@vN``
+    with its card; the model records ``stance_input`` and the Checker reads passages that way."""
     from pipeline.datasets.corpora import build_dataset
 
     started = time.monotonic()
@@ -274,12 +277,13 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
     for corpus in dict.fromkeys(c for c, _ in parts):
         # No screen model: the stance model reads every passage shown, as the served Checker does.
         checker = Checker(build_dataset(corpus).folder / "store", stance_spec=stance_spec, models_dir=models_dir,
-                          screen_stance_spec=None)
+                          screen_stance_spec=None, stance_input=stance_input, verdict_spec="rules")
         for c, split in parts:
             if c == corpus:
                 rows += collect(corpus, split, checker, cache_dir=cache_dir, limit=limit, log=log)
         stance_tags.add(json.dumps(checker.stance_models, sort_keys=True))
     model, report = fit_verdict_model(rows, log=log)
+    model.set_params(stance_input=stance_input)
     registry = Registry(models_dir)
     with registry.new_version("verdict") as folder:
         version = registry.next_version("verdict")
@@ -299,7 +303,9 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
             metrics=report,
             extra={"stance_model": [json.loads(t) for t in sorted(stance_tags)], "features": list(FEATURE_SETS[model.feature_set]),
                    "total_seconds": round(time.monotonic() - started, 1),
-                   "reproduce": f"claimsift train verdict --from-corpora --stance-model {stance_spec} --out models"})
+                   "passage_reading": stance_input,
+                   "reproduce": f"claimsift train verdict --from-corpora --stance-model {stance_spec} "
+                                f"--stance-input {stance_input} --out models"})
     if promote:
         registry.promote(f"verdict@{version}")
     log(f"wrote verdict@{version}: leave-one-corpus-out mean macro-F1 {report['leave_one_corpus_out']['mean_macro_f1']}")

@@ -126,7 +126,8 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
 
     def __init__(self, C: float = 1.0, support_threshold: float = 0.5, refute_threshold: float = 0.5,
                  class_weight: str | None = "balanced", feature_set: str = "evidence-v1",
-                 review_below: float = 0.0, nei_stage: bool = False, temperature: float = 1.0) -> None:
+                 review_below: float = 0.0, nei_stage: bool = False, temperature: float = 1.0,
+                 stance_input: str = "sentence") -> None:
         self.C = C
         self.support_threshold = support_threshold
         self.refute_threshold = refute_threshold
@@ -141,6 +142,9 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         # whose claims all have evidence says nothing about where evidence stops.
         self.nei_stage = nei_stage
         self.temperature = temperature  # probabilities p are tempered as p ** (1 / T), renormalised
+        # What the stance model read of each passage when the features were fitted
+        # (``pipeline.verdict.checker.stance_text``); the Checker reads passages the same way.
+        self.stance_input = stance_input
 
     # -- the scikit-learn estimator --------------------------------------------------------------
     def fit(self, X, y, sample_weight=None, nei_informative=None) -> "VerdictAggregator":

@@ -17,7 +17,7 @@ from pipeline.corpus.nlp import DEFAULT_MODEL
 from pipeline.corpus.store import Corpus
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import ModelNotFoundError
-from pipeline.retrieval.index import EvidenceIndex, load_index
+from pipeline.retrieval.index import PREVIOUS_CHARS, EvidenceIndex, load_index
 from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, denies_what_went_before, people_in, retrieve
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
@@ -63,6 +63,24 @@ SCREEN_STANCE: str | None = None
 DEFAULT_VERDICT = "verdict"
 
 
+STANCE_INPUTS = ("sentence", "previous", "context")
+
+
+def stance_text(passage: Evidence, stance_input: str = "sentence") -> str:
+    """What the stance model reads for a passage. ``sentence``: the sentence alone (or after what
+    a denial points back to, ``read_alone_or_after``); ``previous``: the sentence after the one
+    before it (its last ``PREVIOUS_CHARS``), as the index reads it, so that an answer is read
+    with its question; ``context``: the sentence with its neighbours on both sides."""
+    if passage.read_as:
+        return passage.read_as
+    if stance_input == "context" and passage.context:
+        return passage.context
+    if stance_input == "previous":
+        before = text_before(passage).strip()[-PREVIOUS_CHARS:]
+        return f"{before} {passage.sentence}" if before else passage.sentence
+    return read_alone_or_after(passage)
+
+
 def read_alone_or_after(passage: Evidence) -> str:
     """What the stance model reads for a passage: the sentence, or, for a denial that points back
     ("Rutte has never said this," Riggio said.), the sentence before it and the denial together,
@@ -82,7 +100,7 @@ class Checker:
     def __init__(self, store_dir: Path | str = DEFAULT_STORE, top_k: int = 5, stance_spec: str = "stance",
                  verdict_spec: str = DEFAULT_VERDICT, encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
-                 models_dir: Path | str | None = None, stance_input: str = "sentence",
+                 models_dir: Path | str | None = None, stance_input: str | None = None,
                  rules: VerdictRules = VerdictRules(), encoder=None,
                  screen_stance_spec: str | None = SCREEN_STANCE, stance_backend: str = "auto",
                  rule_packs: Sequence[str] = (), reranker: "Reranker | None" = None) -> None:
@@ -96,7 +114,11 @@ class Checker:
         self.retrieval = retrieval
         self.fact_checks = fact_checks
         self.models_dir = models_dir
-        self.stance_input = stance_input  # "sentence" or "context" (sentence with neighbours)
+        if stance_input is not None and stance_input not in STANCE_INPUTS:
+            raise UserError(f"unknown stance input {stance_input!r}; known: {', '.join(STANCE_INPUTS)}")
+        # What the stance model reads of a passage (``stance_text``); None: what the verdict model
+        # was fitted on (the hand-set rules: the sentence).
+        self.stance_input = stance_input
         self.rules = rules  # used when verdict_spec == "rules"
         self.rule_packs = rule_pack_names(rule_packs)  # names only, so the checker pickles small
         # An Encoder shared with other stages (each copy of MiniLM costs ~160 MB), or None.
@@ -244,6 +266,14 @@ class Checker:
             verdicts.append(verdict)
         return verdicts
 
+    @property
+    def passage_reading(self) -> str:
+        """What the stance model reads of each passage (``stance_text``): the ``stance_input``
+        asked for, else the one the verdict model was fitted on."""
+        if self.stance_input is not None:
+            return self.stance_input
+        return getattr(self._loaded_aggregator(), "stance_input", "sentence")
+
     def _loaded_aggregator(self):
         self.warm_up()
         return self._parts().aggregator
@@ -285,8 +315,8 @@ class Checker:
         subjects = self.subjects(claims) if subjects is None else subjects
         stance, screen, packs = self._parts().stance, self._parts().screen, self._parts().packs
         plans = self.voting_rules.deeds_cannot_decide_plans
-        pairs = [(c, (e.context if self.stance_input == "context" else "") or e.read_as or read_alone_or_after(e))
-                 for c, ev in zip(claims, evidence_lists) for e in ev]
+        reading = self.passage_reading
+        pairs = [(c, stance_text(e, reading)) for c, ev in zip(claims, evidence_lists) for e in ev]
         if voting is not None and screen is not None:
             votes = [j in voters for voters, ev in zip(map(set, voting), evidence_lists) for j in range(len(ev))]
         else:
