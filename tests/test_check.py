@@ -332,6 +332,21 @@ def test_the_stance_model_reads_an_answer_with_its_question_when_asked_to():
 
 
 @pytest.mark.slow
+def test_the_joint_reading_is_the_claim_against_its_passages_together(seed_checker):
+    from pipeline.verdict.aggregator import JOINT_PASSAGES, joint_reading_text
+
+    claim = "Mark Rutte said NATO would expel members that do not pay their share."
+    shown = seed_checker.retrieve([claim])[0]
+    text = joint_reading_text(shown)
+    assert text.startswith(shown[0].sentence) and all(e.sentence in text for e in shown[:JOINT_PASSAGES])
+    joint = seed_checker.joint_readings([claim, claim], [shown, []])
+    assert joint[1] is None  # nothing shown, nothing to read
+    assert joint[0] is not None and sum(joint[0]) == pytest.approx(1.0, abs=1e-3)
+    alone = seed_checker.stance_reader(votes=True).predict_proba([claim], [text])[0]
+    assert joint[0] == pytest.approx(alone.tolist(), abs=5e-3)
+
+
+@pytest.mark.slow
 def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
     from pipeline.retrieval.retrieve import following_denial
 

@@ -82,6 +82,18 @@ def test_leave_one_corpus_out_scores_a_corpus_with_classes_the_others_lack():
     assert figures["two"]["accuracy"] > 0.8  # the stance signal is strong in these rows
 
 
+def test_the_joint_reading_enters_the_features_where_the_feature_set_asks_for_it():
+    rng = np.random.default_rng(3)
+    rows = _rows("one", ["SUPPORTED", "REFUTED"], rng)
+    rows[0]["joint_probs"] = [0.1, 0.8, 0.1]
+    X = features_of(rows, "evidence-v4")
+    assert X.shape == (2, len(FEATURE_SETS["evidence-v4"]))
+    assert X[0, -3:].tolist() == [0.1, 0.8, 0.1]
+    assert X[1, -3:].tolist() == [0.0, 0.0, 1.0]  # not read: nothing together
+    # The other sets do not read it.
+    assert np.array_equal(features_of(rows, "evidence-v2"), X[:, :len(FEATURE_SETS["evidence-v2"])])
+
+
 def test_the_report_split_is_never_collected():
     with pytest.raises(Exception, match="report"):
         collect("fever", "report", checker=None)

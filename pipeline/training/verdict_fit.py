@@ -77,7 +77,13 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
     tag = json.dumps(setup, sort_keys=True)
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
     if path.is_file():
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        cached = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        if all("joint_probs" in r for r in cached):
+            return cached
+        # Rows collected before the joint reading was a feature: add it, keep the rest.
+        with_joint = add_joint_readings(cached, checker)
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in with_joint))
+        return with_joint
     built = build_dataset(corpus)
     store_dir = built.folder / "store"
     ensure_store(built.documents, store_dir)
@@ -105,8 +111,21 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
                                        "probs": [float(e.stance_probs.get(label, 0.0)) for label in STANCE_LABELS],
                                        "voter": i in voters} for i, e in enumerate(judged)]})
         log(f"{corpus}/{split}: {len(rows)}/{len(chosen)} claims ({time.perf_counter() - started:.0f} s)")
+    rows = add_joint_readings(rows, checker)
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
+
+
+def add_joint_readings(rows: Sequence[dict], checker, batch_size: int = 64) -> list[dict]:
+    """``rows`` with ``joint_probs``: the checker's stance model reading each claim against its
+    passages shown joined (``Checker.joint_readings``; None where none was shown)."""
+    out = []
+    for offset in range(0, len(rows), batch_size):
+        batch = rows[offset:offset + batch_size]
+        joint = checker.joint_readings([r["claim"] for r in batch],
+                                       [[_evidence(p) for p in r["passages"]] for r in batch])
+        out += [{**r, "joint_probs": probs} for r, probs in zip(batch, joint)]
+    return out
 
 
 def features_of(rows: Sequence[dict], feature_set: str, quantities: QuantityReader | None = None) -> np.ndarray:
@@ -115,7 +134,7 @@ def features_of(rows: Sequence[dict], feature_set: str, quantities: QuantityRead
     for row in rows:
         shown = [_evidence(p) for p in row["passages"]]
         voters = [e for e, p in zip(shown, row["passages"]) if p["voter"]]
-        out.append(claim_features(voters, shown, feature_set, row.get("claim", ""), quantities))
+        out.append(claim_features(voters, shown, feature_set, row.get("claim", ""), quantities, row.get("joint_probs")))
     return np.vstack(out) if out else np.zeros((0, len(FEATURE_SETS[feature_set])))
 
 

@@ -43,8 +43,23 @@ SHOWN_FEATURE_NAMES = (
     "max_supports_shown", "max_refutes_shown", "mean_nei_shown",
     "log_docs_supporting", "log_docs_refuting", "support_refute_balance", "voter_share",
 )
+# The stance model reading the claim against the passages shown joined into one text, best
+# first (``joint_reading_text``): evidence that decides only together (a question, then its
+# answer; two halves of a fact), read the way multi-sentence evidence is read in training.
+JOINT_FEATURE_NAMES = ("joint_supports", "joint_refutes", "joint_nei")
+JOINT_PASSAGES = 5
 FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES,
-                "evidence-v3": FEATURE_NAMES + SHOWN_FEATURE_NAMES + QUANTITY_FEATURE_NAMES}
+                "evidence-v3": FEATURE_NAMES + SHOWN_FEATURE_NAMES + QUANTITY_FEATURE_NAMES,
+                "evidence-v4": FEATURE_NAMES + SHOWN_FEATURE_NAMES + JOINT_FEATURE_NAMES}
+
+
+def joint_reading_text(shown: Sequence[Evidence]) -> str:
+    """The passages shown, best first, as one text (the stance model truncates it to its length)."""
+    return " ".join(e.sentence for e in list(shown)[:JOINT_PASSAGES])
+
+
+def needs_joint_reading(feature_set: str) -> bool:
+    return "joint_supports" in FEATURE_SETS.get(feature_set, ())
 PARAMS_FILE = "verdict_params.json"
 NOT_ENOUGH_INFO: VerdictLabel = "NOT_ENOUGH_INFO"
 
@@ -104,9 +119,11 @@ def shown_features(voters: Sequence[Evidence], shown: Sequence[Evidence]) -> np.
 
 def claim_features(voters: Sequence[Evidence], shown: Sequence[Evidence] | None = None,
                    feature_set: str = "evidence-v1", claim: str = "",
-                   quantities: QuantityReader | None = None) -> np.ndarray:
+                   quantities: QuantityReader | None = None,
+                   joint_probs: Sequence[float] | None = None) -> np.ndarray:
     """The feature row of ``feature_set`` (``FEATURE_SETS``) for one claim; evidence-v3 also reads
-    the claim's and the shown passages' numbers (``quantities``)."""
+    the claim's and the shown passages' numbers (``quantities``), evidence-v4 the stance
+    probabilities of the joint reading (``joint_reading_text``; none: NOT_ENOUGH_INFO)."""
     if feature_set not in FEATURE_SETS:
         raise UserError(f"unknown verdict feature set {feature_set!r}; known: {', '.join(FEATURE_SETS)}")
     row = verdict_features(voters)
@@ -116,6 +133,9 @@ def claim_features(voters: Sequence[Evidence], shown: Sequence[Evidence] | None 
     row = np.concatenate([row, shown_features(voters, shown)])
     if feature_set == "evidence-v2":
         return row
+    if feature_set == "evidence-v4":
+        joint = [0.0, 0.0, 1.0] if joint_probs is None or not shown else [float(p) for p in joint_probs]
+        return np.concatenate([row, np.asarray(joint, dtype=np.float64)])
     reader = quantities if quantities is not None else QuantityReader()
     return np.concatenate([row, quantity_features(claim, shown, evidence_probs(shown), reader)])
 
@@ -248,13 +268,21 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         return hasattr(self, "coef_")
 
     # -- the pipeline stage ------------------------------------------------------------------------
-    def aggregate(self, claim: str, evidence: Sequence[Evidence], shown: Sequence[Evidence] | None = None) -> Verdict:
+    @property
+    def needs_joint_reading(self) -> bool:
+        """Whether ``aggregate`` wants ``joint_probs`` (the stance of the joint reading)."""
+        return self.is_fitted and needs_joint_reading(self.feature_set)
+
+    def aggregate(self, claim: str, evidence: Sequence[Evidence], shown: Sequence[Evidence] | None = None,
+                  joint_probs: Sequence[float] | None = None) -> Verdict:
         """The verdict from the voting passages ``evidence``; ``shown``: every passage retrieved
-        (read by the ``evidence-v2`` features)."""
+        (read by the ``evidence-v2`` features); ``joint_probs``: the stance model's probabilities
+        for the claim against ``joint_reading_text(shown)`` (``evidence-v4``)."""
         evidence = tuple(evidence)
         if self.feature_set == "evidence-v3" and not hasattr(self, "_quantity_reader"):
             self._quantity_reader = QuantityReader()  # one parse cache per aggregator, filled lazily
-        features = claim_features(evidence, shown, self.feature_set, claim, getattr(self, "_quantity_reader", None))
+        features = claim_features(evidence, shown, self.feature_set, claim, getattr(self, "_quantity_reader", None),
+                                  joint_probs)
         if self.is_fitted:
             probs = self.predict_proba(features[None, :])[0]
             best = int(probs.argmax())

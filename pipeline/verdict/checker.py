@@ -21,7 +21,7 @@ from pipeline.retrieval.index import PREVIOUS_CHARS, EvidenceIndex, load_index
 from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, denies_what_went_before, people_in, retrieve
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
-from pipeline.verdict.aggregator import VerdictAggregator
+from pipeline.verdict.aggregator import VerdictAggregator, joint_reading_text
 from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.verdict.rules import VerdictRules, adjusted_stance, text_before
 from pipeline.verdict.subject import ClaimSubject, claim_subject
@@ -256,8 +256,11 @@ class Checker:
         aggregator, matcher = self._loaded_aggregator(), self._parts().matcher
         verdicts = []
         inputs = self._judged_with_voters(claims, before, top_k, exclude_docs)
-        for claim, (judged, positions) in zip(claims, inputs):
-            aggregated = aggregator.aggregate(claim, [judged[i] for i in positions], shown=judged)
+        joint = (self.joint_readings(claims, [judged for judged, _ in inputs]) if aggregator.needs_joint_reading
+                 else [None] * len(claims))
+        for claim, (judged, positions), joint_probs in zip(claims, inputs, joint):
+            aggregated = aggregator.aggregate(claim, [judged[i] for i in positions], shown=judged,
+                                              joint_probs=joint_probs)
             # The aggregator numbers the voters; the verdict lists every passage.
             verdict = replace(aggregated, evidence=tuple(judged),
                               decisive=tuple(positions[i] for i in aggregated.decisive))
@@ -265,6 +268,19 @@ class Checker:
                 verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5)))
             verdicts.append(verdict)
         return verdicts
+
+    def joint_readings(self, claims: Sequence[str], shown_lists: Sequence[Sequence[Evidence]]) -> list[list[float] | None]:
+        """Per claim, the stance model's probabilities (``STANCE_LABELS``) for the claim against
+        its passages shown read together (``joint_reading_text``); None where none was shown."""
+        self.warm_up()
+        wanted = [i for i, shown in enumerate(shown_lists) if shown]
+        out: list[list[float] | None] = [None] * len(claims)
+        if wanted:
+            probs = self._parts().stance.predict_proba([claims[i] for i in wanted],
+                                                       [joint_reading_text(shown_lists[i]) for i in wanted])
+            for i, row in zip(wanted, probs):
+                out[i] = [float(p) for p in row]
+        return out
 
     @property
     def passage_reading(self) -> str:
