@@ -136,6 +136,18 @@ def test_index_from_another_model_is_refused(seed_store_copy):
         update_index(seed_store_copy)
 
 
+def test_an_index_in_use_keeps_answering_after_another_process_rebuilds_it(seed_store_copy):
+    # A long job (an evaluation, a verdict fit) holds the index while another process finds it
+    # stale and rebuilds it: the retired folder goes, the loaded index still reads its vectors.
+    index = load_index(seed_store_copy)
+    query = Encoder().encode(["Rutte never said NATO would expel members."])[0]
+    sentence_ids = index.ids[:50].tolist()
+    before = index.similarities(query, sentence_ids)
+    update_index(seed_store_copy, rebuild=True)
+    assert not index.directory.exists()
+    assert index.similarities(query, sentence_ids) == before
+
+
 def test_crash_during_build_keeps_previous_index(seed_store_copy, monkeypatch):
     previous = current_index_dir(seed_store_copy)
 

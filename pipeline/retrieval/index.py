@@ -155,6 +155,9 @@ class EvidenceIndex:
     dense: Any
     lexical: Any
     stemmer: Any = None
+    # The sentence vectors, memory-mapped when the index is loaded: the open map keeps this
+    # version's file readable after a newer build retires its folder (another process may rebuild).
+    mapped_vectors: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -213,9 +216,12 @@ class EvidenceIndex:
             dense.hnsw.efSearch = HNSW_EF_SEARCH
         lexical = bm25s.BM25.load(str(directory / "bm25"), allow_pickle=False) if len(ids) else None
         stemmer = _stemmer() if manifest.get("bm25", {}).get("stemmer") else None
-        return cls(directory, manifest, ids, dense, lexical, stemmer)
+        vectors = np.load(directory / "vectors.npy", allow_pickle=False, mmap_mode="r") if len(ids) else None
+        return cls(directory, manifest, ids, dense, lexical, stemmer, vectors)
 
     def vectors(self) -> np.ndarray:
+        if self.mapped_vectors is not None:
+            return self.mapped_vectors
         return np.load(self.directory / "vectors.npy", allow_pickle=False, mmap_mode="r")
 
     def similarities(self, query_vector: np.ndarray, sentence_ids: Sequence[int]) -> dict[int, float]:
