@@ -51,7 +51,7 @@ from pipeline.verdict.validation import InvalidClaimError, validate_claim
 FIT_PARTS = (("averitec", "tune"), ("fever", "tune"), ("covidfact", "tune"), ("healthver", "tune"),
              ("liar", "train"), ("liar", "tune"))
 CACHE_DIR = Path("out/verdict_fit")
-C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 WEIGHTINGS = ("corpus-and-class", "corpus")
 REVIEW_ACCURACY = 0.5
 MAX_REVIEW_SHARE = 0.35
