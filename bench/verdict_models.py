@@ -34,7 +34,8 @@ SETUPS = {
                           "rerank": "stance@v5"},
     "v5-rules-previous": {"stance_spec": "stance@v5", "screen_stance_spec": None, "verdict_spec": "rules",
                           "stance_input": "previous"},
-    "v6-previous": {"stance_input": "previous"},
+    "v6": {"verdict_spec": "verdict@v6"},
+    "v6-previous": {"verdict_spec": "verdict@v6", "stance_input": "previous"},
     # What the Checker does with no options.
     "shipped": {},
 }

