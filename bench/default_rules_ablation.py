@@ -63,7 +63,8 @@ def run_corpus(folder: Path, name: str, split: str, limit: int | None) -> dict:
     claims = read_corpus_claims(folder / "claims.jsonl")
     chosen = [c for c, _ in select_claims(claims, claim_splits(name, claims), split, limit)]
     store = folder / "store"
-    checker = Checker(store, fact_checks=False)
+    # verdict@v6: the learned model that reads sentences alone and one at a time, as this ablation does.
+    checker = Checker(store, fact_checks=False, verdict_spec="verdict@v6")
     checker.warm_up()
     loaded = checker._loaded
     view, stance, aggregator = loaded.view, loaded.stance, loaded.aggregator

@@ -108,6 +108,7 @@ def main() -> None:
     args = parser.parse_args()
 
     checker = Checker(args.store, stance_spec=args.stance, fact_checks=False, models_dir=args.models_dir,
+                      verdict_spec="rules",
                       rule_packs=args.rule_packs)
     started = time.perf_counter()
     claims, gold, judged = [], [], []

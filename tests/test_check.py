@@ -327,6 +327,17 @@ def test_the_stance_model_reads_an_answer_with_its_question_when_asked_to():
     assert stance_text(answer, "context") == answer.context
     first = Evidence(doc_id="a", sentence=question, start=0, end=1, score=1.0, context=f"{question} Yes, on 11 March.")
     assert stance_text(first, "previous") == question  # a first sentence has nothing before it
+    # The model reads about 400 characters of passage: a long sentence before is cut from its
+    # start, on a word, so that the sentence judged is read whole; no room left, none of it.
+    long_before = "The committee heard evidence from " + "many witnesses and experts " * 30 + "over two days."
+    judged = "The vote was 7 to 2."
+    after_long = Evidence(doc_id="a", sentence=judged, start=0, end=1, score=1.0, context=f"{long_before} {judged}")
+    read = stance_text(after_long, "previous")
+    assert read.endswith(judged) and len(read) <= 400 and read.split(" ", 1)[0] in long_before.split()
+    assert read.startswith("many") or read.startswith("witnesses") or read.startswith("and") or read.startswith("experts")
+    long_judged = "x" * 380 + " end."
+    crowded = Evidence(doc_id="a", sentence=long_judged, start=0, end=1, score=1.0, context=f"{question} {long_judged}")
+    assert stance_text(crowded, "previous") == long_judged
     with pytest.raises(UserError, match="unknown stance input"):
         Checker("unused", stance_input="neighbours")
 
@@ -342,8 +353,21 @@ def test_the_joint_reading_is_the_claim_against_its_passages_together(seed_check
     joint = seed_checker.joint_readings([claim, claim], [shown, []])
     assert joint[1] is None  # nothing shown, nothing to read
     assert joint[0] is not None and sum(joint[0]) == pytest.approx(1.0, abs=1e-3)
-    alone = seed_checker.stance_reader(votes=True).predict_proba([claim], [text])[0]
-    assert joint[0] == pytest.approx(alone.tolist(), abs=5e-3)
+    # The seeds deny the claim ("NATO has no mechanism to suspend or expel a member"): read
+    # together, the passages refute it.
+    assert joint[0][1] > max(joint[0][0], joint[0][2]), joint[0]
+
+
+@pytest.mark.slow
+def test_the_checker_reads_passages_as_its_verdict_model_was_fitted(seed_store, seed_checker):
+    from pipeline.verdict.aggregator import VerdictAggregator
+    from pipeline.verdict.checker import Checker
+
+    model = VerdictAggregator.load("verdict")
+    assert seed_checker.passage_reading == model.stance_input == "previous"
+    assert Checker(seed_store, verdict_spec="rules").passage_reading == "sentence"  # the thresholds' reading
+    assert Checker(seed_store, verdict_spec="verdict@v6").passage_reading == "sentence"
+    assert Checker(seed_store, stance_input="context").passage_reading == "context"  # asked for
 
 
 @pytest.mark.slow

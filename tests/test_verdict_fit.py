@@ -86,10 +86,13 @@ def test_the_joint_reading_enters_the_features_where_the_feature_set_asks_for_it
     rng = np.random.default_rng(3)
     rows = _rows("one", ["SUPPORTED", "REFUTED"], rng)
     rows[0]["joint_probs"] = [0.1, 0.8, 0.1]
+    with pytest.raises(Exception, match="joint"):  # a row never read together is not taken for "nothing"
+        features_of(rows, "evidence-v4")
+    rows[1]["joint_probs"] = None  # read, with nothing shown to read
     X = features_of(rows, "evidence-v4")
     assert X.shape == (2, len(FEATURE_SETS["evidence-v4"]))
     assert X[0, -3:].tolist() == [0.1, 0.8, 0.1]
-    assert X[1, -3:].tolist() == [0.0, 0.0, 1.0]  # not read: nothing together
+    assert X[1, -3:].tolist() == [0.0, 0.0, 1.0]
     # The other sets do not read it.
     assert np.array_equal(features_of(rows, "evidence-v2"), X[:, :len(FEATURE_SETS["evidence-v2"])])
 
@@ -116,8 +119,8 @@ def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
 
     shown = [Evidence(doc_id=str(i), sentence="s", start=0, end=1, score=1.0 / (1 + i),
                       stance_probs={"SUPPORTS": 0.02, "REFUTES": 0.9, "NOT_ENOUGH_INFO": 0.08}) for i in range(5)]
-    assert model.aggregate("c", [], shown=shown).verdict == "NOT_ENOUGH_INFO"
     joint = [0.02, 0.9, 0.08] if model.needs_joint_reading else None  # the passages read together refute too
+    assert model.aggregate("c", [], shown=shown, joint_probs=joint).verdict == "NOT_ENOUGH_INFO"
     assert model.aggregate("c", shown[:2], shown=shown, joint_probs=joint).verdict == "REFUTED"
     # The Checker reads passages as the model was fitted on them.
     assert model.stance_input == ref.card.get("passage_reading", "sentence")

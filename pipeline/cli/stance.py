@@ -121,7 +121,7 @@ def train_verdict_cmd(
              "model's recipe), or on AVeriTeC question-answer pairs (verdict@v1-v4)"),
     limit: Optional[int] = typer.Option(None, "--limit", help="with --from-corpora: claims per corpus and split"),
     stance_input: str = typer.Option(
-        "sentence", "--stance-input",
+        "previous", "--stance-input",
         help="with --from-corpora: what the stance model reads of each passage: sentence, previous (the "
              "sentence after the one before it) or context; the model records it and the Checker follows"),
 ) -> None:

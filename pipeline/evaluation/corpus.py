@@ -191,7 +191,7 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
                   "documents": built.documents, "sentences": built.sentences},
         "checker": {"stance": checker.stance_models, "passage_reading": checker.passage_reading,
                     "rules": checker.rules.label(),
-                    "verdict": checker.verdict_spec, "top_k": checker.top_k,
+                    "verdict": getattr(checker, "verdict_model", checker.verdict_spec), "top_k": checker.top_k,
                     "rule_packs": list(getattr(checker, "rule_packs", ())),
                     "reranker": checker.reranker.tag if getattr(checker, "reranker", None) else None},
         "limit": limit,

@@ -40,8 +40,15 @@ from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
 from pipeline.retrieval.index import INDEX_READING
 from pipeline.stance.backends import softmax
-from pipeline.verdict.aggregator import FEATURE_SETS, PARAMS_FILE, VerdictAggregator, claim_features
-from pipeline.verdict.checker import Checker
+from pipeline.verdict.aggregator import (
+    FEATURE_SETS,
+    JOINT_PASSAGES,
+    PARAMS_FILE,
+    VerdictAggregator,
+    claim_features,
+    needs_joint_reading,
+)
+from pipeline.verdict.checker import STANCE_READING_RULES, Checker
 from pipeline.verdict.quantities import QuantityReader
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
@@ -51,6 +58,8 @@ from pipeline.verdict.validation import InvalidClaimError, validate_claim
 FIT_PARTS = (("averitec", "tune"), ("fever", "tune"), ("covidfact", "tune"), ("healthver", "tune"),
              ("liar", "train"), ("liar", "tune"))
 CACHE_DIR = Path("out/verdict_fit")
+# How the joint reading's text is made (``joint_reading_text``): cached rows made another way are read again.
+JOINT_READING = f"best-first/{JOINT_PASSAGES}"
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 WEIGHTINGS = ("corpus-and-class", "corpus")
 REVIEW_ACCURACY = 0.5
@@ -73,12 +82,13 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
              "top_k": checker.top_k,
              "reranker": checker.reranker.tag if checker.reranker else None, "limit": limit,
              "rows": "with-texts", "index": INDEX_READING, "encoder": Encoder().tag,
-             **({"passage_reading": checker.passage_reading} if checker.passage_reading != "sentence" else {})}
+             **({"passage_reading": f"{checker.passage_reading}/{STANCE_READING_RULES}"}
+                if checker.passage_reading != "sentence" else {})}
     tag = json.dumps(setup, sort_keys=True)
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
     if path.is_file():
         cached = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        if all("joint_probs" in r for r in cached):
+        if all(r.get("joint_reading") == JOINT_READING for r in cached):
             return cached
         # Rows collected before the joint reading was a feature: add it, keep the rest.
         with_joint = add_joint_readings(cached, checker)
@@ -124,12 +134,14 @@ def add_joint_readings(rows: Sequence[dict], checker, batch_size: int = 64) -> l
         batch = rows[offset:offset + batch_size]
         joint = checker.joint_readings([r["claim"] for r in batch],
                                        [[_evidence(p) for p in r["passages"]] for r in batch])
-        out += [{**r, "joint_probs": probs} for r, probs in zip(batch, joint)]
+        out += [{**r, "joint_probs": probs, "joint_reading": JOINT_READING} for r, probs in zip(batch, joint)]
     return out
 
 
 def features_of(rows: Sequence[dict], feature_set: str, quantities: QuantityReader | None = None) -> np.ndarray:
     quantities = quantities or QuantityReader()
+    if needs_joint_reading(feature_set) and any("joint_probs" not in row for row in rows):
+        raise UserError(f"{feature_set} reads the passages together: rows need joint_probs (add_joint_readings)")
     out = []
     for row in rows:
         shown = [_evidence(p) for p in row["passages"]]
@@ -235,7 +247,11 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     corpora = np.array([r["corpus"] for r in rows])
     search, best = [], None
     quantities = QuantityReader()
+    joint_read = all("joint_probs" in r for r in rows)
     for feature_set in FEATURE_SETS:
+        if needs_joint_reading(feature_set) and not joint_read:
+            log(f"{feature_set} left out of the search: the rows have no joint reading (add_joint_readings)")
+            continue
         X = features_of(rows, feature_set, quantities)
         for weighting in WEIGHTINGS:
             for nei_stage in (False, True):
@@ -284,7 +300,7 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
 def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, parts: Sequence[tuple[str, str]] = FIT_PARTS,
                              stance_spec: str = "stance", limit: int | None = None, promote: bool = False,
                              cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print,
-                             stance_input: str = "sentence") -> dict:
+                             stance_input: str = "previous") -> dict:
     """Check the fitting claims of every corpus with the shipped Checker (``stance_spec``, the
     stance model reading ``stance_input`` of each passage), fit, and register ``verdict@vN``
     with its card; the model records ``stance_input`` and the Checker reads passages that way."""

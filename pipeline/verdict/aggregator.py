@@ -279,6 +279,9 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         (read by the ``evidence-v2`` features); ``joint_probs``: the stance model's probabilities
         for the claim against ``joint_reading_text(shown)`` (``evidence-v4``)."""
         evidence = tuple(evidence)
+        if self.needs_joint_reading and joint_probs is None and (shown or evidence):
+            raise UserError(f"verdict model {self.feature_set} reads the passages together: pass joint_probs "
+                            "(Checker.joint_readings) or check through the Checker")
         if self.feature_set == "evidence-v3" and not hasattr(self, "_quantity_reader"):
             self._quantity_reader = QuantityReader()  # one parse cache per aggregator, filled lazily
         features = claim_features(evidence, shown, self.feature_set, claim, getattr(self, "_quantity_reader", None),

@@ -16,8 +16,8 @@ from pipeline.core.types import STANCE_LABELS, Evidence, StanceLabel, Verdict
 from pipeline.corpus.nlp import DEFAULT_MODEL
 from pipeline.corpus.store import Corpus
 from pipeline.registry.embedding import Encoder
-from pipeline.registry.registry import ModelNotFoundError
-from pipeline.retrieval.index import PREVIOUS_CHARS, EvidenceIndex, load_index
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
+from pipeline.retrieval.index import EvidenceIndex, load_index
 from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, denies_what_went_before, people_in, retrieve
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
@@ -64,20 +64,32 @@ DEFAULT_VERDICT = "verdict"
 
 
 STANCE_INPUTS = ("sentence", "previous", "context")
+# The stance model reads 128 tokens of claim and passage, about 400 characters of passage after a
+# claim of usual length, and cuts the passage's end: the sentence before is cut from its start
+# instead, so that the sentence judged is read whole.
+STANCE_PASSAGE_CHARS = 400
+MIN_BEFORE_CHARS = 40  # less room than this: a fragment of the sentence before says nothing
+STANCE_READING_RULES = 2  # version of stance_text's cuts (verdict-fit rows read otherwise are read again)
 
 
 def stance_text(passage: Evidence, stance_input: str = "sentence") -> str:
-    """What the stance model reads for a passage. ``sentence``: the sentence alone (or after what
-    a denial points back to, ``read_alone_or_after``); ``previous``: the sentence after the one
-    before it (its last ``PREVIOUS_CHARS``), as the index reads it, so that an answer is read
-    with its question; ``context``: the sentence with its neighbours on both sides."""
+    """What the stance model reads for a passage: a rule pack's rewriting (``read_as``) first;
+    then ``sentence``: the sentence alone (or after what a denial points back to,
+    ``read_alone_or_after``); ``previous``: the sentence after the end of the one before it,
+    as the index reads it, so that an answer is read with its question; ``context``: the
+    sentence with its neighbours on both sides."""
     if passage.read_as:
         return passage.read_as
     if stance_input == "context" and passage.context:
         return passage.context
     if stance_input == "previous":
-        before = text_before(passage).strip()[-PREVIOUS_CHARS:]
-        return f"{before} {passage.sentence}" if before else passage.sentence
+        before = text_before(passage).strip()
+        room = STANCE_PASSAGE_CHARS - len(passage.sentence) - 1
+        if before and room >= MIN_BEFORE_CHARS:
+            cut = before[-room:]
+            if len(cut) < len(before):
+                cut = cut.split(" ", 1)[-1]  # start on a whole word
+            return f"{cut} {passage.sentence}"
     return read_alone_or_after(passage)
 
 
@@ -281,6 +293,14 @@ class Checker:
             for i, row in zip(wanted, probs):
                 out[i] = [float(p) for p in row]
         return out
+
+    @property
+    def verdict_model(self) -> str:
+        """The verdict model in use, resolved (``verdict@v7``), or ``rules`` (for reports)."""
+        if self.verdict_spec != DEFAULT_VERDICT:
+            return self.verdict_spec
+        version = Registry(self.models_dir or DEFAULT_MODELS_DIR).current_version(DEFAULT_VERDICT)
+        return f"{DEFAULT_VERDICT}@{version}" if version else "rules"
 
     @property
     def passage_reading(self) -> str:
