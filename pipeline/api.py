@@ -195,15 +195,11 @@ def checkworthiness_frame(texts: Sequence[str], domain: str = AUTO, model: str =
                         f"{', '.join(detector.thresholds)}")
     if isinstance(texts, str):
         raise UserError("expected a sequence of texts, not a single string")
-    domains = detector.domains_of(texts, domain)
-    rows = [(i, start, end) for i, text in enumerate(texts) if isinstance(text, str)
-            for start, end in detector.sentences(text)]
+    domains, offsets, post_scores = detector.sentence_scores_routed(texts, domain)
+    rows = [(i, start, end) for i, spans in enumerate(offsets) for start, end in spans]
     sentences = [texts[i][start:end] for i, start, end in rows]
     row_domains = [domains[i] for i, _, _ in rows]
-    scores = np.zeros(len(rows), dtype=np.float64)
-    for name in dict.fromkeys(row_domains):
-        chosen = [k for k, d in enumerate(row_domains) if d == name]
-        scores[chosen] = detector.score([sentences[k] for k in chosen], domain=name)
+    scores = np.array([score for row in post_scores for score in row], dtype=np.float64)
     thresholds = np.array([detector.thresholds[d] for d in row_domains], dtype=np.float64)
     return pd.DataFrame({"text_index": [r[0] for r in rows], "sentence": sentences,
                          "start": [r[1] for r in rows], "end": [r[2] for r in rows],

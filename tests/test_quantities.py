@@ -64,3 +64,13 @@ def test_features_weigh_each_number_by_how_related_the_passage_reads(reader):
     assert len(row) == len(FEATURE_SETS["evidence-v3"])
     assert list(row[-len(QUANTITY_FEATURE_NAMES):]) == pytest.approx([1.0, 0.1, 0.7])
     assert len(claim_features(shown, shown, "evidence-v2", claim, reader)) == len(FEATURE_SETS["evidence-v2"])
+
+
+def test_the_parse_cache_stays_bounded_over_a_long_batch(monkeypatch):
+    from pipeline.verdict import quantities
+
+    monkeypatch.setattr(quantities, "MAX_CACHED_TEXTS", 3)
+    reader = QuantityReader()
+    texts = [f"The bridge is {n} metres long." for n in range(10)]
+    assert [q[0].value for t in texts for q in [reader.read(t)]] == list(range(10))
+    assert len(reader._cache) <= 3

@@ -224,10 +224,11 @@ class CheckworthyModel:
             return [domain] * len(posts)
         return [route_domain(p) if isinstance(p, str) else "post" for p in posts]
 
-    def score_posts_routed(self, posts: Sequence[str], domain: str = AUTO) -> list[ScoredPost]:
-        """Every post split into sentences, each sentence scored by its post's domain (one
-        batched call per domain); a post's score is the max over its sentences and its claims are
-        the sentences at or above its domain's threshold."""
+    def sentence_scores_routed(self, posts: Sequence[str], domain: str = AUTO
+                               ) -> tuple[list[str], list[list[tuple[int, int]]], list[list[float]]]:
+        """Per post: its domain (``domains_of``), its sentences' spans and their scores, each
+        sentence scored by its post's domain (one batched call per domain); a post that is not
+        text has no sentence."""
         domains = self.domains_of(posts, domain)
         offsets = [self.sentences(p) if isinstance(p, str) else [] for p in posts]
         scores: list[list[float]] = [[] for _ in posts]
@@ -237,6 +238,13 @@ class CheckworthyModel:
             flat_scores = iter(self.score(flat, domain=name).tolist())
             for i in rows:
                 scores[i] = [float(next(flat_scores)) for _ in offsets[i]]
+        return domains, offsets, scores
+
+    def score_posts_routed(self, posts: Sequence[str], domain: str = AUTO) -> list[ScoredPost]:
+        """Every post split into sentences and scored by its domain (``sentence_scores_routed``);
+        a post's score is the max over its sentences and its claims are the sentences at or
+        above its domain's threshold."""
+        domains, offsets, scores = self.sentence_scores_routed(posts, domain)
         out = []
         for post, spans, row_scores, name in zip(posts, offsets, scores, domains):
             threshold = self.thresholds[name]

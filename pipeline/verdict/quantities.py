@@ -50,6 +50,9 @@ def _parser() -> Any:
     return parser
 
 
+MAX_CACHED_TEXTS = 50_000
+
+
 @dataclass
 class QuantityReader:
     """Parses texts into ``Quantity`` lists, loading quantulum3 on first use and caching each text."""
@@ -78,6 +81,8 @@ class QuantityReader:
                 unit = "year"
             found.append(Quantity(float(value), unit, surface))
         quantities = tuple(found)
+        if len(self._cache) >= MAX_CACHED_TEXTS:  # a long batch reads many texts once each
+            self._cache.clear()
         self._cache[text] = quantities
         return quantities
 
