@@ -12,18 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from dataclasses import asdict, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.retrieval_recall import claims_with_gold, excluded_documents  # noqa: E402
 from pipeline.core.io import atomic_write_text  # noqa: E402
-from pipeline.datasets.claims import evidence_matches, read_corpus_claims  # noqa: E402
-from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims  # noqa: E402
+from pipeline.datasets.claims import evidence_matches  # noqa: E402
+from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR  # noqa: E402
 from pipeline.evaluation.corpus import RECALL_AT  # noqa: E402
-from pipeline.verdict.validation import InvalidClaimError, validate_claim  # noqa: E402
 
 
 def variants():
@@ -39,7 +38,6 @@ def variants():
 
 
 def main() -> None:
-    from pipeline.corpus.store import Corpus
     from pipeline.registry.embedding import Encoder
     from pipeline.retrieval.index import load_index
     from pipeline.retrieval.retrieve import CorpusView, retrieve
@@ -56,23 +54,11 @@ def main() -> None:
     results["configs"] = {name: asdict(config) for name, config in configs.items()}
     for name in args.corpora:
         store = args.corpora_dir / name / "store"
-        claims = read_corpus_claims(args.corpora_dir / name / "claims.jsonl")
-        chosen = []
-        for claim, _ in select_claims(claims, claim_splits(name, claims), "tune", args.limit):
-            try:
-                validate_claim(claim.claim)
-            except InvalidClaimError:
-                continue
-            if claim.gold_evidence:
-                chosen.append(claim)
+        chosen = claims_with_gold(args.corpora_dir, name, "tune", args.limit)
         index = load_index(store, expected_encoder=encoder.tag)
         view = CorpusView.from_store(store)
-        names = Corpus(store).documents()
-        doc_of_name = defaultdict(set)
-        for doc_id, doc_name in zip(names["doc_id"].astype(str), names["name"].astype(str)):
-            doc_of_name[doc_name.split("#id=", 1)[-1]].add(doc_id)
         texts = [c.claim for c in chosen]
-        excluded = [{d for n in c.exclude_documents for d in doc_of_name[n]} for c in chosen]
+        excluded = excluded_documents(store, chosen)
         vectors = encoder.encode(texts)
         row = {"n": len(chosen)}
         for label, config in configs.items():

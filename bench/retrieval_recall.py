@@ -52,19 +52,9 @@ def contextual_index(index, view, encoder, directory: Path, context: str):
     return EvidenceIndex.build(directory, ids, texts, encoder.encode(texts), encoder.tag, context)
 
 
-def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, candidates: int,
-                context: str | None = None):
-    """Per claim with gold evidence: the first stage's top 5 as shipped (gold flags) and its
-    best ``candidates`` (texts, scores, gold flags). ``context``: on an index of sentences read
-    with that context (``contextual_index``) instead of the store's."""
-    from pipeline.corpus.store import Corpus
-    from pipeline.registry.embedding import Encoder
-    from pipeline.retrieval.index import load_index
-    from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, retrieve
-
-    folder = corpora_dir / name
-    store = folder / "store"
-    claims = read_corpus_claims(folder / "claims.jsonl")
+def claims_with_gold(corpora_dir: Path, name: str, split: str, limit: int | None) -> list:
+    """The checkable claims of ``split`` (as ``evaluate corpus`` picks them) that have gold evidence."""
+    claims = read_corpus_claims(corpora_dir / name / "claims.jsonl")
     chosen = []
     for claim, _ in select_claims(claims, claim_splits(name, claims), split, limit):
         try:
@@ -73,6 +63,31 @@ def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, can
             continue
         if claim.gold_evidence:
             chosen.append(claim)
+    return chosen
+
+
+def excluded_documents(store: Path, claims) -> list[set[str]]:
+    """Per claim, the store's document ids it may not draw evidence from (its masked pages)."""
+    from pipeline.corpus.store import Corpus
+
+    names = Corpus(store).documents()
+    doc_of_name = defaultdict(set)
+    for doc_id, doc_name in zip(names["doc_id"].astype(str), names["name"].astype(str)):
+        doc_of_name[doc_name.split("#id=", 1)[-1]].add(doc_id)
+    return [{d for n in c.exclude_documents for d in doc_of_name[n]} for c in claims]
+
+
+def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, candidates: int,
+                context: str | None = None):
+    """Per claim with gold evidence: the first stage's top 5 as shipped (gold flags) and its
+    best ``candidates`` (texts, scores, gold flags). ``context``: on an index of sentences read
+    with that context (``contextual_index``) instead of the store's."""
+    from pipeline.registry.embedding import Encoder
+    from pipeline.retrieval.index import load_index
+    from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, retrieve
+
+    store = corpora_dir / name / "store"
+    chosen = claims_with_gold(corpora_dir, name, split, limit)
     encoder = Encoder()
     encoder.warm_up()
     index = load_index(store, expected_encoder=encoder.tag)
@@ -80,12 +95,8 @@ def first_stage(name: str, corpora_dir: Path, split: str, limit: int | None, can
     scratch = tempfile.TemporaryDirectory(prefix="context-index-") if context else None
     if scratch is not None:
         index = contextual_index(index, view, encoder, Path(scratch.name), context)
-    names = Corpus(store).documents()
-    doc_of_name = defaultdict(set)
-    for doc_id, doc_name in zip(names["doc_id"].astype(str), names["name"].astype(str)):
-        doc_of_name[doc_name.split("#id=", 1)[-1]].add(doc_id)
     texts = [c.claim for c in chosen]
-    excluded = [{d for n in c.exclude_documents for d in doc_of_name[n]} for c in chosen]
+    excluded = excluded_documents(store, chosen)
     vectors = encoder.encode(texts)
     started = time.perf_counter()
     shipped = retrieve(texts, vectors, index, view, RetrievalConfig(), top_k=RECALL_AT, exclude_docs=excluded)
