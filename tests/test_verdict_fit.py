@@ -125,3 +125,21 @@ def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     # The Checker reads passages as the model was fitted on them.
     assert model.stance_input == ref.card.get("passage_reading", "sentence")
     json.dumps(ref.card)  # the card is plain JSON
+
+
+def test_claims_without_a_voting_passage_are_scored_as_the_checker_answers_them():
+    # The Checker answers NOT_ENOUGH_INFO where no passage votes, whatever the scores; the model
+    # choice must count those answers, not the scores' best class.
+    from pipeline.training.verdict_fit import served_verdicts, without_voters
+
+    rows = _rows("one", ["SUPPORTED", "REFUTED"], np.random.default_rng(4))
+    for passage in rows[1]["passages"]:
+        passage["voter"] = False
+    no_voters = without_voters(rows)
+    assert no_voters.tolist() == [False, True]
+    scores = np.array([[2.0, 0.0, 0.1, -1.0], [0.0, 3.0, 0.1, -1.0]])
+    assert served_verdicts(scores).tolist() == ["SUPPORTED", "REFUTED"]
+    assert served_verdicts(scores, no_voters).tolist() == ["SUPPORTED", "NOT_ENOUGH_INFO"]
+    # A model that never saw NOT_ENOUGH_INFO cannot answer it (its column is -inf).
+    scores[:, VERDICT_LABELS.index("NOT_ENOUGH_INFO")] = -np.inf
+    assert served_verdicts(scores, no_voters).tolist() == ["SUPPORTED", "REFUTED"]

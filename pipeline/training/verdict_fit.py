@@ -165,7 +165,7 @@ def sample_weights(corpora: Sequence[str] | np.ndarray, labels: Sequence[str] | 
     return w * len(w) / w.sum()
 
 
-def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
+def macro_f1(gold: Sequence[str] | np.ndarray, predicted: Sequence[str] | np.ndarray) -> float:
     from sklearn.metrics import f1_score
 
     present = [label for label in VERDICT_LABELS if label in set(gold)]
@@ -178,10 +178,28 @@ def nei_informative(corpora: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array([c in labelling for c in corpora])
 
 
+def without_voters(rows: Sequence[dict]) -> np.ndarray:
+    """Per row: no passage shown votes. The Checker answers NOT_ENOUGH_INFO there, whatever the
+    model's scores (``VerdictAggregator.aggregate``): a verdict needs evidence about the claim."""
+    return np.array([not any(p.get("voter") for p in r["passages"]) for r in rows], dtype=bool)
+
+
+def served_verdicts(scores: np.ndarray, no_voters: np.ndarray | None = None) -> np.ndarray:
+    """The verdicts the Checker gives from decision ``scores`` (columns in ``VERDICT_LABELS``
+    order): the best class, NOT_ENOUGH_INFO where no passage votes and the model knows that class."""
+    predicted = np.array(VERDICT_LABELS)[scores.argmax(axis=1)]
+    if no_voters is not None:
+        nei_known = np.isfinite(scores[:, VERDICT_LABELS.index("NOT_ENOUGH_INFO")])
+        predicted[np.asarray(no_voters, dtype=bool) & nei_known] = "NOT_ENOUGH_INFO"
+    return predicted
+
+
 def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, corpora: np.ndarray, *, C: float, weighting: str,
-                         feature_set: str, nei_stage: bool = False) -> tuple[dict, np.ndarray]:
-    """Per held-out corpus macro-F1 and accuracy, and the pooled held-out decision scores
-    (columns in ``VERDICT_LABELS`` order; a class absent from training scores -inf)."""
+                         feature_set: str, nei_stage: bool = False,
+                         no_voters: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """Per held-out corpus macro-F1 and accuracy of the verdicts as served (``served_verdicts``;
+    ``no_voters``: ``without_voters(rows)``), and the pooled held-out decision scores (columns in
+    ``VERDICT_LABELS`` order; a class absent from training scores -inf)."""
     scores = np.full((len(y), len(VERDICT_LABELS)), -np.inf)
     figures = {}
     for corpus in sorted(set(corpora)):
@@ -194,7 +212,7 @@ def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, corpora: np.ndarray, *, C
             decision = np.column_stack([np.zeros_like(decision), decision])
         for j, label in enumerate(model.classes_):
             scores[np.where(test)[0], VERDICT_LABELS.index(str(label))] = decision[:, j]
-        predicted = np.array(VERDICT_LABELS)[scores[test].argmax(axis=1)]
+        predicted = served_verdicts(scores[test], None if no_voters is None else no_voters[test])
         figures[corpus] = {"n": int(test.sum()), "macro_f1": round(macro_f1(y[test], predicted), 4),
                            "accuracy": round(float((predicted == y[test]).mean()), 4)}
     return figures, scores
@@ -248,6 +266,7 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     search, best = [], None
     quantities = QuantityReader()
     joint_read = all("joint_probs" in r for r in rows)
+    no_voters = without_voters(rows)
     for feature_set in FEATURE_SETS:
         if needs_joint_reading(feature_set) and not joint_read:
             log(f"{feature_set} left out of the search: the rows have no joint reading (add_joint_readings)")
@@ -257,7 +276,8 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
             for nei_stage in (False, True):
                 for C in C_GRID:
                     figures, scores = leave_one_corpus_out(X, y, corpora, C=C, weighting=weighting,
-                                                           feature_set=feature_set, nei_stage=nei_stage)
+                                                           feature_set=feature_set, nei_stage=nei_stage,
+                                                           no_voters=no_voters)
                     mean = round(float(np.mean([f["macro_f1"] for f in figures.values()])), 4)
                     search.append({"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage, "C": C,
                                    "loco_mean_macro_f1": mean, "per_corpus": figures})
@@ -270,10 +290,15 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     temperature = fit_temperature(scores, y)
     raw = softmax(np.where(np.isfinite(scores), scores, -1e9))
     calibrated = softmax(np.where(np.isfinite(scores), scores / temperature, -1e9))
-    predicted = np.array(VERDICT_LABELS)[raw.argmax(axis=1)]
+    predicted = served_verdicts(raw, no_voters)
     correct = (predicted == y).astype(float)
-    review_below = review_threshold(calibrated.max(axis=1), correct)
-    flagged = calibrated.max(axis=1) < review_below
+    # The confidence served is the model's probability of the verdict given (NOT_ENOUGH_INFO's
+    # where no passage votes), so calibration and the review band are measured on that.
+    chosen_column = np.array([VERDICT_LABELS.index(label) for label in predicted])
+    rows_index = np.arange(len(y))
+    confidence_raw, confidence = raw[rows_index, chosen_column], calibrated[rows_index, chosen_column]
+    review_below = review_threshold(confidence, correct)
+    flagged = confidence < review_below
     X = features_of(rows, feature_set, quantities)
     model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below,
                               nei_stage=nei_stage, temperature=temperature)
@@ -284,8 +309,8 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
                    "review_below": review_below},
         "leave_one_corpus_out": {"mean_macro_f1": mean, "per_corpus": figures,
                                  "pooled_accuracy": round(float(correct.mean()), 4),
-                                 "ece_before_temperature": round(top_label_calibration_error(raw.max(axis=1), correct), 4),
-                                 "ece": round(top_label_calibration_error(calibrated.max(axis=1), correct), 4),
+                                 "ece_before_temperature": round(top_label_calibration_error(confidence_raw, correct), 4),
+                                 "ece": round(top_label_calibration_error(confidence, correct), 4),
                                  "needs_review_share": round(float(flagged.mean()), 4),
                                  "accuracy_not_flagged": round(float(correct[~flagged].mean()), 4) if (~flagged).any() else None,
                                  "accuracy_flagged": round(float(correct[flagged].mean()), 4) if flagged.any() else None},
