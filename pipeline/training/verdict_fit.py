@@ -48,6 +48,7 @@ from pipeline.verdict.aggregator import (
     claim_features,
     needs_joint_reading,
 )
+from pipeline.verdict.aggregator import served_verdicts as aggregator_served_verdicts
 from pipeline.verdict.checker import STANCE_READING_RULES, Checker
 from pipeline.verdict.quantities import QuantityReader
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
@@ -186,12 +187,8 @@ def without_voters(rows: Sequence[dict]) -> np.ndarray:
 
 def served_verdicts(scores: np.ndarray, no_voters: np.ndarray | None = None) -> np.ndarray:
     """The verdicts the Checker gives from decision ``scores`` (columns in ``VERDICT_LABELS``
-    order): the best class, NOT_ENOUGH_INFO where no passage votes and the model knows that class."""
-    predicted = np.array(VERDICT_LABELS)[scores.argmax(axis=1)]
-    if no_voters is not None:
-        nei_known = np.isfinite(scores[:, VERDICT_LABELS.index("NOT_ENOUGH_INFO")])
-        predicted[np.asarray(no_voters, dtype=bool) & nei_known] = "NOT_ENOUGH_INFO"
-    return predicted
+    order): ``pipeline.verdict.aggregator.served_verdicts``, the rule ``aggregate`` applies."""
+    return aggregator_served_verdicts(scores, VERDICT_LABELS, no_voters)
 
 
 def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, corpora: np.ndarray, *, C: float, weighting: str,
@@ -284,9 +281,9 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
                     log(f"{feature_set} {weighting} nei_stage={nei_stage} C={C}: "
                         f"leave-one-corpus-out mean macro-F1 {mean}")
                     if best is None or mean > best[0]:
-                        best = (mean, feature_set, weighting, nei_stage, C, scores, figures)
+                        best = (mean, feature_set, weighting, nei_stage, C, scores, figures, X)
     assert best is not None  # the search grid is not empty
-    mean, feature_set, weighting, nei_stage, C, scores, figures = best
+    mean, feature_set, weighting, nei_stage, C, scores, figures, X = best
     temperature = fit_temperature(scores, y)
     raw = softmax(np.where(np.isfinite(scores), scores, -1e9))
     calibrated = softmax(np.where(np.isfinite(scores), scores / temperature, -1e9))
@@ -299,7 +296,6 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     confidence_raw, confidence = raw[rows_index, chosen_column], calibrated[rows_index, chosen_column]
     review_below = review_threshold(confidence, correct)
     flagged = confidence < review_below
-    X = features_of(rows, feature_set, quantities)
     model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below,
                               nei_stage=nei_stage, temperature=temperature)
     model.fit(X, y, sample_weight=sample_weights(corpora, y, weighting), nei_informative=nei_informative(corpora, y))

@@ -60,8 +60,23 @@ def joint_reading_text(shown: Sequence[Evidence]) -> str:
 
 def needs_joint_reading(feature_set: str) -> bool:
     return "joint_supports" in FEATURE_SETS.get(feature_set, ())
+
+
 PARAMS_FILE = "verdict_params.json"
 NOT_ENOUGH_INFO: VerdictLabel = "NOT_ENOUGH_INFO"
+
+
+def served_verdicts(scores: np.ndarray, labels: Sequence[str], no_voters: np.ndarray | None = None) -> np.ndarray:
+    """The verdicts given from ``scores`` (one row per claim, columns ``labels``; -inf: a class
+    the model cannot give): the best class, except NOT_ENOUGH_INFO where no passage votes and the
+    model can give it. No passage is about the claim (the voting rules found none): a verdict
+    needs evidence to show, whatever the passages around it look like."""
+    names = np.asarray(labels)
+    predicted = names[np.asarray(scores).argmax(axis=1)]
+    if no_voters is not None and NOT_ENOUGH_INFO in names:
+        nei_known = np.isfinite(np.asarray(scores)[:, list(names).index(NOT_ENOUGH_INFO)])
+        predicted = np.where(np.asarray(no_voters, dtype=bool) & nei_known, NOT_ENOUGH_INFO, predicted)
+    return predicted
 
 
 def evidence_probs(evidence: Sequence[Evidence]) -> np.ndarray:
@@ -288,14 +303,10 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
                                   joint_probs)
         if self.is_fitted:
             probs = self.predict_proba(features[None, :])[0]
-            best = int(probs.argmax())
             # A model that aggregates was fitted on verdict labels (train_verdict, fit_verdict_model).
-            verdict, confidence = cast(VerdictLabel, str(self.classes_[best])), float(probs[best])
-            if not evidence and NOT_ENOUGH_INFO in self.classes_:
-                # No passage is about the claim (the voting rules found none): a verdict needs
-                # evidence to show, whatever the passages around it look like.
-                verdict = NOT_ENOUGH_INFO
-                confidence = float(probs[list(self.classes_).index(NOT_ENOUGH_INFO)])
+            given = str(served_verdicts(probs[None, :], self.classes_, np.array([not evidence]))[0])
+            verdict = cast(VerdictLabel, given)
+            confidence = float(probs[list(self.classes_).index(given)])
         else:
             verdict, confidence = self.rule_verdict(features)
         return Verdict(claim=claim, verdict=verdict, confidence=round(confidence, 4), evidence=evidence,
