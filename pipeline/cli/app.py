@@ -27,13 +27,13 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 app = typer.Typer(help="claimsift: offline claim detection and fact-checking.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-train_app = typer.Typer(help="Train models (stance, checkworthy).", no_args_is_help=True)
+train_app = typer.Typer(help="Train models (stance, verdict, checkworthy, query adapter).", no_args_is_help=True)
 evaluate_app = typer.Typer(help="Evaluate a stage against labelled data; prints JSON with --json.",
                            no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 
-AREAS = ("corpus", "check", "stance", "checkworthy", "score", "factcheck", "models",
+AREAS = ("corpus", "check", "stance", "retrieval", "checkworthy", "score", "factcheck", "models",
          "review", "corpus_eval")
 
 

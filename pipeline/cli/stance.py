@@ -124,6 +124,10 @@ def train_verdict_cmd(
         "previous", "--stance-input",
         help="with --from-corpora: what the stance model reads of each passage: sentence, previous (the "
              "sentence after the one before it) or context; the model records it and the Checker follows"),
+    query_adapter: str = typer.Option(
+        "query-adapter", "--query-adapter",
+        help="with --from-corpora: the map applied to claim vectors before dense search (a registry spec, "
+             "or none); the model records it and the Checker follows"),
 ) -> None:
     """Fit the verdict aggregator and register it (with --from-corpora: on claim labels of
     several corpora, chosen by leave-one-corpus-out; the report split is never read)."""
@@ -132,7 +136,8 @@ def train_verdict_cmd(
         from pipeline.training.verdict_fit import train_verdict_on_corpora
 
         result = train_verdict_on_corpora(out, stance_spec=stance_model, limit=limit, promote=promote,
-                                          log=console.print, stance_input=stance_input)
+                                          log=console.print, stance_input=stance_input,
+                                          query_adapter=query_adapter)
         console.print(f"[green]{result['model']}[/green]")
         return
     from pipeline.verdict.aggregator import train_verdict

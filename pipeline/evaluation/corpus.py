@@ -190,6 +190,7 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
         "store": {"dir": str(built.store_dir), "reused": built.reused, "seconds": built.seconds,
                   "documents": built.documents, "sentences": built.sentences},
         "checker": {"stance": checker.stance_models, "passage_reading": checker.passage_reading,
+                    "query_adapter": getattr(checker, "retrieval_adapter", "none"),
                     "rules": checker.rules.label(),
                     "verdict": getattr(checker, "verdict_model", checker.verdict_spec), "top_k": checker.top_k,
                     "rule_packs": list(getattr(checker, "rule_packs", ())),

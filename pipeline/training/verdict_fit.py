@@ -39,6 +39,7 @@ from pipeline.datasets.stores import documents_by_table_id, ensure_store
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
 from pipeline.retrieval.index import INDEX_READING
+from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER
 from pipeline.stance.backends import softmax
 from pipeline.verdict.aggregator import (
     FEATURE_SETS,
@@ -84,7 +85,8 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
              "reranker": checker.reranker.tag if checker.reranker else None, "limit": limit,
              "rows": "with-texts", "index": INDEX_READING, "encoder": Encoder().tag,
              **({"passage_reading": f"{checker.passage_reading}/{STANCE_READING_RULES}"}
-                if checker.passage_reading != "sentence" else {})}
+                if checker.passage_reading != "sentence" else {}),
+             **({"query_adapter": checker.retrieval_adapter} if checker.retrieval_adapter != NO_ADAPTER else {})}
     tag = json.dumps(setup, sort_keys=True)
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
     if path.is_file():
@@ -321,25 +323,30 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
 def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, parts: Sequence[tuple[str, str]] = FIT_PARTS,
                              stance_spec: str = "stance", limit: int | None = None, promote: bool = False,
                              cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print,
-                             stance_input: str = "previous") -> dict:
+                             stance_input: str = "previous", query_adapter: str = QUERY_ADAPTER) -> dict:
     """Check the fitting claims of every corpus with the shipped Checker (``stance_spec``, the
-    stance model reading ``stance_input`` of each passage), fit, and register ``verdict@vN``
-    with its card; the model records ``stance_input`` and the Checker reads passages that way."""
+    stance model reading ``stance_input`` of each passage, claim vectors mapped by
+    ``query_adapter`` or "none"), fit, and register ``verdict@vN`` with its card; the model
+    records ``stance_input`` and the adapter (resolved), and the Checker reads and retrieves that way."""
     from pipeline.datasets.corpora import build_dataset
 
     started = time.monotonic()
     rows: list[dict] = []
-    stance_tags = set()
+    stance_tags, adapters = set(), set()
     for corpus in dict.fromkeys(c for c, _ in parts):
         # No screen model: the stance model reads every passage shown, as the served Checker does.
         checker = Checker(build_dataset(corpus).folder / "store", stance_spec=stance_spec, models_dir=models_dir,
-                          screen_stance_spec=None, stance_input=stance_input, verdict_spec="rules")
+                          screen_stance_spec=None, stance_input=stance_input, verdict_spec="rules",
+                          query_adapter=query_adapter)
+        adapters.add(checker.retrieval_adapter)
         for c, split in parts:
             if c == corpus:
                 rows += collect(corpus, split, checker, cache_dir=cache_dir, limit=limit, log=log)
         stance_tags.add(json.dumps(checker.stance_models, sort_keys=True))
     model, report = fit_verdict_model(rows, log=log)
-    model.set_params(stance_input=stance_input)
+    if len(adapters) != 1:
+        raise UserError(f"the corpora were retrieved with different query adapters: {sorted(adapters)}")
+    model.set_params(stance_input=stance_input, query_adapter=adapters.pop())
     registry = Registry(models_dir)
     with registry.new_version("verdict") as folder:
         version = registry.next_version("verdict")
@@ -359,9 +366,9 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
             metrics=report,
             extra={"stance_model": [json.loads(t) for t in sorted(stance_tags)], "features": list(FEATURE_SETS[model.feature_set]),
                    "total_seconds": round(time.monotonic() - started, 1),
-                   "passage_reading": stance_input,
+                   "passage_reading": stance_input, "query_adapter": model.query_adapter,
                    "reproduce": f"claimsift train verdict --from-corpora --stance-model {stance_spec} "
-                                f"--stance-input {stance_input} --out models"})
+                                f"--stance-input {stance_input} --query-adapter {model.query_adapter} --out models"})
     if promote:
         registry.promote(f"verdict@{version}")
     log(f"wrote verdict@{version}: leave-one-corpus-out mean macro-F1 {report['leave_one_corpus_out']['mean_macro_f1']}")

@@ -162,7 +162,7 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
     def __init__(self, C: float = 1.0, support_threshold: float = 0.5, refute_threshold: float = 0.5,
                  class_weight: str | None = "balanced", feature_set: str = "evidence-v1",
                  review_below: float = 0.0, nei_stage: bool = False, temperature: float = 1.0,
-                 stance_input: str = "sentence") -> None:
+                 stance_input: str = "sentence", query_adapter: str = "none") -> None:
         self.C = C
         self.support_threshold = support_threshold
         self.refute_threshold = refute_threshold
@@ -180,6 +180,9 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         # What the stance model read of each passage when the features were fitted
         # (``pipeline.verdict.checker.stance_text``); the Checker reads passages the same way.
         self.stance_input = stance_input
+        # The query adapter retrieval used when the features were fitted, resolved
+        # (``query-adapter@v1``) or "none"; the Checker retrieves the same way.
+        self.query_adapter = query_adapter
 
     # -- the scikit-learn estimator --------------------------------------------------------------
     def fit(self, X, y, sample_weight=None, nei_informative=None) -> "VerdictAggregator":

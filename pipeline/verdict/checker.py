@@ -18,6 +18,7 @@ from pipeline.corpus.store import Corpus
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
 from pipeline.retrieval.index import EvidenceIndex, load_index
+from pipeline.retrieval.query_adapter import NO_ADAPTER, QueryAdapter
 from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, denies_what_went_before, people_in, retrieve
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
@@ -53,6 +54,7 @@ class _Loaded:
     screen: StanceModel | None
     parser: Any  # spaCy's Language, for the claim's subject (``claim_subject``)
     packs: tuple[RulePack, ...] = ()  # the rule packs in use, bound to the corpus
+    query_adapter: QueryAdapter | None = None  # maps claim vectors before dense search
 
 
 # A second, faster stance model for the passages shown that do not vote: none by default, since
@@ -115,7 +117,8 @@ class Checker:
                  models_dir: Path | str | None = None, stance_input: str | None = None,
                  rules: VerdictRules = VerdictRules(), encoder=None,
                  screen_stance_spec: str | None = SCREEN_STANCE, stance_backend: str = "auto",
-                 rule_packs: Sequence[str] = (), reranker: "Reranker | None" = None) -> None:
+                 rule_packs: Sequence[str] = (), reranker: "Reranker | None" = None,
+                 query_adapter: str | None = None) -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
@@ -137,6 +140,10 @@ class Checker:
         self.encoder = encoder
         # A second stage that re-orders the first stage's best candidates (``pipeline.stance.rerank``), or None.
         self.reranker = reranker
+        # The map applied to claim vectors before dense search (``pipeline.retrieval.query_adapter``):
+        # a registry spec, "none", or None: the one the verdict model was fitted with (none for
+        # the hand-set rules and for verdict models from before query adapters).
+        self.query_adapter = query_adapter
         self._loaded: _Loaded | None = None
 
     def __getstate__(self) -> dict:
@@ -167,7 +174,13 @@ class Checker:
         packs = load_rule_packs(self.rule_packs, view, self.store_dir)
         if self.reranker is not None:
             self.reranker.warm_up(loaded=stance)
-        self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs)
+        adapter_spec = str(self.query_adapter or getattr(aggregator, "query_adapter", NO_ADAPTER))
+        adapter = None
+        if adapter_spec != NO_ADAPTER:
+            adapter = QueryAdapter(adapter_spec, models_dir=self.models_dir)
+            adapter.check_encoder(encoder.tag)
+        self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs,
+                               adapter)
 
     def _parts(self) -> _Loaded:
         """What warm_up loaded (loading it first where needed)."""
@@ -251,6 +264,9 @@ class Checker:
         self.warm_up()
         encoder, index, view = self._parts().encoder, self._parts().index, self._parts().view
         vectors = encoder.encode(list(claims))
+        adapter = self._parts().query_adapter
+        if adapter is not None:
+            vectors = adapter.adapt(vectors)
         top_k = top_k or self.top_k
         if self.reranker is None:
             return retrieve(claims, vectors, index, view, self.retrieval, before=before, top_k=top_k,
@@ -301,6 +317,12 @@ class Checker:
             return self.verdict_spec
         version = Registry(self.models_dir or DEFAULT_MODELS_DIR).current_version(DEFAULT_VERDICT)
         return f"{DEFAULT_VERDICT}@{version}" if version else "rules"
+
+    @property
+    def retrieval_adapter(self) -> str:
+        """The query adapter in use, resolved (``query-adapter@v1``), or "none" (for reports)."""
+        adapter = self._parts().query_adapter
+        return f"{adapter.tag['model']}@{adapter.tag['version']}" if adapter is not None else NO_ADAPTER
 
     @property
     def passage_reading(self) -> str:

@@ -1,0 +1,352 @@
+"""Fine-tune the retrieval bi-encoder on the public corpora's train-split claims.
+
+The index's encoder is all-MiniLM-L6-v2 as packaged: trained to match sentences that mean the
+same, not a claim to the sentence that settles it (a fact-checker's justification rarely repeats
+the claim's words). This module teaches it that, with a LoRA adapter (a few MB, shipped under
+``models/retriever``), on triplets built from the train split of the corpus manifest only:
+
+- the claim;
+- a positive: a sentence of one of its gold documents that is (or holds) a gold evidence text
+  (``datasets.claims.evidence_matches``), read as the index reads it (``indexed_texts``:
+  title and previous sentence before it);
+- a hard negative: one of the claim's best ``NEGATIVE_RANKS`` passages under today's retriever
+  that is not gold, not from a gold document or a document of any tune/report claim, not a
+  near-copy of a gold text, and not read as support or refutation with high confidence by the
+  stance screen (annotations are incomplete: a confident reading is more likely a missed gold).
+
+Loss: in-batch softmax over every positive and negative of the batch (multiple-negatives ranking,
+scale ``SCALE``), as sentence-transformers' ``MultipleNegativesRankingLoss``. Checkpointed every
+``checkpoint_every`` steps (``stance.training``'s checkpoint format), so a stopped run resumes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from pipeline.core.io import write_jsonl
+from pipeline.datasets.claims import evidence_matches, read_corpus_claims
+from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
+from pipeline.datasets.stores import ensure_store, table_ids
+from pipeline.training.hard_negatives import MAX_SCREEN_CONFIDENCE, near_copy
+from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+# Imported where used, not here (slow to load): torch, transformers, peft, the stance screen.
+
+RETRIEVER_CORPORA = ("averitec", "fever", "covidfact", "liar", "healthver")
+NEGATIVE_RANKS = 10
+SCALE = 20.0
+# LIAR's train split is among the claims the verdict model is fitted on: retrieval fitted to
+# them would make its features look better there than on a user's corpus.
+ADAPTER_EXCLUDED = ("liar",)
+ADAPTER_PENALTY = 3.0
+CACHE_DIR = Path("out/query_adapter")
+
+
+@dataclass(frozen=True)
+class RetrieverTriplet:
+    corpus: str
+    claim_id: str
+    claim: str
+    positive: str
+    negative: str
+
+
+def mine_triplets(corpus: str, *, screen, per_claim: int = 2, seed: int = 13,
+                  data_dir: Path | str = DEFAULT_DATA_DIR, corpora_dir: Path | str = DEFAULT_CORPORA_DIR,
+                  limit: int | None = None, log: Callable[[str], None] = print) -> tuple[list[RetrieverTriplet], dict]:
+    """Triplets of one corpus's train-split claims (module doc) and counts of what was dropped why."""
+    from pipeline.retrieval.index import SENTENCE_CONTEXT, index_titles, indexed_texts
+    from pipeline.retrieval.retrieve import CorpusView
+    from pipeline.verdict.checker import Checker
+
+    built = build_dataset(corpus, data_dir, corpora_dir)
+    store_dir = built.folder / "store"
+    ensure_store(built.documents, store_dir)
+    claims = read_corpus_claims(built.claims)
+    splits = claim_splits(corpus, claims)
+    name_of = table_ids(store_dir)
+    held_out_docs = {d for c, s in zip(claims, splits) if s != "train" for d in c.gold_documents}
+    view = CorpusView.from_store(store_dir)
+    sentences = view.sentences
+    indexed = dict(zip(zip(sentences["doc_id"].astype(str), sentences["index"].astype(int)),
+                       indexed_texts(sentences, index_titles(view.documents), SENTENCE_CONTEXT)))
+    rows_of_doc: dict[str, list[tuple[int, str]]] = {}
+    for doc_id, position, text in zip(sentences["doc_id"].astype(str), sentences["index"].astype(int),
+                                      sentences["text"].astype(str)):
+        rows_of_doc.setdefault(doc_id, []).append((position, text))
+    docs_of_name: dict[str, list[str]] = {}
+    for doc_id, name in name_of.items():
+        docs_of_name.setdefault(name, []).append(doc_id)
+
+    rng = random.Random(seed)
+    dropped: Counter = Counter()
+    chosen = []
+    for claim, split in zip(claims, splits):
+        if split != "train" or not claim.gold_evidence or claim.exclude_documents:
+            continue
+        try:
+            validate_claim(claim.claim)
+        except InvalidClaimError:
+            dropped["invalid claim"] += 1
+            continue
+        gold_docs = {d for name in claim.gold_documents for d in docs_of_name.get(name, [])}
+        positives = [indexed[(doc_id, position)] for doc_id in sorted(gold_docs)
+                     for position, text in rows_of_doc.get(doc_id, [])
+                     if len(text.split()) >= 3 and any(evidence_matches(text, g) for g in claim.gold_evidence)]
+        if not positives:
+            dropped["no gold sentence in the store"] += 1
+            continue
+        chosen.append((claim, gold_docs, positives))
+    if limit is not None and limit < len(chosen):
+        chosen = sorted(rng.sample(chosen, limit), key=lambda item: item[0].id)
+
+    checker = Checker(store_dir)
+    proposals: list[tuple[int, str, str, str]] = []  # (claim position, positive, negative, negative sentence)
+    started = time.perf_counter()
+    for offset in range(0, len(chosen), 64):
+        batch = chosen[offset:offset + 64]
+        for position, ((claim, gold_docs, positives), evidence) in enumerate(
+                zip(batch, checker.retrieve([c.claim for c, _, _ in batch], top_k=3 * NEGATIVE_RANKS)), offset):
+            eligible = []
+            for item in evidence:
+                document = name_of.get(item.doc_id, "")
+                if item.doc_id in gold_docs or document in claim.gold_documents:
+                    dropped["gold page"] += 1
+                elif document in held_out_docs:
+                    dropped["document of a held-out claim"] += 1
+                elif any(near_copy(item.sentence, g) or evidence_matches(item.sentence, g)
+                         for g in claim.gold_evidence):
+                    dropped["gold or near-copy"] += 1
+                elif len(item.sentence.split()) < 5:
+                    dropped["under 5 words"] += 1
+                else:
+                    eligible.append(item)
+            eligible = eligible[:NEGATIVE_RANKS]
+            for positive in rng.sample(positives, min(per_claim, len(positives))):
+                if not eligible:
+                    dropped["no eligible negative"] += 1
+                    break
+                negative = rng.choice(eligible)
+                proposals.append((position, positive, indexed[(negative.doc_id, negative.sentence_index)],
+                                  negative.sentence))
+        log(f"{corpus}: retrieved for {min(offset + 64, len(chosen))}/{len(chosen)} claims "
+            f"({time.perf_counter() - started:.0f} s)")
+    probs = (screen.predict_proba([chosen[p][0].claim for p, _, _, _ in proposals], [s for _, _, _, s in proposals])
+             if proposals else [])
+    triplets = []
+    for (position, positive, negative_text, _), row in zip(proposals, probs):
+        if max(float(row[0]), float(row[1])) >= MAX_SCREEN_CONFIDENCE:
+            dropped["screen reads support/refutation"] += 1
+            continue
+        claim = chosen[position][0]
+        triplets.append(RetrieverTriplet(corpus, claim.id, claim.claim, positive, negative_text))
+    stats = {"corpus": corpus, "claims": len(chosen), "triplets": len(triplets),
+             "claims_with_triplets": len({t.claim_id for t in triplets}), "dropped": dict(dropped),
+             "seconds": round(time.perf_counter() - started, 1)}
+    log(json.dumps(stats))
+    return triplets, stats
+
+
+def mine_all(out: Path | str, corpora: Sequence[str] = RETRIEVER_CORPORA, *, screen_spec: str = "stance@v5",
+             per_claim: int = 2, seed: int = 13, data_dir: Path | str = DEFAULT_DATA_DIR,
+             corpora_dir: Path | str = DEFAULT_CORPORA_DIR, limit: int | None = None,
+             log: Callable[[str], None] = print) -> dict:
+    """Every corpus's triplets in one JSONL (atomic) and the counts in ``OUT.stats.json``."""
+    from pipeline.core.io import atomic_write_text
+    from pipeline.stance.model import StanceModel
+
+    screen = StanceModel(screen_spec, backend="bf16")
+    rows, stats = [], []
+    for corpus in corpora:
+        triplets, corpus_stats = mine_triplets(corpus, screen=screen, per_claim=per_claim, seed=seed,
+                                               data_dir=data_dir, corpora_dir=corpora_dir, limit=limit, log=log)
+        rows += [asdict(t) for t in triplets]
+        stats.append(corpus_stats)
+    out = Path(out)
+    write_jsonl(out, rows)
+    summary = {"out": str(out), "rows": len(rows), "screen": screen_spec, "per_claim": per_claim, "seed": seed,
+               "negative_ranks": NEGATIVE_RANKS, "max_screen_confidence": MAX_SCREEN_CONFIDENCE, "corpora": stats}
+    atomic_write_text(out.with_suffix(".stats.json"), json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def read_triplets(path: Path | str) -> list[RetrieverTriplet]:
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if line.strip():
+                row = json.loads(line)
+                try:
+                    out.append(RetrieverTriplet(**row))
+                except TypeError as exc:
+                    raise ValueError(f"{path}: line {line_no}: not a retriever triplet ({exc})") from exc
+    return out
+
+
+def fit_query_adapter(claims, positives, negatives, *, penalty: float = 0.1, epochs: int = 8,
+                      learning_rate: float = 1e-3, batch_size: int = 256, scale: float = SCALE,
+                      seed: int = 13) -> "np.ndarray":
+    """The query adapter's matrix W (d, d), learned so that each claim vector, mapped by W and
+    normalised, is nearer its positive than every other positive and negative of its batch
+    (in-batch softmax at ``scale``), with ``penalty`` * ||W - I||^2 / d keeping W near the
+    identity (a map far from it would forget what the packaged encoder knows). Inputs: (n, d)
+    L2-normalised vectors of the triplets' claims, positives and negatives."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    q, p, n = (torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in (claims, positives, negatives))
+    d = q.shape[1]
+    identity = torch.eye(d)
+    matrix = torch.nn.Parameter(identity.clone())
+    optimiser = torch.optim.Adam([matrix], lr=learning_rate)
+    for _ in range(epochs):
+        order = torch.randperm(len(q), generator=generator)
+        for start in range(0, len(q), batch_size):
+            batch = order[start:start + batch_size]
+            adapted = torch.nn.functional.normalize(q[batch] @ matrix.T, dim=-1)
+            scores = scale * adapted @ torch.cat([p[batch], n[batch]]).T
+            loss = (torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+                    + penalty * ((matrix - identity) ** 2).sum() / d)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return matrix.detach().numpy().astype(np.float32)
+
+
+def encoded_triplets(triplets: Sequence[RetrieverTriplet], encoder, cache_dir: Path | str = CACHE_DIR,
+                     log: Callable[[str], None] = print) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The claim, positive and negative vectors of ``triplets``, cached by the triplets' texts and
+    the encoder's tag (encoding ~37k passages takes about ten minutes on one core)."""
+    from pipeline.core.io import atomic_write_bytes
+
+    digest = hashlib.sha256(json.dumps(encoder.tag, sort_keys=True).encode())
+    for t in triplets:
+        digest.update(f"{t.claim}\t{t.positive}\t{t.negative}\n".encode("utf-8"))
+    path = Path(cache_dir) / f"vectors-{digest.hexdigest()[:16]}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as cached:
+            return cached["claims"], cached["positives"], cached["negatives"]
+    started = time.perf_counter()
+    vectors = {key: encoder.encode([getattr(t, attr) for t in triplets])
+               for key, attr in (("claims", "claim"), ("positives", "positive"), ("negatives", "negative"))}
+    log(f"encoded {len(triplets)} triplets in {time.perf_counter() - started:.0f} s")
+    buffer = io.BytesIO()
+    np.savez(buffer, **vectors)
+    atomic_write_bytes(path, buffer.getvalue())
+    return vectors["claims"], vectors["positives"], vectors["negatives"]
+
+
+def first_stage_recall(corpus: str, split: str, matrix: np.ndarray | None, *, encoder, limit: int | None = 300,
+                       corpora_dir: Path | str = DEFAULT_CORPORA_DIR, ks: Sequence[int] = (5, 10)) -> dict:
+    """Evidence recall@k of the shipped first stage on ``corpus``/``split`` claims with gold
+    evidence (as ``claimsift evaluate corpus`` counts it), claim vectors mapped by ``matrix``
+    (None: as encoded)."""
+    from pipeline.datasets.corpora import select_claims
+    from pipeline.datasets.stores import documents_by_table_id
+    from pipeline.retrieval.index import load_index
+    from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, retrieve
+
+    store = Path(corpora_dir) / corpus / "store"
+    claims = read_corpus_claims(Path(corpora_dir) / corpus / "claims.jsonl")
+    chosen = []
+    for claim, _ in select_claims(claims, claim_splits(corpus, claims), split, limit):
+        try:
+            validate_claim(claim.claim)
+        except InvalidClaimError:
+            continue
+        if claim.gold_evidence:
+            chosen.append(claim)
+    doc_of_name = documents_by_table_id(store)
+    excluded = [{d for name in c.exclude_documents for d in doc_of_name.get(name, ())} for c in chosen]
+    vectors = encoder.encode([c.claim for c in chosen])
+    if matrix is not None:
+        vectors = vectors @ matrix.T
+        vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    found = retrieve([c.claim for c in chosen], vectors, load_index(store, expected_encoder=encoder.tag),
+                     CorpusView.from_store(store), RetrievalConfig(), top_k=max(ks), exclude_docs=excluded)
+    out: dict = {"claims": len(chosen)}
+    for k in ks:
+        hits = [any(evidence_matches(e.sentence, g) for e in evidence[:k] for g in c.gold_evidence)
+                for c, evidence in zip(chosen, found)]
+        out[f"recall@{k}"] = round(float(np.mean(hits)), 4) if hits else None
+    return out
+
+
+def train_query_adapter(models_dir: Path | str, triplets_path: Path | str, *,
+                        exclude: Sequence[str] = ADAPTER_EXCLUDED, penalty: float = ADAPTER_PENALTY,
+                        epochs: int = 8, corpora_dir: Path | str = DEFAULT_CORPORA_DIR, promote: bool = False,
+                        evaluate: bool = True, cache_dir: Path | str = CACHE_DIR,
+                        log: Callable[[str], None] = print) -> dict:
+    """Fit the query adapter on the triplets of every corpus but ``exclude``, measure it, register
+    ``query-adapter@vN`` with its card. The measure that says whether it generalises: for each
+    corpus, an adapter fitted *without* that corpus, first-stage recall@5 of its train-split claims
+    with and without it (leave-one-corpus-out; the corpus's own tune split with the shipped adapter
+    is reported too)."""
+    from pipeline.registry.embedding import Encoder
+    from pipeline.registry.registry import Registry, library_versions
+    from pipeline.retrieval.query_adapter import CONFIG_FILE, MATRIX_FILE, QUERY_ADAPTER
+
+    started = time.monotonic()
+    triplets = read_triplets(triplets_path)
+    corpora = np.array([t.corpus for t in triplets])
+    encoder = Encoder()
+    claims, positives, negatives = encoded_triplets(triplets, encoder, cache_dir, log=log)
+    kept = ~np.isin(corpora, list(exclude))
+    matrix = fit_query_adapter(claims[kept], positives[kept], negatives[kept], penalty=penalty, epochs=epochs)
+    metrics: dict = {}
+    if evaluate:
+        loco = {}
+        for corpus in dict.fromkeys(corpora.tolist()):
+            without = fit_query_adapter(claims[corpora != corpus], positives[corpora != corpus],
+                                        negatives[corpora != corpus], penalty=penalty, epochs=epochs)
+            loco[corpus] = {"without_adapter": first_stage_recall(corpus, "train", None, encoder=encoder,
+                                                                  corpora_dir=corpora_dir),
+                            "adapter_fitted_without_this_corpus": first_stage_recall(
+                                corpus, "train", without, encoder=encoder, corpora_dir=corpora_dir)}
+            log(f"{corpus}: {json.dumps(loco[corpus])}")
+        tune = {corpus: {"without_adapter": first_stage_recall(corpus, "tune", None, encoder=encoder, limit=200,
+                                                               corpora_dir=corpora_dir),
+                         "with_adapter": first_stage_recall(corpus, "tune", matrix, encoder=encoder, limit=200,
+                                                            corpora_dir=corpora_dir)}
+                for corpus in (*dict.fromkeys(corpora.tolist()), "seeds")}
+        metrics = {"leave_one_corpus_out_train_split": loco, "tune_split": tune}
+    registry = Registry(models_dir)
+    with registry.new_version(QUERY_ADAPTER) as folder:
+        version = registry.next_version(QUERY_ADAPTER)
+        np.save(folder / MATRIX_FILE, matrix, allow_pickle=False)
+        (folder / CONFIG_FILE).write_text(json.dumps({"dimension": int(matrix.shape[0]), "encoder": encoder.tag},
+                                                     indent=1) + "\n")
+        counts = Counter(corpora[kept].tolist())
+        registry.write_card(
+            folder, name=QUERY_ADAPTER, version=version,
+            description=("Linear map (384 x 384, started at the identity, penalised towards it) applied to a "
+                         "claim's all-MiniLM-L6-v2 vector before dense search, so that a claim lands nearer the "
+                         "sentences that settle it; sentence vectors and indexes are unchanged. Fitted by in-batch "
+                         "softmax over triplets (claim, gold evidence sentence read as the index reads it, a hard "
+                         "negative mined with the shipped retriever) from the train split of the corpus manifest."),
+            training_data=[{"dataset": f"claimsift evaluate corpus --dataset {c} (train split)", "rows": n,
+                            "licence": "as the dataset (see ../shared/datasets/README.md)"}
+                           for c, n in sorted(counts.items())],
+            metrics=metrics,
+            extra={"kind": "query-adapter", "encoder": encoder.tag, "penalty": penalty, "epochs": epochs,
+                   "scale": SCALE, "excluded_corpora": list(exclude), "triplets": int(kept.sum()),
+                   "triplets_sha256": hashlib.sha256(Path(triplets_path).read_bytes()).hexdigest(),
+                   "versions": library_versions("torch", "numpy"),
+                   "total_seconds": round(time.monotonic() - started, 1),
+                   "reproduce": ("claimsift train mine-triplets --out out/query_adapter/triplets.jsonl && "
+                                 "claimsift train query-adapter --triplets out/query_adapter/triplets.jsonl "
+                                 f"--exclude {','.join(exclude)} --out models")},
+            libraries=("torch", "numpy"))
+    if promote:
+        registry.promote(f"{QUERY_ADAPTER}@{version}")
+    log(f"wrote {QUERY_ADAPTER}@{version} ({int(kept.sum())} triplets)")
+    return {"model": f"{QUERY_ADAPTER}@{version}", "metrics": metrics}
