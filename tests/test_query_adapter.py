@@ -1,0 +1,121 @@
+"""The query adapter: a learned linear map on claim vectors before dense search
+(``pipeline.retrieval.query_adapter``, fitted by ``pipeline.training.retriever_fit``)."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import DATA, ROOT
+from pipeline.core.errors import UserError
+from pipeline.registry.registry import Registry
+from pipeline.retrieval.query_adapter import CONFIG_FILE, MATRIX_FILE, QUERY_ADAPTER, QueryAdapter
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from pipeline.registry.embedding import Encoder
+
+    loaded = Encoder()
+    loaded.warm_up()
+    return loaded
+
+
+def _registry_copy(tmp_path):
+    target = tmp_path / "models"
+    shutil.copytree(ROOT / "models" / QUERY_ADAPTER, target / QUERY_ADAPTER)
+    return target
+
+
+def test_the_shipped_adapter_maps_claim_vectors_to_unit_vectors_of_its_encoder(encoder):
+    adapter = QueryAdapter()
+    claims = ["Gargling salt water kills the coronavirus.", "The top income tax rate was 7 percent in 1913."]
+    vectors = encoder.encode(claims)
+    adapted = adapter.adapt(vectors)
+    assert adapted.shape == vectors.shape
+    assert np.allclose(np.linalg.norm(adapted, axis=1), 1.0, atol=1e-5)
+    # A map near the identity: each claim stays nearest its own original vector.
+    assert (np.argmax(adapted @ vectors.T, axis=1) == [0, 1]).all()
+    assert 0.5 < float((adapted * vectors).sum(axis=1).min()) < 0.9999
+    adapter.check_encoder(encoder.tag)  # learned on this encoder's vectors
+    card = Registry().load_ref(f"{QUERY_ADAPTER}@{adapter.tag['version']}").card
+    assert "train query-adapter" in card["reproduce"] and card["excluded_corpora"] == ["liar"]
+    # Measured where no claim of the corpus was fitted on: never below the unadapted first stage.
+    for corpus, figures in card["metrics"]["leave_one_corpus_out_train_split"].items():
+        assert figures["adapter_fitted_without_this_corpus"]["recall@5"] >= figures["without_adapter"]["recall@5"], corpus
+
+
+def test_a_tampered_adapter_is_refused(tmp_path):
+    models = _registry_copy(tmp_path)
+    version = Registry(models).current_version(QUERY_ADAPTER)
+    matrix_path = models / QUERY_ADAPTER / version / MATRIX_FILE
+    matrix = np.load(matrix_path, allow_pickle=False)
+    matrix[0, 0] += 1.0
+    np.save(matrix_path, matrix, allow_pickle=False)
+    with pytest.raises(UserError, match="sha256"):
+        QueryAdapter(models_dir=models).warm_up()
+
+
+def test_an_adapter_learned_on_another_encoder_is_refused(tmp_path, encoder):
+    models = _registry_copy(tmp_path)
+    folder = models / QUERY_ADAPTER / Registry(models).current_version(QUERY_ADAPTER)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config["encoder"]["model"] = "sentence-transformers/all-mpnet-base-v2"
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    card = json.loads((folder / "card.json").read_text())
+    Registry.write_card(folder, name=card["name"], version=card["version"], description=card["description"],
+                        training_data=card["training_data"], metrics=card["metrics"])  # hashes match again
+    adapter = QueryAdapter(models_dir=models)
+    with pytest.raises(UserError, match="all-mpnet-base-v2"):
+        adapter.check_encoder(encoder.tag)
+
+
+def _seed_triplets():
+    """Each seed claim with a sentence that settles it (its first gold evidence) and the evidence
+    of the next claim about another matter as the negative."""
+    rows = [json.loads(line) for line in (DATA / "seed_claims.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("evidence")]
+    out = []
+    for row, other in zip(rows, rows[7:] + rows[:7]):
+        if row["evidence"][0][1] != other["evidence"][0][1]:
+            out.append((row["claim"], row["evidence"][0][1], other["evidence"][0][1]))
+    return out
+
+
+def test_fitting_moves_claims_towards_what_settles_them_and_the_penalty_holds_the_map(encoder):
+    from pipeline.training.retriever_fit import fit_query_adapter
+
+    triplets = _seed_triplets()
+    assert len(triplets) >= 25
+    claims, positives, negatives = (encoder.encode([t[i] for t in triplets]) for i in range(3))
+
+    def margin(matrix):
+        adapted = claims @ matrix.T
+        adapted /= np.linalg.norm(adapted, axis=1, keepdims=True)
+        return float(np.mean((adapted * positives).sum(axis=1) - (adapted * negatives).sum(axis=1)))
+
+    identity = np.eye(claims.shape[1], dtype=np.float32)
+    learned = fit_query_adapter(claims, positives, negatives, penalty=0.1, epochs=30, batch_size=16)
+    assert margin(learned) > margin(identity) + 0.02
+    held = fit_query_adapter(claims, positives, negatives, penalty=1e4, epochs=30, batch_size=16)
+    assert np.abs(held - identity).max() < 0.01
+    assert abs(margin(held) - margin(identity)) < 0.01
+
+
+@pytest.mark.slow
+def test_the_checker_retrieves_with_the_adapter_its_verdict_model_was_fitted_with(seed_store):
+    from pipeline.verdict.aggregator import VerdictAggregator
+    from pipeline.verdict.checker import Checker
+
+    model = VerdictAggregator.load("verdict")
+    default = Checker(seed_store)
+    assert default.retrieval_adapter == model.query_adapter != "none"
+    assert Checker(seed_store, verdict_spec="rules").retrieval_adapter == "none"
+    assert Checker(seed_store, verdict_spec="verdict@v8").retrieval_adapter == "none"  # fitted before adapters
+    assert Checker(seed_store, query_adapter="none").retrieval_adapter == "none"  # asked for
+    claim = "Poland spends more of its GDP on defence than any other NATO member."
+    adapted = default.retrieve([claim], top_k=10)[0]
+    plain = Checker(seed_store, query_adapter="none").retrieve([claim], top_k=10)[0]
+    assert [e.score for e in adapted] != [e.score for e in plain]
