@@ -36,6 +36,9 @@ SETUPS = {
                           "stance_input": "previous"},
     "v6": {"verdict_spec": "verdict@v6"},
     "v6-previous": {"verdict_spec": "verdict@v6", "stance_input": "previous"},
+    # verdict@v8 retrieves with claim vectors as encoded; verdict@v9 with the query adapter.
+    "v8": {"verdict_spec": "verdict@v8"},
+    "v9": {"verdict_spec": "verdict@v9"},
     # What the Checker does with no options.
     "shipped": {},
 }

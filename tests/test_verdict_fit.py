@@ -124,6 +124,11 @@ def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     assert model.aggregate("c", shown[:2], shown=shown, joint_probs=joint).verdict == "REFUTED"
     # The Checker reads passages as the model was fitted on them.
     assert model.stance_input == ref.card.get("passage_reading", "sentence")
+    # ... and retrieves with the query adapter it was fitted with, one that is registered.
+    assert model.query_adapter == ref.card.get("query_adapter", "none")
+    if model.query_adapter != "none":
+        Registry().load_ref(model.query_adapter)
+        assert f"--query-adapter {model.query_adapter}" in ref.card["reproduce"]
     json.dumps(ref.card)  # the card is plain JSON
 
 
