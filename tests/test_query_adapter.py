@@ -119,3 +119,12 @@ def test_the_checker_retrieves_with_the_adapter_its_verdict_model_was_fitted_wit
     adapted = default.retrieve([claim], top_k=10)[0]
     plain = Checker(seed_store, query_adapter="none").retrieve([claim], top_k=10)[0]
     assert [e.score for e in adapted] != [e.score for e in plain]
+
+
+@pytest.mark.slow
+def test_an_unknown_adapter_asked_for_on_the_command_line_is_one_line_of_error(seed_store, run_cli):
+    result = run_cli("check", "Mark Rutte took over as NATO secretary general on 1 October 2024.",
+                     "--store", str(seed_store), "--query-adapter", "query-adapter@v99")
+    assert result.returncode == 2, result.stderr
+    assert "query adapter" in result.stderr and "query-adapter@v99" in result.stderr
+    assert "Traceback" not in result.stderr

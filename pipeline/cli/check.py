@@ -12,6 +12,7 @@ import typer
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import atomic_write_text, jsonl_lines
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.retrieval.query_adapter import QUERY_ADAPTER_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 from pipeline.verdict.packs import RULE_PACK_HELP
 
@@ -131,6 +132,7 @@ def check_command(
     stance_model: str = typer.Option("stance", "--stance-model", help="Registry name, name@version or path."),
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
+    query_adapter: Optional[str] = typer.Option(None, "--query-adapter", help=QUERY_ADAPTER_HELP),
 ) -> None:
     """Check a claim against the corpus: verdict, confidence and the evidence that decided it."""
     from pipeline.verdict.checker import Checker
@@ -151,7 +153,7 @@ def check_command(
         if stale:
             print(f"warning: {stale}", file=sys.stderr)
     checker = Checker(store, top_k=top_k, stance_spec=stance_model, rule_packs=rule_packs or (),
-                      reranker=reranker_if(rerank))
+                      reranker=reranker_if(rerank), query_adapter=query_adapter)
     if claim is not None:
         verdict = checker.check(claim, before=before)
         if as_json:

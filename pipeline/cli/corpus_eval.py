@@ -9,6 +9,7 @@ import typer
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text
+from pipeline.retrieval.query_adapter import QUERY_ADAPTER_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 from pipeline.verdict.packs import RULE_PACK_HELP
 
@@ -41,6 +42,7 @@ def evaluate_corpus_command(
                                                                         "(verdict, evidence, probabilities)."),
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
+    query_adapter: Optional[str] = typer.Option(None, "--query-adapter", help=QUERY_ADAPTER_HELP),
 ) -> None:
     """Verdict accuracy, macro-F1, per-class F1, confusion, evidence recall@5, claims/s and the
     majority-class baseline of the default Checker on a corpus; the store is built once and
@@ -67,7 +69,8 @@ def evaluate_corpus_command(
 
     evaluation = evaluate_corpus(documents, claims, store_dir, corpus=dataset, split=split, limit=limit,
                                  progress=progress, checker=Checker(store_dir, rule_packs=rule_packs or (),
-                                                                 reranker=reranker_if(rerank)))
+                                                                 reranker=reranker_if(rerank),
+                                                                 query_adapter=query_adapter))
     summary = evaluation.summary
     if out is not None:
         atomic_write_text(out, json.dumps(summary, indent=1) + "\n")

@@ -26,6 +26,8 @@ QUERY_ADAPTER = "query-adapter"
 MATRIX_FILE = "query_adapter.npy"
 CONFIG_FILE = "query_adapter.json"
 NO_ADAPTER = "none"
+QUERY_ADAPTER_HELP = ("the map applied to claim vectors before dense search: `none`, or a registry spec such as "
+                      "query-adapter@v1 (default: the one the verdict model was fitted with)")
 
 
 class QueryAdapter:
