@@ -76,7 +76,9 @@ class Encoder:
                                                providers=["CPUExecutionProvider"])
             tokenizer = Tokenizer.from_file(os.path.join(minilm_path(), "tokenizer.json"))
             tokenizer.enable_truncation(self.max_length)
-            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            # _encode_onnx pads each batch itself, after sorting by token count (tokenizer.json
+            # would otherwise pad every text to a fixed 128 tokens).
+            tokenizer.no_padding()
             self._tokenizer = tokenizer
         else:
             raise ValueError(f"unknown encoder backend {self.backend!r} (torch or onnx)")
@@ -93,20 +95,44 @@ class Encoder:
         return self._encode_onnx(texts)
 
     def _encode_onnx(self, texts: Sequence[str]) -> np.ndarray:
+        # Each text's vector is the same bit for bit whatever else shares its batch and however much
+        # it is padded (checked on tweet sentences: alone, in random batches, in sorted ones), so the
+        # batching below is free to cut work without changing any vector:
+        # - a text repeated in the call (social dumps repeat posts) is encoded once;
+        # - batches group texts by token count, not characters: sorting tweets by characters
+        #   left ~40% of the tokens fed to the model as padding (URLs and emoji are short in
+        #   characters and long in tokens), by tokens ~5%.
+        unique = list(dict.fromkeys(texts))
         input_names = {i.name for i in self._model.get_inputs()}
-        # Sort by length so each batch pads little; restore order at the end.
-        order = np.argsort([len(t) for t in texts])
-        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
-        for lo in range(0, len(texts), self.batch_size):
-            idx = order[lo:lo + self.batch_size]
-            batch = self._tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([b.ids for b in batch], dtype=np.int64)
-            mask = np.array([b.attention_mask for b in batch], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in input_names:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self._model.run(None, {k: v for k, v in feeds.items() if k in input_names})[0]
-            summed = (hidden * mask[:, :, None]).sum(axis=1)
-            pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
-            out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return out
+        vectors = np.empty((len(unique), DIMENSION), dtype=np.float32)
+        # Characters first, over the whole call, so that each window holds texts of about one
+        # length; tokens then within a window (windows bound the token lists held at once).
+        by_chars = np.argsort([len(t) for t in unique], kind="stable")
+        window = self.batch_size * 32
+        for start in range(0, len(unique), window):
+            positions = by_chars[start:start + window]
+            token_ids = [e.ids for e in self._tokenizer.encode_batch([unique[i] for i in positions])]
+            by_tokens = np.argsort([len(ids) for ids in token_ids], kind="stable")
+            for lo in range(0, len(by_tokens), self.batch_size):
+                batch = by_tokens[lo:lo + self.batch_size]
+                vectors[positions[batch]] = self._run_onnx([token_ids[j] for j in batch], input_names)
+        if len(unique) == len(texts):
+            return vectors
+        row = {text: i for i, text in enumerate(unique)}
+        return vectors[[row[t] for t in texts]]
+
+    def _run_onnx(self, token_ids: Sequence[Sequence[int]], input_names: set[str]) -> np.ndarray:
+        """Normalised mean-pooled vectors of one batch of tokenised texts, padded here with [PAD] (id 0)."""
+        width = max(len(ids) for ids in token_ids)
+        ids = np.zeros((len(token_ids), width), dtype=np.int64)
+        mask = np.zeros((len(token_ids), width), dtype=np.int64)
+        for row, row_ids in enumerate(token_ids):
+            ids[row, :len(row_ids)] = row_ids
+            mask[row, :len(row_ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._model.run(None, {k: v for k, v in feeds.items() if k in input_names})[0]
+        summed = (hidden * mask[:, :, None]).sum(axis=1)
+        pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)

@@ -1,0 +1,71 @@
+"""The ONNX encoder batches for speed (texts grouped by token count, repeats encoded once); a
+vector must not depend on how the texts of a call are batched."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from pipeline.registry.embedding import DIMENSION, Encoder, minilm_path
+
+# Tweet-like texts: URLs and emoji are few characters and many tokens, so sorting by characters and
+# by tokens batch them differently; one text runs past the 256-token limit; two are repeated.
+TEXTS = [
+    "NATO allies agreed to spend 2% of GDP on defence.",
+    "Great news!",
+    "🇺🇦🇺🇦🇺🇦 https://t.co/AbCdEfGh12 https://t.co/ZyXwVuTs98 #StandWithUkraine",
+    "The vaccine was tested on 43,000 people before it was approved, according to the FDA.",
+    "Great news!",
+    "Pray.",
+    "Rutte never said NATO would expel members. " * 40,
+    "@user1 @user2 @user3 did you see this?? 😂😂😂 https://t.co/Q1w2E3r4T5",
+    "",
+    "No one is safe until everyone is safe.",
+    "NATO allies agreed to spend 2% of GDP on defence.",
+]
+
+
+def _char_sorted_reference(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """How the encoder batched before: sorted by characters, each batch padded by the tokenizer."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(os.path.join(minilm_path(), "tokenizer.json"))
+    tokenizer.enable_truncation(encoder.max_length)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    session = encoder._model
+    input_names = {i.name for i in session.get_inputs()}
+    order = np.argsort([len(t) for t in texts])
+    out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+    for lo in range(0, len(texts), encoder.batch_size):
+        idx = order[lo:lo + encoder.batch_size]
+        batch = tokenizer.encode_batch([texts[i] for i in idx])
+        ids = np.array([b.ids for b in batch], dtype=np.int64)
+        mask = np.array([b.attention_mask for b in batch], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = session.run(None, {k: v for k, v in feeds.items() if k in input_names})[0]
+        pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
+        out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder() -> Encoder:
+    encoder = Encoder("onnx", batch_size=4)
+    encoder.warm_up()
+    return encoder
+
+
+def test_onnx_vectors_are_the_same_bits_as_with_character_sorted_batches(onnx_encoder):
+    vectors = onnx_encoder.encode(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), DIMENSION)
+    assert vectors.tobytes() == _char_sorted_reference(onnx_encoder, TEXTS).tobytes()
+
+
+def test_onnx_vectors_do_not_depend_on_the_batch_or_on_repeats(onnx_encoder):
+    together = onnx_encoder.encode(TEXTS)
+    alone = np.vstack([onnx_encoder.encode([text]) for text in TEXTS])
+    assert together.tobytes() == alone.tobytes()
+    small_windows = Encoder("onnx", batch_size=1)  # one text a batch, a window of 32 texts
+    small_windows.warm_up()
+    assert small_windows.encode(TEXTS * 4).tobytes() == np.vstack([together] * 4).tobytes()
