@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.core.io import atomic_write_text
 from pipeline.datasets.claims import evidence_matches, read_corpus_claims
-from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits, select_claims
+from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, claim_splits
+from pipeline.datasets.corpora import claims_with_gold as corpus_claims_with_gold
 from pipeline.evaluation.corpus import RECALL_AT
 from pipeline.retrieval.index import SENTENCE_CONTEXTS
 from pipeline.stance.rerank import RERANK_MODEL, Reranker, mixed_scores  # noqa: E402
-from pipeline.verdict.validation import InvalidClaimError, validate_claim  # noqa: E402
 
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 CANDIDATES = (10, 20, 30)
@@ -55,15 +55,7 @@ def contextual_index(index, view, encoder, directory: Path, context: str):
 def claims_with_gold(corpora_dir: Path, name: str, split: str, limit: int | None) -> list:
     """The checkable claims of ``split`` (as ``evaluate corpus`` picks them) that have gold evidence."""
     claims = read_corpus_claims(corpora_dir / name / "claims.jsonl")
-    chosen = []
-    for claim, _ in select_claims(claims, claim_splits(name, claims), split, limit):
-        try:
-            validate_claim(claim.claim)
-        except InvalidClaimError:
-            continue
-        if claim.gold_evidence:
-            chosen.append(claim)
-    return chosen
+    return corpus_claims_with_gold(claims, claim_splits(name, claims), split, limit)
 
 
 def excluded_documents(store: Path, claims) -> list[set[str]]:

@@ -122,3 +122,42 @@ def select_claims(claims: Sequence[CorpusClaim], splits: Sequence[str], split: s
                           key=lambda i: hashlib.sha256(chosen[i][0].id.encode("utf-8")).hexdigest())[:limit])
         chosen = [item for i, item in enumerate(chosen) if i in keep]
     return chosen
+
+
+def claims_with_gold(claims: Sequence[CorpusClaim], splits: Sequence[str], split: str,
+                     limit: int | None = None) -> list[CorpusClaim]:
+    """The claims of ``split`` (as ``select_claims`` picks them) that the Checker accepts and that
+    name gold evidence: the ones evidence recall is measured on."""
+    # Imported here: the validator loads a language identifier, which building a corpus does not need.
+    from pipeline.verdict.validation import InvalidClaimError, validate_claim
+
+    chosen = []
+    for claim, _ in select_claims(claims, splits, split, limit):
+        try:
+            validate_claim(claim.claim)
+        except InvalidClaimError:
+            continue
+        if claim.gold_evidence:
+            chosen.append(claim)
+    return chosen
+
+
+@dataclass(frozen=True)
+class CorpusWithStore:
+    """A public corpus built, its store ingested and indexed, and its claims with their splits."""
+
+    store_dir: Path
+    claims: list[CorpusClaim]
+    splits: list[str]
+
+
+def corpus_with_store(name: str, data_dir: Path | str = DEFAULT_DATA_DIR,
+                      corpora_dir: Path | str = DEFAULT_CORPORA_DIR) -> CorpusWithStore:
+    # Imported here: building a store needs spaCy and the encoder, which reading a corpus does not.
+    from pipeline.datasets.stores import ensure_store
+
+    built = build_dataset(name, data_dir, corpora_dir)
+    store_dir = built.folder / "store"
+    ensure_store(built.documents, store_dir)
+    claims = read_corpus_claims(built.claims)
+    return CorpusWithStore(store_dir, claims, claim_splits(name, claims))

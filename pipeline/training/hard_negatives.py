@@ -32,9 +32,9 @@ from typing import Callable, Sequence
 
 from pipeline.core.io import atomic_write_text, write_jsonl
 from pipeline.core.splits import text_key
-from pipeline.datasets.claims import CorpusClaim, evidence_matches, read_corpus_claims
-from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
-from pipeline.datasets.stores import ensure_store, table_ids
+from pipeline.datasets.claims import CorpusClaim, evidence_matches
+from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, corpus_with_store
+from pipeline.datasets.stores import table_ids
 from pipeline.stance.model import StanceModel
 from pipeline.verdict.checker import Checker
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
@@ -75,11 +75,8 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
     """Mined NEI pairs of one public corpus's train-split claims, and counts of what was dropped
     why. ``screen``: a ``StanceModel`` (its ``predict_proba``) that vetoes confident readings."""
 
-    built = build_dataset(corpus, data_dir, corpora_dir)
-    store_dir = built.folder / "store"
-    ensure_store(built.documents, store_dir)
-    claims = read_corpus_claims(built.claims)
-    splits = claim_splits(corpus, claims)
+    built = corpus_with_store(corpus, data_dir, corpora_dir)
+    store_dir, claims, splits = built.store_dir, built.claims, built.splits
     name_of = table_ids(store_dir)
     held_out_docs = {d for c, s in zip(claims, splits) if s != "train" for d in c.gold_documents}
     chosen = []

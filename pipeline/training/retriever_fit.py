@@ -33,9 +33,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pipeline.core.io import write_jsonl
-from pipeline.datasets.claims import evidence_matches, read_corpus_claims
-from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, build_dataset, claim_splits
-from pipeline.datasets.stores import ensure_store, table_ids
+from pipeline.datasets.claims import evidence_matches
+from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, claims_with_gold, corpus_with_store
+from pipeline.datasets.stores import table_ids
 from pipeline.training.hard_negatives import MAX_SCREEN_CONFIDENCE, near_copy
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
@@ -68,11 +68,8 @@ def mine_triplets(corpus: str, *, screen, per_claim: int = 2, seed: int = 13,
     from pipeline.retrieval.retrieve import CorpusView
     from pipeline.verdict.checker import Checker
 
-    built = build_dataset(corpus, data_dir, corpora_dir)
-    store_dir = built.folder / "store"
-    ensure_store(built.documents, store_dir)
-    claims = read_corpus_claims(built.claims)
-    splits = claim_splits(corpus, claims)
+    built = corpus_with_store(corpus, data_dir, corpora_dir)
+    store_dir, claims, splits = built.store_dir, built.claims, built.splits
     name_of = table_ids(store_dir)
     held_out_docs = {d for c, s in zip(claims, splits) if s != "train" for d in c.gold_documents}
     view = CorpusView.from_store(store_dir)
@@ -250,21 +247,13 @@ def first_stage_recall(corpus: str, split: str, matrix: np.ndarray | None, *, en
     """Evidence recall@k of the shipped first stage on ``corpus``/``split`` claims with gold
     evidence (as ``claimsift evaluate corpus`` counts it), claim vectors mapped by ``matrix``
     (None: as encoded)."""
-    from pipeline.datasets.corpora import select_claims
     from pipeline.datasets.stores import documents_by_table_id
     from pipeline.retrieval.index import load_index
     from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, retrieve
 
-    store = Path(corpora_dir) / corpus / "store"
-    claims = read_corpus_claims(Path(corpora_dir) / corpus / "claims.jsonl")
-    chosen = []
-    for claim, _ in select_claims(claims, claim_splits(corpus, claims), split, limit):
-        try:
-            validate_claim(claim.claim)
-        except InvalidClaimError:
-            continue
-        if claim.gold_evidence:
-            chosen.append(claim)
+    built = corpus_with_store(corpus, corpora_dir=corpora_dir)
+    store = built.store_dir
+    chosen = claims_with_gold(built.claims, built.splits, split, limit)
     doc_of_name = documents_by_table_id(store)
     excluded = [{d for name in c.exclude_documents for d in doc_of_name.get(name, ())} for c in chosen]
     vectors = encoder.encode([c.claim for c in chosen])
