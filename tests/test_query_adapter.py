@@ -128,3 +128,37 @@ def test_an_unknown_adapter_asked_for_on_the_command_line_is_one_line_of_error(s
     assert result.returncode == 2, result.stderr
     assert "query adapter" in result.stderr and "query-adapter@v99" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_map_for_your_own_corpus_is_registered_beside_the_current_one_and_compared_with_it(
+        seed_store, tmp_path, run_cli, write_jsonl):
+    from pipeline.datasets.corpora import build_dataset
+
+    models = tmp_path / "models"
+    for name in ("stance", "verdict", QUERY_ADAPTER):
+        shutil.copytree(ROOT / "models" / name, models / name)
+    current = Registry(models).current_version(QUERY_ADAPTER)
+    # The seed claims stand in for a user's labelled claims: gold evidence texts, no gold documents.
+    claims = build_dataset("seeds", corpora_dir=tmp_path / "corpora").claims
+    result = run_cli("train", "query-adapter", "--claims", claims, "--store", seed_store, "--out", models)
+    assert result.returncode == 0, result.stderr
+    registry = Registry(models)
+    new = registry.versions(QUERY_ADAPTER)[-1]
+    assert new != current and registry.current_version(QUERY_ADAPTER) == current  # never made current
+    card = registry.load_ref(f"{QUERY_ADAPTER}@{new}").card
+    compared = card["metrics"]["your_tune_split"]
+    assert compared["claims"] >= 5
+    assert {"without_adapter", f"current ({QUERY_ADAPTER}@{current})", "new"} <= set(compared)
+    assert card["metrics"]["mining"]["triplets"] >= 20 and card["training_data"][0]["licence"] == "yours"
+    adapter = QueryAdapter(f"{QUERY_ADAPTER}@{new}", models_dir=models)
+    assert not np.allclose(adapter.matrix, np.eye(adapter.matrix.shape[0]), atol=1e-4)
+
+    # Claims whose evidence the corpus does not hold: one line saying so, nothing registered.
+    unrelated = write_jsonl(tmp_path / "unrelated.jsonl", [
+        {"id": f"u{i}", "claim": f"The city council of Springfield approved budget number {i} on Tuesday.",
+         "label": "SUPPORTED", "gold_evidence": [f"Springfield's council passed budget {i} unanimously."]}
+        for i in range(40)])
+    refused = run_cli("train", "query-adapter", "--claims", unrelated, "--store", seed_store, "--out", models)
+    assert refused.returncode == 2 and "gold evidence sentence" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and Registry(models).versions(QUERY_ADAPTER)[-1] == new

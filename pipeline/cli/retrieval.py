@@ -5,7 +5,7 @@ Heavy libraries (torch, sentence-transformers) are imported inside the commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -45,6 +45,15 @@ def mine_triplets_cmd(
 def train_query_adapter_cmd(
     triplets: Path = typer.Option(Path("out/query_adapter/triplets.jsonl"), "--triplets",
                                   help="triplets from `claimsift train mine-triplets`"),
+    documents: Optional[List[Path]] = typer.Option(
+        None, "--documents", help="your corpus (files, folders or tables as `claimsift ingest` reads them); "
+                                  "with --claims: fit a map for it"),
+    claims: Optional[Path] = typer.Option(None, "--claims", help="your labelled claims with `gold_evidence` "
+                                                                  "(the JSONL of `claimsift evaluate corpus`)"),
+    store: Optional[Path] = typer.Option(None, "--store", help="with --claims: the store to build or reuse "
+                                                               "(default: beside the claims file)"),
+    public_triplets: Optional[Path] = typer.Option(None, "--public-triplets",
+                                                   help="with --claims: public triplets to fit on as well"),
     out: Path = typer.Option(Path("models"), "--out", help="models directory (registry root)"),
     exclude: str = typer.Option("liar", "--exclude",
                                 help="corpora whose triplets are left out (LIAR's train split fits the verdict model)"),
@@ -53,13 +62,26 @@ def train_query_adapter_cmd(
                                   help="measure recall@5 leave-one-corpus-out and on the tune split (~5 min)"),
     promote: bool = typer.Option(False, "--promote/--no-promote", help="point CURRENT at the new version"),
 ) -> None:
-    """Fit the query adapter (a linear map on claim vectors before dense search) and register it."""
+    """Fit the query adapter (a linear map on claim vectors before dense search) and register it:
+    on the public triplets, or with --documents and --claims on your own corpus (compared on its
+    tune split with no map and with the current one)."""
     from pipeline.core.errors import UserError
-    from pipeline.training.retriever_fit import train_query_adapter
+    from pipeline.training.retriever_fit import adapt_to_corpus, train_query_adapter
 
+    console = _console()
+    if claims is not None or documents:
+        if claims is None or not (documents or store):
+            raise UserError("give --claims with --documents (or an existing --store)")
+        if not claims.is_file():
+            raise UserError(f"{claims}: no such claims file")
+        if public_triplets is not None and not public_triplets.is_file():
+            raise UserError(f"{public_triplets}: no triplets file; mine one with `claimsift train mine-triplets`")
+        result = adapt_to_corpus(out, list(documents or []), claims, store or claims.parent / "store",
+                                 public_triplets=public_triplets, penalty=penalty, log=console.print)
+        console.print(f"[green]{result['model']}[/green] registered under {out}, not made current")
+        return
     if not triplets.is_file():
         raise UserError(f"{triplets}: no triplets file; mine one with `claimsift train mine-triplets`")
-    console = _console()
     result = train_query_adapter(out, triplets, exclude=tuple(_names(exclude)), penalty=penalty,
                                  evaluate=evaluate, promote=promote, log=console.print)
     console.print(f"[green]{result['model']}[/green] registered under {out}")

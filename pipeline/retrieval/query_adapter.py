@@ -65,6 +65,13 @@ class QueryAdapter:
         self.warm_up()
         return self._tag
 
+    @property
+    def matrix(self) -> np.ndarray:
+        """W, (d, d): ``adapt`` maps v to W v."""
+        self.warm_up()
+        assert self._matrix is not None  # set by warm_up
+        return self._matrix
+
     def check_encoder(self, encoder_tag: dict) -> None:
         """Refuse to adapt vectors of another model than the one the map was learned on."""
         learned_on = self.tag["encoder"]

@@ -32,14 +32,22 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.core.errors import UserError
 from pipeline.core.io import write_jsonl
-from pipeline.datasets.claims import evidence_matches
-from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, claims_with_gold, corpus_with_store
+from pipeline.datasets.claims import CorpusClaim, evidence_matches, read_corpus_claims
+from pipeline.datasets.corpora import (
+    DEFAULT_CORPORA_DIR,
+    DEFAULT_DATA_DIR,
+    claim_splits,
+    claims_with_gold,
+    corpus_with_store,
+)
 from pipeline.datasets.stores import table_ids
 from pipeline.training.hard_negatives import MAX_SCREEN_CONFIDENCE, near_copy
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
-# Imported where used, not here (slow to load): torch, transformers, peft, the stance screen.
+# Imported where used, not here (slow to load, and most callers need only part of them): torch, the
+# encoder, the stance screen, the Checker, the store builder.
 
 RETRIEVER_CORPORA = ("averitec", "fever", "covidfact", "liar", "healthver")
 NEGATIVE_RANKS = 10
@@ -63,13 +71,24 @@ class RetrieverTriplet:
 def mine_triplets(corpus: str, *, screen, per_claim: int = 2, seed: int = 13,
                   data_dir: Path | str = DEFAULT_DATA_DIR, corpora_dir: Path | str = DEFAULT_CORPORA_DIR,
                   limit: int | None = None, log: Callable[[str], None] = print) -> tuple[list[RetrieverTriplet], dict]:
-    """Triplets of one corpus's train-split claims (module doc) and counts of what was dropped why."""
+    """Triplets of one public corpus's train-split claims (module doc) and counts of what was dropped why."""
+    built = corpus_with_store(corpus, data_dir, corpora_dir)
+    return mine_store_triplets(corpus, built.store_dir, built.claims, built.splits, screen=screen,
+                               per_claim=per_claim, seed=seed, limit=limit, log=log)
+
+
+def mine_store_triplets(corpus: str, store_dir: Path, claims: Sequence[CorpusClaim], splits: Sequence[str], *,
+                        screen, per_claim: int = 2, seed: int = 13, limit: int | None = None,
+                        gold_by_retrieval: bool = False,
+                        log: Callable[[str], None] = print) -> tuple[list[RetrieverTriplet], dict]:
+    """Triplets of the train-split ``claims`` against the built store ``store_dir`` (``corpus``
+    labels them), and counts of what was dropped why. ``gold_by_retrieval``: for a claim that
+    names no gold document (a user's claims file need not), its positives are the retrieved
+    candidates that match a gold text, and their documents count as its gold pages."""
     from pipeline.retrieval.index import SENTENCE_CONTEXT, index_titles, indexed_texts
     from pipeline.retrieval.retrieve import CorpusView
     from pipeline.verdict.checker import Checker
 
-    built = corpus_with_store(corpus, data_dir, corpora_dir)
-    store_dir, claims, splits = built.store_dir, built.claims, built.splits
     name_of = table_ids(store_dir)
     held_out_docs = {d for c, s in zip(claims, splits) if s != "train" for d in c.gold_documents}
     view = CorpusView.from_store(store_dir)
@@ -99,7 +118,7 @@ def mine_triplets(corpus: str, *, screen, per_claim: int = 2, seed: int = 13,
         positives = [indexed[(doc_id, position)] for doc_id in sorted(gold_docs)
                      for position, text in rows_of_doc.get(doc_id, [])
                      if len(text.split()) >= 3 and any(evidence_matches(text, g) for g in claim.gold_evidence)]
-        if not positives:
+        if not positives and not (gold_by_retrieval and not claim.gold_documents):
             dropped["no gold sentence in the store"] += 1
             continue
         chosen.append((claim, gold_docs, positives))
@@ -113,6 +132,14 @@ def mine_triplets(corpus: str, *, screen, per_claim: int = 2, seed: int = 13,
         batch = chosen[offset:offset + 64]
         for position, ((claim, gold_docs, positives), evidence) in enumerate(
                 zip(batch, checker.retrieve([c.claim for c, _, _ in batch], top_k=3 * NEGATIVE_RANKS)), offset):
+            if gold_by_retrieval and not claim.gold_documents:
+                found = [item for item in evidence if len(item.sentence.split()) >= 3
+                         and any(evidence_matches(item.sentence, g) for g in claim.gold_evidence)]
+                positives = [indexed[(item.doc_id, item.sentence_index)] for item in found]
+                gold_docs = {item.doc_id for item in found}
+                if not positives:
+                    dropped["no gold sentence among the retrieved"] += 1
+                    continue
             eligible = []
             for item in evidence:
                 document = name_of.get(item.doc_id, "")
@@ -196,7 +223,12 @@ def fit_query_adapter(claims, positives, negatives, *, penalty: float = 0.1, epo
     normalised, is nearer its positive than every other positive and negative of its batch
     (in-batch softmax at ``scale``), with ``penalty`` * ||W - I||^2 / d keeping W near the
     identity (a map far from it would forget what the packaged encoder knows). Inputs: (n, d)
-    L2-normalised vectors of the triplets' claims, positives and negatives."""
+    L2-normalised vectors of the triplets' claims, positives and negatives.
+
+    A claim with two triplets that land in one batch counts its other positive as a negative
+    there; with at most two triplets per claim and batches of 256 among ~10,000, that is about
+    2.5% of claims once an epoch, left as is (masking it would change what the shipped map's
+    reproduce command gives)."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
@@ -244,16 +276,22 @@ def encoded_triplets(triplets: Sequence[RetrieverTriplet], encoder, cache_dir: P
 
 def first_stage_recall(corpus: str, split: str, matrix: np.ndarray | None, *, encoder, limit: int | None = 300,
                        corpora_dir: Path | str = DEFAULT_CORPORA_DIR, ks: Sequence[int] = (5, 10)) -> dict:
-    """Evidence recall@k of the shipped first stage on ``corpus``/``split`` claims with gold
-    evidence (as ``claimsift evaluate corpus`` counts it), claim vectors mapped by ``matrix``
-    (None: as encoded)."""
+    """Evidence recall@k of the shipped first stage on the public ``corpus``'s ``split`` claims
+    with gold evidence (as ``claimsift evaluate corpus`` counts it), claim vectors mapped by
+    ``matrix`` (None: as encoded)."""
+    built = corpus_with_store(corpus, corpora_dir=corpora_dir)
+    return store_recall(built.store_dir, claims_with_gold(built.claims, built.splits, split, limit), matrix,
+                        encoder=encoder, ks=ks)
+
+
+def store_recall(store: Path, chosen: Sequence[CorpusClaim], matrix: np.ndarray | None, *, encoder,
+                 ks: Sequence[int] = (5, 10)) -> dict:
+    """Evidence recall@k of the shipped first stage on the store ``store`` for the claims
+    ``chosen`` (each with gold evidence), claim vectors mapped by ``matrix`` (None: as encoded)."""
     from pipeline.datasets.stores import documents_by_table_id
     from pipeline.retrieval.index import load_index
     from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, retrieve
 
-    built = corpus_with_store(corpus, corpora_dir=corpora_dir)
-    store = built.store_dir
-    chosen = claims_with_gold(built.claims, built.splits, split, limit)
     doc_of_name = documents_by_table_id(store)
     excluded = [{d for name in c.exclude_documents for d in doc_of_name.get(name, ())} for c in chosen]
     vectors = encoder.encode([c.claim for c in chosen])
@@ -288,8 +326,6 @@ def train_query_adapter(models_dir: Path | str, triplets_path: Path | str, *,
     with and without it (leave-one-corpus-out; the corpus's own tune split with the shipped adapter
     is reported too)."""
     from pipeline.registry.embedding import Encoder
-    from pipeline.registry.registry import Registry, library_versions
-    from pipeline.retrieval.query_adapter import CONFIG_FILE, MATRIX_FILE, QUERY_ADAPTER
 
     started = time.monotonic()
     triplets = read_triplets(triplets_path)
@@ -315,34 +351,115 @@ def train_query_adapter(models_dir: Path | str, triplets_path: Path | str, *,
                                                             corpora_dir=corpora_dir)}
                 for corpus in (*dict.fromkeys(corpora.tolist()), "seeds")}
         metrics = {"primary": primary_metric(loco), "leave_one_corpus_out_train_split": loco, "tune_split": tune}
+    counts = Counter(corpora[kept].tolist())
+    label = register_adapter(
+        models_dir, matrix, encoder.tag, metrics=metrics, promote=promote,
+        training_data=[{"dataset": f"claimsift evaluate corpus --dataset {c} (train split)", "rows": n,
+                        "licence": "as the dataset (see ../shared/datasets/README.md)"}
+                       for c, n in sorted(counts.items())],
+        extra={"penalty": penalty, "epochs": epochs, "excluded_corpora": list(exclude), "triplets": int(kept.sum()),
+               "triplets_sha256": hashlib.sha256(Path(triplets_path).read_bytes()).hexdigest(),
+               "total_seconds": round(time.monotonic() - started, 1),
+               "reproduce": ("claimsift train mine-triplets --out out/query_adapter/triplets.jsonl && "
+                             "claimsift train query-adapter --triplets out/query_adapter/triplets.jsonl "
+                             f"--exclude {','.join(exclude)} --out models")})
+    log(f"wrote {label} ({int(kept.sum())} triplets)")
+    return {"model": label, "metrics": metrics}
+
+
+ADAPTER_DESCRIPTION = (
+    "Linear map (384 x 384, started at the identity, penalised towards it) applied to a claim's "
+    "all-MiniLM-L6-v2 vector before dense search, so that a claim lands nearer the sentences that settle "
+    "it; sentence vectors and indexes are unchanged. Fitted by in-batch softmax over triplets (claim, gold "
+    "evidence sentence read as the index reads it, a hard negative mined with the shipped retriever)")
+
+
+def register_adapter(models_dir: Path | str, matrix: np.ndarray, encoder_tag: dict, *, metrics: dict,
+                     training_data: list[dict], extra: dict, description: str = "", promote: bool = False) -> str:
+    """Write ``matrix`` as ``query-adapter@vN`` (numpy + JSON, atomically, with its card); its label."""
+    from pipeline.registry.registry import Registry, library_versions
+    from pipeline.retrieval.query_adapter import CONFIG_FILE, MATRIX_FILE, QUERY_ADAPTER
+
     registry = Registry(models_dir)
     with registry.new_version(QUERY_ADAPTER) as folder:
         version = registry.next_version(QUERY_ADAPTER)
         np.save(folder / MATRIX_FILE, matrix, allow_pickle=False)
-        (folder / CONFIG_FILE).write_text(json.dumps({"dimension": int(matrix.shape[0]), "encoder": encoder.tag},
+        (folder / CONFIG_FILE).write_text(json.dumps({"dimension": int(matrix.shape[0]), "encoder": encoder_tag},
                                                      indent=1) + "\n")
-        counts = Counter(corpora[kept].tolist())
         registry.write_card(
             folder, name=QUERY_ADAPTER, version=version,
-            description=("Linear map (384 x 384, started at the identity, penalised towards it) applied to a "
-                         "claim's all-MiniLM-L6-v2 vector before dense search, so that a claim lands nearer the "
-                         "sentences that settle it; sentence vectors and indexes are unchanged. Fitted by in-batch "
-                         "softmax over triplets (claim, gold evidence sentence read as the index reads it, a hard "
-                         "negative mined with the shipped retriever) from the train split of the corpus manifest."),
-            training_data=[{"dataset": f"claimsift evaluate corpus --dataset {c} (train split)", "rows": n,
-                            "licence": "as the dataset (see ../shared/datasets/README.md)"}
-                           for c, n in sorted(counts.items())],
-            metrics=metrics,
-            extra={"kind": "query-adapter", "encoder": encoder.tag, "penalty": penalty, "epochs": epochs,
-                   "scale": SCALE, "excluded_corpora": list(exclude), "triplets": int(kept.sum()),
-                   "triplets_sha256": hashlib.sha256(Path(triplets_path).read_bytes()).hexdigest(),
-                   "versions": library_versions("torch", "numpy"),
-                   "total_seconds": round(time.monotonic() - started, 1),
-                   "reproduce": ("claimsift train mine-triplets --out out/query_adapter/triplets.jsonl && "
-                                 "claimsift train query-adapter --triplets out/query_adapter/triplets.jsonl "
-                                 f"--exclude {','.join(exclude)} --out models")},
+            description=ADAPTER_DESCRIPTION + (description or " from the train split of the corpus manifest."),
+            training_data=training_data, metrics=metrics,
+            extra={"kind": "query-adapter", "encoder": encoder_tag, "scale": SCALE,
+                   "versions": library_versions("torch", "numpy"), **extra},
             libraries=("torch", "numpy"))
+    label = f"{QUERY_ADAPTER}@{version}"
     if promote:
-        registry.promote(f"{QUERY_ADAPTER}@{version}")
-    log(f"wrote {QUERY_ADAPTER}@{version} ({int(kept.sum())} triplets)")
-    return {"model": f"{QUERY_ADAPTER}@{version}", "metrics": metrics}
+        registry.promote(label)
+    return label
+
+
+def adapt_to_corpus(models_dir: Path | str, documents: Sequence[Path | str], claims_path: Path | str,
+                    store_dir: Path | str, *, public_triplets: Path | str | None = None,
+                    penalty: float = ADAPTER_PENALTY, epochs: int = 8, screen_spec: str = "stance@v5",
+                    cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print) -> dict:
+    """A query adapter for your own corpus: your documents (ingest's table schema or files) and
+    labelled claims with gold evidence (``claimsift evaluate corpus``'s claims JSONL). The claims are
+    split by evidence-connected groups (``datasets.corpora.claim_splits``); triplets are mined from
+    the train split, added to the public ``public_triplets`` where given, and the map is fitted and
+    registered (never made current). Compared on the tune split, first-stage recall@5: no map, the
+    map the current verdict model retrieves with, the new one. Use it with
+    ``claimsift check --query-adapter query-adapter@vN``."""
+    from pipeline.corpus.store import Corpus
+    from pipeline.datasets.stores import ensure_store
+    from pipeline.registry.embedding import Encoder
+    from pipeline.retrieval.query_adapter import NO_ADAPTER, QueryAdapter
+    from pipeline.stance.model import StanceModel
+    from pipeline.verdict.aggregator import VerdictAggregator
+
+    started = time.monotonic()
+    store_dir = Path(store_dir)
+    if documents:
+        ensure_store(documents, store_dir)
+    elif not Corpus(store_dir).exists():
+        raise UserError(f"{store_dir}: no corpus store here; give --documents to build it")
+    claims = read_corpus_claims(claims_path)
+    splits = claim_splits(None, claims)
+    screen = StanceModel(screen_spec, models_dir=models_dir, backend="bf16")
+    yours, stats = mine_store_triplets("yours", store_dir, claims, splits, screen=screen, gold_by_retrieval=True,
+                                       log=log)
+    if not yours:
+        raise UserError(f"{claims_path}: no train-split claim has a gold evidence sentence in the store "
+                        f"({json.dumps(stats['dropped'])}); the claims need `gold_evidence` texts found in the documents")
+    public = read_triplets(public_triplets) if public_triplets else []
+    encoder = Encoder()
+    # Encoded apart, so the public triplets' vectors are cached once for every corpus you adapt to.
+    parts = [encoded_triplets(part, encoder, cache_dir, log=log) for part in (public, yours) if part]
+    claim_vectors, positives, negatives = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    matrix = fit_query_adapter(claim_vectors, positives, negatives, penalty=penalty, epochs=epochs)
+    tune = claims_with_gold(claims, splits, "tune")
+    current = str(getattr(VerdictAggregator.load("verdict", models_dir=models_dir), "query_adapter", NO_ADAPTER))
+    comparison: dict = {"claims": len(tune)}
+    if tune:
+        comparison["without_adapter"] = store_recall(store_dir, tune, None, encoder=encoder)
+        if current != NO_ADAPTER:
+            adapter = QueryAdapter(current, models_dir=models_dir)
+            adapter.warm_up()
+            comparison[f"current ({current})"] = store_recall(store_dir, tune, adapter.matrix, encoder=encoder)
+        comparison["new"] = store_recall(store_dir, tune, matrix, encoder=encoder)
+    log(f"your tune split: {json.dumps(comparison)}")
+    label = register_adapter(
+        models_dir, matrix, encoder.tag, metrics={"your_tune_split": comparison, "mining": stats},
+        description=f" from your corpus's train split ({len(yours)} triplets)"
+                    + (f" and {len(public)} public triplets." if public else "."),
+        training_data=[{"dataset": f"{claims_path} (train split by evidence groups)", "rows": len(yours),
+                        "licence": "yours"}]
+                      + ([{"dataset": str(public_triplets), "rows": len(public),
+                           "licence": "as the public datasets (see ../shared/datasets/README.md)"}] if public else []),
+        extra={"penalty": penalty, "epochs": epochs, "triplets": len(yours) + len(public),
+               "total_seconds": round(time.monotonic() - started, 1),
+               "reproduce": (f"claimsift train query-adapter --documents {' '.join(str(d) for d in documents)} "
+                             f"--claims {claims_path} --store {store_dir}"
+                             + (f" --public-triplets {public_triplets}" if public_triplets else ""))})
+    log(f"wrote {label}: use it with `claimsift check --query-adapter {label}`")
+    return {"model": label, "metrics": comparison}
