@@ -47,6 +47,68 @@ def test_the_shipped_adapter_maps_claim_vectors_to_unit_vectors_of_its_encoder(e
         assert figures["adapter_fitted_without_this_corpus"]["recall@5"] >= figures["without_adapter"]["recall@5"], corpus
 
 
+def test_a_model_that_is_not_a_query_adapter_is_refused():
+    with pytest.raises(UserError, match="not a query adapter"):
+        QueryAdapter("stance@v5").warm_up()
+
+
+def test_a_triplets_file_with_bad_lines_names_each_one(tmp_path, write_jsonl):
+    from pipeline.core.errors import InputError
+    from pipeline.training.retriever_fit import read_triplets
+
+    good = {"corpus": "c", "claim_id": "1", "claim": "a claim", "positive": "its evidence", "negative": "other"}
+    path = write_jsonl(tmp_path / "triplets.jsonl", [good, "{not json", {**good, "positive": None},
+                                                      {**good, "extra": "x"}, good])
+    with pytest.raises(InputError) as caught:
+        read_triplets(path)
+    message = str(caught.value)
+    assert str(path) in message and all(f"line {n}" in message for n in (2, 3, 4))
+    assert "line 1" not in message and "line 5" not in message
+    assert len(read_triplets(write_jsonl(tmp_path / "ok.jsonl", [good, good]))) == 2
+
+
+def test_each_corpus_is_measured_with_a_map_fitted_without_it_and_without_the_excluded_ones(
+        tmp_path, write_jsonl, monkeypatch):
+    from pipeline.training import retriever_fit
+
+    corpora = ["a", "b", "c", "liar"]
+    rows = [{"corpus": c, "claim_id": f"{c}{i}", "claim": f"claim {c} {i}", "positive": f"pos {c} {i}",
+             "negative": f"neg {c} {i} held"} if i == 0 else
+            {"corpus": c, "claim_id": f"{c}{i}", "claim": f"claim {c} {i}", "positive": f"pos {c} {i}",
+             "negative": f"neg {c} {i}"} for c in corpora for i in range(3)]
+    path = write_jsonl(tmp_path / "triplets.jsonl", rows)
+    # The first triplet of each corpus holds a held-out claim's evidence ("held"): never fitted on.
+    monkeypatch.setattr(retriever_fit, "held_out_evidence", lambda corpora, corpora_dir: ["held"])
+    # Each triplet's vector carries its index, so a fit's inputs say which triplets it saw.
+    index_vectors = np.arange(len(rows), dtype=np.float32)[:, None].repeat(2, axis=1)
+    monkeypatch.setattr(retriever_fit, "encoded_triplets",
+                        lambda triplets, encoder, cache_dir, log: (index_vectors, index_vectors, index_vectors))
+    fits: list[set[str]] = []
+
+    def fake_fit(claims, positives, negatives, **_):
+        fits.append({rows[int(i)]["corpus"] for i in claims[:, 0]} | {f"#{int(i)}" for i in claims[:, 0]})
+        return np.eye(2, dtype=np.float32)
+
+    monkeypatch.setattr(retriever_fit, "fit_query_adapter", fake_fit)
+    measured: list[str] = []
+    monkeypatch.setattr(retriever_fit, "first_stage_recall",
+                        lambda corpus, split, matrix, **_: measured.append(f"{corpus}/{split}")
+                        or {"claims": 3, "recall@5": 0.5, "recall@10": 0.5})
+    captured = {}
+    monkeypatch.setattr(retriever_fit, "register_adapter",
+                        lambda models_dir, matrix, tag, **kw: captured.update(kw) or "query-adapter@v9")
+    retriever_fit.train_query_adapter(tmp_path / "models", path, exclude=("liar",), log=lambda _: None)
+    shipped, *loco = fits
+    assert "liar" not in shipped and {"a", "b", "c"} <= shipped
+    held = {f"#{i}" for i, row in enumerate(rows) if row["negative"].endswith("held")}
+    assert not any(fit & held for fit in fits)
+    for corpus, fit in zip(["a", "b", "c", "liar"], loco):
+        assert corpus not in fit and "liar" not in fit
+    assert "a/train" in measured and "c/tune" in measured
+    assert captured["extra"]["fitted_on"] == ["a/train", "b/train", "c/train"]
+    assert captured["extra"]["left_out_holding_held_out_evidence"] == 4
+
+
 def test_a_tampered_adapter_is_refused(tmp_path):
     models = _registry_copy(tmp_path)
     version = Registry(models).current_version(QUERY_ADAPTER)
@@ -109,16 +171,29 @@ def test_the_checker_retrieves_with_the_adapter_its_verdict_model_was_fitted_wit
     from pipeline.verdict.aggregator import VerdictAggregator
     from pipeline.verdict.checker import Checker
 
-    model = VerdictAggregator.load("verdict")
-    default = Checker(seed_store)
-    assert default.retrieval_adapter == model.query_adapter != "none"
-    assert Checker(seed_store, verdict_spec="rules").retrieval_adapter == "none"
+    assert Checker(seed_store).retrieval_adapter == VerdictAggregator.load("verdict").query_adapter
+    assert Checker(seed_store, verdict_spec="verdict@v9").retrieval_adapter == "query-adapter@v1"
     assert Checker(seed_store, verdict_spec="verdict@v8").retrieval_adapter == "none"  # fitted before adapters
-    assert Checker(seed_store, query_adapter="none").retrieval_adapter == "none"  # asked for
+    assert Checker(seed_store, verdict_spec="rules").retrieval_adapter == "none"
+    assert Checker(seed_store, verdict_spec="verdict@v9", query_adapter="none").retrieval_adapter == "none"
+    asked = Checker(seed_store, query_adapter="query-adapter@v1")
+    assert asked.retrieval_adapter == "query-adapter@v1" and asked.retrieval_adapter_tag["sha256"]
     claim = "Poland spends more of its GDP on defence than any other NATO member."
-    adapted = default.retrieve([claim], top_k=10)[0]
+    adapted = asked.retrieve([claim], top_k=10)[0]
     plain = Checker(seed_store, query_adapter="none").retrieve([claim], top_k=10)[0]
     assert [e.score for e in adapted] != [e.score for e in plain]
+
+
+@pytest.mark.slow
+def test_a_verdict_model_whose_adapter_is_missing_says_what_to_do(seed_store, tmp_path):
+    from pipeline.verdict.checker import Checker
+
+    models = tmp_path / "models"
+    for name in ("stance", "verdict"):
+        shutil.copytree(ROOT / "models" / name, models / name)
+    with pytest.raises(UserError, match="retrieves through query-adapter@v1.*--query-adapter none"):
+        Checker(seed_store, models_dir=models, verdict_spec="verdict@v9").warm_up()
+    Checker(seed_store, models_dir=models, verdict_spec="verdict@v9", query_adapter="none").warm_up()
 
 
 @pytest.mark.slow

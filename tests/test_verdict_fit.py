@@ -148,3 +148,22 @@ def test_claims_without_a_voting_passage_are_scored_as_the_checker_answers_them(
     # A model that never saw NOT_ENOUGH_INFO cannot answer it (its column is -inf).
     scores[:, VERDICT_LABELS.index("NOT_ENOUGH_INFO")] = -np.inf
     assert served_verdicts(scores, no_voters).tolist() == ["SUPPORTED", "REFUTED"]
+
+
+def test_a_verdict_model_is_not_fitted_on_retrieval_fitted_to_its_own_claims(tmp_path):
+    from pipeline.core.errors import UserError
+    from pipeline.training.retriever_fit import register_adapter
+    from pipeline.training.verdict_fit import fitting_adapter
+
+    identity = np.eye(4, dtype=np.float32)
+    tag = {"model": "m", "dimension": 4}
+    clean = register_adapter(tmp_path, identity, tag, metrics={}, training_data=[],
+                             extra={"fitted_on": ["averitec/train", "fever/train"]})
+    leaky = register_adapter(tmp_path, identity, tag, metrics={}, training_data=[],
+                             extra={"fitted_on": ["averitec/train", "liar/train"]})
+    assert fitting_adapter(clean, FIT_PARTS, tmp_path) == clean == "query-adapter@v1"
+    assert fitting_adapter("none", FIT_PARTS, tmp_path) == "none"
+    with pytest.raises(UserError, match="liar/train"):
+        fitting_adapter(leaky, FIT_PARTS, tmp_path)
+    with pytest.raises(UserError, match="query adapter"):
+        fitting_adapter("query-adapter@v7", FIT_PARTS, tmp_path)

@@ -9,6 +9,9 @@ from typing import List, Optional
 
 import typer
 
+# Light (numpy only): --help stays fast.
+from pipeline.retrieval.query_adapter import ADAPTER_EXCLUDED, ADAPTER_PENALTY, TRIPLET_CORPORA
+
 DEFAULT_DATA = Path("../shared/datasets")
 
 
@@ -25,7 +28,7 @@ def _names(text: str) -> list[str]:
 def mine_triplets_cmd(
     out: Path = typer.Option(Path("out/query_adapter/triplets.jsonl"), "--out",
                              help="JSONL of (claim, positive, negative) triplets (+ OUT.stats.json)"),
-    corpora: str = typer.Option("averitec,fever,covidfact,liar,healthver", "--corpora",
+    corpora: str = typer.Option(",".join(TRIPLET_CORPORA), "--corpora",
                                 help="public corpora (`claimsift evaluate corpus --dataset`) to mine"),
     per_claim: int = typer.Option(2, "--per-claim", help="triplets per claim (one per gold sentence drawn)"),
     screen: str = typer.Option("stance@v5", "--screen", help="stance model that vetoes confident negatives"),
@@ -55,9 +58,9 @@ def train_query_adapter_cmd(
     public_triplets: Optional[Path] = typer.Option(None, "--public-triplets",
                                                    help="with --claims: public triplets to fit on as well"),
     out: Path = typer.Option(Path("models"), "--out", help="models directory (registry root)"),
-    exclude: str = typer.Option("liar", "--exclude",
+    exclude: str = typer.Option(",".join(ADAPTER_EXCLUDED), "--exclude",
                                 help="corpora whose triplets are left out (LIAR's train split fits the verdict model)"),
-    penalty: float = typer.Option(3.0, "--penalty", help="weight of ||W - I||^2 / d"),
+    penalty: float = typer.Option(ADAPTER_PENALTY, "--penalty", help="weight of ||W - I||^2 / d"),
     evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
                                   help="measure recall@5 leave-one-corpus-out and on the tune split (~5 min)"),
     promote: bool = typer.Option(False, "--promote/--no-promote", help="point CURRENT at the new version"),

@@ -26,6 +26,12 @@ QUERY_ADAPTER = "query-adapter"
 MATRIX_FILE = "query_adapter.npy"
 CONFIG_FILE = "query_adapter.json"
 NO_ADAPTER = "none"
+# The public corpora triplets are mined from (``pipeline.training.retriever_fit``).
+TRIPLET_CORPORA = ("averitec", "fever", "covidfact", "liar", "healthver")
+# LIAR's train split is among the claims the verdict model is fitted on: retrieval fitted to
+# them would make its features look better there than on a user's corpus.
+ADAPTER_EXCLUDED = ("liar",)
+ADAPTER_PENALTY = 3.0
 QUERY_ADAPTER_HELP = ("the map applied to claim vectors before dense search: `none`, or a registry spec such as "
                       "query-adapter@v1 (default: the one the verdict model was fitted with)")
 
@@ -52,13 +58,17 @@ class QueryAdapter:
             ref = registry.load_ref(self.spec)
         except (ModelIntegrityError, ModelNotFoundError) as exc:
             raise UserError(f"query adapter: {exc}") from exc
+        if ref.name != QUERY_ADAPTER or not (ref.path / CONFIG_FILE).is_file():
+            raise UserError(f"{ref.label} is not a query adapter (a {QUERY_ADAPTER}@vN of the registry)")
         config = json.loads((ref.path / CONFIG_FILE).read_text())
         matrix = np.load(ref.path / MATRIX_FILE, allow_pickle=False).astype(np.float32)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] != config["dimension"]:
             raise UserError(f"{ref.label}: {MATRIX_FILE} has shape {matrix.shape}, "
                             f"not the square of dimension {config['dimension']} its config names")
+        # The tag first: ``_matrix`` set is what says the adapter is loaded.
+        self._tag = {"model": ref.name, "version": ref.version, "encoder": config["encoder"],
+                     "sha256": ref.card.get("files", {}).get(MATRIX_FILE)}
         self._matrix = matrix
-        self._tag = {"model": ref.name, "version": ref.version, "encoder": config["encoder"]}
 
     @property
     def tag(self) -> dict:

@@ -91,7 +91,7 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
     rng = random.Random(seed)
     if limit is not None and limit < len(chosen):
         chosen = sorted(rng.sample(chosen, limit), key=lambda c: c.id)
-    checker = Checker(store_dir)
+    checker = Checker(store_dir, query_adapter="none")  # mined as encoded, whatever the verdict model retrieves with
     dropped: Counter = Counter()
     proposals: list[tuple[CorpusClaim, str, int]] = []
     started = time.perf_counter()

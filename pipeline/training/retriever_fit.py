@@ -1,25 +1,29 @@
-"""Fine-tune the retrieval bi-encoder on the public corpora's train-split claims.
+"""Fit the query adapter (``pipeline.retrieval.query_adapter``) from claims and their gold evidence.
 
 The index's encoder is all-MiniLM-L6-v2 as packaged: trained to match sentences that mean the
 same, not a claim to the sentence that settles it (a fact-checker's justification rarely repeats
-the claim's words). This module teaches it that, with a LoRA adapter (a few MB, shipped under
-``models/retriever``), on triplets built from the train split of the corpus manifest only:
+the claim's words). The query adapter is a linear map on the claim's vector, learned from
+triplets built from the train split of the corpus manifest only (or, for a user's corpus, from
+the train split of its own evidence groups):
 
 - the claim;
 - a positive: a sentence of one of its gold documents that is (or holds) a gold evidence text
   (``datasets.claims.evidence_matches``), read as the index reads it (``indexed_texts``:
   title and previous sentence before it);
-- a hard negative: one of the claim's best ``NEGATIVE_RANKS`` passages under today's retriever
-  that is not gold, not from a gold document or a document of any tune/report claim, not a
-  near-copy of a gold text, and not read as support or refutation with high confidence by the
-  stance screen (annotations are incomplete: a confident reading is more likely a missed gold).
+- a hard negative: one of the claim's best ``NEGATIVE_RANKS`` passages under the retriever with
+  no adapter that is not gold, not from a gold document or a document of any tune/report claim,
+  not a near-copy of a gold text, and not read as support or refutation with high confidence by
+  the stance screen (annotations are incomplete: a confident reading is more likely a missed gold).
 
-Loss: in-batch softmax over every positive and negative of the batch (multiple-negatives ranking,
-scale ``SCALE``), as sentence-transformers' ``MultipleNegativesRankingLoss``. Checkpointed every
-``checkpoint_every`` steps (``stance.training``'s checkpoint format), so a stopped run resumes.
+A triplet whose positive or negative holds the gold evidence text of a tune or report claim is
+dropped (``held_out_evidence``): the corpora repeat sentences across documents, so the split's
+evidence groups alone do not keep held-out evidence out. Loss: in-batch softmax over every
+positive and negative of the batch (as sentence-transformers' ``MultipleNegativesRankingLoss``)
+plus a penalty that keeps the map near the identity.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -34,6 +38,7 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import write_jsonl
+from pipeline.core.splits import text_key
 from pipeline.datasets.claims import CorpusClaim, evidence_matches, read_corpus_claims
 from pipeline.datasets.corpora import (
     DEFAULT_CORPORA_DIR,
@@ -43,19 +48,15 @@ from pipeline.datasets.corpora import (
     corpus_with_store,
 )
 from pipeline.datasets.stores import table_ids
+from pipeline.retrieval.query_adapter import ADAPTER_EXCLUDED, ADAPTER_PENALTY, TRIPLET_CORPORA
 from pipeline.training.hard_negatives import MAX_SCREEN_CONFIDENCE, near_copy
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
 # Imported where used, not here (slow to load, and most callers need only part of them): torch, the
 # encoder, the stance screen, the Checker, the store builder.
 
-RETRIEVER_CORPORA = ("averitec", "fever", "covidfact", "liar", "healthver")
 NEGATIVE_RANKS = 10
 SCALE = 20.0
-# LIAR's train split is among the claims the verdict model is fitted on: retrieval fitted to
-# them would make its features look better there than on a user's corpus.
-ADAPTER_EXCLUDED = ("liar",)
-ADAPTER_PENALTY = 3.0
 CACHE_DIR = Path("out/query_adapter")
 
 
@@ -86,6 +87,7 @@ def mine_store_triplets(corpus: str, store_dir: Path, claims: Sequence[CorpusCla
     names no gold document (a user's claims file need not), its positives are the retrieved
     candidates that match a gold text, and their documents count as its gold pages."""
     from pipeline.retrieval.index import SENTENCE_CONTEXT, index_titles, indexed_texts
+    from pipeline.retrieval.query_adapter import NO_ADAPTER
     from pipeline.retrieval.retrieve import CorpusView
     from pipeline.verdict.checker import Checker
 
@@ -125,7 +127,8 @@ def mine_store_triplets(corpus: str, store_dir: Path, claims: Sequence[CorpusCla
     if limit is not None and limit < len(chosen):
         chosen = sorted(rng.sample(chosen, limit), key=lambda item: item[0].id)
 
-    checker = Checker(store_dir)
+    # Mined with the retriever as encoded: a map must not choose the negatives it is fitted against.
+    checker = Checker(store_dir, query_adapter=NO_ADAPTER)
     proposals: list[tuple[int, str, str, str]] = []  # (claim position, positive, negative, negative sentence)
     started = time.perf_counter()
     for offset in range(0, len(chosen), 64):
@@ -180,7 +183,7 @@ def mine_store_triplets(corpus: str, store_dir: Path, claims: Sequence[CorpusCla
     return triplets, stats
 
 
-def mine_all(out: Path | str, corpora: Sequence[str] = RETRIEVER_CORPORA, *, screen_spec: str = "stance@v5",
+def mine_all(out: Path | str, corpora: Sequence[str] = TRIPLET_CORPORA, *, screen_spec: str = "stance@v5",
              per_claim: int = 2, seed: int = 13, data_dir: Path | str = DEFAULT_DATA_DIR,
              corpora_dir: Path | str = DEFAULT_CORPORA_DIR, limit: int | None = None,
              log: Callable[[str], None] = print) -> dict:
@@ -204,15 +207,21 @@ def mine_all(out: Path | str, corpora: Sequence[str] = RETRIEVER_CORPORA, *, scr
 
 
 def read_triplets(path: Path | str) -> list[RetrieverTriplet]:
-    out = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if line.strip():
-                row = json.loads(line)
-                try:
-                    out.append(RetrieverTriplet(**row))
-                except TypeError as exc:
-                    raise ValueError(f"{path}: line {line_no}: not a retriever triplet ({exc})") from exc
+    """The triplets of a JSONL file (``mine_all``'s output); every bad line is named."""
+    from pipeline.core.errors import InputError
+    from pipeline.core.io import jsonl_lines
+
+    fields = [f.name for f in dataclasses.fields(RetrieverTriplet)]
+    out, problems = [], []
+    for line_no, row, error in jsonl_lines(path):
+        if error is not None or row is None:
+            problems.append(f"line {line_no}: {error or 'not a JSON object'}")
+        elif sorted(row) != sorted(fields) or not all(isinstance(row[f], str) and row[f] for f in fields):
+            problems.append(f"line {line_no}: a triplet has the texts {', '.join(fields)} and nothing else")
+        else:
+            out.append(RetrieverTriplet(**row))
+    if problems:
+        raise InputError(path, "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
     return out
 
 
@@ -231,6 +240,7 @@ def fit_query_adapter(claims, positives, negatives, *, penalty: float = 0.1, epo
     reproduce command gives)."""
     import torch
 
+    torch.set_num_threads(1)  # a 384 x 384 map; a second thread only spins on the shared 2 cores
     generator = torch.Generator().manual_seed(seed)
     q, p, n = (torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in (claims, positives, negatives))
     d = q.shape[1]
@@ -308,9 +318,31 @@ def store_recall(store: Path, chosen: Sequence[CorpusClaim], matrix: np.ndarray 
     return out
 
 
+HELD_OUT_MIN_WORDS = 6
+
+
+def held_out_evidence(corpora: Sequence[str], corpora_dir: Path | str = DEFAULT_CORPORA_DIR) -> list[str]:
+    """The gold evidence texts (as ``text_key``, at least ``HELD_OUT_MIN_WORDS`` words) of every
+    tune and report claim of ``corpora``: what no training text may hold."""
+    keys: set[str] = set()
+    for corpus in corpora:
+        built = corpus_with_store(corpus, corpora_dir=corpora_dir)
+        for claim, split in zip(built.claims, built.splits):
+            if split != "train":
+                keys.update(k for k in map(text_key, claim.gold_evidence) if len(k.split()) >= HELD_OUT_MIN_WORDS)
+    return sorted(keys)
+
+
+def holds_any(text: str, keys: Sequence[str]) -> bool:
+    """``text`` holds one of ``keys`` (``text_key`` forms) as whole words."""
+    padded = f" {text_key(text)} "
+    return any(f" {key} " in padded for key in keys)
+
+
 def primary_metric(loco: dict) -> dict:
     """The card's headline: mean first-stage recall@5 over the corpora, each with a map fitted without it."""
-    values = [figures["adapter_fitted_without_this_corpus"]["recall@5"] for figures in loco.values()]
+    values = [figures["adapter_fitted_without_this_corpus"]["recall@5"] for figures in loco.values()
+              if figures["adapter_fitted_without_this_corpus"]["recall@5"] is not None]
     return {"metric": "recall@5", "set": "each corpus unseen, train split, mean",
             "value": round(float(np.mean(values)), 4)}
 
@@ -332,14 +364,18 @@ def train_query_adapter(models_dir: Path | str, triplets_path: Path | str, *,
     corpora = np.array([t.corpus for t in triplets])
     encoder = Encoder()
     claims, positives, negatives = encoded_triplets(triplets, encoder, cache_dir, log=log)
-    kept = ~np.isin(corpora, list(exclude))
+    held_out = held_out_evidence(list(dict.fromkeys(corpora.tolist())), corpora_dir=corpora_dir)
+    clean = np.array([not (holds_any(t.positive, held_out) or holds_any(t.negative, held_out)) for t in triplets])
+    log(f"{int((~clean).sum())} of {len(triplets)} triplets hold a tune or report claim's gold evidence: left out")
+    kept = ~np.isin(corpora, list(exclude)) & clean
     matrix = fit_query_adapter(claims[kept], positives[kept], negatives[kept], penalty=penalty, epochs=epochs)
     metrics: dict = {}
     if evaluate:
         loco = {}
         for corpus in dict.fromkeys(corpora.tolist()):
-            without = fit_query_adapter(claims[corpora != corpus], positives[corpora != corpus],
-                                        negatives[corpora != corpus], penalty=penalty, epochs=epochs)
+            # The shipped recipe less this corpus: what a corpus nobody fitted on meets.
+            rows = kept & (corpora != corpus)
+            without = fit_query_adapter(claims[rows], positives[rows], negatives[rows], penalty=penalty, epochs=epochs)
             loco[corpus] = {"without_adapter": first_stage_recall(corpus, "train", None, encoder=encoder,
                                                                   corpora_dir=corpora_dir),
                             "adapter_fitted_without_this_corpus": first_stage_recall(
@@ -358,6 +394,8 @@ def train_query_adapter(models_dir: Path | str, triplets_path: Path | str, *,
                         "licence": "as the dataset (see ../shared/datasets/README.md)"}
                        for c, n in sorted(counts.items())],
         extra={"penalty": penalty, "epochs": epochs, "excluded_corpora": list(exclude), "triplets": int(kept.sum()),
+               "left_out_holding_held_out_evidence": int((~clean).sum()),
+               "fitted_on": sorted(f"{c}/train" for c in set(corpora[kept].tolist())),
                "triplets_sha256": hashlib.sha256(Path(triplets_path).read_bytes()).hexdigest(),
                "total_seconds": round(time.monotonic() - started, 1),
                "reproduce": ("claimsift train mine-triplets --out out/query_adapter/triplets.jsonl && "
@@ -377,7 +415,7 @@ ADAPTER_DESCRIPTION = (
 def register_adapter(models_dir: Path | str, matrix: np.ndarray, encoder_tag: dict, *, metrics: dict,
                      training_data: list[dict], extra: dict, description: str = "", promote: bool = False) -> str:
     """Write ``matrix`` as ``query-adapter@vN`` (numpy + JSON, atomically, with its card); its label."""
-    from pipeline.registry.registry import Registry, library_versions
+    from pipeline.registry.registry import Registry
     from pipeline.retrieval.query_adapter import CONFIG_FILE, MATRIX_FILE, QUERY_ADAPTER
 
     registry = Registry(models_dir)
@@ -390,8 +428,7 @@ def register_adapter(models_dir: Path | str, matrix: np.ndarray, encoder_tag: di
             folder, name=QUERY_ADAPTER, version=version,
             description=ADAPTER_DESCRIPTION + (description or " from the train split of the corpus manifest."),
             training_data=training_data, metrics=metrics,
-            extra={"kind": "query-adapter", "encoder": encoder_tag, "scale": SCALE,
-                   "versions": library_versions("torch", "numpy"), **extra},
+            extra={"kind": "query-adapter", "encoder": encoder_tag, "scale": SCALE, **extra},
             libraries=("torch", "numpy"))
     label = f"{QUERY_ADAPTER}@{version}"
     if promote:
@@ -408,14 +445,14 @@ def adapt_to_corpus(models_dir: Path | str, documents: Sequence[Path | str], cla
     split by evidence-connected groups (``datasets.corpora.claim_splits``); triplets are mined from
     the train split, added to the public ``public_triplets`` where given, and the map is fitted and
     registered (never made current). Compared on the tune split, first-stage recall@5: no map, the
-    map the current verdict model retrieves with, the new one. Use it with
+    registry's current map (``--query-adapter query-adapter``), the new one. Use it with
     ``claimsift check --query-adapter query-adapter@vN``."""
     from pipeline.corpus.store import Corpus
     from pipeline.datasets.stores import ensure_store
     from pipeline.registry.embedding import Encoder
-    from pipeline.retrieval.query_adapter import NO_ADAPTER, QueryAdapter
+    from pipeline.registry.registry import Registry
+    from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER, QueryAdapter
     from pipeline.stance.model import StanceModel
-    from pipeline.verdict.aggregator import VerdictAggregator
 
     started = time.monotonic()
     store_dir = Path(store_dir)
@@ -438,7 +475,8 @@ def adapt_to_corpus(models_dir: Path | str, documents: Sequence[Path | str], cla
     claim_vectors, positives, negatives = (np.concatenate([part[i] for part in parts]) for i in range(3))
     matrix = fit_query_adapter(claim_vectors, positives, negatives, penalty=penalty, epochs=epochs)
     tune = claims_with_gold(claims, splits, "tune")
-    current = str(getattr(VerdictAggregator.load("verdict", models_dir=models_dir), "query_adapter", NO_ADAPTER))
+    current_version = Registry(models_dir).current_version(QUERY_ADAPTER)
+    current = f"{QUERY_ADAPTER}@{current_version}" if current_version else NO_ADAPTER
     comparison: dict = {"claims": len(tune)}
     if tune:
         comparison["without_adapter"] = store_recall(store_dir, tune, None, encoder=encoder)

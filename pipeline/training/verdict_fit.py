@@ -37,7 +37,7 @@ from pipeline.datasets.claims import read_corpus_claims
 from pipeline.datasets.corpora import build_dataset, claim_splits, select_claims
 from pipeline.datasets.stores import documents_by_table_id, ensure_store
 from pipeline.registry.embedding import Encoder
-from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelIntegrityError, ModelNotFoundError, Registry
 from pipeline.retrieval.index import INDEX_READING
 from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER
 from pipeline.stance.backends import softmax
@@ -86,7 +86,7 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
              "rows": "with-texts", "index": INDEX_READING, "encoder": Encoder().tag,
              **({"passage_reading": f"{checker.passage_reading}/{STANCE_READING_RULES}"}
                 if checker.passage_reading != "sentence" else {}),
-             **({"query_adapter": checker.retrieval_adapter} if checker.retrieval_adapter != NO_ADAPTER else {})}
+             **({"query_adapter": checker.retrieval_adapter_tag} if checker.retrieval_adapter != NO_ADAPTER else {})}
     tag = json.dumps(setup, sort_keys=True)
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
     if path.is_file():
@@ -320,6 +320,23 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     return model, report
 
 
+def fitting_adapter(spec: str, parts: Sequence[tuple[str, str]], models_dir: Path | str | None = None) -> str:
+    """``spec`` resolved (``query-adapter@v2``, or "none"), refused when the map was fitted on
+    claims the verdict model is fitted on (``parts``): their retrieval would look better at fit
+    time than on a user's corpus."""
+    if spec == NO_ADAPTER:
+        return spec
+    try:
+        ref = Registry(models_dir or DEFAULT_MODELS_DIR).load_ref(spec)
+    except (ModelIntegrityError, ModelNotFoundError) as exc:
+        raise UserError(f"query adapter: {exc}") from exc
+    overlap = sorted(set(ref.card.get("fitted_on", [])) & {f"{c}/{s}" for c, s in parts})
+    if overlap:
+        raise UserError(f"{ref.label} was fitted on {', '.join(overlap)}, which the verdict model is fitted on; "
+                        "fit a query adapter without them (claimsift train query-adapter --exclude …)")
+    return ref.label
+
+
 def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, parts: Sequence[tuple[str, str]] = FIT_PARTS,
                              stance_spec: str = "stance", limit: int | None = None, promote: bool = False,
                              cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print,
@@ -331,22 +348,20 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
     from pipeline.datasets.corpora import build_dataset
 
     started = time.monotonic()
+    query_adapter = fitting_adapter(query_adapter, parts, models_dir)
     rows: list[dict] = []
-    stance_tags, adapters = set(), set()
+    stance_tags = set()
     for corpus in dict.fromkeys(c for c, _ in parts):
         # No screen model: the stance model reads every passage shown, as the served Checker does.
         checker = Checker(build_dataset(corpus).folder / "store", stance_spec=stance_spec, models_dir=models_dir,
                           screen_stance_spec=None, stance_input=stance_input, verdict_spec="rules",
                           query_adapter=query_adapter)
-        adapters.add(checker.retrieval_adapter)
         for c, split in parts:
             if c == corpus:
                 rows += collect(corpus, split, checker, cache_dir=cache_dir, limit=limit, log=log)
         stance_tags.add(json.dumps(checker.stance_models, sort_keys=True))
     model, report = fit_verdict_model(rows, log=log)
-    if len(adapters) != 1:
-        raise UserError(f"the corpora were retrieved with different query adapters: {sorted(adapters)}")
-    model.set_params(stance_input=stance_input, query_adapter=adapters.pop())
+    model.set_params(stance_input=stance_input, query_adapter=query_adapter)
     registry = Registry(models_dir)
     with registry.new_version("verdict") as folder:
         version = registry.next_version("verdict")

@@ -18,7 +18,7 @@ from pipeline.corpus.store import Corpus
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
 from pipeline.retrieval.index import EvidenceIndex, load_index
-from pipeline.retrieval.query_adapter import NO_ADAPTER, QueryAdapter
+from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER, QueryAdapter
 from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, denies_what_went_before, people_in, retrieve
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
@@ -174,10 +174,19 @@ class Checker:
         packs = load_rule_packs(self.rule_packs, view, self.store_dir)
         if self.reranker is not None:
             self.reranker.warm_up(loaded=stance)
-        adapter_spec = str(self.query_adapter or getattr(aggregator, "query_adapter", NO_ADAPTER))
+        adapter_spec = str(self.query_adapter if self.query_adapter is not None
+                           else getattr(aggregator, "query_adapter", NO_ADAPTER))
         adapter = None
         if adapter_spec != NO_ADAPTER:
             adapter = QueryAdapter(adapter_spec, models_dir=self.models_dir)
+            try:
+                adapter.warm_up()
+            except UserError as exc:
+                if self.query_adapter is not None:
+                    raise
+                raise UserError(f"{self.verdict_model} retrieves through {adapter_spec}, which cannot be loaded "
+                                f"({exc}); copy models/{QUERY_ADAPTER}/ beside it or pass "
+                                f"query_adapter=\"none\" (--query-adapter none)") from exc
             adapter.check_encoder(encoder.tag)
         self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs,
                                adapter)
@@ -323,6 +332,12 @@ class Checker:
         """The query adapter in use, resolved (``query-adapter@v1``), or "none" (for reports)."""
         adapter = self._parts().query_adapter
         return f"{adapter.tag['model']}@{adapter.tag['version']}" if adapter is not None else NO_ADAPTER
+
+    @property
+    def retrieval_adapter_tag(self) -> dict:
+        """The query adapter's tag, with the sha256 of its matrix (for caches), or {} for none."""
+        adapter = self._parts().query_adapter
+        return adapter.tag if adapter is not None else {}
 
     @property
     def passage_reading(self) -> str:
