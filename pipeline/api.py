@@ -99,7 +99,9 @@ def quotes_by_speaker(corpus) -> pd.DataFrame:
 
 def checker(store_dir: Path | str = DEFAULT_STORE, **options):
     """A ``Checker`` for many claims (models load once, on first use). Options: ``top_k``,
-    ``stance_spec``, ``verdict_spec``, ``models_dir``, ``encoder_backend``, ``retrieval``."""
+    ``stance_spec``, ``verdict_spec``, ``models_dir``, ``encoder_backend``, ``retrieval``,
+    ``query_adapter`` ("none", or a registry spec such as "query-adapter": the map on claim
+    vectors before dense search; default: the one the verdict model was fitted with)."""
     return Checker(store_dir, **options)
 
 

@@ -197,12 +197,14 @@ def evaluate_claims_command(
     as_json: bool = typer.Option(False, "--json"),
     stance_model: str = typer.Option("stance", "--stance-model"),
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+    query_adapter: Optional[str] = typer.Option(None, "--query-adapter", help=QUERY_ADAPTER_HELP),
 ) -> None:
     """Verdict accuracy, macro-F1 and evidence hit@k on labelled claims."""
     from pipeline.evaluation.claims import evaluate_claims, read_labelled_claims
     from pipeline.verdict.checker import Checker
 
-    checker = Checker(store, top_k=k, stance_spec=stance_model, rule_packs=rule_packs or ())
+    checker = Checker(store, top_k=k, stance_spec=stance_model, rule_packs=rule_packs or (),
+                      query_adapter=query_adapter)
     report = evaluate_claims(checker, read_labelled_claims(data), k=k)
     if as_json:
         print(json.dumps(report, ensure_ascii=False))

@@ -36,6 +36,12 @@ QUERY_ADAPTER_HELP = ("the map applied to claim vectors before dense search: `no
                       "query-adapter@v1 (default: the one the verdict model was fitted with)")
 
 
+def apply_map(vectors: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``vectors`` (n, d) mapped by ``matrix`` (v -> W v) and L2-normalised again, as float32."""
+    adapted = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix, dtype=np.float32).T
+    return adapted / np.clip(np.linalg.norm(adapted, axis=1, keepdims=True), 1e-12, None)
+
+
 class QueryAdapter:
     """``spec``: a registry spec (``query-adapter``, ``query-adapter@v1``)."""
 
@@ -92,7 +98,4 @@ class QueryAdapter:
 
     def adapt(self, vectors: np.ndarray) -> np.ndarray:
         """``vectors`` (n, d), L2-normalised claim vectors -> the adapted vectors, L2-normalised."""
-        self.warm_up()
-        assert self._matrix is not None  # set by warm_up
-        adapted = np.asarray(vectors, dtype=np.float32) @ self._matrix.T
-        return adapted / np.clip(np.linalg.norm(adapted, axis=1, keepdims=True), 1e-12, None)
+        return apply_map(vectors, self.matrix)

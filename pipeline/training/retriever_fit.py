@@ -48,7 +48,7 @@ from pipeline.datasets.corpora import (
     corpus_with_store,
 )
 from pipeline.datasets.stores import table_ids
-from pipeline.retrieval.query_adapter import ADAPTER_EXCLUDED, ADAPTER_PENALTY, TRIPLET_CORPORA
+from pipeline.retrieval.query_adapter import ADAPTER_EXCLUDED, ADAPTER_PENALTY, TRIPLET_CORPORA, apply_map
 from pipeline.training.hard_negatives import MAX_SCREEN_CONFIDENCE, near_copy
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
@@ -306,8 +306,7 @@ def store_recall(store: Path, chosen: Sequence[CorpusClaim], matrix: np.ndarray 
     excluded = [{d for name in c.exclude_documents for d in doc_of_name.get(name, ())} for c in chosen]
     vectors = encoder.encode([c.claim for c in chosen])
     if matrix is not None:
-        vectors = vectors @ matrix.T
-        vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        vectors = apply_map(vectors, matrix)
     found = retrieve([c.claim for c in chosen], vectors, load_index(store, expected_encoder=encoder.tag),
                      CorpusView.from_store(store), RetrievalConfig(), top_k=max(ks), exclude_docs=excluded)
     out: dict = {"claims": len(chosen)}
