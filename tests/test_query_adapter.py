@@ -65,6 +65,8 @@ def test_a_triplets_file_with_bad_lines_names_each_one(tmp_path, write_jsonl):
     assert str(path) in message and all(f"line {n}" in message for n in (2, 3, 4))
     assert "line 1" not in message and "line 5" not in message
     assert len(read_triplets(write_jsonl(tmp_path / "ok.jsonl", [good, good]))) == 2
+    with pytest.raises(InputError, match="no triplets"):
+        read_triplets(write_jsonl(tmp_path / "empty.jsonl", []))
 
 
 def test_each_corpus_is_measured_with_a_map_fitted_without_it_and_without_the_excluded_ones(
@@ -164,6 +166,12 @@ def test_fitting_moves_claims_towards_what_settles_them_and_the_penalty_holds_th
     held = fit_query_adapter(claims, positives, negatives, penalty=1e4, epochs=30, batch_size=16)
     assert np.abs(held - identity).max() < 0.01
     assert abs(margin(held) - margin(identity)) < 0.01
+    # Each claim twice (two triplets, one batch): masked, its second positive is not pushed away.
+    twice = [np.concatenate([a, a]) for a in (claims, positives, negatives)]
+    ids = [str(i) for i in range(len(triplets))] * 2
+    masked = fit_query_adapter(*twice, penalty=0.1, epochs=30, batch_size=2 * len(triplets), claim_ids=ids)
+    unmasked = fit_query_adapter(*twice, penalty=0.1, epochs=30, batch_size=2 * len(triplets))
+    assert margin(masked) > margin(unmasked) > margin(identity)
 
 
 @pytest.mark.slow
@@ -213,7 +221,7 @@ def test_an_unknown_adapter_asked_for_on_the_command_line_is_one_line_of_error(s
 
 @pytest.mark.slow
 def test_a_map_for_your_own_corpus_is_registered_beside_the_current_one_and_compared_with_it(
-        seed_store, tmp_path, run_cli, write_jsonl):
+        seed_store_copy, tmp_path, run_cli, write_jsonl):
     from pipeline.datasets.corpora import build_dataset
 
     models = tmp_path / "models"
@@ -222,6 +230,7 @@ def test_a_map_for_your_own_corpus_is_registered_beside_the_current_one_and_comp
     current = Registry(models).current_version(QUERY_ADAPTER)
     # The seed claims stand in for a user's labelled claims: gold evidence texts, no gold documents.
     claims = build_dataset("seeds", corpora_dir=tmp_path / "corpora").claims
+    seed_store = seed_store_copy  # the vectors cache is written beside the store
     result = run_cli("train", "query-adapter", "--claims", claims, "--store", seed_store, "--out", models)
     assert result.returncode == 0, result.stderr
     registry = Registry(models)
@@ -232,6 +241,9 @@ def test_a_map_for_your_own_corpus_is_registered_beside_the_current_one_and_comp
     assert compared["claims"] >= 5
     assert {"without_adapter", f"current ({QUERY_ADAPTER}@{current})", "new"} <= set(compared)
     assert card["metrics"]["mining"]["triplets"] >= 20 and card["training_data"][0]["licence"] == "yours"
+    assert card["fitted_on"] == ["yours/train"] and f"--store {seed_store}" in card["reproduce"]
+    assert "--documents" not in card["reproduce"]  # the store was given, not documents
+    assert any((seed_store / ".query_adapter_cache").iterdir())
     adapter = QueryAdapter(f"{QUERY_ADAPTER}@{new}", models_dir=models)
     assert not np.allclose(adapter.matrix, np.eye(adapter.matrix.shape[0]), atol=1e-4)
 

@@ -167,3 +167,6 @@ def test_a_verdict_model_is_not_fitted_on_retrieval_fitted_to_its_own_claims(tmp
         fitting_adapter(leaky, FIT_PARTS, tmp_path)
     with pytest.raises(UserError, match="query adapter"):
         fitting_adapter("query-adapter@v7", FIT_PARTS, tmp_path)
+    unknown = register_adapter(tmp_path, identity, tag, metrics={}, training_data=[], extra={})
+    with pytest.raises(UserError, match="does not say which claims"):
+        fitting_adapter(unknown, FIT_PARTS, tmp_path)

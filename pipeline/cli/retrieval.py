@@ -1,6 +1,6 @@
 """CLI commands of the retrieval stage's learned part, the query adapter; registered by pipeline.cli.
 
-Heavy libraries (torch, sentence-transformers) are imported inside the commands.
+Heavy libraries (torch, the encoder, the stance screen) are imported inside the commands.
 """
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ def train_query_adapter_cmd(
                                   "with --claims: fit a map for it"),
     claims: Optional[Path] = typer.Option(None, "--claims", help="your labelled claims with `gold_evidence` "
                                                                   "(the JSONL of `claimsift evaluate corpus`)"),
-    store: Optional[Path] = typer.Option(None, "--store", help="with --claims: the store to build or reuse "
-                                                               "(default: beside the claims file)"),
+    store: Optional[Path] = typer.Option(None, "--store", help="with --claims: the store to build (with "
+                                         "--documents) or reuse (default: out/query_adapter/<claims file name>/store)"),
     public_triplets: Optional[Path] = typer.Option(None, "--public-triplets",
                                                    help="with --claims: public triplets to fit on as well"),
     out: Path = typer.Option(Path("models"), "--out", help="models directory (registry root)"),
@@ -73,13 +73,19 @@ def train_query_adapter_cmd(
 
     console = _console()
     if claims is not None or documents:
-        if claims is None or not (documents or store):
-            raise UserError("give --claims with --documents (or an existing --store)")
+        if claims is None:
+            raise UserError("--documents needs --claims: your labelled claims with gold evidence")
+        if not (documents or store):
+            raise UserError("--claims needs --documents DOCS (a store is built) or --store DIR (an existing one)")
+        if promote or not evaluate or exclude != ",".join(ADAPTER_EXCLUDED):
+            raise UserError("--promote, --no-evaluate and --exclude apply to the public fit, not to --claims "
+                            "(a map for your corpus is always compared and never made current)")
         if not claims.is_file():
             raise UserError(f"{claims}: no such claims file")
         if public_triplets is not None and not public_triplets.is_file():
             raise UserError(f"{public_triplets}: no triplets file; mine one with `claimsift train mine-triplets`")
-        result = adapt_to_corpus(out, list(documents or []), claims, store or claims.parent / "store",
+        result = adapt_to_corpus(out, list(documents or []), claims,
+                                 store or Path("out/query_adapter") / claims.stem / "store",
                                  public_triplets=public_triplets, penalty=penalty, log=console.print)
         console.print(f"[green]{result['model']}[/green] registered under {out}, not made current")
         return

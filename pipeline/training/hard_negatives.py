@@ -35,6 +35,7 @@ from pipeline.core.splits import text_key
 from pipeline.datasets.claims import CorpusClaim, evidence_matches
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, corpus_with_store
 from pipeline.datasets.stores import table_ids
+from pipeline.retrieval.query_adapter import NO_ADAPTER
 from pipeline.stance.model import StanceModel
 from pipeline.verdict.checker import Checker
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
@@ -91,7 +92,7 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
     rng = random.Random(seed)
     if limit is not None and limit < len(chosen):
         chosen = sorted(rng.sample(chosen, limit), key=lambda c: c.id)
-    checker = Checker(store_dir, query_adapter="none")  # mined as encoded, whatever the verdict model retrieves with
+    checker = Checker(store_dir, query_adapter=NO_ADAPTER)  # mined as encoded, whatever the verdict model uses
     dropped: Counter = Counter()
     proposals: list[tuple[CorpusClaim, str, int]] = []
     started = time.perf_counter()

@@ -120,7 +120,7 @@ def mine_store_triplets(corpus: str, store_dir: Path, claims: Sequence[CorpusCla
         positives = [indexed[(doc_id, position)] for doc_id in sorted(gold_docs)
                      for position, text in rows_of_doc.get(doc_id, [])
                      if len(text.split()) >= 3 and any(evidence_matches(text, g) for g in claim.gold_evidence)]
-        if not positives and not (gold_by_retrieval and not claim.gold_documents):
+        if not positives and not (gold_by_retrieval and not gold_docs):
             dropped["no gold sentence in the store"] += 1
             continue
         chosen.append((claim, gold_docs, positives))
@@ -135,7 +135,7 @@ def mine_store_triplets(corpus: str, store_dir: Path, claims: Sequence[CorpusCla
         batch = chosen[offset:offset + 64]
         for position, ((claim, gold_docs, positives), evidence) in enumerate(
                 zip(batch, checker.retrieve([c.claim for c, _, _ in batch], top_k=3 * NEGATIVE_RANKS)), offset):
-            if gold_by_retrieval and not claim.gold_documents:
+            if gold_by_retrieval and not gold_docs:
                 found = [item for item in evidence if len(item.sentence.split()) >= 3
                          and any(evidence_matches(item.sentence, g) for g in claim.gold_evidence)]
                 positives = [indexed[(item.doc_id, item.sentence_index)] for item in found]
@@ -222,26 +222,42 @@ def read_triplets(path: Path | str) -> list[RetrieverTriplet]:
             out.append(RetrieverTriplet(**row))
     if problems:
         raise InputError(path, "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+    if not out:
+        raise InputError(path, "no triplets")
     return out
 
 
-def fit_query_adapter(claims, positives, negatives, *, penalty: float = 0.1, epochs: int = 8,
-                      learning_rate: float = 1e-3, batch_size: int = 256, scale: float = SCALE,
-                      seed: int = 13) -> "np.ndarray":
+def fit_query_adapter(claims: np.ndarray, positives: np.ndarray, negatives: np.ndarray, *,
+                      penalty: float = ADAPTER_PENALTY, epochs: int = 8, learning_rate: float = 1e-3,
+                      batch_size: int = 256, scale: float = SCALE, seed: int = 13,
+                      claim_ids: Sequence[str] | None = None) -> np.ndarray:
     """The query adapter's matrix W (d, d), learned so that each claim vector, mapped by W and
     normalised, is nearer its positive than every other positive and negative of its batch
     (in-batch softmax at ``scale``), with ``penalty`` * ||W - I||^2 / d keeping W near the
     identity (a map far from it would forget what the packaged encoder knows). Inputs: (n, d)
     L2-normalised vectors of the triplets' claims, positives and negatives.
 
-    A claim with two triplets that land in one batch counts its other positive as a negative
-    there; with at most two triplets per claim and batches of 256 among ~10,000, that is about
-    2.5% of claims once an epoch, left as is (masking it would change what the shipped map's
-    reproduce command gives)."""
+    ``claim_ids``: where given, a claim's other triplets in its batch are masked (their positives
+    are evidence for it too, not negatives); a small corpus fits in one batch, where that matters.
+    The public fit leaves them unmasked (about 2.5% of claims once an epoch among ~10,000
+    triplets; a masked variant measured the same), which keeps the shipped map reproducible."""
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a 384 x 384 map; a second thread only spins on the shared 2 cores
+    try:
+        return _fit(torch, claims, positives, negatives, penalty=penalty, epochs=epochs,
+                    learning_rate=learning_rate, batch_size=batch_size, scale=scale, seed=seed, claim_ids=claim_ids)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(torch, claims, positives, negatives, *, penalty, epochs, learning_rate, batch_size, scale, seed,
+         claim_ids) -> np.ndarray:
     generator = torch.Generator().manual_seed(seed)
+    groups = None
+    if claim_ids is not None:
+        groups = torch.as_tensor(np.unique(np.asarray(claim_ids), return_inverse=True)[1])
     q, p, n = (torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in (claims, positives, negatives))
     d = q.shape[1]
     identity = torch.eye(d)
@@ -253,6 +269,10 @@ def fit_query_adapter(claims, positives, negatives, *, penalty: float = 0.1, epo
             batch = order[start:start + batch_size]
             adapted = torch.nn.functional.normalize(q[batch] @ matrix.T, dim=-1)
             scores = scale * adapted @ torch.cat([p[batch], n[batch]]).T
+            if groups is not None:
+                same = groups[batch][:, None] == groups[batch][None, :]
+                same.fill_diagonal_(False)
+                scores[:, :len(batch)] = scores[:, :len(batch)].masked_fill(same, float("-inf"))
             loss = (torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
                     + penalty * ((matrix - identity) ** 2).sum() / d)
             optimiser.zero_grad()
@@ -342,6 +362,8 @@ def primary_metric(loco: dict) -> dict:
     """The card's headline: mean first-stage recall@5 over the corpora, each with a map fitted without it."""
     values = [figures["adapter_fitted_without_this_corpus"]["recall@5"] for figures in loco.values()
               if figures["adapter_fitted_without_this_corpus"]["recall@5"] is not None]
+    if not values:
+        return {"metric": "recall@5", "set": "each corpus unseen, train split, mean", "value": None}
     return {"metric": "recall@5", "set": "each corpus unseen, train split, mean",
             "value": round(float(np.mean(values)), 4)}
 
@@ -360,13 +382,16 @@ def train_query_adapter(models_dir: Path | str, triplets_path: Path | str, *,
 
     started = time.monotonic()
     triplets = read_triplets(triplets_path)
-    corpora = np.array([t.corpus for t in triplets])
+    corpora = np.array([t.corpus for t in triplets], dtype=str)
     encoder = Encoder()
     claims, positives, negatives = encoded_triplets(triplets, encoder, cache_dir, log=log)
     held_out = held_out_evidence(list(dict.fromkeys(corpora.tolist())), corpora_dir=corpora_dir)
     clean = np.array([not (holds_any(t.positive, held_out) or holds_any(t.negative, held_out)) for t in triplets])
     log(f"{int((~clean).sum())} of {len(triplets)} triplets hold a tune or report claim's gold evidence: left out")
     kept = ~np.isin(corpora, list(exclude)) & clean
+    if not kept.any():
+        raise UserError(f"{triplets_path}: no triplet left to fit on once {', '.join(exclude)} and held-out "
+                        "evidence are left out")
     matrix = fit_query_adapter(claims[kept], positives[kept], negatives[kept], penalty=penalty, epochs=epochs)
     metrics: dict = {}
     if evaluate:
@@ -408,7 +433,7 @@ ADAPTER_DESCRIPTION = (
     "Linear map (384 x 384, started at the identity, penalised towards it) applied to a claim's "
     "all-MiniLM-L6-v2 vector before dense search, so that a claim lands nearer the sentences that settle "
     "it; sentence vectors and indexes are unchanged. Fitted by in-batch softmax over triplets (claim, gold "
-    "evidence sentence read as the index reads it, a hard negative mined with the shipped retriever)")
+    "evidence sentence read as the index reads it, a hard negative mined with the retriever without a map)")
 
 
 def register_adapter(models_dir: Path | str, matrix: np.ndarray, encoder_tag: dict, *, metrics: dict,
@@ -435,68 +460,92 @@ def register_adapter(models_dir: Path | str, matrix: np.ndarray, encoder_tag: di
     return label
 
 
+MIN_TUNE_CLAIMS = 30
+
+
 def adapt_to_corpus(models_dir: Path | str, documents: Sequence[Path | str], claims_path: Path | str,
                     store_dir: Path | str, *, public_triplets: Path | str | None = None,
                     penalty: float = ADAPTER_PENALTY, epochs: int = 8, screen_spec: str = "stance@v5",
-                    cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print) -> dict:
+                    source_models_dir: Path | str | None = None, log: Callable[[str], None] = print) -> dict:
     """A query adapter for your own corpus: your documents (ingest's table schema or files) and
     labelled claims with gold evidence (``claimsift evaluate corpus``'s claims JSONL). The claims are
     split by evidence-connected groups (``datasets.corpora.claim_splits``); triplets are mined from
-    the train split, added to the public ``public_triplets`` where given, and the map is fitted and
-    registered (never made current). Compared on the tune split, first-stage recall@5: no map, the
-    registry's current map (``--query-adapter query-adapter``), the new one. Use it with
+    the train split (none holding a tune or report claim's gold evidence), added to the public
+    ``public_triplets`` where given (less the excluded corpora and held-out evidence, as
+    ``train_query_adapter`` leaves them out), and the map is fitted (a claim's other positives
+    masked in its batch) and registered in ``models_dir``, never made current. Compared on the
+    tune split, first-stage recall@5: no map, the current map of ``source_models_dir`` (the
+    shipped models by default; the stance screen comes from there too), the new one. Use it with
     ``claimsift check --query-adapter query-adapter@vN``."""
     from pipeline.corpus.store import Corpus
     from pipeline.datasets.stores import ensure_store
     from pipeline.registry.embedding import Encoder
-    from pipeline.registry.registry import Registry
+    from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
     from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER, QueryAdapter
     from pipeline.stance.model import StanceModel
 
     started = time.monotonic()
+    source = Path(source_models_dir or DEFAULT_MODELS_DIR)
     store_dir = Path(store_dir)
+    # Everything that can be wrong with the inputs is found before minutes of ingesting and mining.
+    claims = read_corpus_claims(claims_path)
+    public = read_triplets(public_triplets) if public_triplets else []
+    screen = StanceModel(screen_spec, models_dir=source, backend="bf16")
+    screen.warm_up()
     if documents:
         ensure_store(documents, store_dir)
     elif not Corpus(store_dir).exists():
         raise UserError(f"{store_dir}: no corpus store here; give --documents to build it")
-    claims = read_corpus_claims(claims_path)
     splits = claim_splits(None, claims)
-    screen = StanceModel(screen_spec, models_dir=models_dir, backend="bf16")
     yours, stats = mine_store_triplets("yours", store_dir, claims, splits, screen=screen, gold_by_retrieval=True,
                                        log=log)
-    if not yours:
+    your_held_out = sorted({k for c, split in zip(claims, splits) if split != "train"
+                            for k in map(text_key, c.gold_evidence) if len(k.split()) >= HELD_OUT_MIN_WORDS})
+    kept_yours = [t for t in yours if not (holds_any(t.positive, your_held_out) or holds_any(t.negative, your_held_out))]
+    stats["left_out_holding_held_out_evidence"] = len(yours) - len(kept_yours)
+    if not kept_yours:
         raise UserError(f"{claims_path}: no train-split claim has a gold evidence sentence in the store "
                         f"({json.dumps(stats['dropped'])}); the claims need `gold_evidence` texts found in the documents")
-    public = read_triplets(public_triplets) if public_triplets else []
+    if public:
+        public_held_out = held_out_evidence(sorted({t.corpus for t in public} - set(ADAPTER_EXCLUDED)))
+        public = [t for t in public if t.corpus not in ADAPTER_EXCLUDED
+                  and not (holds_any(t.positive, public_held_out) or holds_any(t.negative, public_held_out))]
     encoder = Encoder()
-    # Encoded apart, so the public triplets' vectors are cached once for every corpus you adapt to.
-    parts = [encoded_triplets(part, encoder, cache_dir, log=log) for part in (public, yours) if part]
+    cache_dir = store_dir / ".query_adapter_cache"
+    # Encoded apart, so the public triplets' vectors are cached once per store.
+    parts = [encoded_triplets(part, encoder, cache_dir, log=log) for part in (public, kept_yours) if part]
     claim_vectors, positives, negatives = (np.concatenate([part[i] for part in parts]) for i in range(3))
-    matrix = fit_query_adapter(claim_vectors, positives, negatives, penalty=penalty, epochs=epochs)
+    claim_ids = [f"{t.corpus}/{t.claim_id}" for t in (*public, *kept_yours)]
+    matrix = fit_query_adapter(claim_vectors, positives, negatives, penalty=penalty, epochs=epochs,
+                               claim_ids=claim_ids)
     tune = claims_with_gold(claims, splits, "tune")
-    current_version = Registry(models_dir).current_version(QUERY_ADAPTER)
+    if len(tune) < MIN_TUNE_CLAIMS:
+        log(f"warning: only {len(tune)} tune-split claims with gold evidence to compare on; "
+            f"the comparison below says little under {MIN_TUNE_CLAIMS}")
+    current_version = Registry(source).current_version(QUERY_ADAPTER)
     current = f"{QUERY_ADAPTER}@{current_version}" if current_version else NO_ADAPTER
     comparison: dict = {"claims": len(tune)}
     if tune:
         comparison["without_adapter"] = store_recall(store_dir, tune, None, encoder=encoder)
         if current != NO_ADAPTER:
-            adapter = QueryAdapter(current, models_dir=models_dir)
-            adapter.warm_up()
-            comparison[f"current ({current})"] = store_recall(store_dir, tune, adapter.matrix, encoder=encoder)
+            comparison[f"current ({current})"] = store_recall(
+                store_dir, tune, QueryAdapter(current, models_dir=source).matrix, encoder=encoder)
         comparison["new"] = store_recall(store_dir, tune, matrix, encoder=encoder)
     log(f"your tune split: {json.dumps(comparison)}")
+    reproduce = " ".join(["claimsift train query-adapter", *(f"--documents {d}" for d in documents),
+                          f"--claims {claims_path} --store {store_dir}", f"--penalty {penalty}",
+                          *([f"--public-triplets {public_triplets}"] if public_triplets else []),
+                          f"--out {models_dir}"])
     label = register_adapter(
         models_dir, matrix, encoder.tag, metrics={"your_tune_split": comparison, "mining": stats},
-        description=f" from your corpus's train split ({len(yours)} triplets)"
+        description=f" from your corpus's train split ({len(kept_yours)} triplets)"
                     + (f" and {len(public)} public triplets." if public else "."),
-        training_data=[{"dataset": f"{claims_path} (train split by evidence groups)", "rows": len(yours),
+        training_data=[{"dataset": f"{claims_path} (train split by evidence groups)", "rows": len(kept_yours),
                         "licence": "yours"}]
                       + ([{"dataset": str(public_triplets), "rows": len(public),
                            "licence": "as the public datasets (see ../shared/datasets/README.md)"}] if public else []),
-        extra={"penalty": penalty, "epochs": epochs, "triplets": len(yours) + len(public),
-               "total_seconds": round(time.monotonic() - started, 1),
-               "reproduce": (f"claimsift train query-adapter --documents {' '.join(str(d) for d in documents)} "
-                             f"--claims {claims_path} --store {store_dir}"
-                             + (f" --public-triplets {public_triplets}" if public_triplets else ""))})
+        extra={"penalty": penalty, "epochs": epochs, "triplets": len(kept_yours) + len(public),
+               "fitted_on": sorted({"yours/train", *(f"{t.corpus}/train" for t in public)}),
+               "total_seconds": round(time.monotonic() - started, 1), "reproduce": reproduce})
     log(f"wrote {label}: use it with `claimsift check --query-adapter {label}`")
     return {"model": label, "metrics": comparison}

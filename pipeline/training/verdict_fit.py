@@ -330,7 +330,10 @@ def fitting_adapter(spec: str, parts: Sequence[tuple[str, str]], models_dir: Pat
         ref = Registry(models_dir or DEFAULT_MODELS_DIR).load_ref(spec)
     except (ModelIntegrityError, ModelNotFoundError) as exc:
         raise UserError(f"query adapter: {exc}") from exc
-    overlap = sorted(set(ref.card.get("fitted_on", [])) & {f"{c}/{s}" for c, s in parts})
+    if "fitted_on" not in ref.card:
+        raise UserError(f"{ref.label}'s card does not say which claims it was fitted on; fit the verdict model on "
+                        "an adapter that does (claimsift train query-adapter), or with --query-adapter none")
+    overlap = sorted(set(ref.card["fitted_on"]) & {f"{c}/{s}" for c, s in parts})
     if overlap:
         raise UserError(f"{ref.label} was fitted on {', '.join(overlap)}, which the verdict model is fitted on; "
                         "fit a query adapter without them (claimsift train query-adapter --exclude …)")
