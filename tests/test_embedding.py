@@ -69,3 +69,7 @@ def test_onnx_vectors_do_not_depend_on_the_batch_or_on_repeats(onnx_encoder):
     small_windows = Encoder("onnx", batch_size=1)  # one text a batch, a window of 32 texts
     small_windows.warm_up()
     assert small_windows.encode(TEXTS * 4).tobytes() == np.vstack([together] * 4).tobytes()
+    # More distinct texts than one window holds, repeats among them: several windows, same bits.
+    many = [f"{text} {i}" for i, text in enumerate(TEXTS * 5)] * 2
+    assert len(set(many)) > 32
+    assert small_windows.encode(many).tobytes() == onnx_encoder.encode(many).tobytes()
