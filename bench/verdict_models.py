@@ -39,6 +39,8 @@ SETUPS = {
     # verdict@v8 retrieves with claim vectors as encoded; verdict@v9 with the query adapter.
     "v8": {"verdict_spec": "verdict@v8"},
     "v9": {"verdict_spec": "verdict@v9"},
+    # verdict@v8 reading what the current query adapter retrieves (a model not fitted on it).
+    "v8-adapter": {"verdict_spec": "verdict@v8", "query_adapter": "query-adapter@v2"},
     # What the Checker does with no options.
     "shipped": {},
 }
