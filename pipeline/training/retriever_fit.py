@@ -346,10 +346,14 @@ def held_out_evidence(corpora: Sequence[str], corpora_dir: Path | str = DEFAULT_
     keys: set[str] = set()
     for corpus in corpora:
         built = corpus_with_store(corpus, corpora_dir=corpora_dir)
-        for claim, split in zip(built.claims, built.splits):
-            if split != "train":
-                keys.update(k for k in map(text_key, claim.gold_evidence) if len(k.split()) >= HELD_OUT_MIN_WORDS)
+        keys.update(held_out_keys(built.claims, built.splits))
     return sorted(keys)
+
+
+def held_out_keys(claims: Sequence[CorpusClaim], splits: Sequence[str]) -> list[str]:
+    """``held_out_evidence`` for one corpus's ``claims`` and their ``splits``."""
+    return sorted({k for claim, split in zip(claims, splits) if split != "train"
+                   for k in map(text_key, claim.gold_evidence) if len(k.split()) >= HELD_OUT_MIN_WORDS})
 
 
 def holds_any(text: str, keys: Sequence[str]) -> bool:
@@ -499,8 +503,7 @@ def adapt_to_corpus(models_dir: Path | str, documents: Sequence[Path | str], cla
     splits = claim_splits(None, claims)
     yours, stats = mine_store_triplets("yours", store_dir, claims, splits, screen=screen, gold_by_retrieval=True,
                                        log=log)
-    your_held_out = sorted({k for c, split in zip(claims, splits) if split != "train"
-                            for k in map(text_key, c.gold_evidence) if len(k.split()) >= HELD_OUT_MIN_WORDS})
+    your_held_out = held_out_keys(claims, splits)
     kept_yours = [t for t in yours if not (holds_any(t.positive, your_held_out) or holds_any(t.negative, your_held_out))]
     stats["left_out_holding_held_out_evidence"] = len(yours) - len(kept_yours)
     if not kept_yours:
