@@ -11,6 +11,7 @@ import pytest
 from conftest import DATA, ROOT
 from pipeline.core.errors import UserError
 from pipeline.registry.registry import Registry
+from pipeline.retrieval.index import current_index_dir
 from pipeline.retrieval.query_adapter import CONFIG_FILE, MATRIX_FILE, QUERY_ADAPTER, QueryAdapter
 
 
@@ -256,3 +257,13 @@ def test_a_map_for_your_own_corpus_is_registered_beside_the_current_one_and_comp
     refused = run_cli("train", "query-adapter", "--claims", unrelated, "--store", seed_store, "--out", models)
     assert refused.returncode == 2 and "gold evidence sentence" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr and Registry(models).versions(QUERY_ADAPTER)[-1] == new
+
+    # A store whose index reads sentences another way (built by an older version): refused before
+    # mining, with the command that rebuilds it.
+    manifest_path = current_index_dir(seed_store) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["context_rules"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+    stale = run_cli("train", "query-adapter", "--claims", claims, "--store", seed_store, "--out", models)
+    assert stale.returncode == 2 and f"claimsift index --store {seed_store}" in stale.stderr, stale.stderr
+    assert "Traceback" not in stale.stderr and Registry(models).versions(QUERY_ADAPTER)[-1] == new

@@ -485,6 +485,7 @@ def adapt_to_corpus(models_dir: Path | str, documents: Sequence[Path | str], cla
     from pipeline.datasets.stores import ensure_store
     from pipeline.registry.embedding import Encoder
     from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry
+    from pipeline.retrieval.index import stale_index_message
     from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER, QueryAdapter
     from pipeline.stance.model import StanceModel
 
@@ -500,6 +501,11 @@ def adapt_to_corpus(models_dir: Path | str, documents: Sequence[Path | str], cla
         ensure_store(documents, store_dir)
     elif not Corpus(store_dir).exists():
         raise UserError(f"{store_dir}: no corpus store here; give --documents to build it")
+    # Triplets mined from an index that reads sentences another way, or misses some, would teach
+    # the map passages the Checker never retrieves.
+    stale = stale_index_message(store_dir)
+    if stale:
+        raise UserError(f"{stale}; run it before mining triplets")
     splits = claim_splits(None, claims)
     yours, stats = mine_store_triplets("yours", store_dir, claims, splits, screen=screen, gold_by_retrieval=True,
                                        log=log)
