@@ -173,6 +173,7 @@ def test_sample_posts_hold_claims_chatter_and_rows_to_reject(tmp_path):
     ("fake.parquet", b'{"text": "not parquet"}\n', "not a Parquet file"),
     ("really_parquet.jsonl", None, "Parquet file, not JSONL"),
     ("not_gzip.jsonl.gz", b'{"text": "plain"}\n', "not gzip-compressed"),
+    ("damaged.jsonl.gz", b"\x1f\x8b\x08\x00garbage-after-a-gzip-header", "cannot read the file"),
     ("binary.jsonl", b"\x00\x01\x02garbage\x00" * 10, "binary data"),
     ("csv_named.jsonl", b"id,text\n1,hello\n2,world\n", "not JSONL"),
     ("no_text.csv", b"id,body\n1,hello\n", "no 'text' column (columns: id, body)"),
@@ -189,6 +190,21 @@ def test_a_bad_file_is_a_clear_error_naming_the_file(tmp_path, name, content, pr
         score_file(path, tmp_path / "out.parquet", KeywordScorer(), progress=False)
     assert problem in str(error.value) and name in str(error.value)
     assert not (tmp_path / "out.parquet.parts").exists(), "no checkpoint for a file that cannot be read"
+
+
+def test_damaged_parquet_data_is_a_clear_error_naming_the_row(tmp_path):
+    path = tmp_path / "posts.parquet"
+    pq.write_table(pa.Table.from_pylist(POSTS), path, row_group_size=2)
+    offset = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    damaged = bytearray(path.read_bytes())
+    damaged[offset:offset + 16] = b"\xff" * 16  # the second row group's page header: footer intact
+    path.write_bytes(bytes(damaged))
+    rows = []
+    with pytest.raises(InputError) as error:
+        rows.extend(PostReader(path, batch_rows=2))
+    assert [r.line for r in rows] == [1, 2]
+    assert error.value.row == 3 and "posts.parquet, row 3: damaged Parquet data" in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_missing_input_and_bad_output_name_are_clear_errors(tmp_path, write_jsonl):

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -159,7 +160,7 @@ class PostReader:
             with open(self.path, "rb") as raw:
                 stream = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
                 head = stream.read(1 << 16)
-        except (gzip.BadGzipFile, EOFError, OSError) as exc:
+        except (gzip.BadGzipFile, EOFError, OSError, zlib.error) as exc:
             raise InputError(self.path, f"cannot read the file: {exc}") from None
         if not head.strip():
             raise InputError(self.path, "the file holds no data (only whitespace): nothing to score")
@@ -196,7 +197,7 @@ class PostReader:
                     yield self._validate(number, post_id, text, has_text)
         except UnicodeDecodeError as exc:
             raise InputError(self.path, f"not UTF-8 text ({exc.reason}): is it really JSONL?") from None
-        except (gzip.BadGzipFile, EOFError) as exc:
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise InputError(self.path, f"cannot read the file: {exc}") from None
 
     # -- CSV -----------------------------------------------------------------------------------
@@ -240,7 +241,7 @@ class PostReader:
                     yield self._validate(start, post_id, fields[text_at], True)
         except UnicodeDecodeError as exc:
             raise InputError(self.path, f"not UTF-8 text ({exc.reason}): is it really CSV?") from None
-        except (gzip.BadGzipFile, EOFError) as exc:
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise InputError(self.path, f"cannot read the file: {exc}") from None
 
     # -- Parquet -------------------------------------------------------------------------------
@@ -258,7 +259,16 @@ class PostReader:
         columns = [self.text_column] + ([self.id_column] if self.id_column in names else [])
         self._rows_total = parquet.metadata.num_rows
         number = 0
-        for batch in parquet.iter_batches(batch_size=self.batch_rows, columns=columns):
+        batches = parquet.iter_batches(batch_size=self.batch_rows, columns=columns)
+        while True:
+            try:
+                batch = next(batches, None)
+            except Exception as exc:  # a damaged page or column chunk: pyarrow raises OSError, ArrowInvalid…
+                detail = " ".join(str(exc).split())  # pyarrow's messages span lines; the error is one
+                raise InputError(self.path, f"damaged Parquet data, cannot read on from this row ({detail})",
+                                 row=number + 1) from None
+            if batch is None:
+                break
             texts = batch.column(self.text_column).to_pylist()
             ids = batch.column(self.id_column).to_pylist() if self.id_column in columns else [None] * len(texts)
             for text, post_id in zip(texts, ids):
