@@ -216,6 +216,10 @@ def test_missing_input_and_bad_output_name_are_clear_errors(tmp_path, write_json
     (tmp_path / "a_file").write_text("")
     with pytest.raises(UserError, match="not a folder"):
         score_file(source, tmp_path / "a_file" / "out.parquet", KeywordScorer(), progress=False)
+    (tmp_path / "a_folder.jsonl").mkdir()
+    with pytest.raises(UserError, match=r"a_folder\.jsonl: is a folder, not a file"):
+        score_file(source, tmp_path / "a_folder.jsonl", KeywordScorer(), progress=False)
+    assert not (tmp_path / "a_folder.jsonl.parts").exists(), "refused before anything is scored"
     summary = score_file(source, tmp_path / "new" / "folder" / "out.parquet", KeywordScorer(), progress=False)
     assert summary.scored == 5 and (tmp_path / "new" / "folder" / "out.parquet").is_file()
 

@@ -216,6 +216,9 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
         check_ready()
     if output_path.parent.exists() and not output_path.parent.is_dir():
         raise UserError(f"{output_path.parent}: not a folder, cannot write {output_path.name} in it")
+    for target, what in ((output_path, "the output"), (rejected_path(output_path), "the rejected rows")):
+        if target.is_dir():  # found before any post is scored, not when the finished output is renamed
+            raise UserError(f"{target}: is a folder, not a file: cannot write {what} there. Choose another --out")
     config = {"input": _input_fingerprint(input_path) if input_path.is_file() else str(input_path),
               "chunk_size": chunk_size, "text_column": text_column, "id_column": id_column,
               "max_chars": max_chars, "output_format": kind, "scorer": scorer.fingerprint()}
