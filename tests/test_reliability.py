@@ -69,6 +69,27 @@ def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.jsonl", "same.jsonl"]
 
 
+@pytest.mark.parametrize("command", [
+    ["check", "--data", "{data}", "--out", "{folder}", "--store", "{store}"],
+    ["checkworthy", "--data", "{data}", "--out", "{folder}"],
+    ["stance", "--data", "{data}", "--out", "{folder}"],
+    ["match", "--data", "{data}", "--out", "{folder}", "--store", "{store}"],
+    ["check", "--data", "{data}", "--out", "{under_file}", "--store", "{store}"],
+])
+def test_an_output_that_is_a_folder_or_under_a_file_is_refused_before_any_work(tmp_path, command, run_cli,
+                                                                                write_jsonl):
+    data = write_jsonl(tmp_path / "in.jsonl", [{"text": p["text"], "claim": p["text"], "evidence": p["text"],
+                                               "query": p["text"], "id": p["id"]} for p in POSTS])
+    (tmp_path / "out.jsonl").mkdir()
+    names = {"data": data, "store": tmp_path / "store", "folder": tmp_path / "out.jsonl",
+             "under_file": data / "sub" / "out.jsonl"}
+    result = run_cli(*[part.format(**names) for part in command])
+    assert result.returncode == 2
+    line = one_clear_line(result)
+    assert "is a folder, not a file" in line or "is a file, not a folder" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]
+
+
 # ---- 7. a table saved with a byte-order mark (Excel's "CSV UTF-8") ---------------------------------
 @pytest.mark.slow
 def test_score_reads_a_csv_and_a_jsonl_with_a_byte_order_mark(tmp_path, run_cli):

@@ -29,8 +29,15 @@ class InputError(UserError):
 
 def refuse_output_over_input(output: object, *inputs: object) -> None:
     """Raise before anything is written when ``output`` is one of ``inputs`` (the same path once
-    resolved, or the same file through a link): writing it would destroy the input."""
+    resolved, or the same file through a link): writing it would destroy the input. An output that
+    is a folder, or under a file, is refused here too: found only at the final write, it cost the
+    whole run and ended in a traceback."""
     target = Path(str(output))
+    if target.is_dir():
+        raise UserError(f"{output}: is a folder, not a file; choose another --out")
+    existing = next((folder for folder in target.parents if folder.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"{output}: {existing} is a file, not a folder; choose another --out")
     for given in inputs:
         source = Path(str(given))
         same = target.resolve() == source.resolve()
