@@ -202,6 +202,23 @@ def test_a_symlinked_folder_is_skipped_with_a_message(tmp_path, run_cli):
     assert f"skipped {folder / 'linked'}: a symbolic link to a folder (not followed)" in " ".join(result.stderr.split())
 
 
+def test_a_jsonl_line_that_is_not_utf8_is_named_by_its_line(tmp_path):
+    from pipeline.core.errors import InputError
+    from pipeline.core.io import jsonl_lines
+    from pipeline.core.io import read_jsonl as strict_read_jsonl
+
+    path = tmp_path / "claims.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"claim": "first"}\n{"claim": "caf\xe9"}\n{"claim": "third"}\n')
+    lines = list(jsonl_lines(path))
+    assert [(n, r) for n, r, _ in lines] == [(1, {"claim": "first"}), (2, None), (3, {"claim": "third"})]
+    assert "invalid UTF-8 (byte 0xe9" in str(lines[1][2])
+    with pytest.raises(InputError) as error:
+        list(strict_read_jsonl(path))
+    assert error.value.row == 2 and "claims.jsonl, row 2: invalid UTF-8" in str(error.value)
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        list(jsonl_lines(tmp_path))
+
+
 # ---- 8. duplicate rows at inference ---------------------------------------------------------------
 @pytest.mark.slow
 def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path, run_cli, write_jsonl):

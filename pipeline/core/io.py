@@ -6,6 +6,7 @@ collected with the others; ``read_jsonl`` is the strict reader: the first bad li
 ``InputError`` naming the file and the line."""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -35,21 +36,29 @@ def _kind(value: object) -> str:
 def jsonl_lines(path: Path | str, *, blank_lines: bool = False) -> Iterator[tuple[int, dict | None, str | None]]:
     """``(line number, object or None, problem or None)`` for each line of a JSONL file (UTF-8, a
     byte-order mark allowed). Blank lines are skipped, or with ``blank_lines`` reported as a
-    problem ("empty line"), for a batch that must answer every line."""
+    problem ("empty line"), for a batch that must answer every line. A line that is not UTF-8 is
+    that line's problem, so the one bad row is named and a batch answers the others."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file")
     if not path.is_file():
         raise InputError(path, "no such file")
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    if blank_lines:
-                        yield number, None, "empty line"
-                    continue
-                record, problem = parse_object(line)
-                yield number, record, problem
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, None, (f"invalid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the "
+                                     "line); re-save the file as UTF-8")
+                continue
+            if not line.strip():
+                if blank_lines:
+                    yield number, None, "empty line"
+                continue
+            record, problem = parse_object(line)
+            yield number, record, problem
 
 
 def read_jsonl(path: Path | str) -> Iterator[dict]:
