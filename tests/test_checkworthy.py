@@ -329,6 +329,16 @@ def test_bad_labelled_files_name_the_rows(tmp_path, lines, problem, rows):
     assert str(path) in message and problem in message and rows in message
 
 
+def test_a_line_that_is_not_utf8_is_named_with_its_row(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"text": "fine"}\n{"text": "caf\xe9"}\n')
+    with pytest.raises(InputError) as info:
+        read_jsonl_texts(path, labelled=False)
+    assert info.value.row == 2 and "invalid UTF-8 on row 2" in str(info.value) and str(path) in str(info.value)
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        read_jsonl_texts(tmp_path, labelled=False)
+
+
 def test_empty_file_is_refused(tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_text("")

@@ -196,6 +196,8 @@ def read_jsonl_texts(path: Path | str, labelled: bool, text_field: str = "text",
     line numbers), so a user fixes a bad file in one pass.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file")
     if not path.is_file():
         raise InputError(path, "file not found")
     texts: list[str] = []
@@ -207,8 +209,13 @@ def read_jsonl_texts(path: Path | str, labelled: bool, text_field: str = "text",
     def problem(kind: str, line: int) -> None:
         problems.setdefault(kind, []).append(line)
 
-    with open(path, encoding="utf-8-sig") as handle:  # utf-8-sig: a byte-order mark is not text
-        for line_no, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:  # bytes: a line that is not UTF-8 is named with the others
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")  # -sig: a byte-order mark is not text
+            except UnicodeDecodeError:
+                problem("invalid UTF-8", line_no)
+                continue
             if not line.strip():
                 problem("empty line", line_no)
                 continue
