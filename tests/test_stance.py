@@ -90,6 +90,15 @@ def test_missing_file_is_a_clear_error(tmp_path):
         load_labelled_file(tmp_path / "nope.jsonl")
 
 
+def test_a_line_that_is_not_utf8_is_named_with_its_row(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"claim": "A", "evidence": "x"}\n{"claim": "caf\xe9", "evidence": "x"}\n')
+    with pytest.raises(InputError, match=r"1 bad row\(s\): row 2: invalid UTF-8 \(byte 0xe9\)"):
+        load_labelled_file(path, require_label=False)
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        load_labelled_file(tmp_path)
+
+
 # -- metrics and calibration ----------------------------------------------------------------------
 
 def test_temperature_scaling_cools_an_overconfident_model():

@@ -62,14 +62,21 @@ def load_labelled_file(path: Path | str, require_label: bool = True) -> list[Sta
     lines and duplicate (claim, evidence) rows.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file")
     if not path.is_file():
         raise InputError(path, "file not found")
     problems: list[str] = []
     pairs: list[StancePair] = []
     seen: dict[tuple[str, str], int] = {}
-    # utf-8-sig: a file saved with a byte-order mark reads like one without.
-    with open(path, encoding="utf-8-sig") as handle:
-        for line_no, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:  # bytes: a line that is not UTF-8 is named with the others
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                # utf-8-sig: a file saved with a byte-order mark reads like one without.
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(f"row {line_no}: invalid UTF-8 (byte 0x{raw[exc.start]:02x}); re-save the file as UTF-8")
+                continue
             if not line.strip():
                 problems.append(f"row {line_no}: empty row")
                 continue
