@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.core.errors import InputError
 from pipeline.training.data import (
     TrainingDataError,
     evaluation_keys,
@@ -163,6 +164,17 @@ def test_csv_rows_are_the_lines_a_spreadsheet_shows(tmp_path):
     path.write_text('text,label\n"A text\nover two lines",1\n"",0\n' + good + '"Unknown label row",maybe\n')
     report, _ = validate(path, "checkworthy")
     assert problems(report) == {"empty text": (4,), "unknown label": (27,)}
+
+
+def test_a_row_that_is_not_utf8_is_named_by_its_line(tmp_path):
+    rows = "".join(json.dumps(r) + "\n" for r in rows_of(CHECKWORTHY)[:24]).encode()
+    (tmp_path / "latin1.jsonl").write_bytes(rows + b'{"text": "caf\xe9 prices rose 3%", "label": 1}\n')
+    report, _ = validate(tmp_path / "latin1.jsonl", "checkworthy")
+    assert problems(report) == {"invalid UTF-8 (re-save the file as UTF-8)": (25,)}
+    (tmp_path / "latin1.csv").write_bytes(b"text,label\n" + b"a claim,1\n" * 3000 + b"caf\xe9 prices,1\n")
+    with pytest.raises(InputError) as caught:
+        validate(tmp_path / "latin1.csv", "checkworthy")
+    assert caught.value.row == 3002 and "latin1.csv, row 3002: not UTF-8 text" in str(caught.value)
 
 
 @pytest.mark.slow

@@ -212,23 +212,25 @@ def files_in(path: Path | str) -> list[Path]:
 def _read_jsonl(path: Path) -> _RawRows:
     out = _RawRows(path, [], [], set())
     bad: dict[str, list[int]] = {}
-    with open(path, encoding="utf-8-sig", errors="strict") as handle:
-        try:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    bad.setdefault(f"not valid JSON ({exc.msg})", []).append(line_no)
-                    continue
-                if not isinstance(row, dict):
-                    bad.setdefault("not a JSON object", []).append(line_no)
-                    continue
-                out.columns.update(row)
-                out.rows.append((line_no, row))
-        except UnicodeDecodeError as exc:
-            raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    with open(path, "rb") as handle:  # bytes: a line that is not UTF-8 is a problem of that row
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError:
+                bad.setdefault("invalid UTF-8 (re-save the file as UTF-8)", []).append(line_no)
+                continue
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                bad.setdefault(f"not valid JSON ({exc.msg})", []).append(line_no)
+                continue
+            if not isinstance(row, dict):
+                bad.setdefault("not a JSON object", []).append(line_no)
+                continue
+            out.columns.update(row)
+            out.rows.append((line_no, row))
     out.problems += [Problem(kind, tuple(rows), file=str(path)) for kind, rows in bad.items()]
     return out
 
@@ -250,10 +252,22 @@ def _read_csv(path: Path) -> _RawRows:
                     out.rows.append((start, clean))
                 start = reader.line_num + 1
     except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        # exc.start counts from the decoder's current buffer, not the file: find the line instead
+        raise InputError(path, f"not UTF-8 text ({exc.reason}); re-save the file as UTF-8",
+                         row=_first_line_not_utf8(path)) from None
     except csv.Error as exc:
         raise InputError(path, f"not a readable CSV file ({exc})") from exc
     return out
+
+
+def _first_line_not_utf8(path: Path) -> int | None:
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return line_no
+    return None
 
 
 def _read_parquet(path: Path) -> _RawRows:
