@@ -372,6 +372,42 @@ def test_the_checker_reads_passages_as_its_verdict_model_was_fitted(seed_store, 
 
 
 @pytest.mark.slow
+def test_the_checker_reads_with_the_stance_model_its_verdict_model_was_fitted_on(seed_store, tmp_path):
+    import shutil
+
+    from conftest import ROOT
+    from pipeline.core.errors import UserError
+    from pipeline.registry.registry import Registry
+    from pipeline.scoring.models import ModelScorer
+    from pipeline.verdict.aggregator import fitted_stance_spec
+    from pipeline.verdict.checker import Checker
+
+    models = tmp_path / "models"
+    for name in ("stance", "verdict"):
+        shutil.copytree(ROOT / "models" / name, models / name)
+    fitted = fitted_stance_spec("verdict", models)
+    assert fitted is not None and fitted.startswith("stance@")
+    # Another stance model made current (a promotion of the stance model alone) does not change
+    # what the verdict model reads; asking for the current one, or the hand-set rules, does.
+    registry = Registry(models)
+    other = next(v for v in reversed(registry.versions("stance")) if f"stance@{v}" != fitted)
+    registry.promote(f"stance@{other}")
+
+    def stance_of(**options) -> str:
+        tag = Checker(seed_store, models_dir=models, fact_checks=False, **options).stance_models["stance"]
+        return f"{tag['model']}@{tag['version']}"
+
+    assert stance_of() == fitted
+    assert stance_of(stance_spec="stance") == stance_of(verdict_spec="rules") == f"stance@{other}"
+    assert ModelScorer(seed_store, models_dir=models)._model_specs()["stance"] == fitted
+    assert fitted_stance_spec("verdict@v1", models) == "stance@v1"  # the older card's record
+    # The verdict model's stance model missing from the models folder: what to copy or pass.
+    shutil.rmtree(models / "stance" / fitted.split("@")[1])
+    with pytest.raises(UserError, match=f"{fitted}.*--stance-model stance"):
+        Checker(seed_store, models_dir=models, fact_checks=False).warm_up()
+
+
+@pytest.mark.slow
 def test_retrieval_brings_the_denial_that_follows_a_report(seed_checker):
     from pipeline.retrieval.retrieve import following_denial
 

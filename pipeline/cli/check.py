@@ -19,6 +19,8 @@ from pipeline.verdict.packs import RULE_PACK_HELP
 # The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
 # in a fraction of a second.
 
+STANCE_MODEL_HELP = ("Registry name, name@version or path; default: the stance model the verdict model was "
+                     "fitted on (`stance`: the current one).")
 VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
                  "CONFLICTING": "bold magenta"}
 
@@ -129,7 +131,7 @@ def check_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     data: Optional[Path] = typer.Option(None, "--data", help="JSONL file with a `claim` field per line."),
     out: Optional[Path] = typer.Option(None, "--out", help="With --data: write one JSON object per input line here."),
-    stance_model: str = typer.Option("stance", "--stance-model", help="Registry name, name@version or path."),
+    stance_model: Optional[str] = typer.Option(None, "--stance-model", help=STANCE_MODEL_HELP),
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
     query_adapter: Optional[str] = typer.Option(None, "--query-adapter", help=QUERY_ADAPTER_HELP),
@@ -195,7 +197,7 @@ def evaluate_claims_command(
     store: Path = typer.Option(DEFAULT_STORE, "--store"),
     k: int = typer.Option(5, "--k", help="Evidence hit@k."),
     as_json: bool = typer.Option(False, "--json"),
-    stance_model: str = typer.Option("stance", "--stance-model"),
+    stance_model: Optional[str] = typer.Option(None, "--stance-model", help=STANCE_MODEL_HELP),
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     query_adapter: Optional[str] = typer.Option(None, "--query-adapter", help=QUERY_ADAPTER_HELP),
 ) -> None:

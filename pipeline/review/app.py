@@ -34,6 +34,7 @@ from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
+from pipeline.verdict.aggregator import fitted_stance_spec
 from pipeline.verdict.checker import DEFAULT_VERDICT, SCREEN_STANCE, Checker
 from pipeline.verdict.rules import VerdictRules
 
@@ -94,7 +95,12 @@ class _State:
 
             registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
             models: dict = {"verdict": VerdictRules().label(), "source": "registry current at labelling"}
-            roles = [("checkworthy", "checkworthy"), ("stance", "stance")]
+            # The stance model that scores verdicts is the one the verdict model was fitted on.
+            try:
+                stance = fitted_stance_spec(DEFAULT_VERDICT, registry.root) or "stance"
+            except UserError:
+                stance = "stance"
+            roles = [("checkworthy", "checkworthy"), ("stance", stance)]
             roles += [("screen_stance", SCREEN_STANCE)] if SCREEN_STANCE else []
             roles += [("verdict", DEFAULT_VERDICT)] if DEFAULT_VERDICT != "rules" else []
             for role, spec in roles:

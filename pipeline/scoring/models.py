@@ -12,6 +12,7 @@ from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import Registry
 from pipeline.stance.backends import settled_backend
 from pipeline.stance.model import StanceModel
+from pipeline.verdict.aggregator import fitted_stance_spec
 from pipeline.verdict.checker import DEFAULT_VERDICT, SCREEN_STANCE, Checker
 from pipeline.verdict.packs import rule_pack_names
 from pipeline.verdict.rules import VerdictRules
@@ -34,7 +35,7 @@ class ModelScorer:
     """The project's models: check-worthiness first, then a verdict for each check-worthy claim."""
 
     def __init__(self, store_dir: Path | str = DEFAULT_STORE, checkworthy_spec: str = "checkworthy",
-                 stance_spec: str = "stance", encoder_backend: str = "onnx", top_k: int = 5,
+                 stance_spec: str | None = None, encoder_backend: str = "onnx", top_k: int = 5,
                  fact_checks: bool = True, models_dir: Path | str | None = None,
                  rules: VerdictRules = VerdictRules(), screen_stance_spec: str | None = SCREEN_STANCE,
                  stance_backend: str = "auto", checkworthy_domain: str = "auto",
@@ -43,7 +44,7 @@ class ModelScorer:
         self.store_dir = Path(store_dir).resolve()
         self.checkworthy_spec = checkworthy_spec
         self.checkworthy_domain = checkworthy_domain  # auto, post or speech (pipeline.checkworthy.sentences.route_domain)
-        self.stance_spec = stance_spec
+        self.stance_spec = stance_spec  # None: the one the verdict model was fitted on (Checker)
         self.screen_stance_spec = screen_stance_spec
         # "auto" is settled once, where the job starts, and shipped settled: every worker then
         # runs stance the same way (bfloat16 and float32 differ in the last digits).
@@ -89,7 +90,8 @@ class ModelScorer:
     def _model_specs(self) -> dict[str, str]:
         """The registry spec each role loads (the stance model falls back to the embedding one
         while no cross-encoder is promoted)."""
-        stance = StanceModel(self.stance_spec, models_dir=self.models_dir).resolve_spec()
+        stance_spec = self.stance_spec or fitted_stance_spec(DEFAULT_VERDICT, self.models_dir) or "stance"
+        stance = StanceModel(stance_spec, models_dir=self.models_dir).resolve_spec()
         specs = {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": DEFAULT_VERDICT}
         return specs | ({"screen_stance": self.screen_stance_spec} if self.screen_stance_spec else {})
 

@@ -357,6 +357,26 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         return cls.from_json(json.loads((ref.path / PARAMS_FILE).read_text()))
 
 
+def fitted_stance_spec(spec: str = "verdict", models_dir: Path | str | None = None) -> str | None:
+    """The stance model whose probabilities verdict model ``spec`` was fitted on (``stance@v5``,
+    from its card), or None: the hand-set rules, no verdict model yet, or a card that does not
+    name exactly one. A verdict model's weights are only right for that model's probabilities."""
+    if spec == "rules":
+        return None
+    registry = Registry(models_dir or DEFAULT_MODELS_DIR)
+    if spec == "verdict" and registry.current_version("verdict") is None:
+        return None
+    try:
+        record = registry.resolve(spec).card.get("stance_model")
+    except ModelNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+    # Cards name the tag itself (older fits) or, per Checker, its {"stance": tag, "screen": tag}.
+    tags = [record] if isinstance(record, dict) and "version" in record else \
+        [item.get("stance") for item in record or [] if isinstance(item, dict)]
+    labels = {f"{tag['model']}@{tag['version']}" for tag in tags if tag and "model" in tag and "version" in tag}
+    return labels.pop() if len(labels) == 1 else None
+
+
 def decisive_indices(verdict: str, probs: np.ndarray, limit: int = 3) -> tuple[int, ...]:
     """The passages that carry the verdict: the strongest supporting and/or refuting ones."""
     if len(probs) == 0 or verdict == "NOT_ENOUGH_INFO":

@@ -22,7 +22,7 @@ from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER, QueryAda
 from pipeline.retrieval.retrieve import CorpusView, RetrievalConfig, denies_what_went_before, people_in, retrieve
 from pipeline.stance.model import StanceModel
 from pipeline.stance.rerank import Reranker
-from pipeline.verdict.aggregator import VerdictAggregator, joint_reading_text
+from pipeline.verdict.aggregator import VerdictAggregator, fitted_stance_spec, joint_reading_text
 from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.verdict.rules import VerdictRules, adjusted_stance, text_before
 from pipeline.verdict.subject import ClaimSubject, claim_subject
@@ -106,12 +106,13 @@ def read_alone_or_after(passage: Evidence) -> str:
 
 
 class Checker:
-    """``stance_spec``: the model that reads the passages that vote; ``screen_stance_spec``: the
+    """``stance_spec``: the model that reads the passages that vote (None: the one the verdict
+    model was fitted on, else the current ``stance``); ``screen_stance_spec``: the
     one for the other passages shown (None, or a model the registry lacks: the stance model
     reads them all). Verdicts do not depend on the screen model. ``rule_packs``: names of the
     opt-in rule packs to use (``pipeline.verdict.packs``; none by default), applied in this order."""
 
-    def __init__(self, store_dir: Path | str = DEFAULT_STORE, top_k: int = 5, stance_spec: str = "stance",
+    def __init__(self, store_dir: Path | str = DEFAULT_STORE, top_k: int = 5, stance_spec: str | None = None,
                  verdict_spec: str = DEFAULT_VERDICT, encoder_backend: str = "torch",
                  retrieval: RetrievalConfig = RetrievalConfig(), fact_checks: bool = True,
                  models_dir: Path | str | None = None, stance_input: str | None = None,
@@ -161,14 +162,13 @@ class Checker:
         encoder = self.encoder or Encoder(self.encoder_backend)
         index = load_index(self.store_dir, expected_encoder=encoder.tag)
         view = CorpusView.from_store(self.store_dir)
-        stance = StanceModel(self.stance_spec, models_dir=self.models_dir, backend=self.stance_backend)
-        stance.warm_up()
-        screen = self._screen_model(stance)
         if self.verdict_spec == "rules":
             aggregator = VerdictAggregator(support_threshold=self.rules.support_threshold,
                                            refute_threshold=self.rules.refute_threshold)
         else:
             aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
+        stance = self._stance_model()
+        screen = self._screen_model(stance)
         matcher = self._fact_check_matcher()
         encoder.warm_up()
         packs = load_rule_packs(self.rule_packs, view, self.store_dir)
@@ -196,6 +196,25 @@ class Checker:
         self.warm_up()
         assert self._loaded is not None  # set by warm_up
         return self._loaded
+
+    def _stance_model(self) -> StanceModel:
+        if self.stance_spec is not None:
+            stance = StanceModel(self.stance_spec, models_dir=self.models_dir, backend=self.stance_backend)
+            stance.warm_up()
+            return stance
+        # The verdict model's weights fit one stance model's probabilities: promoting or rolling
+        # back either model alone must not pair them with another one's.
+        fitted = fitted_stance_spec(self.verdict_spec, self.models_dir)
+        stance = StanceModel(fitted or "stance", models_dir=self.models_dir, backend=self.stance_backend)
+        try:
+            stance.warm_up()
+        except (UserError, ModelNotFoundError) as exc:
+            if fitted is None:
+                raise
+            raise UserError(f"{self.verdict_model} was fitted on {fitted}'s stance probabilities, which cannot be "
+                            f"loaded ({exc}); copy models/stance/ beside it or pass stance_spec=\"stance\" "
+                            "(--stance-model stance) to use the current one") from exc
+        return stance
 
     def _screen_model(self, stance):
         if not self.screen_stance_spec:
