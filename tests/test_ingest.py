@@ -212,6 +212,19 @@ def test_bad_inputs_are_rejected_by_name_and_the_rest_is_ingested(tmp_path):
     assert not {"empty.txt", "image.txt", "latin1.txt", "table.csv"} & names
 
 
+def test_a_repeated_id_in_one_table_is_rejected_never_swapped_in(tmp_path):
+    jsonl = write(tmp_path / "t.jsonl", '{"id": "a", "text": "First text of a."}\n{"id": "b", "text": "Text of b."}\n'
+                                        '{"id": "a", "text": "Second text of a."}\n')
+    store = tmp_path / "store"
+    for _ in range(2):  # the second ingest once swapped the two texts of "a"
+        report = ingest([jsonl], store, analyser=LineAnalyser())
+        assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.jsonl", 3)]
+        assert "the same id as row 1 (t.jsonl#id=a)" in report.rejected[0].reason
+        assert not report.replaced
+        documents = Corpus(store).documents().set_index("name")
+        assert documents.loc["t.jsonl#id=a", "text"] == "First text of a." and len(documents) == 2
+
+
 def test_invalid_utf8_deep_in_a_streamed_file_rejects_all_of_it(tmp_path):
     path = tmp_path / "big.txt"
     with open(path, "wb") as handle:

@@ -445,6 +445,20 @@ def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection],
     return inputs
 
 
+def _once_per_name(path: Path, numbered: Iterator[tuple[int, Document]],
+                   rejected: list[Rejection]) -> Iterator[Document]:
+    """The first row of each document name; a later row with the same id is rejected, naming the
+    row it repeats. Kept, it silently replaced that row's document (and a second ingest swapped them)."""
+    first_row: dict[str, int] = {}
+    for number, document in numbered:
+        first = first_row.setdefault(document.name, number)
+        if first != number:
+            rejected.append(Rejection(str(path), number, f"the same id as row {first} ({document.name}); "
+                                                         "each row needs its own id"))
+            continue
+        yield document
+
+
 def documents_of(item: InputItem, max_chars: int, rejected: list[Rejection],
                   global_ids: bool = False) -> Iterator[Document] | str:
     """Documents of one input, or the string "factchecks" when it holds fact-check records.
@@ -457,28 +471,28 @@ def documents_of(item: InputItem, max_chars: int, rejected: list[Rejection],
         if "text" not in columns:
             raise RejectedInput(path, f"no `text` column (columns: {', '.join(columns) or 'none'})")
 
-        def table_documents() -> Iterator[Document]:
+        def table_documents() -> Iterator[tuple[int, Document]]:
             for number, record in rows:
                 if isinstance(record, RejectedInput):
                     rejected.append(record.rejection)
                     continue
                 try:
-                    yield _row_document(path, number, record, item.name, global_ids)
+                    yield number, _row_document(path, number, record, item.name, global_ids)
                 except RejectedInput as exc:
                     rejected.append(exc.rejection)
 
-        return table_documents()
+        return _once_per_name(path, table_documents(), rejected)
     if suffix in JSON_SUFFIXES:
         kind, data = _json_kind(path)
         if kind == "factchecks":
             return "factchecks"
 
-        def record_documents() -> Iterator[Document]:
+        def record_documents() -> Iterator[tuple[int, Document]]:
             for number, record in enumerate(data, 1):
                 try:
-                    yield _row_document(path, number, record, item.name, global_ids)
+                    yield number, _row_document(path, number, record, item.name, global_ids)
                 except RejectedInput as exc:
                     rejected.append(exc.rejection)
 
-        return record_documents()
+        return _once_per_name(path, record_documents(), rejected)
     return _file_documents(path, item.name, max_chars)
