@@ -92,6 +92,13 @@ def test_metadata_dates_are_normalised():
     assert normalise_date("") is None and normalise_date(float("nan")) is None
 
 
+def test_a_relative_or_impossible_date_is_no_date():
+    # "yesterday" was dated by the day of reading and 2024-13-45 kept as it was: both reached
+    # `published` and the --before cut-off of evaluate corpus claims
+    assert [normalise_date(v) for v in ("yesterday", "2 days ago", "2024-13-45", "2023-02-29")] == [None] * 4
+    assert normalise_date("2024-02-29") == "2024-02-29"
+
+
 # ---- formats --------------------------------------------------------------------------------------
 def test_directory_is_read_recursively_and_seed_dates_stored(tmp_path):
     store = tmp_path / "store"

@@ -114,10 +114,15 @@ def normalise_date(value: object) -> str | None:
         return None
     match = re.match(r"((?:19|20)\d\d)-(\d\d)-(\d\d)", text)
     if match:
-        return match.group(0)
+        try:
+            return dt.date(*(int(part) for part in match.groups())).isoformat()
+        except ValueError:
+            return None  # 2024-13-45: the shape of a date, not a date
     import dateparser
 
-    parsed = dateparser.parse(text, settings={"PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["year"]})
+    # No relative-time parser: "yesterday" or "2 days ago" in a table would be dated by the day it is read.
+    parsed = dateparser.parse(text, settings={"PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["year"],
+                                              "PARSERS": ["timestamp", "custom-formats", "absolute-time"]})
     return parsed.strftime("%Y-%m-%d") if parsed else None
 
 
