@@ -75,6 +75,8 @@ def test_an_output_that_is_the_input_is_refused_before_anything_is_written(tmp_p
     ["stance", "--data", "{data}", "--out", "{folder}"],
     ["match", "--data", "{data}", "--out", "{folder}", "--store", "{store}"],
     ["check", "--data", "{data}", "--out", "{under_file}", "--store", "{store}"],
+    ["evaluate", "corpus", "--documents", "{data}", "--claims", "{data}", "--out", "{folder}", "--store", "{store}"],
+    ["evaluate", "corpus", "--documents", "{data}", "--claims", "{data}", "--claims-out", "{folder}"],
 ])
 def test_an_output_that_is_a_folder_or_under_a_file_is_refused_before_any_work(tmp_path, command, run_cli,
                                                                                 write_jsonl):

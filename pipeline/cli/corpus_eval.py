@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from pipeline.core.errors import UserError
+from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import atomic_write_text
 from pipeline.retrieval.query_adapter import QUERY_ADAPTER_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
@@ -50,6 +50,10 @@ def evaluate_corpus_command(
     from pipeline.datasets.corpora import DEFAULT_DATA_DIR, build_dataset
     from pipeline.evaluation.corpus import evaluate_corpus
 
+    given = [*(documents or []), *([claims] if claims is not None else [])]
+    for target in (out, claims_out):
+        if target is not None:  # before the store is built and every claim checked, not at the last write
+            refuse_output_over_input(target, *given)
     if dataset is not None:
         if documents or claims:
             raise UserError("give either --dataset or --documents and --claims, not both")
