@@ -264,6 +264,20 @@ def test_model_scorer_is_cheap_to_pickle_before_and_after_warm_up(seed_store):
 
 
 # -- checkpoints without --resume, write errors -----------------------------------------------------
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path, write_jsonl):
+    import fcntl
+
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    out = tmp_path / "out.jsonl"
+    with open(tmp_path / ".out.jsonl.lock", "a") as first_run:  # as a running `score` holds it
+        fcntl.flock(first_run, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for resume in (False, True):  # --resume once deleted the running job's temporary files
+            with pytest.raises(UserError, match="another claimsift score is writing this output"):
+                score_file(source, out, KeywordScorer(), chunk_size=2, resume=resume, progress=False)
+        assert not (tmp_path / "out.jsonl.parts").exists()
+    assert score_file(source, out, KeywordScorer(), chunk_size=2, progress=False).scored == 5
+
+
 def test_a_partial_run_is_refused_without_resume(tmp_path, monkeypatch, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     real_commit = checkpoint_module.Checkpoint.commit_chunk

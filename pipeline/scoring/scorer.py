@@ -38,11 +38,12 @@ Rejected rows go to ``OUT.rejected.jsonl``: ``{"line", "post_id", "reason"}``.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -179,10 +180,10 @@ def score_file(input_path: Path | str, output_path: Path | str, scorer: PostScor
                id_column: str = "id", max_chars: int = DEFAULT_MAX_CHARS, scheduler: str | None = None,
                workers: int = 2, progress: bool | None = None) -> ScoreSummary:
     """Score every post of ``input_path`` into ``output_path``; see the module docstring."""
-    with _system_arrow_pool():
+    with _system_arrow_pool(), ExitStack() as held:
         return _score_file(input_path, output_path, scorer, engine=engine, resume=resume, chunk_size=chunk_size,
                            text_column=text_column, id_column=id_column, max_chars=max_chars,
-                           scheduler=scheduler, workers=workers, progress=progress)
+                           scheduler=scheduler, workers=workers, progress=progress, held=held)
 
 
 @contextmanager
@@ -202,7 +203,7 @@ def _system_arrow_pool() -> Iterator[None]:
 
 def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostScorer, *, engine: str,
                 resume: bool, chunk_size: int, text_column: str, id_column: str, max_chars: int,
-                scheduler: str | None, workers: int, progress: bool | None) -> ScoreSummary:
+                scheduler: str | None, workers: int, progress: bool | None, held: ExitStack) -> ScoreSummary:
     started = time.monotonic()
     input_path, output_path = Path(input_path), Path(output_path)
     kind = output_format(output_path)
@@ -233,6 +234,7 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     counted = _Counter(_prepend(first, records))
     with _writing(checkpoint):
         output_path.parent.mkdir(parents=True, exist_ok=True)  # `make demo` writes to out/ on a fresh clone
+        held.enter_context(_only_run_on(output_path))
         checkpoint.open(config, resume)
     summary.resumed_chunks = len(checkpoint.done)
 
@@ -308,6 +310,20 @@ def _writing(checkpoint: Checkpoint) -> Iterator[None]:
         yield
     except OSError as exc:
         raise _write_error(exc, checkpoint) from None
+
+
+@contextmanager
+def _only_run_on(output_path: Path) -> Iterator[None]:
+    """One run at a time per output. A second one (a rerun, or --resume while the first still ran)
+    deleted the first's temporary files and removed the parts folder under it. An OS lock (flock), so
+    a killed run releases it; the empty lock file stays, as the index's .build.lock does."""
+    with open(output_path.with_name(f".{output_path.name}.lock"), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{output_path}: another claimsift score is writing this output; wait for it to "
+                            "finish (rerun with --resume if it stopped) or choose another --out") from None
+        yield
 
 
 def _prepend(first: PostRecord, rest: Iterator[PostRecord]) -> Iterator[PostRecord]:
