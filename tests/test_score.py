@@ -254,6 +254,16 @@ def test_cli_missing_store_prints_one_line_and_exits_2(tmp_path, write_jsonl):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("top_k", ["0", "-3", "51"])
+def test_cli_top_k_out_of_range_is_refused(tmp_path, write_jsonl, run_cli, top_k):
+    # --top-k 0 once scored every claim NOT_ENOUGH_INFO on no evidence, exit 0
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    result = run_cli("score", source, "--store", tmp_path / "store", "--out", tmp_path / "o.jsonl", "--top-k", top_k,
+                     script=REPO / "tests" / "cli_fake_scorer.py")
+    assert result.returncode == 2 and "--top-k" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+
+
 @pytest.mark.slow
 def test_model_scorer_is_cheap_to_pickle_before_and_after_warm_up(seed_store):
     scorer = ModelScorer(seed_store, top_k=3)

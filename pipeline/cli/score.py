@@ -37,7 +37,7 @@ def score(
     encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (light, default) or torch."),
     domain: str = typer.Option("auto", "--domain", help="Check-worthiness domain: auto (default: each post "
                                "routed by its form, written to checkworthy_domain), post or speech (forced)."),
-    top_k: int = typer.Option(5, "--top-k", help="Evidence passages per claim."),
+    top_k: int = typer.Option(5, "--top-k", min=1, max=50, help="Evidence passages per claim."),
     table: bool = typer.Option(False, "--table", help=f"Print the first {TABLE_ROWS} results as a table."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
