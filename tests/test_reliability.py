@@ -219,6 +219,8 @@ def test_a_jsonl_line_that_is_not_utf8_is_named_by_its_line(tmp_path):
     assert error.value.row == 2 and "claims.jsonl, row 2: invalid UTF-8" in str(error.value)
     with pytest.raises(InputError, match="is a folder, not a file"):
         list(jsonl_lines(tmp_path))
+    path.write_text('{"claim": "unclosed"\n', encoding="utf-8")
+    assert list(jsonl_lines(path)) == [(1, None, "not valid JSON (Expecting ',' delimiter, column 21)")]
 
 
 # ---- 8. duplicate rows at inference ---------------------------------------------------------------

@@ -57,7 +57,7 @@ def jsonl_lines(path: Path | str, *, blank_lines: bool = False) -> Iterator[tupl
                 if blank_lines:
                     yield number, None, "empty line"
                 continue
-            record, problem = parse_object(line)
+            record, problem = parse_object(line.rstrip())  # with its "\n", an unclosed object's column was 1
             yield number, record, problem
 
 
