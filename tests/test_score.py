@@ -192,6 +192,14 @@ def test_a_bad_file_is_a_clear_error_naming_the_file(tmp_path, name, content, pr
     assert not (tmp_path / "out.parquet.parts").exists(), "no checkpoint for a file that cannot be read"
 
 
+def test_an_unclosed_quote_in_a_csv_is_rejected_naming_the_lines_it_swallowed(tmp_path):
+    path = tmp_path / "posts.csv"
+    path.write_text('id,text\n1,"Unclosed quote\n2,row two\n3,row three\n', encoding="utf-8")
+    rows = list(PostReader(path))
+    assert len(rows) == 1 and rows[0].line == 2 and not rows[0].accepted
+    assert "not closed by the end of the file: lines 2-4 were read as this one record" in str(rows[0].reason)
+
+
 def test_damaged_parquet_data_is_a_clear_error_naming_the_row(tmp_path):
     path = tmp_path / "posts.parquet"
     pq.write_table(pa.Table.from_pylist(POSTS), path, row_group_size=2)

@@ -207,7 +207,9 @@ class PostReader:
         csv.field_size_limit(max(self.max_chars * 4, 1 << 20))
         try:
             with self._open_text(gzipped) as handle:
-                reader = csv.reader(handle, delimiter=delimiter)
+                # strict: an unclosed quote ends in an error at the end of the file; without it, every
+                # line after the quote was silently read into that one record's text
+                reader = csv.reader(handle, delimiter=delimiter, strict=True)
                 header = next(reader)
                 if self.text_column not in header:
                     raise InputError(self.path, f"no '{self.text_column}' column (columns: {', '.join(header)}); "
@@ -223,7 +225,13 @@ class PostReader:
                         break
                     except csv.Error as exc:
                         last_line = reader.line_num
-                        yield PostRecord(start, None, None, f"unparseable CSV record: {exc}")
+                        if "unexpected end of data" in str(exc):
+                            swallowed = (f": lines {start}-{last_line} were read as this one record, not as rows"
+                                         if last_line > start else "")
+                            yield PostRecord(start, None, None, "a quote opened in this record is not closed by the "
+                                             f"end of the file{swallowed}; close the quote and score the file again")
+                        else:
+                            yield PostRecord(start, None, None, f"unparseable CSV record: {exc}")
                         continue
                     last_line = reader.line_num
                     if not fields:
