@@ -232,6 +232,19 @@ def test_a_repeated_id_in_one_table_is_rejected_never_swapped_in(tmp_path):
         assert documents.loc["t.jsonl#id=a", "text"] == "First text of a." and len(documents) == 2
 
 
+def test_a_line_separator_inside_a_jsonl_string_and_an_unclosed_csv_quote(tmp_path):
+    # U+2028 is valid inside a JSON string; splitlines() cut the row there and rejected it twice.
+    jsonl = write(tmp_path / "t.jsonl", '{"id": "u1", "text": "First part.\u2028Second part."}\n'
+                                        '{"id": "u2", "text": "Plain row."}\n')
+    # An unclosed quote silently read the rows after it into one document.
+    table = write(tmp_path / "t.csv", 'id,text\n1,Fine row.\n2,"Unclosed quote\n3,Swallowed row.\n')
+    report = ingest([jsonl, table], tmp_path / "store", analyser=LineAnalyser())
+    assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.csv", 2)]
+    assert "quote opened in this row is not closed by the end of the file" in report.rejected[0].reason
+    names = set(Corpus(tmp_path / "store").documents()["name"])
+    assert names == {"t.jsonl#id=u1", "t.jsonl#id=u2", "t.csv#id=1"}
+
+
 def test_invalid_utf8_deep_in_a_streamed_file_rejects_all_of_it(tmp_path):
     path = tmp_path / "big.txt"
     with open(path, "wb") as handle:

@@ -295,7 +295,9 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
     if suffix in (".jsonl", ".ndjson"):
         data = path.read_bytes()
         text = check_bytes(path, data)
-        lines = text.splitlines()
+        # Only "\n" ends a line: splitlines() also split at U+2028 and other separators that JSON
+        # allows inside a string, rejecting a valid row as two broken ones
+        lines = text.split("\n")
         columns: list[str] = []
         for line in lines:
             try:
@@ -319,11 +321,27 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
         return columns, jsonl()
     if suffix == ".csv":
         text = check_bytes(path, path.read_bytes())
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        columns = [c.strip() for c in (reader.fieldnames or [])]
+        # strict: without it an unclosed quote read every later line into one row's text, silently
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+        try:
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+        except csv.Error as exc:
+            raise RejectedInput(path, f"unreadable CSV header ({exc})") from None
 
         def rows() -> Iterator[tuple[int, dict | RejectedInput]]:
-            for number, record in enumerate(reader, 1):
+            number = 0
+            while True:
+                number += 1
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    problem = ("a quote opened in this row is not closed by the end of the file: the lines after "
+                               "it were read into this row, not as rows of their own"
+                               if "unexpected end of data" in str(exc) else f"unreadable CSV row ({exc})")
+                    yield number, RejectedInput(path, problem, number)
+                    continue
                 if None in record:
                     yield number, RejectedInput(path, "more fields than the header has columns", number)
                     continue
