@@ -148,6 +148,28 @@ def test_an_index_in_use_keeps_answering_after_another_process_rebuilds_it(seed_
     assert index.similarities(query, sentence_ids) == before
 
 
+def test_an_index_replaced_while_it_is_being_loaded_is_loaded_again(tmp_path, monkeypatch):
+    root = tmp_path / "store" / "index"
+    for version in ("v1", "v2"):
+        (root / version).mkdir(parents=True)
+    (root / "CURRENT").write_text("v1\n")
+
+    def load(directory, expected_encoder=None):
+        if directory.name == "v1":  # another process's build swaps CURRENT and removes v1 mid-load
+            (root / "CURRENT").write_text("v2\n")
+            (root / "v1").rmdir()
+            raise FileNotFoundError(2, "No such file or directory", str(directory / "ids.npy"))
+        return f"loaded {directory.name}"
+
+    monkeypatch.setattr(EvidenceIndex, "load", load)
+    assert load_index(tmp_path / "store") == "loaded v2"
+    (root / "v3").mkdir()
+    (root / "CURRENT").write_text("v3\n")
+    monkeypatch.setattr(EvidenceIndex, "load", lambda d, e=None: (_ for _ in ()).throw(FileNotFoundError(d)))
+    with pytest.raises(FileNotFoundError):  # the same version failing again is not retried
+        load_index(tmp_path / "store")
+
+
 def test_crash_during_build_keeps_previous_index(seed_store_copy, monkeypatch):
     previous = current_index_dir(seed_store_copy)
 

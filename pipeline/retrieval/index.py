@@ -282,8 +282,21 @@ def current_index_dir(store_dir: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
-def load_index(store_dir: Path, expected_encoder: dict | None = None) -> EvidenceIndex:
+def load_index(store_dir: Path, expected_encoder: dict | None = None, attempts: int = 5) -> EvidenceIndex:
     directory = current_index_dir(store_dir)
+    for _ in range(attempts - 1):
+        if directory is None:
+            break
+        try:
+            return EvidenceIndex.load(directory, expected_encoder)
+        except (OSError, RuntimeError, IndexMismatchError):
+            # A build in another process swapped CURRENT and removed this version while it was
+            # read (files gone: FileNotFoundError, faiss's RuntimeError, "no manifest.json"): read
+            # the new one. The same version failing is a real problem, raised as it is.
+            now = current_index_dir(store_dir)
+            if now == directory:
+                raise
+            directory = now
     if directory is None:
         raise UserError(f"{store_dir}: no evidence index; build it with `claimsift index --store {store_dir}`")
     return EvidenceIndex.load(directory, expected_encoder)
