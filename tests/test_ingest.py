@@ -245,6 +245,21 @@ def test_a_line_separator_inside_a_jsonl_string_and_an_unclosed_csv_quote(tmp_pa
     assert names == {"t.jsonl#id=u1", "t.jsonl#id=u2", "t.csv#id=1"}
 
 
+def test_a_damaged_parquet_page_is_one_line_naming_the_file(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["Row one.", "Row two."]}), path)
+    offset = pq.ParquetFile(path).metadata.row_group(0).column(1).data_page_offset
+    damaged = bytearray(path.read_bytes())
+    damaged[offset:offset + 16] = b"\xff" * 16  # the page header; the footer is intact
+    path.write_bytes(bytes(damaged))
+    report = ingest([path], tmp_path / "store", analyser=LineAnalyser())
+    assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.parquet", 1)]
+    assert report.rejected[0].reason.startswith("damaged Parquet data") and "\n" not in report.rejected[0].reason
+
+
 def test_invalid_utf8_deep_in_a_streamed_file_rejects_all_of_it(tmp_path):
     path = tmp_path / "big.txt"
     with open(path, "wb") as handle:

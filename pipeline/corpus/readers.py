@@ -354,12 +354,21 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
         try:
             parquet = pq.ParquetFile(path)
         except Exception as exc:  # pyarrow raises several types for a corrupt file
-            raise RejectedInput(path, f"not a readable Parquet file ({exc.__class__.__name__}: {exc})") from None
+            raise RejectedInput(path, f"not a readable Parquet file ({exc.__class__.__name__}: "
+                                      f"{' '.join(str(exc).split())})") from None
         columns = list(parquet.schema_arrow.names)
 
         def batches() -> Iterator[tuple[int, dict | RejectedInput]]:
             number = 0
-            for batch in parquet.iter_batches(batch_size=1024):
+            read = parquet.iter_batches(batch_size=1024)
+            while True:
+                try:
+                    batch = next(read, None)
+                except Exception as exc:  # a damaged page: OSError, ArrowInvalid… with a message over lines
+                    raise RejectedInput(path, f"damaged Parquet data, unreadable from this row on "
+                                              f"({' '.join(str(exc).split())})", number + 1) from None
+                if batch is None:
+                    return
                 for record in batch.to_pylist():
                     number += 1
                     yield number, record
