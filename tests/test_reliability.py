@@ -204,6 +204,15 @@ def test_a_symlinked_folder_is_skipped_with_a_message(tmp_path, run_cli):
     assert f"skipped {folder / 'linked'}: a symbolic link to a folder (not followed)" in " ".join(result.stderr.split())
 
 
+def test_check_data_on_an_empty_file_is_an_error_not_an_empty_success(tmp_path, run_cli):
+    (tmp_path / "claims.jsonl").write_bytes(b"")
+    result = run_cli("check", "--data", tmp_path / "claims.jsonl", "--out", tmp_path / "pred.jsonl",
+                     "--store", tmp_path / "store")
+    assert result.returncode == 2
+    assert "claims.jsonl: the file is empty" in one_clear_line(result)
+    assert not (tmp_path / "pred.jsonl").exists()
+
+
 def test_a_jsonl_line_that_is_not_utf8_is_named_by_its_line(tmp_path):
     from pipeline.core.errors import InputError
     from pipeline.core.io import jsonl_lines

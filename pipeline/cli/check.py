@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from pipeline.core.errors import UserError, refuse_output_over_input
+from pipeline.core.errors import InputError, UserError, refuse_output_over_input
 from pipeline.core.io import atomic_write_text, jsonl_lines
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.retrieval.query_adapter import QUERY_ADAPTER_HELP
@@ -145,6 +145,8 @@ def check_command(
         raise UserError("give either a CLAIM or --data FILE (not both)")
     if data is not None and out is not None:
         refuse_output_over_input(out, data)
+        if data.is_file() and data.stat().st_size == 0:  # else an empty output and exit 0, as if all went well
+            raise InputError(data, "the file is empty: no claims to check")
     if claim is not None:
         claim = validate_claim(claim)
     from pipeline.corpus.store import Corpus
