@@ -204,9 +204,10 @@ def test_a_symlinked_folder_is_skipped_with_a_message(tmp_path, run_cli):
     assert f"skipped {folder / 'linked'}: a symbolic link to a folder (not followed)" in " ".join(result.stderr.split())
 
 
-def test_check_data_on_an_empty_file_is_an_error_not_an_empty_success(tmp_path, run_cli):
+@pytest.mark.parametrize("command", ["check", "match"])
+def test_check_data_on_an_empty_file_is_an_error_not_an_empty_success(tmp_path, run_cli, command):
     (tmp_path / "claims.jsonl").write_bytes(b"")
-    result = run_cli("check", "--data", tmp_path / "claims.jsonl", "--out", tmp_path / "pred.jsonl",
+    result = run_cli(command, "--data", tmp_path / "claims.jsonl", "--out", tmp_path / "pred.jsonl",
                      "--store", tmp_path / "store")
     assert result.returncode == 2
     assert "claims.jsonl: the file is empty" in one_clear_line(result)

@@ -53,6 +53,8 @@ def match_command(
     from pipeline.factchecks.matcher import FactCheckMatcher
 
     refuse_output_over_input(out, data)
+    if data.is_file() and data.stat().st_size == 0:  # else an empty output and exit 0, as if all went well
+        raise InputError(data, "the file is empty: no queries to match")
     console = Console(stderr=True)
     rows = _read_jsonl(data, ("id", "query"))
     matcher = FactCheckMatcher(store, spec=model, backend=backend)
