@@ -166,6 +166,14 @@ def test_csv_rows_are_the_lines_a_spreadsheet_shows(tmp_path):
     assert problems(report) == {"empty text": (4,), "unknown label": (27,)}
 
 
+def test_an_unclosed_csv_quote_is_named_by_its_line(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text('text,label\n"Fine claim about taxes.",1\n"Unclosed claim,0\nSwallowed claim,1\n')
+    with pytest.raises(InputError) as caught:
+        validate(path, "checkworthy")
+    assert caught.value.row == 3 and "quote opened on this row is not closed" in str(caught.value)
+
+
 def test_a_row_that_is_not_utf8_is_named_by_its_line(tmp_path):
     rows = "".join(json.dumps(r) + "\n" for r in rows_of(CHECKWORTHY)[:24]).encode()
     (tmp_path / "latin1.jsonl").write_bytes(rows + b'{"text": "caf\xe9 prices rose 3%", "label": 1}\n')

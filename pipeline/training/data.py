@@ -238,9 +238,12 @@ def _read_jsonl(path: Path) -> _RawRows:
 def _read_csv(path: Path) -> _RawRows:
     out = _RawRows(path, [], [], set())
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    start = 1
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle, delimiter=delimiter)
+            # strict: an unclosed quote ends in an error; without it the rows after it were read as
+            # that row's text and its checks blamed the wrong thing (an empty label)
+            reader = csv.DictReader(handle, delimiter=delimiter, strict=True)
             out.columns.update(c.strip() for c in reader.fieldnames or [] if c)
             start = reader.line_num + 1
             for row in reader:
@@ -256,7 +259,9 @@ def _read_csv(path: Path) -> _RawRows:
         raise InputError(path, f"not UTF-8 text ({exc.reason}); re-save the file as UTF-8",
                          row=_first_line_not_utf8(path)) from None
     except csv.Error as exc:
-        raise InputError(path, f"not a readable CSV file ({exc})") from exc
+        problem = ("a quote opened on this row is not closed by the end of the file" if "unexpected end of data"
+                   in str(exc) else f"not a readable CSV file ({exc})")
+        raise InputError(path, problem, row=start) from None
     return out
 
 
