@@ -97,6 +97,7 @@ def test_a_relative_or_impossible_date_is_no_date():
     # `published` and the --before cut-off of evaluate corpus claims
     assert [normalise_date(v) for v in ("yesterday", "2 days ago", "2024-13-45", "2023-02-29")] == [None] * 4
     assert normalise_date("2024-02-29") == "2024-02-29"
+    assert normalise_date("2019") == "2019-01-01"  # was the month of the day it was read
 
 
 # ---- formats --------------------------------------------------------------------------------------

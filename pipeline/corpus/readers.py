@@ -120,8 +120,10 @@ def normalise_date(value: object) -> str | None:
             return None  # 2024-13-45: the shape of a date, not a date
     import dateparser
 
-    # No relative-time parser: "yesterday" or "2 days ago" in a table would be dated by the day it is read.
-    parsed = dateparser.parse(text, settings={"PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["year"],
+    # No relative-time parser: "yesterday" or "2 days ago" in a table would be dated by the day it is read;
+    # for the same reason a year alone is its January, not the month it happens to be read in.
+    parsed = dateparser.parse(text, settings={"PREFER_DAY_OF_MONTH": "first", "PREFER_MONTH_OF_YEAR": "first",
+                                              "REQUIRE_PARTS": ["year"],
                                               "PARSERS": ["timestamp", "custom-formats", "absolute-time"]})
     return parsed.strftime("%Y-%m-%d") if parsed else None
 
