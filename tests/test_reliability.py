@@ -231,6 +231,11 @@ def test_a_jsonl_line_that_is_not_utf8_is_named_by_its_line(tmp_path):
         list(jsonl_lines(tmp_path))
     path.write_text('{"claim": "unclosed"\n', encoding="utf-8")
     assert list(jsonl_lines(path)) == [(1, None, "not valid JSON (Expecting ',' delimiter, column 21)")]
+    # an escaped emoji is fine; half of one cannot be written as UTF-8 anywhere later
+    path.write_text('{"claim": "ok \\ud83d\\ude00"}\n{"claim": "cut \\ud83d in two"}\n', encoding="utf-8")
+    lines = list(jsonl_lines(path))
+    assert lines[0][1] == {"claim": "ok \U0001f600"} and lines[1][1] is None
+    assert "\\ud83d is half of a UTF-16 pair" in str(lines[1][2])
 
 
 # ---- 8. duplicate rows at inference ---------------------------------------------------------------

@@ -10,11 +10,14 @@ import codecs
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from pipeline.core.errors import InputError
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_object(line: str) -> tuple[dict | None, str | None]:
@@ -26,6 +29,13 @@ def parse_object(line: str) -> tuple[dict | None, str | None]:
         return None, f"not valid JSON ({getattr(exc, 'msg', exc)}{column})"
     if not isinstance(value, dict):
         return None, f"line is a JSON {_kind(value)}, not an object"
+    # "\ud800" without its pair parses to a string that cannot be written as UTF-8: the row failed
+    # later, in SQLite, a tokenizer or the output write, as a traceback. Only escapes can make one.
+    if "\\u" in line:
+        lone = _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False))
+        if lone:
+            return None, (f"not valid JSON text: \\u{ord(lone.group()):04x} is half of a UTF-16 pair "
+                          "(an emoji or character cut in two?)")
     return value, None
 
 
