@@ -94,6 +94,7 @@ def test_before_keeps_only_evidence_published_earlier(seed_checker):
     ("   \n ", "empty"),
     ("x" * 10_000, "10,000 characters"),
     ("🔥🔥🔥", "no words"),
+    ("Rutte threatened \udcff to expel the US", r"invalid character \(byte 0xff, not UTF-8\) at character 18"),
     ("https://example.com/some/page", "no words"),
     ("Путин заявил, что НАТО угрожает России", "English"),
     # Telling Spanish or German from English loads lingua's 0.8 GB high-accuracy models.

@@ -18,6 +18,7 @@ TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
 URL = re.compile(r"https?://\S+|www\.\S+")
 
 
@@ -35,6 +36,11 @@ def validate_claim(claim: object) -> str:
     text = " ".join(CONTROL.sub(" ", TERMINAL_ESCAPE.sub("", claim)).split())
     if not text:
         raise InvalidClaimError("the claim is empty")
+    broken = SURROGATE.search(text)
+    if broken:  # a shell argument with bytes that are not UTF-8 arrives so; no UTF-8 writer takes it
+        code = ord(broken.group())
+        what = f"byte 0x{code - 0xDC00:02x}, not UTF-8" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}, half a pair"
+        raise InvalidClaimError(f"the claim holds an invalid character ({what}) at character {broken.start() + 1}")
     if len(text) > MAX_CLAIM_CHARS:
         raise InvalidClaimError(
             f"the claim is {len(text):,} characters; one claim is at most {MAX_CLAIM_CHARS:,}. Split the text "
