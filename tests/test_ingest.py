@@ -261,6 +261,19 @@ def test_a_damaged_parquet_page_is_one_line_naming_the_file(tmp_path):
     assert report.rejected[0].reason.startswith("damaged Parquet data") and "\n" not in report.rejected[0].reason
 
 
+def test_a_file_name_that_is_not_utf8_is_rejected_for_its_name(tmp_path):
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("A fine document.")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "w") as handle:
+        handle.write("A fine text under a Latin-1 name.")
+    report = ingest([folder], tmp_path / "store", analyser=LineAnalyser())
+    assert len(report.rejected) == 1 and report.rejected[0].reason == "the file name is not UTF-8 (byte 0xe9); rename the file"
+    assert set(Corpus(tmp_path / "store").documents()["name"]) == {"in/ok.txt"}
+
+
 def test_invalid_utf8_deep_in_a_streamed_file_rejects_all_of_it(tmp_path):
     path = tmp_path / "big.txt"
     with open(path, "wb") as handle:

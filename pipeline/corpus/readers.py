@@ -476,7 +476,22 @@ def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection],
                                                        f"expected one of {', '.join(sorted(SUPPORTED))}"))
             continue
         inputs.append(InputItem(path, path.name))
-    return inputs
+    return _with_utf8_names(inputs, rejected)
+
+
+def _with_utf8_names(inputs: list[InputItem], rejected: list[Rejection]) -> list[InputItem]:
+    """A name with bytes that are not UTF-8 (``caf\\xe9.txt`` from a Latin-1 system) reaches Python
+    as lone surrogates, which the store cannot hold: the input was rejected as "could not be
+    analysed (UnicodeEncodeError…)", as if its text were at fault."""
+    kept = []
+    for item in inputs:
+        bad = re.search("[\udc80-\udcff]", item.name)
+        if bad is None:
+            kept.append(item)
+            continue
+        rejected.append(Rejection(str(item.path), None, f"the file name is not UTF-8 (byte "
+                                                        f"0x{ord(bad.group()) - 0xDC00:02x}); rename the file"))
+    return kept
 
 
 def _once_per_name(path: Path, numbered: Iterator[tuple[int, Document]],
