@@ -151,6 +151,14 @@ def test_cli_errors_are_one_line_without_traceback(registry, run_cli):
         assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_a_models_folder_that_is_a_file_is_refused_before_any_fit(tmp_path, run_cli):
+    (tmp_path / "models.txt").write_text("")
+    proc = run_cli("train", "query-adapter", "--triplets", tmp_path / "no-triplets.jsonl",
+                   "--out", tmp_path / "models.txt", timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"error: {tmp_path / 'models.txt'}: is a file, not a models folder"
+
+
 # -- retraining writes a version without promoting it; a failed run writes nothing ----------------
 
 def test_retraining_registers_an_unpromoted_version(tmp_path):

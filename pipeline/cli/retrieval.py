@@ -69,8 +69,10 @@ def train_query_adapter_cmd(
     on the public triplets, or with --documents and --claims on your own corpus (compared on its
     tune split with no map and with the current one)."""
     from pipeline.core.errors import UserError
+    from pipeline.registry.registry import Registry
     from pipeline.training.retriever_fit import adapt_to_corpus, train_query_adapter
 
+    Registry(out)  # an --out that is a file is refused here, not after the fit
     console = _console()
     if claims is not None or documents:
         if claims is None:

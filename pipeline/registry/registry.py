@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text, read_jsonl, sha256_file  # noqa: F401 (part of the registry's surface)
 from pipeline.core.paths import MODELS_DIR
 
@@ -71,6 +72,8 @@ class ModelRef:
 class Registry:
     def __init__(self, root: Path | str = DEFAULT_MODELS_DIR) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():  # else a traceback when a model is written into it
+            raise UserError(f"{self.root}: is a file, not a models folder")
 
     # -- reading -----------------------------------------------------------------
     def names(self) -> list[str]:
