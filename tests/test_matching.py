@@ -220,3 +220,12 @@ def test_min_similarity_keeps_only_strong_matches_and_has_records_is_cheap(store
     assert {m.id for m in strong} <= {"politifact-rutte-expel-us", "politifact-2024-11-rutte-expel-us",
                                       "euroverify-rutte-expel-us", "fc-c32d129b17a028ab"}
     assert matcher.match("I had pancakes for breakfast", k=10, min_similarity=0.5) == []
+
+
+def test_lexical_scores_over_texts_of_only_stop_words_are_zero():
+    # a store whose fact-checks all read "x" or "It is.": bm25s failed on the empty
+    # vocabulary with a traceback at the end of ingest
+    from pipeline.factchecks.index import _Lexical
+
+    lexical = _Lexical(["x", "It is."], stemmer=None)
+    assert lexical.scores(["harbour"]).tolist() == [0.0, 0.0]

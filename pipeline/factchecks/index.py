@@ -50,8 +50,9 @@ class _Lexical:
         self.model = None
         if any(t.strip() for t in texts):
             tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=stemmer, show_progress=False)
-            self.model = bm25s.BM25()
-            self.model.index(tokens, show_progress=False)
+            if tokens.vocab:  # texts of stop words or one letter leave none, and BM25 fails on an empty vocabulary
+                self.model = bm25s.BM25()
+                self.model.index(tokens, show_progress=False)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         if self.model is None:
