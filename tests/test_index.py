@@ -170,6 +170,14 @@ def test_an_index_replaced_while_it_is_being_loaded_is_loaded_again(tmp_path, mo
         load_index(tmp_path / "store")
 
 
+def test_an_index_of_sentences_of_only_stop_words_builds_and_loads(tmp_path):
+    # bm25s fails on an empty vocabulary: a store holding only "It is." could not be indexed
+    vectors = np.eye(2, 8, dtype=np.float32)
+    EvidenceIndex.build(tmp_path / "v1", [1, 2], ["It is.", "x"], vectors, {"model": "m", "dimension": 8}, "none")
+    index = EvidenceIndex.load(tmp_path / "v1")
+    assert index.lexical is None and index.search_lexical(["harbour"], 5)[1].shape == (1, 0)
+
+
 def test_crash_during_build_keeps_previous_index(seed_store_copy, monkeypatch):
     previous = current_index_dir(seed_store_copy)
 

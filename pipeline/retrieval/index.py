@@ -181,9 +181,10 @@ class EvidenceIndex:
             faiss.write_index(dense, str(directory / "dense.faiss"))
         stemmer = _stemmer()
         lexical = None
-        if len(ids):
+        tokens = tokenize_for_bm25(texts, stemmer) if len(ids) else None
+        if tokens is not None and tokens.vocab:  # sentences of only stop words leave none: BM25 fails on that
             lexical = bm25s.BM25()
-            lexical.index(tokenize_for_bm25(texts, stemmer), show_progress=False)
+            lexical.index(tokens, show_progress=False)
             lexical.save(str(directory / "bm25"))
         manifest = {
             "format": FORMAT_VERSION,
@@ -193,7 +194,8 @@ class EvidenceIndex:
             "sentence_context": sentence_context,
             "context_rules": CONTEXT_RULES,
             "faiss": type(dense).__name__ if dense is not None else None,
-            "bm25": {"library": "bm25s", "stemmer": "english" if stemmer else None, "stopwords": "en"},
+            "bm25": {"library": "bm25s", "stemmer": "english" if stemmer else None, "stopwords": "en",
+                     "indexed": lexical is not None},
             "built": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -214,7 +216,8 @@ class EvidenceIndex:
         dense = faiss.read_index(str(directory / "dense.faiss")) if len(ids) else None
         if dense is not None and hasattr(dense, "hnsw"):
             dense.hnsw.efSearch = HNSW_EF_SEARCH
-        lexical = bm25s.BM25.load(str(directory / "bm25"), allow_pickle=False) if len(ids) else None
+        indexed = len(ids) and manifest.get("bm25", {}).get("indexed", True)
+        lexical = bm25s.BM25.load(str(directory / "bm25"), allow_pickle=False) if indexed else None
         stemmer = _stemmer() if manifest.get("bm25", {}).get("stemmer") else None
         vectors = np.load(directory / "vectors.npy", allow_pickle=False, mmap_mode="r") if len(ids) else None
         return cls(directory, manifest, ids, dense, lexical, stemmer, vectors)
