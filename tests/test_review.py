@@ -225,6 +225,7 @@ def test_label_export_command(tmp_path):
     from typer.testing import CliRunner
 
     from pipeline.cli import app
+    from pipeline.core.errors import UserError
 
     store = LabelStore(tmp_path / "labels")
     store.append([LabelRecord(task="checkworthy", label=0, predicted=1, reviewer="ana", post_hash="h",
@@ -237,6 +238,14 @@ def test_label_export_command(tmp_path):
     bad = CliRunner().invoke(app, ["labels", "export", "--task", "sentiment", "--labels", str(tmp_path / "labels"),
                                    "--out", str(out)])
     assert bad.exit_code != 0
+    labels_before = store.path.read_bytes()
+    for target in (store.path, tmp_path / "labels"):  # the labels file itself (was overwritten), a folder
+        refused = CliRunner().invoke(app, ["labels", "export", "--task", "checkworthy", "--labels",
+                                           str(tmp_path / "labels"), "--out", str(target)])
+        # CliRunner runs the app without main(): the UserError that main() prints as one line
+        assert isinstance(refused.exception, UserError), refused.output
+        assert "is the input" in str(refused.exception) or "is a folder" in str(refused.exception)
+    assert store.path.read_bytes() == labels_before
 
 
 # -- labelling through the app -------------------------------------------------------------------------

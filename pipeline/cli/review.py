@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.core.errors import UserError
+from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.paths import DEFAULT_STORE
 
 # The stages are imported inside the commands: `claimsift --help` and the quick commands then start in a
@@ -69,6 +69,7 @@ def export(task: str = typer.Option(..., "--task", help="stance, checkworthy or 
     label_store = LabelStore(folder)
     if not label_store.path.is_file():
         raise UserError(f"{folder}: no labels here yet (label claims on the review desk, `claimsift serve`)")
+    refuse_output_over_input(out, label_store.path)  # --out labels.jsonl replaced every label with an export
     n = label_store.export(task, out)
     typer.echo(f"{n} {task} label{'s' if n != 1 else ''} from {folder} written to {out}")
 
