@@ -97,6 +97,9 @@ def test_a_line_that_is_not_utf8_is_named_with_its_row(tmp_path):
         load_labelled_file(path, require_label=False)
     with pytest.raises(InputError, match="is a folder, not a file"):
         load_labelled_file(tmp_path)
+    path.write_text('{"claim": "NATO has 32 members \\ud83d", "evidence": "x"}\n')  # half an emoji
+    with pytest.raises(InputError, match=r"row 1: not valid JSON text: \\ud83d is half of a UTF-16 pair"):
+        load_labelled_file(path, require_label=False)
 
 
 # -- metrics and calibration ----------------------------------------------------------------------

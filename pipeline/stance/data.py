@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from pipeline.core.errors import InputError, UserError
-from pipeline.core.io import read_jsonl
+from pipeline.core.io import parse_object, read_jsonl
 from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.core.splits import MANIFEST_PATH, SplitManifest, excluded_from_training
 from pipeline.core.types import STANCE_LABELS
@@ -80,13 +80,9 @@ def load_labelled_file(path: Path | str, require_label: bool = True) -> list[Sta
             if not line.strip():
                 problems.append(f"row {line_no}: empty row")
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"row {line_no}: not valid JSON ({exc.msg})")
-                continue
-            if not isinstance(row, dict):
-                problems.append(f"row {line_no}: expected a JSON object")
+            row, problem = parse_object(line.rstrip())  # also refuses half a surrogate pair ("\\ud83d")
+            if row is None:
+                problems.append(f"row {line_no}: {problem}")
                 continue
             needed = ("claim", "evidence", "label") if require_label else ("claim", "evidence")
             missing = [c for c in needed if c not in row]
