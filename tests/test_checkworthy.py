@@ -337,6 +337,9 @@ def test_a_line_that_is_not_utf8_is_named_with_its_row(tmp_path):
     assert info.value.row == 2 and "invalid UTF-8 on row 2" in str(info.value) and str(path) in str(info.value)
     with pytest.raises(InputError, match="is a folder, not a file"):
         read_jsonl_texts(tmp_path, labelled=False)
+    path.write_text('{"text": "NATO has 32 members \\ud83d"}\n')  # half an emoji: a tokenizer TypeError later
+    with pytest.raises(InputError, match=r"row 1: not valid JSON text: \\ud83d is half of a UTF-16 pair"):
+        read_jsonl_texts(path, labelled=False)
 
 
 def test_empty_file_is_refused(tmp_path):

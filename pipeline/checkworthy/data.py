@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.core.errors import InputError
+from pipeline.core.io import parse_object
 
 CLAIMBUSTER = "claimbuster-2class/train.json"
 CT20_TRAIN = "checkthat2020-task1-tweets/training_v2.tsv"
@@ -219,13 +220,9 @@ def read_jsonl_texts(path: Path | str, labelled: bool, text_field: str = "text",
             if not line.strip():
                 problem("empty line", line_no)
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problem(f"not valid JSON ({exc.msg})", line_no)
-                continue
-            if not isinstance(row, dict):
-                problem("not a JSON object", line_no)
+            row, invalid = parse_object(line.rstrip())  # also refuses half a surrogate pair ("\\ud83d")
+            if row is None:
+                problem(invalid or "not a JSON object", line_no)
                 continue
             text = row.get(text_field)
             if text_field not in row:
