@@ -179,6 +179,9 @@ def test_a_row_that_is_not_utf8_is_named_by_its_line(tmp_path):
     (tmp_path / "latin1.jsonl").write_bytes(rows + b'{"text": "caf\xe9 prices rose 3%", "label": 1}\n')
     report, _ = validate(tmp_path / "latin1.jsonl", "checkworthy")
     assert problems(report) == {"invalid UTF-8 (re-save the file as UTF-8)": (25,)}
+    (tmp_path / "half.jsonl").write_bytes(rows + b'{"text": "cut \\ud83d emoji", "label": 1}\n')
+    report, _ = validate(tmp_path / "half.jsonl", "checkworthy")
+    assert problems(report) == {"half of a UTF-16 surrogate pair (an emoji cut in two?)": (25,)}
     (tmp_path / "latin1.csv").write_bytes(b"text,label\n" + b"a claim,1\n" * 3000 + b"caf\xe9 prices,1\n")
     with pytest.raises(InputError) as caught:
         validate(tmp_path / "latin1.csv", "checkworthy")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from pipeline.checkworthy import data as cd
 from pipeline.core.errors import InputError, UserError
+from pipeline.core.io import parse_object
 from pipeline.core.types import STANCE_LABELS
 from pipeline.stance import data as stance_data
 from pipeline.stance.pairs import StancePair, claim_key
@@ -228,6 +229,9 @@ def _read_jsonl(path: Path) -> _RawRows:
                 continue
             if not isinstance(row, dict):
                 bad.setdefault("not a JSON object", []).append(line_no)
+                continue
+            if "\\u" in line and parse_object(line.rstrip())[0] is None:  # "\\ud83d" alone: no tokenizer takes it
+                bad.setdefault("half of a UTF-16 surrogate pair (an emoji cut in two?)", []).append(line_no)
                 continue
             out.columns.update(row)
             out.rows.append((line_no, row))
