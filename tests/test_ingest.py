@@ -233,6 +233,19 @@ def test_a_repeated_id_in_one_table_is_rejected_never_swapped_in(tmp_path):
         assert documents.loc["t.jsonl#id=a", "text"] == "First text of a." and len(documents) == 2
 
 
+def test_a_published_value_that_is_not_a_date_rejects_its_row(tmp_path):
+    # "not-a-date" and 123 were dropped silently: the document was stored undated, with no word of it
+    jsonl = write(tmp_path / "t.jsonl", '{"id": "a", "text": "Dated text.", "published": "2024-11-10"}\n'
+                                        '{"id": "b", "text": "Bad date text.", "published": "not-a-date"}\n'
+                                        '{"id": "c", "text": "Number date text.", "published": 123}\n'
+                                        '{"id": "d", "text": "Undated text.", "published": ""}\n')
+    report = ingest([jsonl], tmp_path / "store", analyser=LineAnalyser())
+    assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.jsonl", 2), ("t.jsonl", 3)]
+    assert "published 'not-a-date' is not a date" in report.rejected[0].reason
+    assert "published 123 is not a date" in report.rejected[1].reason
+    assert set(Corpus(tmp_path / "store").documents()["name"]) == {"t.jsonl#id=a", "t.jsonl#id=d"}
+
+
 def test_a_line_separator_inside_a_jsonl_string_and_an_unclosed_csv_quote(tmp_path):
     # U+2028 is valid inside a JSON string; splitlines() cut the row there and rejected it twice.
     jsonl = write(tmp_path / "t.jsonl", '{"id": "u1", "text": "First part.\u2028Second part."}\n'

@@ -404,9 +404,23 @@ def _row_document(path: Path, number: int, record: dict, name_prefix: str, globa
         name = str(row_id).strip() if global_ids else scoped_row_name(field_of("source") or name_prefix,
                                                                       str(row_id).strip())
 
-    published = normalise_date(record.get("published")) or date_in_text(text)
+    given = record.get("published")
+    published = normalise_date(given)
+    if published is None and not _blank(given):
+        # Stored undated without a word, the document escaped every --before cut-off unnoticed.
+        shown = repr(given[:40]) if isinstance(given, str) else repr(given)[:40]
+        raise RejectedInput(path, f"published {shown} is not a date (e.g. 2024-11-10 or November 10, 2024); "
+                                  "fix it or leave it empty", number)
+    published = published or date_in_text(text)
     return Document(doc_id=doc_id_of(text), text=text, name=name, title=field_of("title"), url=field_of("url"),
                     source=field_of("source") or path.name, published=published)
+
+
+def _blank(value: object) -> bool:
+    """A missing table value: None, NaN, an empty cell or a spelled-out null."""
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    return isinstance(value, str) and value.strip().lower() in ("", "nan", "none", "nat", "null")
 
 
 def is_fact_check_table(columns: Iterable[str]) -> bool:
