@@ -170,7 +170,7 @@ def test_cli_match_and_evaluate(store, tmp_path):
                        + json.dumps({"id": "q3"}) + "\n")
     out = tmp_path / "pred.jsonl"
     result = CliRunner().invoke(app, ["match", "--store", str(store), "--data", str(queries), "--out", str(out)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # q3 has no query; the others are still matched
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["q1", "q2", "q3"]
     assert len(rows[0]["matches"]) == 10 and rows[0]["matches"][0]["id"].endswith("rutte-expel-us")
@@ -229,3 +229,38 @@ def test_lexical_scores_over_texts_of_only_stop_words_are_zero():
 
     lexical = _Lexical(["x", "It is."], stemmer=None)
     assert lexical.scores(["harbour"]).tolist() == [0.0, 0.0]
+
+
+def test_cli_match_rows_with_errors_exit_1_and_name_the_file(tmp_path, monkeypatch):
+    # match --data exited 0 on rows with errors and its error rows did not name the file, unlike check --data
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    import pipeline.factchecks.matcher as matcher_module
+    from pipeline.cli import app
+
+    class FakeMatcher:
+        model_label = "fake"
+
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def warm_up(self) -> None:
+            pass
+
+        def __len__(self) -> int:
+            return 1
+
+        def match_many(self, queries, k):
+            return [[SimpleNamespace(id="fc1", similarity=0.5, rating="False", verdict="REFUTED")] for _ in queries]
+
+    monkeypatch.setattr(matcher_module, "FactCheckMatcher", FakeMatcher)
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"id": "q1", "query": "a claim"}) + "\n" + json.dumps({"id": "q2"}) + "\n")
+    out = tmp_path / "pred.jsonl"
+    result = CliRunner().invoke(app, ["match", "--store", str(tmp_path), "--data", str(queries), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[0]["matches"][0]["id"] == "fc1" and "error" not in rows[0]
+    assert rows[1]["error"] == f"{queries}, line 2: missing field(s) query"

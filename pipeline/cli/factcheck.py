@@ -75,9 +75,10 @@ def match_command(
             problem = "`query` is not a string"
         if problem or record is None:
             problems += 1
-            console.print(f"[yellow]{data}, row {number}: {problem}[/yellow]")
+            where = f"{data}, line {number}: {problem}"
+            console.print(where, style="yellow", markup=False, highlight=False)  # a problem may hold [brackets]
             lines.append(json.dumps({"id": (record or {}).get("id"), "row": number, "matches": [],
-                                     "error": problem}, ensure_ascii=False))
+                                     "error": where}, ensure_ascii=False))
             continue
         found = [{"id": m.id, "score": round(m.similarity, 6), "rating": m.rating, "verdict": m.verdict}
                  for m in results[number]]
@@ -87,6 +88,8 @@ def match_command(
     console.print(f"[green]{len(rows) - problems} queries matched against {len(matcher)} fact-checks "
                   f"({matcher.model_label}) -> {out}[/green]" + (f"; [red]{problems} rows with errors[/red]"
                                                                 if problems else ""))
+    if problems:  # as check --data: a batch with rejected rows is not a clean run
+        raise typer.Exit(1)
 
 
 def evaluate_matching(
