@@ -192,6 +192,34 @@ def test_a_bad_file_is_a_clear_error_naming_the_file(tmp_path, name, content, pr
     assert not (tmp_path / "out.parquet.parts").exists(), "no checkpoint for a file that cannot be read"
 
 
+@pytest.mark.parametrize("name", ["posts.jsonl", "posts.csv", "posts.parquet"])
+def test_a_misspelled_id_column_is_refused_naming_the_columns(tmp_path, name):
+    # --id-column postid (for post_id) made every post_id null, with no word of it
+    path = tmp_path / name
+    frame = pd.DataFrame({"post_id": ["a1", "a2"], "text": ["NATO expels the US.", "Another post."]})
+    if name.endswith(".jsonl"):
+        path.write_text(frame.to_json(orient="records", lines=True), encoding="utf-8")
+    elif name.endswith(".csv"):
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    with pytest.raises(InputError) as error:
+        list(PostReader(path, id_column="postid"))
+    assert name in str(error.value) and "no 'postid' column" in str(error.value)
+    assert "post_id, text" in str(error.value) and "\n" not in str(error.value)
+    assert [r.post_id for r in PostReader(path, id_column="post_id")] == ["a1", "a2"]
+    assert [r.post_id for r in PostReader(path)] == [None, None]  # the default id column is optional
+
+
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path):
+    # score read the first `text` column and ingest the last: the same file meant two things
+    path = tmp_path / "posts.csv"
+    path.write_text("id,text,text\n1,first,second\n", encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        list(PostReader(path))
+    assert "posts.csv" in str(error.value) and "the column 'text' appears twice in the header" in str(error.value)
+
+
 def test_an_unclosed_quote_in_a_csv_is_rejected_naming_the_lines_it_swallowed(tmp_path):
     path = tmp_path / "posts.csv"
     path.write_text('id,text\n1,"Unclosed quote\n2,row two\n3,row three\n', encoding="utf-8")

@@ -174,7 +174,19 @@ class PostReader:
                 probe = [line for line in head.split(b"\n") if line.strip()][:_JSONL_PROBE_LINES]
             if probe and not any(_is_json(line) for line in probe):
                 raise InputError(self.path, f"not JSONL: none of the first {len(probe)} lines is JSON")
+            objects = [obj for obj in (_json_object(line) for line in probe) if obj is not None]
+            if objects and not any(self.id_column in obj for obj in objects):
+                fields = list(dict.fromkeys(key for obj in objects for key in obj))
+                self._refuse_missing_id(fields, f" in the first {len(objects)} rows")
         return head
+
+    def _refuse_missing_id(self, columns: list[str], where: str = "") -> None:
+        """A named --id-column that the file lacks made every post_id null, silently. The default
+        ``id`` may be absent (posts without ids); any other name is a choice, so it must exist."""
+        if self.id_column == "id" or self.id_column in columns:
+            return
+        raise InputError(self.path, f"no '{self.id_column}' column{where} (columns: {', '.join(columns)}); "
+                                    "choose the id with --id-column")
 
     def _iter_jsonl(self, gzipped: bool) -> Iterator[PostRecord]:
         self._sniff(gzipped)
@@ -214,6 +226,12 @@ class PostReader:
                 if self.text_column not in header:
                     raise InputError(self.path, f"no '{self.text_column}' column (columns: {', '.join(header)}); "
                                      "choose one with --text-column", row=1)
+                repeated = next((name for i, name in enumerate(header) if name and name in header[:i]), None)
+                if repeated is not None:
+                    # csv.reader takes the first, ingest's DictReader the last: refused in both
+                    raise InputError(self.path, f"the column '{repeated}' appears twice in the header; "
+                                                "rename or remove one", row=1)
+                self._refuse_missing_id(header)
                 text_at = header.index(self.text_column)
                 id_at = header.index(self.id_column) if self.id_column in header else None
                 last_line = reader.line_num
@@ -264,6 +282,7 @@ class PostReader:
         if self.text_column not in names:
             raise InputError(self.path, f"no '{self.text_column}' column (columns: {', '.join(names)}); "
                              "choose one with --text-column")
+        self._refuse_missing_id(names)
         columns = [self.text_column] + ([self.id_column] if self.id_column in names else [])
         self._rows_total = parquet.metadata.num_rows
         number = 0
@@ -312,6 +331,14 @@ def invalid_utf8(text: str) -> str | None:
         return None
     return (f"invalid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02x} at character {found.start() + 1} of the "
             "row); re-save the file as UTF-8")
+
+
+def _json_object(line: bytes) -> dict | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _is_json(line: bytes) -> bool:
