@@ -246,6 +246,15 @@ def test_a_published_value_that_is_not_a_date_rejects_its_row(tmp_path):
     assert set(Corpus(tmp_path / "store").documents()["name"]) == {"t.jsonl#id=a", "t.jsonl#id=d"}
 
 
+def test_a_csv_header_naming_a_column_twice_is_rejected(tmp_path):
+    # ingest read the last `text` column and score the first: the same file meant two things
+    table = write(tmp_path / "t.csv", "id,text,text\n1,First text.,Second text.\n")
+    report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
+    assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.csv", None)]
+    assert "the column 'text' appears twice in the header" in report.rejected[0].reason
+    assert not report.added
+
+
 def test_a_line_separator_inside_a_jsonl_string_and_an_unclosed_csv_quote(tmp_path):
     # U+2028 is valid inside a JSON string; splitlines() cut the row there and rejected it twice.
     jsonl = write(tmp_path / "t.jsonl", '{"id": "u1", "text": "First part.\u2028Second part."}\n'

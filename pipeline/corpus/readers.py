@@ -329,6 +329,10 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
             columns = [c.strip() for c in (reader.fieldnames or [])]
         except csv.Error as exc:
             raise RejectedInput(path, f"unreadable CSV header ({exc})") from None
+        repeated = next((name for i, name in enumerate(columns) if name and name in columns[:i]), None)
+        if repeated is not None:
+            # DictReader keeps the last of the two, score's reader the first: refused in both
+            raise RejectedInput(path, f"the column '{repeated}' appears twice in the header; rename or remove one")
 
         def rows() -> Iterator[tuple[int, dict | RejectedInput]]:
             number = 0
