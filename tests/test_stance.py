@@ -305,6 +305,48 @@ def test_cli_evaluate_and_predict(tmp_path):
     assert set(rows[0]["probs"]) == set(STANCE_LABELS)
 
 
+def test_cli_predictions_never_share_a_temporary_file(tmp_path, monkeypatch):
+    # stance --out wrote through a fixed `.OUT.tmp`: two runs on one output wrote into one file, and a
+    # failed write left it behind
+    import os
+
+    from typer.testing import CliRunner
+
+    import pipeline.stance.model as model_module
+    from pipeline.cli import app
+
+    class FakeStance:
+        tag = {"model": "stance", "version": "fake"}
+
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def predict_proba(self, claims, evidence):
+            return np.tile([0.7, 0.2, 0.1], (len(claims), 1))
+
+    monkeypatch.setattr(model_module, "StanceModel", FakeStance)
+    out = tmp_path / "pred.jsonl"
+    other_run = write_text(tmp_path / ".pred.jsonl.tmp", "another run's rows\n")
+
+    def failing_replace(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", failing_replace)
+        result = CliRunner().invoke(app, ["stance", "--data", str(PAIRS), "--out", str(out)])
+    assert result.exit_code != 0 and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".pred.jsonl.tmp"]
+    assert other_run.read_text() == "another run's rows\n"
+    result = CliRunner().invoke(app, ["stance", "--data", str(PAIRS), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 8 and other_run.read_text() == "another run's rows\n"
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_cli_refuses_a_bad_file_with_exit_2(tmp_path):
     from typer.testing import CliRunner
 

@@ -5,13 +5,13 @@ Heavy libraries (torch, transformers, sentence-transformers) are imported inside
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from pipeline.core.errors import UserError, refuse_output_over_input
+from pipeline.core.io import write_jsonl
 from pipeline.core.types import STANCE_LABELS
 
 # The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
@@ -192,13 +192,9 @@ def stance_cmd(
     pairs = load_labelled_file(data, require_label=False)
     stance = StanceModel(model, models_dir=models_dir)
     probs = stance.predict_proba([p.claim for p in pairs], [p.evidence for p in pairs])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in probs:
-            handle.write(json.dumps({"label": STANCE_LABELS[int(row.argmax())],
-                                     "probs": {k: round(float(v), 4) for k, v in zip(STANCE_LABELS, row)}}) + "\n")
-    os.replace(tmp, out)
+    # A temporary file of its own, removed on failure: two runs on one --out never write into one
+    write_jsonl(out, ({"label": STANCE_LABELS[int(row.argmax())],
+                       "probs": {k: round(float(v), 4) for k, v in zip(STANCE_LABELS, row)}} for row in probs))
     _console().print(f"{len(pairs)} predictions by {stance.tag['model']}@{stance.tag['version']} → {out}")
 
 
