@@ -221,6 +221,33 @@ def test_label_export_schemas_pass_the_retraining_checks(tmp_path):
     assert {"claim", "label", "evidence"} <= set(row) and row["evidence"] == ["passage 0"]
 
 
+def test_label_export_never_shares_a_temporary_file(tmp_path, monkeypatch):
+    # export wrote through a fixed `.OUT.tmp`: two exports to one file wrote into one temporary file,
+    # and a failed write left it behind
+    import os
+
+    store = LabelStore(tmp_path / "labels")
+    store.append([LabelRecord(task="checkworthy", label=1, predicted=1, reviewer="ana",
+                              post_hash=content_hash("post"), post_text="a post", claim_hash=content_hash("c"),
+                              claim="a claim")])
+    folder = tmp_path / "out"
+    folder.mkdir()
+    out = folder / "checkworthy.jsonl"
+    other_run = folder / ".checkworthy.jsonl.tmp"
+    other_run.write_text("another export\n", encoding="utf-8")
+
+    def failing_replace(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", failing_replace)
+        with pytest.raises(OSError):
+            store.export("checkworthy", out)
+    assert sorted(p.name for p in folder.iterdir()) == [".checkworthy.jsonl.tmp"]
+    assert other_run.read_text() == "another export\n"
+    assert store.export("checkworthy", out) == 1 and other_run.read_text() == "another export\n"
+
+
 def test_label_export_command(tmp_path):
     from typer.testing import CliRunner
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from pipeline.core.errors import UserError
+from pipeline.core.io import write_jsonl
 from pipeline.core.types import STANCE_LABELS, VERDICT_LABELS
 
 LABELS_FILE = "labels.jsonl"
@@ -215,13 +216,8 @@ class LabelStore:
         ``verdict``: claim, label (SUPPORTED / REFUTED / NOT_ENOUGH_INFO / CONFLICTING), evidence
         (the passages shown with the verdict)."""
         rows = self.export_rows(task)
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temp = out.with_name(f".{out.name}.tmp")
-        with open(temp, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(temp, out)
+        # A temporary file of its own, removed on failure: two exports to one file never write into one
+        write_jsonl(out, rows)
         return len(rows)
 
 
