@@ -11,7 +11,15 @@ import pytest
 from pipeline.core.errors import UserError
 from pipeline.corpus.store import Corpus
 from pipeline.registry.embedding import Encoder
-from pipeline.retrieval.index import EvidenceIndex, IndexMismatchError, current_index_dir, load_index, update_index
+from pipeline.retrieval.index import (
+    SENTENCE_CONTEXT,
+    EvidenceIndex,
+    IndexMismatchError,
+    current_index_dir,
+    load_index,
+    stale_index_message,
+    update_index,
+)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -168,6 +176,48 @@ def test_an_index_replaced_while_it_is_being_loaded_is_loaded_again(tmp_path, mo
     monkeypatch.setattr(EvidenceIndex, "load", lambda d, e=None: (_ for _ in ()).throw(FileNotFoundError(d)))
     with pytest.raises(FileNotFoundError):  # the same version failing again is not retried
         load_index(tmp_path / "store")
+
+
+@pytest.mark.parametrize("lost", ["ids.npy", "dense.faiss", "bm25", "vectors.npy"])
+def test_an_index_version_with_a_file_missing_names_the_folder_and_the_rebuild(tmp_path, lost):
+    # a version damaged without a rebuild (a file deleted by hand, a copy cut short) was a
+    # FileNotFoundError traceback
+    store = tmp_path / "store"
+    version = store / "index" / "v1"
+    EvidenceIndex.build(version, [1, 2], ["Rutte denied it.", "NATO met in June."], np.eye(2, 8, dtype=np.float32),
+                        {"model": "m", "dimension": 8}, SENTENCE_CONTEXT)
+    (store / "index" / "CURRENT").write_text("v1\n")
+    if (version / lost).is_dir():
+        shutil.rmtree(version / lost)
+    else:
+        (version / lost).unlink()
+    with pytest.raises(UserError) as error:
+        load_index(store)
+    message = str(error.value)
+    assert str(version) in message and lost in message and "\n" not in message
+    assert f"claimsift index --store {store} --rebuild" in message
+
+
+def test_an_update_over_a_version_with_a_file_missing_embeds_everything_again(tmp_path):
+    from pipeline.corpus.ingest import ingest
+    from test_ingest import LineAnalyser
+
+    class FakeEncoder:
+        tag = {"model": "fake", "dimension": 8}
+
+        def encode(self, texts, show_progress=False):
+            vectors = np.random.default_rng(len(texts)).normal(size=(len(texts), 8)).astype(np.float32)
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    store = tmp_path / "store"
+    (tmp_path / "doc.txt").write_text("Rutte denied it.\nNATO met in June.\n", encoding="utf-8")
+    ingest([tmp_path / "doc.txt"], store, analyser=LineAnalyser())
+    update_index(store, encoder=FakeEncoder())
+    (current_index_dir(store) / "ids.npy").unlink()
+    assert stale_index_message(store) is None  # check's warning before the load was a FileNotFoundError too
+    update = update_index(store, encoder=FakeEncoder())
+    assert update.embedded == update.total == 2
+    assert load_index(store).size == 2
 
 
 def test_an_index_of_sentences_of_only_stop_words_builds_and_loads(tmp_path):

@@ -212,14 +212,25 @@ class EvidenceIndex:
         manifest = json.loads(manifest_path.read_text())
         if expected_encoder is not None:
             check_encoder(manifest, expected_encoder, directory)
-        ids = np.load(directory / "ids.npy", allow_pickle=False)
-        dense = faiss.read_index(str(directory / "dense.faiss")) if len(ids) else None
-        if dense is not None and hasattr(dense, "hnsw"):
-            dense.hnsw.efSearch = HNSW_EF_SEARCH
-        indexed = len(ids) and manifest.get("bm25", {}).get("indexed", True)
-        lexical = bm25s.BM25.load(str(directory / "bm25"), allow_pickle=False) if indexed else None
+        reading = "ids.npy"
+        try:
+            ids = np.load(directory / reading, allow_pickle=False)
+            reading = "dense.faiss"
+            dense = faiss.read_index(str(directory / reading)) if len(ids) else None
+            if dense is not None and hasattr(dense, "hnsw"):
+                dense.hnsw.efSearch = HNSW_EF_SEARCH
+            indexed = len(ids) and manifest.get("bm25", {}).get("indexed", True)
+            reading = "bm25"
+            lexical = bm25s.BM25.load(str(directory / reading), allow_pickle=False) if indexed else None
+            reading = "vectors.npy"
+            vectors = np.load(directory / reading, allow_pickle=False, mmap_mode="r") if len(ids) else None
+        except (OSError, RuntimeError, ValueError):  # faiss raises RuntimeError, a torn .npy ValueError
+            # A version damaged outside a build (a file deleted, a copy cut short): load_index retries
+            # it only when another build replaced it meanwhile, else this line is what the user sees.
+            raise IndexMismatchError(f"{directory}: the evidence index is damaged ({reading} is missing or "
+                                     f"unreadable); rebuild it with `claimsift index --store "
+                                     f"{directory.parent.parent} --rebuild`") from None
         stemmer = _stemmer() if manifest.get("bm25", {}).get("stemmer") else None
-        vectors = np.load(directory / "vectors.npy", allow_pickle=False, mmap_mode="r") if len(ids) else None
         return cls(directory, manifest, ids, dense, lexical, stemmer, vectors)
 
     def vectors(self) -> np.ndarray:
@@ -368,7 +379,10 @@ def stale_index_message(store_dir: Path | str) -> str | None:
         return (f"the evidence index of {store_dir} reads each sentence as {built or 'unknown (no readable manifest)'}, "
                 f"this version as {INDEX_READING}; claims are checked against the old index until you run "
                 f"`claimsift index --store {store_dir}`")
-    ids = np.load(directory / "ids.npy", allow_pickle=False, mmap_mode="r")
+    try:
+        ids = np.load(directory / "ids.npy", allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError):  # damaged, or replaced by a build meanwhile: load_index says which
+        return None
     with sqlite3.connect(Path(store_dir) / DB_NAME) as connection:
         count, largest = connection.execute("SELECT COUNT(*), MAX(sentence_id) FROM sentences").fetchone()
     if count == len(ids) and (largest or 0) == (int(ids.max()) if len(ids) else 0):
@@ -406,8 +420,13 @@ def _update_index(store_dir: Path, corpus, encoder, rebuild: bool, progress: boo
     if previous is not None and not rebuild:
         manifest = json.loads((previous / "manifest.json").read_text())
         check_encoder(manifest, encoder.tag, previous)
-        old_ids = np.load(previous / "ids.npy", allow_pickle=False)
-        old_vectors = np.load(previous / "vectors.npy", allow_pickle=False)
+        try:
+            old_ids = np.load(previous / "ids.npy", allow_pickle=False)
+            old_vectors = np.load(previous / "vectors.npy", allow_pickle=False)
+        except (OSError, ValueError):  # a damaged version (a file deleted, a copy cut short): embed all again
+            old_ids = np.zeros(0, dtype=np.int64)
+            old_vectors = np.zeros((0, encoder.tag["dimension"]), dtype=np.float32)
+            rebuild = True
 
     known = {int(i): row for row, i in enumerate(old_ids)}
     keep_rows = [known[int(i)] for i in wanted_ids if int(i) in known]
