@@ -44,6 +44,14 @@ def test_a_failed_write_leaves_no_version_and_no_scratch(tmp_path):
     assert list((tmp_path / "models" / "stance").iterdir()) == []
 
 
+def test_versions_are_listed_in_version_order_past_nine(tmp_path):
+    registry = Registry(tmp_path / "models")
+    for i in range(11):
+        add_version(registry, "verdict", f"n{i}", 0.5)
+    assert registry.versions("verdict") == [f"v{i}" for i in range(1, 12)]
+    assert registry.next_version("verdict") == "v12"
+
+
 def test_a_version_without_a_card_is_refused(tmp_path):
     registry = Registry(tmp_path / "models")
     with pytest.raises(RuntimeError, match="card.json"):

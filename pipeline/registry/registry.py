@@ -85,7 +85,8 @@ class Registry:
         folder = self.root / name
         if not folder.is_dir():
             return []
-        return sorted(p.name for p in folder.iterdir() if p.is_dir() and (p / "card.json").is_file())
+        names = [p.name for p in folder.iterdir() if p.is_dir() and (p / "card.json").is_file()]
+        return sorted(names, key=_version_key)  # v10 after v9: a plain sort puts it before v2
 
     def current_version(self, name: str) -> str | None:
         pointer = self.root / name / "CURRENT"
