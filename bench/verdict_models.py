@@ -41,6 +41,8 @@ SETUPS = {
     "v9": {"verdict_spec": "verdict@v9"},
     # verdict@v8 reading what the current query adapter retrieves (a model not fitted on it).
     "v8-adapter": {"verdict_spec": "verdict@v8", "query_adapter": "query-adapter@v2"},
+    # stance@v6 (v5's recipe trained to the end of its schedule) + the verdict model fitted on it.
+    "v10": {"verdict_spec": "verdict@v10"},
     # What the Checker does with no options.
     "shipped": {},
 }
