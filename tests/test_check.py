@@ -184,9 +184,9 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, run_cli):
     # With the nato pack and the set-up it was written with (stance@v4, rules v6; the pack's rules
     # were written from these claims' errors, on an index of sentences read alone): hit@5 1.0 /
     # verdict accuracy 0.778 (28 of 36) and 0.952 / 0.893 (25 of 28); on that older index 0.889
-    # and 0.893. The default path (stance@v6 reading each passage after the sentence before it,
-    # verdict@v10 with the joint reading, no pack; stance@v5 with verdict@v8, or verdict@v9 retrieving
-    # through the query adapter, alike): 1.0 / 0.583 (21 of 36) and 0.952 / 0.429 (12 of
+    # and 0.893. The default path (stance@v5 reading each passage after the sentence before it,
+    # verdict@v8 with the joint reading, no pack, and verdict@v9 retrieving through the query adapter
+    # alike): 1.0 / 0.583 (21 of 36) and 0.952 / 0.429 (12 of
     # 28). The floors are the measured level less one claim, so one regression fails the test.
     ("seed_claims.jsonl", ("nato",), 0.97, 0.75),
     ("seed_claims_heldout.jsonl", ("nato",), 0.90, 0.85),
