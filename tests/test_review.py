@@ -465,3 +465,21 @@ def test_models_page_lists_versions_cards_and_the_newest_compare_report(tmp_path
     card = client.get(f"/models/{name}/{registry.versions(name)[0]}")
     assert card.status_code == 200 and "sha256" in card.text.lower()
     assert client.get("/models/nothing/v1").status_code == 404
+
+
+def test_the_check_page_checker_reads_the_desks_models_folder(tmp_path, monkeypatch):
+    # With --models-dir the labels recorded that folder's models as the predicting ones, while the
+    # Check page's Checker loaded models/: the desk named one registry and checked with another
+    import pipeline.review.app as app_module
+
+    made: dict = {}
+
+    class FakeChecker:
+        def __init__(self, store, **options) -> None:
+            made.update(store=store, **options)
+
+    monkeypatch.setattr(app_module, "Checker", FakeChecker)
+    models = tmp_path / "models"
+    app = create_app(ReviewConfig(store=tmp_path / "store", labels_dir=tmp_path / "labels", models_dir=models))
+    app.state.review.checker_factory()
+    assert made == {"store": tmp_path / "store", "models_dir": models}

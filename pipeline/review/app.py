@@ -124,11 +124,11 @@ def _templates() -> Environment:
 
 def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None = None) -> Starlette:
     """The review desk for ``config``; ``checker_factory`` builds the Check page's Checker
-    (default: ``Checker(config.store)``, as ``claimsift check`` does)."""
+    (default: ``Checker(config.store)`` on ``config.models_dir``, as ``claimsift check`` does)."""
     env = _templates()
     state = _State(config=config, scores=ScoresTable(config.scores) if config.scores else None,
                    labels=LabelStore(config.labels_path),
-                   checker_factory=checker_factory or (lambda: _default_checker(config.store)))
+                   checker_factory=checker_factory or (lambda: _default_checker(config.store, config.models_dir)))
 
     def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
         context.update(request=request, config=config, csrf=csrf_token(request), page=template.split(".")[0])
@@ -313,11 +313,11 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-def _default_checker(store: Path):
+def _default_checker(store: Path, models_dir: Path | None = None):
     # Imported here: the Checker's modules pull in torch and the retrieval stack, which the
     # queue, the corpus and the labels never need.
-
-    return Checker(store)
+    # The desk's registry (--models-dir): the one its labels record as the models that predicted.
+    return Checker(store, models_dir=models_dir)
 
 
 def _status(exc: UserError) -> int:
