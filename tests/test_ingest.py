@@ -246,6 +246,22 @@ def test_a_published_value_that_is_not_a_date_rejects_its_row(tmp_path):
     assert set(Corpus(tmp_path / "store").documents()["name"]) == {"t.jsonl#id=a", "t.jsonl#id=d"}
 
 
+def test_real_published_formats_are_dates_not_rejected_rows(tmp_path):
+    # Twitter's created_at, compact 20240115 (text or integer) and pandas' float year were "not a date",
+    # so a valid document was lost with its row
+    assert normalise_date("Tue Jan 16 10:00:00 +0000 2024") == "2024-01-16"
+    assert normalise_date("20240115") == normalise_date(20240115) == "2024-01-15"
+    assert normalise_date(2019.0) == "2019-01-01"
+    assert [normalise_date(v) for v in ("20241345", "Tue Jan 45 10:00:00 +0000 2024", 123.0)] == [None] * 3
+    jsonl = write(tmp_path / "t.jsonl", '{"id": "a", "text": "Tweet text.", "published": "Tue Jan 16 10:00:00 +0000 2024"}\n'
+                                        '{"id": "b", "text": "Compact text.", "published": 20240115}\n'
+                                        '{"id": "c", "text": "Year text.", "published": 2019.0}\n')
+    report = ingest([jsonl], tmp_path / "store", analyser=LineAnalyser())
+    assert report.rejected == []
+    published = Corpus(tmp_path / "store").documents().set_index("name")["published"].to_dict()
+    assert published == {"t.jsonl#id=a": "2024-01-16", "t.jsonl#id=b": "2024-01-15", "t.jsonl#id=c": "2019-01-01"}
+
+
 def test_a_csv_header_naming_a_column_twice_is_rejected(tmp_path):
     # ingest read the last `text` column and score the first: the same file meant two things
     table = write(tmp_path / "t.csv", "id,text,text\n1,First text.,Second text.\n")

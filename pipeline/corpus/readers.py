@@ -109,9 +109,19 @@ def normalise_date(value: object) -> str | None:
             return value.strftime("%Y-%m-%d")
         except ValueError:
             return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # pandas reads a year column with blanks as floats: 2019.0 is the year 2019
     text = str(value).strip()
     if not text or text.lower() in ("nan", "none", "nat", "null"):
         return None
+    # Exact formats dateparser does not take: compact 20240115 (text or integer) and Twitter's created_at.
+    for shape, layout in ((r"(?:19|20)\d{6}", "%Y%m%d"), (r"[A-Za-z]{3} [A-Za-z]{3} \d\d [\d:]{8} [+-]\d{4} \d{4}",
+                                                         "%a %b %d %H:%M:%S %z %Y")):
+        if re.fullmatch(shape, text):
+            try:
+                return dt.datetime.strptime(text, layout).strftime("%Y-%m-%d")
+            except ValueError:
+                return None  # 20241345: the shape of a date, not a date
     match = re.match(r"((?:19|20)\d\d)-(\d\d)-(\d\d)", text)
     if match:
         try:
