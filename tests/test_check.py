@@ -402,6 +402,13 @@ def test_the_checker_reads_with_the_stance_model_its_verdict_model_was_fitted_on
     assert stance_of(stance_spec="stance") == stance_of(verdict_spec="rules") == f"stance@{other}"
     assert ModelScorer(seed_store, models_dir=models)._model_specs()["stance"] == fitted
     assert fitted_stance_spec("verdict@v1", models) == "stance@v1"  # the older card's record
+    # The verdict model is resolved once: a promotion after loading changes neither it nor its stance model.
+    loaded = Checker(seed_store, models_dir=models, fact_checks=False)
+    loaded.warm_up()
+    before = loaded.verdict_model
+    registry.promote(next(f"verdict@{v}" for v in registry.versions("verdict") if f"verdict@{v}" != before))
+    assert loaded.verdict_model == before and loaded.stance_models["stance"]["version"] == fitted.split("@")[1]
+    registry.promote(before)
     # The verdict model's stance model missing from the models folder: what to copy or pass.
     shutil.rmtree(models / "stance" / fitted.split("@")[1])
     with pytest.raises(UserError, match=f"{fitted}.*--stance-model stance"):

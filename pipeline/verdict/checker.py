@@ -55,6 +55,7 @@ class _Loaded:
     parser: Any  # spaCy's Language, for the claim's subject (``claim_subject``)
     packs: tuple[RulePack, ...] = ()  # the rule packs in use, bound to the corpus
     query_adapter: QueryAdapter | None = None  # maps claim vectors before dense search
+    verdict_spec: str = "verdict"  # the verdict model loaded, as resolved once (``verdict@v8``)
 
 
 # A second, faster stance model for the passages shown that do not vote: none by default, since
@@ -162,12 +163,15 @@ class Checker:
         encoder = self.encoder or Encoder(self.encoder_backend)
         index = load_index(self.store_dir, expected_encoder=encoder.tag)
         view = CorpusView.from_store(self.store_dir)
-        if self.verdict_spec == "rules":
+        # Resolved once: the verdict model and the stance model it names must come from the same
+        # reading of CURRENT, whatever is promoted meanwhile.
+        verdict_spec = self._resolved_verdict_spec()
+        if verdict_spec == "rules":
             aggregator = VerdictAggregator(support_threshold=self.rules.support_threshold,
                                            refute_threshold=self.rules.refute_threshold)
         else:
-            aggregator = VerdictAggregator.load(self.verdict_spec, models_dir=self.models_dir)
-        stance = self._stance_model()
+            aggregator = VerdictAggregator.load(verdict_spec, models_dir=self.models_dir)
+        stance = self._stance_model(verdict_spec)
         screen = self._screen_model(stance)
         matcher = self._fact_check_matcher()
         encoder.warm_up()
@@ -189,7 +193,7 @@ class Checker:
                                 f"query_adapter=\"none\" (--query-adapter none)") from exc
             adapter.check_encoder(encoder.tag)
         self._loaded = _Loaded(encoder, index, view, stance, aggregator, matcher, screen, claim_parser(), packs,
-                               adapter)
+                               adapter, verdict_spec)
 
     def _parts(self) -> _Loaded:
         """What warm_up loaded (loading it first where needed)."""
@@ -197,21 +201,27 @@ class Checker:
         assert self._loaded is not None  # set by warm_up
         return self._loaded
 
-    def _stance_model(self) -> StanceModel:
+    def _resolved_verdict_spec(self) -> str:
+        if self.verdict_spec != DEFAULT_VERDICT:
+            return self.verdict_spec
+        version = Registry(self.models_dir or DEFAULT_MODELS_DIR).current_version(DEFAULT_VERDICT)
+        return f"{DEFAULT_VERDICT}@{version}" if version else DEFAULT_VERDICT
+
+    def _stance_model(self, verdict_spec: str) -> StanceModel:
         if self.stance_spec is not None:
             stance = StanceModel(self.stance_spec, models_dir=self.models_dir, backend=self.stance_backend)
             stance.warm_up()
             return stance
         # The verdict model's weights fit one stance model's probabilities: promoting or rolling
         # back either model alone must not pair them with another one's.
-        fitted = fitted_stance_spec(self.verdict_spec, self.models_dir)
+        fitted = fitted_stance_spec(verdict_spec, self.models_dir)
         stance = StanceModel(fitted or "stance", models_dir=self.models_dir, backend=self.stance_backend)
         try:
             stance.warm_up()
         except (UserError, ModelNotFoundError) as exc:
             if fitted is None:
                 raise
-            raise UserError(f"{self.verdict_model} was fitted on {fitted}'s stance probabilities, which cannot be "
+            raise UserError(f"{verdict_spec} was fitted on {fitted}'s stance probabilities, which cannot be "
                             f"loaded ({exc}); copy models/stance/ beside it or pass stance_spec=\"stance\" "
                             "(--stance-model stance) to use the current one") from exc
         return stance
@@ -343,8 +353,8 @@ class Checker:
         """The verdict model in use, resolved (``verdict@v7``), or ``rules`` (for reports)."""
         if self.verdict_spec != DEFAULT_VERDICT:
             return self.verdict_spec
-        version = Registry(self.models_dir or DEFAULT_MODELS_DIR).current_version(DEFAULT_VERDICT)
-        return f"{DEFAULT_VERDICT}@{version}" if version else "rules"
+        spec = self._loaded.verdict_spec if self._loaded is not None else self._resolved_verdict_spec()
+        return spec if spec != DEFAULT_VERDICT else "rules"  # none current: the hand-set rules
 
     @property
     def retrieval_adapter(self) -> str:
