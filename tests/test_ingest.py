@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.types import Sentence
+from pipeline.corpus.factchecks import read_fact_check_file
 from pipeline.corpus.ingest import ingest
 from pipeline.corpus.nlp import AnalysedDocument
 from pipeline.corpus.readers import (
@@ -269,6 +270,22 @@ def test_a_csv_header_naming_a_column_twice_is_rejected(tmp_path):
     assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.csv", None)]
     assert "the column 'text' appears twice in the header" in report.rejected[0].reason
     assert not report.added
+
+
+def test_a_repeated_column_ingest_never_reads_leaves_the_table_readable(tmp_path):
+    # `note,note` refused the whole file, which was read fine before: only a column ingest reads is ambiguous
+    table = write(tmp_path / "t.csv", "id,text,note,note\n1,First text.,a,b\n")
+    report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
+    assert report.rejected == [] and len(report.added) == 1
+    dated = write(tmp_path / "d.csv", "id,text,published,published\n1,Other text.,2024-01-01,2024-02-01\n")
+    report = ingest([dated], tmp_path / "store", analyser=LineAnalyser())
+    assert "the column 'published' appears twice in the header" in report.rejected[0].reason
+    checks = write(tmp_path / "f.csv", "claim,rating,Rating,note,note\nA claim.,False,True,a,b\n")
+    records, rejected = read_fact_check_file(checks)
+    assert not records and "the column 'Rating' appears twice in the header" in rejected[0].reason
+    checks.write_text("claim,rating,note,note\nA claim.,False,a,b\n", encoding="utf-8")
+    records, rejected = read_fact_check_file(checks)
+    assert [r.claim for r in records] == ["A claim."] and rejected == []
 
 
 def test_a_line_separator_inside_a_jsonl_string_and_an_unclosed_csv_quote(tmp_path):

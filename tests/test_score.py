@@ -218,6 +218,12 @@ def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path):
     with pytest.raises(InputError) as error:
         list(PostReader(path))
     assert "posts.csv" in str(error.value) and "the column 'text' appears twice in the header" in str(error.value)
+    path.write_text("id,text,id\n1,first,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="the column 'id' appears twice"):
+        list(PostReader(path))
+    # a repeated column score never reads was refused too, losing a file that was read fine before
+    path.write_text("id,text,note,note\n1,first,a,b\n", encoding="utf-8")
+    assert [(r.post_id, r.text) for r in PostReader(path)] == [("1", "first")]
 
 
 def test_an_unclosed_quote_in_a_csv_is_rejected_naming_the_lines_it_swallowed(tmp_path):

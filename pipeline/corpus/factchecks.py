@@ -35,6 +35,7 @@ from pipeline.corpus.readers import (
     check_bytes,
     is_fact_check_table,
     normalise_date,
+    refuse_repeated_columns,
     table_rows,
 )
 from pipeline.corpus.store import lock_timeout
@@ -115,6 +116,10 @@ def _clean(value: object) -> str:
         return ""
     text = unicodedata.normalize("NFKC", str(value)).replace("\u00a0", " ")
     return re.sub(r"\s+", " ", text).strip()
+
+
+# The fields make_fact_check reads.
+FACT_CHECK_FIELDS = ("id", "claim", "rating", "publisher", "url", "date", "title", "text", "claimant", "source")
 
 
 def make_fact_check(fields: dict, source: str = "") -> FactCheck:
@@ -221,6 +226,8 @@ def read_fact_check_file(path: Path | str) -> tuple[list[FactCheck], list[Reject
             if not is_fact_check_table(columns):
                 return [], [Rejection(str(path), None, "not a fact-check table: it needs `claim` and `rating` "
                                                        f"columns (columns: {', '.join(columns) or 'none'})")]
+            # keys are lower-cased below, so `Claim,claim` is as ambiguous as `claim,claim`
+            refuse_repeated_columns(path, columns, FACT_CHECK_FIELDS, fold_case=True)
             rows = table
     except RejectedInput as exc:
         return [], [exc.rejection]

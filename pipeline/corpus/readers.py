@@ -339,10 +339,6 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
             columns = [c.strip() for c in (reader.fieldnames or [])]
         except csv.Error as exc:
             raise RejectedInput(path, f"unreadable CSV header ({exc})") from None
-        repeated = next((name for i, name in enumerate(columns) if name and name in columns[:i]), None)
-        if repeated is not None:
-            # DictReader keeps the last of the two, score's reader the first: refused in both
-            raise RejectedInput(path, f"the column '{repeated}' appears twice in the header; rename or remove one")
 
         def rows() -> Iterator[tuple[int, dict | RejectedInput]]:
             number = 0
@@ -391,6 +387,20 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
 
         return columns, batches()
     raise RejectedInput(path, f"unsupported table type {suffix}")
+
+
+# The columns _row_document reads.
+DOCUMENT_COLUMNS = ("text", "id", "title", "url", "source", "published")
+
+
+def refuse_repeated_columns(path: Path, columns: list[str], used: Iterable[str], fold_case: bool = False) -> None:
+    """Refuse a header naming a column the reader uses twice: DictReader keeps the last, score's reader
+    the first, so the file means two things. A repeated column no one reads (`note,note`) is harmless."""
+    wanted = set(used)
+    names = [c.lower() for c in columns] if fold_case else list(columns)
+    repeated = next((columns[i] for i, name in enumerate(names) if name in wanted and name in names[:i]), None)
+    if repeated is not None:
+        raise RejectedInput(path, f"the column '{repeated}' appears twice in the header; rename or remove one")
 
 
 def _row_document(path: Path, number: int, record: dict, name_prefix: str, global_ids: bool = False) -> Document:
@@ -547,6 +557,7 @@ def documents_of(item: InputItem, max_chars: int, rejected: list[Rejection],
             return "factchecks"
         if "text" not in columns:
             raise RejectedInput(path, f"no `text` column (columns: {', '.join(columns) or 'none'})")
+        refuse_repeated_columns(path, columns, DOCUMENT_COLUMNS)
 
         def table_documents() -> Iterator[tuple[int, Document]]:
             for number, record in rows:

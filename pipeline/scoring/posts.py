@@ -226,9 +226,11 @@ class PostReader:
                 if self.text_column not in header:
                     raise InputError(self.path, f"no '{self.text_column}' column (columns: {', '.join(header)}); "
                                      "choose one with --text-column", row=1)
-                repeated = next((name for i, name in enumerate(header) if name and name in header[:i]), None)
+                # Only a column score reads is ambiguous (csv.reader takes the first, ingest's DictReader the
+                # last); a repeated column it never reads (`note,note`) leaves the file as readable as before
+                used = (self.text_column, self.id_column)
+                repeated = next((name for i, name in enumerate(header) if name in used and name in header[:i]), None)
                 if repeated is not None:
-                    # csv.reader takes the first, ingest's DictReader the last: refused in both
                     raise InputError(self.path, f"the column '{repeated}' appears twice in the header; "
                                                 "rename or remove one", row=1)
                 self._refuse_missing_id(header)
