@@ -169,6 +169,23 @@ def test_a_models_folder_that_is_a_file_is_refused_before_any_fit(tmp_path, run_
 
 # -- retraining writes a version without promoting it; a failed run writes nothing ----------------
 
+def test_promoting_a_stance_model_says_which_one_verdicts_read(tmp_path, invoke_cli):
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent / "models"
+    models = tmp_path / "models"
+    for name in ("stance", "verdict"):
+        shutil.copytree(root / name, models / name)
+    fitted = json.loads((models / "verdict" / Registry(models).current_version("verdict") / "card.json").read_text())
+    fitted_label = "stance@" + fitted["stance_model"][0]["stance"]["version"]
+    other = next(f"stance@{v}" for v in Registry(models).versions("stance") if f"stance@{v}" != fitted_label)
+    said = invoke_cli("models", "promote", other, "--models-dir", models)
+    assert said.exit_code == 0 and f"verdicts still read {fitted_label}" in said.output, said.output
+    assert f"--stance-model {other}" in said.output
+    same = invoke_cli("models", "promote", fitted_label, "--models-dir", models)
+    assert same.exit_code == 0 and "verdicts still read" not in same.output
+
+
 def test_retraining_registers_an_unpromoted_version(tmp_path):
     from pipeline.training.retrain import retrain
 

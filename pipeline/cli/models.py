@@ -99,6 +99,23 @@ def promote(spec: str = typer.Argument(..., help="NAME@VERSION to make current."
     except (ModelNotFoundError, ModelIntegrityError) as exc:
         raise UserError(str(exc)) from exc
     typer.echo(f"{ref.name}: current is now {ref.version} (was {before or 'none'})")
+    if ref.name == "stance":
+        _say_which_stance_model_verdicts_read(registry, ref.label)
+
+
+def _say_which_stance_model_verdicts_read(registry, promoted: str) -> None:
+    """Verdicts read the stance model their verdict model was fitted on: a promoted stance model
+    alone does not change them, which would otherwise surprise."""
+    from pipeline.verdict.aggregator import fitted_stance_spec
+
+    try:
+        fitted = fitted_stance_spec("verdict", registry.root)
+    except UserError:
+        return
+    if fitted and fitted != promoted:
+        typer.echo(f"verdicts still read {fitted} (the current verdict model was fitted on it); to check with "
+                   f"{promoted}, fit a verdict model on it: `claimsift train verdict --from-corpora "
+                   f"--stance-model {promoted} --stance-input previous`, then promote that")
 
 
 def rollback(name: str = typer.Argument(..., help="Model name."),
