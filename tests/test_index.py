@@ -198,6 +198,35 @@ def test_an_index_version_with_a_file_missing_names_the_folder_and_the_rebuild(t
     assert f"claimsift index --store {store} --rebuild" in message
 
 
+def test_another_users_build_lock_does_not_stop_a_build(tmp_path, monkeypatch):
+    # the lock file stays, owned by whoever built first; opening it to append needed write access
+    import builtins
+    import errno
+    import os
+
+    from pipeline.retrieval.index import LOCK_NAME, build_lock
+
+    lock = tmp_path / "store" / "index" / LOCK_NAME
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    real_open, real_os_open = builtins.open, os.open
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if Path(str(file)) == lock and set(mode) & set("wax+"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(file, flags, *args, **kwargs):
+        if Path(str(file)) == lock and flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_os_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+    with build_lock(tmp_path / "store"):
+        pass
+
+
 def test_an_update_over_a_version_with_a_file_missing_embeds_everything_again(tmp_path):
     from pipeline.corpus.ingest import ingest
     from test_ingest import LineAnalyser

@@ -330,6 +330,44 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     assert score_file(source, out, KeywordScorer(), chunk_size=2, progress=False).scored == 5
 
 
+def deny_writing(monkeypatch, path: Path, deny_all: bool = False) -> None:
+    """``path`` as another user's 0644 file is to us (tests run as root, which the mode would not stop)."""
+    import builtins
+
+    real_open, real_os_open = builtins.open, os.open
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if Path(str(file)) == path and (deny_all or set(mode) & set("wax+")):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(file, flags, *args, **kwargs):
+        if Path(str(file)) == path and (deny_all or flags & (os.O_WRONLY | os.O_RDWR)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_os_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+
+
+def test_another_users_lock_file_beside_the_output_does_not_stop_a_run(tmp_path, monkeypatch, write_jsonl):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    out = tmp_path / "out.jsonl"
+    lock = tmp_path / ".out.jsonl.lock"
+    lock.touch()  # left by the first user's run: flock needs only to read it
+    deny_writing(monkeypatch, lock)
+    assert score_file(source, out, KeywordScorer(), chunk_size=2, progress=False).scored == 5
+
+
+def test_a_lock_file_that_cannot_be_opened_is_named_without_a_resume_hint(tmp_path, monkeypatch, write_jsonl):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    lock = tmp_path / ".out.jsonl.lock"
+    deny_writing(monkeypatch, lock, deny_all=True)
+    with pytest.raises(UserError, match="cannot open the lock file") as error:
+        score_file(source, tmp_path / "out.jsonl", KeywordScorer(), chunk_size=2, progress=False)
+    assert "--resume" not in str(error.value)
+
+
 def test_a_partial_run_is_refused_without_resume(tmp_path, monkeypatch, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     real_commit = checkpoint_module.Checkpoint.commit_chunk

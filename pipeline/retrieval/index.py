@@ -342,10 +342,17 @@ def build_lock(store_dir: Path, on_wait: Callable[[], None] | None = None) -> It
 
     An OS file lock (flock), so a builder that dies releases it. Another builder waits for it
     up to ``lock_timeout()`` seconds (calling ``on_wait`` once), then fails with IndexBusyError.
+    Opened read-only (flock needs no write access): the file stays owned by whoever built first,
+    so in a shared store another user must be able to lock it too.
     """
     root = index_root(store_dir)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_NAME, "a") as handle:
+    try:
+        descriptor = os.open(root / LOCK_NAME, os.O_RDONLY | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UserError(f"{root / LOCK_NAME}: cannot open the lock file that keeps two index builds apart "
+                        f"({exc.strerror or exc}); make it readable, or {root} writable") from None
+    with os.fdopen(descriptor, "rb") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

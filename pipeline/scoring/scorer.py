@@ -316,8 +316,17 @@ def _writing(checkpoint: Checkpoint) -> Iterator[None]:
 def _only_run_on(output_path: Path) -> Iterator[None]:
     """One run at a time per output. A second one (a rerun, or --resume while the first still ran)
     deleted the first's temporary files and removed the parts folder under it. An OS lock (flock), so
-    a killed run releases it; the empty lock file stays, as the index's .build.lock does."""
-    with open(output_path.with_name(f".{output_path.name}.lock"), "a") as handle:
+    a killed run releases it; the empty lock file stays, as the index's .build.lock does. Opened
+    read-only (flock needs no write access): the file stays owned by whoever ran first, so in a shared
+    folder another user must be able to lock it too."""
+    lock_path = output_path.with_name(f".{output_path.name}.lock")
+    try:
+        descriptor = os.open(lock_path, os.O_RDONLY | os.O_CREAT, 0o666)
+    except OSError as exc:  # outside _writing's message: no checkpoint exists yet to resume from
+        raise UserError(f"{lock_path}: cannot open the lock file that keeps two runs off --out "
+                        f"({exc.strerror or exc}); make it readable, or its folder writable, "
+                        "or choose another --out") from None
+    with os.fdopen(descriptor, "rb") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
