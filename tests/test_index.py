@@ -198,6 +198,27 @@ def test_an_index_version_with_a_file_missing_names_the_folder_and_the_rebuild(t
     assert f"claimsift index --store {store} --rebuild" in message
 
 
+@pytest.mark.parametrize("manifest", [None, '{"format": 3, "enc', "null", b"\xff\xfe{}"])
+def test_an_index_version_with_a_missing_or_torn_manifest_names_the_folder_and_the_rebuild(tmp_path, manifest):
+    # a manifest cut short was read outside the damage check: a JSONDecodeError traceback
+    store = tmp_path / "store"
+    version = store / "index" / "v1"
+    EvidenceIndex.build(version, [1, 2], ["Rutte denied it.", "NATO met in June."], np.eye(2, 8, dtype=np.float32),
+                        {"model": "m", "dimension": 8}, SENTENCE_CONTEXT)
+    (store / "index" / "CURRENT").write_text("v1\n")
+    if manifest is None:
+        (version / "manifest.json").unlink()
+    elif isinstance(manifest, bytes):
+        (version / "manifest.json").write_bytes(manifest)
+    else:
+        (version / "manifest.json").write_text(manifest)
+    with pytest.raises(UserError) as error:
+        load_index(store)
+    message = str(error.value)
+    assert str(version) in message and "manifest.json" in message and "\n" not in message
+    assert f"claimsift index --store {store} --rebuild" in message
+
+
 def test_another_users_build_lock_does_not_stop_a_build(tmp_path, monkeypatch):
     # the lock file stays, owned by whoever built first; opening it to append needed write access
     import builtins

@@ -107,8 +107,10 @@ def index_context(directory: Path) -> str | None:
     """How an index read its sentences, "<context>/<rules>" (``INDEX_READING`` for this version;
     indexes from before it was recorded: "none/1"); None when its manifest cannot be read."""
     try:
-        manifest = json.loads((directory / "manifest.json").read_text())
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
         return None
     return f"{manifest.get('sentence_context', 'none')}/{manifest.get('context_rules', 1)}"
 
@@ -206,10 +208,14 @@ class EvidenceIndex:
         import bm25s
         import faiss
 
-        manifest_path = directory / "manifest.json"
-        if not manifest_path.is_file():
-            raise IndexMismatchError(f"{directory}: no manifest.json; rebuild with `claimsift index --store …`")
-        manifest = json.loads(manifest_path.read_text())
+        reading = "manifest.json"
+        try:
+            # A manifest cut short or garbled is damage like a missing file, not a traceback.
+            manifest = json.loads((directory / reading).read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise ValueError(f"{reading} does not hold an object")
+        except (OSError, ValueError):  # ValueError: invalid JSON or UTF-8
+            raise _damaged(directory, reading) from None
         if expected_encoder is not None:
             check_encoder(manifest, expected_encoder, directory)
         reading = "ids.npy"
@@ -227,9 +233,7 @@ class EvidenceIndex:
         except (OSError, RuntimeError, ValueError):  # faiss raises RuntimeError, a torn .npy ValueError
             # A version damaged outside a build (a file deleted, a copy cut short): load_index retries
             # it only when another build replaced it meanwhile, else this line is what the user sees.
-            raise IndexMismatchError(f"{directory}: the evidence index is damaged ({reading} is missing or "
-                                     f"unreadable); rebuild it with `claimsift index --store "
-                                     f"{directory.parent.parent} --rebuild`") from None
+            raise _damaged(directory, reading) from None
         stemmer = _stemmer() if manifest.get("bm25", {}).get("stemmer") else None
         return cls(directory, manifest, ids, dense, lexical, stemmer, vectors)
 
@@ -305,7 +309,7 @@ def load_index(store_dir: Path, expected_encoder: dict | None = None, attempts: 
             return EvidenceIndex.load(directory, expected_encoder)
         except (OSError, RuntimeError, IndexMismatchError):
             # A build in another process swapped CURRENT and removed this version while it was
-            # read (files gone: FileNotFoundError, faiss's RuntimeError, "no manifest.json"): read
+            # read (files gone: FileNotFoundError, faiss's RuntimeError, a damaged version): read
             # the new one. The same version failing is a real problem, raised as it is.
             now = current_index_dir(store_dir)
             if now == directory:
@@ -327,6 +331,11 @@ class IndexUpdate:
     @property
     def sentences_per_second(self) -> float:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+def _damaged(directory: Path, reading: str) -> IndexMismatchError:
+    return IndexMismatchError(f"{directory}: the evidence index is damaged ({reading} is missing or unreadable); "
+                              f"rebuild it with `claimsift index --store {directory.parent.parent} --rebuild`")
 
 
 LOCK_NAME = ".build.lock"
