@@ -272,6 +272,15 @@ def test_a_csv_header_naming_a_column_twice_is_rejected(tmp_path):
     assert not report.added
 
 
+def test_half_an_emoji_rejects_a_row_only_in_the_fields_ingest_reads(tmp_path):
+    # a row whose text was whole but whose unread `raw` held half an emoji was rejected, losing the document
+    jsonl = write(tmp_path / "t.jsonl", '{"id": "a", "text": "Whole text.", "raw": {"bio": "cut \\ud83d"}}\n'
+                                        '{"id": "b", "text": "Cut \\ud83d text."}\n')
+    report = ingest([jsonl], tmp_path / "store", analyser=LineAnalyser())
+    assert [(r.row, "\\ud83d is half of a UTF-16 pair" in r.reason) for r in report.rejected] == [(2, True)]
+    assert set(Corpus(tmp_path / "store").documents()["name"]) == {"t.jsonl#id=a"}
+
+
 def test_a_repeated_column_ingest_never_reads_leaves_the_table_readable(tmp_path):
     # `note,note` refused the whole file, which was read fine before: only a column ingest reads is ambiguous
     table = write(tmp_path / "t.csv", "id,text,note,note\n1,First text.,a,b\n")

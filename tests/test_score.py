@@ -125,6 +125,18 @@ def test_raw_tweet_objects_use_full_text_and_id_str(tmp_path, write_jsonl):
     assert rows[0]["text"] == "India sent 100,000 vaccines to Barbados."
 
 
+def test_half_an_emoji_rejects_a_tweet_only_in_the_fields_score_reads(tmp_path):
+    # a raw tweet whose full_text is whole but whose unread `text` or user.description holds half an
+    # emoji was rejected as invalid JSON, losing a scorable post
+    path = tmp_path / "tweets.jsonl"
+    path.write_text('{"id_str": "1", "text": "cut \\ud83d", "full_text": "Whole text.", '
+                    '"user": {"description": "bio \\ud83d"}}\n'
+                    '{"id_str": "2", "text": "x", "full_text": "Cut \\ud83d text."}\n', encoding="utf-8")
+    records = list(PostReader(path))
+    assert [(r.post_id, r.text, r.reason) for r in records[:1]] == [("1", "Whole text.", None)]
+    assert records[1].reason is not None and "\\ud83d is half of a UTF-16 pair" in records[1].reason
+
+
 @pytest.mark.skipif(not TWEETS.exists(), reason=f"shared dataset absent: {TWEETS}")
 def test_checkthat_tweet_dump_reads_every_object_streaming():
     reader = PostReader(TWEETS)

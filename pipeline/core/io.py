@@ -13,15 +13,17 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 from pipeline.core.errors import InputError
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def parse_object(line: str) -> tuple[dict | None, str | None]:
-    """``(object, None)`` for a line holding a JSON object, else ``(None, problem)``."""
+def parse_object(line: str, reads: Collection[str] | Callable[[dict], Collection[str]] | None = None,
+                 ) -> tuple[dict | None, str | None]:
+    """``(object, None)`` for a line holding a JSON object, else ``(None, problem)``. ``reads`` names
+    the top-level keys the caller uses (or computes them from the object); None means all of them."""
     try:
         value = json.loads(line)
     except ValueError as exc:
@@ -31,12 +33,28 @@ def parse_object(line: str) -> tuple[dict | None, str | None]:
         return None, f"line is a JSON {_kind(value)}, not an object"
     # "\ud800" without its pair parses to a string that cannot be written as UTF-8: the row failed
     # later, in SQLite, a tokenizer or the output write, as a traceback. Only escapes can make one.
-    if "\\u" in line:
-        lone = _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False))
-        if lone:
-            return None, (f"not valid JSON text: \\u{ord(lone.group()):04x} is half of a UTF-16 pair "
-                          "(an emoji or character cut in two?)")
+    # Only a value the caller reads makes the row a problem: a raw tweet's unread `text` or
+    # `user.description` cut in two is mended (U+FFFD) so the row can still be written.
+    if "\\u" in line and _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False)):
+        used = set(value) if reads is None else set(reads(value) if callable(reads) else reads)
+        for key in value:
+            lone = _LONE_SURROGATE.search(json.dumps({key: value[key]}, ensure_ascii=False))
+            if lone and key in used:
+                return None, (f"not valid JSON text: \\u{ord(lone.group()):04x} is half of a UTF-16 pair "
+                              "(an emoji or character cut in two?)")
+        value = _mended(value)
     return value, None
+
+
+def _mended(value: Any) -> Any:
+    """``value`` with every lone surrogate replaced by U+FFFD, so that it can be written as UTF-8."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_mended(k): _mended(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mended(v) for v in value]
+    return value
 
 
 def _kind(value: object) -> str:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from pipeline.corpus.readers import (
+    FACT_CHECK_FIELDS,
     RejectedInput,
     Rejection,
     check_bytes,
@@ -116,10 +117,6 @@ def _clean(value: object) -> str:
         return ""
     text = unicodedata.normalize("NFKC", str(value)).replace("\u00a0", " ")
     return re.sub(r"\s+", " ", text).strip()
-
-
-# The fields make_fact_check reads.
-FACT_CHECK_FIELDS = ("id", "claim", "rating", "publisher", "url", "date", "title", "text", "claimant", "source")
 
 
 def make_fact_check(fields: dict, source: str = "") -> FactCheck:

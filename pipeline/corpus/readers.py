@@ -324,7 +324,7 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
             for number, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
-                record, problem = parse_object(line)
+                record, problem = parse_object(line, reads=_table_reads)
                 if record is None:
                     yield number, RejectedInput(path, problem or "not a JSON object", number)
                     continue
@@ -389,8 +389,14 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
     raise RejectedInput(path, f"unsupported table type {suffix}")
 
 
-# The columns _row_document reads.
+# The columns _row_document reads, and the fields make_fact_check reads.
 DOCUMENT_COLUMNS = ("text", "id", "title", "url", "source", "published")
+FACT_CHECK_FIELDS = ("id", "claim", "rating", "publisher", "url", "date", "title", "text", "claimant", "source")
+
+
+def _table_reads(record: dict) -> list[str]:
+    """The keys a document or fact-check row is read by (fact-check keys are case-folded)."""
+    return [key for key in record if key in DOCUMENT_COLUMNS or key.strip().lower() in FACT_CHECK_FIELDS]
 
 
 def refuse_repeated_columns(path: Path, columns: list[str], used: Iterable[str], fold_case: bool = False) -> None:

@@ -138,6 +138,11 @@ class PostReader:
             yield from self._iter_parquet()
 
     # -- JSONL ---------------------------------------------------------------------------------
+    def _read_keys(self, obj: dict) -> tuple[str, str]:
+        """The keys _text_and_id takes from ``obj``: half an emoji elsewhere is no problem of the row."""
+        text_key = "full_text" if self.text_column == "text" and "full_text" in obj else self.text_column
+        return text_key, "id_str" if self.id_column == "id" and "id_str" in obj else self.id_column
+
     def _text_and_id(self, obj: dict) -> tuple[bool, object, object]:
         """Raw tweet objects carry ``full_text`` (extended mode) or ``text`` and ``id_str``."""
         if self.text_column in obj:
@@ -201,7 +206,7 @@ class PostReader:
                     if problem:
                         yield PostRecord(number, None, None, problem)
                         continue
-                    obj, problem = parse_object(stripped)
+                    obj, problem = parse_object(stripped, reads=self._read_keys)
                     if obj is None:
                         yield PostRecord(number, None, None, problem or "not a JSON object")
                         continue
