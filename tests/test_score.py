@@ -318,6 +318,28 @@ def test_cli_top_k_out_of_range_is_refused(tmp_path, write_jsonl, run_cli, top_k
     assert not (tmp_path / "o.jsonl").exists()
 
 
+def test_a_missing_stance_model_the_verdict_model_was_fitted_on_names_the_folder_to_copy(tmp_path, write_jsonl):
+    # "train it with `claimsift train stance`" registered another stance model, which the verdict
+    # model does not read
+    from pipeline.corpus.store import DB_NAME
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / DB_NAME).write_bytes(b"")
+    models = tmp_path / "models"
+    cards = {"checkworthy/v1": {}, "stance/v6": {}, "verdict/v8": {"stance_model": {"model": "stance", "version": "v5"}}}
+    for folder, card in cards.items():
+        (models / folder).mkdir(parents=True)
+        (models / folder / "card.json").write_text(json.dumps(card))
+        (models / folder).parent.joinpath("CURRENT").write_text(Path(folder).name + "\n")
+    scorer = ModelScorer(store, models_dir=models)
+    with pytest.raises(UserError) as error:
+        score_file(write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.parquet", scorer, progress=False)
+    message = str(error.value)
+    assert "verdict@v8 was fitted on stance@v5" in message and f"{models / 'stance' / 'v5'}/" in message
+    assert "claimsift train" not in message
+
+
 @pytest.mark.slow
 def test_model_scorer_is_cheap_to_pickle_before_and_after_warm_up(seed_store):
     scorer = ModelScorer(seed_store, top_k=3)

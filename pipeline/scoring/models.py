@@ -31,6 +31,22 @@ class PostScorer(Protocol):
         ...
 
 
+def _missing_model(exc: FileNotFoundError, spec: str, role: str, registry: Registry, fitted: str | None) -> str:
+    """What to do about a model check_ready cannot find. Training registers a new version: right for
+    an unpinned name, never for a pinned one (a verdict model reads only its own stance model's
+    probabilities), so a pinned version is named with the folder to copy."""
+    name, _, version = spec.partition("@")
+    if not version:
+        return f"{exc}; train it with `claimsift train {role}`"
+    copy = (f"copy its folder {name}/{version}/ from the models folder it was trained in to "
+            f"{registry.root / name / version}/")
+    if role == "stance" and spec == fitted:
+        verdict = f"{DEFAULT_VERDICT}@{registry.current_version(DEFAULT_VERDICT)}"
+        return (f"{verdict} was fitted on {spec}'s stance probabilities, and {spec} is missing ({exc}); "
+                f"{copy} (a newly trained stance model would not match it)")
+    return f"{exc}; {copy}"
+
+
 class ModelScorer:
     """The project's models: check-worthiness first, then a verdict for each check-worthy claim."""
 
@@ -110,12 +126,13 @@ class ModelScorer:
 
         registry = Registry(self.models_dir) if self.models_dir else Registry()
         specs = self._model_specs()
-        for spec, how in ((specs["checkworthy"], "claimsift train checkworthy"),
-                          (specs["stance"], "claimsift train stance")):
+        fitted = None if self.stance_spec else fitted_stance_spec(DEFAULT_VERDICT, self.models_dir)
+        for role in ("checkworthy", "stance"):
+            spec = specs[role]
             try:
                 registry.resolve(spec)
             except FileNotFoundError as exc:
-                raise UserError(f"{exc}; train it with `{how}`") from None
+                raise UserError(_missing_model(exc, spec, role, registry, fitted)) from None
 
     def warm_up(self) -> None:
         if self._models is not None:
