@@ -178,15 +178,21 @@ def test_an_index_replaced_while_it_is_being_loaded_is_loaded_again(tmp_path, mo
         load_index(tmp_path / "store")
 
 
-@pytest.mark.parametrize("lost", ["ids.npy", "dense.faiss", "bm25", "vectors.npy"])
-def test_an_index_version_with_a_file_missing_names_the_folder_and_the_rebuild(tmp_path, lost):
-    # a version damaged without a rebuild (a file deleted by hand, a copy cut short) was a
-    # FileNotFoundError traceback
+def _two_sentence_index(tmp_path):
+    """A store folder holding only a current index version of two sentences: (store, version folder)."""
     store = tmp_path / "store"
     version = store / "index" / "v1"
     EvidenceIndex.build(version, [1, 2], ["Rutte denied it.", "NATO met in June."], np.eye(2, 8, dtype=np.float32),
                         {"model": "m", "dimension": 8}, SENTENCE_CONTEXT)
     (store / "index" / "CURRENT").write_text("v1\n")
+    return store, version
+
+
+@pytest.mark.parametrize("lost", ["ids.npy", "dense.faiss", "bm25", "vectors.npy"])
+def test_an_index_version_with_a_file_missing_names_the_folder_and_the_rebuild(tmp_path, lost):
+    # a version damaged without a rebuild (a file deleted by hand, a copy cut short) was a
+    # FileNotFoundError traceback
+    store, version = _two_sentence_index(tmp_path)
     if (version / lost).is_dir():
         shutil.rmtree(version / lost)
     else:
@@ -201,11 +207,7 @@ def test_an_index_version_with_a_file_missing_names_the_folder_and_the_rebuild(t
 @pytest.mark.parametrize("manifest", [None, '{"format": 3, "enc', "null", b"\xff\xfe{}"])
 def test_an_index_version_with_a_missing_or_torn_manifest_names_the_folder_and_the_rebuild(tmp_path, manifest):
     # a manifest cut short was read outside the damage check: a JSONDecodeError traceback
-    store = tmp_path / "store"
-    version = store / "index" / "v1"
-    EvidenceIndex.build(version, [1, 2], ["Rutte denied it.", "NATO met in June."], np.eye(2, 8, dtype=np.float32),
-                        {"model": "m", "dimension": 8}, SENTENCE_CONTEXT)
-    (store / "index" / "CURRENT").write_text("v1\n")
+    store, version = _two_sentence_index(tmp_path)
     if manifest is None:
         (version / "manifest.json").unlink()
     elif isinstance(manifest, bytes):
