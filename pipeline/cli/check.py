@@ -123,6 +123,13 @@ def index_command(
         f"in {update.seconds:.1f}s ({update.sentences_per_second:.0f} sentences/s)")
 
 
+def _warn_of_a_stance_model_the_verdict_model_was_not_fitted_on(checker) -> None:
+    """--stance-model is allowed to differ (an experiment), but not silently."""
+    mismatch = checker.stance_mismatch()
+    if mismatch:
+        print(f"warning: {mismatch}", file=sys.stderr)
+
+
 def check_command(
     claim: Optional[str] = typer.Argument(None, help="The claim to check (or use --data)."),
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
@@ -158,6 +165,7 @@ def check_command(
             print(f"warning: {stale}", file=sys.stderr)
     checker = Checker(store, top_k=top_k, stance_spec=stance_model, rule_packs=rule_packs or (),
                       reranker=reranker_if(rerank), query_adapter=query_adapter)
+    _warn_of_a_stance_model_the_verdict_model_was_not_fitted_on(checker)
     if claim is not None:
         verdict = checker.check(claim, before=before)
         if as_json:
@@ -209,6 +217,7 @@ def evaluate_claims_command(
 
     checker = Checker(store, top_k=k, stance_spec=stance_model, rule_packs=rule_packs or (),
                       query_adapter=query_adapter)
+    _warn_of_a_stance_model_the_verdict_model_was_not_fitted_on(checker)
     report = evaluate_claims(checker, read_labelled_claims(data), k=k)
     if as_json:
         print(json.dumps(report, ensure_ascii=False))

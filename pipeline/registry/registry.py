@@ -107,6 +107,15 @@ class Registry:
             raise ModelNotFoundError(f"no model {spec!r} under {self.root} (known: {known})")
         return ModelRef(name, version, path, json.loads((path / "card.json").read_text()))
 
+    def copy_advice(self, spec: str) -> str | None:
+        """For a pinned ``name@version`` missing here: the version folder to copy (training would
+        register a new version, never this one); None for an unpinned name, to be trained."""
+        name, _, version = spec.partition("@")
+        if not version:
+            return None
+        return (f"copy its folder {name}/{version}/ from the models folder it was trained in to "
+                f"{self.root / name / version}/")
+
     def verify(self, ref: ModelRef) -> None:
         for fname, expected in ref.card.get("files", {}).items():
             target = ref.path / fname

@@ -120,7 +120,7 @@ class Checker:
                  rules: VerdictRules = VerdictRules(), encoder=None,
                  screen_stance_spec: str | None = SCREEN_STANCE, stance_backend: str = "auto",
                  rule_packs: Sequence[str] = (), reranker: "Reranker | None" = None,
-                 query_adapter: str | None = None) -> None:
+                 query_adapter: str | None = None, matcher_spec: str = "matcher") -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
@@ -146,6 +146,7 @@ class Checker:
         # a registry spec, "none", or None: the one the verdict model was fitted with (none for
         # the hand-set rules and for verdict models from before query adapters).
         self.query_adapter = query_adapter
+        self.matcher_spec = matcher_spec  # the fact-check matcher's registry spec (``FactCheckMatcher``)
         self._loaded: _Loaded | None = None
 
     def __getstate__(self) -> dict:
@@ -160,18 +161,19 @@ class Checker:
         if not Corpus(self.store_dir).exists():
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
                             f"`claimsift ingest seeds --store {self.store_dir}`")
-        encoder = self.encoder or Encoder(self.encoder_backend)
-        index = load_index(self.store_dir, expected_encoder=encoder.tag)
-        view = CorpusView.from_store(self.store_dir)
         # Resolved once: the verdict model and the stance model it names must come from the same
         # reading of CURRENT, whatever is promoted meanwhile.
         verdict_spec = self._resolved_verdict_spec()
+        stance_spec, fitted = self._present_models(verdict_spec)
+        encoder = self.encoder or Encoder(self.encoder_backend)
+        index = load_index(self.store_dir, expected_encoder=encoder.tag)
+        view = CorpusView.from_store(self.store_dir)
         if verdict_spec == "rules":
             aggregator = VerdictAggregator(support_threshold=self.rules.support_threshold,
                                            refute_threshold=self.rules.refute_threshold)
         else:
             aggregator = VerdictAggregator.load(verdict_spec, models_dir=self.models_dir)
-        stance = self._stance_model(verdict_spec)
+        stance = self._stance_model(verdict_spec, stance_spec, fitted)
         screen = self._screen_model(stance)
         matcher = self._fact_check_matcher()
         encoder.warm_up()
@@ -207,24 +209,52 @@ class Checker:
         version = Registry(self.models_dir or DEFAULT_MODELS_DIR).current_version(DEFAULT_VERDICT)
         return f"{DEFAULT_VERDICT}@{version}" if version else DEFAULT_VERDICT
 
-    def _stance_model(self, verdict_spec: str) -> StanceModel:
-        if self.stance_spec is not None:
-            stance = StanceModel(self.stance_spec, models_dir=self.models_dir, backend=self.stance_backend)
-            stance.warm_up()
-            return stance
+    def _present_models(self, verdict_spec: str) -> tuple[str, str | None]:
+        """The stance spec to load and the one the verdict model was fitted on (None: not known),
+        once the cards say, before anything loads, that both models are here. Training registers a
+        new version: a pinned version that is missing is named with its folder to copy."""
+        registry = Registry(self.models_dir or DEFAULT_MODELS_DIR)
+        if verdict_spec not in ("rules", DEFAULT_VERDICT):  # DEFAULT_VERDICT here: none current, the rules
+            try:
+                registry.resolve(verdict_spec)
+            except ModelNotFoundError as exc:
+                advice = registry.copy_advice(verdict_spec)
+                raise UserError(f"{exc}; {advice}" if advice else str(exc)) from None
         # The verdict model's weights fit one stance model's probabilities: promoting or rolling
         # back either model alone must not pair them with another one's.
-        fitted = fitted_stance_spec(verdict_spec, self.models_dir)
-        stance = StanceModel(fitted or "stance", models_dir=self.models_dir, backend=self.stance_backend)
+        fitted = None if self.stance_spec is not None else fitted_stance_spec(verdict_spec, self.models_dir)
+        spec = self.stance_spec if self.stance_spec is not None else fitted or "stance"
+        try:
+            registry.resolve(StanceModel(spec, models_dir=self.models_dir).resolve_spec())
+        except ModelNotFoundError as exc:
+            advice = registry.copy_advice(spec)
+            if advice is None:
+                raise UserError(f"{exc}; train one with `claimsift train stance`") from None
+            if fitted is None:
+                raise UserError(f"{exc}; {advice}") from None
+            raise UserError(f"{verdict_spec} was fitted on {fitted}'s stance probabilities, and {fitted} is missing "
+                            f"({exc}); {advice} (a newly trained stance model would not match it), or pass "
+                            "stance_spec=\"stance\" (--stance-model stance) to use the current one") from None
+        return spec, fitted
+
+    def _stance_model(self, verdict_spec: str, spec: str, fitted: str | None) -> StanceModel:
+        stance = StanceModel(spec, models_dir=self.models_dir, backend=self.stance_backend)
         try:
             stance.warm_up()
         except (UserError, ModelNotFoundError) as exc:
             if fitted is None:
                 raise
             raise UserError(f"{verdict_spec} was fitted on {fitted}'s stance probabilities, which cannot be "
-                            f"loaded ({exc}); copy models/stance/ beside it or pass stance_spec=\"stance\" "
+                            f"loaded ({exc}); {stance.registry.copy_advice(fitted)} or pass stance_spec=\"stance\" "
                             "(--stance-model stance) to use the current one") from exc
         return stance
+
+    def stance_mismatch(self) -> str | None:
+        """A line for a ``stance_spec`` that is not the stance model the verdict model was fitted
+        on (``fitted_stance_mismatch``), or None."""
+        if self.stance_spec is None:
+            return None
+        return fitted_stance_mismatch(self.verdict_model, self.stance_spec, self.models_dir)
 
     def _screen_model(self, stance):
         if not self.screen_stance_spec:
@@ -283,7 +313,7 @@ class Checker:
             from pipeline.factchecks.matcher import FactCheckMatcher
         except ImportError:
             return None
-        matcher = FactCheckMatcher(self.store_dir, encoder=self.encoder)
+        matcher = FactCheckMatcher(self.store_dir, spec=self.matcher_spec, encoder=self.encoder)
         has_records = getattr(matcher, "has_records", None)
         if callable(has_records) and not has_records():
             return None
@@ -443,6 +473,27 @@ class Checker:
                 judged.append(replace(item, stance=max(labelled, key=labelled.__getitem__), stance_probs=labelled))
             judged_lists.append(judged)
         return judged_lists
+
+
+def fitted_stance_mismatch(verdict_spec: str, stance_spec: str, models_dir: Path | str | None = None) -> str | None:
+    """Where the stance model asked for is not the one verdict model ``verdict_spec`` was fitted
+    on: one line saying so, or None. Not refused (a deliberate experiment), but its verdicts weigh
+    probabilities the verdict model's weights were not fitted to."""
+    try:
+        fitted = fitted_stance_spec(verdict_spec, models_dir)
+    except UserError:
+        return None  # a missing verdict model is reported where it loads
+    if fitted is None:
+        return None
+    stance = StanceModel(stance_spec, models_dir=models_dir)
+    try:
+        label = stance.registry.resolve(stance.resolve_spec()).label
+    except ModelNotFoundError:
+        return None  # reported where it loads
+    if label == fitted:
+        return None
+    return (f"{verdict_spec} was fitted on {fitted}'s stance probabilities; reading with {label} instead "
+            "gives its weights another model's probabilities (verdicts may be worse than measured)")
 
 
 def claim_parser():
