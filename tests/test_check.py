@@ -400,7 +400,9 @@ def test_the_checker_reads_with_the_stance_model_its_verdict_model_was_fitted_on
 
     assert stance_of() == fitted
     assert stance_of(stance_spec="stance") == stance_of(verdict_spec="rules") == f"stance@{other}"
-    assert ModelScorer(seed_store, models_dir=models)._model_specs()["stance"] == fitted
+    detector = ROOT / "models" / "checkworthy" / str(Registry(ROOT / "models").current_version("checkworthy"))
+    assert ModelScorer(seed_store, models_dir=models, checkworthy_spec=str(detector),
+                       fact_checks=False).pin_models()["stance"] == fitted
     assert fitted_stance_spec("verdict@v1", models) == "stance@v1"  # the older card's record
     # The verdict model is resolved once: a promotion after loading changes neither it nor its stance model.
     loaded = Checker(seed_store, models_dir=models, fact_checks=False)
@@ -558,3 +560,67 @@ def test_each_document_knows_the_claims_it_reports(seed_checker):
     assert "he will personally expel the United States from the alliance" in reported[politifact]
     assert any("alleges that Mark Rutte" in text for text in reported.values())
     assert len(reported) < len(seed_checker.corpus_view.documents)  # not every document reports a claim
+
+
+def test_a_missing_pinned_model_names_the_version_folder_to_copy(tmp_path):
+    # Training registers a new version, never the one asked for; "copy models/stance/ beside it"
+    # named no version, and a missing verdict@v99 said nothing of what to do.
+    import shutil
+
+    from conftest import ROOT
+    from pipeline.core.errors import UserError
+    from pipeline.corpus.store import DB_NAME
+    from pipeline.registry.registry import Registry
+    from pipeline.verdict.aggregator import fitted_stance_spec
+    from pipeline.verdict.checker import Checker
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / DB_NAME).write_bytes(b"")  # the models are looked for before the store is read
+    models = tmp_path / "models"
+    verdict = f"verdict@{Registry(ROOT / 'models').current_version('verdict')}"
+    fitted = str(fitted_stance_spec(verdict, ROOT / "models"))
+    for name in ("verdict", "stance"):
+        shutil.copytree(ROOT / "models" / name, models / name)
+    shutil.rmtree(models / "stance" / fitted.split("@")[1])
+    for spec, folder, options in (("verdict@v99", "verdict/v99", {"verdict_spec": "verdict@v99"}),
+                                  ("stance@v99", "stance/v99", {"stance_spec": "stance@v99"}),
+                                  (fitted, fitted.replace("@", "/"), {})):
+        with pytest.raises(UserError) as error:
+            Checker(store, models_dir=models, fact_checks=False, **options).warm_up()
+        message = str(error.value)
+        assert f"no model '{spec}'" in message and f"copy its folder {folder}/ " in message
+        assert f"to {models / folder}/" in message and "claimsift train" not in message
+    assert f"{verdict} was fitted on {fitted}'s stance probabilities" in message
+
+
+def test_check_with_a_stance_model_the_verdict_model_was_not_fitted_on_says_so_once(tmp_path, monkeypatch, capsys):
+    # Allowed (an experiment), but the verdict model's weights fit another model's probabilities.
+    from conftest import ROOT
+    from pipeline.cli.check import check_command
+    from pipeline.core.errors import UserError
+    from pipeline.corpus.store import DB_NAME
+    from pipeline.registry.registry import Registry
+    from pipeline.verdict.aggregator import fitted_stance_spec
+    from pipeline.verdict.checker import Checker
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / DB_NAME).write_bytes(b"")
+    registry = Registry(ROOT / "models")
+    verdict = f"verdict@{registry.current_version('verdict')}"
+    fitted = fitted_stance_spec(verdict)
+    other = next(f"stance@{v}" for v in registry.versions("stance") if f"stance@{v}" != fitted)
+
+    def stopped(self, *args, **options):
+        raise UserError("stopped before any model loads")
+
+    monkeypatch.setattr(Checker, "check", stopped)
+    for stance_model, warned in ((other, True), (fitted, False), (None, False)):
+        with pytest.raises(UserError, match="stopped"):
+            check_command("NATO has 32 members.", store=store, top_k=5, before=None, as_json=True, data=None,
+                          out=None, stance_model=stance_model, rule_packs=None, rerank=False, query_adapter=None)
+        lines = capsys.readouterr().err.splitlines()
+        assert lines == ([f"warning: {verdict} was fitted on {fitted}'s stance probabilities; reading with {other} "
+                          "instead gives its weights another model's probabilities (verdicts may be worse than "
+                          "measured)"] if warned else [])

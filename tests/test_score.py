@@ -340,6 +340,164 @@ def test_a_missing_stance_model_the_verdict_model_was_fitted_on_names_the_folder
     assert "claimsift train" not in message
 
 
+def _models_to_promote(tmp_path: Path) -> Path:
+    """A copy of the shipped models folder: the verdict and stance models whole (promoting checks
+    their files), the others' cards only (enough to resolve them)."""
+    import shutil
+
+    models = tmp_path / "models"
+    for name in ("verdict", "stance"):
+        shutil.copytree(REPO / "models" / name, models / name)
+    for name in ("checkworthy", "stance-embed", "query-adapter"):
+        shutil.copytree(REPO / "models" / name, models / name, ignore=lambda folder, names: [
+            n for n in names if (Path(folder) / n).is_file() and n not in ("card.json", "CURRENT", "HISTORY.jsonl")])
+    return models
+
+
+def _empty_store(tmp_path: Path) -> Path:
+    from pipeline.corpus.store import DB_NAME
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / DB_NAME).write_bytes(b"")  # only its presence matters before models load
+    return store
+
+
+def _another_verdict_model(models: Path, fitted: str) -> str:
+    """A verdict model fitted on another stance model than ``fitted``: promoting it moves both."""
+    from pipeline.registry.registry import Registry
+    from pipeline.verdict.aggregator import fitted_stance_spec
+
+    return next(f"verdict@{v}" for v in Registry(models).versions("verdict")
+                if fitted_stance_spec(f"verdict@{v}", models) not in (None, fitted))
+
+
+def test_a_promotion_during_the_job_changes_neither_what_a_worker_loads_nor_the_fingerprint(tmp_path, monkeypatch):
+    # Each Dask worker resolved CURRENT when it warmed up: a `models promote` during a long job, or a
+    # worker joining later, gave one output the verdicts of two models under one fingerprint.
+    import pickle
+
+    import pipeline.scoring.models as scoring_models
+    from pipeline.registry.registry import Registry
+    from pipeline.verdict.aggregator import fitted_stance_spec
+
+    models = _models_to_promote(tmp_path)
+    registry = Registry(models)
+    verdict = f"verdict@{registry.current_version('verdict')}"
+    fitted = fitted_stance_spec(verdict, models)
+    scorer = ModelScorer(_empty_store(tmp_path), models_dir=models)
+    scorer.check_ready()  # where the job starts, before the scorer is shipped
+    fingerprint = scorer.fingerprint()
+    pinned = fingerprint["models"]
+    assert (pinned["verdict"], pinned["stance"]) == (verdict, fitted)
+    assert pinned["checkworthy"] == f"checkworthy@{registry.current_version('checkworthy')}"
+
+    other = _another_verdict_model(models, fitted)
+    registry.promote(other)
+    registry.promote(next(f"stance@{v}" for v in registry.versions("stance") if f"stance@{v}" != fitted))
+    shipped = pickle.loads(pickle.dumps(scorer))  # what a worker receives, and warms up after the promotions
+    assert shipped.fingerprint() == fingerprint
+    loaded: dict[str, dict] = {}
+
+    def recording(role: str) -> type:
+        class Model:
+            def __init__(self, *args, **options) -> None:
+                loaded[role] = {"args": args, **options}
+
+            def warm_up(self) -> None:
+                pass
+        return Model
+
+    monkeypatch.setattr(scoring_models, "Encoder", lambda backend: None)
+    monkeypatch.setattr(scoring_models, "CheckworthyModel", recording("checkworthy"))
+    monkeypatch.setattr(scoring_models, "Checker", recording("checker"))
+    shipped.warm_up()
+    assert loaded["checkworthy"]["args"] == (pinned["checkworthy"],)
+    assert (loaded["checker"]["verdict_spec"], loaded["checker"]["stance_spec"]) == (verdict, fitted)
+    assert loaded["checker"]["matcher_spec"] == pinned["matcher"]
+    # A job started now reads the promoted models, so it is not a resume of this one's checkpoint.
+    later = ModelScorer(tmp_path / "store", models_dir=models).fingerprint()["models"]
+    assert later["verdict"] == other and later["stance"] == fitted_stance_spec(other, models) != fitted
+
+
+@pytest.mark.slow
+def test_a_shipped_scorer_loads_the_pinned_models_after_a_promotion(seed_store, tmp_path):
+    import pickle
+    import shutil
+
+    from pipeline.registry.registry import Registry
+
+    models = tmp_path / "models"
+    shutil.copytree(REPO / "models", models)
+    scorer = ModelScorer(seed_store, models_dir=models, fact_checks=False)
+    scorer.check_ready()
+    fingerprint = scorer.fingerprint()
+    pinned = fingerprint["models"]
+    Registry(models).promote(_another_verdict_model(models, pinned["stance"]))
+    shipped = pickle.loads(pickle.dumps(scorer))
+    shipped.warm_up()
+    assert shipped._models is not None
+    detector, checker = shipped._models
+    stance = checker.stance_models["stance"]
+    assert (detector.label, checker.verdict_model, f"{stance['model']}@{stance['version']}") == \
+        (pinned["checkworthy"], pinned["verdict"], pinned["stance"])
+    assert shipped.fingerprint() == fingerprint
+
+
+class _PinnedKeywordScorer(ModelScorer):
+    """ModelScorer's pinning and fingerprint with KeywordScorer's scores: no model loads."""
+
+    fail_on_chunk: int | None = None
+    chunks = 0
+
+    def score_posts(self, texts):
+        self.chunks += 1
+        if self.chunks == self.fail_on_chunk:
+            raise RuntimeError("killed")
+        return KeywordScorer().score_posts(texts)
+
+
+def test_a_checkpoint_is_not_resumed_once_another_verdict_model_is_promoted(tmp_path, write_jsonl):
+    from pipeline.registry.registry import Registry
+    from pipeline.verdict.aggregator import fitted_stance_spec
+
+    models = _models_to_promote(tmp_path)
+    store, source, out = _empty_store(tmp_path), write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
+    first = _PinnedKeywordScorer(store, models_dir=models)
+    first.fail_on_chunk = 2
+    with pytest.raises(RuntimeError, match="killed"):
+        score_file(source, out, first, chunk_size=2, progress=False)
+    registry = Registry(models)
+    current = f"verdict@{registry.current_version('verdict')}"
+    registry.promote(_another_verdict_model(models, str(fitted_stance_spec(current, models))))
+    with pytest.raises(UserError, match=rf"differs from the checkpoint \(scorer: was .*'verdict': '{current}'"):
+        score_file(source, out, _PinnedKeywordScorer(store, models_dir=models), chunk_size=2, progress=False,
+                   resume=True)
+    registry.promote(current)  # the models it was started with: it resumes
+    summary = score_file(source, out, _PinnedKeywordScorer(store, models_dir=models), chunk_size=2,
+                         progress=False, resume=True)
+    assert summary.resumed_chunks == 1 and summary.scored == len(POSTS)
+
+
+def test_a_stance_model_the_verdict_model_was_not_fitted_on_is_used_with_one_warning(tmp_path, capsys):
+    from pipeline.registry.registry import Registry
+    from pipeline.verdict.aggregator import fitted_stance_spec
+
+    models = _models_to_promote(tmp_path)
+    verdict = f"verdict@{Registry(models).current_version('verdict')}"
+    fitted = fitted_stance_spec(verdict, models)
+    other = next(f"stance@{v}" for v in Registry(models).versions("stance") if f"stance@{v}" != fitted)
+    store = _empty_store(tmp_path)
+    scorer = ModelScorer(store, models_dir=models, stance_spec=other)
+    scorer.check_ready()
+    assert scorer.fingerprint()["models"]["stance"] == other  # a deliberate experiment: not refused
+    warnings = capsys.readouterr().err.splitlines()
+    assert warnings == [f"warning: {verdict} was fitted on {fitted}'s stance probabilities; reading with {other} "
+                        "instead gives its weights another model's probabilities (verdicts may be worse than measured)"]
+    ModelScorer(store, models_dir=models, stance_spec=fitted).check_ready()
+    assert capsys.readouterr().err == ""  # the stance model it was fitted on, named: nothing to say
+
+
 @pytest.mark.slow
 def test_model_scorer_is_cheap_to_pickle_before_and_after_warm_up(seed_store):
     scorer = ModelScorer(seed_store, top_k=3)

@@ -1,7 +1,9 @@
 """What scores a post: the check-worthiness model, then the Checker on each check-worthy sentence, with
-the earlier fact-checks that match it. Models load once per process (a Dask worker keeps its own)."""
+the earlier fact-checks that match it. Models load once per process (a Dask worker keeps its own);
+which versions load is settled once, where the job starts (``ModelScorer.pin_models``)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -9,11 +11,11 @@ from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.registry.embedding import Encoder
-from pipeline.registry.registry import Registry
+from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
 from pipeline.stance.backends import settled_backend
 from pipeline.stance.model import StanceModel
 from pipeline.verdict.aggregator import fitted_stance_spec
-from pipeline.verdict.checker import DEFAULT_VERDICT, SCREEN_STANCE, Checker
+from pipeline.verdict.checker import DEFAULT_VERDICT, SCREEN_STANCE, Checker, fitted_stance_mismatch
 from pipeline.verdict.packs import rule_pack_names
 from pipeline.verdict.rules import VerdictRules
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
@@ -31,17 +33,15 @@ class PostScorer(Protocol):
         ...
 
 
-def _missing_model(exc: FileNotFoundError, spec: str, role: str, registry: Registry, fitted: str | None) -> str:
+def _missing_model(exc: FileNotFoundError, spec: str, role: str, registry: Registry, fitted: str | None,
+                   verdict: str) -> str:
     """What to do about a model check_ready cannot find. Training registers a new version: right for
     an unpinned name, never for a pinned one (a verdict model reads only its own stance model's
     probabilities), so a pinned version is named with the folder to copy."""
-    name, _, version = spec.partition("@")
-    if not version:
+    copy = registry.copy_advice(spec)
+    if copy is None:
         return f"{exc}; train it with `claimsift train {role}`"
-    copy = (f"copy its folder {name}/{version}/ from the models folder it was trained in to "
-            f"{registry.root / name / version}/")
     if role == "stance" and spec == fitted:
-        verdict = f"{DEFAULT_VERDICT}@{registry.current_version(DEFAULT_VERDICT)}"
         return (f"{verdict} was fitted on {spec}'s stance probabilities, and {spec} is missing ({exc}); "
                 f"{copy} (a newly trained stance model would not match it)")
     return f"{exc}; {copy}"
@@ -55,12 +55,13 @@ class ModelScorer:
                  fact_checks: bool = True, models_dir: Path | str | None = None,
                  rules: VerdictRules = VerdictRules(), screen_stance_spec: str | None = SCREEN_STANCE,
                  stance_backend: str = "auto", checkworthy_domain: str = "auto",
-                 rule_packs: Sequence[str] = ()) -> None:
+                 rule_packs: Sequence[str] = (), verdict_spec: str = DEFAULT_VERDICT) -> None:
         # Absolute, so that Dask workers started elsewhere find the same store (same path there).
         self.store_dir = Path(store_dir).resolve()
         self.checkworthy_spec = checkworthy_spec
         self.checkworthy_domain = checkworthy_domain  # auto, post or speech (pipeline.checkworthy.sentences.route_domain)
         self.stance_spec = stance_spec  # None: the one the verdict model was fitted on (Checker)
+        self.verdict_spec = verdict_spec  # "rules": the hand-set thresholds of ``rules``
         self.screen_stance_spec = screen_stance_spec
         # "auto" is settled once, where the job starts, and shipped settled: every worker then
         # runs stance the same way (bfloat16 and float32 differ in the last digits).
@@ -73,6 +74,10 @@ class ModelScorer:
         # Names of the opt-in rule packs (``pipeline.verdict.packs``), checked here, where the job starts;
         # workers receive the names and load the packs themselves.
         self.rule_packs = rule_pack_names(rule_packs)
+        # Every role's exact model (``verdict@v8``; None: no screen model), settled once where the
+        # job starts and shipped so: a worker starting later, or a promotion or rollback during
+        # the run, must not give one output the verdicts of two models.
+        self.pinned: dict[str, str | None] | None = None
         self._models: tuple[CheckworthyModel, Checker] | None = None
 
     def __getstate__(self) -> dict:
@@ -81,17 +86,16 @@ class ModelScorer:
         return state
 
     def fingerprint(self) -> dict:
-        """What decides the scores: a checkpoint made with other models must not be resumed."""
-        registry = Registry(self.models_dir) if self.models_dir else Registry()
+        """What decides the scores: a checkpoint made with other models must not be resumed. The
+        models named are the pinned ones, which every worker loads (``pin_models``)."""
         versions: dict[str, str | None] = {}
-        for role, spec in self._model_specs().items():
-            if spec == "rules":  # the Checker's default verdict: tuned rules, versioned by their settings
+        for role, spec in self.pin_models().items():
+            if spec == "rules":  # the hand-set thresholds, versioned by their settings
                 versions[role] = self.rules.label()
-                continue
-            try:
-                versions[role] = registry.resolve(spec).label
-            except FileNotFoundError:  # check_ready reports it; the verdict model may be rules
-                versions[role] = None
+            elif spec is None or "@" in spec:
+                versions[role] = spec
+            else:  # a version folder given by its path
+                versions[role] = self._registry(role).resolve(spec).label
         # The rules choose the passages that vote whatever aggregates their votes.
         versions["voting_rules"] = self.rules.label()
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
@@ -103,17 +107,59 @@ class ModelScorer:
         self.stance_backend = settled_backend(self.stance_backend)
         return self.stance_backend
 
-    def _model_specs(self) -> dict[str, str]:
-        """The registry spec each role loads (the stance model falls back to the embedding one
-        while no cross-encoder is promoted)."""
-        stance_spec = self.stance_spec or fitted_stance_spec(DEFAULT_VERDICT, self.models_dir) or "stance"
-        stance = StanceModel(stance_spec, models_dir=self.models_dir).resolve_spec()
-        specs = {"checkworthy": self.checkworthy_spec, "stance": stance, "verdict": DEFAULT_VERDICT}
-        return specs | ({"screen_stance": self.screen_stance_spec} if self.screen_stance_spec else {})
+    def _registry(self, role: str) -> Registry:
+        # The fact-check matcher reads the default models folder (``Checker._fact_check_matcher``).
+        return Registry(self.models_dir or DEFAULT_MODELS_DIR) if role != "matcher" else Registry(DEFAULT_MODELS_DIR)
+
+    def pin_models(self) -> dict[str, str | None]:
+        """Resolve every model once, here, where the job starts (``check_ready``, ``fingerprint``):
+        ``verdict@v8`` for ``verdict``, the stance model that version was fitted on (else the
+        current one, or the embedding one while no cross-encoder is promoted), ``checkworthy@v3``...
+        Workers then load exactly these, whatever is promoted or rolled back meanwhile. A model
+        that cannot be found is a ``UserError`` saying what to do."""
+        if self.pinned is not None:
+            return self.pinned
+        verdict = self.verdict_spec
+        if verdict == DEFAULT_VERDICT:  # CURRENT read once: the stance model below is the one it names
+            version = self._registry("verdict").current_version(DEFAULT_VERDICT)
+            verdict = f"{DEFAULT_VERDICT}@{version}" if version else "rules"  # none yet: the hand-set rules
+        if verdict != "rules":
+            verdict = self._pinned("verdict", verdict, None, verdict)
+        fitted = None if self.stance_spec else fitted_stance_spec(verdict, self.models_dir)
+        stance = StanceModel(self.stance_spec or fitted or "stance", models_dir=self.models_dir).resolve_spec()
+        pinned: dict[str, str | None] = {
+            "checkworthy": self._pinned("checkworthy", self.checkworthy_spec, fitted, verdict),
+            "stance": self._pinned("stance", stance, fitted, verdict), "verdict": verdict}
+        if self.screen_stance_spec:
+            screen = StanceModel(self.screen_stance_spec, models_dir=self.models_dir).resolve_spec()
+            try:
+                pinned["screen_stance"] = self._pinned("screen_stance", screen, fitted, verdict)
+            except UserError:  # as the Checker does: no screen model, the stance model reads every passage
+                pinned["screen_stance"] = None
+        if self.fact_checks:
+            try:
+                pinned["matcher"] = self._pinned("matcher", "matcher", fitted, verdict)
+            except UserError:  # needed only by a store holding fact-checks, whose workers then say so
+                pinned["matcher"] = None
+        if self.stance_spec:
+            mismatch = fitted_stance_mismatch(verdict, self.stance_spec, self.models_dir)
+            if mismatch:  # said once, here, not by every worker
+                print(f"warning: {mismatch}", file=sys.stderr)
+        self.pinned = pinned
+        return pinned
+
+    def _pinned(self, role: str, spec: str, fitted: str | None, verdict: str) -> str:
+        """``spec`` as ``name@version`` (a version folder given by its path stays that path)."""
+        registry = self._registry(role)
+        try:
+            ref = registry.resolve(spec)
+        except ModelNotFoundError as exc:
+            raise UserError(_missing_model(exc, spec, role, registry, fitted, verdict)) from None
+        return str(ref.path) if (Path(spec) / "card.json").is_file() else ref.label
 
     def check_ready(self) -> None:
         """Fail fast, before any model loads (and before a Dask cluster starts), when the store or
-        a model is missing."""
+        a model is missing; pins the models (``pin_models``)."""
         try:
             from pipeline.corpus.store import Corpus
         except ImportError:
@@ -123,32 +169,25 @@ class ModelScorer:
         if not exists:
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
                             f"`claimsift ingest seeds --store {self.store_dir}`")
-
-        registry = Registry(self.models_dir) if self.models_dir else Registry()
-        specs = self._model_specs()
-        fitted = None if self.stance_spec else fitted_stance_spec(DEFAULT_VERDICT, self.models_dir)
-        for role in ("checkworthy", "stance"):
-            spec = specs[role]
-            try:
-                registry.resolve(spec)
-            except FileNotFoundError as exc:
-                raise UserError(_missing_model(exc, spec, role, registry, fitted)) from None
+        self.pin_models()
 
     def warm_up(self) -> None:
         if self._models is not None:
             return
 
+        pinned = self.pin_models()  # shipped pinned to a worker; pinned here when used alone
         # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
         # per process (measured with the ONNX backend).
         encoder = Encoder(self.encoder_backend)
-        detector = CheckworthyModel(self.checkworthy_spec, encoder_backend=self.encoder_backend, encoder=encoder,
-                                    models_dir=self.models_dir)
+        detector = CheckworthyModel(str(pinned["checkworthy"]), encoder_backend=self.encoder_backend,
+                                    encoder=encoder, models_dir=self.models_dir)
         detector.warm_up()
-        checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=self.stance_spec,
-                          encoder_backend=self.encoder_backend, fact_checks=self.fact_checks,
-                          rules=self.rules, encoder=encoder, screen_stance_spec=self.screen_stance_spec,
+        checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=pinned["stance"],
+                          verdict_spec=str(pinned["verdict"]), encoder_backend=self.encoder_backend,
+                          fact_checks=self.fact_checks, rules=self.rules, encoder=encoder,
+                          screen_stance_spec=pinned.get("screen_stance"),
                           stance_backend=self.settled_stance_backend(), rule_packs=self.rule_packs,
-                          models_dir=self.models_dir)
+                          models_dir=self.models_dir, matcher_spec=pinned.get("matcher") or "matcher")
         checker.warm_up()
         self._models = (detector, checker)
 
