@@ -12,7 +12,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from pipeline.core.errors import UserError
 from pipeline.core.types import VERDICT_LABELS, Evidence
 from pipeline.registry.registry import Registry
-from pipeline.verdict.aggregator import FEATURE_NAMES, VerdictAggregator, verdict_features
+from pipeline.verdict.aggregator import (
+    FEATURE_NAMES,
+    REFUTE_FEATURES,
+    SUPPORT_FEATURES,
+    VerdictAggregator,
+    verdict_features,
+)
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 needs_verdict = pytest.mark.skipif(Registry(MODELS).current_version("verdict") is None,
@@ -24,7 +30,7 @@ def ev(s: float, r: float, score: float = 1.0, text: str = "passage") -> Evidenc
                     stance_probs={"SUPPORTS": s, "REFUTES": r, "NOT_ENOUGH_INFO": round(1 - s - r, 6)})
 
 
-@parametrize_with_checks([VerdictAggregator()])
+@parametrize_with_checks([VerdictAggregator(), VerdictAggregator(monotone=True)])
 def test_scikit_learn_estimator_contract(estimator, check):
     check(estimator)
 
@@ -64,6 +70,53 @@ def test_fit_round_trips_through_json():
     assert (model.predict(X) == y).mean() > 0.9
 
 
+def supported_against_refuted(model: VerdictAggregator, X: np.ndarray) -> np.ndarray:
+    probs = model.predict_proba(X)
+    classes = list(model.classes_)
+    return np.log(probs[:, classes.index("SUPPORTED")]) - np.log(probs[:, classes.index("REFUTED")])
+
+
+def test_a_monotone_fit_does_not_learn_that_refutation_means_true():
+    # Labels where the claims with the strongest refutation are mostly true: the label prior of a
+    # corpus whose stance readings go the wrong way. A free fit learns it; the monotone one may not.
+    rng = np.random.default_rng(0)
+    X = rng.random((600, len(FEATURE_NAMES)))
+    refutes = FEATURE_NAMES.index("max_refutes")
+    y = np.where(X[:, refutes] > 0.7, "SUPPORTED", np.where(X[:, 0] > X[:, refutes], "SUPPORTED", "REFUTED"))
+    y[::7] = "CONFLICTING"
+    free = VerdictAggregator(C=1.0).fit(X, y)
+    monotone = VerdictAggregator(C=1.0, monotone=True).fit(X, y)
+    more_refuted = X.copy()
+    more_refuted[:, refutes] += 0.3
+    assert (supported_against_refuted(free, more_refuted) > supported_against_refuted(free, X)).all()
+    for name in FEATURE_NAMES:
+        column = FEATURE_NAMES.index(name)
+        shifted = X.copy()
+        shifted[:, column] += 0.3
+        change = supported_against_refuted(monotone, shifted) - supported_against_refuted(monotone, X)
+        if name in REFUTE_FEATURES or name == "conflict":
+            assert (change <= 1e-9).all(), name
+        if name in SUPPORT_FEATURES or name == "conflict":
+            assert (change >= -1e-9).all(), name
+    clone = VerdictAggregator.from_json(json.loads(json.dumps(monotone.to_json())))
+    assert clone.monotone and np.allclose(clone.predict_proba(X), monotone.predict_proba(X))
+
+
+def test_a_monotone_fit_whose_bounds_do_not_bind_is_scikit_learns_fit():
+    rng = np.random.default_rng(1)
+    X = np.zeros((400, len(FEATURE_NAMES)))  # the other constrained features constant: nothing to bind them
+    s, r = FEATURE_NAMES.index("max_supports"), FEATURE_NAMES.index("max_refutes")
+    unconstrained = [FEATURE_NAMES.index(name) for name in ("max_nei", "weighted_nei", "log_n_evidence")]
+    X[:, [s, r, *unconstrained]] = rng.random((400, 2 + len(unconstrained)))
+    y = np.where(X[:, s] - X[:, r] + 0.3 * rng.standard_normal(400) > 0, "SUPPORTED", "REFUTED")
+    free, monotone = VerdictAggregator(C=0.5).fit(X, y), VerdictAggregator(C=0.5, monotone=True).fit(X, y)
+    assert free.coef_.shape == monotone.coef_.shape == (1, len(FEATURE_NAMES))
+    assert np.allclose(free.predict_proba(X), monotone.predict_proba(X), atol=1e-3)
+    y[::5] = "CONFLICTING"  # three classes: one row per class, as scikit-learn's multinomial fit
+    free, monotone = VerdictAggregator(C=0.5).fit(X, y), VerdictAggregator(C=0.5, monotone=True).fit(X, y)
+    assert np.allclose(free.predict_proba(X), monotone.predict_proba(X), atol=1e-3)
+
+
 @needs_verdict
 def test_shipped_verdict_model_follows_the_evidence():
     model = VerdictAggregator.load("verdict", models_dir=MODELS)
@@ -87,6 +140,22 @@ def test_shipped_verdict_model_follows_the_evidence():
     features = claim_features(supported.evidence, None, model.feature_set, joint_probs=supported_joint)
     probs = sorted(model.predict_proba(features[None])[0])
     assert probs[-1] == pytest.approx(supported.confidence, abs=1e-4) and probs[-1] - probs[-2] > 0.1
+
+
+@needs_verdict
+def test_the_shipped_verdict_model_never_reads_refutation_as_a_sign_of_truth():
+    # Its leave-one-corpus-out search chose the evidence-monotone fit: on no passage list can a
+    # stronger refutation (or a weaker support) raise SUPPORTED against REFUTED.
+    model = VerdictAggregator.load("verdict", models_dir=MODELS)
+    assert model.monotone
+    classes = list(model.model_classes_)
+    towards_supported = (model.coef_[classes.index("SUPPORTED")] - model.coef_[classes.index("REFUTED")]) / model.scale_
+    names = model.to_json()["feature_names"]
+    for name, slope in zip(names, towards_supported):
+        if name in REFUTE_FEATURES or name == "conflict":
+            assert slope <= 1e-9, name
+        if name in SUPPORT_FEATURES or name == "conflict":
+            assert slope >= -1e-9, name
 
 
 @needs_verdict

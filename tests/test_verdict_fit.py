@@ -108,6 +108,7 @@ def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     assert model.is_fitted and model.feature_set == ref.card["metrics"]["chosen"]["feature_set"]
     assert model.nei_stage and 0.0 < model.review_below < 0.9
     metrics = ref.card["metrics"]
+    assert model.monotone == metrics["chosen"].get("monotone", False)
     assert set(metrics["fitted_on"]) <= {f"{c}/{s}" for c, s in FIT_PARTS}
     assert not any("report" in part for part in metrics["fitted_on"])
     # Calibrated on the pooled held-out-corpus verdicts (the temperature minimises their log loss,

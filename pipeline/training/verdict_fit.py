@@ -8,8 +8,9 @@ training). The ``report`` split is never read here.
 
 - Weights: every corpus counts the same, and within a corpus every verdict class the same, so a
   corpus of 3,000 claims and a rare class do not drown the others.
-- Model choice (C, feature set, weighting): leave-one-corpus-out mean macro-F1, i.e. how well a
-  verdict model fitted on the other corpora does on a corpus it never saw, which is the user's case.
+- Model choice (C, feature set, weighting, two stages or one, evidence-monotone or free):
+  leave-one-corpus-out mean macro-F1, i.e. how well a verdict model fitted on the other corpora
+  does on a corpus it never saw, which is the user's case.
 - Calibration: a temperature on the pooled leave-one-corpus-out probabilities (NLL), reported as
   ECE before and after.
 - "Needs review": the confidence below which pooled leave-one-corpus-out verdicts are right at
@@ -21,6 +22,7 @@ model, corpus and split), so refitting takes seconds.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from collections import Counter
@@ -194,7 +196,7 @@ def served_verdicts(scores: np.ndarray, no_voters: np.ndarray | None = None) -> 
 
 
 def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, corpora: np.ndarray, *, C: float, weighting: str,
-                         feature_set: str, nei_stage: bool = False,
+                         feature_set: str, nei_stage: bool = False, monotone: bool = False,
                          no_voters: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
     """Per held-out corpus macro-F1 and accuracy of the verdicts as served (``served_verdicts``;
     ``no_voters``: ``without_voters(rows)``), and the pooled held-out decision scores (columns in
@@ -203,7 +205,8 @@ def leave_one_corpus_out(X: np.ndarray, y: np.ndarray, corpora: np.ndarray, *, C
     figures = {}
     for corpus in sorted(set(corpora)):
         test = corpora == corpus
-        model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, nei_stage=nei_stage)
+        model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, nei_stage=nei_stage,
+                                  monotone=monotone)
         model.fit(X[~test], y[~test], sample_weight=sample_weights(corpora[~test], y[~test], weighting),
                   nei_informative=nei_informative(corpora[~test], y[~test]))
         decision = model.decision_function(X[test])
@@ -272,20 +275,19 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
             continue
         X = features_of(rows, feature_set, quantities)
         for weighting in WEIGHTINGS:
-            for nei_stage in (False, True):
-                for C in C_GRID:
-                    figures, scores = leave_one_corpus_out(X, y, corpora, C=C, weighting=weighting,
-                                                           feature_set=feature_set, nei_stage=nei_stage,
-                                                           no_voters=no_voters)
-                    mean = round(float(np.mean([f["macro_f1"] for f in figures.values()])), 4)
-                    search.append({"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage, "C": C,
-                                   "loco_mean_macro_f1": mean, "per_corpus": figures})
-                    log(f"{feature_set} {weighting} nei_stage={nei_stage} C={C}: "
-                        f"leave-one-corpus-out mean macro-F1 {mean}")
-                    if best is None or mean > best[0]:
-                        best = (mean, feature_set, weighting, nei_stage, C, scores, figures, X)
+            for nei_stage, monotone, C in itertools.product((False, True), (False, True), C_GRID):
+                figures, scores = leave_one_corpus_out(X, y, corpora, C=C, weighting=weighting,
+                                                       feature_set=feature_set, nei_stage=nei_stage,
+                                                       monotone=monotone, no_voters=no_voters)
+                mean = round(float(np.mean([f["macro_f1"] for f in figures.values()])), 4)
+                search.append({"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage,
+                               "monotone": monotone, "C": C, "loco_mean_macro_f1": mean, "per_corpus": figures})
+                log(f"{feature_set} {weighting} nei_stage={nei_stage} monotone={monotone} C={C}: "
+                    f"leave-one-corpus-out mean macro-F1 {mean}")
+                if best is None or mean > best[0]:
+                    best = (mean, feature_set, weighting, nei_stage, monotone, C, scores, figures, X)
     assert best is not None  # the search grid is not empty
-    mean, feature_set, weighting, nei_stage, C, scores, figures, X = best
+    mean, feature_set, weighting, nei_stage, monotone, C, scores, figures, X = best
     temperature = fit_temperature(scores, y)
     raw = softmax(np.where(np.isfinite(scores), scores, -1e9))
     calibrated = softmax(np.where(np.isfinite(scores), scores / temperature, -1e9))
@@ -299,10 +301,11 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     review_below = review_threshold(confidence, correct)
     flagged = confidence < review_below
     model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below,
-                              nei_stage=nei_stage, temperature=temperature)
+                              nei_stage=nei_stage, temperature=temperature, monotone=monotone)
     model.fit(X, y, sample_weight=sample_weights(corpora, y, weighting), nei_informative=nei_informative(corpora, y))
     report = {
-        "chosen": {"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage, "C": C,
+        "chosen": {"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage,
+                   "monotone": monotone, "C": C,
                    "temperature": temperature,
                    "review_below": review_below},
         "leave_one_corpus_out": {"mean_macro_f1": mean, "per_corpus": figures,
@@ -374,7 +377,9 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
             description=("Verdict aggregator learned from claim labels on several corpora: standardised "
                          "logistic regression (" + ("two stages: NOT_ENOUGH_INFO or not, learned from the corpora "
                                                     "that label it, then which verdict; " if model.nei_stage else "")
-                         + "multinomial) over features of the passages the Checker shows "
+                         + "multinomial" + (", sign-constrained: more refutation never moves it from REFUTED towards "
+                                            "SUPPORTED, more support never the reverse" if model.monotone else "")
+                         + ") over features of the passages the Checker shows "
                          f"({', '.join(FEATURE_SETS[model.feature_set])}), every corpus and class weighted "
                          "alike, chosen by leave-one-corpus-out macro-F1, temperature-calibrated; verdicts "
                          f"below {model.review_below} confidence are flagged needs_review."),

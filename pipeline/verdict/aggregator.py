@@ -47,6 +47,15 @@ SHOWN_FEATURE_NAMES = (
 # first (``joint_reading_text``): evidence that decides only together (a question, then its
 # answer; two halves of a fact), read the way multi-sentence evidence is read in training.
 JOINT_FEATURE_NAMES = ("joint_supports", "joint_refutes", "joint_nei")
+# Which way each feature leans, for the evidence-monotone fit (``VerdictAggregator(monotone=True)``):
+# more support never moves a verdict from SUPPORTED towards REFUTED, more refutation never the
+# reverse; a feature that grows with both sides (``conflict``) cannot tip one against the other.
+SUPPORT_FEATURES = frozenset({"max_supports", "weighted_supports", "top_supports", "share_supports",
+                              "max_supports_shown", "log_docs_supporting", "support_refute_balance",
+                              "joint_supports"})
+REFUTE_FEATURES = frozenset({"max_refutes", "weighted_refutes", "top_refutes", "share_refutes",
+                             "max_refutes_shown", "log_docs_refuting", "joint_refutes"})
+TWO_SIDED_FEATURES = frozenset({"conflict"})
 JOINT_PASSAGES = 5
 FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES,
                 "evidence-v3": FEATURE_NAMES + SHOWN_FEATURE_NAMES + QUANTITY_FEATURE_NAMES,
@@ -155,6 +164,62 @@ def claim_features(voters: Sequence[Evidence], shown: Sequence[Evidence] | None 
     return np.concatenate([row, quantity_features(claim, shown, evidence_probs(shown), reader)])
 
 
+def monotone_bounds(classes: Sequence[str], feature_names: Sequence[str], n_features: int) -> list[tuple]:
+    """(lower, upper) per coefficient, class by class (row-major, as ``coef_``), then one free
+    intercept per class: SUPPORTED's row may not fall with a support feature nor rise with a
+    refute feature, REFUTED's the reverse, neither moves with a two-sided one; other classes
+    (CONFLICTING, a first stage's NOT_ENOUGH_INFO) and other features are free. So the log-odds
+    of SUPPORTED against REFUTED never rise with refutation nor fall with support."""
+    free: tuple = (None, None)
+    bounds = []
+    for label in classes:
+        for j in range(n_features):
+            name = feature_names[j] if j < len(feature_names) else ""
+            bound = free
+            if label in ("SUPPORTED", "REFUTED") and name in TWO_SIDED_FEATURES:
+                bound = (0.0, 0.0)
+            elif (label, name in SUPPORT_FEATURES, name in REFUTE_FEATURES) in (("SUPPORTED", True, False),
+                                                                                 ("REFUTED", False, True)):
+                bound = (0.0, None)
+            elif (label, name in SUPPORT_FEATURES, name in REFUTE_FEATURES) in (("SUPPORTED", False, True),
+                                                                                 ("REFUTED", True, False)):
+                bound = (None, 0.0)
+            bounds.append(bound)
+    return bounds + [free] * len(classes)
+
+
+def bounded_softmax_regression(Z: np.ndarray, y: np.ndarray, weight: np.ndarray, C: float,
+                               classes: np.ndarray, bounds: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression with box bounds on its coefficients, in scikit-learn's
+    layout and objective (``0.5 * ||W||^2 + C * sum_i weight_i * log-loss_i``, intercepts not
+    penalised; two classes as one row scoring the second, bounded by what the two rows' bounds
+    allow their difference), solved by L-BFGS-B: scikit-learn's solvers take no bounds."""
+    from scipy.optimize import minimize
+
+    k, d = len(classes), Z.shape[1]
+    onehot = (np.asarray(y)[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
+    if k == 2:
+        first, second = bounds[:d], bounds[d:2 * d]
+        bounds = [(None if lo1 is None or hi0 is None else lo1 - hi0, None if hi1 is None or lo0 is None else hi1 - lo0)
+                  for (lo0, hi0), (lo1, hi1) in zip(first, second)] + [(None, None)]
+    rows = 1 if k == 2 else k
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        W, b = theta[:rows * d].reshape(rows, d), theta[rows * d:]
+        scores = Z @ W.T + b
+        if k == 2:
+            scores = np.column_stack([np.zeros(len(Z)), scores])
+        scores -= scores.max(axis=1, keepdims=True)
+        log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+        loss = -C * float(weight @ (onehot * log_probs).sum(axis=1)) + 0.5 * float((W ** 2).sum())
+        residual = (C * (np.exp(log_probs) - onehot) * weight[:, None])[:, k - rows:]
+        return loss, np.concatenate([(residual.T @ Z + W).ravel(), residual.sum(axis=0)])
+
+    result = minimize(loss_and_gradient, np.zeros(rows * d + rows), jac=True, method="L-BFGS-B", bounds=bounds,
+                      options={"maxiter": 5000})
+    return result.x[:rows * d].reshape(rows, d), result.x[rows * d:]
+
+
 class VerdictAggregator(ClassifierMixin, BaseEstimator):
     """Unfitted: thresholds (``support_threshold``, ``refute_threshold``); fitted: logistic
     regression over ``FEATURE_NAMES`` with balanced class weights (AVeriTeC is 57% refuted)."""
@@ -162,7 +227,7 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
     def __init__(self, C: float = 1.0, support_threshold: float = 0.5, refute_threshold: float = 0.5,
                  class_weight: str | None = "balanced", feature_set: str = "evidence-v1",
                  review_below: float = 0.0, nei_stage: bool = False, temperature: float = 1.0,
-                 stance_input: str = "sentence", query_adapter: str = "none") -> None:
+                 stance_input: str = "sentence", query_adapter: str = "none", monotone: bool = False) -> None:
         self.C = C
         self.support_threshold = support_threshold
         self.refute_threshold = refute_threshold
@@ -183,6 +248,9 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
         # The query adapter retrieval used when the features were fitted, resolved
         # (``query-adapter@v1``) or "none"; the Checker retrieves the same way.
         self.query_adapter = query_adapter
+        # Sign constraints on the verdict stage (``monotone_bounds``): a corpus's label priors then
+        # cannot teach the model that a stronger refutation is a sign of a true claim.
+        self.monotone = monotone
 
     # -- the scikit-learn estimator --------------------------------------------------------------
     def fit(self, X, y, sample_weight=None, nei_informative=None) -> "VerdictAggregator":
@@ -222,6 +290,11 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
             self.nei_coef_ = stage.coef_[0]
             self.nei_intercept_ = float(stage.intercept_[0])
             Z, y, weight = Z[~is_nei], y[~is_nei], weight[~is_nei]
+        if self.monotone:
+            self.model_classes_ = unique_labels(y)
+            bounds = monotone_bounds(self.model_classes_, FEATURE_SETS.get(self.feature_set, ()), Z.shape[1])
+            self.coef_, self.intercept_ = bounded_softmax_regression(Z, y, weight, self.C, self.model_classes_, bounds)
+            return self
         model = LogisticRegression(C=self.C, max_iter=2000)
         model.fit(Z, y, sample_weight=weight)
         self.coef_ = model.coef_
