@@ -43,6 +43,8 @@ SETUPS = {
     "v8-adapter": {"verdict_spec": "verdict@v8", "query_adapter": "query-adapter@v2"},
     # stance@v6 (v5's recipe trained to the end of its schedule) + the verdict model fitted on it.
     "v10": {"verdict_spec": "verdict@v10"},
+    # verdict@v8's rows and search with the evidence-monotone fit among the choices (it was chosen).
+    "v11": {"verdict_spec": "verdict@v11"},
     # What the Checker does with no options.
     "shipped": {},
 }
