@@ -252,9 +252,9 @@ def render_card_markdown(card: dict) -> str:
     lines += [f"- Created: {card.get('created')}", ""]
     lines += ["## Training data", ""]
     for src in card.get("training_data", []):
-        files = ", ".join(src.get("files", []))
-        rows = f", {src['rows']} rows" if "rows" in src else ""
-        lines.append(f"- `{src.get('dataset')}` ({files}{rows}); licence: {src.get('licence', 'not stated')}")
+        parts = [*src.get("files", []), *([f"{src['rows']} rows"] if "rows" in src else [])]
+        detail = f" ({', '.join(parts)})" if parts else ""
+        lines.append(f"- `{src.get('dataset')}`{detail}; licence: {src.get('licence', 'not stated')}")
     lines += ["", "## Metrics (dev data)", "", "```json", json.dumps(card.get("metrics", {}), indent=2), "```", ""]
     lines += ["## Library versions", ""]
     lines += [f"- {k}: {v}" for k, v in card.get("libraries", {}).items()]
