@@ -264,3 +264,5 @@ def test_cli_match_rows_with_errors_exit_1_and_name_the_file(tmp_path, monkeypat
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows[0]["matches"][0]["id"] == "fc1" and "error" not in rows[0]
     assert rows[1]["error"] == f"{queries}, line 2: missing field(s) query"
+    # the key check --data and score's rejected file use; match's error rows said "row"
+    assert [r["line"] for r in rows] == [1, 2] and not any("row" in r for r in rows)

@@ -40,7 +40,7 @@ def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict |
 
 def match_command(
     data: Path = typer.Option(..., "--data", help="JSONL with `id` and `query` per line."),
-    out: Path = typer.Option(..., "--out", help="Predictions JSONL: per query its id and ranked matches."),
+    out: Path = typer.Option(..., "--out", help="Predictions JSONL: per query its id, its line in --data and ranked matches."),
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Store directory holding the fact-checks."),
     k: int = typer.Option(10, "--k", min=1, help="Matches per query (best first)."),
     model: str = typer.Option("matcher", "--model", help="Matcher model: name, name@version or a path."),
@@ -77,12 +77,12 @@ def match_command(
             problems += 1
             where = f"{data}, line {number}: {problem}"
             console.print(where, style="yellow", markup=False, highlight=False)  # a problem may hold [brackets]
-            lines.append(json.dumps({"id": (record or {}).get("id"), "row": number, "matches": [],
+            lines.append(json.dumps({"id": (record or {}).get("id"), "line": number, "matches": [],
                                      "error": where}, ensure_ascii=False))
             continue
         found = [{"id": m.id, "score": round(m.similarity, 6), "rating": m.rating, "verdict": m.verdict}
                  for m in results[number]]
-        lines.append(json.dumps({"id": record["id"], "matches": found}, ensure_ascii=False))
+        lines.append(json.dumps({"id": record["id"], "line": number, "matches": found}, ensure_ascii=False))
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, "\n".join(lines) + ("\n" if lines else ""))
     console.print(f"[green]{len(rows) - problems} queries matched against {len(matcher)} fact-checks "
