@@ -59,7 +59,7 @@ def test_jsonl_records_keep_rating_verbatim_and_reject_rows_with_reasons():
 def test_csv_records_and_row_numbers():
     records, rejected = read_fact_check_file(DATA / "factchecks_sample.csv")
     assert [r.id for r in records] == ["csv-1", "csv-3"]
-    assert [(r.row, "no claim" in r.reason) for r in rejected] == [(2, True)]
+    assert [(r.row, "no claim" in r.reason) for r in rejected] == [(3, True)]  # the line, as score counts: header = 1
 
 
 def test_claimreview_jsonld_fields():
@@ -132,7 +132,7 @@ def test_claimsift_ingest_dispatches_fact_check_files(tmp_path):
 
 def test_ingest_fact_checks_returns_rejections_only(tmp_path):
     rejected = ingest_fact_checks(DATA / "factchecks_sample.csv", tmp_path / "store")
-    assert [(r.row, "no claim" in r.reason) for r in rejected] == [(2, True)]
+    assert [(r.row, "no claim" in r.reason) for r in rejected] == [(3, True)]
     assert [r.id for r in load_fact_checks(tmp_path / "store")] == ["csv-1", "csv-3"]
 
 
@@ -157,7 +157,7 @@ def test_cli_factcheck_ingest_reports_counts_and_rejections(tmp_path):
     assert result.exit_code == 1  # a row was rejected: not silent, and not a success
     report = json.loads(result.stdout)[0]
     assert (report["added"], report["unchanged"]) == (2, 0)
-    assert report["rejected"][0]["row"] == 2
+    assert report["rejected"][0]["row"] == 3
     ratings = json.loads(runner.invoke(app, ["factcheck", "ratings", "--json"]).stdout)
     assert ratings["pants on fire"] == "REFUTED" and ratings["unknown"] == "NOT_ENOUGH_INFO"
 

@@ -304,7 +304,7 @@ def test_a_line_separator_inside_a_jsonl_string_and_an_unclosed_csv_quote(tmp_pa
     # An unclosed quote silently read the rows after it into one document.
     table = write(tmp_path / "t.csv", 'id,text\n1,Fine row.\n2,"Unclosed quote\n3,Swallowed row.\n')
     report = ingest([jsonl, table], tmp_path / "store", analyser=LineAnalyser())
-    assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.csv", 2)]
+    assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.csv", 3)]  # its line; the header is 1
     assert "quote opened in this row is not closed by the end of the file" in report.rejected[0].reason
     names = set(Corpus(tmp_path / "store").documents()["name"])
     assert names == {"t.jsonl#id=u1", "t.jsonl#id=u2", "t.csv#id=1"}
@@ -395,3 +395,20 @@ def test_document_changed_into_a_copy_of_another_drops_its_old_version(tmp_path)
     report = ingest([tmp_path / "d"], store, analyser=LineAnalyser())
     assert report.removed == [doc_id_of("Text B.")]
     assert Corpus(store).documents()["text"].tolist() == ["Text A."]
+
+
+def test_ingest_and_score_number_the_rows_of_one_csv_alike(tmp_path):
+    # ingest counted data rows (header excluded), score lines (header = line 1): the same bad row was
+    # "row 2" to one and "line 3" to the other. Both now give the line the record starts on.
+    from pipeline.scoring.posts import PostReader
+
+    table = write(tmp_path / "posts.csv", 'id,text\n101,"Rutte said the Netherlands will raise defence spending."\n'
+                                          '102,\n\n103,"The NATO summit in Vilnius\nended on 12 July 2023."\n104,\n'
+                                          ',Fact-checkers found no such quote.\n')
+    report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
+    assert [(r.row, r.reason) for r in report.rejected] == [(3, "text is empty"), (7, "text is empty")]
+    scored = [(r.line, r.reason) for r in PostReader(table) if r.reason and r.reason != "blank line"]
+    assert scored == [(3, "text is empty"), (7, "text is empty")]
+    # an id-less row keeps the name it had (its data-row position): the name is its identity in the store
+    names = set(Corpus(tmp_path / "store").documents()["name"])
+    assert names == {"posts.csv#id=101", "posts.csv#id=103", "posts.csv#row5"}

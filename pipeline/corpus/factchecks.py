@@ -193,7 +193,7 @@ def _claim_reviews(node: object) -> Iterator[dict]:
 def read_fact_check_file(path: Path | str) -> tuple[list[FactCheck], list[Rejection]]:
     """Records of one file and the rejections (file, row, reason) of what could not be read.
 
-    Rows count from 1: the JSONL line, the CSV data row (header excluded), the Parquet row, or the
+    Rows count from 1: the JSONL line, the line a CSV row starts on (the header is line 1), the Parquet row, or the
     position of the ClaimReview object in the JSON file.
     """
     path = Path(path)

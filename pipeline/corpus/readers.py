@@ -301,8 +301,9 @@ def _split_text(text: str, max_chars: int) -> list[str]:
 
 
 def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | RejectedInput]]]:
-    """Column names and an iterator of (row number, record or rejection); rows count from 1
-    (for JSONL the line number; for CSV the data row, header excluded)."""
+    """Column names and an iterator of (row number, record or rejection). The number is the one
+    ``score`` and retraining give: the 1-based line a record starts on for JSONL and CSV (the
+    header is line 1), the row for Parquet. Blank lines yield nothing."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         data = path.read_bytes()
@@ -333,31 +334,35 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
         return columns, jsonl()
     if suffix == ".csv":
         text = check_bytes(path, path.read_bytes())
-        # strict: without it an unclosed quote read every later line into one row's text, silently
-        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+        # strict: without it an unclosed quote read every later line into one row's text, silently.
+        # csv.reader, not DictReader: DictReader skips blank lines unseen, so the line a record
+        # starts on could not be told.
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         try:
-            columns = [c.strip() for c in (reader.fieldnames or [])]
+            columns = [c.strip() for c in next(reader, [])]
         except csv.Error as exc:
             raise RejectedInput(path, f"unreadable CSV header ({exc})") from None
 
         def rows() -> Iterator[tuple[int, dict | RejectedInput]]:
-            number = 0
             while True:
-                number += 1
+                line = reader.line_num + 1
                 try:
-                    record = next(reader)
+                    fields = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
                     problem = ("a quote opened in this row is not closed by the end of the file: the lines after "
                                "it were read into this row, not as rows of their own"
                                if "unexpected end of data" in str(exc) else f"unreadable CSV row ({exc})")
-                    yield number, RejectedInput(path, problem, number)
+                    yield line, RejectedInput(path, problem, line)
                     continue
-                if None in record:
-                    yield number, RejectedInput(path, "more fields than the header has columns", number)
+                if not fields:
                     continue
-                yield number, {(k or "").strip(): v for k, v in record.items()}
+                if len(fields) > len(columns):
+                    yield line, RejectedInput(path, "more fields than the header has columns", line)
+                    continue
+                # a short row's missing cells are None, as DictReader gave them; a repeated column keeps the last
+                yield line, dict(zip(columns, fields + [None] * (len(columns) - len(fields))))
 
         return columns, rows()
     if suffix == ".parquet":
@@ -409,10 +414,12 @@ def refuse_repeated_columns(path: Path, columns: list[str], used: Iterable[str],
         raise RejectedInput(path, f"the column '{repeated}' appears twice in the header; rename or remove one")
 
 
-def _row_document(path: Path, number: int, record: dict, name_prefix: str, global_ids: bool = False) -> Document:
+def _row_document(path: Path, number: int, record: dict, name_prefix: str, global_ids: bool = False,
+                  position: int | None = None) -> Document:
     """The document of one table row. Its name, by which a later version replaces it, is its
     ``id`` within its source (the row's ``source``, else the file): ``t1.jsonl#id=1``, so the
-    same id in two files names two documents; the bare id with ``global_ids``."""
+    same id in two files names two documents; the bare id with ``global_ids``. A row without an
+    id is named by ``position`` (default ``number``): ``t.csv#row2``."""
     text_value = record.get("text")
     if text_value is None or (isinstance(text_value, float) and text_value != text_value):
         raise RejectedInput(path, "no text in this row", number)
@@ -429,7 +436,7 @@ def _row_document(path: Path, number: int, record: dict, name_prefix: str, globa
     row_id = record.get("id")
     has_id = row_id is not None and str(row_id).strip() not in ("", "nan", "None")
     if not has_id:
-        name = f"{name_prefix}#row{number}"
+        name = f"{name_prefix}#row{number if position is None else position}"
     else:
         name = str(row_id).strip() if global_ids else scoped_row_name(field_of("source") or name_prefix,
                                                                       str(row_id).strip())
@@ -566,12 +573,15 @@ def documents_of(item: InputItem, max_chars: int, rejected: list[Rejection],
         refuse_repeated_columns(path, columns, DOCUMENT_COLUMNS)
 
         def table_documents() -> Iterator[tuple[int, Document]]:
-            for number, record in rows:
+            for position, (number, record) in enumerate(rows, 1):
                 if isinstance(record, RejectedInput):
                     rejected.append(record.rejection)
                     continue
+                # An id-less CSV row keeps the name it had when rows were numbered from the header
+                # (its data-row position): a new name would replace every such document in the store.
+                kept = position if suffix == ".csv" else None
                 try:
-                    yield number, _row_document(path, number, record, item.name, global_ids)
+                    yield number, _row_document(path, number, record, item.name, global_ids, kept)
                 except RejectedInput as exc:
                     rejected.append(exc.rejection)
 
