@@ -412,3 +412,20 @@ def test_ingest_and_score_number_the_rows_of_one_csv_alike(tmp_path):
     # an id-less row keeps the name it had (its data-row position): the name is its identity in the store
     names = set(Corpus(tmp_path / "store").documents()["name"])
     assert names == {"posts.csv#id=101", "posts.csv#id=103", "posts.csv#row5"}
+
+
+def test_a_jsonl_row_giving_a_key_twice_is_rejected_naming_the_key(tmp_path):
+    # the second "text" replaced the first silently; a repeated key ingest never reads is harmless
+    jsonl = write(tmp_path / "t.jsonl", '{"id": "a", "text": "Rutte said NATO will spend 2%.", "text": "RT @nato"}\n'
+                                        '{"id": "b", "text": "Sweden joined NATO in 2024.", "note": 1, "note": 2}\n')
+    report = ingest([jsonl], tmp_path / "store", analyser=LineAnalyser())
+    assert [(r.row, r.reason) for r in report.rejected] == [(1, "the key 'text' appears twice in this object; "
+                                                                "remove one")]
+    assert set(Corpus(tmp_path / "store").documents()["name"]) == {"t.jsonl#id=b"}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table([pa.array(["p1"]), pa.array(["A text."]), pa.array(["B text."])], names=["id", "text", "text"]),
+                   tmp_path / "t.parquet")
+    report = ingest([tmp_path / "t.parquet"], tmp_path / "store", analyser=LineAnalyser())
+    assert [r.reason for r in report.rejected] == ["the column 'text' appears twice in the header; rename or remove one"]

@@ -238,6 +238,18 @@ def test_a_jsonl_line_that_is_not_utf8_is_named_by_its_line(tmp_path):
     assert "\\ud83d is half of a UTF-16 pair" in str(lines[1][2])
 
 
+def test_a_jsonl_line_giving_a_key_twice_is_named_by_its_line_and_key(tmp_path):
+    # check/match --data answered {"claim": "a", "claim": "b"} for "b", silently
+    from pipeline.core.io import jsonl_lines
+
+    path = tmp_path / "claims.jsonl"
+    path.write_text('{"id": "c1", "claim": "NATO was founded in 1949.", "claim": "NATO was founded in 1950."}\n'
+                    '{"id": "c2", "claim": "Sweden joined NATO in 2024.", "meta": {"x": 1, "x": 2}}\n', encoding="utf-8")
+    assert list(jsonl_lines(path)) == [
+        (1, None, "the key 'claim' appears twice in this object; remove one"),
+        (2, {"id": "c2", "claim": "Sweden joined NATO in 2024.", "meta": {"x": 2}}, None)]
+
+
 # ---- 8. duplicate rows at inference ---------------------------------------------------------------
 @pytest.mark.slow
 def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path, run_cli, write_jsonl):

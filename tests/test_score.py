@@ -137,6 +137,34 @@ def test_half_an_emoji_rejects_a_tweet_only_in_the_fields_score_reads(tmp_path):
     assert records[1].reason is not None and "\\ud83d is half of a UTF-16 pair" in records[1].reason
 
 
+def test_a_key_given_twice_rejects_a_row_only_when_score_reads_it(tmp_path):
+    # {"text": "a", "text": "b"} was scored as "b" without a word: json keeps the last, other readers the first
+    path = tmp_path / "posts.jsonl"
+    path.write_text('{"id": "1", "text": "Rutte said NATO will spend 2% of GDP.", "text": "RT @nato: happy birthday"}\n'
+                    '{"id": "2", "text": "Stoltenberg met Zelensky in Kyiv.", "id": "3"}\n'
+                    '{"id": "4", "text": "Sweden joined NATO in 2024.", "note": "a", "note": "b", '
+                    '"user": {"name": "x", "name": "y"}}\n', encoding="utf-8")
+    records = [(r.line, r.post_id, r.reason) for r in PostReader(path)]
+    assert records == [(1, None, "the key 'text' appears twice in this object; remove one"),
+                       (2, None, "the key 'id' appears twice in this object; remove one"),
+                       (3, "4", None)]
+
+
+def test_a_parquet_column_given_twice_is_one_line_naming_it(tmp_path):
+    # pyarrow's KeyError ('Field "text" exists 2 times in schema') ended score in a traceback
+    table = pa.table([pa.array(["p1"]), pa.array(["Rutte said NATO will spend 2%."]), pa.array(["RT"])],
+                     names=["id", "text", "text"])
+    pq.write_table(table, tmp_path / "posts.parquet")
+    with pytest.raises(InputError) as error:
+        list(PostReader(tmp_path / "posts.parquet"))
+    assert str(error.value) == (f"{tmp_path / 'posts.parquet'}: the column 'text' appears twice in the Parquet "
+                                "schema; rename or remove one")
+    unread = pa.table([pa.array(["p1"]), pa.array(["Sweden joined NATO."]), pa.array(["a"]), pa.array(["b"])],
+                      names=["id", "text", "note", "note"])
+    pq.write_table(unread, tmp_path / "notes.parquet")
+    assert [(r.post_id, r.text) for r in PostReader(tmp_path / "notes.parquet")] == [("p1", "Sweden joined NATO.")]
+
+
 @pytest.mark.skipif(not TWEETS.exists(), reason=f"shared dataset absent: {TWEETS}")
 def test_checkthat_tweet_dump_reads_every_object_streaming():
     reader = PostReader(TWEETS)

@@ -188,6 +188,23 @@ def test_a_row_that_is_not_utf8_is_named_by_its_line(tmp_path):
     assert caught.value.row == 3002 and "latin1.csv, row 3002: not UTF-8 text" in str(caught.value)
 
 
+def test_a_key_given_twice_and_a_parquet_column_given_twice_are_named(tmp_path):
+    rows = "".join(json.dumps(r) + "\n" for r in rows_of(CHECKWORTHY)[:24])
+    (tmp_path / "twice.jsonl").write_text(rows + '{"text": "Taxes rose 3% in 2023.", "label": 0, "label": 1}\n'
+                                          '{"text": "Taxes fell in 2022.", "label": 0, "note": 1, "note": 2}\n')
+    report, _ = validate(tmp_path / "twice.jsonl", "checkworthy")  # the last label was taken, silently
+    assert problems(report) == {"the key 'label' appears twice in the object": (25,)}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table([pa.array(["A claim."]), pa.array([1]), pa.array([0])], names=["text", "label", "label"]),
+                   tmp_path / "twice.parquet")
+    with pytest.raises(InputError) as caught:  # was pyarrow's schema dump over eight lines
+        validate(tmp_path / "twice.parquet", "checkworthy")
+    assert str(caught.value) == (f"{tmp_path / 'twice.parquet'}: the column 'label' appears twice in the Parquet "
+                                 "schema; rename or remove one")
+
+
 @pytest.mark.slow
 def test_validate_command_exits_2_with_one_line(tmp_path, write_jsonl):
     path = write_jsonl(tmp_path / "one.jsonl", [r for r in rows_of(CHECKWORTHY) if r["label"] == 1])

@@ -25,12 +25,19 @@ def parse_object(line: str, reads: Collection[str] | Callable[[dict], Collection
     """``(object, None)`` for a line holding a JSON object, else ``(None, problem)``. ``reads`` names
     the top-level keys the caller uses (or computes them from the object); None means all of them."""
     try:
-        value = json.loads(line)
+        value, repeated_keys = loads_noting_repeats(line)
     except ValueError as exc:
         column = f", column {exc.colno}" if hasattr(exc, "colno") else ""
         return None, f"not valid JSON ({getattr(exc, 'msg', exc)}{column})"
     if not isinstance(value, dict):
         return None, f"line is a JSON {_kind(value)}, not an object"
+    # {"text": "a", "text": "b"} is valid JSON that every reader takes differently (json keeps the last,
+    # others the first): the row means two things. A repeated key the caller never reads is harmless.
+    if repeated_keys:
+        used = set(value) if reads is None else set(reads(value) if callable(reads) else reads)
+        repeated = next((key for key in repeated_keys if key in used), None)
+        if repeated is not None:
+            return None, f"the key '{repeated}' appears twice in this object; remove one"
     # "\ud800" without its pair parses to a string that cannot be written as UTF-8: the row failed
     # later, in SQLite, a tokenizer or the output write, as a traceback. Only escapes can make one.
     # Only a value the caller reads makes the row a problem: a raw tweet's unread `text` or
@@ -44,6 +51,29 @@ def parse_object(line: str, reads: Collection[str] | Callable[[dict], Collection
                               "(an emoji or character cut in two?)")
         value = _mended(value)
     return value, None
+
+
+def loads_noting_repeats(line: str) -> tuple[Any, list[str]]:
+    """``json.loads(line)`` (which keeps the last of a repeated key) and the keys its top-level object
+    gives more than once; raises ``ValueError`` as ``json.loads`` does."""
+    repeats: list[list[str]] = []  # per object, innermost first: the top-level object is the last
+    value = json.loads(line, object_pairs_hook=lambda pairs: _object_noting_repeats(pairs, repeats))
+    return value, repeats[-1] if isinstance(value, dict) else []
+
+
+def _object_noting_repeats(pairs: list[tuple[str, Any]], repeats: list[list[str]]) -> dict:
+    """The object as ``json.loads`` makes it (the last of a repeated key wins); the keys it repeats
+    are appended to ``repeats``."""
+    value = dict(pairs)
+    repeated: list[str] = []
+    if len(value) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+    repeats.append(repeated)
+    return value
 
 
 def _mended(value: Any) -> Any:

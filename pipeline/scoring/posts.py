@@ -286,6 +286,12 @@ class PostReader:
         except Exception as exc:  # pyarrow raises ArrowInvalid and friends for a corrupt file
             raise InputError(self.path, f"not a readable Parquet file: {exc}") from None
         names = parquet.schema_arrow.names
+        # pyarrow refuses to pick one of two same-named columns with a KeyError, a traceback; a repeated
+        # column score never reads is harmless, as in a CSV header
+        repeated = next((name for name in (self.text_column, self.id_column) if names.count(name) > 1), None)
+        if repeated is not None:
+            raise InputError(self.path, f"the column '{repeated}' appears twice in the Parquet schema; "
+                                        "rename or remove one")
         if self.text_column not in names:
             raise InputError(self.path, f"no '{self.text_column}' column (columns: {', '.join(names)}); "
                              "choose one with --text-column")

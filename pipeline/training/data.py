@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from pipeline.checkworthy import data as cd
 from pipeline.core.errors import InputError, UserError
-from pipeline.core.io import parse_object
+from pipeline.core.io import loads_noting_repeats, parse_object
 from pipeline.core.types import STANCE_LABELS
 from pipeline.stance import data as stance_data
 from pipeline.stance.pairs import StancePair, claim_key
@@ -64,6 +64,10 @@ SCHEMAS = {
     "stance": TaskSchema("stance", ("claim", "evidence"), STANCE_LABELS),
     "checkworthy": TaskSchema("checkworthy", ("text",), (0, 1)),
 }
+
+
+# The keys a training row is read by, whatever its task: only these make a repeated key ambiguous.
+_READ_KEYS = frozenset(column for schema in SCHEMAS.values() for column in schema.columns)
 
 
 def schema_of(task: str) -> TaskSchema:
@@ -223,12 +227,17 @@ def _read_jsonl(path: Path) -> _RawRows:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row, repeated = loads_noting_repeats(line)
             except json.JSONDecodeError as exc:
                 bad.setdefault(f"not valid JSON ({exc.msg})", []).append(line_no)
                 continue
             if not isinstance(row, dict):
                 bad.setdefault("not a JSON object", []).append(line_no)
+                continue
+            # {"label": 0, "label": 1} kept the last label silently
+            read = next((key for key in repeated if key in _READ_KEYS), None)
+            if read is not None:
+                bad.setdefault(f"the key '{read}' appears twice in the object", []).append(line_no)
                 continue
             if "\\u" in line and parse_object(line.rstrip())[0] is None:  # "\\ud83d" alone: no tokenizer takes it
                 bad.setdefault("half of a UTF-16 surrogate pair (an emoji cut in two?)", []).append(line_no)
@@ -283,9 +292,17 @@ def _read_parquet(path: Path) -> _RawRows:
     import pyarrow.parquet as pq
 
     try:
+        names = pq.read_schema(path).names
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise InputError(path, f"not a readable Parquet file ({' '.join(str(exc).split())})") from None
+    # read_table fails on two same-named columns with a schema dump over lines, as if the file were damaged
+    repeated = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if repeated is not None:
+        raise InputError(path, f"the column '{repeated}' appears twice in the Parquet schema; rename or remove one")
+    try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for a bad file
-        raise InputError(path, f"not a readable Parquet file ({exc})") from exc
+        raise InputError(path, f"not a readable Parquet file ({' '.join(str(exc).split())})") from exc
     rows = table.to_pylist()
     return _RawRows(path, [(i, row) for i, row in enumerate(rows, start=1)], [], set(table.column_names))
 
