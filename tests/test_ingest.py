@@ -429,3 +429,12 @@ def test_a_jsonl_row_giving_a_key_twice_is_rejected_naming_the_key(tmp_path):
                    tmp_path / "t.parquet")
     report = ingest([tmp_path / "t.parquet"], tmp_path / "store", analyser=LineAnalyser())
     assert [r.reason for r in report.rejected] == ["the column 'text' appears twice in the header; rename or remove one"]
+
+
+def test_a_csv_record_that_fails_names_every_line_it_took_in(tmp_path):
+    # the quote opened on line 2 took line 3 into its record, which failed there: line 3 was lost unnamed
+    table = write(tmp_path / "t.csv", 'id,text\n1,"Vaccines cause autism\n2,Rutte said "yes" today\n'
+                                      '3,NATO was founded in 1949.\n')
+    report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
+    assert [r.row for r in report.rejected] == [2] and "lines 2-3 were read as this one row" in report.rejected[0].reason
+    assert set(Corpus(tmp_path / "store").documents()["name"]) == {"t.csv#id=3"}

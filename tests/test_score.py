@@ -274,6 +274,51 @@ def test_an_unclosed_quote_in_a_csv_is_rejected_naming_the_lines_it_swallowed(tm
     assert "not closed by the end of the file: lines 2-4 were read as this one record" in str(rows[0].reason)
 
 
+def test_a_quote_error_in_a_csv_names_every_line_its_record_took_in(tmp_path):
+    # the record of an opened quote took line 3 in and failed there: line 3 was lost without a word
+    path = tmp_path / "posts.csv"
+    path.write_text('id,text\n1,"Vaccines cause autism\n2,Rutte said "yes" today\n3,NATO was founded in 1949.\n',
+                    encoding="utf-8")
+    rows = [(r.line, r.text, r.reason) for r in PostReader(path)]
+    assert rows[1:] == [(4, "NATO was founded in 1949.", None)]
+    assert rows[0][0] == 2 and "lines 2-3 were read as this one record, not as rows" in str(rows[0][2])
+
+
+def test_a_tsv_is_read_plain_or_csv_quoted_and_never_loses_a_row(tmp_path):
+    # CSV quoting took a plain TSV's `"Fake news" is…` as an opened quote: rejected, and the rows after
+    # such a tweet read into it and lost silently. Plain lines are read plain; CheckThat! 2020's quoted
+    # fields (doubled quotes, a field over two lines) still read as quoted.
+    path = tmp_path / "posts.tsv"
+    path.write_text('id\ttext\n'
+                    '1\tHe said "no" to it\n'
+                    '2\t"Fake news" is what Trump called the report\n'
+                    '3\t"Vaccines cause autism, says a viral post\n'
+                    '4\tRutte said "yes" to 2% of GDP\n'
+                    '5\tJust 12" of snow, said the "forecast\n'
+                    '6\t"Folks, when you say ""The virus isn\'t a big deal"", think again"\n'
+                    '7\t"A quoted field\nover two lines"\n'
+                    '8\tSweden joined NATO in 2024.\n', encoding="utf-8")
+    rows = [(r.line, r.post_id, r.text, r.reason) for r in PostReader(path)]
+    assert rows == [(2, "1", 'He said "no" to it', None),
+                    (3, "2", '"Fake news" is what Trump called the report', None),
+                    (4, "3", '"Vaccines cause autism, says a viral post', None),
+                    (5, "4", 'Rutte said "yes" to 2% of GDP', None),
+                    (6, "5", 'Just 12" of snow, said the "forecast', None),
+                    (7, "6", 'Folks, when you say "The virus isn\'t a big deal", think again', None),
+                    (8, "7", "A quoted field\nover two lines", None),
+                    (10, "8", "Sweden joined NATO in 2024.", None)]
+
+
+@pytest.mark.skipif(not DATASETS.is_dir(), reason=f"shared datasets absent: {DATASETS}")
+def test_checkthat_tsvs_quoted_and_plain_read_as_pandas_reads_them():
+    for rel, column in (("checkthat2020-task1-tweets/training_v2.tsv", "tweet_text"),  # quoted, "" inside
+                        ("checkthat2020-task2-claim-retrieval/verified_claims.docs.tsv", "vclaim"),  # fields over lines
+                        ("checkthat2022-task1-tweets/CT22_english_1B_claim_train.tsv", "tweet_text")):  # plain
+        expected = pd.read_csv(DATASETS / rel, sep="\t", dtype=str, keep_default_na=False)[column].tolist()
+        records = list(PostReader(DATASETS / rel, text_column=column, max_chars=100_000))
+        assert [r.text for r in records] == expected and all(r.accepted for r in records), rel
+
+
 def test_damaged_parquet_data_is_a_clear_error_naming_the_row(tmp_path):
     path = tmp_path / "posts.parquet"
     pq.write_table(pa.Table.from_pylist(POSTS), path, row_group_size=2)

@@ -166,6 +166,22 @@ def test_csv_rows_are_the_lines_a_spreadsheet_shows(tmp_path):
     assert problems(report) == {"empty text": (4,), "unknown label": (27,)}
 
 
+def test_a_plain_tsv_with_quoted_tweets_is_read_row_by_row(tmp_path):
+    # CSV quoting refused a plain TSV whose tweet starts with a quote ("'\t' expected after '\"'"), and the
+    # blank line before a row made that row's number its blank line's
+    rows = "".join(f"Claim number {i} about the budget.\t{i % 2}\n" for i in range(22))
+    path = tmp_path / "tweets.tsv"
+    path.write_text('text\tlabel\n"Fake news" is what he called it\t0\n\n"Taxes rose 3% in 2023, says a post\t1\n'
+                    'He said "no" to it\t0\n' + rows, encoding="utf-8")
+    report, _ = validate(path, "checkworthy")
+    assert problems(report) == {} and report.rows_valid == 25
+    from pipeline.training.data import read_rows
+
+    assert read_rows(path).rows[:3] == [(2, {"text": '"Fake news" is what he called it', "label": "0"}),
+                                        (4, {"text": '"Taxes rose 3% in 2023, says a post', "label": "1"}),
+                                        (5, {"text": 'He said "no" to it', "label": "0"})]
+
+
 def test_an_unclosed_csv_quote_is_named_by_its_line(tmp_path):
     path = tmp_path / "quote.csv"
     path.write_text('text,label\n"Fine claim about taxes.",1\n"Unclosed claim,0\nSwallowed claim,1\n')

@@ -1,5 +1,5 @@
-"""File I/O shared by every stage: one reading of a JSONL line (so that each reader names the same
-problems the same way), one JSONL writer, atomic text writes and file hashes.
+"""File I/O shared by every stage: one reading of a JSONL line and of a CSV/TSV record (so that each
+reader names the same problems the same way), one JSONL writer, atomic text writes and file hashes.
 
 The caller of ``parse_object`` decides whether a bad line is an error, a rejected row or a problem
 collected with the others; ``read_jsonl`` is the strict reader: the first bad line is an
@@ -7,11 +7,13 @@ collected with the others; ``read_jsonl`` is the strict reader: the first bad li
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Iterator
 
@@ -126,6 +128,83 @@ def read_jsonl(path: Path | str) -> Iterator[dict]:
         if record is None:
             raise InputError(path, problem or "not a JSON object", row=number)
         yield record
+
+
+@dataclass(frozen=True)
+class DelimitedRecord:
+    """One record of a CSV or TSV text: the lines it spans (1-based) and its fields, or the csv
+    module's error when it could not be parsed."""
+
+    first: int
+    last: int
+    fields: list[str] | None
+    error: str | None = None
+
+
+class _Tap:
+    """The lines handed to csv.reader, kept until the record they make up is done."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self.taken: list[str] = []
+        self.count = 0
+
+    def __iter__(self) -> _Tap:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken.append(line)
+        self.count += 1
+        return line
+
+
+def delimited_records(lines: Iterable[str], delimiter: str) -> Iterator[DelimitedRecord]:
+    """The records of CSV (``","``) or TSV (``"\\t"``) text, the header first, each with the lines it
+    spans, so that no line goes unnamed. ``lines`` as a file opened with ``newline=""`` gives them.
+
+    Both are read with CSV quoting, strictly (an unclosed quote is an error, not the rest of the file
+    read into one field). A TSV comes two ways: quoted like a CSV (the CheckThat! 2020 files:
+    ``"He said ""no"" to it"``, a quoted field may span lines) or plain, each line a row and a quote
+    only a character (CheckThat! 2022; a tweet that starts ``"Fake news" is``). A TSV record that does
+    not parse with quoting, or that spans lines each of which alone has the header's number of fields,
+    is therefore read as plain lines: one record per line, split at tabs. Without this the quote opened
+    by such a tweet took the next rows into its record, and they were lost with it."""
+    tap = _Tap(lines)
+    reader = csv.reader(tap, delimiter=delimiter, strict=True)
+    plain = delimiter == "\t"
+    width: int | None = None  # the header's
+    while True:
+        tap.taken.clear()
+        first = tap.count + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if plain and width is not None:
+                yield from _plain_records(tap.taken, first, delimiter)
+            else:
+                yield DelimitedRecord(first, tap.count, None, str(exc))
+            continue
+        if (plain and width is not None and width > 1 and tap.count > first
+                and all(len(_plain_fields(line, delimiter)) == width for line in tap.taken)):
+            yield from _plain_records(tap.taken, first, delimiter)
+            continue
+        if width is None:
+            width = len(fields)
+        yield DelimitedRecord(first, tap.count, fields)
+
+
+def _plain_records(lines: list[str], first: int, delimiter: str) -> Iterator[DelimitedRecord]:
+    for number, line in enumerate(lines, first):
+        yield DelimitedRecord(number, number, _plain_fields(line, delimiter))
+
+
+def _plain_fields(line: str, delimiter: str) -> list[str]:
+    """A line split at ``delimiter``, quotes kept as characters; a blank line has no fields, as for csv."""
+    line = line.rstrip("\r\n")
+    return line.split(delimiter) if line else []
 
 
 def jsonl_text(rows: Iterable[dict], *, sort_keys: bool = False, ensure_ascii: bool = False) -> str:

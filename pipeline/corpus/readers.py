@@ -5,7 +5,6 @@ Fact-check tables and ClaimReview files are recognised here and read by ``corpus
 from __future__ import annotations
 
 import codecs
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from pipeline.core.io import parse_object
+from pipeline.core.io import delimited_records, parse_object
 from pipeline.core.types import Document
 from pipeline.corpus.store import scoped_row_name
 
@@ -335,25 +334,22 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
     if suffix == ".csv":
         text = check_bytes(path, path.read_bytes())
         # strict: without it an unclosed quote read every later line into one row's text, silently.
-        # csv.reader, not DictReader: DictReader skips blank lines unseen, so the line a record
-        # starts on could not be told.
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        try:
-            columns = [c.strip() for c in next(reader, [])]
-        except csv.Error as exc:
-            raise RejectedInput(path, f"unreadable CSV header ({exc})") from None
+        # Not DictReader: it skips blank lines unseen, so the line a record starts on could not be told.
+        records = delimited_records(io.StringIO(text, newline=""), ",")
+        head = next(records, None)
+        if head is not None and head.fields is None:
+            raise RejectedInput(path, f"unreadable CSV header ({head.error})")
+        columns = [c.strip() for c in head.fields or []] if head is not None else []
 
         def rows() -> Iterator[tuple[int, dict | RejectedInput]]:
-            while True:
-                line = reader.line_num + 1
-                try:
-                    fields = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
+            for record in records:
+                line, fields = record.first, record.fields
+                if fields is None:
                     problem = ("a quote opened in this row is not closed by the end of the file: the lines after "
                                "it were read into this row, not as rows of their own"
-                               if "unexpected end of data" in str(exc) else f"unreadable CSV row ({exc})")
+                               if "unexpected end of data" in str(record.error) else
+                               f"unreadable CSV row ({record.error})" + (f"; lines {line}-{record.last} were read "
+                                                                         "as this one row" if record.last > line else ""))
                     yield line, RejectedInput(path, problem, line)
                     continue
                 if not fields:

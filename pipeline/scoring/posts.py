@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.core.errors import InputError
-from pipeline.core.io import parse_object
+from pipeline.core.io import delimited_records, parse_object
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pyarrow.
 
@@ -226,12 +226,15 @@ class PostReader:
             with self._open_text(gzipped) as handle:
                 # strict: an unclosed quote ends in an error at the end of the file; without it, every
                 # line after the quote was silently read into that one record's text
-                reader = csv.reader(handle, delimiter=delimiter, strict=True)
-                header = next(reader)
+                records = delimited_records(handle, delimiter)
+                head = next(records, None)
+                if head is None or head.fields is None:
+                    raise InputError(self.path, f"unreadable header ({head.error if head else 'no lines'})", row=1)
+                header = head.fields
                 if self.text_column not in header:
                     raise InputError(self.path, f"no '{self.text_column}' column (columns: {', '.join(header)}); "
                                      "choose one with --text-column", row=1)
-                # Only a column score reads is ambiguous (csv.reader takes the first, ingest's DictReader the
+                # Only a column score reads is ambiguous (csv.reader takes the first, ingest the
                 # last); a repeated column it never reads (`note,note`) leaves the file as readable as before
                 used = (self.text_column, self.id_column)
                 repeated = next((name for i, name in enumerate(header) if name in used and name in header[:i]), None)
@@ -241,24 +244,20 @@ class PostReader:
                 self._refuse_missing_id(header)
                 text_at = header.index(self.text_column)
                 id_at = header.index(self.id_column) if self.id_column in header else None
-                last_line = reader.line_num
-                while True:
-                    start = last_line + 1
-                    try:
-                        fields = next(reader)
-                    except StopIteration:
-                        break
-                    except csv.Error as exc:
-                        last_line = reader.line_num
-                        if "unexpected end of data" in str(exc):
-                            swallowed = (f": lines {start}-{last_line} were read as this one record, not as rows"
-                                         if last_line > start else "")
+                for record in records:
+                    start, fields = record.first, record.fields
+                    # the lines a bad record took in are named: they are rows lost with it
+                    swallowed = (f"lines {start}-{record.last} were read as this one record, not as rows"
+                                 if record.last > start else "")
+                    if fields is None:
+                        if "unexpected end of data" in str(record.error):
                             yield PostRecord(start, None, None, "a quote opened in this record is not closed by the "
-                                             f"end of the file{swallowed}; close the quote and score the file again")
+                                             f"end of the file{': ' + swallowed if swallowed else ''}; close the "
+                                             "quote and score the file again")
                         else:
-                            yield PostRecord(start, None, None, f"unparseable CSV record: {exc}")
+                            yield PostRecord(start, None, None, f"unparseable CSV record: {record.error}"
+                                             + (f"; {swallowed}" if swallowed else ""))
                         continue
-                    last_line = reader.line_num
                     if not fields:
                         yield PostRecord(start, None, None, "blank line")
                         continue
@@ -268,8 +267,8 @@ class PostReader:
                         yield PostRecord(start, None if invalid_utf8(post_id or "") else post_id, None, problem)
                         continue
                     if len(fields) != len(header):
-                        yield PostRecord(start, post_id, None,
-                                         f"record has {len(fields)} fields, the header has {len(header)}")
+                        yield PostRecord(start, post_id, None, f"record has {len(fields)} fields, the header has "
+                                                               f"{len(header)}" + (f"; {swallowed}" if swallowed else ""))
                         continue
                     yield self._validate(start, post_id, fields[text_at], True)
         except UnicodeDecodeError as exc:

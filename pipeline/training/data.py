@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from pipeline.checkworthy import data as cd
 from pipeline.core.errors import InputError, UserError
-from pipeline.core.io import loads_noting_repeats, parse_object
+from pipeline.core.io import delimited_records, loads_noting_repeats, parse_object
 from pipeline.core.types import STANCE_LABELS
 from pipeline.stance import data as stance_data
 from pipeline.stance.pairs import StancePair, claim_key
@@ -251,30 +251,34 @@ def _read_jsonl(path: Path) -> _RawRows:
 def _read_csv(path: Path) -> _RawRows:
     out = _RawRows(path, [], [], set())
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    start = 1
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            # strict: an unclosed quote ends in an error; without it the rows after it were read as
-            # that row's text and its checks blamed the wrong thing (an empty label)
-            reader = csv.DictReader(handle, delimiter=delimiter, strict=True)
-            out.columns.update(c.strip() for c in reader.fieldnames or [] if c)
-            start = reader.line_num + 1
-            for row in reader:
-                clean = {(k or "").strip(): v for k, v in row.items() if k is not None}
-                if any(v is not None and str(v).strip() for v in clean.values()):
-                    if None in row:
-                        out.problems.append(Problem("more fields than the header has columns", (start,),
+            # strictly quoted (an unclosed quote is an error; without it the rows after it were read as
+            # that row's text and its checks blamed the wrong thing, an empty label); a TSV line that
+            # is not quoted as a CSV is read as plain tab-separated text. Each row is numbered by its line.
+            header: list[str] | None = None
+            for record in delimited_records(handle, delimiter):
+                if record.fields is None:
+                    problem = ("a quote opened on this row is not closed by the end of the file"
+                               if "unexpected end of data" in str(record.error)
+                               else f"not a readable CSV file ({record.error})")
+                    raise InputError(path, problem, row=record.first)
+                if header is None:
+                    header = [c.strip() for c in record.fields]
+                    out.columns.update(c for c in header if c)
+                    continue
+                fields = record.fields
+                # as DictReader: a short row's missing cells are None, a repeated column keeps the last
+                clean = dict(zip(header, fields + [None] * (len(header) - len(fields))))
+                if any(v is not None and v.strip() for v in clean.values()):
+                    if len(fields) > len(header):
+                        out.problems.append(Problem("more fields than the header has columns", (record.first,),
                                                     file=str(path)))
-                    out.rows.append((start, clean))
-                start = reader.line_num + 1
+                    out.rows.append((record.first, clean))
     except UnicodeDecodeError as exc:
         # exc.start counts from the decoder's current buffer, not the file: find the line instead
         raise InputError(path, f"not UTF-8 text ({exc.reason}); re-save the file as UTF-8",
                          row=_first_line_not_utf8(path)) from None
-    except csv.Error as exc:
-        problem = ("a quote opened on this row is not closed by the end of the file" if "unexpected end of data"
-                   in str(exc) else f"not a readable CSV file ({exc})")
-        raise InputError(path, problem, row=start) from None
     return out
 
 
