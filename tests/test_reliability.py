@@ -248,6 +248,18 @@ def test_a_jsonl_line_giving_a_key_twice_is_named_by_its_line_and_key(tmp_path):
     assert list(jsonl_lines(path)) == [
         (1, None, "the key 'claim' appears twice in this object; remove one"),
         (2, {"id": "c2", "claim": "Sweden joined NATO in 2024.", "meta": {"x": 2}}, None)]
+    # checkworthy/stance --data refuse the file for any key given twice, naming the row
+    from pipeline.checkworthy.data import read_jsonl_texts
+    from pipeline.core.errors import InputError
+    from pipeline.stance.data import load_labelled_file
+
+    path.write_text('{"text": "NATO was founded in 1949.", "text": "NATO was founded in 1950."}\n', encoding="utf-8")
+    with pytest.raises(InputError, match="row 1: the key 'text' appears twice in this object"):
+        read_jsonl_texts(path, labelled=False)
+    path.write_text('{"claim": "NATO has 32 members.", "evidence": "Sweden became the 32nd.", "evidence": "x"}\n',
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="row 1: the key 'evidence' appears twice in this object"):
+        load_labelled_file(path, require_label=False)
 
 
 # ---- 8. duplicate rows at inference ---------------------------------------------------------------
