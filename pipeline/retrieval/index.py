@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -63,6 +64,10 @@ INDEX_READING = f"{SENTENCE_CONTEXT}/{CONTEXT_RULES}"
 
 class IndexMismatchError(UserError):
     pass
+
+
+class IndexChangedError(UserError):
+    """The store was re-indexed after a job pinned its index (``load_index(..., identity=...)``)."""
 
 
 def index_titles(documents) -> dict[str, str]:
@@ -164,6 +169,10 @@ class EvidenceIndex:
     @property
     def size(self) -> int:
         return int(len(self.ids))
+
+    @property
+    def identity(self) -> str:
+        return index_identity_of(self.directory.name, self.manifest)
 
     @classmethod
     def build(cls, directory: Path, ids: np.ndarray, texts: Sequence[str], vectors: np.ndarray,
@@ -288,6 +297,33 @@ def check_encoder(manifest: dict, expected: dict, where: Path | str) -> None:
         )
 
 
+def index_identity_of(version: str, manifest: dict) -> str:
+    """Which build an index version is: its folder and a digest of its manifest (which says when
+    it was built and what it holds). The folder alone is not enough: numbering starts again at v1
+    in a store whose index folder was deleted and built anew."""
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+    return f"{version} (built {manifest.get('built', 'at an unknown time')}, manifest {digest})"
+
+
+def current_index_identity(store_dir: Path, attempts: int = 5) -> str | None:
+    """``index_identity_of`` the store's current index; None when it has none or its manifest
+    cannot be read (``load_index`` then says why)."""
+    directory = current_index_dir(store_dir)
+    for _ in range(attempts):
+        if directory is None:
+            return None
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            now = current_index_dir(store_dir)  # a build swapped CURRENT and removed this version meanwhile
+            if now == directory:
+                return None
+            directory = now
+            continue
+        return index_identity_of(directory.name, manifest) if isinstance(manifest, dict) else None
+    return None
+
+
 def index_root(store_dir: Path) -> Path:
     return Path(store_dir) / INDEX_DIRNAME
 
@@ -300,7 +336,21 @@ def current_index_dir(store_dir: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
-def load_index(store_dir: Path, expected_encoder: dict | None = None, attempts: int = 5) -> EvidenceIndex:
+def load_index(store_dir: Path, expected_encoder: dict | None = None, attempts: int = 5,
+               identity: str | None = None) -> EvidenceIndex:
+    """The store's current index. ``identity`` (``current_index_identity`` read earlier, where a
+    job started): the build to load; the store re-indexed since is an ``IndexChangedError``, as an
+    update keeps no older version to go back to."""
+    index = _load_current(store_dir, expected_encoder, attempts)
+    if identity is not None and index.identity != identity:
+        raise IndexChangedError(
+            f"{store_dir}: the evidence index changed since this job started (from {identity} to {index.identity}), "
+            "and one output must not mix the two; start the job again (its checkpoint, made with the old index, "
+            "cannot be resumed)")
+    return index
+
+
+def _load_current(store_dir: Path, expected_encoder: dict | None, attempts: int) -> EvidenceIndex:
     directory = current_index_dir(store_dir)
     for _ in range(attempts - 1):
         if directory is None:

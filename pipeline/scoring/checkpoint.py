@@ -81,6 +81,15 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     _fsync_dir(path.parent)
 
 
+def _changed_keys(saved: object, now: object, key: str) -> list[str]:
+    """The innermost keys whose values differ (``scorer.evidence_index``): two whole fingerprints
+    side by side do not show what changed."""
+    if not isinstance(saved, dict) or not isinstance(now, dict):
+        return [key]
+    return [name for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)
+            for name in _changed_keys(saved.get(k), now.get(k), f"{key}.{k}")]
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -131,7 +140,9 @@ class Checkpoint:
         differences = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
         if differences:
             detail = "; ".join(f"{k}: was {saved.get(k)!r}, now {config.get(k)!r}" for k in differences)
-            raise UserError(f"cannot resume {self.folder}: the job differs from the checkpoint ({detail}); "
+            changed = [name for k in differences for name in _changed_keys(saved.get(k), config.get(k), k)]
+            named = f"; what changed: {', '.join(changed)}" if changed != differences else ""
+            raise UserError(f"cannot resume {self.folder}: the job differs from the checkpoint ({detail}){named}; "
                             f"rerun with the same input and options, or delete {self.folder} to start over")
         for stale in self.folder.glob(".*.tmp"):
             stale.unlink(missing_ok=True)

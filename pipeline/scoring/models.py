@@ -1,8 +1,10 @@
 """What scores a post: the check-worthiness model, then the Checker on each check-worthy sentence, with
 the earlier fact-checks that match it. Models load once per process (a Dask worker keeps its own);
-which versions load is settled once, where the job starts (``ModelScorer.pin_models``)."""
+which versions load, and which build of the store's evidence index they read, is settled once,
+where the job starts (``ModelScorer.pin_models``, ``ModelScorer.pin_index``)."""
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -10,8 +12,10 @@ from typing import Protocol, Sequence
 from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.corpus.factchecks import fact_checks_fingerprint
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
+from pipeline.retrieval.index import current_index_identity
 from pipeline.stance.backends import settled_backend
 from pipeline.stance.model import StanceModel
 from pipeline.verdict.aggregator import fitted_stance_spec
@@ -78,6 +82,10 @@ class ModelScorer:
         # job starts and shipped so: a worker starting later, or a promotion or rollback during
         # the run, must not give one output the verdicts of two models.
         self.pinned: dict[str, str | None] | None = None
+        # The evidence index build read (``current_index_identity``; None: the store had none),
+        # settled and shipped the same way: a re-index during the run must not either.
+        self.pinned_index: str | None = None
+        self._index_pinned = False
         self._models: tuple[CheckworthyModel, Checker] | None = None
 
     def __getstate__(self) -> dict:
@@ -98,8 +106,8 @@ class ModelScorer:
                 versions[role] = self._registry(role).resolve(spec).label
         # The rules choose the passages that vote whatever aggregates their votes.
         versions["voting_rules"] = self.rules.label()
-        return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "models": versions,
-                "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
+        return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "evidence_index": self.pin_index(),
+                "models": versions, "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
                 "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
                 "rule_packs": list(self.rule_packs)}
 
@@ -139,14 +147,33 @@ class ModelScorer:
         if self.fact_checks:
             try:
                 pinned["matcher"] = self._pinned("matcher", "matcher", fitted, verdict)
-            except UserError:  # needed only by a store holding fact-checks, whose workers then say so
+            except UserError as exc:
+                # Fact-checks off for the whole job, as the Checker goes without a matcher it cannot
+                # load; workers honour the None, whatever matcher appears meanwhile.
                 pinned["matcher"] = None
+                if self._store_has_fact_checks():  # else no matcher would be used anyway
+                    print(f"warning: scoring without fact-check matches: {exc}", file=sys.stderr)
         if self.stance_spec:
             mismatch = fitted_stance_mismatch(verdict, self.stance_spec, self.models_dir)
             if mismatch:  # said once, here, not by every worker
                 print(f"warning: {mismatch}", file=sys.stderr)
         self.pinned = pinned
         return pinned
+
+    def pin_index(self) -> str | None:
+        """Which build of the store's evidence index the job reads, settled once, here, where it
+        starts (``check_ready``, ``fingerprint``): a worker refuses any other (``load_index``), since
+        a re-index keeps no older build to go back to."""
+        if not self._index_pinned:
+            self.pinned_index = current_index_identity(self.store_dir)
+            self._index_pinned = True
+        return self.pinned_index
+
+    def _store_has_fact_checks(self) -> bool:
+        try:
+            return fact_checks_fingerprint(self.store_dir)[0] > 0
+        except sqlite3.Error:  # a store that cannot be read is reported where it is read
+            return False
 
     def _pinned(self, role: str, spec: str, fitted: str | None, verdict: str) -> str:
         """``spec`` as ``name@version`` (a version folder given by its path stays that path)."""
@@ -169,6 +196,7 @@ class ModelScorer:
         if not exists:
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
                             f"`claimsift ingest seeds --store {self.store_dir}`")
+        self.pin_index()
         self.pin_models()
 
     def warm_up(self) -> None:
@@ -176,6 +204,7 @@ class ModelScorer:
             return
 
         pinned = self.pin_models()  # shipped pinned to a worker; pinned here when used alone
+        index = self.pin_index()
         # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
         # per process (measured with the ONNX backend).
         encoder = Encoder(self.encoder_backend)
@@ -184,10 +213,12 @@ class ModelScorer:
         detector.warm_up()
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=pinned["stance"],
                           verdict_spec=str(pinned["verdict"]), encoder_backend=self.encoder_backend,
-                          fact_checks=self.fact_checks, rules=self.rules, encoder=encoder,
+                          fact_checks=self.fact_checks and pinned.get("matcher") is not None,
+                          rules=self.rules, encoder=encoder,
                           screen_stance_spec=pinned.get("screen_stance"),
                           stance_backend=self.settled_stance_backend(), rule_packs=self.rule_packs,
-                          models_dir=self.models_dir, matcher_spec=pinned.get("matcher") or "matcher")
+                          models_dir=self.models_dir, matcher_spec=pinned.get("matcher") or "matcher",
+                          index_identity=index)
         checker.warm_up()
         self._models = (detector, checker)
 

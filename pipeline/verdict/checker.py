@@ -120,7 +120,8 @@ class Checker:
                  rules: VerdictRules = VerdictRules(), encoder=None,
                  screen_stance_spec: str | None = SCREEN_STANCE, stance_backend: str = "auto",
                  rule_packs: Sequence[str] = (), reranker: "Reranker | None" = None,
-                 query_adapter: str | None = None, matcher_spec: str = "matcher") -> None:
+                 query_adapter: str | None = None, matcher_spec: str = "matcher",
+                 index_identity: str | None = None) -> None:
         self.store_dir = Path(store_dir)
         self.top_k = top_k
         self.stance_spec = stance_spec
@@ -147,6 +148,9 @@ class Checker:
         # the hand-set rules and for verdict models from before query adapters).
         self.query_adapter = query_adapter
         self.matcher_spec = matcher_spec  # the fact-check matcher's registry spec (``FactCheckMatcher``)
+        # The evidence index build to check against (``current_index_identity``, read where a job
+        # started), another one refused; None: the store's current index.
+        self.index_identity = index_identity
         self._loaded: _Loaded | None = None
 
     def __getstate__(self) -> dict:
@@ -166,7 +170,7 @@ class Checker:
         verdict_spec = self._resolved_verdict_spec()
         stance_spec, fitted = self._present_models(verdict_spec)
         encoder = self.encoder or Encoder(self.encoder_backend)
-        index = load_index(self.store_dir, expected_encoder=encoder.tag)
+        index = load_index(self.store_dir, expected_encoder=encoder.tag, identity=self.index_identity)
         view = CorpusView.from_store(self.store_dir)
         if verdict_spec == "rules":
             aggregator = VerdictAggregator(support_threshold=self.rules.support_threshold,
