@@ -9,11 +9,13 @@ verdict labels). Learned parameters are stored in the registry as JSON (``verdic
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -47,15 +49,19 @@ SHOWN_FEATURE_NAMES = (
 # first (``joint_reading_text``): evidence that decides only together (a question, then its
 # answer; two halves of a fact), read the way multi-sentence evidence is read in training.
 JOINT_FEATURE_NAMES = ("joint_supports", "joint_refutes", "joint_nei")
-# Which way each feature leans, for the evidence-monotone fit (``VerdictAggregator(monotone=True)``):
-# more support never moves a verdict from SUPPORTED towards REFUTED, more refutation never the
-# reverse; a feature that grows with both sides (``conflict``) cannot tip one against the other.
+# Which way each feature leans, for the evidence-monotone fit (``monotone_bounds``). A passage's
+# stance probability moving towards REFUTES (from NOT_ENOUGH_INFO or from SUPPORTS) raises refute
+# features and lowers support or neutral ones; for that never to raise SUPPORTED against REFUTED,
+# support features may only count for SUPPORTED, refute features only for REFUTED, and what says
+# nothing about the side (how neutral the passages read; ``conflict``, which grows with both)
+# may not tip one against the other.
 SUPPORT_FEATURES = frozenset({"max_supports", "weighted_supports", "top_supports", "share_supports",
                               "max_supports_shown", "log_docs_supporting", "support_refute_balance",
                               "joint_supports"})
 REFUTE_FEATURES = frozenset({"max_refutes", "weighted_refutes", "top_refutes", "share_refutes",
                              "max_refutes_shown", "log_docs_refuting", "joint_refutes"})
-TWO_SIDED_FEATURES = frozenset({"conflict"})
+NEUTRAL_FEATURES = frozenset({"max_nei", "weighted_nei", "mean_nei_shown", "joint_nei"})
+SIDELESS_FEATURES = NEUTRAL_FEATURES | {"conflict"}
 JOINT_PASSAGES = 5
 FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES,
                 "evidence-v3": FEATURE_NAMES + SHOWN_FEATURE_NAMES + QUANTITY_FEATURE_NAMES,
@@ -164,32 +170,46 @@ def claim_features(voters: Sequence[Evidence], shown: Sequence[Evidence] | None 
     return np.concatenate([row, quantity_features(claim, shown, evidence_probs(shown), reader)])
 
 
-def monotone_bounds(classes: Sequence[str], feature_names: Sequence[str], n_features: int) -> list[tuple]:
-    """(lower, upper) per coefficient, class by class (row-major, as ``coef_``), then one free
-    intercept per class: SUPPORTED's row may not fall with a support feature nor rise with a
-    refute feature, REFUTED's the reverse, neither moves with a two-sided one; other classes
-    (CONFLICTING, a first stage's NOT_ENOUGH_INFO) and other features are free. So the log-odds
-    of SUPPORTED against REFUTED never rise with refutation nor fall with support."""
-    free: tuple = (None, None)
-    bounds = []
+Bound = tuple[float | None, float | None]
+FREE: Bound = (None, None)
+
+
+def monotone_bounds(classes: Sequence[str], feature_names: Sequence[str], n_features: int) -> list[Bound]:
+    """(lower, upper) per coefficient of the verdict stage, class by class (row-major, as
+    ``coef_``), then a free intercept per class. SUPPORTED's row: at least 0 on support features,
+    at most 0 on refute features, 0 on sideless ones; REFUTED's the mirror; CONFLICTING's free. So
+    a passage read as more refuting (or less supporting) never raises SUPPORTED against REFUTED."""
+    lean = {**{n: 1 for n in SUPPORT_FEATURES}, **{n: -1 for n in REFUTE_FEATURES}, **{n: 0 for n in SIDELESS_FEATURES}}
+    side = {"SUPPORTED": 1, "REFUTED": -1}
+    bounds: list[Bound] = []
     for label in classes:
         for j in range(n_features):
             name = feature_names[j] if j < len(feature_names) else ""
-            bound = free
-            if label in ("SUPPORTED", "REFUTED") and name in TWO_SIDED_FEATURES:
-                bound = (0.0, 0.0)
-            elif (label, name in SUPPORT_FEATURES, name in REFUTE_FEATURES) in (("SUPPORTED", True, False),
-                                                                                 ("REFUTED", False, True)):
-                bound = (0.0, None)
-            elif (label, name in SUPPORT_FEATURES, name in REFUTE_FEATURES) in (("SUPPORTED", False, True),
-                                                                                 ("REFUTED", True, False)):
-                bound = (None, 0.0)
-            bounds.append(bound)
-    return bounds + [free] * len(classes)
+            if label not in side or name not in lean:
+                bounds.append(FREE)
+            elif lean[name] == 0:
+                bounds.append((0.0, 0.0))
+            else:
+                bounds.append((0.0, None) if lean[name] * side[label] > 0 else (None, 0.0))
+    return bounds + [FREE] * len(classes)
+
+
+def nei_stage_bounds(feature_names: Sequence[str], n_features: int) -> list[Bound]:
+    """Bounds for the NOT_ENOUGH_INFO stage in ``bounded_softmax_regression``'s two-class layout
+    (a fixed row for "evidence", then the row scoring NOT_ENOUGH_INFO, then intercepts): a passage
+    read as more supporting or refuting (less neutral) never raises this stage's probability of
+    NOT_ENOUGH_INFO. The support / refute balance says which side, not how much: it may not move it."""
+    evidence = (SUPPORT_FEATURES | REFUTE_FEATURES | {"conflict"}) - {"support_refute_balance"}
+    row: list[Bound] = []
+    for j in range(n_features):
+        name = feature_names[j] if j < len(feature_names) else ""
+        row.append((None, 0.0) if name in evidence else (0.0, None) if name in NEUTRAL_FEATURES
+                   else (0.0, 0.0) if name == "support_refute_balance" else FREE)
+    return [(0.0, 0.0)] * n_features + row + [FREE, FREE]
 
 
 def bounded_softmax_regression(Z: np.ndarray, y: np.ndarray, weight: np.ndarray, C: float,
-                               classes: np.ndarray, bounds: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+                               classes: np.ndarray, bounds: list[Bound]) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression with box bounds on its coefficients, in scikit-learn's
     layout and objective (``0.5 * ||W||^2 + C * sum_i weight_i * log-loss_i``, intercepts not
     penalised; two classes as one row scoring the second, bounded by what the two rows' bounds
@@ -217,6 +237,9 @@ def bounded_softmax_regression(Z: np.ndarray, y: np.ndarray, weight: np.ndarray,
 
     result = minimize(loss_and_gradient, np.zeros(rows * d + rows), jac=True, method="L-BFGS-B", bounds=bounds,
                       options={"maxiter": 5000})
+    if not result.success:
+        warnings.warn(f"bounded logistic regression did not converge: {result.message}", ConvergenceWarning,
+                      stacklevel=2)
     return result.x[:rows * d].reshape(rows, d), result.x[rows * d:]
 
 
@@ -285,13 +308,21 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
             informative = np.ones(len(y), dtype=bool) if nei_informative is None else np.asarray(nei_informative, bool)
             if len(set(is_nei[informative])) < 2:
                 raise ValueError("the NOT_ENOUGH_INFO stage needs rows of both kinds among nei_informative rows")
-            stage = LogisticRegression(C=self.C, max_iter=2000)
-            stage.fit(Z[informative], is_nei[informative], sample_weight=weight[informative])
-            self.nei_coef_ = stage.coef_[0]
-            self.nei_intercept_ = float(stage.intercept_[0])
+            if self.monotone:
+                bounds = nei_stage_bounds(FEATURE_SETS.get(self.feature_set, ()), Z.shape[1])
+                coef, intercept = bounded_softmax_regression(Z[informative], is_nei[informative], weight[informative],
+                                                             self.C, np.array([False, True]), bounds)
+            else:
+                stage = LogisticRegression(C=self.C, max_iter=2000)
+                stage.fit(Z[informative], is_nei[informative], sample_weight=weight[informative])
+                coef, intercept = stage.coef_, stage.intercept_
+            self.nei_coef_ = coef[0]
+            self.nei_intercept_ = float(intercept[0])
             Z, y, weight = Z[~is_nei], y[~is_nei], weight[~is_nei]
         if self.monotone:
             self.model_classes_ = unique_labels(y)
+            if len(self.model_classes_) < 2:
+                raise ValueError(f"the verdict stage needs two classes or more, not only {self.model_classes_[0]}")
             bounds = monotone_bounds(self.model_classes_, FEATURE_SETS.get(self.feature_set, ()), Z.shape[1])
             self.coef_, self.intercept_ = bounded_softmax_regression(Z, y, weight, self.C, self.model_classes_, bounds)
             return self
