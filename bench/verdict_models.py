@@ -45,6 +45,9 @@ SETUPS = {
     "v10": {"verdict_spec": "verdict@v10"},
     # verdict@v8's rows and search with the evidence-monotone fit among the choices (it was chosen).
     "v11": {"verdict_spec": "verdict@v11"},
+    # The same rows, monotone in both stages and neutral readings barred from tipping SUPPORTED
+    # against REFUTED (v11 left them free, so a passage read as more refuting could raise SUPPORTED).
+    "v12": {"verdict_spec": "verdict@v12"},
     # What the Checker does with no options.
     "shipped": {},
 }
