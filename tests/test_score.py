@@ -309,6 +309,28 @@ def test_a_tsv_is_read_plain_or_csv_quoted_and_never_loses_a_row(tmp_path):
                     (10, "8", "Sweden joined NATO in 2024.", None)]
 
 
+def test_a_plain_tsv_quote_never_takes_in_rows_across_a_blank_line_a_short_line_or_one_column(tmp_path):
+    # the quote opened on row 2 closed at row 3's `55"`: the blank line between (no fields) kept the
+    # record quoted, and row 3 was lost inside row 2 silently
+    path = tmp_path / "posts.tsv"
+    path.write_text('id\ttext\tlabel\n2\t"Vaccines cause autism, claims a post\t1\n\n3\tMy new TV is 55"\t0\n',
+                    encoding="utf-8")
+    rows = [(r.line, r.post_id, r.text, r.reason) for r in PostReader(path)]
+    assert rows == [(2, "2", '"Vaccines cause autism, claims a post', None), (3, None, None, "blank line"),
+                    (4, "3", 'My new TV is 55"', None)]
+    # a row short of tabs that opens a quote: it is named as short, the row after it read as its own
+    path.write_text('id\ttext\tlabel\n2\t"Vaccines cause autism\n3\tMy new TV is 55"\t0\n', encoding="utf-8")
+    rows = [(r.line, r.post_id, r.text, r.reason) for r in PostReader(path)]
+    assert rows == [(2, "2", None, "record has 2 fields, the header has 3"), (3, "3", 'My new TV is 55"', None)]
+    # one column: every line has the header's width, so none is taken into another's text
+    path.write_text('text\n"Vaccines cause autism\nMy new TV is 55"\n', encoding="utf-8")
+    assert [(r.line, r.text) for r in PostReader(path, id_column="id")] == [
+        (2, '"Vaccines cause autism'), (3, 'My new TV is 55"')]
+    # a 2020-style field over lines, a blank line inside it, still reads as one quoted field
+    path.write_text('id\ttext\tlabel\n1\t"a\n\nb"\t0\n2\tc\t1\n', encoding="utf-8")
+    assert [(r.line, r.text) for r in PostReader(path)] == [(2, "a\n\nb"), (5, "c")]
+
+
 @pytest.mark.skipif(not DATASETS.is_dir(), reason=f"shared datasets absent: {DATASETS}")
 def test_checkthat_tsvs_quoted_and_plain_read_as_pandas_reads_them():
     for rel, column in (("checkthat2020-task1-tweets/training_v2.tsv", "tweet_text"),  # quoted, "" inside

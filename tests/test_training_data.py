@@ -182,6 +182,18 @@ def test_a_plain_tsv_with_quoted_tweets_is_read_row_by_row(tmp_path):
                                         (5, {"text": 'He said "no" to it', "label": "0"})]
 
 
+def test_a_plain_tsv_quote_never_gives_a_row_the_next_rows_label(tmp_path):
+    # the quote on line 2 closed at line 4's `55"`, across the blank line: one row, row 2's text running
+    # on into row 3's, with row 3's label; row 3 was gone and nothing said so
+    path = tmp_path / "tweets.tsv"
+    path.write_text('id\ttext\tlabel\n2\t"Vaccines cause autism, claims a post\t1\n\n3\tMy new TV is 55"\t0\n',
+                    encoding="utf-8")
+    from pipeline.training.data import read_rows
+
+    assert read_rows(path).rows == [(2, {"id": "2", "text": '"Vaccines cause autism, claims a post', "label": "1"}),
+                                    (4, {"id": "3", "text": 'My new TV is 55"', "label": "0"})]
+
+
 def test_an_unclosed_csv_quote_is_named_by_its_line(tmp_path):
     path = tmp_path / "quote.csv"
     path.write_text('text,label\n"Fine claim about taxes.",1\n"Unclosed claim,0\nSwallowed claim,1\n')

@@ -167,9 +167,9 @@ def delimited_records(lines: Iterable[str], delimiter: str) -> Iterator[Delimite
     read into one field). A TSV comes two ways: quoted like a CSV (the CheckThat! 2020 files:
     ``"He said ""no"" to it"``, a quoted field may span lines) or plain, each line a row and a quote
     only a character (CheckThat! 2022; a tweet that starts ``"Fake news" is``). A TSV record that does
-    not parse with quoting, or that spans lines each of which alone has the header's number of fields,
-    is therefore read as plain lines: one record per line, split at tabs. Without this the quote opened
-    by such a tweet took the next rows into its record, and they were lost with it."""
+    not parse with quoting, or that spans lines of which a later non-blank one alone has the header's
+    number of fields, is therefore read as plain lines: one record per line, split at tabs. Without this
+    the quote opened by such a tweet took the next rows into its record, and they were lost with it."""
     tap = _Tap(lines)
     reader = csv.reader(tap, delimiter=delimiter, strict=True)
     plain = delimiter == "\t"
@@ -187,13 +187,22 @@ def delimited_records(lines: Iterable[str], delimiter: str) -> Iterator[Delimite
             else:
                 yield DelimitedRecord(first, tap.count, None, str(exc))
             continue
-        if (plain and width is not None and width > 1 and tap.count > first
-                and all(len(_plain_fields(line, delimiter)) == width for line in tap.taken)):
+        if plain and width is not None and tap.count > first and _plain_rows_inside(tap.taken, width, delimiter):
             yield from _plain_records(tap.taken, first, delimiter)
             continue
         if width is None:
             width = len(fields)
         yield DelimitedRecord(first, tap.count, fields)
+
+
+def _plain_rows_inside(lines: list[str], width: int, delimiter: str) -> bool:
+    """Whether a quoted TSV record over ``lines`` took in rows of a plain TSV: a later line that alone
+    has the header's number of fields is a row of its own, not the rest of a field (in a 2020 file the
+    line that closes a field over lines carries only that field's end and the fields after it). Blank
+    lines say nothing either way: a plain file may have them between rows, a quoted field inside it.
+    A one-column file cannot tell the two apart (every line has one field); it is read plain, so that
+    a stray quote never costs the rows after it."""
+    return any(len(_plain_fields(line, delimiter)) == width for line in lines[1:] if line.strip("\r\n"))
 
 
 def _plain_records(lines: list[str], first: int, delimiter: str) -> Iterator[DelimitedRecord]:
