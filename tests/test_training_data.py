@@ -222,6 +222,17 @@ def test_a_key_given_twice_and_a_parquet_column_given_twice_are_named(tmp_path):
                                           '{"text": "Taxes fell in 2022.", "label": 0, "note": 1, "note": 2}\n')
     report, _ = validate(tmp_path / "twice.jsonl", "checkworthy")  # the last label was taken, silently
     assert problems(report) == {"the key 'label' appears twice in the object": (25,)}
+    # a \\u escape sent the row through the whole-object check: a repeated key nobody reads rejected it,
+    # and the reason given was a cut emoji; a cut emoji in a key nobody reads is mended, as parse_object does
+    (tmp_path / "escaped.jsonl").write_text(rows + '{"text": "Caf\\u00e9 prices rose 3%.", "label": 1, "note": 1, '
+                                            '"note": 2}\n{"text": "Taxes fell.", "label": 0, "note": "cut \\ud83d"}\n'
+                                            '{"text": "cut \\ud83d emoji", "label": 0}\n')
+    report, _ = validate(tmp_path / "escaped.jsonl", "checkworthy")
+    assert problems(report) == {"half of a UTF-16 surrogate pair (an emoji cut in two?)": (27,)}
+    from pipeline.training.data import read_rows
+
+    assert [row for _, row in read_rows(tmp_path / "escaped.jsonl").rows[24:]] == [
+        {"text": "Café prices rose 3%.", "label": 1, "note": 2}, {"text": "Taxes fell.", "label": 0, "note": "cut \ufffd"}]
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -239,9 +239,12 @@ def _read_jsonl(path: Path) -> _RawRows:
             if read is not None:
                 bad.setdefault(f"the key '{read}' appears twice in the object", []).append(line_no)
                 continue
-            if "\\u" in line and parse_object(line.rstrip())[0] is None:  # "\\ud83d" alone: no tokenizer takes it
-                bad.setdefault("half of a UTF-16 surrogate pair (an emoji cut in two?)", []).append(line_no)
-                continue
+            if "\\u" in line:  # "\\ud83d" alone: no tokenizer takes it in a key retraining reads; elsewhere mended
+                mended, _ = parse_object(line.rstrip(), reads=_READ_KEYS)
+                if mended is None:
+                    bad.setdefault("half of a UTF-16 surrogate pair (an emoji cut in two?)", []).append(line_no)
+                    continue
+                row = mended
             out.columns.update(row)
             out.rows.append((line_no, row))
     out.problems += [Problem(kind, tuple(rows), file=str(path)) for kind, rows in bad.items()]
