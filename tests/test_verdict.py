@@ -104,6 +104,17 @@ def test_a_monotone_fit_does_not_learn_that_refutation_means_true():
     assert clone.monotone and np.allclose(clone.predict_proba(X), monotone.predict_proba(X))
 
 
+def test_a_feature_set_whose_features_lean_no_declared_way_is_not_fitted_monotone():
+    from pipeline.verdict.aggregator import FEATURE_SETS, monotone_fit_possible
+
+    assert monotone_fit_possible("evidence-v4") and not monotone_fit_possible("evidence-v3")
+    X = np.random.default_rng(2).random((60, len(FEATURE_SETS["evidence-v3"])))
+    y = np.where(X[:, 0] > 0.5, "SUPPORTED", "REFUTED")
+    with pytest.raises(ValueError, match="no declared lean"):
+        VerdictAggregator(feature_set="evidence-v3", monotone=True).fit(X, y)
+    VerdictAggregator(feature_set="evidence-v3").fit(X, y)
+
+
 def test_a_monotone_fit_whose_bounds_do_not_bind_is_scikit_learns_fit():
     rng = np.random.default_rng(1)
     X = np.zeros((400, len(FEATURE_NAMES)))  # the other constrained features constant: nothing to bind them
@@ -156,10 +167,10 @@ def served_odds(model: VerdictAggregator, shown: list[Evidence], voters: int, jo
         float(untempered.predict_proba(features[None])[0][list(model.classes_).index("NOT_ENOUGH_INFO")])
 
 
-def moved(e: Evidence, source: str, amount: float) -> Evidence:
+def moved(e: Evidence, source: str, amount: float, target: str = "REFUTES") -> Evidence:
     probs = dict(e.stance_probs or {})
     probs[source] -= amount
-    probs["REFUTES"] += amount
+    probs[target] += amount
     return replace(e, stance_probs=probs)
 
 
@@ -167,8 +178,8 @@ def moved(e: Evidence, source: str, amount: float) -> Evidence:
 def test_the_shipped_verdict_model_never_reads_refutation_as_a_sign_of_truth():
     # Its leave-one-corpus-out search chose the evidence-monotone fit. Any passage, or the joint
     # reading, read as more refuting (taken from its neutral or its supporting reading) never
-    # raises SUPPORTED against REFUTED as served; taken from its neutral reading, it never raises
-    # the first stage's NOT_ENOUGH_INFO either.
+    # raises SUPPORTED against REFUTED as served, nor read as more supporting lowers it; taken
+    # from its neutral reading, it never raises the first stage's NOT_ENOUGH_INFO either.
     model = VerdictAggregator.load("verdict", models_dir=MODELS)
     assert model.monotone
     rng = np.random.default_rng(0)
@@ -177,12 +188,14 @@ def test_the_shipped_verdict_model_never_reads_refutation_as_a_sign_of_truth():
         voters, joint = int(rng.integers(1, 6)), list(rng.dirichlet([1, 1, 1]))
         odds, nei = served_odds(model, shown, voters, joint)
         for i, e in enumerate(shown):
-            for source in ("NOT_ENOUGH_INFO", "SUPPORTS"):
+            for source, target, direction in (("NOT_ENOUGH_INFO", "REFUTES", -1), ("SUPPORTS", "REFUTES", -1),
+                                              ("NOT_ENOUGH_INFO", "SUPPORTS", 1), ("REFUTES", "SUPPORTS", 1)):
                 amount = 0.5 * (e.stance_probs or {})[source]
-                after = served_odds(model, [*shown[:i], moved(e, source, amount), *shown[i + 1:]], voters, joint)
-                assert after[0] <= odds + 1e-9
+                passages = [*shown[:i], moved(e, source, amount, target), *shown[i + 1:]]
+                after = served_odds(model, passages, voters, joint)
+                assert direction * (after[0] - odds) >= -1e-9, (source, target)
                 if source == "NOT_ENOUGH_INFO":
-                    assert after[1] <= nei + 1e-9
+                    assert after[1] <= nei + 1e-9, (source, target)
         more_refuting_joint = [joint[0], joint[1] + joint[2] / 2, joint[2] / 2]
         after = served_odds(model, shown, voters, more_refuting_joint)
         assert after[0] <= odds + 1e-9 and after[1] <= nei + 1e-9

@@ -171,3 +171,14 @@ def test_a_verdict_model_is_not_fitted_on_retrieval_fitted_to_its_own_claims(tmp
     unknown = register_adapter(tmp_path, identity, tag, metrics={}, training_data=[], extra={})
     with pytest.raises(UserError, match="does not say which claims"):
         fitting_adapter(unknown, FIT_PARTS, tmp_path)
+
+
+def test_of_set_ups_the_held_out_corpora_cannot_tell_apart_the_most_regularised_is_chosen():
+    from pipeline.training.verdict_fit import most_regularised_of_the_best
+
+    tried = [(0.4953, "v4", "w", True, True, 0.1), (0.4951, "v4", "w", True, True, 0.01),
+             (0.4944, "v4", "w", True, True, 0.03), (0.4414, "v4", "w", True, True, 0.003)]
+    assert most_regularised_of_the_best(tried)[5] == 0.01
+    assert most_regularised_of_the_best(tried, tie=0.0)[5] == 0.1
+    tried.append((0.5100, "v4", "w", True, False, 0.3))  # a clear winner is kept whatever its C
+    assert most_regularised_of_the_best(tried)[5] == 0.3

@@ -62,6 +62,15 @@ REFUTE_FEATURES = frozenset({"max_refutes", "weighted_refutes", "top_refutes", "
                              "max_refutes_shown", "log_docs_refuting", "joint_refutes"})
 NEUTRAL_FEATURES = frozenset({"max_nei", "weighted_nei", "mean_nei_shown", "joint_nei"})
 SIDELESS_FEATURES = NEUTRAL_FEATURES | {"conflict"}
+# Counts of passages, which no stance reading moves: free in both stages.
+STANCE_FREE_FEATURES = frozenset({"log_n_evidence", "voter_share"})
+
+
+def monotone_fit_possible(feature_set: str) -> bool:
+    """Whether every feature of ``feature_set`` has a declared lean: the bounds can then hold what
+    ``monotone_bounds`` promises (evidence-v3's number features move with stance in no one way)."""
+    declared = SUPPORT_FEATURES | REFUTE_FEATURES | SIDELESS_FEATURES | STANCE_FREE_FEATURES
+    return set(FEATURE_SETS.get(feature_set, ("?",))) <= declared
 JOINT_PASSAGES = 5
 FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES,
                 "evidence-v3": FEATURE_NAMES + SHOWN_FEATURE_NAMES + QUANTITY_FEATURE_NAMES,
@@ -197,8 +206,8 @@ def monotone_bounds(classes: Sequence[str], feature_names: Sequence[str], n_feat
 def nei_stage_bounds(feature_names: Sequence[str], n_features: int) -> list[Bound]:
     """Bounds for the NOT_ENOUGH_INFO stage in ``bounded_softmax_regression``'s two-class layout
     (a fixed row for "evidence", then the row scoring NOT_ENOUGH_INFO, then intercepts): a passage
-    read as more supporting or refuting (less neutral) never raises this stage's probability of
-    NOT_ENOUGH_INFO. The support / refute balance says which side, not how much: it may not move it."""
+    whose probability moves from its neutral reading to support or refutation never raises this
+    stage's probability of NOT_ENOUGH_INFO (one moving from support to refutation may). The support / refute balance says which side, not how much: it may not move it."""
     evidence = (SUPPORT_FEATURES | REFUTE_FEATURES | {"conflict"}) - {"support_refute_balance"}
     row: list[Bound] = []
     for j in range(n_features):
@@ -319,6 +328,8 @@ class VerdictAggregator(ClassifierMixin, BaseEstimator):
             self.nei_coef_ = coef[0]
             self.nei_intercept_ = float(intercept[0])
             Z, y, weight = Z[~is_nei], y[~is_nei], weight[~is_nei]
+        if self.monotone and self.feature_set in FEATURE_SETS and not monotone_fit_possible(self.feature_set):
+            raise ValueError(f"{self.feature_set} has features with no declared lean; it cannot be fitted monotone")
         if self.monotone:
             self.model_classes_ = unique_labels(y)
             if len(self.model_classes_) < 2:
