@@ -262,6 +262,26 @@ def test_a_jsonl_line_giving_a_key_twice_is_named_by_its_line_and_key(tmp_path):
         load_labelled_file(path, require_label=False)
 
 
+def test_readers_of_claims_splits_and_triplets_refuse_only_a_repeated_key_they_read(tmp_path):
+    # evaluate claims --data, the corpus claims (dataset builders, evaluate corpus) and the split manifest
+    # refused a file for any key given twice, one they never read ("note") included
+    from pipeline.core.errors import InputError
+    from pipeline.core.splits import SplitManifest
+    from pipeline.datasets.claims import read_corpus_claims
+    from pipeline.evaluation.claims import read_labelled_claims
+
+    claim = '"claim": "NATO was founded in 1949.", "label": "SUPPORTED"'
+    split = '"corpus": "c", "id": "1", "claim_hash": "h", "evidence_hashes": [], "group": "g", "split": "train"'
+    path = tmp_path / "rows.jsonl"
+    for read, row, key in ((read_labelled_claims, claim, "label"), (read_corpus_claims, '"id": "1", ' + claim, "label"),
+                           (SplitManifest.load, split, "split")):
+        path.write_text("{" + row + ', "note": 1, "note": 2}\n', encoding="utf-8")
+        assert read(path), read
+        path.write_text("{" + row + f', "{key}": "x"}}\n', encoding="utf-8")
+        with pytest.raises(InputError, match=f"the key '{key}' appears twice in this object"):
+            read(path)
+
+
 # ---- 8. duplicate rows at inference ---------------------------------------------------------------
 @pytest.mark.slow
 def test_stance_predicts_every_row_of_a_file_with_duplicates(tmp_path, run_cli, write_jsonl):

@@ -93,11 +93,13 @@ def _kind(value: object) -> str:
     return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
-def jsonl_lines(path: Path | str, *, blank_lines: bool = False) -> Iterator[tuple[int, dict | None, str | None]]:
+def jsonl_lines(path: Path | str, *, blank_lines: bool = False, reads: Collection[str] | None = None,
+                ) -> Iterator[tuple[int, dict | None, str | None]]:
     """``(line number, object or None, problem or None)`` for each line of a JSONL file (UTF-8, a
     byte-order mark allowed). Blank lines are skipped, or with ``blank_lines`` reported as a
     problem ("empty line"), for a batch that must answer every line. A line that is not UTF-8 is
-    that line's problem, so the one bad row is named and a batch answers the others."""
+    that line's problem, so the one bad row is named and a batch answers the others. ``reads``: the
+    keys the caller uses, as for ``parse_object`` (None: the whole object)."""
     path = Path(path)
     if path.is_dir():
         raise InputError(path, "is a folder, not a file")
@@ -117,7 +119,7 @@ def jsonl_lines(path: Path | str, *, blank_lines: bool = False) -> Iterator[tupl
                 if blank_lines:
                     yield number, None, "empty line"
                 continue
-            record, problem = parse_object(line.rstrip())  # with its "\n", an unclosed object's column was 1
+            record, problem = parse_object(line.rstrip(), reads)  # with its "\n", an unclosed object's column was 1
             yield number, record, problem
 
 

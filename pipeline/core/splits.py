@@ -142,7 +142,8 @@ class SplitManifest:
         if not path.is_file():
             raise InputError(path, "no split manifest here; build it with `python -m pipeline.datasets.manifest`")
         rows = []
-        for line_no, obj, problem in jsonl_lines(path):
+        for line_no, obj, problem in jsonl_lines(path, reads=("corpus", "id", "claim_hash", "evidence_hashes", "group",
+                                                              "split")):
             try:
                 if obj is None:
                     raise ValueError(problem)

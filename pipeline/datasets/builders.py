@@ -331,7 +331,7 @@ def build_seeds(data_dir: Path) -> CorpusRows:
     rows = CorpusRows()
     for name in SEED_CLAIM_FILES:
         path = ROOT / name
-        for line_no, obj, problem in jsonl_lines(path):
+        for line_no, obj, problem in jsonl_lines(path, reads=("claim", "label", "evidence")):
             if obj is None:
                 raise InputError(path, problem or "not a JSON object", row=line_no)
             rows.add_claim({"id": f"{path.stem}-{line_no}", "claim": obj["claim"], "label": obj["label"],

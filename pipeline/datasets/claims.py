@@ -41,13 +41,17 @@ def _text_list(obj: dict, key: str, problems: list[str], line_no: int) -> tuple[
     return tuple(str(v) for v in value)
 
 
+# the keys a claims row is read by: only these make a key given twice ambiguous
+_CLAIM_KEYS = ("id", "claim", "label", "date", "gold_evidence", "gold_documents", "exclude_documents")
+
+
 def read_corpus_claims(path: Path | str) -> list[CorpusClaim]:
     """The labelled claims of ``path``; every bad line is reported together (line numbers)."""
     path = Path(path)
     rows: list[CorpusClaim] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for line_no, obj, problem in jsonl_lines(path):
+    for line_no, obj, problem in jsonl_lines(path, reads=_CLAIM_KEYS):
         if obj is None:
             problems.append(f"line {line_no}: {problem}")
             continue

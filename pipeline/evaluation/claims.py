@@ -32,7 +32,7 @@ class LabelledClaim:
 def read_labelled_claims(path: Path) -> list[LabelledClaim]:
     path = Path(path)
     rows, problems = [], []
-    for line_no, obj, problem in jsonl_lines(path):
+    for line_no, obj, problem in jsonl_lines(path, reads=("claim", "label", "evidence")):
         if obj is None:
             problems.append(f"line {line_no}: {problem}")
             continue

@@ -213,7 +213,7 @@ def read_triplets(path: Path | str) -> list[RetrieverTriplet]:
 
     fields = [f.name for f in dataclasses.fields(RetrieverTriplet)]
     out, problems = [], []
-    for line_no, row, error in jsonl_lines(path):
+    for line_no, row, error in jsonl_lines(path):  # every key is read: a triplet has its fields and no other
         if error is not None or row is None:
             problems.append(f"line {line_no}: {error or 'not a JSON object'}")
         elif sorted(row) != sorted(fields) or not all(isinstance(row[f], str) and row[f] for f in fields):
