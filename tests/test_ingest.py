@@ -305,7 +305,8 @@ def test_a_line_separator_inside_a_jsonl_string_and_an_unclosed_csv_quote(tmp_pa
     table = write(tmp_path / "t.csv", 'id,text\n1,Fine row.\n2,"Unclosed quote\n3,Swallowed row.\n')
     report = ingest([jsonl, table], tmp_path / "store", analyser=LineAnalyser())
     assert [(Path(r.path).name, r.row) for r in report.rejected] == [("t.csv", 3)]  # its line; the header is 1
-    assert "quote opened in this row is not closed by the end of the file" in report.rejected[0].reason
+    assert report.rejected[0].reason.endswith("quote opened in this row is not closed by the end of the file: "
+                                              "lines 3-4 were read as this one row, not as rows of their own")
     names = set(Corpus(tmp_path / "store").documents()["name"])
     assert names == {"t.jsonl#id=u1", "t.jsonl#id=u2", "t.csv#id=1"}
 

@@ -199,7 +199,8 @@ def test_an_unclosed_csv_quote_is_named_by_its_line(tmp_path):
     path.write_text('text,label\n"Fine claim about taxes.",1\n"Unclosed claim,0\nSwallowed claim,1\n')
     with pytest.raises(InputError) as caught:
         validate(path, "checkworthy")
-    assert caught.value.row == 3 and "quote opened on this row is not closed" in str(caught.value)
+    assert caught.value.row == 3 and str(caught.value).endswith("quote opened on this row is not closed by the end of "
+                                                                "the file; lines 3-4 were read as this one row")
 
 
 def test_a_row_that_is_not_utf8_is_named_by_its_line(tmp_path):

@@ -345,11 +345,12 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
             for record in records:
                 line, fields = record.first, record.fields
                 if fields is None:
-                    problem = ("a quote opened in this row is not closed by the end of the file: the lines after "
-                               "it were read into this row, not as rows of their own"
+                    # the lines it took in are named, as score names them: they are rows lost with it
+                    swallowed = f"lines {line}-{record.last} were read as this one row" if record.last > line else ""
+                    problem = ("a quote opened in this row is not closed by the end of the file"
+                               + (f": {swallowed}, not as rows of their own" if swallowed else "")
                                if "unexpected end of data" in str(record.error) else
-                               f"unreadable CSV row ({record.error})" + (f"; lines {line}-{record.last} were read "
-                                                                         "as this one row" if record.last > line else ""))
+                               f"unreadable CSV row ({record.error})" + (f"; {swallowed}" if swallowed else ""))
                     yield line, RejectedInput(path, problem, line)
                     continue
                 if not fields:

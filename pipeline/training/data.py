@@ -265,6 +265,8 @@ def _read_csv(path: Path) -> _RawRows:
                     problem = ("a quote opened on this row is not closed by the end of the file"
                                if "unexpected end of data" in str(record.error)
                                else f"not a readable CSV file ({record.error})")
+                    if record.last > record.first:  # the rows lost with it, as score and ingest name them
+                        problem += f"; lines {record.first}-{record.last} were read as this one row"
                     raise InputError(path, problem, row=record.first)
                 if header is None:
                     header = [c.strip() for c in record.fields]
