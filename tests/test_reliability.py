@@ -262,6 +262,21 @@ def test_a_jsonl_line_giving_a_key_twice_is_named_by_its_line_and_key(tmp_path):
         load_labelled_file(path, require_label=False)
 
 
+def test_repeated_keys_are_those_of_the_top_level_object_in_every_thread():
+    # one decoder serves every call, noting the object that repeats a key per thread
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.core.io import loads_noting_repeats
+
+    lines = ['{"a": {"x": 1, "x": 2}, "a": 3, "b": 1, "b": 2}', '{"a": {"x": 1, "x": 2}}', '[{"x": 1, "x": 2}]',
+             '{"id": 1, "text": "t"}'] * 500
+    expected = [({"a": 3, "b": 2}, ["a", "b"]), ({"a": {"x": 2}}, []), ([{"x": 2}], []), ({"id": 1, "text": "t"}, [])]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(loads_noting_repeats, lines)) == expected * 500
+    with pytest.raises(ValueError, match="Unexpected UTF-8 BOM"):  # as json.loads
+        loads_noting_repeats("\ufeff{}")
+
+
 def test_readers_of_claims_splits_and_triplets_refuse_only_a_repeated_key_they_read(tmp_path):
     # evaluate claims --data, the corpus claims (dataset builders, evaluate corpus) and the split manifest
     # refused a file for any key given twice, one they never read ("note") included
