@@ -48,6 +48,8 @@ SETUPS = {
     # The same rows, monotone in both stages and neutral readings barred from tipping SUPPORTED
     # against REFUTED (v11 left them free, so a passage read as more refuting could raise SUPPORTED).
     "v12": {"verdict_spec": "verdict@v12"},
+    # The same search with ties (within 0.005) going to the smallest C: C 0.01 instead of 0.1.
+    "v13": {"verdict_spec": "verdict@v13"},
     # What the Checker does with no options.
     "shipped": {},
 }
