@@ -11,6 +11,8 @@ import re
 import time
 from typing import Sequence
 
+from pipeline.scoring.models import ModelScorer
+
 SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|$)", re.S)
 CLAIM_HINT = re.compile(r"\d|\b(?:says|said|expel|spends?|became|percent|million)\b", re.I)
 VERDICTS = ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
@@ -91,3 +93,17 @@ def real_models_missing() -> str | None:
         except FileNotFoundError as exc:
             return f"needs the shipped models: {exc}"
     return None
+
+
+class PinnedKeywordScorer(ModelScorer):
+    """ModelScorer's pinning and fingerprint with KeywordScorer's scores: no model loads.
+    ``fail_on_chunk``: raise on that chunk, as a crash mid-run."""
+
+    fail_on_chunk: int | None = None
+    chunks = 0
+
+    def score_posts(self, texts):
+        self.chunks += 1
+        if self.chunks == self.fail_on_chunk:
+            raise RuntimeError("killed")
+        return KeywordScorer().score_posts(texts)

@@ -26,7 +26,7 @@ from pipeline.scoring.models import ModelScorer
 from pipeline.scoring.output import iter_output
 from pipeline.scoring.posts import PostReader
 from pipeline.scoring.scorer import score_file, score_frame
-from score_fakes import KeywordScorer
+from score_fakes import KeywordScorer, PinnedKeywordScorer
 from shipping import as_shipped, pickled_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -539,26 +539,13 @@ def test_a_shipped_scorer_loads_the_pinned_models_after_a_promotion(seed_store, 
     assert shipped.fingerprint() == fingerprint
 
 
-class _PinnedKeywordScorer(ModelScorer):
-    """ModelScorer's pinning and fingerprint with KeywordScorer's scores: no model loads."""
-
-    fail_on_chunk: int | None = None
-    chunks = 0
-
-    def score_posts(self, texts):
-        self.chunks += 1
-        if self.chunks == self.fail_on_chunk:
-            raise RuntimeError("killed")
-        return KeywordScorer().score_posts(texts)
-
-
 def test_a_checkpoint_is_not_resumed_once_another_verdict_model_is_promoted(tmp_path, write_jsonl):
     from pipeline.registry.registry import Registry
     from pipeline.verdict.aggregator import fitted_stance_spec
 
     models = _models_to_promote(tmp_path)
     store, source, out = _empty_store(tmp_path), write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
-    first = _PinnedKeywordScorer(store, models_dir=models)
+    first = PinnedKeywordScorer(store, models_dir=models)
     first.fail_on_chunk = 2
     with pytest.raises(RuntimeError, match="killed"):
         score_file(source, out, first, chunk_size=2, progress=False)
@@ -566,10 +553,10 @@ def test_a_checkpoint_is_not_resumed_once_another_verdict_model_is_promoted(tmp_
     current = f"verdict@{registry.current_version('verdict')}"
     registry.promote(_another_verdict_model(models, str(fitted_stance_spec(current, models))))
     with pytest.raises(UserError, match=rf"differs from the checkpoint \(scorer: was .*'verdict': '{current}'"):
-        score_file(source, out, _PinnedKeywordScorer(store, models_dir=models), chunk_size=2, progress=False,
+        score_file(source, out, PinnedKeywordScorer(store, models_dir=models), chunk_size=2, progress=False,
                    resume=True)
     registry.promote(current)  # the models it was started with: it resumes
-    summary = score_file(source, out, _PinnedKeywordScorer(store, models_dir=models), chunk_size=2,
+    summary = score_file(source, out, PinnedKeywordScorer(store, models_dir=models), chunk_size=2,
                          progress=False, resume=True)
     assert summary.resumed_chunks == 1 and summary.scored == len(POSTS)
 

@@ -14,24 +14,11 @@ from pipeline.corpus.factchecks import FactCheck, write_fact_checks
 from pipeline.retrieval.index import IndexChangedError, current_index_identity, load_index, update_index
 from pipeline.scoring.models import ModelScorer
 from pipeline.scoring.scorer import score_file
-from score_fakes import KeywordScorer
+from score_fakes import PinnedKeywordScorer
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 POSTS = [{"id": f"p{i}", "text": text} for i, text in enumerate(
     ["NATO has 32 members.", "Good morning!", "Poland spends 4.12% of GDP on defence.", "No numbers here"])]
-
-
-class _PinnedKeywordScorer(ModelScorer):
-    """ModelScorer's pinning and fingerprint with KeywordScorer's scores: no model loads."""
-
-    fail_on_chunk: int | None = None
-    chunks = 0
-
-    def score_posts(self, texts):
-        self.chunks += 1
-        if self.chunks == self.fail_on_chunk:
-            raise RuntimeError("killed")
-        return KeywordScorer().score_posts(texts)
 
 
 def _stub(given: dict) -> type:
@@ -101,7 +88,7 @@ def test_a_matcher_found_at_job_start_is_the_one_every_worker_loads(tmp_path, mo
 @pytest.mark.slow
 def test_a_checkpoint_made_before_a_reindex_is_not_resumed(seed_store_copy, tmp_path, write_jsonl):
     source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
-    first = _PinnedKeywordScorer(seed_store_copy, fact_checks=False)
+    first = PinnedKeywordScorer(seed_store_copy, fact_checks=False)
     first.fail_on_chunk = 2
     with pytest.raises(RuntimeError, match="killed"):
         score_file(source, out, first, chunk_size=2, progress=False)
@@ -111,7 +98,7 @@ def test_a_checkpoint_made_before_a_reindex_is_not_resumed(seed_store_copy, tmp_
     after = current_index_identity(seed_store_copy)
     assert after is not None and after != before
     with pytest.raises(UserError, match=r"differs from the checkpoint .*; what changed: scorer\.evidence_index;") as error:
-        score_file(source, out, _PinnedKeywordScorer(seed_store_copy, fact_checks=False), chunk_size=2,
+        score_file(source, out, PinnedKeywordScorer(seed_store_copy, fact_checks=False), chunk_size=2,
                    progress=False, resume=True)
     assert before in str(error.value) and after in str(error.value)
 
