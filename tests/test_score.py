@@ -470,7 +470,6 @@ def _another_verdict_model(models: Path, fitted: str) -> str:
 def test_a_promotion_during_the_job_changes_neither_what_a_worker_loads_nor_the_fingerprint(tmp_path, monkeypatch):
     # Each Dask worker resolved CURRENT when it warmed up: a `models promote` during a long job, or a
     # worker joining later, gave one output the verdicts of two models under one fingerprint.
-    import pickle
 
     import pipeline.scoring.models as scoring_models
     from pipeline.registry.registry import Registry
@@ -490,7 +489,7 @@ def test_a_promotion_during_the_job_changes_neither_what_a_worker_loads_nor_the_
     other = _another_verdict_model(models, fitted)
     registry.promote(other)
     registry.promote(next(f"stance@{v}" for v in registry.versions("stance") if f"stance@{v}" != fitted))
-    shipped = pickle.loads(pickle.dumps(scorer))  # what a worker receives, and warms up after the promotions
+    shipped = as_shipped(scorer)  # what a worker receives, and warms up after the promotions
     assert shipped.fingerprint() == fingerprint
     loaded: dict[str, dict] = {}
 
@@ -517,7 +516,6 @@ def test_a_promotion_during_the_job_changes_neither_what_a_worker_loads_nor_the_
 
 @pytest.mark.slow
 def test_a_shipped_scorer_loads_the_pinned_models_after_a_promotion(seed_store, tmp_path):
-    import pickle
     import shutil
 
     from pipeline.registry.registry import Registry
@@ -529,7 +527,7 @@ def test_a_shipped_scorer_loads_the_pinned_models_after_a_promotion(seed_store, 
     fingerprint = scorer.fingerprint()
     pinned = fingerprint["models"]
     Registry(models).promote(_another_verdict_model(models, pinned["stance"]))
-    shipped = pickle.loads(pickle.dumps(scorer))
+    shipped = as_shipped(scorer)
     shipped.warm_up()
     assert shipped._models is not None
     detector, checker = shipped._models

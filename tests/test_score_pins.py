@@ -3,7 +3,6 @@ matcher (or fact-checks off) and the build of the store's evidence index. A work
 scorer) reads exactly these, and ``--resume`` refuses a checkpoint made with others."""
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from pipeline.retrieval.index import IndexChangedError, current_index_identity, 
 from pipeline.scoring.models import ModelScorer
 from pipeline.scoring.scorer import score_file
 from score_fakes import PinnedKeywordScorer
+from shipping import as_shipped
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 POSTS = [{"id": f"p{i}", "text": text} for i, text in enumerate(
@@ -67,7 +67,7 @@ def test_a_matcher_missing_at_job_start_turns_fact_checks_off_for_every_worker(t
         assert "claimsift train matcher" in warnings[0]
     else:  # no record to match: nothing lost, nothing to say
         assert warnings == []
-    shipped = pickle.loads(pickle.dumps(scorer))
+    shipped = as_shipped(scorer)
     monkeypatch.setattr(scoring_models, "DEFAULT_MODELS_DIR", MODELS)  # a matcher appears meanwhile
     given = _recording_checker(monkeypatch)
     shipped.warm_up()
@@ -81,7 +81,7 @@ def test_a_matcher_found_at_job_start_is_the_one_every_worker_loads(tmp_path, mo
     pinned = scorer.fingerprint()["models"]["matcher"]
     assert pinned is not None and "@" in pinned
     given = _recording_checker(monkeypatch)
-    pickle.loads(pickle.dumps(scorer)).warm_up()
+    as_shipped(scorer).warm_up()
     assert (given["fact_checks"], given["matcher_spec"]) == (True, pinned)
 
 
@@ -110,7 +110,7 @@ def test_a_shipped_scorer_refuses_an_index_rebuilt_after_it_was_pinned(seed_stor
     pinned = scorer.fingerprint()["evidence_index"]
     assert load_index(seed_store_copy, identity=pinned).identity == pinned
     update_index(seed_store_copy, rebuild=True)  # a re-index during the run
-    shipped = pickle.loads(pickle.dumps(scorer))  # what a worker starting now receives
+    shipped = as_shipped(scorer)  # what a worker starting now receives
     assert shipped.fingerprint()["evidence_index"] == pinned
     given = _recording_checker(monkeypatch)
     shipped.warm_up()
@@ -119,6 +119,6 @@ def test_a_shipped_scorer_refuses_an_index_rebuilt_after_it_was_pinned(seed_stor
         load_index(seed_store_copy, identity=pinned)
     monkeypatch.undo()  # the real Checker: it refuses before its models load
     monkeypatch.setattr(scoring_models, "CheckworthyModel", _stub({}))
-    worker = pickle.loads(pickle.dumps(scorer))
+    worker = as_shipped(scorer)
     with pytest.raises(IndexChangedError, match="one output must not mix the two"):
         worker.warm_up()
