@@ -444,9 +444,13 @@ def _models_to_promote(tmp_path: Path) -> Path:
     for name in ("verdict", "stance"):
         shutil.copytree(REPO / "models" / name, models / name)
     for name in ("checkworthy", "stance-embed", "query-adapter"):
-        shutil.copytree(REPO / "models" / name, models / name, ignore=lambda folder, names: [
-            n for n in names if (Path(folder) / n).is_file() and n not in ("card.json", "CURRENT", "HISTORY.jsonl")])
+        shutil.copytree(REPO / "models" / name, models / name, ignore=_all_but_cards)
     return models
+
+
+def _all_but_cards(folder: str, names: list[str]) -> list[str]:
+    """``shutil.copytree``'s ``ignore``: a registry's cards and CURRENT files only (enough to resolve and pin)."""
+    return [n for n in names if (Path(folder) / n).is_file() and n not in ("card.json", "CURRENT", "HISTORY.jsonl")]
 
 
 def _empty_store(tmp_path: Path) -> Path:
@@ -576,6 +580,83 @@ def test_a_stance_model_the_verdict_model_was_not_fitted_on_is_used_with_one_war
                         "instead gives its weights another model's probabilities (verdicts may be worse than measured)"]
     ModelScorer(store, models_dir=models, stance_spec=fitted).check_ready()
     assert capsys.readouterr().err == ""  # the stance model it was fitted on, named: nothing to say
+
+
+def test_cli_stance_model_reaches_the_checker_is_pinned_and_recorded_in_the_manifest(tmp_path, write_jsonl,
+                                                                                   invoke_cli, monkeypatch):
+    # `check --stance-model` existed; `score` had no such option, so a batch could not be scored with the
+    # stance model a person had just checked claims with.
+    import shutil
+
+    import pipeline.scoring.models as scoring_models
+    from pipeline.core.errors import UserError
+    from pipeline.registry.registry import Registry
+    from pipeline.verdict.aggregator import fitted_stance_spec
+
+    models = tmp_path / "models"
+    shutil.copytree(REPO / "models", models, ignore=_all_but_cards)  # pinning reads cards only
+    verdict = f"verdict@{Registry(models).current_version('verdict')}"
+    fitted = fitted_stance_spec(verdict, models)
+    other = next(f"stance@{v}" for v in Registry(models).versions("stance") if f"stance@{v}" != fitted)
+    given: list[dict] = []
+
+    class Stub:
+        def __init__(self, *args, **options) -> None:
+            self.options = options
+
+        def warm_up(self) -> None:
+            pass
+
+    class CheckerStub(Stub):
+        def warm_up(self) -> None:
+            given.append(self.options)
+
+    class Scorer(PinnedKeywordScorer):  # the real pinning and warm_up, the keyword scorer's scores
+        fail_on_chunk = 2  # a crash mid-run keeps the checkpoint, and its manifest, to read and resume
+
+        def __init__(self, *args, **options) -> None:
+            super().__init__(*args, models_dir=models, **options)
+
+        def score_posts(self, texts):
+            self.warm_up()  # builds the Checker, as ModelScorer.score_posts does
+            return super().score_posts(texts)
+
+    monkeypatch.setattr(scoring_models, "ModelScorer", Scorer)  # what `claimsift score` builds
+    monkeypatch.setattr(scoring_models, "Encoder", lambda backend: None)
+    monkeypatch.setattr(scoring_models, "CheckworthyModel", Stub)
+    monkeypatch.setattr(scoring_models, "Checker", CheckerStub)
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
+    command = ("score", source, "--store", _empty_store(tmp_path), "--out", out, "--batch-size", 2, "--no-progress")
+
+    crashed = invoke_cli(*command, "--stance-model", other)
+    assert isinstance(crashed.exception, RuntimeError) and str(crashed.exception) == "killed"
+    assert [(g["stance_spec"], g["verdict_spec"]) for g in given] == [(other, verdict)]
+    warning = (f"warning: {verdict} was fitted on {fitted}'s stance probabilities; reading with {other} instead")
+    assert crashed.stderr.count(warning) == 1  # said once, where the job starts
+    manifest = json.loads((tmp_path / "out.jsonl.parts" / "manifest.json").read_text())
+    assert manifest["config"]["scorer"]["models"]["stance"] == other
+    assert manifest["config"]["scorer"]["models"]["verdict"] == verdict
+
+    # The stance model recorded is the job's: resuming with another one (here the default) is refused.
+    refused = invoke_cli(*command, "--resume")
+    assert isinstance(refused.exception, UserError) and "what changed: scorer.models.stance" in str(refused.exception)
+    Scorer.fail_on_chunk = None
+    resumed = invoke_cli(*command, "--resume", "--stance-model", other)
+    assert resumed.exit_code == 0, resumed.output
+    assert [g["stance_spec"] for g in given] == [other, other]
+    assert len(list(iter_output(out))) == len(POSTS)
+
+
+@pytest.mark.parametrize("name, said", [("no-such-stance", "no model 'no-such-stance' under "),
+                                         (" ", "--stance-model needs a registry name")])
+def test_cli_an_unknown_stance_model_is_one_line_of_error_before_anything_is_written(tmp_path, write_jsonl,
+                                                                                    run_cli, name, said):
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "o.jsonl"
+    result = run_cli("score", source, "--store", _empty_store(tmp_path), "--out", out, "--stance-model", name)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {said}") and result.stderr.strip().count("\n") == 0
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and not (tmp_path / "o.jsonl.parts").exists()
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from pipeline.cli.check import STANCE_MODEL_HELP
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.verdict.packs import RULE_PACK_HELP
@@ -45,6 +46,7 @@ def score(
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 when any row was rejected "
                                 "(default 0: a dump of posts usually holds some rows that cannot be scored)."),
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
+    stance_model: Optional[str] = typer.Option(None, "--stance-model", help=STANCE_MODEL_HELP),
 ) -> None:
     """Find the check-worthy claims in every post and check each against the corpus."""
     from pipeline.scoring.models import ModelScorer
@@ -57,8 +59,12 @@ def score(
         engine = "dask"
     if domain not in ("auto", "post", "speech"):
         raise UserError(f"unknown --domain {domain!r}; use auto, post or speech")
+    if stance_model is not None and not stance_model.strip():  # the scorer would read "" as no choice
+        raise UserError("--stance-model needs a registry name, name@version or path")
+    # Pinned where the job starts (ModelScorer.pin_models): recorded in the checkpoint's manifest, loaded by
+    # every worker, and a warning said there, once, where it is not the one the verdict model was fitted on.
     scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k, checkworthy_domain=domain,
-                         rule_packs=rule_packs or ())
+                         rule_packs=rule_packs or (), stance_spec=stance_model)
     try:
         summary = score_file(input_path, out, scorer, engine=engine, resume=resume, chunk_size=batch_size,
                              text_column=text_column, id_column=id_column, max_chars=max_chars,
