@@ -483,3 +483,49 @@ def test_the_check_page_checker_reads_the_desks_models_folder(tmp_path, monkeypa
     app = create_app(ReviewConfig(store=tmp_path / "store", labels_dir=tmp_path / "labels", models_dir=models))
     app.state.review.checker_factory()
     assert made == {"store": tmp_path / "store", "models_dir": models}
+
+
+def _registry_cards(tmp_path: Path, names: tuple[str, ...]) -> Path:
+    """A registry of the shipped models' cards and CURRENT files only: enough to resolve, nothing loads."""
+    models = tmp_path / "models"
+    for name in names:
+        shutil.copytree(DATA.parent.parent / "models" / name, models / name, ignore=lambda folder, files: [
+            f for f in files if (Path(folder) / f).is_file() and f not in ("card.json", "CURRENT", "HISTORY.jsonl")])
+    return models
+
+
+@pytest.mark.parametrize("registry", ["a stance model promoted after the verdict model's fit",
+                                      "no cross-encoder nor verdict model current"])
+def test_labels_record_the_stance_and_verdict_models_the_checker_reads_with(tmp_path, registry):
+    # The desk resolved the roles itself: with no cross-encoder current it recorded stance None, and
+    # with no verdict model current verdict None, where the Checker (and `claimsift score`) read with
+    # stance-embed and judged with the hand-set rules.
+    from pipeline.registry.registry import Registry
+    from pipeline.scoring.models import ModelScorer
+    from pipeline.verdict.aggregator import fitted_stance_spec
+    from pipeline.verdict.checker import Checker
+    from pipeline.verdict.rules import VerdictRules
+
+    if registry.startswith("a stance"):
+        models = _registry_cards(tmp_path, ("checkworthy", "stance", "stance-embed", "verdict"))
+        verdict = f"verdict@{Registry(models).current_version('verdict')}"
+        stance = fitted_stance_spec(verdict, models)
+        assert stance is not None
+        another = next(v for v in Registry(models).versions("stance") if f"stance@{v}" != stance)
+        (models / "stance" / "CURRENT").write_text(another + "\n")
+        verdict_label = verdict
+    else:
+        models = _registry_cards(tmp_path, ("checkworthy", "stance-embed"))
+        verdict, stance = "rules", f"stance-embed@{Registry(models).current_version('stance-embed')}"
+        verdict_label = VerdictRules().label()
+    store = tmp_path / "store"
+    app = create_app(ReviewConfig(store=store, labels_dir=tmp_path / "labels", models_dir=models))
+    recorded = app.state.review.prediction_models()
+
+    checker = Checker(store, models_dir=models)  # what the Checker reads with, resolved before anything loads
+    read_with, _ = checker._present_models(checker.verdict_model)
+    pinned = ModelScorer(store, models_dir=models, fact_checks=False).pin_models()  # what `claimsift score` pins
+    assert checker.verdict_model == pinned["verdict"] == verdict
+    assert Registry(models).resolve(read_with).label == pinned["stance"] == stance
+    assert (recorded["verdict"], recorded["stance"]) == (verdict_label, stance)
+    assert recorded["checkworthy"] == pinned["checkworthy"]

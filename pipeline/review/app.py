@@ -34,8 +34,7 @@ from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
-from pipeline.verdict.aggregator import fitted_stance_spec
-from pipeline.verdict.checker import DEFAULT_VERDICT, SCREEN_STANCE, Checker
+from pipeline.verdict.checker import SCREEN_STANCE, Checker, stance_spec_to_read
 from pipeline.verdict.rules import VerdictRules
 
 # Imported where used, not here (slow to load; most callers of this module never need them): starlette,
@@ -94,20 +93,29 @@ class _State:
             from pipeline.registry.registry import Registry
 
             registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
-            models: dict = {"verdict": VerdictRules().label(), "source": "registry current at labelling"}
-            # The stance model that scores verdicts is the one the verdict model was fitted on.
+            models: dict = {"verdict": None, "source": "registry current at labelling"}
+            # Resolved as the Checker resolves them (cheap to make: nothing loads): the current verdict
+            # model, else the hand-set rules; the stance model that verdict model was fitted on, else the
+            # current one, else the embedding one while no cross-encoder is current.
+            verdict = Checker(self.config.store, models_dir=self.config.models_dir).verdict_model
             try:
-                stance = fitted_stance_spec(DEFAULT_VERDICT, registry.root) or "stance"
-            except UserError:
-                stance = "stance"
+                stance: str | None = stance_spec_to_read(verdict, models_dir=self.config.models_dir)[0]
+            except UserError:  # the verdict model cannot be found: the Checker would not check at all
+                stance = None
             roles = [("checkworthy", "checkworthy"), ("stance", stance)]
             roles += [("screen_stance", SCREEN_STANCE)] if SCREEN_STANCE else []
-            roles += [("verdict", DEFAULT_VERDICT)] if DEFAULT_VERDICT != "rules" else []
             for role, spec in roles:
                 try:
-                    models[role] = registry.resolve(spec).label
+                    models[role] = registry.resolve(spec).label if spec is not None else None
                 except (FileNotFoundError, ValueError):
                     models[role] = None
+            if verdict == "rules":  # versioned by their settings, as the batch scorer's fingerprint names them
+                models["verdict"] = VerdictRules().label()
+            else:
+                try:
+                    models["verdict"] = registry.resolve(verdict).label
+                except (FileNotFoundError, ValueError):
+                    pass
             self._models = models
         return self._models
 

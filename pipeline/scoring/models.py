@@ -18,8 +18,13 @@ from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, R
 from pipeline.retrieval.index import current_index_identity
 from pipeline.stance.backends import settled_backend
 from pipeline.stance.model import StanceModel
-from pipeline.verdict.aggregator import fitted_stance_spec
-from pipeline.verdict.checker import DEFAULT_VERDICT, SCREEN_STANCE, Checker, fitted_stance_mismatch
+from pipeline.verdict.checker import (
+    DEFAULT_VERDICT,
+    SCREEN_STANCE,
+    Checker,
+    fitted_stance_mismatch,
+    stance_spec_to_read,
+)
 from pipeline.verdict.packs import rule_pack_names
 from pipeline.verdict.rules import VerdictRules
 from pipeline.verdict.validation import InvalidClaimError, validate_claim
@@ -133,8 +138,7 @@ class ModelScorer:
             verdict = f"{DEFAULT_VERDICT}@{version}" if version else "rules"  # none yet: the hand-set rules
         if verdict != "rules":
             verdict = self._pinned("verdict", verdict, None, verdict)
-        fitted = None if self.stance_spec else fitted_stance_spec(verdict, self.models_dir)
-        stance = StanceModel(self.stance_spec or fitted or "stance", models_dir=self.models_dir).resolve_spec()
+        stance, fitted = stance_spec_to_read(verdict, self.stance_spec or None, self.models_dir)
         pinned: dict[str, str | None] = {
             "checkworthy": self._pinned("checkworthy", self.checkworthy_spec, fitted, verdict),
             "stance": self._pinned("stance", stance, fitted, verdict), "verdict": verdict}

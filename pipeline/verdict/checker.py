@@ -224,12 +224,9 @@ class Checker:
             except ModelNotFoundError as exc:
                 advice = registry.copy_advice(verdict_spec)
                 raise UserError(f"{exc}; {advice}" if advice else str(exc)) from None
-        # The verdict model's weights fit one stance model's probabilities: promoting or rolling
-        # back either model alone must not pair them with another one's.
-        fitted = None if self.stance_spec is not None else fitted_stance_spec(verdict_spec, self.models_dir)
-        spec = self.stance_spec if self.stance_spec is not None else fitted or "stance"
+        spec, fitted = stance_spec_to_read(verdict_spec, self.stance_spec, self.models_dir)
         try:
-            registry.resolve(StanceModel(spec, models_dir=self.models_dir).resolve_spec())
+            registry.resolve(spec)
         except ModelNotFoundError as exc:
             advice = registry.copy_advice(spec)
             if advice is None:
@@ -477,6 +474,22 @@ class Checker:
                 judged.append(replace(item, stance=max(labelled, key=labelled.__getitem__), stance_probs=labelled))
             judged_lists.append(judged)
         return judged_lists
+
+
+def stance_spec_to_read(verdict_spec: str, stance_spec: str | None = None,
+                        models_dir: Path | str | None = None) -> tuple[str, str | None]:
+    """The stance model a ``Checker`` with verdict model ``verdict_spec`` (resolved: ``verdict@v13``,
+    or ``rules``) reads the passages that vote with, as a spec for the registry, and the one that
+    verdict model was fitted on (None: ``stance_spec`` was given, or its card does not say):
+    ``stance_spec`` where given, else the fitted one, else the current ``stance`` (``stance-embed``
+    while no cross-encoder is current: ``StanceModel.resolve_spec``). The one resolution for the
+    Checker, the batch scorer's pins and the review desk's labels, so that none of them names a
+    stance model the Checker does not read with. A verdict model that cannot be found is a ``UserError``."""
+    # The verdict model's weights fit one stance model's probabilities: promoting or rolling back
+    # either model alone must not pair them with another one's.
+    fitted = None if stance_spec is not None else fitted_stance_spec(verdict_spec, models_dir)
+    spec = stance_spec if stance_spec is not None else fitted or "stance"
+    return StanceModel(spec, models_dir=models_dir).resolve_spec(), fitted
 
 
 def fitted_stance_mismatch(verdict_spec: str, stance_spec: str, models_dir: Path | str | None = None) -> str | None:
