@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.scoring.output import iter_output
+from pipeline.scoring.output import iter_output, read_score_provenance
 from pipeline.scoring.scorer import score_file
 from score_fakes import KeywordScorer
 
@@ -45,6 +45,10 @@ def test_dask_local_cluster_matches_local_engine_and_warms_up_once_per_worker(tm
     assert summary.read == summary.scored + summary.rejected and summary.rejected == 9
     assert list(iter_output(distributed_out)) == list(iter_output(local))
     assert (tmp_path / "dask.parquet.rejected.jsonl").read_bytes() == (tmp_path / "local.parquet.rejected.jsonl").read_bytes()
+    # What produced the output is recorded by the assembly both engines share (``created`` aside).
+    recorded = [{k: v for k, v in (read_score_provenance(path) or {}).items() if k != "created"}
+                for path in (distributed_out, local)]
+    assert recorded[0] == recorded[1] and recorded[0]["scorer"] == KeywordScorer().fingerprint()
     # 12 chunks over 2 workers: the scorer warmed up exactly once in each worker process.
     pids = warm_log.read_text().split()
     assert len(pids) == 2 and len(set(pids)) == 2

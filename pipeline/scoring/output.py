@@ -1,13 +1,17 @@
 """The rows a scoring job writes (one per post, nested claims and evidence; one per rejected row), their
-Parquet schema, and the assembly of the checkpointed chunks into the output file."""
+Parquet schema, the assembly of the checkpointed chunks into the output file, and the record of what
+produced that file (``score_provenance``, read back by ``read_score_provenance``)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
 from typing import Iterator
 
+from pipeline import __version__
 from pipeline.core.errors import UserError
+from pipeline.scoring.checkpoint import atomic_write
 from pipeline.scoring.posts import PostRecord
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pyarrow.
@@ -20,6 +24,10 @@ FACT_CHECK_FIELDS = ("id", "claim", "rating", "verdict", "publisher", "url", "da
 
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
+
+# The Parquet schema's key-value metadata key (and the JSONL sidecar's content) naming what produced the file.
+PROVENANCE_KEY = "claimsift"
+PROVENANCE_FORMAT = 1
 
 
 def _evidence_row(item: dict) -> dict:
@@ -82,8 +90,71 @@ def write_parquet_part(path: Path, rows: list[dict]) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=output_schema()), path, compression="zstd")
 
 
-def assemble_parquet(target: Path, parts: list[Path]) -> None:
-    """Concatenate the parts into row groups of about ``ROW_GROUP_ROWS`` rows.
+def score_provenance(config: dict) -> dict:
+    """What produced a scoring output, as recorded with it: the model versions pinned at job start by
+    role (``models``), the store and the build of its evidence index pinned (``store``), the scorer's
+    other settings (domain, stance and encoder backends, top-k, rule packs...), the input's fingerprint
+    and the job's options, this claimsift's version and when the output was assembled (UTC).
+
+    Built from ``config``, the job's checkpoint configuration (``manifest.json``): a resumed run's
+    output records exactly what an uninterrupted run's does, ``created`` aside. The manifest itself
+    is removed once the output is complete, so this is what names the models afterwards.
+    """
+    scorer = dict(config.get("scorer") or {})
+    models = scorer.pop("models", None) or {}
+    store = {"path": scorer.pop("store", None), "evidence_index": scorer.pop("evidence_index", None)}
+    return {"format": PROVENANCE_FORMAT, "claimsift_version": __version__,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "models": models, "store": store, "scorer": scorer, "input": config.get("input"),
+            "options": {k: config.get(k) for k in ("chunk_size", "text_column", "id_column", "max_chars")}}
+
+
+def provenance_path(output: Path) -> Path:
+    """The sidecar of a JSONL output (``OUT.meta.json``); a Parquet output carries its provenance inside."""
+    return output.with_name(output.name + ".meta.json")
+
+
+def write_provenance_sidecar(output: Path, provenance: dict) -> None:
+    """Write ``OUT.meta.json`` beside a finished JSONL output, atomically. It names the output's size
+    (``output_bytes``), so a sidecar left beside a file that something else rewrote is not believed."""
+    text = json.dumps(provenance | {"output_bytes": output.stat().st_size}, indent=2, sort_keys=True)
+    atomic_write(provenance_path(output), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def read_score_provenance(path: Path | str) -> dict | None:
+    """What produced a ``claimsift score`` output (``score_provenance``), Parquet or JSONL: the models by
+    role, the store and evidence index, the scorer's settings, the input. None for a file that records
+    none (written before outputs recorded it, or by something else), or a JSONL file whose sidecar
+    names another size (the file was rewritten since)."""
+    path = Path(path)
+    if output_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        raw = (pq.read_schema(path).metadata or {}).get(PROVENANCE_KEY.encode())
+        where = f"{path} (schema metadata {PROVENANCE_KEY!r})"
+    else:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        meta = provenance_path(path)
+        raw = meta.read_bytes() if meta.is_file() else None
+        where = str(meta)
+    if raw is None:
+        return None
+    try:
+        provenance = json.loads(raw)
+    except ValueError:
+        provenance = None
+    if not isinstance(provenance, dict):
+        raise UserError(f"{where}: the record of what produced the scores is not a JSON object")
+    size = provenance.pop("output_bytes", None)
+    if size is not None and size != path.stat().st_size:
+        return None
+    return provenance
+
+
+def assemble_parquet(target: Path, parts: list[Path], provenance: dict | None = None) -> None:
+    """Concatenate the parts into row groups of about ``ROW_GROUP_ROWS`` rows; ``provenance``
+    (``score_provenance``) goes into the schema's key-value metadata under ``PROVENANCE_KEY``.
 
     Fewer, larger row groups than one per part: the file's footer (and the memory a reader or
     this writer spends on it) grows with the number of row groups, not with the rows.
@@ -91,11 +162,13 @@ def assemble_parquet(target: Path, parts: list[Path]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = output_schema()
+    parts_schema = output_schema()
+    schema = parts_schema if provenance is None else \
+        parts_schema.with_metadata({PROVENANCE_KEY: json.dumps(provenance, sort_keys=True)})
     pending, pending_rows = [], 0
     with pq.ParquetWriter(target, schema, compression="zstd") as writer:
         for part in parts:  # a row group's worth of parts in memory at a time
-            table = pq.read_table(part, schema=schema)
+            table = pq.read_table(part, schema=parts_schema)
             pending.append(table)
             pending_rows += table.num_rows
             if pending_rows >= ROW_GROUP_ROWS:

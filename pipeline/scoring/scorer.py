@@ -35,6 +35,11 @@ Output schema (Parquet, nested; JSONL has the same fields, one JSON object per l
                              store holds no fact-check records)
 
 Rejected rows go to ``OUT.rejected.jsonl``: ``{"line", "post_id", "reason"}``.
+
+What produced the output (the pinned model versions by role, the store and its evidence index build,
+the scorer's settings, the input's fingerprint; ``pipeline.scoring.output.score_provenance``) is recorded
+with it: in a Parquet file's schema metadata under ``claimsift``, beside a JSONL file in
+``OUT.meta.json``; ``read_score_provenance(OUT)`` reads either.
 """
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ import sys
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -59,9 +65,12 @@ from pipeline.scoring.output import (
     iter_output,
     output_format,
     post_row,
+    provenance_path,
     rejected_path,
     rejected_row,
+    score_provenance,
     write_parquet_part,
+    write_provenance_sidecar,
 )
 from pipeline.scoring.posts import DEFAULT_MAX_CHARS, PostReader, PostRecord, validate_post
 
@@ -257,9 +266,16 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
 
             n_chunks = run_dask(_chunks(counted, chunk_size), scorer, checkpoint.done, commit, scheduler, workers)
     summary.chunks = n_chunks
+    # What produced the output goes with it (for both engines, and the same on a resume as on an
+    # uninterrupted run, ``created`` aside): the manifest that names the pinned models is removed below.
+    provenance = score_provenance(config)
     with _writing(checkpoint):
+        if kind == "jsonl":  # never beside another run's output, not even between the two renames
+            provenance_path(output_path).unlink(missing_ok=True)
         checkpoint.assemble(n_chunks, summary_rejected := rejected_path(output_path),
-                            assemble_parquet if kind == "parquet" else assemble_jsonl)
+                            partial(assemble_parquet, provenance=provenance) if kind == "parquet" else assemble_jsonl)
+        if kind == "jsonl":
+            write_provenance_sidecar(output_path, provenance)
     for record in checkpoint.ordered(n_chunks):
         summary.read += record.read
         summary.scored += record.scored
