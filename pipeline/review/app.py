@@ -34,6 +34,7 @@ from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
+from pipeline.scoring.output import provenance_path, read_score_provenance
 from pipeline.verdict.checker import SCREEN_STANCE, Checker, stance_spec_to_read
 from pipeline.verdict.rules import VerdictRules
 
@@ -73,7 +74,7 @@ class _State:
     checker_factory: Callable[[], Any]
     _checker: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _models: dict | None = None
+    _models: tuple[tuple, dict] | None = None  # (the scores file's stat, its models)
     _timeline: tuple[tuple, str] | None = None
 
     def checker(self):
@@ -87,37 +88,54 @@ class _State:
             return self._checker
 
     def prediction_models(self) -> dict:
-        """The model versions that made the scores' predictions, as far as they are known: the
-        scores file does not record them, so the registry's current versions are recorded."""
-        if self._models is None:
-            from pipeline.registry.registry import Registry
+        """The model versions that made the scores' predictions: those the scores file records
+        (``read_score_provenance``: the versions its ``claimsift score`` run pinned), else, for a
+        file that records none (written before outputs did), the registry's current versions,
+        resolved as a default run would. Read again when the scores file changes."""
+        key = _file_key(self.config.scores)
+        if self._models is None or self._models[0] != key:
+            self._models = (key, self._recorded_models() or self._current_models())
+        return self._models[1]
 
-            registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
-            models: dict = {"verdict": None, "source": "registry current at labelling"}
-            # Resolved as the Checker resolves them (cheap to make: nothing loads): the current verdict
-            # model, else the hand-set rules; the stance model that verdict model was fitted on, else the
-            # current one, else the embedding one while no cross-encoder is current.
-            verdict = Checker(self.config.store, models_dir=self.config.models_dir).verdict_model
+    def _recorded_models(self) -> dict | None:
+        if self.config.scores is None:
+            return None
+        try:
+            provenance = read_score_provenance(self.config.scores)
+        except (UserError, OSError, ValueError) as exc:  # the labels still get the registry's versions
+            log.warning("review desk: cannot read which models scored %s: %s", self.config.scores, exc)
+            return None
+        models = (provenance or {}).get("models")
+        if not isinstance(models, dict) or not models:
+            return None
+        return dict(models) | {"source": "scores file"}
+
+    def _current_models(self) -> dict:
+        registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
+        models: dict = {"verdict": None, "source": "registry current at labelling"}
+        # Resolved as the Checker resolves them (cheap to make: nothing loads): the current verdict
+        # model, else the hand-set rules; the stance model that verdict model was fitted on, else the
+        # current one, else the embedding one while no cross-encoder is current.
+        verdict = Checker(self.config.store, models_dir=self.config.models_dir).verdict_model
+        try:
+            stance: str | None = stance_spec_to_read(verdict, models_dir=self.config.models_dir)[0]
+        except UserError:  # the verdict model cannot be found: the Checker would not check at all
+            stance = None
+        roles = [("checkworthy", "checkworthy"), ("stance", stance)]
+        roles += [("screen_stance", SCREEN_STANCE)] if SCREEN_STANCE else []
+        for role, spec in roles:
             try:
-                stance: str | None = stance_spec_to_read(verdict, models_dir=self.config.models_dir)[0]
-            except UserError:  # the verdict model cannot be found: the Checker would not check at all
-                stance = None
-            roles = [("checkworthy", "checkworthy"), ("stance", stance)]
-            roles += [("screen_stance", SCREEN_STANCE)] if SCREEN_STANCE else []
-            for role, spec in roles:
-                try:
-                    models[role] = registry.resolve(spec).label if spec is not None else None
-                except (FileNotFoundError, ValueError):
-                    models[role] = None
-            if verdict == "rules":  # versioned by their settings, as the batch scorer's fingerprint names them
-                models["verdict"] = VerdictRules().label()
-            else:
-                try:
-                    models["verdict"] = registry.resolve(verdict).label
-                except (FileNotFoundError, ValueError):
-                    pass
-            self._models = models
-        return self._models
+                models[role] = registry.resolve(spec).label if spec is not None else None
+            except (FileNotFoundError, ValueError):
+                models[role] = None
+        if verdict == "rules":  # versioned by their settings, as the batch scorer's fingerprint names them
+            models["verdict"] = VerdictRules().label()
+        else:
+            try:
+                models["verdict"] = registry.resolve(verdict).label
+            except (FileNotFoundError, ValueError):
+                pass
+        return models
 
 
 def _templates() -> Environment:
@@ -326,6 +344,20 @@ def _default_checker(store: Path, models_dir: Path | None = None):
     # queue, the corpus and the labels never need.
     # The desk's registry (--models-dir): the one its labels record as the models that predicted.
     return Checker(store, models_dir=models_dir)
+
+
+def _file_key(scores: Path | None) -> tuple:
+    """What changes when the scores file (or a JSONL file's provenance sidecar) is replaced."""
+    if scores is None:
+        return ()
+    key: list = []
+    for path in (Path(scores), provenance_path(Path(scores))):
+        try:
+            stat = path.stat()
+            key.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        except OSError:
+            key.append(None)
+    return tuple(key)
 
 
 def _status(exc: UserError) -> int:
