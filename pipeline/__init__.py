@@ -31,6 +31,7 @@ _EXPORTS = {
     "verdicts_frame": ("pipeline.api", "verdicts_frame"),
     "evidence_frame": ("pipeline.api", "evidence_frame"),
     "score_frame": ("pipeline.api", "score_frame"),
+    "read_score_provenance": ("pipeline.scoring.output", "read_score_provenance"),
     "checkworthiness_frame": ("pipeline.api", "checkworthiness_frame"),
     "validate_training_file": ("pipeline.api", "validate_training_file"),
     "train": ("pipeline.api", "train"),

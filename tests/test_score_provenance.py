@@ -70,8 +70,8 @@ def test_the_output_names_the_pinned_models_store_index_and_settings_after_the_r
     verdict = f"verdict@{registry.current_version('verdict')}"
     assert fingerprint["models"]["verdict"] == verdict and fingerprint["models"]["checkworthy"].startswith("checkworthy@")
 
-    provenance = read_score_provenance(out)
-    assert provenance is not None
+    provenance = pipeline.read_score_provenance(out)  # the notebook API's name for it
+    assert provenance is not None and pipeline.read_score_provenance is read_score_provenance
     assert provenance["models"] == fingerprint["models"]  # by role: checkworthy, stance, verdict, voting_rules
     assert provenance["store"] == {"path": str(store.resolve()), "evidence_index": fingerprint["evidence_index"]}
     assert provenance["scorer"]["checkworthy_domain"] == "post"
