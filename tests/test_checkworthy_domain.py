@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from pipeline.checkworthy.model import CheckworthyModel
-from pipeline.checkworthy.post import POST_ADAPTER_FILE, choose_post_stage, post_calibrated, stratified_folds
+from pipeline.checkworthy.post import (
+    BAND_GRID,
+    POST_ADAPTER_FILE,
+    choose_post_stage,
+    post_calibrated,
+    stratified_folds,
+)
 from pipeline.checkworthy.sentences import AUTO, route_domain
 from pipeline.registry.registry import ModelIntegrityError, Registry
 from registered import newest_checkworthy
@@ -95,6 +101,26 @@ def test_post_stage_leans_on_the_network_that_separates_and_calibrates():
     assert negative < stage.threshold < positive
     # With a noise regression no band can skip the network without losing F1: it runs everywhere.
     assert stage.band_from == 0.0 and stage.band_share == 1.0
+
+
+def test_post_stage_keeps_the_network_within_the_share_it_may_run_on_and_says_what_each_band_costs():
+    rng = np.random.default_rng(1)
+    labels = (rng.random(600) < 0.3).astype(np.int64)
+    # The regression ranks roughly (a first stage); the network separates sharply.
+    lr = [[float(np.clip(0.15 * y + 0.6 * rng.random(), 0, 1)), float(0.3 * rng.random())] for y in labels]
+    net = [[float(np.clip(0.8 * y + 0.1 + rng.normal(0, 0.05), 0, 1)), 0.05] for y in labels]
+    free = choose_post_stage(labels, lr, net)
+    capped = choose_post_stage(labels, lr, net, max_band_share=0.25)
+    assert free.band_share > 0.25 >= capped.band_share and capped.max_band_share == 0.25
+    assert capped.band_from > free.band_from
+    # The table covers every band, cheaper as the band rises, and shows the cap's price.
+    shares = [row["share"] for row in capped.band_tradeoff]
+    assert [row["band_from"] for row in capped.band_tradeoff] == list(BAND_GRID)
+    assert shares == sorted(shares, reverse=True) and shares[0] == 1.0
+    assert capped.oof["mixed_with_band"]["f1"] <= free.oof["mixed_with_band"]["f1"]
+    # The threshold is chosen again for the banded score, and the stage still separates most posts.
+    assert capped.oof["mixed_with_band"]["threshold"] == capped.threshold
+    assert capped.oof["mixed_with_band"]["f1"] >= 0.7
 
 
 # -- the shipped model ---------------------------------------------------------------------------

@@ -225,7 +225,12 @@ class PostStage:
     training tweets: ``weight`` of the network in the mix, the Platt ``calibration`` (slope,
     intercept) of the mixed post score, the ``threshold`` on the calibrated score with the best
     F1, and ``band_from``: the regression score from which the network runs (below it its share
-    counts as 0), the highest that costs at most ``BAND_TOLERANCE`` of F1 and of AP."""
+    counts as 0), the highest that costs at most ``BAND_TOLERANCE`` of F1 and of AP, or, where that
+    band would run the network on more than ``max_band_share`` of the sentences, the lowest band
+    within that share (the threshold is then chosen again on the banded score).
+    ``band_tradeoff``: for each band of ``BAND_GRID``, the share of sentences the network runs on
+    and the out-of-fold F1 (at the chosen threshold) and AP it costs, so that a faster band can be
+    picked knowingly."""
 
     weight: float
     calibration: tuple[float, float]
@@ -233,14 +238,19 @@ class PostStage:
     band_from: float
     band_share: float  # the share of training-tweet sentences the network runs on
     oof: dict  # out-of-fold metrics: network alone, regression alone, mixed, mixed with the band
+    band_tradeoff: tuple[dict, ...] = ()
+    max_band_share: float | None = None
 
 
 BAND_TOLERANCE = 0.005
 BAND_GRID = tuple(round(0.05 * k, 2) for k in range(0, 17))  # 0.00 .. 0.80 on the regression score
 
 
-def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_sentences: list[list[float]]) -> PostStage:
-    """``labels`` per tweet; per tweet its sentences' out-of-fold regression and network scores."""
+def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_sentences: list[list[float]], *,
+                      max_band_share: float | None = None) -> PostStage:
+    """``labels`` per tweet; per tweet its sentences' out-of-fold regression and network scores.
+    ``max_band_share``: the most of the sentences the network may run on (its cost in batch
+    scoring); None: no limit."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
 
@@ -269,20 +279,30 @@ def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_s
     threshold = best_f1_threshold(labels, full)
     full_f1 = f1_metrics(labels, full, threshold)["f1"]
     full_ap = float(average_precision_score(labels, full))
+    full_threshold = threshold
+    flat_lr = np.concatenate([np.asarray(s) for s in lr_sentences if s])
     band_from = 0.0
+    tradeoff = []
     for candidate in BAND_GRID:
         banded = post(weight, candidate, calibration)
-        if (f1_metrics(labels, banded, threshold)["f1"] >= full_f1 - BAND_TOLERANCE
-                and average_precision_score(labels, banded) >= full_ap - BAND_TOLERANCE):
+        f1 = f1_metrics(labels, banded, threshold)["f1"]
+        ap = float(average_precision_score(labels, banded))
+        tradeoff.append({"band_from": candidate, "share": round(float((flat_lr >= candidate).mean()), 4),
+                         "f1": round(float(f1), 4), "average_precision": round(ap, 4)})
+        if f1 >= full_f1 - BAND_TOLERANCE and ap >= full_ap - BAND_TOLERANCE:
             band_from = candidate
-    flat_lr = np.concatenate([np.asarray(s) for s in lr_sentences if s])
+    if max_band_share is not None and float((flat_lr >= band_from).mean()) > max_band_share:
+        affordable = [row["band_from"] for row in tradeoff if row["share"] <= max_band_share]
+        band_from = min(affordable) if affordable else BAND_GRID[-1]
+        threshold = best_f1_threshold(labels, post(weight, band_from, calibration))
     band_share = float((flat_lr >= band_from).mean())
     oof = {"network_alone": f1_metrics(labels, post(1.0), best_f1_threshold(labels, post(1.0))),
            "regression_alone": f1_metrics(labels, post(0.0), best_f1_threshold(labels, post(0.0))),
-           "mixed": f1_metrics(labels, full, threshold),
+           "mixed": f1_metrics(labels, full, full_threshold),
            "mixed_with_band": f1_metrics(labels, post(weight, band_from, calibration), threshold)}
     return PostStage(weight=weight, calibration=calibration, threshold=round(float(threshold), 4),
-                     band_from=band_from, band_share=round(band_share, 4), oof=oof)
+                     band_from=band_from, band_share=round(band_share, 4), oof=oof, band_tradeoff=tuple(tradeoff),
+                     max_band_share=max_band_share)
 
 
 def post_calibrated(lr_scores: np.ndarray, network_scores: np.ndarray, weight: float, slope: float,

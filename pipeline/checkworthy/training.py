@@ -72,7 +72,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                       post_epochs: float = 0.0, post_base: str = MINILM, post_folds: int = 3,
                       post_threads: int | None = 1, post_work_dir: Path | str | None = None,
                       post_folds_used: int | None = None, post_final_stop_epochs: int | None = None,
-                      post_head: str = "lora", progress=None,
+                      post_head: str = "lora", post_max_share: float | None = None, progress=None,
                       log: Callable[[str], None] = lambda message: None):
     """Train on the shared sets, tune thresholds on dev, register (and promote) a new version.
 
@@ -88,7 +88,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     calibrated and thresholded out-of-fold on the training tweets (``post_folds`` folds, each
     fold's scores kept in ``post_work_dir`` so a killed run resumes; ``post_folds_used``: only the
     first so many folds' networks; ``post_final_stop_epochs``: the network on every tweet is the
-    checkpoint after that many epochs of its schedule); the post threshold then never reads dev. Without it the post threshold is tuned on the dev tweets (the v1-v3 recipe).
+    checkpoint after that many epochs of its schedule; ``post_max_share``: the most of the post
+    sentences it may run on, its cost in batch scoring); the post threshold then never reads dev. Without it the post threshold is tuned on the dev tweets (the v1-v3 recipe).
     ``post_head="frozen"`` makes the post network a logistic regression on frozen ``post_base``
     embeddings (``pipeline.checkworthy.frozen_post``: no fine-tuning, its C and the stage chosen on
     ``post_folds`` grouped folds of the training tweets); ``post_epochs`` is then unused.
@@ -191,7 +192,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         post_stage, post_extra = _fit_post_stage(
             sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed, params,
             encoder_backend, post_epochs, post_base, post_folds, post_threads, post_work_dir, post_folds_used,
-            post_final_stop_epochs, report, log, post_head)
+            post_final_stop_epochs, report, log, post_head, post_max_share)
 
     # Thresholds: posts on the pooled CheckThat! dev tweets (2022 1A + 2020; more rows, a steadier
     # threshold than 195 tweets alone), scored as in use (max over sentences); speeches on the
@@ -300,7 +301,8 @@ LABELLED_POST_SETS = ("ct20_train", "ct22_1a_train")  # the 1B non-claims train 
 
 def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed,
                     params, encoder_backend, epochs, base, folds, threads, work_dir, folds_used,
-                    final_stop_epochs, report, log, post_head: str = "lora") -> tuple[cp.PostStage, dict[str, Any]]:
+                    final_stop_epochs, report, log, post_head: str = "lora",
+                    max_share: float | None = None) -> tuple[cp.PostStage, dict[str, Any]]:
     """The post network trained out-of-fold and on all training tweets, the regression refitted
     out-of-fold on the same folds, and the ``PostStage`` chosen on both; (stage, card entry)."""
 
@@ -343,7 +345,8 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
     # Chosen on the tweets labelled for check-worthiness (the 1B non-claims train the network only).
     assert oof.scored is not None  # out_of_fold_scores marks the tweets it scored
     tune = [i for i, source in enumerate(post_sources) if source in LABELLED_POST_SETS and oof.scored[i]]
-    stage = cp.choose_post_stage(post_labels[tune], [lr_sentences[i] for i in tune], [oof.sentences[i] for i in tune])
+    stage = cp.choose_post_stage(post_labels[tune], [lr_sentences[i] for i in tune], [oof.sentences[i] for i in tune],
+                                 max_band_share=max_share)
     log(f"post stage out-of-fold: {stage.oof['mixed_with_band']} (weight {stage.weight}, band from {stage.band_from}, "
         f"{stage.band_share:.0%} of sentences)")
     extra = {"base_model": f"sentence-transformers/{spec.name}", "base_package": spec.package,
@@ -351,7 +354,8 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
              "plan": asdict(plan),
              "training": final_info, "fold_training_seconds": [info.get("train_seconds") for info in oof.infos],
              "weight": stage.weight, "calibration": list(stage.calibration), "band_from": stage.band_from,
-             "band_share_of_training_sentences": stage.band_share, "threshold": stage.threshold,
+             "band_share_of_training_sentences": stage.band_share, "max_band_share": stage.max_band_share,
+             "band_tradeoff": list(stage.band_tradeoff), "threshold": stage.threshold,
              "tuned_on": (f"ct20_train + ct22_1a_train: {len(tune)} tweets held out in {folds_used} of the "
                           f"{plan.folds} folds (network and regression trained without them)"),
              "out_of_fold": stage.oof, "work_folder": str(final_folder)}

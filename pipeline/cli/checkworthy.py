@@ -151,6 +151,11 @@ def train_checkworthy_command(
     post_work_dir: Optional[Path] = typer.Option(
         None, "--post-work-dir", help="Where each fold's scores and the post network are kept, so a killed run "
                                       "resumes (default: the claimsift cache)."),
+    post_max_share: Optional[float] = typer.Option(
+        None, "--post-max-share", min=0.0, max=1.0,
+        help="The most of the post sentences the post network may run on (its cost in batch scoring): the band "
+             "is then the lowest regression score within that share, chosen out-of-fold like the rest; the card "
+             "lists what each band costs."),
     post_head: str = typer.Option(
         "lora", "--post-head", help="lora: fine-tune the post network (--post-epochs); frozen: a logistic regression "
                                     "on the frozen --post-base's embeddings, its C and the mix chosen on "
@@ -199,6 +204,7 @@ def train_checkworthy_command(
                                     post_folds=post_folds, post_work_dir=post_work_dir,
                                     post_folds_used=post_folds_used,
                                     post_final_stop_epochs=post_final_stop_epochs, post_head=post_head,
+                                    post_max_share=post_max_share,
                                     progress=progress,
                                     log=lambda message: console.print(f"[dim]{message}[/dim]"))
         except FileExistsError as exc:
