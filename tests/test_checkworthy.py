@@ -160,6 +160,7 @@ def test_shipped_model_on_hand_written_posts(shipped):
     metrics = f1_metrics(labels, scores, shipped.threshold)
     assert metrics["average_precision"] >= 0.9, metrics
     assert metrics["precision"] >= 0.9, metrics
+    assert metrics["recall"] >= 0.45, metrics
 
 
 @pytest.mark.slow

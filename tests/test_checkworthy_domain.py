@@ -19,6 +19,7 @@ from pipeline.checkworthy.post import (
     stratified_folds,
 )
 from pipeline.checkworthy.sentences import AUTO, route_domain
+from pipeline.core.errors import UserError
 from pipeline.registry.registry import ModelIntegrityError, Registry
 from registered import newest_checkworthy
 
@@ -119,8 +120,13 @@ def test_post_stage_keeps_the_network_within_the_share_it_may_run_on_and_says_wh
     assert shares == sorted(shares, reverse=True) and shares[0] == 1.0
     assert capped.oof["mixed_with_band"]["f1"] <= free.oof["mixed_with_band"]["f1"]
     # The threshold is chosen again for the banded score, and the stage still separates most posts.
+    assert capped.threshold != capped.oof["mixed"]["threshold"]
     assert capped.oof["mixed_with_band"]["threshold"] == capped.threshold
     assert capped.oof["mixed_with_band"]["f1"] >= 0.7
+    # A share no band can keep to is refused, not broken silently.
+    everywhere_high = [[0.9, float(0.85 + 0.1 * rng.random())] for _ in labels]  # above every band of the grid
+    with pytest.raises(UserError, match="no band of the post network runs on at most 50.0%"):
+        choose_post_stage(labels, everywhere_high, net, max_band_share=0.5)
 
 
 # -- the shipped model ---------------------------------------------------------------------------

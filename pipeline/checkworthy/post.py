@@ -28,6 +28,7 @@ import numpy as np
 from pipeline.checkworthy import data as cd
 from pipeline.checkworthy.sentence_classifier import save_sentence_classifier, train_sentence_classifier
 from pipeline.checkworthy.sentences import has_words, split_sentences
+from pipeline.core.errors import UserError
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
 from pipeline.registry.base_models import MINILM, base_model_path
 from pipeline.stance.backends import cross_encoder_logits, softmax
@@ -229,8 +230,8 @@ class PostStage:
     band would run the network on more than ``max_band_share`` of the sentences, the lowest band
     within that share (the threshold is then chosen again on the banded score).
     ``band_tradeoff``: for each band of ``BAND_GRID``, the share of sentences the network runs on
-    and the out-of-fold F1 (at the chosen threshold) and AP it costs, so that a faster band can be
-    picked knowingly."""
+    and the out-of-fold F1 (at the unbanded mix's threshold, ``oof["mixed"]["threshold"]``) and AP
+    it costs, so that a faster band can be picked knowingly."""
 
     weight: float
     calibration: tuple[float, float]
@@ -292,8 +293,11 @@ def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_s
         if f1 >= full_f1 - BAND_TOLERANCE and ap >= full_ap - BAND_TOLERANCE:
             band_from = candidate
     if max_band_share is not None and float((flat_lr >= band_from).mean()) > max_band_share:
-        affordable = [row["band_from"] for row in tradeoff if row["share"] <= max_band_share]
-        band_from = min(affordable) if affordable else BAND_GRID[-1]
+        affordable = [band for band in BAND_GRID if float((flat_lr >= band).mean()) <= max_band_share]
+        if not affordable:
+            raise UserError(f"no band of the post network runs on at most {max_band_share:.1%} of the sentences: "
+                            f"the highest band ({BAND_GRID[-1]}) runs on {float((flat_lr >= BAND_GRID[-1]).mean()):.1%}")
+        band_from = min(affordable)
         threshold = best_f1_threshold(labels, post(weight, band_from, calibration))
     band_share = float((flat_lr >= band_from).mean())
     oof = {"network_alone": f1_metrics(labels, post(1.0), best_f1_threshold(labels, post(1.0))),
