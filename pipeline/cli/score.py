@@ -59,7 +59,9 @@ def score(
         engine = "dask"
     if domain not in ("auto", "post", "speech"):
         raise UserError(f"unknown --domain {domain!r}; use auto, post or speech")
-    if stance_model is not None and not stance_model.strip():  # the scorer would read "" as no choice
+    if stance_model is not None:
+        stance_model = stance_model.strip()
+    if stance_model is not None and not stance_model:  # the scorer would read "" as no choice
         raise UserError("--stance-model needs a registry name, name@version or path")
     # Pinned where the job starts (ModelScorer.pin_models): recorded in the checkpoint's manifest, loaded by
     # every worker, and a warning said there, once, where it is not the one the verdict model was fitted on.
