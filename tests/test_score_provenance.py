@@ -15,6 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import pipeline
+from pipeline.core.errors import UserError
 from pipeline.registry.registry import Registry
 from pipeline.review.app import ReviewConfig, create_app
 from pipeline.review.labels import LabelStore
@@ -118,6 +119,11 @@ def test_a_jsonl_without_a_matching_sidecar_records_nothing(tmp_path, write_json
     # A new run over the same output never leaves the old run's sidecar beside it.
     score_file(source, out, KeywordScorer(), progress=False, chunk_size=3)
     assert read_score_provenance(out)["options"]["chunk_size"] == 3
+    # A record in a format this version does not know is refused, naming the file, not misread.
+    sidecar = tmp_path / "scores.jsonl.meta.json"
+    sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | {"format": 99}))
+    with pytest.raises(UserError, match=r"scores\.jsonl\.meta\.json: .* format 99"):
+        read_score_provenance(out)
 
 
 @pytest.mark.parametrize("name", ["scores.jsonl", "scores.parquet"])

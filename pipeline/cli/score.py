@@ -105,6 +105,10 @@ def _print_summary(summary, out: Path, table: bool) -> None:
     if summary.verdicts:
         console.print("verdicts: " + ", ".join(f"{k} {v:,}" for k, v in summary.verdicts.items()))
     console.print(f"output: {summary.output}\nrejected rows: {summary.rejected_output}")
+    from pipeline.scoring.output import output_format, provenance_path
+
+    if output_format(Path(summary.output)) == "jsonl":
+        console.print(f"models and settings that produced it: {provenance_path(Path(summary.output))}")
 
 
 def results_table(output: Path, limit: int = TABLE_ROWS):

@@ -146,6 +146,9 @@ def read_score_provenance(path: Path | str) -> dict | None:
         provenance = None
     if not isinstance(provenance, dict):
         raise UserError(f"{where}: the record of what produced the scores is not a JSON object")
+    if not isinstance(provenance.get("format"), int) or provenance["format"] > PROVENANCE_FORMAT:
+        raise UserError(f"{where}: the record of what produced the scores has format {provenance.get('format')!r}; "
+                        f"this claimsift reads format {PROVENANCE_FORMAT} (written by a newer version?)")
     size = provenance.pop("output_bytes", None)
     if size is not None and size != path.stat().st_size:
         return None
