@@ -1,6 +1,7 @@
 """What batch scoring settles where the job starts besides the model versions: the fact-check
-matcher (or fact-checks off) and the build of the store's evidence index. A worker (a pickled
-scorer) reads exactly these, and ``--resume`` refuses a checkpoint made with others."""
+matcher (or fact-checks off), the build of the store's evidence index, the state of its documents and
+fact-check records. A worker (a pickled scorer) reads exactly these, and ``--resume`` refuses a
+checkpoint made with others."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -97,7 +98,7 @@ def test_a_checkpoint_made_before_a_reindex_is_not_resumed(seed_store_copy, tmp_
     update_index(seed_store_copy, rebuild=True)
     after = current_index_identity(seed_store_copy)
     assert after is not None and after != before
-    with pytest.raises(UserError, match=r"differs from the checkpoint .*; what changed: scorer\.evidence_index;") as error:
+    with pytest.raises(UserError, match=r"the store .* changed since this run started \(evidence index: was ") as error:
         score_file(source, out, PinnedKeywordScorer(seed_store_copy, fact_checks=False), chunk_size=2,
                    progress=False, resume=True)
     assert before in str(error.value) and after in str(error.value)
@@ -122,3 +123,112 @@ def test_a_shipped_scorer_refuses_an_index_rebuilt_after_it_was_pinned(seed_stor
     worker = as_shipped(scorer)
     with pytest.raises(IndexChangedError, match="one output must not mix the two"):
         worker.warm_up()
+
+
+# -- the store's documents and fact-check records ----------------------------------------------------
+def _add_document(store: Path, text: str) -> None:
+    """One document of one sentence, as an ingest writes it (no analyser loaded)."""
+    import hashlib
+
+    from pipeline.core.types import Document, Sentence
+    from pipeline.corpus.nlp import AnalysedDocument
+    from pipeline.corpus.store import Corpus
+
+    doc_id = hashlib.sha256(text.encode()).hexdigest()[:16]
+    with Corpus(store).batch() as batch:
+        batch.add(AnalysedDocument(Document(doc_id, text, f"{doc_id}.txt"), (Sentence(doc_id, 0, 0, len(text), text),),
+                                   (), ()), origin=f"{doc_id}.txt")
+
+
+def _store_with_documents(tmp_path: Path) -> Path:
+    store = tmp_path / "store"
+    _add_document(store, "NATO has 32 members.")
+    write_fact_checks([FactCheck(id="fc1", claim="NATO has 40 members.", rating="False", verdict="false")], store)
+    return store
+
+
+@pytest.mark.parametrize("change", ["documents", "fact-check records"])
+def test_a_checkpoint_is_not_resumed_once_the_store_was_reingested(tmp_path, write_jsonl, change):
+    # The manifest pinned the models and the evidence index build but not the store's documents or
+    # fact-check records: a re-ingest between a crash and its resume gave one output two corpora.
+    from pipeline.scoring.output import read_score_provenance
+
+    store = _store_with_documents(tmp_path)
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
+
+    def scorer(fail_on_chunk: int | None) -> PinnedKeywordScorer:
+        job = PinnedKeywordScorer(store, models_dir=MODELS)
+        job.fail_on_chunk = fail_on_chunk
+        return job
+
+    first = scorer(fail_on_chunk=2)
+    with pytest.raises(RuntimeError, match="killed"):
+        score_file(source, out, first, chunk_size=1, progress=False)
+    pinned = first.fingerprint()
+    assert pinned["documents"] == "1 documents, last row 1, sentence ids to 1"
+    assert pinned["fact_check_records"] is not None and pinned["fact_check_records"].startswith("1 records, digest ")
+    with pytest.raises(RuntimeError, match="killed"):  # the store unchanged: resumed (and killed again)
+        score_file(source, out, scorer(fail_on_chunk=2), chunk_size=1, progress=False, resume=True)
+
+    if change == "documents":
+        _add_document(store, "Poland spends 4.12% of GDP on defence.")
+    else:
+        write_fact_checks([FactCheck(id="fc2", claim="Poland spends 1% on defence.", rating="False",
+                                     verdict="false")], store)
+    with pytest.raises(UserError) as refused:
+        score_file(source, out, scorer(fail_on_chunk=None), chunk_size=1, progress=False, resume=True)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"cannot resume {tmp_path / 'out.jsonl.parts'}: the store {store.resolve()} changed "
+                              f"since this run started ({change}: was ")
+    if change == "documents":
+        assert "(documents: was 1 documents, last row 1, sentence ids to 1, now 2 documents, last row 2, " \
+               "sentence ids to 2)" in message
+    else:
+        assert "1 records, digest" in message and "now 2 records, digest" in message and "documents:" not in message
+    assert message.endswith(f"or delete {tmp_path / 'out.jsonl.parts'} to start over")
+
+    # Started over, the output records the store it was scored against.
+    import shutil
+
+    shutil.rmtree(tmp_path / "out.jsonl.parts")
+    now = scorer(fail_on_chunk=None)
+    score_file(source, out, now, chunk_size=1, progress=False)
+    provenance = read_score_provenance(out)
+    assert provenance is not None
+    assert provenance["store"] == {"path": str(store.resolve()), "evidence_index": None,
+                                   "documents": now.fingerprint()["documents"],
+                                   "fact_check_records": now.fingerprint()["fact_check_records"]}
+    assert provenance["store"]["documents"] != pinned["documents"] or change != "documents"
+
+
+def test_a_checkpoint_of_an_older_claimsift_is_resumed_with_a_warning_and_records_the_store_unknown(
+        tmp_path, write_jsonl, capsys):
+    # Chosen: resumed, as before this pin existed (its evidence index build is still checked), saying
+    # that the documents and fact-check records could not be checked; the output records them as null.
+    import json
+
+    from pipeline.scoring.output import read_score_provenance
+
+    store = _store_with_documents(tmp_path)
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
+    first = PinnedKeywordScorer(store, models_dir=MODELS)
+    first.fail_on_chunk = 2
+    with pytest.raises(RuntimeError, match="killed"):
+        score_file(source, out, first, chunk_size=1, progress=False)
+    manifest_path = tmp_path / "out.jsonl.parts" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for key in ("documents", "fact_check_records"):  # as an older claimsift wrote it
+        del manifest["config"]["scorer"][key]
+    manifest_path.write_text(json.dumps(manifest))
+    capsys.readouterr()
+    summary = score_file(source, out, PinnedKeywordScorer(store, models_dir=MODELS), chunk_size=1,
+                         progress=False, resume=True)
+    assert summary.resumed_chunks == 1 and summary.scored == len(POSTS)
+    warnings = capsys.readouterr().err.splitlines()
+    assert warnings == [f"warning: {tmp_path / 'out.jsonl.parts'} was started by an older claimsift, which did not "
+                        f"record the documents and fact-check records of {store.resolve()}: resuming without "
+                        "checking that they are unchanged"]
+    provenance = read_score_provenance(out)
+    assert provenance is not None
+    assert (provenance["store"]["documents"], provenance["store"]["fact_check_records"]) == (None, None)

@@ -74,7 +74,8 @@ def test_the_output_names_the_pinned_models_store_index_and_settings_after_the_r
     provenance = pipeline.read_score_provenance(out)  # the notebook API's name for it
     assert provenance is not None and pipeline.read_score_provenance is read_score_provenance
     assert provenance["models"] == fingerprint["models"]  # by role: checkworthy, stance, verdict, voting_rules
-    assert provenance["store"] == {"path": str(store.resolve()), "evidence_index": fingerprint["evidence_index"]}
+    assert provenance["store"] == {"path": str(store.resolve()), "evidence_index": fingerprint["evidence_index"],
+                                   "documents": fingerprint["documents"], "fact_check_records": None}
     assert provenance["scorer"]["checkworthy_domain"] == "post"
     assert provenance["scorer"]["stance_backend"] == fingerprint["stance_backend"] != "auto"
     assert provenance["input"]["path"] == str(source.resolve()) and provenance["input"]["bytes"] == source.stat().st_size

@@ -127,6 +127,31 @@ def _unreadable(db_path: Path, exc: sqlite3.DatabaseError) -> UserError:
     return UserError(f"{db_path} is not a readable store ({exc}); move it aside and ingest the documents again")
 
 
+def documents_identity(store_dir: Path | str) -> str | None:
+    """Which state of the store's documents a job reads, found without reading any text: how many
+    documents, the largest document row and the largest sentence id ever given. A re-ingest that
+    adds, replaces or removes a document changes it (a replaced document's sentences get new ids,
+    never reused); re-ingesting unchanged files does not (they are never rewritten). None when the
+    store has no readable database (where it is read says why)."""
+    db = Path(store_dir) / DB_NAME
+    if not db.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=lock_timeout())
+        try:
+            if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'").fetchone():
+                return "0 documents"
+            # Three queries, not one: each alone is answered from an index or the b-tree's last row.
+            count = connection.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            last_row = connection.execute("SELECT MAX(rowid) FROM documents").fetchone()[0] or 0
+            sequence = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'sentences'").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return None
+    return f"{count} documents, last row {last_row}, sentence ids to {sequence[0] if sequence else 0}"
+
+
 class Corpus:
     """A corpus store directory; cheap to construct, opens the database per call."""
 

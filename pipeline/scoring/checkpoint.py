@@ -131,6 +131,16 @@ class Checkpoint:
         self.log_path.touch()
         _fsync_dir(self.folder)
 
+    def saved_config(self) -> dict | None:
+        """The configuration a partial run was started with; None when there is none to read
+        (``open`` then says why)."""
+        try:
+            manifest = json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            return None
+        config = manifest.get("config") if isinstance(manifest, dict) else None
+        return config if isinstance(config, dict) else None
+
     def _resume(self, config: dict) -> None:
         try:
             manifest = json.loads(self.manifest_path.read_text())

@@ -1,7 +1,8 @@
 """What scores a post: the check-worthiness model, then the Checker on each check-worthy sentence, with
 the earlier fact-checks that match it. Models load once per process (a Dask worker keeps its own);
 which versions load, and which build of the store's evidence index they read, is settled once,
-where the job starts (``ModelScorer.pin_models``, ``ModelScorer.pin_index``)."""
+where the job starts (``ModelScorer.pin_models``, ``ModelScorer.pin_index``); so is the state of the
+store's documents and fact-check records it reads (``ModelScorer.pin_store``), which a resume checks."""
 from __future__ import annotations
 
 import sqlite3
@@ -91,6 +92,8 @@ class ModelScorer:
         # settled and shipped the same way: a re-index during the run must not either.
         self.pinned_index: str | None = None
         self._index_pinned = False
+        # The store's documents and fact-check records as the job found them (``pin_store``).
+        self.pinned_store: dict[str, str | None] | None = None
         self._models: tuple[CheckworthyModel, Checker] | None = None
 
     def __getstate__(self) -> dict:
@@ -112,6 +115,7 @@ class ModelScorer:
         # The rules choose the passages that vote whatever aggregates their votes.
         versions["voting_rules"] = self.rules.label()
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "evidence_index": self.pin_index(),
+                **self.pin_store(),
                 "models": versions, "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
                 "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
                 "rule_packs": list(self.rule_packs)}
@@ -173,6 +177,26 @@ class ModelScorer:
             self._index_pinned = True
         return self.pinned_index
 
+    def pin_store(self) -> dict[str, str | None]:
+        """The state of the store's documents (``documents_identity``) and, when the job matches
+        fact-checks, of its fact-check records (their count and digest, what the matching index is
+        built from), settled once where the job starts. No text is read or hashed: counts, the last
+        row and sentence id, and a digest of each record's id and content hash. A checkpoint records them and ``--resume`` refuses one made against another state
+        (``pipeline.scoring.scorer``): a re-ingest between a crash and its resume would give one
+        output the results of two corpora."""
+        if self.pinned_store is None:
+            from pipeline.corpus.store import documents_identity
+
+            records: str | None = None
+            if self.fact_checks and self.pin_models().get("matcher") is not None:
+                try:
+                    count, digest = fact_checks_fingerprint(self.store_dir)
+                    records = f"{count} records, digest {digest}" if count else "0 records"
+                except sqlite3.Error:  # a store that cannot be read is reported where it is read
+                    records = None
+            self.pinned_store = {"documents": documents_identity(self.store_dir), "fact_check_records": records}
+        return self.pinned_store
+
     def _store_has_fact_checks(self) -> bool:
         try:
             return fact_checks_fingerprint(self.store_dir)[0] > 0
@@ -202,6 +226,7 @@ class ModelScorer:
                             f"`claimsift ingest seeds --store {self.store_dir}`")
         self.pin_index()
         self.pin_models()
+        self.pin_store()
 
     def warm_up(self) -> None:
         if self._models is not None:

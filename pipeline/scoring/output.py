@@ -92,7 +92,9 @@ def write_parquet_part(path: Path, rows: list[dict]) -> None:
 
 def score_provenance(config: dict) -> dict:
     """What produced a scoring output, as recorded with it: the model versions pinned at job start by
-    role (``models``), the store and the build of its evidence index pinned (``store``), the scorer's
+    role (``models``), the store as pinned (``store``: its path, the build of its evidence index, the
+    state of its documents and of its fact-check records, ``ModelScorer.pin_store``; null where not
+    recorded: no index, fact-checks not matched, a run resumed from an older claimsift's checkpoint), the scorer's
     other settings (domain, stance and encoder backends, top-k, rule packs...), the input's fingerprint
     and the job's options, this claimsift's version and when the output was assembled (UTC).
 
@@ -102,7 +104,8 @@ def score_provenance(config: dict) -> dict:
     """
     scorer = dict(config.get("scorer") or {})
     models = scorer.pop("models", None) or {}
-    store = {"path": scorer.pop("store", None), "evidence_index": scorer.pop("evidence_index", None)}
+    store = {"path": scorer.pop("store", None), "evidence_index": scorer.pop("evidence_index", None),
+             "documents": scorer.pop("documents", None), "fact_check_records": scorer.pop("fact_check_records", None)}
     return {"format": PROVENANCE_FORMAT, "claimsift_version": __version__,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "models": models, "store": store, "scorer": scorer, "input": config.get("input"),

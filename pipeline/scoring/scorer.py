@@ -40,6 +40,13 @@ What produced the output (the pinned model versions by role, the store and its e
 the scorer's settings, the input's fingerprint; ``pipeline.scoring.output.score_provenance``) is recorded
 with it: in a Parquet file's schema metadata under ``claimsift``, beside a JSONL file in
 ``OUT.meta.json``; ``read_score_provenance(OUT)`` reads either.
+
+``--resume`` finishes a partial run only with the job it was started as (``Checkpoint.open``). The store
+is part of that: a checkpoint records the build of its evidence index, the state of its documents and of
+its fact-check records (``ModelScorer.pin_store``), and a resume against a store that changed since (a
+re-ingest, a re-index) is refused in one line naming the store and what changed. A checkpoint started
+by a claimsift that did not record documents and fact-check records yet is resumed, with a warning that
+they could not be checked, and its output records them as unknown (null).
 """
 from __future__ import annotations
 
@@ -244,6 +251,8 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     with _writing(checkpoint):
         output_path.parent.mkdir(parents=True, exist_ok=True)  # `make demo` writes to out/ on a fresh clone
         held.enter_context(_only_run_on(output_path))
+        if resume and checkpoint.folder.exists():
+            config = _same_store(checkpoint, config)
         checkpoint.open(config, resume)
     summary.resumed_chunks = len(checkpoint.done)
 
@@ -295,6 +304,41 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
         pass  # the output is complete; a leftover parts folder is only untidy
     summary.seconds = time.monotonic() - started
     return summary
+
+
+# What a scorer's fingerprint records of its store's contents, as the refusal names them.
+_STORE_CONTENTS = {"evidence_index": "evidence index", "documents": "documents",
+                   "fact_check_records": "fact-check records"}
+
+
+def _same_store(checkpoint: Checkpoint, config: dict) -> dict:
+    """``config`` to resume ``checkpoint`` with, once the store it reads is known to hold what it
+    held when the run started; a ``UserError`` naming the store and what changed otherwise."""
+    saved = checkpoint.saved_config()
+    was, now = (saved or {}).get("scorer"), config.get("scorer")
+    if not isinstance(was, dict) or not isinstance(now, dict) or "documents" not in now \
+            or was.get("store") != now.get("store"):
+        return config  # nothing to compare, or another store: ``Checkpoint.open`` says what differs
+    if "documents" not in was:  # started by a claimsift that did not record them
+        print(f"warning: {checkpoint.folder} was started by an older claimsift, which did not record the "
+              f"documents and fact-check records of {now['store']}: resuming without checking that they "
+              "are unchanged", file=sys.stderr)
+        return config | {"scorer": {k: v for k, v in now.items() if k not in ("documents", "fact_check_records")}}
+    changed = [f"{label}: was {was.get(key)}, now {now.get(key)}" for key, label in _STORE_CONTENTS.items()
+               if was.get(key) != now.get(key)]
+    if changed and _without_store_contents(saved or {}) == _without_store_contents(config):
+        # The store alone changed (any other difference, such as --no-fact-checks, is named by ``Checkpoint.open``).
+        raise UserError(f"cannot resume {checkpoint.folder}: the store {now['store']} changed since this run "
+                        f"started ({'; '.join(changed)}), and one output must not mix results from two "
+                        f"corpora; resume against the store as it was, or delete {checkpoint.folder} to start over")
+    return config
+
+
+def _without_store_contents(config: dict) -> dict:
+    scorer = config.get("scorer")
+    if not isinstance(scorer, dict):
+        return config
+    return config | {"scorer": {k: v for k, v in scorer.items() if k not in _STORE_CONTENTS}}
 
 
 class _Counter:
