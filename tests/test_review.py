@@ -529,3 +529,37 @@ def test_labels_record_the_stance_and_verdict_models_the_checker_reads_with(tmp_
     assert Registry(models).resolve(read_with).label == pinned["stance"] == stance
     assert (recorded["verdict"], recorded["stance"]) == (verdict_label, stance)
     assert recorded["checkworthy"] == pinned["checkworthy"]
+
+
+@pytest.mark.parametrize("names", [("checkworthy", "stance", "stance-embed", "verdict"), ("checkworthy", "stance-embed"),
+                                   ("checkworthy",)])
+def test_the_desk_names_the_models_a_score_run_would_pin_by_the_same_code(tmp_path, monkeypatch, names):
+    # The desk's fallback (a scores file that records no models) resolved each role itself, beside
+    # ModelScorer.pin_models: the two could drift (its labels already lacked the voting rules).
+    import pipeline.scoring.models as scoring_models
+    from pipeline.core.errors import UserError
+    from pipeline.scoring.models import ModelScorer
+
+    models = _registry_cards(tmp_path, names)
+    store = tmp_path / "store"  # none: the fallback reads model cards only, never the store or its index
+
+    def desk_models() -> dict:
+        app = create_app(ReviewConfig(store=store, labels_dir=tmp_path / "labels", models_dir=models))
+        return app.state.review.prediction_models()
+
+    recorded = desk_models()
+    assert recorded.pop("source") == "registry current at labelling"
+    if "stance-embed" in names:  # all there: exactly what a `claimsift score` run (fact-checks off) records
+        assert recorded == ModelScorer(store, models_dir=models, fact_checks=False).fingerprint()["models"]
+    else:  # a run would refuse to start; the desk names what it can and None for the rest
+        with pytest.raises(UserError, match="no model 'stance-embed'"):
+            ModelScorer(store, models_dir=models, fact_checks=False).pin_models()
+        assert recorded["stance"] is None and recorded["checkworthy"].startswith("checkworthy@")
+    assert not store.exists()
+
+    # One code path: what the scorer resolves is what the desk records.
+    monkeypatch.setattr(scoring_models.ModelScorer, "resolve_models",
+                        lambda self, missing_ok=False: {"checkworthy": "checkworthy@v99", "verdict": "rules"})
+    assert desk_models() == {"checkworthy": "checkworthy@v99", "verdict": scoring_models.VerdictRules().label(),
+                             "voting_rules": scoring_models.VerdictRules().label(),
+                             "source": "registry current at labelling"}

@@ -35,8 +35,7 @@ from pipeline.review.labels import LabelRecord, LabelStore, content_hash, defaul
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
 from pipeline.scoring.output import provenance_path, read_score_provenance
-from pipeline.verdict.checker import SCREEN_STANCE, Checker, stance_spec_to_read
-from pipeline.verdict.rules import VerdictRules
+from pipeline.verdict.checker import Checker
 
 # Imported where used, not here (slow to load; most callers of this module never need them): starlette,
 # uvicorn.
@@ -111,31 +110,11 @@ class _State:
         return dict(models) | {"source": "scores file"}
 
     def _current_models(self) -> dict:
-        registry = Registry(self.config.models_dir) if self.config.models_dir else Registry()
-        models: dict = {"verdict": None, "source": "registry current at labelling"}
-        # Resolved as the Checker resolves them (cheap to make: nothing loads): the current verdict
-        # model, else the hand-set rules; the stance model that verdict model was fitted on, else the
-        # current one, else the embedding one while no cross-encoder is current.
-        verdict = Checker(self.config.store, models_dir=self.config.models_dir).verdict_model
-        try:
-            stance: str | None = stance_spec_to_read(verdict, models_dir=self.config.models_dir)[0]
-        except UserError:  # the verdict model cannot be found: the Checker would not check at all
-            stance = None
-        roles = [("checkworthy", "checkworthy"), ("stance", stance)]
-        roles += [("screen_stance", SCREEN_STANCE)] if SCREEN_STANCE else []
-        for role, spec in roles:
-            try:
-                models[role] = registry.resolve(spec).label if spec is not None else None
-            except (FileNotFoundError, ValueError):
-                models[role] = None
-        if verdict == "rules":  # versioned by their settings, as the batch scorer's fingerprint names them
-            models["verdict"] = VerdictRules().label()
-        else:
-            try:
-                models["verdict"] = registry.resolve(verdict).label
-            except (FileNotFoundError, ValueError):
-                pass
-        return models
+        # Resolved by the code that pins a `claimsift score` run's models, so the two cannot drift
+        # (cards only: nothing loads, and neither the store nor its index is read).
+        from pipeline.scoring.models import current_model_labels
+
+        return current_model_labels(self.config.models_dir) | {"source": "registry current at labelling"}
 
 
 def _templates() -> Environment:

@@ -57,6 +57,16 @@ def _missing_model(exc: FileNotFoundError, spec: str, role: str, registry: Regis
     return f"{exc}; {copy}"
 
 
+def current_model_labels(models_dir: Path | str | None = None) -> dict[str, str | None]:
+    """The models a default ``claimsift score`` run would pin now, by role, labelled as its outputs
+    record them (``ModelScorer.resolve_models`` and ``model_labels``, the one resolution for both),
+    a model that cannot be found as None: what the review desk records for a scores file written
+    before outputs recorded their models. Only model cards are read: no model loads, and neither the
+    store nor its index is opened (fact-checks off, so no matcher is resolved)."""
+    scorer = ModelScorer(models_dir=models_dir, fact_checks=False)
+    return scorer.model_labels(scorer.resolve_models(missing_ok=True))
+
+
 class ModelScorer:
     """The project's models: check-worthiness first, then a verdict for each check-worthy claim."""
 
@@ -104,19 +114,10 @@ class ModelScorer:
     def fingerprint(self) -> dict:
         """What decides the scores: a checkpoint made with other models must not be resumed. The
         models named are the pinned ones, which every worker loads (``pin_models``)."""
-        versions: dict[str, str | None] = {}
-        for role, spec in self.pin_models().items():
-            if spec == "rules":  # the hand-set thresholds, versioned by their settings
-                versions[role] = self.rules.label()
-            elif spec is None or "@" in spec:
-                versions[role] = spec
-            else:  # a version folder given by its path
-                versions[role] = self._registry(role).resolve(spec).label
-        # The rules choose the passages that vote whatever aggregates their votes.
-        versions["voting_rules"] = self.rules.label()
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "evidence_index": self.pin_index(),
                 **self.pin_store(),
-                "models": versions, "encoder_backend": self.encoder_backend, "stance_backend": self.settled_stance_backend(),
+                "models": self.model_labels(self.pin_models()), "encoder_backend": self.encoder_backend,
+                "stance_backend": self.settled_stance_backend(),
                 "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
                 "rule_packs": list(self.rule_packs)}
 
@@ -128,24 +129,54 @@ class ModelScorer:
         # The fact-check matcher reads the default models folder (``Checker._fact_check_matcher``).
         return Registry(self.models_dir or DEFAULT_MODELS_DIR) if role != "matcher" else Registry(DEFAULT_MODELS_DIR)
 
+    def model_labels(self, pinned: dict[str, str | None]) -> dict[str, str | None]:
+        """``pin_models``' (or ``resolve_models``') specs as the fingerprint and a scoring output
+        record them, by role: ``verdict@v8``, the hand-set rules by their settings, a version folder
+        given by its path by its label; with the voting rules, which choose the passages that vote
+        whatever aggregates their votes."""
+        versions: dict[str, str | None] = {}
+        for role, spec in pinned.items():
+            if spec == "rules":  # the hand-set thresholds, versioned by their settings
+                versions[role] = self.rules.label()
+            elif spec is None or "@" in spec:
+                versions[role] = spec
+            else:  # a version folder given by its path
+                versions[role] = self._registry(role).resolve(spec).label
+        versions["voting_rules"] = self.rules.label()
+        return versions
+
     def pin_models(self) -> dict[str, str | None]:
         """Resolve every model once, here, where the job starts (``check_ready``, ``fingerprint``):
         ``verdict@v8`` for ``verdict``, the stance model that version was fitted on (else the
         current one, or the embedding one while no cross-encoder is promoted), ``checkworthy@v3``...
         Workers then load exactly these, whatever is promoted or rolled back meanwhile. A model
         that cannot be found is a ``UserError`` saying what to do."""
-        if self.pinned is not None:
-            return self.pinned
+        if self.pinned is None:
+            self.pinned = self.resolve_models()
+        return self.pinned
+
+    def resolve_models(self, missing_ok: bool = False) -> dict[str, str | None]:
+        """Every role's model spec as the registry stands now (``pin_models`` settles it once for a
+        job). ``missing_ok``: a model that cannot be found is None rather than a ``UserError`` (the
+        review desk naming, for a scores file that records none, what a run would use today:
+        ``current_model_labels``); nothing loads either way, only cards are read."""
         verdict = self.verdict_spec
         if verdict == DEFAULT_VERDICT:  # CURRENT read once: the stance model below is the one it names
             version = self._registry("verdict").current_version(DEFAULT_VERDICT)
             verdict = f"{DEFAULT_VERDICT}@{version}" if version else "rules"  # none yet: the hand-set rules
-        if verdict != "rules":
-            verdict = self._pinned("verdict", verdict, None, verdict)
-        stance, fitted = stance_spec_to_read(verdict, self.stance_spec or None, self.models_dir)
+        found = verdict if verdict == "rules" else self._pinned("verdict", verdict, None, verdict, missing_ok)
+        verdict = found or verdict  # (None only with missing_ok: the spec not found is still the one named below)
+        stance: str | None
+        try:
+            stance, fitted = stance_spec_to_read(verdict, self.stance_spec or None, self.models_dir)
+        except UserError:  # the verdict model cannot be found (caught above unless missing_ok)
+            if not missing_ok:
+                raise
+            stance, fitted = None, None
         pinned: dict[str, str | None] = {
-            "checkworthy": self._pinned("checkworthy", self.checkworthy_spec, fitted, verdict),
-            "stance": self._pinned("stance", stance, fitted, verdict), "verdict": verdict}
+            "checkworthy": self._pinned("checkworthy", self.checkworthy_spec, fitted, verdict, missing_ok),
+            "stance": None if stance is None else self._pinned("stance", stance, fitted, verdict, missing_ok),
+            "verdict": found}
         if self.screen_stance_spec:
             screen = StanceModel(self.screen_stance_spec, models_dir=self.models_dir).resolve_spec()
             try:
@@ -165,7 +196,6 @@ class ModelScorer:
             mismatch = fitted_stance_mismatch(verdict, self.stance_spec, self.models_dir)
             if mismatch:  # said once, here, not by every worker
                 print(f"warning: {mismatch}", file=sys.stderr)
-        self.pinned = pinned
         return pinned
 
     def pin_index(self) -> str | None:
@@ -181,9 +211,9 @@ class ModelScorer:
         """The state of the store's documents (``documents_identity``) and, when the job matches
         fact-checks, of its fact-check records (their count and digest, what the matching index is
         built from), settled once where the job starts. No text is read or hashed: counts, the last
-        row and sentence id, and a digest of each record's id and content hash. A checkpoint records them and ``--resume`` refuses one made against another state
-        (``pipeline.scoring.scorer``): a re-ingest between a crash and its resume would give one
-        output the results of two corpora."""
+        row and sentence id, and a digest of each record's id and content hash. A checkpoint records
+        them and ``--resume`` refuses one made against another state (``pipeline.scoring.scorer``): a
+        re-ingest between a crash and its resume would give one output the results of two corpora."""
         if self.pinned_store is None:
             from pipeline.corpus.store import documents_identity
 
@@ -203,13 +233,20 @@ class ModelScorer:
         except sqlite3.Error:  # a store that cannot be read is reported where it is read
             return False
 
-    def _pinned(self, role: str, spec: str, fitted: str | None, verdict: str) -> str:
-        """``spec`` as ``name@version`` (a version folder given by its path stays that path)."""
+    def _pinned(self, role: str, spec: str, fitted: str | None, verdict: str, missing_ok: bool = False) -> str | None:
+        """``spec`` as ``name@version`` (a version folder given by its path stays that path);
+        ``missing_ok``: None for a model that cannot be found."""
         registry = self._registry(role)
         try:
             ref = registry.resolve(spec)
         except ModelNotFoundError as exc:
+            if missing_ok:
+                return None
             raise UserError(_missing_model(exc, spec, role, registry, fitted, verdict)) from None
+        except ValueError:  # a spec the registry cannot read
+            if missing_ok:
+                return None
+            raise
         return str(ref.path) if (Path(spec) / "card.json").is_file() else ref.label
 
     def check_ready(self) -> None:
