@@ -322,13 +322,49 @@ def test_a_plain_tsv_quote_never_takes_in_rows_across_a_blank_line_a_short_line_
     path.write_text('id\ttext\tlabel\n2\t"Vaccines cause autism\n3\tMy new TV is 55"\t0\n', encoding="utf-8")
     rows = [(r.line, r.post_id, r.text, r.reason) for r in PostReader(path)]
     assert rows == [(2, "2", None, "record has 2 fields, the header has 3"), (3, "3", 'My new TV is 55"', None)]
-    # one column: every line has the header's width, so none is taken into another's text
-    path.write_text('text\n"Vaccines cause autism\nMy new TV is 55"\n', encoding="utf-8")
-    assert [(r.line, r.text) for r in PostReader(path, id_column="id")] == [
-        (2, '"Vaccines cause autism'), (3, 'My new TV is 55"')]
+    # one column: every line has the header's width, so the header's width cannot tell; a quote CSV quoting
+    # does not allow (`He said "no"`, before or after) shows the file plain, and no row is taken into another's
+    # text. (With no such quote the file reads as a quoted field over lines, as pandas reads it:
+    # test_a_one_column_tsv_keeps_a_quoted_field_over_lines_as_one_row.)
+    for rows in ([2, 3, 4], [3, 4, 2]):
+        lines = {2: 'He said "no" to it', 3: '"Vaccines cause autism', 4: 'My new TV is 55"'}
+        path.write_text("text\n" + "".join(lines[i] + "\n" for i in rows), encoding="utf-8")
+        assert [(r.line, r.text) for r in PostReader(path, id_column="id")] == [
+            (line, lines[i]) for line, i in enumerate(rows, start=2)]
     # a 2020-style field over lines, a blank line inside it, still reads as one quoted field
     path.write_text('id\ttext\tlabel\n1\t"a\n\nb"\t0\n2\tc\t1\n', encoding="utf-8")
     assert [(r.line, r.text) for r in PostReader(path)] == [(2, "a\n\nb"), (5, "c")]
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".csv"])
+def test_a_one_column_tsv_keeps_a_quoted_field_over_lines_as_one_row(tmp_path, suffix):
+    # A one-column TSV was read plain whenever a quoted record spanned lines (every line has the
+    # header's one field): a post over two lines, as pandas writes it, became two posts.
+    texts = ["first line\nsecond line", 'He said "no" to it', "plain post", "a\n\nblank line inside", "last"]
+    path = tmp_path / f"posts{suffix}"
+    pd.DataFrame({"text": texts}).to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
+    assert '"first line\nsecond line"' in path.read_text(encoding="utf-8")
+    records = list(PostReader(path))
+    assert [(r.line, r.text, r.reason) for r in records] == [
+        (2, texts[0], None), (4, texts[1], None), (5, texts[2], None), (6, texts[3], None), (9, texts[4], None)]
+    assert [r.text for r in records] == pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")["text"].tolist()
+
+    # Nothing else in the file to tell: read quoted too (the csv module and pandas read it so).
+    path.write_text('text\n"a\nb"\n', encoding="utf-8")
+    assert [(r.line, r.text) for r in PostReader(path)] == [(2, "a\nb")]
+
+    # Bad rows are still named by their line, with the problem.
+    path.write_text('text\n"a\nb"\n\n' + "x" * 50 + "\n", encoding="utf-8")
+    assert [(r.line, r.text, r.reason) for r in PostReader(path, max_chars=20)] == [
+        (2, "a\nb", None), (4, None, "blank line"), (5, None, "text has 50 characters, over the limit of 20")]
+
+
+def test_a_one_column_tsv_that_shows_it_is_plain_after_its_first_lines_reads_plain_from_there(tmp_path):
+    # The first 1,000 lines decide; a quote CSV quoting does not allow, later, switches to plain for the rest.
+    lines = [f"post {i}" for i in range(1, 1200)] + ['He said "no" to it', '"Vaccines cause autism', 'My new TV is 55"']
+    path = tmp_path / "posts.tsv"
+    path.write_text("text\n" + "".join(line + "\n" for line in lines), encoding="utf-8")
+    assert [r.text for r in PostReader(path)] == lines
 
 
 @pytest.mark.skipif(not DATASETS.is_dir(), reason=f"shared datasets absent: {DATASETS}")

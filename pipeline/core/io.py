@@ -15,6 +15,7 @@ import re
 import tempfile
 import threading
 from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Iterator
 
@@ -184,10 +185,23 @@ def delimited_records(lines: Iterable[str], delimiter: str) -> Iterator[Delimite
     only a character (CheckThat! 2022; a tweet that starts ``"Fake news" is``). A TSV record that does
     not parse with quoting, or that spans lines of which a later non-blank one alone has the header's
     number of fields, is therefore read as plain lines: one record per line, split at tabs. Without this
-    the quote opened by such a tweet took the next rows into its record, and they were lost with it."""
-    tap = _Tap(lines)
-    reader = csv.reader(tap, delimiter=delimiter, strict=True)
+    the quote opened by such a tweet took the next rows into its record, and they were lost with it.
+
+    A one-column TSV cannot be told that way (every line has the header's one field): ``"a`` over a
+    line and ``b"`` is a quoted field over two lines (pandas writes one so) or two plain rows with a
+    stray quote each. It is read quoted, a field over lines kept as one record, unless the file shows
+    that it is plain: a quote that CSV quoting does not allow (a row that does not parse with quoting,
+    or a row of one line with a quote that does not open it, ``He said "no"``), in its first
+    ``_STYLE_SAMPLE_LINES`` lines or in any row before. Once shown, later spans are read plain."""
+    source: Iterator[str] = iter(lines)
     plain = delimiter == "\t"
+    one_column_plain = False  # whether a one-column TSV has shown that it is plain (``_shows_plain``)
+    if plain:
+        sample = list(islice(source, _STYLE_SAMPLE_LINES))
+        one_column_plain = _one_column_sample_is_plain(sample, delimiter)
+        source = chain(sample, source)
+    tap = _Tap(source)
+    reader = csv.reader(tap, delimiter=delimiter, strict=True)
     width: int | None = None  # the header's
     while True:
         tap.taken.clear()
@@ -198,10 +212,16 @@ def delimited_records(lines: Iterable[str], delimiter: str) -> Iterator[Delimite
             return
         except csv.Error as exc:
             if plain and width is not None:
+                one_column_plain = one_column_plain or width == 1
                 yield from _plain_records(tap.taken, first, delimiter)
             else:
                 yield DelimitedRecord(first, tap.count, None, str(exc))
             continue
+        if plain and width == 1 and not one_column_plain:
+            one_column_plain = _shows_plain(tap.taken)
+            if tap.count > first and not one_column_plain:
+                yield DelimitedRecord(first, tap.count, fields)  # a quoted field over lines: one record
+                continue
         if plain and width is not None and tap.count > first and _plain_rows_inside(tap.taken, width, delimiter):
             yield from _plain_records(tap.taken, first, delimiter)
             continue
@@ -210,13 +230,45 @@ def delimited_records(lines: Iterable[str], delimiter: str) -> Iterator[Delimite
         yield DelimitedRecord(first, tap.count, fields)
 
 
+# How many lines of a TSV are looked at before its first record, to tell whether a one-column file is
+# written plain or quoted (``delimited_records``).
+_STYLE_SAMPLE_LINES = 1000
+
+
+def _shows_plain(lines: list[str]) -> bool:
+    """Whether a record of one line that parsed with quoting shows a plain one-column file: a quote
+    that does not open the line is a character of a plain row (CSV quoting would have quoted the
+    field, ``"He said ""no"" to it"``)."""
+    return len(lines) == 1 and '"' in lines[0] and not lines[0].startswith('"')
+
+
+def _one_column_sample_is_plain(sample: list[str], delimiter: str) -> bool:
+    """Whether the first lines of a TSV show a one-column file to be plain: a record that does not
+    parse with quoting, ``"Fake news" is``, or ``_shows_plain``. A quote still open where the lines
+    end says nothing (the sample may end inside a field over lines)."""
+    if not sample or len(_plain_fields(sample[0], delimiter)) != 1 or '"' in sample[0]:
+        return False  # not one column (or a header quoted, read as it always was)
+    tap = _Tap(sample[1:])
+    reader = csv.reader(tap, delimiter=delimiter, strict=True)
+    while True:
+        tap.taken.clear()
+        try:
+            next(reader)
+        except StopIteration:
+            return False
+        except csv.Error as exc:
+            return "unexpected end of data" not in str(exc)
+        if _shows_plain(tap.taken):
+            return True
+
+
 def _plain_rows_inside(lines: list[str], width: int, delimiter: str) -> bool:
     """Whether a quoted TSV record over ``lines`` took in rows of a plain TSV: a later line that alone
     has the header's number of fields is a row of its own, not the rest of a field (in a 2020 file the
     line that closes a field over lines carries only that field's end and the fields after it). Blank
     lines say nothing either way: a plain file may have them between rows, a quoted field inside it.
-    A one-column file cannot tell the two apart (every line has one field); it is read plain, so that
-    a stray quote never costs the rows after it."""
+    A one-column file cannot tell the two apart (every line has one field): ``delimited_records`` reads
+    its spans quoted unless the file has shown that it is plain."""
     return any(len(_plain_fields(line, delimiter)) == width for line in lines[1:] if line.strip("\r\n"))
 
 
