@@ -5,11 +5,13 @@ is complete. The review desk's labels then name the models that scored the file,
 default run would use today."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from starlette.testclient import TestClient
@@ -82,13 +84,18 @@ def test_the_output_names_the_pinned_models_store_index_and_settings_after_the_r
     assert provenance["options"]["chunk_size"] == 2
     assert provenance["claimsift_version"] == pipeline.__version__ and re.match(r"\d{4}-\d\d-\d\dT", provenance["created"])
 
-    # Where it is: one key of the Parquet schema's metadata; the JSONL sidecar, the same JSON.
+    # Where it is: one key of the Parquet schema's metadata; the JSONL sidecar, the same JSON. Each
+    # also names the rows it was written with: their count and a SHA-256 of the data holding them.
     if out.suffix == ".parquet":
-        assert json.loads(pq.read_schema(out).metadata[b"claimsift"]) == provenance
+        assert json.loads(pq.read_schema(out).metadata[b"claimsift"]) == provenance | {"output_rows": len(POSTS)}
+        digest = pq.read_metadata(out).metadata[b"claimsift.output_sha256"].decode()
+        data = out.read_bytes()
+        assert digest == hashlib.sha256(data[:len(data) - 8 - int.from_bytes(data[-8:-4], "little")]).hexdigest()
         assert not (tmp_path / "scores.parquet.meta.json").exists()
     else:
         sidecar = json.loads((tmp_path / "scores.jsonl.meta.json").read_text())
-        assert sidecar == provenance | {"output_bytes": out.stat().st_size}
+        assert sidecar == provenance | {"output_bytes": out.stat().st_size, "output_rows": len(POSTS),
+                                        "output_sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(list(iter_output(out))) == len(POSTS)  # the rows are untouched
 
@@ -106,6 +113,18 @@ def test_a_resumed_run_records_what_an_uninterrupted_run_records(tmp_path, write
     assert summary.resumed_chunks == 1
     assert _without_created(read_score_provenance(out)) == _without_created(read_score_provenance(reference))
     assert read_score_provenance(out)["models"]["verdict"].startswith("verdict@")
+    # The rows it names, count and digest, are those of an uninterrupted run too.
+    assert _recorded(out) == _recorded(reference) and _recorded(out)["output_rows"] == len(POSTS)
+
+
+def _recorded(out: Path) -> dict:
+    """The record as written, ``created`` aside: with the rows it names (the Parquet digest is a key of its own)."""
+    if out.suffix == ".parquet":
+        metadata = pq.read_metadata(out).metadata
+        raw = json.loads(metadata[b"claimsift"]) | {"output_sha256": metadata[b"claimsift.output_sha256"].decode()}
+    else:
+        raw = json.loads(out.with_name(out.name + ".meta.json").read_text())
+    return _without_created(raw)
 
 
 def test_a_jsonl_without_a_matching_sidecar_records_nothing(tmp_path, write_jsonl):
@@ -125,6 +144,68 @@ def test_a_jsonl_without_a_matching_sidecar_records_nothing(tmp_path, write_json
     sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | {"format": 99}))
     with pytest.raises(UserError, match=r"scores\.jsonl\.meta\.json: .* format 99"):
         read_score_provenance(out)
+
+
+def test_a_jsonl_edited_to_the_same_size_records_nothing(tmp_path, write_jsonl):
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "scores.jsonl"
+    score_file(source, out, KeywordScorer(), progress=False)
+    assert read_score_provenance(out) is not None
+    original = out.read_bytes()
+    edited = original.replace(b'"post_id": "p0"', b'"post_id": "p9"', 1)
+    assert edited != original and len(edited) == len(original)
+    out.write_bytes(edited)
+    assert read_score_provenance(out) is None
+    out.write_bytes(original)  # the very rows it was written with: believed again
+    assert read_score_provenance(out) is not None
+    # A sidecar from before sidecars named their rows: read as then, with the size as its only check.
+    sidecar = tmp_path / "scores.jsonl.meta.json"
+    older = {k: v for k, v in json.loads(sidecar.read_text()).items() if k not in ("output_rows", "output_sha256")}
+    sidecar.write_text(json.dumps(older))
+    out.write_bytes(edited)
+    assert read_score_provenance(out) is not None
+    out.write_bytes(edited + b"\n")
+    assert read_score_provenance(out) is None
+
+
+def test_a_parquet_rewritten_with_its_schema_metadata_kept_records_nothing(tmp_path, write_jsonl):
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "scores.parquet"
+    score_file(source, out, KeywordScorer(), progress=False)
+    assert read_score_provenance(out) is not None
+    table = pq.read_table(out)
+    assert b"claimsift" in table.schema.metadata  # what any reader sees, and writes back if it keeps it
+
+    # pandas: rows filtered, a value edited, written back with the schema (and its metadata) kept.
+    frame = table.to_pandas()
+    frame = frame[frame["post_id"] != "p1"].reset_index(drop=True)
+    frame.loc[0, "checkworthiness"] = 0.5
+    filtered = tmp_path / "filtered.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False), filtered)
+    assert b"claimsift" in pq.read_schema(filtered).metadata
+    assert read_score_provenance(filtered) is None
+
+    # The same number of rows, one value edited, written by pyarrow with the metadata kept.
+    edited = tmp_path / "edited.parquet"
+    scores = pa.array([0.99] + table.column("checkworthiness").to_pylist()[1:], pa.float64())
+    pq.write_table(table.set_column(table.schema.get_field_index("checkworthiness"), table.schema.field(
+        "checkworthiness"), scores), edited)
+    assert pq.read_metadata(edited).num_rows == len(POSTS) and b"claimsift" in pq.read_schema(edited).metadata
+    assert read_score_provenance(edited) is None
+
+    # Even with the file's own digest key copied over too, the digest is of other bytes.
+    copied = tmp_path / "copied.parquet"
+    with pq.ParquetWriter(copied, table.schema) as writer:
+        writer.write_table(table.set_column(table.schema.get_field_index("checkworthiness"), table.schema.field(
+            "checkworthiness"), scores))
+        writer.add_key_value_metadata({"claimsift.output_sha256": pq.read_metadata(out).metadata[
+            b"claimsift.output_sha256"].decode()})
+    assert read_score_provenance(copied) is None
+
+    # A record from before records named their rows: read as then (the schema metadata was its only check).
+    record = json.loads(table.schema.metadata[b"claimsift"])
+    del record["output_rows"]
+    older = tmp_path / "older.parquet"
+    pq.write_table(table.replace_schema_metadata({"claimsift": json.dumps(record)}), older)
+    assert read_score_provenance(older) == read_score_provenance(out)
 
 
 @pytest.mark.parametrize("name", ["scores.jsonl", "scores.parquet"])
@@ -147,7 +228,9 @@ def test_the_review_desk_records_the_models_that_scored_the_file(tmp_path, write
                                                     reviewer="ana", models_dir=models)),
                             base_url="http://127.0.0.1:8000")
         page = client.get("/claim/1/0")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None
+        csrf = found.group(1)
         response = client.post("/claim/1/0/label", data={"csrf": csrf, "verdict": "REFUTED", "checkworthy": "1"},
                                follow_redirects=False)
         assert response.status_code == 303
@@ -161,15 +244,23 @@ def test_the_review_desk_records_the_models_that_scored_the_file(tmp_path, write
     assert recorded["checkworthy"] != f"checkworthy@{Registry(models).current_version('checkworthy')}"
 
     # A file that records nothing (scored before outputs did): today's resolution, said to be so.
-    older = tmp_path / "older" / name
-    older.parent.mkdir()
+    # A file edited since it was scored (its record kept, beside it or in its schema metadata): the
+    # record no longer describes its rows, so the same.
+    older, edited = tmp_path / "older" / name, tmp_path / "edited" / name
+    older.parent.mkdir(), edited.parent.mkdir()
     if name.endswith(".parquet"):
         table = pq.read_table(out)
         pq.write_table(table.replace_schema_metadata(None), older)
+        scores = pa.array([0.99] + table.column("checkworthiness").to_pylist()[1:], pa.float64())
+        pq.write_table(table.set_column(table.schema.get_field_index("checkworthiness"),
+                                        table.schema.field("checkworthiness"), scores), edited)
     else:
         shutil.copy(out, older)
-    assert read_score_provenance(older) is None
-    fallback = label_first_claim(older)
-    assert fallback["source"] == "registry current at labelling"
-    assert fallback["checkworthy"] == f"checkworthy@{Registry(models).current_version('checkworthy')}"
-    assert fallback["verdict"] == f"verdict@{Registry(models).current_version('verdict')}" != pinned["verdict"]
+        edited.write_bytes(out.read_bytes().replace(b'"text": "NATO', b'"text": "OTAN', 1))
+        shutil.copy(out.with_name(name + ".meta.json"), edited.with_name(name + ".meta.json"))
+    for changed in (older, edited):
+        assert read_score_provenance(changed) is None
+        fallback = label_first_claim(changed)
+        assert fallback["source"] == "registry current at labelling"
+        assert fallback["checkworthy"] == f"checkworthy@{Registry(models).current_version('checkworthy')}"
+        assert fallback["verdict"] == f"verdict@{Registry(models).current_version('verdict')}" != pinned["verdict"]

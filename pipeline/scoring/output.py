@@ -4,8 +4,8 @@ produced that file (``score_provenance``, read back by ``read_score_provenance``
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -28,6 +28,23 @@ OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 # The Parquet schema's key-value metadata key (and the JSONL sidecar's content) naming what produced the file.
 PROVENANCE_KEY = "claimsift"
 PROVENANCE_FORMAT = 1
+# What identifies the rows a record was written with, so that it is not believed once they change.
+# The record names how many rows it was written with (``output_rows``) and a SHA-256 of what holds
+# them (``output_sha256``): of the whole file for JSONL (its sidecar also names ``output_bytes``);
+# of a Parquet file's bytes before its footer (the data pages: the footer holds the record, so it
+# cannot hash itself) under its own file key-value metadata key, added once the data is written.
+# The row count is in the record itself (known before the data is written): a record that names
+# one is only believed with a matching digest, so a rewrite that keeps the schema metadata but not
+# that key (pandas, pyarrow) is not believed either.
+#
+# Why bytes, not the rows' values: a digest of the written bytes is computed while they are
+# written and checked at disk speed, where a digest of the values (nested claims and evidence)
+# would decode millions of rows on every read; hashing only the id and line columns would be
+# cheap but would believe a file whose verdicts or scores were edited. The cost of bytes: a file
+# re-encoded with the very same rows (read and written back by another tool) is not believed either.
+# A record without these fields (written by an older claimsift) is read with the check it had.
+OUTPUT_SHA256_KEY = "claimsift.output_sha256"
+_CHECK_FIELDS = ("output_bytes", "output_rows", "output_sha256")
 
 
 def _evidence_row(item: dict) -> dict:
@@ -117,23 +134,92 @@ def provenance_path(output: Path) -> Path:
     return output.with_name(output.name + ".meta.json")
 
 
-def write_provenance_sidecar(output: Path, provenance: dict) -> None:
-    """Write ``OUT.meta.json`` beside a finished JSONL output, atomically. It names the output's size
-    (``output_bytes``), so a sidecar left beside a file that something else rewrote is not believed."""
-    text = json.dumps(provenance | {"output_bytes": output.stat().st_size}, indent=2, sort_keys=True)
+class _HashingSink:
+    """A binary file that hashes (SHA-256) and counts what is written through it."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        self.bytes += memoryview(data).nbytes
+        return self.handle.write(data)
+
+    def tell(self) -> int:
+        return self.bytes
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.handle.closed)
+
+
+def _jsonl_identity(path: Path) -> dict:
+    """``output_bytes``, ``output_rows`` and ``output_sha256`` of a JSONL file as it is on disk."""
+    digest, size, rows = hashlib.sha256(), 0, 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+            rows += block.count(b"\n")
+    return {"output_bytes": size, "output_rows": rows, "output_sha256": digest.hexdigest()}
+
+
+def _parquet_data_end(path: Path) -> int | None:
+    """Where a Parquet file's footer starts (its data pages lie before it); None for a file that
+    does not end like a plain Parquet file (an encrypted footer, a truncated file)."""
+    size = path.stat().st_size
+    if size < 12:
+        return None
+    with open(path, "rb") as handle:
+        handle.seek(size - 8)
+        tail = handle.read(8)
+    end = size - 8 - int.from_bytes(tail[:4], "little")
+    return end if tail[4:] == b"PAR1" and 4 <= end else None
+
+
+def _sha256_prefix(path: Path, length: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while length > 0:
+            block = handle.read(min(length, 1 << 20))
+            if not block:
+                break
+            digest.update(block)
+            length -= len(block)
+    return digest.hexdigest()
+
+
+def write_provenance_sidecar(output: Path, provenance: dict, written: dict | None = None) -> None:
+    """Write ``OUT.meta.json`` beside a finished JSONL output, atomically. It names the output's size,
+    row count and SHA-256 (``written``, as ``assemble_jsonl`` reports them while writing; read from
+    the file when not given), so a sidecar left beside a file that something else rewrote since,
+    even to the same size, is not believed."""
+    identity = written if written is not None else _jsonl_identity(output)
+    text = json.dumps(provenance | {k: identity[k] for k in _CHECK_FIELDS}, indent=2, sort_keys=True)
     atomic_write(provenance_path(output), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
 
 
 def read_score_provenance(path: Path | str) -> dict | None:
     """What produced a ``claimsift score`` output (``score_provenance``), Parquet or JSONL: the models by
     role, the store and evidence index, the scorer's settings, the input. None for a file that records
-    none (written before outputs recorded it, or by something else), or a JSONL file whose sidecar
-    names another size (the file was rewritten since)."""
+    none (written before outputs recorded it, or by something else), or whose record does not match
+    its rows (``OUTPUT_SHA256_KEY``: the file was rewritten or edited since, even to the same size,
+    even with its schema metadata kept). Checking that reads the file once (its data pages for
+    Parquet), at disk speed."""
     path = Path(path)
+    file_metadata: dict = {}
+    file_rows = None
     if output_format(path) == "parquet":
         import pyarrow.parquet as pq
 
-        raw = (pq.read_schema(path).metadata or {}).get(PROVENANCE_KEY.encode())
+        with pq.ParquetFile(path) as parquet:
+            raw = (parquet.schema_arrow.metadata or {}).get(PROVENANCE_KEY.encode())
+            file_metadata, file_rows = parquet.metadata.metadata or {}, parquet.metadata.num_rows
         where = f"{path} (schema metadata {PROVENANCE_KEY!r})"
     else:
         if not path.is_file():
@@ -152,15 +238,33 @@ def read_score_provenance(path: Path | str) -> dict | None:
     if not isinstance(provenance.get("format"), int) or provenance["format"] > PROVENANCE_FORMAT:
         raise UserError(f"{where}: the record of what produced the scores has format {provenance.get('format')!r}; "
                         f"this claimsift reads format {PROVENANCE_FORMAT} (written by a newer version?)")
-    size = provenance.pop("output_bytes", None)
-    if size is not None and size != path.stat().st_size:
-        return None
-    return provenance
+    recorded = {k: provenance.pop(k, None) for k in _CHECK_FIELDS}
+    return provenance if _matches(path, recorded, file_rows, file_metadata) else None
+
+
+def _matches(path: Path, recorded: dict, file_rows: int | None, file_metadata: dict) -> bool:
+    """Whether the rows of ``path`` are those its record was written with (``recorded``: the
+    record's ``_CHECK_FIELDS``); the cheap checks first, the digest only when they pass."""
+    if file_rows is not None:  # Parquet: nothing to check in a record from before outputs named their rows
+        if recorded["output_rows"] is None:
+            return True
+        if recorded["output_rows"] != file_rows:
+            return False
+        digest, end = file_metadata.get(OUTPUT_SHA256_KEY.encode()), _parquet_data_end(path)
+        return digest is not None and end is not None and digest.decode("ascii", "replace") == _sha256_prefix(path, end)
+    if recorded["output_bytes"] is not None and recorded["output_bytes"] != path.stat().st_size:
+        return False
+    if recorded["output_sha256"] is None:  # a sidecar from before they named their digest: the size is its check
+        return True
+    now = _jsonl_identity(path)
+    return all(recorded[k] == now[k] for k in _CHECK_FIELDS)
 
 
 def assemble_parquet(target: Path, parts: list[Path], provenance: dict | None = None) -> None:
     """Concatenate the parts into row groups of about ``ROW_GROUP_ROWS`` rows; ``provenance``
-    (``score_provenance``) goes into the schema's key-value metadata under ``PROVENANCE_KEY``.
+    (``score_provenance``) goes into the schema's key-value metadata under ``PROVENANCE_KEY``, with
+    the number of rows (``output_rows``), and the SHA-256 of the data pages, hashed as they are
+    written, under ``OUTPUT_SHA256_KEY`` (see there).
 
     Fewer, larger row groups than one per part: the file's footer (and the memory a reader or
     this writer spends on it) grows with the number of row groups, not with the rows.
@@ -169,26 +273,46 @@ def assemble_parquet(target: Path, parts: list[Path], provenance: dict | None = 
     import pyarrow.parquet as pq
 
     parts_schema = output_schema()
+    rows = sum(pq.read_metadata(part).num_rows for part in parts)  # footers only
     schema = parts_schema if provenance is None else \
-        parts_schema.with_metadata({PROVENANCE_KEY: json.dumps(provenance, sort_keys=True)})
-    pending, pending_rows = [], 0
-    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
-        for part in parts:  # a row group's worth of parts in memory at a time
-            table = pq.read_table(part, schema=parts_schema)
-            pending.append(table)
-            pending_rows += table.num_rows
-            if pending_rows >= ROW_GROUP_ROWS:
+        parts_schema.with_metadata({PROVENANCE_KEY: json.dumps(provenance | {"output_rows": rows}, sort_keys=True)})
+    pending, pending_rows, written = [], 0, 0
+    with open(target, "wb") as handle:
+        sink = _HashingSink(handle)
+        with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+            for part in parts:  # a row group's worth of parts in memory at a time
+                table = pq.read_table(part, schema=parts_schema)
+                pending.append(table)
+                pending_rows += table.num_rows
+                if pending_rows >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=max(pending_rows, 1))
+                    written += pending_rows
+                    pending, pending_rows = [], 0
+            if pending:
                 writer.write_table(pa.concat_tables(pending), row_group_size=max(pending_rows, 1))
-                pending, pending_rows = [], 0
-        if pending:
-            writer.write_table(pa.concat_tables(pending), row_group_size=max(pending_rows, 1))
+                written += pending_rows
+            # Every row group is in the file now; only the footer (written on close) follows.
+            hashed, digest = sink.bytes, sink.digest.hexdigest()
+            if provenance is not None:
+                writer.add_key_value_metadata({OUTPUT_SHA256_KEY: digest})
+    if provenance is not None and (written != rows or _parquet_data_end(target) != hashed):
+        raise RuntimeError(f"{target}: wrote {written} rows and {hashed} bytes before the footer, expected {rows} "
+                           f"rows and {_parquet_data_end(target)} bytes: its record would not match its rows")
 
 
-def assemble_jsonl(target: Path, parts: list[Path]) -> None:
+def assemble_jsonl(target: Path, parts: list[Path], written: dict | None = None) -> None:
+    """Concatenate the parts; ``written`` (when given) gets what identifies the file's rows
+    (``output_bytes``, ``output_rows``, ``output_sha256``), hashed as they are written, for its sidecar."""
+    rows = 0
     with open(target, "wb") as out:
+        sink = _HashingSink(out)
         for part in parts:
             with open(part, "rb") as handle:
-                shutil.copyfileobj(handle, out, 1 << 20)
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sink.write(block)
+                    rows += block.count(b"\n")
+    if written is not None:
+        written.update(output_bytes=sink.bytes, output_rows=rows, output_sha256=sink.digest.hexdigest())
 
 
 def rejected_path(output: Path) -> Path:

@@ -39,7 +39,9 @@ Rejected rows go to ``OUT.rejected.jsonl``: ``{"line", "post_id", "reason"}``.
 What produced the output (the pinned model versions by role, the store and its evidence index build,
 the scorer's settings, the input's fingerprint; ``pipeline.scoring.output.score_provenance``) is recorded
 with it: in a Parquet file's schema metadata under ``claimsift``, beside a JSONL file in
-``OUT.meta.json``; ``read_score_provenance(OUT)`` reads either.
+``OUT.meta.json``; ``read_score_provenance(OUT)`` reads either. It names the rows it was written with
+(their count and a SHA-256 of the file's data, ``pipeline.scoring.output.OUTPUT_SHA256_KEY``), so a file
+rewritten or edited since, even with its schema metadata kept or to the same size, records nothing.
 
 ``--resume`` finishes a partial run only with the job it was started as (``Checkpoint.open``). The store
 is part of that: a checkpoint records the build of its evidence index, the state of its documents and of
@@ -277,14 +279,18 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     summary.chunks = n_chunks
     # What produced the output goes with it (for both engines, and the same on a resume as on an
     # uninterrupted run, ``created`` aside): the manifest that names the pinned models is removed below.
+    # It names the rows it was written with (counted and hashed as the output is assembled), so a file
+    # rewritten or edited since is not believed.
     provenance = score_provenance(config)
+    written: dict = {}
     with _writing(checkpoint):
         if kind == "jsonl":  # never beside another run's output, not even between the two renames
             provenance_path(output_path).unlink(missing_ok=True)
         checkpoint.assemble(n_chunks, summary_rejected := rejected_path(output_path),
-                            partial(assemble_parquet, provenance=provenance) if kind == "parquet" else assemble_jsonl)
+                            partial(assemble_parquet, provenance=provenance) if kind == "parquet"
+                            else partial(assemble_jsonl, written=written))
         if kind == "jsonl":
-            write_provenance_sidecar(output_path, provenance)
+            write_provenance_sidecar(output_path, provenance, written)
     for record in checkpoint.ordered(n_chunks):
         summary.read += record.read
         summary.scored += record.scored
