@@ -188,8 +188,10 @@ class SentenceClassifier:
             self._net, self._tokenizer = load_cross_encoder(self.folder, asdict(config), self.adapter_file)
         self._config = config
 
-    def positive_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """P(label 1) per text, in input order."""
+    def positive_proba(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """P(label 1) per text, in input order. Batches of 16 texts of about one token count
+        (``batched_pair_logits``): on a chunk's tweet sentences the post network ran ~1.5x faster
+        than with 64, which padded short sentences to the longest of a wider spread."""
         self.warm_up()
         texts = list(texts)
         if not texts:

@@ -216,24 +216,50 @@ def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENC
 
 def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
                         max_length: int, batch_size: int, tensors: str) -> np.ndarray:
-    """``run_batch(tokenised batch) -> logits`` over length-sorted batches (they pad little);
-    results go back in input order. ``passages=None``: single texts (the sentence classifier)."""
-    lengths = [len(c) + (len(passages[i]) if passages is not None else 0) for i, c in enumerate(claims)]
-    order = np.argsort(lengths)
+    """``run_batch(tokenised batch) -> logits`` over batches of texts of about one token count, each
+    padded to its longest; results go back in input order. ``passages=None``: single texts (the
+    sentence classifier).
+
+    Every text is tokenised once, unpadded and truncated as before, then sorted by its token count:
+    sorting by characters left most of the post network's batches padding (URLs and emoji are short
+    in characters and long in tokens; a chunk's ~60 tweet sentences in one batch were padded to
+    2.5x their tokens). A row's inputs are the same whatever batch it joins; only how far it is
+    padded changes, which moves its logits by float rounding (~1e-8 in probability) at most."""
+    if not len(claims):
+        return np.zeros((0, len(STANCE_LABELS)), dtype=np.float32)
+    if passages is None:
+        encoded = tokenizer(list(claims), truncation=True, max_length=max_length)
+    else:
+        encoded = tokenizer(list(claims), list(passages), truncation="only_second", max_length=max_length)
+    keys = list(encoded.keys())
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    order = np.argsort(lengths, kind="stable")
+    pad_values = {"input_ids": tokenizer.pad_token_id, "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0)}
+    left = getattr(tokenizer, "padding_side", "right") == "left"
     out: np.ndarray | None = None
     for lo in range(0, len(order), batch_size):
         idx = order[lo:lo + batch_size]
-        if passages is None:
-            batch = tokenizer([claims[i] for i in idx], truncation=True, max_length=max_length, padding=True,
-                              return_tensors=tensors)
-        else:
-            batch = tokenizer([claims[i] for i in idx], [passages[i] for i in idx], truncation="only_second",
-                              max_length=max_length, padding=True, return_tensors=tensors)
+        width = max(lengths[i] for i in idx)
+        batch: dict = {}
+        for key in keys:
+            padded = np.full((len(idx), width), pad_values.get(key, 0), dtype=np.int64)
+            for row, i in enumerate(idx):
+                values = encoded[key][i]
+                if left:
+                    padded[row, width - len(values):] = values
+                else:
+                    padded[row, :len(values)] = values
+            batch[key] = padded
+        if tensors == "pt":
+            import torch
+
+            batch = {key: torch.from_numpy(value) for key, value in batch.items()}
         logits = run_batch(batch)
         if out is None:
             out = np.zeros((len(claims), logits.shape[1]), dtype=np.float32)
         out[idx] = logits
-    return out if out is not None else np.zeros((0, len(STANCE_LABELS)), dtype=np.float32)
+    assert out is not None  # at least one batch ran
+    return out
 
 
 def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
