@@ -400,3 +400,32 @@ def test_cli_bad_input_is_one_clear_line(invoke_cli, tmp_path):
     result = invoke_cli("evaluate", "checkworthy", "--data", str(bad), "--json")
     assert result.exit_code != 0
     assert isinstance(result.exception, InputError) and "row 2" in str(result.exception)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("domain", [AUTO, "post", "speech"])
+def test_a_batch_job_loads_the_networks_of_its_domain_with_its_models(monkeypatch, domain):
+    """``claimsift score`` loads the check-worthiness networks where it loads its models, not in its
+    first chunk (whose time counts in its throughput); only those its domain can run."""
+    from pipeline.checkworthy.post import POST_ADAPTER_FILE
+    from pipeline.checkworthy.sentence_classifier import ADAPTER_FILE, SentenceClassifier
+    from pipeline.scoring import models as scoring_models
+
+    loaded: list[str] = []
+    monkeypatch.setattr(SentenceClassifier, "warm_up", lambda self: loaded.append(self.adapter_file))
+
+    class NoChecker:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def warm_up(self) -> None:
+            pass
+
+    monkeypatch.setattr(scoring_models, "Checker", NoChecker)
+    scorer = scoring_models.ModelScorer(checkworthy_domain=domain, fact_checks=False)
+    monkeypatch.setattr(scorer, "pin_index", lambda: None)
+    scorer.warm_up()
+    card = CheckworthyModel().card
+    assert "post_classifier" in card and card["post_classifier"]["weight"] > 0  # the shipped model's post network
+    expected = {AUTO: [POST_ADAPTER_FILE, ADAPTER_FILE], "post": [POST_ADAPTER_FILE], "speech": [ADAPTER_FILE]}
+    assert loaded == expected[domain]

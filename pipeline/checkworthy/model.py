@@ -121,6 +121,19 @@ class CheckworthyModel:
         self._label = ref.label
         self._classifier = classifier
 
+    def warm_up_networks(self, domain: str = AUTO) -> None:
+        """Load now the networks that scoring in ``domain`` may run (``auto``: both domains'), which
+        otherwise load on first use: the post network and the speech one (an ONNX session each,
+        exported once into the cache). A batch job calls this where it loads its models, so that
+        the load is not paid by its first chunk (nor counted in its throughput)."""
+        self.warm_up()
+        for name in self.thresholds if domain == AUTO else [domain]:  # as ``score`` chooses
+            if name == "post" and self._post_classifier is not None:
+                if float(self.card["post_classifier"]["weight"]) > 0:
+                    self._post_classifier.warm_up()
+            elif self.mix_weights.get(name, 0.0) > 0 and self._sentence_classifier is not None:
+                self._sentence_classifier.warm_up()
+
     @property
     def label(self) -> str:
         self.warm_up()

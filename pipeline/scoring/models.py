@@ -277,6 +277,8 @@ class ModelScorer:
         detector = CheckworthyModel(str(pinned["checkworthy"]), encoder_backend=self.encoder_backend,
                                     encoder=encoder, models_dir=self.models_dir)
         detector.warm_up()
+        # The check-worthiness networks too (else the first chunk loads them, inside the job's time).
+        detector.warm_up_networks(self.checkworthy_domain)
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=pinned["stance"],
                           verdict_spec=str(pinned["verdict"]), encoder_backend=self.encoder_backend,
                           fact_checks=self.fact_checks and pinned.get("matcher") is not None,
