@@ -4,7 +4,10 @@ On the CheckThat! 2022 tweet objects (4,520 posts) against the seed corpus store
 
 1. raw encoder throughput: the same post texts embedded with the same model and backend
    (MiniLM, batch 64), posts/s: the ceiling any scoring of these posts could approach;
-2. the local engine: posts/s (model loading excluded and reported apart) and peak RSS;
+2. the local engine: posts/s (model loading excluded and reported apart, as ``load_s``) and peak RSS;
+   ``load_s`` holds every model ``ModelScorer.warm_up`` loads, the check-worthiness networks among
+   them since they load there (before, the first chunk loaded them inside ``score_s``: 2-5 s with
+   checkworthy@v6's two mpnet networks on a busy 2-core machine);
 3. the Dask engine on a 2-worker LocalCluster: posts/s including the cluster start and the
    per-worker model load (that is what a user waits for), and peak RSS of the whole process
    tree (driver, nannies, workers);
