@@ -73,3 +73,25 @@ def test_onnx_vectors_do_not_depend_on_the_batch_or_on_repeats(onnx_encoder):
     many = [f"{text} {i}" for i, text in enumerate(TEXTS * 5)] * 2
     assert len(set(many)) > 32
     assert small_windows.encode(many).tobytes() == onnx_encoder.encode(many).tobytes()
+
+
+def test_remembering_encodes_each_text_once_with_the_same_bits(onnx_encoder, monkeypatch):
+    fresh = onnx_encoder.encode(TEXTS)
+    encoded: list[str] = []
+    real = onnx_encoder._encode_onnx
+    monkeypatch.setattr(onnx_encoder, "_encode_onnx", lambda texts: encoded.extend(texts) or real(texts))
+    with onnx_encoder.remembering():
+        first = onnx_encoder.encode(TEXTS[:3])
+        again = onnx_encoder.encode([TEXTS[2], TEXTS[0], TEXTS[3], TEXTS[3]])
+        with onnx_encoder.remembering():  # nested: the same memo
+            onnx_encoder.encode(TEXTS[:4])
+        again[0] = 0.0  # a caller's array is its own: the memo keeps its vector
+        assert onnx_encoder.encode([TEXTS[2]]).tobytes() == fresh[2:3].tobytes()
+    assert encoded == TEXTS[:4]  # each text once
+    assert first.tobytes() == fresh[:3].tobytes()
+    assert again[1:].tobytes() == fresh[[0, 3, 3]].tobytes()
+    onnx_encoder.encode(TEXTS[:1])  # forgotten after the block
+    assert encoded == TEXTS[:4] + TEXTS[:1]
+    torch_encoder = Encoder("torch")
+    with torch_encoder.remembering():  # torch batches move the last bits: nothing is remembered
+        assert torch_encoder._memos == {}

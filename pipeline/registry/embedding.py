@@ -8,8 +8,10 @@ records ``Encoder.tag`` and refuses vectors made by another model.
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from importlib import metadata
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -41,6 +43,8 @@ class Encoder:
         # loaded by warm_up; typed Any because the backend decides which.
         self._model: Any = None
         self._tokenizer: Any = None
+        # Per thread, the vectors of the texts encoded inside ``remembering`` (None outside it).
+        self._memos: dict[int, dict[str, np.ndarray]] = {}
 
     @property
     def tag(self) -> dict:
@@ -53,7 +57,25 @@ class Encoder:
         state = self.__dict__.copy()
         state["_model"] = None
         state["_tokenizer"] = None
+        state["_memos"] = {}
         return state
+
+    @contextmanager
+    def remembering(self) -> Iterator[None]:
+        """Inside the block, a text this thread has encoded is not encoded again: its vector is
+        reused, the same bit for bit (``_encode_onnx``: a text's vector does not depend on its batch).
+        For one chunk of a batch job, whose claims (embedded for retrieval, and for fact-check
+        matching) are sentences check-worthiness embedded a moment before. ONNX backend only (torch
+        batches move the last bits); forgotten when the block ends; nested blocks share one memo."""
+        thread = threading.get_ident()
+        if self.backend != "onnx" or thread in self._memos:
+            yield
+            return
+        self._memos[thread] = {}
+        try:
+            yield
+        finally:
+            self._memos.pop(thread, None)
 
     def warm_up(self) -> None:
         if self._model is not None:
@@ -88,6 +110,13 @@ class Encoder:
         self.warm_up()
         if len(texts) == 0:
             return np.zeros((0, DIMENSION), dtype=np.float32)
+        memo = getattr(self, "_memos", {}).get(threading.get_ident())
+        if memo is not None:
+            missing = list(dict.fromkeys(t for t in texts if t not in memo))
+            if missing:
+                for text, vector in zip(missing, self._encode_onnx(missing)):
+                    memo[text] = vector
+            return np.stack([memo[t] for t in texts])  # a new array: callers may change it
         if self.backend == "torch":
             vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                          convert_to_numpy=True, show_progress_bar=show_progress)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -294,6 +295,12 @@ class ModelScorer:
         self.warm_up()
         assert self._models is not None  # set by warm_up
         detector, checker = self._models
+        # The claims are sentences check-worthiness has just embedded: retrieval and fact-check
+        # matching reuse those vectors (the same bit for bit) instead of encoding them again.
+        with detector.encoder.remembering() if detector.encoder is not None else nullcontext():
+            return self._score_posts(detector, checker, texts)
+
+    def _score_posts(self, detector: CheckworthyModel, checker: Checker, texts: Sequence[str]) -> list[dict]:
         # One batched model call per chunk and domain.
         routed = detector.score_posts_routed(list(texts), self.checkworthy_domain)
         posts: list[dict] = []
