@@ -77,8 +77,11 @@ class CheckworthyModel:
     """
 
     def __init__(self, spec: str = "checkworthy", models_dir: Path | str | None = None,
-                 encoder_backend: str | None = None, encoder=None) -> None:
+                 encoder_backend: str | None = None, encoder=None, networks: str | None = None) -> None:
+        """``networks``: a domain (``auto``: both) whose networks ``warm_up`` loads too
+        (``warm_up_networks``); None: they load on first use."""
         self.spec = spec
+        self.networks = networks
         self.models_dir = models_dir
         self.encoder_backend = encoder_backend
         self.encoder = encoder  # an Encoder to share with other stages, or None
@@ -120,6 +123,8 @@ class CheckworthyModel:
         self._card = ref.card
         self._label = ref.label
         self._classifier = classifier
+        if self.networks is not None:
+            self.warm_up_networks(self.networks)
 
     def warm_up_networks(self, domain: str = AUTO) -> None:
         """Load now the networks that scoring in ``domain`` may run (``auto``: both domains'), which

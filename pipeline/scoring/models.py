@@ -106,10 +106,12 @@ class ModelScorer:
         # The store's documents and fact-check records as the job found them (``pin_store``).
         self.pinned_store: dict[str, str | None] | None = None
         self._models: tuple[CheckworthyModel, Checker] | None = None
+        self._encoder: Encoder | None = None  # the one both share, set by warm_up
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_models"] = None
+        state["_encoder"] = None
         return state
 
     def fingerprint(self) -> dict:
@@ -275,11 +277,10 @@ class ModelScorer:
         # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
         # per process (measured with the ONNX backend).
         encoder = Encoder(self.encoder_backend)
+        # The check-worthiness networks load here too (else the first chunk loads them, inside the job's time).
         detector = CheckworthyModel(str(pinned["checkworthy"]), encoder_backend=self.encoder_backend,
-                                    encoder=encoder, models_dir=self.models_dir)
+                                    encoder=encoder, models_dir=self.models_dir, networks=self.checkworthy_domain)
         detector.warm_up()
-        # The check-worthiness networks too (else the first chunk loads them, inside the job's time).
-        detector.warm_up_networks(self.checkworthy_domain)
         checker = Checker(self.store_dir, top_k=self.top_k, stance_spec=pinned["stance"],
                           verdict_spec=str(pinned["verdict"]), encoder_backend=self.encoder_backend,
                           fact_checks=self.fact_checks and pinned.get("matcher") is not None,
@@ -290,6 +291,7 @@ class ModelScorer:
                           index_identity=index)
         checker.warm_up()
         self._models = (detector, checker)
+        self._encoder = encoder
 
     def score_posts(self, texts: Sequence[str]) -> list[dict]:
         self.warm_up()
@@ -297,7 +299,7 @@ class ModelScorer:
         detector, checker = self._models
         # The claims are sentences check-worthiness has just embedded: retrieval and fact-check
         # matching reuse those vectors (the same bit for bit) instead of encoding them again.
-        with detector.encoder.remembering() if detector.encoder is not None else nullcontext():
+        with self._encoder.remembering() if self._encoder is not None else nullcontext():
             return self._score_posts(detector, checker, texts)
 
     def _score_posts(self, detector: CheckworthyModel, checker: Checker, texts: Sequence[str]) -> list[dict]:
