@@ -232,3 +232,16 @@ def test_a_checkpoint_of_an_older_claimsift_is_resumed_with_a_warning_and_record
     provenance = read_score_provenance(out)
     assert provenance is not None
     assert (provenance["store"]["documents"], provenance["store"]["fact_check_records"]) == (None, None)
+
+
+def test_the_documents_of_a_store_in_a_folder_named_with_uri_characters_are_read(tmp_path):
+    # The read-only URI was the path pasted in: `#` cut it short, so the store read as "0 documents"
+    # whatever it held (and an empty file was created where the cut path pointed).
+    from pipeline.corpus.store import documents_identity
+
+    parent = tmp_path / "runs 50%"
+    store = parent / "store #2"
+    _add_document(store, "NATO has 32 members.")
+    before = sorted(p.name for p in parent.iterdir())
+    assert documents_identity(store) == "1 documents, last row 1, sentence ids to 1"
+    assert sorted(p.name for p in parent.iterdir()) == before == ["store #2"]

@@ -137,8 +137,11 @@ def documents_identity(store_dir: Path | str) -> str | None:
     if not db.is_file():
         return None
     try:
-        connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=lock_timeout())
+        # A percent-encoded URI (``as_uri``): a path pasted into "file:...?mode=ro" with `#`, `?` or `%`
+        # in a folder's name would open (and create) another file, and find no documents there.
+        connection = sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True, timeout=lock_timeout())
         try:
+            connection.execute("BEGIN")  # one snapshot for the three queries, even while an ingest commits
             if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'").fetchone():
                 return "0 documents"
             # Three queries, not one: each alone is answered from an index or the b-tree's last row.
