@@ -189,9 +189,9 @@ class SentenceClassifier:
         self._config = config
 
     def positive_proba(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
-        """P(label 1) per text, in input order. Batches of 16 texts of about one token count
-        (``batched_pair_logits``): on a chunk's tweet sentences the post network ran ~1.5x faster
-        than with 64, which padded short sentences to the longest of a wider spread."""
+        """P(label 1) per text, in input order, in batches of ``batch_size`` texts of about one token
+        count (``batched_pair_logits``): the smaller the batch, the less a short sentence is padded
+        to a longer one's length."""
         self.warm_up()
         texts = list(texts)
         if not texts:

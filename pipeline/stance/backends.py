@@ -220,11 +220,11 @@ def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: S
     padded to its longest; results go back in input order. ``passages=None``: single texts (the
     sentence classifier).
 
-    Every text is tokenised once, unpadded and truncated as before, then sorted by its token count:
-    sorting by characters left most of the post network's batches padding (URLs and emoji are short
-    in characters and long in tokens; a chunk's ~60 tweet sentences in one batch were padded to
-    2.5x their tokens). A row's inputs are the same whatever batch it joins; only how far it is
-    padded changes, which moves its logits by float rounding (~1e-8 in probability) at most."""
+    Every text is tokenised once, unpadded and truncated to ``max_length``, then sorted by its token
+    count, not its characters (URLs and emoji are short in characters and long in tokens). A row's
+    inputs are the same whatever batch it joins; only how far it is padded changes, which moves its
+    logits by float rounding (~1e-8 in probability on tweet sentences), so a logit is not bit for
+    bit independent of the rows batched with it."""
     if not len(claims):
         return np.zeros((0, len(STANCE_LABELS)), dtype=np.float32)
     if passages is None:
