@@ -237,11 +237,16 @@ def test_a_checkpoint_of_an_older_claimsift_is_resumed_with_a_warning_and_record
 def test_the_documents_of_a_store_in_a_folder_named_with_uri_characters_are_read(tmp_path):
     # The read-only URI was the path pasted in: `#` cut it short, so the store read as "0 documents"
     # whatever it held (and an empty file was created where the cut path pointed).
+    # The fact-check records (load_fact_checks, fact_checks_fingerprint) were read the same way.
+    from pipeline.corpus.factchecks import fact_checks_fingerprint, load_fact_checks
     from pipeline.corpus.store import documents_identity
 
     parent = tmp_path / "runs 50%"
     store = parent / "store #2"
     _add_document(store, "NATO has 32 members.")
+    write_fact_checks([FactCheck(id="fc1", claim="NATO has 40 members.", rating="False", verdict="false")], store)
     before = sorted(p.name for p in parent.iterdir())
     assert documents_identity(store) == "1 documents, last row 1, sentence ids to 1"
+    assert fact_checks_fingerprint(store)[0] == 1
+    assert [record.id for record in load_fact_checks(store)] == ["fc1"]
     assert sorted(p.name for p in parent.iterdir()) == before == ["store #2"]

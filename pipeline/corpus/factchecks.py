@@ -327,7 +327,7 @@ def load_fact_checks(store_dir: Path | str) -> list[FactCheck]:
     db = Path(store_dir) / DB_NAME
     if not db.is_file():
         return []
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    connection = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
     try:
         has_table = connection.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fact_checks'").fetchone()
@@ -344,7 +344,7 @@ def fact_checks_fingerprint(store_dir: Path | str) -> tuple[int, str]:
     db = Path(store_dir) / DB_NAME
     if not db.is_file():
         return 0, ""
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    connection = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
     try:
         if not connection.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='fact_checks'").fetchone():
             return 0, ""

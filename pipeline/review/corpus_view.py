@@ -57,7 +57,7 @@ def store_problem(store: Path) -> str | None:
 
     try:
         count = json.loads((index / "manifest.json").read_text()).get("count")
-        with sqlite3.connect(f"file:{corpus.db_path}?mode=ro", uri=True) as connection:
+        with sqlite3.connect(Path(corpus.db_path).resolve().as_uri() + "?mode=ro", uri=True) as connection:
             sentences = connection.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
     except (OSError, ValueError, sqlite3.Error) as exc:
         return f"The store at {store} cannot be read ({exc}); rebuild it with `make index`."

@@ -421,7 +421,7 @@ def _fresh_rows(path: Path, stamp: dict) -> bool:
     if not path.is_file():
         return False
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+        with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as con:
             row = con.execute("SELECT value FROM meta WHERE key = 'source'").fetchone()
     except sqlite3.Error:  # a foreign or broken file under the cache's name: rebuild it
         return False
@@ -454,7 +454,7 @@ def _build_rows(claims: Path, target: Path, stamp: dict) -> None:
 
 
 def _read_rows(path: Path, ranks: list[int]) -> list[tuple]:
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+    with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as con:
         marks = ", ".join("?" for _ in ranks)
         return con.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM rows WHERE rank IN ({marks}) ORDER BY rank",
                            ranks).fetchall()
