@@ -75,12 +75,9 @@ def latin_share(text: str) -> float:
     return sum(char.isascii() or unicodedata.name(char, "").startswith("LATIN") for char in letters) / len(letters)
 
 
-@functools.lru_cache(maxsize=4096)
 def surely_not_english(text: str, words: int) -> LanguageGuess | None:
     """The language of ``text`` (of ``words`` words) when it is surely not English; None when it
-    is English or the identifier is unsure ("when unsure, check the claim"). Remembered for the
-    last 4,096 texts: batch scoring validates each claim where it finds it and again where the
-    Checker takes it, and the identifier takes 1-2 ms a claim."""
+    is English or the identifier is unsure ("when unsure, check the claim")."""
     text = " ".join(NOT_LANGUAGE.sub(" ", text).split())
     if latin_share(text) < MIN_LATIN_SHARE:
         guess = _top(_first_pass(), text)
