@@ -197,7 +197,10 @@ def delimited_records(lines: Iterable[str], delimiter: str) -> Iterator[Delimite
     plain = delimiter == "\t"
     one_column_plain = False  # whether a one-column TSV has shown that it is plain (``_shows_plain``)
     if plain:
-        sample = list(islice(source, _STYLE_SAMPLE_LINES))
+        # only a one-column file needs the look-ahead; a wider one is read as it comes
+        sample = list(islice(source, 1))
+        if sample and len(_plain_fields(sample[0], delimiter)) == 1:
+            sample += islice(source, _STYLE_SAMPLE_LINES - 1)
         one_column_plain = _one_column_sample_is_plain(sample, delimiter)
         source = chain(sample, source)
     tap = _Tap(source)
@@ -247,7 +250,7 @@ def _one_column_sample_is_plain(sample: list[str], delimiter: str) -> bool:
     parse with quoting, ``"Fake news" is``, or ``_shows_plain``. A quote still open where the lines
     end says nothing (the sample may end inside a field over lines)."""
     if not sample or len(_plain_fields(sample[0], delimiter)) != 1 or '"' in sample[0]:
-        return False  # not one column (or a header quoted, read as it always was)
+        return False  # not one column, or a quoted header: its rows show it as they come (``_shows_plain``)
     tap = _Tap(sample[1:])
     reader = csv.reader(tap, delimiter=delimiter, strict=True)
     while True:
