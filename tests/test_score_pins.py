@@ -250,3 +250,22 @@ def test_the_documents_of_a_store_in_a_folder_named_with_uri_characters_are_read
     assert fact_checks_fingerprint(store)[0] == 1
     assert [record.id for record in load_fact_checks(store)] == ["fc1"]
     assert sorted(p.name for p in parent.iterdir()) == before == ["store #2"]
+
+
+def test_a_store_that_cannot_be_read_at_resume_is_named_unreadable_not_none(tmp_path, write_jsonl, monkeypatch):
+    # documents_identity gives None for a database it cannot read; the refusal said "now None", which
+    # reads like an empty store.
+    import pipeline.corpus.store as corpus_store
+
+    store = _store_with_documents(tmp_path)
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
+    first = PinnedKeywordScorer(store, models_dir=MODELS)
+    first.fail_on_chunk = 2
+    with pytest.raises(RuntimeError, match="killed"):
+        score_file(source, out, first, chunk_size=1, progress=False)
+    monkeypatch.setattr(corpus_store, "documents_identity", lambda store_dir: None)
+    with pytest.raises(UserError) as refused:
+        score_file(source, out, PinnedKeywordScorer(store, models_dir=MODELS), chunk_size=1, progress=False,
+                   resume=True)
+    assert ("(documents: was 1 documents, last row 1, sentence ids to 1, now unreadable (the store's database "
+            "could not be read))") in str(refused.value)

@@ -317,6 +317,10 @@ _STORE_CONTENTS = {"evidence_index": "evidence index", "documents": "documents",
                    "fact_check_records": "fact-check records"}
 
 
+def _store_state(state: object) -> str:
+    return "unreadable (the store's database could not be read)" if state is None else str(state)
+
+
 def _same_store(checkpoint: Checkpoint, config: dict) -> dict:
     """``config`` to resume ``checkpoint`` with, once the store it reads is known to hold what it
     held when the run started; a ``UserError`` naming the store and what changed otherwise."""
@@ -330,8 +334,9 @@ def _same_store(checkpoint: Checkpoint, config: dict) -> dict:
               f"documents and fact-check records of {now['store']}: resuming without checking that they "
               "are unchanged", file=sys.stderr)
         return config | {"scorer": {k: v for k, v in now.items() if k not in ("documents", "fact_check_records")}}
-    changed = [f"{label}: was {was.get(key)}, now {now.get(key)}" for key, label in _STORE_CONTENTS.items()
-               if was.get(key) != now.get(key)]
+    # None is a state that could not be read (``documents_identity``), not an empty store: say so
+    changed = [f"{label}: was {_store_state(was.get(key))}, now {_store_state(now.get(key))}"
+               for key, label in _STORE_CONTENTS.items() if was.get(key) != now.get(key)]
     if changed and _without_store_contents(saved or {}) == _without_store_contents(config):
         # The store alone changed (any other difference, such as --no-fact-checks, is named by ``Checkpoint.open``).
         raise UserError(f"cannot resume {checkpoint.folder}: the store {now['store']} changed since this run "
