@@ -147,6 +147,18 @@ def _store_with_documents(tmp_path: Path) -> Path:
     return store
 
 
+def _killed_run(tmp_path: Path, write_jsonl) -> tuple[Path, Path, Path]:
+    """(store, posts, output) of a run killed at its second chunk against a store with one document
+    and one fact-check record."""
+    store = _store_with_documents(tmp_path)
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
+    first = PinnedKeywordScorer(store, models_dir=MODELS)
+    first.fail_on_chunk = 2
+    with pytest.raises(RuntimeError, match="killed"):
+        score_file(source, out, first, chunk_size=1, progress=False)
+    return store, source, out
+
+
 @pytest.mark.parametrize("change", ["documents", "fact-check records"])
 def test_a_checkpoint_is_not_resumed_once_the_store_was_reingested(tmp_path, write_jsonl, change):
     # The manifest pinned the models and the evidence index build but not the store's documents or
@@ -210,12 +222,7 @@ def test_a_checkpoint_of_an_older_claimsift_is_resumed_with_a_warning_and_record
 
     from pipeline.scoring.output import read_score_provenance
 
-    store = _store_with_documents(tmp_path)
-    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
-    first = PinnedKeywordScorer(store, models_dir=MODELS)
-    first.fail_on_chunk = 2
-    with pytest.raises(RuntimeError, match="killed"):
-        score_file(source, out, first, chunk_size=1, progress=False)
+    store, source, out = _killed_run(tmp_path, write_jsonl)
     manifest_path = tmp_path / "out.jsonl.parts" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     for key in ("documents", "fact_check_records"):  # as an older claimsift wrote it
@@ -257,12 +264,7 @@ def test_a_store_that_cannot_be_read_at_resume_is_named_unreadable_not_none(tmp_
     # reads like an empty store.
     import pipeline.corpus.store as corpus_store
 
-    store = _store_with_documents(tmp_path)
-    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
-    first = PinnedKeywordScorer(store, models_dir=MODELS)
-    first.fail_on_chunk = 2
-    with pytest.raises(RuntimeError, match="killed"):
-        score_file(source, out, first, chunk_size=1, progress=False)
+    store, source, out = _killed_run(tmp_path, write_jsonl)
     monkeypatch.setattr(corpus_store, "documents_identity", lambda store_dir: None)
     with pytest.raises(UserError) as refused:
         score_file(source, out, PinnedKeywordScorer(store, models_dir=MODELS), chunk_size=1, progress=False,
