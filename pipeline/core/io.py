@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -319,9 +320,22 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     return path
 
 
-def sha256_file(path: Path | str) -> str:
+def sha256_file(path: Path | str, length: int | None = None) -> str:
+    """SHA-256 of a file, or of its first ``length`` bytes."""
     digest = hashlib.sha256()
+    left = -1 if length is None else length
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        while left != 0:
+            block = handle.read(1 << 20 if left < 0 else min(left, 1 << 20))
+            if not block:
+                break
             digest.update(block)
+            left = left - len(block) if left > 0 else left
     return digest.hexdigest()
+
+
+def read_only_sqlite(path: Path | str, timeout: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection to an SQLite file. The path goes in as a percent-encoded URI
+    (``as_uri``): pasted into ``file:...?mode=ro``, a `#`, `?` or `%` in a folder's name would open
+    (and create) another file."""
+    return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=timeout)

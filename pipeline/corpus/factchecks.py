@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from pipeline.core.io import read_only_sqlite
 from pipeline.corpus.readers import (
     FACT_CHECK_FIELDS,
     RejectedInput,
@@ -327,7 +328,7 @@ def load_fact_checks(store_dir: Path | str) -> list[FactCheck]:
     db = Path(store_dir) / DB_NAME
     if not db.is_file():
         return []
-    connection = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
+    connection = read_only_sqlite(db, timeout=30)
     try:
         has_table = connection.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fact_checks'").fetchone()
@@ -344,7 +345,7 @@ def fact_checks_fingerprint(store_dir: Path | str) -> tuple[int, str]:
     db = Path(store_dir) / DB_NAME
     if not db.is_file():
         return 0, ""
-    connection = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
+    connection = read_only_sqlite(db, timeout=30)
     try:
         if not connection.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='fact_checks'").fetchone():
             return 0, ""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import pandas as pd
 
 from pipeline.core.errors import UserError
+from pipeline.core.io import read_only_sqlite
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import Document
 
@@ -137,9 +138,7 @@ def documents_identity(store_dir: Path | str) -> str | None:
     if not db.is_file():
         return None
     try:
-        # A percent-encoded URI (``as_uri``): a path pasted into "file:...?mode=ro" with `#`, `?` or `%`
-        # in a folder's name would open (and create) another file, and find no documents there.
-        connection = sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True, timeout=lock_timeout())
+        connection = read_only_sqlite(db, timeout=lock_timeout())
         try:
             connection.execute("BEGIN")  # one snapshot for the three queries, even while an ingest commits
             if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'").fetchone():

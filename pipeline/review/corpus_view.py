@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core.io import read_only_sqlite
 from pipeline.corpus.store import Corpus
 from pipeline.retrieval.index import current_index_dir
 
@@ -57,7 +58,7 @@ def store_problem(store: Path) -> str | None:
 
     try:
         count = json.loads((index / "manifest.json").read_text()).get("count")
-        with sqlite3.connect(Path(corpus.db_path).resolve().as_uri() + "?mode=ro", uri=True) as connection:
+        with read_only_sqlite(corpus.db_path) as connection:
             sentences = connection.execute("SELECT COUNT(*) FROM sentences").fetchone()[0]
     except (OSError, ValueError, sqlite3.Error) as exc:
         return f"The store at {store} cannot be read ({exc}); rebuild it with `make index`."

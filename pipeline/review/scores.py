@@ -35,6 +35,7 @@ from typing import Iterator
 import numpy as np
 
 from pipeline.core.errors import UserError
+from pipeline.core.io import read_only_sqlite
 from pipeline.scoring.output import output_schema
 
 # Imported where used, not here (slow to load; most callers of this module never need them): duckdb, pyarrow.
@@ -421,7 +422,7 @@ def _fresh_rows(path: Path, stamp: dict) -> bool:
     if not path.is_file():
         return False
     try:
-        with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as con:
+        with closing(read_only_sqlite(path)) as con:
             row = con.execute("SELECT value FROM meta WHERE key = 'source'").fetchone()
     except sqlite3.Error:  # a foreign or broken file under the cache's name: rebuild it
         return False
@@ -454,7 +455,7 @@ def _build_rows(claims: Path, target: Path, stamp: dict) -> None:
 
 
 def _read_rows(path: Path, ranks: list[int]) -> list[tuple]:
-    with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as con:
+    with closing(read_only_sqlite(path)) as con:
         marks = ", ".join("?" for _ in ranks)
         return con.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM rows WHERE rank IN ({marks}) ORDER BY rank",
                            ranks).fetchall()

@@ -11,6 +11,7 @@ from typing import Iterator
 
 from pipeline import __version__
 from pipeline.core.errors import UserError
+from pipeline.core.io import sha256_file
 from pipeline.scoring.checkpoint import atomic_write
 from pipeline.scoring.posts import PostRecord
 
@@ -182,18 +183,6 @@ def _parquet_data_end(path: Path) -> int | None:
     return end if tail[4:] == b"PAR1" and 4 <= end else None
 
 
-def _sha256_prefix(path: Path, length: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while length > 0:
-            block = handle.read(min(length, 1 << 20))
-            if not block:
-                break
-            digest.update(block)
-            length -= len(block)
-    return digest.hexdigest()
-
-
 def write_provenance_sidecar(output: Path, provenance: dict, written: dict | None = None) -> None:
     """Write ``OUT.meta.json`` beside a finished JSONL output, atomically. It names the output's size,
     row count and SHA-256 (``written``, as ``assemble_jsonl`` reports them while writing; read from
@@ -251,7 +240,7 @@ def _matches(path: Path, recorded: dict, file_rows: int | None, file_metadata: d
         if recorded["output_rows"] != file_rows:
             return False
         digest, end = file_metadata.get(OUTPUT_SHA256_KEY.encode()), _parquet_data_end(path)
-        return digest is not None and end is not None and digest.decode("ascii", "replace") == _sha256_prefix(path, end)
+        return digest is not None and end is not None and digest.decode("ascii", "replace") == sha256_file(path, end)
     if recorded["output_bytes"] is not None and recorded["output_bytes"] != path.stat().st_size:
         return False
     if recorded["output_sha256"] is None:  # a sidecar from before they named their digest: the size is its check
