@@ -317,8 +317,12 @@ _STORE_CONTENTS = {"evidence_index": "evidence index", "documents": "documents",
                    "fact_check_records": "fact-check records"}
 
 
-def _store_state(state: object) -> str:
-    return "unreadable (the store's database could not be read)" if state is None else str(state)
+def _store_state(key: str, state: object) -> str:
+    # documents_identity gives None only for a database it could not read; for the evidence index
+    # and the fact-check records None means none was built or matched
+    if state is None and key == "documents":
+        return "unreadable (the store's database could not be read)"
+    return str(state)
 
 
 def _same_store(checkpoint: Checkpoint, config: dict) -> dict:
@@ -334,8 +338,7 @@ def _same_store(checkpoint: Checkpoint, config: dict) -> dict:
               f"documents and fact-check records of {now['store']}: resuming without checking that they "
               "are unchanged", file=sys.stderr)
         return config | {"scorer": {k: v for k, v in now.items() if k not in ("documents", "fact_check_records")}}
-    # None is a state that could not be read (``documents_identity``), not an empty store: say so
-    changed = [f"{label}: was {_store_state(was.get(key))}, now {_store_state(now.get(key))}"
+    changed = [f"{label}: was {_store_state(key, was.get(key))}, now {_store_state(key, now.get(key))}"
                for key, label in _STORE_CONTENTS.items() if was.get(key) != now.get(key)]
     if changed and _without_store_contents(saved or {}) == _without_store_contents(config):
         # The store alone changed (any other difference, such as --no-fact-checks, is named by ``Checkpoint.open``).
