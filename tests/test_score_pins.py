@@ -262,10 +262,8 @@ def test_the_documents_of_a_store_in_a_folder_named_with_uri_characters_are_read
 def test_a_store_that_cannot_be_read_at_resume_is_named_unreadable_not_none(tmp_path, write_jsonl, monkeypatch):
     # documents_identity gives None for a database it cannot read; the refusal said "now None", which
     # reads like an empty store.
-    import pipeline.corpus.store as corpus_store
-
     store, source, out = _killed_run(tmp_path, write_jsonl)
-    monkeypatch.setattr(corpus_store, "documents_identity", lambda store_dir: None)
+    monkeypatch.setattr(scoring_models, "documents_identity", lambda store_dir: None)
     with pytest.raises(UserError) as refused:
         score_file(source, out, PinnedKeywordScorer(store, models_dir=MODELS), chunk_size=1, progress=False,
                    resume=True)

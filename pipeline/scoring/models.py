@@ -15,6 +15,7 @@ from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.corpus.factchecks import fact_checks_fingerprint
+from pipeline.corpus.store import documents_identity
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
 from pipeline.retrieval.index import current_index_identity
@@ -218,8 +219,6 @@ class ModelScorer:
         them and ``--resume`` refuses one made against another state (``pipeline.scoring.scorer``): a
         re-ingest between a crash and its resume would give one output the results of two corpora."""
         if self.pinned_store is None:
-            from pipeline.corpus.store import documents_identity
-
             records: str | None = None
             if self.fact_checks and self.pin_models().get("matcher") is not None:
                 try:
