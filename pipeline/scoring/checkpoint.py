@@ -22,7 +22,6 @@ removal cannot leave a folder that looks like a partial run).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pipeline.core.errors import UserError
-from pipeline.core.io import jsonl_text
+from pipeline.core.io import jsonl_text, sha256_file
 
 MANIFEST_VERSION = 1
 
@@ -53,16 +52,6 @@ class ChunkRecord:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def _sha256(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
@@ -179,7 +168,7 @@ class Checkpoint:
         for name, size, sha in ((record.part, record.part_bytes, record.part_sha256),
                                 (record.rejected_part, record.rejected_bytes, record.rejected_sha256)):
             path = self.folder / name
-            if not path.is_file() or path.stat().st_size != size or _sha256(path) != (size, sha):
+            if not path.is_file() or path.stat().st_size != size or sha256_file(path) != sha:
                 return False
         return True
 
@@ -193,8 +182,8 @@ class Checkpoint:
         part, rejected_part = self.part_paths(index)
         atomic_write(rejected_part, lambda tmp: write_jsonl(tmp, rejected))
         atomic_write(part, write_part)
-        part_bytes, part_sha = _sha256(part)
-        rejected_bytes, rejected_sha = _sha256(rejected_part)
+        part_bytes, part_sha = part.stat().st_size, sha256_file(part)
+        rejected_bytes, rejected_sha = rejected_part.stat().st_size, sha256_file(rejected_part)
         record = ChunkRecord(index=index, part=part.name, rejected_part=rejected_part.name, read=read,
                              scored=scored, rejected=len(rejected), claims=claims, part_bytes=part_bytes,
                              part_sha256=part_sha, rejected_bytes=rejected_bytes, rejected_sha256=rejected_sha)
