@@ -9,6 +9,7 @@ import typer
 
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import write_jsonl
+from pipeline.core.paths import SHARED_DATASETS_DIR
 
 # The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
 # in a fraction of a second.
@@ -112,7 +113,7 @@ def evaluate_checkworthy(
 
 
 def train_checkworthy_command(
-    data: Path = typer.Option(Path("../shared/datasets"), "--data", help="The shared datasets folder."),
+    data: Path = typer.Option(SHARED_DATASETS_DIR, "--data", help="The shared datasets folder."),
     out: Path = typer.Option(Path("models"), "--out", help="Registry root to add the new version to."),
     version: Optional[str] = typer.Option(None, "--version", help="Version name (default: the next vN)."),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Point CURRENT at the new version."),

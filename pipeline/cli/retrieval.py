@@ -9,10 +9,12 @@ from typing import List, Optional
 
 import typer
 
+from pipeline.core.paths import SHARED_DATASETS_DIR
+
 # Light (numpy only): --help stays fast.
 from pipeline.retrieval.query_adapter import ADAPTER_EXCLUDED, ADAPTER_PENALTY, TRIPLET_CORPORA
 
-DEFAULT_DATA = Path("../shared/datasets")
+DEFAULT_DATA = SHARED_DATASETS_DIR
 
 
 def _console():

@@ -12,12 +12,13 @@ import typer
 
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import write_jsonl
+from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.core.types import STANCE_LABELS
 
 # The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
 # in a fraction of a second.
 
-DEFAULT_DATA = Path("../shared/datasets")
+DEFAULT_DATA = SHARED_DATASETS_DIR
 
 
 def _console():
