@@ -88,15 +88,15 @@ def main() -> None:
         predicted = (served >= model.thresholds["speech"]).astype(np.int64)
         values = np.array([crossfit_f1(labels, regression, network, tune, scored) for tune, scored in splits])
         per_model[model.label] = values
-        alone_threshold = best_f1_threshold(labels, network)
+        alone = f1_metrics(labels, network, best_f1_threshold(labels, network))
         report["models"][model.label] = {
             "served_f1": round(float(f1_metrics(labels, served, model.thresholds["speech"])["f1"]), 4),
             "served_f1_bootstrap_95": bootstrap_interval(labels, predicted, groups),
             "crossfit_f1_mean": round(float(values.mean()), 4),
             "crossfit_f1_min": round(float(values.min()), 4),
             "crossfit_f1_max": round(float(values.max()), 4),
-            "network_alone_f1_at_its_best_threshold": round(float(f1_metrics(labels, network, alone_threshold)["f1"]), 4),
-            "network_alone_average_precision": round(float(f1_metrics(labels, network, alone_threshold)["average_precision"]), 4),
+            "network_alone_f1_at_its_best_threshold": alone["f1"],
+            "network_alone_average_precision": alone["average_precision"],
         }
         print(model.label, json.dumps(report["models"][model.label]), flush=True)
     labels_in_order = list(per_model)
