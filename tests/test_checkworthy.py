@@ -274,6 +274,48 @@ def test_sentence_classifier_trains_saves_and_reloads_the_same(tmp_path, monkeyp
 
 
 @pytest.mark.slow
+def test_a_killed_sentence_classifier_training_resumes_where_it_stopped(tmp_path, monkeypatch):
+    import torch
+
+    from pipeline.checkworthy import sentence_classifier as sc
+
+    def without_dropout(*args, **kwargs):  # dropout draws are not replayed on resume; the rest must be
+        net = build(*args, **kwargs)
+        for module in net.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        return net
+
+    build = sc.build_cross_encoder
+    monkeypatch.setattr(sc, "build_cross_encoder", without_dropout)
+    texts, labels = _fixture_rows()
+    settings = dict(epochs=2, batch_size=8, base="all-MiniLM-L6-v2", num_threads=1, checkpoint_every=2)
+    fresh, _, fresh_info = sc.train_sentence_classifier(texts, labels, log=lambda m: None, **settings)
+    assert fresh_info["steps"] == 6 and fresh_info["resumed_at_step"] is None
+
+    # A run cut off after its first epoch (3 steps) leaves the state of its step 2 behind ...
+    saved = tmp_path / "state"
+    sc.train_sentence_classifier(texts, labels, stop_after_epochs=1, checkpoint_dir=saved, log=lambda m: None,
+                                 **settings)
+    assert json.loads((saved / "checkpoint.json").read_text())["step"] == 2
+    # ... which a run with the same data and settings picks up, ending where the fresh run did.
+    messages: list[str] = []
+    resumed, _, info = sc.train_sentence_classifier(texts, labels, checkpoint_dir=saved, log=messages.append,
+                                                    **settings)
+    assert info["resumed_at_step"] == 2 and info["steps"] == 6
+    assert any("resuming from the checkpoint at step 2" in m for m in messages)
+    for (name, a), (_, b) in zip(fresh.named_parameters(), resumed.named_parameters()):
+        if a.requires_grad:
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
+
+    # Other data: the saved state is not used.
+    messages.clear()
+    _, _, other = sc.train_sentence_classifier(texts[::-1], labels[::-1], checkpoint_dir=saved,
+                                               log=messages.append, **settings)
+    assert other["resumed_at_step"] is None and any("another run" in m for m in messages)
+
+
+@pytest.mark.slow
 def test_held_out_debates_reach_the_card_figure(shared_datasets):
     from pipeline.checkworthy import data as cd
     from pipeline.core.metrics import f1_metrics

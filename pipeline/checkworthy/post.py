@@ -9,14 +9,15 @@ network is trained on all folds but one and scores the one left out, whole and s
 sentence (posts are scored as the max over their sentences). The dev sets are never read here.
 
 Each fold's scores and the final network are written into a work folder keyed by a hash of the
-plan and the data, so a killed run resumes at the next fold and the training command can reuse
-the finished folds.
+plan and the data, with each network's training state as it goes, so a killed run resumes where
+it stopped (within a fold) and the training command can reuse the finished folds.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -103,13 +104,14 @@ def _torch_scores(net, tokenizer, texts: list[str], max_length: int) -> np.ndarr
     return softmax(cross_encoder_logits(net, tokenizer, texts, None, max_length, 64).astype(np.float64))[:, 1]
 
 
-def _train(texts: list[str], labels: np.ndarray, plan: PostNetPlan, threads: int, log, checkpoint=None,
-           stop_after_epochs: int | None = None):
-
+def _train(texts: list[str], labels: np.ndarray, plan: PostNetPlan, threads: int, log, checkpoint_dir: Path,
+           checkpoint=None, stop_after_epochs: int | None = None):
+    """The plan's network; its training state is saved in ``checkpoint_dir`` as it goes (a killed
+    run resumes there) and removed once the network is trained."""
     return train_sentence_classifier(texts, labels, epochs=plan.epochs, learning_rate=plan.learning_rate,
                                      batch_size=plan.batch_size, max_length=plan.max_length, seed=plan.seed,
                                      num_threads=threads, base=plan.base, log=log, checkpoint=checkpoint,
-                                     stop_after_epochs=stop_after_epochs)
+                                     stop_after_epochs=stop_after_epochs, checkpoint_dir=checkpoint_dir)
 
 
 def train_fold(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_dir: Path, k: int, *,
@@ -130,7 +132,8 @@ def train_fold(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_dir
     train_idx = np.flatnonzero(fold != k)
     held = np.flatnonzero(fold == k)
     log(f"post network fold {k + 1}/{plan.folds}: training on {len(train_idx)} tweets")
-    net, config, info = _train([texts[i] for i in train_idx], labels[train_idx], plan, threads, log)
+    checkpoint_dir = folder / f"fold{k}.checkpoint"
+    net, config, info = _train([texts[i] for i in train_idx], labels[train_idx], plan, threads, log, checkpoint_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_model_path(plan.base))
     held_texts = [texts[i] for i in held]
     parts = [post_sentences(t) for t in held_texts]
@@ -138,6 +141,7 @@ def train_fold(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_dir
     _atomic_json(path, {"rows": held.tolist(),
                         "whole": _torch_scores(net, tokenizer, held_texts, plan.max_length).tolist(),
                         "sentences": [[next(flat_scores) for _ in p] for p in parts], "info": info})
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return path
 
 
@@ -196,10 +200,11 @@ def final_network(texts: list[str], labels: np.ndarray, plan: PostNetPlan, work_
 
     log(f"post network: final training on {len(texts)} tweets")
     try:
-        net, config, info = _train(texts, labels, plan, threads, log, checkpoint=checkpoint,
-                                   stop_after_epochs=stop_after_epochs)
+        net, config, info = _train(texts, labels, plan, threads, log, folder / "training.checkpoint",
+                                   checkpoint=checkpoint, stop_after_epochs=stop_after_epochs)
         save_sentence_classifier(net, config, folder)
         _atomic_json(info_path, info)
+        shutil.rmtree(folder / "training.checkpoint", ignore_errors=True)
     finally:
         lock.unlink(missing_ok=True)
     return folder, info

@@ -12,6 +12,7 @@ one epoch (see the checkworthy model card for the shipped figures).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -32,7 +33,7 @@ from pipeline.stance.backends import (
     onnx_cross_encoder_logits,
     softmax,
 )
-from pipeline.stance.training import save_cross_encoder
+from pipeline.stance.training import load_training_checkpoint, save_cross_encoder, save_training_checkpoint
 
 # Imported where used, not here (slow to load; most callers of this module never need them): torch,
 # transformers.
@@ -57,11 +58,17 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int] | np.n
                               max_length: int = 96, seed: int = 13, time_budget_s: float | None = None,
                               num_threads: int | None = 1, base: str = MINILM,
                               log: Callable[[str], None] = print, checkpoint: Callable | None = None,
-                              stop_after_epochs: int | None = None):
+                              stop_after_epochs: int | None = None, checkpoint_dir: Path | None = None,
+                              checkpoint_every: int = 10):
     """Fine-tune on binary labels with class-balanced loss; returns (net, config, info).
     ``checkpoint(net, config, epoch)`` is called after each full epoch (to save the adapter).
     ``stop_after_epochs``: stop after that many full epochs of the ``epochs`` schedule (the
     learning rate has not decayed to 0 then: the run is that schedule's checkpoint).
+    ``checkpoint_dir``: every ``checkpoint_every`` steps (and at each epoch's end) the adapter,
+    head and optimiser state are saved there, and a run with the same data and settings resumes
+    from the last one: an mpnet epoch on a few thousand texts outlasts a working session on 2
+    cores. The shuffles are replayed, so a resumed run sees the batches of a fresh one (dropout
+    draws differ).
 
     Linear warm-up then linear decay over whichever ends first, the epochs or the time budget.
     One intra-op thread by default: on 2 shared cores a second one mostly spin-waits.
@@ -93,13 +100,31 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int] | np.n
     total_steps = max(1, int(round(steps_per_epoch * epochs)))
     warmup = max(1, int(0.06 * total_steps))
     last_step = min(total_steps, steps_per_epoch * stop_after_epochs) if stop_after_epochs else total_steps
+    run_settings = {"texts_sha256": _texts_fingerprint(texts, y), "seed": seed, "epochs": epochs,
+                    "batch_size": batch_size, "learning_rate": learning_rate, "lora_rank": lora_rank,
+                    "max_length": max_length, "base": base}
+    step, elapsed_before = 0, 0.0
+    if checkpoint_dir is not None:
+        resumed = load_training_checkpoint(Path(checkpoint_dir), run_settings, trainable, optimiser, log=log)
+        if resumed:
+            step, elapsed_before = int(resumed["step"]), float(resumed["elapsed"])
+
+    def save_progress() -> None:
+        if checkpoint_dir is not None and step < last_step:
+            save_training_checkpoint(Path(checkpoint_dir), run_settings, trainable, optimiser,
+                                     {"step": step, "elapsed": time.monotonic() - started})
+
     net.train()
-    started = time.monotonic()
-    step, stopped_early = 0, False
+    started = time.monotonic() - elapsed_before
+    resume_from, stopped_early, epoch = step, False, 0
     while step < last_step and not stopped_early:
         order = list(range(len(texts)))
-        rng.shuffle(order)
-        for lo in range(0, steps_per_epoch * batch_size, batch_size):
+        rng.shuffle(order)  # drawn for every epoch, resumed or not, to replay a fresh run's order
+        epoch += 1
+        first_step = (epoch - 1) * steps_per_epoch
+        for batch_no, lo in enumerate(range(0, steps_per_epoch * batch_size, batch_size)):
+            if first_step + batch_no < resume_from:
+                continue
             elapsed = time.monotonic() - started
             if step >= last_step:
                 break
@@ -121,17 +146,29 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int] | np.n
             if step % 50 == 0 or step == total_steps:
                 log(f"sentence classifier step {step}/{total_steps} loss {loss.item():.4f} "
                     f"elapsed {(time.monotonic() - started) / 60:.1f} min")
+            if step % checkpoint_every == 0 and step % steps_per_epoch:
+                save_progress()
         else:
-            if checkpoint is not None and step % steps_per_epoch == 0:
-                net.eval()
-                checkpoint(net, config, step // steps_per_epoch)
-                net.train()
+            if step % steps_per_epoch == 0 and step > resume_from:
+                if checkpoint is not None:
+                    net.eval()
+                    checkpoint(net, config, step // steps_per_epoch)
+                    net.train()
+                # After the epoch's callback, so that a resumed run never skips one.
+                save_progress()
     net.eval()
     info = {"steps": step, "planned_steps": total_steps, "epochs": epochs, "batch_size": batch_size,
             "learning_rate": learning_rate, "train_rows": len(texts), "positives": int(y.sum()), "seed": seed,
             "train_seconds": round(time.monotonic() - started, 1), "stopped_by_time_budget": stopped_early,
-            "stopped_after_epochs": stop_after_epochs}
+            "stopped_after_epochs": stop_after_epochs, "resumed_at_step": resume_from or None}
     return net, config, info
+
+
+def _texts_fingerprint(texts: Sequence[str], labels: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels):
+        digest.update(f"{int(label)}\t{text}\n".encode("utf-8"))
+    return digest.hexdigest()
 
 
 def save_sentence_classifier(net, config: SentenceClassifierConfig, folder: Path, adapter_file: str = ADAPTER_FILE,
