@@ -184,10 +184,11 @@ def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "t
 def checkworthiness_frame(texts: Sequence[str], domain: str = AUTO, model: str = "checkworthy",
                           models_dir: Path | str | None = None) -> pd.DataFrame:
     """Check-worthiness of every sentence of ``texts``: DataFrame ``text_index, sentence, start,
-    end, score, checkworthy, domain``. ``domain`` as in ``claimsift checkworthy --domain``:
-    ``auto`` (the default) routes each text by its form, ``post`` (social media) or ``speech``
-    (debates and speeches) forces one; each sentence is scored by its text's domain's model and
-    compared with that domain's threshold. Texts without a sentence get no row."""
+    end, score, checkworthy, post_score, domain``. ``domain`` as in ``claimsift checkworthy
+    --domain``: ``auto`` (the default) routes each text by its form, ``post`` (social media) or
+    ``speech`` (debates and speeches) forces one. ``score`` is the sentence's own, ``post_score``
+    its text's (``CheckworthyModel.score_posts_routed``) and ``checkworthy`` whether the sentence
+    is one of its text's claims. Texts without a sentence get no row."""
     import pandas as pd
 
 
@@ -197,15 +198,14 @@ def checkworthiness_frame(texts: Sequence[str], domain: str = AUTO, model: str =
                         f"{', '.join(detector.thresholds)}")
     if isinstance(texts, str):
         raise UserError("expected a sequence of texts, not a single string")
-    domains, offsets, post_scores = detector.sentence_scores_routed(texts, domain)
-    rows = [(i, start, end) for i, spans in enumerate(offsets) for start, end in spans]
-    sentences = [texts[i][start:end] for i, start, end in rows]
-    row_domains = [domains[i] for i, _, _ in rows]
-    scores = np.array([score for row in post_scores for score in row], dtype=np.float64)
-    thresholds = np.array([detector.thresholds[d] for d in row_domains], dtype=np.float64)
-    return pd.DataFrame({"text_index": [r[0] for r in rows], "sentence": sentences,
-                         "start": [r[1] for r in rows], "end": [r[2] for r in rows],
-                         "score": scores, "checkworthy": scores >= thresholds, "domain": row_domains})
+    scored = detector.score_posts_routed(texts, domain)
+    rows = [(i, post, sentence) for i, post in enumerate(scored) for sentence in post.sentences]
+    return pd.DataFrame({"text_index": [i for i, _, _ in rows], "sentence": [s.text for _, _, s in rows],
+                         "start": [s.start for _, _, s in rows], "end": [s.end for _, _, s in rows],
+                         "score": np.array([s.score for _, _, s in rows], dtype=np.float64),
+                         "checkworthy": np.array([s in post.claims for _, post, s in rows], dtype=bool),
+                         "post_score": np.array([post.score for _, post, _ in rows], dtype=np.float64),
+                         "domain": [post.domain for _, post, _ in rows]})
 
 
 # -- models: train, evaluate, registry ------------------------------------------------------------

@@ -333,7 +333,8 @@ def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
 
     texts = [THREADS_POST, 12, "", "Thank you all for coming. " + DEBATE_SENTENCE]
     frame = pipeline.checkworthiness_frame(texts, domain="speech")
-    assert list(frame.columns) == ["text_index", "sentence", "start", "end", "score", "checkworthy", "domain"]
+    assert list(frame.columns) == ["text_index", "sentence", "start", "end", "score", "checkworthy", "post_score",
+                                  "domain"]
     assert set(frame["domain"]) == {"speech"}
     assert frame["text_index"].tolist() == [0, 0, 3, 3]
     for row in frame.itertuples():

@@ -242,3 +242,65 @@ def test_the_card_command_that_reproduces_a_recipe_is_one_the_cli_accepts():
     context = train.commands["checkworthy"].make_context("checkworthy", command.split()[3:])
     assert context.params["post_max_share"] == 0.3 and context.params["post_folds_used"] == 1
     assert context.params["speech_from"] == "checkworthy@v3" and context.params["sentence_epochs"] == 0
+
+
+# -- a post read whole ------------------------------------------------------------------------------
+def test_whole_post_embeddings_pool_each_posts_sentences_by_length():
+    from pipeline.checkworthy.post import whole_post_embeddings
+
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    pooled = whole_post_embeddings(vectors, [30, 10, 5], [2, 0, 1])
+    np.testing.assert_allclose(pooled[0], np.array([3.0, 1.0]) / np.sqrt(10.0), rtol=1e-6)  # 30:10, renormalised
+    assert not pooled[1].any()  # a post without a sentence
+    np.testing.assert_allclose(pooled[2], [0.6, 0.8], rtol=1e-6)  # one sentence: its own vector
+    with pytest.raises(ValueError, match="must agree"):
+        whole_post_embeddings(vectors, [30, 10, 5], [2, 2])
+
+
+def _read_whole(tmp_path, shipped, **stage) -> CheckworthyModel:
+    """A copy of the shipped model whose card reads posts whole with ``stage``: the regression
+    alone (network weight 0), calibrated as sigmoid(10 p - 5), so that p = 0.5 scores 0.5."""
+    version = shipped.card["version"]
+    target = tmp_path / "checkworthy" / version
+    shutil.copytree(SHIPPED / version, target)
+    (tmp_path / "checkworthy" / "CURRENT").write_text(version + "\n")
+    card = json.loads((target / "card.json").read_text())
+    card["post_classifier"] = {**card["post_classifier"], "post_score": "whole",
+                               "whole": {"weight": 0.0, "calibration": [10.0, -5.0], "band_from": 0.0,
+                                         "threshold": stage["post_threshold"]},
+                               "threshold": stage["sentence_threshold"]}
+    card["thresholds"]["post"] = stage["post_threshold"]
+    (target / "card.json").write_text(json.dumps(card))
+    return CheckworthyModel("checkworthy", models_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_post_read_whole_has_its_own_score_and_its_sentences_as_claims(tmp_path, shipped):
+    two_claims = ("Sweden had fewer COVID deaths per capita than the UK in 2020. The EU spent 750 billion euros "
+                  "on its recovery fund. https://t.co/x1Y2z")
+    chatter = "Good morning everyone, have a nice day!"
+    model = _read_whole(tmp_path, shipped, post_threshold=0.5, sentence_threshold=0.0)
+    assert model.post_reading == "whole" and shipped.post_reading == "sentences"
+    post, quiet = model.score_posts_routed([two_claims, chatter], "post")
+    # Its own score: the regression on the whole post, with its sentences' embeddings pooled
+    # (calibrated as the edited stage says).
+    sentences = [two_claims[s:e] for s, e in model.sentences(two_claims)]
+    pooled = model.classifier.embed(sentences)
+    from pipeline.checkworthy.post import whole_post_embeddings
+
+    regression = model.classifier.predict_proba([two_claims], domain="post", embeddings=whole_post_embeddings(
+        pooled, [len(s) for s in sentences], [len(sentences)]))[0, 1]
+    assert post.score == pytest.approx(1 / (1 + np.exp(-(10 * regression - 5))))
+    assert post.score >= 0.5 and [c.text for c in post.claims] == sentences  # every sentence passes 0.0
+    assert len(post.sentences) == 2 and quiet.score < 0.5 and quiet.claims == []  # its sentence passes 0.0
+    # A post under the post threshold has no claim, whatever its sentences score ...
+    strict = _read_whole(tmp_path / "strict", shipped, post_threshold=0.99, sentence_threshold=0.0)
+    assert strict.score_posts_routed([two_claims], "post")[0].claims == []
+    # ... and a check-worthy post whose sentences all miss theirs keeps its best one.
+    picky = _read_whole(tmp_path / "picky", shipped, post_threshold=0.0, sentence_threshold=1.1)
+    (scored,) = picky.score_posts_routed([two_claims], "post")
+    assert scored.claims == [max(scored.sentences, key=lambda c: c.score)]
+    assert picky.score_post(two_claims) == (scored.score, scored.claims)
+    frame = __import__("pipeline").checkworthiness_frame([two_claims], domain="post",
+                                                         models_dir=tmp_path / "picky")
+    assert frame["checkworthy"].sum() == 1 and (frame["post_score"] == scored.score).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -61,6 +61,10 @@ class CheckworthyClassifier(ClassifierMixin, BaseEstimator):
         state = self.__dict__.copy()
         state.pop("_encoder_instance", None)
         return state
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The sentence embeddings its features read (to pass back as ``embeddings=`` and reuse)."""
+        return np.asarray(self._encoder().encode(list(texts)))
 
     def _domain_ids(self, domain, n: int) -> np.ndarray:
         if domain is None:

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.checkworthy.classifier import CheckworthyClassifier
-from pipeline.checkworthy.post import POST_ADAPTER_FILE, POST_CONFIG_FILE, post_calibrated
+from pipeline.checkworthy.post import POST_ADAPTER_FILE, POST_CONFIG_FILE, post_calibrated, whole_post_embeddings
 from pipeline.checkworthy.sentence_classifier import SentenceClassifier, has_sentence_classifier
 from pipeline.checkworthy.sentences import AUTO, has_words, route_domain, split_sentences
 from pipeline.registry.registry import Registry
@@ -56,12 +56,14 @@ class ClaimSpan:
 
 @dataclass(frozen=True)
 class ScoredPost:
-    """A post's score (max over its sentences), its check-worthy sentences and the domain whose
-    model and threshold scored it."""
+    """A post's score, its check-worthy sentences (its claims), the domain whose model and
+    thresholds scored it, and every sentence with its own score. The score is the max over the
+    sentences, or, for a post read whole (``CheckworthyModel.post_reading``), the post's own."""
 
     score: float
     claims: list[ClaimSpan]
     domain: str
+    sentences: tuple[ClaimSpan, ...] = ()
 
 
 # -- which domain a row is: its form, never its topic ----------------------------------------------
@@ -161,6 +163,27 @@ class CheckworthyModel:
         return self.thresholds["post"]
 
     @property
+    def post_reading(self) -> str:
+        """How a post's own score is read in the post domain (card ``post_classifier.post_score``,
+        chosen out of fold in training): ``sentences``, the max over its sentences' scores, or
+        ``whole``, the post read as one text (the regression on its whole text and its sentences'
+        pooled embeddings, the post network on the whole post, mixed and calibrated by the stage
+        ``post_classifier.whole``). Tweets are labelled whole, and out of fold the whole reading
+        ranks them better; which sentences are claims is still read sentence by sentence."""
+        spec = self.card.get("post_classifier") or {}
+        return "whole" if spec.get("post_score") == "whole" else "sentences"
+
+    @property
+    def claim_thresholds(self) -> dict[str, float]:
+        """Per domain, the score a sentence needs to be a claim: the domain's threshold, except for
+        posts read whole, whose ``thresholds.post`` is for the post's score; their sentences use the
+        sentence stage's own (``post_classifier.threshold``)."""
+        out = dict(self.thresholds)
+        if self.post_reading == "whole":
+            out["post"] = float(self.card["post_classifier"]["threshold"])
+        return out
+
+    @property
     def classifier(self) -> CheckworthyClassifier:
         self.warm_up()
         assert self._classifier is not None  # set by warm_up
@@ -209,7 +232,8 @@ class CheckworthyModel:
         return post_stage_scores(texts, lr_scores, self._post_classifier, self.card["post_classifier"])
 
     def predict(self, texts: Sequence[str], domain: str = "post") -> np.ndarray:
-        return (self.score(texts, domain) >= self.thresholds[domain]).astype(np.int64)
+        """Whether each text, read as one sentence, is a claim (``claim_thresholds``)."""
+        return (self.score(texts, domain) >= self.claim_thresholds[domain]).astype(np.int64)
 
     def sentences(self, post: str) -> list[tuple[int, int]]:
         """Offsets of the sentences of ``post`` that could hold a claim (they have words)."""
@@ -226,12 +250,9 @@ class CheckworthyModel:
         return self.score_post(post)[1]
 
     def score_post(self, post: str) -> tuple[float, list[ClaimSpan]]:
-        """(post score, its check-worthy sentences): the post score is the max over sentences."""
-        spans = self.score_sentences(post) if isinstance(post, str) else []
-        if not spans:
-            return 0.0, []
-        threshold = self.threshold
-        return max(span.score for span in spans), [span for span in spans if span.score >= threshold]
+        """(post score, its check-worthy sentences) of a social post (``score_posts_routed``)."""
+        scored = self.score_posts_routed([post], "post")[0]
+        return scored.score, scored.claims
 
     def domains_of(self, posts: Sequence[str], domain: str = AUTO) -> list[str]:
         """The domain each post is scored in: ``domain`` itself, or with ``auto`` each post's
@@ -247,41 +268,68 @@ class CheckworthyModel:
         """Per post: its domain (``domains_of``), its sentences' spans and their scores, each
         sentence scored by its post's domain (one batched call per domain); a post that is not
         text has no sentence."""
+        domains, offsets, scores, _ = self._routed(posts, domain)
+        return domains, offsets, scores
+
+    def _routed(self, posts: Sequence[str], domain: str
+                ) -> tuple[list[str], list[list[tuple[int, int]]], list[list[float]], dict[int, float]]:
+        """``sentence_scores_routed`` plus, by post position, the whole-post scores of the posts
+        read whole (``post_reading``) that have a sentence."""
         domains = self.domains_of(posts, domain)
         offsets = [self.sentences(p) if isinstance(p, str) else [] for p in posts]
         scores: list[list[float]] = [[] for _ in posts]
+        whole: dict[int, float] = {}
         for name in dict.fromkeys(domains):
             rows = [i for i, d in enumerate(domains) if d == name]
             flat = [posts[i][s:e] for i in rows for s, e in offsets[i]]
-            flat_scores = iter(self.score(flat, domain=name).tolist())
+            read_whole = name == "post" and self.post_reading == "whole" and bool(flat)
+            vectors = self.classifier.embed(flat) if read_whole and self.classifier.use_embeddings else None
+            flat_scores = iter(self.score(flat, domain=name, embeddings=vectors).tolist())
             for i in rows:
                 scores[i] = [float(next(flat_scores)) for _ in offsets[i]]
-        return domains, offsets, scores
+            if read_whole:
+                with_sentences = [i for i in rows if offsets[i]]
+                whole.update(zip(with_sentences, self._whole_post_scores(
+                    [posts[i] for i in with_sentences], [len(offsets[i]) for i in with_sentences], flat, vectors)))
+        return domains, offsets, scores, whole
+
+    def _whole_post_scores(self, posts: list[str], counts: list[int], sentences: list[str],
+                           sentence_vectors: np.ndarray | None) -> list[float]:
+        """The posts' own scores (``post_reading`` whole): the regression on each whole post, its
+        embedding pooled from its sentences' (``counts[i]`` consecutive ``sentences`` each), then
+        the card's whole-post stage (the network on the posts in its band, mix, calibration)."""
+        embeddings = None
+        if sentence_vectors is not None:
+            embeddings = whole_post_embeddings(sentence_vectors, [len(s) for s in sentences], counts)
+        lr_scores = self.classifier.predict_proba(posts, domain="post", embeddings=embeddings)[:, 1]
+        spec = self.card["post_classifier"]["whole"]
+        return post_stage_scores(posts, lr_scores, self._post_classifier, spec).tolist()
 
     def score_posts_routed(self, posts: Sequence[str], domain: str = AUTO) -> list[ScoredPost]:
-        """Every post split into sentences and scored by its domain (``sentence_scores_routed``);
-        a post's score is the max over its sentences and its claims are the sentences at or
-        above its domain's threshold."""
-        domains, offsets, scores = self.sentence_scores_routed(posts, domain)
+        """Every post split into sentences and scored by its domain (``sentence_scores_routed``).
+        A post's score is the max over its sentences, and its claims are the sentences at or above
+        its domain's threshold; a post read whole (``post_reading``) has its own score, and its
+        claims, when that score reaches the threshold, are the sentences at or above the sentence
+        stage's threshold, or its best sentence where none is."""
+        domains, offsets, scores, whole = self._routed(posts, domain)
+        claim_thresholds = self.claim_thresholds
         out = []
-        for post, spans, row_scores, name in zip(posts, offsets, scores, domains):
-            threshold = self.thresholds[name]
-            scored = [ClaimSpan(post[s:e], s, e, score) for (s, e), score in zip(spans, row_scores)]
-            out.append(ScoredPost(max(row_scores, default=0.0), [c for c in scored if c.score >= threshold], name))
+        for i, (post, spans, row_scores, name) in enumerate(zip(posts, offsets, scores, domains)):
+            sentences = tuple(ClaimSpan(post[s:e], s, e, score) for (s, e), score in zip(spans, row_scores))
+            claims = [c for c in sentences if c.score >= claim_thresholds[name]]
+            if i not in whole:
+                out.append(ScoredPost(max(row_scores, default=0.0), claims, name, sentences))
+                continue
+            if whole[i] < self.thresholds[name]:
+                claims = []
+            elif not claims:
+                claims = [max(sentences, key=lambda c: c.score)]
+            out.append(ScoredPost(whole[i], claims, name, sentences))
         return out
 
     def score_posts(self, posts: Sequence[str]) -> list[tuple[float, list[ClaimSpan]]]:
         """``score_post`` for many posts with one batched model call (much faster)."""
-        offsets = [self.sentences(p) if isinstance(p, str) else [] for p in posts]
-        flat = [p[s:e] for p, spans in zip(posts, offsets) for s, e in spans]
-        scores = iter(self.score(flat).tolist())
-        threshold = self.threshold
-        out = []
-        for post, spans in zip(posts, offsets):
-            scored = [ClaimSpan(post[s:e], s, e, float(next(scores))) for s, e in spans]
-            best = max((span.score for span in scored), default=0.0)
-            out.append((best, [span for span in scored if span.score >= threshold]))
-        return out
+        return [(scored.score, scored.claims) for scored in self.score_posts_routed(posts, "post")]
 
 
 def post_stage_scores(texts: Sequence[str], lr_scores: np.ndarray, network, spec: dict) -> np.ndarray:

@@ -201,7 +201,9 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     thresholds = {"post": round(best_f1_threshold(pooled_labels, pooled_post), 4),
                   "speech": round(best_f1_threshold(sets["claimbuster_heldout"].labels, scores["claimbuster_heldout"]), 4)}
     if post_stage is not None:
-        thresholds["post"] = post_stage.threshold  # out-of-fold on the training tweets, not dev
+        # Out-of-fold on the training tweets, not dev; for the posts' own score where they are read whole.
+        thresholds["post"] = (post_extra["whole"]["threshold"] if post_extra["post_score"] == "whole"
+                              else post_stage.threshold)
     metrics: dict[str, dict] = {}
     for name in cd.DEV_SETS:
         labels_dev = sets[name].labels
@@ -249,6 +251,12 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                         "fitted on the CheckThat! training tweets (post_classifier: weight, Platt calibration, "
                         "threshold and the band of regression scores the network runs on, all chosen "
                         "out-of-fold on the training tweets; dev is only measured).")
+        if post_extra["post_score"] == "whole":
+            description += (" A post's own score reads it whole (post_classifier.post_score, chosen out-of-fold): "
+                            "the regression on the whole post with its sentences' embeddings pooled, the network "
+                            "on the whole post, and the stage post_classifier.whole; thresholds.post applies to "
+                            "it, and a check-worthy post's claims are its sentences at or above "
+                            "post_classifier.threshold (else its best sentence).")
         sentence_extra["post_classifier"] = post_extra
     with registry.new_version("checkworthy", version) as folder:
         classifier.save(folder)
@@ -337,6 +345,8 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
     report("regression: out-of-fold on the same folds")
     fold_of = {normalise_key(t): int(k) for t, k in zip(post_texts, oof.fold)}
     lr_sentences: list[list[float]] = [[] for _ in post_texts]
+    lr_whole = np.zeros(len(post_texts))
+    classifier_uses_embeddings = CheckworthyClassifier(**(params or {})).use_embeddings
     for k in range(folds_used):
         keep = [i for i, t in enumerate(texts) if fold_of.get(normalise_key(t)) != k]
         kept = [texts[i] for i in keep]
@@ -347,6 +357,16 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
         flat_scores = iter(model.predict_proba(flat, domain="post", embeddings=embed(flat))[:, 1].tolist() if flat else [])
         for i in held:
             lr_sentences[i] = [next(flat_scores) for _ in post_parts[i]]
+        # The whole tweet, as served: its text, and its sentences' embeddings pooled.
+        with_parts = [i for i in held if post_parts[i]]
+        if with_parts:
+            pooled = cp.whole_post_embeddings(embed(flat), [len(s) for s in flat], [len(post_parts[i]) for i in held]) \
+                if classifier_uses_embeddings else None
+            kept_rows = [j for j, i in enumerate(held) if post_parts[i]]
+            scored_whole = model.predict_proba([post_texts[i] for i in with_parts], domain="post",
+                                               embeddings=pooled[kept_rows] if pooled is not None else None)[:, 1]
+            for i, score in zip(with_parts, scored_whole.tolist()):
+                lr_whole[i] = score
     # Chosen on the tweets labelled for check-worthiness (the 1B non-claims train the network only).
     assert oof.scored is not None  # out_of_fold_scores marks the tweets it scored
     tune = [i for i, source in enumerate(post_sources) if source in LABELLED_POST_SETS and oof.scored[i]]
@@ -354,6 +374,19 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
                                  max_band_share=max_share)
     log(f"post stage out-of-fold: {stage.oof['mixed_with_band']} (weight {stage.weight}, band from {stage.band_from}, "
         f"{stage.band_share:.0%} of sentences)")
+    # The same stage on each tweet read whole (a one-"sentence" post); it scores the posts where
+    # it ranks the training tweets better out of fold (average precision), the sentence stage
+    # then only choosing which sentences of a check-worthy post are its claims.
+    whole_stage = None
+    if not np.isnan(oof.whole[tune]).any():
+        whole_stage = cp.choose_post_stage(post_labels[tune], [[lr_whole[i]] if post_parts[i] else [] for i in tune],
+                                           [[float(oof.whole[i])] if post_parts[i] else [] for i in tune],
+                                           max_band_share=max_share)
+        log(f"whole-post stage out-of-fold: {whole_stage.oof['mixed_with_band']} (weight {whole_stage.weight}, "
+            f"band from {whole_stage.band_from}, {whole_stage.band_share:.0%} of posts)")
+    ap = {"sentences": stage.oof["mixed_with_band"]["average_precision"],
+          "whole": whole_stage.oof["mixed_with_band"]["average_precision"] if whole_stage else None}
+    reading = "whole" if whole_stage is not None and ap["whole"] > ap["sentences"] else "sentences"
     extra = {"base_model": f"sentence-transformers/{spec.name}", "base_package": spec.package,
              "base_licence": spec.licence, "trained_on": list(cp.POST_TRAIN_SETS), "head": post_head,
              "plan": asdict(plan),
@@ -363,7 +396,13 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
              "band_tradeoff": list(stage.band_tradeoff), "threshold": stage.threshold,
              "tuned_on": (f"ct20_train + ct22_1a_train: {len(tune)} tweets held out in {folds_used} of the "
                           f"{plan.folds} folds (network and regression trained without them)"),
-             "out_of_fold": stage.oof, "work_folder": str(final_folder)}
+             "out_of_fold": stage.oof, "work_folder": str(final_folder),
+             "post_score": reading, "post_score_out_of_fold_average_precision": ap}
+    if whole_stage is not None:
+        extra["whole"] = {"weight": whole_stage.weight, "calibration": list(whole_stage.calibration),
+                          "band_from": whole_stage.band_from, "band_share_of_training_posts": whole_stage.band_share,
+                          "max_band_share": whole_stage.max_band_share, "threshold": whole_stage.threshold,
+                          "band_tradeoff": list(whole_stage.band_tradeoff), "out_of_fold": whole_stage.oof}
     return stage, extra
 
 

@@ -272,8 +272,10 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     if post_stage and sentence_source is not None:
         post_network = sc.SentenceClassifier(sentence_source, adapter_file=POST_ADAPTER_FILE,
                                              config_file=POST_CONFIG_FILE)
+        # Dev tweets are read whole here: with the whole-post stage where the base reads posts whole.
+        stage_spec = post_stage["whole"] if post_stage.get("post_score") == "whole" else post_stage
         for set_name in [n for n in dev if not n.startswith("claimbuster")]:
-            scores[set_name] = cw.post_stage_scores(dev[set_name][0], scores[set_name], post_network, post_stage)
+            scores[set_name] = cw.post_stage_scores(dev[set_name][0], scores[set_name], post_network, stage_spec)
         carried["post_classifier"] = {**post_stage, "carried_from": parent}
         log(f"kept {parent}'s post network and its out-of-fold threshold {base_card['thresholds']['post']}")
     post_sets = [n for n in ("ct22_1a_dev", "ct20_dev", "user_heldout") if n in dev]
