@@ -93,7 +93,22 @@ def run_one(spec: str, backend: str, data: Path, n_posts: int, with_quality: boo
         alone_s = time.perf_counter() - t0
         post_network = {"band_from": band_from, "band_share_of_sentences": round(float((lr >= band_from).mean()), 4),
                         "network_alone_sentences_per_s": round(len(sentences) / alone_s, 1),
-                        "runtime": model._post_classifier.runtime}
+                        "runtime": model._post_classifier.runtime,
+                        "sentence_weight": float(model.card["post_classifier"]["weight"]),
+                        "post_reading": model.post_reading}
+        if model.post_reading == "whole":
+            # The network's share of the posts read whole: the regression on each whole post
+            # (sentence embeddings pooled, as served) at or above the whole stage's band.
+            from pipeline.checkworthy.post import whole_post_embeddings
+
+            counts = [len(model.sentences(post)) for post in posts]
+            pooled = whole_post_embeddings(model.classifier.embed(sentences), [len(s) for s in sentences],
+                                           [c for c in counts if c])
+            lr_whole = model.classifier.predict_proba([p for p, c in zip(posts, counts) if c], domain="post",
+                                                      embeddings=pooled)[:, 1]
+            whole_band = float(model.card["post_classifier"]["whole"]["band_from"])
+            post_network |= {"whole_band_from": whole_band,
+                             "band_share_of_posts": round(float((lr_whole >= whole_band).sum() / len(posts)), 4)}
     return {
         "model": model.label, "backend": backend, "load_s": round(load_s, 2), "quality": quality, "speech": speech,
         "posts": len(posts), "sentences": len(sentences), "scoring": timings, "post_network": post_network,

@@ -102,6 +102,12 @@ def test_post_stage_leans_on_the_network_that_separates_and_calibrates():
     assert negative < stage.threshold < positive
     # With a noise regression no band can skip the network without losing F1: it runs everywhere.
     assert stage.band_from == 0.0 and stage.band_share == 1.0
+    # The regression alone, when asked (the claim sentences of posts read whole): weight 0 however
+    # good the network, calibrated and thresholded all the same.
+    alone = choose_post_stage(labels, lr, net, weights=(0.0,))
+    assert alone.weight == 0.0
+    assert alone.oof["mixed"]["f1"] == alone.oof["regression_alone"]["f1"]  # calibration keeps the order
+    assert alone.oof["mixed"]["f1"] < 0.6 and 0.0 < alone.threshold < 1.0
 
 
 def test_post_stage_keeps_the_network_within_the_share_it_may_run_on_and_says_what_each_band_costs():
@@ -304,3 +310,17 @@ def test_a_post_read_whole_has_its_own_score_and_its_sentences_as_claims(tmp_pat
     frame = __import__("pipeline").checkworthiness_frame([two_claims], domain="post",
                                                          models_dir=tmp_path / "picky")
     assert frame["checkworthy"].sum() == 1 and (frame["post_score"] == scored.score).all()
+
+
+@pytest.mark.slow
+def test_posts_read_whole_load_the_network_that_reads_them_whole(tmp_path, shipped):
+    _read_whole(tmp_path, shipped, post_threshold=0.5, sentence_threshold=0.5)
+    card_path = tmp_path / "checkworthy" / shipped.card["version"] / "card.json"
+    card = json.loads(card_path.read_text())
+    card["post_classifier"]["weight"] = 0.0  # the sentences: the regression alone
+    card["post_classifier"]["whole"]["weight"] = 0.4  # the whole post: the network too
+    card_path.write_text(json.dumps(card))
+    model = CheckworthyModel("checkworthy", models_dir=tmp_path, networks="post")
+    model.warm_up()
+    assert model.post_classifier is not None and model.post_classifier._tokenizer is not None
+    assert model.sentence_classifier is not None and model.sentence_classifier._tokenizer is None  # speech: not asked

@@ -136,7 +136,9 @@ class CheckworthyModel:
         self.warm_up()
         for name in self.thresholds if domain == AUTO else [domain]:  # as ``score`` chooses
             if name == "post" and self._post_classifier is not None:
-                if float(self.card["post_classifier"]["weight"]) > 0:
+                stage = self.card["post_classifier"]
+                whole_weight = float(stage["whole"]["weight"]) if self.post_reading == "whole" else 0.0
+                if float(stage["weight"]) > 0 or whole_weight > 0:
                     self._post_classifier.warm_up()
             elif self.mix_weights.get(name, 0.0) > 0 and self._sentence_classifier is not None:
                 self._sentence_classifier.warm_up()

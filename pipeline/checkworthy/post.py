@@ -253,10 +253,11 @@ BAND_GRID = tuple(round(0.05 * k, 2) for k in range(0, 17))  # 0.00 .. 0.80 on t
 
 
 def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_sentences: list[list[float]], *,
-                      max_band_share: float | None = None) -> PostStage:
+                      max_band_share: float | None = None, weights: Sequence[float] | None = None) -> PostStage:
     """``labels`` per tweet; per tweet its sentences' out-of-fold regression and network scores.
     ``max_band_share``: the most of the sentences the network may run on (its cost in batch
-    scoring); None: no limit."""
+    scoring); None: no limit. ``weights``: the network weights to choose from (default 0, 0.1 ..
+    1; ``(0.0,)``: the regression alone)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
 
@@ -277,7 +278,7 @@ def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_s
     def best_f1(scores: np.ndarray) -> float:
         return f1_metrics(labels, scores, best_f1_threshold(labels, scores))["f1"]
 
-    weight = max((k / 10 for k in range(11)), key=lambda w: (best_f1(post(w)), -w))
+    weight = max(weights or [k / 10 for k in range(11)], key=lambda w: (best_f1(post(w)), -w))
     raw = post(weight)  # the mixed score, which post_calibrated maps through sigmoid(slope * x + intercept)
     platt = LogisticRegression(C=1e4).fit(raw.reshape(-1, 1), labels)
     calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))

@@ -387,6 +387,13 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
     ap = {"sentences": stage.oof["mixed_with_band"]["average_precision"],
           "whole": whole_stage.oof["mixed_with_band"]["average_precision"] if whole_stage else None}
     reading = "whole" if whole_stage is not None and ap["whole"] > ap["sentences"] else "sentences"
+    sentence_stage_with_network = None
+    if reading == "whole":
+        # The network then reads each post once, whole; which sentences of a check-worthy post are
+        # its claims is read by the regression alone (its calibration and threshold chosen the same way).
+        sentence_stage_with_network = stage
+        stage = cp.choose_post_stage(post_labels[tune], [lr_sentences[i] for i in tune],
+                                     [oof.sentences[i] for i in tune], weights=(0.0,))
     extra = {"base_model": f"sentence-transformers/{spec.name}", "base_package": spec.package,
              "base_licence": spec.licence, "trained_on": list(cp.POST_TRAIN_SETS), "head": post_head,
              "plan": asdict(plan),
@@ -398,6 +405,10 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
                           f"{plan.folds} folds (network and regression trained without them)"),
              "out_of_fold": stage.oof, "work_folder": str(final_folder),
              "post_score": reading, "post_score_out_of_fold_average_precision": ap}
+    if sentence_stage_with_network is not None:
+        extra["sentence_stage_with_network"] = {
+            "weight": sentence_stage_with_network.weight, "band_from": sentence_stage_with_network.band_from,
+            "threshold": sentence_stage_with_network.threshold, "out_of_fold": sentence_stage_with_network.oof}
     if whole_stage is not None:
         extra["whole"] = {"weight": whole_stage.weight, "calibration": list(whole_stage.calibration),
                           "band_from": whole_stage.band_from, "band_share_of_training_posts": whole_stage.band_share,

@@ -154,9 +154,9 @@ def train_checkworthy_command(
                                       "resumes (default: the claimsift cache)."),
     post_max_share: Optional[float] = typer.Option(
         None, "--post-max-share", min=0.0, max=1.0,
-        help="The most of the post sentences the post network may run on (its cost in batch scoring): the band "
-             "is then the lowest regression score within that share, chosen out-of-fold like the rest; the card "
-             "lists what each band costs."),
+        help="The most of the post sentences (of the posts, where posts are read whole) the post network may run "
+             "on (its cost in batch scoring): the band is then the lowest regression score within that share, "
+             "chosen out-of-fold like the rest; the card lists what each band costs."),
     post_head: str = typer.Option(
         "lora", "--post-head", help="lora: fine-tune the post network (--post-epochs); frozen: a logistic regression "
                                     "on the frozen --post-base's embeddings, its C and the mix chosen on "
