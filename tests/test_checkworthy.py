@@ -314,6 +314,31 @@ def test_a_killed_sentence_classifier_training_resumes_where_it_stopped(tmp_path
                                                log=messages.append, **settings)
     assert other["resumed_at_step"] is None and any("another run" in m for m in messages)
 
+    # Saved at an epoch's end (after its callback): the resumed run calls only the epochs it trains.
+    at_end = tmp_path / "at_end"
+    sc.train_sentence_classifier(texts, labels, checkpoint_dir=at_end, log=lambda m: None,
+                                 **(settings | {"checkpoint_every": 100}))
+    assert json.loads((at_end / "checkpoint.json").read_text())["step"] == 3
+    epochs_called: list[int] = []
+    again, _, info = sc.train_sentence_classifier(texts, labels, checkpoint_dir=at_end, log=lambda m: None,
+                                                  checkpoint=lambda net, config, epoch: epochs_called.append(epoch),
+                                                  **settings)
+    assert info["resumed_at_step"] == 3 and info["steps"] == 6 and epochs_called == [2]
+    for (name, a), (_, b) in zip(fresh.named_parameters(), again.named_parameters()):
+        if a.requires_grad:
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
+
+    # A checkpoint past a run's stop (left by a longer run) is not resumed: it would return a
+    # network trained further than asked, its last epoch's callback never made.
+    longer = tmp_path / "longer"
+    sc.train_sentence_classifier(texts, labels, checkpoint_dir=longer, log=lambda m: None, **settings)
+    assert json.loads((longer / "checkpoint.json").read_text())["step"] == 4
+    epochs_called.clear()
+    _, _, short = sc.train_sentence_classifier(texts, labels, stop_after_epochs=1, checkpoint_dir=longer,
+                                               checkpoint=lambda net, config, epoch: epochs_called.append(epoch),
+                                               log=lambda m: None, **settings)
+    assert short["steps"] == 3 and short["resumed_at_step"] is None and epochs_called == [1]
+
 
 @pytest.mark.slow
 def test_held_out_debates_reach_the_card_figure(shared_datasets):

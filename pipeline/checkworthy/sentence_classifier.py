@@ -33,7 +33,12 @@ from pipeline.stance.backends import (
     onnx_cross_encoder_logits,
     softmax,
 )
-from pipeline.stance.training import load_training_checkpoint, save_cross_encoder, save_training_checkpoint
+from pipeline.stance.training import (
+    CHECKPOINT_STATE,
+    load_training_checkpoint,
+    save_cross_encoder,
+    save_training_checkpoint,
+)
 
 # Imported where used, not here (slow to load; most callers of this module never need them): torch,
 # transformers.
@@ -104,7 +109,11 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int] | np.n
                     "batch_size": batch_size, "learning_rate": learning_rate, "lora_rank": lora_rank,
                     "max_length": max_length, "base": base}
     step, elapsed_before = 0, 0.0
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and _saved_step(Path(checkpoint_dir)) > last_step:
+        # Saved by a run of the same schedule that went further (no or a later stop_after_epochs):
+        # resumed, it would return a network trained past this run's stop, its epoch callbacks skipped.
+        log(f"{checkpoint_dir}: a checkpoint past this run's last step ({last_step}); starting from the beginning")
+    elif checkpoint_dir is not None:
         resumed = load_training_checkpoint(Path(checkpoint_dir), run_settings, trainable, optimiser, log=log)
         if resumed:
             step, elapsed_before = int(resumed["step"]), float(resumed["elapsed"])
@@ -162,6 +171,14 @@ def train_sentence_classifier(texts: Sequence[str], labels: Sequence[int] | np.n
             "train_seconds": round(time.monotonic() - started, 1), "stopped_by_time_budget": stopped_early,
             "stopped_after_epochs": stop_after_epochs, "resumed_at_step": resume_from or None}
     return net, config, info
+
+
+def _saved_step(folder: Path) -> int:
+    """The step of the training checkpoint in ``folder`` (-1 where there is none to read)."""
+    try:
+        return int(json.loads((folder / CHECKPOINT_STATE).read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1
 
 
 def _texts_fingerprint(texts: Sequence[str], labels: np.ndarray) -> str:
