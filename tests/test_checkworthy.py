@@ -366,6 +366,11 @@ def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
         assert texts[row.text_index][row.start:row.end] == row.sentence
     assert frame.loc[frame["sentence"] == DEBATE_SENTENCE, "checkworthy"].item()
     assert not frame.loc[frame["sentence"] == "Thank you all for coming.", "checkworthy"].item()
+    # A column of a filtered frame (its index not 0..n-1): texts are taken in order, not by label.
+    import pandas as pd
+
+    column = pd.Series(texts, index=[7, 5, 9, 1], dtype=object)
+    pd.testing.assert_frame_equal(pipeline.checkworthiness_frame(column, domain="speech"), frame)
     with pytest.raises(Exception, match="unknown domain 'tv'"):
         pipeline.checkworthiness_frame(texts, domain="tv")
 

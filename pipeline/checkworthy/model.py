@@ -277,6 +277,7 @@ class CheckworthyModel:
                 ) -> tuple[list[str], list[list[tuple[int, int]]], list[list[float]], dict[int, float]]:
         """``sentence_scores_routed`` plus, by post position, the whole-post scores of the posts
         read whole (``post_reading``) that have a sentence."""
+        posts = list(posts)  # indexed by position below (a pandas Series would index by label)
         domains = self.domains_of(posts, domain)
         offsets = [self.sentences(p) if isinstance(p, str) else [] for p in posts]
         scores: list[list[float]] = [[] for _ in posts]
