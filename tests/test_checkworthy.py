@@ -502,3 +502,13 @@ def test_a_batch_job_loads_the_networks_of_its_domain_with_its_models(monkeypatc
     assert "post_classifier" in card and card["post_classifier"]["weight"] > 0  # the shipped model's post network
     expected = {AUTO: [POST_ADAPTER_FILE, ADAPTER_FILE], "post": [POST_ADAPTER_FILE], "speech": [ADAPTER_FILE]}
     assert loaded == expected[domain]
+
+
+def test_reading_posts_whole_without_a_fine_tuned_post_network_is_refused_before_any_training(tmp_path):
+    from pipeline.checkworthy.training import train_checkworthy
+    from pipeline.core.errors import UserError
+
+    # Refused before the data is read (none is here): only a fine-tuned network scores whole tweets.
+    for options in ({"post_epochs": 0.0}, {"post_epochs": 1.0, "post_head": "frozen"}):
+        with pytest.raises(UserError, match="--post-reading whole needs a fine-tuned post network"):
+            train_checkworthy(tmp_path / "no-data", tmp_path / "models", post_reading="whole", **options)

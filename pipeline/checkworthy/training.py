@@ -114,6 +114,10 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
     if post_reading not in POST_READING_CHOICES:
         raise UserError(f"unknown post reading {post_reading!r}; expected one of {', '.join(POST_READING_CHOICES)}")
     with_post_stage = post_epochs > 0 or post_head == "frozen"
+    if post_reading == "whole" and (post_head == "frozen" or post_epochs <= 0):
+        # Refused now, not after hours of training: only a fine-tuned post network scores whole tweets.
+        raise UserError("--post-reading whole needs a fine-tuned post network (--post-epochs above 0, "
+                        "--post-head lora)")
     started = time.perf_counter()
     report("loading data")
     sets = cd.load_sets(data)
