@@ -138,8 +138,17 @@ def test_post_stage_keeps_the_network_within_the_share_it_may_run_on_and_says_wh
 # -- the shipped model ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def shipped() -> CheckworthyModel:
-    """The newest registered version with a post network (current or not)."""
-    return newest_checkworthy(lambda post: True, "no registered checkworthy version has a post network")
+    """The newest registered version with a post network that scores a post by its sentences
+    (current or not)."""
+    return newest_checkworthy(lambda post: post.get("post_score", "sentences") == "sentences",
+                              "no registered checkworthy version has a post network reading sentences")
+
+
+@pytest.fixture(scope="module")
+def shipped_whole() -> CheckworthyModel:
+    """The newest registered version that reads posts whole (current or not)."""
+    return newest_checkworthy(lambda post: post.get("post_score") == "whole",
+                              "no registered checkworthy version reads posts whole")
 
 
 @pytest.mark.slow
@@ -326,3 +335,36 @@ def test_posts_read_whole_load_the_network_that_reads_them_whole(tmp_path, shipp
     model.warm_up()
     assert model.post_classifier is not None and model.post_classifier._tokenizer is not None
     assert model.sentence_classifier is not None and model.sentence_classifier._tokenizer is None  # speech: not asked
+
+
+@pytest.mark.slow
+def test_a_registered_model_reading_posts_whole_runs_its_network_on_whole_posts_in_its_band(shipped_whole):
+    from pipeline.checkworthy.post import whole_post_embeddings
+
+    spec = shipped_whole.card["post_classifier"]
+    assert shipped_whole.post_reading == "whole"
+    assert shipped_whole.thresholds["post"] == pytest.approx(spec["whole"]["threshold"])
+    assert shipped_whole.claim_thresholds["post"] == pytest.approx(spec["threshold"])
+    chatter = "Good morning everyone, have a nice day!"
+    posts = [TWEET, chatter, DEBATE_SENTENCE]
+    seen: list[str] = []
+    network = shipped_whole.post_classifier
+    original = network.positive_proba
+    network.positive_proba = lambda texts, **kw: (seen.extend(texts), original(texts, **kw))[1]
+    try:
+        routed = shipped_whole.score_posts_routed(posts, "post")
+    finally:
+        network.positive_proba = original
+    # The regression on each whole post (its sentences' embeddings pooled) decides where the network runs.
+    sentences = [[post[s:e] for s, e in shipped_whole.sentences(post)] for post in posts]
+    flat = [s for group in sentences for s in group]
+    pooled = whole_post_embeddings(shipped_whole.classifier.embed(flat), [len(s) for s in flat],
+                                   [len(group) for group in sentences])
+    regression = shipped_whole.classifier.predict_proba(posts, domain="post", embeddings=pooled)[:, 1]
+    whole_band = [post for post, score in zip(posts, regression) if score >= spec["whole"]["band_from"]]
+    sentence_band = [s for s, score in zip(flat, shipped_whole.classifier.predict_proba(flat, domain="post")[:, 1])
+                     if score >= spec["band_from"]] if spec["weight"] > 0 else []
+    assert sorted(seen) == sorted(sentence_band + whole_band)
+    tweet, quiet, _ = routed
+    assert tweet.score >= shipped_whole.thresholds["post"] > quiet.score
+    assert tweet.claims and quiet.claims == [] and len(tweet.sentences) == len(sentences[0])
