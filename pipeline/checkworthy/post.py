@@ -27,7 +27,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pipeline.checkworthy import data as cd
-from pipeline.checkworthy.sentence_classifier import save_sentence_classifier, train_sentence_classifier
+from pipeline.checkworthy.sentence_classifier import (
+    hash_labelled_texts,
+    save_sentence_classifier,
+    train_sentence_classifier,
+)
 from pipeline.checkworthy.sentences import has_words, split_sentences
 from pipeline.core.errors import UserError
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
@@ -55,8 +59,7 @@ class PostNetPlan:
 
     def key(self, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> str:
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode())
-        for text, label in zip(texts, labels):
-            digest.update(f"{int(label)}\t{text}\n".encode())
+        hash_labelled_texts(digest, texts, labels)
         return digest.hexdigest()[:16]
 
 
@@ -313,9 +316,6 @@ def choose_post_stage(labels: np.ndarray, lr_sentences: list[list[float]], net_s
     return PostStage(weight=weight, calibration=calibration, threshold=round(float(threshold), 4),
                      band_from=band_from, band_share=round(band_share, 4), oof=oof, band_tradeoff=tuple(tradeoff),
                      max_band_share=max_band_share)
-
-
-POST_READINGS = ("sentences", "whole")
 
 
 def whole_post_embeddings(sentence_vectors: np.ndarray, sentence_lengths: Sequence[int],

@@ -181,10 +181,15 @@ def _saved_step(folder: Path) -> int:
         return -1
 
 
-def _texts_fingerprint(texts: Sequence[str], labels: np.ndarray) -> str:
-    digest = hashlib.sha256()
+def hash_labelled_texts(digest, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> None:
+    """Feed labelled texts into a hashlib ``digest`` (the training data's part of a run's identity)."""
     for text, label in zip(texts, labels):
         digest.update(f"{int(label)}\t{text}\n".encode("utf-8"))
+
+
+def _texts_fingerprint(texts: Sequence[str], labels: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    hash_labelled_texts(digest, texts, labels)
     return digest.hexdigest()
 
 

@@ -362,7 +362,6 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
     fold_of = {normalise_key(t): int(k) for t, k in zip(post_texts, oof.fold)}
     lr_sentences: list[list[float]] = [[] for _ in post_texts]
     lr_whole = np.zeros(len(post_texts))
-    classifier_uses_embeddings = CheckworthyClassifier(**(params or {})).use_embeddings
     for k in range(folds_used):
         keep = [i for i, t in enumerate(texts) if fold_of.get(normalise_key(t)) != k]
         kept = [texts[i] for i in keep]
@@ -370,19 +369,17 @@ def _fit_post_stage(sets, texts, labels, domains, sources, post_texts, post_labe
         model.fit(kept, labels[keep], domain=[domains[i] for i in keep], embeddings=embed(kept))
         held = np.flatnonzero(oof.fold == k)
         flat = [s for i in held for s in post_parts[i]]
-        flat_scores = iter(model.predict_proba(flat, domain="post", embeddings=embed(flat))[:, 1].tolist() if flat else [])
+        flat_vectors = embed(flat) if flat else None
+        flat_scores = iter(model.predict_proba(flat, domain="post", embeddings=flat_vectors)[:, 1].tolist() if flat else [])
         for i in held:
             lr_sentences[i] = [next(flat_scores) for _ in post_parts[i]]
         # The whole tweet, as served: its text, and its sentences' embeddings pooled.
         with_parts = [i for i in held if post_parts[i]]
         if with_parts:
-            pooled = cp.whole_post_embeddings(embed(flat), [len(s) for s in flat], [len(post_parts[i]) for i in held]) \
-                if classifier_uses_embeddings else None
-            kept_rows = [j for j, i in enumerate(held) if post_parts[i]]
-            scored_whole = model.predict_proba([post_texts[i] for i in with_parts], domain="post",
-                                               embeddings=pooled[kept_rows] if pooled is not None else None)[:, 1]
-            for i, score in zip(with_parts, scored_whole.tolist()):
-                lr_whole[i] = score
+            pooled = (cp.whole_post_embeddings(flat_vectors, [len(s) for s in flat], [len(post_parts[i]) for i in with_parts])
+                      if flat_vectors is not None else None)
+            lr_whole[with_parts] = model.predict_proba([post_texts[i] for i in with_parts], domain="post",
+                                                       embeddings=pooled)[:, 1]
     # Chosen on the tweets labelled for check-worthiness (the 1B non-claims train the network only).
     assert oof.scored is not None  # out_of_fold_scores marks the tweets it scored
     tune = [i for i, source in enumerate(post_sources) if source in LABELLED_POST_SETS and oof.scored[i]]
