@@ -84,6 +84,26 @@ def shared_datasets() -> Path:
 
 
 @pytest.fixture(scope="session")
+def retrained_checkworthy(tmp_path_factory, shared_datasets):
+    """The current checkworthy version retrained once per session on ``tests/data/retrain_checkworthy.jsonl``
+    + 300 public rows (no embeddings: the regression is not what the tests of it check), in a
+    private registry holding a copy of the base: ``(result, base_version, models_dir)``. The
+    retraining scores every dev set with the carried networks (minutes on 2 cores), so the tests
+    of what a retrain carries share it."""
+    from pipeline.registry.registry import Registry
+    from pipeline.training.retrain import retrain
+
+    version = Registry().current_version("checkworthy")
+    models_dir = tmp_path_factory.mktemp("retrained_checkworthy")
+    shutil.copytree(Registry().root / "checkworthy" / version, models_dir / "checkworthy" / version)
+    (models_dir / "checkworthy" / "CURRENT").write_text(version + "\n")
+    result = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", base="checkworthy", public_sample=300,
+                     models_dir=models_dir, datasets_dir=shared_datasets, params={"use_embeddings": False},
+                     log=lambda m: None)
+    return result, version, models_dir
+
+
+@pytest.fixture(scope="session")
 def seed_store(tmp_path_factory) -> Path:
     """A store with the five seed documents ingested and indexed; read-only for tests."""
     from pipeline.corpus.ingest import ingest

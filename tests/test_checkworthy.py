@@ -341,15 +341,22 @@ def test_a_killed_sentence_classifier_training_resumes_where_it_stopped(tmp_path
 
 
 @pytest.mark.slow
-def test_held_out_debates_reach_the_card_figure(shared_datasets):
+def test_held_out_debates_score_well_above_the_regression_alone(shared_datasets):
+    # A fixed slice of 300 of the 1,797 held-out debate sentences (the whole set, the card's figure,
+    # is `python bench/bench_checkworthy.py`'s): the shipped mix 0.908 on it, the regression alone
+    # 0.828 at the same threshold.
+    import random
+
     from pipeline.checkworthy import data as cd
     from pipeline.core.metrics import f1_metrics
 
     model = CheckworthyModel()
     heldout = cd.load_sets(shared_datasets)["claimbuster_heldout"]
-    metrics = f1_metrics(heldout.labels, model.score(heldout.texts, domain="speech"), model.thresholds["speech"])
-    assert metrics["f1"] == pytest.approx(model.card["metrics"]["claimbuster_heldout"]["f1"], abs=0.002)
-    assert metrics["f1"] >= 0.85, metrics  # the logistic regression alone: 0.805
+    rows = sorted(random.Random(0).sample(range(len(heldout.texts)), 300))
+    texts, gold = [heldout.texts[i] for i in rows], np.asarray(heldout.labels)[rows]
+    metrics = f1_metrics(gold, model.score(texts, domain="speech"), model.thresholds["speech"])
+    assert metrics["f1"] >= 0.87, metrics
+    assert model.card["metrics"]["claimbuster_heldout"]["f1"] >= 0.85
 
 
 @pytest.mark.slow
@@ -376,16 +383,9 @@ def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
 
 
 @pytest.mark.slow
-def test_retraining_keeps_the_base_sentence_classifier_for_debates(tmp_path, shared_datasets):
-    from pipeline.training.retrain import retrain
-
-    version = Registry().current_version("checkworthy")
-    shutil.copytree(SHIPPED / version, tmp_path / "checkworthy" / version)
-    (tmp_path / "checkworthy" / "CURRENT").write_text(version + "\n")
-    result = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", base="checkworthy", public_sample=300,
-                     models_dir=tmp_path, datasets_dir=shared_datasets, params={"use_embeddings": False},
-                     log=lambda m: None)
-    derived = CheckworthyModel(result.model, models_dir=tmp_path)
+def test_retraining_keeps_the_base_sentence_classifier_for_debates(retrained_checkworthy):
+    result, version, models_dir = retrained_checkworthy
+    derived = CheckworthyModel(result.model, models_dir=models_dir)
     assert derived.card["parent"] == f"checkworthy@{version}"
     assert derived.card["sentence_classifier"]["carried_from"] == f"checkworthy@{version}"
     assert derived.mix_weights["post"] == 0.0 and derived.mix_weights["speech"] > 0.0

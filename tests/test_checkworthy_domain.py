@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,19 +221,14 @@ def test_cli_writes_the_domain_of_each_row(tmp_path):
 
 
 @pytest.mark.slow
-def test_retraining_carries_the_post_network_and_its_threshold(tmp_path, shipped, shared_datasets):
+def test_retraining_carries_the_post_network_and_its_threshold(retrained_checkworthy):
     from pipeline.checkworthy.post import POST_FILES
-    from pipeline.training.retrain import retrain
 
-    version = shipped.card["version"]
-    shutil.copytree(SHIPPED / version, tmp_path / "checkworthy" / version)
-    (tmp_path / "checkworthy" / "CURRENT").write_text(version + "\n")
-    data = Path(__file__).resolve().parent / "data" / "retrain_checkworthy.jsonl"
-    result = retrain("checkworthy", data, base="checkworthy", public_sample=300, models_dir=tmp_path,
-                     datasets_dir=shared_datasets, params={"use_embeddings": False}, log=lambda m: None)
-    derived = CheckworthyModel(result.model, models_dir=tmp_path)
+    result, version, models_dir = retrained_checkworthy
+    base = CheckworthyModel(f"checkworthy@{version}")
+    derived = CheckworthyModel(result.model, models_dir=models_dir)
     assert derived.card["post_classifier"]["carried_from"] == f"checkworthy@{version}"
-    assert derived.thresholds["post"] == shipped.thresholds["post"]  # not re-tuned on dev
+    assert derived.thresholds["post"] == base.thresholds["post"]  # not re-tuned on dev
     for name in POST_FILES:
         assert (result.path / name).read_bytes() == (SHIPPED / version / name).read_bytes()
     assert derived.score_posts_routed([TWEET])[0].claims
