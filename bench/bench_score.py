@@ -72,7 +72,8 @@ def child_score(args: argparse.Namespace) -> dict:
     from pipeline.scoring.scorer import score_file
 
     scorer = EmptyScorer() if args.empty else ModelScorer(args.store, encoder_backend=args.encoder_backend,
-                                                          models_dir=args.models_dir)
+                                                          models_dir=args.models_dir,
+                                                          stance_backend=args.stance_backend)
     load_s = 0.0
     if args.engine == "local":
         started = time.perf_counter()
@@ -174,6 +175,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--encoder-backend", default="onnx")
+    parser.add_argument("--stance-backend", default="auto", help="auto, bf16, onnx, onnx-int8 or torch")
+    parser.add_argument("--stance-backends", default=None,
+                        help="several, comma-separated, measured one after the other against the same encoder "
+                             "run (results keyed ENGINE:BACKEND)")
     parser.add_argument("--engines", default="local,dask")
     parser.add_argument("--memory", action="store_true", help="also the 10k / 100k streaming measurement")
     parser.add_argument("--engine", default="local")
@@ -202,11 +207,15 @@ def main() -> None:
             common += ["--models-dir", str(args.models_dir)]
         results["encoder"] = run_child(["_encoder", *common])
         print("encoder", results["encoder"], flush=True)
+        backends = (args.stance_backends or args.stance_backend).split(",")
         for engine in [e for e in args.engines.split(",") if e]:
-            measured = run_child(["_score", *common, "--engine", engine, "--out", str(folder / f"{engine}.parquet")])
-            measured["ratio_to_encoder"] = round(measured["posts_per_s"] / results["encoder"]["posts_per_s"], 3)
-            results[engine] = measured
-            print(engine, measured, flush=True)
+            for backend in backends:
+                key = engine if len(backends) == 1 else f"{engine}:{backend}"
+                measured = run_child(["_score", *common, "--engine", engine, "--stance-backend", backend,
+                                      "--out", str(folder / f"{key}.parquet")])
+                measured["ratio_to_encoder"] = round(measured["posts_per_s"] / results["encoder"]["posts_per_s"], 3)
+                results[key] = measured
+                print(key, measured, flush=True)
         if {"local", "dask"} <= set(results):
             import pyarrow.parquet as pq
 

@@ -210,6 +210,27 @@ def test_onnx_runtime_gives_the_torch_probabilities_and_rebuilds_a_tampered_cach
     assert np.allclose(again.predict_proba(claims, passages), torch_model.predict_proba(claims, passages), atol=1e-4)
 
 
+@pytest.mark.slow
+@needs_stance
+def test_int8_runtime_reads_the_hand_pairs_as_float32_does_and_rebuilds_a_tampered_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMSIFT_CACHE", str(tmp_path))
+    claims, passages = HAND_CLAIMS, HAND_PASSAGES
+    float32 = StanceModel(FAST_STANCE, models_dir=MODELS, backend="onnx").predict_proba(claims, passages)
+    int8_model = StanceModel(FAST_STANCE, models_dir=MODELS, backend="onnx-int8")
+    int8 = int8_model.predict_proba(claims, passages)
+    assert int8_model.runtime == "onnxruntime-int8"
+    assert (int8.argmax(axis=1) == float32.argmax(axis=1)).all(), (int8.round(3), float32.round(3))
+    assert 0 < np.abs(int8 - float32).max() < 0.1  # other weights, close probabilities
+    quantized = list(tmp_path.glob("stance-*.int8.onnx"))
+    assert len(quantized) == 1 and quantized[0].with_name(quantized[0].name + ".sha256").is_file()
+    exported = [path for path in tmp_path.glob("stance-*.onnx") if path not in quantized]
+    assert len(exported) == 1 and quantized[0].stat().st_size < 0.5 * exported[0].stat().st_size
+    # Like the float32 export: a file that no longer matches its hash is quantized again, not run.
+    quantized[0].write_bytes(quantized[0].read_bytes()[:-100])
+    again = StanceModel(FAST_STANCE, models_dir=MODELS, backend="onnx-int8").predict_proba(claims, passages)
+    assert np.allclose(again, int8, atol=1e-6)
+
+
 def test_onnx_cache_prunes_exports_idle_for_30_days_and_keeps_the_rest(tmp_path):
     import os
     import time

@@ -1,6 +1,6 @@
 """The stance cross-encoder on disk and in memory: building it (transformer + LoRA adapter + head), loading
-its weights (hash-checked safetensors), and the three ways to run it (torch float32, native bfloat16,
-an ONNX export cached per model hash)."""
+its weights (hash-checked safetensors), and the ways to run it (torch float32, native bfloat16,
+an ONNX export cached per model hash, and that export with int8 weights)."""
 from __future__ import annotations
 
 import os
@@ -32,7 +32,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-CROSS_ENCODER_BACKENDS = ("auto", "bf16", "onnx", "torch")
+CROSS_ENCODER_BACKENDS = ("auto", "bf16", "onnx", "onnx-int8", "torch")
 
 
 def native_bf16() -> bool:
@@ -184,18 +184,19 @@ def prune_onnx_cache(keep: Path, max_idle_days: float = ONNX_CACHE_MAX_IDLE_DAYS
     return removed
 
 
-def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENCODER_FILE, prefix: str = "stance"):
+def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENCODER_FILE, prefix: str = "stance",
+                            int8: bool = False):
     """(onnxruntime session, tokenizer), exporting on first use; (None, None) where it cannot be
     done (no `onnx` package for the export, unwritable cache), so torch runs the model.
-    ``prefix`` "sentence": the one-text classifier of ``pipeline.checkworthy.sentence_classifier``."""
+    ``prefix`` "sentence": the one-text classifier of ``pipeline.checkworthy.sentence_classifier``.
+    ``int8``: the export with its weights quantized to int8 (``quantize_int8``), cached beside it."""
     import onnxruntime as ort
     from transformers import AutoTokenizer
 
     target = onnx_export_path(path, config, file_name, prefix)
-    sidecar = target.with_name(target.name + ".sha256")
     # The cache is outside the repository: trust it only if its hash matches the one written
     # with it, and rebuild it otherwise.
-    if not (target.is_file() and sidecar.is_file() and sidecar.read_text().strip() == sha256_file(target)):
+    if not _cached_export_is_intact(target):
         try:
             net, tokenizer = load_cross_encoder(path, config, file_name)
             export_onnx(net, tokenizer, target, pairs=prefix == "stance")
@@ -204,14 +205,61 @@ def load_onnx_cross_encoder(path: Path, config: dict, file_name: str = CROSS_ENC
             return None, None
         prune_onnx_cache(target)
     else:
-        try:
-            os.utime(target)  # marks the export as in use for prune_onnx_cache
-        except OSError:
-            pass
+        _touch(target)
+    if int8:
+        quantized = target.with_name(target.name.removesuffix(".onnx") + ".int8.onnx")
+        if not _cached_export_is_intact(quantized):
+            try:
+                quantize_int8(target, quantized)
+            except Exception as exc:  # noqa: BLE001 - asked for by name: say so rather than run another way
+                raise UserError(f"the {prefix} model's int8 export failed ({exc}); run it with the onnx "
+                                "backend instead") from exc
+        else:
+            _touch(quantized)
+        target = quantized
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
     return session, AutoTokenizer.from_pretrained(base_model_path(config.get("base_model", MINILM)))
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """ONNX Runtime's dynamic quantization of ``source``: int8 weights, per output channel,
+    activations quantized per batch as it runs (the same recipe as the int8 MiniLM encoder's
+    package). Written atomically with its sha256 beside it, like ``export_onnx``."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial.onnx")
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    try:
+        # It logs a suggestion to pre-process the model on the root logger, once per export; not
+        # something a user can act on.
+        root_logger.setLevel(logging.ERROR)
+        quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        digest = sha256_file(partial)
+        os.replace(partial, target)
+    finally:
+        root_logger.setLevel(level)
+        partial.unlink(missing_ok=True)
+    sidecar = target.with_name(target.name + ".sha256")
+    partial_sidecar = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.partial")
+    partial_sidecar.write_text(digest + "\n")
+    os.replace(partial_sidecar, sidecar)
+
+
+def _cached_export_is_intact(target: Path) -> bool:
+    sidecar = target.with_name(target.name + ".sha256")
+    return target.is_file() and sidecar.is_file() and sidecar.read_text().strip() == sha256_file(target)
+
+
+def _touch(export: Path) -> None:
+    try:
+        os.utime(export)  # marks the export as in use for prune_onnx_cache
+    except OSError:
+        pass
 
 
 def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,

@@ -135,7 +135,8 @@ class StanceModel:
     cross-encoder with dynamic int8 linear layers (None: what the card recommends).
     ``backend``: what runs the cross-encoder. ``auto``: torch in bfloat16 where the processor
     multiplies bfloat16 natively (AVX512-BF16 or AMX), else ONNX Runtime; ``bf16``, ``onnx``
-    (falls back to torch if the export fails) or ``torch`` (float32) to choose.
+    (falls back to torch if the export fails), ``onnx-int8`` (that export with int8 weights) or
+    ``torch`` (float32) to choose.
     """
 
     def __init__(self, spec: str = "stance", models_dir: Path | str | None = None, batch_size: int = 32,
@@ -181,10 +182,10 @@ class StanceModel:
 
     @property
     def runtime(self) -> str:
-        """What runs the cross-encoder: onnxruntime, torch, torch-bf16 or torch-int8."""
+        """What runs the cross-encoder: onnxruntime, onnxruntime-int8, torch, torch-bf16 or torch-int8."""
         self.warm_up()
         if self._session is not None:
-            return "onnxruntime"
+            return "onnxruntime-int8" if settled_backend(self.backend) == "onnx-int8" else "onnxruntime"
         if self._quantized:
             return "torch-int8"
         import torch
@@ -236,8 +237,8 @@ class StanceModel:
             net, tokenizer = load_cross_encoder(path, self._config)
             self._net, self._tokenizer = net.to(torch.bfloat16), tokenizer
             return
-        if backend == "onnx" and not quantize:
-            session, tokenizer = load_onnx_cross_encoder(path, self._config)
+        if backend in ("onnx", "onnx-int8") and not quantize:
+            session, tokenizer = load_onnx_cross_encoder(path, self._config, int8=backend == "onnx-int8")
             if session is not None:
                 self._session, self._tokenizer = session, tokenizer
                 return
