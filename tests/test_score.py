@@ -917,6 +917,15 @@ def test_the_fingerprint_names_the_screen_model_and_the_settled_stance_runtime(t
     # Whichever runtime "auto" settled on here, another one named explicitly is another fingerprint.
     other = "torch" if fingerprint["stance_backend"] == "onnx" else "onnx"
     assert ModelScorer(tmp_path, stance_backend=other).fingerprint() != fingerprint
+    assert ModelScorer(tmp_path, stance_backend="onnx-int8").fingerprint()["stance_backend"] == "onnx-int8"
     # By default the stance model reads every passage; a screen model, where one is named, is named here.
     assert "screen_stance" not in fingerprint["models"]
     assert ModelScorer(tmp_path, screen_stance_spec="stance@v2").fingerprint()["models"]["screen_stance"] == "stance@v2"
+
+
+def test_score_refuses_an_unknown_stance_backend_in_one_line(tmp_path, run_cli, write_jsonl):
+    posts = write_jsonl(tmp_path / "posts.jsonl", [{"id": "1", "text": "NATO has 32 members."}])
+    result = run_cli("score", posts, "--store", tmp_path, "--out", tmp_path / "out.jsonl", "--stance-backend", "gpu")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "unknown --stance-backend 'gpu'; use auto, bf16, onnx, onnx-int8, torch" in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()

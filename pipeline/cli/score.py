@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from pipeline.cli.check import STANCE_MODEL_HELP
+from pipeline.cli.check import STANCE_BACKEND_HELP, STANCE_MODEL_HELP
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.verdict.packs import RULE_PACK_HELP
@@ -47,11 +47,13 @@ def score(
                                 "(default 0: a dump of posts usually holds some rows that cannot be scored)."),
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     stance_model: Optional[str] = typer.Option(None, "--stance-model", help=STANCE_MODEL_HELP),
+    stance_backend: str = typer.Option("auto", "--stance-backend", help=STANCE_BACKEND_HELP),
 ) -> None:
     """Find the check-worthy claims in every post and check each against the corpus."""
     from pipeline.scoring.models import ModelScorer
     from pipeline.scoring.output import rejected_path
     from pipeline.scoring.scorer import score_file
+    from pipeline.stance.backends import CROSS_ENCODER_BACKENDS
 
     refuse_output_over_input(out, input_path)
     refuse_output_over_input(rejected_path(out), input_path)
@@ -59,6 +61,8 @@ def score(
         engine = "dask"
     if domain not in ("auto", "post", "speech"):
         raise UserError(f"unknown --domain {domain!r}; use auto, post or speech")
+    if stance_backend not in CROSS_ENCODER_BACKENDS:
+        raise UserError(f"unknown --stance-backend {stance_backend!r}; use {', '.join(CROSS_ENCODER_BACKENDS)}")
     if stance_model is not None:
         stance_model = stance_model.strip()
     if stance_model is not None and not stance_model:  # the scorer would read "" as no choice
@@ -66,7 +70,7 @@ def score(
     # Pinned where the job starts (ModelScorer.pin_models): recorded in the checkpoint's manifest, loaded by
     # every worker, and a warning said there, once, where it is not the one the verdict model was fitted on.
     scorer = ModelScorer(store, encoder_backend=encoder_backend, top_k=top_k, checkworthy_domain=domain,
-                         rule_packs=rule_packs or (), stance_spec=stance_model)
+                         rule_packs=rule_packs or (), stance_spec=stance_model, stance_backend=stance_backend)
     try:
         summary = score_file(input_path, out, scorer, engine=engine, resume=resume, chunk_size=batch_size,
                              text_column=text_column, id_column=id_column, max_chars=max_chars,
