@@ -19,6 +19,8 @@ sampled every 50 ms. Results go to bench/results/score.json.
 
     .venv/bin/python bench/bench_score.py                 # all 4,520 tweets (minutes on 2 cores)
     .venv/bin/python bench/bench_score.py --limit 1000    # a subset: say so when you report it
+    .venv/bin/python bench/bench_score.py --limit 1000 --engines local --stance-backends onnx,onnx-int8
+                                                          # stance runtimes side by side, one encoder run
 """
 from __future__ import annotations
 
