@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -209,7 +210,7 @@ def test_a_parquet_rewritten_with_its_schema_metadata_kept_records_nothing(tmp_p
 
 
 @pytest.mark.parametrize("name", ["scores.jsonl", "scores.parquet"])
-def test_the_review_desk_records_the_models_that_scored_the_file(tmp_path, write_jsonl, name):
+def test_the_review_desk_records_the_models_that_scored_the_file(tmp_path, write_jsonl, name, caplog):
     models, _ = _cards(tmp_path), _store(tmp_path)
     out = tmp_path / "scores" / name
     scorer = _scorer(tmp_path)
@@ -258,9 +259,16 @@ def test_the_review_desk_records_the_models_that_scored_the_file(tmp_path, write
         shutil.copy(out, older)
         edited.write_bytes(out.read_bytes().replace(b'"text": "NATO', b'"text": "OTAN', 1))
         shutil.copy(out.with_name(name + ".meta.json"), edited.with_name(name + ".meta.json"))
-    for changed in (older, edited):
+    for changed, source in ((older, "registry current at labelling"),
+                            (edited, "registry current at labelling (the scores file's record does not match its rows)")):
         assert read_score_provenance(changed) is None
-        fallback = label_first_claim(changed)
-        assert fallback["source"] == "registry current at labelling"
+        with caplog.at_level(logging.WARNING, logger="claimsift.review"):
+            caplog.clear()
+            fallback = label_first_claim(changed)
+        warned = [r.getMessage() for r in caplog.records if "its rows changed since" in r.getMessage()]
+        assert warned == ([f"review desk: {changed} records the models that scored it, but its rows changed since "
+                           "(edited or rewritten): labels name the registry's current versions instead"]
+                          if changed is edited else [])
+        assert fallback["source"] == source
         assert fallback["checkworthy"] == f"checkworthy@{Registry(models).current_version('checkworthy')}"
         assert fallback["verdict"] == f"verdict@{Registry(models).current_version('verdict')}" != pinned["verdict"]

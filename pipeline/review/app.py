@@ -34,7 +34,7 @@ from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
-from pipeline.scoring.output import provenance_path, read_score_provenance
+from pipeline.scoring.output import provenance_path, score_provenance_status
 from pipeline.verdict.checker import Checker
 
 # Imported where used, not here (slow to load; most callers of this module never need them): starlette,
@@ -89,32 +89,40 @@ class _State:
     def prediction_models(self) -> dict:
         """The model versions that made the scores' predictions: those the scores file records
         (``read_score_provenance``: the versions its ``claimsift score`` run pinned), else, for a
-        file that records none (written before outputs did), the registry's current versions,
+        file that records none (written before outputs did) or whose record no longer matches its
+        rows (edited since; logged, and said in ``source``), the registry's current versions,
         resolved as a default run would. Read again when the scores file changes."""
         key = _file_key(self.config.scores)
         if self._models is None or self._models[0] != key:
-            self._models = (key, self._recorded_models() or self._current_models())
+            recorded, why_not = self._recorded_models()
+            self._models = (key, recorded or self._current_models(why_not))
         return self._models[1]
 
-    def _recorded_models(self) -> dict | None:
+    def _recorded_models(self) -> tuple[dict | None, str]:
+        """(the recorded models, "") or (None, why the labels get the registry's versions instead)."""
         if self.config.scores is None:
-            return None
+            return None, ""
         try:
-            provenance = read_score_provenance(self.config.scores)
+            provenance, status = score_provenance_status(self.config.scores)
         except (UserError, OSError, ValueError) as exc:  # the labels still get the registry's versions
             log.warning("review desk: cannot read which models scored %s: %s", self.config.scores, exc)
-            return None
+            return None, "the scores file's record cannot be read"
+        if status == "mismatch":
+            log.warning("review desk: %s records the models that scored it, but its rows changed since (edited "
+                        "or rewritten): labels name the registry's current versions instead", self.config.scores)
+            return None, "the scores file's record does not match its rows"
         models = (provenance or {}).get("models")
         if not isinstance(models, dict) or not models:
-            return None
-        return dict(models) | {"source": "scores file"}
+            return None, ""
+        return dict(models) | {"source": "scores file"}, ""
 
-    def _current_models(self) -> dict:
+    def _current_models(self, why: str = "") -> dict:
         # Resolved by the code that pins a `claimsift score` run's models, so the two cannot drift
         # (cards only: nothing loads, and neither the store nor its index is read).
         from pipeline.scoring.models import current_model_labels
 
-        return current_model_labels(self.config.models_dir) | {"source": "registry current at labelling"}
+        source = "registry current at labelling" + (f" ({why})" if why else "")
+        return current_model_labels(self.config.models_dir) | {"source": source}
 
 
 def _templates() -> Environment:

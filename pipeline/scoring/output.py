@@ -199,7 +199,14 @@ def read_score_provenance(path: Path | str) -> dict | None:
     none (written before outputs recorded it, or by something else), or whose record does not match
     its rows (``OUTPUT_SHA256_KEY``: the file was rewritten or edited since, even to the same size,
     even with its schema metadata kept). Checking that reads the file once (its data pages for
-    Parquet), at disk speed."""
+    Parquet), at disk speed. ``score_provenance_status`` also says which of the two a None is."""
+    return score_provenance_status(path)[0]
+
+
+def score_provenance_status(path: Path | str) -> tuple[dict | None, str]:
+    """``(provenance, status)``: status ``recorded`` (the provenance of ``read_score_provenance``),
+    ``none`` (the file records none) or ``mismatch`` (it records one that no longer describes its
+    rows: edited or rewritten since it was scored)."""
     path = Path(path)
     file_metadata: dict = {}
     file_rows = None
@@ -217,7 +224,7 @@ def read_score_provenance(path: Path | str) -> dict | None:
         raw = meta.read_bytes() if meta.is_file() else None
         where = str(meta)
     if raw is None:
-        return None
+        return None, "none"
     try:
         provenance = json.loads(raw)
     except ValueError:
@@ -228,7 +235,9 @@ def read_score_provenance(path: Path | str) -> dict | None:
         raise UserError(f"{where}: the record of what produced the scores has format {provenance.get('format')!r}; "
                         f"this claimsift reads format {PROVENANCE_FORMAT} (written by a newer version?)")
     recorded = {k: provenance.pop(k, None) for k in _CHECK_FIELDS}
-    return provenance if _matches(path, recorded, file_rows, file_metadata) else None
+    if _matches(path, recorded, file_rows, file_metadata):
+        return provenance, "recorded"
+    return None, "mismatch"
 
 
 def _matches(path: Path, recorded: dict, file_rows: int | None, file_metadata: dict) -> bool:
