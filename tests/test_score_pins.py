@@ -269,3 +269,22 @@ def test_a_store_that_cannot_be_read_at_resume_is_named_unreadable_not_none(tmp_
                    resume=True)
     assert ("(documents: was 1 documents, last row 1, sentence ids to 1, now unreadable (the store's database "
             "could not be read))") in str(refused.value)
+
+
+def test_a_store_reingested_during_a_run_stops_the_next_chunk_in_one_line(tmp_path):
+    # Workers pinned the documents where the job started but never looked again: chunks scored after
+    # a re-ingest read another corpus (only a resume compared the two).
+    store = _store_with_documents(tmp_path)
+    scorer = ModelScorer(store, models_dir=MODELS)
+    scorer.fingerprint()  # what a job does where it starts: pins the documents
+    worker = as_shipped(scorer)
+    _add_document(store, "Poland spends 4.12% of GDP on defence.")
+    with pytest.raises(UserError) as refused:
+        worker.score_posts(["NATO has 32 members."])  # refused before any model loads
+    message = str(refused.value)
+    assert "\n" not in message and worker._models is None
+    assert message.startswith(f"the store {store.resolve()} changed while this run was scoring (documents: was "
+                              "1 documents, last row 1, sentence ids to 1, now 2 documents, last row 2, sentence "
+                              "ids to 2)")
+    # A scorer used on its own pins nothing, so there is nothing to compare.
+    ModelScorer(store, models_dir=MODELS).refuse_a_changed_store()

@@ -229,6 +229,20 @@ class ModelScorer:
             self.pinned_store = {"documents": documents_identity(self.store_dir), "fact_check_records": records}
         return self.pinned_store
 
+    def refuse_a_changed_store(self) -> None:
+        """Before each chunk: a ``UserError`` if the store's documents are no longer those the job
+        pinned where it started (``pin_store``; nothing pinned, as for a scorer used on its own:
+        nothing to compare). A re-ingest during a run would give the chunks after it the evidence
+        of another corpus, which ``--resume`` refuses too; the chunks finished before it are kept."""
+        if self.pinned_store is None:
+            return
+        was, now = self.pinned_store["documents"], documents_identity(self.store_dir)
+        if now != was:
+            raise UserError(f"the store {self.store_dir} changed while this run was scoring (documents: was {was}, "
+                            f"now {now or 'unreadable'}), and one output must not mix results from two corpora; "
+                            "the chunks finished before it are kept: resume against the store as it was, or start "
+                            "over")
+
     def _store_has_fact_checks(self) -> bool:
         try:
             return fact_checks_fingerprint(self.store_dir)[0] > 0
@@ -293,6 +307,7 @@ class ModelScorer:
         self._encoder = encoder
 
     def score_posts(self, texts: Sequence[str]) -> list[dict]:
+        self.refuse_a_changed_store()
         self.warm_up()
         assert self._models is not None  # set by warm_up
         detector, checker = self._models
