@@ -56,7 +56,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: setup lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
 
 test-fast: setup lint
 	$(PY) -m pytest -q -m "not slow"
