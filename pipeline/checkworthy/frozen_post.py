@@ -31,7 +31,7 @@ from pipeline.checkworthy.features import clean_text
 from pipeline.checkworthy.post import post_sentences
 from pipeline.checkworthy.sentence_classifier import ADAPTER_FILE, SentenceClassifierConfig, save_sentence_classifier
 from pipeline.core.metrics import best_f1_threshold, f1_metrics
-from pipeline.registry.base_models import MPNET, base_model_path
+from pipeline.registry.base_models import MPNET, base_model_path, load_base_encoder
 from pipeline.stance.backends import base_model_hash
 
 # Imported where used, not here (slow to load; most callers of this module never need them): torch,
@@ -100,10 +100,10 @@ def frozen_embeddings(texts: Sequence[str], base: str = MPNET, max_length: int =
 def _encode(texts: list[str], base: str, batch_size: int, max_length: int, cache: Path | None, path: Path | None,
             log: Callable[[str], None]) -> np.ndarray:
     import torch
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_path(base))
-    model = AutoModel.from_pretrained(base_model_path(base)).eval()
+    model = load_base_encoder(base).eval()
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     order = np.argsort([len(t) for t in texts])  # similar lengths per batch: little padding
     started = time.monotonic()

@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.types import STANCE_LABELS
-from pipeline.registry.base_models import MINILM, base_model, base_model_path
+from pipeline.registry.base_models import MINILM, base_model, base_model_path, load_base_encoder, quiet_model_loading
 from pipeline.registry.registry import sha256_file
 
 # Imported where used, not here (slow to load; most callers of this module never need them): onnxruntime,
@@ -60,7 +60,6 @@ def build_cross_encoder(lora_rank: int = 8, lora_alpha: int = 16, lora_dropout: 
     one text per input)."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModel
 
     class PairClassifier(torch.nn.Module):
         def __init__(self, encoder, hidden: int) -> None:
@@ -78,10 +77,12 @@ def build_cross_encoder(lora_rank: int = 8, lora_alpha: int = 16, lora_dropout: 
             return self.head(self.dropout(pooled))
 
     spec = base_model(base)
-    encoder = AutoModel.from_pretrained(base_model_path(base))
+    encoder = load_base_encoder(base)
     config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                         target_modules=list(spec.lora_targets), bias="none")
-    return PairClassifier(get_peft_model(encoder, config), encoder.config.hidden_size)
+    with quiet_model_loading():
+        wrapped = get_peft_model(encoder, config)
+    return PairClassifier(wrapped, encoder.config.hidden_size)
 
 
 def base_model_hash(base: str = MINILM) -> str:
