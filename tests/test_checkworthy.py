@@ -447,6 +447,21 @@ def test_training_data_never_holds_a_dev_or_test_text(shared_datasets):
     assert sets["ct22_1a_dev"].positives == 44 and len(sets["ct22_1a_dev"]) == 195
 
 
+
+def test_tweets_quoted_the_csv_way_are_read_unquoted(shared_datasets):
+    """The CheckThat! 2020 files quote a tweet holding a quote as a CSV writer does; read plain, 28
+    training tweets kept the quoting as text (a leading quote, every inner one doubled)."""
+    from pipeline.checkworthy import data as cd
+    from pipeline.stance.data import covidfact_pairs
+
+    sets = cd.load_sets(shared_datasets)
+    ct20 = sets["ct20_train"].texts
+    assert not [t for t in ct20 if t.startswith('"') and '""' in t]
+    assert any(t.startswith('Folks, when you say "The corona virus isn\'t a big deal') for t in ct20)
+    assert len(sets["ct20_dev"]) == 150  # the 2022 files and 2020 dev have no quoted field: rows as before
+    claims = {pair.claim for pair in covidfact_pairs(shared_datasets, "train")}
+    assert "northern italy to 'quarantine 16\" people '" in claims
+
 # -- command line -----------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_cli_evaluate_and_predict(invoke_cli, tmp_path, shipped):

@@ -234,6 +234,33 @@ def delimited_records(lines: Iterable[str], delimiter: str) -> Iterator[Delimite
         yield DelimitedRecord(first, tap.count, fields)
 
 
+def read_tsv_rows(path: Path | str) -> list[dict[str, str]]:
+    """The rows of a TSV file with a header, as dicts, read by ``delimited_records``: quoted fields
+    (``"He said ""no"" to it"``, as pandas writes them) come back unquoted, plain rows as they are.
+    A record that cannot be read, or a row wider than the header, is an ``InputError`` naming its
+    lines; a narrower row gets empty strings for the missing fields (as ``csv.DictReader`` does)."""
+    path = Path(path)
+    with open(path, encoding="utf-8", newline="") as handle:
+        records = delimited_records(handle, "\t")
+        header = next(records, None)
+        if header is None:
+            return []
+        if header.fields is None:
+            raise InputError(path, f"line {header.first}: the header cannot be read ({header.error})")
+        names = header.fields
+        rows = []
+        for record in records:
+            where = f"line {record.first}" if record.first == record.last else f"lines {record.first}-{record.last}"
+            if record.fields is None:
+                raise InputError(path, f"{where}: {record.error}")
+            if not record.fields:
+                continue  # a blank line
+            if len(record.fields) > len(names):
+                raise InputError(path, f"{where}: {len(record.fields)} fields where the header has {len(names)}")
+            rows.append(dict(zip(names, record.fields + [""] * (len(names) - len(record.fields)))))
+        return rows
+
+
 # How many lines of a TSV are looked at before its first record, to tell whether a one-column file is
 # written plain or quoted (``delimited_records``).
 _STYLE_SAMPLE_LINES = 1000

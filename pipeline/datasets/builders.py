@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pipeline.core.errors import InputError
-from pipeline.core.io import jsonl_lines, read_jsonl
+from pipeline.core.io import jsonl_lines, read_jsonl, read_tsv_rows
 from pipeline.core.paths import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -203,24 +203,23 @@ def build_covidfact(data_dir: Path) -> CorpusRows:
     rows = CorpusRows()
     merged: dict[str, dict] = {}
     for split in ("train", "dev"):
-        with open(data_dir / "covid-fact" / "rte" / f"{split}.tsv", encoding="utf-8") as handle:
-            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-            next(reader)
-            for row in reader:
-                if len(row) < 4 or not row[1].strip() or not row[2].strip():
-                    rows.left_out["malformed row"] += 1
-                    continue
-                evidence, claim = " ".join(row[1].split()), " ".join(row[2].split())
-                label = "SUPPORTED" if row[3].strip() == "entailment" else "REFUTED"
-                n = len(rows.documents)
-                doc = rows.document_id(evidence, {"id": f"covidfact-doc-{n}", "text": evidence,
-                                                  "source": "covidfact"})
-                item = merged.setdefault(claim, {"id": f"covidfact-{split}-{row[0].strip()}", "claim": claim,
-                                                 "labels": set(), "gold_evidence": [], "gold_documents": []})
-                item["labels"].add(label)
-                if doc not in item["gold_documents"]:
-                    item["gold_evidence"].append(evidence)
-                    item["gold_documents"].append(doc)
+        # Read with CSV quoting: a claim holding a quote is quoted the CSV way (``"... 16"" people"``).
+        for fields in read_tsv_rows(data_dir / "covid-fact" / "rte" / f"{split}.tsv"):
+            row = list(fields.values())
+            if len(row) < 4 or not row[1].strip() or not row[2].strip():
+                rows.left_out["malformed row"] += 1
+                continue
+            evidence, claim = " ".join(row[1].split()), " ".join(row[2].split())
+            label = "SUPPORTED" if row[3].strip() == "entailment" else "REFUTED"
+            n = len(rows.documents)
+            doc = rows.document_id(evidence, {"id": f"covidfact-doc-{n}", "text": evidence,
+                                              "source": "covidfact"})
+            item = merged.setdefault(claim, {"id": f"covidfact-{split}-{row[0].strip()}", "claim": claim,
+                                             "labels": set(), "gold_evidence": [], "gold_documents": []})
+            item["labels"].add(label)
+            if doc not in item["gold_documents"]:
+                item["gold_evidence"].append(evidence)
+                item["gold_documents"].append(doc)
     for item in merged.values():
         labels = item.pop("labels")
         if len(labels) > 1:

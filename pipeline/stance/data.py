@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from pipeline.core.errors import InputError, UserError
-from pipeline.core.io import parse_object, read_jsonl
+from pipeline.core.io import parse_object, read_jsonl, read_tsv_rows
 from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.core.splits import MANIFEST_PATH, SplitManifest, excluded_from_training
 from pipeline.core.types import STANCE_LABELS
@@ -163,15 +163,13 @@ def fever_symmetric_dev(root: Path) -> list[StancePair]:
 def _rte_tsv(path: Path, source: str) -> list[StancePair]:
     # Both files: index, evidence sentence, claim, entailment|not_entailment. The not_entailment
     # pairs are refutations (COVID-Fact counter-claims; SciFact CONTRADICT rationales).
+    # Read with CSV quoting: a claim holding a quote is quoted the CSV way (``"... 16"" people"``).
     out = []
-    with open(path, encoding="utf-8") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(reader)
-        for row in reader:
-            if len(row) < 4:
-                continue
-            label = "SUPPORTS" if row[3].strip() == "entailment" else "REFUTES"
-            out.append(make_pair(row[2], row[1], label, source))
+    for row in read_tsv_rows(path):
+        index, evidence, claim, label = (list(row.values()) + ["", "", "", ""])[:4]
+        if not label:
+            continue
+        out.append(make_pair(claim, evidence, "SUPPORTS" if label.strip() == "entailment" else "REFUTES", source))
     return out
 
 

@@ -19,7 +19,6 @@ starts on for CSV (the header is line 1, as in a spreadsheet), the row for Parqu
 """
 from __future__ import annotations
 
-import csv
 import html
 import json
 import re
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from pipeline.checkworthy import data as cd
 from pipeline.core.errors import InputError, UserError
-from pipeline.core.io import delimited_records, loads_noting_repeats, parse_object
+from pipeline.core.io import delimited_records, loads_noting_repeats, parse_object, read_tsv_rows
 from pipeline.core.types import STANCE_LABELS
 from pipeline.stance import data as stance_data
 from pipeline.stance.pairs import StancePair, claim_key
@@ -382,9 +381,8 @@ def _public_evaluation_keys(task: str, root: Path) -> dict[str, str]:
         for rel in (cd.CT22_1A["test"], cd.CT22_1B["test"]):
             path = root / rel
             if path.is_file():
-                with open(path, encoding="utf-8", newline="") as handle:
-                    for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-                        keys.setdefault(text_key(row.get("tweet_text") or ""), rel)
+                for row in read_tsv_rows(path):
+                    keys.setdefault(text_key(row.get("tweet_text") or ""), rel)
     else:
 
         splits = stance_data.build_stance_splits(root)
