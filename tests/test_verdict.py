@@ -55,6 +55,22 @@ def test_rules_conflict_support_and_nothing():
     assert rules.aggregate("c", []).verdict == "NOT_ENOUGH_INFO"
 
 
+
+def test_no_passage_is_named_decisive_for_a_verdict_it_argues_against():
+    """A fitted verdict can refute where no passage does (a fresh user's "Cough, fever and headache
+    are common COVID-19 symptoms" came out REFUTED 0.44 with one SUPPORTS 0.70 passage): that
+    passage was marked as what decided it. Only a passage leaning the verdict's way may be."""
+    from pipeline.verdict.aggregator import decisive_indices, evidence_probs
+
+    supports_only = evidence_probs([ev(0.70, 0.22), ev(0.10, 0.05)])
+    assert decisive_indices("REFUTED", supports_only) == ()
+    assert decisive_indices("SUPPORTED", supports_only) == (0,)
+    # Below 0.5 but leaning that way: still the strongest such passage.
+    leaning = evidence_probs([ev(0.20, 0.45), ev(0.60, 0.10)])
+    assert decisive_indices("REFUTED", leaning) == (0,)
+    assert decisive_indices("CONFLICTING", leaning) == (0, 1)
+    assert decisive_indices("CONFLICTING", supports_only) == (0,)
+
 def test_features_use_rank_not_scale_of_retrieval_scores():
     items = [ev(0.1, 0.8, 0.9), ev(0.7, 0.1, 0.2)]
     rescaled = [ev(0.1, 0.8, 90.0), ev(0.7, 0.1, 20.0)]

@@ -60,7 +60,10 @@ def render_verdict(verdict, console) -> None:
                          f"  (confidence {verdict.confidence:.2f})",
                          ("  needs review: read the evidence" if verdict.needs_review else "", "bold yellow"))
     console.print(Panel(head, expand=False))
-    table = Table(show_lines=True, title="Evidence (best first; ► decided the verdict)")
+    title = "Evidence (best first; ► decided the verdict)"
+    if verdict.evidence and not verdict.decisive and verdict.verdict != "NOT_ENOUGH_INFO":
+        title = "Evidence (best first; no single passage argues for the verdict: it weighs them all)"
+    table = Table(show_lines=True, title=title)
     table.add_column("#", justify="right")
     table.add_column("stance")
     table.add_column("passage (decisive sentence in bold)", ratio=1)

@@ -410,14 +410,19 @@ def fitted_stance_spec(spec: str = "verdict", models_dir: Path | str | None = No
 
 
 def decisive_indices(verdict: str, probs: np.ndarray, limit: int = 3) -> tuple[int, ...]:
-    """The passages that carry the verdict: the strongest supporting and/or refuting ones."""
+    """The passages that carry the verdict: the strongest supporting and/or refuting ones (at
+    least 0.5 that way; else the strongest that way, if its own stance is that way). None where no
+    passage leans the verdict's way: a verdict fitted on every passage, and on all of them read
+    together, can go where no single passage does, and marking a passage that says the opposite
+    as what decided it would mislead the reader."""
     if len(probs) == 0 or verdict == "NOT_ENOUGH_INFO":
         return ()
 
     def strongest(column: int) -> list[int]:
         order = [int(i) for i in np.argsort(-probs[:, column], kind="stable")]
         chosen = [i for i in order if probs[i, column] >= 0.5][:limit]
-        return chosen or order[:1]
+        leaning = [i for i in order[:1] if int(np.argmax(probs[i])) == column]
+        return chosen or leaning
 
     if verdict == "SUPPORTED":
         return tuple(strongest(0))
