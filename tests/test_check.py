@@ -623,3 +623,20 @@ def test_check_with_a_stance_model_the_verdict_model_was_not_fitted_on_says_so_o
         assert lines == ([f"warning: {verdict} was fitted on {fitted}'s stance probabilities; reading with {other} "
                           "instead gives its weights another model's probabilities (verdicts may be worse than "
                           "measured)"] if warned else [])
+
+
+@pytest.mark.slow
+def test_before_leaves_out_fact_checks_published_since(seed_store_copy):
+    """The PolitiFact check of the Threads post is dated 2024-11-10: asked what was known before
+    that day, neither its evidence nor the fact-check itself may be shown."""
+    from pipeline.corpus.ingest import ingest
+    from pipeline.factchecks.index import build_store_index
+    from pipeline.verdict.checker import Checker
+
+    ingest([DATA.parent.parent / "corpus" / "factchecks.jsonl"], seed_store_copy)
+    build_store_index(seed_store_copy)
+    checker = Checker(seed_store_copy)
+    assert any(fc["publisher"] == "PolitiFact" for fc in checker.check(THREADS_CLAIM).fact_checks)
+    earlier = checker.check(THREADS_CLAIM, before="2024-11-10")
+    assert earlier.fact_checks == ()
+    assert all((e.published or "9999") < "2024-11-10" for e in earlier.evidence)

@@ -98,6 +98,22 @@ def test_noisy_tweet_matches_the_rutte_fact_checks(store):
     assert everything["fixture-einstein-math"] < 0.1 and everything["fixture-5g-covid"] < 0.1
 
 
+
+@needs_model
+def test_before_keeps_only_records_dated_before_it(store):
+    """`check --before` asks what was known at the time: a fact-check published later (or with
+    no date) is no more shown than evidence published later."""
+    matcher = FactCheckMatcher(store)
+    everything = matcher.match(NOISY_RUTTE_POST, k=50)
+    dated = {m.id: m.date for m in everything}
+    assert dated["politifact-2024-11-rutte-expel-us"] == "2024-11-10" and dated["fixture-einstein-math"] is None
+    before = matcher.match(NOISY_RUTTE_POST, k=50, before="2024-11-10")
+    assert before and all(m.date is not None and m.date < "2024-11-10" for m in before)
+    assert [m.id for m in before] == [m.id for m in everything if m.date is not None and m.date < "2024-11-10"]
+    assert matcher.match(NOISY_RUTTE_POST, k=2, before="2024-11-11")[0].id in {
+        "politifact-rutte-expel-us", "politifact-2024-11-rutte-expel-us"}
+    assert matcher.match(NOISY_RUTTE_POST, k=50, before="2000-01-01") == []
+
 @needs_model
 def test_match_many_ranks_each_post_to_its_own_claim(store):
     matcher = FactCheckMatcher(store)

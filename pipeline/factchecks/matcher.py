@@ -146,13 +146,17 @@ class FactCheckMatcher:
         """Whether the store holds any fact-check (cheap: no model is loaded)."""
         return fact_checks_fingerprint(self.store_dir)[0] > 0
 
-    def match(self, query: str, k: int = 10, min_similarity: float = 0.0) -> list[FactCheckMatch]:
-        return self.match_many([query], k, min_similarity)[0]
+    def match(self, query: str, k: int = 10, min_similarity: float = 0.0,
+              before: str | None = None) -> list[FactCheckMatch]:
+        return self.match_many([query], k, min_similarity, before=before)[0]
 
-    def match_many(self, queries: Sequence[str], k: int = 10,
-                   min_similarity: float = 0.0) -> list[list[FactCheckMatch]]:
+    def match_many(self, queries: Sequence[str], k: int = 10, min_similarity: float = 0.0,
+                   before: str | None = None) -> list[list[FactCheckMatch]]:
         """Best matches first, up to k per query; ``min_similarity`` drops weaker ones (on
-        CheckThat! dev a best match at >= 0.5 was right 98% of the time; see the model card)."""
+        CheckThat! dev a best match at >= 0.5 was right 98% of the time; see the model card).
+        ``before`` (YYYY-MM-DD): only records dated before it, as for the evidence (a record
+        without a date is left out too: nothing says it was known then); they are taken from the
+        same ``n_candidates`` nearest records the re-ranker reads."""
         index = self.index
         encoder, reranker = self._encoder, self._reranker
         assert encoder is not None and reranker is not None  # set by warm_up, with the index
@@ -168,7 +172,10 @@ class FactCheckMatcher:
         # a thread pool fighting other processes for 2 cores (measured 5 ms vs 30-60 ms).
         with self._blas.limit(limits=1, user_api="blas"):
             for query, qv, rv in zip(queries, clean_vectors, raw_vectors):
-                ranked = rank_with(index, reranker, query, qv, rv, k, self.n_candidates)
+                ranked = rank_with(index, reranker, query, qv, rv, k if before is None else len(index),
+                                   self.n_candidates)
+                if before is not None:
+                    ranked = [(i, p) for i, p in ranked if (index.records[i].date or "9999") < before][:k]
                 out.append([_match_of(index.records[i], p) for i, p in ranked if p >= min_similarity])
         return out
 

@@ -362,7 +362,7 @@ class Checker:
             verdict = replace(aggregated, evidence=tuple(judged),
                               decisive=tuple(positions[i] for i in aggregated.decisive))
             if matcher is not None:
-                verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5)))
+                verdict = replace(verdict, fact_checks=tuple(m.to_dict() for m in matcher.match(claim, k=3, min_similarity=0.5, before=before)))
             verdicts.append(verdict)
         return verdicts
 
