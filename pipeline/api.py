@@ -26,6 +26,7 @@ verdict; keep one to check many claims), ``pipeline.StanceModel``, ``pipeline.Ch
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,7 +38,9 @@ from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.checkworthy.sentences import AUTO
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
+from pipeline.core.types import STANCE_LABELS
 from pipeline.corpus.ingest import ingest
+from pipeline.corpus.readers import Rejection, expand_inputs
 from pipeline.corpus.store import Corpus
 from pipeline.evaluation.compare import compare_models
 from pipeline.evaluation.compare import evaluate_model as _evaluate_model
@@ -48,7 +51,7 @@ from pipeline.scoring.scorer import score_frame as _score_frame
 from pipeline.training import data as training_data
 from pipeline.training.retrain import DEFAULT_DATASETS_DIR, retrain
 from pipeline.verdict.checker import Checker
-from pipeline.verdict.validation import InvalidClaimError, validate_claim
+from pipeline.verdict.validation import InvalidClaimError, valid_before, valid_top_k, validate_claim
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,20 +66,34 @@ def load_corpus(store_dir: Path | str = DEFAULT_STORE):
     return Corpus(store_dir)
 
 
-def build_corpus(paths: Iterable[Path | str], store_dir: Path | str, index: bool = True):
-    """Ingest ``paths`` (files or folders) into the store at ``store_dir`` and, unless
-    ``index=False``, build its evidence index; returns the ``Corpus``. Re-running is cheap:
-    unchanged documents are skipped. Raises ``UserError`` naming any rejected input."""
-    report = ingest([Path(p) for p in paths], Path(store_dir))
-    if report.rejected:
-        raise UserError("rejected inputs: " + "; ".join(str(r) for r in report.rejected[:5]))
+def build_corpus(paths: Path | str | Iterable[Path | str], store_dir: Path | str, index: bool = True):
+    """Ingest ``paths`` (files or folders, or one of them) into the store at ``store_dir`` and,
+    unless ``index=False``, build its evidence index; returns the ``Corpus``. Re-running is cheap:
+    unchanged documents are skipped. Raises ``UserError`` naming any rejected input, as
+    ``claimsift ingest`` exits 1: after ingesting and indexing the accepted documents."""
+    # A str is iterable too: read as a list it was ingested character by character ("/" walked the disk).
+    given = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    store = Path(store_dir)
+    # Refused here, before ingest creates the store: else an empty store folder was left behind.
+    if not given:
+        raise UserError("nothing to ingest: no paths given")
+    found: list[Rejection] = []
+    if not expand_inputs(given, found):
+        why = "; ".join(str(r) for r in found[:5]) or f"no supported files in {', '.join(map(str, given))}"
+        raise UserError(f"nothing to ingest: {why}")
+    report = ingest(given, store)
     if report.fact_checks_changed:
-
-        build_store_index(Path(store_dir))
+        build_store_index(store)
     if index:
-
-        update_index(Path(store_dir))
-    return load_corpus(store_dir)
+        update_index(store)
+    if report.rejected:
+        more = f" (and {len(report.rejected) - 5} more)" if len(report.rejected) > 5 else ""
+        accepted = len(report.added) + len(report.replaced) + len(report.unchanged)
+        done = "ingested and indexed" if index else "ingested (not indexed: index=False)"
+        kept = (f"the {accepted} accepted document(s) were {done} in {store} "
+                f"(pipeline.load_corpus({str(store)!r}) opens it)" if accepted else "no document was ingested")
+        raise UserError(f"rejected inputs: {'; '.join(str(r) for r in report.rejected[:5])}{more}; {kept}")
+    return load_corpus(store)
 
 
 def entity_counts(corpus) -> pd.DataFrame:
@@ -97,33 +114,54 @@ def quotes_by_speaker(corpus) -> pd.DataFrame:
 
 # -- checking -------------------------------------------------------------------------------------
 
+def _valid_settings(before: object, top_k: object) -> tuple[str | None, int | None]:
+    """``before`` and ``top_k`` checked as ``claimsift check`` checks them, before any model loads."""
+    return valid_before(before), None if top_k is None else valid_top_k(top_k)
+
+
+def _refuse_single_string(values: object, what: str) -> None:
+    # A str is a sequence too: taken for one, each of its characters was checked (or scored) alone.
+    if isinstance(values, str):
+        raise UserError(f"expected a sequence of {what}, not a single string")
+
+
 def checker(store_dir: Path | str = DEFAULT_STORE, **options):
     """A ``Checker`` for many claims (models load once, on first use). Options: ``top_k``,
     ``stance_spec``, ``verdict_spec``, ``models_dir``, ``encoder_backend``, ``retrieval``,
     ``query_adapter`` ("none", or a registry spec such as "query-adapter": the map on claim
     vectors before dense search; default: the one the verdict model was fitted with)."""
+    if "top_k" in options:
+        options["top_k"] = valid_top_k(options["top_k"])
     return Checker(store_dir, **options)
 
 
 def check(claim: str, store_dir: Path | str = DEFAULT_STORE, *, before: str | None = None,
           top_k: int | None = None, **options):
     """Check one claim; returns a ``Verdict`` (shows its evidence with the decisive sentence
-    highlighted in a notebook). ``before``: only evidence published before this ISO date."""
+    highlighted in a notebook). ``before``: only evidence published before this date (YYYY-MM-DD);
+    ``top_k``: evidence passages to judge, 1 to 50 (default 5)."""
+    before, top_k = _valid_settings(before, top_k)
     return checker(store_dir, **options).check(claim, before=before, top_k=top_k)
 
 
 check_claim = check
 
 
+VERDICT_COLUMNS = ["claim", "verdict", "confidence", "n_evidence", "decisive_sentence", "decisive_stance",
+                   "decisive_source"]
+
+
 def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
     """One row per verdict: ``claim, verdict, confidence, n_evidence, decisive_sentence,
-    decisive_stance, decisive_source`` (a None verdict gives an empty row)."""
+    decisive_stance, decisive_source`` (a None verdict gives a row of None, with confidence 0.0
+    and n_evidence 0)."""
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
     for v in verdicts:
         if v is None:
-            rows.append({"n_evidence": 0})
+            rows.append({"claim": None, "verdict": None, "confidence": 0.0, "n_evidence": 0,
+                         "decisive_sentence": None, "decisive_stance": None, "decisive_source": None})
             continue
         decisive = [v.evidence[i] for i in v.decisive if i < len(v.evidence)]
         first = decisive[0] if decisive else None
@@ -131,17 +169,22 @@ def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
                      "n_evidence": len(v.evidence), "decisive_sentence": first.sentence if first else None,
                      "decisive_stance": first.stance if first else None,
                      "decisive_source": (first.title or first.source or first.doc_id) if first else None})
-    return pd.DataFrame(rows, columns=["claim", "verdict", "confidence", "n_evidence", "decisive_sentence",
-                                       "decisive_stance", "decisive_source"])
+    # object, not pandas' str dtype: that turns a missing verdict or decisive sentence into NaN.
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS, dtype=object).astype(
+        {"confidence": np.float64, "n_evidence": np.int64})
 
 
 def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *, before: str | None = None,
                  top_k: int | None = None, checker_instance=None, **options) -> pd.DataFrame:
     """Check many claims in one batch: one row per claim, in order (``verdicts_frame`` columns
     plus ``rejected``). A claim the checker refuses (empty, too long, not English) keeps its row
-    with ``verdict`` None and the reason in ``rejected``; ``frame.attrs["verdicts"]`` holds the
-    ``Verdict`` objects (None for rejected claims)."""
+    with ``verdict`` None (confidence 0.0, n_evidence 0) and the reason in ``rejected`` (None for
+    the claims checked); ``frame.attrs["verdicts"]`` holds the ``Verdict`` objects (None for
+    rejected claims)."""
+    import pandas as pd
 
+    _refuse_single_string(claims, "claims (check_claim checks one)")
+    before, top_k = _valid_settings(before, top_k)
     claims = list(claims)
     reasons: list[str | None] = []
     for claim in claims:
@@ -155,14 +198,20 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     checked = iter(instance.check_many(accepted, before=before, top_k=top_k) if accepted else [])
     verdicts = [next(checked) if reason is None else None for reason in reasons]
     frame = verdicts_frame(verdicts)
-    frame["claim"] = claims
-    frame["rejected"] = reasons
+    frame["claim"] = pd.Series(claims, dtype=object)
+    frame["rejected"] = pd.Series(reasons, dtype=object)  # None, not NaN, where the claim was checked
     frame.attrs["verdicts"] = verdicts
     return frame
 
 
+EVIDENCE_COLUMNS = ["doc_id", "source", "title", "published", "sentence", "sentence_index", "start", "end",
+                    "context", "stance", "score", *(f"p_{label}" for label in STANCE_LABELS), "read_as", "decisive"]
+
+
 def evidence_frame(verdict) -> pd.DataFrame:
-    """A verdict's evidence as a DataFrame, one row per passage, ``decisive`` marked."""
+    """A verdict's evidence as a DataFrame, one row per passage, ``decisive`` marked; the same
+    columns (``EVIDENCE_COLUMNS``) whatever the evidence, none at all included. ``read_as``: what the
+    stance model read where it was not the sentence, else empty."""
     import pandas as pd
 
     rows = []
@@ -170,14 +219,26 @@ def evidence_frame(verdict) -> pd.DataFrame:
         row = e.to_dict()
         probs = row.pop("stance_probs")
         row.update({f"p_{k}": v for k, v in probs.items()})
+        row.setdefault("read_as", "")
         row["decisive"] = i in verdict.decisive
         rows.append(row)
-    return pd.DataFrame(rows)
+    # Columns named: without them a verdict with no evidence gave a frame with no columns at all.
+    return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
 
 
 def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "text", **options):
-    """Score a DataFrame of posts: one output row per input row (same index) with the
-    check-worthy claims found in it, each with a verdict and evidence (see ``pipeline.scoring.scorer``)."""
+    """Score posts: one output row per input row (same index) with the check-worthy claims found in
+    it, each with a verdict and evidence (see ``pipeline.scoring.scorer``). ``df``: a DataFrame with
+    a ``text_column``, or the texts alone (a Series or a list)."""
+    import pandas as pd
+
+    _refuse_single_string(df, "texts")
+    if isinstance(df, pd.Series):
+        df = df.to_frame(text_column)
+    elif not isinstance(df, pd.DataFrame):
+        if not isinstance(df, Iterable):
+            raise UserError(f"expected a DataFrame, a Series or a list of texts, got {type(df).__name__}")
+        df = pd.DataFrame({text_column: list(df)})
     return _score_frame(df, store_dir=store_dir, text_column=text_column, **options)
 
 
@@ -191,13 +252,11 @@ def checkworthiness_frame(texts: Sequence[str], domain: str = AUTO, model: str =
     is one of its text's claims. Texts without a sentence get no row."""
     import pandas as pd
 
-
+    _refuse_single_string(texts, "texts")
     detector = CheckworthyModel(model, models_dir=models_dir or None)
     if domain != AUTO and domain not in detector.thresholds:
         raise UserError(f"unknown domain {domain!r}; use {AUTO} or one the model knows: "
                         f"{', '.join(detector.thresholds)}")
-    if isinstance(texts, str):
-        raise UserError("expected a sequence of texts, not a single string")
     scored = detector.score_posts_routed(texts, domain)
     rows = [(i, post, sentence) for i, post in enumerate(scored) for sentence in post.sentences]
     return pd.DataFrame({"text_index": [i for i, _, _ in rows], "sentence": [s.text for _, _, s in rows],

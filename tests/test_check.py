@@ -168,6 +168,17 @@ def test_cli_json_and_batch(seed_store, seed_checker, tmp_path, run_cli):
     assert any("no specific mechanism to suspend or expel" in s for s in supports), lines[3]
     assert lines[3]["verdict"] == seed_checker.check(NO_EXPULSION_CLAIM).verdict
 
+    # A CSV of claims (a `claim` column) is read as `score` reads posts: rows keyed by their line
+    # (the header is line 1), the `id` column kept, a bad row rejected alone.
+    table = tmp_path / "claims.csv"
+    table.write_text(f'id,claim\nc1,"{THREADS_CLAIM}"\nc2,\n')
+    out_csv = tmp_path / "pred_csv.jsonl"
+    result = run_cli("check", "--store", str(seed_store), "--data", str(table), "--out", str(out_csv))
+    assert result.returncode == 1, result.stderr
+    rows = [json.loads(x) for x in out_csv.read_text().splitlines()]
+    assert [(x["line"], x["id"]) for x in rows] == [(2, "c1"), (3, "c2")]
+    assert rows[0]["verdict"] == "REFUTED" and "claims.csv, line 3" in rows[1]["error"]
+
 
 @pytest.mark.slow
 def test_cli_errors_are_one_line_without_traceback(tmp_path, run_cli):

@@ -1,7 +1,6 @@
 """CLI: ``index``, ``check`` and ``evaluate claims``."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pipeline.core.paths import DEFAULT_STORE
 from pipeline.retrieval.query_adapter import QUERY_ADAPTER_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 from pipeline.verdict.packs import RULE_PACK_HELP
+from pipeline.verdict.validation import MAX_TOP_K, valid_before, valid_top_k
 
 # The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
 # in a fraction of a second.
@@ -27,16 +27,6 @@ STANCE_MODEL_HELP = ("Registry name, name@version or path; default: the stance m
                      "fitted on (`stance`: the current one).")
 VERDICT_STYLE = {"SUPPORTED": "bold green", "REFUTED": "bold red", "NOT_ENOUGH_INFO": "bold yellow",
                  "CONFLICTING": "bold magenta"}
-
-
-def _valid_date(value: Optional[str]) -> Optional[str]:
-    if value is None:
-        return None
-
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise UserError(f"--before {value!r} is not a date in the form YYYY-MM-DD") from None
 
 
 def _trim_context(context: str, sentence: str, margin: int = 120) -> str:
@@ -98,15 +88,26 @@ def _id_fields(obj: dict) -> dict:
             if key.lower() in ("id", "id_str") or key.lower().endswith("_id")}
 
 
-def _read_claim_lines(path: Path):
-    """(line number, claim or None, problem or None, id fields) per line."""
+def _read_claim_lines(path: Path, text_column: str = "claim"):
+    """(line number, claim or None, problem or None, id fields) per line of a JSONL file, or per
+    row of a CSV, TSV or Parquet file (its ``text_column``; `id` kept where the file has one),
+    read as `score` reads posts."""
+    from pipeline.scoring.posts import PostReader, detect_format
+
+    if detect_format(path) != "jsonl":
+        for record in PostReader(path, text_column=text_column):
+            ids = {"id": record.post_id} if record.post_id is not None else {}
+            yield record.line, record.text, record.reason, ids
+        return
     for line_no, obj, problem in jsonl_lines(path, blank_lines=True):
         if obj is None:
             yield line_no, None, problem, {}
             continue
-        claim = obj.get("claim")
+        claim = obj.get(text_column)
         if not isinstance(claim, str):
-            yield line_no, None, "no `claim` text field", _id_fields(obj)
+            problem = (f"no `{text_column}` text field" if claim is None
+                       else f"`{text_column}` is {type(claim).__name__} {json.dumps(claim)[:40]}, not text")
+            yield line_no, None, problem, _id_fields(obj)
             continue
         yield line_no, claim, None, _id_fields(obj)
 
@@ -140,11 +141,12 @@ def _warn_of_a_stance_model_the_verdict_model_was_not_fitted_on(checker) -> None
 def check_command(
     claim: Optional[str] = typer.Argument(None, help="The claim to check (or use --data)."),
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
-    top_k: int = typer.Option(5, "--top-k", min=1, max=50, help="Evidence passages to judge."),
+    top_k: int = typer.Option(5, "--top-k", help=f"Evidence passages to judge (1 to {MAX_TOP_K})."),
     before: Optional[str] = typer.Option(None, "--before", help="Only evidence published before this date (YYYY-MM-DD)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    data: Optional[Path] = typer.Option(None, "--data", help="JSONL file with a `claim` field per line."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Claims to check: JSONL with a `claim` field per line, or CSV, TSV or Parquet with a `claim` column (an `id` column is kept)."),
     out: Optional[Path] = typer.Option(None, "--out", help="With --data: write one JSON object per input line here."),
+    text_column: str = typer.Option("claim", "--text-column", help="With --data: the field or column holding the claim."),
     stance_model: Optional[str] = typer.Option(None, "--stance-model", help=STANCE_MODEL_HELP),
     rule_packs: Optional[List[str]] = typer.Option(None, "--rule-pack", help=RULE_PACK_HELP),
     rerank: bool = typer.Option(RERANK_BY_DEFAULT, "--rerank/--no-rerank", help=RERANK_HELP),
@@ -154,7 +156,9 @@ def check_command(
     from pipeline.verdict.checker import Checker
     from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
-    before = _valid_date(before)
+    # The same check and message as the Python API's (pipeline.verdict.validation).
+    before = valid_before(before, "--before")
+    top_k = valid_top_k(top_k, "--top-k")
     if (claim is None) == (data is None):
         raise UserError("give either a CLAIM or --data FILE (not both)")
     if data is not None and out is not None:
@@ -185,14 +189,14 @@ def check_command(
     assert data is not None  # a CLAIM or --data, checked above
     if out is None:
         raise UserError("--data needs --out PRED.jsonl")
-    rows = list(_read_claim_lines(data))
+    rows = list(_read_claim_lines(data, text_column))
     good = []
-    for line_no, text, problem, ids in rows:
+    for position, (line_no, text, problem, ids) in enumerate(rows):
         if problem is None:
             try:
                 good.append((line_no, validate_claim(text)))
             except InvalidClaimError as exc:
-                rows[line_no - 1] = (line_no, None, str(exc), ids)
+                rows[position] = (line_no, None, str(exc), ids)
     verdicts = dict(zip((n for n, _ in good), checker.check_many([c for _, c in good], before=before))) if good else {}
 
     lines, failed = [], 0

@@ -164,7 +164,8 @@ class Checker:
 
         if not Corpus(self.store_dir).exists():
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
-                            f"`claimsift ingest seeds --store {self.store_dir}`")
+                            f"`claimsift ingest DOCUMENTS --store {self.store_dir}` (in Python: "
+                            "`pipeline.build_corpus(DOCUMENTS, store_dir)`)")
         # Resolved once: the verdict model and the stance model it names must come from the same
         # reading of CURRENT, whatever is promoted meanwhile.
         verdict_spec = self._resolved_verdict_spec()

@@ -1,13 +1,17 @@
 """What a claim must be before it is checked: text with words, of bounded length, without terminal
-control sequences, in English (a claim surely in another language is refused, naming it)."""
+control sequences, in English (a claim surely in another language is refused, naming it). Also the
+check's settings (``before``, ``top_k``), refused alike from the command line and from Python."""
 from __future__ import annotations
 
+import datetime as dt
 import re
+from numbers import Integral
 
 from pipeline.core.errors import UserError
 from pipeline.corpus.language import surely_not_english
 
 MAX_CLAIM_CHARS = 1000
+MAX_TOP_K = 50
 
 
 # Terminal escape sequences (colours, cursor moves, titles) and other control or bidi-override
@@ -55,3 +59,25 @@ def validate_claim(claim: object) -> str:
         raise InvalidClaimError(f"the claim is in another language ({other.language}, confidence "
                                 f"{other.confidence:.2f}); the corpus models are English-only")
     return text
+
+
+def valid_before(value: object, name: str = "before") -> str | None:
+    """The date cut-off as YYYY-MM-DD (None: no cut-off); a UserError naming ``name`` (``--before``
+    on the command line) otherwise. Unchecked, a string that is not a date filtered nothing."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise UserError(f"{name} {value!r} is not a date in the form YYYY-MM-DD")
+
+
+def valid_top_k(value: object, name: str = "top_k") -> int:
+    """The number of evidence passages per claim, 1 to ``MAX_TOP_K``; a UserError naming ``name``
+    otherwise. Unchecked, 0 meant the default and a negative or fractional number every sentence."""
+    # Integral: a NumPy integer from a notebook's range is as good as an int; True is not a count.
+    if isinstance(value, Integral) and not isinstance(value, bool) and 1 <= int(value) <= MAX_TOP_K:
+        return int(value)
+    raise UserError(f"{name} {value!r} is not a whole number from 1 to {MAX_TOP_K}")

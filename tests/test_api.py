@@ -1,0 +1,222 @@
+"""The notebook API (``pipeline.api``, exported lazily by ``import pipeline``) as a fresh user
+calls it: one path or one claim where a list is expected, settings the CLI refuses, a partly
+rejected ingest, rejected claims and empty evidence in the frames, texts without a DataFrame.
+
+The arguments are refused before anything is built or loaded, so most tests take no store; the
+slow ones share one tiny store built once per module with ``build_corpus``."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pipeline
+from pipeline.core.errors import UserError
+from pipeline.core.types import Evidence, Verdict
+from pipeline.retrieval.index import current_index_dir
+from score_fakes import KeywordScorer
+
+NATO = ("NATO Secretary General Mark Rutte said on Tuesday that the alliance has no mechanism to expel "
+        "a member. He spoke in Brussels after a meeting of defence ministers.\n")
+BUDGET = ('{"id": "1", "title": "Budget", "published": "2024-05-01", "text": "The city council approved a '
+          'budget of 12 million euros for new bicycle lanes. The mayor said construction starts in June."}\n')
+CLAIM = "Rutte said NATO cannot expel a member"
+
+
+@pytest.fixture(scope="module")
+def partly_rejected(tmp_path_factory) -> tuple[Path, str]:
+    """A store built from two good documents and one missing path: (store, the error raised)."""
+    root = tmp_path_factory.mktemp("api")
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "nato.txt").write_text(NATO, encoding="utf-8")
+    (docs / "budget.jsonl").write_text(BUDGET, encoding="utf-8")
+    store = root / "store"
+    with pytest.raises(UserError) as raised:
+        pipeline.build_corpus([docs, root / "gone.txt"], store)
+    return store, str(raised.value)
+
+
+@pytest.fixture(scope="module")
+def checker(partly_rejected):
+    return pipeline.checker(partly_rejected[0])
+
+
+def _verdict(evidence: tuple[Evidence, ...] = ()) -> Verdict:
+    return Verdict(claim=CLAIM, verdict="SUPPORTED" if evidence else "NOT_ENOUGH_INFO", confidence=0.8,
+                   evidence=evidence, decisive=(0,) if evidence else ())
+
+
+EVIDENCE = Evidence(doc_id="d1", sentence="NATO has no mechanism to expel a member.", start=0, end=40, score=0.9,
+                    stance="SUPPORTS", stance_probs={"SUPPORTS": 0.8, "REFUTES": 0.1, "NOT_ENOUGH_INFO": 0.1})
+
+
+class RecordingChecker:
+    """Stands in for a ``Checker``: records the settings it was given, one verdict per claim."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], str | None, int | None]] = []
+
+    def check_many(self, claims, before=None, top_k=None):
+        self.calls.append((list(claims), before, top_k))
+        return [_verdict((EVIDENCE,)) for _ in claims]
+
+
+# -- 1. one path, one claim -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("as_type", [str, Path])
+def test_build_corpus_takes_a_single_path_as_one_path(tmp_path, monkeypatch, as_type):
+    # Relative, so that read as a list of characters it named "d", "o"... and not "/" (which walked the disk).
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"^nothing to ingest: docs: no such file or directory$"):
+        pipeline.build_corpus(as_type("docs"), tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.slow
+def test_build_corpus_ingests_a_single_folder_given_as_a_string(partly_rejected, tmp_path, monkeypatch):
+    monkeypatch.chdir(partly_rejected[0].parent)
+    corpus = pipeline.build_corpus("docs", tmp_path / "store", index=False)
+    assert sorted(corpus.documents()["name"]) == ["docs/budget.jsonl#id=1", "docs/nato.txt"]
+
+
+def test_check_claims_refuses_a_single_string_as_checkworthiness_frame_does(tmp_path):
+    recorder = RecordingChecker()
+    with pytest.raises(UserError, match=r"^expected a sequence of claims \(check_claim checks one\), not a single"):
+        pipeline.check_claims(CLAIM, checker_instance=recorder)
+    with pytest.raises(UserError, match=r"^expected a sequence of texts, not a single string$"):
+        pipeline.checkworthiness_frame("One text. Two sentences.", models_dir=tmp_path / "no-models")
+    assert recorder.calls == []
+
+
+# -- 2. before and top_k, checked as the CLI checks them -------------------------------------------
+
+BAD_BEFORE = ["yesterday", "2020-13-45", 20200101]
+BAD_TOP_K = [0, -3, 2.5, 500, "5", True]
+
+
+@pytest.mark.parametrize("before", BAD_BEFORE)
+def test_a_bad_before_is_refused_by_every_checking_function(tmp_path, before):
+    message = f"before {before!r} is not a date in the form YYYY-MM-DD"
+    store = tmp_path / "no-store"  # refused before the store is looked at
+    for call in (lambda: pipeline.check_claim(CLAIM, store_dir=store, before=before),
+                 lambda: pipeline.check_claims([CLAIM], store_dir=store, before=before),
+                 lambda: pipeline.check_claims([CLAIM], checker_instance=RecordingChecker(), before=before)):
+        with pytest.raises(UserError) as raised:
+            call()
+        assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("top_k", BAD_TOP_K)
+def test_a_bad_top_k_is_refused_by_every_checking_function(tmp_path, top_k):
+    message = f"top_k {top_k!r} is not a whole number from 1 to 50"
+    store = tmp_path / "no-store"
+    for call in (lambda: pipeline.check_claim(CLAIM, store_dir=store, top_k=top_k),
+                 lambda: pipeline.check_claims([CLAIM], store_dir=store, top_k=top_k),
+                 lambda: pipeline.check_claims([CLAIM], checker_instance=RecordingChecker(), top_k=top_k),
+                 lambda: pipeline.checker(store, top_k=top_k)):
+        with pytest.raises(UserError) as raised:
+            call()
+        assert str(raised.value) == message
+
+
+def test_good_settings_reach_the_checker_normalised():
+    recorder = RecordingChecker()
+    pipeline.check_claims([CLAIM], checker_instance=recorder, before="2024-05-01", top_k=np.int64(3))
+    pipeline.check_claims([CLAIM], checker_instance=recorder)
+    assert recorder.calls == [([CLAIM], "2024-05-01", 3), ([CLAIM], None, None)]
+    assert type(recorder.calls[0][2]) is int
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--before", "yesterday", "--before 'yesterday' is not a date in the form YYYY-MM-DD"),
+    ("--top-k", "0", "--top-k 0 is not a whole number from 1 to 50"),
+    ("--top-k", "51", "--top-k 51 is not a whole number from 1 to 50"),
+])
+def test_the_cli_refuses_the_same_settings_with_the_same_message(tmp_path, invoke_cli, option, value, message):
+    result = invoke_cli("check", CLAIM, "--store", tmp_path / "no-store", option, value)
+    assert isinstance(result.exception, UserError) and str(result.exception) == message
+
+
+# -- 3. a partly rejected ingest, nothing to ingest -------------------------------------------------
+
+@pytest.mark.slow
+def test_a_partly_rejected_build_indexes_what_was_accepted_then_says_so(partly_rejected, checker):
+    store, message = partly_rejected
+    assert "gone.txt: no such file or directory" in message
+    assert "the 2 accepted document(s) were ingested and indexed in" in message
+    assert current_index_dir(store) is not None
+    verdict = checker.check(CLAIM)  # refused before: "no evidence index"
+    assert verdict.evidence and any("no mechanism to expel" in e.sentence for e in verdict.evidence)
+
+
+@pytest.mark.parametrize("paths", [[], ["gone-1.txt", "gone-2"]])
+def test_nothing_to_ingest_is_refused_before_a_store_is_created(tmp_path, paths):
+    with pytest.raises(UserError, match="^nothing to ingest: ") as raised:
+        pipeline.build_corpus([tmp_path / p for p in paths], tmp_path / "store")
+    assert all(f"{tmp_path / p}: no such file or directory" in str(raised.value) for p in paths)
+    assert not (tmp_path / "store").exists()
+
+
+# -- 4. the missing-store message names no demo corpus -----------------------------------------------
+
+def test_a_missing_store_says_how_to_build_one_from_any_documents(tmp_path):
+    store = tmp_path / "no-store"
+    with pytest.raises(UserError) as raised:
+        pipeline.check_claim(CLAIM, store_dir=store)
+    message = str(raised.value)
+    assert f"`claimsift ingest DOCUMENTS --store {store}`" in message and "pipeline.build_corpus(" in message
+    assert "seeds" not in message
+    with pytest.raises(UserError, match="pipeline.build_corpus") as raised:
+        pipeline.score_frame(["NATO spends 2 percent."], store_dir=store)
+    assert "seeds" not in str(raised.value)
+
+
+# -- 5. rejected claims and empty evidence in the frames ------------------------------------------------
+
+def test_a_rejected_claim_has_explicit_values_not_nan():
+    frame = pipeline.check_claims([CLAIM, "", "   "], checker_instance=RecordingChecker())
+    assert frame.loc[0, "verdict"] == "SUPPORTED" and frame.loc[0, "rejected"] is None
+    for row in (1, 2):
+        values = frame.loc[row].to_dict()
+        assert values["rejected"] == "the claim is empty"
+        assert [values[c] for c in ("verdict", "decisive_sentence", "decisive_stance", "decisive_source")] == [None] * 4
+        assert values["confidence"] == 0.0 and values["n_evidence"] == 0
+        assert not any(isinstance(v, float) and math.isnan(v) for v in values.values()), values
+    assert frame["claim"].tolist() == [CLAIM, "", "   "]
+    assert frame["confidence"].dtype == np.float64 and frame["n_evidence"].dtype == np.int64
+
+
+def test_evidence_frame_of_a_verdict_without_evidence_has_the_usual_columns():
+    full = pipeline.evidence_frame(_verdict((EVIDENCE,)))
+    empty = pipeline.evidence_frame(_verdict())
+    assert full.shape[0] == 1 and empty.shape[0] == 0
+    assert list(empty.columns) == list(full.columns)
+    assert {"sentence", "stance", "p_SUPPORTS", "p_REFUTES", "p_NOT_ENOUGH_INFO", "decisive"} <= set(full.columns)
+
+
+@pytest.mark.slow
+def test_evidence_frame_columns_do_not_depend_on_the_cut_off(partly_rejected, checker):
+    store, _ = partly_rejected
+    nothing_before = checker.check(CLAIM, before="2000-01-01")  # the one document dated is from 2024
+    everything = checker.check(CLAIM)
+    assert nothing_before.evidence == () and everything.evidence
+    assert list(pipeline.evidence_frame(nothing_before).columns) == list(pipeline.evidence_frame(everything).columns)
+
+
+# -- 6. score_frame takes the texts alone ----------------------------------------------------------------
+
+def test_score_frame_takes_a_list_or_a_series_of_texts(tmp_path):
+    texts = ["NATO spends 2 percent of GDP on defence.", "Nice weather today"]
+    from_list = pipeline.score_frame(texts, store_dir=tmp_path, scorer=KeywordScorer())
+    assert list(from_list.index) == [0, 1] and from_list["n_claims"].tolist() == [1, 0]
+    series = pd.Series(texts, index=[10, 20], name="body")
+    from_series = pipeline.score_frame(series, store_dir=tmp_path, scorer=KeywordScorer())
+    assert list(from_series.index) == [10, 20] and from_series["n_claims"].tolist() == [1, 0]
+    with pytest.raises(UserError, match="^expected a sequence of texts, not a single string$"):
+        pipeline.score_frame(texts[0], store_dir=tmp_path, scorer=KeywordScorer())
+    with pytest.raises(UserError, match="^expected a DataFrame, a Series or a list of texts, got int$"):
+        pipeline.score_frame(5, store_dir=tmp_path, scorer=KeywordScorer())
