@@ -23,7 +23,7 @@ import pytest
 from pipeline.core.errors import InputError, UserError
 from pipeline.scoring import checkpoint as checkpoint_module
 from pipeline.scoring.models import ModelScorer
-from pipeline.scoring.output import iter_output
+from pipeline.scoring.output import iter_output, read_score_provenance
 from pipeline.scoring.posts import PostReader
 from pipeline.scoring.scorer import score_file, score_frame
 from score_fakes import KeywordScorer, PinnedKeywordScorer
@@ -198,6 +198,66 @@ def test_every_unscorable_row_is_rejected_with_its_line_and_reason(tmp_path, wri
     assert summary.read == 12 == summary.scored + summary.rejected
     assert (summary.scored, summary.rejected) == (2, 10)
 
+
+def test_an_invalid_utf8_jsonl_row_is_rejected_naming_its_id_where_the_id_is_intact(tmp_path):
+    path = tmp_path / "posts.jsonl"
+    path.write_bytes(b'{"id": "ok1", "text": "Fine 1."}\n'
+                     b'{"id": "bad8", "text": "caf\xe9 2."}\n'  # the bad byte in the text only
+                     b'{"id": "b\xe9d9", "text": "caf\xe9 3."}\n'  # in the id too
+                     b'{"id": "bad10", "text": "cut \xe9\n'  # not JSON
+                     b'{"id_str": "11", "full_text": "caf\xe9 4."}\n')
+    summary, rows, rejected = run(tmp_path, path, "out.jsonl")
+    assert [r["post_id"] for r in rows] == ["ok1"]
+    assert [(r["line"], r["post_id"]) for r in rejected] == [(2, "bad8"), (3, None), (4, None), (5, "11")]
+    assert all(r["reason"].startswith("invalid UTF-8 (byte 0xe9") for r in rejected)  # rejected as before
+    assert (summary.scored, summary.rejected) == (1, 4)
+
+
+def test_rows_repeating_an_earlier_id_or_without_one_are_scored_and_reported(tmp_path, write_jsonl):
+    posts = [{"id": f"p{i}", "text": f"Post {i} says 3 things."} for i in range(1, 21)]
+    posts[16]["id"] = "p1"  # line 17 repeats line 1's id
+    posts[18]["id"] = "p1"
+    posts[5]["text"] = ""  # rejected: not in the output, so its id repeats nothing there
+    posts[6]["id"] = "p6"
+    posts[9] = {"text": "No id at all, 10."}
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    summary, rows, _ = run(tmp_path, source, "out.jsonl", chunk_size=4)
+    assert summary.read == 20 and len(rows) == 19  # every row kept, repeats and all
+    assert [r["line"] for r in rows if r["post_id"] == "p1"] == [1, 17, 19]
+    assert (summary.repeated_ids, summary.missing_ids) == (2, 1)
+    assert summary.first_repeated_id == {"line": 17, "post_id": "p1", "first_line": 1}
+    assert summary.id_warnings() == [
+        "warning: 2 rows repeat an earlier row's id (first: line 17 repeats line 1's \"p1\"); "
+        "post_id is not unique in the output",
+        "warning: 1 row has no id (post_id null or empty in the output)"]
+    meta = json.loads((tmp_path / "out.jsonl.meta.json").read_text())
+    assert meta["post_ids"] == {"repeated": 2, "missing": 1,
+                                "first_repeat": {"line": 17, "post_id": "p1", "first_line": 1}}
+
+    csv_source = tmp_path / "posts.csv"  # an empty id cell is no id; the header is line 1
+    csv_source.write_text("id,text\na,First 1.\n,Second 2.\na,Third 3.\nb,Fourth 4.\n", encoding="utf-8")
+    summary, rows, _ = run(tmp_path, csv_source, "csv.parquet")
+    assert [r["post_id"] for r in rows] == ["a", "", "a", "b"]
+    assert (summary.repeated_ids, summary.missing_ids) == (1, 1)
+    provenance = read_score_provenance(tmp_path / "csv.parquet")
+    assert provenance is not None and provenance["post_ids"]["first_repeat"] == {"line": 4, "post_id": "a",
+                                                                                 "first_line": 2}
+
+    unique, _, _ = run(tmp_path, write_jsonl(tmp_path / "unique.jsonl", POSTS), "unique.jsonl")
+    assert (unique.repeated_ids, unique.missing_ids, unique.id_warnings()) == (0, 0, [])
+
+
+def test_cli_says_on_stderr_that_post_id_is_not_unique(tmp_path, write_jsonl, run_cli):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS + [{"id": "a1", "text": "Again 6."}, {"text": "No id 7."}])
+    result = run_cli("score", source, "--store", tmp_path / "store", "--out", tmp_path / "o.jsonl", "--json",
+                     "--no-progress", script=REPO / "tests" / "cli_fake_scorer.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: 1 row repeats an earlier row's id (first: line 6 repeats line 1's \"a1\"); "
+        "post_id is not unique in the output",
+        "warning: 1 row has no id (post_id null or empty in the output)"]
+    summary = json.loads(result.stdout)
+    assert (summary["read"], summary["scored"], summary["repeated_ids"], summary["missing_ids"]) == (7, 7, 1, 1)
 
 def test_sample_posts_hold_claims_chatter_and_rows_to_reject(tmp_path):
     summary, rows, rejected = run(tmp_path, SAMPLE_POSTS, "out.jsonl", chunk_size=5)
@@ -413,7 +473,7 @@ def test_missing_store_is_a_clear_error_before_any_model_loads(tmp_path, monkeyp
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     scorer = ModelScorer(tmp_path / "no-store")
     monkeypatch.setattr(ModelScorer, "warm_up", lambda self: pytest.fail("models loaded before the store was checked"))
-    with pytest.raises(UserError, match="no corpus store here; build one with `claimsift ingest seeds"):
+    with pytest.raises(UserError, match="no corpus store here; build one with `claimsift ingest DOCUMENTS --store "):
         score_file(source, tmp_path / "out.parquet", scorer, progress=False)
 
 

@@ -137,7 +137,8 @@ def test_resume_refuses_a_checkpoint_made_for_another_job(tmp_path, monkeypatch)
     source = make_posts(tmp_path / "posts.jsonl", 20)
     out = tmp_path / "out.parquet"
     _partial_run(tmp_path, monkeypatch, source, out, fail_at=3)
-    with pytest.raises(UserError, match=r"differs from the checkpoint \(chunk_size: was 2, now 3\)"):
+    with pytest.raises(UserError, match=r"started with --batch-size 2, not 3 .* rerun with --resume and without "
+                                        r"--batch-size, or delete"):
         score_file(source, out, KeywordScorer(), chunk_size=3, progress=False, resume=True)
     with open(source, "a") as handle:
         handle.write(json.dumps({"id": "new", "text": "A post added after the crash."}) + "\n")
@@ -145,6 +146,71 @@ def test_resume_refuses_a_checkpoint_made_for_another_job(tmp_path, monkeypatch)
         score_file(source, out, KeywordScorer(), chunk_size=2, progress=False, resume=True)
     assert (out.with_name("out.parquet.parts") / "manifest.json").exists(), "a refusal never deletes the checkpoint"
 
+
+FAKE_CLI = TESTS / "cli_fake_scorer.py"
+
+
+def test_resume_without_batch_size_takes_the_checkpoints_and_refuses_another(tmp_path, run_cli):
+    source = make_posts(tmp_path / "posts.jsonl", 30)
+    out = tmp_path / "out.jsonl"
+    command = ("score", source, "--store", tmp_path / "store", "--out", out, "--no-progress")
+    killed = run_cli(*command, "--batch-size", "4", env={"FAKE_SCORER_INTERRUPT_AFTER": "2"}, script=FAKE_CLI)
+    assert killed.returncode == 130 and finished_chunks(out) == 2
+
+    other = run_cli(*command, "--resume", "--batch-size", "8", script=FAKE_CLI)
+    assert other.returncode == 2 and other.stderr.strip().count("\n") == 0
+    assert f"cannot resume {out}.parts: it was started with --batch-size 4, not 8" in other.stderr
+    assert finished_chunks(out) == 2, "a refusal keeps the checkpoint"
+
+    resumed = run_cli(*command, "--resume", "--json", script=FAKE_CLI)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"note: resuming with --batch-size 4, the one {out}.parts was started with" in resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert (summary["resumed_chunks"], summary["chunks"], summary["read"]) == (2, 8, 30)
+    reference = tmp_path / "reference.jsonl"
+    score_file(source, reference, KeywordScorer(), chunk_size=4, progress=False)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_a_plain_rerun_starts_over_a_run_stopped_before_any_chunk_finished_unless_one_runs(tmp_path, run_cli):
+    import fcntl
+
+    source = make_posts(tmp_path / "posts.jsonl", 10)
+    out = tmp_path / "out.jsonl"
+    parts = tmp_path / "out.jsonl.parts"
+    command = ("score", source, "--store", tmp_path / "store", "--out", out, "--no-progress", "--batch-size", "4")
+    killed = run_cli(*command, env={"FAKE_SCORER_INTERRUPT_AFTER": "0"}, script=FAKE_CLI)
+    assert killed.returncode == 130 and (parts / "manifest.json").exists() and finished_chunks(out) == 0
+
+    with open(tmp_path / ".out.jsonl.lock", "a") as running:  # as a run still writing the folder holds it
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        refused = run_cli(*command, script=FAKE_CLI)
+        assert refused.returncode == 2 and "another claimsift score is writing this output" in refused.stderr
+        assert (parts / "manifest.json").exists(), "another run's folder is never removed"
+
+    rerun = run_cli(*command, "--batch-size", "5", "--json", script=FAKE_CLI)  # options may change: nothing is lost
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"note: {parts} holds a run that stopped before any chunk finished: starting over" in rerun.stderr
+    assert json.loads(rerun.stdout)["read"] == 10 and not parts.exists()
+    reference = tmp_path / "reference.jsonl"
+    score_file(source, reference, KeywordScorer(), chunk_size=5, progress=False)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_repeated_and_missing_ids_are_counted_over_the_whole_input_across_a_resume(tmp_path, monkeypatch,
+                                                                                     write_jsonl):
+    posts = [{"id": f"p{i}", "text": f"Post {i} says 3 things."} for i in range(1, 21)]
+    posts[1]["id"] = "p1"  # both in a chunk the resume takes from the checkpoint
+    posts[16]["id"] = "p1"  # one scored after the resume
+    posts[17] = {"text": "No id 18."}
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    out = tmp_path / "out.jsonl"
+    _partial_run(tmp_path, monkeypatch, source, out, fail_at=3, chunk=2)
+    summary = score_file(source, out, KeywordScorer(), chunk_size=2, progress=False, resume=True)
+    assert summary.resumed_chunks == 3
+    assert (summary.repeated_ids, summary.missing_ids) == (2, 1)
+    assert summary.first_repeated_id == {"line": 2, "post_id": "p1", "first_line": 1}
+    assert json.loads((tmp_path / "out.jsonl.meta.json").read_text())["post_ids"]["repeated"] == 2
 
 def test_resume_without_a_checkpoint_starts_fresh(tmp_path):
     source = make_posts(tmp_path / "posts.jsonl", 10)

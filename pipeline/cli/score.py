@@ -32,8 +32,10 @@ def score(
     resume: bool = typer.Option(False, "--resume", help="Finish a killed or failed run from its checkpoint."),
     text_column: str = typer.Option("text", "--text-column", help="Column/field holding the post text."),
     id_column: str = typer.Option("id", "--id-column", help="Column/field holding the post id."),
-    batch_size: int = typer.Option(256, "--batch-size", help="Input rows per chunk: the unit of batching "
-                                   "and of checkpointing."),
+    # None when not given: --resume then takes the checkpoint's, whose chunk boundaries are the job's.
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", show_default=False,
+                                             help="Input rows per chunk: the unit of batching and of "
+                                                  "checkpointing. Default: 256; with --resume, the checkpoint's."),
     max_chars: int = typer.Option(10_000, "--max-chars", help="Longer posts are rejected."),
     encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (light, default) or torch."),
     domain: str = typer.Option("auto", "--domain", help="Check-worthiness domain: auto (default: each post "
@@ -83,6 +85,8 @@ def score(
         typer.echo(f"{summary.rejected:,} row{'s' if summary.rejected != 1 else ''} rejected: see "
                    f"{summary.rejected_output} for the line and reason of each"
                    + ("" if strict else " (exit status 0; --strict exits 1)"), err=True)
+    for warning in summary.id_warnings():  # on stderr too: whoever joins on post_id must see it is no key
+        typer.echo(warning, err=True)
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
     else:

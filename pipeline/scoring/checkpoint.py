@@ -108,9 +108,8 @@ class Checkpoint:
         """Start a new checkpoint, or load the finished chunks of a matching one (``resume``)."""
         if self.folder.exists():
             if not resume:
-                done = len(self._read_log()) if self.log_path.exists() else 0
-                raise UserError(f"{self.folder} holds a partial run ({done} chunk(s) finished): rerun with "
-                                f"--resume to finish it, or delete {self.folder} to start over")
+                raise UserError(f"{self.folder} holds a partial run ({self.logged_chunks()} chunk(s) finished): "
+                                f"rerun with --resume to finish it, or delete {self.folder} to start over")
             self._resume(config)
             return
         self._discard_trash()
@@ -119,6 +118,10 @@ class Checkpoint:
             json.dumps({"version": MANIFEST_VERSION, "config": config}, indent=2, sort_keys=True)))
         self.log_path.touch()
         _fsync_dir(self.folder)
+
+    def logged_chunks(self) -> int:
+        """How many chunks the log of an existing parts folder records as finished (0 without a log)."""
+        return len(self._read_log()) if self.log_path.exists() else 0
 
     def saved_config(self) -> dict | None:
         """The configuration a partial run was started with; None when there is none to read

@@ -276,7 +276,8 @@ class ModelScorer:
             exists = Corpus(self.store_dir).exists()
         if not exists:
             raise UserError(f"{self.store_dir}: no corpus store here; build one with "
-                            f"`claimsift ingest seeds --store {self.store_dir}`")
+                            f"`claimsift ingest DOCUMENTS --store {self.store_dir}` (in Python: "
+                            "`pipeline.build_corpus(DOCUMENTS, store_dir)`)")
         self.pin_index()
         self.pin_models()
         self.pin_store()

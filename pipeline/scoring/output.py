@@ -108,13 +108,15 @@ def write_parquet_part(path: Path, rows: list[dict]) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=output_schema()), path, compression="zstd")
 
 
-def score_provenance(config: dict) -> dict:
+def score_provenance(config: dict, post_ids: dict | None = None) -> dict:
     """What produced a scoring output, as recorded with it: the model versions pinned at job start by
     role (``models``), the store as pinned (``store``: its path, the build of its evidence index, the
     state of its documents and of its fact-check records, ``ModelScorer.pin_store``; null where not
     recorded: no index, fact-checks not matched, a run resumed from an older claimsift's checkpoint), the scorer's
     other settings (domain, stance and encoder backends, top-k, rule packs...), the input's fingerprint
-    and the job's options, this claimsift's version and when the output was assembled (UTC).
+    and the job's options, this claimsift's version and when the output was assembled (UTC). ``post_ids``
+    (when given): how many rows of the output repeat an earlier row's id or have none, and the first repeat
+    (``{"repeated", "missing", "first_repeat"}``), so whoever joins on post_id later is told it is no key.
 
     Built from ``config``, the job's checkpoint configuration (``manifest.json``): a resumed run's
     output records exactly what an uninterrupted run's does, ``created`` aside. The manifest itself
@@ -124,10 +126,13 @@ def score_provenance(config: dict) -> dict:
     models = scorer.pop("models", None) or {}
     store = {"path": scorer.pop("store", None), "evidence_index": scorer.pop("evidence_index", None),
              "documents": scorer.pop("documents", None), "fact_check_records": scorer.pop("fact_check_records", None)}
-    return {"format": PROVENANCE_FORMAT, "claimsift_version": __version__,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "models": models, "store": store, "scorer": scorer, "input": config.get("input"),
-            "options": {k: config.get(k) for k in ("chunk_size", "text_column", "id_column", "max_chars")}}
+    provenance = {"format": PROVENANCE_FORMAT, "claimsift_version": __version__,
+                  "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                  "models": models, "store": store, "scorer": scorer, "input": config.get("input"),
+                  "options": {k: config.get(k) for k in ("chunk_size", "text_column", "id_column", "max_chars")}}
+    if post_ids is not None:
+        provenance["post_ids"] = post_ids
+    return provenance
 
 
 def provenance_path(output: Path) -> Path:

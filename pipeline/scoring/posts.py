@@ -159,6 +159,17 @@ class PostReader:
             post_id = obj.get(self.id_column)
         return has_text, text, post_id
 
+    def _intact_id(self, row: str) -> str | None:
+        """The id of a JSONL row rejected for bytes that are not UTF-8, so that its rejected record names the
+        post: read from the row as JSON (the bad bytes stay escaped in a string), and only where the id
+        itself holds none of them. None for a row that is not a JSON object."""
+        obj = _json_object(row)
+        if obj is None:
+            return None
+        post_id = self._text_and_id(obj)[2]
+        pid = None if post_id is None else str(post_id)
+        return None if pid is None or invalid_utf8(pid) else pid
+
     def _sniff(self, gzipped: bool) -> bytes:
         """The first 64 KiB of the decompressed content, to recognise a file that is not text."""
         try:
@@ -204,7 +215,7 @@ class PostReader:
                         continue
                     problem = invalid_utf8(stripped)
                     if problem:
-                        yield PostRecord(number, None, None, problem)
+                        yield PostRecord(number, self._intact_id(stripped), None, problem)
                         continue
                     obj, problem = parse_object(stripped, reads=self._read_keys)
                     if obj is None:
@@ -345,7 +356,7 @@ def invalid_utf8(text: str) -> str | None:
             "row); re-save the file as UTF-8")
 
 
-def _json_object(line: bytes) -> dict | None:
+def _json_object(line: bytes | str) -> dict | None:
     try:
         value = json.loads(line)
     except ValueError:

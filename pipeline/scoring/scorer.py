@@ -15,7 +15,9 @@ this process reads the input and writes the parts, so workers need no shared fil
 Output schema (Parquet, nested; JSONL has the same fields, one JSON object per line) — see
 ``output_schema()``:
 
-    post_id          string   id column of the input (tweet ``id_str``); null when absent
+    post_id          string   id column of the input (tweet ``id_str``); null when absent. Not a key:
+                             rows that repeat an earlier row's id, or have none, are scored all the
+                             same and counted (``ScoreSummary.id_warnings``, the record's ``post_ids``)
     line             int64    1-based line (JSONL), starting line (CSV) or row (Parquet) of the post
     text             string   the post as read
     checkworthiness  float64  probability that the post holds a check-worthy claim
@@ -43,7 +45,9 @@ with it: in a Parquet file's schema metadata under ``claimsift``, beside a JSONL
 (their count and a SHA-256 of the file's data, ``pipeline.scoring.output.OUTPUT_SHA256_KEY``), so a file
 rewritten or edited since, even with its schema metadata kept or to the same size, records nothing.
 
-``--resume`` finishes a partial run only with the job it was started as (``Checkpoint.open``). The store
+``--resume`` finishes a partial run only with the job it was started as (``Checkpoint.open``); without a
+chunk size it takes the checkpoint's. A run without ``--resume`` refuses a partial run's parts folder, but
+starts over one that holds no finished chunk (nothing is lost; the output's lock keeps any other run off). The store
 is part of that: a checkpoint records the build of its evidence index, the state of its documents and of
 its fact-check records (``ModelScorer.pin_store``), and a resume against a store that changed since (a
 re-ingest, a re-index) is refused in one line naming the store and what changed. A checkpoint started
@@ -54,6 +58,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import sys
 import time
@@ -110,10 +115,29 @@ class ScoreSummary:
     rejected_output: str = ""
     engine: str = "local"
     verdicts: dict[str, int] = field(default_factory=dict)
+    # Scored rows whose id repeats an earlier scored row's, or that have none (post_id null or empty):
+    # they are scored all the same (a batch job never loses a row), but post_id is then no key of the output.
+    repeated_ids: int = 0
+    missing_ids: int = 0
+    first_repeated_id: dict | None = None  # {"line", "post_id", "first_line"} of the first repeat
 
     @property
     def posts_per_second(self) -> float:
         return self.scored_this_run / self.seconds if self.seconds > 0 else 0.0
+
+    def id_warnings(self) -> list[str]:
+        """One line for rows that repeat an earlier row's id, one for rows without an id; none when every
+        scored row has an id of its own."""
+        lines = []
+        if self.repeated_ids and self.first_repeated_id:
+            first = self.first_repeated_id
+            rows = "1 row repeats" if self.repeated_ids == 1 else f"{self.repeated_ids:,} rows repeat"
+            lines.append(f"warning: {rows} an earlier row's id (first: line {first['line']} repeats line "
+                         f"{first['first_line']}'s {json.dumps(first['post_id'])}); post_id is not unique in the output")
+        if self.missing_ids:
+            rows = "1 row has" if self.missing_ids == 1 else f"{self.missing_ids:,} rows have"
+            lines.append(f"warning: {rows} no id (post_id null or empty in the output)")
+        return lines
 
     def to_dict(self) -> dict:
         return dict(self.__dict__) | {"posts_per_second": round(self.posts_per_second, 2)}
@@ -194,10 +218,11 @@ class _Progress:
 
 
 def score_file(input_path: Path | str, output_path: Path | str, scorer: PostScorer, *, engine: str = "local",
-               resume: bool = False, chunk_size: int = DEFAULT_CHUNK_SIZE, text_column: str = "text",
+               resume: bool = False, chunk_size: int | None = None, text_column: str = "text",
                id_column: str = "id", max_chars: int = DEFAULT_MAX_CHARS, scheduler: str | None = None,
                workers: int = 2, progress: bool | None = None) -> ScoreSummary:
-    """Score every post of ``input_path`` into ``output_path``; see the module docstring."""
+    """Score every post of ``input_path`` into ``output_path``; see the module docstring. ``chunk_size``
+    None: the checkpoint's on a resume, else ``DEFAULT_CHUNK_SIZE``."""
     with _system_arrow_pool(), ExitStack() as held:
         return _score_file(input_path, output_path, scorer, engine=engine, resume=resume, chunk_size=chunk_size,
                            text_column=text_column, id_column=id_column, max_chars=max_chars,
@@ -220,12 +245,12 @@ def _system_arrow_pool() -> Iterator[None]:
 
 
 def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostScorer, *, engine: str,
-                resume: bool, chunk_size: int, text_column: str, id_column: str, max_chars: int,
+                resume: bool, chunk_size: int | None, text_column: str, id_column: str, max_chars: int,
                 scheduler: str | None, workers: int, progress: bool | None, held: ExitStack) -> ScoreSummary:
     started = time.monotonic()
     input_path, output_path = Path(input_path), Path(output_path)
     kind = output_format(output_path)
-    if chunk_size < 1:
+    if chunk_size is not None and chunk_size < 1:
         raise UserError("--batch-size must be at least 1")
     if engine not in ("local", "dask"):
         raise UserError(f"unknown engine {engine!r}: local or dask")
@@ -239,7 +264,7 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
         if target.is_dir():  # found before any post is scored, not when the finished output is renamed
             raise UserError(f"{target}: is a folder, not a file: cannot write {what} there. Choose another --out")
     config = {"input": _input_fingerprint(input_path) if input_path.is_file() else str(input_path),
-              "chunk_size": chunk_size, "text_column": text_column, "id_column": id_column,
+              "text_column": text_column, "id_column": id_column,
               "max_chars": max_chars, "output_format": kind, "scorer": scorer.fingerprint()}
     checkpoint = Checkpoint(output_path, ".parquet" if kind == "parquet" else ".jsonl")
     write_part = write_parquet_part if kind == "parquet" else (lambda path, rows: write_jsonl(path, rows))
@@ -253,8 +278,16 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     with _writing(checkpoint):
         output_path.parent.mkdir(parents=True, exist_ok=True)  # `make demo` writes to out/ on a fresh clone
         held.enter_context(_only_run_on(output_path))
+        chunk_size = _chunk_size(checkpoint, chunk_size, resume)
+        config["chunk_size"] = chunk_size
         if resume and checkpoint.folder.exists():
             config = _same_store(checkpoint, config)
+        elif checkpoint.folder.exists() and checkpoint.logged_chunks() == 0:
+            # A run stopped before any chunk finished: starting over loses nothing, and no other run can be
+            # writing the folder, as it would hold the lock taken above.
+            print(f"note: {checkpoint.folder} holds a run that stopped before any chunk finished: starting over",
+                  file=sys.stderr)
+            checkpoint.remove()
         checkpoint.open(config, resume)
     summary.resumed_chunks = len(checkpoint.done)
 
@@ -281,7 +314,10 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     # uninterrupted run, ``created`` aside): the manifest that names the pinned models is removed below.
     # It names the rows it was written with (counted and hashed as the output is assembled), so a file
     # rewritten or edited since is not believed.
-    provenance = score_provenance(config)
+    summary.repeated_ids, summary.missing_ids = counted.repeated_ids, counted.missing_ids
+    summary.first_repeated_id = counted.first_repeated_id
+    provenance = score_provenance(config, post_ids={"repeated": summary.repeated_ids, "missing": summary.missing_ids,
+                                                    "first_repeat": summary.first_repeated_id})
     written: dict = {}
     with _writing(checkpoint):
         if kind == "jsonl":  # never beside another run's output, not even between the two renames
@@ -355,17 +391,56 @@ def _without_store_contents(config: dict) -> dict:
     return config | {"scorer": {k: v for k, v in scorer.items() if k not in _STORE_CONTENTS}}
 
 
+def _chunk_size(checkpoint: Checkpoint, given: int | None, resume: bool) -> int:
+    """The chunk size of this run: the one given, else on a resume the checkpoint's (its chunk boundaries are
+    the job's), else the default. One given that differs from the checkpoint's is refused."""
+    saved = (checkpoint.saved_config() or {}).get("chunk_size") if resume and checkpoint.folder.exists() else None
+    if not isinstance(saved, int) or isinstance(saved, bool) or saved < 1:
+        saved = None  # no checkpoint, or one ``Checkpoint.open`` refuses, saying why
+    if given is None:
+        if saved is not None and saved != DEFAULT_CHUNK_SIZE:
+            print(f"note: resuming with --batch-size {saved}, the one {checkpoint.folder} was started with",
+                  file=sys.stderr)
+        return saved or DEFAULT_CHUNK_SIZE
+    if saved is not None and saved != given:
+        raise UserError(f"cannot resume {checkpoint.folder}: it was started with --batch-size {saved}, not {given} "
+                        f"(its chunks are cut every {saved} rows); rerun with --resume and without --batch-size, "
+                        f"or delete {checkpoint.folder} to start over")
+    return given
+
+
 class _Counter:
-    """Counts the records that pass through, resumed chunks included."""
+    """Counts the records that pass through, resumed chunks included (every run reads every row, once), and
+    the accepted ones (the rows of the output) whose id repeats an earlier accepted row's or is missing."""
 
     def __init__(self, records: Iterator[PostRecord]) -> None:
         self.records = records
         self.n = 0
+        self.repeated_ids = 0
+        self.missing_ids = 0
+        self.first_repeated_id: dict | None = None
+        # Every id with its first line, held for the whole run: about 130 bytes a row for tweet ids (the
+        # string, the line, the dict slot), 650 MB at 5 million rows; a set of the ids alone would save only
+        # about 30 of them and could not name the earlier line of a repeat.
+        self._first_lines: dict[str, int] = {}
 
     def __iter__(self) -> Iterator[PostRecord]:
         for record in self.records:
             self.n += 1
+            if record.accepted:
+                self._count_id(record)
             yield record
+
+    def _count_id(self, record: PostRecord) -> None:
+        post_id = record.post_id
+        if post_id is None or not post_id.strip():
+            self.missing_ids += 1
+            return
+        first_line = self._first_lines.setdefault(post_id, record.line)
+        if first_line != record.line:
+            self.repeated_ids += 1
+            if self.first_repeated_id is None:
+                self.first_repeated_id = {"line": record.line, "post_id": post_id, "first_line": first_line}
 
 
 def _count_rows(path: Path, kind: str) -> int:
