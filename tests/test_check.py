@@ -179,6 +179,12 @@ def test_cli_json_and_batch(seed_store, seed_checker, tmp_path, run_cli):
     assert [(x["line"], x["id"]) for x in rows] == [(2, "c1"), (3, "c2")]
     assert rows[0]["verdict"] == "REFUTED" and "claims.csv, line 3" in rows[1]["error"]
 
+    # NOT_ENOUGH_INFO over no passage at all says why, so that it is not read as a finding.
+    early = run_cli("check", THREADS_CLAIM, "--store", str(seed_store), "--before", "2000-01-01", "--json")
+    assert early.returncode == 0 and json.loads(early.stdout)["evidence"] == []
+    assert "no passage to judge dated before 2000-01-01: of the 5 documents" in early.stderr
+    assert "4 have no date (left out by --before)" in early.stderr
+
 
 @pytest.mark.slow
 def test_cli_errors_are_one_line_without_traceback(tmp_path, run_cli):

@@ -912,6 +912,13 @@ def test_score_frame_returns_one_row_per_input_row_with_the_same_index():
     assert scored["rejected"].tolist()[1:3] == ["text is empty", "text is null"]
     assert scored["rejected"].isna().tolist() == [True, False, False, True]
     assert scored.loc[13, "n_claims"] == 0
+    # The domain that read each post is shown as in the file output (its scores' scale depends on it).
+    assert scored.columns.tolist() == ["post_id", "checkworthiness", "checkworthy_domain", "n_claims", "claims",
+                                       "rejected"]
+    with pytest.raises(UserError, match="unknown domain 'tweets'"):
+        score_frame(df, domain="tweets")
+    with pytest.raises(UserError, match="top_k 0 is not a whole number from 1 to 50"):
+        score_frame(df, top_k=0)
 
 
 # -- the real models on the sample posts and the seed store --------------------------------------------

@@ -81,6 +81,23 @@ def render_verdict(verdict, console) -> None:
         console.print(facts)
 
 
+def _why_no_evidence(store: Path, before: str | None) -> str:
+    """Why a claim found no passage to judge, so that NOT_ENOUGH_INFO over an empty list is read as
+    "nothing to read" rather than as a finding."""
+    from pipeline.corpus.store import Corpus
+
+    counts = Corpus(store).summary()
+    documents = int(counts["documents"])
+    if documents == 0:
+        return f"no passage to judge: the store {store} holds no documents"
+    if before is None:
+        return f"no passage to judge among the {documents} documents of {store}"
+    published = counts["published"]
+    return (f"no passage to judge dated before {before}: of the {documents} documents of {store}, "
+            f"{published['undated']} have no date (left out by --before) and the earliest is from "
+            f"{published['first'] or 'no known date'}")
+
+
 def _id_fields(obj: dict) -> dict:
     """The input's id columns (``id``, ``id_str``, ``*_id``), copied into its output row so that
     results join back to the input."""
@@ -179,6 +196,8 @@ def check_command(
     _warn_of_a_stance_model_the_verdict_model_was_not_fitted_on(checker)
     if claim is not None:
         verdict = checker.check(claim, before=before)
+        if not verdict.evidence:
+            print(f"note: {_why_no_evidence(store, before)}", file=sys.stderr)
         if as_json:
             print(json.dumps(verdict.to_dict(), ensure_ascii=False))
         else:

@@ -87,6 +87,7 @@ from pipeline.scoring.output import (
     write_provenance_sidecar,
 )
 from pipeline.scoring.posts import DEFAULT_MAX_CHARS, PostReader, PostRecord, validate_post
+from pipeline.verdict.validation import valid_top_k
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pandas, pyarrow,
 # rich.
@@ -525,18 +526,21 @@ def _count_verdicts(output: Path, kind: str) -> dict[str, int]:
 
 def score_frame(df: "Any", store_dir: Path | str = DEFAULT_STORE, text_column: str = "text",
                 id_column: str = "id", scorer: PostScorer | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                max_chars: int = DEFAULT_MAX_CHARS) -> "Any":
+                max_chars: int = DEFAULT_MAX_CHARS, top_k: int = 5, domain: str = "auto") -> "Any":
     """Score the posts of a DataFrame in memory: one output row per input row, same index.
 
-    Columns: ``post_id``, ``checkworthiness``, ``n_claims``, ``claims`` (list of claim dicts as in
-    the file output) and ``rejected`` (null, or why the row could not be scored).
+    Columns: ``post_id``, ``checkworthiness``, ``checkworthy_domain`` (the model that read the post:
+    ``post`` or ``speech``, whose scores are on different scales), ``n_claims``, ``claims`` (list of
+    claim dicts as in the file output) and ``rejected`` (null, or why the row could not be scored).
+    ``top_k`` and ``domain`` as ``claimsift score --top-k / --domain`` (used when no ``scorer`` is given).
     """
     import pandas as pd
 
-
     if text_column not in df.columns:
         raise UserError(f"the DataFrame has no '{text_column}' column (columns: {', '.join(map(str, df.columns))})")
-    scorer = scorer or ModelScorer(store_dir)
+    if domain not in ("auto", "post", "speech"):
+        raise UserError(f"unknown domain {domain!r}; use auto, post or speech")
+    scorer = scorer or ModelScorer(store_dir, top_k=valid_top_k(top_k), checkworthy_domain=domain)
     check_ready = getattr(scorer, "check_ready", None)
     if callable(check_ready):
         check_ready()
@@ -553,11 +557,13 @@ def score_frame(df: "Any", store_dir: Path | str = DEFAULT_STORE, text_column: s
             if record.accepted:
                 row = post_row(record, next(results))
                 out.append({"post_id": row["post_id"], "checkworthiness": row["checkworthiness"],
-                            "n_claims": row["n_claims"], "claims": row["claims"], "rejected": None})
+                            "checkworthy_domain": row["checkworthy_domain"], "n_claims": row["n_claims"],
+                            "claims": row["claims"], "rejected": None})
             else:
-                out.append({"post_id": record.post_id, "checkworthiness": None, "n_claims": 0, "claims": [],
-                            "rejected": record.reason})
-    return pd.DataFrame(out, index=df.index, columns=["post_id", "checkworthiness", "n_claims", "claims", "rejected"])
+                out.append({"post_id": record.post_id, "checkworthiness": None, "checkworthy_domain": None,
+                            "n_claims": 0, "claims": [], "rejected": record.reason})
+    return pd.DataFrame(out, index=df.index, columns=["post_id", "checkworthiness", "checkworthy_domain", "n_claims",
+                                                      "claims", "rejected"])
 
 
 def _missing(value: object) -> bool:
