@@ -64,7 +64,9 @@ def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_store):
     from pipeline.verdict.rules import adjusted_stance
 
     # The default reads every passage with one model; a screen model is named to use one.
-    seed_checker = Checker(seed_store, stance_spec="stance@v4", screen_stance_spec="stance@v2")
+    # Float32 ONNX: a pair's probabilities do not depend on its batch there, so the comparison can
+    # be tight; bfloat16 (auto's choice where the CPU has it) moves them by up to ~6e-3.
+    seed_checker = Checker(seed_store, stance_spec="stance@v4", screen_stance_spec="stance@v2", stance_backend="onnx")
     models = seed_checker.stance_models
     assert set(models) == {"stance", "screen"} and models["stance"]["version"] != models["screen"]["version"]
     claim = "Slovakia will host NATO's next summit."
@@ -76,8 +78,7 @@ def test_the_screen_model_reads_only_the_passages_that_do_not_vote(seed_store):
         reader = seed_checker.stance_reader(votes=i in voting)
         row = reader.predict_proba([claim], [stance_text(item, seed_checker.passage_reading)])[0]
         expected = adjusted_stance(claim, item, dict(zip(STANCE_LABELS, map(float, row))))
-        # bfloat16 sums in another order in another batch: the last digits move (~2e-3).
-        assert item.stance_probs == pytest.approx(expected, abs=5e-3), (i, item.sentence)
+        assert item.stance_probs == pytest.approx(expected, abs=1e-4), (i, item.sentence)
 
 
 @pytest.mark.slow
