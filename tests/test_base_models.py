@@ -79,3 +79,10 @@ def test_a_network_loads_without_progress_bars_or_deprecation_warnings(capfd):
     assert [w for w in caught if issubclass(w.category, FutureWarning)] == []
     assert "Loading weights" not in capfd.readouterr().err
     assert transformers_logging.is_progress_bar_enabled()
+
+
+def test_the_torch_encoder_loads_without_a_progress_bar(capfd):
+    from pipeline.registry.embedding import Encoder
+
+    Encoder("torch").warm_up()
+    assert "Loading weights" not in capfd.readouterr().err

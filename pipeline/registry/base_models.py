@@ -13,9 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import warnings
 import zipfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 from pipeline.core.errors import UserError
 from pipeline.core.io import sha256_file
 from pipeline.registry.embedding import minilm_path
+from pipeline.registry.loading import quiet_model_loading
 
 MINILM = "all-MiniLM-L6-v2"
 MPNET = "all-mpnet-base-v2"
@@ -72,25 +71,6 @@ def base_model_path(name: str) -> str:
 
         return minilm_path()
     return str(mpnet_path())
-
-
-@contextmanager
-def quiet_model_loading():
-    """Load models without transformers' per-load chatter: its "Loading weights" progress bar and
-    the FutureWarnings about its own deprecations (raised inside peft's LoRA wrapping). They are
-    not the user's to act on, and a notebook shows one bar per network. The CLI silences them for
-    the whole process; here only for the load, and the progress-bar setting is put back after."""
-    from transformers.utils import logging as transformers_logging
-
-    bars_were_on = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.disable_progress_bar()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
-            yield
-    finally:
-        if bars_were_on:
-            transformers_logging.enable_progress_bar()
 
 
 def load_base_encoder(name: str):

@@ -83,7 +83,10 @@ class Encoder:
         if self.backend == "torch":
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(minilm_path(), device="cpu")
+            from pipeline.registry.loading import quiet_model_loading
+
+            with quiet_model_loading():
+                self._model = SentenceTransformer(minilm_path(), device="cpu")
             self._model.max_seq_length = self.max_length
         elif self.backend == "onnx":
             import onnxruntime as ort

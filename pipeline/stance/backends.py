@@ -14,7 +14,8 @@ import numpy as np
 
 from pipeline.core.errors import UserError
 from pipeline.core.types import STANCE_LABELS
-from pipeline.registry.base_models import MINILM, base_model, base_model_path, load_base_encoder, quiet_model_loading
+from pipeline.registry.base_models import MINILM, base_model, base_model_path, load_base_encoder
+from pipeline.registry.loading import quiet_model_loading
 from pipeline.registry.registry import sha256_file
 
 # Imported where used, not here (slow to load; most callers of this module never need them): onnxruntime,
