@@ -117,6 +117,13 @@ def _partial_run(tmp_path: Path, monkeypatch, source: Path, out: Path, fail_at: 
     monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", real_commit)
 
 
+
+def assert_same_as_an_uninterrupted_run(source: Path, out: Path, tmp_path: Path, chunk_size: int) -> None:
+    reference = tmp_path / f"reference{out.suffix}"
+    score_file(source, reference, KeywordScorer(), chunk_size=chunk_size, progress=False)
+    assert out.read_bytes() == reference.read_bytes()
+
+
 def test_a_torn_log_line_and_a_damaged_part_are_redone_on_resume(tmp_path, monkeypatch):
     source = make_posts(tmp_path / "posts.jsonl", 30)
     out = tmp_path / "out.jsonl"
@@ -128,9 +135,7 @@ def test_a_torn_log_line_and_a_damaged_part_are_redone_on_resume(tmp_path, monke
     damaged.write_bytes(damaged.read_bytes()[:-10])  # a part that no longer matches its record
     summary = score_file(source, out, KeywordScorer(), chunk_size=4, progress=False, resume=True)
     assert summary.resumed_chunks == 5 and summary.chunks == 8
-    reference = tmp_path / "ref.jsonl"
-    score_file(source, reference, KeywordScorer(), chunk_size=4, progress=False)
-    assert out.read_bytes() == reference.read_bytes()
+    assert_same_as_an_uninterrupted_run(source, out, tmp_path, chunk_size=4)
 
 
 def test_resume_refuses_a_checkpoint_made_for_another_job(tmp_path, monkeypatch):
@@ -167,9 +172,7 @@ def test_resume_without_batch_size_takes_the_checkpoints_and_refuses_another(tmp
     assert f"note: resuming with --batch-size 4, the one {out}.parts was started with" in resumed.stderr
     summary = json.loads(resumed.stdout)
     assert (summary["resumed_chunks"], summary["chunks"], summary["read"]) == (2, 8, 30)
-    reference = tmp_path / "reference.jsonl"
-    score_file(source, reference, KeywordScorer(), chunk_size=4, progress=False)
-    assert out.read_bytes() == reference.read_bytes()
+    assert_same_as_an_uninterrupted_run(source, out, tmp_path, chunk_size=4)
 
 
 def test_a_plain_rerun_starts_over_a_run_stopped_before_any_chunk_finished_unless_one_runs(tmp_path, run_cli):
@@ -192,9 +195,7 @@ def test_a_plain_rerun_starts_over_a_run_stopped_before_any_chunk_finished_unles
     assert rerun.returncode == 0, rerun.stderr
     assert f"note: {parts} holds a run that stopped before any chunk finished: starting over" in rerun.stderr
     assert json.loads(rerun.stdout)["read"] == 10 and not parts.exists()
-    reference = tmp_path / "reference.jsonl"
-    score_file(source, reference, KeywordScorer(), chunk_size=5, progress=False)
-    assert out.read_bytes() == reference.read_bytes()
+    assert_same_as_an_uninterrupted_run(source, out, tmp_path, chunk_size=5)
 
 
 def test_repeated_and_missing_ids_are_counted_over_the_whole_input_across_a_resume(tmp_path, monkeypatch,
