@@ -52,7 +52,7 @@ def score(
     stance_backend: str = typer.Option("auto", "--stance-backend", help=STANCE_BACKEND_HELP),
 ) -> None:
     """Find the check-worthy claims in every post and check each against the corpus."""
-    from pipeline.scoring.models import ModelScorer
+    from pipeline.scoring.models import CHECKWORTHY_DOMAINS, ModelScorer
     from pipeline.scoring.output import rejected_path
     from pipeline.scoring.scorer import score_file
     from pipeline.stance.backends import CROSS_ENCODER_BACKENDS
@@ -61,8 +61,8 @@ def score(
     refuse_output_over_input(rejected_path(out), input_path)
     if scheduler:
         engine = "dask"
-    if domain not in ("auto", "post", "speech"):
-        raise UserError(f"unknown --domain {domain!r}; use auto, post or speech")
+    if domain not in CHECKWORTHY_DOMAINS:
+        raise UserError(f"unknown --domain {domain!r}; use {', '.join(CHECKWORTHY_DOMAINS[:-1])} or {CHECKWORTHY_DOMAINS[-1]}")
     if stance_backend not in CROSS_ENCODER_BACKENDS:
         raise UserError(f"unknown --stance-backend {stance_backend!r}; use {', '.join(CROSS_ENCODER_BACKENDS)}")
     if stance_model is not None:

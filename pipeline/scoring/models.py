@@ -69,6 +69,10 @@ def current_model_labels(models_dir: Path | str | None = None) -> dict[str, str 
     return scorer.model_labels(scorer.resolve_models(missing_ok=True))
 
 
+# The --domain choices of a scoring job: ``auto`` routes each post by its form.
+CHECKWORTHY_DOMAINS = ("auto", "post", "speech")
+
+
 class ModelScorer:
     """The project's models: check-worthiness first, then a verdict for each check-worthy claim."""
 

@@ -72,7 +72,7 @@ from pipeline.core.errors import InputError, UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
 from pipeline.scoring.dask_engine import run_dask
-from pipeline.scoring.models import ModelScorer, PostScorer
+from pipeline.scoring.models import CHECKWORTHY_DOMAINS, ModelScorer, PostScorer
 from pipeline.scoring.output import (
     assemble_jsonl,
     assemble_parquet,
@@ -538,8 +538,8 @@ def score_frame(df: "Any", store_dir: Path | str = DEFAULT_STORE, text_column: s
 
     if text_column not in df.columns:
         raise UserError(f"the DataFrame has no '{text_column}' column (columns: {', '.join(map(str, df.columns))})")
-    if domain not in ("auto", "post", "speech"):
-        raise UserError(f"unknown domain {domain!r}; use auto, post or speech")
+    if domain not in CHECKWORTHY_DOMAINS:
+        raise UserError(f"unknown domain {domain!r}; use {', '.join(CHECKWORTHY_DOMAINS[:-1])} or {CHECKWORTHY_DOMAINS[-1]}")
     scorer = scorer or ModelScorer(store_dir, top_k=valid_top_k(top_k), checkworthy_domain=domain)
     check_ready = getattr(scorer, "check_ready", None)
     if callable(check_ready):
