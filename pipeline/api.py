@@ -204,14 +204,15 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     return frame
 
 
-EVIDENCE_COLUMNS = ["doc_id", "source", "title", "published", "sentence", "sentence_index", "start", "end",
+EVIDENCE_COLUMNS = ["doc_id", "source", "title", "published", "url", "sentence", "sentence_index", "start", "end",
                     "context", "stance", "score", *(f"p_{label}" for label in STANCE_LABELS), "read_as", "decisive"]
 
 
 def evidence_frame(verdict) -> pd.DataFrame:
     """A verdict's evidence as a DataFrame, one row per passage, ``decisive`` marked; the same
-    columns (``EVIDENCE_COLUMNS``) whatever the evidence, none at all included. ``read_as``: what the
-    stance model read where it was not the sentence, else empty."""
+    columns (``EVIDENCE_COLUMNS``) whatever the evidence, none at all included. ``url``: the
+    document's, else empty. ``read_as``: what the stance model read where it was not the sentence,
+    else empty."""
     import pandas as pd
 
     rows = []

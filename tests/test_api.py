@@ -21,8 +21,10 @@ from score_fakes import KeywordScorer
 
 NATO = ("NATO Secretary General Mark Rutte said on Tuesday that the alliance has no mechanism to expel "
         "a member. He spoke in Brussels after a meeting of defence ministers.\n")
-BUDGET = ('{"id": "1", "title": "Budget", "published": "2024-05-01", "text": "The city council approved a '
-          'budget of 12 million euros for new bicycle lanes. The mayor said construction starts in June."}\n')
+BUDGET_URL = "https://example.org/news/budget?year=2024"
+BUDGET = ('{"id": "1", "title": "Budget", "published": "2024-05-01", "url": "' + BUDGET_URL + '", "text": "The '
+          'city council approved a budget of 12 million euros for new bicycle lanes. The mayor said construction '
+          'starts in June."}\n')
 CLAIM = "Rutte said NATO cannot expel a member"
 
 
@@ -195,7 +197,8 @@ def test_evidence_frame_of_a_verdict_without_evidence_has_the_usual_columns():
     empty = pipeline.evidence_frame(_verdict())
     assert full.shape[0] == 1 and empty.shape[0] == 0
     assert list(empty.columns) == list(full.columns)
-    assert {"sentence", "stance", "p_SUPPORTS", "p_REFUTES", "p_NOT_ENOUGH_INFO", "decisive"} <= set(full.columns)
+    assert {"sentence", "url", "stance", "p_SUPPORTS", "p_REFUTES", "p_NOT_ENOUGH_INFO", "decisive"} <= set(full.columns)
+    assert full.loc[0, "url"] == ""
 
 
 @pytest.mark.slow
@@ -205,6 +208,20 @@ def test_evidence_frame_columns_do_not_depend_on_the_cut_off(partly_rejected, ch
     everything = checker.check(CLAIM)
     assert nothing_before.evidence == () and everything.evidence
     assert list(pipeline.evidence_frame(nothing_before).columns) == list(pipeline.evidence_frame(everything).columns)
+
+
+@pytest.mark.slow
+def test_evidence_carries_its_documents_url_and_an_empty_one_where_it_has_none(checker):
+    budget_claim = "The city council approved 12 million euros for bicycle lanes"
+    retrieved = [e for found in checker.retrieve([CLAIM, budget_claim]) for e in found]
+    from_budget = {e.doc_id: e.url for e in retrieved if e.title == "Budget"}
+    from_nato = {e.doc_id: e.url for e in retrieved if "expel" in e.sentence}  # nato.txt: a text file, no url
+    assert list(from_budget.values()) == [BUDGET_URL] and list(from_nato.values()) == [""]
+    assert all(e.to_dict()["url"] == e.url for e in retrieved)
+    frame = pipeline.evidence_frame(checker.check(budget_claim))
+    assert list(frame.columns).index("url") == list(frame.columns).index("published") + 1
+    assert set(frame["url"]) <= {BUDGET_URL, ""} and BUDGET_URL in set(frame["url"])
+    assert frame.loc[frame["url"] == BUDGET_URL, "doc_id"].unique().tolist() == list(from_budget)
 
 
 # -- 6. score_frame takes the texts alone ----------------------------------------------------------------

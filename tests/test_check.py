@@ -197,6 +197,25 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, run_cli):
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
 
 
+def test_the_check_table_names_each_passages_source_and_url_as_text_not_markup():
+    from rich.console import Console
+
+    from pipeline.cli.check import render_verdict
+    from pipeline.core.types import Evidence, Verdict
+
+    sentence = "Rutte has never said this."
+    linked = Evidence(doc_id="a", sentence=sentence, start=0, end=len(sentence), score=1.0, stance="REFUTES",
+                      source="[bold]factcheck[/bold].txt", url="https://example.org/rutte?x=[1]")
+    bare = Evidence(doc_id="b", sentence=sentence, start=3, end=len(sentence) + 3, score=0.5, source="notes.txt")
+    console = Console(record=True, width=200)
+    render_verdict(Verdict(claim="Rutte said it", verdict="REFUTED", confidence=0.9, evidence=(linked, bare),
+                           decisive=(0,)), console)
+    text = console.export_text()
+    assert "[bold]factcheck[/bold].txt" in text and "https://example.org/rutte?x=[1]" in text
+    assert "notes.txt" in text and "[0:26]" in text and "[3:29]" in text
+    assert text.count("https://") == 1  # a document without a URL shows none
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name, packs, hit_at_5, accuracy", [
     # With the nato pack and the set-up it was written with (stance@v4, rules v6; the pack's rules

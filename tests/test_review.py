@@ -441,6 +441,35 @@ def test_check_page_gives_the_same_result_as_claimsift_check(seed_store, seed_ch
     assert empty.status_code == 400 and "Traceback" not in empty.text
 
 
+def test_the_check_page_links_a_passages_document_url_only_where_it_is_http(tmp_path, monkeypatch):
+    import pipeline.review.app as app_module
+    from pipeline.core.types import Evidence, Verdict
+
+    sentence = "Rutte has never said this."
+
+    def passage(doc_id: str, url: str) -> Evidence:
+        return Evidence(doc_id=doc_id, sentence=sentence, start=0, end=len(sentence), score=1.0, stance="REFUTES",
+                        source=f"{doc_id}.txt", url=url)
+
+    class FakeChecker:
+        def warm_up(self) -> None:
+            pass
+
+        def check(self, claim: str) -> Verdict:
+            evidence = (passage("https", "https://example.org/a?x=1&y=<2>"), passage("plain", "http://example.org/b"),
+                        passage("script", "javascript:alert('<b>1</b>')"), passage("none", ""))
+            return Verdict(claim=claim, verdict="REFUTED", confidence=0.9, evidence=evidence, decisive=(0,))
+
+    monkeypatch.setattr(app_module, "_store_problem", lambda store: None)
+    client = _client(tmp_path / "store", None, tmp_path, checker_factory=FakeChecker)
+    page = client.get("/check", params={"claim": "Rutte threatened to expel the US"}).text
+    links = re.findall(r'<a href="([^"]*)" class="doc-url"', page)
+    assert links == ["https://example.org/a?x=1&amp;y=&lt;2&gt;", "http://example.org/b"]
+    assert "javascript:alert(&#39;&lt;b&gt;1&lt;/b&gt;&#39;)" in page  # shown as text, escaped
+    assert 'href="javascript:' not in page and "<b>1</b>" not in page
+    assert page.count('class="passage"') == 4 and page.count('class="doc-url"') == 2
+
+
 def test_models_page_lists_versions_cards_and_the_newest_compare_report(tmp_path):
     from pipeline.registry.registry import Registry
 

@@ -64,6 +64,7 @@ def test_jsonl_rows_are_scored_in_order_with_ids_lines_and_claims(tmp_path, writ
     assert (claim["verdict"], claim["confidence"]) == (said["verdict"], said["confidence"])
     evidence = claim["evidence"][0]
     assert set(evidence) >= {"doc_id", "sentence", "stance", "score", "p_supports", "decisive"}
+    assert evidence["url"] == f"https://example.org/{evidence['doc_id']}"  # the document's, kept in Parquet
     assert rows[1]["n_claims"] == 0 and rows[1]["claims"] == []
     fact_checks = [f for r in rows for c in r["claims"] for f in c["fact_checks"]]
     assert fact_checks and set(fact_checks[0]) == {"id", "claim", "rating", "verdict", "publisher", "url", "date",
@@ -844,6 +845,30 @@ def test_a_partial_run_is_refused_without_resume(tmp_path, monkeypatch, write_js
     assert list(iter_output(tmp_path / "out.parquet")) == reference
 
 
+def test_a_partial_run_written_with_other_row_fields_is_not_resumed_into_one_output(tmp_path, monkeypatch,
+                                                                                   write_jsonl):
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    real_commit = checkpoint_module.Checkpoint.commit_chunk
+
+    def failing_commit(self, index, *args, **kwargs):
+        if index == 1:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.part_paths(index)[0]))
+        return real_commit(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", failing_commit)
+    with pytest.raises(UserError):
+        score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=2, progress=False)
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", real_commit)
+    # The parts of a claimsift whose rows had other fields (no ``row_fields`` recorded then).
+    manifest_path = tmp_path / "out.parquet.parts" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["config"]["row_fields"]
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=r"cannot resume .*row_fields: was None, now \d+.* delete"):
+        score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=2, progress=False, resume=True)
+    assert not (tmp_path / "out.parquet").exists()
+
+
 def test_disk_full_while_writing_a_part_leaves_no_torn_file_and_keeps_the_checkpoint(tmp_path, monkeypatch, write_jsonl):
     source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
     real_write = pq.write_table
@@ -996,3 +1021,41 @@ def test_score_refuses_an_unknown_stance_backend_in_one_line(tmp_path, run_cli, 
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "unknown --stance-backend 'gpu'; use auto, bf16, onnx, onnx-int8, torch" in result.stderr
     assert not (tmp_path / "out.jsonl").exists()
+
+
+# -- the --table view ------------------------------------------------------------------------------
+def _table_evidence(doc_id: str, sentence: str, **names) -> dict:
+    return {"doc_id": doc_id, **names, "published": None, "sentence": sentence, "start": 0, "end": len(sentence),
+            "stance": "REFUTES", "p_supports": 0.0, "p_refutes": 0.9, "p_not_enough_info": 0.1, "score": 1.0,
+            "decisive": True}
+
+
+def _table_claim(text: str, evidence: dict) -> dict:
+    return {"text": text, "start": 0, "end": len(text), "checkworthiness": 0.8, "verdict": "REFUTED",
+            "confidence": 0.9, "skipped": None, "evidence": [evidence], "fact_checks": []}
+
+
+def test_the_results_table_names_each_passages_source_not_its_document_id(tmp_path, write_jsonl):
+    from rich.console import Console
+
+    from pipeline.cli.score import results_table
+
+    claims = [
+        _table_claim("Rutte said he would expel the US.",
+                     _table_evidence("37d82e167afe39b4", "Riggio said Rutte never said this.",
+                                     source="seeds/rutte-factcheck.txt", title="Rutte post")),
+        # Written by an older claimsift, or a document without a source: the title, else the id.
+        _table_claim("NATO has 32 members.",
+                     _table_evidence("0123456789abcdef", "NATO has 32 members.", title="[bold]Members[/bold] page")),
+        _table_claim("Poland spends 4% on defence.",
+                     _table_evidence("fedcba9876543210", "Poland spends 4.12% of GDP on defence.")),
+    ]
+    output = write_jsonl(tmp_path / "out.jsonl", [
+        {"post_id": "a1", "line": 1, "text": "Three claims.", "checkworthiness": 0.8, "checkworthy_domain": "post",
+         "n_claims": len(claims), "claims": claims}])
+    console = Console(record=True, width=200)
+    console.print(results_table(output))
+    text = console.export_text()
+    assert "seeds/rutte-factcheck.txt" in text and "37d82e167afe39b4" not in text
+    assert "[bold]Members[/bold] page" in text and "0123456789abcdef" not in text  # escaped, not markup
+    assert "fedcba9876543210" in text

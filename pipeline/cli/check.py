@@ -41,6 +41,7 @@ def _trim_context(context: str, sentence: str, margin: int = 120) -> str:
 
 
 def render_verdict(verdict, console) -> None:
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -67,9 +68,11 @@ def render_verdict(verdict, console) -> None:
             passage.stylize("bold underline" if decisive else "bold", at, at + len(item.sentence))
         probs = item.stance_probs.get(item.stance, 0.0)
         stance_style = {"SUPPORTS": "green", "REFUTES": "red"}.get(item.stance, "yellow")
+        # Escaped: a source, URL or date is the document's own text, not markup.
+        document = "\n".join([escape(item.source), *([f"[dim]{escape(item.url)}[/]"] if item.url else []),
+                               f"[{item.start}:{item.end}]", *([escape(item.published)] if item.published else [])])
         table.add_row(("► " if decisive else "") + str(i + 1), Text(f"{item.stance}\n{probs:.2f}", stance_style), passage,
-                      f"{item.source}\n[{item.start}:{item.end}]" + (f"\n{item.published}" if item.published else ""),
-                      f"{item.score:.3f}")
+                      document, f"{item.score:.3f}")
     console.print(table)
     if verdict.fact_checks:
         facts = Table(title="Earlier fact-checks")

@@ -149,11 +149,17 @@ def results_table(output: Path, limit: int = TABLE_ROWS):
             else:
                 label = f"[{colours.get(verdict, 'white')}]{verdict}[/]\n{claim['confidence']:.2f}"
             evidence = [e for e in claim["evidence"] if e["decisive"]] or claim["evidence"][:1]
-            shown_evidence = "\n".join(f"[bold]{e['stance']}[/] {_clip(e['sentence'], 140)} [dim]({e['doc_id']})[/]"
+            shown_evidence = "\n".join(f"[bold]{e['stance']}[/] {_clip(e['sentence'], 140)} [dim]({_document(e)})[/]"
                                        for e in evidence[:2])
             table.add_row(str(row["line"]) if i == 0 else "", post if i == 0 else "",
                           score if i == 0 else "", _clip(claim["text"], 140), label, shown_evidence)
     return table
+
+
+def _document(evidence: dict) -> str:
+    """What names a passage's document, as ``claimsift check`` does: its source, else its title,
+    else its id (outputs of an older claimsift may hold no source)."""
+    return _clip(evidence.get("source") or evidence.get("title") or evidence.get("doc_id") or "", 60)
 
 
 def _clip(text: str, width: int) -> str:

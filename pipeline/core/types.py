@@ -79,6 +79,7 @@ class Evidence:
     title: str = ""
     source: str = ""
     published: str | None = None
+    url: str = ""  # the document's, as ingested; empty where it had none
     sentence_index: int = -1
     stance: StanceLabel = "NOT_ENOUGH_INFO"
     stance_probs: dict[StanceLabel, float] = field(default_factory=dict)
@@ -92,6 +93,7 @@ class Evidence:
             "source": self.source,
             "title": self.title,
             "published": self.published,
+            "url": self.url,
             "sentence": self.sentence,
             "sentence_index": self.sentence_index,
             "start": self.start,

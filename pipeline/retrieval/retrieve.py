@@ -330,6 +330,7 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
                 score=float(score), context=context_of(view, sid, config.context_window),
                 title=str(doc.get("title") or ""), source=str(doc.get("name") or doc.get("source") or ""),
                 published=(None if _missing(doc.get("published")) else str(doc.get("published"))),
+                url=("" if _missing(doc.get("url")) else str(doc.get("url"))),
                 sentence_index=int(row["index"]), read_as=instantiated.get(sid, ""),
             ))
             if len(evidence) == top_k:

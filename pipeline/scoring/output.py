@@ -24,6 +24,10 @@ ROW_GROUP_ROWS = 8192
 FACT_CHECK_FIELDS = ("id", "claim", "rating", "verdict", "publisher", "url", "date", "similarity")
 
 
+# The fields of an output row (``post_row``, ``output_schema``): part of a run's checkpoint
+# configuration, so that a resume never joins parts written with other fields. Bump it when they change.
+ROW_FIELDS_VERSION = 2
+
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 
 # The Parquet schema's key-value metadata key (and the JSONL sidecar's content) naming what produced the file.
@@ -52,7 +56,7 @@ def _evidence_row(item: dict) -> dict:
     probs = item.get("stance_probs") or {}
     return {
         "doc_id": item.get("doc_id"), "source": item.get("source"), "title": item.get("title"),
-        "published": item.get("published"), "sentence": item.get("sentence"),
+        "published": item.get("published"), "url": item.get("url") or "", "sentence": item.get("sentence"),
         "start": item.get("start"), "end": item.get("end"), "stance": item.get("stance"),
         "p_supports": probs.get("SUPPORTS"), "p_refutes": probs.get("REFUTES"),
         "p_not_enough_info": probs.get("NOT_ENOUGH_INFO"), "score": item.get("score"),
@@ -86,7 +90,8 @@ def output_schema():
     import pyarrow as pa
 
     evidence = pa.struct([("doc_id", pa.string()), ("source", pa.string()), ("title", pa.string()),
-                          ("published", pa.string()), ("sentence", pa.string()), ("start", pa.int32()),
+                          ("published", pa.string()), ("url", pa.string()), ("sentence", pa.string()),
+                          ("start", pa.int32()),
                           ("end", pa.int32()), ("stance", pa.string()), ("p_supports", pa.float64()),
                           ("p_refutes", pa.float64()), ("p_not_enough_info", pa.float64()),
                           ("score", pa.float64()), ("decisive", pa.bool_())])

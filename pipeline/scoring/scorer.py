@@ -74,6 +74,7 @@ from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
 from pipeline.scoring.dask_engine import run_dask
 from pipeline.scoring.models import CHECKWORTHY_DOMAINS, ModelScorer, PostScorer
 from pipeline.scoring.output import (
+    ROW_FIELDS_VERSION,
     assemble_jsonl,
     assemble_parquet,
     iter_output,
@@ -266,7 +267,8 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
             raise UserError(f"{target}: is a folder, not a file: cannot write {what} there. Choose another --out")
     config = {"input": _input_fingerprint(input_path) if input_path.is_file() else str(input_path),
               "text_column": text_column, "id_column": id_column,
-              "max_chars": max_chars, "output_format": kind, "scorer": scorer.fingerprint()}
+              "max_chars": max_chars, "output_format": kind, "row_fields": ROW_FIELDS_VERSION,
+              "scorer": scorer.fingerprint()}
     checkpoint = Checkpoint(output_path, ".parquet" if kind == "parquet" else ".jsonl")
     write_part = write_parquet_part if kind == "parquet" else (lambda path, rows: write_jsonl(path, rows))
     summary = ScoreSummary(output=str(output_path), rejected_output=str(rejected_path(output_path)), engine=engine)
