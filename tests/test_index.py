@@ -107,6 +107,27 @@ def test_an_index_read_another_way_is_rebuilt_whole(seed_store_copy):
     assert update_index(seed_store_copy).embedded == update.total
 
 
+def test_retrieval_skips_the_sentences_of_a_replaced_document_an_index_behind_the_store_holds(seed_store_copy,
+                                                                                               tmp_path):
+    from pipeline.corpus.ingest import ingest
+    from pipeline.retrieval.retrieve import CorpusView, retrieve
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Governor Jones vetoed the budget bill on Friday. The legislature may override the veto.\n")
+    ingest([extra], seed_store_copy)
+    update_index(seed_store_copy)
+    extra.write_text("Governor Jones signed the budget bill on Friday. The legislature welcomed it.\n")
+    ingest([extra], seed_store_copy)  # as `ingest --no-index`: the index still holds the old version
+    assert "claimsift index --store" in stale_index_message(seed_store_copy)
+    encoder = Encoder()
+    claim = "Governor Jones vetoed the budget bill"
+    (evidence,) = retrieve([claim], encoder.encode([claim]), load_index(seed_store_copy),
+                           CorpusView.from_store(seed_store_copy), top_k=5)
+    stored = set(Corpus(seed_store_copy).sentences()["text"])
+    assert evidence and all(e.sentence in stored for e in evidence)
+    assert not any("vetoed" in e.sentence for e in evidence)
+
+
 def test_stopword_only_query_matches_nothing_lexically(seed_store):
     _, ids = load_index(seed_store).search_lexical(["the of and"], 5)
     assert (ids == -1).all()

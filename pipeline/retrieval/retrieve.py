@@ -271,6 +271,9 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
         else:
             scores = linear_fusion(dense_list, dense_scores[q].tolist(), lexical_list, lexical_scores[q].tolist(),
                                    config.dense_weight, config.lexical_weight)
+        # An index behind the store (a document replaced with --no-index) still holds the sentences
+        # of the version removed: they are no longer evidence.
+        scores = {sid: score for sid, score in scores.items() if sid in view.sentences.index}
         instantiated: dict[int, str] = {}  # sentence id -> that sentence read as about the claim's entity
         if config.entity_boost > 0:
             names = distinctive_entities(claim, view, config.entity_max_share)
