@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -51,7 +52,15 @@ from pipeline.scoring.scorer import score_frame as _score_frame
 from pipeline.training import data as training_data
 from pipeline.training.retrain import DEFAULT_DATASETS_DIR, retrain
 from pipeline.verdict.checker import Checker
-from pipeline.verdict.validation import InvalidClaimError, valid_before, valid_top_k, validate_claim
+from pipeline.verdict.validation import (
+    CLAIMS,
+    InvalidClaimError,
+    refuse_data_frame,
+    refuse_single_string,
+    valid_before,
+    valid_top_k,
+    validate_claim,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,10 +69,24 @@ if TYPE_CHECKING:
 
 # -- corpus ---------------------------------------------------------------------------------------
 
+def _store_path(store_dir: object, call: str) -> Path:
+    # A list here is most often the paths to ingest, given in the store's place.
+    if not isinstance(store_dir, (str, os.PathLike)):
+        raise UserError(f"store_dir must be one path (the store folder), got {type(store_dir).__name__}; "
+                        f"call {call}")
+    return Path(store_dir)
+
+
 def load_corpus(store_dir: Path | str = DEFAULT_STORE):
     """The corpus store at ``store_dir`` (``documents()``, ``sentences()``, ``entities()``,
-    ``quotes()`` return DataFrames; ``summary()`` the counts)."""
-    return Corpus(store_dir)
+    ``quotes()`` return DataFrames; ``summary()`` the counts). Raises ``UserError`` where there
+    is no store (a mistyped path read as an empty corpus); nothing is created."""
+    corpus = Corpus(_store_path(store_dir, "load_corpus(store_dir)"))  # refuses a file; creates nothing
+    if not corpus.exists():
+        raise UserError(f"{corpus.path}: no corpus store here; build one with "
+                        f"`claimsift ingest DOCUMENTS --store {corpus.path}` (in Python: "
+                        "`pipeline.build_corpus(DOCUMENTS, store_dir)`)")
+    return corpus
 
 
 def build_corpus(paths: Path | str | Iterable[Path | str], store_dir: Path | str, index: bool = True):
@@ -72,8 +95,8 @@ def build_corpus(paths: Path | str | Iterable[Path | str], store_dir: Path | str
     unchanged documents are skipped. Raises ``UserError`` naming any rejected input, as
     ``claimsift ingest`` exits 1: after ingesting and indexing the accepted documents."""
     # A str is iterable too: read as a list it was ingested character by character ("/" walked the disk).
+    store = _store_path(store_dir, "build_corpus(paths, store_dir)")  # before the paths: swapped, they were read first
     given = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
-    store = Path(store_dir)
     # Refused here, before ingest creates the store: else an empty store folder was left behind.
     if not given:
         raise UserError("nothing to ingest: no paths given")
@@ -119,12 +142,6 @@ def _valid_settings(before: object, top_k: object) -> tuple[str | None, int | No
     return valid_before(before), None if top_k is None else valid_top_k(top_k)
 
 
-def _refuse_single_string(values: object, what: str) -> None:
-    # A str is a sequence too: taken for one, each of its characters was checked (or scored) alone.
-    if isinstance(values, str):
-        raise UserError(f"expected a sequence of {what}, not a single string")
-
-
 def checker(store_dir: Path | str = DEFAULT_STORE, **options):
     """A ``Checker`` for many claims (models load once, on first use). Options: ``top_k``,
     ``stance_spec``, ``verdict_spec``, ``models_dir``, ``encoder_backend``, ``retrieval``,
@@ -135,10 +152,11 @@ def checker(store_dir: Path | str = DEFAULT_STORE, **options):
     return Checker(store_dir, **options)
 
 
-def check(claim: str, store_dir: Path | str = DEFAULT_STORE, *, before: str | None = None,
+def check(claim: str, store_dir: Path | str = DEFAULT_STORE, *, before: str | date | None = None,
           top_k: int | None = None, **options):
     """Check one claim; returns a ``Verdict`` (shows its evidence with the decisive sentence
-    highlighted in a notebook). ``before``: only evidence published before this date (YYYY-MM-DD);
+    highlighted in a notebook). ``before``: only evidence published before this date (YYYY-MM-DD,
+    or a ``datetime.date``, ``datetime.datetime`` or pandas ``Timestamp``, taken as its date);
     ``top_k``: evidence passages to judge, 1 to 50 (default 5)."""
     before, top_k = _valid_settings(before, top_k)
     return checker(store_dir, **options).check(claim, before=before, top_k=top_k)
@@ -174,16 +192,18 @@ def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
         {"confidence": np.float64, "n_evidence": np.int64})
 
 
-def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *, before: str | None = None,
+def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *, before: str | date | None = None,
                  top_k: int | None = None, checker_instance=None, **options) -> pd.DataFrame:
     """Check many claims in one batch: one row per claim, in order (``verdicts_frame`` columns
-    plus ``rejected``). A claim the checker refuses (empty, too long, not English) keeps its row
-    with ``verdict`` None (confidence 0.0, n_evidence 0) and the reason in ``rejected`` (None for
-    the claims checked); ``frame.attrs["verdicts"]`` holds the ``Verdict`` objects (None for
-    rejected claims)."""
+    plus ``rejected``). ``claims``: a list, a tuple or a pandas Series (a DataFrame's column,
+    ``df["claim"]``; the DataFrame itself is refused). A claim the checker refuses (empty, too
+    long, not English) keeps its row with ``verdict`` None (confidence 0.0, n_evidence 0) and the
+    reason in ``rejected`` (None for the claims checked); ``frame.attrs["verdicts"]`` holds the
+    ``Verdict`` objects (None for rejected claims)."""
     import pandas as pd
 
-    _refuse_single_string(claims, "claims (check_claim checks one)")
+    refuse_single_string(claims, CLAIMS)
+    refuse_data_frame(claims, CLAIMS, column="claim")
     before, top_k = _valid_settings(before, top_k)
     claims = list(claims)
     reasons: list[str | None] = []
@@ -233,7 +253,7 @@ def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "t
     a ``text_column``, or the texts alone (a Series or a list)."""
     import pandas as pd
 
-    _refuse_single_string(df, "texts")
+    refuse_single_string(df, "texts")
     if isinstance(df, pd.Series):
         df = df.to_frame(text_column)
     elif not isinstance(df, pd.DataFrame):
@@ -253,7 +273,8 @@ def checkworthiness_frame(texts: Sequence[str], domain: str = AUTO, model: str =
     is one of its text's claims. Texts without a sentence get no row."""
     import pandas as pd
 
-    _refuse_single_string(texts, "texts")
+    refuse_single_string(texts, "texts")
+    refuse_data_frame(texts, "texts", column="text")
     detector = CheckworthyModel(model, models_dir=models_dir or None)
     if domain != AUTO and domain not in detector.thresholds:
         raise UserError(f"unknown domain {domain!r}; use {AUTO} or one the model knows: "

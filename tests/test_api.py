@@ -6,6 +6,7 @@ The arguments are refused before anything is built or loaded, so most tests take
 slow ones share one tiny store built once per module with ``build_corpus``."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pipeline
 from pipeline.core.errors import UserError
 from pipeline.core.types import Evidence, Verdict
 from pipeline.retrieval.index import current_index_dir
+from pipeline.verdict.validation import valid_before
 from score_fakes import KeywordScorer
 
 NATO = ("NATO Secretary General Mark Rutte said on Tuesday that the alliance has no mechanism to expel "
@@ -94,15 +96,79 @@ def test_check_claims_refuses_a_single_string_as_checkworthiness_frame_does(tmp_
     assert recorder.calls == []
 
 
+def test_check_claims_refuses_a_data_frame_and_takes_its_column(tmp_path):
+    # Iterated, a DataFrame gives its column names: the header "claim" was checked, the rows never were.
+    frame = pd.DataFrame({"claim": [CLAIM, "NATO spends 2 percent of GDP on defence"]})
+    recorder = RecordingChecker()
+    with pytest.raises(UserError, match=r"""^expected a sequence of claims \(check_claim checks one\), not a """
+                                        r"""DataFrame; pass the column that holds them, e\.g\. df\['claim'\]$"""):
+        pipeline.check_claims(frame, checker_instance=recorder)
+    with pytest.raises(UserError, match=r"^expected a sequence of texts, not a DataFrame; .* df\['body'\]$"):
+        pipeline.checkworthiness_frame(frame.rename(columns={"claim": "body"}), models_dir=tmp_path / "no-models")
+    assert recorder.calls == []
+    checked = pipeline.check_claims(frame["claim"], checker_instance=recorder)  # a Series (and a tuple) still do
+    pipeline.check_claims(tuple(frame["claim"]), checker_instance=recorder)
+    assert checked["claim"].tolist() == frame["claim"].tolist()
+    assert [claims for claims, _, _ in recorder.calls] == [frame["claim"].tolist()] * 2
+
+
+def test_a_checker_refuses_a_single_claim_string_before_anything_loads(tmp_path):
+    # Read as a sequence each character was a claim: "R" was refused as "the claim has no words to check".
+    instance = pipeline.Checker(tmp_path / "no-store")
+    message = r"^expected a sequence of claims \(check_claim checks one\), not a single string$"
+    with pytest.raises(UserError, match=message):
+        instance.check_many(CLAIM)
+    with pytest.raises(UserError, match=message):
+        pipeline.check_claims(CLAIM, checker_instance=RecordingChecker())  # the same words as check_claims
+    with pytest.raises(UserError, match=r"not a DataFrame; .* df\['claim'\]$"):
+        instance.check_many(pd.DataFrame({"claim": [CLAIM]}))
+    assert instance._loaded is None
+
+
+def test_build_corpus_with_its_arguments_swapped_says_which_is_which(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "nato.txt").write_text(NATO, encoding="utf-8")
+    for paths in ([docs], (docs,)):
+        with pytest.raises(UserError) as raised:
+            pipeline.build_corpus(tmp_path / "store", paths)
+        assert str(raised.value) == (f"store_dir must be one path (the store folder), got {type(paths).__name__}; "
+                                     "call build_corpus(paths, store_dir)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs"]
+
+
+def test_load_corpus_of_a_missing_store_names_the_path_and_creates_nothing(tmp_path):
+    # It read as an empty corpus: documents() of shape (0, 9), whatever the typo.
+    store = tmp_path / "mistyped" / "store"
+    for path in (store, str(store), tmp_path):  # tmp_path: a folder, but no store in it
+        with pytest.raises(UserError) as raised:
+            pipeline.load_corpus(path)
+        assert str(raised.value).startswith(f"{path}: no corpus store here; build one with "
+                                            f"`claimsift ingest DOCUMENTS --store {path}`")
+        assert "pipeline.build_corpus(" in str(raised.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_load_corpus_of_a_built_store_reads_it_unchanged(partly_rejected):
+    store, _ = partly_rejected
+    before = sorted((p.relative_to(store), p.stat().st_mtime_ns) for p in store.rglob("*") if p.is_file())
+    corpus = pipeline.load_corpus(store)
+    assert corpus.path == store and corpus.documents().shape[0] == 2
+    assert sorted((p.relative_to(store), p.stat().st_mtime_ns) for p in store.rglob("*") if p.is_file()) == before
+
+
 # -- 2. before and top_k, checked as the CLI checks them -------------------------------------------
 
-BAD_BEFORE = ["yesterday", "2020-13-45", 20200101]
+BAD_BEFORE = {"yesterday": "is not a date in the form YYYY-MM-DD", 20200101: "is not a date in the form YYYY-MM-DD",
+              "2020-13-45": "is not a real date (month must be in 1..12)",
+              "2016-02-30": "is not a real date (day is out of range for month)"}
 BAD_TOP_K = [0, -3, 2.5, 500, "5", True]
 
 
-@pytest.mark.parametrize("before", BAD_BEFORE)
-def test_a_bad_before_is_refused_by_every_checking_function(tmp_path, before):
-    message = f"before {before!r} is not a date in the form YYYY-MM-DD"
+@pytest.mark.parametrize("before, why", BAD_BEFORE.items())
+def test_a_bad_before_is_refused_by_every_checking_function(tmp_path, before, why):
+    message = f"before {before!r} {why}"
     store = tmp_path / "no-store"  # refused before the store is looked at
     for call in (lambda: pipeline.check_claim(CLAIM, store_dir=store, before=before),
                  lambda: pipeline.check_claims([CLAIM], store_dir=store, before=before),
@@ -133,8 +199,22 @@ def test_good_settings_reach_the_checker_normalised():
     assert type(recorder.calls[0][2]) is int
 
 
+def test_a_date_datetime_or_timestamp_before_is_taken_as_its_date():
+    # Each was refused: "is not a date in the form YYYY-MM-DD".
+    recorder = RecordingChecker()
+    dates = [pd.Timestamp("2016-03-04"), dt.date(2016, 3, 4), dt.datetime(2016, 3, 4, 18, 30),
+             pd.Timestamp("2016-03-04 23:59", tz="Europe/Brussels")]
+    for date in dates:
+        pipeline.check_claims([CLAIM], checker_instance=recorder, before=date)
+        assert valid_before(date) == "2016-03-04"
+    assert [before for _, before, _ in recorder.calls] == ["2016-03-04"] * len(dates)
+    with pytest.raises(UserError, match=r"^before NaT is a missing date; give None for no cut-off$"):
+        valid_before(pd.NaT)
+
+
 @pytest.mark.parametrize("option, value, message", [
     ("--before", "yesterday", "--before 'yesterday' is not a date in the form YYYY-MM-DD"),
+    ("--before", "2016-02-30", "--before '2016-02-30' is not a real date (day is out of range for month)"),
     ("--top-k", "0", "--top-k 0 is not a whole number from 1 to 50"),
     ("--top-k", "51", "--top-k 51 is not a whole number from 1 to 50"),
 ])

@@ -26,7 +26,7 @@ from pipeline.verdict.aggregator import VerdictAggregator, fitted_stance_spec, j
 from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.verdict.rules import VerdictRules, adjusted_stance, text_before
 from pipeline.verdict.subject import ClaimSubject, claim_subject
-from pipeline.verdict.validation import validate_claim
+from pipeline.verdict.validation import refuse_data_frame, refuse_single_string, valid_before, validate_claim
 
 if TYPE_CHECKING:
     from pipeline.factchecks.matcher import FactCheckMatcher
@@ -350,6 +350,9 @@ class Checker:
                    exclude_docs: Sequence[Collection[str]] | None = None) -> list[Verdict]:
         """One verdict per claim, in order; all claims are embedded and classified in batches.
         ``exclude_docs``: per claim, document ids it may not draw evidence from (``retrieve``)."""
+        refuse_single_string(claims)  # else read character by character, each one a claim
+        refuse_data_frame(claims)  # else its column names were the claims
+        before = valid_before(before)  # a date or Timestamp as YYYY-MM-DD; a string not a date filtered nothing
         claims = [validate_claim(c) for c in claims]
         aggregator, matcher = self._loaded_aggregator(), self._parts().matcher
         verdicts = []

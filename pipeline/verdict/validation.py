@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from numbers import Integral
 
 from pipeline.core.errors import UserError
@@ -27,6 +28,9 @@ URL = re.compile(r"https?://\S+|www\.\S+")
 
 
 WORD = re.compile(r"[^\W\d_]{2,}")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# What ``check_claims`` and ``Checker.check_many`` expect, as their refusals name it.
+CLAIMS = "claims (check_claim checks one)"
 
 
 class InvalidClaimError(UserError):
@@ -61,16 +65,42 @@ def validate_claim(claim: object) -> str:
     return text
 
 
+def refuse_single_string(values: object, what: str = CLAIMS) -> None:
+    """A UserError where one str is given for a sequence of ``what``: a str is a sequence too, and
+    taken for one each of its characters was checked (or scored) alone."""
+    if isinstance(values, str):
+        raise UserError(f"expected a sequence of {what}, not a single string")
+
+
+def refuse_data_frame(values: object, what: str = CLAIMS, column: str = "claim") -> None:
+    """A UserError where a pandas DataFrame is given for a sequence of ``what``: iterated, a
+    DataFrame gives its column names, so the header was checked and the rows never were. The
+    message names the frame's only column, else ``column``, as the one to pass."""
+    pandas = sys.modules.get("pandas")  # not imported: then it cannot be a DataFrame
+    if pandas is not None and isinstance(values, pandas.DataFrame):
+        columns = list(values.columns)
+        example = columns[0] if len(columns) == 1 else column
+        raise UserError(f"expected a sequence of {what}, not a DataFrame; pass the column that holds them, "
+                        f"e.g. df[{example!r}]")
+
+
 def valid_before(value: object, name: str = "before") -> str | None:
     """The date cut-off as YYYY-MM-DD (None: no cut-off); a UserError naming ``name`` (``--before``
-    on the command line) otherwise. Unchecked, a string that is not a date filtered nothing."""
+    on the command line) otherwise. Unchecked, a string that is not a date filtered nothing.
+    A ``datetime.date``, ``datetime.datetime`` or pandas ``Timestamp`` is taken as its date."""
     if value is None:
         return None
+    if isinstance(value, dt.date):  # a datetime and a pandas Timestamp are dates too
+        if value != value:  # pandas' NaT: a missing date, whose isoformat() is "NaT"
+            raise UserError(f"{name} {value!r} is a missing date; give None for no cut-off")
+        date = value.date() if isinstance(value, dt.datetime) else value
+        return date.isoformat()
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value).isoformat()
-        except ValueError:
-            pass
+        except ValueError as exc:
+            if ISO_DATE.fullmatch(value):  # the form is right: the month or the day is not
+                raise UserError(f"{name} {value!r} is not a real date ({exc})") from None
     raise UserError(f"{name} {value!r} is not a date in the form YYYY-MM-DD")
 
 
