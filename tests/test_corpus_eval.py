@@ -257,3 +257,39 @@ def test_harness_on_seed_claims_and_a_healthver_slice(seed_store, seed_checker, 
 # 1.0. The floors allow two or three claims' drift.
 SEED_FLOORS = {"accuracy": 0.5, "recall": 0.9}
 HEALTHVER_FLOORS = {"recall": 0.55, "macro_f1": 0.2}
+
+
+@pytest.mark.slow
+def test_an_evaluation_store_holds_exactly_the_documents_given_and_never_a_users_own(tmp_path):
+    from pipeline.core.errors import UserError
+    from pipeline.corpus.ingest import ingest
+    from pipeline.corpus.store import Corpus
+    from pipeline.datasets.stores import ensure_store
+
+    def folder(name: str, texts: dict[str, str]) -> Path:
+        (tmp_path / name).mkdir()
+        for file, text in texts.items():
+            (tmp_path / name / file).write_text(text)
+        return tmp_path / name
+
+    first = folder("first", {"a.txt": "The council approved the budget in May.\n",
+                             "b.txt": "The mayor opened the new bridge on Sunday.\n"})
+    second = folder("second", {"c.txt": "The river flooded the old town in 2021.\n"})
+    store = tmp_path / "eval-store"
+    assert ensure_store([first], store).documents == 2
+    built = ensure_store([second], store)
+    assert not built.reused and built.documents == 1  # replaced, not added to: 3 measured other documents
+    assert set(Corpus(store).documents()["name"]) == {"second/c.txt"}
+    assert ensure_store([second], store).reused
+
+    broken = folder("broken", {"d.txt": "A sentence.\n", "e.txt": "bad\x00bytes\n"})
+    with pytest.raises(UserError, match="rejected inputs: .*e.txt.*nothing was written to"):
+        ensure_store([broken], store)
+    assert set(Corpus(store).documents()["name"]) == {"second/c.txt"}  # the store before the refused run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "eval-store", "first", "second"]
+
+    own = tmp_path / "my-store"
+    ingest([first], own)
+    with pytest.raises(UserError, match="my-store holds files that were not built from documents given here"):
+        ensure_store([second], own)
+    assert set(Corpus(own).documents()["name"]) == {"first/a.txt", "first/b.txt"}

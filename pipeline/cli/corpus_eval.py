@@ -32,7 +32,8 @@ def evaluate_corpus_command(
     corpora_dir: Path = typer.Option(Path("out/corpora"), "--corpora-dir",
                                      help="Where --dataset corpora (and their stores) are built."),
     store: Optional[Path] = typer.Option(None, "--store", help="Store to build or reuse (default: beside the "
-                                                              "claims file, store/)."),
+                                                              "claims file, CLAIMS-NAME.eval-store/); a store "
+                                                              "not built by evaluate is never changed."),
     split: str = typer.Option("all", "--split", help="train, tune, report or all."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Check at most N claims of the split "
                                                                     "(a fixed pseudo-random subset)."),
@@ -63,7 +64,8 @@ def evaluate_corpus_command(
     else:
         if claims is None or not (documents or store):
             raise UserError("give --documents (or an existing --store) and --claims, or --dataset NAME")
-        store_dir = store or claims.parent / "store"
+        # Not "store/": beside a claims file that is often the user's own store.
+        store_dir = store or claims.parent / f"{claims.stem}.eval-store"
 
     def progress(done: int, total: int) -> None:
         if not as_json:
