@@ -195,6 +195,10 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, run_cli):
     assert empty.returncode == 2 and "empty" in empty.stderr and "Traceback" not in empty.stderr
     bad_date = run_cli("check", "x claim here", "--before", "yesterday")
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
+    nothing = run_cli("check", "--store", str(tmp_path))
+    assert nothing.returncode == 2 and "nothing to check: give a CLAIM or --data FILE" in nothing.stderr
+    both = run_cli("check", "x claim here", "--data", str(tmp_path / "claims.jsonl"), "--store", str(tmp_path))
+    assert both.returncode == 2 and "give either a CLAIM or --data FILE, not both" in both.stderr
 
 
 def test_the_check_table_names_each_passages_source_and_url_as_text_not_markup():

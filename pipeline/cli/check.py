@@ -96,9 +96,10 @@ def _why_no_evidence(store: Path, before: str | None) -> str:
     if before is None:
         return f"no passage to judge among the {documents} documents of {store}"
     published = counts["published"]
+    earliest = (f"the earliest is from {published['first']}" if published["first"]
+                else "none has a date")
     return (f"no passage to judge dated before {before}: of the {documents} documents of {store}, "
-            f"{published['undated']} have no date (left out by --before) and the earliest is from "
-            f"{published['first'] or 'no known date'}")
+            f"{published['undated']} have no date (left out by --before) and {earliest}")
 
 
 def _id_fields(obj: dict) -> dict:
@@ -148,7 +149,7 @@ def index_command(
                                                 "to finish…", file=sys.stderr, flush=True))
     Console(stderr=True).print(
         f"index {update.version}: {update.total} sentences, {update.embedded} embedded, {update.removed} removed "
-        f"in {update.seconds:.1f}s ({update.sentences_per_second:.0f} sentences/s)")
+        f"in {update.seconds:.1f}s" + (f" ({update.sentences_per_second:.0f} sentences/s)" if update.embedded else ""))
 
 
 def _warn_of_a_stance_model_the_verdict_model_was_not_fitted_on(checker) -> None:
@@ -179,8 +180,10 @@ def check_command(
     # The same check and message as the Python API's (pipeline.verdict.validation).
     before = valid_before(before, "--before")
     top_k = valid_top_k(top_k, "--top-k")
-    if (claim is None) == (data is None):
-        raise UserError("give either a CLAIM or --data FILE (not both)")
+    if claim is None and data is None:
+        raise UserError("nothing to check: give a CLAIM or --data FILE")
+    if claim is not None and data is not None:
+        raise UserError("give either a CLAIM or --data FILE, not both")
     if data is not None and out is not None:
         refuse_output_over_input(out, data)
         if data.is_file() and data.stat().st_size == 0:  # else an empty output and exit 0, as if all went well
