@@ -6,6 +6,7 @@ spaCy analysis is covered in test_analyse.py and test_corpus_cli.py.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import types
 from pathlib import Path
@@ -109,9 +110,9 @@ def test_directory_is_read_recursively_and_seed_dates_stored(tmp_path):
     documents = Corpus(store).documents().set_index("name")
     assert documents.loc["seeds/001_5fb9f27d840b8ced.txt", "published"] == "2024-11-10"
     assert documents.loc["seeds/000_6cff62f9dfef07af.txt", "published"] is None
-    nested = write(tmp_path / "in" / "a" / "b" / "deep.md", "# Deep title\n\nBody text here.")
+    write(tmp_path / "in" / "a" / "b" / "deep.md", "# Deep title\n\nBody text here.")
     report = ingest([tmp_path / "in"], store, analyser=LineAnalyser())
-    assert report.added == [doc_id_of(normalise(nested.read_text()))]
+    assert report.added == [doc_id_of("Deep title\n\nBody text here.")]  # Markdown is stored as its plain text
     assert Corpus(store).documents().set_index("name").loc["in/a/b/deep.md", "title"] == "Deep title"
 
 
@@ -141,8 +142,10 @@ def test_tables_jsonl_csv_parquet_with_metadata(tmp_path):
     pd.DataFrame([dict(r, id="p" + r["id"]) for r in rows]).to_parquet(tmp_path / "t.parquet")
     store = tmp_path / "store"
     report = ingest([jsonl, tmp_path / "t.csv", tmp_path / "t.parquet"], store, analyser=LineAnalyser())
-    # Same texts in three tables: stored once (content-hash ids), the rest recognised as unchanged.
-    assert len(report.added) == 2 and len(report.unchanged) == 4 and not report.rejected
+    # Same texts in three tables: stored once (content-hash ids); the later copies are duplicates, said by a
+    # note, not "unchanged" (they were never stored under their own names).
+    assert len(report.added) == 2 and len(report.duplicates) == 4 and not report.unchanged and not report.rejected
+    assert "X#id=ca1 has the same text as X#id=a1: stored once" in report.notes
     documents = Corpus(store).documents().set_index("name")  # an id is scoped to its source column or file
     assert documents.loc["X#id=a1", "text"] == "First story."
     assert documents.loc["X#id=a1", "published"] == "2024-01-02" and documents.loc["X#id=a1", "url"] == "http://x/1"
@@ -439,3 +442,191 @@ def test_a_csv_record_that_fails_names_every_line_it_took_in(tmp_path):
     report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
     assert [r.row for r in report.rejected] == [2] and "lines 2-3 were read as this one row" in report.rejected[0].reason
     assert set(Corpus(tmp_path / "store").documents()["name"]) == {"t.csv#id=3"}
+
+
+# ---- names of the files of one call -----------------------------------------------------------------
+def test_files_of_one_name_in_two_folders_are_two_documents(tmp_path):
+    # each argument was named from its own base: both files were "report.txt" and the second replaced the first
+    x = write(tmp_path / "x" / "report.txt", "Report of desk X.")
+    y = write(tmp_path / "y" / "report.txt", "Report of desk Y.")
+    store = tmp_path / "store"
+    report = ingest([x, y], store, analyser=LineAnalyser())
+    assert len(report.added) == 2 and not report.replaced and not report.rejected
+    assert set(Corpus(store).documents()["name"]) == {"x/report.txt", "y/report.txt"}
+    write(tmp_path / "r1" / "2016" / "vote.txt", "Vote one.")
+    write(tmp_path / "r2" / "2016" / "vote.txt", "Vote two.")
+    report = ingest([tmp_path / "r1" / "2016", tmp_path / "r2" / "2016"], store, analyser=LineAnalyser())
+    assert len(report.added) == 2 and not report.replaced
+    assert {"r1/2016/vote.txt", "r2/2016/vote.txt"} <= set(Corpus(store).documents()["name"])
+
+
+def test_one_argument_or_files_of_one_folder_keep_their_names(tmp_path):
+    a = write(tmp_path / "d" / "a.txt", "Text A.")
+    b = write(tmp_path / "d" / "b.txt", "Text B.")
+    write(tmp_path / "d" / "sub" / "c.txt", "Text C.")
+    ingest([tmp_path / "d"], tmp_path / "s1", analyser=LineAnalyser())
+    assert set(Corpus(tmp_path / "s1").documents()["name"]) == {"d/a.txt", "d/b.txt", "d/sub/c.txt"}
+    ingest([a, b], tmp_path / "s2", analyser=LineAnalyser())
+    assert set(Corpus(tmp_path / "s2").documents()["name"]) == {"a.txt", "b.txt"}
+    ingest([a], tmp_path / "s3", analyser=LineAnalyser())
+    assert set(Corpus(tmp_path / "s3").documents()["name"]) == {"a.txt"}
+    # a folder and a file beside it: the names they had (both bases are tmp_path)
+    e = write(tmp_path / "e.txt", "Text E.")
+    ingest([tmp_path / "d", e], tmp_path / "s4", analyser=LineAnalyser())
+    assert set(Corpus(tmp_path / "s4").documents()["name"]) == {"d/a.txt", "d/b.txt", "d/sub/c.txt", "e.txt"}
+
+
+def test_one_file_given_twice_is_read_once_and_is_no_clash(tmp_path):
+    a = write(tmp_path / "d" / "a.txt", "Text A.")
+    report = ingest([tmp_path / "d", a, a], tmp_path / "store", analyser=LineAnalyser())
+    assert report.added == [doc_id_of("Text A.")] and not report.unchanged and not report.rejected
+    assert set(Corpus(tmp_path / "store").documents()["name"]) == {"d/a.txt"}
+
+
+def test_two_files_that_would_still_share_a_name_reject_the_later(tmp_path, monkeypatch):
+    # No common folder (paths on two Windows drives): each argument is named from its own base, and a
+    # clash is a rejection naming both files, never a silent replacement.
+    from pipeline.corpus import readers
+
+    monkeypatch.setattr(readers, "_common_base", lambda bases: None, raising=False)
+    x = write(tmp_path / "x" / "report.txt", "Report of desk X.")
+    y = write(tmp_path / "y" / "report.txt", "Report of desk Y.")
+    report = ingest([x, y], tmp_path / "store", analyser=LineAnalyser())
+    assert report.added == [doc_id_of("Report of desk X.")] and not report.replaced
+    [rejection] = report.rejected
+    assert rejection.path == str(y) and str(x) in rejection.reason and "report.txt" in rejection.reason
+    assert Corpus(tmp_path / "store").documents()["text"].tolist() == ["Report of desk X."]
+
+
+def test_a_changed_file_ingested_by_another_spelling_of_its_name_is_noted(tmp_path):
+    # docs/sub/a.txt edited, then ingested as a.txt: added beside its old version, which kept being cited
+    store = tmp_path / "store"
+    a = write(tmp_path / "docs" / "sub" / "a.txt", "Old text of a.")
+    write(tmp_path / "docs" / "sub" / "b.txt", "Text of b.")
+    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    a.write_text("New text of a.")
+    report = ingest([a], store, analyser=LineAnalyser())
+    assert report.added == [doc_id_of("New text of a.")]
+    assert report.notes == ["a.txt was added as a new document; the store also holds docs/sub/a.txt: if it is the "
+                            "same file, ingest it the way it was first ingested (claimsift ingest docs, from the "
+                            "folder that holds it) so that it replaces the old version"]
+    # the other way round too; a file of another name, or one whose text is unchanged, is no such case
+    report = ingest([tmp_path / "docs"], tmp_path / "other", analyser=LineAnalyser())
+    write(tmp_path / "c.txt", "Text of c.")
+    report = ingest([tmp_path / "c.txt"], tmp_path / "other", analyser=LineAnalyser())
+    assert report.added and not report.notes
+    # a table's rows are one note, on the file
+    table = write(tmp_path / "tables" / "t.jsonl", '{"id": 1, "text": "Row one."}\n{"id": 2, "text": "Row two."}\n')
+    ingest([tmp_path / "tables"], store, analyser=LineAnalyser())
+    table.write_text('{"id": 1, "text": "Row one, corrected."}\n{"id": 2, "text": "Row two, corrected."}\n')
+    report = ingest([table], store, analyser=LineAnalyser())
+    assert len(report.added) == 2
+    assert [note.split(";")[0] for note in report.notes] == ["t.jsonl was added as a new document"]
+    assert "the store also holds tables/t.jsonl:" in report.notes[0]
+
+
+# ---- what the report says --------------------------------------------------------------------------
+def test_two_files_of_one_text_are_stored_once_and_said_not_counted_unchanged(tmp_path):
+    x = write(tmp_path / "x.txt", "The same text.")
+    y = write(tmp_path / "y.txt", "The same text.")
+    report = ingest([x, y], tmp_path / "store", analyser=LineAnalyser())
+    assert report.added == [doc_id_of("The same text.")] and not report.unchanged
+    assert report.duplicates == ["y.txt"] and report.notes == ["y.txt has the same text as x.txt: stored once"]
+    # stored by an earlier ingest, it is unchanged, and said
+    report = ingest([y], tmp_path / "store", analyser=LineAnalyser())
+    assert report.unchanged == [doc_id_of("The same text.")] and not report.duplicates
+    assert report.notes == ["y.txt has the same text as x.txt, already in the store: kept once, under that name"]
+
+
+def test_many_duplicates_of_one_table_are_one_note(tmp_path):
+    rows = [{"id": i, "text": "Retweeted text."} for i in range(6)]
+    table = write(tmp_path / "t.jsonl", "\n".join(json.dumps(r) for r in rows))
+    report = ingest([table], tmp_path / "store", analyser=LineAnalyser())
+    assert len(report.added) == 1 and len(report.duplicates) == 5
+    [note] = report.notes
+    assert note.startswith("t.jsonl: 5 documents have the same text as one stored before them in this ingest")
+
+
+def test_the_summary_line_counts_removals_and_duplicates(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import pipeline.corpus.ingest
+    from pipeline.cli import app
+
+    monkeypatch.setattr(pipeline.corpus.ingest, "Analyser", LineAnalyser)
+    store = tmp_path / "store"
+    write(tmp_path / "d" / "a.txt", "Text A.")
+    b = write(tmp_path / "d" / "b.txt", "Text B.")
+    write(tmp_path / "d" / "c.txt", "Text A.")
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "d"), "--store", str(store), "--no-index"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert f"{store}: 2 added, 0 replaced, 0 unchanged, 1 duplicate, 0 rejected" in output
+    assert "note d/c.txt has the same text as d/a.txt: stored once" in output
+    b.write_text("Text A.")  # b's old version is removed, replaced by nothing
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "d"), "--store", str(store), "--no-index"])
+    assert f"{store}: 0 added, 0 replaced, 1 removed, 3 unchanged, 0 rejected" in " ".join(result.output.split())
+
+
+def test_a_folder_says_which_files_it_skipped_for_their_type(tmp_path):
+    folder = tmp_path / "odd"
+    write(folder / "a.txt", "Text A.")
+    write(folder / "scan.pdf", b"%PDF-1.4")
+    for name in ("b.docx", "c.docx", "d.docx", "e.docx"):
+        write(folder / "sub" / name, b"PK")
+    write(folder / ".git" / "config", "hidden: never said")
+    write(folder / ".hidden.pdf", b"%PDF")
+    report = ingest([folder], tmp_path / "store", analyser=LineAnalyser())
+    assert len(report.added) == 1
+    [note] = report.notes
+    assert note.startswith(f"skipped 5 files of an unsupported type in {folder} (.docx: sub/b.docx, sub/c.docx, "
+                           "sub/d.docx and 1 more; .pdf: scan.pdf); supported: ")
+    assert all(suffix in note for suffix in (".txt", ".markdown", ".htm", ".ndjson", ".jsonld", ".parquet"))
+    assert ".git" not in note and ".hidden" not in note
+
+
+def test_a_document_in_another_language_is_stored_with_a_note(tmp_path):
+    spanish = write(tmp_path / "espanol.txt", "El gobernador de Texas firmó la ley de identificación de votantes en "
+                                              "2011. La ley exige que los votantes presenten una identificación con "
+                                              "fotografía antes de votar.")
+    english = write(tmp_path / "english.txt", "The governor of Texas signed the voter identification law in 2011.")
+    report = ingest([spanish, english], tmp_path / "store", analyser=LineAnalyser())
+    assert len(report.added) == 2 and not report.rejected
+    assert report.notes == ["espanol.txt looks like Spanish (es): claimsift checks English claims; it is stored "
+                            "but its sentences will rarely match"]
+
+
+def test_the_help_names_every_supported_extension_and_how_texts_are_split():
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.corpus.readers import SUPPORTED
+
+    result = CliRunner().invoke(app, ["ingest", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    words = set(result.output.replace(",", " ").split())
+    assert SUPPORTED <= words, SUPPORTED - words
+    assert "last paragraph break, else at a line break, sentence end or space" in " ".join(result.output.split())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `claimsift ingest PATH"))
+    assert SUPPORTED <= set(re.findall(r"\.[a-z]+", row)), SUPPORTED - set(re.findall(r"\.[a-z]+", row))
+
+
+def test_markdown_is_stored_as_its_plain_text(tmp_path):
+    # stored raw, headings, '*Speaker:* **ted-cruz**' and '[text](url)' became sentences and evidence
+    page = write(tmp_path / "note.md", "# PolitiFact: Ted **Cruz** on congress\n\n*Speaker:* **ted-cruz**\n\n"
+                                       "## Ruling notes\n\nCruz said it, according to [the transcript](http://x/t).\n"
+                                       "A second line of that paragraph.\n\n- Source: [PolitiFact](http://p/1)\n"
+                                       "- Rating: `false`\n\n<!-- internal -->\n")
+    store = tmp_path / "store"
+    report = ingest([page], store, analyser=LineAnalyser())
+    text = ("PolitiFact: Ted Cruz on congress\n\nSpeaker: ted-cruz\n\nRuling notes\n\nCruz said it, according to "
+            "the transcript.\nA second line of that paragraph.\n\nSource: PolitiFact\nRating: false")
+    assert report.added == [doc_id_of(text)] and not report.rejected
+    row = Corpus(store).documents().iloc[0]
+    assert row["text"] == text and row["title"] == "PolitiFact: Ted Cruz on congress"
+    sentences = Corpus(store).sentences()  # offsets point into the stored text
+    assert all(text[start:end] == sentence for start, end, sentence in
+               zip(sentences["start"], sentences["end"], sentences["text"]))
+    assert ingest([write(tmp_path / "only.md", "<!-- nothing -->\n")], store,
+                  analyser=LineAnalyser()).rejected[0].reason == "no text in this Markdown file (only markup)"
+

@@ -19,12 +19,18 @@ DEFAULT_QUOTES_GOLD = Path("tests/data/quotes_gold.jsonl")
 
 
 def ingest_command(
-    paths: list[Path] = typer.Argument(..., help="Files or directories: .txt .md .html .jsonl .csv .parquet "
-                                                 "(tables need a `text` column); fact-check tables too."),
+    # Every extension of readers.SUPPORTED (tests/test_ingest.py checks it): not built from it, as importing
+    # readers imports pandas, and `claimsift --help` would wait for it.
+    paths: list[Path] = typer.Argument(..., help="Files or folders (read recursively): text .txt .text .md "
+                                                 ".markdown, web pages .html .htm, tables .jsonl .ndjson .csv "
+                                                 ".parquet (a `text` column) and .json .jsonld (a list of records "
+                                                 "with `text`); fact-check tables and ClaimReview JSON too."),
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
     no_index: bool = typer.Option(False, "--no-index", help="Do not update the evidence index afterwards."),
     max_doc_chars: int = typer.Option(200_000, "--max-doc-chars",
-                                      help="Split longer texts at paragraph breaks into parts of this size."),
+                                      help="Split a longer text into parts of at most this many characters, "
+                                           "each cut at its last paragraph break, else at a line break, "
+                                           "sentence end or space (table rows are not split)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     global_ids: bool = typer.Option(False, "--global-ids",
                                     help="Table ids name documents across all sources (a row with id 1 in "
@@ -49,8 +55,15 @@ def ingest_command(
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
+        # Removals a replacement does not account for (a part a file no longer has, a document changed into a
+        # copy of another) and duplicates were not in the line: "0 added, 0 replaced" while one was removed.
+        removed = len(report.removed) - len(report.replaced)
+        duplicates = len(report.duplicates)
         console.print(f"[bold]{store}[/]: {len(report.added)} added, {len(report.replaced)} replaced, "
-                      f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected"
+                      + (f"{removed} removed, " if removed > 0 else "")
+                      + f"{len(report.unchanged)} unchanged, "
+                      + (f"{duplicates} duplicate{'s' if duplicates > 1 else ''}, " if duplicates else "")
+                      + f"{len(report.rejected)} rejected"
                       + (f", {len(report.fact_check_files)} fact-check file(s)" if report.fact_check_files else ""),
                       soft_wrap=True)
     for rejection in report.rejected:  # one line each (soft_wrap), so a script can grep them

@@ -1,17 +1,21 @@
 """Ingestion: files and tables in, analysed documents in the corpus store.
 
-Reads ``.txt``/``.md``/``.html`` files and ``.jsonl``/``.csv``/``.parquet`` tables (a ``text``
-column, optional ``id``, ``title``, ``url``, ``source``, ``published``); directories are read
-recursively. Text is NFKC-normalised (the seeds hold non-breaking spaces; curly quotes survive
-NFKC and are kept for quote detection) and every offset points into that normalised text.
+Reads text (``.txt``/``.text``, Markdown ``.md``/``.markdown`` as its plain text) and ``.html``/``.htm``
+files, ``.jsonl``/``.ndjson``/``.csv``/``.parquet`` tables (a ``text`` column, optional ``id``, ``title``,
+``url``, ``source``, ``published``) and ``.json``/``.jsonld`` lists of such records; directories are read
+recursively (a file of another type is skipped with a note). Text is NFKC-normalised (the seeds hold
+non-breaking spaces; curly quotes survive NFKC and are kept for quote detection) and every offset
+points into that normalised text.
 
 Document ids are content hashes, so an unchanged document is recognised without analysing it
 again; a document whose name (file path, or table ``id`` within its source) is known but whose
-content changed replaces its old version and everything derived from it. Documents are
-analysed outside any transaction and written in short ones (one per input, or per
-``WRITE_GROUP_CHARS`` of new text), so two processes can ingest into one store at once: a bad
-input is rejected whole (nothing of it is written), the others are still ingested, and a
-crash leaves the last committed state.
+content changed replaces its old version and everything derived from it. Notes say what a person
+should know: the same text under two names (stored once), an added file with the file name of a
+stored one (the same file by another path spelling?), a document that looks like another language
+than English. Documents are analysed outside any transaction and written in short ones (one per
+input, or per ``WRITE_GROUP_CHARS`` of new text), so two processes can ingest into one store at
+once: a bad input is rejected whole (nothing of it is written), the others are still ingested, and
+a crash leaves the last committed state.
 
 A text longer than ``max_doc_chars`` is split into parts (``name#part0001``…) at paragraph
 breaks, else line breaks, sentence ends or spaces; a large text file is read as a stream, so
@@ -31,6 +35,7 @@ from typing import Callable, Iterable
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import Document
 from pipeline.corpus.factchecks import ingest_fact_checks_report
+from pipeline.corpus.language import surely_not_english
 from pipeline.corpus.nlp import Analyser
 from pipeline.corpus.readers import (
     DEFAULT_MAX_DOC_CHARS,
@@ -49,6 +54,10 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # ids of the new versions
     removed: list[str] = field(default_factory=list)  # ids of the versions they replaced
+    # Names of documents whose text an earlier input of this same ingest had just stored under another
+    # name: stored once (an id is the text's hash), and not "unchanged", for they were never stored
+    # under their own name. A text stored by an earlier ingest is "unchanged" (with a note).
+    duplicates: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     fact_check_files: list[str] = field(default_factory=list)
     # What a person should know that is not a rejection: skipped links, a document replaced by
@@ -63,7 +72,8 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced,
-                "removed": self.removed, "fact_check_files": self.fact_check_files, "notes": self.notes,
+                "removed": self.removed, "duplicates": self.duplicates, "fact_check_files": self.fact_check_files,
+                "notes": self.notes,
                 "rejected": [{"path": r.path, "row": r.row, "reason": r.reason} for r in self.rejected]}
 
 
@@ -98,6 +108,20 @@ class _InputOutcome:
     removed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
+    added_names: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (name, the name its text is stored under)
+    copies: list[tuple[str, str]] = field(default_factory=list)  # the same, of a text stored before this ingest
+    foreign: list[tuple[str, str]] = field(default_factory=list)  # (name, "Spanish (es)")
+    languages: dict[str, str] = field(default_factory=dict)  # doc_id -> "Spanish (es)", of the text being written
+
+
+@dataclass
+class _Call:
+    """What one ingest knows across its inputs."""
+
+    stored_before: dict[str, str]  # name -> doc_id of the documents stored when it began
+    names_by_id: dict[str, str]  # doc_id -> name: those, and the documents it wrote
+    written: set[str] = field(default_factory=set)  # ids of the documents it added or replaced
 
 
 def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
@@ -122,6 +146,11 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
     with corpus.batch(on_wait) as batch:  # creates (or migrates) the store before any analysis
         batch.set_meta("analyser", analyser.tag)
     known = corpus.stored_doc_ids()
+    # Names only (not texts): what the notes on duplicates and on other spellings of a name compare with.
+    stored = corpus.document_names()
+    call = _Call(stored, {doc_id: name for name, doc_id in stored.items()})
+    called_names: set[str] = set()
+    added_names: list[str] = []
     fact_check_inputs: list[Path] = []
     for item in inputs:
         if progress:
@@ -133,7 +162,7 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
             if isinstance(documents, str):  # "factchecks": a table of fact-check records
                 fact_check_inputs.append(item.path)
                 continue
-            _ingest_input(item, documents, corpus, analyser, known, outcome, on_wait)
+            _ingest_input(item, documents, corpus, analyser, known, outcome, on_wait, call)
         except RejectedInput as exc:
             report.rejected.append(exc.rejection)
             _keep_partial(report, outcome)
@@ -145,6 +174,10 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
             continue
         report.rejected.extend(row_rejections)
         _merge(report, outcome)
+        report.notes += _input_notes(item, outcome)
+        called_names |= outcome.names
+        added_names += outcome.added_names
+    report.notes += _other_spelling_notes(added_names, call.stored_before, called_names, set(report.removed))
     for path in fact_check_inputs:
         report.fact_check_files.append(str(path))
         rejected, changed = _dispatch_fact_checks(path, store_dir)
@@ -158,6 +191,7 @@ def _merge(report: IngestReport, outcome: _InputOutcome) -> None:
     report.unchanged += outcome.unchanged
     report.replaced += outcome.replaced
     report.removed += outcome.removed
+    report.duplicates += [name for name, _ in outcome.duplicates]
     report.notes += outcome.notes
 
 
@@ -171,7 +205,7 @@ def _keep_partial(report: IngestReport, outcome: _InputOutcome) -> None:
 
 
 def _ingest_input(item: InputItem, documents: Iterable[Document], corpus, analyser, known: set[str],
-                  outcome: _InputOutcome, on_wait: Callable[[], None] | None) -> None:
+                  outcome: _InputOutcome, on_wait: Callable[[], None] | None, call: _Call) -> None:
     """Analyse the new documents of one input in groups, writing each group in one transaction.
     ``known``: the ids stored when the ingest began (read without a lock, only to spare
     analysing unchanged text; what is stored is decided again inside each transaction)."""
@@ -181,8 +215,10 @@ def _ingest_input(item: InputItem, documents: Iterable[Document], corpus, analys
 
     def flush(final: bool) -> None:
         results = dict(zip((d.doc_id for d in to_analyse), analyser.analyse_many(to_analyse)))
+        # Before the transaction, as the analysis: 1-4 ms a document would hold the store's write lock.
+        outcome.languages = {d.doc_id: language for d in to_analyse if (language := _foreign_language(d.text))}
         with corpus.batch(on_wait) as batch:
-            _write_group(item, [(d, results.get(d.doc_id)) for d in pending], batch, outcome, analyser.tag)
+            _write_group(item, [(d, results.get(d.doc_id)) for d in pending], batch, outcome, analyser.tag, call)
             if final:
                 # Parts or rows that the new version of this input no longer has.
                 for name, old_id in batch.names_from_origin(item.name).items():
@@ -208,7 +244,8 @@ def _ingest_input(item: InputItem, documents: Iterable[Document], corpus, analys
     flush(final=True)
 
 
-def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome, analyser_tag: str) -> None:
+def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome, analyser_tag: str,
+                 call: _Call) -> None:
     for document, result in analysed:
         old = batch.doc_id_of_name(document.name)
         if batch.has_document(document.doc_id):
@@ -216,7 +253,17 @@ def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome,
                 # Changed into a copy of a document stored under another name.
                 batch.delete_document(old)
                 outcome.removed.append(old)
-            outcome.unchanged.append(document.doc_id)
+            if old == document.doc_id:
+                outcome.unchanged.append(document.doc_id)
+                continue
+            # Its text is stored under another name: kept once (the id is the text's hash), said by a note.
+            other = call.names_by_id.get(document.doc_id) or batch.origin_of(document.doc_id) or "another document"
+            if document.doc_id in call.written:
+                # Stored by this very ingest: counted "unchanged", the second of two identical files went unseen.
+                outcome.duplicates.append((document.name, other))
+            else:
+                outcome.unchanged.append(document.doc_id)
+                outcome.copies.append((document.name, other))
             continue
         if result is None:
             # Seen as stored when the input was read, deleted since by another process.
@@ -232,4 +279,95 @@ def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome,
             outcome.replaced.append(document.doc_id)
         else:
             outcome.added.append(document.doc_id)
+            outcome.added_names.append(document.name)
+        # New text only: an unchanged document was looked at when it was added.
+        if document.doc_id in outcome.languages:
+            outcome.foreign.append((document.name, outcome.languages[document.doc_id]))
         batch.add(result, origin=item.name, analyser=analyser_tag)
+        call.written.add(document.doc_id)
+        call.names_by_id[document.doc_id] = document.name
+
+
+# Notes of one kind on more documents of one input than this are summed up in one note (a table of
+# Spanish rows is one note, not thousands).
+NOTES_PER_INPUT = 3
+
+
+def _input_notes(item: InputItem, outcome: _InputOutcome) -> list[str]:
+    """Notes on one input's duplicates and documents in another language, summed up when many."""
+    notes: list[str] = []
+    kinds = ((outcome.duplicates, "{0} has the same text as {1}: stored once",
+              "{n} documents have the same text as one stored before them in this ingest: stored once"),
+             (outcome.copies, "{0} has the same text as {1}, already in the store: kept once, under that name",
+              "{n} documents have the same text as one already in the store under another name: kept once"),
+             (outcome.foreign, "{0} looks like {1}: claimsift checks English claims; it is stored but its "
+                               "sentences will rarely match",
+              "{n} documents look like another language than English: claimsift checks English claims; "
+              "they are stored but their sentences will rarely match"))
+    for pairs, one, many in kinds:
+        if len(pairs) <= NOTES_PER_INPUT:
+            notes += [one.format(*pair) for pair in pairs]
+        else:
+            examples = "; ".join(one.format(*pair) for pair in pairs[:NOTES_PER_INPUT])
+            notes.append(f"{item.name}: " + many.format(n=len(pairs)) + f" (e.g. {examples}; …)")
+    return notes
+
+
+def _foreign_language(text: str) -> str:
+    """"Spanish (es)" when the start of ``text`` is confidently another language than English, else "".
+    Claims in other languages are refused at check time, so such a document can never be matched.
+    lingua (the identifier claims go through) takes 1-4 ms on the first 1,000 characters; the
+    refusal thresholds (``corpus.language``) make it say so only when sure."""
+    sample = text[:1000]
+    try:
+        guess = surely_not_english(sample, len(sample.split()))
+    except Exception:  # a note, never a reason to reject the document
+        return ""
+    if guess is None:
+        return ""
+    if guess.language == "und":
+        return "another language than English (its letters are mostly not Latin)"
+    from lingua import Language
+
+    name = next((lang.name.title() for lang in Language.all() if lang.iso_code_639_1.name.lower() == guess.language),
+                guess.language)
+    return f"{name} ({guess.language})"
+
+
+# At most this many notes on other spellings of a stored name.
+SPELLING_NOTES = 10
+
+
+def _other_spelling_notes(added: list[str], stored_before: dict[str, str], called: set[str],
+                          removed: set[str]) -> list[str]:
+    """Notes on added documents whose file has the file name of a file stored before under another name:
+    ``docs/sub/a.txt`` edited, then ingested as ``a.txt``, was added beside its old version, which stayed
+    and kept being cited. Names are not changed (a file argument is named by its file name). Compared
+    file by file (a table's rows and a long text's parts are one note)."""
+    if not added or not stored_before:
+        return []
+
+    def file_of(name: str) -> str:
+        return name.split("#", 1)[0]  # a part or a table row: the file it came from
+
+    by_last: dict[str, set[str]] = {}
+    for name, doc_id in stored_before.items():
+        # Not one written again or removed by this ingest: that one is accounted for.
+        if name not in called and doc_id not in removed:
+            by_last.setdefault(file_of(name).rsplit("/", 1)[-1], set()).add(file_of(name))
+    notes: list[str] = []
+    for file in dict.fromkeys(file_of(name) for name in added):
+        others = sorted(by_last.get(file.rsplit("/", 1)[-1], set()) - {file})
+        if not others:
+            continue
+        other = others[0]
+        first = f"{other.split('/', 1)[0]}, from the folder that holds it" if "/" in other else \
+            f"{other}, from its own folder"
+        also = f" (and {len(others) - 1} more of that file name)" if len(others) > 1 else ""
+        notes.append(f"{file} was added as a new document; the store also holds {other}{also}: if it is the same "
+                     f"file, ingest it the way it was first ingested (claimsift ingest {first}) so that it "
+                     "replaces the old version")
+    if len(notes) > SPELLING_NOTES:
+        notes = notes[:SPELLING_NOTES] + [f"and {len(notes) - SPELLING_NOTES} more added files whose file name is "
+                                          "also that of a stored file"]
+    return notes

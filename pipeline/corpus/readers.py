@@ -1,4 +1,5 @@
-"""Reading inputs into documents: text, Markdown and HTML files, tables (JSONL, CSV, Parquet), folders.
+"""Reading inputs into documents: text, Markdown (stored as its plain text) and HTML files, tables (JSONL, CSV,
+Parquet, JSON records), folders.
 Each input is normalised (NFKC), split at paragraph breaks when long, and given a content-hash id; a
 file or row that cannot be read becomes a ``Rejection`` naming the file, the row and the reason.
 Fact-check tables and ClaimReview files are recognised here and read by ``corpus.factchecks``."""
@@ -9,6 +10,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -25,6 +27,9 @@ from pipeline.corpus.store import scoped_row_name
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 
 
+MARKDOWN_SUFFIXES = {".md", ".markdown"}  # text files stored as their plain text (markdown_text)
+
+
 HTML_SUFFIXES = {".html", ".htm"}
 
 
@@ -35,6 +40,12 @@ JSON_SUFFIXES = {".json", ".jsonld"}
 
 
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | TABLE_SUFFIXES | JSON_SUFFIXES
+
+
+def supported_list() -> str:
+    """The supported extensions, grouped by kind: ``.markdown .md .text .txt .htm .html …``."""
+    return " ".join(suffix for group in (TEXT_SUFFIXES, HTML_SUFFIXES, TABLE_SUFFIXES, JSON_SUFFIXES)
+                    for suffix in sorted(group))
 
 
 DEFAULT_MAX_DOC_CHARS = 200_000
@@ -142,6 +153,63 @@ def _markdown_title(text: str) -> str:
     return match.group(1).strip() if match else ""
 
 
+def markdown_text(source: str) -> str:
+    """The plain text of a Markdown document: stored raw, its markup became sentences and evidence
+    (``# PolitiFact: …``, ``*Speaker:* **ted-cruz**``, ``[text](url)``). Parsed by markdown-it (CommonMark,
+    with tables and strikethrough), not by patterns: a heading is a paragraph of its own, a list item,
+    table row or code line a line, a link or image its text; emphasis and inline HTML marks go, an
+    HTML comment too. Blocks are separated by a blank line (paragraph breaks are kept), the lines
+    within a paragraph as they were (what the analyser saw before)."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(source)
+    blocks: list[str] = []
+    lines: list[str] = []  # of the list or table being read
+    cells: list[str] = []  # of the table row being read
+    in_cell = False
+    depth = 0  # of lists and tables open
+
+    def inline(children) -> str:
+        parts = []
+        for child in children or []:
+            if child.type in ("text", "text_special", "code_inline"):
+                parts.append(child.content)
+            elif child.type in ("softbreak", "hardbreak"):
+                parts.append("\n")
+            elif child.type == "image":
+                parts.append(inline(child.children))  # its alt text
+        return "".join(parts).strip()
+
+    def put(text: str) -> None:
+        if text.strip():
+            (lines if depth else blocks).append(text.strip("\n"))
+
+    for token in tokens:
+        if token.type in ("bullet_list_open", "ordered_list_open", "table_open"):
+            depth += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close", "table_close"):
+            depth -= 1
+            if depth == 0 and lines:
+                blocks.append("\n".join(lines))
+                lines = []
+        elif token.type == "tr_open":
+            cells = []
+        elif token.type == "tr_close":
+            put(" | ".join(cell for cell in cells if cell))
+        elif token.type in ("th_open", "td_open", "th_close", "td_close"):
+            in_cell = token.type.endswith("_open")
+        elif token.type == "inline":
+            if in_cell:
+                cells.append(inline(token.children))
+            else:
+                put(inline(token.children))
+        elif token.type in ("fence", "code_block"):
+            put(token.content)
+        elif token.type == "html_block" and not token.content.lstrip().startswith("<!--"):
+            put(token.content)
+    return "\n\n".join(blocks)
+
+
 def check_bytes(path: Path, data: bytes) -> str:
     """Decoded text of a file, or RejectedInput naming the problem."""
     if not data.strip():
@@ -241,7 +309,8 @@ def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]
         _validate_text_file(path)
         published = None
         for part in stream_paragraph_parts(path, max_chars):
-            text = normalise(part)
+            # Markdown part by part (parts end at paragraph breaks): a construct cut in two keeps its text.
+            text = normalise(markdown_text(part) if suffix in MARKDOWN_SUFFIXES else part)
             if not text:
                 continue
             n += 1
@@ -276,8 +345,13 @@ def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]
     text = normalise(raw)
     if not text:
         raise RejectedInput(path, "file holds only whitespace")
-    if suffix in (".md", ".markdown") and not title:
-        title = _markdown_title(text)
+    if suffix in MARKDOWN_SUFFIXES:
+        heading = _markdown_title(text)
+        text = normalise(markdown_text(text))
+        if not text:
+            raise RejectedInput(path, "no text in this Markdown file (only markup)")
+        if heading:  # the title is the first heading's text, without its markup
+            title = text.split("\n\n", 1)[0]
     if not title:
         first_line = text.split("\n", 1)[0].strip()
         title = first_line if len(first_line) <= 200 else first_line[:200] + "…"
@@ -494,19 +568,37 @@ def _json_kind(path: Path) -> tuple[str, Any]:
 @dataclass(frozen=True)
 class InputItem:
     path: Path
-    name: str  # the stable name of the file: its path relative to the argument's parent
+    # The stable name of the file, by which a later version replaces it: its path relative to the
+    # arguments' common base (see expand_inputs).
+    name: str
+
+
+def _common_base(bases: list[Path]) -> Path | None:
+    """The deepest folder holding every base, or None when there is none (paths on two drives)."""
+    try:
+        return Path(os.path.commonpath([str(base) for base in bases]))
+    except ValueError:
+        return None
 
 
 def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection],
                   notes: list[str] | None = None) -> list[InputItem]:
-    inputs: list[InputItem] = []
+    """The files to read, each with its document name. An argument's base is the folder its names
+    start from: a folder argument's parent (``docs`` names ``docs/sub/a.txt``), a file argument's own
+    folder (``a.txt``). With several arguments every name starts from their bases' common folder:
+    with each argument's own base, ``x/report.txt`` and ``y/report.txt`` were both ``report.txt``, and
+    the second replaced the first in the store. One argument, or files of one folder, keep the names
+    they always had. Two different files that would still share a name are a rejection, never a
+    silent replacement; one file given twice is read once."""
+    # (an argument's base, its files with their paths from that base)
+    found: list[tuple[Path, list[tuple[Path, Path]]]] = []
     for given in paths:
         path = Path(given)
         if not path.exists():
             rejected.append(Rejection(str(path), None, "no such file or directory"))
             continue
         if path.is_dir():
-            base = path.resolve().parent
+            resolved = path.resolve()
             visible = [p for p in path.rglob("*")
                        if not any(part.startswith(".") for part in p.relative_to(path).parts)]
             # Not followed (a link can loop back to a parent), but never skipped silently.
@@ -514,17 +606,59 @@ def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection],
                 if notes is not None:
                     notes.append(f"skipped {link}: a symbolic link to a folder (not followed); "
                                  "give its target as an argument to ingest it")
-            files = sorted(p for p in visible if p.is_file())
-            for file in files:
-                if file.suffix.lower() in SUPPORTED:
-                    inputs.append(InputItem(file, file.resolve().relative_to(base).as_posix()))
+            in_folder = sorted(p for p in visible if p.is_file())
+            kept = [file for file in in_folder if file.suffix.lower() in SUPPORTED]
+            if notes is not None:
+                note = _skipped_note(path, [file for file in in_folder if file.suffix.lower() not in SUPPORTED])
+                if note:
+                    notes.append(note)
+            # Named from the folder, not from where a linked file points (that can be outside it).
+            found.append((resolved.parent, [(file, Path(resolved.name) / file.relative_to(path)) for file in kept]))
             continue
         if path.suffix.lower() not in SUPPORTED:
             rejected.append(Rejection(str(path), None, f"unsupported file type {path.suffix or '(none)'}; "
                                                        f"expected one of {', '.join(sorted(SUPPORTED))}"))
             continue
-        inputs.append(InputItem(path, path.name))
+        # The folder resolved, not the file: a linked file keeps its own name.
+        found.append((path.parent.resolve(), [(path, Path(path.name))]))
+    common = _common_base([base for base, _ in found]) if len(found) > 1 else None
+    inputs: list[InputItem] = []
+    named: dict[str, tuple[Path, Path]] = {}  # name -> (the file resolved, as given) it names in this call
+    for base, files in found:
+        prefix = base.relative_to(common) if common is not None else Path()
+        for file, relative in files:
+            name = (prefix / relative).as_posix()
+            real = file.resolve()
+            if name in named:
+                if named[name][0] == real:
+                    continue  # one file given twice (as itself and inside its folder): read once
+                rejected.append(Rejection(str(file), None, f"its document name {name} is already that of "
+                                                           f"{named[name][1]} in this ingest; two files cannot "
+                                                           "share a name (one would replace the other): "
+                                                           "ingest them from a common folder"))
+                continue
+            named[name] = (real, file)
+            inputs.append(InputItem(file, name))
     return _with_utf8_names(inputs, rejected)
+
+
+def _skipped_note(folder: Path, skipped: list[Path]) -> str:
+    """One note for the files of a folder that are not of a supported type (hidden ones excepted):
+    they were skipped without a word, a PDF in a folder of articles went unnoticed."""
+    if not skipped:
+        return ""
+    by_type: dict[str, list[str]] = {}
+    for file in skipped:
+        by_type.setdefault(file.suffix.lower() or "(no extension)", []).append(file.relative_to(folder).as_posix())
+    # The commonest types first, each with up to 3 of its files: the note stays one short line.
+    ordered = sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    shown = [f"{suffix}: {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+             for suffix, names in ordered[:5]]
+    if len(ordered) > 5:
+        shown.append(f"{len(ordered) - 5} other types")
+    files = "1 file" if len(skipped) == 1 else f"{len(skipped)} files"
+    return (f"skipped {files} of an unsupported type in {folder} ({'; '.join(shown)}); "
+            f"supported: {supported_list()}")
 
 
 def _with_utf8_names(inputs: list[InputItem], rejected: list[Rejection]) -> list[InputItem]:

@@ -222,6 +222,11 @@ class Corpus:
     def stored_doc_ids(self) -> set[str]:
         return set(self._read("SELECT doc_id FROM documents", columns=["doc_id"])["doc_id"])
 
+    def document_names(self) -> dict[str, str]:
+        """Each stored document's name -> its id (names only: no text is read)."""
+        frame = self._read("SELECT name, doc_id FROM documents", columns=["name", "doc_id"])
+        return dict(zip(frame["name"], frame["doc_id"]))
+
     def document(self, doc_id: str) -> Document:
         frame = self._read("SELECT doc_id, name, title, source, url, published, text FROM documents "
                            "WHERE doc_id = ?", (doc_id,))
