@@ -54,6 +54,7 @@ class KeywordScorer:
                     "text": sentence, "start": start, "end": start + len(sentence),
                     "checkworthiness": round(0.5 + (digest % 500) / 1000, 4),
                     "verdict": VERDICTS[digest % 4], "confidence": round((digest % 1000) / 1000, 4),
+                    "needs_review": (digest % 1000) / 1000 < 0.45,
                     "evidence": [{"doc_id": f"doc{digest % 7}", "source": "test", "title": "t",
                                   "published": None, "url": f"https://example.org/doc{digest % 7}",
                                   "sentence": sentence[::-1], "start": 0, "end": len(sentence),

@@ -23,7 +23,7 @@ import pytest
 from pipeline.core.errors import InputError, UserError
 from pipeline.scoring import checkpoint as checkpoint_module
 from pipeline.scoring.models import ModelScorer
-from pipeline.scoring.output import iter_output, read_score_provenance
+from pipeline.scoring.output import claim_as_checked, iter_output, read_score_provenance
 from pipeline.scoring.posts import PostReader
 from pipeline.scoring.scorer import score_file, score_frame
 from score_fakes import KeywordScorer, PinnedKeywordScorer
@@ -864,7 +864,8 @@ def test_a_partial_run_written_with_other_row_fields_is_not_resumed_into_one_out
     manifest = json.loads(manifest_path.read_text())
     del manifest["config"]["row_fields"]
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(UserError, match=r"cannot resume .*row_fields: was None, now \d+.* delete"):
+    with pytest.raises(UserError, match=r"cannot resume .*: the checkpoint was written by another version of "
+                                        r"claimsift \(its output rows have other fields\).* delete"):
         score_file(source, tmp_path / "out.parquet", KeywordScorer(), chunk_size=2, progress=False, resume=True)
     assert not (tmp_path / "out.parquet").exists()
 
@@ -979,7 +980,8 @@ def test_sample_posts_with_the_real_models(sample_scores):
         assert rows[post_id]["n_claims"] == 0, rows[post_id]
     for row in rows.values():
         for claim in row["claims"]:
-            assert row["text"][claim["start"]:claim["end"]] == claim["text"]
+            # the claim as checked: the span of the post as read, escape sequences and control characters out
+            assert claim_as_checked(row["text"][claim["start"]:claim["end"]]) == claim["text"]
             assert 0 <= claim["confidence"] <= 1 and len(claim["evidence"]) >= 1
             assert all(e["doc_id"] in names for e in claim["evidence"])
     # The summary counts the verdicts the rows hold.
@@ -1059,3 +1061,199 @@ def test_the_results_table_names_each_passages_source_not_its_document_id(tmp_pa
     assert "seeds/rutte-factcheck.txt" in text and "37d82e167afe39b4" not in text
     assert "[bold]Members[/bold] page" in text and "0123456789abcdef" not in text  # escaped, not markup
     assert "fedcba9876543210" in text
+
+
+# -- input the probe found: a mistyped JSONL text field, JSON arrays, odd ids, UTF-16, control characters --
+def test_a_misspelled_jsonl_text_field_is_refused_up_front_naming_the_fields(tmp_path, write_jsonl):
+    # every row was rejected ("no 'body' field") and the run exited 0, after the models loaded
+    source = write_jsonl(tmp_path / "posts.jsonl", POSTS)
+    with pytest.raises(InputError) as error:
+        score_file(source, tmp_path / "out.parquet", KeywordScorer(), text_column="body", progress=False)
+    assert str(error.value) == (f"{source}: no 'body' column in the first 5 rows (columns: id, text); "
+                                "choose one with --text-column")
+    assert not (tmp_path / "out.parquet.parts").exists()
+    # the default too: no row of the first ones has a text (nor a tweet's full_text)
+    with pytest.raises(InputError, match="no 'text' column in the first 1 rows"):
+        list(PostReader(write_jsonl(tmp_path / "body.jsonl", [{"id": 1, "body": "Post 1."}, "not json"])))
+    # one row of the first ones with the field is enough: the others are rejected alone, as before
+    rows = list(PostReader(write_jsonl(tmp_path / "some.jsonl", [{"id": 1, "body": "x"}, {"id": 2, "text": "Two 2."}])))
+    assert [(r.line, r.reason) for r in rows] == [(1, "no 'text' field"), (2, None)]
+    tweets = write_jsonl(tmp_path / "tweets.jsonl", [{"id_str": "9", "full_text": "A tweet 9."}])
+    assert [(r.post_id, r.text) for r in PostReader(tweets)] == [("9", "A tweet 9.")]
+
+
+@pytest.mark.parametrize("name, indent", [("posts.json", None), ("posts.json", 2), ("posts.json.gz", None)])
+def test_a_json_file_holding_an_array_of_posts_is_read_as_its_elements(tmp_path, name, indent):
+    # read as one JSONL line: "read 1 = rejected 1", exit 0; pretty-printed: refused
+    elements = POSTS[:3] + [["a", "list"], {"id": "a5", "body": "no text"}, POSTS[4]]
+    content = json.dumps(elements, indent=indent).encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+    summary, rows, rejected = run(tmp_path, path, "out.jsonl", chunk_size=2)
+    assert [(r["line"], r["post_id"]) for r in rows] == [(1, "a1"), (2, "a2"), (3, "a3"), (6, "a5")]
+    assert rejected == [{"line": 4, "post_id": None, "reason": "array element is a JSON list, not an object"},
+                        {"line": 5, "post_id": "a5", "reason": "no 'text' field"}]
+    assert (summary.read, summary.scored, summary.rejected) == (6, 4, 2)
+    reader = PostReader(path)
+    assert len(list(reader)) == 6 and reader.progress() == (6, 6)
+
+
+@pytest.mark.parametrize("content, problem", [
+    ('[{"id": 1, "text": "One 1."}, {"id": 2, "text": "cut', "is a JSON array, but not valid JSON (Unterminated string"),
+    ('[{"id": 1, "text": "One 1."}\n{"id": 2, "text": "Two."}]', "expecting ',' or ']' after an element at line 2"),
+    ('[{"id": 1, "text": "One 1."}', "the array is not closed"),
+    ('[{"id": 1, "text": "One 1."}] [', "more data after the array"),
+    ("[ ]", "the JSON array is empty"),
+    ('[{"id": 1, "body": "One 1."}]', "no 'text' column in the first 1 elements of the JSON array (columns: id, body)"),
+])
+def test_a_json_array_that_cannot_be_read_is_refused_before_any_row(tmp_path, content, problem):
+    path = tmp_path / "posts.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        list(PostReader(path))
+    assert problem in str(error.value) and str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_json_array_too_large_to_read_whole_is_refused_with_the_jq_command(tmp_path, monkeypatch):
+    from pipeline.scoring import posts as posts_module
+
+    path = tmp_path / "posts.json"
+    path.write_text(json.dumps(POSTS), encoding="utf-8")
+    monkeypatch.setattr(posts_module, "MAX_JSON_ARRAY_CHARS", 100)
+    with pytest.raises(InputError, match=r"is a JSON array over 0 MiB, too large to read whole, not JSON Lines: "
+                                         r"convert it to JSON Lines with `jq -c '\.\[\]'`"):
+        list(PostReader(path))
+    # only a .json file is read as an array: a .jsonl line holding one is a rejected row, as before
+    (tmp_path / "posts.jsonl").write_text(json.dumps(POSTS) + "\n", encoding="utf-8")
+    assert [r.reason for r in PostReader(tmp_path / "posts.jsonl")] == ["line is a JSON list, not an object"]
+
+
+def test_ids_that_are_no_ids_count_as_missing_and_integral_floats_are_integers(tmp_path, write_jsonl):
+    # {"id": true} was "True", {"id": {"x": 1}} "{'x': 1}", NaN "nan": none counted as missing
+    lines = ['{"id": true, "text": "Post 1."}', '{"id": {"x": 1}, "text": "Post 2."}', '{"id": [1], "text": "Post 3."}',
+             '{"id": NaN, "text": "Post 4."}', '{"id": null, "text": "Post 5."}', '{"id": Infinity, "text": "Post 6."}',
+             '{"id": 12.0, "text": "Post 7."}', '{"id": 1.5, "text": "Post 8."}', '{"id": 13, "text": "Post 9."}',
+             '{"id": "14", "text": "Post 10."}', '{"id": false, "text": ""}']
+    summary, rows, rejected = run(tmp_path, write_jsonl(tmp_path / "posts.jsonl", lines), "out.jsonl")
+    assert [r["post_id"] for r in rows] == [None, None, None, None, None, None, "12", "1.5", "13", "14"]
+    assert rejected == [{"line": 11, "post_id": None, "reason": "text is empty"}]
+    assert (summary.missing_ids, summary.repeated_ids) == (6, 0)
+    assert summary.id_warnings() == ["warning: 6 rows have no id (post_id null or empty in the output)"]
+
+
+def test_a_floating_point_id_column_gives_integers_and_one_warning_where_digits_are_lost(tmp_path, capsys):
+    # pandas writes integer ids with one gap as doubles: 1359350943356174337 became "1.3593509433561743e+18"
+    frame = pd.DataFrame({"id": [12, None, 1359350943356174337, 1370008076489789440],
+                          "text": ["Post 1.", "Post 2.", "Post 3.", "Post 4."]})
+    assert frame["id"].dtype == "float64"
+    path = tmp_path / "posts.parquet"
+    frame.to_parquet(path)
+    reader = PostReader(path)
+    assert [r.post_id for r in reader] == ["12", None, "1.3593509433561743e+18", "1.3700080764897894e+18"]
+    warning = (f"warning: {path}: the id column `id` holds floating-point numbers: ids over 2**53 have lost digits "
+               "(write ids as text)")
+    assert reader.warnings == [warning] and capsys.readouterr().err.splitlines() == [warning]
+    # small integral floats alone lose nothing: no warning
+    frame.iloc[:2].to_parquet(path)
+    reader = PostReader(path)
+    assert [r.post_id for r in reader] == ["12", None] and reader.warnings == []
+    # the same column written as CSV by pandas: 12.0 and 1.3593509433561743e+18
+    csv_path = tmp_path / "posts.csv"
+    frame.to_csv(csv_path, index=False)
+    reader = PostReader(csv_path)
+    assert [r.post_id for r in reader] == ["12", "", "1.3593509433561743e+18", "1.3700080764897894e+18"]
+    assert reader.warnings == [warning.replace(str(path), str(csv_path))]
+    # text ids that only look numeric are kept as read
+    csv_path.write_text("id,text\n12.5,One 1.\n12e4,Two 2.\n007,Three 3.\n9007199254740993.0,Four 4.\n", encoding="utf-8")
+    reader = PostReader(csv_path)
+    assert [r.post_id for r in reader] == ["12.5", "12e4", "007", "9007199254740993.0"] and len(reader.warnings) == 1
+
+
+@pytest.mark.parametrize("encoding, name", [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"),
+                                            ("utf-32", "UTF-32")])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".tsv.gz"])
+def test_utf16_or_utf32_input_is_refused_in_one_line(tmp_path, encoding, name, suffix):
+    # Excel's "Unicode Text" and df.to_csv(encoding="utf-16") were "binary data …: is it really text?"
+    text = ('{"id": "u1", "text": "Rutte threatened to expel the US."}\n' if suffix == ".jsonl"
+            else "id,text\nu1,Rutte threatened to expel the US.\n")
+    path = tmp_path / f"posts{suffix}"
+    data = text.encode(encoding)
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    with pytest.raises(InputError) as error:
+        list(PostReader(path))
+    assert str(error.value) == f"{path}: the file is {name} encoded: re-save it as UTF-8"
+
+
+def test_claim_text_is_written_as_checked_and_the_post_as_read(tmp_path, write_jsonl):
+    post = "\u001b[31mRutte threatened to expel the US from NATO.\u0000 with NUL"
+    source = write_jsonl(tmp_path / "posts.jsonl", [{"id": "a22", "text": post}])
+    for name in ("out.jsonl", "out.parquet"):
+        _, rows, _ = run(tmp_path, source, name)
+        claim = rows[0]["claims"][0]
+        assert rows[0]["text"] == post  # the post stays as read
+        assert claim["text"] == "Rutte threatened to expel the US from NATO. with NUL"
+        assert (claim["start"], claim["end"]) == (0, len(post))  # into the post as read
+        assert isinstance(claim["needs_review"], bool)
+
+
+def test_model_scorer_writes_each_claim_as_checked_with_needs_review():
+    from types import SimpleNamespace
+
+    from pipeline.core.types import Verdict
+
+    raw = "\u001b[31mRutte threatened to expel the US from NATO.\u0000"
+    span = SimpleNamespace(text=raw, start=0, end=len(raw), score=0.9)
+    skipped = SimpleNamespace(text="\u0007🙂🙂", start=0, end=3, score=0.8)
+    detector = SimpleNamespace(score_posts_routed=lambda texts, domain: [
+        SimpleNamespace(score=0.9, claims=[span, skipped], domain="post")])
+    checked = []
+
+    def check_many(claims):
+        checked.extend(claims)
+        return [Verdict(claim=c, verdict="REFUTED", confidence=0.3, needs_review=True) for c in claims]
+
+    posts = ModelScorer()._score_posts(detector, SimpleNamespace(check_many=check_many), [raw])
+    claim, other = posts[0]["claims"]
+    assert checked == ["Rutte threatened to expel the US from NATO."] == [claim["text"]]
+    assert (claim["needs_review"], claim["start"], claim["end"]) == (True, 0, len(raw))
+    assert other["text"] == "🙂🙂" and "needs_review" not in other and other["skipped"]
+    from pipeline.scoring.output import _claim_row
+
+    assert _claim_row(claim)["needs_review"] is True and _claim_row(other)["needs_review"] is None
+
+
+def test_needs_review_is_a_field_of_every_claim_and_a_new_row_schema(tmp_path, write_jsonl):
+    from pipeline.scoring.output import ROW_FIELDS_VERSION, output_schema
+
+    claim_fields = output_schema().field("claims").type.value_type
+    assert claim_fields.field("needs_review").type == pa.bool_()
+    assert ROW_FIELDS_VERSION >= 3  # parts written without it are not resumed into one output
+    _, rows, _ = run(tmp_path, write_jsonl(tmp_path / "posts.jsonl", POSTS), "out.jsonl")
+    claims = [c for r in rows for c in r["claims"]]
+    assert claims and all(isinstance(c["needs_review"], bool) for c in claims)
+    assert [c["needs_review"] for c in claims] == [c["confidence"] < 0.45 for c in claims]
+
+
+def test_the_review_desk_never_writes_control_characters_into_its_pages(tmp_path, write_jsonl):
+    import re
+
+    from starlette.testclient import TestClient
+
+    from pipeline.review.app import ReviewConfig, create_app
+
+    post = "\u001b[31mRutte threatened to expel the US from NATO.\u0000 with NUL\u0007 and\r\nmore"
+    source = write_jsonl(tmp_path / "posts.jsonl", [{"id": "c\u0001", "text": post}])
+    scores = tmp_path / "scores" / "out.jsonl"
+    scores.parent.mkdir()
+    score_file(source, scores, KeywordScorer(), progress=False)
+    # a scores file of an older claimsift kept the claim as read: the desk must not pass that on either
+    row = json.loads(scores.read_text(encoding="utf-8"))
+    row["claims"][0]["text"] = post[:row["claims"][0]["end"]]
+    scores.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    config = ReviewConfig(store=tmp_path / "no-store", scores=scores, labels_dir=tmp_path / "labels")
+    client = TestClient(create_app(config), base_url="http://127.0.0.1:8000")
+    for url in ("/queue", "/queue?q=expel", "/claim/1/0"):
+        page = client.get(url)
+        assert page.status_code == 200, (url, page.text)
+        assert "Rutte threatened to expel the US" in page.text, url
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", page.text), url

@@ -147,7 +147,8 @@ def test_resume_refuses_a_checkpoint_made_for_another_job(tmp_path, monkeypatch)
         score_file(source, out, KeywordScorer(), chunk_size=3, progress=False, resume=True)
     with open(source, "a") as handle:
         handle.write(json.dumps({"id": "new", "text": "A post added after the crash."}) + "\n")
-    with pytest.raises(UserError, match=r"differs from the checkpoint \(input: was"):
+    with pytest.raises(UserError, match=r"cannot resume .*: the input file changed since the checkpoint \(size/content\); "
+                                        r"rerun with the same input and options, or delete"):
         score_file(source, out, KeywordScorer(), chunk_size=2, progress=False, resume=True)
     assert (out.with_name("out.parquet.parts") / "manifest.json").exists(), "a refusal never deletes the checkpoint"
 

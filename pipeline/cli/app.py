@@ -25,6 +25,21 @@ import typer
 # transformers warns about its own deprecations on every model load; they are not the user's to fix.
 warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
+
+def _flag_takes_no_value() -> None:
+    """typer (0.29) lists a value type beside every option in ``--help``, ``<bool>`` beside a flag too, as if
+    ``--resume`` took a value: a flag (``--json``, ``--progress/--no-progress``) is shown as it is used, bare."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)  # type: ignore[arg-type]
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flag_takes_no_value()
 app = typer.Typer(help="claimsift: offline claim detection and fact-checking.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 train_app = typer.Typer(help="Train models (stance, verdict, checkworthy, query adapter).", no_args_is_help=True)

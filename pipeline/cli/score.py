@@ -16,6 +16,8 @@ from pipeline.verdict.packs import RULE_PACK_HELP
 # in a fraction of a second.
 
 TABLE_ROWS = 40
+# pipeline.registry.embedding.Encoder's backends: checked here, where the job starts, not once the models load.
+ENCODER_BACKENDS = ("onnx", "torch")
 
 
 def score(
@@ -41,7 +43,8 @@ def score(
     domain: str = typer.Option("auto", "--domain", help="Check-worthiness domain: auto (default: each post "
                                "routed by its form, written to checkworthy_domain), post or speech (forced)."),
     top_k: int = typer.Option(5, "--top-k", min=1, max=50, help="Evidence passages per claim."),
-    table: bool = typer.Option(False, "--table", help=f"Print the first {TABLE_ROWS} results as a table."),
+    table: bool = typer.Option(False, "--table", help=f"Print the first {TABLE_ROWS} claims found as a table "
+                               "(posts without a claim are counted, not listed)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                             help="Progress bar (default: on a terminal, not in CI)."),
@@ -65,6 +68,8 @@ def score(
         raise UserError(f"unknown --domain {domain!r}; use {', '.join(CHECKWORTHY_DOMAINS[:-1])} or {CHECKWORTHY_DOMAINS[-1]}")
     if stance_backend not in CROSS_ENCODER_BACKENDS:
         raise UserError(f"unknown --stance-backend {stance_backend!r}; use {', '.join(CROSS_ENCODER_BACKENDS)}")
+    if encoder_backend not in ENCODER_BACKENDS:
+        raise UserError(f"unknown --encoder-backend {encoder_backend!r}; use {' or '.join(ENCODER_BACKENDS)}")
     if stance_model is not None:
         stance_model = stance_model.strip()
     if stance_model is not None and not stance_model:  # the scorer would read "" as no choice
@@ -120,46 +125,57 @@ def _print_summary(summary, out: Path, table: bool) -> None:
 
 
 def results_table(output: Path, limit: int = TABLE_ROWS):
-    """One table row per claim (a post without claims gets one row saying so)."""
+    """One table row per claim found, the first ``limit`` of them, each with its post's line and the
+    start of the post (once per post); posts without a claim are counted in the caption, not listed.
+    Narrow enough to read in 100 columns: the full rows are in ``output``."""
+    from rich.markup import escape
     from rich.table import Table
 
     from pipeline.scoring.output import iter_output
 
     colours = {"SUPPORTED": "green", "REFUTED": "red", "CONFLICTING": "yellow", "NOT_ENOUGH_INFO": "dim"}
-    table = Table(title=f"Scored posts ({output})", show_lines=True, expand=True)
+    table = Table(title=f"Claims found ({escape(str(output))})", show_lines=True, expand=True)
     table.add_column("line", justify="right", no_wrap=True)
-    table.add_column("post", ratio=3)
-    table.add_column("check-worthy", justify="right", no_wrap=True)
-    table.add_column("claim", ratio=3)
+    table.add_column("claim", ratio=5)
     table.add_column("verdict", no_wrap=True)
     table.add_column("evidence (decisive, else best)", ratio=4)
-    for shown, row in enumerate(iter_output(output)):
-        if shown == limit:
-            table.caption = f"first {limit} posts shown"
-            break
-        post = _clip(row["text"], 160)
-        score = f"{row['checkworthiness']:.2f}"
+    posts = without_claims = claims = shown = 0
+    for row in iter_output(output):  # read to the end: the caption counts every post
+        posts += 1
         if not row["claims"]:
-            table.add_row(str(row["line"]), post, score, "[dim]no check-worthy claim[/]", "", "")
+            without_claims += 1
             continue
+        claims += len(row["claims"])
+        post = " ".join((row["text"] or "").split())
         for i, claim in enumerate(row["claims"]):
+            if shown == limit:
+                break
+            shown += 1
             verdict = claim["verdict"]
             if verdict is None:
-                label = f"[dim]not checked[/]\n[dim]{_clip(claim['skipped'] or '', 60)}[/]"
+                label = f"[dim]not checked[/]\n[dim]{_clip(claim['skipped'] or '', 30)}[/]"
             else:
                 label = f"[{colours.get(verdict, 'white')}]{verdict}[/]\n{claim['confidence']:.2f}"
             evidence = [e for e in claim["evidence"] if e["decisive"]] or claim["evidence"][:1]
-            shown_evidence = "\n".join(f"[bold]{e['stance']}[/] {_clip(e['sentence'], 140)} [dim]({_document(e)})[/]"
-                                       for e in evidence[:2])
-            table.add_row(str(row["line"]) if i == 0 else "", post if i == 0 else "",
-                          score if i == 0 else "", _clip(claim["text"], 140), label, shown_evidence)
+            shown_evidence = "\n".join(f"[bold]{e['stance']}[/] {_clip(e['sentence'], 90)} [dim]({_document(e)})[/]"
+                                        for e in evidence[:1])
+            text = _clip(claim["text"], 120)
+            if i == 0 and not post.startswith(" ".join((claim["text"] or "").split())[:119]):
+                # the start of the post, unless the claim already shows it
+                text += f"\n[dim]post: {_clip(post, 80)}[/]"
+            table.add_row(str(row["line"]) if i == 0 else "", text, label, shown_evidence)
+    listed = (f"the first {shown:,} of {claims:,} claims shown" if shown < claims
+              else f"{claims:,} claim{'s' if claims != 1 else ''}")
+    no_claim = (f"{without_claims:,} of {posts:,} post{'s' if posts != 1 else ''} had no check-worthy claim"
+                if without_claims else "every post had a claim")
+    table.caption = f"{listed}; {no_claim}; all results in {escape(str(output))}"
     return table
 
 
 def _document(evidence: dict) -> str:
     """What names a passage's document, as ``claimsift check`` does: its source, else its title,
     else its id (outputs of an older claimsift may hold no source)."""
-    return _clip(evidence.get("source") or evidence.get("title") or evidence.get("doc_id") or "", 60)
+    return _clip(evidence.get("source") or evidence.get("title") or evidence.get("doc_id") or "", 40)
 
 
 def _clip(text: str, width: int) -> str:

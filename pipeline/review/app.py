@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -125,10 +127,32 @@ class _State:
         return current_model_labels(self.config.models_dir) | {"source": source}
 
 
+# A terminal escape sequence (ESC [ 31 m, an OSC title), then any other C0 or C1 control character but
+# the tab and the line feed: a post, claim or document holds them as read (a scores file of an older claimsift,
+# or a post's own text), and HTML must not (NUL, ESC and the rest are parse errors or invisible there).
+_DISPLAY_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+                              r"|\x9b[0-?]*[ -/]*[@-~]|\r\n?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _display_control(match: re.Match) -> str:
+    text = match.group()
+    return "\n" if text[0] == "\r" else "" if text[0] in "\x1b\x9b" else " "
+
+
+def displayed(value: Any) -> Any:
+    """Every value a template prints (the environment's ``finalize``), without control characters:
+    escape sequences removed, a carriage return a line feed, any other C0 or C1 control a space;
+    the tab and the line feed kept. Anything that is not text is left to Jinja."""
+    if isinstance(value, str):
+        cleaned = _DISPLAY_CONTROL.sub(_display_control, value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value
+
+
 def _templates() -> Environment:
     env = Environment(loader=PackageLoader("pipeline.review", "templates"),
                       autoescape=select_autoescape(["html", "xml"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, finalize=displayed)
     env.filters["pct"] = lambda v: "" if v is None else f"{float(v):.0%}"
     env.filters["num"] = lambda v, d=2: "" if v is None else f"{float(v):.{d}f}"
     env.globals.update(VERDICT_LABELS=VERDICT_LABELS, STANCE_LABELS=STANCE_LABELS)

@@ -79,6 +79,31 @@ def _changed_keys(saved: object, now: object, key: str) -> list[str]:
             for name in _changed_keys(saved.get(k), now.get(k), f"{key}.{k}")]
 
 
+def _differences(saved: dict, now: dict, keys: list[str]) -> list[str]:
+    """What differs between a checkpoint's configuration and this job's, in words where a person cannot
+    read the values (the input's fingerprint, the version of the output's rows); for the others (options,
+    the scorer's models) the values side by side and the innermost keys that changed."""
+    said = []
+    if "input" in keys:
+        was, is_now = saved.get("input"), now.get("input")
+        if isinstance(was, dict) and isinstance(is_now, dict) and was.get("path") != is_now.get("path"):
+            said.append(f"the input is another file than the checkpoint's ({was.get('path')})")
+        else:
+            said.append("the input file changed since the checkpoint (size/content)")
+    # Keys that one claimsift records and another does not: the rows of the two would not fit one output.
+    versions = [k for k in keys if k == "row_fields" or (k != "input" and (k not in saved or k not in now))]
+    if versions:
+        said.append("the checkpoint was written by another version of claimsift"
+                    + (" (its output rows have other fields)" if "row_fields" in versions else ""))
+    other = [k for k in keys if k != "input" and k not in versions]
+    if other:
+        detail = "; ".join(f"{k}: was {saved.get(k)!r}, now {now.get(k)!r}" for k in other)
+        changed = [name for k in other for name in _changed_keys(saved.get(k), now.get(k), k)]
+        named = f"; what changed: {', '.join(changed)}" if changed != other else ""
+        said.append(f"the job differs from the checkpoint ({detail}){named}")
+    return said
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -141,10 +166,7 @@ class Checkpoint:
         saved = manifest.get("config", {})
         differences = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
         if differences:
-            detail = "; ".join(f"{k}: was {saved.get(k)!r}, now {config.get(k)!r}" for k in differences)
-            changed = [name for k in differences for name in _changed_keys(saved.get(k), config.get(k), k)]
-            named = f"; what changed: {', '.join(changed)}" if changed != differences else ""
-            raise UserError(f"cannot resume {self.folder}: the job differs from the checkpoint ({detail}){named}; "
+            raise UserError(f"cannot resume {self.folder}: {'; '.join(_differences(saved, config, differences))}; "
                             f"rerun with the same input and options, or delete {self.folder} to start over")
         for stale in self.folder.glob(".*.tmp"):
             stale.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, cast
 from distributed import Client, LocalCluster, get_worker, wait
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from pipeline.core.errors import UserError
 from pipeline.scoring.posts import PostRecord
 
 
@@ -43,13 +44,25 @@ def plugin_name(scorer: Any) -> str:
     return "claimsift-scorer-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
+def connect(scheduler: str) -> Client:
+    """A client of the scheduler at ``scheduler``; one that cannot be reached (after dask's
+    ``distributed.comm.timeouts.connect``, 30 s by default) or a malformed address is a ``UserError``."""
+    try:
+        return Client(scheduler)
+    except (OSError, ValueError) as exc:  # TimeoutError is an OSError
+        reason = " ".join(str(exc).replace(f" to {scheduler}", "").split()) or type(exc).__name__
+        raise UserError(f"cannot reach the Dask scheduler {scheduler}: {reason[:1].lower() + reason[1:]}; "
+                        "check that it runs and the address (tcp://host:8786), or drop --scheduler to start "
+                        "a local cluster") from None
+
+
 def run_dask(chunks: Iterable[tuple[int, list[PostRecord]]], scorer: Any, done: dict,
              commit: Callable[[int, list[PostRecord], list[dict]], None], scheduler: str | None,
              workers: int) -> int:
     """Score every chunk not in ``done``; call ``commit`` as each finishes; return the chunk count."""
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        client = connect(scheduler)
     else:
         # One thread per worker process: the models use the cores themselves; more threads contend.
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,

@@ -19,6 +19,7 @@ from pipeline.corpus.store import documents_identity
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
 from pipeline.retrieval.index import current_index_identity
+from pipeline.scoring.output import claim_as_checked
 from pipeline.stance.backends import settled_backend
 from pipeline.stance.model import StanceModel
 from pipeline.verdict.checker import (
@@ -329,16 +330,21 @@ class ModelScorer:
         for post_score, spans, domain in ((r.score, r.claims, r.domain) for r in routed):
             claims: list[dict] = []
             for span in spans:
-                claim = {"text": span.text, "start": int(span.start), "end": int(span.end),
+                # The claim's text as checked (escape sequences and control characters out, as the
+                # checker reads it); start and end still point into the post as read.
+                claim = {"text": claim_as_checked(span.text), "start": int(span.start), "end": int(span.end),
                          "checkworthiness": round(float(span.score), 4)}
                 try:
-                    to_check.append((len(posts), len(claims), validate_claim(span.text)))
+                    checked = validate_claim(span.text)
+                    claim["text"] = checked
+                    to_check.append((len(posts), len(claims), checked))
                 except InvalidClaimError as exc:
                     claim["skipped"] = str(exc)
                 claims.append(claim)
             posts.append({"checkworthiness": round(float(post_score), 4), "checkworthy_domain": domain,
                           "claims": claims})
         verdicts = checker.check_many([c for _, _, c in to_check]) if to_check else []
-        for (post_at, claim_at, _), verdict in zip(to_check, verdicts):
-            posts[post_at]["claims"][claim_at].update(verdict.to_dict() | {"text": posts[post_at]["claims"][claim_at]["text"]})
+        for (post_at, claim_at, checked), verdict in zip(to_check, verdicts):
+            # verdict.to_dict() carries needs_review (its "claim" is the checked text, kept as "text")
+            posts[post_at]["claims"][claim_at].update(verdict.to_dict() | {"text": checked})
         return posts

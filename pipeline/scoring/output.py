@@ -14,6 +14,7 @@ from pipeline.core.errors import UserError
 from pipeline.core.io import sha256_file
 from pipeline.scoring.checkpoint import atomic_write
 from pipeline.scoring.posts import PostRecord
+from pipeline.verdict.validation import CONTROL, TERMINAL_ESCAPE
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pyarrow.
 
@@ -26,7 +27,8 @@ FACT_CHECK_FIELDS = ("id", "claim", "rating", "verdict", "publisher", "url", "da
 
 # The fields of an output row (``post_row``, ``output_schema``): part of a run's checkpoint
 # configuration, so that a resume never joins parts written with other fields. Bump it when they change.
-ROW_FIELDS_VERSION = 2
+# 3: claims carry ``needs_review``, and their ``text`` is the claim as checked (``claim_as_checked``).
+ROW_FIELDS_VERSION = 3
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 
@@ -64,11 +66,24 @@ def _evidence_row(item: dict) -> dict:
     }
 
 
+def claim_as_checked(text: str) -> str:
+    """A claim's text as the checker reads it (``pipeline.verdict.validation.validate_claim``): terminal
+    escape sequences removed, other control and bidi-override characters made spaces, runs of
+    whitespace one space. What an output's claim ``text`` holds, so that no ESC or NUL of a post
+    reaches a terminal, a spreadsheet or the review desk through it; its ``start``/``end`` still
+    point into the post's ``text``, kept as read."""
+    return " ".join(CONTROL.sub(" ", TERMINAL_ESCAPE.sub("", text)).split())
+
+
 def _claim_row(claim: dict) -> dict:
+    """``needs_review``: the verdict is less confident than its model's review threshold (as
+    ``check --json`` says); null for a claim not checked (``skipped``)."""
+    needs_review = claim.get("needs_review")
     return {
-        "text": claim["text"], "start": claim.get("start"), "end": claim.get("end"),
+        "text": claim_as_checked(claim["text"]), "start": claim.get("start"), "end": claim.get("end"),
         "checkworthiness": claim.get("checkworthiness"), "verdict": claim.get("verdict"),
-        "confidence": claim.get("confidence"), "skipped": claim.get("skipped"),
+        "confidence": claim.get("confidence"), "needs_review": None if needs_review is None else bool(needs_review),
+        "skipped": claim.get("skipped"),
         "evidence": [_evidence_row(e) for e in claim.get("evidence", [])],
         "fact_checks": [{k: f.get(k) for k in FACT_CHECK_FIELDS} for f in claim.get("fact_checks", [])],
     }
@@ -99,7 +114,7 @@ def output_schema():
                             for name in FACT_CHECK_FIELDS])
     claim = pa.struct([("text", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
                        ("checkworthiness", pa.float64()), ("verdict", pa.string()), ("confidence", pa.float64()),
-                       ("skipped", pa.string()), ("evidence", pa.list_(evidence)),
+                       ("needs_review", pa.bool_()), ("skipped", pa.string()), ("evidence", pa.list_(evidence)),
                        ("fact_checks", pa.list_(fact_check))])
     return pa.schema([("post_id", pa.string()), ("line", pa.int64()), ("text", pa.string()),
                       ("checkworthiness", pa.float64()), ("checkworthy_domain", pa.string()), ("n_claims", pa.int32()),

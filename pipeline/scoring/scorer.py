@@ -74,6 +74,7 @@ from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
 from pipeline.scoring.dask_engine import run_dask
 from pipeline.scoring.models import CHECKWORTHY_DOMAINS, ModelScorer, PostScorer
 from pipeline.scoring.output import (
+    PROVENANCE_KEY,
     ROW_FIELDS_VERSION,
     assemble_jsonl,
     assemble_parquet,
@@ -254,6 +255,10 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     kind = output_format(output_path)
     if chunk_size is not None and chunk_size < 1:
         raise UserError("--batch-size must be at least 1")
+    if workers < 1:  # a LocalCluster of no worker waited for one forever
+        raise UserError("--workers must be at least 1")
+    if max_chars < 1:  # would reject every post, and exit 0
+        raise UserError("--max-chars must be at least 1")
     if engine not in ("local", "dask"):
         raise UserError(f"unknown engine {engine!r}: local or dask")
     reader = PostReader(input_path, text_column=text_column, id_column=id_column, max_chars=max_chars)
@@ -281,6 +286,8 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     with _writing(checkpoint):
         output_path.parent.mkdir(parents=True, exist_ok=True)  # `make demo` writes to out/ on a fresh clone
         held.enter_context(_only_run_on(output_path))
+        if resume and not checkpoint.folder.exists():  # nothing lost: said, not refused (a script may always pass it)
+            print(f"note: nothing to resume at {checkpoint.folder}: scoring from the start", file=sys.stderr)
         chunk_size = _chunk_size(checkpoint, chunk_size, resume)
         config["chunk_size"] = chunk_size
         if resume and checkpoint.folder.exists():
@@ -292,6 +299,8 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
                   file=sys.stderr)
             checkpoint.remove()
         checkpoint.open(config, resume)
+    if output_path.is_file():  # said once the job is sure to run; replaced only once the new output is complete
+        print(f"note: replacing {output_path}{_finished_run(output_path, kind)}", file=sys.stderr)
     summary.resumed_chunks = len(checkpoint.done)
 
     def commit(index: int, chunk: list[PostRecord], results: list[dict]) -> None:
@@ -349,6 +358,29 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
         pass  # the output is complete; a leftover parts folder is only untidy
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _finished_run(output_path: Path, kind: str) -> str:
+    """`` (a finished run of N rows)`` for an output that records itself as one, read cheaply (a Parquet
+    file's footer, a JSONL output's sidecar where it names the file's size); else nothing."""
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(output_path) as parquet:
+                recorded = PROVENANCE_KEY.encode() in (parquet.schema_arrow.metadata or {})
+                rows = parquet.metadata.num_rows
+        else:
+            record = json.loads(provenance_path(output_path).read_text(encoding="utf-8"))
+            recorded = isinstance(record, dict) and record.get("output_bytes") == output_path.stat().st_size
+            rows = record.get("output_rows") if recorded else None
+    except Exception:  # not an output of claimsift, or not readable: it is replaced all the same
+        return ""
+    if not recorded:
+        return ""
+    if not isinstance(rows, int) or isinstance(rows, bool):
+        return " (a finished run)"
+    return f" (a finished run of {rows:,} row{'s' if rows != 1 else ''})"
 
 
 # What a scorer's fingerprint records of its store's contents, as the refusal names them.
