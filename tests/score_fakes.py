@@ -17,6 +17,15 @@ SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|$)", re.S)
 CLAIM_HINT = re.compile(r"\d|\b(?:says|said|expel|spends?|became|percent|million)\b", re.I)
 VERDICTS = ("SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO", "CONFLICTING")
 
+# Five posts for the fake scorers: three hold a claim (a number, a report of words), two do not.
+POSTS = [
+    {"id": "a1", "text": "NATO has 32 members. Lovely day."},
+    {"id": "a2", "text": "Good morning!"},
+    {"id": "a3", "text": "Poland spends 4.12% of GDP on defence."},
+    {"id": "a4", "text": "Rutte said he would expel the US."},
+    {"id": "a5", "text": "No numbers here at all"},
+]
+
 
 class KeywordScorer:
     def __init__(self, delay_per_post: float = 0.0, warm_up_log: str | None = None) -> None:

@@ -26,22 +26,13 @@ from pipeline.scoring.models import ModelScorer
 from pipeline.scoring.output import claim_as_checked, iter_output, read_score_provenance
 from pipeline.scoring.posts import PostReader
 from pipeline.scoring.scorer import score_file, score_frame
-from score_fakes import KeywordScorer, PinnedKeywordScorer
+from score_fakes import POSTS, KeywordScorer, PinnedKeywordScorer
 from shipping import as_shipped, pickled_size
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
 TWEETS = DATASETS / "checkthat2022-task1-tweets" / "CT22_english_tweet_objects.jsonl.gz"
 SAMPLE_POSTS = REPO / "corpus" / "sample_posts.jsonl"
-
-POSTS = [
-    {"id": "a1", "text": "NATO has 32 members. Lovely day."},
-    {"id": "a2", "text": "Good morning!"},
-    {"id": "a3", "text": "Poland spends 4.12% of GDP on defence."},
-    {"id": "a4", "text": "Rutte said he would expel the US."},
-    {"id": "a5", "text": "No numbers here at all"},
-]
-
 
 def run(tmp_path: Path, source: Path, name: str = "out.parquet", **options) -> tuple:
     out = tmp_path / name

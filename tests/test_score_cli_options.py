@@ -22,19 +22,10 @@ from pipeline.core.errors import UserError
 from pipeline.scoring import checkpoint as checkpoint_module
 from pipeline.scoring import dask_engine
 from pipeline.scoring.scorer import score_file
-from score_fakes import KeywordScorer
+from score_fakes import POSTS, KeywordScorer
 
 TESTS = Path(__file__).resolve().parent
 FAKE_CLI = TESTS / "cli_fake_scorer.py"
-
-POSTS = [
-    {"id": "a1", "text": "NATO has 32 members. Lovely day."},
-    {"id": "a2", "text": "Good morning!"},
-    {"id": "a3", "text": "Poland spends 4.12% of GDP on defence."},
-    {"id": "a4", "text": "Rutte said he would expel the US."},
-    {"id": "a5", "text": "No numbers here at all"},
-]
-
 
 def one_line(result: subprocess.CompletedProcess) -> str:
     """The error a person sees: one line on stderr, no traceback."""
