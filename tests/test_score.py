@@ -1243,7 +1243,7 @@ def test_the_review_desk_never_writes_control_characters_into_its_pages(tmp_path
     scores.write_text(json.dumps(row) + "\n", encoding="utf-8")
     config = ReviewConfig(store=tmp_path / "no-store", scores=scores, labels_dir=tmp_path / "labels")
     client = TestClient(create_app(config), base_url="http://127.0.0.1:8000")
-    for url in ("/queue", "/queue?q=expel", "/claim/1/0"):
+    for url in ("/queue", "/queue?q=expel", "/queue?q=rutte", "/claim/1/0"):
         page = client.get(url)
         assert page.status_code == 200, (url, page.text)
         assert "Rutte threatened to expel the US" in page.text, url

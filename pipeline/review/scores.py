@@ -40,7 +40,7 @@ from pipeline.scoring.output import output_schema
 
 # Imported where used, not here (slow to load; most callers of this module never need them): duckdb, pyarrow.
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 PAGE_SIZE = 50
 ROW_GROUP_ROWS = 20_000
 MAX_PAGE_SIZE = 500
@@ -219,11 +219,15 @@ ORDER BY rank
 # a text or source filter looks its terms up with row-group pruning instead of scanning every
 # claim's text (900 ms on a million posts).
 WORD_PATTERN = r"[\p{L}\p{N}]+"
+# A terminal escape sequence (ESC [ 31 m) in a post as read: "\x1b[31mRutte" was the word "31mrutte".
+TERMINAL_ESCAPE_PATTERN = r"\x1b\[[0-?]*[ -/]*[@-~]"
 SOURCE_TERM = "source:"  # cannot collide with a word: words hold letters and digits only
 MAX_QUERY_WORDS = 8
 _TERMS_SQL = f"""
 SELECT DISTINCT term, rank FROM (
-    SELECT rank, unnest(regexp_extract_all(lower(concat_ws(' ', claim_text, post_text)), '{WORD_PATTERN}')) AS term
+    SELECT rank, unnest(regexp_extract_all(regexp_replace(lower(concat_ws(' ', claim_text, post_text)),
+                                                          '{TERMINAL_ESCAPE_PATTERN}', ' ', 'g'),
+                                           '{WORD_PATTERN}')) AS term
     FROM read_parquet(?)
     UNION ALL
     SELECT rank, '{SOURCE_TERM}' || unnest(sources) AS term FROM read_parquet(?)
