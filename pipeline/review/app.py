@@ -38,6 +38,7 @@ from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresEr
 from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
 from pipeline.scoring.output import provenance_path, score_provenance_status
 from pipeline.verdict.checker import Checker
+from pipeline.verdict.validation import TERMINAL_ESCAPE
 
 # Imported where used, not here (slow to load; most callers of this module never need them): starlette,
 # uvicorn.
@@ -130,8 +131,7 @@ class _State:
 # A terminal escape sequence (ESC [ 31 m, an OSC title), then any other C0 or C1 control character but
 # the tab and the line feed: a post, claim or document holds them as read (a scores file of an older claimsift,
 # or a post's own text), and HTML must not (NUL, ESC and the rest are parse errors or invisible there).
-_DISPLAY_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
-                              r"|\x9b[0-?]*[ -/]*[@-~]|\r\n?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_DISPLAY_CONTROL = re.compile(TERMINAL_ESCAPE.pattern + r"|\r\n?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _display_control(match: re.Match) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 from pipeline.core.errors import UserError
 from pipeline.core.io import read_only_sqlite
 from pipeline.scoring.output import output_schema
+from pipeline.verdict.validation import TERMINAL_ESCAPE
 
 # Imported where used, not here (slow to load; most callers of this module never need them): duckdb, pyarrow.
 
@@ -220,7 +221,7 @@ ORDER BY rank
 # claim's text (900 ms on a million posts).
 WORD_PATTERN = r"[\p{L}\p{N}]+"
 # A terminal escape sequence (ESC [ 31 m) in a post as read: "\x1b[31mRutte" was the word "31mrutte".
-TERMINAL_ESCAPE_PATTERN = r"\x1b\[[0-?]*[ -/]*[@-~]"
+TERMINAL_ESCAPE_PATTERN = TERMINAL_ESCAPE.pattern
 SOURCE_TERM = "source:"  # cannot collide with a word: words hold letters and digits only
 MAX_QUERY_WORDS = 8
 _TERMS_SQL = f"""

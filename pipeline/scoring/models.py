@@ -19,7 +19,6 @@ from pipeline.corpus.store import documents_identity
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
 from pipeline.retrieval.index import current_index_identity
-from pipeline.scoring.output import claim_as_checked
 from pipeline.stance.backends import settled_backend
 from pipeline.stance.model import StanceModel
 from pipeline.verdict.checker import (
@@ -31,7 +30,7 @@ from pipeline.verdict.checker import (
 )
 from pipeline.verdict.packs import rule_pack_names
 from pipeline.verdict.rules import VerdictRules
-from pipeline.verdict.validation import InvalidClaimError, validate_claim
+from pipeline.verdict.validation import InvalidClaimError, claim_as_checked, validate_claim
 
 
 class PostScorer(Protocol):
@@ -335,9 +334,7 @@ class ModelScorer:
                 claim = {"text": claim_as_checked(span.text), "start": int(span.start), "end": int(span.end),
                          "checkworthiness": round(float(span.score), 4)}
                 try:
-                    checked = validate_claim(span.text)
-                    claim["text"] = checked
-                    to_check.append((len(posts), len(claims), checked))
+                    to_check.append((len(posts), len(claims), validate_claim(span.text)))  # = claim["text"]
                 except InvalidClaimError as exc:
                     claim["skipped"] = str(exc)
                 claims.append(claim)

@@ -14,7 +14,7 @@ from pipeline.core.errors import UserError
 from pipeline.core.io import sha256_file
 from pipeline.scoring.checkpoint import atomic_write
 from pipeline.scoring.posts import PostRecord
-from pipeline.verdict.validation import CONTROL, TERMINAL_ESCAPE
+from pipeline.verdict.validation import claim_as_checked
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pyarrow.
 
@@ -64,15 +64,6 @@ def _evidence_row(item: dict) -> dict:
         "p_not_enough_info": probs.get("NOT_ENOUGH_INFO"), "score": item.get("score"),
         "decisive": bool(item.get("decisive", False)),
     }
-
-
-def claim_as_checked(text: str) -> str:
-    """A claim's text as the checker reads it (``pipeline.verdict.validation.validate_claim``): terminal
-    escape sequences removed, other control and bidi-override characters made spaces, runs of
-    whitespace one space. What an output's claim ``text`` holds, so that no ESC or NUL of a post
-    reaches a terminal, a spreadsheet or the review desk through it; its ``start``/``end`` still
-    point into the post's ``text``, kept as read."""
-    return " ".join(CONTROL.sub(" ", TERMINAL_ESCAPE.sub("", text)).split())
 
 
 def _claim_row(claim: dict) -> dict:

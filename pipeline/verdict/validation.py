@@ -37,11 +37,19 @@ class InvalidClaimError(UserError):
     pass
 
 
+def claim_as_checked(text: str) -> str:
+    """A claim's text as the checker reads it: terminal escape sequences removed, other control and
+    bidi-override characters made spaces, runs of whitespace one space. Also what a score output's
+    claim ``text`` holds, so that no ESC or NUL of a post reaches a terminal, a spreadsheet or the
+    review desk through it."""
+    return " ".join(CONTROL.sub(" ", TERMINAL_ESCAPE.sub("", text)).split())
+
+
 def validate_claim(claim: object) -> str:
     """The claim, stripped; raise InvalidClaimError with a reason a person can act on."""
     if not isinstance(claim, str):
         raise InvalidClaimError(f"a claim must be text, got {type(claim).__name__}")
-    text = " ".join(CONTROL.sub(" ", TERMINAL_ESCAPE.sub("", claim)).split())
+    text = claim_as_checked(claim)
     if not text:
         raise InvalidClaimError("the claim is empty")
     broken = SURROGATE.search(text)
