@@ -151,10 +151,15 @@ class PostReader:
 
     # -- one row ---------------------------------------------------------------------------
     def _validate(self, line: int, post_id: object, text: object, has_text: bool) -> PostRecord:
-        if not self.warnings and _lost_digits(post_id):
+        if _lost_digits(post_id):
+            self._warn_lost_digits()
+        return validate_post(line, post_id, text, has_text, self.max_chars, self.text_column)
+
+    def _warn_lost_digits(self) -> None:
+        """Once per file: a floating-point id column, where ids over 2**53 have lost digits."""
+        if not self.warnings:
             self._warn(f"the id column `{self.id_column}` holds floating-point numbers: ids over 2**53 have lost "
                        "digits (write ids as text)")
-        return validate_post(line, post_id, text, has_text, self.max_chars, self.text_column)
 
     def _warn(self, problem: str) -> None:
         message = f"warning: {self.path}: {problem}"
@@ -383,9 +388,7 @@ class PostReader:
                 return whole
         elif not _EXPONENT_FLOAT_TEXT.fullmatch(cell) or abs(float(cell)) < EXACT_FLOAT_IDS:
             return cell
-        if not self.warnings:
-            self._warn(f"the id column `{self.id_column}` holds floating-point numbers: ids over 2**53 have lost "
-                       "digits (write ids as text)")
+        self._warn_lost_digits()
         return cell
 
     # -- Parquet -------------------------------------------------------------------------------
