@@ -41,7 +41,8 @@ from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import STANCE_LABELS
 from pipeline.corpus.ingest import ingest
-from pipeline.corpus.readers import Rejection, expand_inputs
+from pipeline.corpus.inputs import expand_inputs
+from pipeline.corpus.readers import Rejection
 from pipeline.corpus.store import Corpus
 from pipeline.evaluation.compare import compare_models
 from pipeline.evaluation.compare import evaluate_model as _evaluate_model

@@ -486,9 +486,9 @@ def test_one_file_given_twice_is_read_once_and_is_no_clash(tmp_path):
 def test_two_files_that_would_still_share_a_name_reject_the_later(tmp_path, monkeypatch):
     # No common folder (paths on two Windows drives): each argument is named from its own base, and a
     # clash is a rejection naming both files, never a silent replacement.
-    from pipeline.corpus import readers
+    from pipeline.corpus import inputs
 
-    monkeypatch.setattr(readers, "_common_base", lambda bases: None, raising=False)
+    monkeypatch.setattr(inputs, "_common_base", lambda bases: None, raising=False)
     x = write(tmp_path / "x" / "report.txt", "Report of desk X.")
     y = write(tmp_path / "y" / "report.txt", "Report of desk Y.")
     report = ingest([x, y], tmp_path / "store", analyser=LineAnalyser())

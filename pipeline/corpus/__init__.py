@@ -1,6 +1,7 @@
 """Building the evidence corpus.
 
-- ``readers``: files and tables in, ``Document`` out (``expand_inputs``, ``documents_of``, ``Rejection``).
+- ``inputs``: an ingest's arguments as files with their document names (``expand_inputs``).
+- ``readers``: files and tables in, ``Document`` out (``documents_of``, ``Rejection``); ``markdown``: Markdown as plain text.
 - ``ingest``: ``ingest`` (analyse and store, in short transactions), ``IngestReport``.
 - ``nlp``: the spaCy pipeline and ``Analyser``; ``layout``, ``speakers`` and ``quotes`` (``find_quotes``) are its parts.
 - ``store``: ``Corpus``, the SQLite store; ``factchecks``: the fact-check records it holds.

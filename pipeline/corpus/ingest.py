@@ -35,16 +35,10 @@ from typing import Callable, Iterable
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import Document
 from pipeline.corpus.factchecks import ingest_fact_checks_report
+from pipeline.corpus.inputs import InputItem, expand_inputs
 from pipeline.corpus.language import surely_not_english
 from pipeline.corpus.nlp import Analyser
-from pipeline.corpus.readers import (
-    DEFAULT_MAX_DOC_CHARS,
-    InputItem,
-    RejectedInput,
-    Rejection,
-    documents_of,
-    expand_inputs,
-)
+from pipeline.corpus.readers import DEFAULT_MAX_DOC_CHARS, RejectedInput, Rejection, documents_of
 from pipeline.corpus.store import Corpus
 
 
@@ -158,7 +152,7 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
         row_rejections: list[Rejection] = []
         outcome = _InputOutcome()
         try:
-            documents = documents_of(item, max_doc_chars, row_rejections, global_ids)
+            documents = documents_of(item.path, item.name, max_doc_chars, row_rejections, global_ids)
             if isinstance(documents, str):  # "factchecks": a table of fact-check records
                 fact_check_inputs.append(item.path)
                 continue

@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Iterable, Iterator
 
 from pipeline.core.io import delimited_records, parse_object
 from pipeline.core.types import Document
+from pipeline.corpus.markdown import markdown_text, markdown_title
 from pipeline.corpus.store import scoped_row_name
 
 # Imported where used, not here (slow to load; most callers of this module never need them): dateparser,
@@ -146,68 +146,6 @@ def normalise_date(value: object) -> str | None:
                                               "REQUIRE_PARTS": ["year"],
                                               "PARSERS": ["timestamp", "custom-formats", "absolute-time"]})
     return parsed.strftime("%Y-%m-%d") if parsed else None
-
-
-def _markdown_title(text: str) -> str:
-    match = re.match(r"\s*#\s+(.+)", text)
-    return match.group(1).strip() if match else ""
-
-
-def markdown_text(source: str) -> str:
-    """The plain text of a Markdown document: stored raw, its markup became sentences and evidence
-    (``# PolitiFact: …``, ``*Speaker:* **ted-cruz**``, ``[text](url)``). Parsed by markdown-it (CommonMark,
-    with tables and strikethrough), not by patterns: a heading is a paragraph of its own, a list item,
-    table row or code line a line, a link or image its text; emphasis and inline HTML marks go, an
-    HTML comment too. Blocks are separated by a blank line (paragraph breaks are kept), the lines
-    within a paragraph as they were (what the analyser saw before)."""
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(source)
-    blocks: list[str] = []
-    lines: list[str] = []  # of the list or table being read
-    cells: list[str] = []  # of the table row being read
-    in_cell = False
-    depth = 0  # of lists and tables open
-
-    def inline(children) -> str:
-        parts = []
-        for child in children or []:
-            if child.type in ("text", "text_special", "code_inline"):
-                parts.append(child.content)
-            elif child.type in ("softbreak", "hardbreak"):
-                parts.append("\n")
-            elif child.type == "image":
-                parts.append(inline(child.children))  # its alt text
-        return "".join(parts).strip()
-
-    def put(text: str) -> None:
-        if text.strip():
-            (lines if depth else blocks).append(text.strip("\n"))
-
-    for token in tokens:
-        if token.type in ("bullet_list_open", "ordered_list_open", "table_open"):
-            depth += 1
-        elif token.type in ("bullet_list_close", "ordered_list_close", "table_close"):
-            depth -= 1
-            if depth == 0 and lines:
-                blocks.append("\n".join(lines))
-                lines = []
-        elif token.type == "tr_open":
-            cells = []
-        elif token.type == "tr_close":
-            put(" | ".join(cell for cell in cells if cell))
-        elif token.type in ("th_open", "td_open", "th_close", "td_close"):
-            in_cell = token.type.endswith("_open")
-        elif token.type == "inline":
-            if in_cell:
-                cells.append(inline(token.children))
-            else:
-                put(inline(token.children))
-        elif token.type in ("fence", "code_block"):
-            put(token.content)
-        elif token.type == "html_block" and not token.content.lstrip().startswith("<!--"):
-            put(token.content)
-    return "\n\n".join(blocks)
 
 
 def check_bytes(path: Path, data: bytes) -> str:
@@ -346,7 +284,7 @@ def _file_documents(path: Path, name: str, max_chars: int) -> Iterator[Document]
     if not text:
         raise RejectedInput(path, "file holds only whitespace")
     if suffix in MARKDOWN_SUFFIXES:
-        heading = _markdown_title(text)
+        heading = markdown_title(text)
         text = normalise(markdown_text(text))
         if not text:
             raise RejectedInput(path, "no text in this Markdown file (only markup)")
@@ -565,117 +503,6 @@ def _json_kind(path: Path) -> tuple[str, Any]:
                               "a `text` field")
 
 
-@dataclass(frozen=True)
-class InputItem:
-    path: Path
-    # The stable name of the file, by which a later version replaces it: its path relative to the
-    # arguments' common base (see expand_inputs).
-    name: str
-
-
-def _common_base(bases: list[Path]) -> Path | None:
-    """The deepest folder holding every base, or None when there is none (paths on two drives)."""
-    try:
-        return Path(os.path.commonpath([str(base) for base in bases]))
-    except ValueError:
-        return None
-
-
-def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection],
-                  notes: list[str] | None = None) -> list[InputItem]:
-    """The files to read, each with its document name. An argument's base is the folder its names
-    start from: a folder argument's parent (``docs`` names ``docs/sub/a.txt``), a file argument's own
-    folder (``a.txt``). With several arguments every name starts from their bases' common folder:
-    with each argument's own base, ``x/report.txt`` and ``y/report.txt`` were both ``report.txt``, and
-    the second replaced the first in the store. One argument, or files of one folder, keep the names
-    they always had. Two different files that would still share a name are a rejection, never a
-    silent replacement; one file given twice is read once."""
-    # (an argument's base, its files with their paths from that base)
-    found: list[tuple[Path, list[tuple[Path, Path]]]] = []
-    for given in paths:
-        path = Path(given)
-        if not path.exists():
-            rejected.append(Rejection(str(path), None, "no such file or directory"))
-            continue
-        if path.is_dir():
-            resolved = path.resolve()
-            visible = [p for p in path.rglob("*")
-                       if not any(part.startswith(".") for part in p.relative_to(path).parts)]
-            # Not followed (a link can loop back to a parent), but never skipped silently.
-            for link in sorted(p for p in visible if p.is_symlink() and p.is_dir()):
-                if notes is not None:
-                    notes.append(f"skipped {link}: a symbolic link to a folder (not followed); "
-                                 "give its target as an argument to ingest it")
-            in_folder = sorted(p for p in visible if p.is_file())
-            kept = [file for file in in_folder if file.suffix.lower() in SUPPORTED]
-            if notes is not None:
-                note = _skipped_note(path, [file for file in in_folder if file.suffix.lower() not in SUPPORTED])
-                if note:
-                    notes.append(note)
-            # Named from the folder, not from where a linked file points (that can be outside it).
-            found.append((resolved.parent, [(file, Path(resolved.name) / file.relative_to(path)) for file in kept]))
-            continue
-        if path.suffix.lower() not in SUPPORTED:
-            rejected.append(Rejection(str(path), None, f"unsupported file type {path.suffix or '(none)'}; "
-                                                       f"expected one of {', '.join(sorted(SUPPORTED))}"))
-            continue
-        # The folder resolved, not the file: a linked file keeps its own name.
-        found.append((path.parent.resolve(), [(path, Path(path.name))]))
-    common = _common_base([base for base, _ in found]) if len(found) > 1 else None
-    inputs: list[InputItem] = []
-    named: dict[str, tuple[Path, Path]] = {}  # name -> (the file resolved, as given) it names in this call
-    for base, files in found:
-        prefix = base.relative_to(common) if common is not None else Path()
-        for file, relative in files:
-            name = (prefix / relative).as_posix()
-            real = file.resolve()
-            if name in named:
-                if named[name][0] == real:
-                    continue  # one file given twice (as itself and inside its folder): read once
-                rejected.append(Rejection(str(file), None, f"its document name {name} is already that of "
-                                                           f"{named[name][1]} in this ingest; two files cannot "
-                                                           "share a name (one would replace the other): "
-                                                           "ingest them from a common folder"))
-                continue
-            named[name] = (real, file)
-            inputs.append(InputItem(file, name))
-    return _with_utf8_names(inputs, rejected)
-
-
-def _skipped_note(folder: Path, skipped: list[Path]) -> str:
-    """One note for the files of a folder that are not of a supported type (hidden ones excepted):
-    they were skipped without a word, a PDF in a folder of articles went unnoticed."""
-    if not skipped:
-        return ""
-    by_type: dict[str, list[str]] = {}
-    for file in skipped:
-        by_type.setdefault(file.suffix.lower() or "(no extension)", []).append(file.relative_to(folder).as_posix())
-    # The commonest types first, each with up to 3 of its files: the note stays one short line.
-    ordered = sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    shown = [f"{suffix}: {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-             for suffix, names in ordered[:5]]
-    if len(ordered) > 5:
-        shown.append(f"{len(ordered) - 5} other types")
-    files = "1 file" if len(skipped) == 1 else f"{len(skipped)} files"
-    return (f"skipped {files} of an unsupported type in {folder} ({'; '.join(shown)}); "
-            f"supported: {supported_list()}")
-
-
-def _with_utf8_names(inputs: list[InputItem], rejected: list[Rejection]) -> list[InputItem]:
-    """A name with bytes that are not UTF-8 (``caf\\xe9.txt`` from a Latin-1 system) reaches Python
-    as lone surrogates, which the store cannot hold: the input was rejected as "could not be
-    analysed (UnicodeEncodeError…)", as if its text were at fault."""
-    kept = []
-    for item in inputs:
-        bad = re.search("[\udc80-\udcff]", item.name)
-        if bad is None:
-            kept.append(item)
-            continue
-        rejected.append(Rejection(str(item.path), None, f"the file name is not UTF-8 (byte "
-                                                        f"0x{ord(bad.group()) - 0xDC00:02x}); rename the file"))
-    return kept
-
-
 def _once_per_name(path: Path, numbered: Iterator[tuple[int, Document]],
                    rejected: list[Rejection]) -> Iterator[Document]:
     """The first row of each document name; a later row with the same id is rejected, naming the
@@ -690,11 +517,12 @@ def _once_per_name(path: Path, numbered: Iterator[tuple[int, Document]],
         yield document
 
 
-def documents_of(item: InputItem, max_chars: int, rejected: list[Rejection],
-                  global_ids: bool = False) -> Iterator[Document] | str:
-    """Documents of one input, or the string "factchecks" when it holds fact-check records.
-    Row-level problems are appended to ``rejected``; file-level ones raise RejectedInput."""
-    path, suffix = item.path, item.path.suffix.lower()
+def documents_of(path: Path, name: str, max_chars: int, rejected: list[Rejection],
+                 global_ids: bool = False) -> Iterator[Document] | str:
+    """Documents of one input file named ``name`` (``inputs.InputItem``), or the string "factchecks"
+    when it holds fact-check records. Row-level problems are appended to ``rejected``; file-level
+    ones raise RejectedInput."""
+    suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
         columns, rows = table_rows(path)
         if is_fact_check_table(columns):
@@ -712,7 +540,7 @@ def documents_of(item: InputItem, max_chars: int, rejected: list[Rejection],
                 # (its data-row position): a new name would replace every such document in the store.
                 kept = position if suffix == ".csv" else None
                 try:
-                    yield number, _row_document(path, number, record, item.name, global_ids, kept)
+                    yield number, _row_document(path, number, record, name, global_ids, kept)
                 except RejectedInput as exc:
                     rejected.append(exc.rejection)
 
@@ -725,9 +553,9 @@ def documents_of(item: InputItem, max_chars: int, rejected: list[Rejection],
         def record_documents() -> Iterator[tuple[int, Document]]:
             for number, record in enumerate(data, 1):
                 try:
-                    yield number, _row_document(path, number, record, item.name, global_ids)
+                    yield number, _row_document(path, number, record, name, global_ids)
                 except RejectedInput as exc:
                     rejected.append(exc.rejection)
 
         return _once_per_name(path, record_documents(), rejected)
-    return _file_documents(path, item.name, max_chars)
+    return _file_documents(path, name, max_chars)
