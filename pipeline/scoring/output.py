@@ -352,3 +352,26 @@ def iter_output(output: Path | str) -> Iterator[dict]:
 
     for batch in pq.ParquetFile(output).iter_batches(batch_size=512):
         yield from batch.to_pylist()
+
+
+def finished_run_note(output_path: Path, kind: str) -> str:
+    """`` (a finished run of N rows)`` for an output that records itself as one, read cheaply (a Parquet
+    file's footer, a JSONL output's sidecar where it names the file's size); else nothing."""
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(output_path) as parquet:
+                recorded = PROVENANCE_KEY.encode() in (parquet.schema_arrow.metadata or {})
+                rows = parquet.metadata.num_rows
+        else:
+            record = json.loads(provenance_path(output_path).read_text(encoding="utf-8"))
+            recorded = isinstance(record, dict) and record.get("output_bytes") == output_path.stat().st_size
+            rows = record.get("output_rows") if recorded else None
+    except Exception:  # not an output of claimsift, or not readable: it is replaced all the same
+        return ""
+    if not recorded:
+        return ""
+    if not isinstance(rows, int) or isinstance(rows, bool):
+        return " (a finished run)"
+    return f" (a finished run of {rows:,} row{'s' if rows != 1 else ''})"

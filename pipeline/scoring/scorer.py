@@ -74,10 +74,10 @@ from pipeline.scoring.checkpoint import Checkpoint, write_jsonl
 from pipeline.scoring.dask_engine import run_dask
 from pipeline.scoring.models import CHECKWORTHY_DOMAINS, ModelScorer, PostScorer
 from pipeline.scoring.output import (
-    PROVENANCE_KEY,
     ROW_FIELDS_VERSION,
     assemble_jsonl,
     assemble_parquet,
+    finished_run_note,
     iter_output,
     output_format,
     post_row,
@@ -300,7 +300,7 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
             checkpoint.remove()
         checkpoint.open(config, resume)
     if output_path.is_file():  # said once the job is sure to run; replaced only once the new output is complete
-        print(f"note: replacing {output_path}{_finished_run(output_path, kind)}", file=sys.stderr)
+        print(f"note: replacing {output_path}{finished_run_note(output_path, kind)}", file=sys.stderr)
     summary.resumed_chunks = len(checkpoint.done)
 
     def commit(index: int, chunk: list[PostRecord], results: list[dict]) -> None:
@@ -358,29 +358,6 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
         pass  # the output is complete; a leftover parts folder is only untidy
     summary.seconds = time.monotonic() - started
     return summary
-
-
-def _finished_run(output_path: Path, kind: str) -> str:
-    """`` (a finished run of N rows)`` for an output that records itself as one, read cheaply (a Parquet
-    file's footer, a JSONL output's sidecar where it names the file's size); else nothing."""
-    try:
-        if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            with pq.ParquetFile(output_path) as parquet:
-                recorded = PROVENANCE_KEY.encode() in (parquet.schema_arrow.metadata or {})
-                rows = parquet.metadata.num_rows
-        else:
-            record = json.loads(provenance_path(output_path).read_text(encoding="utf-8"))
-            recorded = isinstance(record, dict) and record.get("output_bytes") == output_path.stat().st_size
-            rows = record.get("output_rows") if recorded else None
-    except Exception:  # not an output of claimsift, or not readable: it is replaced all the same
-        return ""
-    if not recorded:
-        return ""
-    if not isinstance(rows, int) or isinstance(rows, bool):
-        return " (a finished run)"
-    return f" (a finished run of {rows:,} row{'s' if rows != 1 else ''})"
 
 
 # What a scorer's fingerprint records of its store's contents, as the refusal names them.
