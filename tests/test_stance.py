@@ -603,3 +603,53 @@ def test_training_further_starts_from_the_adapter_and_shape_of_the_model_named(t
     (registry.root / "stance" / "v1" / "adapter_head.safetensors").write_bytes(b"tampered")
     with pytest.raises(Exception, match="refusing to load"):
         stance_training.train_and_register(DATA, registry.root, init_from="stance@v1", log=lambda m: None)
+
+
+@pytest.mark.parametrize("claim, sentence, restates", [
+    # Real LIAR-PLUS claims and sentences of their own fact-checks.
+    ("Says when armed civilians stop mass shootings with guns, an average of 2.5 people die; otherwise, an average "
+     "of 18 people die.",
+     "Rubens said when armed civilians stop mass shootings with guns, an average of 2.5 people die.", True),
+    ("Congress has spent 66 of the first 100 days of this term in recess.",
+     "To sum up, Barrow said Congress spent 66 of the first 100 days of the current session in recess.", True),
+    # Answers the claim: a negation in it.
+    ("Tim Kaine urged $500 billion in Medicare cuts.",
+     "Kaine did advocate for the health care reform legislation, but he never called for a $500 billion cut to "
+     "Medicare.", False),
+    # Shares the words but reports nothing.
+    ("Congress has spent 66 of the first 100 days of this term in recess.",
+     "Congress spent 66 of the first 100 days of the current session in recess.", False),
+    # The claim is itself about what someone said: a report of the words is evidence.
+    ("Giuliani said Obama has said that everybody should hate the police.",
+     "Giuliani said Obama has said that everybody should hate the police.", False),
+    # The said-verb comes after the shared words: the sentence is about the claim, not a report of it.
+    ("Over 3 million Americans are employed in the growing green-collar workforce.",
+     "Over 3 million Americans are employed in the growing green-collar workforce, the report said.", False),
+])
+def test_a_restatement_is_a_report_of_the_claim_that_answers_nothing(claim, sentence, restates):
+    from pipeline.stance.synthetic import is_restatement, restatement_pairs
+
+    assert is_restatement(claim, sentence) is restates
+    made = restatement_pairs([(claim, [sentence])], "liar")
+    assert [(p.label, p.source) for p in made] == ([("NOT_ENOUGH_INFO", "liar")] if restates else [])
+
+
+@needs_data
+def test_liar_pairs_follow_the_split_manifest_and_read_no_report_claim():
+    from pipeline.core.splits import SplitManifest
+    from pipeline.datasets.builders import liar_records
+    from pipeline.stance.data import liar_pairs
+    from pipeline.stance.pairs import claim_key
+
+    train, dev = liar_pairs(DATA)
+    split_of = SplitManifest.load().split_of()
+    records = [r for r in liar_records(DATA) if r is not None]
+    split_by_claim = {claim_key(r.statement): split_of.get(("liar", r.claim_id)) for r in records}
+    assert {split_by_claim[claim_key(p.claim)] for p in train} == {"train", None}  # None: half-true and barely-true
+    assert {split_by_claim[claim_key(p.claim)] for p in dev} == {"tune"}
+    for pairs in (train, dev):
+        labels = {p.label for p in pairs}
+        assert labels == {"SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO"}, labels
+    justifications = {r.justification for r in records}
+    restatements = [p for p in train if p.evidence not in justifications]
+    assert len(restatements) > 200 and {p.label for p in restatements} == {"NOT_ENOUGH_INFO"}

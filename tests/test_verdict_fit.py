@@ -101,6 +101,22 @@ def test_the_report_split_is_never_collected():
     with pytest.raises(Exception, match="report"):
         collect("fever", "report", checker=None)
     assert all(split != "report" for _, split in FIT_PARTS)
+
+
+def test_the_verdict_is_never_fitted_on_claims_its_stance_model_trained_on():
+    from pipeline.training.verdict_fit import fit_parts
+
+    registry = Registry()
+    assert fit_parts(registry.load_ref("stance@v5").card) == FIT_PARTS
+    assert ("liar", "tune") in fit_parts({"data": {"liar_plus": True}})
+    assert ("liar", "train") not in fit_parts({"data": {"liar_plus": True}})
+    # The shipped verdict model keeps to the parts its own stance model allows.
+    card = registry.load_ref("verdict").card
+    stance = card["stance_model"][0]["stance"]
+    allowed = fit_parts(registry.load_ref(f"{stance['model']}@{stance['version']}").card)
+    assert set(card["metrics"]["fitted_on"]) <= {f"{c}/{s}" for c, s in allowed}
+
+
 def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     registry = Registry()
     ref = registry.load_ref("verdict")  # hash-checked against its card
@@ -182,3 +198,14 @@ def test_of_set_ups_the_held_out_corpora_cannot_tell_apart_the_most_regularised_
     assert most_regularised_of_the_best(tried, tie=0.0)[5] == 0.1
     tried.append((0.5100, "v4", "w", True, False, 0.3))  # a clear winner is kept whatever its C
     assert most_regularised_of_the_best(tried)[5] == 0.3
+
+
+def test_fit_rows_are_cached_under_the_stance_weights_not_only_their_version_number():
+    from types import SimpleNamespace
+
+    from pipeline.training.verdict_fit import stance_file_hashes
+
+    checker = SimpleNamespace(models_dir=None, stance_models={"stance": {"model": "stance", "version": "v5"}})
+    files = stance_file_hashes(checker)["stance"]
+    assert files == Registry().load_ref("stance@v5").card["files"]
+    assert all(len(digest) == 64 for digest in files.values()) and files
