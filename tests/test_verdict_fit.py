@@ -103,20 +103,6 @@ def test_the_report_split_is_never_collected():
     assert all(split != "report" for _, split in FIT_PARTS)
 
 
-def test_the_verdict_is_never_fitted_on_claims_its_stance_model_trained_on():
-    from pipeline.training.verdict_fit import fit_parts
-
-    registry = Registry()
-    assert fit_parts(registry.load_ref("stance@v5").card) == FIT_PARTS
-    assert ("liar", "tune") in fit_parts({"data": {"liar_plus": True}})
-    assert ("liar", "train") not in fit_parts({"data": {"liar_plus": True}})
-    # The shipped verdict model keeps to the parts its own stance model allows.
-    card = registry.load_ref("verdict").card
-    stance = card["stance_model"][0]["stance"]
-    allowed = fit_parts(registry.load_ref(f"{stance['model']}@{stance['version']}").card)
-    assert set(card["metrics"]["fitted_on"]) <= {f"{c}/{s}" for c, s in allowed}
-
-
 def test_shipped_verdict_model_is_a_corpus_fitted_one_with_a_review_band():
     registry = Registry()
     ref = registry.load_ref("verdict")  # hash-checked against its card

@@ -51,9 +51,6 @@ def train_stance(
     threads: int = typer.Option(1, "--threads", help="torch threads for training (2 pay only on a quiet machine)"),
     reported_denials: bool = typer.Option(False, "--reported-denials/--no-reported-denials",
                                           help="add claims that report a denial (\"a spokesperson called it bogus\")"),
-    liar_plus: bool = typer.Option(False, "--liar-plus/--no-liar-plus",
-                                   help="add LIAR-PLUS claims of the train split and restatements of claims in their "
-                                        "fact-checks (NOT_ENOUGH_INFO)"),
     init_from: Optional[str] = typer.Option(None, "--init-from",
                                             help="train this registered cross-encoder further (e.g. stance@v3)"),
     focus: Optional[str] = typer.Option(None, "--focus",
@@ -87,7 +84,7 @@ def train_stance(
     result = train_and_register(data, out, kind=kind, max_pairs=max_pairs, epochs=epochs,
                                 time_budget_s=time_budget, promote=promote, debias=debias, negation=negation,
                                 healthver_repeat=healthver_repeat, base=transformer, num_threads=threads,
-                                reported_denials=reported_denials, liar=liar_plus, init_from=init_from,
+                                reported_denials=reported_denials, init_from=init_from,
                                 focus=[f.strip() for f in focus.split(",") if f.strip()] if focus else (),
                                 replay=replay, mined_negatives=mined_negatives,
                                 checkpoint_dir=checkpoint_dir if kind == "cross-encoder" else None,

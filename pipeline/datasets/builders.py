@@ -250,28 +250,6 @@ def _liar_rows(path: Path) -> Iterable[list[str]]:
             yield pending
 
 
-@dataclass(frozen=True)
-class LiarRecord:
-    """One LIAR-PLUS statement with its fact-checker's label and justification (whitespace joined)."""
-
-    claim_id: str
-    label: str  # LIAR's six-way label: true, mostly-true, half-true, barely-true, false, pants-fire
-    statement: str
-    justification: str
-
-
-def liar_records(data_dir: Path) -> Iterable[LiarRecord | None]:
-    """Every row of LIAR-PLUS val2 + test2 in file order; None for a malformed row."""
-    for split in ("val2", "test2"):
-        for fields in _liar_rows(data_dir / "liar-plus" / f"{split}.tsv"):
-            if len(fields) < 16:
-                yield None
-                continue
-            json_id = fields[1].strip()
-            yield LiarRecord(f"liar-{json_id.removesuffix('.json')}", fields[2].strip(), fields[3],
-                             " ".join(fields[15].split()))
-
-
 def build_liar(data_dir: Path) -> CorpusRows:
     """LIAR-PLUS val2 + test2: one document per claim from the fact-checker's justification (its
     verdict words already removed). true / mostly-true -> SUPPORTED, false / pants-fire ->
@@ -279,23 +257,27 @@ def build_liar(data_dir: Path) -> CorpusRows:
     account of the facts, not evidence on both sides, so CONFLICTING would be a wrong gold label
     and no other verdict fits; their justifications stay in the store as documents."""
     rows = CorpusRows()
-    for record in liar_records(data_dir):
-        if record is None:
-            rows.left_out["malformed row"] += 1
-            continue
-        if not record.justification:
-            rows.left_out["no justification"] += 1
-            continue
-        doc = rows.document_id(record.justification, {"id": f"{record.claim_id}-doc", "text": record.justification,
-                                                      "source": "liar-plus"})
-        if record.label in LIAR_LEFT_OUT:
-            rows.left_out[f"label {record.label} (document kept, claim not checked)"] += 1
-            continue
-        if record.label not in LIAR_VERDICT:
-            rows.left_out[f"label {record.label!r}"] += 1
-            continue
-        rows.add_claim({"id": record.claim_id, "claim": record.statement, "label": LIAR_VERDICT[record.label],
-                        "gold_evidence": [record.justification], "gold_documents": [doc]})
+    for split in ("val2", "test2"):
+        for fields in _liar_rows(data_dir / "liar-plus" / f"{split}.tsv"):
+            if len(fields) < 16:
+                rows.left_out["malformed row"] += 1
+                continue
+            json_id, label, statement = fields[1].strip(), fields[2].strip(), fields[3]
+            justification = " ".join(fields[15].split())
+            claim_id = f"liar-{json_id.removesuffix('.json')}"
+            if not justification:
+                rows.left_out["no justification"] += 1
+                continue
+            doc = rows.document_id(justification, {"id": f"{claim_id}-doc", "text": justification,
+                                                   "source": "liar-plus"})
+            if label in LIAR_LEFT_OUT:
+                rows.left_out[f"label {label} (document kept, claim not checked)"] += 1
+                continue
+            if label not in LIAR_VERDICT:
+                rows.left_out[f"label {label!r}"] += 1
+                continue
+            rows.add_claim({"id": claim_id, "claim": statement, "label": LIAR_VERDICT[label],
+                            "gold_evidence": [justification], "gold_documents": [doc]})
     return rows
 
 

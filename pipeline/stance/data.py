@@ -29,10 +29,9 @@ from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.core.splits import MANIFEST_PATH, SplitManifest, excluded_from_training
 from pipeline.core.types import STANCE_LABELS
 from pipeline.stance.pairs import StancePair, claim_key, make_pair, normalise_label
-from pipeline.stance.synthetic import (bm25_hard_negatives, denial_pairs, denial_report_pairs, negation_pairs,
-                                      restatement_pairs)
+from pipeline.stance.synthetic import bm25_hard_negatives, denial_pairs, denial_report_pairs, negation_pairs
 
-# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn, spacy.
+# Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
 
 DEFAULT_DATA_DIR = SHARED_DATASETS_DIR
 
@@ -47,9 +46,6 @@ LICENCES = {
                "CC BY-NC 4.0"),
     "denial-report": ("averitec (derived: claims that report a denial or call an attribution false, against "
                       "denial, confirmation and unrelated templates)", ["train.json"], "CC BY-NC 4.0"),
-    "liar": ("liar-plus (claims of the corpus split manifest's train split against their justification; "
-             "restatements of any claim in its own justification as NOT_ENOUGH_INFO)", ["val2.tsv", "test2.tsv"],
-             "see ../shared/datasets/liar-plus/LICENSE"),
     "negation": ("derived: SUPPORTS pairs of the sources above with claim and/or evidence negated by rule",
                  [], "as the source pair"),
     "fever_symmetric": ("fever-symmetric", ["fever_symmetric_dev.jsonl"], "data CC BY-SA 3.0, code MIT"),
@@ -234,44 +230,6 @@ def averitec_pairs(claims: Sequence[dict]) -> list[StancePair]:
     return out
 
 
-# -- LIAR-PLUS ----------------------------------------------------------------------------------------
-
-LIAR_STANCE = {"true": "SUPPORTS", "mostly-true": "SUPPORTS", "false": "REFUTES", "pants-fire": "REFUTES"}
-
-
-def liar_pairs(root: Path, seed: int = 13, manifest_path: Path | None = None) -> tuple[list[StancePair], list[StancePair]]:
-    """(train, dev) pairs from LIAR-PLUS, by the corpus split manifest: train-split claims train,
-    tune-split claims are dev, report-split claims are not read.
-
-    Per claim: the claim against its whole justification (true / mostly-true SUPPORTS, false /
-    pants-fire REFUTES; the mixed labels give no pair), and its BM25 nearest other justification
-    as NOT_ENOUGH_INFO for a third of them. Per statement of any label: the sentences of its
-    justification that only restate it, NOT_ENOUGH_INFO (``synthetic.restatement_pairs``): a
-    fact-check quotes the claim it answers, and that quotation is the passage retrieval finds first.
-    """
-    import spacy
-
-    from pipeline.datasets.builders import liar_records
-
-    split_of = SplitManifest.load(manifest_path or MANIFEST_PATH).split_of()
-    records = [r for r in liar_records(root) if r is not None and r.justification]
-    sentencizer = spacy.blank("en")
-    sentencizer.add_pipe("sentencizer")
-    parts: dict[str, list[StancePair]] = {"train": [], "dev": []}
-    for part, splits in (("train", ("train", None)), ("dev", ("tune",))):
-        chosen = [r for r in records if split_of.get(("liar", r.claim_id)) in splits]
-        labelled = [r for r in chosen if r.label in LIAR_STANCE]
-        pairs = [make_pair(r.statement, r.justification, LIAR_STANCE[r.label], "liar") for r in labelled]
-        negatives = bm25_hard_negatives([(r.statement, {r.justification}) for r in labelled],
-                                        [r.justification for r in records], "liar", per_query=1)
-        pairs += _sample(negatives, len(pairs) // 3, random.Random(seed + 8))
-        docs = sentencizer.pipe(r.justification for r in chosen)
-        pairs += restatement_pairs([(r.statement, [s.text for s in doc.sents]) for r, doc in zip(chosen, docs)],
-                                   "liar")
-        parts[part] = pairs
-    return parts["train"], parts["dev"]
-
-
 # -- denials and attributions ---------------------------------------------------------------------
 
 
@@ -372,13 +330,12 @@ DEV_CAP = 600
 def build_stance_splits(root: Path | str = DEFAULT_DATA_DIR, seed: int = 13,
                         max_pairs: int | None = None, negation: int = 0,
                         healthver_repeat: int = HEALTHVER_REPEAT,
-                        reported_denials: bool = False, liar: bool = False,
+                        reported_denials: bool = False,
                         held_out_splits: Sequence[str] = ("tune", "report")) -> dict[str, list[StancePair]]:
     """``{"train": [...], "dev": [...], "fever_symmetric": [...]}``; dev holds every source's
     grouped held-out part. ``max_pairs`` scales every source's training quota down together.
     ``reported_denials`` adds ``denial_report_pairs`` (off by default, so that models trained
-    before they existed are reproduced pair for pair); ``liar`` adds ``liar_pairs`` (off by default for
-the same reason). ``held_out_splits``: training pairs whose
+    before they existed are reproduced pair for pair). ``held_out_splits``: training pairs whose
     claim or evidence belongs to a claim of these splits of the corpus split manifest
     (``pipeline.core.splits``) are left out, so that the end-to-end tune and report figures are of
     claims the model never saw; ``()`` reproduces the data of stance@v4 and before."""
@@ -452,11 +409,6 @@ the same reason). ``held_out_splits``: training pairs whose
         target += denial_pairs(part_claims, seed=seed)
         if reported_denials:
             target += denial_report_pairs(part_claims, seed=seed)
-
-    if liar:
-        liar_train, liar_dev = liar_pairs(root, seed=seed)
-        train += liar_train
-        dev += liar_dev
 
     # Dev is capped per source so that scoring it stays a few minutes on 2 shared cores.
     dev_by_source = defaultdict(list)

@@ -1,5 +1,5 @@
 """Stance pairs made rather than read: denials and reports of a claim written from templates, negated
-claims, restatements of a claim in its own fact-check, and BM25 hard negatives from a corpus's own pool."""
+claims, and BM25 hard negatives from a corpus's own pool."""
 from __future__ import annotations
 
 import random
@@ -9,11 +9,9 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.corpus.nlp import DEFAULT_MODEL
-from pipeline.lang.en import SAID_CUE
 from pipeline.stance.pairs import StancePair, make_pair
 
-# Imported where used, not here (slow to load; most callers of this module never need them): bm25s, spacy,
-# scikit-learn.
+# Imported where used, not here (slow to load; most callers of this module never need them): bm25s, spacy.
 
 _ATTRIBUTION = re.compile(
     r"^(?P<who>[A-Z][^\d\"“”]{2,60}?)\s+(?P<verb>said|says|claimed|claims|threatened|threatens|announced|"
@@ -105,45 +103,6 @@ def denial_report_pairs(claims: Sequence[dict], seed: int = 13) -> list[StancePa
         out.append(make_pair(rng.choice(_UNRELATED).format(**fill), rng.choice(_DENIALS).format(**fill),
                          "NOT_ENOUGH_INFO", "denial-report"))
     return out
-
-
-# A restatement must report the claim, not answer it: a negation or a judgement in the sentence
-# ("... but he never called for a cut") can make it evidence.
-_ANSWERING = re.compile(r"\b(not|never|no|nor|n't|false|wrong|incorrect|untrue|misleading|true|correct|accurate)\b",
-                        re.IGNORECASE)
-_LEADING_SAYS = re.compile(r"^\s*says\s+", re.IGNORECASE)
-
-
-def content_words(text: str) -> set[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in ENGLISH_STOP_WORDS}
-
-
-def is_restatement(claim: str, sentence: str, min_share: float = 0.6) -> bool:
-    """Whether ``sentence`` reports ``claim`` in someone's voice: a said-verb, then most of the
-    claim's content words after it, and nothing in it that answers the claim. "Rubens said when
-    armed civilians stop mass shootings, 2.5 people die" restates a claim of exactly that; it is
-    no evidence for it, whatever the verdict. A claim that is itself about what someone said is
-    left alone (the denial templates teach those)."""
-    claim = _LEADING_SAYS.sub("", claim)
-    if SAID_CUE.search(claim):
-        return False
-    words = content_words(claim)
-    cue = SAID_CUE.search(sentence)
-    if len(words) < 4 or cue is None or _ANSWERING.search(sentence):
-        return False
-    if len(sentence.split()) > 2.5 * len(claim.split()) + 10:
-        return False
-    return len(words & content_words(sentence[cue.end():])) >= min_share * len(words)
-
-
-def restatement_pairs(claims: Sequence[tuple[str, Sequence[str]]], source: str) -> list[StancePair]:
-    """(claim, sentence, NOT_ENOUGH_INFO) for each sentence of a claim's own fact-check that only
-    restates it (``is_restatement``): the sentence a retriever ranks first for the claim, and the
-    one a reader takes for support when it has seen no such pair."""
-    return [make_pair(claim, sentence, "NOT_ENOUGH_INFO", source)
-            for claim, sentences in claims for sentence in sentences if is_restatement(claim, sentence)]
 
 
 _NEGATORS = {"not", "n't", "never"}

@@ -311,7 +311,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                        time_budget_s: float | None = None, seed: int = 13, promote: bool = True,
                        num_threads: int = 1, debias: bool = False, negation: int = 0,
                        healthver_repeat: int | None = None, base: str = MINILM,
-                       reported_denials: bool = False, liar: bool = False, init_from: str | None = None,
+                       reported_denials: bool = False, init_from: str | None = None,
                        focus: Sequence[str] = (), replay: int = 0, mined_negatives: Path | str | None = None,
                        checkpoint_dir: Path | str | None = None,
                        log: Callable[[str], None] = print, **train_kwargs) -> dict:
@@ -340,8 +340,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
         train_kwargs.update(lora_rank=init_config["lora_rank"], lora_alpha=init_config["lora_alpha"])
     healthver_repeat = stance_data.HEALTHVER_REPEAT if healthver_repeat is None else healthver_repeat
     splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs, negation=negation,
-                                             healthver_repeat=healthver_repeat, reported_denials=reported_denials,
-                                             liar=liar)
+                                             healthver_repeat=healthver_repeat, reported_denials=reported_denials)
     if focus:
         splits["train"] = stance_data.focused(splits["train"], focus, replay, seed=seed)
     mined_count = 0
@@ -357,7 +356,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     training_data = stance_data.training_data_card(splits)
     data_summary = {"train": stance_data.describe(train), "dev": stance_data.describe(dev), "seed": seed,
                     "max_pairs": max_pairs, "negation_pairs_from": negation, "debias": debias,
-                    "healthver_repeat": healthver_repeat, "reported_denials": reported_denials, "liar_plus": liar,
+                    "healthver_repeat": healthver_repeat, "reported_denials": reported_denials,
                     "focus": list(focus) or None, "replay": replay if focus else None,
                     "mined_negatives": ({"file": Path(mined_negatives).name, "sha256": sha256_file(mined_negatives),
                                          "pairs": mined_count} if mined_negatives else None),
@@ -427,7 +426,6 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                                  and base_model(base).name != MINILM else "")
                               + (f" --threads {num_threads}" if num_threads != 1 else "")
                               + (" --reported-denials" if reported_denials else "")
-                              + (" --liar-plus" if liar else "")
                               + (f" --init-from {init_ref.label}" if init_ref else "")
                               + (f" --focus {','.join(focus)} --replay {replay}" if focus else "")
                               + (" --mined-negatives FILE (made by `claimsift train mine-negatives "

@@ -3,8 +3,8 @@
 The aggregator (``verdict.aggregator.VerdictAggregator``, a standardised multinomial logistic
 regression) reads features of what the ``Checker`` retrieved and judged for a claim. It is fitted
 on claims the stance model never saw: the ``tune`` split of every public corpus the stance model
-trains on, and LIAR-PLUS's ``tune`` split, with its ``train`` split too where the stance model
-was not trained on LIAR (``fit_parts``). The ``report`` split is never read here.
+trains on, and the ``train`` and ``tune`` splits of LIAR-PLUS (no LIAR pair enters stance
+training). The ``report`` split is never read here.
 
 - Weights: every corpus counts the same, and within a corpus every verdict class the same, so a
   corpus of 3,000 claims and a rare class do not drown the others.
@@ -60,8 +60,7 @@ from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
 # Imported where used, not here (slow to load; most callers of this module never need them): scikit-learn.
 
-# Which (corpus, split) the aggregator is fitted on: claims no stance training pair came from. LIAR's
-# train split only while the stance model did not train on it (``fit_parts``).
+# Which (corpus, split) the aggregator is fitted on: claims no stance training pair came from.
 FIT_PARTS = (("averitec", "tune"), ("fever", "tune"), ("covidfact", "tune"), ("healthver", "tune"),
              ("liar", "train"), ("liar", "tune"))
 CACHE_DIR = Path("out/verdict_fit")
@@ -367,30 +366,17 @@ def fitting_adapter(spec: str, parts: Sequence[tuple[str, str]], models_dir: Pat
     return ref.label
 
 
-def fit_parts(stance_card: dict) -> tuple[tuple[str, str], ...]:
-    """``FIT_PARTS`` less the parts the stance model (its card) was trained on: its stance
-    probabilities there would be read from memory, and the fit would trust them too much."""
-    trained_on_liar = bool(stance_card.get("data", {}).get("liar_plus"))
-    return tuple(part for part in FIT_PARTS if not (trained_on_liar and part == ("liar", "train")))
-
-
-def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, parts: Sequence[tuple[str, str]] | None = None,
+def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, parts: Sequence[tuple[str, str]] = FIT_PARTS,
                              stance_spec: str = "stance", limit: int | None = None, promote: bool = False,
                              cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print,
                              stance_input: str = "previous", query_adapter: str = QUERY_ADAPTER) -> dict:
     """Check the fitting claims of every corpus with the shipped Checker (``stance_spec``, the
     stance model reading ``stance_input`` of each passage, claim vectors mapped by
     ``query_adapter`` or "none"), fit, and register ``verdict@vN`` with its card; the model
-    records ``stance_input`` and the adapter (resolved), and the Checker reads and retrieves that way.
-    ``parts``: the (corpus, split) fitted on; by default ``fit_parts`` of the stance model."""
+    records ``stance_input`` and the adapter (resolved), and the Checker reads and retrieves that way."""
     from pipeline.datasets.corpora import build_dataset
 
     started = time.monotonic()
-    if parts is None:
-        try:
-            parts = fit_parts(Registry(models_dir).load_ref(stance_spec).card)
-        except (ModelIntegrityError, ModelNotFoundError) as exc:
-            raise UserError(f"stance model: {exc}") from exc
     query_adapter = fitting_adapter(query_adapter, parts, models_dir)
     rows: list[dict] = []
     stance_tags = set()
