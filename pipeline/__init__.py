@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Corpus": ("pipeline.corpus.store", "Corpus"),
     "Checker": ("pipeline.verdict.checker", "Checker"),
+    "ModelScorer": ("pipeline.scoring.models", "ModelScorer"),
     "StanceModel": ("pipeline.stance.model", "StanceModel"),
     "CheckworthyModel": ("pipeline.checkworthy.model", "CheckworthyModel"),
     "Registry": ("pipeline.registry.registry", "Registry"),

@@ -31,7 +31,7 @@ import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -150,7 +150,7 @@ def checker(store_dir: Path | str = DEFAULT_STORE, **options):
     vectors before dense search; default: the one the verdict model was fitted with)."""
     if "top_k" in options:
         options["top_k"] = valid_top_k(options["top_k"])
-    return Checker(store_dir, **options)
+    return Checker(_store_path(store_dir, "pipeline.checker(store_dir)"), **options)
 
 
 def check(claim: str, store_dir: Path | str = DEFAULT_STORE, *, before: str | date | None = None,
@@ -166,25 +166,27 @@ def check(claim: str, store_dir: Path | str = DEFAULT_STORE, *, before: str | da
 check_claim = check
 
 
-VERDICT_COLUMNS = ["claim", "verdict", "confidence", "n_evidence", "decisive_sentence", "decisive_stance",
-                   "decisive_source"]
+VERDICT_COLUMNS = ["claim", "verdict", "confidence", "needs_review", "n_evidence", "decisive_sentence",
+                   "decisive_stance", "decisive_source"]
 
 
 def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
-    """One row per verdict: ``claim, verdict, confidence, n_evidence, decisive_sentence,
-    decisive_stance, decisive_source`` (a None verdict gives a row of None, with confidence 0.0
-    and n_evidence 0)."""
+    """One row per verdict: ``claim, verdict, confidence, needs_review, n_evidence,
+    decisive_sentence, decisive_stance, decisive_source`` (a None verdict gives a row of None,
+    with confidence 0.0 and n_evidence 0). ``needs_review``: the verdict model's confidence is in
+    the band where it is right at most half the time (see the README)."""
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
     for v in verdicts:
         if v is None:
-            rows.append({"claim": None, "verdict": None, "confidence": 0.0, "n_evidence": 0,
+            rows.append({"claim": None, "verdict": None, "confidence": 0.0, "needs_review": None, "n_evidence": 0,
                          "decisive_sentence": None, "decisive_stance": None, "decisive_source": None})
             continue
         decisive = [v.evidence[i] for i in v.decisive if i < len(v.evidence)]
         first = decisive[0] if decisive else None
         rows.append({"claim": v.claim, "verdict": v.verdict, "confidence": round(float(v.confidence), 4),
+                     "needs_review": bool(v.needs_review),
                      "n_evidence": len(v.evidence), "decisive_sentence": first.sentence if first else None,
                      "decisive_stance": first.stance if first else None,
                      "decisive_source": (first.title or first.source or first.doc_id) if first else None})
@@ -194,18 +196,25 @@ def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
 
 
 def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *, before: str | date | None = None,
-                 top_k: int | None = None, checker_instance=None, **options) -> pd.DataFrame:
+                 top_k: int | None = None, checker_instance=None, return_verdicts: bool = False,
+                 **options) -> pd.DataFrame | tuple[pd.DataFrame, list]:
     """Check many claims in one batch: one row per claim, in order (``verdicts_frame`` columns
     plus ``rejected``). ``claims``: a list, a tuple or a pandas Series (a DataFrame's column,
-    ``df["claim"]``; the DataFrame itself is refused). A claim the checker refuses (empty, too
-    long, not English) keeps its row with ``verdict`` None (confidence 0.0, n_evidence 0) and the
-    reason in ``rejected`` (None for the claims checked); ``frame.attrs["verdicts"]`` holds the
-    ``Verdict`` objects (None for rejected claims)."""
+    ``df["claim"]``, whose index the frame keeps, so ``df.assign(verdict=frame["verdict"])``
+    lines up; the DataFrame itself is refused). A claim the checker refuses (empty, too long, not
+    English) keeps its row with ``verdict`` None (confidence 0.0, n_evidence 0) and the reason in
+    ``rejected`` (None for the claims checked). The frame holds plain values only (it saves to
+    Parquet); with ``return_verdicts=True`` the ``Verdict`` objects come too, one per row (None
+    for a rejected claim): ``frame, verdicts = check_claims(..., return_verdicts=True)``."""
     import pandas as pd
 
     refuse_single_string(claims, CLAIMS)
     refuse_data_frame(claims, CLAIMS, column="claim")
+    if isinstance(claims, Mapping):  # iterated, a dict gave its keys as the claims
+        raise UserError(f"{CLAIMS} must be a list, a tuple or a pandas Series of texts, not a "
+                        f"{type(claims).__name__}; pass list(d.values()) for a dict's values")
     before, top_k = _valid_settings(before, top_k)
+    index = claims.index if isinstance(claims, pd.Series) else None
     claims = list(claims)
     reasons: list[str | None] = []
     for claim in claims:
@@ -221,12 +230,18 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     frame = verdicts_frame(verdicts)
     frame["claim"] = pd.Series(claims, dtype=object)
     frame["rejected"] = pd.Series(reasons, dtype=object)  # None, not NaN, where the claim was checked
-    frame.attrs["verdicts"] = verdicts
-    return frame
+    if index is not None:
+        frame.index = index
+    return (frame, verdicts) if return_verdicts else frame
 
 
 EVIDENCE_COLUMNS = ["doc_id", "source", "title", "published", "url", "sentence", "sentence_index", "start", "end",
                     "context", "stance", "score", *(f"p_{label}" for label in STANCE_LABELS), "read_as", "decisive"]
+
+
+EVIDENCE_DTYPES = {**{c: "str" for c in ("doc_id", "source", "title", "published", "url", "sentence", "context",
+                                          "stance", "read_as")}, "sentence_index": np.int64, "start": np.int64, "end": np.int64, "score": np.float64,
+                   **{f"p_{label}": np.float64 for label in STANCE_LABELS}, "decisive": bool}
 
 
 def evidence_frame(verdict) -> pd.DataFrame:
@@ -236,6 +251,10 @@ def evidence_frame(verdict) -> pd.DataFrame:
     else empty."""
     import pandas as pd
 
+    if not hasattr(verdict, "evidence"):
+        raise UserError(f"evidence_frame takes a Verdict, got {type(verdict).__name__}"
+                        + (" (a claim check_claims refused has no verdict: see its `rejected` column)"
+                           if verdict is None else ""))
     rows = []
     for i, e in enumerate(verdict.evidence):
         row = e.to_dict()
@@ -244,14 +263,17 @@ def evidence_frame(verdict) -> pd.DataFrame:
         row.setdefault("read_as", "")
         row["decisive"] = i in verdict.decisive
         rows.append(row)
-    # Columns named: without them a verdict with no evidence gave a frame with no columns at all.
-    return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
+    # Columns named: without them a verdict with no evidence gave a frame with no columns at all;
+    # typed: an empty frame's columns were all objects, and a concat of frames took that dtype.
+    return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS).astype(EVIDENCE_DTYPES)
 
 
 def score_frame(df, store_dir: Path | str = DEFAULT_STORE, text_column: str = "text", **options):
     """Score posts: one output row per input row (same index) with the check-worthy claims found in
     it, each with a verdict and evidence (see ``pipeline.scoring.scorer``). ``df``: a DataFrame with
-    a ``text_column``, or the texts alone (a Series or a list)."""
+    a ``text_column``, or the texts alone (a Series or a list). Options: ``id_column``, ``top_k``,
+    ``domain`` (auto, post or speech), ``max_chars``, and ``scorer``: a ``pipeline.ModelScorer(store_dir)``
+    kept between calls, so that the models load once rather than on every call."""
     import pandas as pd
 
     refuse_single_string(df, "texts")
@@ -276,6 +298,13 @@ def checkworthiness_frame(texts: Sequence[str], domain: str = AUTO, model: str =
 
     refuse_single_string(texts, "texts")
     refuse_data_frame(texts, "texts", column="text")
+    texts = list(texts)
+    not_texts = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if not_texts:  # else they were dropped without a row or a word
+        shown = ", ".join(f"{i} ({type(texts[i]).__name__})" for i in not_texts[:5])
+        more = f" and {len(not_texts) - 5} more" if len(not_texts) > 5 else ""
+        raise UserError(f"texts must be strings; not at position(s) {shown}{more}: drop or fill them first "
+                        "(e.g. df['text'].dropna())")
     detector = CheckworthyModel(model, models_dir=models_dir or None)
     if domain != AUTO and domain not in detector.thresholds:
         raise UserError(f"unknown domain {domain!r}; use {AUTO} or one the model knows: "

@@ -185,7 +185,12 @@ def test_a_bad_top_k_is_refused_by_every_checking_function(tmp_path, top_k):
     for call in (lambda: pipeline.check_claim(CLAIM, store_dir=store, top_k=top_k),
                  lambda: pipeline.check_claims([CLAIM], store_dir=store, top_k=top_k),
                  lambda: pipeline.check_claims([CLAIM], checker_instance=RecordingChecker(), top_k=top_k),
-                 lambda: pipeline.checker(store, top_k=top_k)):
+                 lambda: pipeline.checker(store, top_k=top_k),
+                 # The class itself, as the README says to keep one for a batch: 0 meant 5 passages,
+                 # -3 and 500 every sentence of the store, "5" a TypeError deep in retrieval.
+                 lambda: pipeline.Checker(store, top_k=top_k),
+                 lambda: pipeline.Checker(store).check(CLAIM, top_k=top_k),
+                 lambda: pipeline.Checker(store).check_many([CLAIM], top_k=top_k)):
         with pytest.raises(UserError) as raised:
             call()
         assert str(raised.value) == message
@@ -210,6 +215,11 @@ def test_a_date_datetime_or_timestamp_before_is_taken_as_its_date():
     assert [before for _, before, _ in recorder.calls] == ["2016-03-04"] * len(dates)
     with pytest.raises(UserError, match=r"^before NaT is a missing date; give None for no cut-off$"):
         valid_before(pd.NaT)
+    # What a date column's .values gives: NumPy's datetime64, at any precision.
+    column = pd.Series(pd.to_datetime(["2016-03-04 18:30", None]))
+    assert valid_before(column.values[0]) == valid_before(np.datetime64("2016-03-04")) == "2016-03-04"
+    with pytest.raises(UserError, match="is a missing date"):
+        valid_before(column.values[1])
 
 
 @pytest.mark.parametrize("option, value, message", [
@@ -265,11 +275,56 @@ def test_a_rejected_claim_has_explicit_values_not_nan():
     for row in (1, 2):
         values = frame.loc[row].to_dict()
         assert values["rejected"] == "the claim is empty"
-        assert [values[c] for c in ("verdict", "decisive_sentence", "decisive_stance", "decisive_source")] == [None] * 4
+        assert [values[c] for c in ("verdict", "needs_review", "decisive_sentence", "decisive_stance",
+                                    "decisive_source")] == [None] * 5
         assert values["confidence"] == 0.0 and values["n_evidence"] == 0
         assert not any(isinstance(v, float) and math.isnan(v) for v in values.values()), values
     assert frame["claim"].tolist() == [CLAIM, "", "   "]
     assert frame["confidence"].dtype == np.float64 and frame["n_evidence"].dtype == np.int64
+    assert frame.loc[0, "needs_review"] is False
+
+
+def test_check_claims_keeps_the_index_of_a_series_so_results_assign_back():
+    claims = pd.DataFrame({"claim": [CLAIM, "", CLAIM + " twice"], "label": ["a", "b", "c"]}, index=[22, 23, 40])
+    refuted = claims[claims.label != "a"]
+    frame = pipeline.check_claims(refuted["claim"], checker_instance=RecordingChecker())
+    assert frame.index.tolist() == [23, 40]
+    assigned = refuted.assign(verdict=frame["verdict"], rejected=frame["rejected"])
+    assert assigned["verdict"].tolist() == [None, "SUPPORTED"]  # NaN for both, before: no index in common
+    assert assigned["rejected"].tolist() == ["the claim is empty", None]
+    assert pipeline.check_claims([CLAIM, CLAIM], checker_instance=RecordingChecker()).index.tolist() == [0, 1]
+
+
+def test_a_check_claims_frame_saves_to_parquet_and_its_verdicts_come_on_request(tmp_path):
+    # The Verdict objects were kept in frame.attrs: to_parquet failed on them, and a filtered frame
+    # kept the whole list, no longer row for row.
+    frame, verdicts = pipeline.check_claims([CLAIM, ""], checker_instance=RecordingChecker(), return_verdicts=True)
+    assert not frame.attrs
+    assert [v.verdict if v else None for v in verdicts] == frame["verdict"].tolist() == ["SUPPORTED", None]
+    frame.to_parquet(tmp_path / "verdicts.parquet")
+    back = pd.read_parquet(tmp_path / "verdicts.parquet")
+    assert back["verdict"].iloc[0] == "SUPPORTED" and back["needs_review"].iloc[0] == False  # noqa: E712
+    assert back.iloc[1][["verdict", "needs_review"]].isna().all()  # pandas reads a missing string back as NaN
+    assert isinstance(pipeline.check_claims([CLAIM], checker_instance=RecordingChecker()), pd.DataFrame)
+
+
+def test_a_dict_of_claims_is_refused_rather_than_checking_its_keys():
+    with pytest.raises(UserError, match=r"not a dict; pass list\(d.values\(\)\)"):
+        pipeline.check_claims({"a": CLAIM}, checker_instance=RecordingChecker())
+
+
+def test_a_list_as_store_dir_is_refused_by_the_checking_functions(tmp_path):
+    for call in (lambda: pipeline.check_claim(CLAIM, store_dir=[tmp_path]),
+                 lambda: pipeline.check_claims([CLAIM], store_dir=[tmp_path]),
+                 lambda: pipeline.checker([tmp_path])):
+        with pytest.raises(UserError, match="store_dir must be one path"):
+            call()
+
+
+def test_evidence_frame_of_a_refused_claim_says_why_there_is_none():
+    frame, verdicts = pipeline.check_claims([""], checker_instance=RecordingChecker(), return_verdicts=True)
+    with pytest.raises(UserError, match="a claim check_claims refused has no verdict"):
+        pipeline.evidence_frame(verdicts[0])
 
 
 def test_evidence_frame_of_a_verdict_without_evidence_has_the_usual_columns():
@@ -277,6 +332,9 @@ def test_evidence_frame_of_a_verdict_without_evidence_has_the_usual_columns():
     empty = pipeline.evidence_frame(_verdict())
     assert full.shape[0] == 1 and empty.shape[0] == 0
     assert list(empty.columns) == list(full.columns)
+    # Typed alike, so that frames of several verdicts concatenate to numbers, not objects.
+    assert empty.dtypes.to_dict() == full.dtypes.to_dict()
+    assert pd.concat([empty, full])["score"].dtype == np.float64
     assert {"sentence", "url", "stance", "p_SUPPORTS", "p_REFUTES", "p_NOT_ENOUGH_INFO", "decisive"} <= set(full.columns)
     assert full.loc[0, "url"] == ""
 
@@ -317,3 +375,10 @@ def test_score_frame_takes_a_list_or_a_series_of_texts(tmp_path):
         pipeline.score_frame(texts[0], store_dir=tmp_path, scorer=KeywordScorer())
     with pytest.raises(UserError, match="^expected a DataFrame, a Series or a list of texts, got int$"):
         pipeline.score_frame(5, store_dir=tmp_path, scorer=KeywordScorer())
+
+
+def test_checkworthiness_frame_names_the_texts_that_are_not_texts(tmp_path):
+    # They were dropped without a row or a word; refused before the model loads.
+    with pytest.raises(UserError, match=r"not at position\(s\) 0 \(NoneType\), 1 \(int\)"):
+        pipeline.checkworthiness_frame([None, 3, "Masks cut infections by 50 percent in 2020."],
+                                       models_dir=tmp_path / "no-models")

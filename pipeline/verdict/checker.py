@@ -26,7 +26,13 @@ from pipeline.verdict.aggregator import VerdictAggregator, fitted_stance_spec, j
 from pipeline.verdict.packs import RulePack, load_rule_packs, rule_pack_names
 from pipeline.verdict.rules import VerdictRules, adjusted_stance, text_before
 from pipeline.verdict.subject import ClaimSubject, claim_subject
-from pipeline.verdict.validation import refuse_data_frame, refuse_single_string, valid_before, validate_claim
+from pipeline.verdict.validation import (
+    refuse_data_frame,
+    refuse_single_string,
+    valid_before,
+    valid_top_k,
+    validate_claim,
+)
 
 if TYPE_CHECKING:
     from pipeline.factchecks.matcher import FactCheckMatcher
@@ -123,7 +129,7 @@ class Checker:
                  query_adapter: str | None = None, matcher_spec: str = "matcher",
                  index_identity: str | None = None) -> None:
         self.store_dir = Path(store_dir)
-        self.top_k = top_k
+        self.top_k = valid_top_k(top_k)
         self.stance_spec = stance_spec
         self.screen_stance_spec = screen_stance_spec
         self.stance_backend = stance_backend  # see pipeline.stance.model.StanceModel
@@ -326,6 +332,9 @@ class Checker:
         return matcher
 
     def check(self, claim: str, before: str | None = None, top_k: int | None = None) -> Verdict:
+        """The verdict on one claim with its evidence. ``before``: only evidence published before
+        this date (YYYY-MM-DD, or a date, datetime or Timestamp); ``top_k``: passages judged, 1 to
+        50 (default: the Checker's). An invalid claim raises ``InvalidClaimError`` (a UserError)."""
         return self.check_many([claim], before=before, top_k=top_k)[0]
 
     def retrieve(self, claims: Sequence[str], before: str | None = None, top_k: int | None = None,
@@ -353,6 +362,7 @@ class Checker:
         refuse_single_string(claims)  # else read character by character, each one a claim
         refuse_data_frame(claims)  # else its column names were the claims
         before = valid_before(before)  # a date or Timestamp as YYYY-MM-DD; a string not a date filtered nothing
+        top_k = None if top_k is None else valid_top_k(top_k)  # else 0 meant 5 and -3 every sentence
         claims = [validate_claim(c) for c in claims]
         aggregator, matcher = self._loaded_aggregator(), self._parts().matcher
         verdicts = []

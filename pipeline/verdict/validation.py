@@ -8,6 +8,8 @@ import re
 import sys
 from numbers import Integral
 
+import numpy as np
+
 from pipeline.core.errors import UserError
 from pipeline.corpus.language import surely_not_english
 
@@ -98,6 +100,10 @@ def valid_before(value: object, name: str = "before") -> str | None:
     A ``datetime.date``, ``datetime.datetime`` or pandas ``Timestamp`` is taken as its date."""
     if value is None:
         return None
+    if isinstance(value, np.datetime64):  # as a DataFrame column's .values gives it
+        if np.isnat(value):
+            raise UserError(f"{name} {value!r} is a missing date; give None for no cut-off")
+        return str(value.astype("datetime64[D]"))
     if isinstance(value, dt.date):  # a datetime and a pandas Timestamp are dates too
         if value != value:  # pandas' NaT: a missing date, whose isoformat() is "NaT"
             raise UserError(f"{name} {value!r} is a missing date; give None for no cut-off")
