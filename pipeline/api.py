@@ -167,13 +167,15 @@ check_claim = check
 
 
 VERDICT_COLUMNS = ["claim", "verdict", "confidence", "needs_review", "n_evidence", "decisive_sentence",
-                   "decisive_stance", "decisive_source"]
+                   "decisive_stance", "decisive_document", "decisive_source"]
 
 
 def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
     """One row per verdict: ``claim, verdict, confidence, needs_review, n_evidence,
-    decisive_sentence, decisive_stance, decisive_source`` (a None verdict gives a row of None,
-    with confidence 0.0 and n_evidence 0). ``needs_review``: the verdict model's confidence is in
+    decisive_sentence, decisive_stance, decisive_document, decisive_source`` (a None verdict gives
+    a row of None, with confidence 0.0 and n_evidence 0). ``decisive_document`` is the first
+    decisive passage's document (its name in the store), ``decisive_source`` that document's
+    source as ingested (None where it has none). ``needs_review``: the verdict model's confidence is in
     the band where it is right at most half the time (see the README)."""
     import pandas as pd
 
@@ -181,7 +183,8 @@ def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
     for v in verdicts:
         if v is None:
             rows.append({"claim": None, "verdict": None, "confidence": 0.0, "needs_review": None, "n_evidence": 0,
-                         "decisive_sentence": None, "decisive_stance": None, "decisive_source": None})
+                         "decisive_sentence": None, "decisive_stance": None, "decisive_document": None,
+                         "decisive_source": None})
             continue
         decisive = [v.evidence[i] for i in v.decisive if i < len(v.evidence)]
         first = decisive[0] if decisive else None
@@ -189,7 +192,8 @@ def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
                      "needs_review": bool(v.needs_review),
                      "n_evidence": len(v.evidence), "decisive_sentence": first.sentence if first else None,
                      "decisive_stance": first.stance if first else None,
-                     "decisive_source": (first.title or first.source or first.doc_id) if first else None})
+                     "decisive_document": (first.document or first.doc_id) if first else None,
+                     "decisive_source": (first.source or None) if first else None})
     # object, not pandas' str dtype: that turns a missing verdict or decisive sentence into NaN.
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS, dtype=object).astype(
         {"confidence": np.float64, "n_evidence": np.int64})
@@ -235,11 +239,11 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     return (frame, verdicts) if return_verdicts else frame
 
 
-EVIDENCE_COLUMNS = ["doc_id", "source", "title", "published", "url", "sentence", "sentence_index", "start", "end",
+EVIDENCE_COLUMNS = ["doc_id", "document", "source", "title", "published", "url", "sentence", "sentence_index", "start", "end",
                     "context", "stance", "score", *(f"p_{label}" for label in STANCE_LABELS), "read_as", "decisive"]
 
 
-EVIDENCE_DTYPES = {**{c: "str" for c in ("doc_id", "source", "title", "published", "url", "sentence", "context",
+EVIDENCE_DTYPES = {**{c: "str" for c in ("doc_id", "document", "source", "title", "published", "url", "sentence", "context",
                                           "stance", "read_as")}, "sentence_index": np.int64, "start": np.int64, "end": np.int64, "score": np.float64,
                    **{f"p_{label}": np.float64 for label in STANCE_LABELS}, "decisive": bool}
 

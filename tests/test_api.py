@@ -24,7 +24,8 @@ from score_fakes import KeywordScorer
 NATO = ("NATO Secretary General Mark Rutte said on Tuesday that the alliance has no mechanism to expel "
         "a member. He spoke in Brussels after a meeting of defence ministers.\n")
 BUDGET_URL = "https://example.org/news/budget?year=2024"
-BUDGET = ('{"id": "1", "title": "Budget", "published": "2024-05-01", "url": "' + BUDGET_URL + '", "text": "The '
+BUDGET = ('{"id": "1", "title": "Budget", "source": "City Gazette", "published": "2024-05-01", "url": "' + BUDGET_URL
+          + '", "text": "The '
           'city council approved a budget of 12 million euros for new bicycle lanes. The mayor said construction '
           'starts in June."}\n')
 CLAIM = "Rutte said NATO cannot expel a member"
@@ -84,7 +85,7 @@ def test_build_corpus_takes_a_single_path_as_one_path(tmp_path, monkeypatch, as_
 def test_build_corpus_ingests_a_single_folder_given_as_a_string(partly_rejected, tmp_path, monkeypatch):
     monkeypatch.chdir(partly_rejected[0].parent)
     corpus = pipeline.build_corpus("docs", tmp_path / "store", index=False)
-    assert sorted(corpus.documents()["name"]) == ["docs/budget.jsonl#id=1", "docs/nato.txt"]
+    assert sorted(corpus.documents()["name"]) == ["City Gazette#id=1", "docs/nato.txt"]  # a table's row: its source
 
 
 def test_check_claims_refuses_a_single_string_as_checkworthiness_frame_does(tmp_path):
@@ -360,6 +361,26 @@ def test_evidence_carries_its_documents_url_and_an_empty_one_where_it_has_none(c
     assert list(frame.columns).index("url") == list(frame.columns).index("published") + 1
     assert set(frame["url"]) <= {BUDGET_URL, ""} and BUDGET_URL in set(frame["url"])
     assert frame.loc[frame["url"] == BUDGET_URL, "doc_id"].unique().tolist() == list(from_budget)
+
+
+@pytest.mark.slow
+def test_evidence_names_its_document_and_the_source_given_at_ingest(partly_rejected, checker):
+    # ``source`` held the document's name, so the source column a user ingested was shown nowhere
+    # and a join of evidence to documents on it matched nothing.
+    budget_claim = "The city council approved 12 million euros for bicycle lanes"
+    retrieved = {e.title or e.sentence: e for found in checker.retrieve([CLAIM, budget_claim]) for e in found}
+    budget = retrieved["Budget"]
+    nato = next(e for e in retrieved.values() if "expel" in e.sentence)
+    assert (budget.source, budget.document) == ("City Gazette", "City Gazette#id=1")
+    assert nato.document == "docs/nato.txt" and nato.source and nato.source != nato.document
+    documents = pipeline.load_corpus(partly_rejected[0]).documents()
+    frame = pipeline.evidence_frame(checker.check(budget_claim))
+    joined = frame.merge(documents[["name", "source"]], left_on="document", right_on="name", suffixes=("", "_doc"))
+    assert len(joined) == len(frame) and (joined["source"] == joined["source_doc"]).all()
+    verdicts = pipeline.check_claims([budget_claim], checker_instance=checker)
+    decisive = verdicts.loc[0, "decisive_document"]
+    assert decisive in set(frame["document"])
+    assert verdicts.loc[0, "decisive_source"] == frame.loc[frame["document"] == decisive, "source"].iloc[0]
 
 
 # -- 6. score_frame takes the texts alone ----------------------------------------------------------------

@@ -150,8 +150,10 @@ def test_cli_json_and_batch(seed_store, seed_checker, tmp_path, run_cli):
     assert result.returncode == 0, result.stderr
     obj = json.loads(result.stdout)
     assert obj["verdict"] == "REFUTED"
-    for key in ("doc_id", "source", "sentence", "start", "end", "stance", "stance_probs", "score"):
+    for key in ("doc_id", "document", "source", "sentence", "start", "end", "stance", "stance_probs", "score"):
         assert key in obj["evidence"][0]
+    # The seeds are text files in one folder: named by their file, their source the folder.
+    assert all(e["document"].startswith("seeds/") and e["source"] == "seeds" for e in obj["evidence"])
     data = tmp_path / "claims.jsonl"
     data.write_text(json.dumps({"claim": THREADS_CLAIM}) + "\n{broken\n" + json.dumps({"claim": "🔥"}) + "\n"
                     + json.dumps({"claim": NO_EXPULSION_CLAIM}) + "\n")

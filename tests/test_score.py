@@ -975,6 +975,7 @@ def test_sample_posts_with_the_real_models(sample_scores):
             assert claim_as_checked(row["text"][claim["start"]:claim["end"]]) == claim["text"]
             assert 0 <= claim["confidence"] <= 1 and len(claim["evidence"]) >= 1
             assert all(e["doc_id"] in names for e in claim["evidence"])
+            assert all(e["document"] == names[e["doc_id"]] and e["source"] == "seeds" for e in claim["evidence"])
     # The summary counts the verdicts the rows hold.
     assert summary.verdicts == dict(Counter(claim["verdict"] for row in rows.values() for claim in row["claims"]))
 

@@ -69,7 +69,7 @@ def render_verdict(verdict, console) -> None:
         probs = item.stance_probs.get(item.stance, 0.0)
         stance_style = {"SUPPORTS": "green", "REFUTES": "red"}.get(item.stance, "yellow")
         # Escaped: a source, URL or date is the document's own text, not markup.
-        document = "\n".join([escape(item.source), *([f"[dim]{escape(item.url)}[/]"] if item.url else []),
+        document = "\n".join([escape(item.document or item.source), *([f"[dim]{escape(item.url)}[/]"] if item.url else []),
                                f"[{item.start}:{item.end}]", *([escape(item.published)] if item.published else [])])
         table.add_row(("► " if decisive else "") + str(i + 1), Text(f"{item.stance}\n{probs:.2f}", stance_style), passage,
                       document, f"{item.score:.3f}")

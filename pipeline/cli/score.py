@@ -173,9 +173,10 @@ def results_table(output: Path, limit: int = TABLE_ROWS):
 
 
 def _document(evidence: dict) -> str:
-    """What names a passage's document, as ``claimsift check`` does: its source, else its title,
-    else its id (outputs of an older claimsift may hold no source)."""
-    return _clip(evidence.get("source") or evidence.get("title") or evidence.get("doc_id") or "", 40)
+    """What names a passage's document, as ``claimsift check`` does: its name, else its source
+    (the name, in outputs of an older claimsift), its title or its id."""
+    return _clip(evidence.get("document") or evidence.get("source") or evidence.get("title")
+                 or evidence.get("doc_id") or "", 40)
 
 
 def _clip(text: str, width: int) -> str:

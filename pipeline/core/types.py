@@ -77,9 +77,10 @@ class Evidence:
     score: float  # fused retrieval score
     context: str = ""  # the sentence with its neighbours
     title: str = ""
-    source: str = ""
+    source: str = ""  # the document's source as ingested (a table's ``source`` column, else its file or folder)
     published: str | None = None
     url: str = ""  # the document's, as ingested; empty where it had none
+    document: str = ""  # the document's name in the store: its file, or a table's file and row id
     sentence_index: int = -1
     stance: StanceLabel = "NOT_ENOUGH_INFO"
     stance_probs: dict[StanceLabel, float] = field(default_factory=dict)
@@ -90,6 +91,7 @@ class Evidence:
     def to_dict(self) -> dict:
         return {
             "doc_id": self.doc_id,
+            "document": self.document,
             "source": self.source,
             "title": self.title,
             "published": self.published,
@@ -164,7 +166,8 @@ def _badge(text: str, colour: str) -> str:
 
 def evidence_row_html(index: int, evidence: "Evidence", decisive: bool) -> str:
     probs = ", ".join(f"{k[:3]} {v:.2f}" for k, v in evidence.stance_probs.items())
-    where = " · ".join(html.escape(str(x)) for x in (evidence.source, evidence.title, evidence.published) if x)
+    where = " · ".join(html.escape(str(x)) for x in (evidence.document or evidence.source, evidence.title,
+                                                      evidence.published) if x)
     mark_css = "background:#ffd54f;font-weight:600" if decisive else "background:#fff2a8"
     style = " style='background:#fffbe6'" if decisive else ""
     return (f"<tr{style}><td>{index}{' ★' if decisive else ''}</td>"

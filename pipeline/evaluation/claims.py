@@ -59,7 +59,7 @@ def read_labelled_claims(path: Path) -> list[LabelledClaim]:
 
 def evidence_hit(verdict: Verdict, gold: tuple[tuple[str, str], ...], names: dict[str, str], k: int) -> bool:
     for item in verdict.evidence[:k]:
-        name = Path(names.get(item.doc_id, item.source)).name
+        name = Path(names.get(item.doc_id, item.document)).name
         for gold_name, substring in gold:
             if name == Path(gold_name).name and (substring in item.sentence or substring in item.context):
                 return True

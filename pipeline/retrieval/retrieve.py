@@ -331,7 +331,8 @@ def retrieve(claims: Sequence[str], query_vectors: np.ndarray, index, view: Corp
             evidence.append(Evidence(
                 doc_id=str(row["doc_id"]), sentence=str(row["text"]), start=int(row["start"]), end=int(row["end"]),
                 score=float(score), context=context_of(view, sid, config.context_window),
-                title=str(doc.get("title") or ""), source=str(doc.get("name") or doc.get("source") or ""),
+                title=str(doc.get("title") or ""), source=str(doc.get("source") or ""),
+                document=str(doc.get("name") or ""),
                 published=(None if _missing(doc.get("published")) else str(doc.get("published"))),
                 url=("" if _missing(doc.get("url")) else str(doc.get("url"))),
                 sentence_index=int(row["index"]), read_as=instantiated.get(sid, ""),

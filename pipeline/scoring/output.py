@@ -28,7 +28,8 @@ FACT_CHECK_FIELDS = ("id", "claim", "rating", "verdict", "publisher", "url", "da
 # The fields of an output row (``post_row``, ``output_schema``): part of a run's checkpoint
 # configuration, so that a resume never joins parts written with other fields. Bump it when they change.
 # 3: claims carry ``needs_review``, and their ``text`` is the claim as checked (``claim_as_checked``).
-ROW_FIELDS_VERSION = 3
+# 4: evidence carries ``document`` (the name in the store), and ``source`` is the document's source as ingested.
+ROW_FIELDS_VERSION = 4
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
 
@@ -57,7 +58,8 @@ _CHECK_FIELDS = ("output_bytes", "output_rows", "output_sha256")
 def _evidence_row(item: dict) -> dict:
     probs = item.get("stance_probs") or {}
     return {
-        "doc_id": item.get("doc_id"), "source": item.get("source"), "title": item.get("title"),
+        "doc_id": item.get("doc_id"), "document": item.get("document"), "source": item.get("source"),
+        "title": item.get("title"),
         "published": item.get("published"), "url": item.get("url") or "", "sentence": item.get("sentence"),
         "start": item.get("start"), "end": item.get("end"), "stance": item.get("stance"),
         "p_supports": probs.get("SUPPORTS"), "p_refutes": probs.get("REFUTES"),
@@ -95,7 +97,8 @@ def rejected_row(record: PostRecord) -> dict:
 def output_schema():
     import pyarrow as pa
 
-    evidence = pa.struct([("doc_id", pa.string()), ("source", pa.string()), ("title", pa.string()),
+    evidence = pa.struct([("doc_id", pa.string()), ("document", pa.string()), ("source", pa.string()),
+                          ("title", pa.string()),
                           ("published", pa.string()), ("url", pa.string()), ("sentence", pa.string()),
                           ("start", pa.int32()),
                           ("end", pa.int32()), ("stance", pa.string()), ("p_supports", pa.float64()),

@@ -30,8 +30,10 @@ Output schema (Parquet, nested; JSONL has the same fields, one JSON object per l
         verdict              SUPPORTED | REFUTED | NOT_ENOUGH_INFO | CONFLICTING; null when skipped
         confidence           float64; null when skipped
         skipped              null, or why the claim was not checked (e.g. not English)
-        evidence             list of struct: doc_id, source, title, published, sentence, start, end,
-                             stance, p_supports, p_refutes, p_not_enough_info, score, decisive
+        evidence             list of struct: doc_id, document (its name in the store: file, or
+                             table file and row id), source (as ingested), title, published, url,
+                             sentence, start, end, stance, p_supports, p_refutes,
+                             p_not_enough_info, score, decisive
         fact_checks          list of struct: earlier fact-checks that match the claim: id, claim,
                              rating, verdict, publisher, url, date, similarity (empty when the
                              store holds no fact-check records)
