@@ -143,6 +143,17 @@ def test_reported_speech_according_to_and_pronouns(nlp):
     assert (according.speaker, according.kind) == ("the treaty", "according_to")
 
 
+@pytest.mark.parametrize("text", [
+    # A HealthVer evidence sentence: the speaker was "al".
+    "Zhou et al (1) mentioned that 'masks reduce transmission by half in households'.",
+    'Zhou et al. (2020) said that "masks reduce transmission by half in households".',
+])
+def test_a_cited_study_is_quoted_by_its_authors(nlp, text):
+    (quote,) = quotes_in(nlp, text)
+    assert quote.speaker == "Zhou et al" and text[quote.speaker_start:quote.speaker_end] == "Zhou et al"
+    assert quote.content.strip("'\"") == "masks reduce transmission by half in households"
+
+
 def test_quote_spanning_paragraphs_and_a_continued_quote(nlp):
     text = ('Mark Rutte spoke in Brussels.\n\n"We will stand together," Rutte said. "Our alliance is strong.\n\n'
             '"And it will stay strong."\n\nThe meeting ended.')

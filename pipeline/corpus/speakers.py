@@ -211,6 +211,11 @@ def resolve_speaker(text: str, head: "Token", people: People) -> tuple[str, int,
     """Speaker name, offsets, and whether it names a person, from the head of the subject."""
     phrase = _phrase(head) or [head]
     p_start, p_end = phrase[0].idx, phrase[-1].idx + len(phrase[-1].text)
+    if head.lower_.rstrip(".") == "al" and head.i > 0 and head.doc[head.i - 1].lower_ == "et":
+        # "Zhou et al. (2020) mentioned that": a citation's authors; the parser makes "al" the head
+        # (and a person of its own), which named the speaker "al".
+        authors = [t for t in phrase if t.i <= head.i]
+        return text[authors[0].idx:head.idx + len(head.text)], authors[0].idx, head.idx + len(head.text), True
     # A person named inside the phrase (its head, an apposition, a possessor) is the speaker.
     excluded: set[int] = set()
     for child in head.children:
