@@ -363,7 +363,7 @@ def test_held_out_debates_score_well_above_the_regression_alone(shared_datasets)
 def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
     import pipeline
 
-    texts = [THREADS_POST, 12, "", "Thank you all for coming. " + DEBATE_SENTENCE]
+    texts = [THREADS_POST, " ", "", "Thank you all for coming. " + DEBATE_SENTENCE]  # blank texts: no sentence, no row
     frame = pipeline.checkworthiness_frame(texts, domain="speech")
     assert list(frame.columns) == ["text_index", "sentence", "start", "end", "score", "checkworthy", "post_score",
                                   "domain"]
@@ -380,6 +380,8 @@ def test_checkworthiness_frame_has_one_row_per_sentence_with_offsets():
     pd.testing.assert_frame_equal(pipeline.checkworthiness_frame(column, domain="speech"), frame)
     with pytest.raises(Exception, match="unknown domain 'tv'"):
         pipeline.checkworthiness_frame(texts, domain="tv")
+    with pytest.raises(Exception, match=r"texts must be strings; not at position\(s\) 1 \(int\)"):
+        pipeline.checkworthiness_frame([THREADS_POST, 12], domain="speech")  # was dropped without a row
 
 
 @pytest.mark.slow

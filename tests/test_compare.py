@@ -174,3 +174,43 @@ def test_one_model_is_evaluated_with_intervals(tmp_path):
     assert frame.index[0] == "f1" and bool(frame.loc["f1", "primary"])
     assert (frame["ci_low"] <= frame["value"] + 1e-9).all() and (frame["value"] <= frame["ci_high"] + 1e-9).all()
     assert frame.attrs["n"] == 44 and frame.attrs["model"] == "checkworthy@v1"
+
+
+def test_compare_reads_rows_as_batch_scoring_does_and_warns_of_its_training_data(tmp_path):
+    # Every row was scored as a post, whatever its form: on debate sentences compare disagreed with
+    # `claimsift evaluate checkworthy`; and a model compared on its own training file was "better".
+    pytest.importorskip("pipeline.checkworthy.model")
+    import pipeline
+    from pipeline.checkworthy.model import CheckworthyModel
+    from pipeline.checkworthy.training import routed_metrics
+    from pipeline.evaluation.compare import compare_models
+    from pipeline.training.retrain import retrain
+
+    rows = [json.loads(line) for line in (DATA / "checkworthy_eval.jsonl").read_text().splitlines()]
+    data = tmp_path / "eval.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    shipped = CheckworthyModel("checkworthy")
+    routed = shipped.score_posts_routed([r["text"] for r in rows], "auto")
+    expected = routed_metrics([r["label"] for r in rows], routed, shipped.thresholds)
+    comparison = compare_models("checkworthy", "checkworthy", data)
+    assert comparison.candidate.domains == expected["rows_per_domain"] and len(comparison.candidate.domains) == 2
+    assert comparison.metric("f1").candidate == pytest.approx(expected["f1"], abs=1e-4)
+    assert comparison.candidate.threshold is None and set(comparison.candidate.thresholds) == {"post", "speech"}
+    as_posts = compare_models("checkworthy", "checkworthy", data, domain="post")
+    assert as_posts.candidate.domains == {"post": len(rows)} and as_posts.candidate.threshold is not None
+    assert comparison.warnings == ()
+
+    models = tmp_path / "models"
+    result = retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", include_public=False, datasets_dir=None,
+                     models_dir=models, params={"use_embeddings": False}, log=lambda m: None)
+    own = compare_models(result.model, result.model, DATA / "retrain_checkworthy.jsonl", models_dir=models)
+    assert own.warnings and "was trained on retrain_checkworthy.jsonl" in own.warnings[0]
+    assert "Warning:" in own.to_html() and own.to_dict()["warnings"] == list(own.warnings)
+    assert pipeline.evaluate_model(result.model, data, models_dir=models).attrs["n"] == len(rows)
+
+
+def test_a_report_path_that_is_a_folder_is_refused_before_the_models_run(tmp_path, invoke_cli):
+    data = tmp_path / "eval.jsonl"
+    data.write_text((DATA / "checkworthy_eval.jsonl").read_text())
+    result = invoke_cli("evaluate", "compare", "checkworthy", "checkworthy", "--data", data, "--report", tmp_path)
+    assert "is a folder, not a file; choose another --report" in str(result.exception)  # a UserError: one line

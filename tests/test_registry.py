@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core.errors import UserError
 from pipeline.registry.registry import ModelIntegrityError, ModelNotFoundError, Registry
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -14,7 +15,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def add_version(registry: Registry, name: str, payload: str, f1: float) -> str:
     with registry.new_version(name) as folder:
-        version = registry.next_version(name)
+        version = registry.version_of(folder)
         (folder / "weights.json").write_text(json.dumps({"payload": payload}))
         registry.write_card(folder, name=name, version=version, description=f"test model {payload}",
                             training_data=[{"dataset": "hand-made", "files": ["x.jsonl"], "licence": "CC0", "rows": 3}],
@@ -42,6 +43,106 @@ def test_a_failed_write_leaves_no_version_and_no_scratch(tmp_path):
             raise KeyboardInterrupt
     assert registry.versions("stance") == []
     assert list((tmp_path / "models" / "stance").iterdir()) == []
+
+
+def _write_version(root: str, payload: str, hold_s: float) -> str:
+    """A writer in another process: reserves a version, holds it ``hold_s`` seconds, registers it."""
+    import time
+
+    registry = Registry(Path(root))
+    with registry.new_version("checkworthy") as folder:
+        time.sleep(hold_s)
+        version = registry.version_of(folder)
+        (folder / "weights.json").write_text(json.dumps({"payload": payload}))
+        registry.write_card(folder, name="checkworthy", version=version, description=payload, training_data=[],
+                            metrics={"f1": 0.5, "primary_metric": "f1"})
+    return version
+
+
+def _promote(root: str, spec: str) -> str:
+    return Registry(Path(root)).promote(spec).version
+
+
+def test_writers_in_several_processes_each_get_their_own_version(tmp_path):
+    # The version was chosen when the write ended: the second of two retrains crashed with
+    # "…/v3 exists" after all its training.
+    from concurrent.futures import ProcessPoolExecutor
+
+    root = str(tmp_path / "models")
+    with ProcessPoolExecutor(4) as pool:
+        versions = list(pool.map(_write_version, [root] * 4, ["a", "b", "c", "d"], [0.5, 0.3, 0.4, 0.2]))
+    assert sorted(versions) == ["v1", "v2", "v3", "v4"]
+    registry = Registry(Path(root))
+    assert registry.versions("checkworthy") == ["v1", "v2", "v3", "v4"]
+    for version in versions:  # each card names the folder it is in
+        assert registry.load_ref(f"checkworthy@{version}").card["version"] == version
+    assert not [p for p in (Path(root) / "checkworthy").iterdir() if p.name.startswith(".partial")]
+
+
+def test_a_version_being_written_is_reserved_and_a_named_one_is_refused_while_taken(tmp_path):
+    registry = Registry(tmp_path / "models")
+    with registry.new_version("stance") as first:
+        assert registry.version_of(first) == "v1" and registry.versions("stance") == []
+        assert registry.next_version("stance") == "v2"  # v1 is taken while it is written
+        with pytest.raises(UserError, match="being written by another process"):
+            with registry.new_version("stance", "v1"):
+                pass
+        registry.write_card(first, name="stance", version="v1", description="x", training_data=[], metrics={})
+    with pytest.raises(UserError, match="stance@v1 exists"):
+        with registry.new_version("stance", "v1"):
+            pass
+
+
+def test_the_partial_folder_of_a_killed_writer_is_removed_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folder = tmp_path / "models" / "stance"
+    stale = folder / ".partial-v7"
+    stale.mkdir(parents=True)
+    (stale / "card.json").write_text("{}")
+    (stale / ".owner.json").write_text(json.dumps({"host": __import__("socket").gethostname(),
+                                                   "pid": int(dead.stdout)}))
+    registry = Registry(tmp_path / "models")
+    assert registry.versions("stance") == []  # a partial folder is never a version, card or not
+    assert registry.next_version("stance") == "v1" and not stale.exists()
+
+
+def test_sigterm_in_the_command_line_removes_the_version_being_written(tmp_path):
+    # `timeout` and `kill` send SIGTERM, which left ".partial-…" folders behind; Ctrl-C did not.
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, signal as s\n"
+        "from pathlib import Path\n"
+        "from pipeline.cli.app import _exit_on_sigterm\n"
+        "from pipeline.registry.registry import Registry\n"
+        "s.signal(s.SIGTERM, _exit_on_sigterm)\n"
+        f"registry = Registry(Path({str(tmp_path / 'models')!r}))\n"
+        "with registry.new_version('stance') as folder:\n"
+        "    (folder / 'weights.npy').write_bytes(b'half')\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    import time; time.sleep(30)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143, done.stderr
+    assert "Traceback" not in done.stderr
+    assert list((tmp_path / "models" / "stance").iterdir()) == []
+
+
+def test_concurrent_promotions_keep_every_change_in_the_history(registry):
+    from concurrent.futures import ProcessPoolExecutor
+
+    add_version(registry, "checkworthy", "three", 0.7)
+    specs = [f"checkworthy@v{1 + i % 3}" for i in range(12)]
+    with ProcessPoolExecutor(6) as pool:
+        list(pool.map(_promote, [str(registry.root)] * len(specs), specs))
+    history = registry.history("checkworthy")
+    # A chain: each change starts where the one before it ended, and the last is what is current.
+    assert all(later["from"] == earlier["to"] for earlier, later in zip(history, history[1:]))
+    assert history[-1]["to"] == registry.current_version("checkworthy")
 
 
 def test_versions_are_listed_in_version_order_past_nine(tmp_path):

@@ -229,7 +229,6 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
 
     report("writing model")
     registry = Registry(models_dir)
-    version = version or registry.next_version("checkworthy")
     training_data = [sets[name].provenance() for name in cd.TRAIN_SETS]
     for entry in training_data:
         entry["rows_after_dedup"] = sum(1 for s in sources if s == entry["name"])
@@ -273,6 +272,7 @@ def train_checkworthy(data: Path | str, models_dir: Path | str, *, version: str 
                             "post_classifier.threshold (else its best sentence).")
         sentence_extra["post_classifier"] = post_extra
     with registry.new_version("checkworthy", version) as folder:
+        version = registry.version_of(folder)
         classifier.save(folder)
         if sentence_net is not None and sentence_config is not None:
             save_sentence_classifier(sentence_net, sentence_config, folder)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 from pipeline.core.errors import UserError
@@ -61,7 +62,14 @@ def _register_all() -> None:
 _register_all()
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds like Ctrl-C does: a half-written model version, checkpoint or store
+    # write is removed by its own cleanup instead of being left behind (`timeout`, `kill`).
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except UserError as exc:

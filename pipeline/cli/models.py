@@ -228,14 +228,22 @@ def compare(candidate: str = typer.Argument(..., help="Candidate model: NAME@VER
             models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
             bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
             seed: int = typer.Option(20240, "--seed", help="Bootstrap seed."),
+            domain: str = typer.Option("auto", "--domain",
+                                       help="check-worthiness: auto (each row routed by its form, as batch "
+                                            "scoring does), post or speech"),
             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Run both models on the same rows: metrics, differences, paired-bootstrap 95% CIs."""
+    from pipeline.core.errors import refuse_output_over_input
     from pipeline.evaluation.compare import compare_models
 
+    if report is not None:  # before the models run, not after (a folder ended in a traceback)
+        refuse_output_over_input(report, data, option="--report")
     result = compare_models(candidate, current, data, task=task, models_dir=models_dir,
-                            n_bootstrap=bootstrap, seed=seed)
+                            n_bootstrap=bootstrap, seed=seed, domain=domain)
     if report is not None:
         result.write_html(report)
+    for warning in result.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     if as_json:
         _print_json(result.to_dict() | ({"report": str(report)} if report else {}))
         return

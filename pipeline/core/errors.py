@@ -27,17 +27,17 @@ class InputError(UserError):
         self.problem = problem
 
 
-def refuse_output_over_input(output: object, *inputs: object) -> None:
+def refuse_output_over_input(output: object, *inputs: object, option: str = "--out") -> None:
     """Raise before anything is written when ``output`` is one of ``inputs`` (the same path once
     resolved, or the same file through a link): writing it would destroy the input. An output that
     is a folder, or under a file, is refused here too: found only at the final write, it cost the
     whole run and ended in a traceback."""
     target = Path(str(output))
     if target.is_dir():
-        raise UserError(f"{output}: is a folder, not a file; choose another --out")
+        raise UserError(f"{output}: is a folder, not a file; choose another {option}")
     existing = next((folder for folder in target.parents if folder.exists()), None)
     if existing is not None and not existing.is_dir():
-        raise UserError(f"{output}: {existing} is a file, not a folder; choose another --out")
+        raise UserError(f"{output}: {existing} is a file, not a folder; choose another {option}")
     for given in inputs:
         source = Path(str(given))
         same = target.resolve() == source.resolve()
@@ -45,4 +45,4 @@ def refuse_output_over_input(output: object, *inputs: object) -> None:
             same = os.path.samefile(target, source)
         if same:
             raise UserError(f"{output}: the output is the input ({given}); writing it would destroy the input. "
-                            "Choose another --out")
+                            f"Choose another {option}")

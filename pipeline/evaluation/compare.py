@@ -21,6 +21,7 @@ import html
 import io
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -28,8 +29,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pipeline.checkworthy.model import CheckworthyModel
+from pipeline.checkworthy.sentences import AUTO
 from pipeline.core.errors import UserError
-from pipeline.core.io import atomic_write_text
+from pipeline.core.io import atomic_write_text, sha256_file
 from pipeline.core.metrics import (
     CALIBRATION_BINS,
     N_BOOTSTRAP,
@@ -105,7 +107,10 @@ class ModelPredictions:
     probs: np.ndarray
     predicted: np.ndarray
     card: dict = field(default_factory=dict)
-    threshold: float | None = None
+    threshold: float | None = None  # the one decision threshold; None where rows met several
+    # Check-worthiness: rows per domain each was read in (auto: routed per row), and the domains' thresholds.
+    domains: dict[str, int] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ class Comparison:
     data: str = ""
     n_bootstrap: int = N_BOOTSTRAP
     seed: int = SEED
+    warnings: tuple[str, ...] = ()  # e.g. the data is what a model was trained on
 
     @property
     def n(self) -> int:
@@ -177,7 +183,10 @@ class Comparison:
                 "primary_metric": self.primary_metric,
                 "bootstrap": {"resamples": self.n_bootstrap, "seed": self.seed, "paired": True, "interval": 0.95},
                 "metrics": [r.to_dict() for r in self.rows],
-                "confusion_matrices": {"rows_gold_cols_predicted": self.confusion_matrices()}}
+                "confusion_matrices": {"rows_gold_cols_predicted": self.confusion_matrices()},
+                **({"domains": {"candidate": self.candidate.domains, "current": self.current.domains}}
+                   if self.candidate.domains else {}),
+                "warnings": list(self.warnings)}
 
     def summary(self) -> str:
         p = self.primary
@@ -275,17 +284,43 @@ def predict_stance(spec: str, claims: Sequence[str], evidence: Sequence[str],
     return ModelPredictions(ref.label if ref else spec, probs, probs.argmax(axis=1), ref.card if ref else {})
 
 
-def predict_checkworthy(spec: str, texts: Sequence[str], models_dir: Path | str | None = None) -> ModelPredictions:
-    """Probabilities of [not, check-worthy]; predictions at the model's own threshold."""
+def predict_checkworthy(spec: str, texts: Sequence[str], models_dir: Path | str | None = None,
+                        domain: str = AUTO) -> ModelPredictions:
+    """Probabilities of [not, check-worthy]: each row read as batch scoring reads it (split into
+    sentences, in its domain: ``auto`` routes each row by its form, ``post`` / ``speech`` force
+    one), predicted check-worthy at its domain's threshold. Every row read as a post had debate
+    sentences judged by the post model and its threshold."""
     model = CheckworthyModel(spec, models_dir=models_dir)
-    scores = np.asarray(model.score(list(texts)), dtype=np.float64)
-    card = model.card or {}
-    threshold = float(card.get("thresholds", {}).get("post", 0.5))
+    if domain != AUTO and domain not in model.thresholds:
+        raise UserError(f"unknown domain {domain!r}; use {AUTO} or one the model knows: {', '.join(model.thresholds)}")
+    scored = model.score_posts_routed(list(texts), domain)
+    scores = np.array([post.score for post in scored], dtype=np.float64)
+    cuts = np.array([model.thresholds[post.domain] for post in scored], dtype=np.float64)
+    used = dict(Counter(post.domain for post in scored))
     probs = np.column_stack([1.0 - scores, scores])
-    return ModelPredictions(model.label, probs, (scores >= threshold).astype(np.int64), card, threshold)
+    threshold = float(model.thresholds[next(iter(used))]) if len(used) == 1 else None
+    return ModelPredictions(model.label, probs, (scores >= cuts).astype(np.int64), model.card or {}, threshold,
+                            domains=used, thresholds={d: float(model.thresholds[d]) for d in used})
 
 
-def _predict_all(specs: Sequence[str], data: Path | str, task: str | None, models_dir: Path | str | None):
+def trained_on_warnings(refs: Sequence, files: Sequence[str]) -> list[str]:
+    """A warning per model whose card records training on one of ``files`` (by content hash): its
+    figures on them measure memory, not skill."""
+    hashes = {sha256_file(Path(f)): Path(f).name for f in files if Path(f).is_file()}
+    out = []
+    for ref in refs:
+        for entry in ref.card.get("training_data", []):
+            recorded = entry.get("sha256")
+            seen = recorded.values() if isinstance(recorded, dict) else [recorded] if recorded else []
+            for digest in seen:
+                if digest in hashes:
+                    out.append(f"{ref.label} was trained on {hashes[digest]}: its figures on it are not a fair "
+                               "comparison; evaluate on rows it never saw")
+    return out
+
+
+def _predict_all(specs: Sequence[str], data: Path | str, task: str | None, models_dir: Path | str | None,
+                 domain: str = AUTO):
     """Resolve the models, read the labelled rows, run every model on them:
     (task, labels, gold indices, predictions, refs, rows)."""
     registry = Registry(models_dir or DEFAULT_MODELS_DIR)
@@ -306,33 +341,36 @@ def _predict_all(specs: Sequence[str], data: Path | str, task: str | None, model
         gold = [labels.index(label) for label in rows.labels()]
     else:
         texts = rows.texts()
-        preds = [predict_checkworthy(spec, texts, models_dir) for spec in specs]
+        preds = [predict_checkworthy(spec, texts, models_dir, domain) for spec in specs]
         gold = [int(label) for label in rows.labels()]
     return task, labels, gold, preds, refs, rows
 
 
 def compare_models(candidate: str, current: str, data: Path | str, *, task: str | None = None,
                    models_dir: Path | str | None = None, n_bootstrap: int = N_BOOTSTRAP,
-                   seed: int = SEED) -> Comparison:
+                   seed: int = SEED, domain: str = AUTO) -> Comparison:
     """Run both registry models (``name``, ``name@version`` or a version folder) on a labelled
-    file of the task's schema (see ``training_data``) and compare them."""
-    task, labels, gold, preds, refs, rows = _predict_all([candidate, current], data, task, models_dir)
+    file of the task's schema (see ``training_data``) and compare them. ``domain``
+    (check-worthiness): how rows are read, as ``claimsift evaluate checkworthy --domain``. The
+    comparison's ``warnings`` say where a model was trained on the data."""
+    task, labels, gold, preds, refs, rows = _predict_all([candidate, current], data, task, models_dir, domain)
     if preds[0].model == preds[1].model:
         # The same name@version from two registries (a scratch one and models/): say which is which.
 
         preds = [replace(p, model=f"{p.model} ({ref.path})") for p, ref in zip(preds, refs)]
     primary = declared_primary_metric(preds[0].card or refs[0].card)
-    return compare_predictions(task, labels, gold, preds[0], preds[1], primary_metric=primary,
-                               data=", ".join(rows.report.files), n_bootstrap=n_bootstrap, seed=seed)
+    comparison = compare_predictions(task, labels, gold, preds[0], preds[1], primary_metric=primary,
+                                     data=", ".join(rows.report.files), n_bootstrap=n_bootstrap, seed=seed)
+    return replace(comparison, warnings=tuple(trained_on_warnings(refs, rows.report.files)))
 
 
 def evaluate_model(spec: str, data: Path | str, *, task: str | None = None, models_dir: Path | str | None = None,
-                   n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED):
+                   n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED, domain: str = AUTO):
     """One model on a labelled file: a DataFrame of every metric of the task (primary first) with
-    a bootstrap 95% interval over rows."""
+    a bootstrap 95% interval over rows (``domain`` as in ``compare_models``)."""
     import pandas as pd
 
-    task, labels, gold, preds, refs, rows = _predict_all([spec], data, task, models_dir)
+    task, labels, gold, preds, refs, rows = _predict_all([spec], data, task, models_dir, domain)
     pred = preds[0]
     gold = np.asarray(gold, dtype=np.int64)
     primary = declared_primary_metric(pred.card or refs[0].card) or PRIMARY_METRIC[task]
@@ -486,7 +524,9 @@ def render_html(comparison: Comparison, full_page: bool = True) -> str:
     for role, pred in (("candidate", c.candidate), ("current", c.current)):
         card = pred.card or {}
         data = ", ".join(f"{d.get('dataset')} ({d.get('rows', '?')} rows)" for d in card.get("training_data", []))
-        threshold = f"; decision threshold {pred.threshold:.3f}" if pred.threshold is not None else ""
+        threshold = (f"; decision threshold {pred.threshold:.3f}" if pred.threshold is not None else
+                     "; decision thresholds " + ", ".join(f"{d} {pred.thresholds[d]:.3f} ({n} rows)"
+                                                          for d, n in pred.domains.items()) if pred.domains else "")
         cards.append(f"<li><b>{role}</b>: {html.escape(pred.model)}, created {html.escape(str(card.get('created', '?')))}"
                      f"{threshold}; trained on {html.escape(data or 'not stated')}</li>")
     body = f"""
@@ -496,6 +536,7 @@ difference = candidate - current; 95% intervals from a paired bootstrap over row
 resamples, seed {c.seed}); a difference is called better or worse only when its interval excludes 0.
 Generated {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}.</p>
 <p><b>{html.escape(c.summary())}</b></p>
+{''.join(f"<p class='warning'><b>Warning:</b> {html.escape(w)}</p>" for w in c.warnings)}
 <ul class='meta'>{''.join(cards)}</ul>
 <h2>Metrics</h2>{_metric_table(c)}
 <h2>Confusion matrices</h2><p class='meta'>Rows gold, columns predicted; shading is the share of each gold row.</p>

@@ -150,10 +150,10 @@ def train_matcher(datasets_dir: Path | str, backend: str = DEFAULT_BACKEND, Cs: 
                           "precision": round(sum(kept) / len(kept), 4) if kept else None}
     baselines = _baseline_metrics(index, dev, dev_table)
     registry = Registry(models_dir or DEFAULT_MODELS_DIR)
-    version = version or registry.next_version("matcher")
     folder_files = [f"{CHECKTHAT_DIR}/verified_claims.docs.tsv", f"{CHECKTHAT_DIR}/train/tweets.queries.tsv",
                     f"{CHECKTHAT_DIR}/train/tweet-vclaim-pairs.qrels"]
     with registry.new_version("matcher", version) as folder:
+        version = registry.version_of(folder)
         (folder / "reranker.json").write_text(json.dumps(reranker.to_json(), indent=1) + "\n")
         registry.write_card(
             folder, name="matcher", version=version,

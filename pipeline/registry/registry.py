@@ -8,18 +8,23 @@ Layout::
     models/<name>/CURRENT               one line: the version in use
     models/<name>/HISTORY.jsonl         every change of CURRENT (promote, rollback), oldest first
 
-A version directory is written under a temporary name and renamed into place, so a crashed
-training run never leaves a half model; ``CURRENT`` is replaced atomically, so promotion and
-rollback are single renames. Loading checks every file against the hash in its card.
+A version directory is written under a temporary name (``.partial-<version>``, created atomically,
+so two writers never choose one version) and renamed into place, so a crashed training run never
+leaves a half model; the temporary folder of a writer that was killed is removed by the next one.
+``CURRENT`` is replaced atomically, and promotion and rollback hold a lock on the model's folder
+while they read and write ``CURRENT`` and ``HISTORY.jsonl``. Loading checks every file against the
+hash in its card.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import os
 import platform
 import shutil
-import tempfile
+import socket
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -32,6 +37,12 @@ from pipeline.core.paths import MODELS_DIR
 
 DEFAULT_MODELS_DIR = MODELS_DIR
 HISTORY_FILE = "HISTORY.jsonl"
+PARTIAL_PREFIX = ".partial-"
+OWNER_FILE = ".owner.json"  # in a partial folder: the writer's host and process id
+LOCK_FILE = ".lock"
+# A partial folder with no owner file, older than this, is left over from a writer of an older
+# claimsift (which named it at random) or one killed before it wrote the file.
+STALE_UNOWNED_S = 3600
 
 
 class ModelIntegrityError(RuntimeError):
@@ -51,6 +62,26 @@ def library_versions(*names: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+def _writer_alive(partial: Path) -> bool:
+    """Whether the process that made a partial version folder may still be writing it."""
+    try:
+        owner = json.loads((partial / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        try:
+            return time.time() - partial.stat().st_mtime < STALE_UNOWNED_S
+        except OSError:
+            return False
+    if owner.get("host") != socket.gethostname():
+        return True  # a shared folder: another machine's process cannot be checked from here
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, KeyError, TypeError):
+        return True
+    return True
 
 
 def _version_key(version: str) -> tuple:
@@ -85,7 +116,9 @@ class Registry:
         folder = self.root / name
         if not folder.is_dir():
             return []
-        names = [p.name for p in folder.iterdir() if p.is_dir() and (p / "card.json").is_file()]
+        # A writer's partial folder holds its card before it is renamed into place: not a version yet.
+        names = [p.name for p in folder.iterdir()
+                 if p.is_dir() and not p.name.startswith(".") and (p / "card.json").is_file()]
         return sorted(names, key=_version_key)  # v10 after v9: a plain sort puts it before v2
 
     def current_version(self, name: str) -> str | None:
@@ -135,39 +168,98 @@ class Registry:
 
     # -- writing -----------------------------------------------------------------
     def next_version(self, name: str) -> str:
-        numbers = [int(v[1:]) for v in self.versions(name) if v.startswith("v") and v[1:].isdigit()]
+        """The version a new model of ``name`` would get: after every registered version and every
+        version a live writer has reserved."""
+        taken = self.versions(name) + [v for v, _ in self._partials(name)]
+        numbers = [int(v[1:]) for v in taken if v.startswith("v") and v[1:].isdigit()]
         return f"v{max(numbers, default=0) + 1}"
+
+    @staticmethod
+    def version_of(scratch: Path) -> str:
+        """The version a ``new_version`` folder will become."""
+        return scratch.name.removeprefix(PARTIAL_PREFIX)
+
+    def _partials(self, name: str) -> list[tuple[str, Path]]:
+        """(version, folder) of the partial folders of live writers; those of dead writers on this
+        host, and unowned old ones, are removed."""
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        live = []
+        for path in folder.glob(PARTIAL_PREFIX + "*"):
+            if not path.is_dir():
+                continue
+            if _writer_alive(path):
+                live.append((self.version_of(path), path))
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+        return live
 
     @contextmanager
     def new_version(self, name: str, version: str | None = None) -> Iterator[Path]:
-        """Yield a scratch directory; on success it becomes ``models/<name>/<version>``.
+        """Yield a scratch directory; on success it becomes ``models/<name>/<version>``
+        (``version_of(scratch)`` names it: the next free one unless ``version`` is given).
 
-        The caller writes its files and a card (see ``write_card``) into the directory. On an
-        exception the scratch directory is removed and the registry is unchanged.
+        The version is reserved when the scratch directory is made (an atomic mkdir), so writers in
+        other processes never choose the same one. The caller writes its files and a card (see
+        ``write_card``) into the directory. On an exception, or SIGTERM in the command line, the
+        scratch directory is removed and the registry is unchanged.
         """
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(dir=folder, prefix=".partial-"))
+        scratch = self._reserve(name, version)
         try:
             yield scratch
-            version = version or self.next_version(name)
-            target = folder / version
-            if target.exists():
-                raise FileExistsError(f"{target} exists; choose another version")
+            target = folder / self.version_of(scratch)
             if not (scratch / "card.json").is_file():
                 raise RuntimeError("a model version needs a card.json (use Registry.write_card)")
-            scratch.chmod(0o755)  # mkdtemp makes it private; a model is meant to be shared
+            (scratch / OWNER_FILE).unlink(missing_ok=True)
+            scratch.chmod(0o755)  # made private; a model is meant to be shared
             os.replace(scratch, target)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
 
+    def _reserve(self, name: str, version: str | None) -> Path:
+        folder = self.root / name
+        for _ in range(1000):
+            candidate = version or self.next_version(name)
+            if (folder / candidate).exists():
+                if version:
+                    raise UserError(f"{name}@{version} exists in {self.root}; choose another version")
+                continue
+            scratch = folder / f"{PARTIAL_PREFIX}{candidate}"
+            try:
+                scratch.mkdir(mode=0o700)  # atomic: the one writer of this version
+            except FileExistsError:
+                if version:
+                    raise UserError(f"{name}@{version} is being written by another process "
+                                    f"({scratch}); choose another version") from None
+                continue
+            (scratch / OWNER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+            return scratch
+        raise RuntimeError(f"could not reserve a version of {name} under {self.root}")
+
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        """An OS lock on the model's folder (released if the holder dies) around a read and
+        write of ``CURRENT`` and ``HISTORY.jsonl``: concurrent promotions lost history entries."""
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def promote(self, spec: str) -> ModelRef:
         ref = self.load_ref(spec)
-        previous = self.current_version(ref.name)
-        atomic_write_text(self.root / ref.name / "CURRENT", ref.version + "\n")
-        if previous != ref.version:
-            self._record(ref.name, "promote", previous, ref.version)
+        with self._locked(ref.name):
+            previous = self.current_version(ref.name)
+            atomic_write_text(self.root / ref.name / "CURRENT", ref.version + "\n")
+            if previous != ref.version:
+                self._record(ref.name, "promote", previous, ref.version)
         return ref
 
     # -- history and rollback (every change of CURRENT is logged, so it can be undone) -------
@@ -206,16 +298,17 @@ class Registry:
 
     def rollback(self, name: str) -> ModelRef:
         """Make the previously current version current again (atomic); raise if there is none."""
-        current = self.current_version(name)
-        if current is None:
-            raise ModelNotFoundError(f"{name}: no current version to roll back from")
-        previous = self.previous_version(name)
-        if previous is None:
-            raise ModelNotFoundError(f"{name}: nothing to roll back to: no version was current before {current} "
-                                     "and there is no older version")
-        ref = self.load_ref(f"{name}@{previous}")
-        atomic_write_text(self.root / name / "CURRENT", ref.version + "\n")
-        self._record(name, "rollback", current, ref.version)
+        with self._locked(name):
+            current = self.current_version(name)
+            if current is None:
+                raise ModelNotFoundError(f"{name}: no current version to roll back from")
+            previous = self.previous_version(name)
+            if previous is None:
+                raise ModelNotFoundError(f"{name}: nothing to roll back to: no version was current before {current} "
+                                         "and there is no older version")
+            ref = self.load_ref(f"{name}@{previous}")
+            atomic_write_text(self.root / name / "CURRENT", ref.version + "\n")
+            self._record(name, "rollback", current, ref.version)
         return ref
 
     @staticmethod
@@ -229,7 +322,7 @@ class Registry:
         files = {
             p.name: sha256_file(p)
             for p in sorted(folder.iterdir())
-            if p.is_file() and p.name not in {"card.json", "CARD.md"}
+            if p.is_file() and p.name not in {"card.json", "CARD.md", OWNER_FILE}
         }
         card = {
             "name": name,

@@ -363,7 +363,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                     "splits": "dev held out per source, grouped by claim (FEVER 8% of claims, HealthVer 25%, "
                               "AVeriTeC 35%; COVID-Fact and SciFact: their published dev files)"}
     with registry.new_version(name) as folder:
-        version = registry.next_version(name)
+        version = registry.version_of(folder)
         if kind == "cross-encoder":
             weights = stance_data.claim_only_weights(train, seed=seed) if debias else None
             net, tokenizer, info = train_cross_encoder(train, dev, epochs=epochs, time_budget_s=time_budget_s,

@@ -293,8 +293,8 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
     # Same layout as `claimsift train checkworthy` cards: one dict per dev set plus the primary.
     metrics["primary"] = {"metric": "f1", "set": primary_set, "value": metrics[primary_set]["f1"]}
 
-    version = registry.next_version(name)
-    with registry.new_version(name, version) as folder:
+    with registry.new_version(name) as folder:
+        version = registry.version_of(folder)
         classifier.save(folder)
         if "sentence_classifier" in carried and sentence_source is not None:
             for file_name in sc.FILES:
@@ -407,8 +407,8 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
                         "(add them to the file, or train it together with the public data)")
     log(f"training {kind} on {len(train)} pairs ({len(user_train)} from the user file); dev {len(dev)} pairs")
 
-    version = registry.next_version(name)
-    with registry.new_version(name, version) as folder:
+    with registry.new_version(name) as folder:
+        version = registry.version_of(folder)
         if kind == "embedding-lr":
             c = float(hyper.get("c", 1.0))
             weights, bias, config, logits = stance_training.train_embedding_model(train, dev, c=c, log=log)

@@ -448,7 +448,7 @@ def register_adapter(models_dir: Path | str, matrix: np.ndarray, encoder_tag: di
 
     registry = Registry(models_dir)
     with registry.new_version(QUERY_ADAPTER) as folder:
-        version = registry.next_version(QUERY_ADAPTER)
+        version = registry.version_of(folder)
         np.save(folder / MATRIX_FILE, matrix, allow_pickle=False)
         (folder / CONFIG_FILE).write_text(json.dumps({"dimension": int(matrix.shape[0]), "encoder": encoder_tag},
                                                      indent=1) + "\n")

@@ -393,7 +393,7 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
     model.set_params(stance_input=stance_input, query_adapter=query_adapter)
     registry = Registry(models_dir)
     with registry.new_version("verdict") as folder:
-        version = registry.next_version("verdict")
+        version = registry.version_of(folder)
         (folder / PARAMS_FILE).write_text(json.dumps(model.to_json(), indent=2))
         registry.write_card(
             folder, name="verdict", version=version,

@@ -505,7 +505,7 @@ def train_verdict(data_dir: Path | str, models_dir: Path | str = DEFAULT_MODELS_
     registry = Registry(models_dir)
     dataset, files, licence = stance_data.LICENCES["averitec"]
     with registry.new_version("verdict") as folder:
-        version = registry.next_version("verdict")
+        version = registry.version_of(folder)
         (folder / PARAMS_FILE).write_text(json.dumps(model.to_json(), indent=2))
         registry.write_card(
             folder, name="verdict", version=version,
