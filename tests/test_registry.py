@@ -303,6 +303,8 @@ def test_retraining_registers_an_unpromoted_version(tmp_path):
     heldout = card["metrics"]["user_heldout"]
     assert (heldout["rows"], heldout["positives"]) == (12, 6) and heldout["f1"] >= 0.8
     assert card["thresholds"]["post"] == heldout["threshold"]
+    # Trained without embeddings, and its card says so (it described MiniLM embeddings).
+    assert "MiniLM" not in card["description"] and "no embeddings" in card["description"]
 
 
 def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch):
@@ -381,3 +383,21 @@ def test_the_listed_metric_is_each_card_s_declared_primary():
     assert headline_metric({"metrics": {"primary": "map@5", "dev": {"map@1": 0.8, "map@5": 0.9}}}) == \
         ("map@5 (dev)", 0.9)
     assert headline_metric({"metrics": {}}) == ("", None)
+
+
+def test_history_of_a_misspelt_model_is_an_error_not_silence(registry, invoke_cli):
+    result = invoke_cli("models", "history", "checkworthiness", "--models-dir", registry.root)
+    assert "no model 'checkworthiness'" in str(result.exception) and "checkworthy" in str(result.exception)
+    assert invoke_cli("models", "history", "checkworthy", "--models-dir", registry.root).exit_code == 0
+
+
+def test_promoting_stance_embed_says_the_cross_encoder_is_what_is_read(tmp_path, invoke_cli):
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent / "models"
+    models = tmp_path / "models"
+    for name in ("stance", "stance-embed"):
+        shutil.copytree(root / name, models / name)
+    version = Registry(models).versions("stance-embed")[0]
+    said = invoke_cli("models", "promote", f"stance-embed@{version}", "--models-dir", models)
+    assert said.exit_code == 0 and "stance-embed is their fallback" in said.output, said.output

@@ -29,3 +29,21 @@ def test_train_on_a_bad_file_names_the_rows_and_trains_nothing(tmp_path, run_cli
     assert "row 2" in result.stderr or "line 2" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert not any((tmp_path / "reg").glob("checkworthy/v*"))
+
+
+def test_train_with_a_user_file_refuses_the_options_it_would_ignore(tmp_path, invoke_cli):
+    # --version, --promote and --sentence-epochs were ignored: the version came out v19, not current.
+    result = invoke_cli("train", "checkworthy", "--data", DATA / "retrain_checkworthy.jsonl", "--version", "ngo1",
+                        "--promote", "--sentence-epochs", "0", "--out", tmp_path)
+    assert "--version, --promote, --sentence-epochs do not apply" in str(result.exception)
+    stance = invoke_cli("train", "stance", "--data", DATA / "retrain_stance.jsonl", "--max-pairs", "200",
+                        "--out", tmp_path)
+    assert "--max-pairs does not apply" in str(stance.exception)
+    assert not list(tmp_path.iterdir())
+
+
+def test_retrain_refuses_a_time_budget_of_nothing_and_takes_models_dir(tmp_path, invoke_cli):
+    result = invoke_cli("models", "retrain", "stance", "--data", DATA / "retrain_stance.jsonl", "--kind",
+                        "cross-encoder", "--time-budget", "0", "--models-dir", tmp_path)
+    assert "--time-budget 0: give a number of seconds above 0" in str(result.exception)
+    assert not list(tmp_path.iterdir())

@@ -82,7 +82,7 @@ def test_every_row_problem_is_reported_with_its_rows(tmp_path, write_jsonl):
     assert found["unknown label"] == (5,)
     assert found["duplicate rows"] == (7,)
     assert found["contradictory duplicates (same text, different label)"] == (9,)
-    assert found["not valid JSON (Expecting property name enclosed in double quotes)"] == (13,)
+    assert found["not valid JSON (Expecting property name enclosed in double quotes at column 2)"] == (13,)
     message = str(caught.value)
     assert message.startswith(f"{path}, row 3: not trained on:")
     assert "unknown label on row 5 (expected 0, 1; found 'yes')" in message
@@ -268,3 +268,45 @@ def test_nothing_trains_on_a_bad_file(tmp_path, write_jsonl):
         retrain("checkworthy", path, include_public=False, datasets_dir=None, models_dir=tmp_path / "models",
                 log=lambda m: None)
     assert Registry(tmp_path / "models").names() == []
+
+
+def test_a_row_far_longer_than_a_model_reads_is_named(tmp_path, write_jsonl):
+    # One 30 MB row took 6.7 GB of memory to vectorise, after passing validation.
+    rows = rows_of(CHECKWORTHY)
+    rows[6] = {"text": "Unemployment rose. " * 2000, "label": 1}
+    report, frame = validate(write_jsonl(tmp_path / "long.jsonl", rows), "checkworthy")
+    assert problems(report) == {"text longer than 20,000 characters (the models read the first few hundred words; "
+                                "cut it or drop the row)": (7,)}
+    assert 7 not in frame["row"].tolist()
+
+
+def test_an_evaluation_file_without_the_text_column_is_refused_not_skipped(tmp_path, write_jsonl):
+    # With "Text" for "text" the leakage check against the file was silently off.
+    from pipeline.core.errors import UserError
+
+    rows = rows_of(CHECKWORTHY)
+    capitalised = write_jsonl(tmp_path / "eval.jsonl", [{"Text": r["text"], "Label": r["label"]} for r in rows])
+    with pytest.raises(UserError, match=r"eval.jsonl: no 'text' column to check leakage against \(found Label, Text\)"):
+        evaluation_keys("checkworthy", None, [capitalised])
+
+
+def test_validate_judges_a_small_file_as_retrain_does(tmp_path, write_jsonl, invoke_cli):
+    # validate said "too few rows" of 5 rows that retrain then trained on (added to the public data).
+    five = write_jsonl(tmp_path / "five.jsonl", rows_of(CHECKWORTHY)[:5])
+    alone = invoke_cli("models", "validate", "checkworthy", five, "--no-public", "--datasets", tmp_path / "none")
+    assert "too few rows" in str(alone.exception)
+    added = invoke_cli("models", "validate", "checkworthy", five, "--datasets", ROOT.parent / "shared" / "datasets")
+    if (ROOT.parent / "shared" / "datasets").is_dir():
+        assert added.exit_code == 0 and "valid" in added.output, added.output
+
+
+def test_a_broken_json_line_says_where_and_files_of_a_folder_are_each_named(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"text": "ok row here", "label": 1}\n{"text": "bad\ttab", "label": 0}\n')
+    (folder / "b.jsonl").write_text('{"text": "another", "label": 1}\n')
+    with pytest.raises(TrainingDataError) as caught:
+        load_training_data(folder, "checkworthy", datasets_dir=None)
+    message = str(caught.value)
+    assert "not valid JSON (Invalid control character at column 14)" in message
+    assert not message.split(":")[0].endswith("row 2")  # "a.jsonl, b.jsonl, row 2" named no file's row

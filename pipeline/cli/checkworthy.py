@@ -7,9 +7,11 @@ from typing import Optional
 
 import typer
 
+from pipeline.cli.options import options_given
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import write_jsonl
 from pipeline.core.paths import SHARED_DATASETS_DIR
+from pipeline.registry.registry import DEFAULT_MODELS_DIR
 
 # The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
 # in a fraction of a second.
@@ -113,8 +115,9 @@ def evaluate_checkworthy(
 
 
 def train_checkworthy_command(
+    ctx: typer.Context,
     data: Path = typer.Option(SHARED_DATASETS_DIR, "--data", help="The shared datasets folder."),
-    out: Path = typer.Option(Path("models"), "--out", help="Registry root to add the new version to."),
+    out: Path = typer.Option(DEFAULT_MODELS_DIR, "--out", help="Registry root to add the new version to."),
     version: Optional[str] = typer.Option(None, "--version", help="Version name (default: the next vN)."),
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Point CURRENT at the new version."),
     encoder_backend: str = typer.Option("onnx", "--encoder-backend", help="onnx (default) or torch."),
@@ -176,7 +179,8 @@ def train_checkworthy_command(
 
     if not is_shared_datasets_root(data):
         retrain_from_cli("checkworthy", data, base=base, include_public=public, datasets_dir=datasets,
-                         models_dir=out, as_json=as_json)
+                         models_dir=out, as_json=as_json, given=options_given(ctx),
+                         applicable=("--data", "--out", "--base", "--public", "--datasets", "--json"))
         return
     from rich.console import Console
     from rich.progress import (

@@ -93,14 +93,17 @@ def promote(spec: str = typer.Argument(..., help="NAME@VERSION to make current."
     if "@" not in spec:
         raise UserError(f"name the version to promote: {spec}@VERSION (see `claimsift models list`)")
     registry = _registry(models_dir)
-    before = registry.current_version(spec.partition("@")[0])
     try:
-        ref = registry.promote(spec)
+        ref, before = registry.promote_from(spec)
     except (ModelNotFoundError, ModelIntegrityError) as exc:
         raise UserError(str(exc)) from exc
     typer.echo(f"{ref.name}: current is now {ref.version} (was {before or 'none'})")
     if ref.name == "stance":
         _say_which_stance_model_verdicts_read(registry, ref.label)
+    cross_encoder = registry.current_version("stance")
+    if ref.name == "stance-embed" and cross_encoder is not None:
+        typer.echo(f"note: stance@{cross_encoder} (a cross-encoder) is current, and `claimsift stance`, `check` and "
+                   "`score` read it; stance-embed is their fallback only where no stance model is current")
 
 
 def _say_which_stance_model_verdicts_read(registry, promoted: str) -> None:
@@ -135,7 +138,10 @@ def rollback(name: str = typer.Argument(..., help="Model name."),
 def history(name: str = typer.Argument(..., help="Model name."),
             models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP)) -> None:
     """Every promotion and rollback of a model, oldest first (JSON lines)."""
-    for entry in _registry(models_dir).history(name):
+    registry = _registry(models_dir)
+    if name not in registry.names():  # a misspelt name printed nothing and exited 0
+        raise UserError(f"no model {name!r} under {registry.root} (known: {', '.join(registry.names()) or 'none'})")
+    for entry in registry.history(name):
         typer.echo(json.dumps(entry))
 
 
@@ -145,14 +151,19 @@ def validate(task: str = typer.Argument(..., help="stance or checkworthy."),
                                                      help="Shared datasets folder (leakage check against its "
                                                           "dev/test data; default ../shared/datasets)."),
              eval_files: list[Path] = typer.Option([], "--eval", help="Also check leakage into this file."),
+             public: bool = typer.Option(True, "--public/--no-public",
+                                         help="As `models retrain`: a file added to the public data may be small "
+                                              "(corrections); one trained on alone needs 20 rows and every class."),
              as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
     """Check a labelled file as retraining would, without training; exit 2 when it is bad."""
     from pipeline.training import data as training_data
-    from pipeline.training.retrain import DEFAULT_DATASETS_DIR
+    from pipeline.training.retrain import DEFAULT_DATASETS_DIR, user_minimum
 
     training_data.schema_of(task)
-    keys = training_data.evaluation_keys(task, datasets or DEFAULT_DATASETS_DIR, eval_files)
-    report, _ = training_data.validate(data, task, evaluation=keys)
+    root = datasets or DEFAULT_DATASETS_DIR
+    keys = training_data.evaluation_keys(task, root, eval_files)
+    report, _ = training_data.validate(data, task, evaluation=keys,
+                                       **user_minimum(public, root if Path(root).is_dir() else None))
     if as_json:
         _print_json(report.to_dict())
     if not report.ok:
@@ -166,8 +177,9 @@ def retrain(task: str = typer.Argument(..., help="stance or checkworthy."),
                                       "(stance: claim, evidence, label; checkworthy: text, label)."),
             base: Optional[str] = typer.Option(None, "--base", help="Model to derive from (kind, "
                                                "hyper-parameters, name), e.g. checkworthy or stance-embed@v1."),
-            out: Optional[Path] = typer.Option(None, "--out", help="Registry folder to write the new version "
-                                               "into (default models/)."),
+            out: Optional[Path] = typer.Option(None, "--out", "--models-dir",
+                                               help="Registry folder to write the new version into (default "
+                                                    "models/)."),
             public: bool = typer.Option(True, "--public/--no-public", help="Add the public training data "
                                         "(default) or train on your file alone."),
             datasets: Optional[Path] = typer.Option(None, "--datasets", help="Shared datasets folder "
@@ -201,8 +213,10 @@ def retrain(task: str = typer.Argument(..., help="stance or checkworthy."),
     options: dict = {}
     if task == "stance":
         options = {"kind": kind, "time_budget_s": time_budget, "further": further}
-    elif kind or time_budget or further:
+    elif kind or time_budget is not None or further:
         raise UserError("--kind, --time-budget and --further apply to the stance model only")
+    if time_budget is not None and time_budget <= 0:  # registered an untrained model
+        raise UserError(f"--time-budget {time_budget:g}: give a number of seconds above 0")
     if task == "checkworthy" and no_embeddings:
         options["params"] = {"use_embeddings": False}
     result = run_retrain(task, data, base=base, include_public=public,

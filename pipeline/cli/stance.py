@@ -10,10 +10,12 @@ from typing import Any, Optional
 
 import typer
 
+from pipeline.cli.options import options_given
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import write_jsonl
 from pipeline.core.paths import SHARED_DATASETS_DIR
 from pipeline.core.types import STANCE_LABELS
+from pipeline.registry.registry import DEFAULT_MODELS_DIR
 
 # The stages and rich are imported inside the commands: `claimsift --help` and the quick commands then start
 # in a fraction of a second.
@@ -28,8 +30,9 @@ def _console():
 
 
 def train_stance(
+    ctx: typer.Context,
     data: Path = typer.Option(DEFAULT_DATA, "--data", help="the shared datasets folder"),
-    out: Path = typer.Option(Path("models"), "--out", help="models directory (registry root)"),
+    out: Path = typer.Option(DEFAULT_MODELS_DIR, "--out", help="models directory (registry root)"),
     kind: str = typer.Option("cross-encoder", "--kind", help="cross-encoder (stance) or embed (stance-embed)"),
     max_pairs: Optional[int] = typer.Option(None, "--max-pairs", help="cap on training pairs (default ~12.7k)"),
     epochs: float = typer.Option(1.0, "--epochs", help="passes over the training pairs (cross-encoder)"),
@@ -72,7 +75,9 @@ def train_stance(
 
     if not is_shared_datasets_root(data):
         retrain_from_cli("stance", data, base=base, include_public=public, datasets_dir=datasets,
-                         models_dir=out, kind=kind, time_budget_s=time_budget)
+                         models_dir=out, kind=kind, time_budget_s=time_budget, given=options_given(ctx),
+                         applicable=("--data", "--out", "--base", "--public", "--datasets", "--kind",
+                                     "--time-budget"))
         return
     from pipeline.stance.training import train_and_register
 

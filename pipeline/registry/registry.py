@@ -254,13 +254,17 @@ class Registry:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def promote(self, spec: str) -> ModelRef:
+        return self.promote_from(spec)[0]
+
+    def promote_from(self, spec: str) -> tuple[ModelRef, str | None]:
+        """Promote ``spec``; also the version it replaced (read under the same lock)."""
         ref = self.load_ref(spec)
         with self._locked(ref.name):
             previous = self.current_version(ref.name)
             atomic_write_text(self.root / ref.name / "CURRENT", ref.version + "\n")
             if previous != ref.version:
                 self._record(ref.name, "promote", previous, ref.version)
-        return ref
+        return ref, previous
 
     # -- history and rollback (every change of CURRENT is logged, so it can be undone) -------
     def history(self, name: str) -> list[dict]:

@@ -45,6 +45,9 @@ SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "cs
             ".parquet": "parquet", ".pq": "parquet"}
 MIN_ROWS = 20
 MIN_PER_CLASS = 3
+# The models read a few hundred words of a text; a row far longer is a pasted document or a
+# broken export, and one 30 MB row took 6.7 GB of memory to vectorise.
+MAX_TEXT_CHARS = 20_000
 MAX_ROWS_SHOWN = 10
 
 
@@ -142,7 +145,9 @@ class TrainingDataError(InputError):
 
     def __init__(self, report: ValidationReport, purpose: str = "not trained on") -> None:
         problems = "; ".join(p.describe() for p in report.problems)
-        super().__init__(", ".join(report.files), f"{purpose}: {problems}", row=_first_row(report.problems))
+        # The first bad row only where there is one file: "a.csv, b.jsonl, row 1" named no file's row.
+        row = _first_row(report.problems) if len(report.files) == 1 else None
+        super().__init__(", ".join(report.files), f"{purpose}: {problems}", row=row)
         self.report = report
 
 
@@ -228,7 +233,9 @@ def _read_jsonl(path: Path) -> _RawRows:
             try:
                 row, repeated = loads_noting_repeats(line)
             except json.JSONDecodeError as exc:
-                bad.setdefault(f"not valid JSON ({exc.msg})", []).append(line_no)
+                # exc.msg alone was cut ("Invalid control character at"): say where.
+                where = f"{exc.msg}{'' if exc.msg.endswith(' at') else ' at'} column {exc.colno}"
+                bad.setdefault(f"not valid JSON ({where})", []).append(line_no)
                 continue
             if not isinstance(row, dict):
                 bad.setdefault("not a JSON object", []).append(line_no)
@@ -363,6 +370,11 @@ def evaluation_keys(task: str, datasets_dir: Path | str | None, extra_files: Seq
         for path in files_in(extra):
             raw = read_rows(path)
             column = "claim" if task == "stance" else "text"
+            if raw.rows and column not in raw.columns:
+                # Else the leakage check against this file was silently off.
+                found = ", ".join(sorted(map(str, raw.columns))) or "none"
+                raise UserError(f"{path}: no {column!r} column to check leakage against (found {found}); "
+                                f"the {task} schema is {', '.join(schema_of(task).columns)}")
             for _, row in raw.rows:
                 value = row.get(column)
                 if isinstance(value, str) and value.strip():
@@ -443,6 +455,10 @@ def validate(path: Path | str, task: str, *, evaluation: Mapping[str, str] | Non
                     bad = True
                 elif not value.strip():
                     by_kind.setdefault(f"empty {column}", []).append(row_no)
+                    bad = True
+                elif len(value) > MAX_TEXT_CHARS:
+                    by_kind.setdefault(f"{column} longer than {MAX_TEXT_CHARS:,} characters (the models read the "
+                                       "first few hundred words; cut it or drop the row)", []).append(row_no)
                     bad = True
                 else:
                     values[column] = " ".join(value.split())

@@ -139,7 +139,7 @@ def retrain(task: str, data: Path | str, *, base: str | None = None, include_pub
     raise UserError(f"unknown task {task!r}; expected stance or checkworthy")
 
 
-def _user_minimum(include_public: bool, root: Path | None) -> dict:
+def user_minimum(include_public: bool, root: Path | None) -> dict:
     """How much a user file must hold. Added to the public data, a handful of rows (e.g. a
     reviewer's corrections exported by `claimsift labels export`) is enough: the public rows
     carry every class and the dev sets measure; alone, the file must be able to do both."""
@@ -183,7 +183,7 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
         user = None
     else:
         user = load_training_data(data, "checkworthy", datasets_dir=root, evaluation_files=evaluation_files,
-                                  **_user_minimum(include_public, root))
+                                  **user_minimum(include_public, root))
         log(f"validated {', '.join(user.report.files)}: {len(user)} rows, labels {user.label_counts}")
     registry = Registry(models_dir)
     parent, base_card = _base_card(registry, base)
@@ -310,7 +310,10 @@ def retrain_checkworthy(data: Path | str | None, *, base: str | None = None, inc
                              + (" added to the public training data" if include_public else " alone"))
                          + (f" (a sample of {public_sample} public rows)" if include_public and public_sample else "")
                          + ". Same model as `claimsift train checkworthy`: per-domain logistic regression on "
-                         "MiniLM embeddings, TF-IDF n-grams and cheap cues; thresholds tuned on dev."),
+                         + ("MiniLM embeddings, " if classifier.use_embeddings else "")
+                         + "TF-IDF n-grams and cheap cues"
+                         + ("" if classifier.use_embeddings else " (no embeddings: --no-embeddings)")
+                         + "; thresholds tuned on dev."),
             training_data=training_data, metrics=metrics,
             extra={"task": "checkworthy", "thresholds": thresholds, "domains": list(classifier.domains),
                    "params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in classifier.get_params().items()},
@@ -363,7 +366,7 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
     started = time.perf_counter()
     root = _datasets(datasets_dir, include_public)
     user = load_training_data(data, "stance", datasets_dir=root, evaluation_files=evaluation_files,
-                              **_user_minimum(include_public, root))
+                              **user_minimum(include_public, root))
     log(f"validated {', '.join(user.report.files)}: {len(user)} rows, labels {user.label_counts}")
     registry = Registry(models_dir)
     parent, base_card = _base_card(registry, base)
@@ -487,8 +490,17 @@ def is_shared_datasets_root(path: Path | str) -> bool:
 
 
 def retrain_from_cli(task: str, data: Path, *, base: str | None, include_public: bool, datasets_dir: Path | None,
-                     models_dir: Path, as_json: bool = False, **options) -> RetrainResult:
-    """``claimsift train TASK --data USER_FILE``: validate, train, register without promoting, report."""
+                     models_dir: Path, as_json: bool = False, given: Sequence[str] = (),
+                     applicable: Sequence[str] = (), **options) -> RetrainResult:
+    """``claimsift train TASK --data USER_FILE``: validate, train, register without promoting, report.
+    ``given``: the options on the command line; any not ``applicable`` to a user file is refused
+    (they were ignored: --version, --promote, --max-pairs, --epochs...)."""
+    ignored = [option for option in given if option not in applicable]
+    if ignored:
+        raise UserError(f"with a labelled file, `claimsift train {task}` retrains as `claimsift models retrain "
+                        f"{task}` does, and {', '.join(ignored)} do{'es' if len(ignored) == 1 else ''} not apply "
+                        f"(it takes {', '.join(applicable)}); a new version is never promoted here: "
+                        "`claimsift models promote` does that after `claimsift evaluate compare`")
 
     from rich.console import Console
 
@@ -498,10 +510,11 @@ def retrain_from_cli(task: str, data: Path, *, base: str | None, include_public:
                      datasets_dir=datasets_dir or DEFAULT_DATASETS_DIR, models_dir=models_dir,
                      log=lambda message: console.print(f"[dim]{time.monotonic() - started:6.1f}s[/dim] {message}",
                                                        highlight=False), **options)
+    registry = "" if Path(models_dir).resolve() == Path(DEFAULT_MODELS_DIR).resolve() else f" --models-dir {models_dir}"
     if as_json:
         print(json.dumps(result.to_dict()))
     else:
         Console().print(f"[green]registered {result.model}[/green] (not current) in {result.seconds:.0f}s; compare with "
-                        f"`claimsift evaluate compare {result.model} {task} --data EVAL` and promote with "
-                        f"`claimsift models promote {result.model}`")
+                        f"`claimsift evaluate compare {result.model} {task} --data EVAL{registry}` and promote with "
+                        f"`claimsift models promote {result.model}{registry}`")
     return result
