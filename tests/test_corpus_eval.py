@@ -237,6 +237,7 @@ def test_harness_on_seed_claims_and_a_healthver_slice(seed_store, seed_checker, 
     evaluation = evaluate_corpus([documents], claims, tmp_path / "healthver-store")
     summary, frame = evaluation.summary, evaluation.frame
     assert summary["n"] == len(frame) == 21
+    assert set(frame["corpus"]) == {Path(claims).stem}  # a user's claims file names its corpus (was "corpus")
     assert summary["evidence_recall@5"] >= HEALTHVER_FLOORS["recall"], summary
     assert summary["macro_f1"] >= HEALTHVER_FLOORS["macro_f1"], summary
     assert summary["macro_f1"] > summary["majority_baseline_in_split"]["macro_f1"]

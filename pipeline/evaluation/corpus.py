@@ -163,7 +163,7 @@ def evaluate_corpus(documents: Sequence[Path | str] | None, claims_path: Path | 
                                       exclude_docs=excluded)
         for (claim, claim_split), verdict in zip(batch, verdicts):
             rank = first_gold_rank([e.sentence for e in verdict.evidence], claim.gold_evidence)
-            results.append(ClaimResult(corpus or "corpus", claim, claim_split, verdict, rank))
+            results.append(ClaimResult(corpus or Path(claims_path).stem, claim, claim_split, verdict, rank))
         if progress:
             progress(len(results), len(chosen))
     check_s = time.perf_counter() - started
