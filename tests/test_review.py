@@ -41,9 +41,10 @@ def _client(store: Path, scores: Path | None, tmp_path: Path, **options) -> Test
     return TestClient(create_app(config, checker_factory=factory), base_url=BASE)
 
 
-def _csrf(client: TestClient, url: str) -> str:
+def _form(client: TestClient, url: str) -> dict[str, str]:
+    """The hidden fields of a claim page's label form (the CSRF token, the claim it labels)."""
     page = client.get(url)
-    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
 
 
 def _claim_with(rows: list[dict], needle: str) -> tuple[int, int, dict]:
@@ -98,6 +99,38 @@ def test_cache_is_rebuilt_when_the_scores_file_changes(scores):
     rows = _rows()[:3]
     scores.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert ScoresTable(scores).page(QueueFilter()).total == sum(len(r["claims"]) for r in rows)
+
+
+def test_a_running_desk_serves_a_scores_file_written_over_its_own(scores, tmp_path):
+    # prepare() returned early once it had run: the queue and claim pages kept the old rows.
+    import os
+
+    client = _client(tmp_path / "no-store", scores, tmp_path, reviewer="ana")
+    assert "Estonia is the biggest" in client.get("/queue?q=Estonia").text
+    rows = [r for r in _rows() if "Estonia is the biggest" not in r["text"]]
+    replacement = scores.with_name("next.jsonl")
+    replacement.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    os.replace(replacement, scores)
+    assert "Estonia is the biggest" not in client.get("/queue?q=Estonia").text
+    assert f"{sum(len(r['claims']) for r in rows)} claims" in client.get("/queue").text
+
+
+def test_the_date_filter_lists_claims_with_evidence_dated_in_the_range(tmp_path):
+    # It tested the span from the oldest to the newest evidence: a claim with evidence from January
+    # and August was listed for May.
+    rows = _rows()[:2]
+    dates = [["2016-01-04", "2016-08-26"], ["2016-05-10", None]]
+    for row, claim_dates in zip(rows, dates):
+        for claim in row["claims"]:
+            for i, evidence in enumerate(claim["evidence"]):
+                evidence["published"] = claim_dates[i % 2]
+    path = tmp_path / "dated.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    table = ScoresTable(path)
+    may = table.page(QueueFilter(published_from="2016-05-01", published_to="2016-05-31"), page_size=100)
+    assert {r.line for r in may.rows} == {rows[1]["line"]}
+    assert table.page(QueueFilter(published_from="2016-08-01")).total == len(rows[0]["claims"])
+    assert table.page(QueueFilter(published_to="2016-01-04")).total == len(rows[0]["claims"])
 
 
 def test_parquet_scores_are_read_in_place(tmp_path):
@@ -280,16 +313,16 @@ def test_label_a_claim_then_see_it_and_its_history(scores, tmp_path):
     client = _client(tmp_path / "no-store", scores, tmp_path, reviewer="ana")
     line, index, claim = _claim_with(_rows(), "Estonia is the biggest")
     url = f"/claim/{line}/{index}"
-    csrf = _csrf(client, url)
+    form = _form(client, url)
     stances = {f"stance_{i}": "NOT_ENOUGH_INFO" for i in range(len(claim["evidence"]))}
-    response = client.post(url + "/label", data={"csrf": csrf, "verdict": "REFUTED", "checkworthy": "1", **stances},
+    response = client.post(url + "/label", data={**form, "verdict": "REFUTED", "checkworthy": "1", **stances},
                            follow_redirects=False)
     assert response.status_code == 303
     page = client.get(url).text
     assert re.search(r'class="label-in-force">REFUTED</b> by ana', page)
     assert re.search(r'<option value="REFUTED" selected', page)
     # a correction of the correction keeps the history
-    client.post(url + "/label", data={"csrf": csrf, "verdict": "NOT_ENOUGH_INFO"})
+    client.post(url + "/label", data={**form, "verdict": "NOT_ENOUGH_INFO"})
     page = client.get(url).text
     assert 'class="label-in-force">NOT ENOUGH INFO</b>' in page
     history = page[page.index("<h2>History"):]
@@ -307,13 +340,13 @@ def test_label_a_claim_then_see_it_and_its_history(scores, tmp_path):
 def test_label_writes_are_refused_without_the_form_token_from_another_site_or_read_only(scores, tmp_path):
     client = _client(tmp_path / "no-store", scores, tmp_path, reviewer="ana")
     url = "/claim/1/0"
-    csrf = _csrf(client, url)
+    form = _form(client, url)
     assert client.post(url + "/label", data={"verdict": "REFUTED"}).status_code == 403
     assert client.post(url + "/label", data={"csrf": "guess", "verdict": "REFUTED"}).status_code == 403
-    cross = client.post(url + "/label", data={"csrf": csrf, "verdict": "REFUTED"},
+    cross = client.post(url + "/label", data={**form, "verdict": "REFUTED"},
                         headers={"Origin": "https://evil.example"})
     assert cross.status_code == 403
-    assert client.post(url + "/label", data={"csrf": csrf, "verdict": "REFUTED"},
+    assert client.post(url + "/label", data={**form, "verdict": "REFUTED"},
                        headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
     assert not (tmp_path / "labels" / "labels.jsonl").exists()
     read_only = _client(tmp_path / "no-store", scores, tmp_path, read_only=True)
@@ -325,10 +358,61 @@ def test_label_writes_are_refused_without_the_form_token_from_another_site_or_re
     assert not (tmp_path / "labels" / "labels.jsonl").exists()
 
 
+def test_a_label_form_of_a_claim_that_changed_is_refused(scores, tmp_path):
+    # The form named its claim by line and position only: after a new scores file, a saved form
+    # labelled the post now on that line.
+    client = _client(tmp_path / "no-store", scores, tmp_path, reviewer="ana")
+    line, index, _ = _claim_with(_rows(), "Estonia is the biggest")
+    url = f"/claim/{line}/{index}"
+    form = _form(client, url)
+    rows = _rows()
+    rows[[r["line"] for r in rows].index(line)]["text"] = "Another post altogether, about Finland."
+    scores.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    response = client.post(url + "/label", data={**form, "verdict": "REFUTED"})
+    assert response.status_code == 409 and "not the one the page showed" in response.text
+    assert not (tmp_path / "labels" / "labels.jsonl").exists()
+    assert client.post(url + "/label", data={**_form(client, url), "verdict": "REFUTED"},
+                       follow_redirects=False).status_code == 303
+    ghost = client.post(url + "/label", data={**_form(client, url), "stance_99": "REFUTES"})
+    assert ghost.status_code == 400 and "no passage 99" in ghost.text  # was dropped without a word
+
+
+def test_a_stale_page_does_not_undo_another_reviewers_verdict(scores, tmp_path):
+    # The verdict is always sent (unchanged, it confirms): Bob's page, loaded before Alice's
+    # correction, put the model's verdict back when he saved a stance.
+    alice = _client(tmp_path / "no-store", scores, tmp_path, reviewer="alice")
+    bob = _client(tmp_path / "no-store", scores, tmp_path, reviewer="bob")
+    line, index, claim = _claim_with(_rows(), "Estonia is the biggest")
+    url = f"/claim/{line}/{index}"
+    bob_form = _form(bob, url)
+    alice_form = _form(alice, url)
+    other = next(v for v in ("REFUTED", "SUPPORTED") if v != claim["verdict"])
+    assert alice.post(url + "/label", data={**alice_form, "verdict": other}, follow_redirects=False).status_code == 303
+    stale = bob.post(url + "/label", data={**bob_form, "verdict": claim["verdict"], "stance_0": "SUPPORTS"})
+    assert stale.status_code == 409 and f"alice labelled this verdict {other}" in stale.text
+    assert "label-in-force\">" + other.replace("_", " ") in bob.get(url).text
+    fresh = bob.post(url + "/label", data={**_form(bob, url), "verdict": other, "stance_0": "SUPPORTS"},
+                     follow_redirects=False)
+    assert fresh.status_code == 303
+    # Alice's old page is stale now too: bob labelled the verdict since.
+    assert alice.post(url + "/label", data={**alice_form, "verdict": claim["verdict"]},
+                      follow_redirects=False).status_code == 409  # bob labelled it since
+    assert [r.reviewer for r in LabelStore(tmp_path / "labels").records() if r.task == "verdict"] == ["alice", "bob"]
+
+
+def test_a_reviewer_name_outside_latin1_is_remembered(scores, tmp_path):
+    # The cookie header is Latin-1: "Łukasz" gave a 500 after the label was saved.
+    client = _client(tmp_path / "no-store", scores, tmp_path)
+    saved = client.post("/claim/1/0/label", data={**_form(client, "/claim/1/0"), "verdict": "REFUTED",
+                                                   "reviewer": "Łukasz Nowak 王芳"}, follow_redirects=False)
+    assert saved.status_code == 303
+    assert 'value="Łukasz Nowak 王芳"' in client.get("/claim/1/0").text
+
+
 def test_a_reviewer_name_is_required(scores, tmp_path):
     client = _client(tmp_path / "no-store", scores, tmp_path)
-    csrf = _csrf(client, "/claim/1/0")
-    response = client.post("/claim/1/0/label", data={"csrf": csrf, "verdict": "REFUTED", "reviewer": "  "})
+    form = _form(client, "/claim/1/0")
+    response = client.post("/claim/1/0/label", data={**form, "verdict": "REFUTED", "reviewer": "  "})
     assert response.status_code == 400 and "reviewer" in response.text
 
 
@@ -352,6 +436,31 @@ def test_a_token_is_needed_on_every_request_when_set(scores, tmp_path):
     assert client.get("/queue").status_code == 200  # the cookie now carries it
     fresh = _client(tmp_path / "no-store", scores, tmp_path, token="s3cret", host="192.0.2.10")
     assert fresh.get("/queue", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_the_token_never_leaves_the_desk_in_a_cookie_a_redirect_or_the_log(scores, tmp_path):
+    import logging
+
+    from pipeline.review.security import TOKEN_COOKIE, RedactTokens
+
+    client = _client(tmp_path / "no-store", scores, tmp_path, token="s3cretTOKEN", host="192.0.2.10")
+    entered = client.get("/queue?token=s3cretTOKEN", follow_redirects=False)
+    cookie = client.cookies.get(TOKEN_COOKIE)
+    # Browsers send a host's cookies to all its ports: the cookie proves the token, it is not the token.
+    assert cookie and "s3cretTOKEN" not in cookie and "s3cretTOKEN" not in entered.headers["set-cookie"]
+    assert client.get("/queue").status_code == 200
+    forged = _client(tmp_path / "no-store", scores, tmp_path, token="s3cretTOKEN", host="192.0.2.10")
+    forged.cookies.set(TOKEN_COOKIE, "nonce." + "0" * 64)
+    assert forged.get("/queue").status_code == 401
+    # "//evil.example/x?token=…" redirected off the desk.
+    for path in ("//evil.example/phish", "/%2F%2Fevil.example", "/\\evil.example"):
+        moved = client.get(f"{path}?token=s3cretTOKEN", follow_redirects=False)
+        location = moved.headers.get("location", "")
+        assert location.startswith("/") and not location.startswith(("//", "/\\")), (path, location)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("192.0.2.2:1", "GET", "/claim/1/0?token=s3cretTOKEN&x=1", "1.1", 303), None)
+    RedactTokens().filter(record)
+    assert "s3cretTOKEN" not in record.getMessage() and "x=1" in record.getMessage()
 
 
 def test_serve_refuses_an_open_address_without_a_token(monkeypatch):

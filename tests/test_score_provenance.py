@@ -229,10 +229,9 @@ def test_the_review_desk_records_the_models_that_scored_the_file(tmp_path, write
                                                     reviewer="ana", models_dir=models)),
                             base_url="http://127.0.0.1:8000")
         page = client.get("/claim/1/0")
-        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert found is not None
-        csrf = found.group(1)
-        response = client.post("/claim/1/0/label", data={"csrf": csrf, "verdict": "REFUTED", "checkworthy": "1"},
+        form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+        assert form.get("csrf") and form.get("claim_hash")
+        response = client.post("/claim/1/0/label", data={**form, "verdict": "REFUTED", "checkworthy": "1"},
                                follow_redirects=False)
         assert response.status_code == 303
         records = LabelStore(labels).records()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Optional
 
@@ -47,7 +48,9 @@ def serve(store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus stor
                     fg=typer.colors.YELLOW)
     config = ReviewConfig(store=store, scores=scores, labels_dir=labels, reviewer=(reviewer or "").strip(),
                           read_only=read_only, host=host, token=token, models_dir=models_dir, reports_dir=reports)
-    address = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    # 0.0.0.0 is where it listens, not an address a colleague can open: name this machine instead.
+    shown = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
+    address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     typer.echo(f"review desk on {address}{'?token=' + token if token else ''}  (labels in {config.labels_path}"
                f"{', read-only' if read_only else ''}); Ctrl-C stops it")
     run(config, port=port)

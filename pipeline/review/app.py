@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote, unquote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -35,7 +36,7 @@ from pipeline.review import corpus_view as cv
 from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
-from pipeline.review.security import AccessPolicy, GuardMiddleware, csrf_ok, csrf_token
+from pipeline.review.security import AccessPolicy, GuardMiddleware, RedactTokens, csrf_ok, csrf_token
 from pipeline.scoring.output import provenance_path, score_provenance_status
 from pipeline.verdict.checker import Checker
 from pipeline.verdict.validation import TERMINAL_ESCAPE
@@ -46,6 +47,7 @@ from pipeline.verdict.validation import TERMINAL_ESCAPE
 log = logging.getLogger("claimsift.review")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DEFAULT_REPORTS_DIR = Path("out/reports")
+REVIEWER_COOKIE = "claimsift_reviewer"
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
         except UserError as exc:
             return render(request, "claim.html", problem=str(exc), status=_status(exc))
         context = _claim_context(state, post, item, line, index)
-        context["reviewer"] = config.reviewer or request.cookies.get("claimsift_reviewer", "")
+        context["reviewer"] = config.reviewer or unquote(request.cookies.get(REVIEWER_COOKIE, ""))
         return render(request, "claim.html", **context, saved=request.query_params.get("saved") == "1")
 
     async def label(request: Request) -> Response:
@@ -222,7 +224,8 @@ def create_app(config: ReviewConfig, checker_factory: Callable[[], Any] | None =
         response = RedirectResponse(f"/claim/{line}/{index}?saved=1", status_code=303)
         reviewer = str(form.get("reviewer") or "").strip()
         if reviewer and not config.reviewer:
-            response.set_cookie("claimsift_reviewer", reviewer[:80], httponly=True, samesite="strict")
+            # Quoted: a cookie header is Latin-1, and "Łukasz" raised after the label was saved.
+            response.set_cookie(REVIEWER_COOKIE, quote(reviewer[:80]), httponly=True, samesite="strict")
         return response
 
     def check(request: Request) -> Response:
@@ -371,9 +374,16 @@ def _file_key(scores: Path | None) -> tuple:
     return tuple(key)
 
 
+class LabelConflict(UserError):
+    """A label form that no longer fits what it would label: the claim or its verdict label changed
+    since the page was loaded."""
+
+
 def _status(exc: UserError) -> int:
     if isinstance(exc, ScoresError):
         return 503
+    if isinstance(exc, LabelConflict):
+        return 409
     return 404 if isinstance(exc, NotInScores) else 400
 
 
@@ -481,7 +491,10 @@ def _claim_context(state: _State, post: dict, item: dict, line: int, index: int)
         post_parts = (text[:start], text[start:end], text[end:])
     else:
         post_parts = (text, "", "")
+    verdict_label = current.get(("verdict", post_hash, claim_hash))
     return {"post": post, "item": item, "line": line, "index": index, "evidence": evidence,
+            "post_hash": post_hash, "claim_hash": claim_hash,
+            "verdict_basis": verdict_label.id if verdict_label else "",
             "store_problem": problem, "post_parts": post_parts, "current": current, "history": history,
             "verdict_label": current.get(("verdict", post_hash, claim_hash)),
             "checkworthy_label": current.get(("checkworthy", post_hash)),
@@ -494,9 +507,24 @@ def _save_labels(state: _State, line: int, index: int, form: dict) -> None:
     if not reviewer:
         raise UserError("Give your name as reviewer before labelling (or start the desk with --reviewer NAME).")
     post_hash, claim_hash = content_hash(post["text"]), content_hash(item["text"])
+    if (form.get("post_hash"), form.get("claim_hash")) != (post_hash, claim_hash):
+        # The form names its claim by line and position only: after a new scores file it labelled another.
+        raise LabelConflict("This claim is not the one the page showed (the scores file has changed since it was "
+                            "loaded): reload the page and label again. Nothing was saved.")
+    if form.get("verdict"):
+        in_force = state.labels.for_claim(post_hash, claim_hash)[0].get(("verdict", post_hash, claim_hash))
+        if in_force is not None and in_force.id != form.get("verdict_basis") and in_force.reviewer != reviewer[:80]:
+            # The verdict is always sent (unchanged, it confirms): from a page loaded before another
+            # reviewer's correction it silently undid that correction.
+            raise LabelConflict(f"{in_force.reviewer} labelled this verdict {in_force.label} after you opened the "
+                                "page: reload it to see that label, then save yours again. Nothing was saved.")
     common = {"reviewer": reviewer[:80], "post_hash": post_hash, "post_text": post["text"], "post_id": post.get("post_id"),
               "scores_file": str(state.config.scores), "models": state.prediction_models()}
     evidence = item.get("evidence") or []
+    unknown = sorted(k for k in form if k.startswith("stance_") and k[7:] not in {str(i) for i in range(len(evidence))})
+    if unknown:  # was dropped without a word
+        raise UserError(f"no passage {', '.join(k[7:] for k in unknown)} in this claim's evidence (it has "
+                        f"{len(evidence)}); reload the page and label again")
     records: list[LabelRecord] = []
     if form.get("verdict"):
         records.append(LabelRecord(task="verdict", label=str(form["verdict"]), predicted=item.get("verdict"),
@@ -559,4 +587,7 @@ def serve(config: ReviewConfig, port: int = 8000) -> None:
             scores.facets()
         except UserError as exc:
             print(f"warning: {exc}", flush=True)
-    uvicorn.run(app, host=config.host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    server_config = uvicorn.Config(app, host=config.host, port=port, log_level="info", proxy_headers=False,
+                                   server_header=False)  # configures uvicorn's loggers
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    uvicorn.Server(server_config).run()

@@ -41,7 +41,7 @@ from pipeline.verdict.validation import TERMINAL_ESCAPE
 
 # Imported where used, not here (slow to load; most callers of this module never need them): duckdb, pyarrow.
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 PAGE_SIZE = 50
 ROW_GROUP_ROWS = 20_000
 MAX_PAGE_SIZE = 500
@@ -209,8 +209,7 @@ SELECT row_number() OVER (ORDER BY claim.checkworthiness DESC NULLS LAST, post_c
        coalesce(claim.verdict, 'SKIPPED') AS verdict, claim.confidence AS confidence, claim.skipped AS skipped,
        CAST(len(claim.evidence) AS INTEGER) AS n_evidence,
        list_distinct([e.source FOR e IN claim.evidence IF e.source IS NOT NULL]) AS sources,
-       list_min([e.published FOR e IN claim.evidence]) AS published_first,
-       list_max([e.published FOR e IN claim.evidence]) AS published_last
+       list_distinct([e.published FOR e IN claim.evidence IF e.published IS NOT NULL]) AS published_dates
 FROM claims
 ORDER BY rank
 """
@@ -261,12 +260,16 @@ class ScoresTable:
         self._lock = threading.Lock()
         self._connection = None
         self._facets: Facets | None = None
+        self._stamp: dict | None = None  # the scores file the caches were made from
 
     def prepare(self) -> "ScoresTable":
-        """Convert and flatten once (idempotent; a fresh cache is reused)."""
+        """Convert and flatten (a fresh cache is reused); again when the scores file has changed
+        since (a new run written over it): a running desk kept showing the old rows."""
         with self._lock:
-            if self.claims_path is not None:
+            if self.claims_path is not None and self.path.is_file() and _source_stamp(self.path) == self._stamp:
                 return self
+            self._facets = None
+            self._connection = None  # its Parquet footer cache may hold the replaced files'
             if not self.path.is_file():
                 raise ScoresError(f"{self.path}: no scores file here; make one with `claimsift score POSTS "
                                   f"--store STORE --out {self.path}`")
@@ -292,6 +295,7 @@ class ScoresTable:
             if not _fresh_rows(rows, stamp):
                 _build_rows(claims, rows, stamp)
             self.posts_path, self.claims_path, self.terms_path, self.rows_path = posts, claims, terms, rows
+            self._stamp = stamp
             return self
 
     def _check_parquet(self, path: Path) -> None:
@@ -485,10 +489,9 @@ def _where(flt: QueueFilter) -> tuple[str, list]:
     if flt.max_confidence is not None:
         clauses.append("confidence <= ?")
         params.append(flt.max_confidence)
-    if flt.published_from:
-        clauses.append("published_last >= ?")
-        params.append(flt.published_from)
-    if flt.published_to:
-        clauses.append("published_first <= ?")
-        params.append(flt.published_to)
+    if flt.published_from or flt.published_to:
+        # Some evidence document dated inside the range: the span from the oldest to the newest
+        # evidence overlapping it listed claims with none in it.
+        clauses.append("len(list_filter(published_dates, lambda d: d >= ? AND d <= ?)) > 0")
+        params += [flt.published_from or "0000-00-00", flt.published_to or "9999-99-99"]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -5,8 +5,10 @@
   127.0.0.1 (DNS rebinding) gets a refusal, not the reviewer's data.
 - **Token**: bound to any other address, the desk refuses to start without an access token
   (``--token`` or ``CLAIMSIFT_REVIEW_TOKEN``), and every request must carry it: ``?token=``
-  once (it is then kept in an HttpOnly, SameSite=Strict cookie and dropped from the address),
-  the cookie, or ``Authorization: Bearer``.
+  once (it is then dropped from the address, and the browser keeps a session cookie, HttpOnly
+  and SameSite=Strict, that proves the token without holding it: browsers send a host's cookies
+  to all its ports, so another service on the machine would have read the token itself), the
+  session cookie, or ``Authorization: Bearer``. The server log never shows a query's token.
 - **Cross-site writes**: label writes are POSTs that must carry the per-browser CSRF token of a
   SameSite=Strict cookie in a form field (``csrf_ok``), and a request that says where it came
   from (``Origin``, ``Sec-Fetch-Site``) must come from this site.
@@ -14,8 +16,11 @@
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
+import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Awaitable, Callable
@@ -69,11 +74,26 @@ class AccessPolicy:
     def token_ok(self, request: Request) -> bool:
         if not self.token:
             return True
-        offered = [request.cookies.get(TOKEN_COOKIE, ""), request.query_params.get("token", "")]
+        if self.session_ok(request.cookies.get(TOKEN_COOKIE, "")):
+            return True
+        offered = [request.query_params.get("token", "")]
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             offered.append(auth[7:].strip())
         return any(o and hmac.compare_digest(o.encode(), self.token.encode()) for o in offered)
+
+    def new_session(self) -> str:
+        """A session cookie value: a random nonce and its HMAC under the token."""
+        assert self.token
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{self._mac(nonce)}"
+
+    def session_ok(self, value: str) -> bool:
+        nonce, _, mac = value.partition(".")
+        return bool(self.token and nonce and mac) and hmac.compare_digest(mac.encode(), self._mac(nonce).encode())
+
+    def _mac(self, nonce: str) -> str:
+        return hmac.new(str(self.token).encode(), nonce.encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_token(request: Request) -> str:
@@ -95,6 +115,18 @@ def same_site(request: Request) -> bool:
     if origin and origin != "null":
         return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
     return origin != "null"
+
+
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
+class RedactTokens(logging.Filter):
+    """Takes the value of ``token=`` out of uvicorn's access log lines (the full query was logged)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 Refuse = Callable[[Request, int, str], Response]
@@ -119,8 +151,10 @@ class GuardMiddleware(BaseHTTPMiddleware):
         elif self.policy.token and request.method == "GET" and "token" in request.query_params:
             # Keep the token in a cookie and out of the address bar, history and Referer.
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            response = RedirectResponse(request.url.path + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
-            response.set_cookie(TOKEN_COOKIE, self.policy.token, httponly=True, samesite="strict")
+            # One leading slash: "//evil.example/x?token=…" redirected off the desk.
+            path = "/" + request.url.path.lstrip("/\\")
+            response = RedirectResponse(path + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
+            response.set_cookie(TOKEN_COOKIE, self.policy.new_session(), httponly=True, samesite="strict")
         else:
             response = await call_next(request)
         if CSRF_COOKIE not in request.cookies:
