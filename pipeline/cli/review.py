@@ -49,7 +49,7 @@ def serve(store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus stor
     config = ReviewConfig(store=store, scores=scores, labels_dir=labels, reviewer=(reviewer or "").strip(),
                           read_only=read_only, host=host, token=token, models_dir=models_dir, reports_dir=reports)
     # 0.0.0.0 is where it listens, not an address a colleague can open: name this machine instead.
-    shown = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
     address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     typer.echo(f"review desk on {address}{'?token=' + token if token else ''}  (labels in {config.labels_path}"
                f"{', read-only' if read_only else ''}); Ctrl-C stops it")
