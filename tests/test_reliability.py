@@ -230,7 +230,7 @@ def test_a_jsonl_line_that_is_not_utf8_is_named_by_its_line(tmp_path):
     with pytest.raises(InputError, match="is a folder, not a file"):
         list(jsonl_lines(tmp_path))
     path.write_text('{"claim": "unclosed"\n', encoding="utf-8")
-    assert list(jsonl_lines(path)) == [(1, None, "not valid JSON (Expecting ',' delimiter, column 21)")]
+    assert list(jsonl_lines(path)) == [(1, None, "not valid JSON (Expecting ',' delimiter at column 21)")]
     # an escaped emoji is fine; half of one cannot be written as UTF-8 anywhere later
     path.write_text('{"claim": "ok \\ud83d\\ude00"}\n{"claim": "cut \\ud83d in two"}\n', encoding="utf-8")
     lines = list(jsonl_lines(path))

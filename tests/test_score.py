@@ -127,6 +127,7 @@ def test_half_an_emoji_rejects_a_tweet_only_in_the_fields_score_reads(tmp_path):
     records = list(PostReader(path))
     assert [(r.post_id, r.text, r.reason) for r in records[:1]] == [("1", "Whole text.", None)]
     assert records[1].reason is not None and "\\ud83d is half of a UTF-16 pair" in records[1].reason
+    assert records[1].post_id == "2"  # was None: the rejected row named by its line alone
 
 
 def test_a_key_given_twice_rejects_a_row_only_when_score_reads_it(tmp_path):
@@ -183,7 +184,7 @@ def test_every_unscorable_row_is_rejected_with_its_line_and_reason(tmp_path, wri
     assert [(r["line"], r["reason"]) for r in rejected] == [
         (2, "text is empty"), (3, "text is int, not a string"), (4, "text is null"), (5, "no 'text' field"),
         (6, "text has 101 characters, over the limit of 100"), (7, "text is list, not a string"),
-        (8, "text is empty"), (9, "not valid JSON (Unterminated string starting at, column 19)"),
+        (8, "text is empty"), (9, "not valid JSON (Unterminated string starting at column 19)"),
         (10, "blank line"), (11, "line is a JSON list, not an object"),
     ]
     assert rejected[0]["post_id"] == "2"

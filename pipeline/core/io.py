@@ -32,8 +32,10 @@ def parse_object(line: str, reads: Collection[str] | Callable[[dict], Collection
     try:
         value, repeated_keys = loads_noting_repeats(line)
     except ValueError as exc:
-        column = f", column {exc.colno}" if hasattr(exc, "colno") else ""
-        return None, f"not valid JSON ({getattr(exc, 'msg', exc)}{column})"
+        message = str(getattr(exc, "msg", exc))
+        if hasattr(exc, "colno"):  # "Unterminated string starting at" ends in where
+            message += f"{'' if message.endswith(' at') else ' at'} column {exc.colno}"
+        return None, f"not valid JSON ({message})"
     if not isinstance(value, dict):
         return None, f"line is a JSON {_kind(value)}, not an object"
     # {"text": "a", "text": "b"} is valid JSON that every reader takes differently (json keeps the last,

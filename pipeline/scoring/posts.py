@@ -198,14 +198,21 @@ class PostReader:
         return has_text, text, post_id
 
     def _intact_id(self, row: str) -> str | None:
-        """The id of a JSONL row rejected for bytes that are not UTF-8, so that its rejected record names the
-        post: read from the row as JSON (the bad bytes stay escaped in a string), and only where the id
-        itself holds none of them. None for a row that is not a JSON object."""
+        """The id of a JSONL row rejected for bytes that are not UTF-8 or for half an escaped emoji, so
+        that its rejected record names the post: read from the row as JSON (the bad bytes stay escaped
+        in a string), and only where the id itself holds none of them. None for a row that is not a
+        JSON object."""
         obj = _json_object(row)
         if obj is None:
             return None
         pid = post_id_text(self._text_and_id(obj)[2])
-        return None if pid is None or invalid_utf8(pid) else pid
+        if pid is None or invalid_utf8(pid):
+            return None
+        try:
+            pid.encode("utf-8")  # half a UTF-16 pair cannot be written
+        except UnicodeEncodeError:
+            return None
+        return pid
 
     def _sniff(self, gzipped: bool) -> bytes:
         """The first 64 KiB of the decompressed content, to recognise a file that is not text."""
@@ -270,7 +277,8 @@ class PostReader:
         obj, problem = parse_object(row, reads=self._read_keys)
         if obj is None:
             problem = problem or "not a JSON object"
-            return PostRecord(number, None, None, problem if what == "line" else problem.replace("line is", f"{what} is"))
+            return PostRecord(number, self._intact_id(row), None,
+                              problem if what == "line" else problem.replace("line is", f"{what} is"))
         has_text, text, post_id = self._text_and_id(obj)
         return self._validate(number, post_id, text, has_text)
 
