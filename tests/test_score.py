@@ -138,7 +138,7 @@ def test_a_key_given_twice_rejects_a_row_only_when_score_reads_it(tmp_path):
                     '{"id": "4", "text": "Sweden joined NATO in 2024.", "note": "a", "note": "b", '
                     '"user": {"name": "x", "name": "y"}}\n', encoding="utf-8")
     records = [(r.line, r.post_id, r.reason) for r in PostReader(path)]
-    assert records == [(1, None, "the key 'text' appears twice in this object; remove one"),
+    assert records == [(1, "1", "the key 'text' appears twice in this object; remove one"),
                        (2, None, "the key 'id' appears twice in this object; remove one"),
                        (3, "4", None)]
 

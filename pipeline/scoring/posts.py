@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.core.errors import InputError
-from pipeline.core.io import delimited_records, parse_object
+from pipeline.core.io import delimited_records, loads_noting_repeats, parse_object
 
 # Imported where used, not here (slow to load; most callers of this module never need them): pyarrow.
 
@@ -202,9 +202,12 @@ class PostReader:
         that its rejected record names the post: read from the row as JSON (the bad bytes stay escaped
         in a string), and only where the id itself holds none of them. None for a row that is not a
         JSON object."""
-        obj = _json_object(row)
-        if obj is None:
+        try:
+            obj, repeated = loads_noting_repeats(row)
+        except ValueError:
             return None
+        if not isinstance(obj, dict) or {self.id_column, "id_str"} & set(repeated):
+            return None  # an id given twice names no one post
         pid = post_id_text(self._text_and_id(obj)[2])
         if pid is None or invalid_utf8(pid):
             return None
