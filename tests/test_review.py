@@ -152,7 +152,9 @@ def test_queue_page_problems_are_messages_not_tracebacks(scores, tmp_path):
     for url, status, words in [("/queue?page=0", 400, "pages start at 1"), ("/queue?page=abc", 400, "whole number"),
                                ("/queue?page=999", 404, "does not exist"), ("/queue?min_conf=2", 400, "between 0 and 1"),
                                ("/queue?from=yesterday", 400, "not a date"), ("/queue?verdict=MAYBE", 400, "unknown verdict"),
-                               ("/claim/999/0", 404, "no post on line 999"), ("/claim/1/7", 404, "no claim 7")]:
+                               ("/claim/999/0", 404, "no post on line 999"), ("/claim/1/7", 404, "no claim 7"),
+                               # an emoji-only search was ignored and listed every claim
+                               ("/queue?q=%F0%9F%8E%89", 400, "holds no word")]:
         response = client.get(url)
         assert response.status_code == status, url
         assert words in response.text and "Traceback" not in response.text, url

@@ -603,3 +603,29 @@ def test_training_further_starts_from_the_adapter_and_shape_of_the_model_named(t
     (registry.root / "stance" / "v1" / "adapter_head.safetensors").write_bytes(b"tampered")
     with pytest.raises(Exception, match="refusing to load"):
         stance_training.train_and_register(DATA, registry.root, init_from="stance@v1", log=lambda m: None)
+
+
+def test_the_onnx_stance_runtime_gives_its_memory_back_after_each_calls_widest_batch():
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from pipeline.registry.base_models import base_model_path
+    from pipeline.stance.backends import onnx_cross_encoder_logits
+
+    calls: list[tuple[int, bool]] = []
+
+    class Session:
+        def get_inputs(self):
+            return [SimpleNamespace(name="input_ids"), SimpleNamespace(name="attention_mask")]
+
+        def run(self, outputs, feeds, run_options=None):
+            calls.append((feeds["input_ids"].shape[1], run_options is not None))
+            return [np.zeros((feeds["input_ids"].shape[0], 3), dtype=np.float32)]
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model_path("all-MiniLM-L6-v2"))
+    claims = [f"Claim {i} " + "word " * (i % 30) for i in range(70)]
+    logits = onnx_cross_encoder_logits(Session(), tokenizer, claims, ["A passage."] * 70, batch_size=32)
+    assert logits.shape == (70, 3) and len(calls) == 3
+    assert [shrink for _, shrink in calls] == [False, False, True]
+    assert calls[-1][0] == max(width for width, _ in calls)

@@ -35,7 +35,7 @@ from pipeline.registry.registry import Registry, model_rows
 from pipeline.review import corpus_view as cv
 from pipeline.review.corpus_view import passage_context, store_problem
 from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
-from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable
+from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable, query_words
 from pipeline.review.security import AccessPolicy, GuardMiddleware, RedactTokens, csrf_ok, csrf_token
 from pipeline.scoring.output import provenance_path, score_provenance_status
 from pipeline.verdict.checker import Checker
@@ -431,10 +431,14 @@ def _queue_filter(request: Request) -> QueueFilter:
     verdict = request.query_params.get("verdict", "")
     if verdict and verdict not in VERDICT_LABELS + ("SKIPPED",):
         raise UserError(f"unknown verdict {verdict[:40]!r}")
+    text = request.query_params.get("q", "").strip()[:200]
+    if text and not query_words(text):  # ignored, it listed every claim as if it had matched
+        raise UserError(f"the search {text[:40]!r} holds no word (letters or digits): search for words of the "
+                        "post or claim")
     return QueueFilter(verdict=verdict, min_confidence=_float_param(request, "min_conf"),
                        max_confidence=_float_param(request, "max_conf"),
                        published_from=_date_param(request, "from"), published_to=_date_param(request, "to"),
-                       text=request.query_params.get("q", "").strip()[:200],
+                       text=text,
                        source=request.query_params.get("source", "").strip()[:300])
 
 

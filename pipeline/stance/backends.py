@@ -314,8 +314,19 @@ def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: S
 
 def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
                               max_length: int = 128, batch_size: int = 32) -> np.ndarray:
+    import onnxruntime as ort
+
+    # onnxruntime's arena keeps the memory of the widest batch it has run; the last batch of a
+    # call (the longest pairs: batches go by token count) gives it back, as the encoder's does.
+    shrink = ort.RunOptions()
+    shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    batches = -(-len(claims) // batch_size)
+    ran = [0]
+
     def run(batch):
-        return session.run(None, {name: batch[name].astype(np.int64) for name in input_names})[0]
+        ran[0] += 1
+        feeds = {name: batch[name].astype(np.int64) for name in input_names}
+        return session.run(None, feeds, shrink if ran[0] == batches else None)[0]
 
     input_names = [node.name for node in session.get_inputs()]
 
