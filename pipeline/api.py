@@ -51,7 +51,7 @@ from pipeline.registry.registry import DEFAULT_MODELS_DIR, Registry, model_rows
 from pipeline.retrieval.index import update_index
 from pipeline.scoring.scorer import score_frame as _score_frame
 from pipeline.training import data as training_data
-from pipeline.training.retrain import DEFAULT_DATASETS_DIR, retrain
+from pipeline.training.retrain import DEFAULT_DATASETS_DIR, retrain, user_minimum
 from pipeline.verdict.checker import Checker
 from pipeline.verdict.validation import (
     CLAIMS,
@@ -243,8 +243,10 @@ EVIDENCE_COLUMNS = ["doc_id", "document", "source", "title", "published", "url",
                     "context", "stance", "score", *(f"p_{label}" for label in STANCE_LABELS), "read_as", "decisive"]
 
 
-EVIDENCE_DTYPES = {**{c: "str" for c in ("doc_id", "document", "source", "title", "published", "url", "sentence", "context",
-                                          "stance", "read_as")}, "sentence_index": np.int64, "start": np.int64, "end": np.int64, "score": np.float64,
+# Text columns as objects, as verdicts_frame's: pandas' str dtype turns a missing date into NaN, which
+# is truthy (``if published:``) and is not None.
+EVIDENCE_DTYPES = {**{c: object for c in ("doc_id", "document", "source", "title", "published", "url", "sentence",
+                                          "context", "stance", "read_as")}, "sentence_index": np.int64, "start": np.int64, "end": np.int64, "score": np.float64,
                    **{f"p_{label}": np.float64 for label in STANCE_LABELS}, "decisive": bool}
 
 
@@ -326,12 +328,14 @@ def checkworthiness_frame(texts: Sequence[str], domain: str = AUTO, model: str =
 # -- models: train, evaluate, registry ------------------------------------------------------------
 
 def validate_training_file(path: Path | str, task: str, datasets_dir: Path | str | None = None,
-                           evaluation_files: Sequence[Path | str] = ()):
-    """Check a labelled file as ``train`` would; returns a ``ValidationReport`` (``.ok``,
+                           evaluation_files: Sequence[Path | str] = (), include_public: bool = True):
+    """Check a labelled file as ``train`` would (added to the public data unless
+    ``include_public=False``, which asks more of it); returns a ``ValidationReport`` (``.ok``,
     ``.problems`` with row numbers, ``.summary()``) instead of raising."""
-
-    keys = training_data.evaluation_keys(task, datasets_dir or DEFAULT_DATASETS_DIR, evaluation_files)
-    report, _ = training_data.validate(path, task, evaluation=keys)
+    root = Path(datasets_dir or DEFAULT_DATASETS_DIR)
+    keys = training_data.evaluation_keys(task, root, evaluation_files)
+    report, _ = training_data.validate(path, task, evaluation=keys,
+                                       **user_minimum(include_public, root if root.is_dir() else None))
     return report
 
 

@@ -335,6 +335,7 @@ def test_evidence_frame_of_a_verdict_without_evidence_has_the_usual_columns():
     assert list(empty.columns) == list(full.columns)
     # Typed alike, so that frames of several verdicts concatenate to numbers, not objects.
     assert empty.dtypes.to_dict() == full.dtypes.to_dict()
+    assert full.loc[0, "published"] is None  # a missing date stays None (pandas' str dtype made it NaN)
     assert pd.concat([empty, full])["score"].dtype == np.float64
     assert {"sentence", "url", "stance", "p_SUPPORTS", "p_REFUTES", "p_NOT_ENOUGH_INFO", "decisive"} <= set(full.columns)
     assert full.loc[0, "url"] == ""

@@ -42,7 +42,7 @@ def test_a_failed_write_leaves_no_version_and_no_scratch(tmp_path):
             (folder / "weights.npy").write_bytes(b"half")
             raise KeyboardInterrupt
     assert registry.versions("stance") == []
-    assert list((tmp_path / "models" / "stance").iterdir()) == []
+    assert [p.name for p in (tmp_path / "models" / "stance").iterdir()] == [".lock"]  # the reservation's lock file only
 
 
 def _write_version(root: str, payload: str, hold_s: float) -> str:
@@ -97,16 +97,44 @@ def test_the_partial_folder_of_a_killed_writer_is_removed_by_the_next(tmp_path):
     import subprocess
     import sys
 
+    from pipeline.registry.registry import _owner
+
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     folder = tmp_path / "models" / "stance"
-    stale = folder / ".partial-v7"
-    stale.mkdir(parents=True)
-    (stale / "card.json").write_text("{}")
-    (stale / ".owner.json").write_text(json.dumps({"host": __import__("socket").gethostname(),
-                                                   "pid": int(dead.stdout)}))
+    for version in ("v7", "ngo1"):
+        stale = folder / f".partial-{version}"
+        stale.mkdir(parents=True)
+        (stale / "card.json").write_text("{}")
+        (stale / ".owner.json").write_text(json.dumps(_owner() | {"pid": int(dead.stdout)}))
     registry = Registry(tmp_path / "models")
     assert registry.versions("stance") == []  # a partial folder is never a version, card or not
-    assert registry.next_version("stance") == "v1" and not stale.exists()
+    assert registry.next_version("stance") == "v1"  # a dead writer's number is not taken
+    with registry.new_version("stance") as scratch:
+        assert registry.version_of(scratch) == "v1" and not (folder / ".partial-v7").exists()
+        registry.write_card(scratch, name="stance", version="v1", description="x", training_data=[], metrics={})
+    # A name given again after its writer was killed: was "being written by another process" forever.
+    with registry.new_version("stance", "ngo1") as scratch:
+        registry.write_card(scratch, name="stance", version="ngo1", description="x", training_data=[], metrics={})
+    assert registry.versions("stance") == ["v1", "ngo1"]
+
+
+def test_a_folder_in_the_way_is_stepped_over_and_bad_names_refused(tmp_path):
+    # A v1 folder without a card (half copied by hand): the reservation spun on v1 a thousand times.
+    registry = Registry(tmp_path / "models")
+    (tmp_path / "models" / "stance" / "v1").mkdir(parents=True)
+    with registry.new_version("stance") as scratch:
+        assert registry.version_of(scratch) == "v2"
+        registry.write_card(scratch, name="stance", version="v2", description="x", training_data=[], metrics={})
+    for bad in (".hidden", "a/b", " "):
+        with pytest.raises(UserError, match="cannot name a version"):
+            with registry.new_version("stance", bad):
+                pass
+
+
+def test_a_rollback_of_a_misspelt_name_registers_nothing(registry):
+    with pytest.raises(ModelNotFoundError):
+        registry.rollback("checkworthiness")
+    assert registry.names() == ["checkworthy"]
 
 
 def test_sigterm_in_the_command_line_removes_the_version_being_written(tmp_path):
@@ -129,7 +157,7 @@ def test_sigterm_in_the_command_line_removes_the_version_being_written(tmp_path)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 143, done.stderr
     assert "Traceback" not in done.stderr
-    assert list((tmp_path / "models" / "stance").iterdir()) == []
+    assert [p.name for p in (tmp_path / "models" / "stance").iterdir()] == [".lock"]
 
 
 def test_concurrent_promotions_keep_every_change_in_the_history(registry):
@@ -321,7 +349,7 @@ def test_a_training_run_that_fails_midway_leaves_no_model(tmp_path, monkeypatch)
         retrain("checkworthy", DATA / "retrain_checkworthy.jsonl", include_public=False, datasets_dir=None,
                 models_dir=models, params={"use_embeddings": False}, log=lambda m: None)
     assert Registry(models).versions("checkworthy") == []
-    assert not any((models / "checkworthy").iterdir())
+    assert [p.name for p in (models / "checkworthy").iterdir()] == [".lock"]
 
 
 def test_cli_retrain_registers_without_promoting(tmp_path, shared_datasets, invoke_cli):

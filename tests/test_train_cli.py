@@ -35,7 +35,7 @@ def test_train_with_a_user_file_refuses_the_options_it_would_ignore(tmp_path, in
     # --version, --promote and --sentence-epochs were ignored: the version came out v19, not current.
     result = invoke_cli("train", "checkworthy", "--data", DATA / "retrain_checkworthy.jsonl", "--version", "ngo1",
                         "--promote", "--sentence-epochs", "0", "--out", tmp_path)
-    assert "--version, --promote, --sentence-epochs do not apply" in str(result.exception)
+    assert "--version, --promote/--no-promote, --sentence-epochs do not apply" in str(result.exception)
     stance = invoke_cli("train", "stance", "--data", DATA / "retrain_stance.jsonl", "--max-pairs", "200",
                         "--out", tmp_path)
     assert "--max-pairs does not apply" in str(stance.exception)
@@ -46,4 +46,12 @@ def test_retrain_refuses_a_time_budget_of_nothing_and_takes_models_dir(tmp_path,
     result = invoke_cli("models", "retrain", "stance", "--data", DATA / "retrain_stance.jsonl", "--kind",
                         "cross-encoder", "--time-budget", "0", "--models-dir", tmp_path)
     assert "--time-budget 0: give a number of seconds above 0" in str(result.exception)
+    assert not list(tmp_path.iterdir())
+    # `train stance --data FILE --time-budget 0` and the notebook API reach the same refusal.
+    from pipeline.core.errors import UserError
+    from pipeline.training.retrain import retrain
+
+    with pytest.raises(UserError, match="time budget 0 s"):
+        retrain("stance", DATA / "retrain_stance.jsonl", kind="cross-encoder", time_budget_s=0, models_dir=tmp_path,
+                include_public=False, datasets_dir=None, log=lambda m: None)
     assert not list(tmp_path.iterdir())

@@ -180,7 +180,7 @@ def train_checkworthy_command(
     if not is_shared_datasets_root(data):
         retrain_from_cli("checkworthy", data, base=base, include_public=public, datasets_dir=datasets,
                          models_dir=out, as_json=as_json, given=options_given(ctx),
-                         applicable=("--data", "--out", "--base", "--public", "--datasets", "--json"))
+                         applicable=("--data", "--out", "--base", "--public/--no-public", "--datasets", "--json"))
         return
     from rich.console import Console
     from rich.progress import (

@@ -8,6 +8,6 @@ import typer
 def options_given(ctx: click.Context | typer.Context) -> list[str]:
     """The options given on the command line (their first spelling, e.g. ``--max-pairs``), in the
     command's order; an option left at its default is not among them."""
-    return [param.opts[0] for param in ctx.command.params
+    return ["/".join(param.opts + param.secondary_opts) for param in ctx.command.params
             if param.param_type_name == "option" and param.name is not None  # typer's options are not click's class
             and getattr(ctx.get_parameter_source(param.name), "name", None) == "COMMANDLINE"]

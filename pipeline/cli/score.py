@@ -85,6 +85,11 @@ def score(
     except KeyboardInterrupt:
         raise UserError(f"interrupted; finished chunks are kept in {out}.parts: rerun with --resume",
                         exit_code=130) from None
+    except SystemExit as stop:  # SIGTERM (`timeout`, `kill`): the same hint, and its exit status
+        if stop.code != 143:
+            raise
+        raise UserError(f"terminated; finished chunks are kept in {out}.parts: rerun with --resume",
+                        exit_code=143) from None
     if summary.rejected:
         # On stderr, even with --json: a person or a log must see that rows were not scored.
         typer.echo(f"{summary.rejected:,} row{'s' if summary.rejected != 1 else ''} rejected: see "

@@ -76,7 +76,7 @@ def train_stance(
     if not is_shared_datasets_root(data):
         retrain_from_cli("stance", data, base=base, include_public=public, datasets_dir=datasets,
                          models_dir=out, kind=kind, time_budget_s=time_budget, given=options_given(ctx),
-                         applicable=("--data", "--out", "--base", "--public", "--datasets", "--kind",
+                         applicable=("--data", "--out", "--base", "--public/--no-public", "--datasets", "--kind",
                                      "--time-budget"))
         return
     from pipeline.stance.training import train_and_register

@@ -64,17 +64,32 @@ def library_versions(*names: str) -> dict[str, str]:
     return out
 
 
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+def _owner() -> dict:
+    """Who writes a partial folder: enough to tell, on this host and in this PID namespace, whether
+    the process still lives (containers may share a host name and a models volume)."""
+    return {"host": socket.gethostname(), "pidns": _pid_namespace(), "pid": os.getpid()}
+
+
 def _writer_alive(partial: Path) -> bool:
     """Whether the process that made a partial version folder may still be writing it."""
     try:
         owner = json.loads((partial / OWNER_FILE).read_text())
+        if not isinstance(owner, dict):
+            raise ValueError("not an object")
     except (OSError, ValueError):
         try:
             return time.time() - partial.stat().st_mtime < STALE_UNOWNED_S
         except OSError:
             return False
-    if owner.get("host") != socket.gethostname():
-        return True  # a shared folder: another machine's process cannot be checked from here
+    if owner.get("host") != socket.gethostname() or owner.get("pidns") != _pid_namespace():
+        return True  # another machine's or container's process cannot be checked from here
     try:
         os.kill(int(owner["pid"]), 0)
     except ProcessLookupError:
@@ -179,9 +194,10 @@ class Registry:
         """The version a ``new_version`` folder will become."""
         return scratch.name.removeprefix(PARTIAL_PREFIX)
 
-    def _partials(self, name: str) -> list[tuple[str, Path]]:
-        """(version, folder) of the partial folders of live writers; those of dead writers on this
-        host, and unowned old ones, are removed."""
+    def _partials(self, name: str, sweep: bool = False) -> list[tuple[str, Path]]:
+        """(version, folder) of the partial folders of live writers. ``sweep`` (under the model's
+        lock, so that no writer reserves a number while it is judged): remove those of dead
+        writers on this host, and unowned old ones."""
         folder = self.root / name
         if not folder.is_dir():
             return []
@@ -191,7 +207,7 @@ class Registry:
                 continue
             if _writer_alive(path):
                 live.append((self.version_of(path), path))
-            else:
+            elif sweep:
                 shutil.rmtree(path, ignore_errors=True)
         return live
 
@@ -222,30 +238,38 @@ class Registry:
 
     def _reserve(self, name: str, version: str | None) -> Path:
         folder = self.root / name
-        for _ in range(1000):
-            candidate = version or self.next_version(name)
-            if (folder / candidate).exists():
-                if version:
-                    raise UserError(f"{name}@{version} exists in {self.root}; choose another version")
-                continue
-            scratch = folder / f"{PARTIAL_PREFIX}{candidate}"
-            try:
-                scratch.mkdir(mode=0o700)  # atomic: the one writer of this version
-            except FileExistsError:
-                if version:
-                    raise UserError(f"{name}@{version} is being written by another process "
-                                    f"({scratch}); choose another version") from None
-                continue
-            (scratch / OWNER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
-            return scratch
-        raise RuntimeError(f"could not reserve a version of {name} under {self.root}")
+        if version is not None and (version.startswith(".") or "/" in version or not version.strip()):
+            raise UserError(f"{version!r} cannot name a version (no leading dot, no slash)")
+        with self._locked(name):  # the sweep and the reservation: one writer at a time, for a moment
+            self._partials(name, sweep=True)
+            if version is not None:
+                candidates = [version]
+            else:
+                first = int(self.next_version(name)[1:])
+                candidates = [f"v{n}" for n in range(first, first + 1000)]
+            for candidate in candidates:
+                scratch = folder / f"{PARTIAL_PREFIX}{candidate}"
+                if (folder / candidate).exists() or scratch.exists():
+                    # A registered version, a folder in the way (no card, or a partial that could
+                    # not be removed), or a live writer's: the next number, or a refusal by name.
+                    if version is not None:
+                        why = ("exists" if (folder / candidate).exists() else
+                               f"is being written by another process ({scratch})")
+                        raise UserError(f"{name}@{version} {why} in {self.root}; choose another version")
+                    continue
+                scratch.mkdir(mode=0o700)  # under the lock: nothing else makes it now
+                (scratch / OWNER_FILE).write_text(json.dumps(_owner()))
+                return scratch
+        raise RuntimeError(f"could not reserve a version of {name} under {self.root}: {folder} holds "
+                           "a thousand folders in the way")
 
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:
         """An OS lock on the model's folder (released if the holder dies) around a read and
         write of ``CURRENT`` and ``HISTORY.jsonl``: concurrent promotions lost history entries."""
         folder = self.root / name
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():  # making it here registered a misspelt name (rollback of "typo")
+            raise ModelNotFoundError(f"no model {name!r} under {self.root}")
         with open(folder / LOCK_FILE, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:

@@ -34,7 +34,14 @@ from pipeline.corpus.store import Corpus
 from pipeline.registry.registry import Registry, model_rows
 from pipeline.review import corpus_view as cv
 from pipeline.review.corpus_view import passage_context, store_problem
-from pipeline.review.labels import LabelRecord, LabelStore, content_hash, default_labels_dir
+from pipeline.review.labels import (
+    LabelConflict,
+    LabelRecord,
+    LabelStore,
+    content_hash,
+    default_labels_dir,
+    no_newer_label_by_another,
+)
 from pipeline.review.scores import PAGE_SIZE, NotInScores, QueueFilter, ScoresError, ScoresTable, query_words
 from pipeline.review.security import AccessPolicy, GuardMiddleware, RedactTokens, csrf_ok, csrf_token
 from pipeline.scoring.output import provenance_path, score_provenance_status
@@ -374,11 +381,6 @@ def _file_key(scores: Path | None) -> tuple:
     return tuple(key)
 
 
-class LabelConflict(UserError):
-    """A label form that no longer fits what it would label: the claim or its verdict label changed
-    since the page was loaded."""
-
-
 def _status(exc: UserError) -> int:
     if isinstance(exc, ScoresError):
         return 503
@@ -421,7 +423,8 @@ def _date_param(request: Request, name: str) -> str:
     raw = request.query_params.get(name, "").strip()
     if raw:
         try:
-            dt.date.fromisoformat(raw)
+            # As YYYY-MM-DD: the filter compares dates as text, and "20160501" is a date to Python too.
+            return dt.date.fromisoformat(raw).isoformat()
         except ValueError:
             raise UserError(f"the date {raw[:40]!r} is not a date (YYYY-MM-DD)") from None
     return raw
@@ -495,10 +498,9 @@ def _claim_context(state: _State, post: dict, item: dict, line: int, index: int)
         post_parts = (text[:start], text[start:end], text[end:])
     else:
         post_parts = (text, "", "")
-    verdict_label = current.get(("verdict", post_hash, claim_hash))
     return {"post": post, "item": item, "line": line, "index": index, "evidence": evidence,
             "post_hash": post_hash, "claim_hash": claim_hash,
-            "verdict_basis": verdict_label.id if verdict_label else "",
+            "label_basis": history[0].id if history else "",
             "store_problem": problem, "post_parts": post_parts, "current": current, "history": history,
             "verdict_label": current.get(("verdict", post_hash, claim_hash)),
             "checkworthy_label": current.get(("checkworthy", post_hash)),
@@ -515,13 +517,6 @@ def _save_labels(state: _State, line: int, index: int, form: dict) -> None:
         # The form names its claim by line and position only: after a new scores file it labelled another.
         raise LabelConflict("This claim is not the one the page showed (the scores file has changed since it was "
                             "loaded): reload the page and label again. Nothing was saved.")
-    if form.get("verdict"):
-        in_force = state.labels.for_claim(post_hash, claim_hash)[0].get(("verdict", post_hash, claim_hash))
-        if in_force is not None and in_force.id != form.get("verdict_basis") and in_force.reviewer != reviewer[:80]:
-            # The verdict is always sent (unchanged, it confirms): from a page loaded before another
-            # reviewer's correction it silently undid that correction.
-            raise LabelConflict(f"{in_force.reviewer} labelled this verdict {in_force.label} after you opened the "
-                                "page: reload it to see that label, then save yours again. Nothing was saved.")
     common = {"reviewer": reviewer[:80], "post_hash": post_hash, "post_text": post["text"], "post_id": post.get("post_id"),
               "scores_file": str(state.config.scores), "models": state.prediction_models()}
     evidence = item.get("evidence") or []
@@ -548,7 +543,10 @@ def _save_labels(state: _State, line: int, index: int, form: dict) -> None:
                                        doc_id=ev.get("doc_id") or "", **common))
     if not records:
         raise UserError("Nothing to save: choose a verdict, a stance or the check-worthiness.")
-    state.labels.append(records)
+    # The form sends back what it showed (the verdict always, a stance or check-worthiness label in
+    # force): from a page loaded before another reviewer's label it undid that label.
+    state.labels.append(records, check=no_newer_label_by_another(post_hash, claim_hash,
+                                                                 str(form.get("label_basis") or ""), reviewer[:80]))
 
 
 def _latest_report(folder: Path) -> Path | None:
@@ -593,5 +591,7 @@ def serve(config: ReviewConfig, port: int = 8000) -> None:
             print(f"warning: {exc}", flush=True)
     server_config = uvicorn.Config(app, host=config.host, port=port, log_level="info", proxy_headers=False,
                                    server_header=False)  # configures uvicorn's loggers
-    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access_log.filters):
+        access_log.addFilter(RedactTokens())
     uvicorn.Server(server_config).run()

@@ -24,7 +24,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import write_jsonl
@@ -132,8 +132,11 @@ class LabelStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def append(self, records: Iterable[LabelRecord]) -> list[LabelRecord]:
-        """Stamp (time, id) and append the records, all or none, in one locked write."""
+    def append(self, records: Iterable[LabelRecord],
+               check: Callable[[list[LabelRecord]], None] | None = None) -> list[LabelRecord]:
+        """Stamp (time, id) and append the records, all or none, in one locked write. ``check``
+        sees every label already written, under the same lock, and may raise to write nothing: a
+        test of what is in force and the write that depends on it, with no writer between."""
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
         stamped = [LabelRecord.from_dict(r.to_dict() | {"time": now, "id": uuid.uuid4().hex,
                                                         "label": validate_label(r.task, r.label)})
@@ -145,6 +148,8 @@ class LabelStore:
             return []
         payload = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in stamped).encode("utf-8")
         with self._locked(exclusive=True):
+            if check is not None:
+                check(self._read())
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 _repair_torn_tail(fd, self.path)
@@ -158,14 +163,20 @@ class LabelStore:
         """Every label ever written, oldest first (a line torn by a crash is skipped)."""
         if not self.path.is_file():
             return []
-        out: list[LabelRecord] = []
         with self._locked(exclusive=False):
-            with open(self.path, encoding="utf-8") as handle:
-                for line in handle:
-                    try:
-                        out.append(LabelRecord.from_dict(json.loads(line)))
-                    except (json.JSONDecodeError, TypeError):
-                        continue
+            return self._read()
+
+    def _read(self) -> list[LabelRecord]:
+        """The records, the caller holding a lock (a second flock of this process would wait for it)."""
+        out: list[LabelRecord] = []
+        if not self.path.is_file():
+            return out
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    out.append(LabelRecord.from_dict(json.loads(line)))
+                except (json.JSONDecodeError, TypeError):
+                    continue
         return out
 
     def latest(self, records: list[LabelRecord] | None = None) -> dict[tuple[str, ...], LabelRecord]:
@@ -230,3 +241,27 @@ def _repair_torn_tail(fd: int, path: Path) -> None:
         handle.seek(size - 1)
         if handle.read(1) != b"\n":
             os.write(fd, b"\n")
+
+
+class LabelConflict(UserError):
+    """A label form that no longer fits what it would label: the claim changed, or another reviewer
+    labelled it, since the page was loaded."""
+
+
+def no_newer_label_by_another(post_hash: str, claim_hash: str, basis: str,
+                              reviewer: str) -> Callable[[list[LabelRecord]], None]:
+    """A ``LabelStore.append`` check: refuse when a label of this claim (or its post) newer than
+    ``basis`` (the newest the page showed; "" for none) is another reviewer's."""
+
+    def check(written: list[LabelRecord]) -> None:
+        mine = [r for r in written if r.post_hash == post_hash and (r.task == "checkworthy" or r.claim_hash == claim_hash)]
+        ids = [r.id for r in mine]
+        if basis and basis not in ids:
+            raise LabelConflict("The labels of this claim changed since the page was loaded: reload it. Nothing was saved.")
+        newer = mine[ids.index(basis) + 1:] if basis else mine
+        other = next((r for r in reversed(newer) if r.reviewer != reviewer), None)
+        if other is not None:
+            raise LabelConflict(f"{other.reviewer} labelled this claim ({other.task}: {other.label}) after you opened "
+                                "the page: reload it to see that label, then save yours again. Nothing was saved.")
+
+    return check

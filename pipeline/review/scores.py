@@ -258,6 +258,7 @@ class ScoresTable:
         self.terms_path: Path | None = None  # (term, rank) of words and sources
         self.rows_path: Path | None = None  # SQLite: what the queue shows, by rank
         self._lock = threading.Lock()
+        self._connection_lock = threading.Lock()
         self._connection = None
         self._facets: Facets | None = None
         self._stamp: dict | None = None  # the scores file the caches were made from
@@ -269,7 +270,8 @@ class ScoresTable:
             if self.claims_path is not None and self.path.is_file() and _source_stamp(self.path) == self._stamp:
                 return self
             self._facets = None
-            self._connection = None  # its Parquet footer cache may hold the replaced files'
+            with self._connection_lock:
+                self._connection = None  # its Parquet footer cache may hold the replaced files'
             if not self.path.is_file():
                 raise ScoresError(f"{self.path}: no scores file here; make one with `claimsift score POSTS "
                                   f"--store STORE --out {self.path}`")
@@ -334,21 +336,26 @@ class ScoresTable:
     def _cursor(self):
         import duckdb
 
-        if self._connection is None:
-            # The footers of the (unchanging) cache files are parsed once, not on every query.
-            self._connection = duckdb.connect(config={"threads": max(1, min(4, os.cpu_count() or 1))})
-            self._connection.execute("SET parquet_metadata_cache = true")
-        # A cursor per query: one DuckDB connection is not to be shared between threads.
-        return self._connection.cursor()
+        with self._connection_lock:  # prepare() may drop the connection between two reads of it
+            if self._connection is None:
+                # The footers of the (unchanging) cache files are parsed once, not on every query.
+                self._connection = duckdb.connect(config={"threads": max(1, min(4, os.cpu_count() or 1))})
+                self._connection.execute("SET parquet_metadata_cache = true")
+            # A cursor per query: one DuckDB connection is not to be shared between threads.
+            return self._connection.cursor()
 
     # ---- queries -----------------------------------------------------------------------------
     def facets(self) -> Facets:
         """Counts for the queue's header and the source menu; computed once per file (the caches
         are rebuilt, and a new table made, when the file changes)."""
         self.prepare()
-        if self._facets is None:
-            self._facets = self._count_facets()
-        return self._facets
+        stamp, facets = self._stamp, self._facets
+        if facets is None:
+            facets = self._count_facets()
+            with self._lock:
+                if self._stamp == stamp:  # not counted from a file replaced meanwhile
+                    self._facets = facets
+        return facets
 
     def _count_facets(self) -> Facets:
         con = self._cursor()
@@ -399,10 +406,13 @@ class ScoresTable:
         terms = query_words(flt.text) + ([SOURCE_TERM + flt.source] if flt.source else [])
         if not terms:
             return None
-        tally = np.zeros(self.facets().claims + 1, dtype=np.uint8)
-        for term in terms:
-            tally[con.execute(f"SELECT rank FROM read_parquet('{_sql_path(_made(self.terms_path))}') WHERE term = ?",
-                              [term]).fetchnumpy()["rank"]] += 1
+        found = [con.execute(f"SELECT rank FROM read_parquet('{_sql_path(_made(self.terms_path))}') WHERE term = ?",
+                             [term]).fetchnumpy()["rank"] for term in terms]
+        # Sized by the ranks found too: counts of a file replaced meanwhile must not make it too small.
+        size = max([self.facets().claims] + [int(ranks.max()) for ranks in found if len(ranks)]) + 1
+        tally = np.zeros(size, dtype=np.uint8)
+        for ranks in found:
+            tally[ranks] += 1
         wanted = len(terms)
         where, params = _where(flt)
         if where and tally.max(initial=0) == wanted:

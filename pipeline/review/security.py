@@ -117,7 +117,8 @@ def same_site(request: Request) -> bool:
     return origin != "null"
 
 
-_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
+# The key as any client may write it: "token", or percent-encoded ("%74oken"), which the desk decodes.
+_TOKEN_IN_QUERY = re.compile(r"([?&](?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)=)[^&\s\"]*", re.IGNORECASE)
 
 
 class RedactTokens(logging.Filter):
@@ -125,7 +126,7 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
         return True
 
 

@@ -364,6 +364,8 @@ def retrain_stance(data: Path | str, *, base: str | None = None, include_public:
     """
 
     started = time.perf_counter()
+    if time_budget_s is not None and time_budget_s <= 0:  # registered an untrained model
+        raise UserError(f"time budget {time_budget_s:g} s: give a number of seconds above 0")
     root = _datasets(datasets_dir, include_public)
     user = load_training_data(data, "stance", datasets_dir=root, evaluation_files=evaluation_files,
                               **user_minimum(include_public, root))
