@@ -25,6 +25,15 @@ from pipeline.core.errors import InputError
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def json_error_text(exc: ValueError) -> str:
+    """``not valid JSON (… at column N)``: json's own message alone is cut where it would say where
+    ("Invalid control character at")."""
+    message = str(getattr(exc, "msg", exc))
+    if hasattr(exc, "colno"):
+        message += f"{'' if message.endswith(' at') else ' at'} column {exc.colno}"
+    return f"not valid JSON ({message})"
+
+
 def parse_object(line: str, reads: Collection[str] | Callable[[dict], Collection[str]] | None = None,
                  ) -> tuple[dict | None, str | None]:
     """``(object, None)`` for a line holding a JSON object, else ``(None, problem)``. ``reads`` names
@@ -32,10 +41,7 @@ def parse_object(line: str, reads: Collection[str] | Callable[[dict], Collection
     try:
         value, repeated_keys = loads_noting_repeats(line)
     except ValueError as exc:
-        message = str(getattr(exc, "msg", exc))
-        if hasattr(exc, "colno"):  # "Unterminated string starting at" ends in where
-            message += f"{'' if message.endswith(' at') else ' at'} column {exc.colno}"
-        return None, f"not valid JSON ({message})"
+        return None, json_error_text(exc)
     if not isinstance(value, dict):
         return None, f"line is a JSON {_kind(value)}, not an object"
     # {"text": "a", "text": "b"} is valid JSON that every reader takes differently (json keeps the last,

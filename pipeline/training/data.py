@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from pipeline.checkworthy import data as cd
 from pipeline.core.errors import InputError, UserError
-from pipeline.core.io import delimited_records, loads_noting_repeats, parse_object, read_tsv_rows
+from pipeline.core.io import delimited_records, json_error_text, loads_noting_repeats, parse_object, read_tsv_rows
 from pipeline.core.types import STANCE_LABELS
 from pipeline.stance import data as stance_data
 from pipeline.stance.pairs import StancePair, claim_key
@@ -233,9 +233,7 @@ def _read_jsonl(path: Path) -> _RawRows:
             try:
                 row, repeated = loads_noting_repeats(line)
             except json.JSONDecodeError as exc:
-                # exc.msg alone was cut ("Invalid control character at"): say where.
-                where = f"{exc.msg}{'' if exc.msg.endswith(' at') else ' at'} column {exc.colno}"
-                bad.setdefault(f"not valid JSON ({where})", []).append(line_no)
+                bad.setdefault(json_error_text(exc), []).append(line_no)
                 continue
             if not isinstance(row, dict):
                 bad.setdefault("not a JSON object", []).append(line_no)
