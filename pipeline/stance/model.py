@@ -277,17 +277,3 @@ class StanceModel:
 
     def predict(self, claims: Sequence[str], passages: Sequence[str]) -> list[str]:
         return [STANCE_LABELS[i] for i in self.predict_proba(claims, passages).argmax(axis=1)]
-
-
-# -- the cross-encoder network -------------------------------------------------------------------
-
-
-# -- ONNX Runtime ---------------------------------------------------------------------------------
-
-
-# -- the embedding fallback ----------------------------------------------------------------------
-
-
-# -- training end to end: data -> model -> calibration -> card -> registry -------------------------
-
-
