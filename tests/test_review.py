@@ -8,6 +8,12 @@ import json
 import multiprocessing
 import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,7 @@ from pipeline.review.labels import LabelRecord, LabelStore, content_hash
 from pipeline.review.scores import QueueFilter, ScoresTable
 
 DATA = Path(__file__).resolve().parent / "data"
+ROOT = DATA.parent.parent
 SCORES = DATA / "review_scores.jsonl"
 BASE = "http://127.0.0.1:8000"
 
@@ -131,6 +138,29 @@ def test_the_date_filter_lists_claims_with_evidence_dated_in_the_range(tmp_path)
     assert {r.line for r in may.rows} == {rows[1]["line"]}
     assert table.page(QueueFilter(published_from="2016-08-01")).total == len(rows[0]["claims"])
     assert table.page(QueueFilter(published_to="2016-01-04")).total == len(rows[0]["claims"])
+
+
+def test_a_date_with_a_time_is_inside_a_range_ending_or_starting_that_day(tmp_path):
+    # "2024-05-03T14:00:00" sorts after "2024-05-03" as text: a range to 2024-05-03 left it out.
+    rows = _rows()[:2]
+    for row, published in zip(rows, ["2024-05-03T14:00:00", "2024-05-01"]):
+        for claim in row["claims"]:
+            for evidence in claim["evidence"]:
+                evidence["published"] = published
+    path = tmp_path / "timed.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    table = ScoresTable(path)
+
+    def lines(**dates: str) -> set[int]:
+        return {r.line for r in table.page(QueueFilter(**dates), page_size=100).rows}
+
+    timed, plain = rows[0]["line"], rows[1]["line"]
+    assert lines(published_to="2024-05-03") == {timed, plain}
+    assert lines(published_from="2024-05-03", published_to="2024-05-03") == {timed}
+    assert lines(published_from="2024-05-03") == {timed}
+    assert lines(published_from="2024-05-04") == set()
+    assert lines(published_to="2024-05-02") == {plain}
+    assert lines(published_from="2024-05-01", published_to="2024-05-01") == {plain}
 
 
 def test_parquet_scores_are_read_in_place(tmp_path):
@@ -514,6 +544,73 @@ def test_responses_forbid_framing_and_foreign_scripts(scores, tmp_path):
     response = _client(tmp_path / "no-store", scores, tmp_path).get("/queue")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
+
+
+# -- stopping the desk -----------------------------------------------------------------------------------------
+def _serve_args(scores: Path, tmp_path: Path) -> list[str]:
+    """`claimsift serve` on a free port (returned last) of this machine's loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return ["serve", "--store", str(tmp_path / "no-store"), "--scores", str(scores), "--labels",
+            str(tmp_path / "labels"), "--port", str(port)]
+
+
+def test_sigterm_stops_the_desk_gracefully_with_status_0(scores, tmp_path):
+    # uvicorn shut down cleanly, then raised SIGTERM again into the command line's handler: exit status 143,
+    # which a service manager (systemd) counts as a failure.
+    args = _serve_args(scores, tmp_path)
+    queue = f"http://127.0.0.1:{args[-1]}/queue"
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    desk = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with no_proxy.open(queue, timeout=10) as page:
+                    assert page.status == 200
+                break
+            except OSError:
+                assert desk.poll() is None, f"the desk stopped before it answered: {desk.communicate()}"
+                assert time.monotonic() < deadline, "the desk never answered"
+                time.sleep(0.2)
+        desk.send_signal(signal.SIGTERM)
+        _, stderr = desk.communicate(timeout=60)
+    finally:
+        if desk.poll() is None:
+            desk.kill()
+            desk.communicate()
+    assert desk.returncode == 0, stderr
+    assert "Traceback" not in stderr and "Application shutdown complete" in stderr, stderr
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGTERM", 0), ("SIGINT", 130)])
+def test_a_signal_while_duckdb_prepares_the_scores_stops_the_desk_without_a_traceback(scores, tmp_path,
+                                                                                       signal_name, status):
+    # DuckDB runs the signal's handler inside its query and raises its own RuntimeError("Query interrupted") in
+    # place of the handler's SystemExit (KeyboardInterrupt for Ctrl-C): a traceback and exit status 1. The query
+    # here outlasts the test, so the signal (sent by the desk's process to itself, a second into it) comes while
+    # DuckDB runs it; on one thread DuckDB looks for signals between its tasks (on more it may not until the
+    # query ends).
+    script = (
+        "import os, signal, sys, threading\n"
+        "from pipeline.review.scores import ScoresTable\n"
+        "def count_facets(self):\n"
+        "    con = self._cursor()\n"
+        "    con.execute('SET threads = 1')\n"
+        f"    threading.Timer(1.0, os.kill, (os.getpid(), signal.{signal_name})).start()\n"
+        "    con.execute('SELECT count(*) FROM range(1000000000000) t(i) WHERE i % 7 = 3').fetchone()\n"
+        "    raise AssertionError('the query ran to its end')\n"
+        "ScoresTable._count_facets = count_facets\n"
+        "from pipeline.cli import main\n"
+        f"sys.argv = ['claimsift', *{_serve_args(scores, tmp_path)!r}]\n"
+        "main()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "preparing" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == status, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "Uvicorn running" not in done.stderr, "stopped while preparing, before serving"
 
 
 # -- pages on the seed store ----------------------------------------------------------------------------------

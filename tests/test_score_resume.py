@@ -176,6 +176,18 @@ def test_resume_without_batch_size_takes_the_checkpoints_and_refuses_another(tmp
     assert_same_as_an_uninterrupted_run(source, out, tmp_path, chunk_size=4)
 
 
+def test_sigterm_stops_score_with_status_143_and_the_resume_hint(tmp_path, run_cli):
+    # The review desk exits 0 on SIGTERM (its normal stop); score must still say it was terminated.
+    source = make_posts(tmp_path / "posts.jsonl", 30)
+    out = tmp_path / "out.jsonl"
+    command = ("score", source, "--store", tmp_path / "store", "--out", out, "--no-progress", "--batch-size", "4")
+    killed = run_cli(*command, env={"FAKE_SCORER_TERMINATE_AFTER": "2"}, script=FAKE_CLI)
+    assert killed.returncode == 143, killed.stderr
+    assert "Traceback" not in killed.stderr
+    assert f"terminated; finished chunks are kept in {out}.parts: rerun with --resume" in killed.stderr
+    assert finished_chunks(out) == 2
+
+
 def test_a_plain_rerun_starts_over_a_run_stopped_before_any_chunk_finished_unless_one_runs(tmp_path, run_cli):
     import fcntl
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import Optional
@@ -15,6 +16,22 @@ from pipeline.core.paths import DEFAULT_STORE
 # fraction of a second.
 
 labels_app = typer.Typer(help="Reviewers' labels from the review desk.", no_args_is_help=True)
+
+
+class _DeskSignals:
+    """The desk's SIGTERM and SIGINT handler, installed over the command line's. SIGTERM is how a service
+    manager (systemd, `kill`) stops the desk, its normal end: exit status 0, where the other commands exit 143
+    (a failure to systemd). SIGINT (Ctrl-C) stops it as it stops every command. While serving, uvicorn shuts
+    down gracefully on either, then raises the signal again into this handler."""
+
+    def __init__(self) -> None:
+        self.raised: BaseException | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        # Raised, not only noted: preparing a large scores file takes minutes, and its caches are written
+        # atomically, so unwinding out of it leaves nothing half-written.
+        self.raised = SystemExit(0) if signum == signal.SIGTERM else KeyboardInterrupt()
+        raise self.raised
 
 
 def serve(store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store folder."),
@@ -53,7 +70,19 @@ def serve(store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus stor
     address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     typer.echo(f"review desk on {address}{'?token=' + token if token else ''}  (labels in {config.labels_path}"
                f"{', read-only' if read_only else ''}); Ctrl-C stops it")
-    run(config, port=port)
+    stop = _DeskSignals()
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        run(config, port=port)
+    except Exception:
+        # DuckDB runs the handler inside its query while the scores file is prepared and reports its own
+        # "Query interrupted" (a RuntimeError, printed as a traceback) in place of what the handler raised.
+        if stop.raised is None:
+            raise
+        raise stop.raised from None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def export(task: str = typer.Option(..., "--task", help="stance, checkworthy or verdict."),
