@@ -124,6 +124,37 @@ def test_limit_takes_a_fixed_subset_that_grows_with_the_limit(tmp_path):
     assert small == [c.id for c, _ in select_claims(claims, splits, "tune", 5)]
 
 
+def test_corpus_results_are_built_where_the_command_line_builds_them_whatever_the_working_directory(
+        tmp_path, monkeypatch, invoke_cli):
+    # out/corpora was relative to the working directory: a notebook started in notebooks/ built every
+    # corpus again under notebooks/out/corpora instead of reusing the command line's.
+    import pipeline.datasets.corpora as corpora
+    from pipeline.core.paths import PROJECT_ROOT
+    from pipeline.evaluation import corpus as corpus_eval
+
+    class Built(Exception):
+        """Stops the run where the corpus would be built: where it goes is what is tested."""
+
+    asked: list[Path] = []
+
+    def build(name, data_dir=None, corpora_dir=None, rebuild=False):
+        asked.append(Path(corpora_dir).resolve())
+        raise Built(name)
+
+    monkeypatch.setattr(corpus_eval, "build_dataset", build)
+    monkeypatch.setattr(corpora, "build_dataset", build)  # the command imports it from here when it runs
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    monkeypatch.chdir(notebooks)
+    with pytest.raises(Built):
+        corpus_eval.corpus_results_frame("fever")
+    assert isinstance(invoke_cli("evaluate", "corpus", "--dataset", "fever").exception, Built)
+    with pytest.raises(Built):
+        corpus_eval.corpus_results_frame("fever", corpora_dir=tmp_path / "mine")
+    assert asked == [PROJECT_ROOT / "out" / "corpora"] * 2 + [tmp_path / "mine"]
+    assert not (notebooks / "out").exists()
+
+
 @pytest.fixture(scope="module")
 def built_corpora(shared_datasets, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("corpora")

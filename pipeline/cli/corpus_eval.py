@@ -9,6 +9,7 @@ import typer
 
 from pipeline.core.errors import UserError, refuse_output_over_input
 from pipeline.core.io import atomic_write_text
+from pipeline.core.paths import DEFAULT_CORPORA_DIR
 from pipeline.retrieval.query_adapter import QUERY_ADAPTER_HELP
 from pipeline.stance.rerank import RERANK_BY_DEFAULT, RERANK_HELP, reranker_if
 from pipeline.verdict.packs import RULE_PACK_HELP
@@ -29,8 +30,9 @@ def evaluate_corpus_command(
                                 "liar, healthver, seeds (instead of --documents/--claims)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="The shared datasets folder "
                                                                     "(default ../shared/datasets)."),
-    corpora_dir: Path = typer.Option(Path("out/corpora"), "--corpora-dir",
-                                     help="Where --dataset corpora (and their stores) are built."),
+    corpora_dir: Path = typer.Option(DEFAULT_CORPORA_DIR, "--corpora-dir",
+                                     help="Where --dataset corpora (and their stores) are built (default: "
+                                          "out/corpora in the project folder).", show_default=False),
     store: Optional[Path] = typer.Option(None, "--store", help="Store to build or reuse (default: beside the "
                                                               "claims file, CLAIMS-NAME.eval-store/); a store "
                                                               "not built by evaluate is never changed."),

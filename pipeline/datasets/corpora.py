@@ -1,6 +1,7 @@
 """``build_dataset(NAME, data_dir)`` writes the documents and claims of a public corpus from
-``../shared/datasets`` to ``out/corpora/NAME/`` (reused while its sources and this builder are
-unchanged); ``claim_splits`` gives each claim its split (train / tune / report) from the committed manifest."""
+``../shared/datasets`` to ``out/corpora/NAME/`` in the project folder (``DEFAULT_CORPORA_DIR``, whatever the
+working directory; reused while its sources and this builder are unchanged); ``claim_splits`` gives each claim
+its split (train / tune / report) from the committed manifest."""
 from __future__ import annotations
 
 import hashlib
@@ -13,15 +14,12 @@ from typing import Sequence
 
 from pipeline.core.errors import UserError
 from pipeline.core.io import atomic_write_text, jsonl_text, read_jsonl, sha256_file
-from pipeline.core.paths import SHARED_DATASETS_DIR
+from pipeline.core.paths import DEFAULT_CORPORA_DIR, SHARED_DATASETS_DIR
 from pipeline.core.splits import MANIFEST_PATH, SPLITS, SplitClaim, SplitManifest, assign_splits
 from pipeline.datasets.builders import BUILDERS, ROOT, SEED_CLAIM_FILES, SOURCES
 from pipeline.datasets.claims import CorpusClaim, read_corpus_claims
 
 DEFAULT_DATA_DIR = SHARED_DATASETS_DIR
-
-
-DEFAULT_CORPORA_DIR = Path("out/corpora")
 
 
 DATASETS = ("averitec", "fever", "covidfact", "liar", "healthver", "seeds")

@@ -15,9 +15,9 @@ part of a gold text, or a gold text is a whole-word part of it, the contained si
 least ``MIN_MATCH_WORDS`` words (shorter ones must be equal), so "No." matches nothing.
 
 ``build_dataset(NAME, data_dir)`` writes the documents and claims of a public corpus from
-``../shared/datasets`` to ``out/corpora/NAME/`` (reused while its sources and this builder are
-unchanged); ``evaluate_corpus`` returns the figures and a per-claim DataFrame (``frame``), the
-input an aggregator or a re-ranker is fitted on.
+``../shared/datasets`` to ``out/corpora/NAME/`` in the project folder (reused while its sources
+and this builder are unchanged); ``evaluate_corpus`` returns the figures and a per-claim DataFrame
+(``frame``), the input an aggregator or a re-ranker is fitted on.
 """
 from __future__ import annotations
 
@@ -206,7 +206,13 @@ def corpus_results_frame(name: str, *, split: str = "train", limit: int | None =
                          data_dir: Path | str = DEFAULT_DATA_DIR, corpora_dir: Path | str = DEFAULT_CORPORA_DIR,
                          store_dir: Path | str | None = None, checker=None):
     """Per-claim results (a DataFrame, ``CorpusEvaluation.frame``) of the public corpus ``name``
-    on ``split``: the rows an aggregator or re-ranker is fitted on (train) or tuned on (tune)."""
+    on ``split``: the rows an aggregator or re-ranker is fitted on (train) or tuned on (tune).
+
+    The corpus (documents, claims and its store) is built once, or reused, in ``corpora_dir/name/``:
+    by default ``out/corpora`` in the project folder (``DEFAULT_CORPORA_DIR``), where
+    ``claimsift evaluate corpus --dataset NAME`` builds it too, whatever the working directory (a
+    notebook in ``notebooks/`` included); give ``corpora_dir`` for another folder. ``store_dir``
+    names another store than ``corpora_dir/name/store``."""
     built = build_dataset(name, data_dir, corpora_dir)
     evaluation = evaluate_corpus(built.documents, built.claims, store_dir or built.folder / "store", corpus=name,
                                  split=split, limit=limit, checker=checker)
