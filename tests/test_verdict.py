@@ -86,6 +86,13 @@ def test_fit_round_trips_through_json():
     clone = VerdictAggregator.from_json(json.loads(json.dumps(model.to_json())))
     assert np.allclose(clone.predict_proba(X), model.predict_proba(X))
     assert (model.predict(X) == y).mean() > 0.9
+    assert clone.joint_max_length is None  # fitted at the stance model's own length, as models before it
+    longer = VerdictAggregator(joint_max_length=256).fit(X, y)
+    assert VerdictAggregator.from_json(json.loads(json.dumps(longer.to_json()))).joint_max_length == 256
+    # Parameters written before the joint reading had a length of its own still load.
+    old = model.to_json()
+    old["params"].pop("joint_max_length")
+    assert VerdictAggregator.from_json(old).joint_max_length is None
 
 
 def supported_against_refuted(model: VerdictAggregator, X: np.ndarray) -> np.ndarray:

@@ -250,19 +250,21 @@ class StanceModel:
             net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
         self._net, self._tokenizer = net, tokenizer
 
-    def logits(self, claims: Sequence[str], passages: Sequence[str]) -> np.ndarray:
-        """Uncalibrated logits, shape (n, 3)."""
+    def logits(self, claims: Sequence[str], passages: Sequence[str], max_length: int | None = None) -> np.ndarray:
+        """Uncalibrated logits, shape (n, 3). ``max_length``: tokens read of each pair (default: the
+        length the cross-encoder was trained at; the embedding kind reads whole texts)."""
         self.warm_up()
         if len(claims) != len(passages):
             raise ValueError(f"{len(claims)} claims but {len(passages)} passages")
         if len(claims) == 0:
             return np.zeros((0, len(STANCE_LABELS)), dtype=np.float32)
+        length = int(max_length or self._config.get("max_length", 128))
         if self._session is not None:
             return onnx_cross_encoder_logits(self._session, self._tokenizer, claims, passages,
-                                             max_length=int(self._config["max_length"]), batch_size=self.batch_size)
+                                             max_length=length, batch_size=self.batch_size)
         if self._net is not None:
             return cross_encoder_logits(self._net, self._tokenizer, claims, passages,
-                                        max_length=int(self._config["max_length"]), batch_size=self.batch_size)
+                                        max_length=length, batch_size=self.batch_size)
         # The embedding-lr kind: warm_up loaded its encoder and weights.
         assert self._encoder is not None and self._weights is not None
         claim_vecs = self._encoder.encode(list(claims))
@@ -272,8 +274,8 @@ class StanceModel:
             np.asarray(self._config["feature_scale"], dtype=np.float32)
         return features @ self._weights.T + self._bias
 
-    def predict_proba(self, claims: Sequence[str], passages: Sequence[str]) -> np.ndarray:
-        return softmax(self.logits(claims, passages) / self.temperature)
+    def predict_proba(self, claims: Sequence[str], passages: Sequence[str], max_length: int | None = None) -> np.ndarray:
+        return softmax(self.logits(claims, passages, max_length) / self.temperature)
 
     def predict(self, claims: Sequence[str], passages: Sequence[str]) -> list[str]:
         return [STANCE_LABELS[i] for i in self.predict_proba(claims, passages).argmax(axis=1)]

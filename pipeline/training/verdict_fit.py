@@ -46,6 +46,7 @@ from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER
 from pipeline.stance.backends import softmax
 from pipeline.verdict.aggregator import (
     FEATURE_SETS,
+    JOINT_MAX_LENGTH,
     JOINT_PASSAGES,
     PARAMS_FILE,
     VerdictAggregator,
@@ -65,7 +66,7 @@ FIT_PARTS = (("averitec", "tune"), ("fever", "tune"), ("covidfact", "tune"), ("h
              ("liar", "train"), ("liar", "tune"))
 CACHE_DIR = Path("out/verdict_fit")
 # How the joint reading's text is made (``joint_reading_text``): cached rows made another way are read again.
-JOINT_READING = f"best-first/{JOINT_PASSAGES}"
+JOINT_READING = f"best-first/{JOINT_PASSAGES}/{JOINT_MAX_LENGTH}-tokens"
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 WEIGHTINGS = ("corpus-and-class", "corpus")
 # Set-ups whose leave-one-corpus-out mean is within this of the best count as tied (five held-out
@@ -153,7 +154,7 @@ def add_joint_readings(rows: Sequence[dict], checker, batch_size: int = 64) -> l
     for offset in range(0, len(rows), batch_size):
         batch = rows[offset:offset + batch_size]
         joint = checker.joint_readings([r["claim"] for r in batch],
-                                       [[_evidence(p) for p in r["passages"]] for r in batch])
+                                       [[_evidence(p) for p in r["passages"]] for r in batch], max_length=JOINT_MAX_LENGTH)
         out += [{**r, "joint_probs": probs, "joint_reading": JOINT_READING} for r, probs in zip(batch, joint)]
     return out
 
@@ -324,7 +325,8 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     review_below = review_threshold(confidence, correct)
     flagged = confidence < review_below
     model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below,
-                              nei_stage=nei_stage, temperature=temperature, monotone=monotone)
+                              nei_stage=nei_stage, temperature=temperature, monotone=monotone,
+                              joint_max_length=JOINT_MAX_LENGTH if needs_joint_reading(feature_set) else None)
     model.fit(X, y, sample_weight=sample_weights(corpora, y, weighting), nei_informative=nei_informative(corpora, y))
     report = {
         "chosen": {"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage,

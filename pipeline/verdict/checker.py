@@ -367,7 +367,8 @@ class Checker:
         aggregator, matcher = self._loaded_aggregator(), self._parts().matcher
         verdicts = []
         inputs = self._judged_with_voters(claims, before, top_k, exclude_docs)
-        joint = (self.joint_readings(claims, [judged for judged, _ in inputs]) if aggregator.needs_joint_reading
+        joint = (self.joint_readings(claims, [judged for judged, _ in inputs], max_length=aggregator.joint_max_length)
+                 if aggregator.needs_joint_reading
                  else [None] * len(claims))
         for claim, (judged, positions), joint_probs in zip(claims, inputs, joint):
             aggregated = aggregator.aggregate(claim, [judged[i] for i in positions], shown=judged,
@@ -380,15 +381,18 @@ class Checker:
             verdicts.append(verdict)
         return verdicts
 
-    def joint_readings(self, claims: Sequence[str], shown_lists: Sequence[Sequence[Evidence]]) -> list[list[float] | None]:
+    def joint_readings(self, claims: Sequence[str], shown_lists: Sequence[Sequence[Evidence]],
+                       max_length: int | None = None) -> list[list[float] | None]:
         """Per claim, the stance model's probabilities (``STANCE_LABELS``) for the claim against
-        its passages shown read together (``joint_reading_text``); None where none was shown."""
+        its passages shown read together (``joint_reading_text``), up to ``max_length`` tokens (the
+        verdict model's ``joint_max_length``; None: the stance model's own); None where none was shown."""
         self.warm_up()
         wanted = [i for i, shown in enumerate(shown_lists) if shown]
         out: list[list[float] | None] = [None] * len(claims)
         if wanted:
             probs = self._parts().stance.predict_proba([claims[i] for i in wanted],
-                                                       [joint_reading_text(shown_lists[i]) for i in wanted])
+                                                       [joint_reading_text(shown_lists[i]) for i in wanted],
+                                                       max_length=max_length)
             for i, row in zip(wanted, probs):
                 out[i] = [float(p) for p in row]
         return out
