@@ -325,3 +325,26 @@ def test_an_evaluation_store_holds_exactly_the_documents_given_and_never_a_users
     with pytest.raises(UserError, match="my-store holds files that were not built from documents given here"):
         ensure_store([second], own)
     assert set(Corpus(own).documents()["name"]) == {"first/a.txt", "first/b.txt"}
+
+
+@pytest.mark.slow
+def test_joint_reading_pairs_come_from_train_claims_and_never_show_a_held_out_claims_evidence(shared_datasets, tmp_path):
+    import random
+
+    from pipeline.datasets.corpora import corpus_with_store
+    from pipeline.training.joint_pairs import joint_pairs_of_corpus
+
+    rows, stats = joint_pairs_of_corpus("healthver", per_corpus=60, rng=random.Random(1), data_dir=shared_datasets,
+                                        corpora_dir=tmp_path)
+    built = corpus_with_store("healthver", shared_datasets, tmp_path)
+    split_of = {c.id: s for c, s in zip(built.claims, built.splits)}
+    label_of = {c.id: c.label for c in built.claims}
+    held_out_documents = {d for c, s in zip(built.claims, built.splits) if s != "train" for d in c.gold_documents}
+    assert rows and stats["claims"] == 60 and stats["pairs"] == len(rows)
+    assert stats["a passage from a held-out claim's document"] > 0  # HealthVer's passages are shared widely
+    for row in rows:
+        assert split_of[row["claim_id"]] == "train"
+        assert label_of[row["claim_id"]] != "CONFLICTING" and row["label"] in ("SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO")
+        assert 1 <= len(row["documents"]) <= 5 and not set(row["documents"]) & held_out_documents
+    # A claim whose evidence is not among the passages read is answered by none of them.
+    assert any(label_of[r["claim_id"]] != "NOT_ENOUGH_INFO" and r["label"] == "NOT_ENOUGH_INFO" for r in rows)

@@ -61,6 +61,9 @@ def train_stance(
     replay: int = typer.Option(0, "--replay", help="with --focus: pairs drawn from the other sources"),
     mined_negatives: Optional[Path] = typer.Option(
         None, "--mined-negatives", help="hard NOT_ENOUGH_INFO pairs from `claimsift train mine-negatives`"),
+    joint_pairs: Optional[Path] = typer.Option(
+        None, "--joint-pairs", help="claims against their passages shown read together, from `claimsift train "
+                                    "joint-pairs` (with --focus joint: trained on with --replay others)"),
     checkpoint_dir: Optional[Path] = typer.Option(
         Path("out/checkpoints/stance"), "--checkpoint-dir",
         help="training checkpoints (a rerun of the same command resumes from the last one)"),
@@ -91,7 +94,7 @@ def train_stance(
                                 healthver_repeat=healthver_repeat, base=transformer, num_threads=threads,
                                 reported_denials=reported_denials, init_from=init_from,
                                 focus=[f.strip() for f in focus.split(",") if f.strip()] if focus else (),
-                                replay=replay, mined_negatives=mined_negatives,
+                                replay=replay, mined_negatives=mined_negatives, joint_pairs=joint_pairs,
                                 checkpoint_dir=checkpoint_dir if kind == "cross-encoder" else None,
                                 log=console.print, **extra)
     console.print(f"[green]{result['model']}[/green] written to {result['path']}")
@@ -114,6 +117,25 @@ def mine_negatives(
     summary = mine(out, [c.strip() for c in corpora.split(",") if c.strip()], screen_spec=screen,
                    per_claim=per_claim, limit=limit, data_dir=data, log=console.print)
     console.print(f"[green]{summary['rows']}[/green] pairs written to {out}")
+
+
+def joint_pairs_cmd(
+    out: Path = typer.Option(..., "--out", help="JSONL of joint-reading pairs (+ OUT.stats.json)"),
+    corpora: str = typer.Option("averitec,fever,covidfact,healthver", "--corpora",
+                                help="public corpora (`claimsift evaluate corpus --dataset`) to read"),
+    per_corpus: Optional[int] = typer.Option(None, "--per-corpus",
+                                             help="train-split claims per corpus, drawn at random (default: all)"),
+    data: Path = typer.Option(DEFAULT_DATA, "--data", help="the shared datasets folder"),
+) -> None:
+    """Pair train-split claims with the passages the Checker shows them, read together, labelled
+    with the claim's verdict (NOT_ENOUGH_INFO where none of its evidence is shown): data for the
+    stance model's joint reading (`train stance --joint-pairs`)."""
+    from pipeline.training.joint_pairs import make_joint_pairs
+
+    console = _console()
+    summary = make_joint_pairs(out, [c.strip() for c in corpora.split(",") if c.strip()], per_corpus=per_corpus,
+                               data_dir=data, log=console.print)
+    console.print(f"[green]{summary['rows']}[/green] pairs written to {out} ({summary['labels']})")
 
 
 def train_verdict_cmd(
@@ -207,6 +229,7 @@ def stance_cmd(
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
     train_app.command("stance")(train_stance)
     train_app.command("mine-negatives")(mine_negatives)
+    train_app.command("joint-pairs")(joint_pairs_cmd)
     train_app.command("verdict")(train_verdict_cmd)
     evaluate_app.command("stance")(evaluate_stance)
     app.command("stance")(stance_cmd)

@@ -48,6 +48,9 @@ LICENCES = {
                       "denial, confirmation and unrelated templates)", ["train.json"], "CC BY-NC 4.0"),
     "negation": ("derived: SUPPORTS pairs of the sources above with claim and/or evidence negated by rule",
                  [], "as the source pair"),
+    "joint": ("derived: train-split claims of averitec, fever, covid-fact and healthver (the corpus split "
+              "manifest) against the passages the Checker shows them, read together (claimsift train "
+              "joint-pairs)", [], "as the source corpus"),
     "fever_symmetric": ("fever-symmetric", ["fever_symmetric_dev.jsonl"], "data CC BY-SA 3.0, code MIT"),
 }
 

@@ -313,7 +313,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                        healthver_repeat: int | None = None, base: str = MINILM,
                        reported_denials: bool = False, init_from: str | None = None,
                        focus: Sequence[str] = (), replay: int = 0, mined_negatives: Path | str | None = None,
-                       checkpoint_dir: Path | str | None = None,
+                       joint_pairs: Path | str | None = None, checkpoint_dir: Path | str | None = None,
                        log: Callable[[str], None] = print, **train_kwargs) -> dict:
     """Build the splits, train, calibrate on dev, write a versioned model with its card.
     ``base``: the cross-encoder's pretrained transformer (``pipeline.registry.base_models``).
@@ -321,7 +321,9 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     from the base weights; its transformer and LoRA shape are kept. ``focus`` / ``replay``: train
     on those sources' pairs plus ``replay`` pairs of the others (``stance_data.focused``).
     ``mined_negatives``: a JSONL of hard NOT_ENOUGH_INFO pairs (``pipeline.training.hard_negatives``) added
-    to the training pairs, less any that touch a held-out claim. ``checkpoint_dir``: where the
+    to the training pairs, less any that touch a held-out claim. ``joint_pairs``: a JSONL of claims against
+    their passages shown read together (``pipeline.training.joint_pairs``), added before ``focus`` chooses
+    (``focus=["joint"]`` trains on them and ``replay`` others). ``checkpoint_dir``: where the
     cross-encoder's training checkpoints go (a rerun resumes; removed once the model is written)."""
     import torch
 
@@ -341,6 +343,11 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     healthver_repeat = stance_data.HEALTHVER_REPEAT if healthver_repeat is None else healthver_repeat
     splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs, negation=negation,
                                              healthver_repeat=healthver_repeat, reported_denials=reported_denials)
+    joint_count = 0
+    if joint_pairs:
+        joint = stance_data.without_held_out(stance_data.load_labelled_file(joint_pairs))
+        joint_count = len(joint)
+        splits["train"] = splits["train"] + joint
     if focus:
         splits["train"] = stance_data.focused(splits["train"], focus, replay, seed=seed)
     mined_count = 0
@@ -360,6 +367,8 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                     "focus": list(focus) or None, "replay": replay if focus else None,
                     "mined_negatives": ({"file": Path(mined_negatives).name, "sha256": sha256_file(mined_negatives),
                                          "pairs": mined_count} if mined_negatives else None),
+                    "joint_pairs": ({"file": Path(joint_pairs).name, "sha256": sha256_file(joint_pairs),
+                                     "pairs": joint_count} if joint_pairs else None),
                     "splits": "dev held out per source, grouped by claim (FEVER 8% of claims, HealthVer 25%, "
                               "AVeriTeC 35%; COVID-Fact and SciFact: their published dev files)"}
     with registry.new_version(name) as folder:
@@ -429,7 +438,9 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                               + (f" --init-from {init_ref.label}" if init_ref else "")
                               + (f" --focus {','.join(focus)} --replay {replay}" if focus else "")
                               + (" --mined-negatives FILE (made by `claimsift train mine-negatives "
-                                 "--out FILE`, sha256 in the data section)" if mined_negatives else ""),
+                                 "--out FILE`, sha256 in the data section)" if mined_negatives else "")
+                              + (" --joint-pairs FILE (made by `claimsift train joint-pairs --out FILE`, sha256 "
+                                 "in the data section)" if joint_pairs else ""),
                  "targets": {"fever_symmetric_accuracy": 0.75, "healthver_macro_f1": 0.65},
                  "published_reference": {
                      "fever_symmetric_bert_baseline_accuracy": 0.5746,
