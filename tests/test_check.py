@@ -403,6 +403,34 @@ def test_the_joint_reading_is_the_claim_against_its_passages_together(seed_check
 
 
 @pytest.mark.slow
+def test_the_joint_reading_reads_as_far_as_its_verdict_model_was_fitted_to(seed_checker, monkeypatch):
+    from dataclasses import replace
+
+    from pipeline.verdict.aggregator import JOINT_MAX_LENGTH
+
+    # Four passages about something else, then the one that decides: at the stance model's own
+    # length (128 tokens) the joint text is cut before it; at the verdict model's it is read.
+    claim = "Mark Rutte said NATO would expel members that do not pay their share."
+    denial = seed_checker.retrieve([claim])[0][0]  # "Secretary General Rutte has never said this," Riggio said.
+    filler = ("The alliance's foreign ministers met in Brussels on Tuesday to discuss the schedule of the summit, "
+              "the venue, the seating plan, the press arrangements and the agenda for the working dinner.")
+    passages = [replace(denial, sentence=filler)] * 4 + [denial]
+    cut, whole = (seed_checker.joint_readings([claim], [passages], max_length=n)[0] for n in (None, JOINT_MAX_LENGTH))
+    assert cut is not None and whole is not None
+    assert whole[1] > cut[1] + 0.2 and whole[1] > max(whole[0], whole[2]), (cut, whole)
+    # A check reads the joint text as far as its verdict model says (fitted at 256: read at 256).
+    aggregator = seed_checker._loaded_aggregator()
+    assert aggregator.needs_joint_reading
+    monkeypatch.setattr(aggregator, "joint_max_length", JOINT_MAX_LENGTH)
+    lengths: list = []
+    read = seed_checker.joint_readings
+    monkeypatch.setattr(seed_checker, "joint_readings",
+                        lambda claims, shown, max_length=None: lengths.append(max_length) or read(claims, shown, max_length))
+    seed_checker.check(claim)
+    assert lengths == [JOINT_MAX_LENGTH]
+
+
+@pytest.mark.slow
 def test_the_checker_reads_passages_as_its_verdict_model_was_fitted(seed_store, seed_checker):
     from pipeline.verdict.aggregator import VerdictAggregator
     from pipeline.verdict.checker import Checker
