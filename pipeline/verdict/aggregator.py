@@ -63,7 +63,7 @@ def monotone_fit_possible(feature_set: str) -> bool:
     return set(FEATURE_SETS.get(feature_set, ("?",))) <= declared
 JOINT_PASSAGES = 5
 # Tokens of (claim, joint reading) the stance model reads: at its own training length (128) the
-# joint text of five passages is cut for most claims (99% of COVID-Fact's, 36% of AVeriTeC's), so
+# joint text of five passages is cut for most claims (99% of COVID-Fact's, 34% of AVeriTeC's), so
 # the last passages were never read. A verdict model records the length it was fitted with
 # (``VerdictAggregator.joint_max_length``; None for those fitted at the stance model's own length).
 JOINT_MAX_LENGTH = 256
