@@ -39,6 +39,9 @@ def test_train_with_a_user_file_refuses_the_options_it_would_ignore(tmp_path, in
     stance = invoke_cli("train", "stance", "--data", DATA / "retrain_stance.jsonl", "--max-pairs", "200",
                         "--out", tmp_path)
     assert "--max-pairs does not apply" in str(stance.exception)
+    seeded = invoke_cli("train", "stance", "--data", DATA / "retrain_stance.jsonl", "--seed", "14",
+                        "--joint-pairs", DATA / "retrain_stance.jsonl", "--out", tmp_path)
+    assert "--joint-pairs, --seed do not apply" in str(seeded.exception)
     assert not list(tmp_path.iterdir())
 
 

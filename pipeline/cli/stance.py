@@ -64,6 +64,9 @@ def train_stance(
     joint_pairs: Optional[Path] = typer.Option(
         None, "--joint-pairs", help="claims against their passages shown read together, from `claimsift train "
                                     "joint-pairs` (with --focus joint: trained on with --replay others)"),
+    train_seed: int = typer.Option(13, "--seed", help="seed of the batch order, dropout and the head's initialisation "
+                                                      "(the data splits stay fixed): another seed measures how much "
+                                                      "of a difference is luck"),
     checkpoint_dir: Optional[Path] = typer.Option(
         Path("out/checkpoints/stance"), "--checkpoint-dir",
         help="training checkpoints (a rerun of the same command resumes from the last one)"),
@@ -94,7 +97,7 @@ def train_stance(
                                 healthver_repeat=healthver_repeat, base=transformer, num_threads=threads,
                                 reported_denials=reported_denials, init_from=init_from,
                                 focus=[f.strip() for f in focus.split(",") if f.strip()] if focus else (),
-                                replay=replay, mined_negatives=mined_negatives, joint_pairs=joint_pairs,
+                                replay=replay, mined_negatives=mined_negatives, joint_pairs=joint_pairs, train_seed=train_seed,
                                 checkpoint_dir=checkpoint_dir if kind == "cross-encoder" else None,
                                 log=console.print, **extra)
     console.print(f"[green]{result['model']}[/green] written to {result['path']}")

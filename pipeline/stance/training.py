@@ -313,7 +313,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                        healthver_repeat: int | None = None, base: str = MINILM,
                        reported_denials: bool = False, init_from: str | None = None,
                        focus: Sequence[str] = (), replay: int = 0, mined_negatives: Path | str | None = None,
-                       joint_pairs: Path | str | None = None, checkpoint_dir: Path | str | None = None,
+                       joint_pairs: Path | str | None = None, train_seed: int | None = None, checkpoint_dir: Path | str | None = None,
                        log: Callable[[str], None] = print, **train_kwargs) -> dict:
     """Build the splits, train, calibrate on dev, write a versioned model with its card.
     ``base``: the cross-encoder's pretrained transformer (``pipeline.registry.base_models``).
@@ -323,7 +323,8 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     ``mined_negatives``: a JSONL of hard NOT_ENOUGH_INFO pairs (``pipeline.training.hard_negatives``) added
     to the training pairs, less any that touch a held-out claim. ``joint_pairs``: a JSONL of claims against
     their passages shown read together (``pipeline.training.joint_pairs``), added before ``focus`` chooses
-    (``focus=["joint"]`` trains on them and ``replay`` others). ``checkpoint_dir``: where the
+    (``focus=["joint"]`` trains on them and ``replay`` others). ``train_seed``: the network's seed (batch
+    order, dropout, head), ``seed`` by default; ``seed`` also draws the splits. ``checkpoint_dir``: where the
     cross-encoder's training checkpoints go (a rerun resumes; removed once the model is written)."""
     import torch
 
@@ -376,7 +377,8 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
         if kind == "cross-encoder":
             weights = stance_data.claim_only_weights(train, seed=seed) if debias else None
             net, tokenizer, info = train_cross_encoder(train, dev, epochs=epochs, time_budget_s=time_budget_s,
-                                                       seed=seed, num_threads=num_threads, example_weights=weights,
+                                                       seed=seed if train_seed is None else train_seed,
+                                                       num_threads=num_threads, example_weights=weights,
                                                        base=base, init_from=init_ref.path if init_ref else None,
                                                        checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
                                                        log=log, **train_kwargs)
@@ -434,6 +436,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                               + (f" --transformer {base_model(base).name}" if kind == "cross-encoder"
                                  and base_model(base).name != MINILM else "")
                               + (f" --threads {num_threads}" if num_threads != 1 else "")
+                              + (f" --seed {train_seed}" if train_seed not in (None, seed) else "")
                               + (" --reported-denials" if reported_denials else "")
                               + (f" --init-from {init_ref.label}" if init_ref else "")
                               + (f" --focus {','.join(focus)} --replay {replay}" if focus else "")
