@@ -341,7 +341,7 @@ def test_joint_reading_pairs_come_from_train_claims_and_never_show_a_held_out_cl
     label_of = {c.id: c.label for c in built.claims}
     held_out_documents = {d for c, s in zip(built.claims, built.splits) if s != "train" for d in c.gold_documents}
     assert rows and stats["claims"] == 60 and stats["pairs"] == len(rows)
-    assert stats["a passage from a held-out claim's document"] > 0  # HealthVer's passages are shared widely
+    assert stats["a passage from a held-out claim's evidence"] > 0  # HealthVer's passages are shared widely
     for row in rows:
         assert split_of[row["claim_id"]] == "train"
         assert label_of[row["claim_id"]] != "CONFLICTING" and row["label"] in ("SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO")

@@ -161,6 +161,24 @@ def test_a_date_with_a_time_is_inside_a_range_ending_or_starting_that_day(tmp_pa
     assert lines(published_from="2024-05-04") == set()
     assert lines(published_to="2024-05-02") == {plain}
     assert lines(published_from="2024-05-01", published_to="2024-05-01") == {plain}
+    # A Parquet file written by another tool may hold the dates typed (TIMESTAMP, DATE), not as text.
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for row, published in zip(rows, [dt.datetime(2024, 5, 3, 14), dt.date(2024, 5, 1)]):
+        for claim in row["claims"]:
+            for evidence in claim["evidence"]:
+                evidence["published"] = published
+    for typed_rows, name in ((rows, "mixed"), ([rows[0]], "timestamp")):
+        typed = tmp_path / f"{name}.parquet"
+        try:
+            pq.write_table(pa.Table.from_pylist(typed_rows), typed)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue  # a column of dates and datetimes together is not one Arrow type
+        table = ScoresTable(typed)
+        assert timed in lines(published_from="2024-05-03", published_to="2024-05-03")
 
 
 def test_parquet_scores_are_read_in_place(tmp_path):

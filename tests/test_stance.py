@@ -629,3 +629,13 @@ def test_the_onnx_stance_runtime_gives_its_memory_back_after_each_calls_widest_b
     assert logits.shape == (70, 3) and len(calls) == 3
     assert [shrink for _, shrink in calls] == [False, False, True]
     assert calls[-1][0] == max(width for width, _ in calls)
+
+
+def test_pairs_added_from_a_file_leave_out_the_dev_claims():
+    from pipeline.stance.data import without_claims_of
+    from pipeline.stance.pairs import make_pair
+
+    dev = [make_pair("The vaccine was approved in May.", "It was approved on 3 May.", "SUPPORTS", "healthver")]
+    added = [make_pair("the vaccine was approved in may", "Passages read together …", "SUPPORTS", "joint"),
+             make_pair("The vaccine was withdrawn.", "Passages read together …", "REFUTES", "joint")]
+    assert [p.claim for p in without_claims_of(added, dev)] == ["The vaccine was withdrawn."]

@@ -195,3 +195,23 @@ def test_fit_rows_are_cached_under_the_stance_weights_not_only_their_version_num
     files = stance_file_hashes(checker)["stance"]
     assert files == Registry().load_ref("stance@v5").card["files"]
     assert all(len(digest) == 64 for digest in files.values()) and files
+
+
+def test_a_fit_records_the_length_its_joint_readings_were_read_at_and_refuses_mixed_lengths(monkeypatch):
+    import pipeline.training.verdict_fit as verdict_fit
+    from pipeline.core.errors import UserError
+
+    rng = np.random.default_rng(5)
+    rows = [row for corpus in ("a", "b", "c") for row in _rows(corpus, ["SUPPORTED", "REFUTED", "NOT_ENOUGH_INFO"] * 8, rng)]
+    for row in rows:
+        row.update(joint_probs=row["passages"][0]["probs"], joint_max_length=256)
+    # One set-up searched, so that the joint feature set is the one fitted.
+    monkeypatch.setattr(verdict_fit, "FEATURE_SETS", {"evidence-v4": FEATURE_SETS["evidence-v4"]})
+    monkeypatch.setattr(verdict_fit, "C_GRID", (0.1,))
+    monkeypatch.setattr(verdict_fit, "WEIGHTINGS", ("corpus",))
+    model, _ = verdict_fit.fit_verdict_model(rows, log=lambda m: None)
+    assert model.joint_max_length == 256
+    assert VerdictAggregator.from_json(json.loads(json.dumps(model.to_json()))).joint_max_length == 256
+    rows[0]["joint_max_length"] = None  # read at the stance model's own length
+    with pytest.raises(UserError, match="different lengths"):
+        verdict_fit.fit_verdict_model(rows, log=lambda m: None)

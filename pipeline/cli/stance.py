@@ -159,16 +159,23 @@ def train_verdict_cmd(
         "query-adapter", "--query-adapter",
         help="with --from-corpora: the map applied to claim vectors before dense search (a registry spec, "
              "or none); the model records it and the Checker follows"),
+    joint_max_length: Optional[int] = typer.Option(
+        None, "--joint-max-length", min=16, max=512,
+        help="with --from-corpora: tokens of the joint reading (the claim against its passages read together; "
+             "default: the stance model's own length, 128; 256 reads all five passages for most claims); the "
+             "model records it and the Checker follows"),
 ) -> None:
     """Fit the verdict aggregator and register it (with --from-corpora: on claim labels of
     several corpora, chosen by leave-one-corpus-out; the report split is never read)."""
     console = _console()
+    if joint_max_length is not None and not from_corpora:
+        raise UserError("--joint-max-length applies with --from-corpora (the AVeriTeC-pairs fit reads no joint text)")
     if from_corpora:
         from pipeline.training.verdict_fit import train_verdict_on_corpora
 
         result = train_verdict_on_corpora(out, stance_spec=stance_model, limit=limit, promote=promote,
                                           log=console.print, stance_input=stance_input,
-                                          query_adapter=query_adapter)
+                                          query_adapter=query_adapter, joint_max_length=joint_max_length)
         console.print(f"[green]{result['model']}[/green]")
         return
     from pipeline.verdict.aggregator import train_verdict

@@ -502,7 +502,8 @@ def _where(flt: QueueFilter) -> tuple[str, list]:
     if flt.published_from or flt.published_to:
         # Some evidence document dated inside the range: the span from the oldest to the newest
         # evidence overlapping it listed claims with none in it. Compared by day: a date with a time
-        # ("2024-05-03T14:00:00") sorts after "2024-05-03" as text, outside a range ending that day.
-        clauses.append("len(list_filter(published_dates, lambda d: left(d, 10) >= ? AND left(d, 10) <= ?)) > 0")
+        # ("2024-05-03T14:00:00") sorts after "2024-05-03" as text, outside a range ending that day; a
+        # file written by another tool may hold DATE or TIMESTAMP values, whose text starts the same way.
+        clauses.append("len(list_filter(published_dates, lambda d: left(CAST(d AS VARCHAR), 10) >= ? AND left(CAST(d AS VARCHAR), 10) <= ?)) > 0")
         params += [flt.published_from or "0000-00-00", flt.published_to or "9999-99-99"]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -442,6 +442,14 @@ def without_held_out(pairs: Sequence[StancePair], splits: Sequence[str] = ("tune
     return [p for p in pairs if not excluded_from_training(p.claim, p.evidence, held_out)]
 
 
+def without_claims_of(pairs: Sequence[StancePair], dev: Sequence[StancePair]) -> list[StancePair]:
+    """``pairs`` less those about a claim of ``dev``: pairs read from a file are added after the dev
+    split was drawn, and a dev claim's pair would be trained on and then scored (the temperature
+    fitted on it too)."""
+    dev_claims = {p.group for p in dev}
+    return [p for p in pairs if p.group not in dev_claims]
+
+
 def focused(train: Sequence[StancePair], focus: Sequence[str], replay: int, seed: int = 13) -> list[StancePair]:
     """Every training pair of the ``focus`` sources plus ``replay`` pairs drawn from the others:
     the set for training a model further on some sources without forgetting the rest."""

@@ -346,15 +346,16 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                                              healthver_repeat=healthver_repeat, reported_denials=reported_denials)
     joint_count = 0
     if joint_pairs:
-        joint = stance_data.without_held_out(stance_data.load_labelled_file(joint_pairs))
+        joint = stance_data.without_claims_of(
+            stance_data.without_held_out(stance_data.load_labelled_file(joint_pairs)), splits["dev"])
         joint_count = len(joint)
         splits["train"] = splits["train"] + joint
     if focus:
         splits["train"] = stance_data.focused(splits["train"], focus, replay, seed=seed)
     mined_count = 0
     if mined_negatives:
-
-        mined = stance_data.without_held_out(stance_data.load_labelled_file(mined_negatives))
+        mined = stance_data.without_claims_of(
+            stance_data.without_held_out(stance_data.load_labelled_file(mined_negatives)), splits["dev"])
         mined_count = len(mined)
         splits["train"] = splits["train"] + mined
         random.Random(seed).shuffle(splits["train"])
@@ -436,7 +437,8 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                               + (f" --transformer {base_model(base).name}" if kind == "cross-encoder"
                                  and base_model(base).name != MINILM else "")
                               + (f" --threads {num_threads}" if num_threads != 1 else "")
-                              + (f" --seed {train_seed}" if train_seed not in (None, seed) else "")
+                              + (f" --seed {train_seed}" if kind == "cross-encoder" and train_seed not in (None, seed)
+                                 else "")
                               + (" --reported-denials" if reported_denials else "")
                               + (f" --init-from {init_ref.label}" if init_ref else "")
                               + (f" --focus {','.join(focus)} --replay {replay}" if focus else "")

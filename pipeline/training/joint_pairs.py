@@ -11,8 +11,10 @@ corpus, as the Checker retrieves, and writes one pair per claim:
   NOT_ENOUGH_INFO as it is; CONFLICTING claims give no pair: a stance has no such class);
 - a claim with gold evidence none of which is among the passages read (no gold text matched, no
   passage from a gold document) is labelled NOT_ENOUGH_INFO: what was shown does not decide it;
-- a claim whose passages shown include one from a gold document of a tune or report claim gives no
-  pair, so that no held-out claim's evidence enters training (as ``hard_negatives`` does).
+- a claim whose passages shown include one from a gold document of a tune or report claim, or a
+  sentence that is a held-out claim's gold evidence word for word (FEVER repeats a page's sentences
+  in the documents of other pages), gives no pair, so that no held-out claim's evidence enters
+  training (as ``hard_negatives`` does).
 
 ``claimsift train stance --joint-pairs FILE`` adds the rows to the training pairs.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from pipeline.core.io import atomic_write_text, write_jsonl
+from pipeline.core.splits import MANIFEST_PATH, SplitManifest, text_hash
 from pipeline.datasets.claims import first_gold_rank
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, corpus_with_store
 from pipeline.datasets.stores import documents_by_table_id, table_ids
@@ -50,6 +53,7 @@ def joint_pairs_of_corpus(corpus: str, *, per_corpus: int | None, rng: random.Ra
     name_of = table_ids(built.store_dir)
     held_out_docs = {d for c, s in zip(built.claims, built.splits) if s != "train"
                      for name in c.gold_documents for d in documents_of.get(name, ())}
+    _, held_out_evidence = SplitManifest.load(MANIFEST_PATH).held_out(("tune", "report"))
     chosen = []
     for claim, split in zip(built.claims, built.splits):
         if split != "train" or claim.label not in STANCE_OF_VERDICT:
@@ -75,8 +79,8 @@ def joint_pairs_of_corpus(corpus: str, *, per_corpus: int | None, rng: random.Ra
             if not read:
                 counts["nothing shown"] += 1
                 continue
-            if any(e.doc_id in held_out_docs for e in read):
-                counts["a passage from a held-out claim's document"] += 1
+            if any(e.doc_id in held_out_docs or text_hash(e.sentence) in held_out_evidence for e in read):
+                counts["a passage from a held-out claim's evidence"] += 1
                 continue
             label = STANCE_OF_VERDICT[claim.label]
             if claim.gold_evidence and label != "NOT_ENOUGH_INFO":

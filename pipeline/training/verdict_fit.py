@@ -46,7 +46,6 @@ from pipeline.retrieval.query_adapter import NO_ADAPTER, QUERY_ADAPTER
 from pipeline.stance.backends import softmax
 from pipeline.verdict.aggregator import (
     FEATURE_SETS,
-    JOINT_MAX_LENGTH,
     JOINT_PASSAGES,
     PARAMS_FILE,
     VerdictAggregator,
@@ -65,8 +64,10 @@ from pipeline.verdict.validation import InvalidClaimError, validate_claim
 FIT_PARTS = (("averitec", "tune"), ("fever", "tune"), ("covidfact", "tune"), ("healthver", "tune"),
              ("liar", "train"), ("liar", "tune"))
 CACHE_DIR = Path("out/verdict_fit")
-# How the joint reading's text is made (``joint_reading_text``): cached rows made another way are read again.
-JOINT_READING = f"best-first/{JOINT_PASSAGES}/{JOINT_MAX_LENGTH}-tokens"
+def joint_reading_tag(max_length: int | None) -> str:
+    """How a row's joint reading was made (``joint_reading_text`` read up to ``max_length`` tokens,
+    None: the stance model's own length): cached rows made another way are read again."""
+    return f"best-first/{JOINT_PASSAGES}/{max_length or 'stance-length'}"
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 WEIGHTINGS = ("corpus-and-class", "corpus")
 # Set-ups whose leave-one-corpus-out mean is within this of the best count as tied (five held-out
@@ -91,9 +92,10 @@ def stance_file_hashes(checker) -> dict[str, dict[str, str]]:
 
 
 def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_DIR, limit: int | None = None,
-            log: Callable[[str], None] = print) -> list[dict]:
-    """Per claim of ``corpus``/``split``: its label and every passage shown (document, retrieval
-    score, stance probabilities, whether it votes). Cached per stance model and checker setup."""
+            joint_max_length: int | None = None, log: Callable[[str], None] = print) -> list[dict]:
+    """Per claim of ``corpus``/``split``: its label, every passage shown (document, retrieval
+    score, stance probabilities, whether it votes) and the joint reading up to ``joint_max_length``
+    tokens (None: the stance model's own length). Cached per stance model and checker setup."""
 
     if split == "report":
         raise UserError("the verdict model is never fitted on the report split")
@@ -109,16 +111,16 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
     path = Path(cache_dir) / f"{corpus}-{split}-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.jsonl"
     if path.is_file():
         cached = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        if all(r.get("joint_reading") == JOINT_READING for r in cached):
+        if all(r.get("joint_reading") == joint_reading_tag(joint_max_length) for r in cached):
             return cached
-        # Rows collected before the joint reading was a feature: add it, keep the rest.
-        with_joint = add_joint_readings(cached, checker)
+        # Rows whose joint reading is missing or was read another way: read it again, keep the rest.
+        with_joint = add_joint_readings(cached, checker, joint_max_length)
         atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in with_joint))
         return with_joint
     built = build_dataset(corpus)
     store_dir = built.folder / "store"
     ensure_store(built.documents, store_dir)
-    if Path(checker.store_dir) != store_dir:
+    if Path(checker.store_dir).resolve() != store_dir.resolve():
         raise UserError(f"the checker reads {checker.store_dir}, not {store_dir}")
     claims = read_corpus_claims(built.claims)
     chosen = []
@@ -142,20 +144,22 @@ def collect(corpus: str, split: str, checker, *, cache_dir: Path | str = CACHE_D
                                        "probs": [float(e.stance_probs.get(label, 0.0)) for label in STANCE_LABELS],
                                        "voter": i in voters} for i, e in enumerate(judged)]})
         log(f"{corpus}/{split}: {len(rows)}/{len(chosen)} claims ({time.perf_counter() - started:.0f} s)")
-    rows = add_joint_readings(rows, checker)
+    rows = add_joint_readings(rows, checker, joint_max_length)
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
 
-def add_joint_readings(rows: Sequence[dict], checker, batch_size: int = 64) -> list[dict]:
+def add_joint_readings(rows: Sequence[dict], checker, max_length: int | None = None, batch_size: int = 64) -> list[dict]:
     """``rows`` with ``joint_probs``: the checker's stance model reading each claim against its
-    passages shown joined (``Checker.joint_readings``; None where none was shown)."""
+    passages shown joined, up to ``max_length`` tokens (``Checker.joint_readings``; None where none
+    was shown), and that length (``joint_max_length``)."""
     out = []
     for offset in range(0, len(rows), batch_size):
         batch = rows[offset:offset + batch_size]
         joint = checker.joint_readings([r["claim"] for r in batch],
-                                       [[_evidence(p) for p in r["passages"]] for r in batch], max_length=JOINT_MAX_LENGTH)
-        out += [{**r, "joint_probs": probs, "joint_reading": JOINT_READING} for r, probs in zip(batch, joint)]
+                                       [[_evidence(p) for p in r["passages"]] for r in batch], max_length=max_length)
+        out += [{**r, "joint_probs": probs, "joint_reading": joint_reading_tag(max_length), "joint_max_length": max_length}
+                for r, probs in zip(batch, joint)]
     return out
 
 
@@ -292,6 +296,11 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     tried: list[tuple] = []
     quantities = QuantityReader()
     joint_read = all("joint_probs" in r for r in rows)
+    joint_lengths = {r.get("joint_max_length") for r in rows if "joint_probs" in r}
+    if len(joint_lengths) > 1:
+        raise UserError(f"the rows' joint readings were read at different lengths ({sorted(map(str, joint_lengths))}): "
+                        "collect them again at one")
+    joint_max_length = joint_lengths.pop() if joint_lengths else None
     no_voters = without_voters(rows)
     for feature_set in FEATURE_SETS:
         if needs_joint_reading(feature_set) and not joint_read:
@@ -326,7 +335,7 @@ def fit_verdict_model(rows: Sequence[dict], log: Callable[[str], None] = print) 
     flagged = confidence < review_below
     model = VerdictAggregator(C=C, class_weight=None, feature_set=feature_set, review_below=review_below,
                               nei_stage=nei_stage, temperature=temperature, monotone=monotone,
-                              joint_max_length=JOINT_MAX_LENGTH if needs_joint_reading(feature_set) else None)
+                              joint_max_length=joint_max_length if needs_joint_reading(feature_set) else None)
     model.fit(X, y, sample_weight=sample_weights(corpora, y, weighting), nei_informative=nei_informative(corpora, y))
     report = {
         "chosen": {"feature_set": feature_set, "weighting": weighting, "nei_stage": nei_stage,
@@ -371,11 +380,14 @@ def fitting_adapter(spec: str, parts: Sequence[tuple[str, str]], models_dir: Pat
 def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, parts: Sequence[tuple[str, str]] = FIT_PARTS,
                              stance_spec: str = "stance", limit: int | None = None, promote: bool = False,
                              cache_dir: Path | str = CACHE_DIR, log: Callable[[str], None] = print,
-                             stance_input: str = "previous", query_adapter: str = QUERY_ADAPTER) -> dict:
+                             stance_input: str = "previous", query_adapter: str = QUERY_ADAPTER,
+                             joint_max_length: int | None = None) -> dict:
     """Check the fitting claims of every corpus with the shipped Checker (``stance_spec``, the
     stance model reading ``stance_input`` of each passage, claim vectors mapped by
     ``query_adapter`` or "none"), fit, and register ``verdict@vN`` with its card; the model
-    records ``stance_input`` and the adapter (resolved), and the Checker reads and retrieves that way."""
+    records ``stance_input`` and the adapter (resolved), and the Checker reads and retrieves that way;
+    ``joint_max_length``: tokens of the joint reading (None: the stance model's own; ``pipeline.verdict.aggregator.JOINT_MAX_LENGTH``
+    reads all five passages for most claims), recorded and followed likewise."""
     from pipeline.datasets.corpora import build_dataset
 
     started = time.monotonic()
@@ -389,7 +401,8 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
                           query_adapter=query_adapter)
         for c, split in parts:
             if c == corpus:
-                rows += collect(corpus, split, checker, cache_dir=cache_dir, limit=limit, log=log)
+                rows += collect(corpus, split, checker, cache_dir=cache_dir, limit=limit,
+                                joint_max_length=joint_max_length, log=log)
         stance_tags.add(json.dumps(checker.stance_models, sort_keys=True))
     model, report = fit_verdict_model(rows, log=log)
     model.set_params(stance_input=stance_input, query_adapter=query_adapter)
@@ -416,7 +429,8 @@ def train_verdict_on_corpora(models_dir: Path | str = DEFAULT_MODELS_DIR, *, par
                    "total_seconds": round(time.monotonic() - started, 1),
                    "passage_reading": stance_input, "query_adapter": model.query_adapter,
                    "reproduce": f"claimsift train verdict --from-corpora --stance-model {stance_spec} "
-                                f"--stance-input {stance_input} --query-adapter {model.query_adapter} --out models"})
+                                f"--stance-input {stance_input} --query-adapter {model.query_adapter} --out models"
+                                + (f" --joint-max-length {joint_max_length}" if joint_max_length else "")})
     if promote:
         registry.promote(f"verdict@{version}")
     log(f"wrote verdict@{version}: leave-one-corpus-out mean macro-F1 {report['leave_one_corpus_out']['mean_macro_f1']}")

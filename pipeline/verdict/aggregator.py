@@ -62,10 +62,10 @@ def monotone_fit_possible(feature_set: str) -> bool:
     declared = SUPPORT_FEATURES | REFUTE_FEATURES | SIDELESS_FEATURES | STANCE_FREE_FEATURES
     return set(FEATURE_SETS.get(feature_set, ("?",))) <= declared
 JOINT_PASSAGES = 5
-# Tokens of (claim, joint reading) the stance model reads: at its own training length (128) the
-# joint text of five passages is cut for most claims (99% of COVID-Fact's, 34% of AVeriTeC's), so
-# the last passages were never read. A verdict model records the length it was fitted with
-# (``VerdictAggregator.joint_max_length``; None for those fitted at the stance model's own length).
+# Tokens of (claim, joint reading) enough to read all five passages for most claims: at the stance
+# model's own training length (128) the joint text is cut for most claims (99% of COVID-Fact's, 34%
+# of AVeriTeC's). `claimsift train verdict --joint-max-length` fits a model on readings of that
+# length, which it records (``VerdictAggregator.joint_max_length``; None: the stance model's own).
 JOINT_MAX_LENGTH = 256
 FEATURE_SETS = {"evidence-v1": FEATURE_NAMES, "evidence-v2": FEATURE_NAMES + SHOWN_FEATURE_NAMES,
                 "evidence-v3": FEATURE_NAMES + SHOWN_FEATURE_NAMES + QUANTITY_FEATURE_NAMES,
