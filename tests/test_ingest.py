@@ -250,6 +250,23 @@ def test_a_published_value_that_is_not_a_date_rejects_its_row(tmp_path):
     assert set(Corpus(tmp_path / "store").documents()["name"]) == {"t.jsonl#id=a", "t.jsonl#id=d"}
 
 
+def test_a_date_column_under_another_common_name_is_read(tmp_path):
+    # A CSV export's `date` column was ignored: every row stored undated, a bad date accepted unseen
+    csv = write(tmp_path / "desk.csv", "id,title,date,text\n"
+                                       "d1,Heat,2023-11-20,Heat deaths rose in 2023.\n"
+                                       "d2,Ice,31/02/2024,Sea ice fell.\n"
+                                       "d3,Wind,,Wind power grew.\n")
+    jsonl = write(tmp_path / "t.jsonl", '{"id": "a", "text": "A text.", "published_at": "2024-01-05T10:00:00Z"}\n'
+                                        '{"id": "b", "text": "B text.", "published": "2024-02-01", "date": "2020-01-01"}\n')
+    report = ingest([csv, jsonl], tmp_path / "store", analyser=LineAnalyser())
+    assert [(Path(r.path).name, r.row) for r in report.rejected] == [("desk.csv", 3)]
+    assert "date '31/02/2024' is not a date" in report.rejected[0].reason
+    published = Corpus(tmp_path / "store").documents().set_index("name")["published"].to_dict()
+    assert published["desk.csv#id=d1"] == "2023-11-20" and published["desk.csv#id=d3"] is None
+    assert published["t.jsonl#id=a"] == "2024-01-05"
+    assert published["t.jsonl#id=b"] == "2024-02-01"  # `published`, the documented name, comes first
+
+
 def test_real_published_formats_are_dates_not_rejected_rows(tmp_path):
     # Twitter's created_at, compact 20240115 (text or integer) and pandas' float year were "not a date",
     # so a valid document was lost with its row

@@ -51,9 +51,6 @@ def supported_list() -> str:
 DEFAULT_MAX_DOC_CHARS = 200_000
 
 
-TABLE_COLUMNS = ("id", "title", "url", "source", "published")
-
-
 @dataclass(frozen=True)
 class Rejection:
     path: str
@@ -403,8 +400,12 @@ def table_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict | Reject
     raise RejectedInput(path, f"unsupported table type {suffix}")
 
 
+# A document's date, by the first of these columns a row fills: `published` is the documented name; the
+# others are what archives, CMS exports and scrapers call it, and a date column left unread put every
+# row outside any --before cut-off without a word.
+DATE_COLUMNS = ("published", "date", "published_at", "publish_date", "datePublished")
 # The columns _row_document reads, and the fields make_fact_check reads.
-DOCUMENT_COLUMNS = ("text", "id", "title", "url", "source", "published")
+DOCUMENT_COLUMNS = ("text", "id", "title", "url", "source") + DATE_COLUMNS
 FACT_CHECK_FIELDS = ("id", "claim", "rating", "publisher", "url", "date", "title", "text", "claimant", "source")
 
 
@@ -450,12 +451,13 @@ def _row_document(path: Path, number: int, record: dict, name_prefix: str, globa
         name = str(row_id).strip() if global_ids else scoped_row_name(field_of("source") or name_prefix,
                                                                       str(row_id).strip())
 
-    given = record.get("published")
+    date_column = next((c for c in DATE_COLUMNS if not _blank(record.get(c))), "published")
+    given = record.get(date_column)
     published = normalise_date(given)
     if published is None and not _blank(given):
         # Stored undated without a word, the document escaped every --before cut-off unnoticed.
         shown = repr(given[:40]) if isinstance(given, str) else repr(given)[:40]
-        raise RejectedInput(path, f"published {shown} is not a date (e.g. 2024-11-10 or November 10, 2024); "
+        raise RejectedInput(path, f"{date_column} {shown} is not a date (e.g. 2024-11-10 or November 10, 2024); "
                                   "fix it or leave it empty", number)
     published = published or date_in_text(text)
     return Document(doc_id=doc_id_of(text), text=text, name=name, title=field_of("title"), url=field_of("url"),
