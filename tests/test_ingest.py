@@ -218,6 +218,10 @@ def test_bad_inputs_are_rejected_by_name_and_the_rest_is_ingested(tmp_path):
     assert "no `text` column" in reasons[("table.csv", None)] and "body" in reasons[("table.csv", None)]
     assert "no such file" in reasons[("does-not-exist.txt", None)]
     assert len(report.rejected) == 8
+    # A mistyped path alone left an empty store behind, which later commands took for a corpus.
+    alone = ingest([missing], tmp_path / "typo-store", analyser=LineAnalyser())
+    assert [r.reason for r in alone.rejected] == ["no such file or directory"]
+    assert not (tmp_path / "typo-store").exists()
     names = set(Corpus(store).documents()["name"])
     assert names == {"good.txt", "posts.jsonl#id=ok1", "posts.jsonl#id=ok2"}
     # Nothing of a rejected file is half-written.
