@@ -187,6 +187,12 @@ def test_cli_json_and_batch(seed_store, seed_checker, tmp_path, run_cli):
     assert early.returncode == 0 and json.loads(early.stdout)["evidence"] == []
     assert "no passage to judge dated before 2000-01-01: of the 5 documents" in early.stderr
     assert "4 have no date (left out by --before)" in early.stderr
+    # Where documents of that time exist, the note does not say the earliest is too late.
+    from pipeline.cli.check import _why_no_evidence
+
+    later = _why_no_evidence(seed_store, "2025-01-01")
+    assert "dated before it (the earliest from 2024-11-10) has a passage about this claim" in later
+    assert "4 undated documents are left out by --before" in later and "the earliest is from" not in later
 
 
 @pytest.mark.slow

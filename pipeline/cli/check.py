@@ -96,6 +96,11 @@ def _why_no_evidence(store: Path, before: str | None) -> str:
     if before is None:
         return f"no passage to judge among the {documents} documents of {store}"
     published = counts["published"]
+    if published["first"] and published["first"] < before:
+        # Documents of that time exist: none of them said anything retrieval took for this claim.
+        return (f"no passage to judge dated before {before}: none of the documents of {store} dated before it "
+                f"(the earliest from {published['first']}) has a passage about this claim, and "
+                f"{published['undated']} undated documents are left out by --before")
     earliest = (f"the earliest is from {published['first']}" if published["first"]
                 else "none has a date")
     return (f"no passage to judge dated before {before}: of the {documents} documents of {store}, "
