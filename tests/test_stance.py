@@ -639,3 +639,17 @@ def test_pairs_added_from_a_file_leave_out_the_dev_claims():
     added = [make_pair("the vaccine was approved in may", "Passages read together …", "SUPPORTS", "joint"),
              make_pair("The vaccine was withdrawn.", "Passages read together …", "REFUTES", "joint")]
     assert [p.claim for p in without_claims_of(added, dev)] == ["The vaccine was withdrawn."]
+
+
+def test_a_focus_on_a_source_without_pairs_is_refused_and_replay_alone_samples_all_sources():
+    from pipeline.core.errors import UserError
+    from pipeline.stance.data import focused
+    from pipeline.stance.pairs import make_pair
+
+    train = [make_pair(f"Claim {i}.", f"Evidence {i}.", "SUPPORTS", "fever" if i % 2 else "healthver") for i in range(20)]
+    # `--focus joint` without `--joint-pairs` trained on the replayed pairs alone, as if focused
+    with pytest.raises(UserError, match="no training pair of joint"):
+        focused(train, ["joint"], 5)
+    assert len(focused(train, ["healthver"], 3)) == 10 + 3
+    sample = focused(train, [], 6)
+    assert len(sample) == 6 and {p.source for p in sample} <= {"fever", "healthver"}

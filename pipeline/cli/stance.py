@@ -58,7 +58,8 @@ def train_stance(
                                             help="train this registered cross-encoder further (e.g. stance@v3)"),
     focus: Optional[str] = typer.Option(None, "--focus",
                                         help="comma-separated sources to train on, e.g. healthver,denial-report"),
-    replay: int = typer.Option(0, "--replay", help="with --focus: pairs drawn from the other sources"),
+    replay: int = typer.Option(0, "--replay", help="with --focus: pairs drawn from the other sources; alone: "
+                                                   "train on this many pairs drawn from all sources"),
     mined_negatives: Optional[Path] = typer.Option(
         None, "--mined-negatives", help="hard NOT_ENOUGH_INFO pairs from `claimsift train mine-negatives`"),
     joint_pairs: Optional[Path] = typer.Option(

@@ -452,10 +452,17 @@ def without_claims_of(pairs: Sequence[StancePair], dev: Sequence[StancePair]) ->
 
 def focused(train: Sequence[StancePair], focus: Sequence[str], replay: int, seed: int = 13) -> list[StancePair]:
     """Every training pair of the ``focus`` sources plus ``replay`` pairs drawn from the others:
-    the set for training a model further on some sources without forgetting the rest."""
+    the set for training a model further on some sources without forgetting the rest (no focus:
+    ``replay`` pairs of all sources)."""
     unknown = sorted(set(focus) - set(LICENCES))
     if unknown:
         raise UserError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(LICENCES))}")
+    present = {p.source for p in train}
+    empty = [source for source in focus if source not in present]
+    if empty:
+        # Else the model was trained on the replayed pairs alone, under a focus that said otherwise.
+        raise UserError(f"no training pair of {', '.join(empty)} to focus on (--joint-pairs FILE gives joint pairs, "
+                        "--reported-denials the denial-report ones, --negation N the negation ones)")
     chosen = [p for p in train if p.source in focus]
     others = [p for p in train if p.source not in focus]
     out = chosen + _sample(others, min(replay, len(others)), random.Random(seed + 6))

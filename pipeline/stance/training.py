@@ -350,7 +350,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
             stance_data.without_held_out(stance_data.load_labelled_file(joint_pairs)), splits["dev"])
         joint_count = len(joint)
         splits["train"] = splits["train"] + joint
-    if focus:
+    if focus or replay:
         splits["train"] = stance_data.focused(splits["train"], focus, replay, seed=seed)
     mined_count = 0
     if mined_negatives:
@@ -366,7 +366,7 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     data_summary = {"train": stance_data.describe(train), "dev": stance_data.describe(dev), "seed": seed,
                     "max_pairs": max_pairs, "negation_pairs_from": negation, "debias": debias,
                     "healthver_repeat": healthver_repeat, "reported_denials": reported_denials,
-                    "focus": list(focus) or None, "replay": replay if focus else None,
+                    "focus": list(focus) or None, "replay": replay if focus or replay else None,
                     "mined_negatives": ({"file": Path(mined_negatives).name, "sha256": sha256_file(mined_negatives),
                                          "pairs": mined_count} if mined_negatives else None),
                     "joint_pairs": ({"file": Path(joint_pairs).name, "sha256": sha256_file(joint_pairs),
@@ -441,7 +441,8 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
                                  else "")
                               + (" --reported-denials" if reported_denials else "")
                               + (f" --init-from {init_ref.label}" if init_ref else "")
-                              + (f" --focus {','.join(focus)} --replay {replay}" if focus else "")
+                              + (f" --focus {','.join(focus)}" if focus else "")
+                              + (f" --replay {replay}" if focus or replay else "")
                               + (" --mined-negatives FILE (made by `claimsift train mine-negatives "
                                  "--out FILE`, sha256 in the data section)" if mined_negatives else "")
                               + (" --joint-pairs FILE (made by `claimsift train joint-pairs --out FILE`, sha256 "
