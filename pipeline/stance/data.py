@@ -450,6 +450,12 @@ def without_claims_of(pairs: Sequence[StancePair], dev: Sequence[StancePair]) ->
     return [p for p in pairs if p.group not in dev_claims]
 
 
+def pairs_to_add(path: Path | str, dev: Sequence[StancePair]) -> list[StancePair]:
+    """The labelled pairs of a file (mined negatives, joint readings) that may join the training
+    pairs: none that touches a held-out claim of the corpus split or a claim of ``dev``."""
+    return without_claims_of(without_held_out(load_labelled_file(path)), dev)
+
+
 def focused(train: Sequence[StancePair], focus: Sequence[str], replay: int, seed: int = 13) -> list[StancePair]:
     """Every training pair of the ``focus`` sources plus ``replay`` pairs drawn from the others:
     the set for training a model further on some sources without forgetting the rest (no focus:

@@ -344,18 +344,14 @@ def train_and_register(data_dir: Path | str, models_dir: Path | str = DEFAULT_MO
     healthver_repeat = stance_data.HEALTHVER_REPEAT if healthver_repeat is None else healthver_repeat
     splits = stance_data.build_stance_splits(data_dir, seed=seed, max_pairs=max_pairs, negation=negation,
                                              healthver_repeat=healthver_repeat, reported_denials=reported_denials)
-    joint_count = 0
-    if joint_pairs:
-        joint = stance_data.without_claims_of(
-            stance_data.without_held_out(stance_data.load_labelled_file(joint_pairs)), splits["dev"])
-        joint_count = len(joint)
-        splits["train"] = splits["train"] + joint
+    joint = stance_data.pairs_to_add(joint_pairs, splits["dev"]) if joint_pairs else []
+    joint_count = len(joint)
+    splits["train"] = splits["train"] + joint
     if focus or replay:
         splits["train"] = stance_data.focused(splits["train"], focus, replay, seed=seed)
     mined_count = 0
     if mined_negatives:
-        mined = stance_data.without_claims_of(
-            stance_data.without_held_out(stance_data.load_labelled_file(mined_negatives)), splits["dev"])
+        mined = stance_data.pairs_to_add(mined_negatives, splits["dev"])
         mined_count = len(mined)
         splits["train"] = splits["train"] + mined
         random.Random(seed).shuffle(splits["train"])

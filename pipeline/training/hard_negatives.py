@@ -70,6 +70,22 @@ def near_copy(a: str, b: str, threshold: float = NEAR_COPY) -> bool:
     return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= threshold
 
 
+def checkable_train_claims(claims: Sequence[CorpusClaim], splits: Sequence[str],
+                           keep: Callable[[CorpusClaim], bool]) -> list[CorpusClaim]:
+    """The claims of the train split that ``keep`` accepts and the Checker would check
+    (``validate_claim``), in their order."""
+    chosen = []
+    for claim, split in zip(claims, splits):
+        if split != "train" or not keep(claim):
+            continue
+        try:
+            validate_claim(claim.claim)
+        except InvalidClaimError:
+            continue
+        chosen.append(claim)
+    return chosen
+
+
 def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim: int = 4, limit: int | None = None,
                 seed: int = 13, data_dir: Path | str = DEFAULT_DATA_DIR, corpora_dir: Path | str = DEFAULT_CORPORA_DIR,
                 log: Callable[[str], None] = print) -> tuple[list[MinedPair], dict]:
@@ -80,15 +96,7 @@ def mine_corpus(corpus: str, *, screen, per_claim: int = 2, candidates_per_claim
     store_dir, claims, splits = built.store_dir, built.claims, built.splits
     name_of = table_ids(store_dir)
     held_out_docs = {d for c, s in zip(claims, splits) if s != "train" for d in c.gold_documents}
-    chosen = []
-    for claim, split in zip(claims, splits):
-        if split != "train" or not claim.gold_evidence:
-            continue
-        try:
-            validate_claim(claim.claim)
-        except InvalidClaimError:
-            continue
-        chosen.append(claim)
+    chosen = checkable_train_claims(claims, splits, lambda claim: bool(claim.gold_evidence))
     rng = random.Random(seed)
     if limit is not None and limit < len(chosen):
         chosen = sorted(rng.sample(chosen, limit), key=lambda c: c.id)

@@ -33,10 +33,9 @@ from pipeline.datasets.claims import first_gold_rank
 from pipeline.datasets.corpora import DEFAULT_CORPORA_DIR, DEFAULT_DATA_DIR, corpus_with_store
 from pipeline.datasets.stores import documents_by_table_id, table_ids
 from pipeline.retrieval.query_adapter import NO_ADAPTER
-from pipeline.training.hard_negatives import MINED_CORPORA, unique_pairs
+from pipeline.training.hard_negatives import MINED_CORPORA, checkable_train_claims, unique_pairs
 from pipeline.verdict.aggregator import JOINT_PASSAGES, joint_reading_text
 from pipeline.verdict.checker import Checker
-from pipeline.verdict.validation import InvalidClaimError, validate_claim
 
 STANCE_OF_VERDICT = {"SUPPORTED": "SUPPORTS", "REFUTED": "REFUTES", "NOT_ENOUGH_INFO": "NOT_ENOUGH_INFO"}
 SOURCE = "joint"
@@ -54,15 +53,7 @@ def joint_pairs_of_corpus(corpus: str, *, per_corpus: int | None, rng: random.Ra
     held_out_docs = {d for c, s in zip(built.claims, built.splits) if s != "train"
                      for name in c.gold_documents for d in documents_of.get(name, ())}
     _, held_out_evidence = SplitManifest.load(MANIFEST_PATH).held_out(("tune", "report"))
-    chosen = []
-    for claim, split in zip(built.claims, built.splits):
-        if split != "train" or claim.label not in STANCE_OF_VERDICT:
-            continue
-        try:
-            validate_claim(claim.claim)
-        except InvalidClaimError:
-            continue
-        chosen.append(claim)
+    chosen = checkable_train_claims(built.claims, built.splits, lambda claim: claim.label in STANCE_OF_VERDICT)
     rng.shuffle(chosen)
     chosen = chosen[:per_corpus] if per_corpus is not None else chosen
     # Retrieved as encoded, whatever the verdict model uses (as hard_negatives mines).
