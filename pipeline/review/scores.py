@@ -41,7 +41,7 @@ from pipeline.verdict.validation import TERMINAL_ESCAPE
 
 # Imported where used, not here (slow to load; most callers of this module never need them): duckdb, pyarrow.
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 PAGE_SIZE = 50
 ROW_GROUP_ROWS = 20_000
 MAX_PAGE_SIZE = 500
@@ -195,7 +195,10 @@ def _convert_jsonl(source: Path, target: Path, stamp: dict) -> None:
     _atomic_parquet(target, write)
 
 
-# One row per claim, most check-worthy first; `rank` keeps that order for the page query.
+# One row per claim, most check-worthy first; `rank` keeps that order for the page query. Evidence dates
+# are kept as days (YYYY-MM-DD), once here rather than in every date filter: a date with a time
+# ("2024-05-03T14:00:00") sorts after "2024-05-03" as text, and a file written by another tool may hold
+# DATE or TIMESTAMP values, whose text starts the same way.
 _FLATTEN_SQL = """
 WITH claims AS (
     SELECT line, post_id, text AS post_text, checkworthiness AS post_checkworthiness,
@@ -209,7 +212,8 @@ SELECT row_number() OVER (ORDER BY claim.checkworthiness DESC NULLS LAST, post_c
        coalesce(claim.verdict, 'SKIPPED') AS verdict, claim.confidence AS confidence, claim.skipped AS skipped,
        CAST(len(claim.evidence) AS INTEGER) AS n_evidence,
        list_distinct([e.source FOR e IN claim.evidence IF e.source IS NOT NULL]) AS sources,
-       list_distinct([e.published FOR e IN claim.evidence IF e.published IS NOT NULL]) AS published_dates
+       list_distinct([left(CAST(e.published AS VARCHAR), 10) FOR e IN claim.evidence IF e.published IS NOT NULL])
+           AS published_dates
 FROM claims
 ORDER BY rank
 """
@@ -501,9 +505,7 @@ def _where(flt: QueueFilter) -> tuple[str, list]:
         params.append(flt.max_confidence)
     if flt.published_from or flt.published_to:
         # Some evidence document dated inside the range: the span from the oldest to the newest
-        # evidence overlapping it listed claims with none in it. Compared by day: a date with a time
-        # ("2024-05-03T14:00:00") sorts after "2024-05-03" as text, outside a range ending that day; a
-        # file written by another tool may hold DATE or TIMESTAMP values, whose text starts the same way.
-        clauses.append("len(list_filter(published_dates, lambda d: left(CAST(d AS VARCHAR), 10) >= ? AND left(CAST(d AS VARCHAR), 10) <= ?)) > 0")
+        # evidence overlapping it listed claims with none in it. The dates are days (_FLATTEN_SQL).
+        clauses.append("len(list_filter(published_dates, lambda d: d >= ? AND d <= ?)) > 0")
         params += [flt.published_from or "0000-00-00", flt.published_to or "9999-99-99"]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
