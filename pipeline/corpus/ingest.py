@@ -136,11 +136,11 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
     analyser = analyser or Analyser()
     report = IngestReport()
     inputs = expand_inputs(paths, report.rejected, report.notes)
-    if not inputs and not Corpus(store_dir).exists():
+    corpus = Corpus(store_dir)
+    if not inputs and not corpus.exists():
         # Nothing to read (every path missing or skipped): a mistyped path left an empty store behind,
         # which later commands took for a corpus.
         return report
-    corpus = Corpus(store_dir)
     with corpus.batch(on_wait) as batch:  # creates (or migrates) the store before any analysis
         batch.set_meta("analyser", analyser.tag)
     known = corpus.stored_doc_ids()

@@ -64,10 +64,6 @@ from pipeline.verdict.validation import InvalidClaimError, validate_claim
 FIT_PARTS = (("averitec", "tune"), ("fever", "tune"), ("covidfact", "tune"), ("healthver", "tune"),
              ("liar", "train"), ("liar", "tune"))
 CACHE_DIR = Path("out/verdict_fit")
-def joint_reading_tag(max_length: int | None) -> str:
-    """How a row's joint reading was made (``joint_reading_text`` read up to ``max_length`` tokens,
-    None: the stance model's own length): cached rows made another way are read again."""
-    return f"best-first/{JOINT_PASSAGES}/{max_length or 'stance-length'}"
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 WEIGHTINGS = ("corpus-and-class", "corpus")
 # Set-ups whose leave-one-corpus-out mean is within this of the best count as tied (five held-out
@@ -76,6 +72,12 @@ WEIGHTINGS = ("corpus-and-class", "corpus")
 TIE_MACRO_F1 = 0.005
 REVIEW_ACCURACY = 0.5
 MAX_REVIEW_SHARE = 0.35
+
+
+def joint_reading_tag(max_length: int | None) -> str:
+    """How a row's joint reading was made (``joint_reading_text`` read up to ``max_length`` tokens,
+    None: the stance model's own length): cached rows made another way are read again."""
+    return f"best-first/{JOINT_PASSAGES}/{max_length or 'stance-length'}"
 
 
 def _evidence(row: dict) -> Evidence:
