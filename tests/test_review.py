@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -601,6 +602,61 @@ def test_sigterm_stops_the_desk_gracefully_with_status_0(scores, tmp_path):
             desk.communicate()
     assert desk.returncode == 0, stderr
     assert "Traceback" not in stderr and "Application shutdown complete" in stderr, stderr
+
+
+def test_a_stop_does_not_wait_without_limit_for_a_page_still_being_served(scores, tmp_path):
+    # uvicorn's own default waits for open requests without limit: one stuck page kept a stopped desk running
+    # until the service manager killed it.
+    args = _serve_args(scores, tmp_path)
+    script = (
+        "import asyncio, sys\n"
+        "from starlette.routing import Route\n"
+        "import pipeline.review.app as desk\n"
+        "desk.SHUTDOWN_GRACE_S = 1\n"
+        "built = desk.create_app\n"
+        "async def stuck(request):\n"
+        "    await asyncio.sleep(3600)\n"
+        "def create_app(config):\n"
+        "    app = built(config)\n"
+        "    app.router.routes.insert(0, Route('/stuck', stuck))\n"
+        "    return app\n"
+        "desk.create_app = create_app\n"
+        "from pipeline.cli import main\n"
+        f"sys.argv = ['claimsift', *{args!r}]\n"
+        "main()\n")
+    base = f"http://127.0.0.1:{args[-1]}"
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    desk = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with no_proxy.open(f"{base}/queue", timeout=10):
+                    break
+            except OSError:
+                assert desk.poll() is None, f"the desk stopped before it answered: {desk.communicate()}"
+                assert time.monotonic() < deadline, "the desk never answered"
+                time.sleep(0.2)
+        stuck = threading.Thread(target=lambda: _open_quietly(no_proxy, f"{base}/stuck"), daemon=True)
+        stuck.start()
+        time.sleep(1.0)
+        desk.send_signal(signal.SIGTERM)
+        _, stderr = desk.communicate(timeout=30)
+    finally:
+        if desk.poll() is None:
+            desk.kill()
+            desk.communicate()
+    # uvicorn logs the page it cancelled (with its traceback); the desk itself stops cleanly.
+    assert desk.returncode == 0, stderr
+    assert "timeout graceful shutdown exceeded" in stderr, stderr
+
+
+def _open_quietly(opener: urllib.request.OpenerDirector, url: str) -> None:
+    try:
+        opener.open(url, timeout=120).close()
+    except OSError:
+        pass  # the desk closed it: what the test wants
 
 
 @pytest.mark.parametrize("signal_name, status", [("SIGTERM", 0), ("SIGINT", 130)])

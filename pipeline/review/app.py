@@ -54,6 +54,7 @@ from pipeline.verdict.validation import TERMINAL_ESCAPE
 log = logging.getLogger("claimsift.review")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DEFAULT_REPORTS_DIR = Path("out/reports")
+SHUTDOWN_GRACE_S = 10  # a stop waits this long for pages being served (uvicorn's default: without limit)
 REVIEWER_COOKIE = "claimsift_reviewer"
 
 
@@ -590,7 +591,8 @@ def serve(config: ReviewConfig, port: int = 8000) -> None:
         except UserError as exc:
             print(f"warning: {exc}", flush=True)
     server_config = uvicorn.Config(app, host=config.host, port=port, log_level="info", proxy_headers=False,
-                                   server_header=False)  # configures uvicorn's loggers
+                                   server_header=False,  # configures uvicorn's loggers
+                                   timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access_log.filters):
         access_log.addFilter(RedactTokens())
