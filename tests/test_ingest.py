@@ -228,6 +228,25 @@ def test_bad_inputs_are_rejected_by_name_and_the_rest_is_ingested(tmp_path):
     assert not {"empty.txt", "image.txt", "latin1.txt", "table.csv"} & names
 
 
+def test_a_row_without_text_names_the_file_row_fields_found_and_fields_accepted(tmp_path):
+    # "no text in this row" did not say that `body` is not read, nor what is
+    jsonl = write(tmp_path / "feed.jsonl", '{"id": 1, "text": "A row with text."}\n'
+                                           '{"id": 2, "title": "Ballots", "body": "A row with a body."}\n')
+    first = write(tmp_path / "body.jsonl", '{"id": 1, "body": "Only a body."}\n')
+    csv = write(tmp_path / "desk.csv", "id,body\n1,hello\n")
+    records = write(tmp_path / "records.json", '[{"id": 1, "body": "Only a body."}]')
+    report = ingest([jsonl, first, csv, records], tmp_path / "store", analyser=LineAnalyser())
+    accepted = ("and optionally id, title, url, source, published (or date, published_at, publish_date, "
+                "datePublished); or `claim` and `rating` for fact-checks")
+    assert sorted(str(r) for r in report.rejected) == sorted([
+        f"{jsonl}, row 2: no `text` field in this row (fields: id, title, body); expected a `text` field, {accepted}",
+        f"{first}: no `text` field (fields of its first record: id, body); expected a `text` field, {accepted}",
+        f"{csv}: no `text` column (columns: id, body); expected a `text` column, {accepted}",
+        f"{records}: JSON file is neither schema.org ClaimReview objects nor a list of records with a `text` field "
+        f"(fields of its first record: id, body); expected a `text` field, {accepted}"])
+    assert report.added == [doc_id_of("A row with text.")]
+
+
 def test_a_repeated_id_in_one_table_is_rejected_never_swapped_in(tmp_path):
     jsonl = write(tmp_path / "t.jsonl", '{"id": "a", "text": "First text of a."}\n{"id": "b", "text": "Text of b."}\n'
                                         '{"id": "a", "text": "Second text of a."}\n')
@@ -519,31 +538,83 @@ def test_two_files_that_would_still_share_a_name_reject_the_later(tmp_path, monk
     assert Corpus(tmp_path / "store").documents()["text"].tolist() == ["Report of desk X."]
 
 
-def test_a_changed_file_ingested_by_another_spelling_of_its_name_is_noted(tmp_path):
-    # docs/sub/a.txt edited, then ingested as a.txt: added beside its old version, which kept being cited
+def test_an_edited_file_ingested_alone_replaces_the_version_its_folder_named(tmp_path):
+    # archive/articles/x.txt, ingested with archive/, then edited and ingested by its own path, was named
+    # x.txt: a second document beside its old version, which kept being cited
     store = tmp_path / "store"
     a = write(tmp_path / "docs" / "sub" / "a.txt", "Old text of a.")
     write(tmp_path / "docs" / "sub" / "b.txt", "Text of b.")
     ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
     a.write_text("New text of a.")
     report = ingest([a], store, analyser=LineAnalyser())
-    assert report.added == [doc_id_of("New text of a.")]
-    assert report.notes == ["a.txt was added as a new document; the store also holds docs/sub/a.txt: if it is the "
-                            "same file, ingest it the way it was first ingested (claimsift ingest docs, from the "
-                            "folder that holds it) so that it replaces the old version"]
-    # the other way round too; a file of another name, or one whose text is unchanged, is no such case
-    report = ingest([tmp_path / "docs"], tmp_path / "other", analyser=LineAnalyser())
-    write(tmp_path / "c.txt", "Text of c.")
-    report = ingest([tmp_path / "c.txt"], tmp_path / "other", analyser=LineAnalyser())
-    assert report.added and not report.notes
-    # a table's rows are one note, on the file
+    assert report.replaced == [doc_id_of("New text of a.")] and report.removed == [doc_id_of("Old text of a.")]
+    assert not report.added and not report.notes
+    assert Corpus(store).document_names() == {"docs/sub/a.txt": doc_id_of("New text of a."),
+                                              "docs/sub/b.txt": doc_id_of("Text of b.")}
+    # from the folder below too (named sub/a.txt there), and again from the top: still one version
+    a.write_text("Third text of a.")
+    assert ingest([tmp_path / "docs" / "sub"], store, analyser=LineAnalyser()).replaced == [doc_id_of("Third text of a.")]
+    report = ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    assert not report.added and not report.replaced and len(report.unchanged) == 2
+    assert set(Corpus(store).document_names()) == {"docs/sub/a.txt", "docs/sub/b.txt"}
+    # a table's rows: by the table's name, so the rows of the new version replace those of the old one
     table = write(tmp_path / "tables" / "t.jsonl", '{"id": 1, "text": "Row one."}\n{"id": 2, "text": "Row two."}\n')
     ingest([tmp_path / "tables"], store, analyser=LineAnalyser())
-    table.write_text('{"id": 1, "text": "Row one, corrected."}\n{"id": 2, "text": "Row two, corrected."}\n')
+    table.write_text('{"id": 1, "text": "Row one, corrected."}\n')
     report = ingest([table], store, analyser=LineAnalyser())
-    assert len(report.added) == 2
-    assert [note.split(";")[0] for note in report.notes] == ["t.jsonl was added as a new document"]
-    assert "the store also holds tables/t.jsonl:" in report.notes[0]
+    assert report.replaced == [doc_id_of("Row one, corrected.")] and len(report.removed) == 2
+    assert {name for name in Corpus(store).document_names() if name.startswith("tables/")} == {"tables/t.jsonl#id=1"}
+
+
+def test_a_new_file_alone_keeps_its_own_name_and_two_files_never_take_one_stored_name(tmp_path):
+    store = tmp_path / "store"
+    write(tmp_path / "docs" / "a.txt", "Text of docs/a.txt.")
+    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    # another file named a.txt, in a folder not named docs: not that document
+    other = write(tmp_path / "other" / "a.txt", "Text of other/a.txt.")
+    assert ingest([other], store, analyser=LineAnalyser()).added == [doc_id_of("Text of other/a.txt.")]
+    assert set(Corpus(store).document_names()) == {"docs/a.txt", "a.txt"}
+    # a file the store holds under its own name keeps it, though a longer name would fit too
+    (tmp_path / "docs" / "a.txt").write_text("Edited docs/a.txt.")
+    report = ingest([tmp_path / "docs" / "a.txt"], store, analyser=LineAnalyser())
+    assert report.replaced == [doc_id_of("Edited docs/a.txt.")]
+    assert set(Corpus(store).document_names()) == {"docs/a.txt", "a.txt"}
+    assert Corpus(store).document(doc_id_of("Edited docs/a.txt.")).name == "a.txt"
+
+
+def test_the_note_on_a_stored_file_of_the_same_file_name_gives_advice_that_leaves_one_version(tmp_path):
+    # the advice was "ingest it the way it was first ingested": followed, it dropped the name the folder gave
+    # the file, cited until then, and kept the name given by the file alone
+    store = tmp_path / "store"
+    a = write(tmp_path / "docs" / "sub" / "a.txt", "Old text of a.")
+    write(tmp_path / "docs" / "b.txt", "Text of b.")
+    ingest([a], store, analyser=LineAnalyser())  # alone first: a.txt
+    a.write_text("New text of a.")
+    report = ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    assert report.notes == [f"docs/sub/a.txt was added as a new document; the store also holds a.txt, the name of "
+                            f"this file when it is ingested alone. If that is an older version of it, ingest the "
+                            f"file alone once more (claimsift ingest {a}): a.txt, then a copy of docs/sub/a.txt, "
+                            "is dropped, and one version is left"]
+    report = ingest([a], store, analyser=LineAnalyser())
+    assert report.removed == [doc_id_of("Old text of a.")] and report.duplicates == ["a.txt"]
+    assert Corpus(store).document_names() == {"docs/sub/a.txt": doc_id_of("New text of a."),
+                                              "docs/b.txt": doc_id_of("Text of b.")}
+    # a copy edited elsewhere: the stored file is the one to save over and ingest again
+    copy = write(tmp_path / "elsewhere" / "a.txt", "Newest text of a.")
+    report = ingest([copy], store, analyser=LineAnalyser())
+    assert report.notes == ["a.txt was added as a new document; the store also holds docs/sub/a.txt, a file of that "
+                            "name from elsewhere. If a.txt is a new version of it, both versions are now stored; to "
+                            "keep one, save a.txt over the file stored as docs/sub/a.txt and ingest the folder docs "
+                            "again, from the folder that holds it: its old version is then dropped, and the text "
+                            "stays stored once, as a.txt"]
+    a.write_text(copy.read_text())
+    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    assert Corpus(store).document_names() == {"a.txt": doc_id_of("Newest text of a."),
+                                              "docs/b.txt": doc_id_of("Text of b.")}
+    # a file of another name, or one whose text is unchanged, is no such case
+    c = write(tmp_path / "c.txt", "Text of c.")
+    report = ingest([c], store, analyser=LineAnalyser())
+    assert report.added and not report.notes
 
 
 # ---- what the report says --------------------------------------------------------------------------
@@ -553,10 +624,12 @@ def test_two_files_of_one_text_are_stored_once_and_said_not_counted_unchanged(tm
     report = ingest([x, y], tmp_path / "store", analyser=LineAnalyser())
     assert report.added == [doc_id_of("The same text.")] and not report.unchanged
     assert report.duplicates == ["y.txt"] and report.notes == ["y.txt has the same text as x.txt: stored once"]
-    # stored by an earlier ingest, it is unchanged, and said
+    # stored by an earlier ingest, it is a duplicate too (counted "unchanged", it was never stored under its name)
     report = ingest([y], tmp_path / "store", analyser=LineAnalyser())
-    assert report.unchanged == [doc_id_of("The same text.")] and not report.duplicates
+    assert report.duplicates == ["y.txt"] and not report.unchanged and not report.added
     assert report.notes == ["y.txt has the same text as x.txt, already in the store: kept once, under that name"]
+    report = ingest([x, y], tmp_path / "store", analyser=LineAnalyser())
+    assert report.unchanged == [doc_id_of("The same text.")] and report.duplicates == ["y.txt"]
 
 
 def test_many_duplicates_of_one_table_are_one_note(tmp_path):
@@ -586,7 +659,40 @@ def test_the_summary_line_counts_removals_and_duplicates(tmp_path, monkeypatch):
     assert "note d/c.txt has the same text as d/a.txt: stored once" in output
     b.write_text("Text A.")  # b's old version is removed, replaced by nothing
     result = CliRunner().invoke(app, ["ingest", str(tmp_path / "d"), "--store", str(store), "--no-index"])
-    assert f"{store}: 0 added, 0 replaced, 1 removed, 3 unchanged, 0 rejected" in " ".join(result.output.split())
+    # b and c are copies of a stored document: duplicates, not among the documents left unchanged
+    assert (f"{store}: 0 added, 0 replaced, 1 removed, 1 unchanged, 2 duplicates, 0 rejected"
+            in " ".join(result.output.split()))
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "d"), "--store", str(store), "--no-index", "--json"])
+    report = json.loads(result.stdout)
+    assert [entry["name"] for entry in report["unchanged"]] == ["d/a.txt"]
+    assert report["duplicates"] == [{"id": doc_id_of("Text A."), "name": name, "title": "Text A.",
+                                     "stored_as": "d/a.txt"} for name in ("d/b.txt", "d/c.txt")]
+
+
+def test_ingest_json_lists_documents_by_name_and_title_beside_their_id(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import pipeline.corpus.ingest
+    from pipeline.cli import app
+
+    monkeypatch.setattr(pipeline.corpus.ingest, "Analyser", LineAnalyser)
+    store = tmp_path / "store"
+    a = write(tmp_path / "d" / "a.txt", "Heat record in Spain\nJuly was the hottest July.")
+    write(tmp_path / "d" / "t.jsonl", '{"id": 7, "title": "Obesity", "text": "One in eight people."}\n')
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "d"), "--store", str(store), "--no-index", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == [
+        {"id": doc_id_of("Heat record in Spain\nJuly was the hottest July."), "name": "d/a.txt",
+         "title": "Heat record in Spain"},
+        {"id": doc_id_of("One in eight people."), "name": "d/t.jsonl#id=7", "title": "Obesity"}]
+    a.write_text("Heat record in Spain\nJuly 2023 was the hottest July.")
+    report = json.loads(CliRunner().invoke(app, ["ingest", str(a), "--store", str(store), "--no-index",
+                                                 "--json"]).stdout)
+    assert report["replaced"] == [{"id": doc_id_of("Heat record in Spain\nJuly 2023 was the hottest July."),
+                                   "name": "d/a.txt", "title": "Heat record in Spain"}]
+    assert report["removed"] == [{"id": doc_id_of("Heat record in Spain\nJuly was the hottest July."),
+                                  "name": "d/a.txt", "title": "Heat record in Spain"}]
 
 
 def test_a_folder_says_which_files_it_skipped_for_their_type(tmp_path):

@@ -40,7 +40,45 @@ def _flag_takes_no_value() -> None:
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
+def _arguments_read_as_usage() -> None:
+    """typer (0.29) writes a command's arguments as their Python names in braces, ``ingest [OPTIONS]
+    {paths}...``, ``models show {spec}``, and the type of a variadic argument or a repeatable option as
+    ``<list[Path]>``: shown as a command line's usage is conventionally written, ``ingest [OPTIONS]
+    PATHS...``, ``check [OPTIONS] [CLAIM]``, ``PATHS... <path>``, ``--rule-pack <str>``; an error says
+    ``Missing argument 'PATHS'``."""
+    from pathlib import PurePath
+    from typing import get_args, get_origin
+
+    from typer.core import TyperArgument, TyperOption
+
+    def display_name_raw(self: TyperArgument) -> str:
+        return self.metavar if self.metavar is not None else (self.name or "").upper()
+
+    def usage_display_name(self: TyperArgument) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + "..." if self.nargs != 1 else name
+
+    def each_value_typed(cls: type[TyperArgument] | type[TyperOption]) -> None:
+        shown = cls.display_type_rich
+
+        def display_type_rich(self: TyperArgument | TyperOption, ctx: object) -> str | None:
+            annotation = self.type_descriptor.annotation
+            if get_origin(annotation) is list:  # the type of each value: PATHS... takes paths
+                (element,) = get_args(annotation)
+                is_path = isinstance(element, type) and issubclass(element, PurePath)
+                return f"<{'path' if is_path else self._bare_type(element)}>"
+            return shown(self, ctx)  # type: ignore[arg-type]
+
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+    TyperArgument.display_name_raw = property(display_name_raw)  # type: ignore[assignment,method-assign]
+    TyperArgument._usage_display_name = usage_display_name  # type: ignore[method-assign]
+    each_value_typed(TyperArgument)
+    each_value_typed(TyperOption)
+
+
 _flag_takes_no_value()
+_arguments_read_as_usage()
 app = typer.Typer(help="claimsift: offline claim detection and fact-checking.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 train_app = typer.Typer(help="Train models (stance, verdict, checkworthy, query adapter).", no_args_is_help=True)

@@ -9,7 +9,10 @@ points into that normalised text.
 
 Document ids are content hashes, so an unchanged document is recognised without analysing it
 again; a document whose name (file path, or table ``id`` within its source) is known but whose
-content changed replaces its old version and everything derived from it. Notes say what a person
+content changed replaces its old version and everything derived from it. A file whose own name the
+store does not know, but whose path ends with a longer stored name (the name its folder gave it),
+takes that name (``inputs.adopt_stored_names``): edited and ingested alone, it replaces its old
+version. A text already stored under another name is a duplicate, stored once. Notes say what a person
 should know: the same text under two names (stored once), an added file with the file name of a
 stored one (the same file by another path spelling?), a document that looks like another language
 than English. Documents are analysed outside any transaction and written in short ones (one per
@@ -28,6 +31,7 @@ says so and the caller rebuilds the matcher's index (``pipeline.factchecks.match
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -35,23 +39,38 @@ from typing import Callable, Iterable
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.core.types import Document
 from pipeline.corpus.factchecks import ingest_fact_checks_report
-from pipeline.corpus.inputs import InputItem, expand_inputs
+from pipeline.corpus.inputs import InputItem, adopt_stored_names, expand_inputs
 from pipeline.corpus.language import surely_not_english
 from pipeline.corpus.nlp import Analyser
 from pipeline.corpus.readers import DEFAULT_MAX_DOC_CHARS, RejectedInput, Rejection, documents_of
 from pipeline.corpus.store import Corpus
 
+# What an ingest did with a document. A "duplicate" has the text of a document stored under another name
+# (by this ingest or an earlier one): its text is stored once (an id is the text's hash), under that
+# other name, so it is neither "added" nor "unchanged" (it was never stored under its own name).
+OUTCOMES = ("added", "replaced", "removed", "unchanged", "duplicate")
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    """One document an ingest looked at, with what a person knows it by (its name in the store and its
+    title) beside its content-hash id, which alone told a reader of ``ingest --json`` nothing."""
+
+    outcome: str  # one of OUTCOMES; "replaced" is the new version, "removed" an old one
+    doc_id: str
+    name: str
+    title: str = ""
+    stored_as: str = ""  # a duplicate: the name its text is stored under
+
+    def to_dict(self) -> dict:
+        entry = {"id": self.doc_id, "name": self.name, "title": self.title}
+        return entry | {"stored_as": self.stored_as} if self.stored_as else entry
+
 
 @dataclass
 class IngestReport:
-    added: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)  # ids of the new versions
-    removed: list[str] = field(default_factory=list)  # ids of the versions they replaced
-    # Names of documents whose text an earlier input of this same ingest had just stored under another
-    # name: stored once (an id is the text's hash), and not "unchanged", for they were never stored
-    # under their own name. A text stored by an earlier ingest is "unchanged" (with a note).
-    duplicates: list[str] = field(default_factory=list)
+    # Every document looked at, in input order; the id lists below are read from it.
+    documents: list[DocumentOutcome] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     fact_check_files: list[str] = field(default_factory=list)
     # What a person should know that is not a rejection: skipped links, a document replaced by
@@ -64,10 +83,39 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.rejected
 
+    def _ids(self, outcome: str) -> list[str]:
+        return [document.doc_id for document in self.documents if document.outcome == outcome]
+
+    @property
+    def added(self) -> list[str]:
+        return self._ids("added")
+
+    @property
+    def unchanged(self) -> list[str]:
+        return self._ids("unchanged")
+
+    @property
+    def replaced(self) -> list[str]:
+        """Ids of the new versions."""
+        return self._ids("replaced")
+
+    @property
+    def removed(self) -> list[str]:
+        """Ids of the old versions that were replaced or that their input no longer holds."""
+        return self._ids("removed")
+
+    @property
+    def duplicates(self) -> list[str]:
+        """Names (not ids: the id is that of the document stored under another name) of the duplicates."""
+        return [document.name for document in self.documents if document.outcome == "duplicate"]
+
     def to_dict(self) -> dict:
-        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced,
-                "removed": self.removed, "duplicates": self.duplicates, "fact_check_files": self.fact_check_files,
-                "notes": self.notes,
+        def listed(outcome: str) -> list[dict]:
+            return [document.to_dict() for document in self.documents if document.outcome == outcome]
+
+        return {"added": listed("added"), "unchanged": listed("unchanged"), "replaced": listed("replaced"),
+                "removed": listed("removed"), "duplicates": listed("duplicate"),
+                "fact_check_files": self.fact_check_files, "notes": self.notes,
                 "rejected": [{"path": r.path, "row": r.row, "reason": r.reason} for r in self.rejected]}
 
 
@@ -96,10 +144,7 @@ WRITE_GROUP_CHARS = 1_000_000
 
 @dataclass
 class _InputOutcome:
-    added: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    documents: list[DocumentOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
     added_names: list[str] = field(default_factory=list)
@@ -107,6 +152,9 @@ class _InputOutcome:
     copies: list[tuple[str, str]] = field(default_factory=list)  # the same, of a text stored before this ingest
     foreign: list[tuple[str, str]] = field(default_factory=list)  # (name, "Spanish (es)")
     languages: dict[str, str] = field(default_factory=dict)  # doc_id -> "Spanish (es)", of the text being written
+
+    def ids(self, outcome: str) -> list[str]:
+        return [document.doc_id for document in self.documents if document.outcome == outcome]
 
 
 @dataclass
@@ -141,6 +189,8 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
         # Nothing to read (every path missing or skipped): a mistyped path left an empty store behind,
         # which later commands took for a corpus.
         return report
+    # A file the store holds under the name its folder gave it keeps that name when it comes in alone.
+    inputs = adopt_stored_names(inputs, corpus.origins())
     with corpus.batch(on_wait) as batch:  # creates (or migrates) the store before any analysis
         batch.set_meta("analyser", analyser.tag)
     known = corpus.stored_doc_ids()
@@ -148,7 +198,7 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
     stored = corpus.document_names()
     call = _Call(stored, {doc_id: name for name, doc_id in stored.items()})
     called_names: set[str] = set()
-    added_names: list[str] = []
+    added_names: list[tuple[str, InputItem]] = []
     fact_check_inputs: list[Path] = []
     for item in inputs:
         if progress:
@@ -174,7 +224,7 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
         _merge(report, outcome)
         report.notes += _input_notes(item, outcome)
         called_names |= outcome.names
-        added_names += outcome.added_names
+        added_names += [(name, item) for name in outcome.added_names]
     report.notes += _other_spelling_notes(added_names, call.stored_before, called_names, set(report.removed))
     for path in fact_check_inputs:
         report.fact_check_files.append(str(path))
@@ -185,20 +235,17 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
 
 
 def _merge(report: IngestReport, outcome: _InputOutcome) -> None:
-    report.added += outcome.added
-    report.unchanged += outcome.unchanged
-    report.replaced += outcome.replaced
-    report.removed += outcome.removed
-    report.duplicates += [name for name, _ in outcome.duplicates]
+    report.documents += outcome.documents
     report.notes += outcome.notes
 
 
 def _keep_partial(report: IngestReport, outcome: _InputOutcome) -> None:
     """An input that failed after some of its parts were written (only inputs larger than one
     write group): those parts stay, and are reported."""
-    if outcome.added or outcome.replaced:
+    written = len(outcome.ids("added")) + len(outcome.ids("replaced"))
+    if written:
         _merge(report, outcome)
-        report.notes.append(f"{len(outcome.added) + len(outcome.replaced)} document(s) written before the failure "
+        report.notes.append(f"{written} document(s) written before the failure "
                             "are kept; ingest the input again once fixed to complete it")
 
 
@@ -219,10 +266,10 @@ def _ingest_input(item: InputItem, documents: Iterable[Document], corpus, analys
             _write_group(item, [(d, results.get(d.doc_id)) for d in pending], batch, outcome, analyser.tag, call)
             if final:
                 # Parts or rows that the new version of this input no longer has.
+                removed = set(outcome.ids("removed"))
                 for name, old_id in batch.names_from_origin(item.name).items():
-                    if name not in outcome.names and old_id not in outcome.removed:
-                        batch.delete_document(old_id)
-                        outcome.removed.append(old_id)
+                    if name not in outcome.names and old_id not in removed:
+                        _remove(batch, old_id, name, outcome)
         known.update(results)
         pending.clear()
         to_analyse.clear()
@@ -249,19 +296,17 @@ def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome,
         if batch.has_document(document.doc_id):
             if old is not None and old != document.doc_id:
                 # Changed into a copy of a document stored under another name.
-                batch.delete_document(old)
-                outcome.removed.append(old)
+                _remove(batch, old, document.name, outcome)
             if old == document.doc_id:
-                outcome.unchanged.append(document.doc_id)
+                outcome.documents.append(DocumentOutcome("unchanged", document.doc_id, document.name, document.title))
                 continue
             # Its text is stored under another name: kept once (the id is the text's hash), said by a note.
+            # A duplicate, not "unchanged": counted so, a copy went unseen among the documents left as they were.
             other = call.names_by_id.get(document.doc_id) or batch.origin_of(document.doc_id) or "another document"
-            if document.doc_id in call.written:
-                # Stored by this very ingest: counted "unchanged", the second of two identical files went unseen.
-                outcome.duplicates.append((document.name, other))
-            else:
-                outcome.unchanged.append(document.doc_id)
-                outcome.copies.append((document.name, other))
+            outcome.documents.append(DocumentOutcome("duplicate", document.doc_id, document.name, document.title,
+                                                     stored_as=other))
+            # Stored by this very ingest, or before it: two wordings of the note.
+            (outcome.duplicates if document.doc_id in call.written else outcome.copies).append((document.name, other))
             continue
         if result is None:
             # Seen as stored when the input was read, deleted since by another process.
@@ -272,11 +317,10 @@ def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome,
             if origin and origin != item.name:
                 outcome.notes.append(f"{item.path}: {document.name} replaced the document of that name from "
                                      f"{origin}")
-            batch.delete_document(old)
-            outcome.removed.append(old)
-            outcome.replaced.append(document.doc_id)
+            _remove(batch, old, document.name, outcome)
+            outcome.documents.append(DocumentOutcome("replaced", document.doc_id, document.name, document.title))
         else:
-            outcome.added.append(document.doc_id)
+            outcome.documents.append(DocumentOutcome("added", document.doc_id, document.name, document.title))
             outcome.added_names.append(document.name)
         # New text only: an unchanged document was looked at when it was added.
         if document.doc_id in outcome.languages:
@@ -284,6 +328,12 @@ def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome,
         batch.add(result, origin=item.name, analyser=analyser_tag)
         call.written.add(document.doc_id)
         call.names_by_id[document.doc_id] = document.name
+
+
+def _remove(batch, doc_id: str, name: str, outcome: _InputOutcome) -> None:
+    """Delete a stored document, reported by the name and title it had."""
+    outcome.documents.append(DocumentOutcome("removed", doc_id, name, batch.title_of(doc_id)))
+    batch.delete_document(doc_id)
 
 
 # Notes of one kind on more documents of one input than this are summed up in one note (a table of
@@ -336,12 +386,20 @@ def _foreign_language(text: str) -> str:
 SPELLING_NOTES = 10
 
 
-def _other_spelling_notes(added: list[str], stored_before: dict[str, str], called: set[str],
+def _other_spelling_notes(added: list[tuple[str, InputItem]], stored_before: dict[str, str], called: set[str],
                           removed: set[str]) -> list[str]:
-    """Notes on added documents whose file has the file name of a file stored before under another name:
-    ``docs/sub/a.txt`` edited, then ingested as ``a.txt``, was added beside its old version, which stayed
-    and kept being cited. Names are not changed (a file argument is named by its file name). Compared
-    file by file (a table's rows and a long text's parts are one note)."""
+    """Notes on added documents whose file has the file name of a file stored before under another name,
+    with what to do if they are two versions of one file. Compared file by file (a table's rows and a
+    long text's parts are one note).
+
+    A file whose path ends with a longer stored name already took that name (``adopt_stored_names``), so
+    two cases are left. The stored name is a shorter end of the file's path (``a.txt``, the file given
+    alone before, ``docs/sub/a.txt`` now from its folder): ingesting the file alone again gives
+    ``a.txt`` the text just stored as ``docs/sub/a.txt``, and a document changed into a copy of another
+    drops its old version. Else the stored file is elsewhere (a copy was edited): it is that file,
+    saved over and ingested, that drops its old version. Advising to ingest the stored file "the way it
+    was first ingested" did the opposite in the first case: the name given alone kept the text, and
+    the folder's name, cited until then, was dropped."""
     if not added or not stored_before:
         return []
 
@@ -353,18 +411,28 @@ def _other_spelling_notes(added: list[str], stored_before: dict[str, str], calle
         # Not one written again or removed by this ingest: that one is accounted for.
         if name not in called and doc_id not in removed:
             by_last.setdefault(file_of(name).rsplit("/", 1)[-1], set()).add(file_of(name))
+    firsts: dict[str, InputItem] = {}
+    for name, item in added:
+        firsts.setdefault(file_of(name), item)
     notes: list[str] = []
-    for file in dict.fromkeys(file_of(name) for name in added):
+    for file, item in firsts.items():
         others = sorted(by_last.get(file.rsplit("/", 1)[-1], set()) - {file})
         if not others:
             continue
-        other = others[0]
-        first = f"{other.split('/', 1)[0]}, from the folder that holds it" if "/" in other else \
-            f"{other}, from its own folder"
+        # A shorter end of this file's path first: that is surely this file's own old version.
+        other = next((name for name in others if item.located.endswith("/" + name)), others[0])
         also = f" (and {len(others) - 1} more of that file name)" if len(others) > 1 else ""
-        notes.append(f"{file} was added as a new document; the store also holds {other}{also}: if it is the same "
-                     f"file, ingest it the way it was first ingested (claimsift ingest {first}) so that it "
-                     "replaces the old version")
+        if item.located.endswith("/" + other):
+            advice = (f", the name of this file when it is ingested alone{also}. If that is an older version of it, "
+                      f"ingest the file alone once more (claimsift ingest {shlex.quote(str(item.path))}): {other}, "
+                      f"then a copy of {file}, is dropped, and one version is left")
+        else:
+            again = (f"ingest the folder {other.split('/', 1)[0]} again, from the folder that holds it" if "/" in other
+                     else "ingest it alone again")
+            advice = (f", a file of that name from elsewhere{also}. If {file} is a new version of it, both versions "
+                      f"are now stored; to keep one, save {file} over the file stored as {other} and {again}: its "
+                      f"old version is then dropped, and the text stays stored once, as {file}")
+        notes.append(f"{file} was added as a new document; the store also holds {other}{advice}")
     if len(notes) > SPELLING_NOTES:
         notes = notes[:SPELLING_NOTES] + [f"and {len(notes) - SPELLING_NOTES} more added files whose file name is "
                                           "also that of a stored file"]
