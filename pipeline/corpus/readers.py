@@ -409,6 +409,18 @@ DOCUMENT_COLUMNS = ("text", "id", "title", "url", "source") + DATE_COLUMNS
 FACT_CHECK_FIELDS = ("id", "claim", "rating", "publisher", "url", "date", "title", "text", "claimant", "source")
 
 
+def accepted_columns(kind: str = "column") -> str:
+    """What a document table must and may hold, for the errors that name what a table holds instead:
+    told only "no text in this row", a person with a `body` field could not tell what was wanted."""
+    return (f"expected a `text` {kind}, and optionally {', '.join(DOCUMENT_COLUMNS[1:5])}, "
+            f"{DATE_COLUMNS[0]} (or {', '.join(DATE_COLUMNS[1:])}); or `claim` and `rating` for fact-checks")
+
+
+def _kind_of_field(path: Path) -> str:
+    """A record's keys are its fields in JSON and JSONL, its columns in CSV and Parquet."""
+    return "field" if path.suffix.lower() in {".jsonl", ".ndjson"} | JSON_SUFFIXES else "column"
+
+
 def _table_reads(record: dict) -> list[str]:
     """The keys a document or fact-check row is read by (fact-check keys are case-folded)."""
     return [key for key in record if key in DOCUMENT_COLUMNS or key.strip().lower() in FACT_CHECK_FIELDS]
@@ -430,9 +442,14 @@ def _row_document(path: Path, number: int, record: dict, name_prefix: str, globa
     ``id`` within its source (the row's ``source``, else the file): ``t1.jsonl#id=1``, so the
     same id in two files names two documents; the bare id with ``global_ids``. A row without an
     id is named by ``position`` (default ``number``): ``t.csv#row2``."""
-    text_value = record.get("text")
+    if "text" not in record:
+        # A JSONL or JSON record has its own keys (a CSV's rows all have the header's columns).
+        kind = _kind_of_field(path)
+        raise RejectedInput(path, f"no `text` {kind} in this row ({kind}s: {', '.join(map(str, record)) or 'none'}); "
+                                  f"{accepted_columns(kind)}", number)
+    text_value = record["text"]
     if text_value is None or (isinstance(text_value, float) and text_value != text_value):
-        raise RejectedInput(path, "no text in this row", number)
+        raise RejectedInput(path, "text is empty", number)
     if not isinstance(text_value, str):
         raise RejectedInput(path, f"text is a {type(text_value).__name__}, not a string", number)
     text = normalise(text_value)
@@ -501,8 +518,10 @@ def _json_kind(path: Path) -> tuple[str, Any]:
             return "factchecks", data
         if "text" in data[0]:
             return "records", data
+    found = (f" (fields of its first record: {', '.join(map(str, data[0])) or 'none'}); {accepted_columns('field')}"
+             if isinstance(data, list) and data and isinstance(data[0], dict) else "")
     raise RejectedInput(path, "JSON file is neither schema.org ClaimReview objects nor a list of records with "
-                              "a `text` field")
+                              f"a `text` field{found}")
 
 
 def _once_per_name(path: Path, numbered: Iterator[tuple[int, Document]],
@@ -530,7 +549,10 @@ def documents_of(path: Path, name: str, max_chars: int, rejected: list[Rejection
         if is_fact_check_table(columns):
             return "factchecks"
         if "text" not in columns:
-            raise RejectedInput(path, f"no `text` column (columns: {', '.join(columns) or 'none'})")
+            kind = _kind_of_field(path)
+            where = f"{kind}s of its first record" if kind == "field" else "columns"
+            raise RejectedInput(path, f"no `text` {kind} ({where}: {', '.join(columns) or 'none'}); "
+                                      f"{accepted_columns(kind)}")
         refuse_repeated_columns(path, columns, DOCUMENT_COLUMNS)
 
         def table_documents() -> Iterator[tuple[int, Document]]:
