@@ -83,6 +83,77 @@ def test_inspect_summary_and_no_heavy_imports(tmp_path):
     assert out.stdout.strip() == "0 []"
 
 
+def _store_of(path: Path, documents: list[tuple[str, str, str | None, int]]) -> Path:
+    """A store of (name, title, published, number of sentences) documents, written as ingest writes them."""
+    from pipeline.core.types import Document, Sentence
+    from pipeline.corpus.nlp import AnalysedDocument
+    from pipeline.corpus.readers import doc_id_of
+    from pipeline.corpus.store import Corpus
+
+    with Corpus(path).batch() as batch:
+        for name, title, published, n in documents:
+            text = " ".join(f"Sentence {i} of {name}." for i in range(n))
+            doc_id = doc_id_of(text)
+            sentences, start = [], 0
+            for i in range(n):
+                sentence = f"Sentence {i} of {name}."
+                sentences.append(Sentence(doc_id, i, start, start + len(sentence), sentence))
+                start += len(sentence) + 1
+            batch.add(AnalysedDocument(Document(doc_id, text, name, title=title, published=published),
+                                       tuple(sentences), (), ()), origin=name)
+    return path
+
+
+def test_inspect_lists_the_documents_by_name_with_title_date_and_sentences(tmp_path):
+    # inspect gave counts only: what was in the store could not be seen
+    store = _store_of(tmp_path / "store", [("b/wind.txt", "Wind power in Denmark", None, 3),
+                                           ("a/heat.txt", "Spain records its hottest July", "2023-08-03", 2),
+                                           ("t.jsonl#id=1", "[draft] Obesity", "2024-03-01", 1)])
+    result = runner.invoke(app, ["inspect", "--store", str(store), "--json", "--documents", "2"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)["document_list"]
+    assert [(d["name"], d["title"], d["published"], d["sentences"]) for d in listed] == [
+        ("a/heat.txt", "Spain records its hottest July", "2023-08-03", 2),
+        ("b/wind.txt", "Wind power in Denmark", None, 3)]
+    shown = runner.invoke(app, ["inspect", "--store", str(store), "--documents", "2"], env={"COLUMNS": "200"})
+    lines = [" ".join(line.strip("│ ").split()) for line in shown.output.splitlines()]
+    assert "a/heat.txt │ Spain records its hottest July │ 2023-08-03 │ 2" in lines
+    assert "b/wind.txt │ Wind power in Denmark │ │ 3" in lines
+    assert "the first 2 of 3 by name; --documents N lists more" in lines
+    every = runner.invoke(app, ["inspect", "--store", str(store)], env={"COLUMNS": "200"}).output
+    assert "[draft] Obesity" in every and "lists more" not in every  # a title is text, not markup
+    none = runner.invoke(app, ["inspect", "--store", str(store), "--documents", "0"], env={"COLUMNS": "200"}).output
+    assert "a/heat.txt" not in none and "Documents" not in none
+
+
+def test_usage_lines_write_arguments_as_a_command_line_does():
+    # typer wrote `ingest [OPTIONS] {paths}...` and `<list[Path]>`, and `models show {spec}`
+    import typer
+
+    command = typer.main.get_command(app)
+    usages = {}
+
+    def walk(group, path):
+        for name, sub in group.commands.items():
+            if hasattr(sub, "commands"):
+                walk(sub, path + [name])
+            else:
+                result = runner.invoke(app, path + [name, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+                assert result.exit_code == 0, result.output
+                usages[" ".join(path + [name])] = result.output
+    walk(command, [])
+    assert {"ingest", "check", "score", "models show", "factcheck ingest", "evaluate quotes"} <= set(usages)
+    for name, help_text in usages.items():
+        usage = next(line for line in help_text.splitlines() if "Usage:" in line)
+        # a repeatable option (`--kind`, `--rule-pack`) gave `<list[str]>` too
+        assert "{" not in usage and "<list[" not in help_text, (name, usage)
+    assert " ".join(usages["ingest"].split()).count("[OPTIONS] PATHS...") == 1
+    assert "PATHS... <path>" in " ".join(usages["ingest"].split())
+    assert "[OPTIONS] [CLAIM]" in usages["check"] and "[OPTIONS] SPEC" in usages["models show"]
+    missing = runner.invoke(app, ["ingest"], env={"COLUMNS": "200"})
+    assert missing.exit_code == 2 and "Missing argument 'PATHS'" in missing.output
+
+
 def test_inspect_missing_store_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pipeline.cli", "inspect", "--store", str(tmp_path / "none")],
                             capture_output=True, text=True, cwd=ROOT)

@@ -16,6 +16,10 @@ from pipeline.core.paths import DEFAULT_STORE
 # in a fraction of a second.
 
 DEFAULT_QUOTES_GOLD = Path("tests/data/quotes_gold.jsonl")
+# `inspect` lists this many documents unless told otherwise: a screenful, on a store of any size.
+DOCUMENTS_LISTED = 20
+# A text's title is its first line: cut in the listing, so that one long line does not fill the screen.
+TITLE_CHARS = 80
 
 
 def ingest_command(
@@ -31,7 +35,9 @@ def ingest_command(
                                       help="Split a longer text into parts of at most this many characters, "
                                            "each cut at its last paragraph break, else at a line break, "
                                            "sentence end or space (table rows are not split)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout: each document added, "
+                                                       "replaced, removed, unchanged or duplicate by its id, "
+                                                       "name and title."),
     global_ids: bool = typer.Option(False, "--global-ids",
                                     help="Table ids name documents across all sources (a row with id 1 in "
                                          "t2.jsonl replaces id 1 from t1.jsonl); by default an id is scoped "
@@ -89,17 +95,25 @@ def ingest_command(
 def inspect_command(
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
     top: int = typer.Option(15, "--top", help="How many speakers to list."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    documents: int = typer.Option(DOCUMENTS_LISTED, "--documents", min=0,
+                                  help="How many documents to list (by name: name, title, date, sentences); "
+                                       "0 lists none."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout (the documents listed "
+                                                       "under `document_list`)."),
 ) -> None:
-    """Summarise a store: documents, sentences, entities by label, quotes by speaker."""
+    """Summarise a store: documents, sentences, entities by label, quotes by speaker, and the first documents
+    by name."""
     from pipeline.corpus.store import Corpus
 
-    summary = Corpus(store).summary()
+    corpus = Corpus(store)
+    summary = corpus.summary()
+    listed = corpus.document_list(documents)
     if as_json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print(json.dumps(summary | {"document_list": listed}, indent=2, ensure_ascii=False))
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     published = summary["published"]
@@ -108,6 +122,17 @@ def inspect_command(
                   f"{summary['characters']:,} characters")
     console.print(f"published {published['first'] or '?'} … {published['last'] or '?'} "
                   f"({published['undated']} undated); analysed by {summary['analyser'] or '?'}")
+    if listed:
+        shown = (f"the first {len(listed)} of {summary['documents']} by name; --documents N lists more"
+                 if len(listed) < summary["documents"] else None)
+        table = Table(title="Documents", caption=shown)
+        for column in ("name", "title", "published", "sentences"):
+            table.add_column(column, justify="right" if column == "sentences" else "left")
+        for row in listed:
+            title = row["title"] if len(row["title"]) <= TITLE_CHARS else row["title"][:TITLE_CHARS - 1] + "…"
+            # Text, not markup: a file name or title with [brackets] is shown as it is.
+            table.add_row(Text(row["name"]), Text(title), row["published"] or "", str(row["sentences"]))
+        console.print(table)
     labels = Table(title="Entities by label")
     labels.add_column("label")
     labels.add_column("count", justify="right")
