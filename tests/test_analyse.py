@@ -170,6 +170,59 @@ def test_quoted_words_attributed_through_their_verb_but_not_scare_quotes(nlp):
     quotes = [(q.speaker, q.cue, q.content) for q in quotes_in(nlp, text)]
     assert quotes == [("Donald Trump", "called", "obsolete"), ("Donald Trump", "praised", "genius")]
 
+# A news report whose first sentence makes the tagger read "Riverland" as a person of its own.
+RIVERLAND = ("Riverland election: turnout falls\n\n"
+             "Turnout in the Riverland provincial election on 12 May 2024 was 63.1 percent, down from 67.9 percent "
+             "in 2019, the Riverland Electoral Commission said on Monday.\n\n"
+             'Chief electoral officer Hannah Moyo said: "There were no irregularities that could change the '
+             'result of this election."\n')
+
+
+@pytest.mark.parametrize("text", [
+    RIVERLAND,
+    "Claims on social media that postal ballots were counted twice in the Riverland election are false, "
+    "the Riverland Electoral Commission said. Each ballot envelope is scanned once.",
+    '"Each ballot is counted once," the Riverland Electoral Commission said.',
+])
+def test_an_organisation_speaks_by_its_whole_name_not_a_name_inside_it(nlp, text):
+    quote = quotes_in(nlp, text)[0]
+    assert quote.speaker == "Riverland Electoral Commission"
+    assert text[quote.speaker_start:quote.speaker_end] == "Riverland Electoral Commission"
+
+
+def test_a_later_surname_is_the_person_named_in_full_before_without_the_title(nlp):
+    # The probe's heatwave article: the tagger calls "Del Campo" a place and misses the full name.
+    text = ('Spain records its hottest July\n\n"We have never measured a July this hot in Spain," AEMET '
+            "spokesperson Ruben del Campo told reporters.\n\nThe airport of Cordoba recorded 44.6 degrees Celsius "
+            "on 10 July, the highest reading of the month. Del Campo said the previous hottest July was in 2022, "
+            "with an average of 26.2 degrees.")
+    first, later = quotes_in(nlp, text)
+    assert first.content.startswith("We have never") and later.content.startswith("the previous hottest July")
+    assert first.speaker == later.speaker == "Ruben del Campo"
+    assert text[first.speaker_start:first.speaker_end] == "Ruben del Campo"
+    assert text[later.speaker_start:later.speaker_end] == "Del Campo"
+
+
+def test_a_name_the_tagger_cut_in_two_is_one_person_whose_surname_comes_back(nlp):
+    text = ("European Commission President Ursula von der Leyen said the plan was ready. "
+            "Von der Leyen said it would pass.")
+    assert [q.speaker for q in quotes_in(nlp, text)] == ["Ursula von der Leyen", "Ursula von der Leyen"]
+
+
+@pytest.mark.parametrize("text, kind", [
+    # A time phrase between the verb and its colon: the quotation was read as reported speech and
+    # kept its closing mark.
+    ('Riverland energy minister Clara Vogt said on Sunday: "Electricity prices for households will fall by '
+     '10 percent next year." Opposition leader Piet Smit said the promise was not credible.', "colon"),
+    ('Clara Vogt told the assembled reporters "Electricity prices for households will fall by 10 percent '
+     'next year." Piet Smit disagreed.', "reported"),
+])
+def test_a_quotation_after_its_attribution_keeps_no_stray_mark(nlp, text, kind):
+    quote = quotes_in(nlp, text)[0]
+    assert (quote.speaker, quote.kind) == ("Clara Vogt", kind)
+    assert quote.content == "Electricity prices for households will fall by 10 percent next year."
+
+
 
 @pytest.mark.slow
 def test_quote_quality_on_the_hand_checked_fixture():

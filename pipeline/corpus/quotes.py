@@ -252,7 +252,7 @@ def _trailing_attribution(doc: "Doc", q: _Marked, start: int, end: int,
 
 def _leading_attribution(doc: "Doc", q: _Marked, start: int, end: int,
                          token_at: Callable[[int], "Token"]) -> _Candidate | None:
-    """2. ``Rutte said: "…"`` / ``Rutte said, "…"``."""
+    """2. ``Rutte said: "…"`` / ``Rutte said, "…"`` / ``Rutte said on Sunday: "…"``."""
     if q.open_at < 0:
         return None
     open_token = token_at(q.open_at)
@@ -267,7 +267,28 @@ def _leading_attribution(doc: "Doc", q: _Marked, start: int, end: int,
             continue
         if lemma_of(token) and subject_of(token) is not None:
             return _Candidate(start, end, "colon" if colon else "direct", token, subject_of(token))
+        verb = _modified_verb(token) if colon else None
+        if verb is not None:
+            return _Candidate(start, end, "colon", verb, subject_of(verb))
         return None
+    return None
+
+
+# How the words between a reporting verb and its colon hang from it (`said on Sunday:`, `told
+# reporters in Madrid:`): modifiers of the verb, never a clause of their own.
+_VERB_MODIFIERS = ("prep", "pobj", "npadvmod", "advmod", "dobj", "dative", "det", "amod", "compound", "nummod",
+                   "poss", "case")
+
+
+def _modified_verb(token: "Token") -> "Token | None":
+    """The reporting verb (with a subject) that the last word before a colon modifies, through
+    prepositions, objects and time phrases alone; else None."""
+    for _ in range(6):
+        if token.dep_ not in _VERB_MODIFIERS or token.head is token:
+            return None
+        token = token.head
+        if lemma_of(token):
+            return token if subject_of(token) is not None else None
     return None
 
 
@@ -379,7 +400,9 @@ def _reconcile(text: str, direct: list[_Candidate],
         # A quotation that starts inside the clause and runs on ends the clause with it.
         for f in kept_direct:
             if item.start <= f.start < item.end < f.end:
-                item.end = f.end + (1 if text[f.end:f.end + 1] in MARKS else 0)
+                # Its closing mark goes with it only where its opening mark is inside the clause too.
+                opened_inside = item.start < f.start and text[f.start - 1:f.start] in MARKS
+                item.end = f.end + (1 if opened_inside and text[f.end:f.end + 1] in MARKS else 0)
         length = item.end - item.start
         overlapping = [(f, min(f.end, item.end) - max(f.start, item.start)) for f in kept_direct]
         overlapping = [(f, o) for f, o in overlapping if o > 0]

@@ -62,6 +62,17 @@ NAMING_LABELS = frozenset({"NORP", "GPE", "ORG"})
 PRONOUNS = {"he", "she", "him", "her"}
 
 
+# Lower-case particles inside a person's name ("Ruben del Campo", "Ursula von der Leyen"); a later
+# mention may capitalise them ("Del Campo said").
+NAME_PARTICLES = frozenset({"de", "del", "della", "der", "den", "di", "da", "dos", "das", "du", "la", "le",
+                            "van", "von", "ter", "ten", "bin", "ibn", "al", "el"})
+
+
+# Entity labels whose span is a speaker's name as a whole: a proper noun inside it (the "Riverland" of
+# "the Riverland Electoral Commission") is part of that name, not a speaker of its own.
+INSTITUTION_LABELS = frozenset({"ORG", "GPE", "NORP"})
+
+
 def lemma_of(token: "Token") -> str | None:
     """The lemma of a verb through which words can be attributed, else None."""
     if token.tag_[:2] != "VB" or token.is_title and token.i > token.sent.start and token.dep_ != "ROOT":
@@ -118,6 +129,14 @@ def _bare_name(text: str, titles: frozenset[str] = TITLE_WORDS) -> str:
     return " ".join(words)
 
 
+def _name_shaped(name: str) -> bool:
+    """Whether words look like a person's name: capitalised, with lower-case particles only inside it
+    ("Ruben del Campo", not "del Campo" or "the minister")."""
+    words = name.split()
+    return bool(words) and all(w[:1].isupper() or (0 < k < len(words) - 1 and w.casefold() in NAME_PARTICLES)
+                               for k, w in enumerate(words))
+
+
 class People:
     """The people of one document: full names, and mentions that a pronoun or a description
     (`he`, `the former Dutch prime minister`) can refer back to."""
@@ -140,7 +159,7 @@ class People:
 
     def learn(self, text: str) -> None:
         name = _bare_name(text, self.titles)
-        if not name or not all(w[:1].isupper() for w in name.split()):
+        if not _name_shaped(name):
             return
         if len(name.split()) >= 2 and name not in self.full_names:
             self.full_names.append(name)
@@ -160,6 +179,8 @@ class People:
         self.mentions.sort()
 
     def full(self, name: str) -> str:
+        """The one full name of the document that ``name`` is a shorter mention of (same last word,
+        compared without case or accents: "Del Campo" for "Ruben del Campo"), else ``name``."""
         name = _bare_name(name, self.titles)
         words = name.split()
         if not words:
@@ -171,6 +192,13 @@ class People:
             if len(full_words) > len(words) and _fold(full_words[-1]) == last:
                 candidates.setdefault(_fold(full), full)
         return next(iter(candidates.values())) if len(candidates) == 1 else name
+
+    def known(self, name: str) -> str | None:
+        """The full name of a person of the document that ``name`` mentions, where there is one: it
+        outweighs the entity label the tagger gave the mention ("Del Campo" tagged as a place)."""
+        full = self.full(name)
+        folded = {_fold(f) for f in self.full_names}
+        return full if _fold(full) in folded else None
 
     def titled(self, offset: int, role: str) -> str | None:
         """The latest person introduced earlier with this role right before the name
@@ -207,8 +235,65 @@ def _phrase(head: "Token") -> list["Token"]:
     return tokens
 
 
+def _proper_run(head: "Token") -> list["Token"]:
+    """The proper noun that heads a subject with the proper nouns and name particles compounded right
+    before it (`Ruben del Campo` of `AEMET spokesperson Ruben del Campo`); [] for a common noun, and
+    for a lower-case word the tagger took for a proper noun (`the state department`)."""
+    if head.pos_ != "PROPN" or head.is_lower:
+        return []
+    doc = head.doc
+    start = head.i
+    while start > 0:
+        before = doc[start - 1]
+        if before.dep_ not in ("compound", "flat") or not start - 1 < before.head.i <= head.i:
+            break
+        particle = before.lower_ in NAME_PARTICLES and start > 1 and doc[start - 2].pos_ == "PROPN"
+        if (before.pos_ != "PROPN" and not particle) or before.lower_ in TITLE_WORDS | ROLE_NOUNS:
+            break  # `European Commission President | Ursula von der Leyen`: a title ends the name
+        start -= 1
+    while start < head.i and doc[start].is_lower:
+        start += 1  # a particle whose first name the run did not reach
+    return list(doc[start:head.i + 1])
+
+
+def _institution(head: "Token", run: list["Token"], phrase: list["Token"]) -> list["Token"]:
+    """The tokens of the organisation, place or group named by the proper noun heading a subject: the
+    entity that covers it, widened over the proper nouns compounded before it and over an ``of`` or
+    ``for`` part of the name the tagger left out (`Americans for Prosperity`), without a leading
+    article (`Riverland Electoral Commission` of `the Riverland Electoral Commission`), and kept
+    inside the subject's phrase (the tagger's `Kleefisch, Mitchell` in `backed by Walker and
+    Kleefisch, Mitchell said` is `Mitchell`); [] where no such entity covers a capitalised head (a
+    common noun the tagger put inside one, `The social media meme`, names nothing)."""
+    if head.is_lower or head.ent_iob_ not in ("B", "I") or head.ent_type_ not in INSTITUTION_LABELS:
+        return []
+    doc = head.doc
+    start, end = head.i, head.i + 1
+    while start > 0 and doc[start].ent_iob_ == "I":
+        start -= 1
+    while end < len(doc) and doc[end].ent_iob_ == "I":
+        end += 1
+    if run:
+        start = min(start, run[0].i)
+    start, end = max(start, head.left_edge.i), min(end, head.right_edge.i + 1)
+    tail = [t for t in phrase if t.i >= end]
+    if tail and tail[0].i == end and tail[0].lower_ in ("of", "for") and tail[-1].pos_ == "PROPN" and all(
+            t.pos_ == "PROPN" or (t.is_lower and t.pos_ in ("ADP", "CCONJ", "DET")) for t in tail[1:]) \
+            and tail[-1].i - end == len(tail) - 1:
+        end = tail[-1].i + 1
+    while start < head.i and (doc[start].pos_ == "DET" or doc[start].is_punct):
+        start += 1
+    return list(doc[start:end])
+
+
 def resolve_speaker(text: str, head: "Token", people: People) -> tuple[str, int, int, bool]:
-    """Speaker name, offsets, and whether it names a person, from the head of the subject."""
+    """Speaker name, offsets, and whether it names a person, from the head of the subject.
+
+    The speaker is the whole name the head belongs to: a proper noun inside a longer name (the
+    "Riverland" of "the Riverland Electoral Commission") never stands for it, even where the
+    document also uses it alone; a title or description before a person's name ("AEMET
+    spokesperson") is not part of the name; a mention of a person named in full earlier in the
+    document ("Del Campo" after "Ruben del Campo") is that person, whatever entity label the tagger
+    gave it."""
     phrase = _phrase(head) or [head]
     p_start, p_end = phrase[0].idx, phrase[-1].idx + len(phrase[-1].text)
     if head.lower_.rstrip(".") == "al" and head.i > 0 and head.doc[head.i - 1].lower_ == "et":
@@ -216,21 +301,37 @@ def resolve_speaker(text: str, head: "Token", people: People) -> tuple[str, int,
         # (and a person of its own), which named the speaker "al".
         authors = [t for t in phrase if t.i <= head.i]
         return text[authors[0].idx:head.idx + len(head.text)], authors[0].idx, head.idx + len(head.text), True
+    run = _proper_run(head)
+    institution = _institution(head, run, phrase)
+    if institution:
+        i_start, i_end = institution[0].idx, institution[-1].idx + len(institution[-1].text)
+        i_name = _strip_possessive(text[i_start:i_end])
+        known = people.known(i_name)
+        if known is not None:
+            return known, i_start, i_end, True
+        if any(t.ent_type_ == "PERSON" for t in institution) and _name_shaped(i_name):
+            # The tagger cut a person's name in two (`Ursula von der` a person, `Leyen` a place).
+            people.learn(i_name)
+            return people.full(i_name), i_start, i_end, True
+    # Proper nouns inside the head's own name are parts of it, not names of their own.
+    inside = {t.i for t in institution or run} - {head.i}
     # A person named inside the phrase (its head, an apposition, a possessor) is the speaker.
     excluded: set[int] = set()
     for child in head.children:
         if child.dep_ in ("relcl", "acl") and child.i > head.i:
             excluded.update(t.i for t in child.subtree)
     subtree = [t for t in head.subtree if t.i not in excluded]
-    indices = {t.i for t in subtree}
+    indices = {t.i for t in subtree} - inside
     ents = [ent for ent in people.persons if ent.root.i in indices]
     if ents:
         chosen = next((e for e in ents if e.start <= head.i < e.end), ents[0])
         return people.full(chosen.text), chosen.start_char, chosen.end_char, True
-    named = [t for t in subtree if t.pos_ == "PROPN" and _fold(t.text) in people.last_names]
+    named = [t for t in subtree if t.pos_ == "PROPN" and _fold(t.text) in people.last_names and t.i not in inside]
     if named:
         token = next((t for t in named if t.i == head.i), named[0])
         return people.full(token.text), token.idx, token.idx + len(token.text), True
+    if institution:
+        return _strip_possessive(text[i_start:i_end]), i_start, i_end, False
     lower = head.lower_
     words = text[p_start:p_end].lower().split()
     role_like = len(words) >= 2 and words[0] == "the" and (words[-1] in ROLE_NOUNS or words[-1].endswith("-elect"))
@@ -243,6 +344,17 @@ def resolve_speaker(text: str, head: "Token", people: People) -> tuple[str, int,
         found = people.antecedent(head.idx)
         if found is not None:
             return found, p_start, p_end, True
+    described = [t for t in phrase if t.i < run[0].i] if run else []
+    if described and described[-1].pos_ == "NOUN" and described[-1].is_lower and described[-1].head.i in {
+            t.i for t in run}:
+        # `AEMET spokesperson Ruben del Campo`: the name is the proper nouns after the description.
+        r_start, r_end = run[0].idx, head.idx + len(head.text)
+        name = _strip_possessive(text[r_start:r_end])
+        role = described[-1].lower_
+        if head.ent_type_ == "PERSON" or role in ROLE_NOUNS or role in TITLE_WORDS or len(run) >= 2:
+            people.learn(name)
+            return people.full(name), r_start, r_end, True
+        return name, r_start, r_end, False
     if head.pos_ == "PROPN" and all(t.pos_ == "PROPN" or t.is_punct for t in phrase) and head.ent_type_ not in (
             "ORG", "NORP", "GPE") or head.ent_type_ == "PERSON":
         name = _strip_possessive(text[p_start:p_end])
