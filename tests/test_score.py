@@ -981,6 +981,53 @@ def test_sample_posts_with_the_real_models(sample_scores):
     assert summary.verdicts == dict(Counter(claim["verdict"] for row in rows.values() for claim in row["claims"]))
 
 
+@pytest.fixture(scope="module")
+def one_document_store(tmp_path_factory) -> Path:
+    """A store of one short English report, indexed: enough evidence for the real models to run."""
+    from pipeline.corpus.ingest import ingest
+    from pipeline.retrieval.index import update_index
+    from score_fakes import real_models_missing
+
+    missing = real_models_missing()
+    if missing:
+        pytest.skip(missing)
+    folder = tmp_path_factory.mktemp("one-document")
+    document = folder / "heat.txt"
+    document.write_text("Heat caused more than 47,000 deaths in Europe in the summer of 2023, researchers estimated "
+                        "in a study published in Nature Medicine.\n", encoding="utf-8")
+    report = ingest([document], folder / "store")
+    assert not report.rejected, report.rejected
+    update_index(folder / "store")
+    return folder / "store"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("domain", ["speech", "auto"])
+def test_a_post_in_another_language_is_rejected_naming_it_on_every_domain_path(one_document_store, tmp_path,
+                                                                                 write_jsonl, domain):
+    # The probe's German post went to the speech path (a single plain sentence) and came out as a post
+    # without a claim: its sentence scored under the threshold, and its language was never said.
+    posts = [{"id": "en1", "text": "Heat killed more than 47,000 people in Europe in summer 2023, a Nature Medicine "
+                                   "study says."},
+             {"id": "de1", "text": "Die Strompreise in Deutschland sind 2024 um sieben Prozent gesunken, sagt der BDEW."},
+             {"id": "en2", "text": "Good morning everyone, what a lovely sunny day!"}]
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    scorer = ModelScorer(one_document_store, checkworthy_domain=domain)
+    summary = score_file(source, tmp_path / "out.jsonl", scorer, progress=False)
+    rows = list(iter_output(tmp_path / "out.jsonl"))
+    rejected = [json.loads(line) for line in (tmp_path / "out.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert summary.read == len(posts) == summary.scored + summary.rejected == len(rows) + len(rejected)
+    assert [r["post_id"] for r in rows] == ["en1", "en2"]
+    assert [(r["line"], r["post_id"]) for r in rejected] == [(2, "de1")]
+    assert rejected[0]["reason"].startswith("the post is in another language (de, confidence ")
+    if domain == "speech":
+        assert {r["checkworthy_domain"] for r in rows} == {"speech"}
+    # The notebook's frame says the same, in its `rejected` column.
+    frame = score_frame(pd.DataFrame(posts), scorer=scorer)
+    assert frame["rejected"].notna().tolist() == [False, True, False]
+    assert frame.loc[1, "rejected"] == rejected[0]["reason"] and pd.isna(frame.loc[1, "checkworthiness"])
+
+
 def test_checkpoints_of_other_verdict_rules_are_not_resumed(tmp_path):
     """The fingerprint names the voting logic's version and settings: a checkpoint made under
     other rules must not be resumed as if its verdicts were this run's."""

@@ -90,8 +90,9 @@ def post_row(record: PostRecord, result: dict) -> dict:
             "n_claims": len(claims), "claims": claims}
 
 
-def rejected_row(record: PostRecord) -> dict:
-    return {"line": record.line, "post_id": record.post_id, "reason": record.reason}
+def rejected_row(record: PostRecord, reason: str | None = None) -> dict:
+    """A rejected file's row: the record's own reason, or ``reason`` where the scorer refused it."""
+    return {"line": record.line, "post_id": record.post_id, "reason": reason or record.reason}
 
 
 def output_schema():

@@ -38,7 +38,9 @@ Output schema (Parquet, nested; JSONL has the same fields, one JSON object per l
                              rating, verdict, publisher, url, date, similarity (empty when the
                              store holds no fact-check records)
 
-Rejected rows go to ``OUT.rejected.jsonl``: ``{"line", "post_id", "reason"}``.
+Rejected rows go to ``OUT.rejected.jsonl``: ``{"line", "post_id", "reason"}``: rows that cannot be read
+as a post, and posts surely in another language than English (``post_language_refusal``), whichever
+domain would have read them.
 
 What produced the output (the pinned model versions by role, the store and its evidence index build,
 the scorer's settings, the input's fingerprint; ``pipeline.scoring.output.score_provenance``) is recorded
@@ -306,11 +308,9 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     summary.resumed_chunks = len(checkpoint.done)
 
     def commit(index: int, chunk: list[PostRecord], results: list[dict]) -> None:
-        accepted = [r for r in chunk if r.accepted]
-        if len(results) != len(accepted):
-            raise RuntimeError(f"the scorer returned {len(results)} results for {len(accepted)} posts")
-        rows = [post_row(r, res) for r, res in zip(accepted, results)]
-        rejected = [rejected_row(r) for r in chunk if not r.accepted]
+        outcomes = _outcomes(chunk, results)
+        rows = [row for row, _ in outcomes if row is not None]
+        rejected = [refused for _, refused in outcomes if refused is not None]
         with _writing(checkpoint):
             checkpoint.commit_chunk(index, lambda path: write_part(path, rows), rejected, read=len(chunk),
                                     scored=len(rows), claims=sum(row["n_claims"] for row in rows))
@@ -515,6 +515,24 @@ def accepted_texts(records: Iterable[PostRecord]) -> list[str]:
     return [r.text for r in records if r.accepted and r.text is not None]
 
 
+def _outcomes(chunk: list[PostRecord], results: list[dict]) -> list[tuple[dict | None, dict | None]]:
+    """Per record of a chunk, in order, its output row or its rejected row (the other None): the
+    reader's rejections, and the scorer's (a result ``{"rejected": reason}``, e.g. a post in another
+    language), so that every row read is written to one of the two files."""
+    accepted = [r for r in chunk if r.accepted]
+    if len(results) != len(accepted):
+        raise RuntimeError(f"the scorer returned {len(results)} results for {len(accepted)} posts")
+    scored = iter(results)
+    out: list[tuple[dict | None, dict | None]] = []
+    for record in chunk:
+        result = next(scored) if record.accepted else None
+        if result is None or result.get("rejected"):
+            out.append((None, rejected_row(record, result.get("rejected") if result is not None else None)))
+        else:
+            out.append((post_row(record, result), None))
+    return out
+
+
 def _run_local(records: Iterable[PostRecord], chunk_size: int, scorer: PostScorer, checkpoint: Checkpoint,
                commit: Callable[[int, list[PostRecord], list[dict]], None]) -> int:
     n_chunks = 0
@@ -565,16 +583,15 @@ def score_frame(df: "Any", store_dir: Path | str = DEFAULT_STORE, text_column: s
     out = []
     for _, chunk in _chunks(records, chunk_size):
         texts = accepted_texts(chunk)
-        results = iter(scorer.score_posts(texts) if texts else [])
-        for record in chunk:
-            if record.accepted:
-                row = post_row(record, next(results))
+        for row, refused in _outcomes(chunk, scorer.score_posts(texts) if texts else []):
+            if row is not None:
                 out.append({"post_id": row["post_id"], "checkworthiness": row["checkworthiness"],
                             "checkworthy_domain": row["checkworthy_domain"], "n_claims": row["n_claims"],
                             "claims": row["claims"], "rejected": None})
             else:
-                out.append({"post_id": record.post_id, "checkworthiness": None, "checkworthy_domain": None,
-                            "n_claims": 0, "claims": [], "rejected": record.reason})
+                assert refused is not None  # one of the two, always
+                out.append({"post_id": refused["post_id"], "checkworthiness": None, "checkworthy_domain": None,
+                            "n_claims": 0, "claims": [], "rejected": refused["reason"]})
     return pd.DataFrame(out, index=df.index, columns=["post_id", "checkworthiness", "checkworthy_domain", "n_claims",
                                                       "claims", "rejected"])
 
