@@ -173,7 +173,7 @@ VERDICT_COLUMNS = ["claim", "verdict", "confidence", "needs_review", "n_evidence
 def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
     """One row per verdict: ``claim, verdict, confidence, needs_review, n_evidence,
     decisive_sentence, decisive_stance, decisive_document, decisive_source`` (a None verdict gives
-    a row of None, with confidence 0.0 and n_evidence 0). ``decisive_document`` is the first
+    a row of None, with confidence NaN and n_evidence 0). ``decisive_document`` is the first
     decisive passage's document (its name in the store), ``decisive_source`` that document's
     source as ingested (None where it has none). ``needs_review``: the verdict model's confidence is in
     the band where it is right at most half the time (see the README)."""
@@ -182,7 +182,9 @@ def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for v in verdicts:
         if v is None:
-            rows.append({"claim": None, "verdict": None, "confidence": 0.0, "needs_review": None, "n_evidence": 0,
+            # No confidence at all, not 0.0: a mean over the column then skips it (0.0 read as a sure
+            # lack of confidence and pulled the mean down).
+            rows.append({"claim": None, "verdict": None, "confidence": np.nan, "needs_review": None, "n_evidence": 0,
                          "decisive_sentence": None, "decisive_stance": None, "decisive_document": None,
                          "decisive_source": None})
             continue
@@ -206,8 +208,9 @@ def check_claims(claims: Sequence[str], store_dir: Path | str = DEFAULT_STORE, *
     plus ``rejected``). ``claims``: a list, a tuple or a pandas Series (a DataFrame's column,
     ``df["claim"]``, whose index the frame keeps, so ``df.assign(verdict=frame["verdict"])``
     lines up; the DataFrame itself is refused). A claim the checker refuses (empty, too long, not
-    English) keeps its row with ``verdict`` None (confidence 0.0, n_evidence 0) and the reason in
-    ``rejected`` (None for the claims checked). The frame holds plain values only (it saves to
+    English) keeps its row with ``verdict`` None, ``confidence`` NaN (missing: ``mean()`` skips it,
+    where 0.0 would count as a checked claim's), n_evidence 0, and the reason in ``rejected`` (None
+    for the claims checked). The frame holds plain values only (it saves to
     Parquet); with ``return_verdicts=True`` the ``Verdict`` objects come too, one per row (None
     for a rejected claim): ``frame, verdicts = check_claims(..., return_verdicts=True)``."""
     import pandas as pd

@@ -270,7 +270,7 @@ def test_a_missing_store_says_how_to_build_one_from_any_documents(tmp_path):
 
 # -- 5. rejected claims and empty evidence in the frames ------------------------------------------------
 
-def test_a_rejected_claim_has_explicit_values_not_nan():
+def test_a_rejected_claim_has_no_confidence_and_its_reason_apart():
     frame = pipeline.check_claims([CLAIM, "", "   "], checker_instance=RecordingChecker())
     assert frame.loc[0, "verdict"] == "SUPPORTED" and frame.loc[0, "rejected"] is None
     for row in (1, 2):
@@ -278,11 +278,24 @@ def test_a_rejected_claim_has_explicit_values_not_nan():
         assert values["rejected"] == "the claim is empty"
         assert [values[c] for c in ("verdict", "needs_review", "decisive_sentence", "decisive_stance",
                                     "decisive_source")] == [None] * 5
-        assert values["confidence"] == 0.0 and values["n_evidence"] == 0
-        assert not any(isinstance(v, float) and math.isnan(v) for v in values.values()), values
+        assert values["n_evidence"] == 0
+        # Missing, not 0.0: a researcher's mean of the column is the checked claims' mean.
+        assert math.isnan(values["confidence"])
+        assert not any(isinstance(v, float) and math.isnan(v) for k, v in values.items() if k != "confidence"), values
+    assert frame["confidence"].mean() == frame.loc[0, "confidence"] > 0
     assert frame["claim"].tolist() == [CLAIM, "", "   "]
     assert frame["confidence"].dtype == np.float64 and frame["n_evidence"].dtype == np.int64
     assert frame.loc[0, "needs_review"] is False
+
+
+@pytest.mark.slow
+def test_a_claim_in_another_language_has_no_confidence_and_names_its_language():
+    # Slow: the language identifier's second pass loads (~0.9 GB) to confirm another language.
+    german = "Die Strompreise in Deutschland sind 2024 um sieben Prozent gesunken."
+    frame = pipeline.check_claims([CLAIM, german], checker_instance=RecordingChecker())
+    assert frame.loc[1, "verdict"] is None and math.isnan(frame.loc[1, "confidence"])
+    assert frame.loc[1, "rejected"].startswith("the claim is in another language (de, ")
+    assert frame["confidence"].mean() == frame.loc[0, "confidence"]
 
 
 def test_check_claims_keeps_the_index_of_a_series_so_results_assign_back():
