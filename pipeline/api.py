@@ -112,7 +112,7 @@ def build_corpus(paths: Path | str | Iterable[Path | str], store_dir: Path | str
         update_index(store)
     if report.rejected:
         more = f" (and {len(report.rejected) - 5} more)" if len(report.rejected) > 5 else ""
-        accepted = len(report.added) + len(report.replaced) + len(report.unchanged)
+        accepted = len(report.added) + len(report.replaced) + len(report.unchanged) + len(report.duplicates)
         done = "ingested and indexed" if index else "ingested (not indexed: index=False)"
         kept = (f"the {accepted} accepted document(s) were {done} in {store} "
                 f"(pipeline.load_corpus({str(store)!r}) opens it)" if accepted else "no document was ingested")

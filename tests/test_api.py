@@ -246,6 +246,17 @@ def test_a_partly_rejected_build_indexes_what_was_accepted_then_says_so(partly_r
     assert verdict.evidence and any("no mechanism to expel" in e.sentence for e in verdict.evidence)
 
 
+def test_a_partly_rejected_build_counts_a_copy_of_a_stored_text_as_accepted(tmp_path):
+    # A copy is stored once and counted apart from "unchanged": the message said "no document was ingested".
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "nato.txt").write_text(NATO, encoding="utf-8")
+    (docs / "copy-of-nato.txt").write_text(NATO, encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        pipeline.build_corpus([docs, tmp_path / "gone.txt"], tmp_path / "store", index=False)
+    assert "the 2 accepted document(s) were ingested (not indexed" in str(raised.value)
+
+
 @pytest.mark.parametrize("paths", [[], ["gone-1.txt", "gone-2"]])
 def test_nothing_to_ingest_is_refused_before_a_store_is_created(tmp_path, paths):
     with pytest.raises(UserError, match="^nothing to ingest: ") as raised:
