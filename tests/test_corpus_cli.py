@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import types
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,27 @@ def test_inspect_lists_the_documents_by_name_with_title_date_and_sentences(tmp_p
     assert "[draft] Obesity" in every and "lists more" not in every  # a title is text, not markup
     none = runner.invoke(app, ["inspect", "--store", str(store), "--documents", "0"], env={"COLUMNS": "200"}).output
     assert "a/heat.txt" not in none and "Documents" not in none
+
+
+def test_remove_deletes_the_named_documents_updates_the_index_and_refuses_a_name_not_stored(tmp_path, monkeypatch):
+    import pipeline.retrieval.index
+
+    store = _store_of(tmp_path / "store", [("b/wind.txt", "Wind power in Denmark", None, 3),
+                                           ("a/heat.txt", "Spain records its hottest July", "2023-08-03", 2)])
+    updates = []
+    monkeypatch.setattr(pipeline.retrieval.index, "current_index_dir", lambda store: Path(store) / "index" / "v1")
+    monkeypatch.setattr(pipeline.retrieval.index, "update_index",
+                        lambda store, *a, **k: updates.append(Path(store)) or types.SimpleNamespace(
+                            version="v2", total=3, removed=2))
+    refused = runner.invoke(app, ["remove", "a/heat.txt", "c/gone.txt", "--store", str(store)])
+    assert refused.exit_code != 0 and "no document named 'c/gone.txt' (nothing removed)" in str(refused.exception)
+    assert updates == []
+    result = runner.invoke(app, ["remove", "a/heat.txt", "--store", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [d["name"] for d in json.loads(result.stdout)["removed"]] == ["a/heat.txt"]
+    assert updates == [store]
+    listed = json.loads(runner.invoke(app, ["inspect", "--store", str(store), "--json"]).stdout)["document_list"]
+    assert [d["name"] for d in listed] == ["b/wind.txt"]
 
 
 def test_usage_lines_write_arguments_as_a_command_line_does():

@@ -12,7 +12,9 @@ import types
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from pipeline.core.errors import UserError
 from pipeline.core.types import Sentence
 from pipeline.corpus.factchecks import read_fact_check_file
 from pipeline.corpus.ingest import ingest
@@ -548,7 +550,9 @@ def test_an_edited_file_ingested_alone_replaces_the_version_its_folder_named(tmp
     a.write_text("New text of a.")
     report = ingest([a], store, analyser=LineAnalyser())
     assert report.replaced == [doc_id_of("New text of a.")] and report.removed == [doc_id_of("Old text of a.")]
-    assert not report.added and not report.notes
+    assert not report.added
+    assert report.notes == [f"{a}: this file is stored as docs/sub/a.txt (the name it was first ingested under), "
+                            "and keeps that name"]
     assert Corpus(store).document_names() == {"docs/sub/a.txt": doc_id_of("New text of a."),
                                               "docs/sub/b.txt": doc_id_of("Text of b.")}
     # from the folder below too (named sub/a.txt there), and again from the top: still one version
@@ -566,55 +570,94 @@ def test_an_edited_file_ingested_alone_replaces_the_version_its_folder_named(tmp
     assert {name for name in Corpus(store).document_names() if name.startswith("tables/")} == {"tables/t.jsonl#id=1"}
 
 
-def test_a_new_file_alone_keeps_its_own_name_and_two_files_never_take_one_stored_name(tmp_path):
+def test_a_file_of_the_same_path_ending_elsewhere_never_takes_a_stored_name(tmp_path):
     store = tmp_path / "store"
-    write(tmp_path / "docs" / "a.txt", "Text of docs/a.txt.")
-    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
-    # another file named a.txt, in a folder not named docs: not that document
-    other = write(tmp_path / "other" / "a.txt", "Text of other/a.txt.")
-    assert ingest([other], store, analyser=LineAnalyser()).added == [doc_id_of("Text of other/a.txt.")]
-    assert set(Corpus(store).document_names()) == {"docs/a.txt", "a.txt"}
-    # a file the store holds under its own name keeps it, though a longer name would fit too
-    (tmp_path / "docs" / "a.txt").write_text("Edited docs/a.txt.")
-    report = ingest([tmp_path / "docs" / "a.txt"], store, analyser=LineAnalyser())
-    assert report.replaced == [doc_id_of("Edited docs/a.txt.")]
-    assert set(Corpus(store).document_names()) == {"docs/a.txt", "a.txt"}
-    assert Corpus(store).document(doc_id_of("Edited docs/a.txt.")).name == "a.txt"
+    write(tmp_path / "nyt" / "articles" / "x.txt", "The Times's text.")
+    ingest([tmp_path / "nyt" / "articles"], store, analyser=LineAnalyser())  # stored as articles/x.txt
+    # another paper's articles/x.txt, given alone: its path ends with the stored name, yet it is another file
+    wapo = write(tmp_path / "wapo" / "articles" / "x.txt", "The Post's text.")
+    report = ingest([wapo], store, analyser=LineAnalyser())
+    assert report.added == [doc_id_of("The Post's text.")] and not report.replaced
+    assert Corpus(store).document_names() == {"articles/x.txt": doc_id_of("The Times's text."),
+                                              "x.txt": doc_id_of("The Post's text.")}
+    # the Times's file edited and given alone replaces its own version, not the Post's x.txt
+    (tmp_path / "nyt" / "articles" / "x.txt").write_text("The Times's text, corrected.")
+    report = ingest([tmp_path / "nyt" / "articles" / "x.txt"], store, analyser=LineAnalyser())
+    assert report.replaced == [doc_id_of("The Times's text, corrected.")]
+    assert Corpus(store).document_names() == {"articles/x.txt": doc_id_of("The Times's text, corrected."),
+                                              "x.txt": doc_id_of("The Post's text.")}
 
 
-def test_the_note_on_a_stored_file_of_the_same_file_name_gives_advice_that_leaves_one_version(tmp_path):
-    # the advice was "ingest it the way it was first ingested": followed, it dropped the name the folder gave
-    # the file, cited until then, and kept the name given by the file alone
+def test_the_note_on_a_stored_file_of_the_same_file_name_says_how_to_remove_the_old_version(tmp_path):
+    # A store written before locations were recorded (schema 2), or a copy edited elsewhere: only the person
+    # knows whether the stored file is an old version of this one; the note says how to remove it if so
     store = tmp_path / "store"
     a = write(tmp_path / "docs" / "sub" / "a.txt", "Old text of a.")
     write(tmp_path / "docs" / "b.txt", "Text of b.")
     ingest([a], store, analyser=LineAnalyser())  # alone first: a.txt
+    with sqlite3.connect(store / "corpus.sqlite") as connection:
+        connection.execute("UPDATE documents SET location = ''")  # as written before schema 3
     a.write_text("New text of a.")
     report = ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
-    assert report.notes == [f"docs/sub/a.txt was added as a new document; the store also holds a.txt, the name of "
-                            f"this file when it is ingested alone. If that is an older version of it, ingest the "
-                            f"file alone once more (claimsift ingest {a}): a.txt, then a copy of docs/sub/a.txt, "
-                            "is dropped, and one version is left"]
-    report = ingest([a], store, analyser=LineAnalyser())
-    assert report.removed == [doc_id_of("Old text of a.")] and report.duplicates == ["a.txt"]
+    assert report.notes == ["docs/sub/a.txt was added as a new document; the store also holds a.txt, the name of "
+                            "this file when it is ingested alone. If that is an older version of it, remove it "
+                            f"(claimsift remove a.txt --store {store})"]
+    assert [d["name"] for d in Corpus(store).remove(["a.txt"])] == ["a.txt"]
     assert Corpus(store).document_names() == {"docs/sub/a.txt": doc_id_of("New text of a."),
                                               "docs/b.txt": doc_id_of("Text of b.")}
-    # a copy edited elsewhere: the stored file is the one to save over and ingest again
+    # a copy edited elsewhere
     copy = write(tmp_path / "elsewhere" / "a.txt", "Newest text of a.")
     report = ingest([copy], store, analyser=LineAnalyser())
     assert report.notes == ["a.txt was added as a new document; the store also holds docs/sub/a.txt, a file of that "
-                            "name from elsewhere. If a.txt is a new version of it, both versions are now stored; to "
-                            "keep one, save a.txt over the file stored as docs/sub/a.txt and ingest the folder docs "
-                            "again, from the folder that holds it: its old version is then dropped, and the text "
-                            "stays stored once, as a.txt"]
-    a.write_text(copy.read_text())
-    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
-    assert Corpus(store).document_names() == {"a.txt": doc_id_of("Newest text of a."),
-                                              "docs/b.txt": doc_id_of("Text of b.")}
-    # a file of another name, or one whose text is unchanged, is no such case
+                            "name from elsewhere. If a.txt is a new version of it, both versions are now stored; "
+                            f"remove the old one (claimsift remove docs/sub/a.txt --store {store})"]
+    # a file of another name is no such case
     c = write(tmp_path / "c.txt", "Text of c.")
     report = ingest([c], store, analyser=LineAnalyser())
     assert report.added and not report.notes
+
+
+def test_remove_deletes_documents_by_name_or_by_the_file_they_came_from_and_refuses_unknown_names(tmp_path):
+    store = tmp_path / "store"
+    write(tmp_path / "docs" / "a.txt", "Text of a.")
+    write(tmp_path / "docs" / "t.jsonl", '{"id": 1, "text": "Row one."}\n{"id": 2, "text": "Row two."}\n')
+    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    with pytest.raises(UserError, match="no document named 'docs/gone.txt'"):
+        Corpus(store).remove(["docs/a.txt", "docs/gone.txt"])
+    assert len(Corpus(store).document_names()) == 3  # nothing removed
+    removed = Corpus(store).remove(["docs/t.jsonl"])  # the table: its rows
+    assert sorted(d["name"] for d in removed) == ["docs/t.jsonl#id=1", "docs/t.jsonl#id=2"]
+    assert [(d["id"], d["name"]) for d in Corpus(store).remove(["docs/a.txt"])] == [(doc_id_of("Text of a."),
+                                                                                      "docs/a.txt")]
+    assert Corpus(store).document_names() == {}
+
+
+def test_a_store_written_before_locations_is_read_and_brought_up_to_date(tmp_path):
+    store = tmp_path / "store"
+    a = write(tmp_path / "docs" / "a.txt", "Text of a.")
+    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    with sqlite3.connect(store / "corpus.sqlite") as connection:  # as schema 2 wrote it
+        connection.execute("ALTER TABLE documents DROP COLUMN location")
+        connection.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    assert Corpus(store).origins_by_location() == {}
+    a.write_text("Edited text of a.")
+    report = ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    assert report.replaced == [doc_id_of("Edited text of a.")]
+    with sqlite3.connect(store / "corpus.sqlite") as connection:
+        assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+    assert Corpus(store).origins_by_location() == {a.resolve().as_posix(): "docs/a.txt"}
+
+
+def test_a_file_given_alone_then_with_its_folder_keeps_the_name_it_was_first_stored_under(tmp_path):
+    store = tmp_path / "store"
+    a = write(tmp_path / "docs" / "sub" / "a.txt", "Old text of a.")
+    write(tmp_path / "docs" / "b.txt", "Text of b.")
+    ingest([a], store, analyser=LineAnalyser())
+    a.write_text("New text of a.")
+    report = ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    assert report.replaced == [doc_id_of("New text of a.")] and report.removed == [doc_id_of("Old text of a.")]
+    assert Corpus(store).document_names() == {"a.txt": doc_id_of("New text of a."),
+                                              "docs/b.txt": doc_id_of("Text of b.")}
 
 
 # ---- what the report says --------------------------------------------------------------------------

@@ -92,6 +92,36 @@ def ingest_command(
         raise typer.Exit(1)
 
 
+def remove_command(
+    names: list[str] = typer.Argument(..., help="Document names as `claimsift inspect` lists them, or the name of "
+                                                "a file or table ingested (all its parts and rows)."),
+    store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
+    no_index: bool = typer.Option(False, "--no-index", help="Do not update the evidence index afterwards."),
+    as_json: bool = typer.Option(False, "--json", help="Print the documents removed (id, name, title) as JSON."),
+) -> None:
+    """Remove documents from a store (a stale version, a file ingested by mistake), then update the index.
+    A name the store does not hold is refused before anything is removed."""
+    from rich.console import Console
+
+    from pipeline.corpus.store import Corpus
+
+    console = Console(stderr=True)
+    removed = Corpus(store).remove(names, on_wait=lambda: console.print(
+        f"waiting for another process writing to {store} to finish…", soft_wrap=True, markup=False, highlight=False))
+    if as_json:
+        print(json.dumps({"removed": removed}, indent=2))
+    else:
+        for doc in removed:
+            console.print(f"removed {doc['name']}" + (f" ({doc['title']})" if doc["title"] else ""), markup=False,
+                          highlight=False, soft_wrap=True)
+    if not no_index:
+        from pipeline.retrieval.index import current_index_dir, update_index
+
+        if current_index_dir(store) is not None:  # a store never indexed (--no-index) is left so
+            update = update_index(store)
+            console.print(f"index {update.version}: {update.total} sentences ({update.removed} removed)")
+
+
 def inspect_command(
     store: Path = typer.Option(DEFAULT_STORE, "--store", help="Corpus store directory."),
     top: int = typer.Option(15, "--top", help="How many speakers to list."),
@@ -184,4 +214,5 @@ def evaluate_quotes_command(
 def register(app: typer.Typer, train_app: typer.Typer, evaluate_app: typer.Typer) -> None:
     app.command("ingest")(ingest_command)
     app.command("inspect")(inspect_command)
+    app.command("remove")(remove_command)
     evaluate_app.command("quotes")(evaluate_quotes_command)

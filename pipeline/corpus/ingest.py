@@ -9,10 +9,9 @@ points into that normalised text.
 
 Document ids are content hashes, so an unchanged document is recognised without analysing it
 again; a document whose name (file path, or table ``id`` within its source) is known but whose
-content changed replaces its old version and everything derived from it. A file whose own name the
-store does not know, but whose path ends with a longer stored name (the name its folder gave it),
-takes that name (``inputs.adopt_stored_names``): edited and ingested alone, it replaces its old
-version. A text already stored under another name is a duplicate, stored once. Notes say what a person
+content changed replaces its old version and everything derived from it. A file stored from the
+same location under another name (given alone, then with its folder, or the reverse) keeps its stored
+name (``inputs.adopt_stored_names``): edited and ingested either way, it replaces its old version. A text already stored under another name is a duplicate, stored once. Notes say what a person
 should know: the same text under two names (stored once), an added file with the file name of a
 stored one (the same file by another path spelling?), a document that looks like another language
 than English. Documents are analysed outside any transaction and written in short ones (one per
@@ -189,8 +188,11 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
         # Nothing to read (every path missing or skipped): a mistyped path left an empty store behind,
         # which later commands took for a corpus.
         return report
-    # A file the store holds under the name its folder gave it keeps that name when it comes in alone.
-    inputs = adopt_stored_names(inputs, corpus.origins())
+    # A file the store holds under another name (its folder's) keeps that name however it comes in.
+    given = inputs
+    inputs = adopt_stored_names(inputs, corpus.origins_by_location())
+    report.notes += [f"{item.path}: this file is stored as {item.name} (the name it was first ingested under), "
+                     "and keeps that name" for before, item in zip(given, inputs) if item.name != before.name]
     with corpus.batch(on_wait) as batch:  # creates (or migrates) the store before any analysis
         batch.set_meta("analyser", analyser.tag)
     known = corpus.stored_doc_ids()
@@ -225,7 +227,8 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
         report.notes += _input_notes(item, outcome)
         called_names |= outcome.names
         added_names += [(name, item) for name in outcome.added_names]
-    report.notes += _other_spelling_notes(added_names, call.stored_before, called_names, set(report.removed))
+    report.notes += _other_spelling_notes(added_names, call.stored_before, called_names, set(report.removed),
+                                          store_dir)
     for path in fact_check_inputs:
         report.fact_check_files.append(str(path))
         rejected, changed = _dispatch_fact_checks(path, store_dir)
@@ -325,7 +328,7 @@ def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome,
         # New text only: an unchanged document was looked at when it was added.
         if document.doc_id in outcome.languages:
             outcome.foreign.append((document.name, outcome.languages[document.doc_id]))
-        batch.add(result, origin=item.name, analyser=analyser_tag)
+        batch.add(result, origin=item.name, analyser=analyser_tag, location=item.located)
         call.written.add(document.doc_id)
         call.names_by_id[document.doc_id] = document.name
 
@@ -387,19 +390,16 @@ SPELLING_NOTES = 10
 
 
 def _other_spelling_notes(added: list[tuple[str, InputItem]], stored_before: dict[str, str], called: set[str],
-                          removed: set[str]) -> list[str]:
+                          removed: set[str], store_dir: Path) -> list[str]:
     """Notes on added documents whose file has the file name of a file stored before under another name,
     with what to do if they are two versions of one file. Compared file by file (a table's rows and a
     long text's parts are one note).
 
-    A file whose path ends with a longer stored name already took that name (``adopt_stored_names``), so
-    two cases are left. The stored name is a shorter end of the file's path (``a.txt``, the file given
-    alone before, ``docs/sub/a.txt`` now from its folder): ingesting the file alone again gives
-    ``a.txt`` the text just stored as ``docs/sub/a.txt``, and a document changed into a copy of another
-    drops its old version. Else the stored file is elsewhere (a copy was edited): it is that file,
-    saved over and ingested, that drops its old version. Advising to ingest the stored file "the way it
-    was first ingested" did the opposite in the first case: the name given alone kept the text, and
-    the folder's name, cited until then, was dropped."""
+    A file stored from the same location already took its stored name (``adopt_stored_names``), so these
+    are files stored from another location, or before locations were stored (schema 3): the stored one
+    may be this file's old version (its name a shorter end of this file's path: ``a.txt``, given alone
+    before, ``docs/sub/a.txt`` now) or another file, or a copy edited elsewhere. Which, only the person
+    knows: the note says how to remove the old one if it is one (``claimsift remove``)."""
     if not added or not stored_before:
         return []
 
@@ -422,16 +422,13 @@ def _other_spelling_notes(added: list[tuple[str, InputItem]], stored_before: dic
         # A shorter end of this file's path first: that is surely this file's own old version.
         other = next((name for name in others if item.located.endswith("/" + name)), others[0])
         also = f" (and {len(others) - 1} more of that file name)" if len(others) > 1 else ""
+        remove = f"claimsift remove {shlex.quote(other)} --store {shlex.quote(str(store_dir))}"
         if item.located.endswith("/" + other):
             advice = (f", the name of this file when it is ingested alone{also}. If that is an older version of it, "
-                      f"ingest the file alone once more (claimsift ingest {shlex.quote(str(item.path))}): {other}, "
-                      f"then a copy of {file}, is dropped, and one version is left")
+                      f"remove it ({remove})")
         else:
-            again = (f"ingest the folder {other.split('/', 1)[0]} again, from the folder that holds it" if "/" in other
-                     else "ingest it alone again")
             advice = (f", a file of that name from elsewhere{also}. If {file} is a new version of it, both versions "
-                      f"are now stored; to keep one, save {file} over the file stored as {other} and {again}: its "
-                      f"old version is then dropped, and the text stays stored once, as {file}")
+                      f"are now stored; remove the old one ({remove})")
         notes.append(f"{file} was added as a new document; the store also holds {other}{advice}")
     if len(notes) > SPELLING_NOTES:
         notes = notes[:SPELLING_NOTES] + [f"and {len(notes) - SPELLING_NOTES} more added files whose file name is "

@@ -1,6 +1,6 @@
 """What an ingest reads: its arguments expanded into files (folders recursively), each with the
-document name by which a later version of it replaces it (``expand_inputs``), the name the store
-already knows the file by where the arguments would name it otherwise (``adopt_stored_names``)."""
+document name by which a later version of it replaces it (``expand_inputs``), and the name the store
+holds the file under where the arguments would name it otherwise (``adopt_stored_names``)."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Iterable
+from typing import Iterable, Mapping
 
 from pipeline.corpus.readers import SUPPORTED, Rejection, supported_list
 
@@ -19,8 +19,8 @@ class InputItem:
     # The stable name of the file, by which a later version replaces it: its path relative to the
     # arguments' common base (see expand_inputs).
     name: str
-    # The absolute path (POSIX) that ``name`` is the end of: the folder arguments resolved, the file's own
-    # name kept. The other names the file could have had are its longer ends (adopt_stored_names).
+    # Where the file is (POSIX), however it was given: its folder resolved, its own name kept; stored with
+    # its documents, so that the file given another way keeps its stored name (adopt_stored_names).
     located: str = ""
 
 
@@ -93,32 +93,21 @@ def expand_inputs(paths: Iterable[Path | str], rejected: list[Rejection],
     return _with_utf8_names(inputs, rejected)
 
 
-def adopt_stored_names(inputs: list[InputItem], stored: Collection[str]) -> list[InputItem]:
-    """The inputs, each file whose name is not in ``stored`` (the names of the stored inputs) renamed to
-    the longest stored name that its path ends with, when it has one.
+def adopt_stored_names(inputs: list[InputItem], origins_by_location: Mapping[str, str]) -> list[InputItem]:
+    """The inputs, each file that the store holds under another name, from the same location
+    (``Corpus.origins_by_location``), renamed to that name.
 
     A name is a path relative to the folder above the folder argument it came in with: ingested as
     part of ``archive/``, ``archive/articles/x.txt``; given alone, ``x.txt``. The same file, edited and
     ingested by its own path, was added as a second document beside its old version, which kept being
-    cited. A stored name that the file's absolute path ends with is the name it gets from that folder,
-    and the name a folder ingest would give it again: the file takes it, and replaces its old version,
-    however it is given. Only a longer name than its own is taken: a shorter stored name (``x.txt``
-    beside ``archive/articles/x.txt``) is a file name alone, which any other file of that name has
-    too, so the folder's files keep their own names (and a note says when one shares a stored file
-    name). A file renamed so must not take a name another input of this ingest has or takes: those
-    keep their own names."""
-    if not stored:
+    cited. Matched by the file's location, not by the end of its path: ``wapo/articles/x.txt`` given
+    alone must not replace ``nyt/articles/x.txt``, stored from its folder as ``articles/x.txt``. A file
+    renamed so must not take a name another input of this ingest has or takes: those keep their own."""
+    if not origins_by_location:
         return inputs
     own = {item.name for item in inputs}
-    wanted: dict[int, str] = {}
-    for position, item in enumerate(inputs):
-        if item.name in stored or not item.located:
-            continue
-        parts = item.located.split("/")
-        longer = ("/".join(parts[-n:]) for n in range(len(parts) - 1, item.name.count("/") + 1, -1))
-        name = next((candidate for candidate in longer if candidate in stored), None)
-        if name is not None:
-            wanted[position] = name
+    wanted = {position: origins_by_location[item.located] for position, item in enumerate(inputs)
+              if item.located and origins_by_location.get(item.located, item.name) != item.name}
     takers = Counter(wanted.values())
     return [InputItem(item.path, wanted[position], item.located)
             if position in wanted and takers[wanted[position]] == 1 and wanted[position] not in own else item

@@ -17,7 +17,7 @@ import sqlite3
 from bisect import bisect_right
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 DB_NAME = "corpus.sqlite"
 # 2: a table row's name is its id scoped to its source (``t1.jsonl#id=1``), not the bare id.
-SCHEMA_VERSION = 2
+# 3: each document records the location of the file it came from (``location``).
+SCHEMA_VERSION = 3
 LOCK_TIMEOUT_ENV = "CLAIMSIFT_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 600.0
 # How long a writer waits quietly before it says that it is waiting for another one.
@@ -64,7 +65,8 @@ CREATE TABLE IF NOT EXISTS documents (
     n_sentences INTEGER NOT NULL,
     ingested_at TEXT NOT NULL,
     origin TEXT NOT NULL DEFAULT '',
-    analyser TEXT NOT NULL DEFAULT ''
+    analyser TEXT NOT NULL DEFAULT '',
+    location TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS sentences (
     sentence_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -237,9 +239,32 @@ class Corpus:
                  "sentences": int(n_sentences), "id": doc_id}
                 for name, title, published, n_sentences, doc_id in frame.itertuples(index=False, name=None)]
 
-    def origins(self) -> set[str]:
-        """The names of the inputs (files, tables) the stored documents came from; read from an index."""
-        return set(self._read("SELECT DISTINCT origin FROM documents WHERE origin != ''", columns=["origin"])["origin"])
+    def remove(self, names: Sequence[str], on_wait: Callable[[], None] | None = None) -> list[dict]:
+        """Delete the documents named (a document's name, or the name of the file or table they came from:
+        all its parts and rows), in one transaction, with their sentences, entities and quotes. Returns
+        each removed document's id, name and title. A name the store does not hold is refused before
+        anything is deleted (``UserError`` naming them), so a mistyped name never half-removes a list."""
+        if not self.exists():
+            raise UserError(f"{self.path}: no corpus store here; run `claimsift ingest PATH --store {self.path}`")
+        with self.batch(on_wait) as batch:
+            found = {name: batch.documents_named(name) for name in dict.fromkeys(names)}
+            unknown = [name for name, documents in found.items() if not documents]
+            if unknown:
+                raise UserError(f"{self.path} holds no document named {', '.join(map(repr, unknown))} (nothing "
+                                "removed); `claimsift inspect --store` lists the names")
+            removed = {doc["id"]: doc for documents in found.values() for doc in documents}
+            for doc_id in removed:
+                batch.delete_document(doc_id)
+        return list(removed.values())
+
+    def origins_by_location(self) -> dict[str, str]:
+        """The name of each input (file, table) the stored documents came from, by the file's location
+        (``InputItem.located``); empty for a store written before locations were recorded (schema 3)."""
+        if "location" not in set(self._read("SELECT name FROM pragma_table_info('documents')", columns=["name"])["name"]):
+            return {}
+        frame = self._read("SELECT DISTINCT location, origin FROM documents WHERE location != '' AND origin != ''",
+                           columns=["location", "origin"])
+        return dict(zip(frame["location"], frame["origin"]))
 
     def document(self, doc_id: str) -> Document:
         frame = self._read("SELECT doc_id, name, title, source, url, published, text FROM documents "
@@ -348,6 +373,9 @@ def _migrate(connection: sqlite3.Connection) -> None:
         for doc_id, name, origin, source in rows:
             scope = origin if source == Path(origin).name else source
             connection.execute("UPDATE documents SET name = ? WHERE doc_id = ?", (scoped_row_name(scope, name), doc_id))
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
+    if "location" not in columns:
+        connection.execute("ALTER TABLE documents ADD COLUMN location TEXT NOT NULL DEFAULT ''")
     connection.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE "
                        "SET value = excluded.value", (str(SCHEMA_VERSION),))
 
@@ -384,6 +412,12 @@ class StoreBatch:
         rows = self._db.execute("SELECT name, doc_id FROM documents WHERE origin = ?", (origin,)).fetchall()
         return dict(rows)
 
+    def documents_named(self, name: str) -> list[dict]:
+        """The documents of that name, or that came from the input (file, table) of that name."""
+        rows = self._db.execute("SELECT doc_id, name, title FROM documents WHERE name = ? OR origin = ? ORDER BY name",
+                                (name, name)).fetchall()
+        return [{"id": doc_id, "name": doc_name, "title": title} for doc_id, doc_name, title in rows]
+
     def delete_document(self, doc_id: str) -> None:
         # Foreign keys cascade to sentences, entities and quotes.
         self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
@@ -406,14 +440,14 @@ class StoreBatch:
             raise
         self._db.execute(f"RELEASE {name}")
 
-    def add(self, analysed: "AnalysedDocument", origin: str = "", analyser: str = "") -> None:
+    def add(self, analysed: "AnalysedDocument", origin: str = "", analyser: str = "", location: str = "") -> None:
         document = analysed.document
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         self._db.execute(
             "INSERT INTO documents(doc_id, name, title, source, url, published, text, n_sentences, ingested_at, "
-            "origin, analyser) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "origin, analyser, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (document.doc_id, document.name, document.title, document.source, document.url, document.published,
-             document.text, len(analysed.sentences), now, origin, analyser))
+             document.text, len(analysed.sentences), now, origin, analyser, location))
         sentence_ids: list[int] = []
         for sentence in analysed.sentences:
             cursor = self._db.execute(
