@@ -79,6 +79,15 @@ class KeywordScorer:
         return out
 
 
+class RefusingKeywordScorer(KeywordScorer):
+    """KeywordScorer that refuses the posts starting with "REFUSE" as ``ModelScorer`` refuses a post in
+    another language: ``{"rejected": reason}`` in its place."""
+
+    def score_posts(self, texts: Sequence[str]) -> list[dict]:
+        scored = iter(super().score_posts([t for t in texts if not t.startswith("REFUSE")]))
+        return [{"rejected": "refused by the scorer"} if t.startswith("REFUSE") else next(scored) for t in texts]
+
+
 class EmptyScorer:
     """Finds no claim in any post: the cost of the job's own machinery (read, chunk, write)."""
 

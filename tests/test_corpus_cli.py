@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-import types
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest

@@ -1001,30 +1001,65 @@ def one_document_store(tmp_path_factory) -> Path:
     return folder / "store"
 
 
+def test_a_post_is_refused_for_its_language_only_when_no_sentence_of_it_is_english():
+    from pipeline.scoring.models import post_language_refusal
+
+    german = "Die Strompreise in Deutschland sind 2024 um sieben Prozent gesunken, sagt der BDEW."
+    assert post_language_refusal(german, [german]).startswith("the post is in another language (de, confidence ")
+    # mixed: the identifier gives the whole post to German; its English sentence holds a claim to check
+    mixed = "Breaking: Bundesregierung beschließt Rentenerhöhung um fünf Prozent. The German government raised pensions by 5% today."
+    assert post_language_refusal(mixed, mixed.split(". ", 1)) is None
+    english = "Heat killed more than 47,000 people in Europe in summer 2023, a Nature Medicine study says."
+    assert post_language_refusal(english, [english]) is None
+
+
+@pytest.mark.parametrize("engine", ["local", "frame"])
+def test_every_post_the_scorer_refuses_goes_to_the_rejected_rows(tmp_path, write_jsonl, engine):
+    from score_fakes import RefusingKeywordScorer
+
+    posts = [{"id": "p1", "text": "REFUSE: Die Strompreise sind um 7 Prozent gesunken."},
+             {"id": "p2", "text": "NATO has 32 members."},
+             {"id": "p3", "text": "REFUSE: Les prix ont baissé de 7 pour cent."}]
+    if engine == "frame":
+        frame = score_frame(pd.DataFrame(posts), scorer=RefusingKeywordScorer())
+        assert frame["rejected"].fillna("").tolist() == ["refused by the scorer", "", "refused by the scorer"]
+        return
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    summary = score_file(source, tmp_path / "out.jsonl", RefusingKeywordScorer(), chunk_size=2, progress=False)
+    rejected = [json.loads(line) for line in (tmp_path / "out.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert (summary.read, summary.scored, summary.rejected) == (3, 1, 2)
+    assert [r["post_id"] for r in iter_output(tmp_path / "out.jsonl")] == ["p2"]
+    assert [(r["line"], r["post_id"], r["reason"]) for r in rejected] == [(1, "p1", "refused by the scorer"),
+                                                                          (3, "p3", "refused by the scorer")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("domain", ["speech", "auto"])
+@pytest.mark.parametrize("domain", ["post", "speech", "auto"])
 def test_a_post_in_another_language_is_rejected_naming_it_on_every_domain_path(one_document_store, tmp_path,
                                                                                  write_jsonl, domain):
     # The probe's German post went to the speech path (a single plain sentence) and came out as a post
-    # without a claim: its sentence scored under the threshold, and its language was never said.
+    # without a claim: its sentence scored under the threshold, and its language was never said. A post
+    # that mixes languages is scored.
     posts = [{"id": "en1", "text": "Heat killed more than 47,000 people in Europe in summer 2023, a Nature Medicine "
                                    "study says."},
              {"id": "de1", "text": "Die Strompreise in Deutschland sind 2024 um sieben Prozent gesunken, sagt der BDEW."},
-             {"id": "en2", "text": "Good morning everyone, what a lovely sunny day!"}]
+             {"id": "en2", "text": "Good morning everyone, what a lovely sunny day!"},
+             {"id": "mixed", "text": "Bundesregierung beschließt Rentenerhöhung um fünf Prozent. The German "
+                                     "government raised pensions by five percent today."}]
     source = write_jsonl(tmp_path / "posts.jsonl", posts)
     scorer = ModelScorer(one_document_store, checkworthy_domain=domain)
     summary = score_file(source, tmp_path / "out.jsonl", scorer, progress=False)
     rows = list(iter_output(tmp_path / "out.jsonl"))
     rejected = [json.loads(line) for line in (tmp_path / "out.jsonl.rejected.jsonl").read_text().splitlines()]
     assert summary.read == len(posts) == summary.scored + summary.rejected == len(rows) + len(rejected)
-    assert [r["post_id"] for r in rows] == ["en1", "en2"]
+    assert [r["post_id"] for r in rows] == ["en1", "en2", "mixed"]
     assert [(r["line"], r["post_id"]) for r in rejected] == [(2, "de1")]
     assert rejected[0]["reason"].startswith("the post is in another language (de, confidence ")
     if domain == "speech":
         assert {r["checkworthy_domain"] for r in rows} == {"speech"}
     # The notebook's frame says the same, in its `rejected` column.
     frame = score_frame(pd.DataFrame(posts), scorer=scorer)
-    assert frame["rejected"].notna().tolist() == [False, True, False]
+    assert frame["rejected"].notna().tolist() == [False, True, False, False]
     assert frame.loc[1, "rejected"] == rejected[0]["reason"] and pd.isna(frame.loc[1, "checkworthiness"])
 
 

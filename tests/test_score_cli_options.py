@@ -138,7 +138,7 @@ def test_the_cli_says_so_and_exits_as_before(tmp_path):
 
 
 # -- 5. resume refusals in words --------------------------------------------------------------------
-def _partial_run(tmp_path: Path, monkeypatch, source: Path, out: Path) -> None:
+def _partial_run(tmp_path: Path, monkeypatch, source: Path, out: Path, scorer=None) -> None:
     real_commit = checkpoint_module.Checkpoint.commit_chunk
 
     def failing(self, index, *args, **kwargs):
@@ -148,7 +148,7 @@ def _partial_run(tmp_path: Path, monkeypatch, source: Path, out: Path) -> None:
 
     monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", failing)
     with pytest.raises(UserError):
-        score_file(source, out, KeywordScorer(), chunk_size=2, progress=False)
+        score_file(source, out, scorer or KeywordScorer(), chunk_size=2, progress=False)
     monkeypatch.setattr(checkpoint_module.Checkpoint, "commit_chunk", real_commit)
 
 
@@ -170,6 +170,20 @@ def test_an_input_changed_since_the_checkpoint_is_said_in_words(tmp_path, monkey
     assert _refusal(source, out) == "the input file changed since the checkpoint (size/content)"
 
 
+def test_a_checkpoint_whose_scorer_recorded_other_settings_is_of_another_claimsift(tmp_path, monkeypatch,
+                                                                                   write_jsonl):
+    # A setting this claimsift records and the checkpoint's did not (or the reverse): "rerun with the same
+    # options" could never be followed.
+    source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
+    _partial_run(tmp_path, monkeypatch, source, out, _StanceScorer("stance@v1"))
+    manifest_path = tmp_path / "out.jsonl.parts" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["config"]["scorer"]["models"]["rule_version"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+    assert _refusal(source, out, _StanceScorer("stance@v1")) == ("the checkpoint was written by another version of "
+                                                                 "claimsift")
+
+
 @pytest.mark.parametrize("saved", [None, 1])
 def test_a_checkpoint_of_another_claimsift_is_said_in_words(tmp_path, monkeypatch, write_jsonl, saved):
     source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
@@ -185,14 +199,19 @@ def test_a_checkpoint_of_another_claimsift_is_said_in_words(tmp_path, monkeypatc
                                      "(its output rows have other fields)")
 
 
-def test_other_models_and_options_are_still_named(tmp_path, monkeypatch, write_jsonl):
-    class OtherStance(KeywordScorer):
-        def fingerprint(self) -> dict:
-            return {"scorer": "KeywordScorer", "models": {"stance": "stance@v2"}}
+class _StanceScorer(KeywordScorer):
+    def __init__(self, stance: str) -> None:
+        super().__init__()
+        self.stance = stance
 
+    def fingerprint(self) -> dict:
+        return {"scorer": "KeywordScorer", "models": {"stance": self.stance}}
+
+
+def test_other_models_and_options_are_still_named(tmp_path, monkeypatch, write_jsonl):
     source, out = write_jsonl(tmp_path / "posts.jsonl", POSTS), tmp_path / "out.jsonl"
-    _partial_run(tmp_path, monkeypatch, source, out)
-    assert "what changed: scorer.models" in _refusal(source, out, OtherStance())
+    _partial_run(tmp_path, monkeypatch, source, out, _StanceScorer("stance@v1"))
+    assert "what changed: scorer.models.stance" in _refusal(source, out, _StanceScorer("stance@v2"))
     assert "max_chars: was 10000, now 500" in _refusal(source, out, max_chars=500)
 
 

@@ -79,6 +79,14 @@ def _changed_keys(saved: object, now: object, key: str) -> list[str]:
             for name in _changed_keys(saved.get(k), now.get(k), f"{key}.{k}")]
 
 
+def _one_sided(saved: object, now: object) -> bool:
+    """Whether a key inside two fingerprints is recorded by one of them only (a setting one claimsift
+    records and another does not): no option of this job can make them equal."""
+    if not isinstance(saved, dict) or not isinstance(now, dict):
+        return False
+    return set(saved) != set(now) or any(_one_sided(saved[k], now[k]) for k in saved if saved[k] != now[k])
+
+
 def _differences(saved: dict, now: dict, keys: list[str]) -> list[str]:
     """What differs between a checkpoint's configuration and this job's, in words where a person cannot
     read the values (the input's fingerprint, the version of the output's rows); for the others (options,
@@ -91,7 +99,8 @@ def _differences(saved: dict, now: dict, keys: list[str]) -> list[str]:
         else:
             said.append("the input file changed since the checkpoint (size/content)")
     # Keys that one claimsift records and another does not: the rows of the two would not fit one output.
-    versions = [k for k in keys if k == "row_fields" or (k != "input" and (k not in saved or k not in now))]
+    versions = [k for k in keys if k == "row_fields" or (k != "input" and (k not in saved or k not in now
+                                                                            or _one_sided(saved[k], now[k])))]
     if versions:
         said.append("the checkpoint was written by another version of claimsift"
                     + (" (its output rows have other fields)" if "row_fields" in versions else ""))

@@ -15,7 +15,7 @@ from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.corpus.factchecks import fact_checks_fingerprint
-from pipeline.corpus.language import surely_not_english
+from pipeline.corpus.language import MIN_WORDS
 from pipeline.corpus.store import documents_identity
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
@@ -31,7 +31,7 @@ from pipeline.verdict.checker import (
 )
 from pipeline.verdict.packs import rule_pack_names
 from pipeline.verdict.rules import VerdictRules
-from pipeline.verdict.validation import URL, WORD, InvalidClaimError, claim_as_checked, validate_claim
+from pipeline.verdict.validation import URL, WORD, InvalidClaimError, claim_as_checked, other_language, validate_claim
 
 
 class PostScorer(Protocol):
@@ -75,23 +75,21 @@ def current_model_labels(models_dir: Path | str | None = None) -> dict[str, str 
 CHECKWORTHY_DOMAINS = ("auto", "post", "speech")
 
 
-# What a job does with a post in another language (``post_language_refusal``), as its fingerprint
-# records it: a checkpoint written before posts were refused so is not resumed into one output.
-LANGUAGE_RULE = "a post surely not in English is rejected"
+def post_language_refusal(text: str, sentences: Sequence[str]) -> str | None:
+    """Why a post cannot be scored, when it is surely in another language than English, else None.
 
-
-def post_language_refusal(text: str) -> str | None:
-    """Why a post cannot be scored when it is surely in another language than English (the rule and
-    the identifier ``validate_claim`` applies to a claim), else None.
-
-    Checked on the whole post before either domain's check-worthiness model reads it: a claim is
-    refused for its language only once it reaches its domain's threshold, so a German post whose
-    sentences all scored under it came out as a post without a claim, its language never said."""
-    checked = claim_as_checked(text)
-    words = WORD.findall(URL.sub(" ", checked))
-    guess = surely_not_english(checked, len(words)) if words else None
+    Checked before either domain's check-worthiness model reads the post (otherwise a foreign post whose
+    sentences all score under the threshold comes out as a post without a claim, its language never
+    said). A post that mixes languages (a quote and its translation) is scored when one of its
+    ``sentences`` long enough to tell is not surely another language: the identifier gives a mixed text
+    to its majority language, and the English sentences hold claims to check."""
+    guess = other_language(claim_as_checked(text))
     if guess is None:
         return None
+    for sentence in sentences:
+        checked = claim_as_checked(sentence)
+        if len(WORD.findall(URL.sub(" ", checked))) >= MIN_WORDS and other_language(checked) is None:
+            return None
     return (f"the post is in another language ({guess.language}, confidence {guess.confidence:.2f}); "
             "the models are English-only")
 
@@ -150,7 +148,7 @@ class ModelScorer:
                 "models": self.model_labels(self.pin_models()), "encoder_backend": self.encoder_backend,
                 "stance_backend": self.settled_stance_backend(),
                 "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
-                "rule_packs": list(self.rule_packs), "languages": LANGUAGE_RULE}
+                "rule_packs": list(self.rule_packs), "post_language_rule": 1}
 
     def settled_stance_backend(self) -> str:
         self.stance_backend = settled_backend(self.stance_backend)
@@ -345,7 +343,7 @@ class ModelScorer:
             return self._score_posts(detector, checker, texts)
 
     def _score_posts(self, detector: CheckworthyModel, checker: Checker, texts: Sequence[str]) -> list[dict]:
-        refusals = [post_language_refusal(text) for text in texts]
+        refusals = [post_language_refusal(text, [text[s:e] for s, e in detector.sentences(text)]) for text in texts]
         # One batched model call per chunk and domain, on the posts in English.
         routed = iter(detector.score_posts_routed([t for t, r in zip(texts, refusals) if r is None],
                                                   self.checkworthy_domain))

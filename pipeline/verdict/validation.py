@@ -11,7 +11,7 @@ from numbers import Integral
 import numpy as np
 
 from pipeline.core.errors import UserError
-from pipeline.corpus.language import surely_not_english
+from pipeline.corpus.language import LanguageGuess, surely_not_english
 
 MAX_CLAIM_CHARS = 1000
 MAX_TOP_K = 50
@@ -47,6 +47,13 @@ def claim_as_checked(text: str) -> str:
     return " ".join(CONTROL.sub(" ", TERMINAL_ESCAPE.sub("", text)).split())
 
 
+def other_language(text: str) -> LanguageGuess | None:
+    """The language of a text (a claim, a post) as checked (``claim_as_checked``) when it is surely not
+    English, else None (unsure, or no words: ``pipeline.corpus.language.surely_not_english``)."""
+    words = WORD.findall(URL.sub(" ", text))
+    return surely_not_english(text, len(words)) if words else None
+
+
 def validate_claim(claim: object) -> str:
     """The claim, stripped; raise InvalidClaimError with a reason a person can act on."""
     if not isinstance(claim, str):
@@ -64,11 +71,9 @@ def validate_claim(claim: object) -> str:
             f"the claim is {len(text):,} characters; one claim is at most {MAX_CLAIM_CHARS:,}. Split the text "
             "into statements, or run `claimsift score` on it, which finds the check-worthy claims itself"
         )
-    words = WORD.findall(URL.sub(" ", text))
-    if not words:
+    if not WORD.search(URL.sub(" ", text)):
         raise InvalidClaimError("the claim has no words to check (only emoji, URLs, numbers or symbols)")
-
-    other = surely_not_english(text, len(words))
+    other = other_language(text)
     if other is not None:
         raise InvalidClaimError(f"the claim is in another language ({other.language}, confidence "
                                 f"{other.confidence:.2f}); the corpus models are English-only")
