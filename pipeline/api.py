@@ -182,8 +182,7 @@ def verdicts_frame(verdicts: Sequence) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for v in verdicts:
         if v is None:
-            # No confidence at all, not 0.0: a mean over the column then skips it (0.0 read as a sure
-            # lack of confidence and pulled the mean down).
+            # No confidence at all, not 0.0: a mean over the column skips it.
             rows.append({"claim": None, "verdict": None, "confidence": np.nan, "needs_review": None, "n_evidence": 0,
                          "decisive_sentence": None, "decisive_stance": None, "decisive_document": None,
                          "decisive_source": None})

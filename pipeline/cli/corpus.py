@@ -62,7 +62,7 @@ def ingest_command(
         print(json.dumps(report.to_dict(), indent=2))
     else:
         # Removals a replacement does not account for (a part a file no longer has, a document changed into a
-        # copy of another) and duplicates were not in the line: "0 added, 0 replaced" while one was removed.
+        # copy of another) are counted on their own, so that the line adds up.
         removed = len(report.removed) - len(report.replaced)
         duplicates = len(report.duplicates)
         console.print(f"[bold]{store}[/]: {len(report.added)} added, {len(report.replaced)} replaced, "

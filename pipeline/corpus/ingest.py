@@ -53,7 +53,7 @@ OUTCOMES = ("added", "replaced", "removed", "unchanged", "duplicate")
 @dataclass(frozen=True)
 class DocumentOutcome:
     """One document an ingest looked at, with what a person knows it by (its name in the store and its
-    title) beside its content-hash id, which alone told a reader of ``ingest --json`` nothing."""
+    title) beside its id, a content hash that means nothing to a reader of ``ingest --json``."""
 
     outcome: str  # one of OUTCOMES; "replaced" is the new version, "removed" an old one
     doc_id: str
@@ -116,15 +116,6 @@ class IngestReport:
                 "removed": listed("removed"), "duplicates": listed("duplicate"),
                 "fact_check_files": self.fact_check_files, "notes": self.notes,
                 "rejected": [{"path": r.path, "row": r.row, "reason": r.reason} for r in self.rejected]}
-
-
-# ---- normalisation and metadata ----------------------------------------------------------------
-
-
-# ---- reading files ------------------------------------------------------------------------------
-
-
-# ---- tables ---------------------------------------------------------------------------------------
 
 
 # ---- inputs ---------------------------------------------------------------------------------------
@@ -304,7 +295,7 @@ def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome,
                 outcome.documents.append(DocumentOutcome("unchanged", document.doc_id, document.name, document.title))
                 continue
             # Its text is stored under another name: kept once (the id is the text's hash), said by a note.
-            # A duplicate, not "unchanged": counted so, a copy went unseen among the documents left as they were.
+            # A duplicate, not "unchanged": a copy must not hide among the documents left as they were.
             other = call.names_by_id.get(document.doc_id) or batch.origin_of(document.doc_id) or "another document"
             outcome.documents.append(DocumentOutcome("duplicate", document.doc_id, document.name, document.title,
                                                      stored_as=other))

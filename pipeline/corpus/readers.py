@@ -410,8 +410,8 @@ FACT_CHECK_FIELDS = ("id", "claim", "rating", "publisher", "url", "date", "title
 
 
 def accepted_columns(kind: str = "column") -> str:
-    """What a document table must and may hold, for the errors that name what a table holds instead:
-    told only "no text in this row", a person with a `body` field could not tell what was wanted."""
+    """What a document table must and may hold, for the errors that name what a table holds instead (a
+    person with a `body` field learns what is wanted)."""
     return (f"expected a `text` {kind}, and optionally {', '.join(DOCUMENT_COLUMNS[1:5])}, "
             f"{DATE_COLUMNS[0]} (or {', '.join(DATE_COLUMNS[1:])}); or `claim` and `rating` for fact-checks")
 
