@@ -203,6 +203,11 @@ def test_a_later_surname_is_the_person_named_in_full_before_without_the_title(nl
     assert text[later.speaker_start:later.speaker_end] == "Del Campo"
 
 
+def test_an_organisation_ending_in_a_person_s_surname_is_not_that_person(nlp):
+    text = 'Paul Morgan, an analyst, was sceptical. "Rates will rise," JP Morgan said.'
+    assert [q.speaker for q in quotes_in(nlp, text)] == ["JP Morgan"]
+
+
 def test_a_name_the_tagger_cut_in_two_is_one_person_whose_surname_comes_back(nlp):
     text = ("European Commission President Ursula von der Leyen said the plan was ready. "
             "Von der Leyen said it would pass.")

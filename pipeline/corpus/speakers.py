@@ -178,25 +178,27 @@ class People:
         self.mentions.append((offset, name))
         self.mentions.sort()
 
-    def full(self, name: str) -> str:
-        """The one full name of the document that ``name`` is a shorter mention of (same last word,
-        compared without case or accents: "Del Campo" for "Ruben del Campo"), else ``name``."""
-        name = _bare_name(name, self.titles)
-        words = name.split()
+    def full(self, name: str, titles: frozenset[str] | None = None) -> str:
+        """The one full name of the document that ``name`` is a shorter mention of (its last words, compared
+        without case or accents: "Del Campo" for "Ruben del Campo", not "JP Morgan" for "Paul Morgan"),
+        else ``name``; ``titles``: the words stripped before it (default: the document's)."""
+        name = _bare_name(name, self.titles if titles is None else titles)
+        words = [_fold(word) for word in name.split()]
         if not words:
             return name
-        last = _fold(words[-1])
         candidates: dict[str, str] = {}
         for full in self.full_names:
-            full_words = full.split()
-            if len(full_words) > len(words) and _fold(full_words[-1]) == last:
+            full_words = [_fold(word) for word in full.split()]
+            if len(full_words) > len(words) and full_words[-len(words):] == words:
                 candidates.setdefault(_fold(full), full)
         return next(iter(candidates.values())) if len(candidates) == 1 else name
 
     def known(self, name: str) -> str | None:
         """The full name of a person of the document that ``name`` mentions, where there is one: it
-        outweighs the entity label the tagger gave the mention ("Del Campo" tagged as a place)."""
-        full = self.full(name)
+        outweighs the entity label the tagger gave the mention ("Del Campo" tagged as a place). The
+        mention is read whole: the words of organisations are not stripped from it as titles (the "JP"
+        of "JP Morgan", another name than "Paul Morgan's")."""
+        full = self.full(name, TITLE_WORDS)
         folded = {_fold(f) for f in self.full_names}
         return full if _fold(full) in folded else None
 
@@ -326,7 +328,9 @@ def resolve_speaker(text: str, head: "Token", people: People) -> tuple[str, int,
     if ents:
         chosen = next((e for e in ents if e.start <= head.i < e.end), ents[0])
         return people.full(chosen.text), chosen.start_char, chosen.end_char, True
-    named = [t for t in subtree if t.pos_ == "PROPN" and _fold(t.text) in people.last_names and t.i not in inside]
+    # A surname of the document's people, unless it ends an organisation's name (`JP Morgan` after `Paul Morgan`).
+    named = [t for t in subtree if t.pos_ == "PROPN" and _fold(t.text) in people.last_names and t.i not in inside
+             and not (institution and t.i == head.i)]
     if named:
         token = next((t for t in named if t.i == head.i), named[0])
         return people.full(token.text), token.idx, token.idx + len(token.text), True
