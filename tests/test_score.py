@@ -1011,6 +1011,9 @@ def test_a_post_is_refused_for_its_language_only_when_no_sentence_of_it_is_engli
     assert post_language_refusal(mixed, mixed.split(". ", 1)) is None
     english = "Heat killed more than 47,000 people in Europe in summer 2023, a Nature Medicine study says."
     assert post_language_refusal(english, [english]) is None
+    # two English function words: the post holds English, whatever the identifier would give the whole
+    quoted = "Die Regierung sagt: the plan is ready and will pass. Die Opposition widerspricht heftig."
+    assert post_language_refusal(quoted, quoted.split(". ")) is None
 
 
 @pytest.mark.parametrize("engine", ["local", "frame"])

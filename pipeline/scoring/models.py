@@ -17,6 +17,7 @@ from pipeline.core.paths import DEFAULT_STORE
 from pipeline.corpus.factchecks import fact_checks_fingerprint
 from pipeline.corpus.language import MIN_WORDS
 from pipeline.corpus.store import documents_identity
+from pipeline.lang.en import ENGLISH_ONLY_WORDS
 from pipeline.registry.embedding import Encoder
 from pipeline.registry.registry import DEFAULT_MODELS_DIR, ModelNotFoundError, Registry
 from pipeline.retrieval.index import current_index_identity
@@ -83,7 +84,10 @@ def post_language_refusal(text: str, sentences: Sequence[str]) -> str | None:
     said). A post that mixes languages (a quote and its translation) is scored when one of its
     ``sentences`` long enough to tell is not surely another language: the identifier gives a mixed text
     to its majority language, and the English sentences hold claims to check."""
-    guess = other_language(claim_as_checked(text))
+    checked = claim_as_checked(text)
+    if len(ENGLISH_ONLY_WORDS & {word.casefold() for word in WORD.findall(checked)}) >= 2:
+        return None  # holds English: not read by the identifier (0.7 ms a post, 5% of a batch job's time)
+    guess = other_language(checked)
     if guess is None:
         return None
     for sentence in sentences:
