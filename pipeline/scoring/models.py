@@ -16,6 +16,7 @@ from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.corpus.factchecks import fact_checks_fingerprint
 from pipeline.corpus.language import MIN_WORDS
+from pipeline.corpus.language import warm_up as warm_up_language
 from pipeline.corpus.store import documents_identity
 from pipeline.lang.en import ENGLISH_ONLY_WORDS
 from pipeline.registry.embedding import Encoder
@@ -320,7 +321,9 @@ class ModelScorer:
         # One MiniLM for claim detection, retrieval and fact-check matching: each copy is ~160 MB
         # per process (measured with the ONNX backend).
         encoder = Encoder(self.encoder_backend)
-        # The check-worthiness networks load here too (else the first chunk loads them, inside the job's time).
+        # The language identifier and the check-worthiness networks load here too (else the first chunk loads
+        # them, inside the job's time).
+        warm_up_language()
         detector = CheckworthyModel(str(pinned["checkworthy"]), encoder_backend=self.encoder_backend,
                                     encoder=encoder, models_dir=self.models_dir, networks=self.checkworthy_domain)
         detector.warm_up()
