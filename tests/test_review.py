@@ -575,6 +575,20 @@ def _serve_args(scores: Path, tmp_path: Path) -> list[str]:
             str(tmp_path / "labels"), "--port", str(port)]
 
 
+def _wait_until_it_answers(desk: subprocess.Popen, opener: urllib.request.OpenerDirector, url: str) -> None:
+    """Until the desk started in ``desk`` answers ``url`` with a page (two minutes at most)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with opener.open(url, timeout=10) as page:
+                assert page.status == 200
+            return
+        except OSError:
+            assert desk.poll() is None, f"the desk stopped before it answered: {desk.communicate()}"
+            assert time.monotonic() < deadline, "the desk never answered"
+            time.sleep(0.2)
+
+
 def test_sigterm_stops_the_desk_gracefully_with_status_0(scores, tmp_path):
     # uvicorn shut down cleanly, then raised SIGTERM again into the command line's handler: exit status 143,
     # which a service manager (systemd) counts as a failure.
@@ -584,16 +598,7 @@ def test_sigterm_stops_the_desk_gracefully_with_status_0(scores, tmp_path):
     desk = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with no_proxy.open(queue, timeout=10) as page:
-                    assert page.status == 200
-                break
-            except OSError:
-                assert desk.poll() is None, f"the desk stopped before it answered: {desk.communicate()}"
-                assert time.monotonic() < deadline, "the desk never answered"
-                time.sleep(0.2)
+        _wait_until_it_answers(desk, no_proxy, queue)
         desk.send_signal(signal.SIGTERM)
         _, stderr = desk.communicate(timeout=60)
     finally:
@@ -629,15 +634,7 @@ def test_a_stop_does_not_wait_without_limit_for_a_page_still_being_served(scores
     desk = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with no_proxy.open(f"{base}/queue", timeout=10):
-                    break
-            except OSError:
-                assert desk.poll() is None, f"the desk stopped before it answered: {desk.communicate()}"
-                assert time.monotonic() < deadline, "the desk never answered"
-                time.sleep(0.2)
+        _wait_until_it_answers(desk, no_proxy, f"{base}/queue")
         stuck = threading.Thread(target=lambda: _open_quietly(no_proxy, f"{base}/stuck"), daemon=True)
         stuck.start()
         time.sleep(1.0)
