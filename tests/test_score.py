@@ -1011,9 +1011,22 @@ def test_a_post_is_refused_for_its_language_only_when_no_sentence_of_it_is_engli
     assert post_language_refusal(mixed, mixed.split(". ", 1)) is None
     english = "Heat killed more than 47,000 people in Europe in summer 2023, a Nature Medicine study says."
     assert post_language_refusal(english, [english]) is None
-    # two English function words: the post holds English, whatever the identifier would give the whole
-    quoted = "Die Regierung sagt: the plan is ready and will pass. Die Opposition widerspricht heftig."
-    assert post_language_refusal(quoted, quoted.split(". ")) is None
+    # not in English, whatever English-looking words its links, handles or other script hold
+    for foreign in ["Die Regierung hat die Steuer erhöht, sagt der Verband https://example.org/the-tax-that-they-raised",
+                    "Die Regierung hat die Steuer erhöht, sagt @the_that_news heute Abend in Berlin.",
+                    "美国总统今天宣布了新的关税政策，这将影响两国之间的贸易关系 the that"]:
+        assert post_language_refusal(foreign, [foreign]) is not None, foreign
+
+
+def test_a_sentence_with_english_function_words_keeps_the_post_without_asking_the_identifier(monkeypatch):
+    import pipeline.scoring.models as models
+
+    def never(text):
+        raise AssertionError(f"the identifier read {text!r}")
+
+    monkeypatch.setattr(models, "other_language", never)
+    quoted = "Die Regierung sagt: what they promised is the plan. Die Opposition widerspricht heftig."
+    assert models.post_language_refusal(quoted, quoted.split(". ")) is None
 
 
 @pytest.mark.parametrize("engine", ["local", "frame"])

@@ -7,10 +7,11 @@ from __future__ import annotations
 import functools
 import re
 
-# Function words of English that are no word of another Latin-script language's (not "is", "was",
-# "will", "has", "are", "of", "to", "in", "on"): a text with two of them holds English.
-ENGLISH_ONLY_WORDS = frozenset({"the", "and", "that", "this", "with", "you", "your", "what", "they", "their",
-                                "there", "from", "which", "would", "been", "were", "about", "have", "our"})
+# Function words of English that are no common word of another Latin-script language (not "is", "was",
+# "will", "has", "are", "of", "to", "in", "on", nor Danish "have", Dutch "been", Swedish "and" and "from"):
+# a sentence with two of them holds English.
+ENGLISH_ONLY_WORDS = frozenset({"the", "that", "this", "with", "you", "your", "what", "they", "their", "there",
+                                "which", "would", "were", "about", "our"})
 # Verbs of a claim that someone said or did something ("X threatened …", "X told Y …").
 SAID_VERBS = (r"say|says|said|saying|claimed|claiming|threaten\w*|told|tell|tells|telling|warn\w*|vow\w*|"
               r"promis\w*|announc\w*|stated|declar\w*|accus\w*|admit\w*|insist\w*|suggested|propos\w*|urg\w*|"

@@ -15,7 +15,7 @@ from pipeline.checkworthy.model import CheckworthyModel
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.corpus.factchecks import fact_checks_fingerprint
-from pipeline.corpus.language import MIN_WORDS
+from pipeline.corpus.language import MIN_LATIN_SHARE, MIN_WORDS, NOT_LANGUAGE, latin_share
 from pipeline.corpus.language import warm_up as warm_up_language
 from pipeline.corpus.store import documents_identity
 from pipeline.lang.en import ENGLISH_ONLY_WORDS
@@ -77,6 +77,14 @@ def current_model_labels(models_dir: Path | str | None = None) -> dict[str, str 
 CHECKWORTHY_DOMAINS = ("auto", "post", "speech")
 
 
+def _reads_as_english(text: str) -> bool:
+    """Text in Latin script with two English-only function words in it, links, @handles and #hashtags left
+    out (a German post's ``/the-tax-that-they-raised`` is no English)."""
+    readable = NOT_LANGUAGE.sub(" ", text)
+    words = {word.casefold() for word in WORD.findall(readable)}
+    return latin_share(readable) >= MIN_LATIN_SHARE and len(ENGLISH_ONLY_WORDS & words) >= 2
+
+
 def post_language_refusal(text: str, sentences: Sequence[str]) -> str | None:
     """Why a post cannot be scored, when it is surely in another language than English, else None.
 
@@ -86,8 +94,8 @@ def post_language_refusal(text: str, sentences: Sequence[str]) -> str | None:
     ``sentences`` long enough to tell is not surely another language: the identifier gives a mixed text
     to its majority language, and the English sentences hold claims to check."""
     checked = claim_as_checked(text)
-    if len(ENGLISH_ONLY_WORDS & {word.casefold() for word in WORD.findall(checked)}) >= 2:
-        return None  # holds English: not read by the identifier (0.7 ms a post, 5% of a batch job's time)
+    if _reads_as_english(checked):
+        return None  # not read by the identifier: 0.7 ms a post, 5% of a batch job's time
     guess = other_language(checked)
     if guess is None:
         return None
@@ -150,10 +158,13 @@ class ModelScorer:
         models named are the pinned ones, which every worker loads (``pin_models``)."""
         return {"scorer": "ModelScorer", "store": str(self.store_dir.resolve()), "evidence_index": self.pin_index(),
                 **self.pin_store(),
-                "models": self.model_labels(self.pin_models()), "encoder_backend": self.encoder_backend,
+                # Every role named, None where off: a checkpoint of a job without fact-checks differs from this
+                # one by an option (fact_checks), not by what the claimsift that wrote it records.
+                "models": {"screen_stance": None, "matcher": None, **self.model_labels(self.pin_models())},
+                "encoder_backend": self.encoder_backend,
                 "stance_backend": self.settled_stance_backend(),
                 "top_k": self.top_k, "fact_checks": self.fact_checks, "checkworthy_domain": self.checkworthy_domain,
-                "rule_packs": list(self.rule_packs), "post_language_rule": 1}
+                "rule_packs": list(self.rule_packs), "post_language_rule": 2}
 
     def settled_stance_backend(self) -> str:
         self.stance_backend = settled_backend(self.stance_backend)
