@@ -648,6 +648,27 @@ def test_a_store_written_before_locations_is_read_and_brought_up_to_date(tmp_pat
     assert Corpus(store).origins_by_location() == {a.resolve().as_posix(): "docs/a.txt"}
 
 
+def test_a_store_written_before_locations_learns_them_as_its_files_come_in_again(tmp_path):
+    store = tmp_path / "store"
+    a = write(tmp_path / "docs" / "sub" / "a.txt", "Old text of a.")
+    ingest([tmp_path / "docs"], store, analyser=LineAnalyser())
+    with sqlite3.connect(store / "corpus.sqlite") as connection:
+        connection.execute("UPDATE documents SET location = ''")  # as written before schema 3
+    a.write_text("New text of a.")
+    # given alone before the folder came in again: the store cannot know it is this file
+    report = ingest([a], store, analyser=LineAnalyser())
+    assert report.added == [doc_id_of("New text of a.")]
+    assert report.notes == ["a.txt was added as a new document; the store also holds docs/sub/a.txt, the name of "
+                            "this file when it is ingested with its folder. If that is an older version of it, "
+                            f"remove it (claimsift remove docs/sub/a.txt --store {store})"]
+    Corpus(store).remove(["a.txt"])
+    a.write_text("Old text of a.")
+    assert ingest([tmp_path / "docs"], store, analyser=LineAnalyser()).unchanged == [doc_id_of("Old text of a.")]
+    a.write_text("New text of a.")  # the folder came in again: its files' locations are known now
+    assert ingest([a], store, analyser=LineAnalyser()).replaced == [doc_id_of("New text of a.")]
+    assert set(Corpus(store).document_names()) == {"docs/sub/a.txt"}
+
+
 def test_a_file_given_alone_then_with_its_folder_keeps_the_name_it_was_first_stored_under(tmp_path):
     store = tmp_path / "store"
     a = write(tmp_path / "docs" / "sub" / "a.txt", "Old text of a.")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.corpus.store import SCHEMA_VERSION
+
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_SCORER_CLI = Path(__file__).resolve().parent / "cli_fake_scorer.py"
 SEEDS = ROOT / "seeds"
@@ -380,7 +382,8 @@ def test_a_store_written_before_scoped_ids_is_migrated(tmp_path, run_cli, write_
     with sqlite3.connect(store / "corpus.sqlite") as connection:
         assert sorted(r[0] for r in connection.execute("SELECT name FROM documents")) == [
             "t1.jsonl#id=1", "t1.jsonl#id=2"]
-        assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            SCHEMA_VERSION)
 
 
 # ---- 6. a huge text without line breaks -----------------------------------------------------------

@@ -292,6 +292,8 @@ def _write_group(item: InputItem, analysed: list, batch, outcome: _InputOutcome,
                 # Changed into a copy of a document stored under another name.
                 _remove(batch, old, document.name, outcome)
             if old == document.doc_id:
+                # A store written before locations were recorded learns them as its files come in again.
+                batch.fill_location(document.doc_id, item.located)
                 outcome.documents.append(DocumentOutcome("unchanged", document.doc_id, document.name, document.title))
                 continue
             # Its text is stored under another name: kept once (the id is the text's hash), said by a note.
@@ -415,7 +417,9 @@ def _other_spelling_notes(added: list[tuple[str, InputItem]], stored_before: dic
         also = f" (and {len(others) - 1} more of that file name)" if len(others) > 1 else ""
         remove = f"claimsift remove {shlex.quote(other)} --store {shlex.quote(str(store_dir))}"
         if item.located.endswith("/" + other):
-            advice = (f", the name of this file when it is ingested alone{also}. If that is an older version of it, "
+            # A shorter name is the file's own name given alone; a longer one, the name its folder gives it.
+            how = "ingested alone" if other.count("/") < file.count("/") else "ingested with its folder"
+            advice = (f", the name of this file when it is {how}{also}. If that is an older version of it, "
                       f"remove it ({remove})")
         else:
             advice = (f", a file of that name from elsewhere{also}. If {file} is a new version of it, both versions "

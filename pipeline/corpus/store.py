@@ -418,6 +418,10 @@ class StoreBatch:
                                 (name, name)).fetchall()
         return [{"id": doc_id, "name": doc_name, "title": title} for doc_id, doc_name, title in rows]
 
+    def fill_location(self, doc_id: str, location: str) -> None:
+        """Record where a stored document's file is, where the store does not know it yet (schema 2)."""
+        self._db.execute("UPDATE documents SET location = ? WHERE doc_id = ? AND location = ''", (location, doc_id))
+
     def delete_document(self, doc_id: str) -> None:
         # Foreign keys cascade to sentences, entities and quotes.
         self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
