@@ -136,7 +136,7 @@ def test_remove_deletes_the_named_documents_updates_the_index_and_refuses_a_name
     monkeypatch.setattr(pipeline.retrieval.index, "current_index_dir", lambda store: Path(store) / "index" / "v1")
     monkeypatch.setattr(pipeline.retrieval.index, "update_index",
                         lambda store, *a, **k: updates.append(Path(store)) or types.SimpleNamespace(
-                            version="v2", total=3, removed=2))
+                            version="v2", total=3, embedded=0, removed=2, seconds=0.1))
     refused = runner.invoke(app, ["remove", "a/heat.txt", "c/gone.txt", "--store", str(store)])
     assert refused.exit_code != 0 and "no document named 'c/gone.txt' (nothing removed)" in str(refused.exception)
     assert updates == []

@@ -106,8 +106,12 @@ def remove_command(
     from pipeline.corpus.store import Corpus
 
     console = Console(stderr=True)
-    removed = Corpus(store).remove(names, on_wait=lambda: console.print(
-        f"waiting for another process writing to {store} to finish…", soft_wrap=True, markup=False, highlight=False))
+
+    def waiting(what: str) -> None:
+        console.print(f"waiting for another process {what} {store} to finish…", soft_wrap=True, markup=False,
+                      highlight=False)
+
+    removed = Corpus(store).remove(names, on_wait=lambda: waiting("writing to"))
     if as_json:
         print(json.dumps({"removed": removed}, indent=2))
     else:
@@ -118,8 +122,9 @@ def remove_command(
         from pipeline.retrieval.index import current_index_dir, update_index
 
         if current_index_dir(store) is not None:  # a store never indexed (--no-index) is left so
-            update = update_index(store)
-            console.print(f"index {update.version}: {update.total} sentences ({update.removed} removed)")
+            update = update_index(store, on_wait=lambda: waiting("building the index of"))
+            console.print(f"index {update.version}: {update.total} sentences ({update.embedded} embedded, "
+                          f"{update.removed} removed) in {update.seconds:.1f} s")
 
 
 def inspect_command(
