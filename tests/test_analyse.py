@@ -208,6 +208,12 @@ def test_an_organisation_ending_in_a_person_s_surname_is_not_that_person(nlp):
     assert [q.speaker for q in quotes_in(nlp, text)] == ["JP Morgan"]
 
 
+def test_a_short_first_name_is_the_person_named_in_full_before(nlp):
+    text = ('"We will not back down," Joseph R. Biden said on Monday. "The deal is done," Joe Biden told '
+            'reporters later.')
+    assert [q.speaker for q in quotes_in(nlp, text)] == ["Joseph R. Biden", "Joseph R. Biden"]
+
+
 def test_a_name_the_tagger_cut_in_two_is_one_person_whose_surname_comes_back(nlp):
     text = ("European Commission President Ursula von der Leyen said the plan was ready. "
             "Von der Leyen said it would pass.")

@@ -137,6 +137,14 @@ def _name_shaped(name: str) -> bool:
                                for k, w in enumerate(words))
 
 
+def _same_initial(mention: list[str], full: list[str]) -> bool:
+    """A mention of two or more words (folded) that names the person of ``full`` by a short first name:
+    the same last name and first initial ("Joe Biden" for "Joseph R. Biden"; "JP Morgan" is not "Paul
+    Morgan")."""
+    return (len(mention) >= 2 and mention[-1] == full[-1] and mention[0] not in NAME_PARTICLES
+            and mention[0][:1] == full[0][:1])
+
+
 class People:
     """The people of one document: full names, and mentions that a pronoun or a description
     (`he`, `the former Dutch prime minister`) can refer back to."""
@@ -189,7 +197,7 @@ class People:
         candidates: dict[str, str] = {}
         for full in self.full_names:
             full_words = [_fold(word) for word in full.split()]
-            if len(full_words) > len(words) and full_words[-len(words):] == words:
+            if len(full_words) > len(words) and (full_words[-len(words):] == words or _same_initial(words, full_words)):
                 candidates.setdefault(_fold(full), full)
         return next(iter(candidates.values())) if len(candidates) == 1 else name
 
