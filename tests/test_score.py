@@ -1079,6 +1079,12 @@ def test_a_post_in_another_language_is_rejected_naming_it_on_every_domain_path(o
     assert frame.loc[1, "rejected"] == rejected[0]["reason"] and pd.isna(frame.loc[1, "checkworthiness"])
 
 
+def test_the_fingerprint_names_every_model_role_whatever_the_options(tmp_path):
+    # A role recorded only when on made a resume without fact-checks read as a checkpoint of another claimsift.
+    on, off = ModelScorer(tmp_path).fingerprint(), ModelScorer(tmp_path, fact_checks=False).fingerprint()
+    assert set(on["models"]) == set(off["models"]) and off["models"]["matcher"] is None
+
+
 def test_checkpoints_of_other_verdict_rules_are_not_resumed(tmp_path):
     """The fingerprint names the voting logic's version and settings: a checkpoint made under
     other rules must not be resumed as if its verdicts were this run's."""
