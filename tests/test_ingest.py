@@ -551,8 +551,7 @@ def test_an_edited_file_ingested_alone_replaces_the_version_its_folder_named(tmp
     report = ingest([a], store, analyser=LineAnalyser())
     assert report.replaced == [doc_id_of("New text of a.")] and report.removed == [doc_id_of("Old text of a.")]
     assert not report.added
-    assert report.notes == [f"{a}: this file is stored as docs/sub/a.txt (the name it was first ingested under), "
-                            "and keeps that name"]
+    assert report.notes == ["1 file keeps the name it was first stored under: a.txt as docs/sub/a.txt"]
     assert Corpus(store).document_names() == {"docs/sub/a.txt": doc_id_of("New text of a."),
                                               "docs/sub/b.txt": doc_id_of("Text of b.")}
     # from the folder below too (named sub/a.txt there), and again from the top: still one version
@@ -609,8 +608,9 @@ def test_the_note_on_a_stored_file_of_the_same_file_name_says_how_to_remove_the_
     copy = write(tmp_path / "elsewhere" / "a.txt", "Newest text of a.")
     report = ingest([copy], store, analyser=LineAnalyser())
     assert report.notes == ["a.txt was added as a new document; the store also holds docs/sub/a.txt, a file of that "
-                            "name from elsewhere. If a.txt is a new version of it, both versions are now stored; "
-                            f"remove the old one (claimsift remove docs/sub/a.txt --store {store})"]
+                            f"name from elsewhere ({a.resolve().as_posix()}). If one is an older version of the other, "
+                            f"remove the older: claimsift remove docs/sub/a.txt --store {store}, or claimsift remove "
+                            f"a.txt --store {store}"]
     # a file of another name is no such case
     c = write(tmp_path / "c.txt", "Text of c.")
     report = ingest([c], store, analyser=LineAnalyser())
@@ -667,6 +667,31 @@ def test_a_store_written_before_locations_learns_them_as_its_files_come_in_again
     a.write_text("New text of a.")  # the folder came in again: its files' locations are known now
     assert ingest([a], store, analyser=LineAnalyser()).replaced == [doc_id_of("New text of a.")]
     assert set(Corpus(store).document_names()) == {"docs/sub/a.txt"}
+
+
+def test_a_stored_file_of_the_same_file_name_from_elsewhere_is_said_to_be_so_with_where_it_came_from(tmp_path):
+    # The note called the stored bridge.txt "the name of this file when it is ingested alone" though the store
+    # knew it came from another folder; following it and the next note sent a person back and forth.
+    store = tmp_path / "store"
+    older = write(tmp_path / "other" / "bridge.txt", "The bridge opened in 1998.")
+    ingest([older], store, analyser=LineAnalyser())
+    write(tmp_path / "archive" / "2024" / "bridge.txt", "The bridge opened in 1999.")
+    report = ingest([tmp_path / "archive"], store, analyser=LineAnalyser())
+    assert report.notes == ["archive/2024/bridge.txt was added as a new document; the store also holds bridge.txt, a "
+                            f"file of that name from elsewhere ({older.resolve().as_posix()}). If one is an older "
+                            f"version of the other, remove the older: claimsift remove bridge.txt --store {store}, or "
+                            f"claimsift remove archive/2024/bridge.txt --store {store}"]
+
+
+def test_files_that_keep_their_stored_names_are_one_note(tmp_path):
+    store = tmp_path / "store"
+    for n in range(5):
+        write(tmp_path / "archive" / "2024" / f"{n}.txt", f"Text number {n}.")
+    ingest([tmp_path / "archive"], store, analyser=LineAnalyser())
+    report = ingest([tmp_path / "archive" / "2024"], store, analyser=LineAnalyser())  # named 2024/0.txt, …
+    assert len(report.unchanged) == 5
+    assert report.notes == ["5 files keep the names they were first stored under: 2024/0.txt as archive/2024/0.txt; "
+                            "2024/1.txt as archive/2024/1.txt; 2024/2.txt as archive/2024/2.txt; and 2 more"]
 
 
 def test_a_file_given_alone_then_with_its_folder_keeps_the_name_it_was_first_stored_under(tmp_path):

@@ -100,7 +100,8 @@ def remove_command(
     as_json: bool = typer.Option(False, "--json", help="Print the documents removed (id, name, title) as JSON."),
 ) -> None:
     """Remove documents from a store (a stale version, a file ingested by mistake), then update the index.
-    A name the store does not hold is refused before anything is removed."""
+    A name the store does not hold is refused before anything is removed. The files are not touched: a
+    removed document comes back if its file is ingested again (with its folder, say)."""
     from rich.console import Console
 
     from pipeline.corpus.store import Corpus
@@ -161,7 +162,9 @@ def inspect_command(
         shown = (f"the first {len(listed)} of {summary['documents']} by name; --documents N lists more"
                  if len(listed) < summary["documents"] else None)
         table = Table(title="Documents", caption=shown)
-        for column in ("name", "title", "published", "sentences"):
+        # A name is what `remove` takes: folded onto more lines in a narrow terminal, never cut with "…".
+        table.add_column("name", overflow="fold")
+        for column in ("title", "published", "sentences"):
             table.add_column(column, justify="right" if column == "sentences" else "left")
         for row in listed:
             title = row["title"] if len(row["title"]) <= TITLE_CHARS else row["title"][:TITLE_CHARS - 1] + "…"

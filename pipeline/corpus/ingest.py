@@ -181,9 +181,10 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
         return report
     # A file the store holds under another name (its folder's) keeps that name however it comes in.
     given = inputs
-    inputs = adopt_stored_names(inputs, corpus.origins_by_location())
-    report.notes += [f"{item.path}: this file is stored as {item.name} (the name it was first ingested under), "
-                     "and keeps that name" for before, item in zip(given, inputs) if item.name != before.name]
+    stored_locations = corpus.origins_by_location()
+    inputs = adopt_stored_names(inputs, stored_locations)
+    report.notes += _kept_name_notes([(before.name, item.name) for before, item in zip(given, inputs)
+                                      if item.name != before.name])
     with corpus.batch(on_wait) as batch:  # creates (or migrates) the store before any analysis
         batch.set_meta("analyser", analyser.tag)
     known = corpus.stored_doc_ids()
@@ -219,7 +220,7 @@ def ingest(paths: list[Path], store_dir: Path = DEFAULT_STORE, analyser=None,
         called_names |= outcome.names
         added_names += [(name, item) for name in outcome.added_names]
     report.notes += _other_spelling_notes(added_names, call.stored_before, called_names, set(report.removed),
-                                          store_dir)
+                                          store_dir, {origin: at for at, origin in stored_locations.items()})
     for path in fact_check_inputs:
         report.fact_check_files.append(str(path))
         rejected, changed = _dispatch_fact_checks(path, store_dir)
@@ -378,12 +379,23 @@ def _foreign_language(text: str) -> str:
     return f"{name} ({guess.language})"
 
 
+def _kept_name_notes(renamed: list[tuple[str, str]]) -> list[str]:
+    """One note on the files that keep the name they were first stored under (the name these arguments
+    would give, the stored name), naming a few: a folder ingested from another level renames them all."""
+    if not renamed:
+        return []
+    shown = "; ".join(f"{given} as {stored}" for given, stored in renamed[:NOTES_PER_INPUT])
+    more = f"; and {len(renamed) - NOTES_PER_INPUT} more" if len(renamed) > NOTES_PER_INPUT else ""
+    files = "file keeps the name it was" if len(renamed) == 1 else "files keep the names they were"
+    return [f"{len(renamed)} {files} first stored under: {shown}{more}"]
+
+
 # At most this many notes on other spellings of a stored name.
 SPELLING_NOTES = 10
 
 
 def _other_spelling_notes(added: list[tuple[str, InputItem]], stored_before: dict[str, str], called: set[str],
-                          removed: set[str], store_dir: Path) -> list[str]:
+                          removed: set[str], store_dir: Path, located: dict[str, str]) -> list[str]:
     """Notes on added documents whose file has the file name of a file stored before under another name,
     with what to do if they are two versions of one file. Compared file by file (a table's rows and a
     long text's parts are one note).
@@ -391,8 +403,9 @@ def _other_spelling_notes(added: list[tuple[str, InputItem]], stored_before: dic
     A file stored from the same location already took its stored name (``adopt_stored_names``), so these
     are files stored from another location, or before locations were stored (schema 3): the stored one
     may be this file's old version (its name a shorter end of this file's path: ``a.txt``, given alone
-    before, ``docs/sub/a.txt`` now) or another file, or a copy edited elsewhere. Which, only the person
-    knows: the note says how to remove the old one if it is one (``claimsift remove``)."""
+    before, ``docs/sub/a.txt`` now) or another file, or a copy edited elsewhere. Which, and which is
+    older, only the person knows: the note says where the stored one came from when the store knows it
+    (``located``: input name -> location) and how to remove either (``claimsift remove``)."""
     if not added or not stored_before:
         return []
 
@@ -415,15 +428,17 @@ def _other_spelling_notes(added: list[tuple[str, InputItem]], stored_before: dic
         # A shorter end of this file's path first: that is surely this file's own old version.
         other = next((name for name in others if item.located.endswith("/" + name)), others[0])
         also = f" (and {len(others) - 1} more of that file name)" if len(others) > 1 else ""
-        remove = f"claimsift remove {shlex.quote(other)} --store {shlex.quote(str(store_dir))}"
-        if item.located.endswith("/" + other):
+        store = shlex.quote(str(store_dir))
+        remove = f"claimsift remove {shlex.quote(other)} --store {store}"
+        if not located.get(other) and item.located.endswith("/" + other):
             # A shorter name is the file's own name given alone; a longer one, the name its folder gives it.
             how = "ingested alone" if other.count("/") < file.count("/") else "ingested with its folder"
             advice = (f", the name of this file when it is {how}{also}. If that is an older version of it, "
                       f"remove it ({remove})")
         else:
-            advice = (f", a file of that name from elsewhere{also}. If {file} is a new version of it, both versions "
-                      f"are now stored; remove the old one ({remove})")
+            where = f" ({located[other]})" if located.get(other) else ""
+            advice = (f", a file of that name from elsewhere{where}{also}. If one is an older version of the other, "
+                      f"remove the older: {remove}, or claimsift remove {shlex.quote(file)} --store {store}")
         notes.append(f"{file} was added as a new document; the store also holds {other}{advice}")
     if len(notes) > SPELLING_NOTES:
         notes = notes[:SPELLING_NOTES] + [f"and {len(notes) - SPELLING_NOTES} more added files whose file name is "
