@@ -1005,17 +1005,17 @@ def test_a_post_is_refused_for_its_language_only_when_no_sentence_of_it_is_engli
     from pipeline.scoring.models import post_language_refusal
 
     german = "Die Strompreise in Deutschland sind 2024 um sieben Prozent gesunken, sagt der BDEW."
-    assert post_language_refusal(german, [german]).startswith("the post is in another language (de, confidence ")
+    assert post_language_refusal(german).startswith("the post is in another language (de, confidence ")
     # mixed: the identifier gives the whole post to German; its English sentence holds a claim to check
     mixed = "Breaking: Bundesregierung beschließt Rentenerhöhung um fünf Prozent. The German government raised pensions by 5% today."
-    assert post_language_refusal(mixed, mixed.split(". ", 1)) is None
+    assert post_language_refusal(mixed) is None
     english = "Heat killed more than 47,000 people in Europe in summer 2023, a Nature Medicine study says."
-    assert post_language_refusal(english, [english]) is None
+    assert post_language_refusal(english) is None
     # not in English, whatever English-looking words its links, handles or other script hold
     for foreign in ["Die Regierung hat die Steuer erhöht, sagt der Verband https://example.org/the-tax-that-they-raised",
                     "Die Regierung hat die Steuer erhöht, sagt @the_that_news heute Abend in Berlin.",
                     "美国总统今天宣布了新的关税政策，这将影响两国之间的贸易关系 the that"]:
-        assert post_language_refusal(foreign, [foreign]) is not None, foreign
+        assert post_language_refusal(foreign) is not None, foreign
 
 
 def test_a_sentence_with_english_function_words_keeps_the_post_without_asking_the_identifier(monkeypatch):
@@ -1026,7 +1026,7 @@ def test_a_sentence_with_english_function_words_keeps_the_post_without_asking_th
 
     monkeypatch.setattr(models, "other_language", never)
     quoted = "Die Regierung sagt: what they promised is the plan. Die Opposition widerspricht heftig."
-    assert models.post_language_refusal(quoted, quoted.split(". ")) is None
+    assert models.post_language_refusal(quoted) is None
 
 
 @pytest.mark.parametrize("engine", ["local", "frame"])

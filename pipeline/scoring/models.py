@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from pipeline.checkworthy.model import CheckworthyModel
+from pipeline.checkworthy.sentences import split_sentences
 from pipeline.core.errors import UserError
 from pipeline.core.paths import DEFAULT_STORE
 from pipeline.corpus.factchecks import fact_checks_fingerprint
@@ -85,22 +86,22 @@ def _reads_as_english(text: str) -> bool:
     return latin_share(readable) >= MIN_LATIN_SHARE and len(ENGLISH_ONLY_WORDS & words) >= 2
 
 
-def post_language_refusal(text: str, sentences: Sequence[str]) -> str | None:
+def post_language_refusal(text: str) -> str | None:
     """Why a post cannot be scored, when it is surely in another language than English, else None.
 
     Checked before either domain's check-worthiness model reads the post (otherwise a foreign post whose
     sentences all score under the threshold comes out as a post without a claim, its language never
-    said). A post that mixes languages (a quote and its translation) is scored when one of its
-    ``sentences`` long enough to tell is not surely another language: the identifier gives a mixed text
-    to its majority language, and the English sentences hold claims to check."""
+    said). A post that mixes languages (a quote and its translation) is scored when one of its sentences
+    long enough to tell is not surely another language: the identifier gives a mixed text to its
+    majority language, and the English sentences hold claims to check."""
     checked = claim_as_checked(text)
     if _reads_as_english(checked):
         return None  # not read by the identifier: 0.7 ms a post, 5% of a batch job's time
     guess = other_language(checked)
     if guess is None:
         return None
-    for sentence in sentences:
-        checked = claim_as_checked(sentence)
+    for start, end in split_sentences(text):  # split only here: few posts come this far
+        checked = claim_as_checked(text[start:end])
         if len(WORD.findall(URL.sub(" ", checked))) >= MIN_WORDS and other_language(checked) is None:
             return None
     return (f"the post is in another language ({guess.language}, confidence {guess.confidence:.2f}); "
@@ -361,7 +362,7 @@ class ModelScorer:
             return self._score_posts(detector, checker, texts)
 
     def _score_posts(self, detector: CheckworthyModel, checker: Checker, texts: Sequence[str]) -> list[dict]:
-        refusals = [post_language_refusal(text, [text[s:e] for s, e in detector.sentences(text)]) for text in texts]
+        refusals = [post_language_refusal(text) for text in texts]
         # One batched model call per chunk and domain, on the posts in English.
         routed = iter(detector.score_posts_routed([t for t, r in zip(texts, refusals) if r is None],
                                                   self.checkworthy_domain))
