@@ -148,6 +148,13 @@ def test_remove_deletes_the_named_documents_updates_the_index_and_refuses_a_name
     assert [d["name"] for d in listed] == ["b/wind.txt"]
 
 
+def test_version_is_printed_from_the_installed_package():
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"claimsift {version('claimsift')}"
+
+
 def test_usage_lines_write_arguments_as_a_command_line_does():
     # typer wrote `ingest [OPTIONS] {paths}...` and `<list[Path]>`, and `models show {spec}`
     import typer

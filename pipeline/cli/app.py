@@ -81,9 +81,26 @@ _flag_takes_no_value()
 _arguments_read_as_usage()
 app = typer.Typer(help="claimsift: offline claim detection and fact-checking.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-train_app = typer.Typer(help="Train models (stance, verdict, checkworthy, query adapter).", no_args_is_help=True)
+train_app = typer.Typer(help="Train models (stance, verdict, checkworthy, matcher, query adapter).",
+                        no_args_is_help=True)
 evaluate_app = typer.Typer(help="Evaluate a stage against labelled data; prints JSON with --json.",
                            no_args_is_help=True)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"claimsift {version('claimsift')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(show_version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                               help="Print claimsift's version and exit.")) -> None:
+    """claimsift: offline claim detection and fact-checking."""
+
+
 app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 
