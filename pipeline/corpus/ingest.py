@@ -11,7 +11,8 @@ Document ids are content hashes, so an unchanged document is recognised without 
 again; a document whose name (file path, or table ``id`` within its source) is known but whose
 content changed replaces its old version and everything derived from it. A file stored from the
 same location under another name (given alone, then with its folder, or the reverse) keeps its stored
-name (``inputs.adopt_stored_names``): edited and ingested either way, it replaces its old version. A text already stored under another name is a duplicate, stored once. Notes say what a person
+name (``inputs.adopt_stored_names``): edited and ingested either way, it replaces its old version. A
+text already stored under another name is a duplicate, stored once. Notes say what a person
 should know: the same text under two names (stored once), an added file with the file name of a
 stored one (the same file by another path spelling?), a document that looks like another language
 than English. Documents are analysed outside any transaction and written in short ones (one per
