@@ -95,6 +95,24 @@ def rejected_row(record: PostRecord, reason: str | None = None) -> dict:
     return {"line": record.line, "post_id": record.post_id, "reason": reason or record.reason}
 
 
+def chunk_outcomes(chunk: list[PostRecord], results: list[dict]) -> list[tuple[dict | None, dict | None]]:
+    """Per record of a chunk, in order, its output row or its rejected row (the other None): the
+    reader's rejections, and the scorer's (a result ``{"rejected": reason}``, e.g. a post in another
+    language), so that every row read is written to one of the two files."""
+    accepted = [r for r in chunk if r.accepted]
+    if len(results) != len(accepted):
+        raise RuntimeError(f"the scorer returned {len(results)} results for {len(accepted)} posts")
+    scored = iter(results)
+    out: list[tuple[dict | None, dict | None]] = []
+    for record in chunk:
+        result = next(scored) if record.accepted else None
+        if result is None or result.get("rejected"):
+            out.append((None, rejected_row(record, result.get("rejected") if result is not None else None)))
+        else:
+            out.append((post_row(record, result), None))
+    return out
+
+
 def output_schema():
     import pyarrow as pa
 

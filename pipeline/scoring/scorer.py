@@ -81,13 +81,12 @@ from pipeline.scoring.output import (
     ROW_FIELDS_VERSION,
     assemble_jsonl,
     assemble_parquet,
+    chunk_outcomes,
     finished_run_note,
     iter_output,
     output_format,
-    post_row,
     provenance_path,
     rejected_path,
-    rejected_row,
     score_provenance,
     write_parquet_part,
     write_provenance_sidecar,
@@ -308,7 +307,7 @@ def _score_file(input_path: Path | str, output_path: Path | str, scorer: PostSco
     summary.resumed_chunks = len(checkpoint.done)
 
     def commit(index: int, chunk: list[PostRecord], results: list[dict]) -> None:
-        outcomes = _outcomes(chunk, results)
+        outcomes = chunk_outcomes(chunk, results)
         rows = [row for row, _ in outcomes if row is not None]
         rejected = [refused for _, refused in outcomes if refused is not None]
         with _writing(checkpoint):
@@ -515,24 +514,6 @@ def accepted_texts(records: Iterable[PostRecord]) -> list[str]:
     return [r.text for r in records if r.accepted and r.text is not None]
 
 
-def _outcomes(chunk: list[PostRecord], results: list[dict]) -> list[tuple[dict | None, dict | None]]:
-    """Per record of a chunk, in order, its output row or its rejected row (the other None): the
-    reader's rejections, and the scorer's (a result ``{"rejected": reason}``, e.g. a post in another
-    language), so that every row read is written to one of the two files."""
-    accepted = [r for r in chunk if r.accepted]
-    if len(results) != len(accepted):
-        raise RuntimeError(f"the scorer returned {len(results)} results for {len(accepted)} posts")
-    scored = iter(results)
-    out: list[tuple[dict | None, dict | None]] = []
-    for record in chunk:
-        result = next(scored) if record.accepted else None
-        if result is None or result.get("rejected"):
-            out.append((None, rejected_row(record, result.get("rejected") if result is not None else None)))
-        else:
-            out.append((post_row(record, result), None))
-    return out
-
-
 def _run_local(records: Iterable[PostRecord], chunk_size: int, scorer: PostScorer, checkpoint: Checkpoint,
                commit: Callable[[int, list[PostRecord], list[dict]], None]) -> int:
     n_chunks = 0
@@ -583,7 +564,7 @@ def score_frame(df: "Any", store_dir: Path | str = DEFAULT_STORE, text_column: s
     out = []
     for _, chunk in _chunks(records, chunk_size):
         texts = accepted_texts(chunk)
-        for row, refused in _outcomes(chunk, scorer.score_posts(texts) if texts else []):
+        for row, refused in chunk_outcomes(chunk, scorer.score_posts(texts) if texts else []):
             if row is not None:
                 out.append({"post_id": row["post_id"], "checkworthiness": row["checkworthiness"],
                             "checkworthy_domain": row["checkworthy_domain"], "n_claims": row["n_claims"],
